@@ -1,0 +1,75 @@
+# icegate — build, run, test.
+# `make` builds bin/icegate; `make run` starts it on the embedded default; `make test` runs every test.
+
+CC      ?= cc
+PKGS    := libmicrohttpd json-c sqlite3 libcrypto yaml-0.1 libargon2 libpq hiredis
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Werror
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(PKG_CFLAGS) -Isrc -Ibuild/gen
+LDLIBS  += $(PKG_LIBS) -pthread -lm
+
+BUILD   ?= build
+SRC     := $(wildcard src/*.c)
+CONSOLE := $(sort $(wildcard src/console/*))
+LIBOBJ  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRC))) $(BUILD)/console_assets.o
+UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+BIN     ?= bin/icegate
+
+.PHONY: all deps run test test-unit test-e2e test-sanitize bench clean fuzz
+
+all: $(BIN)
+
+deps:
+	@scripts/deps.sh build
+
+$(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# The console's static files are compiled into the binary (no files needed at run time).
+$(BUILD)/console_assets.c: scripts/embed.sh $(CONSOLE) | $(BUILD)
+	scripts/embed.sh $(CONSOLE) > $@
+$(BUILD)/console_assets.o: $(BUILD)/console_assets.c
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -c $< -o $@
+
+$(BIN): $(BUILD)/main.o $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $< $(LIBOBJ) -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD):
+	@mkdir -p $(BUILD)
+
+run: deps $(BIN)
+	scripts/run.sh
+
+test: 
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory $(BIN) units
+	@scripts/test.sh
+
+units: $(UNIT)
+
+test-unit: $(BIN) units
+	@scripts/test.sh unit
+
+test-e2e: $(BIN)
+	@scripts/test.sh e2e
+
+# The whole suite against a binary built with ASan/UBSan; a sanitizer report fails the run.
+test-sanitize:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory BUILD=build-san BIN=bin/icegate-san \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" bin/icegate-san units
+	@ICEGATE_BIN=bin/icegate-san BUILD=build-san scripts/test.sh
+
+bench: $(BIN)
+	bench/run-all.sh
+
+clean:
+	rm -rf build build-san bin
