@@ -1,0 +1,49 @@
+/* config — icegate's settings, merged from three sources (DESIGN.md section 2):
+ *   defaults < YAML file (--config) < environment (ICEGATE_<KEY>, '.' -> '_', upper case) < command-line flags.
+ * Every key has one dotted name used by all three.  An unknown key or a bad value is an error naming the key
+ * and where it came from; start-up stops on it. */
+#ifndef IG_CONFIG_H
+#define IG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IG_PATH_MAX 1024
+
+typedef struct {
+    char listen_host[64];
+    int listen_port;
+    int threads;              /* HTTP worker threads; default: number of cores */
+    int64_t max_body_bytes;   /* 413 beyond it */
+    int max_header_bytes;     /* per connection memory for the request line + headers */
+    int connection_timeout_s; /* idle keep-alive / slow client timeout */
+    int max_connections;
+    char data_dir[IG_PATH_MAX];
+    char storage_driver[16]; /* "sqlite" | "postgres" */
+    char postgres_dsn[512];
+    char warehouse[IG_PATH_MAX]; /* file:// URI of the root of new tables */
+    bool ratelimiter_enabled;    /* features.ratelimiter.enabled */
+    char ratelimiter_backend[16];   /* "local" | "redis" */
+    char redis_url[256];
+    char redis_failure_policy[16];  /* "fail-open" | "fail-closed" */
+    char log_level[8];
+    int session_ttl_s; /* console sessions */
+    int token_poll_ms; /* how often the server looks for changes made by other processes */
+} ig_config_t;
+
+/* Fills cfg with the defaults. */
+void ig_config_defaults(ig_config_t *cfg);
+/* Sets one key from a string value; source names where it came from ("file x.yaml", "env ICEGATE_X", "flag").
+ * Returns 0, or -1 with a message naming the key in errbuf. */
+int ig_config_set(ig_config_t *cfg, const char *key, const char *value, const char *source, char *errbuf,
+                  size_t errcap);
+/* Loads a YAML file: nested mappings flatten to dotted keys.  Returns 0 or -1 with a message. */
+int ig_config_load_file(ig_config_t *cfg, const char *path, char *errbuf, size_t errcap);
+/* Applies ICEGATE_* variables from envp (NULL-terminated, e.g. environ).  Unknown ICEGATE_* names are errors,
+ * except ICEGATE_ADMIN_PASSWORD (read at bootstrap, not a setting) and ICEGATE_CONFIG. */
+int ig_config_load_env(ig_config_t *cfg, char *const *envp, char *errbuf, size_t errcap);
+/* Final checks and derived values (warehouse default from data_dir).  Returns 0 or -1. */
+int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap);
+
+#endif
