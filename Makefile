@@ -25,7 +25,8 @@ deps:
 	@scripts/deps.sh build
 
 $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 # The console's static files are compiled into the binary (no files needed at run time).
 $(BUILD)/console_assets.c: scripts/embed.sh $(CONSOLE) | $(BUILD)
@@ -35,7 +36,8 @@ $(BUILD)/console_assets.o: $(BUILD)/console_assets.c
 
 $(BIN): $(BUILD)/main.o $(LIBOBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	@echo "  LINK  $@"
+	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ)
 	@mkdir -p $(dir $@)
