@@ -324,6 +324,17 @@ size_t ig_tokenstore_count(ig_tokenstore_t *ts)
     return n;
 }
 
+void ig_tokenstore_walk(ig_tokenstore_t *ts, int (*cb)(void *ud, const ig_tokmem_t *m), void *ud)
+{
+    ig_tokens_read_begin();
+    table_t *t = atomic_load(&ts->table);
+    for (size_t i = 0; i < t->cap; i++) {
+        ig_tokmem_t *m = atomic_load(&t->slots[i]);
+        if (m && m != TOMB && cb(ud, m)) break;
+    }
+    ig_tokens_read_end();
+}
+
 static int load_cb(void *ud, const ig_token_rec_t *rec)
 {
     ig_tokenstore_t *ts = ud;

@@ -67,6 +67,8 @@ void ig_tokenstore_flush_usage(ig_tokenstore_t *ts);
 /* Frees replaced records that no reader can still hold. */
 void ig_tokenstore_reclaim(ig_tokenstore_t *ts);
 size_t ig_tokenstore_count(ig_tokenstore_t *ts);
+/* Calls cb for every in-memory token (inside a read section: cb must not block). */
+void ig_tokenstore_walk(ig_tokenstore_t *ts, int (*cb)(void *ud, const ig_tokmem_t *m), void *ud);
 bool ig_tokenstore_ratelimiter_enabled(const ig_tokenstore_t *ts);
 
 /* ---- request path ---- */

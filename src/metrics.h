@@ -1,0 +1,27 @@
+/* metrics — process-wide counters for /metrics (Prometheus text format).
+ * Each HTTP worker thread owns a block of counters that only it writes (plain relaxed stores, no atomic
+ * read-modify-write, no shared cache line); a scrape sums the blocks.  Per-token counts live in the token
+ * table (tokenstore.h) and are appended by ig_metrics_render. */
+#ifndef IG_METRICS_H
+#define IG_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ig_tokenstore ig_tokenstore_t;
+
+int64_t ig_metrics_now_ns(void);
+/* A request began on this thread (counted in flight until ig_metrics_request_end). */
+void ig_metrics_request_start(void);
+/* Its response was queued with this status after elapsed_ns. */
+void ig_metrics_request_done(int status, int64_t elapsed_ns);
+/* The connection finished with the request. */
+void ig_metrics_request_end(void);
+/* Requests started and not yet ended, over all threads. */
+int64_t ig_metrics_inflight(void);
+/* Rate limiter events that are not per token (e.g. Redis fallbacks). */
+void ig_metrics_count(const char *name);
+/* Renders every metric; returns a malloc'd string (caller frees) and its length. */
+char *ig_metrics_render(ig_tokenstore_t *ts, size_t *len);
+
+#endif
