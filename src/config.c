@@ -307,21 +307,26 @@ int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
         return -1;
     }
     if (cfg->warehouse[0] == '\0') {
-        /* file://<absolute data_dir>/warehouse.  "./", "." and trailing '/' are dropped so that no "//" or "/./"
-         * ends up in the warehouse and in every table location derived from it. */
+        /* file://<absolute data_dir>/warehouse.  "./", "." and trailing '/' are dropped so that no "//" or
+         * "/./" ends up in the warehouse and in every table location derived from it. */
         char abs[IG_PATH_MAX];
         const char *dd = cfg->data_dir;
         if (dd[0] != '/') {
             char cwd[IG_PATH_MAX];
             if (!getcwd(cwd, sizeof cwd)) { /* never guess: "" + "/data" would silently mean /data */
-                snprintf(errbuf, errcap, "config key data_dir: \"%s\" is relative and the working directory "
-                         "cannot be resolved (%s)", cfg->data_dir, strerror(errno));
+                snprintf(errbuf, errcap,
+                         "config key data_dir: \"%s\" is relative and the working directory "
+                         "cannot be resolved (%s)",
+                         cfg->data_dir, strerror(errno));
                 return -1;
             }
             for (;;) {
-                if (dd[0] == '.' && dd[1] == '/') dd += 2;
-                else if (dd[0] == '/') dd++;
-                else break;
+                if (dd[0] == '.' && dd[1] == '/')
+                    dd += 2;
+                else if (dd[0] == '/')
+                    dd++;
+                else
+                    break;
             }
             if (strcmp(dd, ".") == 0) dd = "";
             if ((size_t)snprintf(abs, sizeof abs, "%s/%s", cwd, dd) >= sizeof abs) goto toolong;
@@ -329,7 +334,8 @@ int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
             snprintf(abs, sizeof abs, "%s", dd);
         }
         size_t al = strlen(abs);
-        while (al > 0 && abs[al - 1] == '/') abs[--al] = '\0';
+        while (al > 0 && abs[al - 1] == '/')
+            abs[--al] = '\0';
         if ((size_t)snprintf(cfg->warehouse, sizeof cfg->warehouse, "file://%s/warehouse", abs) >=
             sizeof cfg->warehouse)
             goto toolong;

@@ -33,7 +33,7 @@ static void write_yaml(tmpfile_t *t, const char *text)
 /* Loads text as a YAML config file into cfg; returns the loader's result, error text in err. */
 static int load_yaml(ig_config_t *cfg, const char *text, char *err, size_t cap)
 {
-    tmpfile_t t;
+    tmpfile_t t = {""};
     write_yaml(&t, text);
     err[0] = '\0';
     int rc = ig_config_load_file(cfg, t.path, err, cap);
@@ -41,13 +41,13 @@ static int load_yaml(ig_config_t *cfg, const char *text, char *err, size_t cap)
     return rc;
 }
 
-#define assert_contains(hay, needle)                                                                      \
-    do {                                                                                                  \
-        if (!strstr((hay), (needle))) fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));       \
+#define assert_contains(hay, needle)                                                                         \
+    do {                                                                                                     \
+        if (!strstr((hay), (needle))) fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));           \
     } while (0)
-#define assert_not_contains(hay, needle)                                                                  \
-    do {                                                                                                  \
-        if (strstr((hay), (needle))) fail_msg("\"%s\" contains \"%s\"", (hay), (needle));                 \
+#define assert_not_contains(hay, needle)                                                                     \
+    do {                                                                                                     \
+        if (strstr((hay), (needle))) fail_msg("\"%s\" contains \"%s\"", (hay), (needle));                    \
     } while (0)
 
 /* ---- defaults ---- */
@@ -116,12 +116,12 @@ static void test_precedence_file_env_flag(void **state)
 
     assert_string_equal(c.listen_host, "0.0.0.0"); /* file only */
     assert_int_equal(c.listen_port, 9000);
-    assert_string_equal(c.log_level, "debug");              /* file only */
-    assert_string_equal(c.ratelimiter_backend, "redis");    /* file only */
-    assert_int_equal(c.threads, 5);                         /* env over file */
-    assert_string_equal(c.redis_url, "redis://env:6379");   /* env over file */
-    assert_string_equal(c.data_dir, "/tmp/from-flag");      /* flag over env over file */
-    assert_string_equal(c.storage_driver, "sqlite");        /* default untouched */
+    assert_string_equal(c.log_level, "debug");            /* file only */
+    assert_string_equal(c.ratelimiter_backend, "redis");  /* file only */
+    assert_int_equal(c.threads, 5);                       /* env over file */
+    assert_string_equal(c.redis_url, "redis://env:6379"); /* env over file */
+    assert_string_equal(c.data_dir, "/tmp/from-flag");    /* flag over env over file */
+    assert_string_equal(c.storage_driver, "sqlite");      /* default untouched */
 
     assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
     assert_string_equal(c.warehouse, "file:///tmp/from-flag/warehouse");
@@ -241,7 +241,8 @@ static void test_yaml_syntax_error_names_line(void **state)
     ig_config_t c;
     char err[512];
     ig_config_defaults(&c);
-    assert_int_equal(load_yaml(&c, "server:\n  listen: 127.0.0.1:8181\n  threads: 4: 5\n", err, sizeof err), -1);
+    assert_int_equal(load_yaml(&c, "server:\n  listen: 127.0.0.1:8181\n  threads: 4: 5\n", err, sizeof err),
+                     -1);
     assert_contains(err, "line 3");
     assert_int_equal(load_yaml(&c, "data_dir: /x\nserver:\n\tthreads: 4\n", err, sizeof err), -1);
     assert_contains(err, "line 3");
@@ -255,7 +256,8 @@ static void test_yaml_lists_rejected(void **state)
     ig_config_t c;
     char err[512];
     ig_config_defaults(&c);
-    assert_int_equal(load_yaml(&c, "server:\n  listen:\n    - 127.0.0.1:1\n    - 127.0.0.1:2\n", err, sizeof err), -1);
+    assert_int_equal(
+        load_yaml(&c, "server:\n  listen:\n    - 127.0.0.1:1\n    - 127.0.0.1:2\n", err, sizeof err), -1);
     assert_contains(err, "server.listen");
     assert_contains(err, "list");
     assert_int_equal(load_yaml(&c, "data_dir: [a, b]\n", err, sizeof err), -1);
@@ -264,6 +266,23 @@ static void test_yaml_lists_rejected(void **state)
     assert_int_equal(load_yaml(&c, "just a string\n", err, sizeof err), -1);
     assert_string_equal(c.listen_host, "127.0.0.1");
     assert_int_equal(c.listen_port, 8181);
+}
+
+/* A self-referencing alias must end in an error, not in unbounded recursion. */
+static void test_yaml_recursion_bounded(void **state)
+{
+    (void)state;
+    ig_config_t c;
+    char err[512];
+    ig_config_defaults(&c);
+    assert_int_equal(load_yaml(&c, "a: &x\n  b: *x\n", err, sizeof err), -1);
+    assert_contains(err, "a.b");
+    assert_int_equal(load_yaml(&c, "a: {b: {c: {d: {e: {f: {g: {h: {i: {j: 1}}}}}}}}}\n", err, sizeof err),
+                     -1);
+    assert_contains(err, "a.b.c");
+    /* An alias to a section is read as that section under the new name: x.threads is unknown. */
+    assert_int_equal(load_yaml(&c, "server: &s\n  threads: 3\nx: *s\n", err, sizeof err), -1);
+    assert_contains(err, "x.threads");
 }
 
 static void test_yaml_missing_file(void **state)
@@ -284,7 +303,7 @@ static void test_error_unknown_key_in_file(void **state)
     ig_config_t c;
     char err[512];
     ig_config_defaults(&c);
-    tmpfile_t t;
+    tmpfile_t t = {""};
     write_yaml(&t, "server:\n  listen: 0.0.0.0:1234\n  bogus: 1\n");
     assert_int_equal(ig_config_load_file(&c, t.path, err, sizeof err), -1);
     assert_contains(err, "server.bogus");
@@ -388,7 +407,7 @@ static void test_error_source_from_env_and_file(void **state)
     assert_int_equal(ig_config_load_env(&c, envp, err, sizeof err), -1);
     assert_contains(err, "server.threads");
     assert_contains(err, "ICEGATE_SERVER_THREADS");
-    tmpfile_t t;
+    tmpfile_t t = {""};
     write_yaml(&t, "storage:\n  driver: mysql\n");
     assert_int_equal(ig_config_load_file(&c, t.path, err, sizeof err), -1);
     assert_contains(err, "storage.driver");
@@ -426,7 +445,8 @@ static void test_values_accepted(void **state)
     ig_config_t c;
     char err[512];
     ig_config_defaults(&c);
-    static const char *const t[] = {"true", "TRUE", "yes", "on", "1"}, *const f[] = {"false", "False", "no", "OFF", "0"};
+    static const char *const t[] = {"true", "TRUE", "yes", "on", "1"}, *const f[] = {"false", "False", "no",
+                                                                                     "OFF", "0"};
     for (int i = 0; i < 5; i++) {
         assert_int_equal(ig_config_set(&c, "features.ratelimiter.enabled", f[i], "flag", err, sizeof err), 0);
         assert_false(c.ratelimiter_enabled);
@@ -446,8 +466,8 @@ static void test_values_accepted(void **state)
     static const struct {
         const char *v;
         int64_t want;
-    } sizes[] = {{"1024", 1024}, {"64k", 65536}, {"64K", 65536}, {"16M", 16 << 20}, {"16MB", 16 << 20},
-                 {"1G", 1 << 30}, {"1g", 1 << 30}};
+    } sizes[] = {{"1024", 1024},     {"64k", 65536},  {"64K", 65536}, {"16M", 16 << 20},
+                 {"16MB", 16 << 20}, {"1G", 1 << 30}, {"1g", 1 << 30}};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         assert_int_equal(ig_config_set(&c, "server.max_body_bytes", sizes[i].v, "flag", err, sizeof err), 0);
         assert_int_equal(c.max_body_bytes, sizes[i].want);
@@ -551,16 +571,17 @@ static void test_finish_required_companions(void **state)
     assert_int_equal(ig_config_set(&c, "storage.driver", "postgres", "flag", err, sizeof err), 0);
     assert_int_equal(ig_config_finish(&c, err, sizeof err), -1);
     assert_contains(err, "storage.postgres.dsn");
-    assert_int_equal(ig_config_set(&c, "storage.postgres.dsn", "postgres://localhost/icegate", "flag", err,
-                                   sizeof err),
-                     0);
+    assert_int_equal(
+        ig_config_set(&c, "storage.postgres.dsn", "postgres://localhost/icegate", "flag", err, sizeof err),
+        0);
     assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
 
     ig_config_defaults(&c);
     assert_int_equal(ig_config_set(&c, "ratelimiter.backend", "redis", "flag", err, sizeof err), 0);
     assert_int_equal(ig_config_finish(&c, err, sizeof err), -1);
     assert_contains(err, "ratelimiter.redis.url");
-    assert_int_equal(ig_config_set(&c, "ratelimiter.redis.url", "redis://localhost:6379", "flag", err, sizeof err), 0);
+    assert_int_equal(
+        ig_config_set(&c, "ratelimiter.redis.url", "redis://localhost:6379", "flag", err, sizeof err), 0);
     assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
 
     ig_config_defaults(&c);
@@ -580,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_yaml_empty_file),
         cmocka_unit_test(test_yaml_syntax_error_names_line),
         cmocka_unit_test(test_yaml_lists_rejected),
+        cmocka_unit_test(test_yaml_recursion_bounded),
         cmocka_unit_test(test_yaml_missing_file),
         cmocka_unit_test(test_error_unknown_key_in_file),
         cmocka_unit_test(test_error_unknown_env),

@@ -1,6 +1,6 @@
-/* test_token — the access-token format of DESIGN.md section 3: igt_ + 32 base62 (CSPRNG) + 6 base62 of CRC-32.
- * The checksum and the hash are checked against independent implementations and published vectors, so a
- * change to the wire format (encoding order, CRC variant, what the CRC covers) fails here before it
+/* test_token — the access-token format of DESIGN.md section 3: igt_ + 32 base62 (CSPRNG) + 6 base62 of
+ * CRC-32. The checksum and the hash are checked against independent implementations and published vectors, so
+ * a change to the wire format (encoding order, CRC variant, what the CRC covers) fails here before it
  * invalidates every token already handed out. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,7 +27,8 @@ static uint32_t crc32_bitwise(const void *data, size_t len)
     uint32_t c = 0xFFFFFFFFu;
     for (size_t i = 0; i < len; i++) {
         c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
     }
     return ~c;
 }
@@ -89,7 +90,8 @@ static void test_generate_1000_distinct(void **state)
         assert_int_equal(ig_token_check(t[i], IG_TOKEN_LEN), IG_TOKEN_OK);
     }
     qsort(t, N, sizeof *t, cmp_tok);
-    for (int i = 1; i < N; i++) assert_true(memcmp(t[i - 1], t[i], IG_TOKEN_LEN) != 0);
+    for (int i = 1; i < N; i++)
+        assert_true(memcmp(t[i - 1], t[i], IG_TOKEN_LEN) != 0);
     /* 32 000 random characters: every one of the 62 symbols shows up (expected ~516 each). */
     int distinct = 0;
     for (int c = 0; c < 256; c++)
@@ -145,8 +147,9 @@ static void test_check_bad_chars_every_position(void **state)
 {
     (void)state;
     /* Non-base62 bytes that a paste, a URL encoder or another base64 alphabet could bring in. */
-    static const unsigned char bad[] = {'-', '_', '+', '/', '=', ' ', '.', '%', '\0', '\n', '\t', 0x7f, 0x80,
-                                        0xc3, 0xff, '0' - 1, '9' + 1, 'A' - 1, 'Z' + 1, 'a' - 1, 'z' + 1};
+    static const unsigned char bad[] = {'-',  '_',     '+',     '/',     '=',     ' ',     '.',
+                                        '%',  '\0',    '\n',    '\t',    0x7f,    0x80,    0xc3,
+                                        0xff, '0' - 1, '9' + 1, 'A' - 1, 'Z' + 1, 'a' - 1, 'z' + 1};
     char t[IG_TOKEN_LEN + 1];
     ig_token_generate(t);
     /* Random part (4..35) and checksum part (36..41), every position, every bad byte. */
@@ -260,7 +263,8 @@ static void test_check_str(void **state)
         const char *s = ig_token_check_str(all[i]);
         assert_non_null(s);
         assert_true(strlen(s) > 0);
-        for (size_t j = 0; j < i; j++) assert_string_not_equal(s, ig_token_check_str(all[j]));
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(s, ig_token_check_str(all[j]));
     }
     assert_non_null(strstr(ig_token_check_str(IG_TOKEN_BAD_CHECKSUM), "checksum"));
     assert_non_null(ig_token_check_str((ig_token_check_t)99));
@@ -324,7 +328,8 @@ static void test_display_prefix(void **state)
     assert_int_equal(strlen(out), 8);
     assert_memory_equal(out, t, 8);
     assert_memory_equal(out, "igt_", 4);
-    for (size_t i = IG_TOKEN_DISPLAY_LEN + 1; i < sizeof out; i++) assert_int_equal(out[i], '#');
+    for (size_t i = IG_TOKEN_DISPLAY_LEN + 1; i < sizeof out; i++)
+        assert_int_equal(out[i], '#');
     ig_token_display_prefix("igt_0123456789ABCDEFGHIJKLMNOPQRSTUV0PN86M", out);
     assert_string_equal(out, "igt_0123");
 }

@@ -1,6 +1,6 @@
-/* test_util — RFC 3339 times, durations, checked integer parsing, bounded copies, CSPRNG base62, UUIDs, CRC-32.
- * Expected instants are written out as literals computed outside icegate (Python datetime), not derived
- * from the code under test. */
+/* test_util — RFC 3339 times, durations, checked integer parsing, bounded copies, CSPRNG base62, UUIDs,
+ * CRC-32. Expected instants are written out as literals computed outside icegate (Python datetime), not
+ * derived from the code under test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +27,8 @@ static int64_t parse_ok(const char *s)
 static void parse_bad(const char *s)
 {
     int64_t ms = 0;
-    if (ig_rfc3339_parse(s, &ms) == 0) fail_msg("rfc3339 accepted \"%s\" as %lld", s ? s : "(null)", (long long)ms);
+    if (ig_rfc3339_parse(s, &ms) == 0)
+        fail_msg("rfc3339 accepted \"%s\" as %lld", s ? s : "(null)", (long long)ms);
 }
 
 /* ---- RFC 3339 parse ---- */
@@ -129,7 +130,7 @@ static void test_rfc3339_parse_invalid(void **state)
     parse_bad("2027-01-31T");
     parse_bad("2027-01-31T00");
     parse_bad("2027-01-31T00:00");
-    parse_bad("2027-01-31T00:00:00");  /* no zone */
+    parse_bad("2027-01-31T00:00:00");   /* no zone */
     parse_bad("2027-01-31T00:00:00Zx"); /* trailing junk */
     parse_bad("2027-01-31T00:00:00Z ");
     parse_bad("2027-01-31x");
@@ -239,7 +240,8 @@ static int64_t dur_ok(const char *s)
 static void dur_bad(const char *s)
 {
     int64_t ms = -42;
-    if (ig_duration_parse(s, &ms) == 0) fail_msg("duration accepted \"%s\" as %lld", s ? s : "(null)", (long long)ms);
+    if (ig_duration_parse(s, &ms) == 0)
+        fail_msg("duration accepted \"%s\" as %lld", s ? s : "(null)", (long long)ms);
 }
 
 static void test_duration(void **state)
@@ -295,7 +297,8 @@ static void i64_ok(const char *s, int64_t min, int64_t max, int64_t want)
 static void i64_bad(const char *s, int64_t min, int64_t max)
 {
     int64_t v = 0;
-    if (ig_parse_i64(s, min, max, &v) == 0) fail_msg("parse_i64 accepted \"%s\" as %lld", s ? s : "(null)", (long long)v);
+    if (ig_parse_i64(s, min, max, &v) == 0)
+        fail_msg("parse_i64 accepted \"%s\" as %lld", s ? s : "(null)", (long long)v);
 }
 
 static void test_parse_i64(void **state)
@@ -351,7 +354,8 @@ static void test_strlcpy(void **state)
     memset(b, '#', sizeof b);
     assert_int_equal(ig_strlcpy(b, "hello world", 6), -1);
     assert_string_equal(b, "hello");
-    for (int i = 6; i < 16; i++) assert_int_equal(b[i], '#');
+    for (int i = 6; i < 16; i++)
+        assert_int_equal(b[i], '#');
 
     memset(b, '#', sizeof b);
     assert_int_equal(ig_strlcpy(b, "x", 1), -1);
@@ -385,14 +389,16 @@ static void test_random_base62_distribution(void **state)
     assert_int_equal(s[N], '\0');
     assert_int_equal(s[N + 1], '#');
     long count[256] = {0};
-    for (int i = 0; i < N; i++) count[(unsigned char)s[i]]++;
+    for (int i = 0; i < N; i++)
+        count[(unsigned char)s[i]]++;
     int distinct = 0;
     for (int c = 0; c < 256; c++) {
         if (!count[c]) continue;
         if (!memchr(ig_base62_alphabet, c, 62)) fail_msg("symbol 0x%02x outside base62", c);
         distinct++;
         /* Expected 1613 each, sd ~40: +-15% is > 6 sd, yet catches a modulo bias (+25% on 8 symbols). */
-        if (count[c] < 1371 || count[c] > 1855) fail_msg("symbol %c appeared %ld times of %d", c, count[c], N);
+        if (count[c] < 1371 || count[c] > 1855)
+            fail_msg("symbol %c appeared %ld times of %d", c, count[c], N);
     }
     assert_int_equal(distinct, 62);
     /* Not stuck: two draws differ. */
@@ -412,7 +418,8 @@ static void test_base62_alphabet(void **state)
     (void)state;
     assert_int_equal(strlen(ig_base62_alphabet), 62);
     for (int i = 0; i < 62; i++)
-        for (int j = 0; j < i; j++) assert_true(ig_base62_alphabet[i] != ig_base62_alphabet[j]);
+        for (int j = 0; j < i; j++)
+            assert_true(ig_base62_alphabet[i] != ig_base62_alphabet[j]);
     assert_string_equal(ig_base62_alphabet, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 }
 
@@ -463,10 +470,12 @@ static void test_uuid4(void **state)
     /* The variant keeps its two random bits; the nibble after the version is fully random. */
     assert_true(variant['8'] && variant['9'] && variant['a'] && variant['b']);
     int d = 0;
-    for (int c = 0; c < 256; c++) d += nib15[c] != 0;
+    for (int c = 0; c < 256; c++)
+        d += nib15[c] != 0;
     assert_int_equal(d, 16);
     qsort(u, N, sizeof *u, cmp37);
-    for (int i = 1; i < N; i++) assert_string_not_equal(u[i - 1], u[i]);
+    for (int i = 1; i < N; i++)
+        assert_string_not_equal(u[i - 1], u[i]);
     free(u);
 }
 
@@ -477,7 +486,8 @@ static uint32_t crc32_bitwise(const unsigned char *p, size_t len)
     uint32_t c = 0xFFFFFFFFu;
     for (size_t i = 0; i < len; i++) {
         c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
     }
     return c ^ 0xFFFFFFFFu;
 }
@@ -494,7 +504,8 @@ static void test_crc32(void **state)
         assert_int_equal(ig_crc32(buf, (size_t)len), crc32_bitwise(buf, (size_t)len));
     }
     /* All byte values, including the high ones (sign-extension mistakes). */
-    for (int i = 0; i < 256; i++) buf[i] = (unsigned char)(255 - i);
+    for (int i = 0; i < 256; i++)
+        buf[i] = (unsigned char)(255 - i);
     assert_int_equal(ig_crc32(buf, 256), crc32_bitwise(buf, 256));
 }
 
