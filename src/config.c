@@ -85,8 +85,9 @@ static int parse_size(const char *v, int64_t *out)
 {
     char *end;
     errno = 0;
+    if (!isdigit((unsigned char)v[0])) return -1; /* strtoll would skip white space and take a sign */
     long long n = strtoll(v, &end, 10);
-    if (errno || end == v || n < 0 || v[0] == '-') return -1;
+    if (errno || end == v || n < 0) return -1;
     int64_t mult = 1;
     if (*end == 'k' || *end == 'K') mult = 1024, end++;
     else if (*end == 'm' || *end == 'M') mult = 1024 * 1024, end++;
@@ -306,20 +307,47 @@ int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
         return -1;
     }
     if (cfg->warehouse[0] == '\0') {
+        /* file://<absolute data_dir>/warehouse.  "./", "." and trailing '/' are dropped so that no "//" or
+         * "/./" ends up in the warehouse and in every table location derived from it. */
         char abs[IG_PATH_MAX];
         const char *dd = cfg->data_dir;
         if (dd[0] != '/') {
             char cwd[IG_PATH_MAX];
-            if (!getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
-            if (strncmp(dd, "./", 2) == 0) dd += 2;
+            if (!getcwd(cwd, sizeof cwd)) { /* never guess: "" + "/data" would silently mean /data */
+                snprintf(errbuf, errcap,
+                         "config key data_dir: \"%s\" is relative and the working directory "
+                         "cannot be resolved (%s)",
+                         cfg->data_dir, strerror(errno));
+                return -1;
+            }
+            for (;;) {
+                if (dd[0] == '.' && dd[1] == '/')
+                    dd += 2;
+                else if (dd[0] == '/')
+                    dd++;
+                else
+                    break;
+            }
+            if (strcmp(dd, ".") == 0) dd = "";
             if ((size_t)snprintf(abs, sizeof abs, "%s/%s", cwd, dd) >= sizeof abs) goto toolong;
         } else {
             snprintf(abs, sizeof abs, "%s", dd);
         }
+        size_t al = strlen(abs);
+        while (al > 0 && abs[al - 1] == '/')
+            abs[--al] = '\0';
         if ((size_t)snprintf(cfg->warehouse, sizeof cfg->warehouse, "file://%s/warehouse", abs) >=
             sizeof cfg->warehouse)
             goto toolong;
-    } else if (strncmp(cfg->warehouse, "file://", 7) != 0 && cfg->warehouse[0] != '/') {
+    } else if (cfg->warehouse[0] == '/') {
+        /* A plain absolute path: store it as the file:// URI the field promises (config.h). */
+        char uri[sizeof cfg->warehouse];
+        if ((size_t)snprintf(uri, sizeof uri, "file://%s", cfg->warehouse) >= sizeof uri) {
+            snprintf(errbuf, errcap, "config key catalog.warehouse: path too long");
+            return -1;
+        }
+        memcpy(cfg->warehouse, uri, sizeof uri);
+    } else if (strncmp(cfg->warehouse, "file://", 7) != 0) {
         snprintf(errbuf, errcap, "config key catalog.warehouse: \"%s\" must be a file:// URI or an absolute path "
                  "(only local storage is supported)", cfg->warehouse);
         return -1;

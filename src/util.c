@@ -1,6 +1,7 @@
 /* util — see util.h. */
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <openssl/rand.h>
@@ -102,11 +103,12 @@ done:
 
 int ig_duration_parse(const char *s, int64_t *ms)
 {
-    if (!s || !*s) return -1;
+    /* strtoll skips any leading white space (tab, newline, ...) and takes a sign: only a digit may start. */
+    if (!s || !isdigit((unsigned char)s[0])) return -1;
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || end == s || v <= 0 || s[0] == '+' || s[0] == ' ') return -1;
+    if (errno || end == s || v <= 0) return -1;
     int64_t unit;
     switch (*end) {
     case 's': unit = 1000; break;
@@ -188,7 +190,8 @@ int ig_strlcpy(char *dst, const char *src, size_t cap)
 
 int ig_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
-    if (!s || !*s || *s == ' ' || *s == '+') return -1;
+    /* strtoll would skip leading white space of any kind and accept '+': only a digit or '-' may start. */
+    if (!s || !(isdigit((unsigned char)s[0]) || s[0] == '-')) return -1;
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
