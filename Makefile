@@ -7,8 +7,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Werror
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(PKG_CFLAGS) -Isrc -Ibuild/gen
-LDLIBS  += $(PKG_LIBS) -pthread -lm
+override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(PKG_CFLAGS) -Isrc -Ibuild/gen
+override LDLIBS += $(PKG_LIBS) -pthread -lm
 
 BUILD   ?= build
 SRC     := $(wildcard src/*.c)

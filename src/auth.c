@@ -2,6 +2,7 @@
 #include "auth.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -11,10 +12,10 @@
 #include "tokenstore.h"
 #include "util.h"
 
-static ig_res_t unauthorized(ig_req_t *r, const char *fmt, const char *a, const char *b)
+static ig_res_t unauthorized(ig_req_t *r, const char *msg)
 {
     ig_http_add_header(r, "WWW-Authenticate", "Bearer realm=\"icegate\"");
-    return ig_http_error(r, 401, "NotAuthorizedException", fmt, a, b);
+    return ig_http_error(r, 401, "NotAuthorizedException", "%s", msg);
 }
 
 /* Finds the token text: X-API-Token first (the product's header), then Authorization: Bearer. */
@@ -46,12 +47,14 @@ ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
     const char *tok = find_token(r, &len);
     if (!tok) {
         *res = unauthorized(r, "missing access token: send it in the X-API-Token header or as Authorization: "
-                               "Bearer%s%s", "", "");
+                               "Bearer");
         return IG_AUTH_MISSING;
     }
     ig_token_check_t chk = ig_token_check(tok, len);
     if (chk != IG_TOKEN_OK) {
-        *res = unauthorized(r, "malformed access token: %s%s", ig_token_check_str(chk), "");
+        char msg[96];
+        snprintf(msg, sizeof msg, "malformed access token: %s", ig_token_check_str(chk));
+        *res = unauthorized(r, msg);
         return IG_AUTH_MALFORMED;
     }
     uint8_t hash[32];
@@ -66,18 +69,22 @@ ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
     const ig_tokmem_t *m = ig_tokenstore_find(srv->tokens, hash);
     if (!m) {
         ig_tokens_read_end();
-        *res = unauthorized(r, "unknown access token (deleted, or never issued here)%s%s", "", "");
+        *res = unauthorized(r, "unknown access token (deleted, or never issued here)");
         return IG_AUTH_UNKNOWN;
     }
     if (m->suspended) {
-        *res = unauthorized(r, "access token '%s' is suspended%s", m->name, "");
+        char msg[600];
+        snprintf(msg, sizeof msg, "access token '%s' is suspended", m->name);
+        *res = unauthorized(r, msg);
         out = IG_AUTH_SUSPENDED;
         goto done;
     }
     if (m->expires_at_ms && m->expires_at_ms <= now_ms) {
         char when[40];
         ig_rfc3339_format(m->expires_at_ms, when, sizeof when);
-        *res = unauthorized(r, "access token '%s' expired at %s", m->name, when);
+        char msg[640];
+        snprintf(msg, sizeof msg, "access token '%s' expired at %s", m->name, when);
+        *res = unauthorized(r, msg);
         out = IG_AUTH_EXPIRED;
         goto done;
     }

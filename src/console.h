@@ -7,6 +7,7 @@
 #define IG_CONSOLE_H
 
 #include "http.h"
+#include "server.h"
 
 ig_sessions_t *ig_sessions_new(int ttl_s);
 void ig_sessions_free(ig_sessions_t *s);

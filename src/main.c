@@ -1,7 +1,7 @@
-/* main — argv, config, signals, start/stop. */
-#include <stdio.h>
-int main(void)
+/* main — icegate's entry point: everything is in cli.c (argv), server.c (serve) and the modules. */
+#include "cli.h"
+
+int main(int argc, char **argv)
 {
-    puts("icegate");
-    return 0;
+    return ig_cli_main(argc, argv);
 }

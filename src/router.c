@@ -38,6 +38,7 @@ ig_res_t ig_router_handle(ig_req_t *r)
     ig_server_t *srv = r->srv;
     ig_res_t res;
 
+    if (path_is(r, "/v1/oauth/tokens")) return ig_catalog_handle(r); /* answers why, without a token */
     if (path_starts(r, "/v1/") || path_is(r, "/v1")) {
         /* The catalog: authenticate, then the token's Max RPS, both before any side effect. */
         if (ig_auth_token(r, true, &res) != IG_AUTH_OK) return res;

@@ -1,0 +1,419 @@
+/* cli — see cli.h.
+ *
+ * Options are parsed by hand (not getopt) so that `--name` and friends can appear anywhere after the
+ * subcommand and every error names the option. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "store.h"
+#include "tokenstore.h"
+#include "users.h"
+#include "util.h"
+#include "version.h"
+
+extern char **environ;
+
+typedef struct {
+    const char *config, *data_dir, *listen;
+    const char *name, *max_rps, *burst, *expires, *owner, *reason, *status, *role, *password;
+    bool json, password_stdin;
+    const char *pos[4];
+    int npos;
+} opts_t;
+
+static void usage(FILE *f)
+{
+    fputs("usage:\n"
+          "  icegate serve [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
+          "  icegate token create --name NAME [--max-rps R] [--burst B] [--expires 2027-01-31T00:00:00Z|30d]\n"
+          "                       [--owner USER] [--json]\n"
+          "  icegate token list [--status active|suspended|expired] [--owner USER] [--json]\n"
+          "  icegate token show ID [--json]\n"
+          "  icegate token update ID [--name NAME] [--max-rps R|none] [--burst B|none] [--expires T|D|never]\n"
+          "  icegate token suspend ID [--reason TEXT]\n"
+          "  icegate token activate ID\n"
+          "  icegate token delete ID\n"
+          "  icegate user add NAME [--role admin|member] (--password-stdin | env ICEGATE_NEW_PASSWORD)\n"
+          "  icegate version\n"
+          "Every command takes --config FILE and --data-dir DIR; settings: DESIGN.md section 2.\n",
+          f);
+}
+
+static int parse_opts(int argc, char **argv, int start, opts_t *o)
+{
+    static const struct {
+        const char *flag;
+        size_t off;
+    } with_value[] = {
+        {"--config", offsetof(opts_t, config)},   {"--data-dir", offsetof(opts_t, data_dir)},
+        {"--listen", offsetof(opts_t, listen)},   {"--name", offsetof(opts_t, name)},
+        {"--max-rps", offsetof(opts_t, max_rps)}, {"--burst", offsetof(opts_t, burst)},
+        {"--expires", offsetof(opts_t, expires)}, {"--owner", offsetof(opts_t, owner)},
+        {"--reason", offsetof(opts_t, reason)},   {"--status", offsetof(opts_t, status)},
+        {"--role", offsetof(opts_t, role)},
+    };
+    for (int i = start; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            o->json = true;
+            continue;
+        }
+        if (strcmp(a, "--password-stdin") == 0) {
+            o->password_stdin = true;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (strncmp(a, "--", 2) == 0) {
+            const char *eq = strchr(a, '=');
+            size_t fl = eq ? (size_t)(eq - a) : strlen(a);
+            bool found = false;
+            for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
+                if (strlen(with_value[k].flag) != fl || strncmp(a, with_value[k].flag, fl) != 0) continue;
+                const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+                if (!v) {
+                    fprintf(stderr, "icegate: option %s needs a value\n", with_value[k].flag);
+                    return -1;
+                }
+                *(const char **)(void *)((char *)o + with_value[k].off) = v;
+                found = true;
+            }
+            if (!found) {
+                fprintf(stderr, "icegate: unknown option %s\n", a);
+                return -1;
+            }
+            continue;
+        }
+        if (o->npos == 4) {
+            fprintf(stderr, "icegate: unexpected argument %s\n", a);
+            return -1;
+        }
+        o->pos[o->npos++] = a;
+    }
+    return 0;
+}
+
+/* defaults < file < env < flags */
+static int load_config(const opts_t *o, ig_config_t *cfg)
+{
+    char e[600];
+    ig_config_defaults(cfg);
+    const char *file = o->config ? o->config : getenv("ICEGATE_CONFIG");
+    if (file && ig_config_load_file(cfg, file, e, sizeof e)) goto fail;
+    if (ig_config_load_env(cfg, environ, e, sizeof e)) goto fail;
+    if (o->data_dir && ig_config_set(cfg, "data_dir", o->data_dir, "flag --data-dir", e, sizeof e)) goto fail;
+    if (o->listen && ig_config_set(cfg, "server.listen", o->listen, "flag --listen", e, sizeof e)) goto fail;
+    if (ig_config_finish(cfg, e, sizeof e)) goto fail;
+    ig_log_level_t lvl;
+    if (ig_log_parse_level(cfg->log_level, &lvl) == 0) ig_log_set_level(lvl);
+    return 0;
+fail:
+    fprintf(stderr, "icegate: %s\n", e);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ output */
+
+static void print_json(json_object *o)
+{
+    puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+}
+
+static void fmt_time(int64_t ms, char *buf, size_t cap)
+{
+    if (!ms) snprintf(buf, cap, "-");
+    else ig_rfc3339_format(ms, buf, cap);
+}
+
+static void fmt_rps(const ig_token_rec_t *t, bool enforced, char *buf, size_t cap)
+{
+    if (t->max_rps <= 0) snprintf(buf, cap, "unlimited");
+    else snprintf(buf, cap, "%g/s (burst %d)%s", t->max_rps, ig_token_effective_burst(t), enforced ? "" : " not enforced");
+}
+
+static void print_token_text(const ig_token_rec_t *t, bool enforced)
+{
+    char rps[96], exp[40], created[40], used[40], susp[40];
+    int64_t now = ig_wall_ms();
+    fmt_rps(t, enforced, rps, sizeof rps);
+    fmt_time(t->expires_at_ms, exp, sizeof exp);
+    fmt_time(t->created_at_ms, created, sizeof created);
+    fmt_time(t->last_used_at_ms, used, sizeof used);
+    printf("id:          %s\nname:        %s\nowner:       %s\nprefix:      %s\nstatus:      %s\n"
+           "max rps:     %s\nexpires:     %s\ncreated:     %s\nlast used:   %s%s%s\n",
+           t->id, t->name, t->owner, t->prefix, ig_token_status(t, now), rps, exp, created, used,
+           t->last_used_ip[0] ? " from " : "", t->last_used_ip);
+    if (t->suspended) {
+        fmt_time(t->suspended_at_ms, susp, sizeof susp);
+        printf("suspended:   %s%s%s\n", susp, t->suspend_reason[0] ? " — " : "", t->suspend_reason);
+    }
+    if (!enforced && t->max_rps > 0)
+        printf("note:        Max RPS is stored but not enforced (features.ratelimiter.enabled=false)\n");
+}
+
+typedef struct {
+    bool json, enforced;
+    json_object *arr;
+    int n;
+} list_ctx_t;
+
+static int list_row(void *ud, const ig_token_rec_t *t)
+{
+    list_ctx_t *c = ud;
+    int64_t now = ig_wall_ms();
+    if (c->json) {
+        json_object_array_add(c->arr, ig_token_to_json(t, c->enforced, NULL, now));
+    } else {
+        char rps[96], exp[40], used[40];
+        fmt_rps(t, c->enforced, rps, sizeof rps);
+        fmt_time(t->expires_at_ms, exp, sizeof exp);
+        fmt_time(t->last_used_at_ms, used, sizeof used);
+        printf("%-21s %-24.24s %-10.10s %-9s %-10s %-30s %-21s %s\n", t->id, t->name, t->owner, t->prefix,
+               ig_token_status(t, now), rps, exp, used);
+    }
+    c->n++;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ token commands */
+
+static int parse_spec(const opts_t *o, ig_token_spec_t *s)
+{
+    memset(s, 0, sizeof *s);
+    if (o->name) {
+        s->has_name = true;
+        if (ig_strlcpy(s->name, o->name, sizeof s->name)) {
+            fprintf(stderr, "icegate: --name: must be at most %d characters\n", IG_NAME_MAX);
+            return -1;
+        }
+    }
+    if (o->max_rps) {
+        s->has_max_rps = true;
+        if (strcmp(o->max_rps, "none") != 0 && strcmp(o->max_rps, "null") != 0) {
+            char *end;
+            s->max_rps = strtod(o->max_rps, &end);
+            if (end == o->max_rps || *end || !isfinite(s->max_rps) || s->max_rps <= 0) {
+                fprintf(stderr, "icegate: --max-rps: must be a number greater than 0, or none\n");
+                return -1;
+            }
+        }
+    }
+    if (o->burst) {
+        s->has_burst = true;
+        int64_t b = 0;
+        if (strcmp(o->burst, "none") != 0 && ig_parse_i64(o->burst, 1, 1000000, &b)) {
+            fprintf(stderr, "icegate: --burst: must be an integer from 1 to 1000000, or none\n");
+            return -1;
+        }
+        s->burst = (int)b;
+    }
+    if (o->expires) {
+        s->has_expires = true;
+        int64_t d;
+        if (strcmp(o->expires, "never") == 0 || strcmp(o->expires, "none") == 0) s->expires_at_ms = 0;
+        else if (ig_duration_parse(o->expires, &d) == 0) s->expires_at_ms = ig_wall_ms() + d;
+        else if (ig_rfc3339_parse(o->expires, &s->expires_at_ms)) {
+            fprintf(stderr, "icegate: --expires: use an RFC 3339 time (2027-01-31T00:00:00Z), a duration (30d, "
+                            "12h), or never\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int fail_err(const ig_error_t *e)
+{
+    fprintf(stderr, "icegate: %s\n", e->message);
+    return e->code == 404 ? 3 : 1;
+}
+
+static int cmd_token(const opts_t *o, const ig_config_t *cfg)
+{
+    if (o->npos < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *sub = o->pos[1], *id = o->npos > 2 ? o->pos[2] : NULL;
+    bool needs_id = strcmp(sub, "create") != 0 && strcmp(sub, "list") != 0;
+    if (needs_id && !id) {
+        fprintf(stderr, "icegate: token %s needs a token ID\n", sub);
+        return 2;
+    }
+    ig_error_t err;
+    ig_store_t *st = ig_store_open(cfg, &err);
+    if (!st) {
+        fprintf(stderr, "icegate: cannot open the store: %s\n", err.message);
+        return 1;
+    }
+    int rc = 1;
+    ig_tokenstore_t *ts = ig_tokenstore_new(st, false, cfg->ratelimiter_enabled);
+    bool enf = cfg->ratelimiter_enabled;
+    ig_token_rec_t t;
+    ig_token_spec_t spec;
+    if (ig_users_bootstrap(st, &err)) {
+        rc = fail_err(&err);
+        goto out;
+    }
+    if (strcmp(sub, "create") == 0) {
+        if (parse_spec(o, &spec)) goto out;
+        char secret[IG_TOKEN_LEN + 1];
+        const char *owner = o->owner ? o->owner : "admin";
+        ig_user_t u;
+        if (st->ops->user_get(st, owner, &u, &err) != 0) {
+            fprintf(stderr, "icegate: --owner: no user named '%s'\n", owner);
+            goto out;
+        }
+        if (ig_tokenstore_create(ts, owner, &spec, secret, &t, &err)) {
+            rc = fail_err(&err);
+            goto out;
+        }
+        if (o->json) {
+            print_json(ig_token_to_json(&t, enf, secret, ig_wall_ms()));
+        } else {
+            printf("Created access token '%s' (%s).\n\n    %s\n\n"
+                   "Copy it now: it is shown only this once.  Send it as  X-API-Token: <token>  "
+                   "(or Authorization: Bearer <token>).\n",
+                   t.name, t.id, secret);
+            if (!enf && t.max_rps > 0)
+                printf("Note: Max RPS is stored but not enforced (features.ratelimiter.enabled=false).\n");
+        }
+        memset(secret, 0, sizeof secret);
+        rc = 0;
+    } else if (strcmp(sub, "list") == 0) {
+        list_ctx_t c = {o->json, enf, o->json ? json_object_new_array() : NULL, 0};
+        if (!o->json)
+            printf("%-21s %-24s %-10s %-9s %-10s %-30s %-21s %s\n", "ID", "NAME", "OWNER", "PREFIX", "STATUS",
+                   "MAX RPS", "EXPIRES", "LAST USED");
+        if (ig_tokenstore_list(ts, o->owner, o->status, list_row, &c, &err)) {
+            json_object_put(c.arr);
+            rc = fail_err(&err);
+            goto out;
+        }
+        if (o->json) print_json(c.arr);
+        else if (!enf)
+            printf("\nNote: Max RPS is stored but not enforced (features.ratelimiter.enabled=false).\n");
+        rc = 0;
+    } else {
+        int r;
+        if (strcmp(sub, "show") == 0) {
+            r = ig_tokenstore_get(ts, id, &t, &err);
+        } else if (strcmp(sub, "update") == 0) {
+            if (parse_spec(o, &spec)) goto out;
+            if (!spec.has_name && !spec.has_max_rps && !spec.has_burst && !spec.has_expires) {
+                fprintf(stderr, "icegate: token update: nothing to change (--name, --max-rps, --burst, --expires)\n");
+                rc = 2;
+                goto out;
+            }
+            r = ig_tokenstore_update(ts, id, &spec, &t, &err);
+        } else if (strcmp(sub, "suspend") == 0) {
+            r = ig_tokenstore_suspend(ts, id, o->reason, &t, &err);
+        } else if (strcmp(sub, "activate") == 0) {
+            r = ig_tokenstore_activate(ts, id, &t, &err);
+        } else if (strcmp(sub, "delete") == 0) {
+            r = ig_tokenstore_delete(ts, id, &err);
+            if (r == 0) {
+                if (o->json) printf("{\"deleted\": \"%s\"}\n", id);
+                else printf("Deleted access token %s.\n", id);
+                rc = 0;
+                goto out;
+            }
+        } else {
+            fprintf(stderr, "icegate: unknown token command '%s'\n", sub);
+            usage(stderr);
+            rc = 2;
+            goto out;
+        }
+        if (r) {
+            rc = fail_err(&err);
+            goto out;
+        }
+        if (o->json) print_json(ig_token_to_json(&t, enf, NULL, ig_wall_ms()));
+        else print_token_text(&t, enf);
+        rc = 0;
+    }
+out:
+    ig_tokenstore_free(ts);
+    ig_store_close(st);
+    return rc;
+}
+
+static int cmd_user(const opts_t *o, const ig_config_t *cfg)
+{
+    if (o->npos < 3 || strcmp(o->pos[1], "add") != 0) {
+        usage(stderr);
+        return 2;
+    }
+    char pw[1100] = "";
+    if (o->password_stdin) {
+        if (!fgets(pw, sizeof pw, stdin)) pw[0] = '\0';
+        pw[strcspn(pw, "\r\n")] = '\0';
+    } else if (getenv("ICEGATE_NEW_PASSWORD")) {
+        snprintf(pw, sizeof pw, "%s", getenv("ICEGATE_NEW_PASSWORD"));
+    } else {
+        fprintf(stderr, "icegate: user add: give the password on stdin with --password-stdin\n");
+        return 2;
+    }
+    ig_role_t role = IG_ROLE_MEMBER;
+    if (o->role && strcmp(o->role, "admin") == 0) role = IG_ROLE_ADMIN;
+    else if (o->role && strcmp(o->role, "member") != 0) {
+        fprintf(stderr, "icegate: --role: must be admin or member\n");
+        return 2;
+    }
+    ig_error_t err;
+    ig_store_t *st = ig_store_open(cfg, &err);
+    if (!st) {
+        fprintf(stderr, "icegate: cannot open the store: %s\n", err.message);
+        return 1;
+    }
+    int rc = ig_users_bootstrap(st, &err) || ig_users_create(st, o->pos[2], role, pw, &err) ? fail_err(&err) : 0;
+    if (rc == 0) printf("Created user %s (%s).\n", o->pos[2], role == IG_ROLE_ADMIN ? "admin" : "member");
+    memset(pw, 0, sizeof pw);
+    ig_store_close(st);
+    return rc;
+}
+
+int ig_cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("icegate %s\n", IG_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    opts_t o;
+    memset(&o, 0, sizeof o);
+    o.pos[o.npos++] = cmd;
+    if (parse_opts(argc, argv, 2, &o)) return 2;
+    ig_config_t cfg;
+    if (load_config(&o, &cfg)) return 2;
+    if (strcmp(cmd, "serve") == 0) {
+        if (o.npos > 1) {
+            fprintf(stderr, "icegate: serve takes no arguments (got %s)\n", o.pos[1]);
+            return 2;
+        }
+        return ig_server_run(&cfg);
+    }
+    if (strcmp(cmd, "token") == 0) return cmd_token(&o, &cfg);
+    if (strcmp(cmd, "user") == 0) return cmd_user(&o, &cfg);
+    fprintf(stderr, "icegate: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}
