@@ -47,8 +47,7 @@ static void *work(void *v)
     ig_gcra_result_t r;
     long admitted = 0;
     int64_t now = ig_clock_now_ns();
-    if (w->start)
-        pthread_barrier_wait(w->start);
+    if (w->start) pthread_barrier_wait(w->start);
     switch (w->mode) {
     case MODE_ADMIT: /* T = 1 ns, huge tolerance, clock advancing 10 ns per call: always admitted */
         for (long i = 0; i < ITERS; i++) {

@@ -1,10 +1,11 @@
 /* ratelimit — per-token Max RPS with GCRA (Generic Cell Rate Algorithm), lock-free and allocation-free.
  *
- * Each token owns one ig_gcra_cell_t: a single 64-bit "theoretical arrival time" (TAT) on the monotonic clock.
- * GCRA with emission interval T = 1/max_rps and tolerance tau = (burst-1)*T behaves exactly like a token bucket
- * of size `burst` refilled at `max_rps`: a request at `now` is admitted iff max(TAT, now) - tau <= now, and an
- * admission advances TAT by T. Refusals write nothing. Updates are one compare-and-swap, so any number of HTTP
- * worker threads may share a cell. Time is always passed in (`now_ns`) so tests drive a fake clock.
+ * Each token owns one ig_gcra_cell_t: a single 64-bit "theoretical arrival time" (TAT) on the monotonic
+ * clock. GCRA with emission interval T = 1/max_rps and tolerance tau = (burst-1)*T behaves exactly like a
+ * token bucket of size `burst` refilled at `max_rps`: a request at `now` is admitted iff max(TAT, now) - tau
+ * <= now, and an admission advances TAT by T. Refusals write nothing. Updates are one compare-and-swap, so
+ * any number of HTTP worker threads may share a cell. Time is always passed in (`now_ns`) so tests drive a
+ * fake clock.
  *
  * The HTTP layer calls ig_ratelimit_take() after authentication and before any side effect on /v1/... and
  * formats the 429 / RateLimit headers with the helpers below (DESIGN.md section 4,
@@ -47,14 +48,15 @@ typedef struct {
 
 /* Takes one request at now_ns (>= 0; ig_clock_now_ns() in production, any clock in tests) and fills *out.
  * A request arriving exactly when its slot opens is admitted, so a full bucket over [0, D] admits exactly
- * burst + floor(D / T) requests. CAS loop on cell->tat; never blocks, never allocates; safe from any number of
- * threads, including ones whose now_ns values are slightly out of order.
- * Parameter changes (PATCH maxRps/burst): the cell keeps its TAT (the client's debt, measured in time), but
- * a TAT more than 1 s beyond now + tau + T — more debt than an empty bucket under the NEW policy can explain —
- * is clamped to now + tau + T + 1 s, so an old, slower policy holds a client back for at most T + 1 s after
- * the change. The 1 s slack is what lets callers' clocks be out of order by up to 1 s (a preempted thread)
- * without the clamp ever handing out extra requests. */
-void ig_ratelimit_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns, ig_gcra_result_t *out);
+ * burst + floor(D / T) requests. CAS loop on cell->tat; never blocks, never allocates; safe from any number
+ * of threads, including ones whose now_ns values are slightly out of order. Parameter changes (PATCH
+ * maxRps/burst): the cell keeps its TAT (the client's debt, measured in time), but a TAT more than 1 s beyond
+ * now + tau + T — more debt than an empty bucket under the NEW policy can explain — is clamped to now + tau +
+ * T + 1 s, so an old, slower policy holds a client back for at most T + 1 s after the change. The 1 s slack
+ * is what lets callers' clocks be out of order by up to 1 s (a preempted thread) without the clamp ever
+ * handing out extra requests. */
+void ig_ratelimit_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns,
+                       ig_gcra_result_t *out);
 
 /* CLOCK_MONOTONIC in ns. */
 int64_t ig_clock_now_ns(void);
@@ -63,8 +65,8 @@ int64_t ig_clock_now_ns(void);
  * Writes a NUL-terminated string into buf; returns its length, or -1 if it does not fit or on NULL input. */
 int ig_ratelimit_policy_header(const ig_gcra_params_t *p, char *buf, size_t cap);
 
-/* Value of the RateLimit header: "token";r=<remaining>;t=<s>, where s is the whole seconds (rounded up) until a
- * request would be admitted: 0 when remaining > 0, >= 1 otherwise (also after the last admitted request).
+/* Value of the RateLimit header: "token";r=<remaining>;t=<s>, where s is the whole seconds (rounded up) until
+ * a request would be admitted: 0 when remaining > 0, >= 1 otherwise (also after the last admitted request).
  * Returns the length written, or -1 as above. */
 int ig_ratelimit_header(const ig_gcra_params_t *p, const ig_gcra_result_t *r, char *buf, size_t cap);
 

@@ -1,5 +1,5 @@
-/* test_ratelimit — GCRA admission counts, header values, parameter changes and concurrency, all on an injected
- * clock (no sleeping). */
+/* test_ratelimit — GCRA admission counts, header values, parameter changes and concurrency, all on an
+ * injected clock (no sleeping). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,8 +42,7 @@ static int64_t simulate(const ig_gcra_params_t *p, int64_t start, int64_t durati
         assert_true(r.remaining >= 0 && r.remaining < p->burst);
         assert_true(r.allowed ? r.retry_after_ns == 0 : r.retry_after_ns > 0);
     }
-    if (offered)
-        *offered = n;
+    if (offered) *offered = n;
     return admitted;
 }
 
@@ -59,8 +58,8 @@ static void test_exact_counts_table(void **state)
         for (size_t j = 0; j < sizeof bursts / sizeof bursts[0]; j++) {
             ig_gcra_params_t p = params(rates[i], bursts[j]);
             assert_int_equal(p.emission_ns, (int64_t)(1e9 / rates[i])); /* exact for these rates */
-            /* At least 10x overload: spacing T / (20 * burst) offers >= 10 requests per admitted one, and divides
-             * T exactly so requests land on the instants where a slot opens. */
+            /* At least 10x overload: spacing T / (20 * burst) offers >= 10 requests per admitted one, and
+             * divides T exactly so requests land on the instants where a slot opens. */
             int64_t spacing = p.emission_ns / (20 * bursts[j]);
             assert_int_equal(spacing * 20 * bursts[j], p.emission_ns);
             int64_t expected = bursts[j] + (int64_t)floor(rates[i] * 10);
@@ -191,13 +190,13 @@ static void test_policy_header(void **state)
 {
     (void)state;
     assert_policy(10, 10, "\"token\";q=10;w=1");
-    assert_policy(10, 5, "\"token\";q=5;w=1");    /* 0.5 s rounds up to 1 */
+    assert_policy(10, 5, "\"token\";q=5;w=1"); /* 0.5 s rounds up to 1 */
     assert_policy(1000, 100, "\"token\";q=100;w=1");
     assert_policy(100, 250, "\"token\";q=250;w=3"); /* 2.5 s */
     assert_policy(0.5, 1, "\"token\";q=1;w=2");
     assert_policy(0.25, 3, "\"token\";q=3;w=12");
-    assert_policy(0.3, 3, "\"token\";q=3;w=10");   /* 3 / 0.3 is 10.000000000000002 in doubles */
-    assert_policy(3, 3, "\"token\";q=3;w=1");      /* from max_rps, not from the rounded-up T */
+    assert_policy(0.3, 3, "\"token\";q=3;w=10"); /* 3 / 0.3 is 10.000000000000002 in doubles */
+    assert_policy(3, 3, "\"token\";q=3;w=1");    /* from max_rps, not from the rounded-up T */
     assert_policy(100000, 100, "\"token\";q=100;w=1");
 
     ig_gcra_params_t p = params(10, 10);
@@ -270,9 +269,9 @@ static void test_fractional_rates(void **state)
     p = params(1.0 / 3, 1);
     assert_int_equal(simulate(&p, UPTIME, 30 * S, 100 * MS, NULL), 11);
     /* 3 rps: T = 333333334 ns, rounded up by 2/3 ns so the limit is never looser than 3 per second. The price
-     * is that the 30th refill of a 10 s run lands 20 ns after the 10 s mark instead of on it. (Burst 2 so that
-     * the 1 ms arrival grid does not waste refills: with burst 1 every slot that opens between two arrivals
-     * loses the gap, exactly as a full token bucket of size 1 would.) */
+     * is that the 30th refill of a 10 s run lands 20 ns after the 10 s mark instead of on it. (Burst 2 so
+     * that the 1 ms arrival grid does not waste refills: with burst 1 every slot that opens between two
+     * arrivals loses the gap, exactly as a full token bucket of size 1 would.) */
     p = params(3, 2);
     assert_int_equal(simulate(&p, UPTIME, 10 * S, 1 * MS, NULL), 2 + 30 - 1);
     assert_int_equal(simulate(&p, UPTIME, 10 * S + 1 * MS, 1 * MS, NULL), 2 + 30);
@@ -306,8 +305,8 @@ static void test_param_change_faster(void **state)
     ig_ratelimit_take(&cell, &one, UPTIME + 100 * MS, &r);
     assert_int_equal(r.allowed, 0);
     assert_int_equal(r.retry_after_ns, 900 * MS);
-    /* PATCH to 50 rps / burst 50: the 1 s of debt is 50 slots of the new policy, 49 of which the new tolerance
-     * absorbs; 100 ms have passed, so the client is admitted at once. */
+    /* PATCH to 50 rps / burst 50: the 1 s of debt is 50 slots of the new policy, 49 of which the new
+     * tolerance absorbs; 100 ms have passed, so the client is admitted at once. */
     ig_ratelimit_take(&cell, &fifty, UPTIME + 100 * MS, &r);
     assert_int_equal(r.allowed, 1);
     assert_int_equal(r.remaining, 4); /* TAT 1020 ms, so 4 more slots fit under now + tau = 1080 ms */
@@ -434,8 +433,7 @@ static void *stress_worker(void *v)
         /* The fake clock runs ~1000x faster than real time, so one preemption would put a thread seconds of
          * fake time behind the others -- far more than real callers ever are (and than the 1 s clamp slack).
          * A barrier every few hundred requests keeps fake-time skew below 0.5 s. */
-        if (i % a->per_round == 0)
-            pthread_barrier_wait(a->round);
+        if (i % a->per_round == 0) pthread_barrier_wait(a->round);
         int64_t now = atomic_fetch_add(a->clock, a->step) + a->step;
         ig_ratelimit_take(a->cell, a->p, now, &r);
         if (r.allowed)
@@ -460,14 +458,17 @@ static void run_stress(double rps, int burst, int64_t start)
     /* 10x overload: ten requests (across all threads) per emission interval. */
     int64_t step = p.emission_ns / 10;
     int64_t per_round = (S / 2) / (step * STRESS_THREADS);
-    if (per_round > 1000)
-        per_round = 1000;
+    if (per_round > 1000) per_round = 1000;
     assert_true(per_round >= 1);
     pthread_barrier_t round;
     assert_int_equal(pthread_barrier_init(&round, NULL, STRESS_THREADS), 0);
     for (int i = 0; i < STRESS_THREADS; i++) {
-        args[i] = (stress_arg_t){.cell = &cell, .p = &p, .clock = &clock, .round = &round,
-                                 .per_round = (int)per_round, .step = step};
+        args[i] = (stress_arg_t){.cell = &cell,
+                                 .p = &p,
+                                 .clock = &clock,
+                                 .round = &round,
+                                 .per_round = (int)per_round,
+                                 .step = step};
         assert_int_equal(pthread_create(&th[i], NULL, stress_worker, &args[i]), 0);
     }
     int64_t admitted = 0, refused = 0;
@@ -481,9 +482,9 @@ static void run_stress(double rps, int burst, int64_t start)
     int64_t elapsed = atomic_load(&clock) - start;
     assert_int_equal(admitted + refused, (int64_t)STRESS_THREADS * STRESS_PER_THREAD);
     int64_t bound = burst + (int64_t)floor(rps * (double)elapsed / 1e9);
-    print_message("stress rate %g burst %d: %lld admitted, bound %lld (%lld requests over %.1f simulated s)\n",
-                  rps, burst, (long long)admitted, (long long)bound, (long long)(admitted + refused),
-                  (double)elapsed / 1e9);
+    print_message(
+        "stress rate %g burst %d: %lld admitted, bound %lld (%lld requests over %.1f simulated s)\n", rps,
+        burst, (long long)admitted, (long long)bound, (long long)(admitted + refused), (double)elapsed / 1e9);
     assert_true(admitted <= bound);
     /* Under constant overload the TAT only ever advances by T per admission, so nothing is lost except the
      * slots of requests whose now was taken before a racing thread's; allow 0.1%. */
