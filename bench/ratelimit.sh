@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/ratelimit.sh — rate-limit accuracy, icegate side by side with nginx limit_req.
 #
-# For each rate R in RATES (default 10 100 1000), burst B = R (icegate's default, max(1, ceil(maxRps))):
+# For each rate R in RATES (default 10 100 1000), burst B = BURST if set, else R (icegate's default,
+# max(1, ceil(maxRps))), the same B on both sides:
 #   - nginx: limit_req_zone $http_x_api_token zone=rR rate=Rr/s; limit_req zone=rR burst=B nodelay;
 #     limit_req_status 429; serving a static file via alias (NOT `return`: it runs in the rewrite phase,
 #     before limit_req, and would never be limited -- BENCHMARKING.md pitfall);
@@ -10,8 +11,9 @@
 # it counts 200s and 429s per wrk thread and sums them in done(). Prints admitted / expected, where
 # expected = B + R * SECS (a bucket of B starting full, refilled at R for SECS seconds).
 #
-# Usage: bench/ratelimit.sh     env: RATES ("10 100 1000", integers >= 1 for nginx's r/s), SECS (10),
-#                               OVERLOAD (10), ICEGATE_BIN (bin/icegate), BENCH_KEEP=1 keeps the temp dir.
+# Usage: bench/ratelimit.sh     env: RATES ("10 100 1000", integers >= 1 for nginx's r/s), BURST (= rate),
+#                               SECS (10), OVERLOAD (10), ICEGATE_BIN (bin/icegate), BENCH_KEEP=1 keeps the
+#                               temp dir.
 # Exit 0 ok, 1 error, 2 icegate missing / not serving (nginx numbers are still printed).
 # Runtime: about 2 * |RATES| * (SECS + 2) seconds. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
@@ -27,6 +29,8 @@ BODY='{"defaults":{},"overrides":{}}'
 for r in $RATES; do
   [[ $r =~ ^[1-9][0-9]*$ ]] || bench_die "RATES must be integers >= 1 (nginx rate=Nr/s), got '$r'"
 done
+[ -z "${BURST:-}" ] || [[ $BURST =~ ^[1-9][0-9]*$ ]] || bench_die "BURST must be an integer >= 1"
+burst_of() { echo "${BURST:-$1}"; }
 
 bench_init
 printf '%s' "$BODY" >"$BENCH_TMP/config.json"
@@ -41,7 +45,7 @@ for r in $RATES; do
         location = /r$r/v1/config {
             default_type application/json;
             alias $BENCH_TMP/config.json;
-            limit_req zone=r$r burst=$r nodelay;
+            limit_req zone=r$r burst=$(burst_of "$r") nodelay;
         }"
 done
 nginx_start "$http_conf" "$server_conf"
@@ -56,7 +60,7 @@ if icegate_check; then
   mkdir -p "$DATA"
   ok=1
   for r in $RATES; do
-    TOKENS[$r]=$(icegate_token "$DATA" "bench-rate-$r" "$r" "$r") || { ok=0; break; }
+    TOKENS[$r]=$(icegate_token "$DATA" "bench-rate-$r" "$r" "$(burst_of "$r")") || { ok=0; break; }
   done
   if [ "$ok" = 1 ] && icegate_start "$DATA"; then
     ICEGATE_URL="http://127.0.0.1:$ICEGATE_PORT/v1/config"
@@ -106,12 +110,13 @@ cell() { # ok expected -> "ok/expected (pct%)"
   awk -v a="$1" -v e="$2" 'BEGIN { printf "%d/%d (%.1f%%)", a, e, 100 * a / e }'
 }
 
-echo "ratelimit.sh: ${SECS}s per run at ~${OVERLOAD}x each rate; burst = rate; admitted/expected, expected = burst + rate*${SECS}"
+echo "ratelimit.sh: ${SECS}s per run at ~${OVERLOAD}x each rate; burst = ${BURST:-rate}; admitted/expected, expected = burst + rate*${SECS}"
 printf '%-6s %-6s | %-22s %7s %6s %9s | %-22s %7s %6s %9s\n' \
   rate burst "nginx admitted" 429s other "offered/s" "icegate admitted" 429s other "offered/s"
 for r in $RATES; do
   pace "$r"
-  expected=$((r + r * SECS))
+  b=$(burst_of "$r")
+  expected=$((b + r * SECS))
   measure "http://127.0.0.1:$NGINX_PORT/r$r/v1/config" "bench-nginx-$r-$$-$RANDOM"
   n_cell=$(cell "$R_OK" "$expected")
   n_rest=$(printf '%7s %6s %9s' "$R_429" "$R_OTHER" "$R_OFFERED")
@@ -122,7 +127,7 @@ for r in $RATES; do
     i_cell=$(cell "$R_OK" "$expected")
     i_rest=$(printf '%7s %6s %9s' "$R_429" "$R_OTHER" "$R_OFFERED")
   fi
-  printf '%-6s %-6s | %-22s %s | %-22s %s\n' "$r" "$r" "$n_cell" "$n_rest" "$i_cell" "$i_rest"
+  printf '%-6s %-6s | %-22s %s | %-22s %s\n' "$r" "$b" "$n_cell" "$n_rest" "$i_cell" "$i_rest"
 done
 echo "(wrk -t2, ${PACE_CONNS} connections and ${PACE_DELAY} ms pacing for the last rate; offered/s = requests sent / wrk duration)"
 [ "$have_icegate" = 1 ] && exit 0
