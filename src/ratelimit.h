@@ -23,8 +23,10 @@ typedef struct {
     _Atomic int64_t tat; /* theoretical arrival time, ns on the monotonic clock */
 } ig_gcra_cell_t;
 
-/* Derived, immutable parameters of one policy. Build with ig_gcra_params_init(); swap the whole struct (or a
- * pointer to it) when maxRps/burst change — the cell needs no reset (see ig_ratelimit_take). */
+/* Derived, immutable parameters of one policy. Build with ig_gcra_params_init(). When maxRps/burst change,
+ * build a new struct and publish it the way the token record is published (e.g. an atomic pointer swap);
+ * never rewrite one in place while other threads may be inside ig_ratelimit_take() with it. The cell needs no
+ * reset (see ig_ratelimit_take). */
 typedef struct {
     double max_rps;       /* requests per second, as configured */
     int burst;            /* bucket size, >= 1 */
