@@ -1,58 +1,148 @@
-/* TEMPORARY stand-in: replaced by the ratelimit branch. */
+/* ratelimit — GCRA per token on one atomic 64-bit TAT (see ratelimit.h for the contract).
+ *
+ * Why GCRA rather than a counter + timestamp bucket: the whole state is one integer, so a single CAS updates
+ * it without a lock and without a torn read, and refusals need no write at all (under overload most requests
+ * are refusals, so they do not bounce the cache line between cores). All arithmetic is integer ns; floating
+ * point is used once, in ig_gcra_params_init(), to turn max_rps into a whole number of ns.
+ */
 #include "ratelimit.h"
+
+#include <float.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
+
+#define IG_NS_PER_S INT64_C(1000000000)
+/* Largest tau + T we accept: keeps now + tau + 2T far from INT64_MAX for any monotonic clock value below
+ * 2^62 ns (146 years of uptime). */
+#define IG_GCRA_MAX_WINDOW_NS (INT64_C(1) << 62)
+#define IG_GCRA_MAX_RPS 1e9 /* T >= 1 ns */
+/* How far a TAT may lie beyond what the current policy can produce before it is treated as debt left by an
+ * older policy and clamped. Not zero, because callers' now_ns values are not ordered: a thread that read the
+ * clock, was preempted, and calls take after others admitted later requests legitimately sees a TAT beyond
+ * its own now + tau + T. Clamping that would hand out requests (the stress test caught it). One second covers
+ * scheduler stalls and cgroup CPU throttling (100 ms periods); in exchange, after a PATCH a client carries at
+ * most ~1 s of the old policy's debt. */
+#define IG_GCRA_CLAMP_SLACK_NS IG_NS_PER_S
+
+/* x rounded to the nearest integer when it is one up to floating-point noise (e.g. 1e9 / 0.1), else ceil(x).
+ * Rounding up the non-integer case is deliberate: a limiter may be marginally stricter than configured, never
+ * looser. */
+static double ceil_snapped(double x)
+{
+    double r = nearbyint(x);
+    if (fabs(x - r) <= x * 4 * DBL_EPSILON) return r;
+    return ceil(x);
+}
+
+int ig_gcra_params_init(ig_gcra_params_t *p, double max_rps, int burst)
+{
+    if (!p || burst < 1 || !isfinite(max_rps) || !(max_rps > 0) || max_rps > IG_GCRA_MAX_RPS) return -1;
+    double q = (double)IG_NS_PER_S / max_rps;
+    if (!(q < (double)IG_GCRA_MAX_WINDOW_NS)) return -1;
+    int64_t emission = (int64_t)ceil_snapped(q);
+    if (emission < 1) emission = 1;
+    if (emission > IG_GCRA_MAX_WINDOW_NS / burst) /* burst * T must stay below the window cap */
+        return -1;
+    p->max_rps = max_rps;
+    p->burst = burst;
+    p->emission_ns = emission;
+    p->tolerance_ns = (int64_t)(burst - 1) * emission;
+    return 0;
+}
+
+void ig_ratelimit_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns, ig_gcra_result_t *out)
+{
+    const int64_t T = p->emission_ns;
+    const int64_t tau = p->tolerance_ns;
+    /* now + tau + T is the largest TAT the current policy can produce (the last token was just taken at now).
+     * Well beyond that (see IG_GCRA_CLAMP_SLACK_NS) is debt left by an older, slower policy after a PATCH of
+     * maxRps/burst; clamping it keeps such a client from staying blocked for the old policy's window. */
+    const int64_t limit = now_ns + tau + T + IG_GCRA_CLAMP_SLACK_NS;
+    /* Relaxed ordering is enough: the TAT is the only shared datum and a single atomic object has one total
+     * modification order; nothing else is published through it. */
+    int64_t old = atomic_load_explicit(&cell->tat, memory_order_relaxed);
+
+    for (;;) {
+        int64_t tat = old < now_ns ? now_ns : old; /* an idle client does not bank more than a full bucket */
+        if (tat > limit) tat = limit;
+
+        if (tat - tau > now_ns) {
+            /* Refused. Normally nothing is written; only a clamped TAT is stored, otherwise the clamp would
+             * slide forward with now and the old debt would never be paid off. */
+            if (old > limit && !atomic_compare_exchange_weak_explicit(
+                                   &cell->tat, &old, limit, memory_order_relaxed, memory_order_relaxed))
+                continue; /* someone else moved the TAT: decide again on the fresh value */
+            out->allowed = 0;
+            out->remaining = 0;
+            out->retry_after_ns = tat - tau - now_ns;
+            out->reset_ns = tat - now_ns;
+            return;
+        }
+
+        int64_t next = tat + T;
+        if (atomic_compare_exchange_weak_explicit(&cell->tat, &old, next, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            /* Further requests admissible now: each needs TAT - tau <= now, and each adds T. */
+            int64_t room = now_ns + tau - next;
+            out->allowed = 1;
+            out->remaining = room >= 0 ? (int)(room / T + 1) : 0;
+            out->retry_after_ns = 0;
+            out->reset_ns = next - now_ns;
+            return;
+        }
+        /* CAS lost (or spurious failure): old now holds the current TAT; retry. Lock-free: some thread won.
+         */
+    }
+}
+
 int64_t ig_clock_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * IG_NS_PER_S + ts.tv_nsec;
 }
-int ig_gcra_params_init(ig_gcra_params_t *p, double max_rps, int burst)
+
+/* Whole seconds, rounded up; ns <= 0 gives 0. */
+static int64_t ceil_seconds(int64_t ns)
 {
-    if (!(max_rps > 0) || burst < 1) return -1;
-    p->max_rps = max_rps;
-    p->burst = burst;
-    p->emission_ns = llround(1e9 / max_rps);
-    p->tolerance_ns = p->emission_ns * (burst - 1);
-    return 0;
+    if (ns <= 0) return 0;
+    return ns / IG_NS_PER_S + (ns % IG_NS_PER_S != 0);
 }
-void ig_ratelimit_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now, ig_gcra_result_t *out)
+
+static int fit(int n, size_t cap)
 {
-    int64_t tat = atomic_load(&cell->tat);
-    for (;;) {
-        int64_t t = tat > now ? tat : now;
-        int64_t ntat = t + p->emission_ns;
-        if (ntat - now > p->tolerance_ns + p->emission_ns) {
-            out->allowed = 0;
-            out->remaining = 0;
-            out->retry_after_ns = ntat - now - p->tolerance_ns - p->emission_ns;
-            out->reset_ns = tat - now;
-            return;
-        }
-        if (atomic_compare_exchange_weak(&cell->tat, &tat, ntat)) {
-            out->allowed = 1;
-            out->remaining = (int)((p->tolerance_ns + p->emission_ns - (ntat - now)) / p->emission_ns);
-            out->retry_after_ns = 0;
-            out->reset_ns = ntat - now;
-            return;
-        }
-    }
+    return (n < 0 || (size_t)n >= cap) ? -1 : n;
 }
+
 int ig_ratelimit_policy_header(const ig_gcra_params_t *p, char *buf, size_t cap)
 {
-    long w = (long)ceil(p->burst / p->max_rps);
-    return snprintf(buf, cap, "\"token\";q=%d;w=%ld", p->burst, w < 1 ? 1 : w);
+    if (!p || !buf || cap == 0 || !(p->max_rps > 0)) return -1;
+    /* From the configured rate, not from T: a policy of 3 per 1 s must read w=1 even though T was rounded up.
+     */
+    double w = ceil_snapped((double)p->burst / p->max_rps);
+    if (w < 1) w = 1;
+    return fit(snprintf(buf, cap, "\"token\";q=%d;w=%.0f", p->burst, w), cap);
 }
+
 int ig_ratelimit_header(const ig_gcra_params_t *p, const ig_gcra_result_t *r, char *buf, size_t cap)
 {
-    (void)p;
-    return snprintf(buf, cap, "\"token\";r=%d;t=%ld", r->remaining,
-                    r->remaining > 0 ? 0L : (long)((r->retry_after_ns + 999999999) / 1000000000));
+    if (!p || !r || !buf || cap == 0) return -1;
+    int64_t t = 0;
+    if (r->remaining <= 0) {
+        /* After an admission that emptied the bucket the next slot opens when TAT - tau <= now,
+         * i.e. reset - tau from now; after a refusal it is retry_after. */
+        int64_t wait = r->allowed ? r->reset_ns - p->tolerance_ns : r->retry_after_ns;
+        t = ceil_seconds(wait);
+        if (t < 1) t = 1;
+    }
+    return fit(snprintf(buf, cap, "\"token\";r=%d;t=%lld", r->remaining > 0 ? r->remaining : 0, (long long)t),
+               cap);
 }
+
 long ig_ratelimit_retry_after_s(const ig_gcra_result_t *r)
 {
-    long s = (long)((r->retry_after_ns + 999999999) / 1000000000);
-    return s < 1 ? 1 : s;
+    int64_t s = r ? ceil_seconds(r->retry_after_ns) : 0;
+    return s < 1 ? 1 : (long)s;
 }

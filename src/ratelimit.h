@@ -1,16 +1,78 @@
-/* TEMPORARY stand-in: replaced by the ratelimit branch (same API). */
+/* ratelimit — per-token Max RPS with GCRA (Generic Cell Rate Algorithm), lock-free and allocation-free.
+ *
+ * Each token owns one ig_gcra_cell_t: a single 64-bit "theoretical arrival time" (TAT) on the monotonic
+ * clock. GCRA with emission interval T = 1/max_rps and tolerance tau = (burst-1)*T behaves exactly like a
+ * token bucket of size `burst` refilled at `max_rps`: a request at `now` is admitted iff max(TAT, now) - tau
+ * <= now, and an admission advances TAT by T. Refusals write nothing. Updates are one compare-and-swap, so
+ * any number of HTTP worker threads may share a cell. Time is always passed in (`now_ns`) so tests drive a
+ * fake clock.
+ *
+ * The HTTP layer calls ig_ratelimit_take() after authentication and before any side effect on /v1/... and
+ * formats the 429 / RateLimit headers with the helpers below (DESIGN.md section 4,
+ * draft-ietf-httpapi-ratelimit-headers-11). See docs/ratelimit.md for the design notes.
+ */
 #ifndef IG_RATELIMIT_H
 #define IG_RATELIMIT_H
-#include <stdatomic.h>
+
 #include <stddef.h>
 #include <stdint.h>
-typedef struct { _Atomic int64_t tat; } ig_gcra_cell_t;
-typedef struct { double max_rps; int burst; int64_t emission_ns; int64_t tolerance_ns; } ig_gcra_params_t;
+
+/* One per token. Zero-initialised = full bucket (for any now_ns >= 0). Never freed or reset separately:
+ * embed it in the token record. */
+typedef struct {
+    _Atomic int64_t tat; /* theoretical arrival time, ns on the monotonic clock */
+} ig_gcra_cell_t;
+
+/* Derived, immutable parameters of one policy. Build with ig_gcra_params_init(). When maxRps/burst change,
+ * build a new struct and publish it the way the token record is published (e.g. an atomic pointer swap);
+ * never rewrite one in place while other threads may be inside ig_ratelimit_take() with it. The cell needs no
+ * reset (see ig_ratelimit_take). */
+typedef struct {
+    double max_rps;       /* requests per second, as configured */
+    int burst;            /* bucket size, >= 1 */
+    int64_t emission_ns;  /* T: ns between two requests at the sustained rate, >= 1 */
+    int64_t tolerance_ns; /* tau = (burst - 1) * T */
+} ig_gcra_params_t;
+
+/* Fills *p for max_rps (> 0 and finite; fractions allowed, e.g. 0.5; up to 1e9) and burst (>= 1).
+ * T = 1e9 / max_rps in whole ns: exact when that quotient is an integer (0.5, 1, 10, 1000, 1e5, 1e6 ...);
+ * otherwise rounded UP, so the enforced rate never exceeds max_rps (it is lower by < 1 ns per interval,
+ * i.e. a relative error < 1/T: 1e-9 at 1 rps, 1e-6 at 1000 rps).
+ * Returns 0, or -1 (p untouched) on NULL p, bad rate/burst, or a policy whose window exceeds ~146 years. */
 int ig_gcra_params_init(ig_gcra_params_t *p, double max_rps, int burst);
-typedef struct { int allowed; int remaining; int64_t retry_after_ns; int64_t reset_ns; } ig_gcra_result_t;
-void ig_ratelimit_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns, ig_gcra_result_t *out);
+
+typedef struct {
+    int allowed;            /* 1 admitted, 0 refused */
+    int remaining;          /* requests still allowed right now after this one (>= 0) */
+    int64_t retry_after_ns; /* when refused: time until one request would be admitted; 0 when allowed */
+    int64_t reset_ns;       /* time until the bucket is full again (>= 0) */
+} ig_gcra_result_t;
+
+/* Takes one request at now_ns (>= 0; ig_clock_now_ns() in production, any clock in tests) and fills *out.
+ * A request arriving exactly when its slot opens is admitted, so a full bucket over [0, D] admits exactly
+ * burst + floor(D / T) requests. CAS loop on cell->tat; never blocks, never allocates; safe from any number
+ * of threads, including ones whose now_ns values are slightly out of order. Parameter changes (PATCH
+ * maxRps/burst): the cell keeps its TAT (the client's debt, measured in time), but a TAT more than 1 s beyond
+ * now + tau + T — more debt than an empty bucket under the NEW policy can explain — is clamped to now + tau +
+ * T + 1 s, so an old, slower policy holds a client back for at most T + 1 s after the change. The 1 s slack
+ * is what lets callers' clocks be out of order by up to 1 s (a preempted thread) without the clamp ever
+ * handing out extra requests. */
+void ig_ratelimit_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns,
+                       ig_gcra_result_t *out);
+
+/* CLOCK_MONOTONIC in ns. */
 int64_t ig_clock_now_ns(void);
+
+/* Value of the RateLimit-Policy header: "token";q=<burst>;w=<ceil(burst / max_rps), >= 1>.
+ * Writes a NUL-terminated string into buf; returns its length, or -1 if it does not fit or on NULL input. */
 int ig_ratelimit_policy_header(const ig_gcra_params_t *p, char *buf, size_t cap);
+
+/* Value of the RateLimit header: "token";r=<remaining>;t=<s>, where s is the whole seconds (rounded up) until
+ * a request would be admitted: 0 when remaining > 0, >= 1 otherwise (also after the last admitted request).
+ * Returns the length written, or -1 as above. */
 int ig_ratelimit_header(const ig_gcra_params_t *p, const ig_gcra_result_t *r, char *buf, size_t cap);
+
+/* Retry-After value: retry_after_ns in whole seconds, rounded up, never less than 1. */
 long ig_ratelimit_retry_after_s(const ig_gcra_result_t *r);
+
 #endif

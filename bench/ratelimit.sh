@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# bench/ratelimit.sh — rate-limit accuracy, icegate side by side with nginx limit_req.
+#
+# For each rate R in RATES (default 10 100 1000), burst B = BURST if set, else R (icegate's default,
+# max(1, ceil(maxRps))), the same B on both sides:
+#   - nginx: limit_req_zone $http_x_api_token zone=rR rate=Rr/s; limit_req zone=rR burst=B nodelay;
+#     limit_req_status 429; serving a static file via alias (NOT `return`: it runs in the rewrite phase,
+#     before limit_req, and would never be limited -- BENCHMARKING.md pitfall);
+#   - icegate: a token created with --max-rps R --burst B, GET /v1/config.
+# Both are driven by the same wrk Lua script (bench/ratelimit.lua) at about OVERLOAD (10) x R for SECS (10) s;
+# it counts 200s and 429s per wrk thread and sums them in done(). Prints admitted / expected, where
+# expected = B + R * SECS (a bucket of B starting full, refilled at R for SECS seconds).
+#
+# Usage: bench/ratelimit.sh     env: RATES ("10 100 1000", integers >= 1 for nginx's r/s), BURST (= rate),
+#                               SECS (10), OVERLOAD (10), ICEGATE_BIN (bin/icegate), BENCH_KEEP=1 keeps the
+#                               temp dir.
+# Exit 0 ok, 1 error, 2 icegate missing / not serving (nginx numbers are still printed).
+# Runtime: about 2 * |RATES| * (SECS + 2) seconds. Traffic goes to 127.0.0.1 only.
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+RATES=${RATES:-10 100 1000}
+SECS=${SECS:-10}
+OVERLOAD=${OVERLOAD:-10}
+LUA=$BENCH_ROOT/bench/ratelimit.lua
+BODY='{"defaults":{},"overrides":{}}'
+
+for r in $RATES; do
+  [[ $r =~ ^[1-9][0-9]*$ ]] || bench_die "RATES must be integers >= 1 (nginx rate=Nr/s), got '$r'"
+done
+[ -z "${BURST:-}" ] || [[ $BURST =~ ^[1-9][0-9]*$ ]] || bench_die "BURST must be an integer >= 1"
+burst_of() { echo "${BURST:-$1}"; }
+
+bench_init
+printf '%s' "$BODY" >"$BENCH_TMP/config.json"
+chmod 644 "$BENCH_TMP/config.json"
+
+http_conf="    limit_req_status 429;"
+server_conf=""
+for r in $RATES; do
+  http_conf+="
+    limit_req_zone \$http_x_api_token zone=r$r:1m rate=${r}r/s;"
+  server_conf+="
+        location = /r$r/v1/config {
+            default_type application/json;
+            alias $BENCH_TMP/config.json;
+            limit_req zone=r$r burst=$(burst_of "$r") nodelay;
+        }"
+done
+nginx_start "$http_conf" "$server_conf"
+first=${RATES%% *}
+[ "$(curl -s -m 2 -H 'X-API-Token: sanity' "http://127.0.0.1:$NGINX_PORT/r$first/v1/config")" = "$BODY" ] ||
+  bench_die "nginx does not serve $BENCH_TMP/config.json"
+
+have_icegate=0
+declare -A TOKENS=()
+if icegate_check; then
+  DATA=$BENCH_TMP/icegate-data
+  mkdir -p "$DATA"
+  ok=1
+  for r in $RATES; do
+    TOKENS[$r]=$(icegate_token "$DATA" "bench-rate-$r" "$r" "$(burst_of "$r")") || { ok=0; break; }
+  done
+  if [ "$ok" = 1 ] && icegate_start "$DATA"; then
+    ICEGATE_URL="http://127.0.0.1:$ICEGATE_PORT/v1/config"
+    # One request per token to check it is accepted (this takes one slot; it is back within 1/R s).
+    have_icegate=1
+    for r in $RATES; do
+      code=$(curl -s -m 2 -o /dev/null -w '%{http_code}' -H "X-API-Token: ${TOKENS[$r]}" "$ICEGATE_URL" || true)
+      if [ "$code" != 200 ]; then
+        echo "icegate: GET /v1/config with the rate-$r token answered HTTP $code, not 200." >&2
+        have_icegate=0
+      fi
+    done
+    sleep 1
+  fi
+fi
+[ "$have_icegate" = 1 ] || echo "ratelimit.sh: icegate is not available -- measuring nginx only." >&2
+
+# Pacing: each connection waits DELAY ms before each request, so C connections offer ~C*1000/DELAY req/s.
+# Keep DELAY >= 2 ms (wrk timers are in ms) and add connections for higher rates.
+pace() {
+  local target=$(($1 * OVERLOAD))
+  PACE_DELAY=2
+  PACE_CONNS=$(((target * PACE_DELAY + 999) / 1000))
+  if [ "$PACE_CONNS" -lt 2 ]; then
+    PACE_CONNS=2
+    PACE_DELAY=$(((2000 + target / 2) / target))
+  fi
+}
+
+# Runs the Lua-driven wrk; sets R_OK R_429 R_OTHER R_OFFERED (req/s actually sent).
+measure() {
+  local url=$1 token=$2
+  wrk_run "$SECS" "$url" -t2 -c"$PACE_CONNS" -s "$LUA" -- "$token" "$PACE_DELAY" || return 1
+  local line
+  line=$(grep '^RESULT ' "$WRK_OUT" | tail -n 1)
+  [ -n "$line" ] || { echo "bench: no RESULT line from $LUA ($WRK_OUT)" >&2; return 1; }
+  R_OK=$(sed -E 's/.* ok=([0-9]+).*/\1/' <<<"$line")
+  R_429=$(sed -E 's/.* limited=([0-9]+).*/\1/' <<<"$line")
+  R_OTHER=$(sed -E 's/.* other=([0-9]+).*/\1/' <<<"$line")
+  local n us
+  n=$(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$line")
+  us=$(sed -E 's/.* duration_us=([0-9]+).*/\1/' <<<"$line")
+  R_OFFERED=$(awk -v n="$n" -v us="$us" 'BEGIN { printf "%.0f", (us > 0 ? n * 1e6 / us : 0) }')
+}
+
+cell() { # ok expected -> "ok/expected (pct%)"
+  awk -v a="$1" -v e="$2" 'BEGIN { printf "%d/%d (%.1f%%)", a, e, 100 * a / e }'
+}
+
+echo "ratelimit.sh: ${SECS}s per run at ~${OVERLOAD}x each rate; burst = ${BURST:-rate}; admitted/expected, expected = burst + rate*${SECS}"
+printf '%-6s %-6s | %-22s %7s %6s %9s | %-22s %7s %6s %9s\n' \
+  rate burst "nginx admitted" 429s other "offered/s" "icegate admitted" 429s other "offered/s"
+for r in $RATES; do
+  pace "$r"
+  b=$(burst_of "$r")
+  expected=$((b + r * SECS))
+  measure "http://127.0.0.1:$NGINX_PORT/r$r/v1/config" "bench-nginx-$r-$$-$RANDOM"
+  n_cell=$(cell "$R_OK" "$expected")
+  n_rest=$(printf '%7s %6s %9s' "$R_429" "$R_OTHER" "$R_OFFERED")
+  i_cell="n/a"
+  i_rest=$(printf '%7s %6s %9s' - - -)
+  if [ "$have_icegate" = 1 ]; then
+    measure "$ICEGATE_URL" "${TOKENS[$r]}"
+    i_cell=$(cell "$R_OK" "$expected")
+    i_rest=$(printf '%7s %6s %9s' "$R_429" "$R_OTHER" "$R_OFFERED")
+  fi
+  printf '%-6s %-6s | %-22s %s | %-22s %s\n' "$r" "$b" "$n_cell" "$n_rest" "$i_cell" "$i_rest"
+done
+echo "(wrk -t2, ${PACE_CONNS} connections and ${PACE_DELAY} ms pacing for the last rate; offered/s = requests sent / wrk duration)"
+[ "$have_icegate" = 1 ] && exit 0
+echo "icegate: n/a -- build the real server (bin/icegate serve / token create) and rerun."
+exit 2
