@@ -41,7 +41,8 @@ $(BIN): $(BUILD)/main.o $(LIBOBJ)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes $< $(LIBOBJ) -o $@ $(LDLIBS) -lcmocka
+	@echo "  TEST  $@"
+	@$(CC) $(CFLAGS) -Wno-missing-prototypes $< $(LIBOBJ) -o $@ $(LDLIBS) -lcmocka
 
 $(BUILD):
 	@mkdir -p $(BUILD)

@@ -206,9 +206,9 @@ icegate_token() {
   local args=(token create --data-dir "$data_dir" --name "$name" --json)
   [ -n "$rps" ] && args+=(--max-rps "$rps")
   [ -n "$burst" ] && args+=(--burst "$burst")
-  if ! out=$(timeout 30 "$ICEGATE_BIN" "${args[@]}" 2>&1); then
+  if ! out=$(timeout 30 "$ICEGATE_BIN" "${args[@]}" 2>"$BENCH_TMP/token.err"); then
     echo "icegate: '$ICEGATE_BIN ${args[*]}' failed:" >&2
-    echo "$out" | sed 's/^/    /' | tail -n 10 >&2
+    sed 's/^/    /' "$BENCH_TMP/token.err" | tail -n 10 >&2
     return 1
   fi
   tok=$(printf '%s' "$out" | jq -er '.token' 2>/dev/null) || {

@@ -28,8 +28,8 @@ typedef struct {
     int64_t start_ns;
 } body_ctx_t;
 
-/* Marker stored in *con_cls for a request answered on its first call. */
-static char answered_marker;
+/* Markers stored in *con_cls: a request without a body, before and after it was answered. */
+static char no_body_marker, answered_marker;
 
 static ig_method_t method_of(const char *m)
 {
@@ -76,25 +76,42 @@ static ig_res_t on_request(void *cls, struct MHD_Connection *c, const char *url,
     ig_server_t *srv = cls;
     ig_req_t r;
     if (*con_cls == NULL) {
+        /* First call: headers only.  Answering now would count as an "early response" and libmicrohttpd
+         * would close the connection; so note the request and answer on the next call. */
         ig_metrics_request_start();
-        int64_t start = ig_metrics_now_ns();
         if (!has_body(c)) {
+            *con_cls = &no_body_marker;
+            return MHD_YES;
+        }
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        long long want = cl ? strtoll(cl, NULL, 10) : 0;
+        if (want > srv->cfg.max_body_bytes) {
+            /* Refuse before reading a byte of it; libmicrohttpd then closes the connection. */
             *con_cls = &answered_marker;
             init_req(&r, srv, c, url, method);
-            ig_res_t res = ig_router_handle(&r);
-            ig_metrics_request_done(r.status, ig_metrics_now_ns() - start);
+            ig_res_t res = ig_http_error(&r, 413, "BadRequestException", "request body larger than %lld bytes",
+                                         (long long)srv->cfg.max_body_bytes);
+            ig_metrics_request_done(413, 0);
             return res;
         }
         body_ctx_t *b = calloc(1, sizeof *b);
         if (!b) return MHD_NO;
-        b->start_ns = start;
+        b->start_ns = ig_metrics_now_ns();
         *con_cls = b;
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        long long want = cl ? strtoll(cl, NULL, 10) : 0;
-        if (want > srv->cfg.max_body_bytes) b->too_big = true;
         return MHD_YES;
     }
-    if (*con_cls == &answered_marker) return MHD_YES;
+    if (*con_cls == &no_body_marker) {
+        int64_t start = ig_metrics_now_ns();
+        *con_cls = &answered_marker;
+        init_req(&r, srv, c, url, method);
+        ig_res_t res = ig_router_handle(&r);
+        ig_metrics_request_done(r.status, ig_metrics_now_ns() - start);
+        return res;
+    }
+    if (*con_cls == &answered_marker) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
     body_ctx_t *b = *con_cls;
     if (*upload_size) {
         if (!b->too_big && b->len + *upload_size > (size_t)srv->cfg.max_body_bytes) b->too_big = true;
@@ -134,7 +151,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     (void)c;
     (void)tc;
     if (*con_cls == NULL) return;
-    if (*con_cls != &answered_marker) {
+    if (*con_cls != &answered_marker && *con_cls != &no_body_marker) {
         body_ctx_t *b = *con_cls;
         free(b->buf);
         free(b);
@@ -163,7 +180,7 @@ int ig_http_start(ig_server_t *srv)
     const ig_config_t *cfg = &srv->cfg;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (strchr(cfg->listen_host, ':')) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
         a6->sin6_family = AF_INET6;
@@ -181,7 +198,7 @@ int ig_http_start(ig_server_t *srv)
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->listen_port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_bytes * 2,
+        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_bytes * 4,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
     if (!srv->daemon) {
