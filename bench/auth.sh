@@ -35,7 +35,7 @@ NGINX_URL="http://127.0.0.1:$NGINX_PORT/v1/config"
 have_icegate=0
 TOKEN=bench-no-icegate
 if icegate_check; then
-  DATA=$BENCH_TMP/icegate-data
+  DATA=${BENCH_DATA_DIR:-$BENCH_TMP/icegate-data}
   mkdir -p "$DATA"
   if TOKEN=$(icegate_token "$DATA" bench-auth) && icegate_start "$DATA"; then
     ICEGATE_URL="http://127.0.0.1:$ICEGATE_PORT/v1/config"

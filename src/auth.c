@@ -97,12 +97,13 @@ ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
         ig_http_add_header(r, "RateLimit-Policy", policy);
         ig_http_add_header(r, "RateLimit", rl);
         if (!g.allowed) {
-            char retry[24];
+            char retry[24], rate[32];
+            ig_format_rate(m->params.max_rps, rate, sizeof rate);
             snprintf(retry, sizeof retry, "%ld", ig_ratelimit_retry_after_s(&g));
             ig_http_add_header(r, "Retry-After", retry);
             *res = ig_http_error(r, 429, "TooManyRequestsException",
                                  "rate limit exceeded for access token '%s': %s requests per second", m->name,
-                                 m->max_rps_text);
+                                 rate);
             ig_tokstate_note(m->state, now_ms, have_addr ? addr : NULL, true);
             out = IG_AUTH_LIMITED;
             goto done;
@@ -112,7 +113,7 @@ ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
     r->who.ok = true;
     r->who.via_session = false;
     memcpy(r->who.token_id, m->id, sizeof r->who.token_id);
-    memcpy(r->who.user, m->owner, sizeof r->who.user);
+    snprintf(r->who.user, sizeof r->who.user, "%s", m->owner);
     r->who.role = IG_ROLE_MEMBER; /* the admin API resolves the owner's role when it needs it */
 done:
     ig_tokens_read_end();

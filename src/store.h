@@ -89,7 +89,8 @@ typedef struct {
     int (*token_get)(ig_store_t *st, const char *id, ig_token_rec_t *out, ig_error_t *err);
     /* Live tokens, optionally of one owner, ordered by creation; cb returning non-zero stops the walk. */
     int (*token_list)(ig_store_t *st, const char *owner, ig_token_cb cb, void *ud, ig_error_t *err);
-    /* Every row (tombstones included) written after since_seq, in seq order; *max_seq gets the last seen. */
+    /* Every row written after since_seq (tombstones included, except when since_seq is 0), in no particular
+     * order (each row appears once); *max_seq gets the highest seq seen. */
     int (*token_changes)(ig_store_t *st, int64_t since_seq, ig_token_cb cb, void *ud, int64_t *max_seq,
                          ig_error_t *err);
     /* Records last use of several tokens in one transaction; does not bump seq. */

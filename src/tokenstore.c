@@ -51,10 +51,13 @@ void ig_tokens_read_end(void)
     atomic_store_explicit(&readers[my_reader].epoch, 0, memory_order_release);
 }
 
+typedef enum { R_FREE, R_STATE } retired_kind_t;
+
 typedef struct retired {
     struct retired *next;
     uint64_t epoch;
     void *ptr;
+    retired_kind_t kind;
 } retired_t;
 
 /* ------------------------------------------------------------------ table */
@@ -76,7 +79,43 @@ struct ig_tokenstore {
     size_t count; /* live */
     int64_t seq;  /* highest store seq applied */
     retired_t *retired;
+    ig_tokstate_t *free_states; /* pool: states come in 64-byte slabs, chained through ->stats */
+    void **slabs;
+    size_t nslabs;
 };
+
+#define STATES_PER_SLAB 4096
+
+/* Caller holds wmu. */
+static ig_tokstate_t *state_alloc(ig_tokenstore_t *ts)
+{
+    if (!ts->free_states) {
+        ig_tokstate_t *slab = aligned_alloc(64, STATES_PER_SLAB * sizeof *slab);
+        void **slabs = realloc(ts->slabs, (ts->nslabs + 1) * sizeof *slabs);
+        if (!slab || !slabs) {
+            ig_error("fatal: out of memory for token state");
+            abort();
+        }
+        ts->slabs = slabs;
+        ts->slabs[ts->nslabs++] = slab;
+        for (size_t i = 0; i < STATES_PER_SLAB; i++) {
+            atomic_init(&slab[i].stats, (ig_tokstats_t *)ts->free_states);
+            ts->free_states = &slab[i];
+        }
+    }
+    ig_tokstate_t *s = ts->free_states;
+    ts->free_states = (ig_tokstate_t *)atomic_load(&s->stats);
+    memset(s, 0, sizeof *s);
+    return s;
+}
+
+/* Caller holds wmu. */
+static void state_free(ig_tokenstore_t *ts, ig_tokstate_t *s)
+{
+    free(atomic_load(&s->stats));
+    atomic_store(&s->stats, (ig_tokstats_t *)ts->free_states);
+    ts->free_states = s;
+}
 
 static uint64_t hkey(const uint8_t h[32])
 {
@@ -108,15 +147,21 @@ const ig_tokmem_t *ig_tokenstore_find(ig_tokenstore_t *ts, const uint8_t hash[32
 }
 
 /* Caller holds wmu. */
-static void retire(ig_tokenstore_t *ts, void *ptr)
+static void retire_kind(ig_tokenstore_t *ts, void *ptr, retired_kind_t kind)
 {
     retired_t *r = malloc(sizeof *r);
     if (!r) abort();
     r->ptr = ptr;
+    r->kind = kind;
     r->epoch = atomic_load(&global_epoch);
     r->next = ts->retired;
     ts->retired = r;
     atomic_fetch_add(&global_epoch, 1);
+}
+
+static void retire(ig_tokenstore_t *ts, void *ptr)
+{
+    retire_kind(ts, ptr, R_FREE);
 }
 
 void ig_tokenstore_reclaim(ig_tokenstore_t *ts)
@@ -132,7 +177,8 @@ void ig_tokenstore_reclaim(ig_tokenstore_t *ts)
         retired_t *r = *pp;
         if (r->epoch < min) {
             *pp = r->next;
-            free(r->ptr);
+            if (r->kind == R_STATE) state_free(ts, r->ptr);
+            else free(r->ptr);
             free(r);
         } else {
             pp = &r->next;
@@ -201,7 +247,7 @@ static void drop(ig_tokenstore_t *ts, const uint8_t hash[32])
         if (cur != TOMB && memcmp(cur->hash, hash, 32) == 0) {
             atomic_store_explicit(&t->slots[i], TOMB, memory_order_release);
             ts->count--;
-            retire(ts, cur->state);
+            retire_kind(ts, cur->state, R_STATE);
             retire(ts, cur);
             return;
         }
@@ -216,8 +262,7 @@ int ig_token_effective_burst(const ig_token_rec_t *t)
     return c < 1 ? 1 : c > 1e9 ? 1000000000 : (int)c;
 }
 
-/* Shortest text that reads back as the same double ("5", "0.5", "1000"). */
-static void fmt_rate(double r, char *buf, size_t cap)
+void ig_format_rate(double r, char *buf, size_t cap)
 {
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, cap, "%.*g", prec, r);
@@ -228,12 +273,15 @@ static void fmt_rate(double r, char *buf, size_t cap)
 /* Builds the in-memory version of rec, reusing state when given.  Caller holds wmu. */
 static ig_tokmem_t *make_mem(ig_tokenstore_t *ts, const ig_token_rec_t *rec, ig_tokstate_t *state)
 {
-    ig_tokmem_t *m = calloc(1, sizeof *m);
-    if (!m) abort();
+    size_t nl = strlen(rec->name) + 1, ol = strlen(rec->owner) + 1;
+    ig_tokmem_t *m = malloc(sizeof *m + nl + ol);
+    if (!m) {
+        ig_error("fatal: out of memory for the token table");
+        abort();
+    }
+    memset(m, 0, sizeof *m);
     if (!state) {
-        state = aligned_alloc(64, sizeof *state);
-        if (!state) abort();
-        memset(state, 0, sizeof *state);
+        state = state_alloc(ts);
         atomic_store(&state->last_used_ms, rec->last_used_at_ms);
         atomic_store(&state->flushed_ms, rec->last_used_at_ms);
     }
@@ -244,10 +292,10 @@ static ig_tokmem_t *make_mem(ig_tokenstore_t *ts, const ig_token_rec_t *rec, ig_
     m->seq = rec->seq;
     m->limited = ts->rl_enabled && rec->max_rps > 0 &&
                  ig_gcra_params_init(&m->params, rec->max_rps, ig_token_effective_burst(rec)) == 0;
-    fmt_rate(rec->max_rps, m->max_rps_text, sizeof m->max_rps_text);
-    snprintf(m->id, sizeof m->id, "%s", rec->id);
-    snprintf(m->owner, sizeof m->owner, "%s", rec->owner);
-    snprintf(m->name, sizeof m->name, "%s", rec->name);
+    memcpy(m->id, rec->id, sizeof m->id);
+    memcpy(m->name, rec->name, nl);
+    memcpy(m->name + nl, rec->owner, ol);
+    m->owner = m->name + nl;
     return m;
 }
 
@@ -296,7 +344,7 @@ void ig_tokenstore_free(ig_tokenstore_t *ts)
     for (size_t i = 0; i < t->cap; i++) {
         ig_tokmem_t *m = atomic_load(&t->slots[i]);
         if (m && m != TOMB) {
-            free(m->state);
+            free(atomic_load(&m->state->stats));
             free(m);
         }
     }
@@ -304,9 +352,12 @@ void ig_tokenstore_free(ig_tokenstore_t *ts)
     while (ts->retired) {
         retired_t *r = ts->retired;
         ts->retired = r->next;
-        free(r->ptr);
+        if (r->kind == R_STATE) free(atomic_load(&((ig_tokstate_t *)r->ptr)->stats));
+        else free(r->ptr);
         free(r);
     }
+    for (size_t i = 0; i < ts->nslabs; i++) free(ts->slabs[i]);
+    free(ts->slabs);
     pthread_mutex_destroy(&ts->wmu);
     free(ts);
 }
@@ -423,10 +474,21 @@ void ig_tokstate_note(ig_tokstate_t *s, int64_t now_ms, const void *addr16, bool
     }
     uint64_t sec = (uint64_t)(now_ms / 1000);
     atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
-    count_second(s->req_sec, sec);
+    ig_tokstats_t *st = atomic_load_explicit(&s->stats, memory_order_acquire);
+    if (!st) {
+        /* First request of this token: one allocation, raced by CAS so exactly one ring survives. */
+        ig_tokstats_t *fresh = calloc(1, sizeof *fresh), *expected = NULL;
+        if (!fresh) return;
+        if (atomic_compare_exchange_strong(&s->stats, &expected, fresh)) st = fresh;
+        else {
+            free(fresh);
+            st = expected;
+        }
+    }
+    count_second(st->req, sec);
     if (limited) {
         atomic_fetch_add_explicit(&s->limited, 1, memory_order_relaxed);
-        count_second(s->lim_sec, sec);
+        count_second(st->lim, sec);
     }
 }
 
@@ -495,9 +557,10 @@ json_object *ig_tokenstore_stats_json(ig_tokenstore_t *ts, const char *id, int s
     const ig_tokmem_t *m = ig_tokenstore_find(ts, rec.hash);
     for (int i = seconds - 1; i >= 0; i--) {
         uint64_t sec = now_s - (uint64_t)i, r = 0, l = 0;
-        if (m) {
-            uint64_t a = atomic_load(&m->state->req_sec[sec % IG_STATS_SLOTS]);
-            uint64_t b = atomic_load(&m->state->lim_sec[sec % IG_STATS_SLOTS]);
+        ig_tokstats_t *st = m ? atomic_load(&m->state->stats) : NULL;
+        if (st) {
+            uint64_t a = atomic_load(&st->req[sec % IG_STATS_SLOTS]);
+            uint64_t b = atomic_load(&st->lim[sec % IG_STATS_SLOTS]);
             if ((a >> 32) == (sec & 0xffffffffu)) r = a & 0xffffffffu;
             if ((b >> 32) == (sec & 0xffffffffu)) l = b & 0xffffffffu;
         }

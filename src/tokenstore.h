@@ -25,7 +25,14 @@
 
 #define IG_STATS_SLOTS 300 /* per-second request counters kept per token: the last 5 minutes */
 
-/* Mutable per-token state, shared by every version of a record. */
+/* Per-second counters of one token: slot s holds second (v >> 32) and its count (v & 0xffffffff), so a slot
+ * moves to a new second with one CAS.  Allocated on a token's first request: most tokens never need it. */
+typedef struct {
+    _Atomic uint64_t req[IG_STATS_SLOTS];
+    _Atomic uint64_t lim[IG_STATS_SLOTS];
+} ig_tokstats_t;
+
+/* Mutable per-token state, shared by every version of a record: one cache line. */
 typedef struct {
     alignas(64) ig_gcra_cell_t cell;
     _Atomic int64_t last_used_ms;
@@ -33,24 +40,21 @@ typedef struct {
     _Atomic uint64_t requests;     /* authenticated requests, allowed or not */
     _Atomic uint64_t limited;      /* of which refused with 429 */
     _Atomic int64_t flushed_ms;    /* last_used_ms last written to the store */
-    /* Per-second counters: slot s holds second sec[s]; packed (sec << 32 | count) so a slot resets with one CAS. */
-    _Atomic uint64_t req_sec[IG_STATS_SLOTS];
-    _Atomic uint64_t lim_sec[IG_STATS_SLOTS];
+    _Atomic(ig_tokstats_t *) stats;
 } ig_tokstate_t;
 
-/* Immutable in-memory version of a token. */
+/* Immutable in-memory version of a token (~150 bytes: a million fit in well under 300 MB). */
 typedef struct {
     uint8_t hash[32];
     ig_tokstate_t *state;
-    bool suspended;
-    bool limited; /* has a max_rps and the limiter is enabled */
     ig_gcra_params_t params;
     int64_t expires_at_ms; /* 0 = never */
     int64_t seq;
+    bool suspended;
+    bool limited; /* has a max_rps and the limiter is enabled */
     char id[IG_ID_MAX];
-    char owner[IG_USER_MAX + 1];
-    char name[IG_NAME_MAX * 4 + 1];
-    char max_rps_text[32]; /* as shown in 429 messages */
+    const char *owner; /* points into strings[] */
+    char name[];       /* "name\0owner\0" */
 } ig_tokmem_t;
 
 typedef struct ig_tokenstore ig_tokenstore_t;
@@ -110,6 +114,8 @@ int ig_tokenstore_get(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, 
 int ig_tokenstore_list(ig_tokenstore_t *ts, const char *owner, const char *status, ig_token_cb cb, void *ud,
                        ig_error_t *err);
 
+/* Shortest decimal text that reads back as r ("5", "0.5", "1000"). */
+void ig_format_rate(double r, char *buf, size_t cap);
 /* Effective burst: burst, or max(1, ceil(max_rps)). */
 int ig_token_effective_burst(const ig_token_rec_t *t);
 /* "active" | "suspended" | "expired" at now_ms. */
