@@ -44,6 +44,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ)
 	@echo "  TEST  $@"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes $< $(LIBOBJ) -o $@ $(LDLIBS) -lcmocka
 
+# Microbenchmarks: bench/<name>.c linked like the tests (not part of `make test`).
+$(BUILD)/bench/%: bench/%.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH $@"
+	@$(CC) $(CFLAGS) -Wno-missing-prototypes $< $(LIBOBJ) -o $@ $(LDLIBS)
+
 $(BUILD):
 	@mkdir -p $(BUILD)
 
