@@ -146,3 +146,22 @@ long ig_ratelimit_retry_after_s(const ig_gcra_result_t *r)
     int64_t s = r ? ceil_seconds(r->retry_after_ns) : 0;
     return s < 1 ? 1 : (long)s;
 }
+
+void ig_ratelimit_rescale(ig_gcra_cell_t *cell, const ig_gcra_params_t *from, const ig_gcra_params_t *to,
+                          int64_t now_ns)
+{
+    int64_t old = atomic_load_explicit(&cell->tat, memory_order_relaxed);
+    for (;;) {
+        int64_t next = 0; /* full bucket */
+        if (from && old > now_ns) {
+            /* debt / capacity = fraction of the bucket in use; capacity = tau + T. */
+            double used = (double)(old - now_ns) / (double)(from->tolerance_ns + from->emission_ns);
+            if (used > 1.0) used = 1.0;
+            next = now_ns + (int64_t)(used * (double)(to->tolerance_ns + to->emission_ns));
+        }
+        /* A concurrent take may move the TAT meanwhile: recompute from what it wrote. */
+        if (atomic_compare_exchange_weak_explicit(&cell->tat, &old, next, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return;
+    }
+}

@@ -63,6 +63,13 @@ void ig_ratelimit_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t 
 /* CLOCK_MONOTONIC in ns. */
 int64_t ig_clock_now_ns(void);
 
+/* Moves a cell from policy `from` to policy `to` (a PATCH of maxRps/burst), keeping how full the bucket is:
+ * a client that had used 40% of its old bucket has used 40% of the new one, which then refills at the new
+ * rate.  So raising a limit takes effect at once for a throttled client, and lowering it grants no fresh
+ * burst.  from == NULL (the token was unlimited) starts the new policy with a full bucket. */
+void ig_ratelimit_rescale(ig_gcra_cell_t *cell, const ig_gcra_params_t *from, const ig_gcra_params_t *to,
+                          int64_t now_ns);
+
 /* Value of the RateLimit-Policy header: "token";q=<burst>;w=<ceil(burst / max_rps), >= 1>.
  * Writes a NUL-terminated string into buf; returns its length, or -1 if it does not fit or on NULL input. */
 int ig_ratelimit_policy_header(const ig_gcra_params_t *p, char *buf, size_t cap);

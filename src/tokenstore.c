@@ -311,7 +311,13 @@ static void apply(ig_tokenstore_t *ts, const ig_token_rec_t *rec)
         if (rec->deleted) {
             if (cur) drop(ts, rec->hash);
         } else {
-            put(ts, make_mem(ts, rec, cur ? cur->state : NULL));
+            ig_tokmem_t *m = make_mem(ts, rec, cur ? cur->state : NULL);
+            if (cur && m->limited &&
+                (!cur->limited || cur->params.emission_ns != m->params.emission_ns ||
+                 cur->params.tolerance_ns != m->params.tolerance_ns))
+                ig_ratelimit_rescale(&m->state->cell, cur->limited ? &cur->params : NULL, &m->params,
+                                     ig_clock_now_ns());
+            put(ts, m);
         }
     }
     pthread_mutex_unlock(&ts->wmu);

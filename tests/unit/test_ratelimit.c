@@ -508,6 +508,66 @@ static void test_clock(void **state)
     assert_true(b >= a);
 }
 
+/* A PATCH keeps the bucket's fullness: an exhausted client at 1/s moved to 50/s is exhausted at 50/s and
+ * refills at 50/s (takes effect at once); a fresh client keeps its full bucket; unlimited -> limited starts full. */
+static void test_rescale(void **state)
+{
+    (void)state;
+    ig_gcra_params_t slow, fast;
+    assert_int_equal(ig_gcra_params_init(&slow, 1, 1), 0);
+    assert_int_equal(ig_gcra_params_init(&fast, 50, 50), 0);
+    const int64_t t0 = 1000 * S;
+    ig_gcra_cell_t c = {0};
+    ig_gcra_result_t r;
+    ig_ratelimit_take(&c, &slow, t0, &r);
+    assert_true(r.allowed);
+    ig_ratelimit_take(&c, &slow, t0, &r);
+    assert_false(r.allowed);
+    ig_ratelimit_rescale(&c, &slow, &fast, t0);
+    /* Exhausted stays exhausted at the instant of the change... */
+    ig_ratelimit_take(&c, &fast, t0, &r);
+    assert_false(r.allowed);
+    /* ...but refills at the new rate: within 1 s about 50 more pass (not 1). */
+    int64_t n = 0;
+    for (int64_t t = 1; t <= S; t += S / 1000) {
+        ig_ratelimit_take(&c, &fast, t0 + t, &r);
+        n += r.allowed;
+    }
+    assert_in_range(n, 49, 51);
+
+    /* Half-used bucket of 10 at 10/s -> 100/s burst 100: half used, 50 available at once. */
+    ig_gcra_params_t ten, hundred;
+    assert_int_equal(ig_gcra_params_init(&ten, 10, 10), 0);
+    assert_int_equal(ig_gcra_params_init(&hundred, 100, 100), 0);
+    ig_gcra_cell_t h = {0};
+    for (int i = 0; i < 5; i++) ig_ratelimit_take(&h, &ten, t0, &r);
+    ig_ratelimit_rescale(&h, &ten, &hundred, t0);
+    int burst = 0;
+    for (int i = 0; i < 200; i++) {
+        ig_ratelimit_take(&h, &hundred, t0, &r);
+        burst += r.allowed;
+    }
+    assert_in_range(burst, 49, 51);
+
+    /* Lowering: an idle (full) bucket stays full, no more and no less than the new burst. */
+    ig_gcra_cell_t f = {0};
+    ig_ratelimit_rescale(&f, &hundred, &ten, t0);
+    burst = 0;
+    for (int i = 0; i < 200; i++) {
+        ig_ratelimit_take(&f, &ten, t0, &r);
+        burst += r.allowed;
+    }
+    assert_int_equal(burst, 10);
+
+    /* From unlimited: full bucket whatever the stale TAT said. */
+    ig_gcra_cell_t u;
+    atomic_init(&u.tat, t0 + 100 * S);
+    ig_ratelimit_rescale(&u, NULL, &ten, t0);
+    ig_ratelimit_take(&u, &ten, t0, &r);
+    assert_true(r.allowed);
+    assert_int_equal(r.remaining, 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +586,7 @@ int main(void)
         cmocka_unit_test(test_out_of_order_now_no_clamp),
         cmocka_unit_test(test_concurrent_stress),
         cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_rescale),
     };
     return cmocka_run_group_tests_name("ratelimit", tests, NULL, NULL);
 }
