@@ -94,7 +94,7 @@ test('PATCH maxRps applies to the very next request; null makes the token unlimi
     const t0 = Date.now();
     const { counts } = await hammer(srv, tok.token, 1000, 4);
     const secs = (Date.now() - t0) / 1000;
-    assert.ok(counts[200] >= Math.floor(50 * secs) - 5, `only ${counts[200]} admitted in ${secs}s at 50/s`);
+    assert.ok(counts[200] >= Math.floor(0.8 * 50 * secs), `only ${counts[200]} admitted in ${secs}s at 50/s`);
     assert.ok(counts[200] <= Math.ceil(50 * secs) + 1, `${counts[200]} admitted in ${secs}s at 50/s`);
     const r = await srv.req('GET', '/v1/config', { token: tok.token });
     assert.equal(r.headers.get('ratelimit-policy'), '"token";q=50;w=1');
