@@ -67,7 +67,7 @@ ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
 
     ig_tokens_read_begin();
     const ig_tokmem_t *m = ig_tokenstore_find(srv->tokens, hash);
-    if (!m) {
+    if (!m || m->deleted) {
         ig_tokens_read_end();
         *res = unauthorized(r, "unknown access token (deleted, or never issued here)");
         return IG_AUTH_UNKNOWN;

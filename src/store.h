@@ -84,8 +84,9 @@ typedef struct {
      * suspended_at, suspend_reason, updated_at); sets t->seq.  NOTFOUND if absent or deleted; 409 on a
      * duplicate name. */
     int (*token_update)(ig_store_t *st, ig_token_rec_t *t, ig_error_t *err);
-    /* Deletes a live token (kept as a tombstone so other processes learn of it). NOTFOUND if absent. */
-    int (*token_delete)(ig_store_t *st, const char *id, int64_t now_ms, ig_error_t *err);
+    /* Deletes a live token (kept as a tombstone so other processes learn of it); *seq gets the tombstone's
+     * sequence.  NOTFOUND if absent. */
+    int (*token_delete)(ig_store_t *st, const char *id, int64_t now_ms, int64_t *seq, ig_error_t *err);
     int (*token_get)(ig_store_t *st, const char *id, ig_token_rec_t *out, ig_error_t *err);
     /* Live tokens, optionally of one owner, ordered by creation; cb returning non-zero stops the walk. */
     int (*token_list)(ig_store_t *st, const char *owner, ig_token_cb cb, void *ud, ig_error_t *err);

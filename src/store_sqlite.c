@@ -300,17 +300,16 @@ out:
     return rc;
 }
 
-static int sq_token_delete(ig_store_t *base, const char *id, int64_t now_ms, ig_error_t *err)
+static int sq_token_delete(ig_store_t *base, const char *id, int64_t now_ms, int64_t *seq, ig_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)base;
     sqlite3 *db = borrow(s, err);
     sqlite3_stmt *st = NULL;
-    int64_t seq;
     int rc = -1;
-    if (exec(db, "BEGIN IMMEDIATE", err) || next_seq(db, &seq, err)) goto out;
+    if (exec(db, "BEGIN IMMEDIATE", err) || next_seq(db, seq, err)) goto out;
     st = prep(db, "UPDATE tokens SET deleted=1, seq=?, updated_at=? WHERE id=? AND deleted=0", err);
     if (!st) goto out;
-    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_int64(st, 1, *seq);
     sqlite3_bind_int64(st, 2, now_ms);
     bind_text(st, 3, id);
     if (sqlite3_step(st) != SQLITE_DONE) {

@@ -51,13 +51,10 @@ void ig_tokens_read_end(void)
     atomic_store_explicit(&readers[my_reader].epoch, 0, memory_order_release);
 }
 
-typedef enum { R_FREE, R_STATE } retired_kind_t;
-
 typedef struct retired {
     struct retired *next;
     uint64_t epoch;
     void *ptr;
-    retired_kind_t kind;
 } retired_t;
 
 /* ------------------------------------------------------------------ table */
@@ -76,10 +73,12 @@ struct ig_tokenstore {
     pthread_mutex_t wmu; /* serialises writers */
     _Atomic(table_t *) table;
     size_t used;  /* live + tombstones */
-    size_t count; /* live */
+    size_t count; /* records in the table (tombstones included) */
+    size_t dead;  /* of which tombstones */
     int64_t seq;  /* highest store seq applied */
     retired_t *retired;
-    ig_tokstate_t *free_states; /* pool: states come in 64-byte slabs, chained through ->stats */
+    ig_tokstate_t *free_states; /* states come in slabs of 64-byte entries, unused ones chained via ->stats;
+                                   a state lives as long as the process (a deleted token's tombstone keeps it) */
     void **slabs;
     size_t nslabs;
 };
@@ -109,13 +108,6 @@ static ig_tokstate_t *state_alloc(ig_tokenstore_t *ts)
     return s;
 }
 
-/* Caller holds wmu. */
-static void state_free(ig_tokenstore_t *ts, ig_tokstate_t *s)
-{
-    free(atomic_load(&s->stats));
-    atomic_store(&s->stats, (ig_tokstats_t *)ts->free_states);
-    ts->free_states = s;
-}
 
 static uint64_t hkey(const uint8_t h[32])
 {
@@ -147,21 +139,15 @@ const ig_tokmem_t *ig_tokenstore_find(ig_tokenstore_t *ts, const uint8_t hash[32
 }
 
 /* Caller holds wmu. */
-static void retire_kind(ig_tokenstore_t *ts, void *ptr, retired_kind_t kind)
+static void retire(ig_tokenstore_t *ts, void *ptr)
 {
     retired_t *r = malloc(sizeof *r);
     if (!r) abort();
     r->ptr = ptr;
-    r->kind = kind;
     r->epoch = atomic_load(&global_epoch);
     r->next = ts->retired;
     ts->retired = r;
     atomic_fetch_add(&global_epoch, 1);
-}
-
-static void retire(ig_tokenstore_t *ts, void *ptr)
-{
-    retire_kind(ts, ptr, R_FREE);
 }
 
 void ig_tokenstore_reclaim(ig_tokenstore_t *ts)
@@ -177,8 +163,7 @@ void ig_tokenstore_reclaim(ig_tokenstore_t *ts)
         retired_t *r = *pp;
         if (r->epoch < min) {
             *pp = r->next;
-            if (r->kind == R_STATE) state_free(ts, r->ptr);
-            else free(r->ptr);
+            free(r->ptr);
             free(r);
         } else {
             pp = &r->next;
@@ -236,24 +221,6 @@ static void put(ig_tokenstore_t *ts, ig_tokmem_t *m)
     if (ts->used * 10 > t->cap * 7) rebuild(ts, ts->count + 1);
 }
 
-/* Removes the record with this hash, freeing its state after readers leave.  Caller holds wmu. */
-static void drop(ig_tokenstore_t *ts, const uint8_t hash[32])
-{
-    table_t *t = atomic_load(&ts->table);
-    size_t mask = t->cap - 1;
-    for (size_t i = hkey(hash) & mask;; i = (i + 1) & mask) {
-        ig_tokmem_t *cur = atomic_load(&t->slots[i]);
-        if (!cur) return;
-        if (cur != TOMB && memcmp(cur->hash, hash, 32) == 0) {
-            atomic_store_explicit(&t->slots[i], TOMB, memory_order_release);
-            ts->count--;
-            retire_kind(ts, cur->state, R_STATE);
-            retire(ts, cur);
-            return;
-        }
-    }
-}
-
 int ig_token_effective_burst(const ig_token_rec_t *t)
 {
     if (t->burst > 0) return t->burst;
@@ -308,8 +275,16 @@ static void apply(ig_tokenstore_t *ts, const ig_token_rec_t *rec)
     pthread_mutex_lock(&ts->wmu);
     const ig_tokmem_t *cur = ig_tokenstore_find(ts, rec->hash);
     if (!cur || cur->seq < rec->seq) {
-        if (rec->deleted) {
-            if (cur) drop(ts, rec->hash);
+        if (cur && cur->deleted) {
+            /* deleted is final: nothing brings a token back */
+        } else if (rec->deleted) {
+            /* Keep a tombstone carrying the deletion's seq: a copy of the row read before the delete (by a
+             * concurrent sync) is older and so cannot resurrect the token. */
+            ig_tokmem_t *m = make_mem(ts, rec, cur ? cur->state : NULL);
+            m->deleted = true;
+            m->limited = false;
+            ts->dead++;
+            put(ts, m);
         } else {
             ig_tokmem_t *m = make_mem(ts, rec, cur ? cur->state : NULL);
             if (cur && m->limited &&
@@ -323,13 +298,7 @@ static void apply(ig_tokenstore_t *ts, const ig_token_rec_t *rec)
     pthread_mutex_unlock(&ts->wmu);
 }
 
-static void forget(ig_tokenstore_t *ts, const uint8_t hash[32])
-{
-    if (!ts->live) return;
-    pthread_mutex_lock(&ts->wmu);
-    drop(ts, hash);
-    pthread_mutex_unlock(&ts->wmu);
-}
+
 
 ig_tokenstore_t *ig_tokenstore_new(ig_store_t *st, bool live, bool ratelimiter_enabled)
 {
@@ -358,8 +327,7 @@ void ig_tokenstore_free(ig_tokenstore_t *ts)
     while (ts->retired) {
         retired_t *r = ts->retired;
         ts->retired = r->next;
-        if (r->kind == R_STATE) free(atomic_load(&((ig_tokstate_t *)r->ptr)->stats));
-        else free(r->ptr);
+        free(r->ptr);
         free(r);
     }
     for (size_t i = 0; i < ts->nslabs; i++) free(ts->slabs[i]);
@@ -376,7 +344,7 @@ bool ig_tokenstore_ratelimiter_enabled(const ig_tokenstore_t *ts)
 size_t ig_tokenstore_count(ig_tokenstore_t *ts)
 {
     pthread_mutex_lock(&ts->wmu);
-    size_t n = ts->count;
+    size_t n = ts->count - ts->dead;
     pthread_mutex_unlock(&ts->wmu);
     return n;
 }
@@ -387,7 +355,7 @@ void ig_tokenstore_walk(ig_tokenstore_t *ts, int (*cb)(void *ud, const ig_tokmem
     table_t *t = atomic_load(&ts->table);
     for (size_t i = 0; i < t->cap; i++) {
         ig_tokmem_t *m = atomic_load(&t->slots[i]);
-        if (m && m != TOMB && cb(ud, m)) break;
+        if (m && m != TOMB && !m->deleted && cb(ud, m)) break;
     }
     ig_tokens_read_end();
 }
@@ -508,7 +476,7 @@ void ig_tokenstore_flush_usage(ig_tokenstore_t *ts)
     table_t *t = atomic_load(&ts->table);
     for (size_t i = 0; i < t->cap; i++) {
         ig_tokmem_t *m = atomic_load(&t->slots[i]);
-        if (!m || m == TOMB) continue;
+        if (!m || m == TOMB || m->deleted) continue;
         int64_t used = atomic_load(&m->state->last_used_ms);
         if (used <= atomic_load(&m->state->flushed_ms)) continue;
         if (n == cap) {
@@ -539,7 +507,7 @@ static void overlay_usage(ig_tokenstore_t *ts, ig_token_rec_t *rec)
     if (!ts->live) return;
     ig_tokens_read_begin();
     const ig_tokmem_t *m = ig_tokenstore_find(ts, rec->hash);
-    if (m) {
+    if (m && !m->deleted) {
         int64_t used = atomic_load(&m->state->last_used_ms);
         if (used > rec->last_used_at_ms) {
             rec->last_used_at_ms = used;
@@ -851,10 +819,11 @@ int ig_tokenstore_delete(ig_tokenstore_t *ts, const char *id, ig_error_t *err)
     int rc = ts->store->ops->token_get(ts->store, id, &t, err);
     if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
     if (rc) return -1;
-    rc = ts->store->ops->token_delete(ts->store, id, ig_wall_ms(), err);
+    rc = ts->store->ops->token_delete(ts->store, id, ig_wall_ms(), &t.seq, err);
     if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
     if (rc) return -1;
-    forget(ts, t.hash);
+    t.deleted = true;
+    apply(ts, &t);
     return 0;
 }
 

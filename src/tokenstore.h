@@ -52,6 +52,7 @@ typedef struct {
     int64_t seq;
     bool suspended;
     bool limited; /* has a max_rps and the limiter is enabled */
+    bool deleted; /* a tombstone: remembers the deletion's seq so a stale copy never brings the token back */
     char id[IG_ID_MAX];
     const char *owner; /* points into strings[] */
     char name[];       /* "name\0owner\0" */
@@ -78,7 +79,7 @@ bool ig_tokenstore_ratelimiter_enabled(const ig_tokenstore_t *ts);
 /* ---- request path ---- */
 void ig_tokens_read_begin(void);
 void ig_tokens_read_end(void);
-/* Looks a token up by hash; valid until ig_tokens_read_end. NULL if unknown. */
+/* Looks a token up by hash; valid until ig_tokens_read_end. NULL if unknown; check ->deleted. */
 const ig_tokmem_t *ig_tokenstore_find(ig_tokenstore_t *ts, const uint8_t hash[32]);
 /* Notes one use (time, client address) and counts it, limited or not.  No allocation, no lock. */
 void ig_tokstate_note(ig_tokstate_t *s, int64_t now_ms, const void *in6_addr16, bool limited);
