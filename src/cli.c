@@ -232,6 +232,14 @@ static int parse_spec(const opts_t *o, ig_token_spec_t *s)
     return 0;
 }
 
+static ig_store_t *open_store(const ig_config_t *cfg)
+{
+    ig_error_t err;
+    ig_store_t *st = ig_store_open(cfg, &err);
+    if (!st) fprintf(stderr, "icegate: cannot open the store: %s\n", err.message);
+    return st;
+}
+
 static int fail_err(const ig_error_t *e)
 {
     fprintf(stderr, "icegate: %s\n", e->message);
@@ -251,11 +259,8 @@ static int cmd_token(const opts_t *o, const ig_config_t *cfg)
         return 2;
     }
     ig_error_t err;
-    ig_store_t *st = ig_store_open(cfg, &err);
-    if (!st) {
-        fprintf(stderr, "icegate: cannot open the store: %s\n", err.message);
-        return 1;
-    }
+    ig_store_t *st = open_store(cfg);
+    if (!st) return 1;
     int rc = 1;
     ig_tokenstore_t *ts = ig_tokenstore_new(st, false, cfg->ratelimiter_enabled);
     bool enf = cfg->ratelimiter_enabled;
@@ -371,11 +376,8 @@ static int cmd_user(const opts_t *o, const ig_config_t *cfg)
         return 2;
     }
     ig_error_t err;
-    ig_store_t *st = ig_store_open(cfg, &err);
-    if (!st) {
-        fprintf(stderr, "icegate: cannot open the store: %s\n", err.message);
-        return 1;
-    }
+    ig_store_t *st = open_store(cfg);
+    if (!st) return 1;
     int rc = ig_users_bootstrap(st, &err) || ig_users_create(st, o->pos[2], role, pw, &err) ? fail_err(&err) : 0;
     if (rc == 0) printf("Created user %s (%s).\n", o->pos[2], role == IG_ROLE_ADMIN ? "admin" : "member");
     memset(pw, 0, sizeof pw);

@@ -502,21 +502,28 @@ out:
     return rc;
 }
 
-static int sq_user_set_password(ig_store_t *base, const char *name, const char *hash, ig_error_t *err)
+/* Runs an UPDATE with two text parameters on one row: 0, NOTFOUND when no row matched, or -1. */
+static int update_row(sq_store_t *s, const char *sql, const char *a, const char *b, const char *what,
+                      ig_error_t *err)
 {
-    sq_store_t *s = (sq_store_t *)base;
     sqlite3 *db = borrow(s, err);
     int rc = -1;
-    sqlite3_stmt *st = prep(db, "UPDATE users SET password_hash=? WHERE name=?", err);
-    if (!st) goto out;
-    bind_text(st, 1, hash);
-    bind_text(st, 2, name);
-    if (sqlite3_step(st) != SQLITE_DONE) fail_db(err, db, "user password");
-    else rc = sqlite3_changes(db) ? 0 : IG_STORE_NOTFOUND;
-out:
+    sqlite3_stmt *st = prep(db, sql, err);
+    if (st) {
+        bind_text(st, 1, a);
+        bind_text(st, 2, b);
+        if (sqlite3_step(st) != SQLITE_DONE) fail_db(err, db, what);
+        else rc = sqlite3_changes(db) ? 0 : IG_STORE_NOTFOUND;
+    }
     sqlite3_finalize(st);
     give_back(s, db);
     return rc;
+}
+
+static int sq_user_set_password(ig_store_t *base, const char *name, const char *hash, ig_error_t *err)
+{
+    return update_row((sq_store_t *)base, "UPDATE users SET password_hash=? WHERE name=?", hash, name,
+                      "user password", err);
 }
 
 static int sq_user_count(ig_store_t *base, int64_t *n, ig_error_t *err)
@@ -675,19 +682,8 @@ out:
 
 static int sq_ns_set_props(ig_store_t *base, const char *ns, const char *props, ig_error_t *err)
 {
-    sq_store_t *s = (sq_store_t *)base;
-    sqlite3 *db = borrow(s, err);
-    int rc = -1;
-    sqlite3_stmt *st = prep(db, "UPDATE namespaces SET properties=? WHERE name=?", err);
-    if (!st) goto out;
-    bind_text(st, 1, props);
-    bind_text(st, 2, ns);
-    if (sqlite3_step(st) != SQLITE_DONE) fail_db(err, db, "namespace update");
-    else rc = sqlite3_changes(db) ? 0 : IG_STORE_NOTFOUND;
-out:
-    sqlite3_finalize(st);
-    give_back(s, db);
-    return rc;
+    return update_row((sq_store_t *)base, "UPDATE namespaces SET properties=? WHERE name=?", props, ns,
+                      "namespace update", err);
 }
 
 static int sq_ns_drop(ig_store_t *base, const char *ns, ig_error_t *err)
