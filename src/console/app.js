@@ -393,6 +393,9 @@ function updateExpirationHint() {
   else if (!c.at) {
     hint.textContent = 'This token never expires. Consider an expiration for tokens handed to other systems.';
     hint.classList.add('hint-warn');
+  } else if (custom) {
+    const last = new Date(c.at.getTime() - 1);
+    hint.textContent = `The token will work through ${fmt.date(last.toISOString())} and expire at midnight (your local time).`;
   } else hint.textContent = `The token will expire on ${fmt.dateTime(c.at.toISOString())}.`;
 }
 
@@ -603,7 +606,7 @@ function openDelete(t) {
   state.current = t;
   $('delete-text').textContent = '';
   $('delete-text').append('Delete ', el('strong', { text: t.name }), ' ', el('span', { class: 'mono', text: `(${t.prefix}…)` }), '?');
-  openDialog($('dlg-delete'), $('delete-submit'));
+  openDialog($('dlg-delete'), $('dlg-delete').querySelector('[data-close]')); // a stray Enter cancels
 }
 
 async function submitDelete(ev) {

@@ -1,26 +1,27 @@
 // format.js — dates, relative times and numbers for people.
 
-const rtf = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
+const rtf = new Intl.RelativeTimeFormat('en', { numeric: 'always' });
 const dateFmt = new Intl.DateTimeFormat('en', { year: 'numeric', month: 'short', day: 'numeric' });
 const dateTimeFmt = new Intl.DateTimeFormat('en', {
   year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
 });
 const numFmt = new Intl.NumberFormat('en', { maximumFractionDigits: 3 });
 
-const UNITS = [
-  ['year', 365 * 24 * 3600], ['month', 30 * 24 * 3600], ['week', 7 * 24 * 3600],
-  ['day', 24 * 3600], ['hour', 3600], ['minute', 60], ['second', 1],
+// Rounded, so that "7 days from now" still reads "in 7 days" a few seconds later.
+const STEPS = [
+  [45 * 60, 'minute', 60], [22 * 3600, 'hour', 3600], [60 * 86400, 'day', 86400],
+  [365 * 86400, 'month', 30 * 86400], [Infinity, 'year', 365 * 86400],
 ];
 
 // "3 minutes ago", "in 7 days", "just now".
 export function relative(iso, now = Date.now()) {
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return '';
-  const diff = Math.round((t - now) / 1000);
+  const diff = (t - now) / 1000;
   const abs = Math.abs(diff);
-  if (abs < 10) return 'just now';
-  for (const [unit, secs] of UNITS) {
-    if (abs >= secs || unit === 'second') return rtf.format(Math.trunc(diff / secs), unit);
+  if (abs < 45) return 'just now';
+  for (const [below, unit, secs] of STEPS) {
+    if (abs < below) return rtf.format(Math.sign(diff) * Math.max(1, Math.round(abs / secs)), unit);
   }
   return '';
 }
