@@ -54,8 +54,7 @@ export class ActivityChart {
     li3.append(h('span', 'swatch swatch-limit'), document.createTextNode('Max RPS'));
     legend.append(li1, li2, li3);
     head.append(title, legend);
-    this.summary = h('p', 'activity-summary', 'Loading…');
-    this.summary.setAttribute('aria-live', 'polite');
+    this.summary = h('p', 'activity-summary', 'Loading…'); // not aria-live: it changes every few seconds
     this.svg = svg('svg', {
       viewBox: `0 0 720 ${H}`, class: 'chart', role: 'img',
       'aria-label': `Requests per second for ${token.name}`,

@@ -332,6 +332,34 @@ test('activity chart: requests and 429s appear within a poll or two', async () =
   await chart.waitFor({ state: 'detached' });
 });
 
+test('the chart polls every few seconds only while it is shown', async () => {
+  const { id } = created['spark-etl'];
+  const polls = [];
+  const onRequest = (req) => { if (req.url().includes(`/access-tokens/${id}/stats`)) polls.push(Date.now()); };
+  page.on('request', onRequest);
+  const count = async (ms) => {
+    const n = polls.length;
+    await page.waitForTimeout(ms);
+    return polls.length - n;
+  };
+  try {
+    const toggle = rowById(page, id).getByRole('button', { name: 'Activity spark-etl' });
+    await toggle.click();
+    const shown = await count(6600);
+    assert.ok(shown >= 2 && shown <= 4, `${shown} polls in 6.6 s while shown (every 2–5 s)`);
+    await page.getByRole('tab', { name: 'General' }).click();
+    await page.waitForTimeout(200);
+    assert.equal(await count(3600), 0, 'no polls while the tab is hidden');
+    await page.getByRole('tab', { name: 'Access Tokens' }).click();
+    assert.ok(await count(3600) >= 1, 'polling resumes when the chart is back');
+    await toggle.click();
+    await page.waitForTimeout(200);
+    assert.equal(await count(3600), 0, 'no polls once collapsed');
+  } finally {
+    page.off('request', onRequest);
+  }
+});
+
 test('a name with <script> and HTML is rendered as text', async () => {
   const evil = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">';
   await generate(page, { name: evil, expiration: 'never' });
@@ -436,6 +464,27 @@ test('a member sees only their own tokens and no Owner column', async () => {
   } finally {
     await context.close();
     await s2.stop();
+  }
+});
+
+test('an ended session sends the person back to the login page with a message', async () => {
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  const seen = [];
+  try {
+    const p = await watchedPage(context, seen);
+    await login(p, srv.url);
+    await context.clearCookies(); // as if the session expired or the server restarted
+    await generate(p, { name: 'after-expiry' });
+    await p.locator('#login-view').waitFor({ state: 'visible' });
+    await p.getByRole('alert').filter({ hasText: 'Your session has ended. Log in again.' }).waitFor();
+    assert.equal(await p.locator('dialog[open]').count(), 0, 'dialogs are closed');
+    // The only thing logged is the browser's line for that 401.
+    assert.equal(seen.length, 1, seen.join('\n'));
+    assert.match(seen[0], /status of 401.*\/api\/v1\/access-tokens/);
+    assert.equal((await srv.req('GET', '/api/v1/access-tokens', { token: seedToken })).json.accessTokens
+      .some((t) => t.name === 'after-expiry'), false);
+  } finally {
+    await context.close();
   }
 });
 
