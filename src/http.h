@@ -51,7 +51,7 @@ typedef struct ig_req {
     int nhdr;
     struct {
         const char *name;
-        char value[160];
+        char value[256]; /* the console CSP is ~200 bytes */
     } hdr[IG_MAX_EXTRA_HEADERS];
     int status; /* status of the response queued, 0 before */
 } ig_req_t;

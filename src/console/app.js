@@ -1,0 +1,764 @@
+// app.js — the icegate console: login, Settings → Access Tokens (list, generate, suspend/activate, edit Max RPS,
+// delete, live activity). Plain DOM; data is only ever written with textContent or attributes, never as HTML.
+
+import { api, ApiError, setCsrf, setUnauthorizedHandler } from './api.js';
+import * as fmt from './format.js';
+import { ActivityChart } from './chart.js';
+
+const $ = (id) => document.getElementById(id);
+const LIST_REFRESH_MS = 15000;
+
+const state = {
+  session: null, // {user, role, csrfToken, expiresAt, rateLimiterEnabled}
+  settings: null, // {rateLimiterEnabled, version, ...}
+  tokens: [],
+  loaded: false,
+  expanded: new Set(), // token ids whose activity chart is open
+  charts: new Map(), // id -> ActivityChart
+  current: null, // the token a dialog is acting on
+  refreshTimer: null,
+  noticeTimer: null,
+};
+
+// ------------------------------------------------------------------ small DOM helpers
+
+function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined) e.append(c);
+  return e;
+}
+
+const isAdmin = () => state.session && state.session.role === 'admin';
+const rateLimiterOn = () => {
+  if (state.settings && typeof state.settings.rateLimiterEnabled === 'boolean') return state.settings.rateLimiterEnabled;
+  return !state.session || state.session.rateLimiterEnabled !== false;
+};
+
+function showFieldError(input, errEl, message) {
+  errEl.textContent = message;
+  errEl.hidden = false;
+  input.setAttribute('aria-invalid', 'true');
+}
+
+function clearErrors(form) {
+  for (const e of form.querySelectorAll('.field-error, .form-error')) {
+    e.textContent = '';
+    e.hidden = true;
+  }
+  for (const i of form.querySelectorAll('[aria-invalid]')) i.removeAttribute('aria-invalid');
+}
+
+function setBusy(button, busy, busyText) {
+  if (busy) {
+    button.dataset.label = button.textContent;
+    button.textContent = busyText;
+    button.disabled = true;
+  } else {
+    if (button.dataset.label) button.textContent = button.dataset.label;
+    button.disabled = false;
+  }
+}
+
+function notice(message) {
+  const n = $('notice');
+  n.textContent = message;
+  n.hidden = false;
+  clearTimeout(state.noticeTimer);
+  state.noticeTimer = setTimeout(() => { n.hidden = true; }, 6000);
+}
+
+// Parses an optional positive number typed by a person; returns {value} (null when empty) or {error}.
+function parseRps(text) {
+  const t = text.trim();
+  if (t === '') return { value: null };
+  if (!/^(\d+\.?\d*|\.\d+)$/.test(t)) return { error: 'Max RPS must be a number, such as 10 or 0.5.' };
+  const v = Number(t);
+  if (!(v > 0)) return { error: 'Max RPS must be greater than 0. Leave it empty for unlimited.' };
+  return { value: v };
+}
+
+// ------------------------------------------------------------------ views: boot, login, app
+
+function showLogin(message) {
+  stopAll();
+  state.session = null;
+  state.settings = null;
+  state.tokens = [];
+  state.loaded = false;
+  setCsrf('');
+  for (const d of document.querySelectorAll('dialog[open]')) d.close();
+  $('boot').hidden = true;
+  $('app-view').hidden = true;
+  $('login-view').hidden = false;
+  $('login-password').value = '';
+  const err = $('login-error');
+  err.textContent = message || '';
+  err.hidden = !message;
+  $('login-username').focus();
+}
+
+function enterApp(session) {
+  state.session = session;
+  setCsrf(session.csrfToken);
+  $('boot').hidden = true;
+  $('login-view').hidden = true;
+  $('app-view').hidden = false;
+  $('user-name').textContent = session.user;
+  $('user-role').textContent = session.role;
+  $('gen-user').textContent = session.user;
+  $('gen-role').textContent = session.role;
+  $('gen-expires').textContent = fmt.dateTime(session.expiresAt);
+  renderGeneral();
+  selectTab('tokens', false);
+  renderList();
+  loadSettings();
+  loadList();
+  clearInterval(state.refreshTimer);
+  state.refreshTimer = setInterval(() => {
+    if (document.visibilityState === 'visible' && !document.querySelector('dialog[open]')) loadList();
+  }, LIST_REFRESH_MS);
+}
+
+function stopAll() {
+  clearInterval(state.refreshTimer);
+  state.refreshTimer = null;
+  for (const c of state.charts.values()) c.stop();
+  state.charts.clear();
+  state.expanded.clear();
+}
+
+async function loadSettings() {
+  try {
+    state.settings = await api.settings();
+  } catch (e) {
+    if (e.status === 401) return;
+    state.settings = null;
+  }
+  renderGeneral();
+  renderList();
+}
+
+function renderGeneral() {
+  const on = rateLimiterOn();
+  $('gen-rl').textContent = on ? 'enabled: Max RPS is enforced' : 'disabled: Max RPS is stored but not enforced';
+  $('gen-version').textContent = (state.settings && state.settings.version) || '—';
+  $('rl-banner').hidden = on;
+}
+
+async function loadList() {
+  try {
+    const r = await api.list();
+    state.tokens = r.accessTokens || [];
+    state.loaded = true;
+    $('list-error').hidden = true;
+  } catch (e) {
+    if (e.status === 401) return;
+    $('list-error').textContent = `Could not load access tokens: ${e.message}`;
+    $('list-error').hidden = false;
+  }
+  renderList();
+}
+
+// Replaces one token in the list with the server's new copy (or removes it) and redraws.
+function upsert(token) {
+  const i = state.tokens.findIndex((t) => t.id === token.id);
+  if (i >= 0) state.tokens[i] = token;
+  else state.tokens.push(token);
+  const c = state.charts.get(token.id);
+  if (c) c.setToken(token);
+  renderList();
+}
+
+function forget(id) {
+  state.tokens = state.tokens.filter((t) => t.id !== id);
+  const c = state.charts.get(id);
+  if (c) c.stop();
+  state.charts.delete(id);
+  state.expanded.delete(id);
+  renderList();
+}
+
+// ------------------------------------------------------------------ the token table
+
+function columns() {
+  const cols = ['Name', 'Status', 'Max RPS', 'Expires', 'Last used', 'Created', 'Actions'];
+  if (isAdmin()) cols.splice(1, 0, 'Owner');
+  return cols;
+}
+
+function statusCell(t) {
+  const label = { active: 'Active', suspended: 'Suspended', expired: 'Expired' }[t.status] || t.status;
+  const td = el('td', { class: 'cell-status' }, el('span', { class: `badge badge-${t.status}`, text: label }));
+  if (t.status === 'suspended') {
+    const since = t.suspendedAt ? `since ${fmt.relative(t.suspendedAt)}` : '';
+    td.append(el('div', { class: 'sub', text: since, title: t.suspendedAt ? fmt.dateTime(t.suspendedAt) : null }));
+    if (t.suspendReason) {
+      td.append(el('div', { class: 'sub reason', text: `Reason: ${t.suspendReason}`, title: t.suspendReason }));
+    }
+  }
+  return td;
+}
+
+function rpsCell(t) {
+  const td = el('td', { class: 'cell-rps' });
+  if (t.maxRps == null) {
+    td.append(el('span', { class: 'muted', text: 'Unlimited' }));
+    return td;
+  }
+  td.append(el('span', { class: 'rps-value', text: `${fmt.num(t.maxRps)}/s` }));
+  td.append(el('div', { class: 'sub', text: `burst ${fmt.num(t.burst)}` }));
+  if (!rateLimiterOn()) {
+    td.append(el('span', {
+      class: 'tag tag-warn', text: 'not enforced',
+      title: 'features.ratelimiter.enabled is false: this limit is stored but not applied',
+    }));
+  }
+  return td;
+}
+
+function timeCell(iso, { never = 'Never', relative = true, sub } = {}) {
+  const td = el('td');
+  if (!iso) {
+    td.append(el('span', { class: 'muted', text: never }));
+    return td;
+  }
+  const main = relative ? fmt.relative(iso) : fmt.date(iso);
+  td.append(el('time', { datetime: iso, title: fmt.dateTime(iso), text: main }));
+  if (sub) td.append(el('div', { class: 'sub', text: sub }));
+  return td;
+}
+
+function expiresCell(t) {
+  if (!t.expiresAt) return timeCell(null);
+  const td = el('td');
+  td.append(el('time', { datetime: t.expiresAt, title: fmt.dateTime(t.expiresAt), text: fmt.date(t.expiresAt) }));
+  const rel = fmt.relative(t.expiresAt);
+  const past = Date.parse(t.expiresAt) <= Date.now();
+  td.append(el('div', { class: past ? 'sub sub-bad' : 'sub', text: past ? `expired ${rel}` : `expires ${rel}` }));
+  return td;
+}
+
+function actionButton(action, label, t, cls = 'btn btn-small btn-ghost', extra = {}) {
+  return el('button', {
+    type: 'button', class: cls, text: label, dataset: { action, id: t.id },
+    'aria-label': `${label} ${t.name}`, ...extra,
+  });
+}
+
+function tokenRow(t, ncols) {
+  const open = state.expanded.has(t.id);
+  const nameTd = el('td', { class: 'cell-name' },
+    el('div', { class: 'token-name', text: t.name, title: t.name }),
+    el('div', { class: 'sub mono', text: `${t.prefix}…` }));
+  const tds = [nameTd];
+  if (isAdmin()) tds.push(el('td', { class: 'cell-owner', text: t.owner }));
+  tds.push(statusCell(t), rpsCell(t), expiresCell(t),
+    timeCell(t.lastUsedAt, { sub: t.lastUsedIp ? `from ${t.lastUsedIp}` : undefined }),
+    timeCell(t.createdAt, { relative: false }));
+  const actions = el('div', { class: 'actions' },
+    actionButton('activity', 'Activity', t, open ? 'btn btn-small btn-ghost is-on' : 'btn btn-small btn-ghost', {
+      'aria-expanded': open ? 'true' : 'false', 'aria-controls': `detail-${t.id}`,
+    }),
+    actionButton('edit-rps', 'Edit Max RPS', t),
+    t.status === 'suspended'
+      ? actionButton('activate', 'Activate', t, 'btn btn-small btn-ghost btn-ok')
+      : actionButton('suspend', 'Suspend', t, 'btn btn-small btn-ghost btn-warn-text'),
+    actionButton('delete', 'Delete', t, 'btn btn-small btn-ghost btn-danger-text'));
+  tds.push(el('td', { class: 'cell-actions' }, actions));
+  const rows = [el('tr', { class: `token-row${open ? ' is-open' : ''}`, dataset: { id: t.id } }, ...tds)];
+  if (open) {
+    let chart = state.charts.get(t.id);
+    if (!chart) {
+      chart = new ActivityChart(t);
+      state.charts.set(t.id, chart);
+    }
+    rows.push(el('tr', { class: 'detail-row', id: `detail-${t.id}`, dataset: { id: t.id } },
+      el('td', { colspan: ncols }, chart.el)));
+  }
+  return rows;
+}
+
+function renderList() {
+  if (!state.session) return;
+  // Remember what had the focus so a redraw does not throw a keyboard user back to the top.
+  const f = document.activeElement;
+  const focus = f && f.dataset && f.dataset.action && f.dataset.id ? { action: f.dataset.action, id: f.dataset.id } : null;
+
+  const cols = columns();
+  $('tokens-head').replaceChildren(...cols.map((c) =>
+    el('th', { scope: 'col', class: c === 'Actions' ? 'th-actions' : null }, c === 'Actions' ? el('span', { class: 'sr-only', text: c }) : c)));
+  const body = $('tokens-body');
+  const sorted = [...state.tokens].sort((a, b) => (b.createdAt || '').localeCompare(a.createdAt || ''));
+  const rows = [];
+  if (!state.loaded) {
+    rows.push(el('tr', {}, el('td', { colspan: cols.length, class: 'loading', text: 'Loading access tokens…' })));
+  }
+  for (const t of sorted) rows.push(...tokenRow(t, cols.length));
+  body.replaceChildren(...rows);
+  for (const id of state.expanded) {
+    const c = state.charts.get(id);
+    if (c) c.start();
+  }
+  $('tokens-empty').hidden = !state.loaded || state.tokens.length > 0;
+  $('tokens-table').classList.toggle('is-empty', state.loaded && state.tokens.length === 0);
+
+  // Charts of tokens that are gone stop polling.
+  for (const [id, c] of state.charts) {
+    if (!state.tokens.some((t) => t.id === id)) {
+      c.stop();
+      state.charts.delete(id);
+      state.expanded.delete(id);
+    }
+  }
+  if (focus) refocus(focus);
+}
+
+function refocus({ action, id }) {
+  const swap = { suspend: 'activate', activate: 'suspend' };
+  const sel = (a) => `#tokens-body button[data-action="${a}"][data-id="${CSS.escape(id)}"]`;
+  const b = document.querySelector(sel(action)) || (swap[action] && document.querySelector(sel(swap[action])));
+  if (b) b.focus();
+  else $('new-token').focus();
+}
+
+// ------------------------------------------------------------------ dialogs
+
+let returnFocus = null;
+
+function openDialog(dlg, focusEl) {
+  const a = document.activeElement;
+  returnFocus = a && a.dataset && a.dataset.action ? { action: a.dataset.action, id: a.dataset.id } : a;
+  dlg.showModal();
+  if (focusEl) focusEl.focus();
+}
+
+function restoreFocus() {
+  const r = returnFocus;
+  returnFocus = null;
+  if (!r) return;
+  if (r instanceof Element) {
+    if (r.isConnected) r.focus();
+  } else {
+    refocus(r);
+  }
+}
+
+function wireDialogs() {
+  for (const dlg of document.querySelectorAll('dialog')) {
+    for (const b of dlg.querySelectorAll('[data-close]')) b.addEventListener('click', () => dlg.close());
+    dlg.addEventListener('close', () => {
+      const form = dlg.querySelector('form');
+      if (form) {
+        form.reset();
+        clearErrors(form);
+      }
+      if (dlg.id === 'dlg-created') $('created-value').value = ''; // the secret leaves the page
+      if (dlg.id !== 'dlg-create' || !dlg.dataset.keepFocus) restoreFocus();
+      delete dlg.dataset.keepFocus;
+    });
+  }
+}
+
+// ---- Generate new token
+
+function expirationChoice() {
+  const v = $('create-exp').value;
+  if (v === 'never') return { at: null };
+  if (v === 'custom') {
+    const d = fmt.endOfLocalDate($('create-date').value);
+    if (!d) return { error: 'Pick an expiration date, or choose another option.' };
+    if (d.getTime() <= Date.now()) return { error: 'The expiration date must be in the future.' };
+    return { at: d };
+  }
+  return { at: fmt.daysFromNow(Number(v)) };
+}
+
+function updateExpirationHint() {
+  const custom = $('create-exp').value === 'custom';
+  $('create-date-wrap').hidden = !custom;
+  $('create-date').min = fmt.ymd(new Date());
+  if (custom && !$('create-date').value) $('create-date').value = fmt.ymd(fmt.daysFromNow(30));
+  const c = expirationChoice();
+  const hint = $('create-exp-hint');
+  hint.classList.remove('hint-warn');
+  if (c.error) hint.textContent = '';
+  else if (!c.at) {
+    hint.textContent = 'This token never expires. Consider an expiration for tokens handed to other systems.';
+    hint.classList.add('hint-warn');
+  } else if (custom) {
+    const last = new Date(c.at.getTime() - 1);
+    hint.textContent = `The token will work through ${fmt.date(last.toISOString())} and expire at midnight (your local time).`;
+  } else hint.textContent = `The token will expire on ${fmt.dateTime(c.at.toISOString())}.`;
+}
+
+function openCreate() {
+  const form = $('create-form');
+  form.reset();
+  clearErrors(form);
+  updateExpirationHint();
+  openDialog($('dlg-create'), $('create-name'));
+}
+
+const CREATE_FIELDS = {
+  name: ['create-name', 'create-name-error'],
+  maxRps: ['create-rps', 'create-rps-error'],
+  burst: ['create-rps', 'create-rps-error'],
+  expiresAt: ['create-exp', 'create-exp-error'],
+};
+
+// Shows an API error next to the field its message names, or at the bottom of the form.
+function showApiError(e, fields, formErrId) {
+  const f = e instanceof ApiError && e.field && fields[e.field];
+  if (f && (e.status === 400 || e.status === 409)) {
+    showFieldError($(f[0]), $(f[1]), e.message);
+    $(f[0]).focus();
+  } else {
+    $(formErrId).textContent = e.message;
+    $(formErrId).hidden = false;
+  }
+}
+
+async function submitCreate(ev) {
+  ev.preventDefault();
+  const form = $('create-form');
+  clearErrors(form);
+  const name = $('create-name').value.trim();
+  const rps = parseRps($('create-rps').value);
+  const exp = expirationChoice();
+  let first = null;
+  if (!name) {
+    showFieldError($('create-name'), $('create-name-error'), 'Token name is required.');
+    first = first || $('create-name');
+  }
+  if (rps.error) {
+    showFieldError($('create-rps'), $('create-rps-error'), rps.error);
+    first = first || $('create-rps');
+  }
+  if (exp.error) {
+    const input = $('create-exp').value === 'custom' ? $('create-date') : $('create-exp');
+    showFieldError(input, $('create-exp-error'), exp.error);
+    first = first || input;
+  }
+  if (first) {
+    first.focus();
+    return;
+  }
+  const spec = { name };
+  if (rps.value !== null) spec.maxRps = rps.value;
+  if (exp.at) spec.expiresAt = exp.at.toISOString();
+  const btn = $('create-submit');
+  setBusy(btn, true, 'Generating…');
+  let created;
+  try {
+    created = await api.create(spec);
+  } catch (e) {
+    showApiError(e, CREATE_FIELDS, 'create-error');
+    return;
+  } finally {
+    setBusy(btn, false);
+  }
+  const secret = created.token;
+  delete created.token;
+  upsert(created);
+  $('dlg-create').dataset.keepFocus = '1';
+  const back = returnFocus;
+  $('dlg-create').close();
+  returnFocus = back;
+  showCreated(created, secret);
+}
+
+function showCreated(t, secret) {
+  $('created-name-line').textContent = `“${t.name}” was created${t.expiresAt ? `; it expires on ${fmt.dateTime(t.expiresAt)}` : ''}.`;
+  $('created-value').value = secret;
+  $('created-copy-status').textContent = '';
+  $('created-snippet').textContent = `curl -H "X-API-Token: <token>" ${location.origin}/v1/config`;
+  $('dlg-created').showModal();
+  $('created-value').focus();
+  $('created-value').select();
+}
+
+async function copySecret() {
+  const input = $('created-value');
+  const status = $('created-copy-status');
+  try {
+    if (!navigator.clipboard || !window.isSecureContext) throw new Error('no clipboard API');
+    await navigator.clipboard.writeText(input.value);
+    status.textContent = 'Copied to the clipboard.';
+    return;
+  } catch {
+    // Fall back to selecting the text: execCommand works in more places, and a person can press Ctrl+C.
+  }
+  input.focus();
+  input.select();
+  let ok = false;
+  try { ok = document.execCommand('copy'); } catch { ok = false; }
+  status.textContent = ok ? 'Copied to the clipboard.' : 'The token is selected: press Ctrl+C (⌘C on a Mac) to copy it.';
+}
+
+// ---- Suspend / activate
+
+function openSuspend(t) {
+  state.current = t;
+  $('suspend-text').textContent = '';
+  $('suspend-text').append('Suspend ', el('strong', { text: t.name }),
+    '? Every request with this token is refused (401) from the next one, until you activate it again. No restart is needed.');
+  openDialog($('dlg-suspend'), $('suspend-reason'));
+}
+
+async function submitSuspend(ev) {
+  ev.preventDefault();
+  const t = state.current;
+  clearErrors($('suspend-form'));
+  const btn = $('suspend-submit');
+  setBusy(btn, true, 'Suspending…');
+  try {
+    const updated = await api.suspend(t.id, $('suspend-reason').value.trim());
+    upsert(updated);
+    $('dlg-suspend').close();
+    notice(`Suspended “${t.name}”.`);
+  } catch (e) {
+    if (e.status === 404) { forget(t.id); $('dlg-suspend').close(); notice(e.message); return; }
+    showApiError(e, { reason: ['suspend-reason', 'suspend-reason-error'] }, 'suspend-error');
+  } finally {
+    setBusy(btn, false);
+  }
+}
+
+async function activate(t, button) {
+  button.disabled = true;
+  try {
+    const updated = await api.activate(t.id);
+    upsert(updated);
+    notice(`Activated “${t.name}”.`);
+  } catch (e) {
+    button.disabled = false;
+    if (e.status === 404) forget(t.id);
+    notice(`Could not activate “${t.name}”: ${e.message}`);
+  }
+}
+
+// ---- Edit Max RPS
+
+function openRps(t) {
+  state.current = t;
+  const form = $('rps-form');
+  form.reset();
+  clearErrors(form);
+  $('rps-text').textContent = `Token “${t.name}” (${t.prefix}…). The new limit applies from the next request.`;
+  $('rps-value').value = t.maxRps == null ? '' : String(t.maxRps);
+  $('rps-burst').value = t.burst == null ? '' : String(t.burst);
+  $('rps-burst').dataset.initial = $('rps-burst').value;
+  openDialog($('dlg-rps'), $('rps-value'));
+  $('rps-value').select();
+}
+
+async function submitRps(ev) {
+  ev.preventDefault();
+  const t = state.current;
+  const form = $('rps-form');
+  clearErrors(form);
+  const rps = parseRps($('rps-value').value);
+  const burstText = $('rps-burst').value.trim();
+  let first = null;
+  if (rps.error) {
+    showFieldError($('rps-value'), $('rps-value-error'), rps.error);
+    first = $('rps-value');
+  }
+  if (burstText !== '' && !/^[1-9]\d*$/.test(burstText)) {
+    showFieldError($('rps-burst'), $('rps-burst-error'), 'Burst must be a whole number of at least 1.');
+    first = first || $('rps-burst');
+  }
+  if (first) {
+    first.focus();
+    return;
+  }
+  const patch = { maxRps: rps.value };
+  if (burstText !== $('rps-burst').dataset.initial) patch.burst = burstText === '' ? null : Number(burstText);
+  const btn = $('rps-submit');
+  setBusy(btn, true, 'Saving…');
+  try {
+    const updated = await api.update(t.id, patch);
+    upsert(updated);
+    $('dlg-rps').close();
+    notice(updated.maxRps == null ? `“${t.name}” is now unlimited.`
+      : `“${t.name}” is now limited to ${fmt.num(updated.maxRps)}/s (burst ${fmt.num(updated.burst)}).`);
+  } catch (e) {
+    if (e.status === 404) { forget(t.id); $('dlg-rps').close(); notice(e.message); return; }
+    showApiError(e, {
+      maxRps: ['rps-value', 'rps-value-error'], burst: ['rps-burst', 'rps-burst-error'],
+    }, 'rps-error');
+  } finally {
+    setBusy(btn, false);
+  }
+}
+
+// ---- Delete
+
+function openDelete(t) {
+  state.current = t;
+  $('delete-text').textContent = '';
+  $('delete-text').append('Delete ', el('strong', { text: t.name }), ' ', el('span', { class: 'mono', text: `(${t.prefix}…)` }), '?');
+  openDialog($('dlg-delete'), $('dlg-delete').querySelector('[data-close]')); // a stray Enter cancels
+}
+
+async function submitDelete(ev) {
+  ev.preventDefault();
+  const t = state.current;
+  const btn = $('delete-submit');
+  setBusy(btn, true, 'Deleting…');
+  try {
+    await api.remove(t.id);
+  } catch (e) {
+    if (e.status !== 404) {
+      $('delete-error').textContent = e.message;
+      $('delete-error').hidden = false;
+      return;
+    }
+  } finally {
+    setBusy(btn, false);
+  }
+  forget(t.id);
+  returnFocus = null;
+  $('dlg-delete').close();
+  $('new-token').focus();
+  notice(`Deleted “${t.name}”.`);
+}
+
+// ------------------------------------------------------------------ tabs
+
+function selectTab(which, focus = true) {
+  for (const name of ['tokens', 'general']) {
+    const on = name === which;
+    const tab = $(`tab-${name}`);
+    tab.setAttribute('aria-selected', on ? 'true' : 'false');
+    tab.tabIndex = on ? 0 : -1;
+    $(`panel-${name}`).hidden = !on;
+    if (on && focus) tab.focus();
+  }
+}
+
+// ------------------------------------------------------------------ wiring
+
+function wire() {
+  setUnauthorizedHandler(() => {
+    if (state.session) showLogin('Your session has ended. Log in again.');
+  });
+
+  $('login-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const u = $('login-username').value.trim();
+    const p = $('login-password').value;
+    const err = $('login-error');
+    err.hidden = true;
+    if (!u || !p) {
+      err.textContent = 'Enter your username and password.';
+      err.hidden = false;
+      (u ? $('login-password') : $('login-username')).focus();
+      return;
+    }
+    const btn = $('login-submit');
+    setBusy(btn, true, 'Logging in…');
+    try {
+      enterApp(await api.login(u, p));
+      $('login-password').value = '';
+      $('main').focus();
+    } catch (e) {
+      err.textContent = e.message;
+      err.hidden = false;
+      $('login-password').select();
+    } finally {
+      setBusy(btn, false);
+    }
+  });
+
+  $('logout').addEventListener('click', async () => {
+    try { await api.logout(); } catch { /* the session is gone either way */ }
+    showLogin();
+  });
+
+  $('tab-tokens').addEventListener('click', () => selectTab('tokens'));
+  $('tab-general').addEventListener('click', () => selectTab('general'));
+  for (const id of ['tab-tokens', 'tab-general']) {
+    $(id).addEventListener('keydown', (ev) => {
+      if (ev.key === 'ArrowRight' || ev.key === 'ArrowLeft') {
+        ev.preventDefault();
+        selectTab(id === 'tab-tokens' ? 'general' : 'tokens');
+      }
+    });
+  }
+
+  $('new-token').addEventListener('click', openCreate);
+  $('create-exp').addEventListener('change', updateExpirationHint);
+  $('create-date').addEventListener('change', updateExpirationHint);
+  $('create-form').addEventListener('submit', submitCreate);
+  $('created-copy').addEventListener('click', copySecret);
+  $('created-value').addEventListener('focus', () => $('created-value').select());
+  $('created-done').addEventListener('click', () => $('dlg-created').close());
+  $('suspend-form').addEventListener('submit', submitSuspend);
+  $('rps-form').addEventListener('submit', submitRps);
+  $('delete-form').addEventListener('submit', submitDelete);
+  // Typing into a field clears its error.
+  for (const f of document.querySelectorAll('dialog input, dialog select, dialog textarea')) {
+    f.addEventListener('input', () => {
+      if (f.getAttribute('aria-invalid') !== 'true') return;
+      f.removeAttribute('aria-invalid');
+      const errId = (f.getAttribute('aria-describedby') || '').split(' ').find((x) => x.endsWith('-error'));
+      if (errId) $(errId).hidden = true;
+    });
+  }
+  wireDialogs();
+
+  $('tokens-body').addEventListener('click', (ev) => {
+    const b = ev.target.closest('button[data-action]');
+    if (!b) return;
+    const t = state.tokens.find((x) => x.id === b.dataset.id);
+    if (!t) return;
+    switch (b.dataset.action) {
+      case 'activity':
+        if (state.expanded.has(t.id)) {
+          state.expanded.delete(t.id);
+          const c = state.charts.get(t.id);
+          if (c) c.stop();
+          state.charts.delete(t.id);
+        } else {
+          state.expanded.add(t.id);
+        }
+        renderList();
+        break;
+      case 'edit-rps': openRps(t); break;
+      case 'suspend': openSuspend(t); break;
+      case 'activate': activate(t, b); break;
+      case 'delete': openDelete(t); break;
+      default: break;
+    }
+  });
+
+  let resizeTimer = null;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { for (const c of state.charts.values()) c.draw(); }, 150);
+  });
+
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && state.session) loadList();
+  });
+}
+
+async function boot() {
+  wire();
+  try {
+    enterApp(await api.session());
+  } catch (e) {
+    showLogin(e.status === 401 || e.status === 403 ? '' : e.message);
+  }
+}
+
+boot();
