@@ -30,9 +30,10 @@ $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
 
 # The console's static files are compiled into the binary (no files needed at run time).
 $(BUILD)/console_assets.c: scripts/embed.sh $(CONSOLE) | $(BUILD)
-	scripts/embed.sh $(CONSOLE) > $@
+	@scripts/embed.sh $(CONSOLE) > $@
 $(BUILD)/console_assets.o: $(BUILD)/console_assets.c
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -c $< -o $@
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) -Wno-missing-prototypes -c $< -o $@
 
 $(BIN): $(BUILD)/main.o $(LIBOBJ)
 	@mkdir -p $(dir $@)
