@@ -367,15 +367,30 @@ json_object *ig_http_body_json(ig_req_t *r, ig_error_t *err)
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     json_object *o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
     enum json_tokener_error e = json_tokener_get_error(tok);
-    if (e != json_tokener_success || json_tokener_get_parse_end(tok) != r->body_len) {
+    size_t end = json_tokener_get_parse_end(tok);
+    if (e == json_tokener_continue) {
+        /* The whole body was read and the tokener wants more: a top-level number or literal ("42", "null")
+         * ends only when something follows it.  Tell it the input is over. */
+        o = json_tokener_parse_ex(tok, " ", 1);
+        e = json_tokener_get_error(tok);
+        end = r->body_len;
+    }
+    if (e == json_tokener_success && !o) {
+        ig_error_set(err, 400, "BadRequestException", "request body must be a JSON object (got null)");
+        json_tokener_free(tok);
+        return NULL;
+    }
+    if (e != json_tokener_success || end != r->body_len) {
         /* trailing whitespace is fine */
-        size_t end = json_tokener_get_parse_end(tok);
         bool only_ws = e == json_tokener_success;
         for (size_t i = end; only_ws && i < r->body_len; i++)
             if (r->body[i] != ' ' && r->body[i] != '\n' && r->body[i] != '\r' && r->body[i] != '\t') only_ws = false;
         if (!only_ws) {
             ig_error_set(err, 400, "BadRequestException", "malformed JSON body: %s at offset %zu",
-                         e == json_tokener_success ? "trailing data" : json_tokener_error_desc(e), end);
+                         e == json_tokener_success    ? "trailing data"
+                         : e == json_tokener_continue ? "unexpected end of input"
+                                                      : json_tokener_error_desc(e),
+                         end);
             json_object_put(o);
             o = NULL;
         }
