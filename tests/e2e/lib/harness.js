@@ -124,7 +124,12 @@ export class Server {
       b = JSON.stringify(body);
       h['Content-Type'] = 'application/json';
     }
-    const r = await fetch(`${this.url}${p}`, { method, headers: h, body: b });
+    let r;
+    try {
+      r = await fetch(`${this.url}${p}`, { method, headers: h, body: b });
+    } catch (e) { // undici says only "fetch failed": name the request and the socket error
+      throw new Error(`${method} ${p}: ${e.message} (${e.cause?.code || e.cause?.message || e.cause})`, { cause: e });
+    }
     const text = await r.text();
     let json;
     try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
