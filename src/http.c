@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "metrics.h"
@@ -163,7 +164,9 @@ int ig_http_start(ig_server_t *srv)
     const ig_config_t *cfg = &srv->cfg;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    /* MHD_USE_ITC: MHD_quiesce_daemon() refuses to work in thread-pool mode without it (it logs "requires
+     * MHD_USE_ITC" and keeps accepting), and SIGTERM must stop new connections while requests finish. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_ITC;
     if (strchr(cfg->listen_host, ':')) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
         a6->sin6_family = AF_INET6;
@@ -198,7 +201,11 @@ bad_addr:
 
 void ig_http_quiesce(ig_server_t *srv)
 {
-    if (srv->daemon) MHD_quiesce_daemon(srv->daemon);
+    if (!srv->daemon) return;
+    /* The listening socket is handed back to us: until it is closed the kernel keeps completing handshakes
+     * into its backlog, and those clients hang until exit instead of being refused. */
+    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
 }
 
 void ig_http_stop(ig_server_t *srv)
