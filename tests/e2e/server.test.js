@@ -194,7 +194,9 @@ test('a good YAML config and env override are honoured', async () => {
   const admin = createToken(srv.dataDir, 'admin-key');
   await srv.start();
   try {
-    assert.match(srv.readLog(), /3 threads/);
+    // (the "listening" line is written just after the socket opens: wait for it)
+    const { value: line } = await pollUntil('listening line', () => srv.readLog().match(/listening on .*/)?.[0], 3000);
+    assert.match(line, /\b3 threads\b/);
     assertError(assert, await srv.req('POST', T, { token: admin.token, body: { name: 'x', pad: 'p'.repeat(4096) } }), 413);
     assert.equal((await srv.req('POST', T, { token: admin.token, body: { name: 'fits' } })).status, 201);
   } finally {
