@@ -551,6 +551,10 @@ bad:
 }
 
 #define MAX_RPS_LIMIT 1000000.0
+/* The limiter works in whole nanoseconds: emission = 1e9 / maxRps, tolerance = emission * (burst - 1), both
+ * int64.  Below 0.001 (one request per 1000 s) with the largest burst that product no longer fits, and a tiny
+ * maxRps such as 1e-12 overflowed at once (undefined behaviour, a crash under UBSan, on every load). */
+#define MIN_RPS_LIMIT 0.001
 #define BURST_LIMIT 1000000
 
 int ig_token_spec_validate(const ig_token_spec_t *spec, bool for_create, int64_t now_ms, ig_error_t *err)
@@ -559,9 +563,9 @@ int ig_token_spec_validate(const ig_token_spec_t *spec, bool for_create, int64_t
         return ig_error_set(err, 400, "BadRequestException", "name: is required");
     if (spec->has_name && check_name(spec->name, err)) return -1;
     if (spec->has_max_rps && spec->max_rps != 0 &&
-        (!isfinite(spec->max_rps) || spec->max_rps <= 0 || spec->max_rps > MAX_RPS_LIMIT))
+        (!isfinite(spec->max_rps) || spec->max_rps < MIN_RPS_LIMIT || spec->max_rps > MAX_RPS_LIMIT))
         return ig_error_set(err, 400, "BadRequestException",
-                            "maxRps: must be a number greater than 0 and at most %.0f, or null", MAX_RPS_LIMIT);
+                            "maxRps: must be a number from %g to %.0f, or null", MIN_RPS_LIMIT, MAX_RPS_LIMIT);
     if (spec->has_max_rps && spec->max_rps < 0)
         return ig_error_set(err, 400, "BadRequestException", "maxRps: must be greater than 0, or null");
     if (spec->has_burst && spec->burst != 0 && (spec->burst < 1 || spec->burst > BURST_LIMIT))
