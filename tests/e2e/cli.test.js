@@ -116,6 +116,7 @@ test('CLI: bad input exits non-zero naming the option or field, and writes nothi
     [['create', '--name', 'n', '--max-rps', '-1'], /--max-rps/],
     [['create', '--name', 'n', '--max-rps', 'abc'], /--max-rps/],
     [['create', '--name', 'n', '--max-rps', '1e9'], /maxRps|max-rps/],
+    [['create', '--name', 'n', '--max-rps', '1e-12', '--burst', '3'], /maxRps|max-rps/],
     [['create', '--name', 'n', '--burst', '0'], /--burst/],
     [['create', '--name', 'n', '--burst', '1.5'], /--burst/],
     [['create', '--name', 'n', '--expires', 'yesterday'], /--expires/],

@@ -298,6 +298,10 @@ test('validation: every bad create/PATCH is a 400 naming the field (409 for a du
       [{ name: 'ok', maxRps: true }, /maxRps/],
       [{ name: 'ok', maxRps: 1e9 }, /maxRps/],
       [{ name: 'ok', maxRps: {} }, /maxRps/],
+      // Below the limiter's resolution: 1e-12 with burst 3 once overflowed int64 nanoseconds (a UBSan crash).
+      [{ name: 'ok', maxRps: 1e-12, burst: 3 }, /maxRps/],
+      [{ name: 'ok', maxRps: 0.0009 }, /maxRps/],
+      [{ name: 'ok', maxRps: 5e-324 }, /maxRps/],
       [{ name: 'ok', burst: 0 }, /burst/],
       [{ name: 'ok', burst: -3 }, /burst/],
       [{ name: 'ok', burst: 1.5 }, /burst/],
@@ -377,6 +381,16 @@ test('validation: every bad create/PATCH is a 400 naming the field (409 for a du
     assert.equal(long.json.name, 'é'.repeat(100));
     const cap = await srv.req('POST', T, { token: admin, body: { name: 'cap', maxRps: 1e6, burst: 1e6 } });
     assert.equal(cap.status, 201, cap.text);
+    // The smallest rate with the largest burst: accepted, and enforced without overflow.
+    const slow = await srv.req('POST', T, { token: admin, body: { name: 'slowest', maxRps: 0.001, burst: 1e6 } });
+    assert.equal(slow.status, 201, slow.text);
+    assert.equal(slow.json.maxRps, 0.001);
+    for (let i = 0; i < 3; i++) assert.equal((await useToken(srv, slow.json.token)).status, 200);
+    const one = await srv.req('POST', T, { token: admin, body: { name: 'slowest-1', maxRps: 0.001, burst: 1 } });
+    assert.equal((await useToken(srv, one.json.token)).status, 200);
+    const no = await useToken(srv, one.json.token);
+    assert.equal(no.status, 429, no.text);
+    assert.ok(Number(no.headers.get('retry-after')) >= 990, no.headers.get('retry-after'));
     const uni = await srv.req('POST', T, { token: admin, body: { name: 'Spark ETL — nightly 🚀' } });
     assert.equal(uni.status, 201, uni.text);
     assert.equal(uni.json.name, 'Spark ETL — nightly 🚀');
