@@ -70,6 +70,12 @@ static bool has_body(struct MHD_Connection *c)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
+static ig_res_t too_big(ig_req_t *r)
+{
+    return ig_http_error(r, 413, "BadRequestException", "request body larger than %lld bytes",
+                         (long long)r->srv->cfg.max_body_bytes);
+}
+
 static ig_res_t on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                            const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -86,16 +92,26 @@ static ig_res_t on_request(void *cls, struct MHD_Connection *c, const char *url,
             ig_metrics_request_done(r.status, ig_metrics_now_ns() - start);
             return res;
         }
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoll(cl, NULL, 10) > srv->cfg.max_body_bytes) {
+            /* Refuse before the body is sent: no "100 Continue" for a body we would throw away, and no reading
+             * of it (libmicrohttpd closes the connection after this response). */
+            *con_cls = &answered_marker;
+            init_req(&r, srv, c, url, method);
+            ig_res_t res = too_big(&r);
+            ig_metrics_request_done(r.status, ig_metrics_now_ns() - start);
+            return res;
+        }
         body_ctx_t *b = calloc(1, sizeof *b);
         if (!b) return MHD_NO;
         b->start_ns = start;
         *con_cls = b;
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        long long want = cl ? strtoll(cl, NULL, 10) : 0;
-        if (want > srv->cfg.max_body_bytes) b->too_big = true;
         return MHD_YES;
     }
-    if (*con_cls == &answered_marker) return MHD_YES;
+    if (*con_cls == &answered_marker) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
     body_ctx_t *b = *con_cls;
     if (*upload_size) {
         if (!b->too_big && b->len + *upload_size > (size_t)srv->cfg.max_body_bytes) b->too_big = true;
@@ -117,8 +133,7 @@ static ig_res_t on_request(void *cls, struct MHD_Connection *c, const char *url,
     init_req(&r, srv, c, url, method);
     ig_res_t res;
     if (b->too_big) {
-        res = ig_http_error(&r, 413, "BadRequestException", "request body larger than %lld bytes",
-                            (long long)srv->cfg.max_body_bytes);
+        res = too_big(&r);
     } else {
         if (b->buf) b->buf[b->len] = '\0';
         r.body = b->buf ? b->buf : "";
