@@ -2,6 +2,7 @@
 // validation (400/409 and nothing written), routes (404/405/413) and member visibility.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { cli, createToken, assertError, sleep } from './lib/harness.js';
 import {
   TOKEN_RE, ID_RE, RFC3339_RE, startWithAdmin, flipLast, foreignToken, snapshot, useToken, assert401, ms, pollUntil,
@@ -404,6 +405,21 @@ test('validation: every bad create/PATCH is a 400 naming the field (409 for a du
   }
 });
 
+// Writes head+body on a raw connection; resolves with what came back once `until` matches or the peer closes
+// (at most 3 s).
+function rawExchange(port, head, body, until) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let data = '';
+    const done = () => { clearTimeout(t); s.destroy(); resolve(data); };
+    const t = setTimeout(done, 3000);
+    s.on('data', (c) => { data += c; if (until.test(data)) done(); });
+    s.on('close', done);
+    s.on('error', (e) => (data ? done() : reject(e)));
+    s.write(head + body);
+  });
+}
+
 test('routes: unknown 404, wrong method 405 with Allow, body over the cap 413', async () => {
   const { srv, admin } = await startWithAdmin({ env: { ICEGATE_SERVER_MAX_BODY_BYTES: '2048' } });
   try {
@@ -434,6 +450,22 @@ test('routes: unknown 404, wrong method 405 with Allow, body over the cap 413', 
     // Just under the cap still goes through to validation.
     const under = await srv.req('POST', T, { token: admin, body: { name: 'n', pad: 'x'.repeat(1900) } });
     assertError(assert, under, 400, /BadRequest/, /pad/);
+    // A declared Content-Length over the cap is refused before the body is sent: no "100 Continue"
+    // inviting a body that would be thrown away (it used to read all of it first), and a prompt 413.
+    const head = (extra) => `POST ${T} HTTP/1.1\r\nHost: x\r\nX-API-Token: ${admin}\r\nContent-Type: application/json\r\n${extra}\r\n`;
+    const t0 = Date.now();
+    const early = await rawExchange(srv.port, head('Content-Length: 1000000000\r\nExpect: 100-continue\r\n'), '', /\r\n\r\n\{.*\}\}$/s);
+    assert.match(early, /^HTTP\/1\.1 413 /, early);
+    assert.doesNotMatch(early, /100 Continue/);
+    assert.match(early, /request body larger than 2048 bytes/);
+    const early2 = await rawExchange(srv.port, head('Content-Length: 5000\r\n'), '{"name": "partial', /\r\n\r\n\{.*\}\}$/s);
+    assert.match(early2, /^HTTP\/1\.1 413 /, early2);
+    assert.ok(Date.now() - t0 < 1500, `413 took ${Date.now() - t0} ms`);
+    // Chunked (no Content-Length): counted as it arrives.
+    const chunk = JSON.stringify({ name: 'chunky', pad: 'x'.repeat(4096) });
+    const chunked = await rawExchange(srv.port, head('Transfer-Encoding: chunked\r\n'),
+      `${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`, /\r\n\r\n\{.*\}\}$/s);
+    assert.match(chunked, /^HTTP\/1\.1 413 /, chunked);
     assert.deepEqual(await snapshot(srv, admin), before);
     // The server is fine afterwards.
     assert.equal((await useToken(srv, c.json.token)).status, 200);
