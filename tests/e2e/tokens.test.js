@@ -179,6 +179,50 @@ test('suspend and activate take effect on the very next request; delete → next
   }
 });
 
+test('under concurrent load, no request sent after suspend returns is served, none after activate is refused', async () => {
+  const { srv, admin } = await startWithAdmin({ env: { ICEGATE_SERVER_THREADS: '4' } });
+  try {
+    const c = await srv.req('POST', T, { token: admin, body: { name: 'hot' } });
+    const { id, token } = c.json;
+    // phase is what the last admin call that *returned* made the token; gen moves whenever a call starts or
+    // returns, so a request whose gen is unchanged from send to answer ran entirely inside one phase.
+    let phase = 'active';
+    let gen = 0;
+    let stop = false;
+    let checked = 0;
+    const bad = [];
+    const worker = async () => {
+      while (!stop) {
+        const g = gen;
+        const p = phase;
+        const r = await useToken(srv, token);
+        if (g !== gen || p === 'changing') continue;
+        checked++;
+        if (p === 'suspended' && r.status !== 401) bad.push(`served while suspended: ${r.status}`);
+        if (p === 'active' && r.status !== 200) bad.push(`refused while active: ${r.status} ${r.text}`);
+      }
+    };
+    const workers = Array.from({ length: 6 }, worker);
+    for (let i = 0; i < 15; i++) {
+      gen++; phase = 'changing';
+      assert.equal((await srv.req('POST', `${T}/${id}/suspend`, { token: admin })).status, 200);
+      gen++; phase = 'suspended';
+      await sleep(3);
+      gen++; phase = 'changing';
+      assert.equal((await srv.req('POST', `${T}/${id}/activate`, { token: admin })).status, 200);
+      gen++; phase = 'active';
+      assert.equal((await srv.req('PATCH', `${T}/${id}`, { token: admin, body: { name: `hot-${i}` } })).status, 200);
+      await sleep(3);
+    }
+    stop = true;
+    await Promise.all(workers);
+    assert.deepEqual(bad, []);
+    assert.ok(checked >= 50, `only ${checked} requests checked`);
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('PATCH maxRps/burst applies to the very next request (429 at once, lifted at once)', async () => {
   const { srv, admin } = await startWithAdmin();
   try {
