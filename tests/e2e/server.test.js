@@ -214,9 +214,9 @@ test('console session: HttpOnly SameSite=Strict cookie, CSRF on writes, logout e
   try {
     const names = async () => (await srv.req('GET', T, { token: admin })).json.accessTokens.map((t) => t.name).sort();
     const wrong = await srv.req('POST', '/api/v1/session/login', { body: { username: 'admin', password: 'not-the-password' } });
-    assertError(assert, wrong, 401, /NotAuthorized/, /wrong username or password/);
+    assert401(wrong, /wrong username or password/);
     assert.equal(cookieOf(wrong), undefined);
-    assertError(assert, await srv.req('POST', '/api/v1/session/login', { body: { username: 'ghost', password: ADMIN_PASSWORD } }), 401);
+    assert401(await srv.req('POST', '/api/v1/session/login', { body: { username: 'ghost', password: ADMIN_PASSWORD } }), /wrong username or password/);
     assertError(assert, await srv.req('POST', '/api/v1/session/login', { body: { username: 'admin' } }), 400, /BadRequest/);
     assertError(assert, await srv.req('GET', '/api/v1/session/login'), 405);
 
@@ -229,6 +229,7 @@ test('console session: HttpOnly SameSite=Strict cookie, CSRF on writes, logout e
     assert.ok(attrs.includes('SameSite=Strict'), setCookie);
     assert.ok(attrs.includes('Path=/'), setCookie);
     assert.ok(!attrs.includes('Secure'), 'Secure on plain http would lose the cookie');
+    assert.ok(attrs.includes('Max-Age=28800'), setCookie); // console.session_ttl default: 8 h
     const cookie = attrs[0];
     assert.match(cookie, /^icegate_session=[0-9A-Za-z]{32,}$/);
     const csrf = login.json.csrfToken;
@@ -274,17 +275,24 @@ test('console session: HttpOnly SameSite=Strict cookie, CSRF on writes, logout e
     const out = await srv.req('POST', '/api/v1/session/logout', { headers: withCookie({ 'X-CSRF-Token': csrf }) });
     assert.equal(out.status, 204, out.text);
     assert.match(cookieOf(out) || '', /^icegate_session=;.*Max-Age=0/);
-    assertError(assert, await srv.req('GET', T, { headers: withCookie() }), 401, /NotAuthorized/, /session/);
-    assertError(assert, await srv.req('POST', T, { headers: withCookie({ 'X-CSRF-Token': csrf }), body: { name: 'after-logout' } }), 401);
-    assertError(assert, await srv.req('GET', '/api/v1/session', { headers: withCookie() }), 401);
+    // (every 401 carries WWW-Authenticate: Bearer, the session ones too: these routes also take tokens)
+    assert401(await srv.req('GET', T, { headers: withCookie() }), /session expired or logged out/);
+    assert401(await srv.req('POST', T, { headers: withCookie({ 'X-CSRF-Token': csrf }), body: { name: 'after-logout' } }), /session/);
+    assert401(await srv.req('GET', '/api/v1/session', { headers: withCookie() }), /session/);
     assert.deepEqual(await names(), before);
 
     // no session and no token
     assert401(await srv.req('GET', T), /missing/);
-    assertError(assert, await srv.req('GET', '/api/v1/session'), 401, /NotAuthorized/);
+    assert401(await srv.req('GET', '/api/v1/session'), /not logged in/);
     assert401(await srv.req('POST', T, { body: { name: 'anon' }, headers: { 'X-CSRF-Token': csrf } }), /missing/);
     // a stale cookie next to a valid token: the token decides
     assert.equal((await srv.req('GET', T, { headers: withCookie({ 'X-API-Token': admin }) })).status, 200);
+    // behind a TLS-terminating proxy the cookie is Secure
+    const tls = await srv.req('POST', '/api/v1/session/login', {
+      body: { username: 'admin', password: ADMIN_PASSWORD }, headers: { 'X-Forwarded-Proto': 'https' },
+    });
+    assert.equal(tls.status, 200);
+    assert.ok(cookieOf(tls).split(';').map((x) => x.trim()).includes('Secure'), cookieOf(tls));
     // the session never opens the catalog: /v1 takes access tokens only
     const again = await srv.req('POST', '/api/v1/session/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
     const cookie2 = cookieOf(again).split(';')[0];
