@@ -12,6 +12,7 @@
  * uncontended stores per request and never wait. */
 #include "tokenstore.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -384,9 +385,8 @@ static void format_ip(uint64_t hi, uint64_t lo, char *buf, size_t cap)
         snprintf(buf, cap, "%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
         return;
     }
-    int n = 0;
-    for (int i = 0; i < 16 && n >= 0 && (size_t)n < cap; i += 2)
-        n += snprintf(buf + n, cap - (size_t)n, "%s%x", i ? ":" : "", (unsigned)(b[i] << 8 | b[i + 1]));
+    /* RFC 5952 text ("::1", not "0:0:0:0:0:0:0:1"), so the address compares equal to what other tools print. */
+    if (!inet_ntop(AF_INET6, b, buf, (socklen_t)cap) && cap) buf[0] = '\0';
 }
 
 static void count_second(_Atomic uint64_t *ring, uint64_t sec)
