@@ -76,6 +76,23 @@ test('restart keeps tokens, suspensions and last use; lastUsedAt/lastUsedIp show
   }
 });
 
+test('IPv6: serves on [::1] and records lastUsedIp as "::1" (RFC 5952), also in the store', async (t) => {
+  const probe = net.createServer();
+  const v6 = await new Promise((resolve) => { probe.once('error', () => resolve(false)); probe.listen(0, '::1', () => probe.close(() => resolve(true))); });
+  if (!v6) { t.skip('no IPv6 loopback here'); return; }
+  const dataDir = tempDir();
+  const admin = createToken(dataDir, 'admin-key');
+  const srv = await new Server({ dataDir, host: '::1' }).start();
+  try {
+    assert.equal((await useToken(srv, admin.token)).status, 200);
+    const g = await srv.req('GET', `${T}/${admin.id}`, { token: admin.token });
+    assert.equal(g.json.lastUsedIp, '::1'); // was "0:0:0:0:0:0:0:1"
+  } finally {
+    await srv.stop();
+  }
+  assert.equal(cli(dataDir, ['token', 'show', admin.id, '--json']).json.lastUsedIp, '::1');
+});
+
 // Sends the head and part of a body, returns {sock, response: Promise<string>}.
 function slowRequest(port, method, p, headers, bodyPart) {
   const sock = net.connect(port, '127.0.0.1');
