@@ -120,10 +120,14 @@ test('secrets never appear in the database, the log, or any response after creat
     const all = Buffer.concat(seen.map((s) => s.data));
     assert.ok(all.includes('cli-json-2') && all.includes(admin.prefix), 'search corpus looks empty');
 
+    // The whole token, its 32-character random part, and any 10 characters in a row past the displayed
+    // prefix (igt_ + 4): a partial leak counts too (10 base62 characters match by chance ~1 in 8e17).
     const leaks = [];
     for (const [name, s] of secrets) {
-      for (const needle of [s, randomPart(s), s.slice(4)]) {
-        for (const { where, data } of seen) if (data.includes(needle)) leaks.push(`${name} (${needle.length} chars) in ${where}`);
+      const needles = [s, randomPart(s), s.slice(4)];
+      for (let i = 8; i + 10 <= s.length; i++) needles.push(s.slice(i, i + 10));
+      for (const needle of needles) {
+        for (const { where, data } of seen) if (data.includes(needle)) leaks.push(`${name}: "${needle.length === 10 ? needle : `(${needle.length} chars)`}" in ${where}`);
       }
     }
     assert.deepEqual(leaks, []);
