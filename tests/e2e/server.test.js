@@ -212,8 +212,12 @@ test('bad configuration stops start-up with a message naming the key', () => {
   assert.match(bad.stderr, /ICEGATE_NO_SUCH_KEY/);
 });
 
-test('a good YAML config and env override are honoured', async () => {
-  const srv = new Server({ config: 'server:\n  max_body_bytes: 2048\n', env: { ICEGATE_SERVER_THREADS: '3' } });
+test('a good YAML config is honoured; env overrides the file, flags override both', async () => {
+  // file: threads 5 and an unusable listen address; env: threads 3; flag (from the harness): --listen
+  const srv = new Server({
+    config: 'server:\n  max_body_bytes: 2048\n  threads: 5\n  listen: 127.0.0.1:1\n',
+    env: { ICEGATE_SERVER_THREADS: '3' },
+  });
   const admin = createToken(srv.dataDir, 'admin-key');
   await srv.start();
   try {
