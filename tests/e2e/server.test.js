@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Server, BIN, binEnv, cli, createToken, tempDir, freePort, sleep, assertError, ADMIN_PASSWORD } from './lib/harness.js';
+import { Server, BIN, binEnv, cli, createToken, tempDir, sleep, assertError, ADMIN_PASSWORD } from './lib/harness.js';
 import { startWithAdmin, useToken, assert401, pollUntil, ms, RFC3339_RE } from './lib/helpers.js';
 
 const T = '/api/v1/access-tokens';
