@@ -375,10 +375,28 @@ int ig_http_client_addr(ig_req_t *r, unsigned char out[16])
     return -1;
 }
 
+/* True if the JSON text has a \u0000 escape.  It decodes to a NUL inside a string, and C code then sees only
+ * what comes before it: {"name": "a\u0000b"} was stored as "a", a key "name\u0000x" acted as "name", and a
+ * password was silently cut short.  Valid JSON has backslashes only inside strings, so a scan of the raw
+ * text that skips each escaped character ("\\u0000" is text) finds every such escape. */
+static bool has_nul_escape(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '\\') continue;
+        if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0) return true;
+        i++;
+    }
+    return false;
+}
+
 json_object *ig_http_body_json(ig_req_t *r, ig_error_t *err)
 {
     if (!r->body || r->body_len == 0) {
         ig_error_set(err, 400, "BadRequestException", "request body is required (JSON)");
+        return NULL;
+    }
+    if (has_nul_escape(r->body, r->body_len)) {
+        ig_error_set(err, 400, "BadRequestException", "request body must not contain NUL characters (\\u0000)");
         return NULL;
     }
     json_tokener *tok = json_tokener_new_ex(64);
