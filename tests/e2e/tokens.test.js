@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { cli, createToken, assertError, sleep } from './lib/harness.js';
+import { cli, createToken, assertError, sleep, ADMIN_PASSWORD } from './lib/harness.js';
 import {
   TOKEN_RE, ID_RE, RFC3339_RE, startWithAdmin, flipLast, foreignToken, snapshot, useToken, assert401, ms, pollUntil,
 } from './lib/helpers.js';
@@ -379,6 +379,11 @@ test('validation: every bad create/PATCH is a 400 naming the field (409 for a du
       ['null', /^request body must be a JSON object/],
       ['42', /^request body must be a JSON object/],
       ['true', /^request body must be a JSON object/],
+      // "\u0000" decodes to NUL: C would keep what is before it ("a\u0000b" was stored as "a", and the key
+      // "name\u0000x" acted as "name").
+      ['{"name": "a\\u0000b"}', /NUL/],
+      ['{"name\\u0000x": "k"}', /NUL/],
+      ['{"name": "\\u0000"}', /NUL/],
     ];
     for (const [text, re] of raw) {
       const r = await srv.req('POST', T, { token: admin, body: text, headers: { 'Content-Type': 'application/json' } });
@@ -413,6 +418,10 @@ test('validation: every bad create/PATCH is a 400 naming the field (409 for a du
     assertError(assert, await srv.req('POST', `${T}/${id}/suspend`, { token: admin, body: { reason: 'r'.repeat(501) } }), 400, /BadRequest/, /reason/);
     assertError(assert, await srv.req('POST', `${T}/${id}/suspend`, { token: admin, body: '{"reason":', headers: { 'Content-Type': 'application/json' } }), 400, /BadRequest/, /malformed/);
     assertError(assert, await srv.req('POST', `${T}/${id}/activate`, { token: admin, body: { x: 1 } }), 400, /BadRequest/);
+    assertError(assert, await srv.req('POST', `${T}/${id}/suspend`, { token: admin, body: '{"reason": "a\\u0000b"}', headers: { 'Content-Type': 'application/json' } }), 400, /BadRequest/, /NUL/);
+    // the same for users and logins: a password or user name is never cut short at a NUL
+    assertError(assert, await srv.req('POST', '/api/v1/users', { token: admin, body: '{"name": "nul", "password": "long-enough\\u0000tail"}', headers: { 'Content-Type': 'application/json' } }), 400, /BadRequest/, /NUL/);
+    assertError(assert, await srv.req('POST', '/api/v1/session/login', { body: `{"username": "admin\\u0000x", "password": "${ADMIN_PASSWORD}"}`, headers: { 'Content-Type': 'application/json' } }), 400, /BadRequest/, /NUL/);
     assert.deepEqual(await snapshot(srv, admin), before, 'a refused PATCH/suspend wrote something');
     assert.equal((await useToken(srv, ok.json.token)).status, 200);
 
@@ -436,6 +445,10 @@ test('validation: every bad create/PATCH is a 400 naming the field (409 for a du
     const no = await useToken(srv, one.json.token);
     assert.equal(no.status, 429, no.text);
     assert.ok(Number(no.headers.get('retry-after')) >= 990, no.headers.get('retry-after'));
+    // An escaped backslash followed by "u0000" is just text.
+    const text = await srv.req('POST', T, { token: admin, body: '{"name": "lit\\\\u0000"}', headers: { 'Content-Type': 'application/json' } });
+    assert.equal(text.status, 201, text.text);
+    assert.equal(text.json.name, 'lit\\u0000');
     const uni = await srv.req('POST', T, { token: admin, body: { name: 'Spark ETL — nightly 🚀' } });
     assert.equal(uni.status, 201, uni.text);
     assert.equal(uni.json.name, 'Spark ETL — nightly 🚀');
