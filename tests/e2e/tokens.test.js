@@ -591,6 +591,14 @@ test('members: see and manage only their own tokens; admins see all', async () =
     const g = await srv.req('GET', `${T}/${mine.json.id}`, { token: admin });
     assert.equal(g.status, 200);
     assert.equal(g.json.owner, 'alice');
+    // A second admin, made over the API, sees everything too.
+    const u2 = await srv.req('POST', '/api/v1/users', { token: admin, body: { name: 'root2', password: 'root2-password', role: 'admin' } });
+    assert.equal(u2.status, 201, u2.text);
+    const root2 = createToken(dataDir, 'root2-key', ['--owner', 'root2']);
+    await pollUntil('CLI-created admin token', async () => (await useToken(srv, root2.token)).status === 200);
+    const all2 = await srv.req('GET', T, { token: root2.token });
+    assert.equal(all2.json.accessTokens.length, 5);
+    assert.equal((await srv.req('GET', `${T}/${mine.json.id}`, { token: root2.token })).status, 200);
     // settings says who is who
     const sa = await srv.req('GET', '/api/v1/settings', { token: alice });
     assert.equal(sa.json.user, 'alice');
