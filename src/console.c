@@ -96,6 +96,14 @@ static void set_cookie(ig_req_t *r, const char *id, int max_age)
     ig_http_add_header(r, "Set-Cookie", c);
 }
 
+/* Every 401 carries the challenge (DESIGN section 3, RFC 9110): these routes also take an access token.
+ * Browsers show no dialog for Bearer, only for Basic/Digest. */
+static ig_res_t unauthorized(ig_req_t *r, const char *msg)
+{
+    ig_http_add_header(r, "WWW-Authenticate", "Bearer realm=\"icegate\"");
+    return ig_http_error(r, 401, "NotAuthorizedException", "%s", msg);
+}
+
 ig_session_auth_t ig_console_session_auth(ig_req_t *r, ig_res_t *res)
 {
     const char *id = cookie_value(r);
@@ -110,7 +118,7 @@ ig_session_auth_t ig_console_session_auth(ig_req_t *r, ig_res_t *res)
         /* A stale cookie with an access token alongside: let the token speak. */
         if (ig_http_header(r, "X-API-Token") || ig_http_header(r, "Authorization")) return IG_SESSION_NONE;
         set_cookie(r, "", 0);
-        *res = ig_http_error(r, 401, "NotAuthorizedException", "session expired or logged out: log in again");
+        *res = unauthorized(r, "session expired or logged out: log in again");
         return IG_SESSION_SENT;
     }
     if (r->method != IG_GET && r->method != IG_HEAD && r->method != IG_OPTIONS) {
@@ -158,7 +166,7 @@ static ig_res_t login(ig_req_t *r)
     ig_user_t user;
     int ok = ig_users_verify(r->srv->store, json_object_get_string(u), json_object_get_string(p), &user);
     json_object_put(body);
-    if (ok != 0) return ig_http_error(r, 401, "NotAuthorizedException", "wrong username or password");
+    if (ok != 0) return unauthorized(r, "wrong username or password");
     ig_sessions_t *s = r->srv->sessions;
     session_t x;
     memset(&x, 0, sizeof x);
@@ -201,7 +209,7 @@ ig_res_t ig_console_session_api(ig_req_t *r, const char *rest)
     }
     ig_session_auth_t a = ig_console_session_auth(r, &res);
     if (a == IG_SESSION_SENT) return res;
-    if (a == IG_SESSION_NONE) return ig_http_error(r, 401, "NotAuthorizedException", "not logged in");
+    if (a == IG_SESSION_NONE) return unauthorized(r, "not logged in");
     ig_sessions_t *s = r->srv->sessions;
     const char *id = cookie_value(r);
     session_t copy;

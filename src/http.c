@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "metrics.h"
@@ -69,6 +70,12 @@ static bool has_body(struct MHD_Connection *c)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
+static ig_res_t too_big(ig_req_t *r)
+{
+    return ig_http_error(r, 413, "BadRequestException", "request body larger than %lld bytes",
+                         (long long)r->srv->cfg.max_body_bytes);
+}
+
 static ig_res_t on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                            const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -83,15 +90,15 @@ static ig_res_t on_request(void *cls, struct MHD_Connection *c, const char *url,
             *con_cls = &no_body_marker;
             return MHD_YES;
         }
+        int64_t start = ig_metrics_now_ns();
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        long long want = cl ? strtoll(cl, NULL, 10) : 0;
-        if (want > srv->cfg.max_body_bytes) {
-            /* Refuse before reading a byte of it; libmicrohttpd then closes the connection. */
+        if (cl && strtoll(cl, NULL, 10) > srv->cfg.max_body_bytes) {
+            /* Refuse before the body is sent: no "100 Continue" for a body we would throw away, and no reading
+             * of it (libmicrohttpd closes the connection after this response). */
             *con_cls = &answered_marker;
             init_req(&r, srv, c, url, method);
-            ig_res_t res = ig_http_error(&r, 413, "BadRequestException", "request body larger than %lld bytes",
-                                         (long long)srv->cfg.max_body_bytes);
-            ig_metrics_request_done(413, 0);
+            ig_res_t res = too_big(&r);
+            ig_metrics_request_done(r.status, ig_metrics_now_ns() - start);
             return res;
         }
         body_ctx_t *b = calloc(1, sizeof *b);
@@ -114,7 +121,15 @@ static ig_res_t on_request(void *cls, struct MHD_Connection *c, const char *url,
     }
     body_ctx_t *b = *con_cls;
     if (*upload_size) {
-        if (!b->too_big && b->len + *upload_size > (size_t)srv->cfg.max_body_bytes) b->too_big = true;
+        /* A chunked body (no Content-Length) that crosses the cap: libmicrohttpd 0.9.75 cannot queue a
+         * response in the middle of an upload, so the rest is read and dropped (no memory held, bounded by
+         * server.connection_timeout) and the 413 goes out at the end. */
+        if (!b->too_big && b->len + *upload_size > (size_t)srv->cfg.max_body_bytes) {
+            b->too_big = true;
+            free(b->buf);
+            b->buf = NULL;
+            b->len = b->cap = 0;
+        }
         if (!b->too_big) {
             if (b->len + *upload_size + 1 > b->cap) {
                 size_t ncap = b->cap ? b->cap : 4096;
@@ -133,8 +148,7 @@ static ig_res_t on_request(void *cls, struct MHD_Connection *c, const char *url,
     init_req(&r, srv, c, url, method);
     ig_res_t res;
     if (b->too_big) {
-        res = ig_http_error(&r, 413, "BadRequestException", "request body larger than %lld bytes",
-                            (long long)srv->cfg.max_body_bytes);
+        res = too_big(&r);
     } else {
         if (b->buf) b->buf[b->len] = '\0';
         r.body = b->buf ? b->buf : "";
@@ -180,7 +194,9 @@ int ig_http_start(ig_server_t *srv)
     const ig_config_t *cfg = &srv->cfg;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* MHD_USE_ITC: MHD_quiesce_daemon() refuses to work in thread-pool mode without it (it logs "requires
+     * MHD_USE_ITC" and keeps accepting), and SIGTERM must stop new connections while requests finish. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (strchr(cfg->listen_host, ':')) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
         a6->sin6_family = AF_INET6;
@@ -215,7 +231,11 @@ bad_addr:
 
 void ig_http_quiesce(ig_server_t *srv)
 {
-    if (srv->daemon) MHD_quiesce_daemon(srv->daemon);
+    if (!srv->daemon) return;
+    /* The listening socket is handed back to us: until it is closed the kernel keeps completing handshakes
+     * into its backlog, and those clients hang until exit instead of being refused. */
+    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
 }
 
 void ig_http_stop(ig_server_t *srv)
@@ -370,10 +390,28 @@ int ig_http_client_addr(ig_req_t *r, unsigned char out[16])
     return -1;
 }
 
+/* True if the JSON text has a \u0000 escape.  It decodes to a NUL inside a string, and C code then sees only
+ * what comes before it: {"name": "a\u0000b"} was stored as "a", a key "name\u0000x" acted as "name", and a
+ * password was silently cut short.  Valid JSON has backslashes only inside strings, so a scan of the raw
+ * text that skips each escaped character ("\\u0000" is text) finds every such escape. */
+static bool has_nul_escape(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '\\') continue;
+        if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0) return true;
+        i++;
+    }
+    return false;
+}
+
 json_object *ig_http_body_json(ig_req_t *r, ig_error_t *err)
 {
     if (!r->body || r->body_len == 0) {
         ig_error_set(err, 400, "BadRequestException", "request body is required (JSON)");
+        return NULL;
+    }
+    if (has_nul_escape(r->body, r->body_len)) {
+        ig_error_set(err, 400, "BadRequestException", "request body must not contain NUL characters (\\u0000)");
         return NULL;
     }
     json_tokener *tok = json_tokener_new_ex(64);
@@ -384,15 +422,30 @@ json_object *ig_http_body_json(ig_req_t *r, ig_error_t *err)
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     json_object *o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
     enum json_tokener_error e = json_tokener_get_error(tok);
-    if (e != json_tokener_success || json_tokener_get_parse_end(tok) != r->body_len) {
+    size_t end = json_tokener_get_parse_end(tok);
+    if (e == json_tokener_continue) {
+        /* The whole body was read and the tokener wants more: a top-level number or literal ("42", "null")
+         * ends only when something follows it.  Tell it the input is over. */
+        o = json_tokener_parse_ex(tok, " ", 1);
+        e = json_tokener_get_error(tok);
+        end = r->body_len;
+    }
+    if (e == json_tokener_success && !o) {
+        ig_error_set(err, 400, "BadRequestException", "request body must be a JSON object (got null)");
+        json_tokener_free(tok);
+        return NULL;
+    }
+    if (e != json_tokener_success || end != r->body_len) {
         /* trailing whitespace is fine */
-        size_t end = json_tokener_get_parse_end(tok);
         bool only_ws = e == json_tokener_success;
         for (size_t i = end; only_ws && i < r->body_len; i++)
             if (r->body[i] != ' ' && r->body[i] != '\n' && r->body[i] != '\r' && r->body[i] != '\t') only_ws = false;
         if (!only_ws) {
             ig_error_set(err, 400, "BadRequestException", "malformed JSON body: %s at offset %zu",
-                         e == json_tokener_success ? "trailing data" : json_tokener_error_desc(e), end);
+                         e == json_tokener_success    ? "trailing data"
+                         : e == json_tokener_continue ? "unexpected end of input"
+                                                      : json_tokener_error_desc(e),
+                         end);
             json_object_put(o);
             o = NULL;
         }

@@ -12,6 +12,7 @@
  * uncontended stores per request and never wait. */
 #include "tokenstore.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -409,9 +410,8 @@ static void format_ip(uint64_t hi, uint64_t lo, char *buf, size_t cap)
         snprintf(buf, cap, "%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
         return;
     }
-    int n = 0;
-    for (int i = 0; i < 16 && n >= 0 && (size_t)n < cap; i += 2)
-        n += snprintf(buf + n, cap - (size_t)n, "%s%x", i ? ":" : "", (unsigned)(b[i] << 8 | b[i + 1]));
+    /* RFC 5952 text ("::1", not "0:0:0:0:0:0:0:1"), so the address compares equal to what other tools print. */
+    if (!inet_ntop(AF_INET6, b, buf, (socklen_t)cap) && cap) buf[0] = '\0';
 }
 
 static void count_second(_Atomic uint64_t *ring, uint64_t sec)
@@ -588,6 +588,10 @@ bad:
 }
 
 #define MAX_RPS_LIMIT 1000000.0
+/* The limiter works in whole nanoseconds: emission = 1e9 / maxRps, tolerance = emission * (burst - 1), both
+ * int64.  Below 0.001 (one request per 1000 s) with the largest burst that product no longer fits, and a tiny
+ * maxRps such as 1e-12 overflowed at once (undefined behaviour, a crash under UBSan, on every load). */
+#define MIN_RPS_LIMIT 0.001
 #define BURST_LIMIT 1000000
 
 int ig_token_spec_validate(const ig_token_spec_t *spec, bool for_create, int64_t now_ms, ig_error_t *err)
@@ -596,9 +600,9 @@ int ig_token_spec_validate(const ig_token_spec_t *spec, bool for_create, int64_t
         return ig_error_set(err, 400, "BadRequestException", "name: is required");
     if (spec->has_name && check_name(spec->name, err)) return -1;
     if (spec->has_max_rps && spec->max_rps != 0 &&
-        (!isfinite(spec->max_rps) || spec->max_rps <= 0 || spec->max_rps > MAX_RPS_LIMIT))
+        (!isfinite(spec->max_rps) || spec->max_rps < MIN_RPS_LIMIT || spec->max_rps > MAX_RPS_LIMIT))
         return ig_error_set(err, 400, "BadRequestException",
-                            "maxRps: must be a number greater than 0 and at most %.0f, or null", MAX_RPS_LIMIT);
+                            "maxRps: must be a number from %g to %.0f, or null", MIN_RPS_LIMIT, MAX_RPS_LIMIT);
     if (spec->has_max_rps && spec->max_rps < 0)
         return ig_error_set(err, 400, "BadRequestException", "maxRps: must be greater than 0, or null");
     if (spec->has_burst && spec->burst != 0 && (spec->burst < 1 || spec->burst > BURST_LIMIT))

@@ -58,8 +58,9 @@ export function createToken(dataDir, name, opts = []) {
 }
 
 export class Server {
-  constructor({ dataDir, env = {}, args = [], config } = {}) {
+  constructor({ dataDir, env = {}, args = [], config, host = '127.0.0.1' } = {}) {
     this.dataDir = dataDir || tempDir();
+    this.host = host.includes(':') ? `[${host}]` : host; // '::1' → '[::1]' in URLs and --listen
     this.env = env;
     this.args = args;
     this.config = config; // YAML text written to a file and passed with --config
@@ -68,8 +69,8 @@ export class Server {
 
   async start() {
     this.port = await freePort();
-    this.url = `http://127.0.0.1:${this.port}`;
-    const args = ['serve', '--listen', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir, ...this.args];
+    this.url = `http://${this.host}:${this.port}`;
+    const args = ['serve', '--listen', `${this.host}:${this.port}`, '--data-dir', this.dataDir, ...this.args];
     if (this.config !== undefined) {
       const cfgPath = path.join(this.dataDir, 'icegate.yaml');
       fs.mkdirSync(this.dataDir, { recursive: true });
@@ -124,7 +125,12 @@ export class Server {
       b = JSON.stringify(body);
       h['Content-Type'] = 'application/json';
     }
-    const r = await fetch(`${this.url}${p}`, { method, headers: h, body: b });
+    let r;
+    try {
+      r = await fetch(`${this.url}${p}`, { method, headers: h, body: b });
+    } catch (e) { // undici says only "fetch failed": name the request and the socket error
+      throw new Error(`${method} ${p}: ${e.message} (${e.cause?.code || e.cause?.message || e.cause})`, { cause: e });
+    }
     const text = await r.text();
     let json;
     try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
