@@ -267,7 +267,7 @@ test('validation: empty name, duplicate name (409) and bad Max RPS are shown nex
   await rpsErr.filter({ hasText: 'Max RPS must be' }).waitFor();
   await dlg.getByLabel('Max RPS').fill('5000000');
   await dlg.getByRole('button', { name: 'Generate' }).click();
-  await rpsErr.filter({ hasText: 'maxRps: must be a number greater than 0 and at most 1000000, or null' }).waitFor();
+  await rpsErr.filter({ hasText: 'maxRps: must be a number from 0.001 to 1000000, or null' }).waitFor();
   assert.equal(await nameErr.isVisible(), false);
 
   // Custom date in the past is refused in the page.
