@@ -264,10 +264,12 @@ int ig_token_effective_burst(const ig_token_rec_t *t)
 
 void ig_format_rate(double r, char *buf, size_t cap)
 {
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, r);
+    /* Fixed notation: %g would print 1000 as "1e+03" in a 429 message.  Rates are <= 1e6, so the digits fit. */
+    for (int decimals = 0; decimals <= 17; decimals++) {
+        snprintf(buf, cap, "%.*f", decimals, r);
         if (strtod(buf, NULL) == r) return;
     }
+    snprintf(buf, cap, "%.17g", r);
 }
 
 /* Builds the in-memory version of rec, reusing state when given.  Caller holds wmu. */

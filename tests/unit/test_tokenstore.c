@@ -1332,6 +1332,30 @@ static void test_token_json(void **state)
     assert_int_equal(ig_token_effective_burst(&t), 9);
 }
 
+/* Regression: ig_format_rate used %g, so a 429 for a 1000 rps token said "1e+03 requests per second"
+ * (tokenstore.h promises "1000"). */
+static void test_format_rate_plain_decimal(void **state)
+{
+    (void)state;
+    static const struct {
+        double r;
+        const char *text;
+    } cases[] = {{5, "5"},         {0.5, "0.5"},          {1000, "1000"}, {10, "10"},
+                 {100, "100"},     {1000000, "1000000"},  {0.1, "0.1"},   {2.25, "2.25"},
+                 {0.001, "0.001"}, {123456.5, "123456.5"}};
+    char buf[32];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ig_format_rate(cases[i].r, buf, sizeof buf);
+        assert_string_equal(buf, cases[i].text);
+    }
+    /* Whatever the value, the text reads back exactly and has no exponent. */
+    for (double r = 0.01; r < 1e6; r = r * 3.7 + 0.013) {
+        ig_format_rate(r, buf, sizeof buf);
+        assert_true(strtod(buf, NULL) == r);
+        assert_null(strchr(buf, 'e'));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1343,6 +1367,7 @@ int main(void)
         cmocka_unit_test(test_spec_shape_errors),
         cmocka_unit_test(test_spec_accepted),
         cmocka_unit_test(test_token_json),
+        cmocka_unit_test(test_format_rate_plain_decimal),
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suspend_reason_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names_owners_and_listing, setup, teardown),
