@@ -261,10 +261,11 @@ static int sq_token_update(ig_store_t *base, ig_token_rec_t *t, ig_error_t *err)
     sqlite3 *db = borrow(s, err);
     sqlite3_stmt *st = NULL;
     int rc = -1;
+    int64_t read_seq = t->seq;
     if (exec(db, "BEGIN IMMEDIATE", err) || next_seq(db, &t->seq, err)) goto out;
     st = prep(db,
               "UPDATE tokens SET name=?, suspended=?, max_rps=?, burst=?, expires_at=?, updated_at=?,"
-              " suspended_at=?, suspend_reason=?, seq=? WHERE id=? AND deleted=0",
+              " suspended_at=?, suspend_reason=?, seq=? WHERE id=? AND deleted=0 AND seq=?",
               err);
     if (!st) goto out;
     bind_text(st, 1, t->name);
@@ -279,6 +280,7 @@ static int sq_token_update(ig_store_t *base, ig_token_rec_t *t, ig_error_t *err)
     bind_text(st, 8, t->suspend_reason[0] ? t->suspend_reason : NULL);
     sqlite3_bind_int64(st, 9, t->seq);
     bind_text(st, 10, t->id);
+    sqlite3_bind_int64(st, 11, read_seq);
     int r = sqlite3_step(st);
     if (r == SQLITE_CONSTRAINT) {
         dup_name(err, t);
@@ -289,7 +291,15 @@ static int sq_token_update(ig_store_t *base, ig_token_rec_t *t, ig_error_t *err)
         goto out;
     }
     if (sqlite3_changes(db) == 0) {
-        rc = IG_STORE_NOTFOUND;
+        /* Gone, or moved on since the caller read it: tell the two apart. */
+        sqlite3_finalize(st);
+        st = prep(db, "SELECT 1 FROM tokens WHERE id=? AND deleted=0", err);
+        if (!st) goto out;
+        bind_text(st, 1, t->id);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW) rc = IG_STORE_STALE;
+        else if (r == SQLITE_DONE) rc = IG_STORE_NOTFOUND;
+        else fail_db(err, db, "token update");
         goto out;
     }
     rc = exec(db, "COMMIT", err);

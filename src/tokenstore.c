@@ -769,17 +769,25 @@ int ig_tokenstore_create(ig_tokenstore_t *ts, const char *owner, const ig_token_
     return 0;
 }
 
-/* Read-modify-write of one token: fetch, let `change` edit, write, apply. */
+/* Read-modify-write of one token: fetch, let `change` edit, write, apply.  The write is a compare-and-set
+ * on the version read, so a change committed in between (a suspend from the CLI or another request) is
+ * never overwritten with stale fields: read again and redo the change on top of it. */
 static int modify(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_error_t *err,
                   int (*change)(ig_token_rec_t *t, const void *arg, ig_error_t *err), const void *arg)
 {
-    int rc = ts->store->ops->token_get(ts->store, id, out, err);
+    int rc = IG_STORE_STALE;
+    for (int attempt = 0; rc == IG_STORE_STALE && attempt < 16; attempt++) {
+        rc = ts->store->ops->token_get(ts->store, id, out, err);
+        if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
+        if (rc) return -1;
+        if (change(out, arg, err)) return -1;
+        out->updated_at_ms = ig_wall_ms();
+        rc = ts->store->ops->token_update(ts->store, out, err);
+    }
     if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
-    if (rc) return -1;
-    if (change(out, arg, err)) return -1;
-    out->updated_at_ms = ig_wall_ms();
-    rc = ts->store->ops->token_update(ts->store, out, err);
-    if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
+    if (rc == IG_STORE_STALE)
+        return ig_error_set(err, 409, "CommitFailedException",
+                            "access token '%.40s' is being changed concurrently; try again", id);
     if (rc) return -1;
     apply(ts, out);
     overlay_usage(ts, out);

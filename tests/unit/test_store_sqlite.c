@@ -635,6 +635,39 @@ static void test_token_rows_and_change_feed(void **state)
     assert_int_equal(st->ops->token_insert(st, &a, &err), 0);
 }
 
+/* token_update is a compare-and-set on the seq the caller read: a write based on an old read is STALE and
+ * changes nothing (else a concurrent suspend could be overwritten with suspended=false). */
+static void test_token_update_is_cas(void **state)
+{
+    env_t *e = *state;
+    ig_store_t *st = e->st;
+    ig_error_t err;
+    ig_token_rec_t t, r1, r2;
+    token_row(&t, "tok_s", "s", "alice", 4);
+    assert_int_equal(st->ops->token_insert(st, &t, &err), 0);
+    assert_int_equal(st->ops->token_get(st, "tok_s", &r1, &err), 0);
+    assert_int_equal(st->ops->token_get(st, "tok_s", &r2, &err), 0);
+    r1.suspended = true;
+    assert_int_equal(st->ops->token_update(st, &r1, &err), 0);
+    assert_true(r1.seq > r2.seq);
+    snprintf(r2.name, sizeof r2.name, "renamed");
+    assert_int_equal(st->ops->token_update(st, &r2, &err), IG_STORE_STALE);
+    ig_token_rec_t now;
+    assert_int_equal(st->ops->token_get(st, "tok_s", &now, &err), 0);
+    assert_true(now.suspended);
+    assert_string_equal(now.name, "s");
+    assert_int_equal(now.seq, r1.seq);
+    /* Redone on a fresh read, it goes through. */
+    snprintf(now.name, sizeof now.name, "renamed");
+    assert_int_equal(st->ops->token_update(st, &now, &err), 0);
+    assert_int_equal(st->ops->token_get(st, "tok_s", &r2, &err), 0);
+    assert_true(r2.suspended);
+    assert_string_equal(r2.name, "renamed");
+    /* A deleted token is NOTFOUND, not STALE. */
+    assert_int_equal(st->ops->token_delete(st, "tok_s", 1, &err), 0);
+    assert_int_equal(st->ops->token_update(st, &r2, &err), IG_STORE_NOTFOUND);
+}
+
 static void test_changed_sees_other_connections(void **state)
 {
     env_t *e = *state;
@@ -780,6 +813,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_obj_rename_and_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_obj_cas_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_rows_and_change_feed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_update_is_cas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_sees_other_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),

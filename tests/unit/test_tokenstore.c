@@ -852,7 +852,7 @@ static void test_stale_record_never_wins(void **state)
     replay_store_t rs;
     memset(&rs, 0, sizeof rs);
     rs.real = e->st;
-    rs.ops = *e->st->ops;
+    memset(&rs.ops, 0, sizeof rs.ops); /* load and sync call only these two */
     rs.ops.changed = replay_changed;
     rs.ops.token_changes = replay_changes;
     rs.base.ops = &rs.ops;
@@ -892,6 +892,69 @@ static void test_stale_record_never_wins(void **state)
     assert_null(find_secret(ts, secret));
     ig_tokens_read_end();
     ig_tokenstore_free(ts);
+}
+
+/* Regression: PATCH, suspend and activate are read-modify-write of the whole row.  A suspend committed by
+ * another writer (the CLI, another admin request) between this writer's read and its write was silently
+ * undone: the write put back suspended=false from its stale read.  The wrapper store below commits such a
+ * suspend from a second tokenstore right after the first token_get. */
+typedef struct {
+    ig_store_t base;
+    ig_store_ops_t ops;
+    ig_store_t *real;
+    ig_tokenstore_t *other; /* a second writer on the real store */
+    const char *id;
+    int gets;
+} interleave_store_t;
+
+static int interleave_get(ig_store_t *st, const char *id, ig_token_rec_t *out, ig_error_t *err)
+{
+    interleave_store_t *s = (interleave_store_t *)(void *)st;
+    int rc = s->real->ops->token_get(s->real, id, out, err);
+    if (s->gets++ == 0) {
+        ig_token_rec_t tmp;
+        ig_error_t e2;
+        if (ig_tokenstore_suspend(s->other, s->id, "concurrent", &tmp, &e2)) fail_msg("%s", e2.message);
+    }
+    return rc;
+}
+
+static int interleave_update(ig_store_t *st, ig_token_rec_t *t, ig_error_t *err)
+{
+    interleave_store_t *s = (interleave_store_t *)(void *)st;
+    return s->real->ops->token_update(s->real, t, err);
+}
+
+static void test_concurrent_suspend_not_lost(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_rec_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("raced");
+    create_ok(e->ts, "alice", &spec, secret, &rec);
+
+    interleave_store_t s;
+    memset(&s, 0, sizeof s);
+    s.real = e->st;
+    memset(&s.ops, 0, sizeof s.ops); /* only what modify() calls; anything else would crash loudly */
+    s.ops.token_get = interleave_get;
+    s.ops.token_update = interleave_update;
+    s.base.ops = &s.ops;
+    s.other = ig_tokenstore_new(e->st, false, true);
+    s.id = rec.id;
+    ig_tokenstore_t *ts = ig_tokenstore_new(&s.base, false, true);
+
+    spec = named("raced-renamed");
+    assert_int_equal(ig_tokenstore_update(ts, rec.id, &spec, &out, &err), 0);
+    assert_string_equal(out.name, "raced-renamed");
+    assert_true(out.suspended); /* the result reflects both writes */
+    assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
+    assert_string_equal(out.name, "raced-renamed");
+    assert_true(out.suspended);
+    assert_string_equal(out.suspend_reason, "concurrent");
+    ig_tokenstore_free(ts);
+    ig_tokenstore_free(s.other);
 }
 
 /* ------------------------------------------------------------------ reclamation */
@@ -1375,6 +1438,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tombstone_churn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_from_cli, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_record_never_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_suspend_not_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_keeps_record_alive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readers_across_rebuilds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, setup, teardown),
