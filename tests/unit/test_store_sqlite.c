@@ -360,6 +360,37 @@ static void test_obj_multi_swap_all_or_none(void **state)
     assert_string_equal(loc_of(st, "db", "a", 0), "A9");
 }
 
+/* Locations are not bounded by the store: a commit on a table whose metadata path is longer than any
+ * fixed buffer must still compare the whole string, neither failing forever nor matching on a prefix. */
+static void test_obj_cas_long_locations(void **state)
+{
+    env_t *e = *state;
+    ig_store_t *st = e->st;
+    ig_error_t err;
+    ns_create_ok(st, "db");
+    size_t n = 5000;
+    char *l1 = malloc(n + 1), *l2 = malloc(n + 1), *prefix_only = malloc(n + 1);
+    memset(l1, 'a', n);
+    l1[n] = '\0';
+    memcpy(l2, l1, n + 1);
+    l2[n - 1] = 'b';
+    memcpy(prefix_only, l1, n + 1);
+    prefix_only[n - 1] = 'z'; /* differs from l1 only in its last byte */
+    assert_int_equal(obj_create(st, "db", "t", IG_OBJ_TABLE, l1, &err), 0);
+    assert_int_equal(obj_cas(st, "db", "t", IG_OBJ_TABLE, prefix_only, l2, &err), -1);
+    assert_int_equal(err.code, 409);
+    assert_string_equal(err.type, "CommitFailedException");
+    if (obj_cas(st, "db", "t", IG_OBJ_TABLE, l1, l2, &err))
+        fail_msg("CAS with the right base: %s", err.message);
+    char *loc = malloc(n + 16);
+    assert_int_equal(st->ops->obj_get(st, "db", "t", 0, NULL, loc, n + 16, &err), 0);
+    assert_string_equal(loc, l2);
+    free(loc);
+    free(l1);
+    free(l2);
+    free(prefix_only);
+}
+
 static void test_tables_and_views_share_names(void **state)
 {
     env_t *e = *state;
@@ -808,6 +839,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ns_drop_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_obj_create_and_cas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_obj_multi_swap_all_or_none, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_obj_cas_long_locations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tables_and_views_share_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_obj_list_paginated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_obj_rename_and_drop, setup, teardown),
