@@ -652,6 +652,10 @@ int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, 
             if (json_object_get_string_len(val) >= (int)sizeof spec->name)
                 return ig_error_set(err, 400, "BadRequestException", "name: must be at most %d characters",
                                     IG_NAME_MAX);
+            /* "\u0000" is valid JSON: refuse it rather than let the copy below cut the name short. */
+            if (strlen(json_object_get_string(val)) != (size_t)json_object_get_string_len(val))
+                return ig_error_set(err, 400, "BadRequestException",
+                                    "name: must contain only printable characters");
             spec->has_name = true;
             snprintf(spec->name, sizeof spec->name, "%s", json_object_get_string(val));
         } else if (strcmp(key, "maxRps") == 0) {

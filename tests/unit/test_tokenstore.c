@@ -288,6 +288,15 @@ static void test_spec_expires_errors(void **state)
     refused_on("{\"expiresAt\":\"2001-01-01\"}", NULL, false, "expiresAt");
 }
 
+/* Regression (found by fuzz_token_spec): a JSON name with an escaped NUL ("a\u0000b") was cut at the NUL
+ * and stored as "a" instead of being refused as a control character. */
+static void test_spec_name_with_nul_refused(void **state)
+{
+    (void)state;
+    refused_on("{\"name\":\"a\\u0000b\"}", NULL, true, "name");
+    refused_on("{\"name\":\"\\u0000\"}", NULL, false, "name");
+}
+
 static void test_spec_shape_errors(void **state)
 {
     (void)state;
@@ -1427,6 +1436,7 @@ int main(void)
         cmocka_unit_test(test_spec_max_rps_errors),
         cmocka_unit_test(test_spec_burst_errors),
         cmocka_unit_test(test_spec_expires_errors),
+        cmocka_unit_test(test_spec_name_with_nul_refused),
         cmocka_unit_test(test_spec_shape_errors),
         cmocka_unit_test(test_spec_accepted),
         cmocka_unit_test(test_token_json),
