@@ -596,8 +596,15 @@ static int check_name(const char *s, ig_error_t *err)
         int extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
         if (extra < 0 || (extra == 1 && c < 0xC2)) goto bad;
         if (c < 0x20 || c == 0x7f) goto ctl;
-        for (int i = 1; i <= extra; i++)
+        unsigned cp = c & (0x7Fu >> extra);
+        for (int i = 1; i <= extra; i++) {
             if ((p[i] & 0xC0) != 0x80) goto bad;
+            cp = cp << 6 | (p[i] & 0x3Fu);
+        }
+        /* RFC 3629: no overlong 3/4-byte forms, no UTF-16 surrogates, nothing above U+10FFFF. */
+        if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) || (cp >= 0xD800 && cp <= 0xDFFF) ||
+            cp > 0x10FFFF)
+            goto bad;
         if (extra == 1 && c == 0xC2 && p[1] < 0xA0) goto ctl; /* C1 controls */
         p += 1 + extra;
         chars++;

@@ -1,7 +1,8 @@
 /* fuzz_token_spec — the token create/PATCH body parser: json_tokener_parse on arbitrary text, then
  * ig_token_spec_from_json for create and for update.  Oracles: every refusal is a 400 with a message; every
  * acceptance satisfies the documented rules (ig_token_spec_validate agrees; the name is exactly the JSON
- * string, with no bytes silently dropped; an accepted expiresAt string lies in the future). */
+ * string, with no bytes silently dropped, and strict UTF-8; an accepted expiresAt string lies in the
+ * future). */
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +14,39 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NOW_MS 1800000000000LL /* 2027-01-15 */
+
+/* RFC 3629 UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF), written independently of
+ * tokenstore.c's check_name. */
+static bool utf8_strict(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        size_t len;
+        unsigned cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            len = 2, cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3, cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4, cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > n) return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xC0) != 0x80) return false;
+            cp = cp << 6 | (p[i + k] & 0x3F);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += len;
+    }
+    return true;
+}
 
 static void check(json_object *body, bool for_create)
 {
@@ -31,6 +65,7 @@ static void check(json_object *body, bool for_create)
         if (!json_object_object_get_ex(body, "name", &v)) abort();
         size_t len = (size_t)json_object_get_string_len(v);
         if (strlen(spec.name) != len || memcmp(spec.name, json_object_get_string(v), len) != 0) abort();
+        if (!utf8_strict((const unsigned char *)spec.name, len)) abort();
     }
     if (spec.has_expires && json_object_object_get_ex(body, "expiresAt", &v) &&
         json_object_is_type(v, json_type_string) && spec.expires_at_ms <= NOW_MS)

@@ -297,6 +297,45 @@ static void test_spec_name_with_nul_refused(void **state)
     refused_on("{\"name\":\"\\u0000\"}", NULL, false, "name");
 }
 
+/* Regression (found by fuzz_token_spec's strict UTF-8 oracle): check_name only checked lead and
+ * continuation bits, so overlong 3/4-byte forms, UTF-16 surrogates and code points above U+10FFFF were
+ * accepted as "valid UTF-8" names. */
+static void test_spec_name_strict_utf8(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "x\xe0\x80\xaf",     /* overlong '/' in 3 bytes */
+        "x\xf0\x8b\xb4\xb4", /* overlong in 4 bytes (the fuzzer's input) */
+        "x\xed\xa0\x80",     /* U+D800, a surrogate */
+        "x\xed\xbf\xbf",     /* U+DFFF */
+        "x\xf4\x90\x80\x80", /* U+110000 */
+        "x\xf5\x80\x80\x80", /* lead byte beyond U+10FFFF */
+        "x\xf7\xbf\xbf\xbf",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ig_token_spec_t spec;
+        ig_error_t err;
+        assert_int_equal(spec_parse(NULL, body_with_name(bad[i]), true, &spec, &err), -1);
+        assert_int_equal(err.code, 400);
+        assert_contains(err.message, "name: is not valid UTF-8");
+    }
+    static const char *const good[] = {
+        "\xe0\xa0\x80",     /* U+0800, the first 3-byte code point */
+        "\xed\x9f\xbf",     /* U+D7FF, just below the surrogates */
+        "\xee\x80\x80",     /* U+E000, just above */
+        "\xef\xbf\xbd",     /* U+FFFD */
+        "\xf0\x90\x80\x80", /* U+10000 */
+        "\xf4\x8f\xbf\xbf", /* U+10FFFF */
+        "\xc2\xa0nbsp",     /* U+00A0: printable, not C1 */
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ig_token_spec_t spec;
+        ig_error_t err;
+        if (spec_parse(NULL, body_with_name(good[i]), true, &spec, &err))
+            fail_msg("valid name %zu refused: %s", i, err.message);
+    }
+}
+
 static void test_spec_shape_errors(void **state)
 {
     (void)state;
@@ -1437,6 +1476,7 @@ int main(void)
         cmocka_unit_test(test_spec_burst_errors),
         cmocka_unit_test(test_spec_expires_errors),
         cmocka_unit_test(test_spec_name_with_nul_refused),
+        cmocka_unit_test(test_spec_name_strict_utf8),
         cmocka_unit_test(test_spec_shape_errors),
         cmocka_unit_test(test_spec_accepted),
         cmocka_unit_test(test_token_json),
