@@ -698,6 +698,9 @@ int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, 
                 if (ig_rfc3339_parse(json_object_get_string(val), &spec->expires_at_ms))
                     return ig_error_set(err, 400, "BadRequestException",
                                         "expiresAt: must be an RFC 3339 date-time such as 2027-01-31T00:00:00Z");
+                /* Checked here, not only in validate: the epoch itself parses to 0, which means "never". */
+                if (spec->expires_at_ms <= now_ms)
+                    return ig_error_set(err, 400, "BadRequestException", "expiresAt: must be in the future");
             } else {
                 return ig_error_set(err, 400, "BadRequestException", "expiresAt: must be a string or null");
             }

@@ -288,6 +288,16 @@ static void test_spec_expires_errors(void **state)
     refused_on("{\"expiresAt\":\"2001-01-01\"}", NULL, false, "expiresAt");
 }
 
+/* Regression (found by fuzz_token_spec): the Unix epoch itself parsed to 0 ms, which is the in-memory
+ * encoding of "no expiry", so a past expiresAt was accepted and the token never expired. */
+static void test_spec_expires_epoch_is_past(void **state)
+{
+    (void)state;
+    refused_on("{\"name\":\"x\",\"expiresAt\":\"1970-01-01T00:00:00Z\"}", NULL, true, "expiresAt");
+    refused_on("{\"name\":\"x\",\"expiresAt\":\"1970-01-01T01:00:00+01:00\"}", NULL, true, "expiresAt");
+    refused_on("{\"expiresAt\":\"1970-01-01\"}", NULL, false, "expiresAt");
+}
+
 /* Regression (found by fuzz_token_spec): a JSON name with an escaped NUL ("a\u0000b") was cut at the NUL
  * and stored as "a" instead of being refused as a control character. */
 static void test_spec_name_with_nul_refused(void **state)
@@ -1475,6 +1485,7 @@ int main(void)
         cmocka_unit_test(test_spec_max_rps_errors),
         cmocka_unit_test(test_spec_burst_errors),
         cmocka_unit_test(test_spec_expires_errors),
+        cmocka_unit_test(test_spec_expires_epoch_is_past),
         cmocka_unit_test(test_spec_name_with_nul_refused),
         cmocka_unit_test(test_spec_name_strict_utf8),
         cmocka_unit_test(test_spec_shape_errors),
