@@ -32,18 +32,25 @@ typedef struct {
     ig_store_t *st;
 } env_t;
 
+static int teardown(void **state);
+
 static int setup(void **state)
 {
     env_t *e = calloc(1, sizeof *e);
+    if (!e) return -1;
+    *state = e;
     const char *tmp = getenv("TMPDIR");
     snprintf(e->dir, sizeof e->dir, "%s/icegate-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(e->dir)) return -1;
+    if (!mkdtemp(e->dir)) goto fail;
     snprintf(e->db, sizeof e->db, "%s/icegate.db", e->dir);
     ig_error_t err;
     e->st = ig_store_sqlite_open(e->db, &err);
-    if (!e->st) return -1;
-    *state = e;
+    if (!e->st) goto fail;
     return 0;
+fail: /* cmocka skips the teardown of a test whose setup failed */
+    teardown(state);
+    *state = NULL;
+    return -1;
 }
 
 static int teardown(void **state)

@@ -59,20 +59,27 @@ static void db_path(env_t *e)
     snprintf(e->db, sizeof e->db, "%s/icegate.db", e->dir);
 }
 
+static int teardown(void **state);
+
 static int setup(void **state)
 {
     env_t *e = calloc(1, sizeof *e);
+    if (!e) return -1;
+    *state = e;
     const char *tmp = getenv("TMPDIR");
     snprintf(e->dir, sizeof e->dir, "%s/icegate-tokenstore-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(e->dir)) return -1;
+    if (!mkdtemp(e->dir)) goto fail;
     db_path(e);
     ig_error_t err;
     e->st = ig_store_sqlite_open(e->db, &err);
-    if (!e->st) return -1;
+    if (!e->st) goto fail;
     e->ts = ig_tokenstore_new(e->st, true, true);
-    if (!e->ts || ig_tokenstore_load(e->ts, &err)) return -1;
-    *state = e;
+    if (!e->ts || ig_tokenstore_load(e->ts, &err)) goto fail;
     return 0;
+fail: /* cmocka skips the teardown of a test whose setup failed */
+    teardown(state);
+    *state = NULL;
+    return -1;
 }
 
 static void remove_db(const char *dir)
