@@ -17,7 +17,7 @@ LIBOBJ  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRC))) $(BU
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BIN     ?= bin/icegate
 
-.PHONY: all deps run test test-unit test-e2e test-sanitize bench clean fuzz
+.PHONY: all deps run test test-unit test-e2e test-sanitize bench clean fuzz fuzzers
 
 all: $(BIN)
 
@@ -81,5 +81,23 @@ test-sanitize:
 bench: $(BIN)
 	bench/run-all.sh
 
+# libFuzzer drivers (tests/fuzz/fuzz_*.c), built with clang into build-fuzz/ (the library objects too, so the
+# code under test is instrumented) and run FUZZ_SECONDS each from the seeds in tests/fuzz/corpus/<name>/.
+# A crash, sanitizer report or failed oracle fails the target; the input is kept in build-fuzz/artifacts/.
+FUZZ_SECONDS ?= 30
+FUZZERS ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+
+fuzz:
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz CFLAGS="$(FUZZ_CFLAGS)" FUZZERS="$(FUZZERS)" fuzzers
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZERS)
+
+fuzzers: $(patsubst %,$(BUILD)/fuzz/%,$(FUZZERS))
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ  $@"
+	@$(CC) $(CFLAGS) -fsanitize=fuzzer -Wno-missing-prototypes $< $(LIBOBJ) -o $@ $(LDLIBS)
+
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz bin

@@ -227,6 +227,9 @@ static int parse_spec(const opts_t *o, ig_token_spec_t *s)
             fprintf(stderr, "icegate: --expires: use an RFC 3339 time (2027-01-31T00:00:00Z), a duration (30d, "
                             "12h), or never\n");
             return -1;
+        } else if (s->expires_at_ms <= ig_wall_ms()) { /* 1970-01-01 parses to 0, which would mean never */
+            fprintf(stderr, "icegate: --expires: must be in the future\n");
+            return -1;
         }
     }
     return 0;

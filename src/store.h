@@ -16,6 +16,7 @@
 #include "error.h"
 
 #define IG_STORE_NOTFOUND 1
+#define IG_STORE_STALE 2 /* token_update: the row changed since the caller read it */
 
 #define IG_ID_MAX 32
 #define IG_NAME_MAX 100   /* token names: 1..100 printable characters */
@@ -81,8 +82,9 @@ typedef struct {
      * active token with that name. */
     int (*token_insert)(ig_store_t *st, ig_token_rec_t *t, ig_error_t *err);
     /* Replaces the mutable fields of the live token t->id (name, suspended, max_rps, burst, expires_at,
-     * suspended_at, suspend_reason, updated_at); sets t->seq.  NOTFOUND if absent or deleted; 409 on a
-     * duplicate name. */
+     * suspended_at, suspend_reason, updated_at) if the row is still at t->seq, the version the caller read
+     * (compare-and-set, so a concurrent suspend is never overwritten); sets t->seq.  NOTFOUND if absent or
+     * deleted; STALE if another write came first (read again and retry); 409 on a duplicate name. */
     int (*token_update)(ig_store_t *st, ig_token_rec_t *t, ig_error_t *err);
     /* Deletes a live token (kept as a tombstone so other processes learn of it); *seq gets the tombstone's
      * sequence.  NOTFOUND if absent. */

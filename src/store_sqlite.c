@@ -261,10 +261,11 @@ static int sq_token_update(ig_store_t *base, ig_token_rec_t *t, ig_error_t *err)
     sqlite3 *db = borrow(s, err);
     sqlite3_stmt *st = NULL;
     int rc = -1;
+    int64_t read_seq = t->seq;
     if (exec(db, "BEGIN IMMEDIATE", err) || next_seq(db, &t->seq, err)) goto out;
     st = prep(db,
               "UPDATE tokens SET name=?, suspended=?, max_rps=?, burst=?, expires_at=?, updated_at=?,"
-              " suspended_at=?, suspend_reason=?, seq=? WHERE id=? AND deleted=0",
+              " suspended_at=?, suspend_reason=?, seq=? WHERE id=? AND deleted=0 AND seq=?",
               err);
     if (!st) goto out;
     bind_text(st, 1, t->name);
@@ -279,6 +280,7 @@ static int sq_token_update(ig_store_t *base, ig_token_rec_t *t, ig_error_t *err)
     bind_text(st, 8, t->suspend_reason[0] ? t->suspend_reason : NULL);
     sqlite3_bind_int64(st, 9, t->seq);
     bind_text(st, 10, t->id);
+    sqlite3_bind_int64(st, 11, read_seq);
     int r = sqlite3_step(st);
     if (r == SQLITE_CONSTRAINT) {
         dup_name(err, t);
@@ -289,7 +291,15 @@ static int sq_token_update(ig_store_t *base, ig_token_rec_t *t, ig_error_t *err)
         goto out;
     }
     if (sqlite3_changes(db) == 0) {
-        rc = IG_STORE_NOTFOUND;
+        /* Gone, or moved on since the caller read it: tell the two apart. */
+        sqlite3_finalize(st);
+        st = prep(db, "SELECT 1 FROM tokens WHERE id=? AND deleted=0", err);
+        if (!st) goto out;
+        bind_text(st, 1, t->id);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW) rc = IG_STORE_STALE;
+        else if (r == SQLITE_DONE) rc = IG_STORE_NOTFOUND;
+        else fail_db(err, db, "token update");
         goto out;
     }
     rc = exec(db, "COMMIT", err);
@@ -816,8 +826,7 @@ out:
 static int swap_one(sqlite3 *db, const ig_obj_swap_t *w, ig_error_t *err)
 {
     ig_obj_kind_t k;
-    char cur[IG_PATH_MAX * 2];
-    int r = obj_read(db, w->ns, w->name, &k, cur, sizeof cur, err);
+    int r = obj_read(db, w->ns, w->name, &k, NULL, 0, err);
     if (r < 0) return -1;
     if (!w->expected_location) {
         int e = ns_exists(db, w->ns, err);
@@ -837,10 +846,7 @@ static int swap_one(sqlite3 *db, const ig_obj_swap_t *w, ig_error_t *err)
         return d == SQLITE_DONE ? 0 : fail_db(err, db, "object create");
     }
     if (r == IG_STORE_NOTFOUND || k != w->kind) return no_obj(err, w->kind, w->ns, w->name);
-    if (strcmp(cur, w->expected_location) != 0)
-        return ig_error_set(err, 409, "CommitFailedException",
-                            "Commit failed: %s %s was updated concurrently (base metadata is no longer current)",
-                            k == IG_OBJ_VIEW ? "view" : "table", w->name);
+    /* The comparison is done by SQLite on the whole string: locations have no length bound here. */
     sqlite3_stmt *st = prep(db, "UPDATE objects SET location=? WHERE ns=? AND name=? AND location=?", err);
     if (!st) return -1;
     bind_text(st, 1, w->new_location);
@@ -849,7 +855,12 @@ static int swap_one(sqlite3 *db, const ig_obj_swap_t *w, ig_error_t *err)
     bind_text(st, 4, w->expected_location);
     int d = sqlite3_step(st);
     sqlite3_finalize(st);
-    return d == SQLITE_DONE ? 0 : fail_db(err, db, "object swap");
+    if (d != SQLITE_DONE) return fail_db(err, db, "object swap");
+    if (sqlite3_changes(db) == 0)
+        return ig_error_set(err, 409, "CommitFailedException",
+                            "Commit failed: %s %s was updated concurrently (base metadata is no longer current)",
+                            k == IG_OBJ_VIEW ? "view" : "table", w->name);
+    return 0;
 }
 
 static int sq_obj_swap(ig_store_t *base, const ig_obj_swap_t *swaps, size_t n, ig_error_t *err)

@@ -232,10 +232,12 @@ int ig_token_effective_burst(const ig_token_rec_t *t)
 
 void ig_format_rate(double r, char *buf, size_t cap)
 {
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, r);
+    /* Fixed notation: %g would print 1000 as "1e+03" in a 429 message.  Rates are <= 1e6, so the digits fit. */
+    for (int decimals = 0; decimals <= 17; decimals++) {
+        snprintf(buf, cap, "%.*f", decimals, r);
         if (strtod(buf, NULL) == r) return;
     }
+    snprintf(buf, cap, "%.17g", r);
 }
 
 /* Builds the in-memory version of rec, reusing state when given.  Caller holds wmu. */
@@ -568,8 +570,15 @@ static int check_name(const char *s, ig_error_t *err)
         int extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
         if (extra < 0 || (extra == 1 && c < 0xC2)) goto bad;
         if (c < 0x20 || c == 0x7f) goto ctl;
-        for (int i = 1; i <= extra; i++)
+        unsigned cp = c & (0x7Fu >> extra);
+        for (int i = 1; i <= extra; i++) {
             if ((p[i] & 0xC0) != 0x80) goto bad;
+            cp = cp << 6 | (p[i] & 0x3Fu);
+        }
+        /* RFC 3629: no overlong 3/4-byte forms, no UTF-16 surrogates, nothing above U+10FFFF. */
+        if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) || (cp >= 0xD800 && cp <= 0xDFFF) ||
+            cp > 0x10FFFF)
+            goto bad;
         if (extra == 1 && c == 0xC2 && p[1] < 0xA0) goto ctl; /* C1 controls */
         p += 1 + extra;
         chars++;
@@ -628,6 +637,10 @@ int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, 
             if (json_object_get_string_len(val) >= (int)sizeof spec->name)
                 return ig_error_set(err, 400, "BadRequestException", "name: must be at most %d characters",
                                     IG_NAME_MAX);
+            /* "\u0000" is valid JSON: refuse it rather than let the copy below cut the name short. */
+            if (strlen(json_object_get_string(val)) != (size_t)json_object_get_string_len(val))
+                return ig_error_set(err, 400, "BadRequestException",
+                                    "name: must contain only printable characters");
             spec->has_name = true;
             snprintf(spec->name, sizeof spec->name, "%s", json_object_get_string(val));
         } else if (strcmp(key, "maxRps") == 0) {
@@ -663,6 +676,9 @@ int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, 
                 if (ig_rfc3339_parse(json_object_get_string(val), &spec->expires_at_ms))
                     return ig_error_set(err, 400, "BadRequestException",
                                         "expiresAt: must be an RFC 3339 date-time such as 2027-01-31T00:00:00Z");
+                /* Checked here, not only in validate: the epoch itself parses to 0, which means "never". */
+                if (spec->expires_at_ms <= now_ms)
+                    return ig_error_set(err, 400, "BadRequestException", "expiresAt: must be in the future");
             } else {
                 return ig_error_set(err, 400, "BadRequestException", "expiresAt: must be a string or null");
             }
@@ -745,17 +761,25 @@ int ig_tokenstore_create(ig_tokenstore_t *ts, const char *owner, const ig_token_
     return 0;
 }
 
-/* Read-modify-write of one token: fetch, let `change` edit, write, apply. */
+/* Read-modify-write of one token: fetch, let `change` edit, write, apply.  The write is a compare-and-set
+ * on the version read, so a change committed in between (a suspend from the CLI or another request) is
+ * never overwritten with stale fields: read again and redo the change on top of it. */
 static int modify(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_error_t *err,
                   int (*change)(ig_token_rec_t *t, const void *arg, ig_error_t *err), const void *arg)
 {
-    int rc = ts->store->ops->token_get(ts->store, id, out, err);
+    int rc = IG_STORE_STALE;
+    for (int attempt = 0; rc == IG_STORE_STALE && attempt < 16; attempt++) {
+        rc = ts->store->ops->token_get(ts->store, id, out, err);
+        if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
+        if (rc) return -1;
+        if (change(out, arg, err)) return -1;
+        out->updated_at_ms = ig_wall_ms();
+        rc = ts->store->ops->token_update(ts->store, out, err);
+    }
     if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
-    if (rc) return -1;
-    if (change(out, arg, err)) return -1;
-    out->updated_at_ms = ig_wall_ms();
-    rc = ts->store->ops->token_update(ts->store, out, err);
-    if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
+    if (rc == IG_STORE_STALE)
+        return ig_error_set(err, 409, "CommitFailedException",
+                            "access token '%.40s' is being changed concurrently; try again", id);
     if (rc) return -1;
     apply(ts, out);
     overlay_usage(ts, out);

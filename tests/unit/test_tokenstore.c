@@ -1,0 +1,1517 @@
+/* test_tokenstore — access tokens end to end below HTTP (DESIGN.md section 3): the create/PATCH body rules
+ * (every refusal a 400 naming its field), the lifecycle on a live table (the very next lookup sees a
+ * suspend; a PATCH keeps the rate-limit cell), table growth with tombstones, changes made by another process
+ * (a second tokenstore on the same SQLite file, as the CLI is), epoch-based reclamation under a reader, a
+ * reader/writer stress run, and the per-second counters.  Each test gets a fresh temp dir and database.
+ *
+ * Reclamation is checked directly under AddressSanitizer: a record a reader still holds must not be poisoned
+ * (freed) after the writer's reclaim, and must be once the reader has left. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <json-c/json.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "token.h"
+#include "tokenstore.h"
+#include "util.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_ASAN 1
+#endif
+#endif
+#ifdef HAVE_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#define NOW_MS 1800000000000LL /* 2027-01-15T08:00:00Z: a fixed "now" for the validation tests */
+
+#define assert_contains(hay, needle)                                                                         \
+    do {                                                                                                     \
+        if (!strstr((hay), (needle))) fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));           \
+    } while (0)
+
+/* ------------------------------------------------------------------ fixture */
+
+typedef struct {
+    char dir[256];
+    char db[300];
+    ig_store_t *st;
+    ig_tokenstore_t *ts;
+} env_t;
+
+static void db_path(env_t *e)
+{
+    snprintf(e->db, sizeof e->db, "%s/icegate.db", e->dir);
+}
+
+static int teardown(void **state);
+
+static int setup(void **state)
+{
+    env_t *e = calloc(1, sizeof *e);
+    if (!e) return -1;
+    *state = e;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(e->dir, sizeof e->dir, "%s/icegate-tokenstore-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(e->dir)) goto fail;
+    db_path(e);
+    ig_error_t err;
+    e->st = ig_store_sqlite_open(e->db, &err);
+    if (!e->st) goto fail;
+    e->ts = ig_tokenstore_new(e->st, true, true);
+    if (!e->ts || ig_tokenstore_load(e->ts, &err)) goto fail;
+    return 0;
+fail: /* cmocka skips the teardown of a test whose setup failed */
+    teardown(state);
+    *state = NULL;
+    return -1;
+}
+
+static void remove_db(const char *dir)
+{
+    static const char *const files[] = {"icegate.db", "icegate.db-wal", "icegate.db-shm",
+                                        "icegate.db-journal"};
+    char p[400];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+static int teardown(void **state)
+{
+    env_t *e = *state;
+    if (!e) return 0;
+    ig_tokenstore_free(e->ts);
+    ig_store_close(e->st);
+    remove_db(e->dir);
+    free(e);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static ig_token_spec_t named(const char *name)
+{
+    ig_token_spec_t s;
+    memset(&s, 0, sizeof s);
+    s.has_name = true;
+    snprintf(s.name, sizeof s.name, "%s", name);
+    return s;
+}
+
+static void create_ok(ig_tokenstore_t *ts, const char *owner, const ig_token_spec_t *spec, char *secret,
+                      ig_token_rec_t *rec)
+{
+    ig_error_t err = {0};
+    int rc = ig_tokenstore_create(ts, owner, spec, secret, rec, &err);
+    if (rc) fail_msg("create %s/%s: %d %s", owner, spec->name, err.code, err.message);
+    assert_int_equal(ig_token_check(secret, strlen(secret)), IG_TOKEN_OK);
+}
+
+static void hash_of(const char *secret, uint8_t h[32])
+{
+    ig_token_hash(secret, strlen(secret), h);
+}
+
+/* Looks the secret up in ts; the result is valid only inside the caller's read section. */
+static const ig_tokmem_t *find_secret(ig_tokenstore_t *ts, const char *secret)
+{
+    uint8_t h[32];
+    hash_of(secret, h);
+    return ig_tokenstore_find(ts, h);
+}
+
+/* Parses json text (or takes body when text is NULL) through ig_token_spec_from_json at NOW_MS. */
+static int spec_parse(const char *text, json_object *body, bool for_create, ig_token_spec_t *spec,
+                      ig_error_t *err)
+{
+    json_object *o = text ? json_tokener_parse(text) : body;
+    memset(err, 0, sizeof *err);
+    int rc = ig_token_spec_from_json(o, for_create, NOW_MS, spec, err);
+    json_object_put(o);
+    return rc;
+}
+
+/* The body must be refused with 400 BadRequestException whose message starts with "<field>:". */
+static void refused_on(const char *text, json_object *body, bool for_create, const char *field)
+{
+    ig_token_spec_t spec;
+    ig_error_t err;
+    int rc = spec_parse(text, body, for_create, &spec, &err);
+    if (rc != -1) fail_msg("accepted: %s", text ? text : "(object)");
+    assert_int_equal(err.code, 400);
+    assert_string_equal(err.type, "BadRequestException");
+    char want[64];
+    snprintf(want, sizeof want, "%s:", field);
+    if (strncmp(err.message, want, strlen(want)) != 0)
+        fail_msg("%s: message \"%s\" does not start with \"%s\"", text ? text : "(object)", err.message,
+                 want);
+}
+
+static json_object *body_with_name(const char *name)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "name", json_object_new_string(name));
+    return o;
+}
+
+/* n copies of the UTF-8 character c. */
+static void repeat(char *out, size_t cap, const char *c, int n)
+{
+    size_t cl = strlen(c), len = 0;
+    for (int i = 0; i < n; i++) {
+        assert_true(len + cl < cap);
+        memcpy(out + len, c, cl);
+        len += cl;
+    }
+    out[len] = '\0';
+}
+
+/* ------------------------------------------------------------------ validation */
+
+static void test_spec_name_errors(void **state)
+{
+    (void)state;
+    char buf[600];
+    refused_on("{}", NULL, true, "name");
+    refused_on("{\"maxRps\":5}", NULL, true, "name");
+    refused_on("{\"name\":\"\"}", NULL, true, "name");
+    refused_on("{\"name\":\"\"}", NULL, false, "name"); /* PATCH may omit the name, not empty it */
+    refused_on("{\"name\":null}", NULL, true, "name");
+    refused_on("{\"name\":5}", NULL, true, "name");
+    repeat(buf, sizeof buf, "a", 101);
+    refused_on(NULL, body_with_name(buf), true, "name");
+    refused_on("{\"name\":\"a\\u0001b\"}", NULL, true, "name");
+    refused_on("{\"name\":\"tab\\there\"}", NULL, true, "name");
+    refused_on("{\"name\":\"del\\u007f\"}", NULL, true, "name");
+    refused_on("{\"name\":\"c1\\u0085\"}", NULL, true, "name");
+    refused_on(NULL, body_with_name("bad\xc3("), true, "name");         /* truncated sequence */
+    refused_on(NULL, body_with_name("over\xc0\xaflong"), true, "name"); /* overlong '/' */
+    refused_on(NULL, body_with_name("\xff"), true, "name");
+    refused_on(NULL, body_with_name("cut\xe2\x82"), true, "name");
+    refused_on("{\"name\":\" lead\"}", NULL, true, "name");
+    refused_on("{\"name\":\"trail \"}", NULL, true, "name");
+
+    ig_token_spec_t spec;
+    ig_error_t err;
+    assert_int_equal(spec_parse("{\"name\":\"\"}", NULL, true, &spec, &err), -1);
+    assert_contains(err.message, "empty");
+    assert_int_equal(spec_parse("{\"name\":\" x\"}", NULL, true, &spec, &err), -1);
+    assert_contains(err.message, "space");
+    assert_int_equal(spec_parse(NULL, body_with_name("\xff"), true, &spec, &err), -1);
+    assert_contains(err.message, "UTF-8");
+    assert_int_equal(spec_parse("{}", NULL, true, &spec, &err), -1);
+    assert_contains(err.message, "required");
+}
+
+static void test_spec_name_lengths_count_characters(void **state)
+{
+    (void)state;
+    char buf[600];
+    ig_token_spec_t spec;
+    ig_error_t err;
+    /* 100 characters of 1, 2, 3 and 4 bytes are accepted; 101 are not, whichever check catches them. */
+    static const char *const chars[] = {"a", "\xc3\xa9", "\xe4\xb8\xad", "\xf0\x9f\x94\x91"};
+    for (size_t i = 0; i < 4; i++) {
+        repeat(buf, sizeof buf, chars[i], 100);
+        if (spec_parse(NULL, body_with_name(buf), true, &spec, &err))
+            fail_msg("100 x %zu-byte characters refused: %s", i + 1, err.message);
+        assert_true(spec.has_name);
+        assert_string_equal(spec.name, buf);
+        repeat(buf, sizeof buf, chars[i], 101);
+        refused_on(NULL, body_with_name(buf), true, "name");
+        assert_int_equal(spec_parse(NULL, body_with_name(buf), true, &spec, &err), -1);
+        assert_contains(err.message, "100");
+    }
+}
+
+static void test_spec_max_rps_errors(void **state)
+{
+    (void)state;
+    refused_on("{\"name\":\"x\",\"maxRps\":0}", NULL, true, "maxRps");
+    refused_on("{\"name\":\"x\",\"maxRps\":-1}", NULL, true, "maxRps");
+    refused_on("{\"name\":\"x\",\"maxRps\":-0.5}", NULL, true, "maxRps");
+    refused_on("{\"name\":\"x\",\"maxRps\":\"5\"}", NULL, true, "maxRps");
+    refused_on("{\"name\":\"x\",\"maxRps\":true}", NULL, true, "maxRps");
+    refused_on("{\"name\":\"x\",\"maxRps\":[5]}", NULL, true, "maxRps");
+    refused_on("{\"name\":\"x\",\"maxRps\":1e7}", NULL, true, "maxRps");
+    refused_on("{\"name\":\"x\",\"maxRps\":1000001}", NULL, true, "maxRps");
+    refused_on("{\"name\":\"x\",\"maxRps\":1e400}", NULL, true, "maxRps"); /* json-c: inf */
+    refused_on("{\"maxRps\":0}", NULL, false, "maxRps");
+    /* NaN and infinities cannot be written in JSON; json-c's lenient parser and our own callers can still
+     * hand them over as doubles. */
+    json_object *o = body_with_name("x");
+    json_object_object_add(o, "maxRps", json_object_new_double(NAN));
+    refused_on(NULL, o, true, "maxRps");
+    o = body_with_name("x");
+    json_object_object_add(o, "maxRps", json_object_new_double(INFINITY));
+    refused_on(NULL, o, true, "maxRps");
+    json_object *lenient = json_tokener_parse("{\"name\":\"x\",\"maxRps\":NaN}");
+    if (lenient) refused_on(NULL, lenient, true, "maxRps");
+}
+
+static void test_spec_burst_errors(void **state)
+{
+    (void)state;
+    refused_on("{\"name\":\"x\",\"burst\":0}", NULL, true, "burst");
+    refused_on("{\"name\":\"x\",\"burst\":-3}", NULL, true, "burst");
+    refused_on("{\"name\":\"x\",\"burst\":1.5}", NULL, true, "burst");
+    refused_on("{\"name\":\"x\",\"burst\":\"3\"}", NULL, true, "burst");
+    refused_on("{\"name\":\"x\",\"burst\":2e6}", NULL, true, "burst");
+    refused_on("{\"name\":\"x\",\"burst\":2000000}", NULL, true, "burst");
+    refused_on("{\"name\":\"x\",\"burst\":99999999999999999999}", NULL, true, "burst");
+    refused_on("{\"burst\":false}", NULL, false, "burst");
+}
+
+static void test_spec_expires_errors(void **state)
+{
+    (void)state;
+    refused_on("{\"name\":\"x\",\"expiresAt\":\"2020-01-01T00:00:00Z\"}", NULL, true, "expiresAt");
+    refused_on("{\"name\":\"x\",\"expiresAt\":\"2027-01-15T08:00:00Z\"}", NULL, true,
+               "expiresAt"); /* = now */
+    refused_on("{\"name\":\"x\",\"expiresAt\":\"tomorrow\"}", NULL, true, "expiresAt");
+    refused_on("{\"name\":\"x\",\"expiresAt\":\"2030-13-01T00:00:00Z\"}", NULL, true, "expiresAt");
+    refused_on("{\"name\":\"x\",\"expiresAt\":\"2030-01-01T00:00:00\"}", NULL, true, "expiresAt");
+    refused_on("{\"name\":\"x\",\"expiresAt\":\"\"}", NULL, true, "expiresAt");
+    refused_on("{\"name\":\"x\",\"expiresAt\":1900000000000}", NULL, true, "expiresAt");
+    refused_on("{\"name\":\"x\",\"expiresAt\":{}}", NULL, true, "expiresAt");
+    refused_on("{\"expiresAt\":\"2001-01-01\"}", NULL, false, "expiresAt");
+}
+
+/* Regression (found by fuzz_token_spec): the Unix epoch itself parsed to 0 ms, which is the in-memory
+ * encoding of "no expiry", so a past expiresAt was accepted and the token never expired. */
+static void test_spec_expires_epoch_is_past(void **state)
+{
+    (void)state;
+    refused_on("{\"name\":\"x\",\"expiresAt\":\"1970-01-01T00:00:00Z\"}", NULL, true, "expiresAt");
+    refused_on("{\"name\":\"x\",\"expiresAt\":\"1970-01-01T01:00:00+01:00\"}", NULL, true, "expiresAt");
+    refused_on("{\"expiresAt\":\"1970-01-01\"}", NULL, false, "expiresAt");
+}
+
+/* Regression (found by fuzz_token_spec): a JSON name with an escaped NUL ("a\u0000b") was cut at the NUL
+ * and stored as "a" instead of being refused as a control character. */
+static void test_spec_name_with_nul_refused(void **state)
+{
+    (void)state;
+    refused_on("{\"name\":\"a\\u0000b\"}", NULL, true, "name");
+    refused_on("{\"name\":\"\\u0000\"}", NULL, false, "name");
+}
+
+/* Regression (found by fuzz_token_spec's strict UTF-8 oracle): check_name only checked lead and
+ * continuation bits, so overlong 3/4-byte forms, UTF-16 surrogates and code points above U+10FFFF were
+ * accepted as "valid UTF-8" names. */
+static void test_spec_name_strict_utf8(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "x\xe0\x80\xaf",     /* overlong '/' in 3 bytes */
+        "x\xf0\x8b\xb4\xb4", /* overlong in 4 bytes (the fuzzer's input) */
+        "x\xed\xa0\x80",     /* U+D800, a surrogate */
+        "x\xed\xbf\xbf",     /* U+DFFF */
+        "x\xf4\x90\x80\x80", /* U+110000 */
+        "x\xf5\x80\x80\x80", /* lead byte beyond U+10FFFF */
+        "x\xf7\xbf\xbf\xbf",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ig_token_spec_t spec;
+        ig_error_t err;
+        assert_int_equal(spec_parse(NULL, body_with_name(bad[i]), true, &spec, &err), -1);
+        assert_int_equal(err.code, 400);
+        assert_contains(err.message, "name: is not valid UTF-8");
+    }
+    static const char *const good[] = {
+        "\xe0\xa0\x80",     /* U+0800, the first 3-byte code point */
+        "\xed\x9f\xbf",     /* U+D7FF, just below the surrogates */
+        "\xee\x80\x80",     /* U+E000, just above */
+        "\xef\xbf\xbd",     /* U+FFFD */
+        "\xf0\x90\x80\x80", /* U+10000 */
+        "\xf4\x8f\xbf\xbf", /* U+10FFFF */
+        "\xc2\xa0nbsp",     /* U+00A0: printable, not C1 */
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ig_token_spec_t spec;
+        ig_error_t err;
+        if (spec_parse(NULL, body_with_name(good[i]), true, &spec, &err))
+            fail_msg("valid name %zu refused: %s", i, err.message);
+    }
+}
+
+static void test_spec_shape_errors(void **state)
+{
+    (void)state;
+    ig_token_spec_t spec;
+    ig_error_t err;
+    static const char *const not_objects[] = {"[1]", "\"x\"", "5", "true", "null"};
+    for (size_t i = 0; i < sizeof not_objects / sizeof not_objects[0]; i++) {
+        assert_int_equal(spec_parse(not_objects[i], NULL, true, &spec, &err), -1);
+        assert_int_equal(err.code, 400);
+        assert_contains(err.message, "JSON object");
+    }
+    assert_int_equal(spec_parse("{\"name\":\"x\",\"color\":\"red\"}", NULL, true, &spec, &err), -1);
+    assert_int_equal(err.code, 400);
+    assert_contains(err.message, "color");
+    assert_int_equal(spec_parse("{\"Name\":\"x\"}", NULL, false, &spec, &err), -1); /* case matters */
+    assert_contains(err.message, "Name");
+}
+
+static void test_spec_accepted(void **state)
+{
+    (void)state;
+    ig_token_spec_t spec;
+    ig_error_t err;
+    assert_int_equal(spec_parse("{\"name\":\"ci\",\"maxRps\":0.5,\"burst\":null,\"expiresAt\":null}", NULL,
+                                true, &spec, &err),
+                     0);
+    assert_true(spec.has_name && spec.has_max_rps && spec.has_burst && spec.has_expires);
+    assert_string_equal(spec.name, "ci");
+    assert_true(spec.max_rps == 0.5);
+    assert_int_equal(spec.burst, 0);
+    assert_int_equal(spec.expires_at_ms, 0);
+
+    assert_int_equal(spec_parse("{\"name\":\"a b\",\"maxRps\":1000000,\"burst\":1000000,"
+                                "\"expiresAt\":\"2027-01-31T00:00:00+01:00\"}",
+                                NULL, true, &spec, &err),
+                     0);
+    assert_true(spec.max_rps == 1e6);
+    assert_int_equal(spec.burst, 1000000);
+    int64_t want;
+    assert_int_equal(ig_rfc3339_parse("2027-01-30T23:00:00Z", &want), 0);
+    assert_int_equal(spec.expires_at_ms, want);
+
+    /* PATCH: only what is present is marked. */
+    assert_int_equal(spec_parse("{\"maxRps\":null}", NULL, false, &spec, &err), 0);
+    assert_false(spec.has_name);
+    assert_true(spec.has_max_rps);
+    assert_false(spec.has_burst);
+    assert_false(spec.has_expires);
+    assert_int_equal(spec_parse("{}", NULL, false, &spec, &err), 0);
+    assert_false(spec.has_name || spec.has_max_rps || spec.has_burst || spec.has_expires);
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+static void test_lifecycle(void **state)
+{
+    env_t *e = *state;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_rec_t rec, out;
+    ig_error_t err;
+    ig_token_spec_t spec = named("ci");
+    spec.has_max_rps = true;
+    spec.max_rps = 1;
+    spec.has_burst = true;
+    spec.burst = 1;
+    create_ok(e->ts, "alice", &spec, secret, &rec);
+    assert_memory_equal(rec.id, "tok_", 4);
+    assert_int_equal(strlen(rec.prefix), IG_TOKEN_DISPLAY_LEN);
+    assert_memory_equal(rec.prefix, secret, IG_TOKEN_DISPLAY_LEN);
+    assert_int_equal(ig_tokenstore_count(e->ts), 1);
+
+    ig_tokens_read_begin();
+    const ig_tokmem_t *m = find_secret(e->ts, secret);
+    assert_non_null(m);
+    assert_string_equal(m->id, rec.id);
+    assert_string_equal(m->name, "ci");
+    assert_string_equal(m->owner, "alice");
+    assert_false(m->suspended);
+    assert_true(m->limited);
+    ig_tokstate_t *cell_state = m->state;
+    /* Spend the only request of the bucket: the cell now owes 1 s. */
+    ig_gcra_result_t r;
+    ig_ratelimit_take(&m->state->cell, &m->params, 10 * 1000000000LL, &r);
+    assert_int_equal(r.allowed, 1);
+    int64_t tat = atomic_load(&m->state->cell.tat);
+    ig_tokens_read_end();
+
+    /* An unknown secret (well formed) is not found. */
+    char other[IG_TOKEN_LEN + 1];
+    ig_token_generate(other);
+    ig_tokens_read_begin();
+    assert_null(find_secret(e->ts, other));
+    ig_tokens_read_end();
+
+    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, "leaked in CI log", &out, &err), 0);
+    assert_true(out.suspended);
+    assert_string_equal(out.suspend_reason, "leaked in CI log");
+    assert_true(out.suspended_at_ms > 0);
+    ig_tokens_read_begin();
+    m = find_secret(e->ts, secret);
+    assert_non_null(m);
+    assert_true(m->suspended);
+    assert_ptr_equal(m->state, cell_state);
+    ig_tokens_read_end();
+
+    assert_int_equal(ig_tokenstore_activate(e->ts, rec.id, &out, &err), 0);
+    assert_false(out.suspended);
+    assert_int_equal(out.suspended_at_ms, 0);
+    assert_string_equal(out.suspend_reason, "");
+    ig_tokens_read_begin();
+    m = find_secret(e->ts, secret);
+    assert_false(m->suspended);
+    ig_tokens_read_end();
+
+    /* PATCH maxRps: new parameters, same state; the cell's debt carries over, so at the same instant the
+     * faster policy still refuses. */
+    ig_token_spec_t patch;
+    memset(&patch, 0, sizeof patch);
+    patch.has_max_rps = true;
+    patch.max_rps = 2;
+    assert_int_equal(ig_tokenstore_update(e->ts, rec.id, &patch, &out, &err), 0);
+    assert_true(out.max_rps == 2);
+    assert_int_equal(out.burst, 1);
+    ig_tokens_read_begin();
+    m = find_secret(e->ts, secret);
+    assert_true(m->params.max_rps == 2);
+    assert_int_equal(m->params.burst, 1);
+    assert_int_equal(m->params.emission_ns, 500000000);
+    assert_ptr_equal(m->state, cell_state);
+    assert_int_equal(atomic_load(&m->state->cell.tat), tat);
+    ig_ratelimit_take(&m->state->cell, &m->params, 10 * 1000000000LL, &r);
+    assert_int_equal(r.allowed, 0);
+    ig_tokens_read_end();
+
+    /* maxRps null: unlimited. */
+    patch.max_rps = 0;
+    assert_int_equal(ig_tokenstore_update(e->ts, rec.id, &patch, &out, &err), 0);
+    ig_tokens_read_begin();
+    m = find_secret(e->ts, secret);
+    assert_false(m->limited);
+    assert_ptr_equal(m->state, cell_state);
+    ig_tokens_read_end();
+
+    patch = named("deploy");
+    assert_int_equal(ig_tokenstore_update(e->ts, rec.id, &patch, &out, &err), 0);
+    assert_string_equal(out.name, "deploy");
+    ig_tokens_read_begin();
+    m = find_secret(e->ts, secret);
+    assert_string_equal(m->name, "deploy");
+    assert_string_equal(m->owner, "alice");
+    ig_tokens_read_end();
+    assert_int_equal(ig_tokenstore_get(e->ts, rec.id, &out, &err), 0);
+    assert_string_equal(out.name, "deploy");
+    assert_memory_equal(out.hash, rec.hash, 32);
+
+    /* An invalid PATCH changes nothing. */
+    patch = named("");
+    assert_int_equal(ig_tokenstore_update(e->ts, rec.id, &patch, &out, &err), -1);
+    assert_int_equal(err.code, 400);
+    assert_int_equal(ig_tokenstore_get(e->ts, rec.id, &out, &err), 0);
+    assert_string_equal(out.name, "deploy");
+
+    assert_int_equal(ig_tokenstore_delete(e->ts, rec.id, &err), 0);
+    ig_tokens_read_begin();
+    assert_null(find_secret(e->ts, secret));
+    ig_tokens_read_end();
+    assert_int_equal(ig_tokenstore_count(e->ts), 0);
+    ig_tokenstore_reclaim(e->ts);
+
+    /* Everything on a deleted id is a 404 naming the token. */
+    assert_int_equal(ig_tokenstore_get(e->ts, rec.id, &out, &err), -1);
+    assert_int_equal(err.code, 404);
+    assert_string_equal(err.type, "NoSuchAccessTokenException");
+    assert_contains(err.message, rec.id);
+    assert_int_equal(ig_tokenstore_delete(e->ts, rec.id, &err), -1);
+    assert_int_equal(err.code, 404);
+    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, NULL, &out, &err), -1);
+    assert_int_equal(err.code, 404);
+    assert_int_equal(ig_tokenstore_activate(e->ts, "tok_nope", &out, &err), -1);
+    assert_int_equal(err.code, 404);
+    patch = named("x");
+    assert_int_equal(ig_tokenstore_update(e->ts, rec.id, &patch, &out, &err), -1);
+    assert_int_equal(err.code, 404);
+}
+
+static void test_suspend_reason_checked(void **state)
+{
+    env_t *e = *state;
+    char secret[IG_TOKEN_LEN + 1], longr[IG_REASON_MAX + 2];
+    ig_token_rec_t rec, out;
+    ig_error_t err;
+    ig_token_spec_t spec = named("r");
+    create_ok(e->ts, "alice", &spec, secret, &rec);
+    memset(longr, 'x', sizeof longr - 1);
+    longr[sizeof longr - 1] = '\0';
+    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, longr, &out, &err), -1);
+    assert_int_equal(err.code, 400);
+    assert_contains(err.message, "reason");
+    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, "line\nbreak", &out, &err), -1);
+    assert_contains(err.message, "reason");
+    ig_tokens_read_begin();
+    assert_false(find_secret(e->ts, secret)->suspended);
+    ig_tokens_read_end();
+    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, NULL, &out, &err), 0);
+    assert_true(out.suspended);
+    /* Suspending again keeps the first suspendedAt. */
+    int64_t at = out.suspended_at_ms;
+    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, "again", &out, &err), 0);
+    assert_int_equal(out.suspended_at_ms, at);
+}
+
+typedef struct {
+    int n;
+    char ids[16][IG_ID_MAX];
+    char owners[16][IG_USER_MAX + 1];
+} collect_t;
+
+static int collect(void *ud, const ig_token_rec_t *t)
+{
+    collect_t *c = ud;
+    if (c->n < 16) {
+        snprintf(c->ids[c->n], IG_ID_MAX, "%s", t->id);
+        snprintf(c->owners[c->n], sizeof c->owners[0], "%s", t->owner);
+    }
+    c->n++;
+    return 0;
+}
+
+static bool has_id(const collect_t *c, const char *id)
+{
+    for (int i = 0; i < c->n && i < 16; i++)
+        if (strcmp(c->ids[i], id) == 0) return true;
+    return false;
+}
+
+static void test_names_owners_and_listing(void **state)
+{
+    env_t *e = *state;
+    char s1[IG_TOKEN_LEN + 1], s2[IG_TOKEN_LEN + 1], s3[IG_TOKEN_LEN + 1], s4[IG_TOKEN_LEN + 1];
+    ig_token_rec_t a1, a2, b1, b2, out;
+    ig_error_t err;
+    ig_token_spec_t spec = named("ci");
+    create_ok(e->ts, "alice", &spec, s1, &a1);
+
+    /* Same name, same owner: 409, and no token appears in memory or the store. */
+    char dup[IG_TOKEN_LEN + 1];
+    assert_int_equal(ig_tokenstore_create(e->ts, "alice", &spec, dup, &out, &err), -1);
+    assert_int_equal(err.code, 409);
+    assert_string_equal(err.type, "AlreadyExistsException");
+    assert_contains(err.message, "name");
+    assert_int_equal(dup[0], '\0'); /* the secret of a failed create is wiped */
+    assert_int_equal(ig_tokenstore_count(e->ts), 1);
+
+    /* Same name, another owner: fine. */
+    create_ok(e->ts, "bob", &spec, s3, &b1);
+    spec = named("deploy");
+    create_ok(e->ts, "alice", &spec, s2, &a2);
+    spec = named("etl");
+    create_ok(e->ts, "bob", &spec, s4, &b2);
+    assert_int_equal(ig_tokenstore_count(e->ts), 4);
+
+    /* Renaming onto a taken name: 409, unchanged. */
+    spec = named("ci");
+    assert_int_equal(ig_tokenstore_update(e->ts, a2.id, &spec, &out, &err), -1);
+    assert_int_equal(err.code, 409);
+    assert_int_equal(ig_tokenstore_get(e->ts, a2.id, &out, &err), 0);
+    assert_string_equal(out.name, "deploy");
+
+    collect_t c = {0};
+    assert_int_equal(ig_tokenstore_list(e->ts, NULL, NULL, collect, &c, &err), 0);
+    assert_int_equal(c.n, 4);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(ig_tokenstore_list(e->ts, "bob", NULL, collect, &c, &err), 0);
+    assert_int_equal(c.n, 2);
+    assert_true(has_id(&c, b1.id) && has_id(&c, b2.id));
+    assert_string_equal(c.owners[0], "bob");
+    assert_string_equal(c.owners[1], "bob");
+    memset(&c, 0, sizeof c);
+    assert_int_equal(ig_tokenstore_list(e->ts, "carol", NULL, collect, &c, &err), 0);
+    assert_int_equal(c.n, 0);
+
+    /* Status filter: suspend a2; expire b2 (written straight to the store, as time passing would). */
+    assert_int_equal(ig_tokenstore_suspend(e->ts, a2.id, NULL, &out, &err), 0);
+    assert_int_equal(e->st->ops->token_get(e->st, b2.id, &out, &err), 0);
+    out.expires_at_ms = 1000;
+    assert_int_equal(e->st->ops->token_update(e->st, &out, &err), 0);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(ig_tokenstore_list(e->ts, NULL, "suspended", collect, &c, &err), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.ids[0], a2.id);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(ig_tokenstore_list(e->ts, NULL, "expired", collect, &c, &err), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.ids[0], b2.id);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(ig_tokenstore_list(e->ts, NULL, "active", collect, &c, &err), 0);
+    assert_int_equal(c.n, 2);
+    assert_true(has_id(&c, a1.id) && has_id(&c, b1.id));
+    memset(&c, 0, sizeof c);
+    assert_int_equal(ig_tokenstore_list(e->ts, "alice", "active", collect, &c, &err), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.ids[0], a1.id);
+    assert_int_equal(ig_tokenstore_list(e->ts, NULL, "revoked", collect, &c, &err), -1);
+    assert_int_equal(err.code, 400);
+    assert_contains(err.message, "status");
+
+    assert_int_equal(ig_tokenstore_get(e->ts, b2.id, &out, &err), 0);
+    assert_string_equal(ig_token_status(&out, ig_wall_ms()), "expired");
+
+    /* A deleted token's name is free again. */
+    assert_int_equal(ig_tokenstore_delete(e->ts, a1.id, &err), 0);
+    spec = named("ci");
+    create_ok(e->ts, "alice", &spec, s1, &a1);
+    ig_tokens_read_begin();
+    assert_non_null(find_secret(e->ts, s1));
+    ig_tokens_read_end();
+}
+
+/* ------------------------------------------------------------------ growth and tombstones */
+
+#define GROW_N 1500 /* > 1024 * 0.7 twice over: several rebuilds from the initial 1024 slots */
+
+static void test_growth_and_tombstones(void **state)
+{
+    env_t *e = *state;
+    char(*secrets)[IG_TOKEN_LEN + 1] = calloc(GROW_N, sizeof *secrets);
+    char(*ids)[IG_ID_MAX] = calloc(GROW_N, sizeof *ids);
+    assert_non_null(secrets);
+    assert_non_null(ids);
+    ig_token_rec_t rec;
+    ig_error_t err;
+    for (int i = 0; i < GROW_N; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "t%d", i);
+        ig_token_spec_t spec = named(name);
+        create_ok(e->ts, "grow", &spec, secrets[i], &rec);
+        memcpy(ids[i], rec.id, IG_ID_MAX);
+        if (i % 100 == 0) ig_tokenstore_reclaim(e->ts);
+    }
+    assert_int_equal(ig_tokenstore_count(e->ts), GROW_N);
+    ig_tokens_read_begin();
+    for (int i = 0; i < GROW_N; i++) {
+        const ig_tokmem_t *m = find_secret(e->ts, secrets[i]);
+        if (!m) fail_msg("token %d not found after growth", i);
+        assert_string_equal(m->id, ids[i]);
+    }
+    ig_tokens_read_end();
+
+    /* Delete every other: tombstones must not cut the probe chains of the survivors. */
+    for (int i = 0; i < GROW_N; i += 2)
+        assert_int_equal(ig_tokenstore_delete(e->ts, ids[i], &err), 0);
+    ig_tokenstore_reclaim(e->ts);
+    assert_int_equal(ig_tokenstore_count(e->ts), GROW_N / 2);
+    ig_tokens_read_begin();
+    for (int i = 0; i < GROW_N; i++) {
+        const ig_tokmem_t *m = find_secret(e->ts, secrets[i]);
+        if (i % 2 == 0 && m) fail_msg("deleted token %d still found", i);
+        if (i % 2 == 1 && (!m || strcmp(m->id, ids[i]) != 0)) fail_msg("token %d lost among tombstones", i);
+    }
+    ig_tokens_read_end();
+
+    /* Recreate the deleted half (new secrets, reusing tombstones and triggering rebuilds). */
+    for (int i = 0; i < GROW_N; i += 2) {
+        char name[32];
+        snprintf(name, sizeof name, "t%d", i);
+        ig_token_spec_t spec = named(name);
+        create_ok(e->ts, "grow", &spec, secrets[i], &rec);
+        memcpy(ids[i], rec.id, IG_ID_MAX);
+    }
+    ig_tokenstore_reclaim(e->ts);
+    assert_int_equal(ig_tokenstore_count(e->ts), GROW_N);
+    ig_tokens_read_begin();
+    for (int i = 0; i < GROW_N; i++) {
+        const ig_tokmem_t *m = find_secret(e->ts, secrets[i]);
+        if (!m || strcmp(m->id, ids[i]) != 0) fail_msg("token %d not found after recreate", i);
+    }
+    ig_tokens_read_end();
+
+    /* A fresh process loading the same store sees the same set. */
+    ig_tokenstore_t *again = ig_tokenstore_new(e->st, true, true);
+    assert_int_equal(ig_tokenstore_load(again, &err), 0);
+    assert_int_equal(ig_tokenstore_count(again), GROW_N);
+    ig_tokens_read_begin();
+    for (int i = 0; i < GROW_N; i++)
+        assert_non_null(find_secret(again, secrets[i]));
+    ig_tokens_read_end();
+    ig_tokenstore_free(again);
+    free(secrets);
+    free(ids);
+}
+
+/* Many delete/create cycles at a constant population: tombstones pile up and must be swept by rebuilds,
+ * never filling the table (a full table would make a miss probe forever). */
+static void test_tombstone_churn(void **state)
+{
+    env_t *e = *state;
+    char secret[IG_TOKEN_LEN + 1], keep[IG_TOKEN_LEN + 1];
+    ig_token_rec_t rec, kept;
+    ig_error_t err;
+    ig_token_spec_t spec = named("keep");
+    create_ok(e->ts, "churn", &spec, keep, &kept);
+    for (int i = 0; i < 1200; i++) {
+        spec = named("tmp");
+        create_ok(e->ts, "churn", &spec, secret, &rec);
+        assert_int_equal(ig_tokenstore_delete(e->ts, rec.id, &err), 0);
+    }
+    ig_tokenstore_reclaim(e->ts);
+    assert_int_equal(ig_tokenstore_count(e->ts), 1);
+    char unknown[IG_TOKEN_LEN + 1];
+    ig_token_generate(unknown);
+    ig_tokens_read_begin();
+    assert_non_null(find_secret(e->ts, keep));
+    assert_null(find_secret(e->ts, secret));
+    assert_null(find_secret(e->ts, unknown));
+    ig_tokens_read_end();
+}
+
+/* ------------------------------------------------------------------ another process */
+
+typedef struct {
+    ig_store_t *st;
+    ig_tokenstore_t *ts;
+} proc_t;
+
+static proc_t open_proc(env_t *e, bool live)
+{
+    ig_error_t err;
+    proc_t p;
+    p.st = ig_store_sqlite_open(e->db, &err);
+    assert_non_null(p.st);
+    p.ts = ig_tokenstore_new(p.st, live, true);
+    assert_non_null(p.ts);
+    return p;
+}
+
+static void close_proc(proc_t *p)
+{
+    ig_tokenstore_free(p->ts);
+    ig_store_close(p->st);
+}
+
+static void test_sync_from_cli(void **state)
+{
+    env_t *e = *state;
+    proc_t cli = open_proc(e, false); /* B: writes the store only */
+    ig_tokenstore_t *A = e->ts;
+    ig_error_t err;
+    ig_token_rec_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+
+    ig_tokenstore_sync(A);
+    assert_int_equal(ig_tokenstore_sync(A), 0); /* nothing changed */
+
+    ig_token_spec_t spec = named("from-cli");
+    create_ok(cli.ts, "alice", &spec, secret, &rec);
+    assert_int_equal(ig_tokenstore_count(cli.ts), 0); /* not live: no table */
+    ig_tokens_read_begin();
+    assert_null(find_secret(A, secret)); /* not yet: A has not polled */
+    ig_tokens_read_end();
+    assert_true(ig_tokenstore_sync(A) > 0);
+    ig_tokens_read_begin();
+    const ig_tokmem_t *m = find_secret(A, secret);
+    assert_non_null(m);
+    assert_string_equal(m->id, rec.id);
+    assert_string_equal(m->name, "from-cli");
+    ig_tokstate_t *st0 = m->state;
+    ig_tokens_read_end();
+    assert_int_equal(ig_tokenstore_sync(A), 0);
+
+    assert_int_equal(ig_tokenstore_suspend(cli.ts, rec.id, "cli", &out, &err), 0);
+    assert_true(ig_tokenstore_sync(A) > 0);
+    ig_tokens_read_begin();
+    m = find_secret(A, secret);
+    assert_true(m->suspended);
+    assert_ptr_equal(m->state, st0);
+    ig_tokens_read_end();
+
+    ig_token_spec_t patch;
+    memset(&patch, 0, sizeof patch);
+    patch.has_max_rps = true;
+    patch.max_rps = 7.5;
+    patch.has_burst = true;
+    patch.burst = 3;
+    assert_int_equal(ig_tokenstore_update(cli.ts, rec.id, &patch, &out, &err), 0);
+    assert_int_equal(ig_tokenstore_activate(cli.ts, rec.id, &out, &err), 0);
+    assert_true(ig_tokenstore_sync(A) > 0);
+    ig_tokens_read_begin();
+    m = find_secret(A, secret);
+    assert_false(m->suspended);
+    assert_true(m->limited);
+    assert_true(m->params.max_rps == 7.5);
+    assert_int_equal(m->params.burst, 3);
+    assert_ptr_equal(m->state, st0);
+    ig_tokens_read_end();
+
+    assert_int_equal(ig_tokenstore_delete(cli.ts, rec.id, &err), 0);
+    assert_true(ig_tokenstore_sync(A) > 0);
+    ig_tokens_read_begin();
+    assert_null(find_secret(A, secret));
+    ig_tokens_read_end();
+    assert_int_equal(ig_tokenstore_count(A), 0);
+    assert_int_equal(ig_tokenstore_sync(A), 0);
+
+    /* A's own writes are visible at once, before any sync, and a later sync leaves them be. */
+    spec = named("from-server");
+    create_ok(A, "bob", &spec, secret, &rec);
+    ig_tokens_read_begin();
+    assert_non_null(find_secret(A, secret));
+    ig_tokens_read_end();
+    ig_tokenstore_sync(A);
+    ig_tokens_read_begin();
+    m = find_secret(A, secret);
+    assert_non_null(m);
+    assert_string_equal(m->name, "from-server");
+    ig_tokens_read_end();
+    ig_tokenstore_reclaim(A);
+    close_proc(&cli);
+}
+
+/* A store wrapper whose change feed replays a canned record: lets a test hand the table an old version. */
+typedef struct {
+    ig_store_t base;
+    ig_store_t *real;
+    ig_store_ops_t ops;
+    ig_token_rec_t replay;
+} replay_store_t;
+
+static replay_store_t *replay_of(ig_store_t *base)
+{
+    return (replay_store_t *)(void *)base;
+}
+
+static int replay_changed(ig_store_t *st)
+{
+    (void)st;
+    return 1;
+}
+
+static int replay_changes(ig_store_t *st, int64_t since, ig_token_cb cb, void *ud, int64_t *max_seq,
+                          ig_error_t *err)
+{
+    (void)err;
+    replay_store_t *r = replay_of(st);
+    *max_seq = since > r->replay.seq ? since : r->replay.seq;
+    cb(ud, &r->replay);
+    return 0;
+}
+
+static void test_stale_record_never_wins(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_rec_t v1, v2, v3;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("stale");
+    create_ok(e->ts, "alice", &spec, secret, &v1);
+    assert_int_equal(ig_tokenstore_suspend(e->ts, v1.id, "v2", &v2, &err), 0);
+    spec = named("stale-renamed");
+    assert_int_equal(ig_tokenstore_update(e->ts, v1.id, &spec, &v3, &err), 0);
+    assert_true(v1.seq < v2.seq && v2.seq < v3.seq);
+
+    replay_store_t rs;
+    memset(&rs, 0, sizeof rs);
+    rs.real = e->st;
+    memset(&rs.ops, 0, sizeof rs.ops); /* load and sync call only these two */
+    rs.ops.changed = replay_changed;
+    rs.ops.token_changes = replay_changes;
+    rs.base.ops = &rs.ops;
+    ig_tokenstore_t *ts = ig_tokenstore_new(&rs.base, true, true);
+    rs.replay = v1;
+    assert_int_equal(ig_tokenstore_load(ts, &err), 0); /* loads v1 from the replay */
+
+    /* A newer version replaces, an older one (or the same one again) does not. */
+    rs.replay = v3;
+    ig_tokenstore_sync(ts);
+    rs.replay = v2;
+    ig_tokenstore_sync(ts);
+    ig_tokens_read_begin();
+    const ig_tokmem_t *m = find_secret(ts, secret);
+    assert_non_null(m);
+    assert_int_equal(m->seq, v3.seq);
+    assert_string_equal(m->name, "stale-renamed");
+    assert_true(m->suspended);
+    ig_tokens_read_end();
+    rs.replay = v1;
+    ig_tokenstore_sync(ts);
+    /* Nor does an old tombstone delete a newer version. */
+    rs.replay = v2;
+    rs.replay.deleted = true;
+    ig_tokenstore_sync(ts);
+    ig_tokens_read_begin();
+    m = find_secret(ts, secret);
+    assert_non_null(m);
+    assert_int_equal(m->seq, v3.seq);
+    ig_tokens_read_end();
+    /* A newer tombstone does. */
+    rs.replay = v3;
+    rs.replay.seq = v3.seq + 1;
+    rs.replay.deleted = true;
+    ig_tokenstore_sync(ts);
+    ig_tokens_read_begin();
+    assert_null(find_secret(ts, secret));
+    ig_tokens_read_end();
+    ig_tokenstore_free(ts);
+}
+
+/* Regression: PATCH, suspend and activate are read-modify-write of the whole row.  A suspend committed by
+ * another writer (the CLI, another admin request) between this writer's read and its write was silently
+ * undone: the write put back suspended=false from its stale read.  The wrapper store below commits such a
+ * suspend from a second tokenstore right after the first token_get. */
+typedef struct {
+    ig_store_t base;
+    ig_store_ops_t ops;
+    ig_store_t *real;
+    ig_tokenstore_t *other; /* a second writer on the real store */
+    const char *id;
+    int gets;
+} interleave_store_t;
+
+static int interleave_get(ig_store_t *st, const char *id, ig_token_rec_t *out, ig_error_t *err)
+{
+    interleave_store_t *s = (interleave_store_t *)(void *)st;
+    int rc = s->real->ops->token_get(s->real, id, out, err);
+    if (s->gets++ == 0) {
+        ig_token_rec_t tmp;
+        ig_error_t e2;
+        if (ig_tokenstore_suspend(s->other, s->id, "concurrent", &tmp, &e2)) fail_msg("%s", e2.message);
+    }
+    return rc;
+}
+
+static int interleave_update(ig_store_t *st, ig_token_rec_t *t, ig_error_t *err)
+{
+    interleave_store_t *s = (interleave_store_t *)(void *)st;
+    return s->real->ops->token_update(s->real, t, err);
+}
+
+static void test_concurrent_suspend_not_lost(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_rec_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("raced");
+    create_ok(e->ts, "alice", &spec, secret, &rec);
+
+    interleave_store_t s;
+    memset(&s, 0, sizeof s);
+    s.real = e->st;
+    memset(&s.ops, 0, sizeof s.ops); /* only what modify() calls; anything else would crash loudly */
+    s.ops.token_get = interleave_get;
+    s.ops.token_update = interleave_update;
+    s.base.ops = &s.ops;
+    s.other = ig_tokenstore_new(e->st, false, true);
+    s.id = rec.id;
+    ig_tokenstore_t *ts = ig_tokenstore_new(&s.base, false, true);
+
+    spec = named("raced-renamed");
+    assert_int_equal(ig_tokenstore_update(ts, rec.id, &spec, &out, &err), 0);
+    assert_string_equal(out.name, "raced-renamed");
+    assert_true(out.suspended); /* the result reflects both writes */
+    assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
+    assert_string_equal(out.name, "raced-renamed");
+    assert_true(out.suspended);
+    assert_string_equal(out.suspend_reason, "concurrent");
+    ig_tokenstore_free(ts);
+    ig_tokenstore_free(s.other);
+}
+
+/* ------------------------------------------------------------------ reclamation */
+
+typedef struct {
+    ig_tokenstore_t *ts;
+    uint8_t hash[32];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stage; /* 0 start, 1 reader holds, 2 writer replaced, 3 reader checked and left */
+    const ig_tokmem_t *held;
+    char id_seen[IG_ID_MAX];
+    char name_seen[64];
+    bool suspended_seen;
+} hold_t;
+
+static void hold_wait(hold_t *h, int stage)
+{
+    pthread_mutex_lock(&h->mu);
+    while (h->stage < stage)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void hold_set(hold_t *h, int stage)
+{
+    pthread_mutex_lock(&h->mu);
+    h->stage = stage;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void *holder(void *arg)
+{
+    hold_t *h = arg;
+    ig_tokens_read_begin();
+    h->held = ig_tokenstore_find(h->ts, h->hash);
+    hold_set(h, 1);
+    hold_wait(h, 2);
+    /* The writer has replaced the record and reclaimed: it must still be intact for us. */
+    if (h->held) {
+        snprintf(h->id_seen, sizeof h->id_seen, "%s", h->held->id);
+        snprintf(h->name_seen, sizeof h->name_seen, "%s", h->held->name);
+        h->suspended_seen = h->held->suspended;
+    }
+    ig_tokens_read_end();
+    hold_set(h, 3);
+    return NULL;
+}
+
+static bool freed(const void *p)
+{
+#ifdef HAVE_ASAN
+    return __asan_address_is_poisoned(p) != 0;
+#else
+    (void)p;
+    return false;
+#endif
+}
+
+static void test_reader_keeps_record_alive(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_rec_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("held");
+    create_ok(e->ts, "alice", &spec, secret, &rec);
+    ig_tokenstore_reclaim(e->ts);
+
+    hold_t h;
+    memset(&h, 0, sizeof h);
+    h.ts = e->ts;
+    hash_of(secret, h.hash);
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, holder, &h), 0);
+    hold_wait(&h, 1);
+    assert_non_null(h.held);
+    const ig_tokmem_t *old = h.held;
+
+    /* Replace the record (suspend and rename), then try hard to free it. */
+    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, NULL, &out, &err), 0);
+    spec = named("held-renamed");
+    assert_int_equal(ig_tokenstore_update(e->ts, rec.id, &spec, &out, &err), 0);
+    ig_tokenstore_reclaim(e->ts);
+    ig_tokenstore_reclaim(e->ts);
+    ig_tokens_read_begin();
+    const ig_tokmem_t *now = find_secret(e->ts, secret);
+    assert_true(now != old);
+    assert_true(now->suspended);
+    ig_tokens_read_end();
+    assert_false(freed(old));
+
+    hold_set(&h, 2);
+    hold_wait(&h, 3);
+    pthread_join(t, NULL);
+    assert_string_equal(h.id_seen, rec.id);
+    assert_string_equal(h.name_seen, "held"); /* the version it looked up, not a later one */
+    assert_false(h.suspended_seen);
+
+    /* The reader is gone: now the old version goes. */
+    ig_tokenstore_reclaim(e->ts);
+#ifdef HAVE_ASAN
+    assert_true(freed(old));
+#endif
+    pthread_mutex_destroy(&h.mu);
+    pthread_cond_destroy(&h.cv);
+}
+
+/* Readers looking tokens up while the table is rebuilt (growth past 70 % of 1024 slots) and the old table
+ * is reclaimed: every lookup of an existing token succeeds, and (under ASan) no reader touches a freed
+ * table. */
+typedef struct {
+    ig_tokenstore_t *ts;
+    uint8_t hash[4][32];
+    atomic_bool done;
+    atomic_long lookups, missing;
+} looper_t;
+
+static void *looper(void *arg)
+{
+    looper_t *l = arg;
+    long n = 0;
+    while (!atomic_load(&l->done) || n < 100) {
+        ig_tokens_read_begin();
+        for (int i = 0; i < 4; i++, n++)
+            if (!ig_tokenstore_find(l->ts, l->hash[i])) atomic_fetch_add(&l->missing, 1);
+        ig_tokens_read_end();
+    }
+    atomic_fetch_add(&l->lookups, n);
+    return NULL;
+}
+
+static void test_readers_across_rebuilds(void **state)
+{
+    env_t *e = *state;
+    looper_t *l = calloc(1, sizeof *l);
+    l->ts = e->ts;
+    for (int i = 0; i < 4; i++) {
+        char name[16], secret[IG_TOKEN_LEN + 1];
+        ig_token_rec_t rec;
+        snprintf(name, sizeof name, "old%d", i);
+        ig_token_spec_t spec = named(name);
+        create_ok(e->ts, "alice", &spec, secret, &rec);
+        hash_of(secret, l->hash[i]);
+    }
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, looper, l), 0);
+    /* 1500 more tokens: rebuilds to 2048 and then 4096 slots while the readers run. */
+    for (int i = 0; i < 1500; i++) {
+        char name[32], s[IG_TOKEN_LEN + 1];
+        ig_token_rec_t r;
+        snprintf(name, sizeof name, "n%d", i);
+        ig_token_spec_t spec = named(name);
+        create_ok(e->ts, "alice", &spec, s, &r);
+        if (i % 16 == 0) ig_tokenstore_reclaim(e->ts);
+    }
+    atomic_store(&l->done, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    ig_tokenstore_reclaim(e->ts);
+    assert_int_equal(atomic_load(&l->missing), 0);
+    assert_true(atomic_load(&l->lookups) >= 200);
+    assert_int_equal(ig_tokenstore_count(e->ts), 1504);
+    free(l);
+}
+
+/* ------------------------------------------------------------------ stress */
+
+#define STRESS_TOKENS 8
+#define STRESS_READERS 3
+#define STRESS_WRITES 2000
+
+typedef struct {
+    ig_tokenstore_t *ts;
+    uint8_t hash[STRESS_TOKENS][32];
+    char id[STRESS_TOKENS][IG_ID_MAX];
+    atomic_bool done;
+    atomic_long lookups, missing, inconsistent;
+} stress_t;
+
+static void *stress_reader(void *arg)
+{
+    stress_t *s = arg;
+    long n = 0;
+    while (!atomic_load(&s->done) || n < 1000) {
+        ig_tokens_read_begin();
+        for (int i = 0; i < STRESS_TOKENS; i++) {
+            const ig_tokmem_t *m = ig_tokenstore_find(s->ts, s->hash[i]);
+            n++;
+            if (!m) {
+                atomic_fetch_add(&s->missing, 1);
+                continue;
+            }
+            /* Every version the writer publishes is self-consistent: name "s<i>-r<rate>", burst = 2 x rate.
+             */
+            char want[16];
+            snprintf(want, sizeof want, "s%d-", i);
+            bool ok = memcmp(m->hash, s->hash[i], 32) == 0 && strcmp(m->id, s->id[i]) == 0 &&
+                      strncmp(m->name, want, strlen(want)) == 0 && strcmp(m->owner, "stress") == 0 &&
+                      m->state != NULL;
+            if (ok && m->limited) {
+                int rate = (int)strtol(strstr(m->name, "-r") + 2, NULL, 10);
+                ok = m->params.max_rps == rate && m->params.burst == 2 * rate;
+                ig_gcra_result_t r;
+                ig_ratelimit_take(&m->state->cell, &m->params, ig_clock_now_ns(), &r);
+            }
+            if (ok) ig_tokstate_note(m->state, ig_wall_ms(), NULL, false);
+            if (!ok) atomic_fetch_add(&s->inconsistent, 1);
+        }
+        ig_tokens_read_end();
+    }
+    atomic_fetch_add(&s->lookups, n);
+    return NULL;
+}
+
+static void test_concurrent_readers_and_writer(void **state)
+{
+    env_t *e = *state;
+    stress_t *s = calloc(1, sizeof *s);
+    s->ts = e->ts;
+    ig_error_t err;
+    for (int i = 0; i < STRESS_TOKENS; i++) {
+        char name[32], secret[IG_TOKEN_LEN + 1];
+        ig_token_rec_t rec;
+        snprintf(name, sizeof name, "s%d-r1", i);
+        ig_token_spec_t spec = named(name);
+        spec.has_max_rps = true;
+        spec.max_rps = 1;
+        spec.has_burst = true;
+        spec.burst = 2;
+        create_ok(e->ts, "stress", &spec, secret, &rec);
+        hash_of(secret, s->hash[i]);
+        memcpy(s->id[i], rec.id, IG_ID_MAX);
+    }
+    pthread_t rd[STRESS_READERS];
+    for (int i = 0; i < STRESS_READERS; i++)
+        assert_int_equal(pthread_create(&rd[i], NULL, stress_reader, s), 0);
+
+    ig_token_rec_t out;
+    for (int w = 0; w < STRESS_WRITES; w++) {
+        int i = w % STRESS_TOKENS, rate = 1 + w % 50;
+        int rc;
+        switch (w / STRESS_TOKENS % 3) {
+        case 0:
+            rc = ig_tokenstore_suspend(e->ts, s->id[i], "stress", &out, &err);
+            break;
+        case 1:
+            rc = ig_tokenstore_activate(e->ts, s->id[i], &out, &err);
+            break;
+        default: {
+            char name[32];
+            snprintf(name, sizeof name, "s%d-r%d", i, rate);
+            ig_token_spec_t spec = named(name);
+            spec.has_max_rps = true;
+            spec.max_rps = rate;
+            spec.has_burst = true;
+            spec.burst = 2 * rate;
+            rc = ig_tokenstore_update(e->ts, s->id[i], &spec, &out, &err);
+        }
+        }
+        if (rc) fail_msg("write %d: %s", w, err.message);
+        if (w % 4 == 0) ig_tokenstore_reclaim(e->ts);
+    }
+    atomic_store(&s->done, true);
+    for (int i = 0; i < STRESS_READERS; i++)
+        pthread_join(rd[i], NULL);
+    ig_tokenstore_reclaim(e->ts);
+    assert_int_equal(atomic_load(&s->missing), 0);
+    assert_int_equal(atomic_load(&s->inconsistent), 0);
+    assert_true(atomic_load(&s->lookups) >= STRESS_READERS * 1000);
+    assert_int_equal(ig_tokenstore_count(e->ts), STRESS_TOKENS);
+    free(s);
+}
+
+/* ------------------------------------------------------------------ usage counters */
+
+static int64_t arr_at(json_object *o, const char *key, size_t i)
+{
+    json_object *a;
+    assert_true(json_object_object_get_ex(o, key, &a));
+    assert_true(i < json_object_array_length(a));
+    return json_object_get_int64(json_object_array_get_idx(a, i));
+}
+
+static int64_t field_i64(json_object *o, const char *key)
+{
+    json_object *v;
+    assert_true(json_object_object_get_ex(o, key, &v));
+    return json_object_get_int64(v);
+}
+
+static void test_note_and_stats(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_rec_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("metered");
+    create_ok(e->ts, "alice", &spec, secret, &rec);
+
+    const int64_t T = NOW_MS / 1000; /* a whole second */
+    static const unsigned char v4[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7};
+    ig_tokens_read_begin();
+    ig_tokstate_t *st = find_secret(e->ts, secret)->state;
+    /* T-300 shares T's ring slot and must not leak into it. */
+    ig_tokstate_note(st, (T - 300) * 1000 + 5, NULL, false);
+    ig_tokstate_note(st, (T - 2) * 1000 + 1, NULL, false);
+    ig_tokstate_note(st, (T - 2) * 1000 + 999, NULL, true);
+    ig_tokstate_note(st, T * 1000, v4, false);
+    ig_tokstate_note(st, T * 1000 + 10, v4, true);
+    ig_tokstate_note(st, T * 1000 + 500, v4, true);
+    ig_tokens_read_end();
+
+    json_object *o = ig_tokenstore_stats_json(e->ts, rec.id, 5, T * 1000 + 999);
+    assert_non_null(o);
+    assert_int_equal(field_i64(o, "intervalSeconds"), 1);
+    assert_int_equal(field_i64(o, "start"), T - 4);
+    int64_t want_req[5] = {0, 0, 2, 0, 3}, want_lim[5] = {0, 0, 1, 0, 2};
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(arr_at(o, "requests", i), want_req[i]);
+        assert_int_equal(arr_at(o, "limited", i), want_lim[i]);
+    }
+    assert_int_equal(field_i64(o, "totalRequests"), 6);
+    assert_int_equal(field_i64(o, "totalLimited"), 3);
+    json_object_put(o);
+
+    /* A window that reaches T-300 shows only its one request. */
+    o = ig_tokenstore_stats_json(e->ts, rec.id, 1000, T * 1000 + 999); /* clamped to 299 */
+    json_object *a;
+    assert_true(json_object_object_get_ex(o, "requests", &a));
+    assert_int_equal(json_object_array_length(a), IG_STATS_SLOTS - 1);
+    assert_int_equal(arr_at(o, "requests", IG_STATS_SLOTS - 2), 3);
+    json_object_put(o);
+    o = ig_tokenstore_stats_json(e->ts, rec.id, 1, (T - 300) * 1000);
+    assert_int_equal(arr_at(o, "requests", 0), 0); /* overwritten by second T */
+    json_object_put(o);
+
+    /* Unknown id: NULL. */
+    assert_null(ig_tokenstore_stats_json(e->ts, "tok_missing", 5, T * 1000));
+
+    /* Last use shows through get() at once, and reaches the store with a flush. */
+    assert_int_equal(ig_tokenstore_get(e->ts, rec.id, &out, &err), 0);
+    assert_int_equal(out.last_used_at_ms, T * 1000 + 500);
+    assert_string_equal(out.last_used_ip, "192.0.2.7");
+    assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
+    assert_int_equal(out.last_used_at_ms, 0);
+    ig_tokenstore_flush_usage(e->ts);
+    assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
+    assert_int_equal(out.last_used_at_ms, T * 1000 + 500);
+    assert_string_equal(out.last_used_ip, "192.0.2.7");
+
+    /* IPv6. */
+    static const unsigned char v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    ig_tokens_read_begin();
+    ig_tokstate_note(find_secret(e->ts, secret)->state, T * 1000 + 2000, v6, false);
+    ig_tokens_read_end();
+    assert_int_equal(ig_tokenstore_get(e->ts, rec.id, &out, &err), 0);
+    assert_string_equal(out.last_used_ip, "2001:db8:0:0:0:0:0:1");
+}
+
+/* Counters are shared by versions: a suspend in between does not reset them. */
+static void test_counters_survive_update(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_rec_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("kept");
+    create_ok(e->ts, "alice", &spec, secret, &rec);
+    const int64_t T = NOW_MS / 1000;
+    ig_tokens_read_begin();
+    ig_tokstate_note(find_secret(e->ts, secret)->state, T * 1000, NULL, true);
+    ig_tokens_read_end();
+    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, NULL, &out, &err), 0);
+    ig_tokens_read_begin();
+    ig_tokstate_note(find_secret(e->ts, secret)->state, T * 1000 + 1, NULL, false);
+    ig_tokens_read_end();
+    json_object *o = ig_tokenstore_stats_json(e->ts, rec.id, 2, T * 1000);
+    assert_int_equal(arr_at(o, "requests", 1), 2);
+    assert_int_equal(arr_at(o, "limited", 1), 1);
+    assert_int_equal(field_i64(o, "totalRequests"), 2);
+    json_object_put(o);
+}
+
+/* ------------------------------------------------------------------ JSON view */
+
+static void test_token_json(void **state)
+{
+    (void)state;
+    ig_token_rec_t t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.id, sizeof t.id, "tok_x");
+    snprintf(t.name, sizeof t.name, "n");
+    snprintf(t.owner, sizeof t.owner, "o");
+    t.max_rps = 0.5;
+    t.created_at_ms = NOW_MS;
+    json_object *o = ig_token_to_json(&t, true, "igt_secret", NOW_MS);
+    json_object *v;
+    assert_true(json_object_object_get_ex(o, "maxRps", &v));
+    assert_true(json_object_get_double(v) == 0.5);
+    assert_true(json_object_object_get_ex(o, "burst", &v));
+    assert_int_equal(json_object_get_int(v), 1); /* max(1, ceil(0.5)) */
+    assert_true(json_object_object_get_ex(o, "rateLimitEnforced", &v));
+    assert_true(json_object_get_boolean(v));
+    assert_true(json_object_object_get_ex(o, "token", &v));
+    assert_string_equal(json_object_get_string(v), "igt_secret");
+    assert_true(json_object_object_get_ex(o, "status", &v));
+    assert_string_equal(json_object_get_string(v), "active");
+    assert_true(json_object_object_get_ex(o, "expiresAt", &v));
+    assert_null(v);
+    json_object_put(o);
+
+    t.max_rps = 0;
+    t.suspended = true;
+    o = ig_token_to_json(&t, true, NULL, NOW_MS);
+    assert_false(json_object_object_get_ex(o, "token", &v));
+    assert_true(json_object_object_get_ex(o, "burst", &v));
+    assert_null(v);
+    assert_true(json_object_object_get_ex(o, "rateLimitEnforced", &v));
+    assert_false(json_object_get_boolean(v));
+    assert_true(json_object_object_get_ex(o, "status", &v));
+    assert_string_equal(json_object_get_string(v), "suspended");
+    json_object_put(o);
+
+    char buf[32];
+    ig_format_rate(0.5, buf, sizeof buf);
+    assert_string_equal(buf, "0.5");
+    ig_format_rate(0.1, buf, sizeof buf);
+    assert_string_equal(buf, "0.1");
+    t.max_rps = 2.2;
+    t.burst = 0;
+    assert_int_equal(ig_token_effective_burst(&t), 3);
+    t.burst = 9;
+    assert_int_equal(ig_token_effective_burst(&t), 9);
+}
+
+/* Regression: ig_format_rate used %g, so a 429 for a 1000 rps token said "1e+03 requests per second"
+ * (tokenstore.h promises "1000"). */
+static void test_format_rate_plain_decimal(void **state)
+{
+    (void)state;
+    static const struct {
+        double r;
+        const char *text;
+    } cases[] = {{5, "5"},         {0.5, "0.5"},          {1000, "1000"}, {10, "10"},
+                 {100, "100"},     {1000000, "1000000"},  {0.1, "0.1"},   {2.25, "2.25"},
+                 {0.001, "0.001"}, {123456.5, "123456.5"}};
+    char buf[32];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ig_format_rate(cases[i].r, buf, sizeof buf);
+        assert_string_equal(buf, cases[i].text);
+    }
+    /* Whatever the value, the text reads back exactly and has no exponent. */
+    for (double r = 0.01; r < 1e6; r = r * 3.7 + 0.013) {
+        ig_format_rate(r, buf, sizeof buf);
+        assert_true(strtod(buf, NULL) == r);
+        assert_null(strchr(buf, 'e'));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spec_name_errors),
+        cmocka_unit_test(test_spec_name_lengths_count_characters),
+        cmocka_unit_test(test_spec_max_rps_errors),
+        cmocka_unit_test(test_spec_burst_errors),
+        cmocka_unit_test(test_spec_expires_errors),
+        cmocka_unit_test(test_spec_expires_epoch_is_past),
+        cmocka_unit_test(test_spec_name_with_nul_refused),
+        cmocka_unit_test(test_spec_name_strict_utf8),
+        cmocka_unit_test(test_spec_shape_errors),
+        cmocka_unit_test(test_spec_accepted),
+        cmocka_unit_test(test_token_json),
+        cmocka_unit_test(test_format_rate_plain_decimal),
+        cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_suspend_reason_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_names_owners_and_listing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_growth_and_tombstones, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tombstone_churn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_from_cli, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_record_never_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_suspend_not_lost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_keeps_record_alive, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readers_across_rebuilds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_note_and_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counters_survive_update, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
