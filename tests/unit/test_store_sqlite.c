@@ -641,9 +641,10 @@ static void test_token_rows_and_change_feed(void **state)
     assert_string_equal(got.last_used_ip, "10.0.0.1");
     assert_int_equal(got.seq, a.seq);
 
-    int64_t mark = b.seq;
-    assert_int_equal(st->ops->token_delete(st, "tok_a", 9000, &err), 0);
-    assert_int_equal(st->ops->token_delete(st, "tok_a", 9000, &err), IG_STORE_NOTFOUND);
+    int64_t mark = b.seq, del_seq = 0;
+    assert_int_equal(st->ops->token_delete(st, "tok_a", 9000, &del_seq, &err), 0);
+    assert_true(del_seq > b.seq); /* the tombstone gets the next sequence */
+    assert_int_equal(st->ops->token_delete(st, "tok_a", 9000, &del_seq, &err), IG_STORE_NOTFOUND);
     assert_int_equal(st->ops->token_get(st, "tok_a", &got, &err), IG_STORE_NOTFOUND);
     got = a;
     assert_int_equal(st->ops->token_update(st, &got, &err), IG_STORE_NOTFOUND);
@@ -702,7 +703,8 @@ static void test_token_update_is_cas(void **state)
     assert_true(r2.suspended);
     assert_string_equal(r2.name, "renamed");
     /* A deleted token is NOTFOUND, not STALE. */
-    assert_int_equal(st->ops->token_delete(st, "tok_s", 1, &err), 0);
+    int64_t del_seq;
+    assert_int_equal(st->ops->token_delete(st, "tok_s", 1, &del_seq, &err), 0);
     assert_int_equal(st->ops->token_update(st, &r2, &err), IG_STORE_NOTFOUND);
 }
 
