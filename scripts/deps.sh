@@ -6,7 +6,7 @@ set -euo pipefail
 what=${1:-build}
 build_pkgs="build-essential pkg-config libmicrohttpd-dev libjson-c-dev libsqlite3-dev libssl-dev libyaml-dev
   libargon2-dev libpq-dev libhiredis-dev"
-test_pkgs="libcmocka-dev curl jq sqlite3 chromium nginx-light wrk"
+test_pkgs="libcmocka-dev curl jq sqlite3 chromium nginx-light wrk clang libclang-rt-14-dev"
 # node and npm: the machine may already have them from another source (nodesource ships npm inside nodejs).
 command -v node >/dev/null && command -v npm >/dev/null || test_pkgs="$test_pkgs nodejs npm"
 pkgs=$build_pkgs
