@@ -178,35 +178,55 @@ static int primitive_ok(const char *t)
 
 static int check_type(json_object *t, idset_t *ids, int depth, ig_error_t *err);
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int check_struct(json_object *st, idset_t *ids, int depth, ig_error_t *err)
 {
     json_object *fields;
-    const char *tname;
+    const char *tname, **names = NULL;
+    int rc = -1;
     if (ig_icemeta_req_str(st, "type", "struct type", &tname, err) < 0) return -1;
     if (strcmp(tname, "struct") != 0)
         return ig_error_set(err, BAD, "struct type: 'type' must be \"struct\", got \"%s\"", tname);
     if (ig_icemeta_req_array(st, "fields", "struct type", &fields, err) < 0) return -1;
     size_t n = json_object_array_length(fields);
+    /* Count (and cap) before any per-field work, so a huge struct is refused cheaply. */
+    if (n > IG_ICEMETA_MAX_FIELDS || ids->n + n > IG_ICEMETA_MAX_FIELDS)
+        return ig_error_set(err, BAD, "schema has more than %d fields", IG_ICEMETA_MAX_FIELDS);
+    if (!(names = malloc((n ? n : 1) * sizeof *names))) return ig_error_set(err, 500, "InternalServerError", "out of memory");
     for (size_t i = 0; i < n; i++) {
         json_object *f = json_object_array_get_idx(fields, i), *ft;
         int64_t id;
-        const char *name;
         int req;
         if (ig_icemeta_req_int(f, "id", "schema field", &id, err) < 0 ||
-            ig_icemeta_req_str(f, "name", "schema field", &name, err) < 0 ||
+            ig_icemeta_req_str(f, "name", "schema field", &names[i], err) < 0 ||
             ig_icemeta_req_bool(f, "required", "schema field", &req, err) < 0)
-            return -1;
-        if (!json_object_object_get_ex(f, "type", &ft) || !ft)
-            return ig_error_set(err, BAD, "schema field '%s': missing required field 'type'", name);
-        for (size_t j = 0; j < i; j++) {
-            json_object *g = json_object_array_get_idx(fields, j), *gn;
-            if (json_object_object_get_ex(g, "name", &gn) && strcmp(json_object_get_string(gn), name) == 0)
-                return ig_error_set(err, BAD, "schema: duplicate field name '%s'", name);
+            goto fail;
+        if (!json_object_object_get_ex(f, "type", &ft) || !ft) {
+            ig_error_set(err, BAD, "schema field '%s': missing required field 'type'", names[i]);
+            goto fail;
         }
-        if (idset_add(ids, id, err) < 0) return -1;
-        if (check_type(ft, ids, depth + 1, err) < 0) return -1;
+        if (idset_add(ids, id, err) < 0) goto fail;
     }
-    return 0;
+    /* Names are unique within a struct: sort a copy of the pointers, compare neighbours. */
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(names[i], names[i - 1]) == 0) {
+            ig_error_set(err, BAD, "schema: duplicate field name '%s'", names[i]);
+            goto fail;
+        }
+    for (size_t i = 0; i < n; i++) {
+        json_object *ft = NULL;
+        json_object_object_get_ex(json_object_array_get_idx(fields, i), "type", &ft);
+        if (check_type(ft, ids, depth + 1, err) < 0) goto fail;
+    }
+    rc = 0;
+fail:
+    free(names);
+    return rc;
 }
 
 static int check_type(json_object *t, idset_t *ids, int depth, ig_error_t *err)
@@ -392,6 +412,31 @@ int64_t ig_icemeta_max_id(json_object *arr, const char *key, int64_t dflt)
         }
     }
     return m;
+}
+
+int ig_icemeta_sorted_ids(json_object *arr, const char *key, int64_t **ids, size_t *n)
+{
+    size_t len = json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0, m = 0;
+    *ids = malloc((len ? len : 1) * sizeof **ids);
+    *n = 0;
+    if (!*ids) return -1;
+    for (size_t i = 0; i < len; i++) {
+        json_object *v = NULL, *e = json_object_array_get_idx(arr, i);
+        if (key) {
+            if (!json_object_is_type(e, json_type_object) || !json_object_object_get_ex(e, key, &v)) continue;
+        } else {
+            v = e;
+        }
+        if (json_object_is_type(v, json_type_int)) (*ids)[m++] = json_object_get_int64(v);
+    }
+    qsort(*ids, m, sizeof **ids, cmp_i64);
+    *n = m;
+    return 0;
+}
+
+int ig_icemeta_ids_contain(const int64_t *ids, size_t n, int64_t id)
+{
+    return n && bsearch(&id, ids, n, sizeof *ids, cmp_i64) != NULL;
 }
 
 json_object *ig_icemeta_copy(json_object *o)

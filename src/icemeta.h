@@ -58,6 +58,12 @@ json_object *ig_icemeta_find_by_id(json_object *arr, const char *key, int64_t id
 /* Highest integer member key over the objects of arr, or dflt if arr is empty/NULL. */
 int64_t ig_icemeta_max_id(json_object *arr, const char *key, int64_t dflt);
 
+/* Collects the integer member key of each object of arr (key NULL: arr's own integer elements) into a
+ * sorted malloc'd array *ids of *n entries (caller frees).  -1 on allocation failure. */
+int ig_icemeta_sorted_ids(json_object *arr, const char *key, int64_t **ids, size_t *n);
+/* 1 if id is in the sorted array ids[0..n), else 0. */
+int ig_icemeta_ids_contain(const int64_t *ids, size_t n, int64_t id);
+
 /* A deep copy of o, or NULL on allocation failure.  The caller owns it. */
 json_object *ig_icemeta_copy(json_object *o);
 

@@ -256,16 +256,19 @@ static int check_encryption_key(json_object *k, ig_error_t *err)
     return 0;
 }
 
-/* Unique integer member key across the objects of arr. */
+/* Unique integer member key across the objects of arr (sorted, so long snapshot lists stay cheap). */
 static int check_unique_ids(json_object *arr, const char *key, const char *what, ig_error_t *err)
 {
-    size_t n = json_object_array_length(arr);
-    for (size_t i = 0; i < n; i++) {
-        int64_t id = get_i64(json_object_array_get_idx(arr, i), key, 0);
-        size_t first;
-        if (ig_icemeta_find_by_id(arr, key, id, &first) && first != i)
-            return ig_error_set(err, BAD, "table metadata: duplicate %s %" PRId64, what, id);
-    }
+    int64_t *ids;
+    size_t n;
+    if (ig_icemeta_sorted_ids(arr, key, &ids, &n) < 0) return oom(err);
+    for (size_t i = 1; i < n; i++)
+        if (ids[i] == ids[i - 1]) {
+            int64_t dup = ids[i];
+            free(ids);
+            return ig_error_set(err, BAD, "table metadata: duplicate %s %" PRId64, what, dup);
+        }
+    free(ids);
     return 0;
 }
 
@@ -1249,19 +1252,30 @@ static void remove_ref(commit_t *c, const char *name)
     if (is_main) set_i64(c->m, "current-snapshot-id", -1);
 }
 
+/* Removes the elements of arr whose member key is in the sorted ids. */
+static void array_remove_ids(json_object *arr, const char *key, const int64_t *ids, size_t n)
+{
+    for (size_t i = json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0; i-- > 0;) {
+        json_object *v = get(json_object_array_get_idx(arr, i), key);
+        if (json_object_is_type(v, json_type_int) && ig_icemeta_ids_contain(ids, n, json_object_get_int64(v)))
+            json_object_array_del_idx(arr, i, 1);
+    }
+}
+
 static int up_remove_snapshots(commit_t *c, json_object *u, ig_error_t *err)
 {
     json_object *ids, *refs = get(c->m, "refs");
+    int64_t *rm;
+    size_t n;
     if (ig_icemeta_req_array(u, "snapshot-ids", UW(u), &ids, err) < 0) return -1;
     for (size_t i = 0; i < json_object_array_length(ids); i++)
         if (!json_object_is_type(json_object_array_get_idx(ids, i), json_type_int))
             return ig_error_set(err, BAD, "remove-snapshots: 'snapshot-ids' must hold integers");
-    for (size_t i = 0; i < json_object_array_length(ids); i++) {
-        int64_t id = json_object_get_int64(json_object_array_get_idx(ids, i));
-        array_remove_id(get(c->m, "snapshots"), "snapshot-id", id);
-        array_remove_id(get(c->m, "statistics"), "snapshot-id", id);
-        array_remove_id(get(c->m, "partition-statistics"), "snapshot-id", id);
-    }
+    if (ig_icemeta_sorted_ids(ids, NULL, &rm, &n) < 0) return oom(err);
+    array_remove_ids(get(c->m, "snapshots"), "snapshot-id", rm, n);
+    array_remove_ids(get(c->m, "statistics"), "snapshot-id", rm, n);
+    array_remove_ids(get(c->m, "partition-statistics"), "snapshot-id", rm, n);
+    free(rm);
     /* Refs left pointing at a removed snapshot are removed too (as Iceberg Java does). */
     for (int again = 1; again;) {
         again = 0;
@@ -1521,21 +1535,24 @@ static void default_spec_and_order(json_object *m)
     }
 }
 
-static void finish_snapshot_log(json_object *m, int removed, int64_t now_ms)
+static int finish_snapshot_log(json_object *m, int removed, int64_t now_ms, ig_error_t *err)
 {
-    json_object *log = get(m, "snapshot-log"), *snaps = get(m, "snapshots");
+    json_object *log = get(m, "snapshot-log");
+    int64_t *ids;
+    size_t n, keep_from = 0;
     for (size_t i = 0; i < json_object_array_length(log); i++) {
         json_object *e = json_object_array_get_idx(log, i);
         if (get_i64(e, "timestamp-ms", 0) == -1) set_i64(e, "timestamp-ms", now_ms);
     }
-    if (!removed) return;
+    if (!removed) return 0;
     /* An entry for a removed snapshot breaks the history: drop it and everything before it. */
-    size_t keep_from = 0;
+    if (ig_icemeta_sorted_ids(get(m, "snapshots"), "snapshot-id", &ids, &n) < 0) return oom(err);
     for (size_t i = 0; i < json_object_array_length(log); i++)
-        if (!ig_icemeta_find_by_id(snaps, "snapshot-id", get_i64(json_object_array_get_idx(log, i), "snapshot-id", 0),
-                                   NULL))
+        if (!ig_icemeta_ids_contain(ids, n, get_i64(json_object_array_get_idx(log, i), "snapshot-id", 0)))
             keep_from = i + 1;
+    free(ids);
     if (keep_from) json_object_array_del_idx(log, 0, keep_from);
+    return 0;
 }
 
 static void append_metadata_log(json_object *m, const char *prev, int64_t prev_ts)
@@ -1601,7 +1618,7 @@ int ig_tablemeta_commit(json_object *current, const char *prev_metadata_location
         }
         default_spec_and_order(c.m);
     }
-    finish_snapshot_log(c.m, c.removed_snapshots, now_ms);
+    if (finish_snapshot_log(c.m, c.removed_snapshots, now_ms, err) < 0) goto fail;
     if (current && prev_metadata_location)
         append_metadata_log(c.m, prev_metadata_location, get_i64(current, "last-updated-ms", now_ms));
     set_i64(c.m, "last-updated-ms", now_ms);
