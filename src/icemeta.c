@@ -439,6 +439,14 @@ int ig_icemeta_ids_contain(const int64_t *ids, size_t n, int64_t id)
     return n && bsearch(&id, ids, n, sizeof *ids, cmp_i64) != NULL;
 }
 
+int ig_icemeta_next_id(json_object *arr, const char *key, int64_t dflt_max, int64_t *out, ig_error_t *err)
+{
+    int64_t m = ig_icemeta_max_id(arr, key, dflt_max);
+    if (m >= INT32_MAX) return ig_error_set(err, BAD, "no %s left to assign (highest is %lld)", key, (long long)m);
+    *out = m + 1;
+    return 0;
+}
+
 json_object *ig_icemeta_copy(json_object *o)
 {
     json_object *dst = NULL;

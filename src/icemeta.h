@@ -64,6 +64,10 @@ int ig_icemeta_sorted_ids(json_object *arr, const char *key, int64_t **ids, size
 /* 1 if id is in the sorted array ids[0..n), else 0. */
 int ig_icemeta_ids_contain(const int64_t *ids, size_t n, int64_t id);
 
+/* *out = (highest integer member key over arr, or dflt_max when none) + 1.  -1 (400) when that would pass
+ * INT32_MAX: Iceberg ids are 32-bit and a hostile document must not make us overflow. */
+int ig_icemeta_next_id(json_object *arr, const char *key, int64_t dflt_max, int64_t *out, ig_error_t *err);
+
 /* A deep copy of o, or NULL on allocation failure.  The caller owns it. */
 json_object *ig_icemeta_copy(json_object *o);
 

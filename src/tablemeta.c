@@ -1007,7 +1007,8 @@ static int up_add_schema(commit_t *c, json_object *u, ig_error_t *err)
             return 0;
         }
     }
-    int64_t id = ig_icemeta_max_id(schemas, "schema-id", -1) + 1;
+    int64_t id;
+    if (ig_icemeta_next_id(schemas, "schema-id", -1, &id, err) < 0) return -1;
     if (!(copy = ig_icemeta_copy(schema))) return oom(err);
     set_i64(copy, "schema-id", id);
     json_object_array_add(schemas, copy);
@@ -1086,17 +1087,23 @@ static int up_add_spec(commit_t *c, json_object *u, ig_error_t *err)
             return 0;
         }
     }
-    int64_t last_pid = get_i64(c->m, "last-partition-id", 999);
+    int64_t last_pid = get_i64(c->m, "last-partition-id", 999), id;
+    if (ig_icemeta_next_id(specs, "spec-id", -1, &id, err) < 0) return -1;
     if (!(nspec = json_object_new_object()) || !(nfields = ig_icemeta_copy(fields))) {
         json_object_put(nspec);
         return oom(err);
     }
-    int64_t id = ig_icemeta_max_id(specs, "spec-id", -1) + 1;
     set_i64(nspec, "spec-id", id);
     json_object_object_add(nspec, "fields", nfields);
     for (size_t i = 0; i < n; i++) {
         json_object *f = json_object_array_get_idx(nfields, i);
-        if (!get(f, "field-id")) set_i64(f, "field-id", ++last_pid);
+        if (!get(f, "field-id")) {
+            if (last_pid >= INT32_MAX) {
+                json_object_put(nspec);
+                return ig_error_set(err, BAD, "add-spec: no partition field ids left to assign");
+            }
+            set_i64(f, "field-id", ++last_pid);
+        }
         if (get_i64(f, "field-id", 0) > last_pid) last_pid = get_i64(f, "field-id", 0);
     }
     json_object_array_add(specs, nspec);
@@ -1125,7 +1132,7 @@ static int up_add_sort_order(commit_t *c, json_object *u, ig_error_t *err)
     /* Order id 0 is reserved for "unsorted"; sorted orders count from 1. */
     int64_t id = 0;
     if (n) {
-        id = ig_icemeta_max_id(orders, "order-id", 0) + 1;
+        if (ig_icemeta_next_id(orders, "order-id", 0, &id, err) < 0) return -1;
         if (id < 1) id = 1;
     }
     if (!(no = json_object_new_object())) return oom(err);

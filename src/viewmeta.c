@@ -294,7 +294,8 @@ static int vu_add_schema(vcommit_t *c, json_object *u, ig_error_t *err)
             return 0;
         }
     }
-    int64_t id = ig_icemeta_max_id(schemas, "schema-id", -1) + 1;
+    int64_t id;
+    if (ig_icemeta_next_id(schemas, "schema-id", -1, &id, err) < 0) return -1;
     if (!(copy = ig_icemeta_copy(schema))) return oom(err);
     set_i64(copy, "schema-id", id);
     json_object_array_add(schemas, copy);
@@ -376,7 +377,11 @@ static int vu_add_view_version(vcommit_t *c, json_object *u, ig_error_t *err)
             return 0;
         }
     }
-    int64_t id = ig_icemeta_max_id(versions, "version-id", 0) + 1;
+    int64_t id;
+    if (ig_icemeta_next_id(versions, "version-id", 0, &id, err) < 0) {
+        json_object_put(copy);
+        return -1;
+    }
     set_i64(copy, "version-id", id);
     json_object_array_add(versions, copy);
     json_object_array_add(c->added, json_object_new_int64(id));

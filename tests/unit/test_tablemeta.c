@@ -988,6 +988,48 @@ static void test_caps(void **state)
     json_object_put(m);
 }
 
+static void test_edge_cases(void **state)
+{
+    (void)state;
+    /* ids near the 32-bit limit: no overflow, a clear 400 */
+    json_object *m = fixture("TableMetadataV2Valid.json"), *out;
+    json_object *s1 = idx(get(m, "schemas"), 1);
+    json_object_object_add(s1, "schema-id", json_object_new_int64(2147483647));
+    json_object_object_add(m, "current-schema-id", json_object_new_int64(2147483647));
+    commit_fails(m, NULL, "[{'action':'add-schema','schema':{'type':'struct','fields':[]}}]", 400, "no schema-id left");
+    json_object_put(m);
+
+    /* setting main to the snapshot it already points at changes nothing, logs nothing */
+    m = fixture("TableMetadataV2Valid.json");
+    out = commit_ok(m, NULL, "[{'action':'set-snapshot-ref','ref-name':'main','type':'branch','snapshot-id':3055729675574597004}]");
+    assert_int_equal(len(get(out, "snapshot-log")), 2);
+    json_object_put(out);
+
+    /* current-snapshot-id null (newer writers) reads as no current snapshot */
+    json_object_object_add(m, "current-snapshot-id", NULL);
+    json_object_object_add(m, "refs", json_object_new_object());
+    out = commit_ok(m, NULL, "[]");
+    assert_int_equal(geti(out, "current-snapshot-id"), -1);
+    json_object_put(out);
+    json_object_put(m);
+
+    /* v1 document without table-uuid and without snapshots validates and commits */
+    m = fixture("TableMetadataV1Valid.json");
+    json_object_object_del(m, "table-uuid");
+    json_object_object_del(m, "snapshots");
+    ig_error_t err;
+    expect_ok(ig_tablemeta_validate(m, &err), err);
+    json_object_put(m);
+
+    /* unknown extra fields survive a commit */
+    m = fixture("TableMetadataV2Valid.json");
+    json_object_object_add(m, "x-vendor", json_object_new_string("kept"));
+    out = commit_ok(m, NULL, "[]");
+    assert_string_equal(gets(out, "x-vendor"), "kept");
+    json_object_put(out);
+    json_object_put(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1017,6 +1059,7 @@ int main(void)
         cmocka_unit_test(test_staged_create_commit),
         cmocka_unit_test(test_only_ref_snapshots),
         cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_edge_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
