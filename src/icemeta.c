@@ -101,22 +101,26 @@ int ig_icemeta_req_bool(json_object *o, const char *key, const char *what, int *
     return 0;
 }
 
-int ig_icemeta_req_array(json_object *o, const char *key, const char *what, json_object **out, ig_error_t *err)
+int ig_icemeta_req_array(json_object *o, const char *key, const char *what, json_object **out,
+                         ig_error_t *err)
 {
     return get_typed(o, key, what, json_type_array, "an array", out, 1, err) < 0 ? -1 : 0;
 }
 
-int ig_icemeta_opt_array(json_object *o, const char *key, const char *what, json_object **out, ig_error_t *err)
+int ig_icemeta_opt_array(json_object *o, const char *key, const char *what, json_object **out,
+                         ig_error_t *err)
 {
     return get_typed(o, key, what, json_type_array, "an array", out, 0, err);
 }
 
-int ig_icemeta_req_object(json_object *o, const char *key, const char *what, json_object **out, ig_error_t *err)
+int ig_icemeta_req_object(json_object *o, const char *key, const char *what, json_object **out,
+                          ig_error_t *err)
 {
     return get_typed(o, key, what, json_type_object, "an object", out, 1, err) < 0 ? -1 : 0;
 }
 
-int ig_icemeta_opt_object(json_object *o, const char *key, const char *what, json_object **out, ig_error_t *err)
+int ig_icemeta_opt_object(json_object *o, const char *key, const char *what, json_object **out,
+                          ig_error_t *err)
 {
     return get_typed(o, key, what, json_type_object, "an object", out, 0, err);
 }
@@ -163,10 +167,10 @@ static int cmp_i64(const void *a, const void *b)
 
 static int primitive_ok(const char *t)
 {
-    static const char *const names[] = {"boolean",      "int",         "long",           "float",  "double",
-                                        "date",         "time",        "timestamp",      "timestamptz",
-                                        "timestamp_ns", "timestamptz_ns", "string",      "uuid",   "binary",
-                                        "variant",      "unknown",     NULL};
+    static const char *const names[] = {
+        "boolean",     "int",          "long",           "float",  "double", "date",   "time",    "timestamp",
+        "timestamptz", "timestamp_ns", "timestamptz_ns", "string", "uuid",   "binary", "variant", "unknown",
+        NULL};
     for (int i = 0; names[i]; i++)
         if (strcmp(t, names[i]) == 0) return 1;
     /* Parameterised types: decimal(P,S), fixed[L], geometry(...), geography(...). */
@@ -196,7 +200,8 @@ static int check_struct(json_object *st, idset_t *ids, int depth, ig_error_t *er
     /* Count (and cap) before any per-field work, so a huge struct is refused cheaply. */
     if (n > IG_ICEMETA_MAX_FIELDS || ids->n + n > IG_ICEMETA_MAX_FIELDS)
         return ig_error_set(err, BAD, "schema has more than %d fields", IG_ICEMETA_MAX_FIELDS);
-    if (!(names = malloc((n ? n : 1) * sizeof *names))) return ig_error_set(err, 500, "InternalServerError", "out of memory");
+    if (!(names = malloc((n ? n : 1) * sizeof *names)))
+        return ig_error_set(err, 500, "InternalServerError", "out of memory");
     for (size_t i = 0; i < n; i++) {
         json_object *f = json_object_array_get_idx(fields, i), *ft;
         int64_t id;
@@ -442,7 +447,8 @@ int ig_icemeta_ids_contain(const int64_t *ids, size_t n, int64_t id)
 int ig_icemeta_next_id(json_object *arr, const char *key, int64_t dflt_max, int64_t *out, ig_error_t *err)
 {
     int64_t m = ig_icemeta_max_id(arr, key, dflt_max);
-    if (m >= INT32_MAX) return ig_error_set(err, BAD, "no %s left to assign (highest is %lld)", key, (long long)m);
+    if (m >= INT32_MAX)
+        return ig_error_set(err, BAD, "no %s left to assign (highest is %lld)", key, (long long)m);
     *out = m + 1;
     return 0;
 }

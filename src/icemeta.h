@@ -12,8 +12,8 @@
 
 #include "error.h"
 
-#define IG_ICEMETA_MAX_DEPTH 64       /* deepest nesting of objects/arrays accepted from a client */
-#define IG_ICEMETA_MAX_FIELDS 100000  /* most fields (nested ones included) in one schema */
+#define IG_ICEMETA_MAX_DEPTH 64      /* deepest nesting of objects/arrays accepted from a client */
+#define IG_ICEMETA_MAX_FIELDS 100000 /* most fields (nested ones included) in one schema */
 
 /* Serialization flags every metadata writer uses (no "\/" escaping, no whitespace). */
 #define IG_ICEMETA_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -30,10 +30,14 @@ int ig_icemeta_opt_int(json_object *o, const char *key, const char *what, int64_
 int ig_icemeta_req_str(json_object *o, const char *key, const char *what, const char **out, ig_error_t *err);
 int ig_icemeta_opt_str(json_object *o, const char *key, const char *what, const char **out, ig_error_t *err);
 int ig_icemeta_req_bool(json_object *o, const char *key, const char *what, int *out, ig_error_t *err);
-int ig_icemeta_req_array(json_object *o, const char *key, const char *what, json_object **out, ig_error_t *err);
-int ig_icemeta_opt_array(json_object *o, const char *key, const char *what, json_object **out, ig_error_t *err);
-int ig_icemeta_req_object(json_object *o, const char *key, const char *what, json_object **out, ig_error_t *err);
-int ig_icemeta_opt_object(json_object *o, const char *key, const char *what, json_object **out, ig_error_t *err);
+int ig_icemeta_req_array(json_object *o, const char *key, const char *what, json_object **out,
+                         ig_error_t *err);
+int ig_icemeta_opt_array(json_object *o, const char *key, const char *what, json_object **out,
+                         ig_error_t *err);
+int ig_icemeta_req_object(json_object *o, const char *key, const char *what, json_object **out,
+                          ig_error_t *err);
+int ig_icemeta_opt_object(json_object *o, const char *key, const char *what, json_object **out,
+                          ig_error_t *err);
 
 /* 0 if props is an object whose values are all strings (a string map), else -1 (400). */
 int ig_icemeta_check_string_map(json_object *props, const char *what, ig_error_t *err);

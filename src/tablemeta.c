@@ -70,7 +70,8 @@ static json_object *array_member(json_object *o, const char *k)
 static void array_remove_id(json_object *arr, const char *key, int64_t id)
 {
     size_t idx;
-    while (ig_icemeta_find_by_id(arr, key, id, &idx)) json_object_array_del_idx(arr, idx, 1);
+    while (ig_icemeta_find_by_id(arr, key, id, &idx))
+        json_object_array_del_idx(arr, idx, 1);
 }
 
 static int64_t current_schema_id(json_object *m)
@@ -85,20 +86,21 @@ static json_object *current_schema(json_object *m)
 
 /* ---------- validation ---------- */
 
-static const char *const v2_required[] = {"table-uuid",     "last-sequence-number", "schemas",
-                                          "current-schema-id", "partition-specs",   "default-spec-id",
-                                          "last-partition-id", "sort-orders",       "default-sort-order-id",
-                                          NULL};
+static const char *const v2_required[] = {
+    "table-uuid",      "last-sequence-number", "schemas",     "current-schema-id",     "partition-specs",
+    "default-spec-id", "last-partition-id",    "sort-orders", "default-sort-order-id", NULL};
 
 /* Checks the fields a format version requires, on the document as written (before normalization). */
 static int check_required(json_object *m, int64_t *fv_out, ig_error_t *err)
 {
     int64_t fv;
-    if (!json_object_is_type(m, json_type_object)) return ig_error_set(err, BAD, "table metadata must be an object");
+    if (!json_object_is_type(m, json_type_object))
+        return ig_error_set(err, BAD, "table metadata must be an object");
     if (ig_icemeta_req_int(m, "format-version", "table metadata", &fv, err) < 0) return -1;
     if (fv < 1 || fv > IG_TABLEMETA_MAX_FORMAT_VERSION)
-        return ig_error_set(err, BAD, "table metadata: unsupported format-version %" PRId64 " (supported: 1 to %d)",
-                            fv, IG_TABLEMETA_MAX_FORMAT_VERSION);
+        return ig_error_set(err, BAD,
+                            "table metadata: unsupported format-version %" PRId64 " (supported: 1 to %d)", fv,
+                            IG_TABLEMETA_MAX_FORMAT_VERSION);
     static const char *const all_required[] = {"location", "last-updated-ms", "last-column-id", NULL};
     for (int i = 0; all_required[i]; i++)
         if (!get(m, all_required[i]))
@@ -110,22 +112,24 @@ static int check_required(json_object *m, int64_t *fv_out, ig_error_t *err)
         if (json_object_is_type(schemas, json_type_array) &&
             ig_icemeta_opt_int(m, "current-schema-id", "table metadata", &cur, err) == 1 &&
             !ig_icemeta_find_by_id(schemas, "schema-id", cur, NULL))
-            return ig_error_set(err, BAD, "table metadata: current-schema-id %" PRId64 " is not in 'schemas'", cur);
+            return ig_error_set(err, BAD, "table metadata: current-schema-id %" PRId64 " is not in 'schemas'",
+                                cur);
         for (int i = 0; v2_required[i]; i++)
             if (!get(m, v2_required[i]))
-                return ig_error_set(err, BAD,
-                                    "table metadata: missing required field '%s' (required in format version %" PRId64
-                                    ")",
-                                    v2_required[i], fv);
+                return ig_error_set(
+                    err, BAD,
+                    "table metadata: missing required field '%s' (required in format version %" PRId64 ")",
+                    v2_required[i], fv);
         if (fv >= 3 && !get(m, "next-row-id"))
-            return ig_error_set(err, BAD,
-                                "table metadata: missing required field 'next-row-id' (required in format version 3)");
+            return ig_error_set(
+                err, BAD,
+                "table metadata: missing required field 'next-row-id' (required in format version 3)");
     } else {
         if (!get(m, "schema") && !get(m, "schemas"))
             return ig_error_set(err, BAD, "table metadata: missing required field 'schema' or 'schemas'");
         if (!get(m, "partition-spec") && !get(m, "partition-specs"))
-            return ig_error_set(err, BAD,
-                                "table metadata: missing required field 'partition-spec' or 'partition-specs'");
+            return ig_error_set(
+                err, BAD, "table metadata: missing required field 'partition-spec' or 'partition-specs'");
     }
     *fv_out = fv;
     return 0;
@@ -139,7 +143,8 @@ static int check_transform_sources(json_object *f, const char *what, json_object
     if (r < 0) return -1;
     if (r == 1) {
         if (schema && !ig_icemeta_schema_has_id(schema, sid))
-            return ig_error_set(err, BAD, "%s: cannot find source column %" PRId64 " in the current schema", what, sid);
+            return ig_error_set(err, BAD, "%s: cannot find source column %" PRId64 " in the current schema",
+                                what, sid);
         return 0;
     }
     /* v3 multi-argument transforms use source-ids. */
@@ -153,8 +158,8 @@ static int check_transform_sources(json_object *f, const char *what, json_object
         if (!json_object_is_type(v, json_type_int))
             return ig_error_set(err, BAD, "%s: 'source-ids' must hold integers", what);
         if (schema && !ig_icemeta_schema_has_id(schema, json_object_get_int64(v)))
-            return ig_error_set(err, BAD, "%s: cannot find source column %" PRId64 " in the current schema", what,
-                                json_object_get_int64(v));
+            return ig_error_set(err, BAD, "%s: cannot find source column %" PRId64 " in the current schema",
+                                what, json_object_get_int64(v));
     }
     return 0;
 }
@@ -182,8 +187,8 @@ static int check_sort_field(json_object *f, json_object *schema, ig_error_t *err
         return ig_error_set(err, BAD, "sort field: direction must be \"asc\" or \"desc\", got \"%s\"", s);
     if (ig_icemeta_req_str(f, "null-order", "sort field", &s, err) < 0) return -1;
     if (strcmp(s, "nulls-first") != 0 && strcmp(s, "nulls-last") != 0)
-        return ig_error_set(err, BAD, "sort field: null-order must be \"nulls-first\" or \"nulls-last\", got \"%s\"",
-                            s);
+        return ig_error_set(
+            err, BAD, "sort field: null-order must be \"nulls-first\" or \"nulls-last\", got \"%s\"", s);
     return check_transform_sources(f, "sort field", schema, err);
 }
 
@@ -208,7 +213,8 @@ static int check_snapshot(json_object *s, int64_t fv, ig_error_t *err)
     } else {
         int r = ig_icemeta_opt_str(s, "manifest-list", "snapshot", &str, err);
         if (r < 0) return -1;
-        if (r == 0 && ig_icemeta_req_array(s, "manifests", "snapshot (v1, no manifest-list)", &o, err) < 0) return -1;
+        if (r == 0 && ig_icemeta_req_array(s, "manifests", "snapshot (v1, no manifest-list)", &o, err) < 0)
+            return -1;
         if (ig_icemeta_opt_object(s, "summary", "snapshot", &o, err) < 0) return -1;
     }
     return 0;
@@ -220,7 +226,8 @@ static int check_ref(const char *name, json_object *r, ig_error_t *err)
     int64_t i;
     char what[128];
     snprintf(what, sizeof what, "ref '%s'", name);
-    if (ig_icemeta_req_str(r, "type", what, &type, err) < 0 || ig_icemeta_req_int(r, "snapshot-id", what, &i, err) < 0)
+    if (ig_icemeta_req_str(r, "type", what, &type, err) < 0 ||
+        ig_icemeta_req_int(r, "snapshot-id", what, &i, err) < 0)
         return -1;
     if (strcmp(type, "branch") != 0 && strcmp(type, "tag") != 0)
         return ig_error_set(err, BAD, "%s: type must be \"branch\" or \"tag\", got \"%s\"", what, type);
@@ -284,7 +291,8 @@ static int check_normalized(json_object *m, ig_error_t *err)
     if (fv >= 2 ? ig_icemeta_req_str(m, "table-uuid", W, &s, err) < 0
                 : ig_icemeta_opt_str(m, "table-uuid", W, &s, err) < 0)
         return -1;
-    if (ig_icemeta_req_str(m, "location", W, &s, err) < 0 || ig_icemeta_req_int(m, "last-updated-ms", W, &i, err) < 0 ||
+    if (ig_icemeta_req_str(m, "location", W, &s, err) < 0 ||
+        ig_icemeta_req_int(m, "last-updated-ms", W, &i, err) < 0 ||
         ig_icemeta_req_int(m, "last-column-id", W, &i, err) < 0 ||
         ig_icemeta_req_int(m, "last-sequence-number", W, &i, err) < 0 ||
         ig_icemeta_req_int(m, "last-partition-id", W, &i, err) < 0)
@@ -299,13 +307,15 @@ static int check_normalized(json_object *m, ig_error_t *err)
 
     /* schemas */
     if (ig_icemeta_req_array(m, "schemas", W, &schemas, err) < 0) return -1;
-    if (json_object_array_length(schemas) == 0) return ig_error_set(err, BAD, "table metadata: 'schemas' is empty");
+    if (json_object_array_length(schemas) == 0)
+        return ig_error_set(err, BAD, "table metadata: 'schemas' is empty");
     for (size_t k = 0; k < json_object_array_length(schemas); k++)
         if (ig_icemeta_check_schema(json_object_array_get_idx(schemas, k), 1, NULL, err) < 0) return -1;
     if (check_unique_ids(schemas, "schema-id", "schema-id", err) < 0) return -1;
     if (ig_icemeta_req_int(m, "current-schema-id", W, &cur, err) < 0) return -1;
     if (!ig_icemeta_find_by_id(schemas, "schema-id", cur, NULL))
-        return ig_error_set(err, BAD, "table metadata: current-schema-id %" PRId64 " is not in 'schemas'", cur);
+        return ig_error_set(err, BAD, "table metadata: current-schema-id %" PRId64 " is not in 'schemas'",
+                            cur);
 
     /* partition specs */
     if (ig_icemeta_req_array(m, "partition-specs", W, &specs, err) < 0) return -1;
@@ -322,7 +332,8 @@ static int check_normalized(json_object *m, ig_error_t *err)
     if (check_unique_ids(specs, "spec-id", "spec-id", err) < 0) return -1;
     if (ig_icemeta_req_int(m, "default-spec-id", W, &cur, err) < 0) return -1;
     if (!ig_icemeta_find_by_id(specs, "spec-id", cur, NULL))
-        return ig_error_set(err, BAD, "table metadata: default-spec-id %" PRId64 " is not in 'partition-specs'", cur);
+        return ig_error_set(err, BAD,
+                            "table metadata: default-spec-id %" PRId64 " is not in 'partition-specs'", cur);
 
     /* sort orders */
     if (ig_icemeta_req_array(m, "sort-orders", W, &orders, err) < 0) return -1;
@@ -337,8 +348,8 @@ static int check_normalized(json_object *m, ig_error_t *err)
     if (check_unique_ids(orders, "order-id", "order-id", err) < 0) return -1;
     if (ig_icemeta_req_int(m, "default-sort-order-id", W, &cur, err) < 0) return -1;
     if (!ig_icemeta_find_by_id(orders, "order-id", cur, NULL))
-        return ig_error_set(err, BAD, "table metadata: default-sort-order-id %" PRId64 " is not in 'sort-orders'",
-                            cur);
+        return ig_error_set(err, BAD,
+                            "table metadata: default-sort-order-id %" PRId64 " is not in 'sort-orders'", cur);
 
     /* snapshots and refs */
     int64_t last_seq = get_i64(m, "last-sequence-number", 0);
@@ -356,14 +367,16 @@ static int check_normalized(json_object *m, ig_error_t *err)
     if (check_unique_ids(snaps, "snapshot-id", "snapshot-id", err) < 0) return -1;
     if (ig_icemeta_req_int(m, "current-snapshot-id", W, &cur, err) < 0) return -1;
     if (cur != -1 && !ig_icemeta_find_by_id(snaps, "snapshot-id", cur, NULL))
-        return ig_error_set(err, BAD, "table metadata: current-snapshot-id %" PRId64 " is not in 'snapshots'", cur);
+        return ig_error_set(err, BAD, "table metadata: current-snapshot-id %" PRId64 " is not in 'snapshots'",
+                            cur);
     if (ig_icemeta_req_object(m, "refs", W, &refs, err) < 0) return -1;
     json_object_object_foreach(refs, rname, ref)
     {
         if (check_ref(rname, ref, err) < 0) return -1;
         int64_t sid = get_i64(ref, "snapshot-id", 0);
         if (!ig_icemeta_find_by_id(snaps, "snapshot-id", sid, NULL))
-            return ig_error_set(err, BAD, "table metadata: ref '%s' points to unknown snapshot %" PRId64, rname, sid);
+            return ig_error_set(err, BAD, "table metadata: ref '%s' points to unknown snapshot %" PRId64,
+                                rname, sid);
         if (strcmp(rname, "main") == 0) {
             if (strcmp(get_str(ref, "type"), "branch") != 0)
                 return ig_error_set(err, BAD, "table metadata: ref 'main' must be a branch");
@@ -423,8 +436,8 @@ static int normalize(json_object *m, int64_t fv, ig_error_t *err)
     }
     if (!get(m, "current-schema-id"))
         set_i64(m, "current-schema-id",
-                get_i64(get(m, "schema"), "schema-id", get_i64(json_object_array_get_idx(get(m, "schemas"), 0),
-                                                               "schema-id", 0)));
+                get_i64(get(m, "schema"), "schema-id",
+                        get_i64(json_object_array_get_idx(get(m, "schemas"), 0), "schema-id", 0)));
     if (!get(m, "partition-specs")) {
         json_object *fields = ig_icemeta_copy(get(m, "partition-spec")), *spec, *arr;
         if (!json_object_is_type(fields, json_type_array)) {
@@ -440,13 +453,15 @@ static int normalize(json_object *m, int64_t fv, ig_error_t *err)
         if (!get(m, "default-spec-id")) set_i64(m, "default-spec-id", 0);
     }
     if (!get(m, "default-spec-id"))
-        set_i64(m, "default-spec-id", get_i64(json_object_array_get_idx(get(m, "partition-specs"), 0), "spec-id", 0));
+        set_i64(m, "default-spec-id",
+                get_i64(json_object_array_get_idx(get(m, "partition-specs"), 0), "spec-id", 0));
     /* v1 partition fields may lack field-id: they were implicitly 1000, 1001, ... in order. */
     int64_t max_pid = 999;
     v = get(m, "partition-specs");
     for (size_t k = 0; json_object_is_type(v, json_type_array) && k < json_object_array_length(v); k++) {
         json_object *fields = get(json_object_array_get_idx(v, k), "fields");
-        for (size_t j = 0; json_object_is_type(fields, json_type_array) && j < json_object_array_length(fields); j++) {
+        for (size_t j = 0;
+             json_object_is_type(fields, json_type_array) && j < json_object_array_length(fields); j++) {
             json_object *f = json_object_array_get_idx(fields, j);
             if (json_object_is_type(f, json_type_object) && !get(f, "field-id") && fv == 1)
                 set_i64(f, "field-id", 1000 + (int64_t)j);
@@ -511,12 +526,32 @@ int ig_tablemeta_validate(json_object *meta, ig_error_t *err)
 
 /* ---------- output shape ---------- */
 
-static const char *const canonical_keys[] = {
-    "format-version", "table-uuid", "location", "last-sequence-number", "last-updated-ms", "last-column-id",
-    "next-row-id", "schema", "current-schema-id", "schemas", "partition-spec", "default-spec-id",
-    "partition-specs", "last-partition-id", "default-sort-order-id", "sort-orders", "properties",
-    "current-snapshot-id", "refs", "snapshots", "statistics", "partition-statistics", "encryption-keys",
-    "snapshot-log", "metadata-log", NULL};
+static const char *const canonical_keys[] = {"format-version",
+                                             "table-uuid",
+                                             "location",
+                                             "last-sequence-number",
+                                             "last-updated-ms",
+                                             "last-column-id",
+                                             "next-row-id",
+                                             "schema",
+                                             "current-schema-id",
+                                             "schemas",
+                                             "partition-spec",
+                                             "default-spec-id",
+                                             "partition-specs",
+                                             "last-partition-id",
+                                             "default-sort-order-id",
+                                             "sort-orders",
+                                             "properties",
+                                             "current-snapshot-id",
+                                             "refs",
+                                             "snapshots",
+                                             "statistics",
+                                             "partition-statistics",
+                                             "encryption-keys",
+                                             "snapshot-log",
+                                             "metadata-log",
+                                             NULL};
 
 /* Returns m's members in canonical order as a new object (unknown members kept, at the end); consumes m. */
 static json_object *reorder(json_object *m)
@@ -611,7 +646,8 @@ static json_object *fresh_struct(json_object *st, idmap_t *map, int depth, ig_er
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
-        if (idmap_add(map, get_i64(json_object_array_get_idx(fields, i), "id", 0), &ids[i], err) < 0) goto fail;
+        if (idmap_add(map, get_i64(json_object_array_get_idx(fields, i), "id", 0), &ids[i], err) < 0)
+            goto fail;
     if (!(out = ig_icemeta_copy(st)) || !(nf = json_object_new_array())) {
         oom(err);
         goto fail;
@@ -684,12 +720,16 @@ static int rebind_sources(json_object *f, const idmap_t *map, const char *what, 
     json_object *ids = get(f, "source-ids");
     if (get(f, "source-id")) {
         int64_t old = get_i64(f, "source-id", 0), nid = idmap_get(map, old);
-        if (nid < 0) return ig_error_set(err, BAD, "%s: cannot find source column %" PRId64 " in the schema", what, old);
+        if (nid < 0)
+            return ig_error_set(err, BAD, "%s: cannot find source column %" PRId64 " in the schema", what,
+                                old);
         set_i64(f, "source-id", nid);
     }
     for (size_t i = 0; json_object_is_type(ids, json_type_array) && i < json_object_array_length(ids); i++) {
         int64_t old = json_object_get_int64(json_object_array_get_idx(ids, i)), nid = idmap_get(map, old);
-        if (nid < 0) return ig_error_set(err, BAD, "%s: cannot find source column %" PRId64 " in the schema", what, old);
+        if (nid < 0)
+            return ig_error_set(err, BAD, "%s: cannot find source column %" PRId64 " in the schema", what,
+                                old);
         json_object_array_put_idx(ids, i, json_object_new_int64(nid));
     }
     return 0;
@@ -734,21 +774,24 @@ int ig_tablemeta_create(json_object *req, const char *location, const char *tabl
     *out_meta = NULL;
     if (ig_icemeta_check_depth(req, err) < 0) return -1;
     if (!json_object_is_type(req, json_type_object)) return ig_error_set(err, BAD, "%s must be an object", W);
-    if (ig_icemeta_req_str(req, "name", W, &name, err) < 0 || ig_icemeta_req_object(req, "schema", W, &reqschema, err) < 0 ||
+    if (ig_icemeta_req_str(req, "name", W, &name, err) < 0 ||
+        ig_icemeta_req_object(req, "schema", W, &reqschema, err) < 0 ||
         ig_icemeta_opt_str(req, "location", W, &reqloc, err) < 0 ||
         ig_icemeta_opt_object(req, "partition-spec", W, &reqspec, err) < 0 ||
         ig_icemeta_opt_object(req, "write-order", W, &reqorder, err) < 0 ||
         ig_icemeta_opt_object(req, "properties", W, &reqprops, err) < 0)
         return -1;
     if (!name[0]) return ig_error_set(err, BAD, "%s: 'name' must not be empty", W);
-    if (reqprops && ig_icemeta_check_string_map(reqprops, "create table request: properties", err) < 0) return -1;
+    if (reqprops && ig_icemeta_check_string_map(reqprops, "create table request: properties", err) < 0)
+        return -1;
     if (ig_icemeta_check_schema(reqschema, 0, NULL, err) < 0) return -1;
     if ((fv = parse_format_version(req, err)) < 0) return -1;
     if (!table_uuid || !table_uuid[0]) return ig_error_set(err, BAD, "table uuid is required");
     if (!location) location = reqloc;
     if (!location || !location[0]) return ig_error_set(err, BAD, "%s: no table location", W);
     if (!(loc = strdup(location))) return oom(err);
-    for (size_t n = strlen(loc); n > 1 && loc[n - 1] == '/'; n--) loc[n - 1] = '\0';
+    for (size_t n = strlen(loc); n > 1 && loc[n - 1] == '/'; n--)
+        loc[n - 1] = '\0';
 
     /* schema with fresh ids */
     if (!(schema = fresh_struct(reqschema, &map, 1, err))) goto fail;
@@ -778,7 +821,8 @@ int ig_tablemeta_create(json_object *req, const char *location, const char *tabl
             if (check_partition_field(f, 0, NULL, err) < 0) goto fail;
             for (size_t j = 0; j < i; j++)
                 if (strcmp(get_str(json_object_array_get_idx(rf, j), "name"), get_str(f, "name")) == 0) {
-                    ig_error_set(err, BAD, "partition-spec: duplicate partition field name '%s'", get_str(f, "name"));
+                    ig_error_set(err, BAD, "partition-spec: duplicate partition field name '%s'",
+                                 get_str(f, "name"));
                     goto fail;
                 }
             if (!(nf = ig_icemeta_copy(f))) goto oom;
@@ -884,7 +928,8 @@ static int check_requirement(json_object *cur, json_object *r, ig_error_t *err)
                                         "assert-default-sort-order-id",
                                         NULL};
     int k = 0;
-    while (known[k] && strcmp(known[k], type) != 0) k++;
+    while (known[k] && strcmp(known[k], type) != 0)
+        k++;
     if (!known[k]) return ig_error_set(err, BAD, "unknown requirement type \"%s\"", type);
 
     if (k == 0) {
@@ -896,8 +941,8 @@ static int check_requirement(json_object *cur, json_object *r, ig_error_t *err)
         if (!cur) return ig_error_set(err, CONFLICT, "Requirement failed: current table metadata is missing");
         const char *have = get_str(cur, "table-uuid");
         if (!have || strcmp(have, s) != 0)
-            return ig_error_set(err, CONFLICT, "Requirement failed: UUID does not match: expected %s != %s", s,
-                                have ? have : "(none)");
+            return ig_error_set(err, CONFLICT, "Requirement failed: UUID does not match: expected %s != %s",
+                                s, have ? have : "(none)");
         return 0;
     }
     if (k == 2) {
@@ -911,14 +956,15 @@ static int check_requirement(json_object *cur, json_object *r, ig_error_t *err)
         json_object *have = cur ? get(get(cur, "refs"), ref) : NULL;
         if (!idv) {
             if (have)
-                return ig_error_set(err, CONFLICT, "Requirement failed: branch or tag %s was created concurrently",
-                                    ref);
+                return ig_error_set(err, CONFLICT,
+                                    "Requirement failed: branch or tag %s was created concurrently", ref);
             return 0;
         }
         int64_t want = json_object_get_int64(idv);
         if (!have)
-            return ig_error_set(err, CONFLICT, "Requirement failed: branch or tag %s is missing, expected %" PRId64,
-                                ref, want);
+            return ig_error_set(err, CONFLICT,
+                                "Requirement failed: branch or tag %s is missing, expected %" PRId64, ref,
+                                want);
         int64_t hid = get_i64(have, "snapshot-id", -1);
         if (hid != want)
             return ig_error_set(err, CONFLICT,
@@ -940,7 +986,8 @@ static int check_requirement(json_object *cur, json_object *r, ig_error_t *err)
     if (!cur) return ig_error_set(err, CONFLICT, "Requirement failed: current table metadata is missing");
     int64_t have = get_i64(cur, simple[k - 3].mkey, -1);
     if (have != want)
-        return ig_error_set(err, CONFLICT, "Requirement failed: %s changed: expected id %" PRId64 " != %" PRId64,
+        return ig_error_set(err, CONFLICT,
+                            "Requirement failed: %s changed: expected id %" PRId64 " != %" PRId64,
                             simple[k - 3].desc, want, have);
     return 0;
 }
@@ -948,10 +995,10 @@ static int check_requirement(json_object *cur, json_object *r, ig_error_t *err)
 /* ---------- updates ---------- */
 
 typedef struct {
-    json_object *m;     /* the metadata being built (owned by the caller of apply) */
-    int is_new;         /* the table did not exist before this commit */
+    json_object *m;                             /* the metadata being built (owned by the caller of apply) */
+    int is_new;                                 /* the table did not exist before this commit */
     int64_t last_schema, last_spec, last_order; /* ids added last in this commit, -1 if none */
-    json_object *added; /* array of snapshot ids added in this commit */
+    json_object *added;                         /* array of snapshot ids added in this commit */
     int removed_snapshots;
 } commit_t;
 
@@ -964,7 +1011,8 @@ static int up_assign_uuid(commit_t *c, json_object *u, ig_error_t *err)
     if (!uuid[0]) return ig_error_set(err, BAD, "assign-uuid: 'uuid' must not be empty");
     if (have && strcmp(have, uuid) == 0) return 0;
     if (have && !c->is_new)
-        return ig_error_set(err, BAD, "assign-uuid: cannot reassign the uuid of an existing table (%s)", have);
+        return ig_error_set(err, BAD, "assign-uuid: cannot reassign the uuid of an existing table (%s)",
+                            have);
     set_str(c->m, "table-uuid", uuid);
     return 0;
 }
@@ -974,11 +1022,12 @@ static int up_upgrade_format_version(commit_t *c, json_object *u, ig_error_t *er
     int64_t fv, have = get_i64(c->m, "format-version", 1);
     if (ig_icemeta_req_int(u, "format-version", UW(u), &fv, err) < 0) return -1;
     if (fv < 1 || fv > IG_TABLEMETA_MAX_FORMAT_VERSION)
-        return ig_error_set(err, BAD, "upgrade-format-version: unsupported format version %" PRId64 " (supported: 1 to %d)",
-                            fv, IG_TABLEMETA_MAX_FORMAT_VERSION);
+        return ig_error_set(
+            err, BAD, "upgrade-format-version: unsupported format version %" PRId64 " (supported: 1 to %d)",
+            fv, IG_TABLEMETA_MAX_FORMAT_VERSION);
     if (fv < have)
-        return ig_error_set(err, BAD, "upgrade-format-version: cannot downgrade v%" PRId64 " table to v%" PRId64, have,
-                            fv);
+        return ig_error_set(
+            err, BAD, "upgrade-format-version: cannot downgrade v%" PRId64 " table to v%" PRId64, have, fv);
     if (fv == have) return 0;
     set_i64(c->m, "format-version", fv);
     if (fv >= 3 && !get(c->m, "next-row-id")) set_i64(c->m, "next-row-id", 0);
@@ -994,7 +1043,9 @@ static int up_add_schema(commit_t *c, json_object *u, ig_error_t *err)
     int r = ig_icemeta_opt_int(u, "last-column-id", UW(u), &given, err);
     if (r < 0) return -1;
     if (r == 1 && given < last)
-        return ig_error_set(err, BAD, "add-schema: invalid last-column-id %" PRId64 " < %" PRId64 " (previous last column id)",
+        return ig_error_set(err, BAD,
+                            "add-schema: invalid last-column-id %" PRId64 " < %" PRId64
+                            " (previous last column id)",
                             given, last);
     int64_t next_last = last;
     if (max_id > next_last) next_last = max_id;
@@ -1024,7 +1075,8 @@ static int set_current(commit_t *c, json_object *u, const char *ukey, const char
     if (ig_icemeta_req_int(u, ukey, UW(u), &id, err) < 0) return -1;
     if (id == -1) {
         if (last_added < 0)
-            return ig_error_set(err, BAD, "%s: cannot use -1 (last added): nothing was added in this commit", UW(u));
+            return ig_error_set(err, BAD, "%s: cannot use -1 (last added): nothing was added in this commit",
+                                UW(u));
         id = last_added;
     }
     if (!ig_icemeta_find_by_id(get(c->m, arrkey), idkey, id, NULL))
@@ -1045,8 +1097,8 @@ static int up_set_default_spec(commit_t *c, json_object *u, ig_error_t *err)
 
 static int up_set_default_sort_order(commit_t *c, json_object *u, ig_error_t *err)
 {
-    return set_current(c, u, "sort-order-id", "sort-orders", "order-id", "default-sort-order-id", c->last_order,
-                       err);
+    return set_current(c, u, "sort-order-id", "sort-orders", "order-id", "default-sort-order-id",
+                       c->last_order, err);
 }
 
 /* Same partition fields (name, transform, sources; field-id when the new one names it). */
@@ -1066,7 +1118,8 @@ static int spec_fields_same(json_object *have, json_object *want)
 
 static int up_add_spec(commit_t *c, json_object *u, ig_error_t *err)
 {
-    json_object *spec, *fields, *specs = array_member(c->m, "partition-specs"), *schema = current_schema(c->m);
+    json_object *spec, *fields, *specs = array_member(c->m, "partition-specs"),
+                                *schema = current_schema(c->m);
     json_object *nspec = NULL, *nfields;
     if (ig_icemeta_req_object(u, "spec", UW(u), &spec, err) < 0 ||
         ig_icemeta_req_array(spec, "fields", "add-spec: spec", &fields, err) < 0)
@@ -1078,7 +1131,8 @@ static int up_add_spec(commit_t *c, json_object *u, ig_error_t *err)
         if (check_partition_field(f, 0, schema, err) < 0) return -1;
         for (size_t j = 0; j < i; j++)
             if (strcmp(get_str(json_object_array_get_idx(fields, j), "name"), get_str(f, "name")) == 0)
-                return ig_error_set(err, BAD, "add-spec: duplicate partition field name '%s'", get_str(f, "name"));
+                return ig_error_set(err, BAD, "add-spec: duplicate partition field name '%s'",
+                                    get_str(f, "name"));
     }
     for (size_t i = 0; i < json_object_array_length(specs); i++) {
         json_object *s = json_object_array_get_idx(specs, i);
@@ -1114,7 +1168,8 @@ static int up_add_spec(commit_t *c, json_object *u, ig_error_t *err)
 
 static int up_add_sort_order(commit_t *c, json_object *u, ig_error_t *err)
 {
-    json_object *order, *fields, *orders = array_member(c->m, "sort-orders"), *schema = current_schema(c->m), *no;
+    json_object *order, *fields, *orders = array_member(c->m, "sort-orders"), *schema = current_schema(c->m),
+                                 *no;
     if (ig_icemeta_req_object(u, "sort-order", UW(u), &order, err) < 0 ||
         ig_icemeta_req_array(order, "fields", "add-sort-order: sort-order", &fields, err) < 0)
         return -1;
@@ -1154,14 +1209,16 @@ static int up_add_snapshot(commit_t *c, json_object *u, ig_error_t *err)
 {
     json_object *snap, *snaps = array_member(c->m, "snapshots"), *copy;
     int64_t fv = get_i64(c->m, "format-version", 2), id, parent, seq = 0;
-    if (ig_icemeta_req_object(u, "snapshot", UW(u), &snap, err) < 0 || check_snapshot(snap, fv, err) < 0) return -1;
+    if (ig_icemeta_req_object(u, "snapshot", UW(u), &snap, err) < 0 || check_snapshot(snap, fv, err) < 0)
+        return -1;
     id = get_i64(snap, "snapshot-id", 0);
     if (ig_icemeta_find_by_id(snaps, "snapshot-id", id, NULL))
         return ig_error_set(err, BAD, "add-snapshot: snapshot %" PRId64 " already exists", id);
     if (ig_icemeta_opt_int(snap, "parent-snapshot-id", "snapshot", &parent, err) == 1 &&
         !ig_icemeta_find_by_id(snaps, "snapshot-id", parent, NULL))
-        return ig_error_set(err, BAD, "add-snapshot: parent snapshot %" PRId64 " of snapshot %" PRId64 " does not exist",
-                            parent, id);
+        return ig_error_set(
+            err, BAD, "add-snapshot: parent snapshot %" PRId64 " of snapshot %" PRId64 " does not exist",
+            parent, id);
     if (fv >= 2) {
         int64_t last = get_i64(c->m, "last-sequence-number", 0);
         if (ig_icemeta_req_int(snap, "sequence-number", "add-snapshot: snapshot", &seq, err) < 0) return -1;
@@ -1177,7 +1234,8 @@ static int up_add_snapshot(commit_t *c, json_object *u, ig_error_t *err)
             ig_icemeta_req_int(snap, "added-rows", "add-snapshot: snapshot (v3)", &added, err) < 0)
             return -1;
         if (first < next)
-            return ig_error_set(err, BAD, "add-snapshot: first-row-id %" PRId64 " is behind table next-row-id %" PRId64,
+            return ig_error_set(err, BAD,
+                                "add-snapshot: first-row-id %" PRId64 " is behind table next-row-id %" PRId64,
                                 first, next);
         if (added < 0) return ig_error_set(err, BAD, "add-snapshot: added-rows must not be negative");
         if (added > INT64_MAX - next) return ig_error_set(err, BAD, "add-snapshot: next-row-id overflows");
@@ -1195,17 +1253,20 @@ static int up_set_snapshot_ref(commit_t *c, json_object *u, ig_error_t *err)
     const char *name, *type;
     int64_t id, v;
     json_object *refs, *ref, *old;
-    if (ig_icemeta_req_str(u, "ref-name", UW(u), &name, err) < 0 || ig_icemeta_req_str(u, "type", UW(u), &type, err) < 0 ||
+    if (ig_icemeta_req_str(u, "ref-name", UW(u), &name, err) < 0 ||
+        ig_icemeta_req_str(u, "type", UW(u), &type, err) < 0 ||
         ig_icemeta_req_int(u, "snapshot-id", UW(u), &id, err) < 0)
         return -1;
     if (!name[0]) return ig_error_set(err, BAD, "set-snapshot-ref: 'ref-name' must not be empty");
     int is_branch = strcmp(type, "branch") == 0;
     if (!is_branch && strcmp(type, "tag") != 0)
-        return ig_error_set(err, BAD, "set-snapshot-ref: type must be \"branch\" or \"tag\", got \"%s\"", type);
+        return ig_error_set(err, BAD, "set-snapshot-ref: type must be \"branch\" or \"tag\", got \"%s\"",
+                            type);
     if (strcmp(name, "main") == 0 && !is_branch)
         return ig_error_set(err, BAD, "set-snapshot-ref: 'main' must be a branch");
     if (!ig_icemeta_find_by_id(get(c->m, "snapshots"), "snapshot-id", id, NULL))
-        return ig_error_set(err, BAD, "set-snapshot-ref: cannot set %s to unknown snapshot %" PRId64, name, id);
+        return ig_error_set(err, BAD, "set-snapshot-ref: cannot set %s to unknown snapshot %" PRId64, name,
+                            id);
     if (!(ref = json_object_new_object())) return oom(err);
     set_i64(ref, "snapshot-id", id);
     set_str(ref, "type", type);
@@ -1288,7 +1349,8 @@ static int up_remove_snapshots(commit_t *c, json_object *u, ig_error_t *err)
         again = 0;
         json_object_object_foreach(refs, name, ref)
         {
-            if (!ig_icemeta_find_by_id(get(c->m, "snapshots"), "snapshot-id", get_i64(ref, "snapshot-id", 0), NULL)) {
+            if (!ig_icemeta_find_by_id(get(c->m, "snapshots"), "snapshot-id", get_i64(ref, "snapshot-id", 0),
+                                       NULL)) {
                 remove_ref(c, name);
                 again = 1;
                 break; /* the iteration is invalid after a delete */
@@ -1322,7 +1384,8 @@ static int up_set_properties(commit_t *c, json_object *u, ig_error_t *err)
     if (ig_icemeta_req_object(u, "updates", UW(u), &upd, err) < 0 ||
         ig_icemeta_check_string_map(upd, "set-properties: updates", err) < 0)
         return -1;
-    json_object_object_foreach(upd, k, v) json_object_object_add(props, k, json_object_new_string(json_object_get_string(v)));
+    json_object_object_foreach(upd, k, v)
+        json_object_object_add(props, k, json_object_new_string(json_object_get_string(v)));
     return 0;
 }
 
@@ -1354,14 +1417,16 @@ static int put_by_snapshot(commit_t *c, const char *arrkey, json_object *item, i
 static int up_set_statistics(commit_t *c, json_object *u, ig_error_t *err)
 {
     json_object *st;
-    if (ig_icemeta_req_object(u, "statistics", UW(u), &st, err) < 0 || check_statistics(st, 0, err) < 0) return -1;
+    if (ig_icemeta_req_object(u, "statistics", UW(u), &st, err) < 0 || check_statistics(st, 0, err) < 0)
+        return -1;
     return put_by_snapshot(c, "statistics", st, err);
 }
 
 static int up_set_partition_statistics(commit_t *c, json_object *u, ig_error_t *err)
 {
     json_object *st;
-    if (ig_icemeta_req_object(u, "partition-statistics", UW(u), &st, err) < 0 || check_statistics(st, 1, err) < 0)
+    if (ig_icemeta_req_object(u, "partition-statistics", UW(u), &st, err) < 0 ||
+        check_statistics(st, 1, err) < 0)
         return -1;
     return put_by_snapshot(c, "partition-statistics", st, err);
 }
@@ -1403,8 +1468,8 @@ static int remove_ids(commit_t *c, json_object *u, const char *ukey, const char 
 
 static int up_remove_partition_specs(commit_t *c, json_object *u, ig_error_t *err)
 {
-    return remove_ids(c, u, "spec-ids", "partition-specs", "spec-id", "default-spec-id", "default partition spec",
-                      err);
+    return remove_ids(c, u, "spec-ids", "partition-specs", "spec-id", "default-spec-id",
+                      "default partition spec", err);
 }
 
 static int up_remove_schemas(commit_t *c, json_object *u, ig_error_t *err)
@@ -1415,7 +1480,8 @@ static int up_remove_schemas(commit_t *c, json_object *u, ig_error_t *err)
 /* Index of the encryption key with this key-id, or -1. */
 static long find_key(json_object *keys, const char *key_id)
 {
-    for (size_t i = 0; json_object_is_type(keys, json_type_array) && i < json_object_array_length(keys); i++) {
+    for (size_t i = 0; json_object_is_type(keys, json_type_array) && i < json_object_array_length(keys);
+         i++) {
         const char *k = get_str(json_object_array_get_idx(keys, i), "key-id");
         if (k && strcmp(k, key_id) == 0) return (long)i;
     }
@@ -1425,7 +1491,8 @@ static long find_key(json_object *keys, const char *key_id)
 static int up_add_encryption_key(commit_t *c, json_object *u, ig_error_t *err)
 {
     json_object *key, *keys, *copy;
-    if (ig_icemeta_req_object(u, "encryption-key", UW(u), &key, err) < 0 || check_encryption_key(key, err) < 0)
+    if (ig_icemeta_req_object(u, "encryption-key", UW(u), &key, err) < 0 ||
+        check_encryption_key(key, err) < 0)
         return -1;
     if (!(copy = ig_icemeta_copy(key))) return oom(err);
     keys = array_member(c->m, "encryption-keys");
@@ -1599,7 +1666,8 @@ int ig_tablemeta_commit(json_object *current, const char *prev_metadata_location
         if (t && strcmp(t, "assert-create") == 0) has_create = 1;
     }
     if (current && load(current, &cur, err) < 0) return -1;
-    if (!current && !has_create) return ig_error_set(err, 404, "NoSuchTableException", "Table does not exist");
+    if (!current && !has_create)
+        return ig_error_set(err, 404, "NoSuchTableException", "Table does not exist");
     for (size_t i = 0; requirements && i < json_object_array_length(requirements); i++)
         if (check_requirement(cur, json_object_array_get_idx(requirements, i), err) < 0) goto fail;
 
@@ -1620,7 +1688,8 @@ int ig_tablemeta_commit(json_object *current, const char *prev_metadata_location
             goto fail;
         }
         if (!current_schema(c.m)) {
-            ig_error_set(err, BAD, "commit: creating a table requires add-schema and set-current-schema updates");
+            ig_error_set(err, BAD,
+                         "commit: creating a table requires add-schema and set-current-schema updates");
             goto fail;
         }
         default_spec_and_order(c.m);
@@ -1653,7 +1722,8 @@ json_object *ig_tablemeta_only_ref_snapshots(json_object *meta)
     snaps = get(m, "snapshots");
     refs = get(m, "refs");
     int64_t cur = get_i64(m, "current-snapshot-id", -1);
-    for (size_t i = json_object_is_type(snaps, json_type_array) ? json_object_array_length(snaps) : 0; i-- > 0;) {
+    for (size_t i = json_object_is_type(snaps, json_type_array) ? json_object_array_length(snaps) : 0;
+         i-- > 0;) {
         int64_t id = get_i64(json_object_array_get_idx(snaps, i), "snapshot-id", -1);
         int keep = id == cur && cur != -1;
         if (!keep && json_object_is_type(refs, json_type_object)) {

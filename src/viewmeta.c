@@ -50,8 +50,10 @@ static int check_version(json_object *v, int need_ids, ig_error_t *err)
     const char *W = "view version";
     int64_t i;
     json_object *summary, *reps, *ns;
-    if ((need_ids ? ig_icemeta_req_int(v, "version-id", W, &i, err) : ig_icemeta_opt_int(v, "version-id", W, &i, err)) < 0 ||
-        (need_ids ? ig_icemeta_req_int(v, "schema-id", W, &i, err) : ig_icemeta_opt_int(v, "schema-id", W, &i, err)) < 0 ||
+    if ((need_ids ? ig_icemeta_req_int(v, "version-id", W, &i, err)
+                  : ig_icemeta_opt_int(v, "version-id", W, &i, err)) < 0 ||
+        (need_ids ? ig_icemeta_req_int(v, "schema-id", W, &i, err)
+                  : ig_icemeta_opt_int(v, "schema-id", W, &i, err)) < 0 ||
         ig_icemeta_req_int(v, "timestamp-ms", W, &i, err) < 0 ||
         ig_icemeta_req_object(v, "summary", W, &summary, err) < 0 ||
         ig_icemeta_check_string_map(summary, "view version: summary", err) < 0 ||
@@ -77,7 +79,8 @@ static int check_version(json_object *v, int need_ids, ig_error_t *err)
             json_object *o = json_object_array_get_idx(reps, j);
             const char *t = get_str(o, "type"), *d = get_str(o, "dialect");
             if (t && strcmp(t, "sql") == 0 && d && strcasecmp(d, dialect) == 0)
-                return ig_error_set(err, BAD, "view version: multiple SQL representations for dialect %s", dialect);
+                return ig_error_set(err, BAD, "view version: multiple SQL representations for dialect %s",
+                                    dialect);
         }
     }
     return 0;
@@ -100,30 +103,37 @@ static int check_view(json_object *m, ig_error_t *err)
     const char *W = "view metadata", *s;
     int64_t fv, cur, i;
     json_object *schemas, *versions, *log, *props, *curv;
-    if (!json_object_is_type(m, json_type_object)) return ig_error_set(err, BAD, "view metadata must be an object");
+    if (!json_object_is_type(m, json_type_object))
+        return ig_error_set(err, BAD, "view metadata must be an object");
     if (ig_icemeta_req_int(m, "format-version", W, &fv, err) < 0) return -1;
     if (fv < 1 || fv > IG_VIEWMETA_MAX_FORMAT_VERSION)
-        return ig_error_set(err, BAD, "view metadata: unsupported format-version %" PRId64 " (supported: 1)", fv);
-    if (ig_icemeta_req_str(m, "view-uuid", W, &s, err) < 0 || ig_icemeta_req_str(m, "location", W, &s, err) < 0 ||
+        return ig_error_set(err, BAD, "view metadata: unsupported format-version %" PRId64 " (supported: 1)",
+                            fv);
+    if (ig_icemeta_req_str(m, "view-uuid", W, &s, err) < 0 ||
+        ig_icemeta_req_str(m, "location", W, &s, err) < 0 ||
         ig_icemeta_req_int(m, "current-version-id", W, &cur, err) < 0 ||
         ig_icemeta_req_array(m, "versions", W, &versions, err) < 0 ||
         ig_icemeta_req_array(m, "version-log", W, &log, err) < 0 ||
         ig_icemeta_req_array(m, "schemas", W, &schemas, err) < 0)
         return -1;
     int r = ig_icemeta_opt_object(m, "properties", W, &props, err);
-    if (r < 0 || (r == 1 && ig_icemeta_check_string_map(props, "view metadata: properties", err) < 0)) return -1;
+    if (r < 0 || (r == 1 && ig_icemeta_check_string_map(props, "view metadata: properties", err) < 0))
+        return -1;
     for (size_t k = 0; k < json_object_array_length(schemas); k++)
         if (ig_icemeta_check_schema(json_object_array_get_idx(schemas, k), 1, NULL, err) < 0) return -1;
     if (check_unique(schemas, "schema-id", "schema-id", err) < 0) return -1;
-    if (json_object_array_length(versions) == 0) return ig_error_set(err, BAD, "view metadata: 'versions' is empty");
+    if (json_object_array_length(versions) == 0)
+        return ig_error_set(err, BAD, "view metadata: 'versions' is empty");
     for (size_t k = 0; k < json_object_array_length(versions); k++)
         if (check_version(json_object_array_get_idx(versions, k), 1, err) < 0) return -1;
     if (check_unique(versions, "version-id", "version-id", err) < 0) return -1;
     if (!(curv = ig_icemeta_find_by_id(versions, "version-id", cur, NULL)))
-        return ig_error_set(err, BAD, "view metadata: cannot find current version %" PRId64 " in 'versions'", cur);
+        return ig_error_set(err, BAD, "view metadata: cannot find current version %" PRId64 " in 'versions'",
+                            cur);
     i = get_i64(curv, "schema-id", -1);
     if (!ig_icemeta_find_by_id(schemas, "schema-id", i, NULL))
-        return ig_error_set(err, BAD, "view metadata: cannot find current schema with id %" PRId64 " in 'schemas'", i);
+        return ig_error_set(err, BAD,
+                            "view metadata: cannot find current schema with id %" PRId64 " in 'schemas'", i);
     for (size_t k = 0; k < json_object_array_length(log); k++) {
         json_object *e = json_object_array_get_idx(log, k);
         if (ig_icemeta_req_int(e, "version-id", "version-log entry", &i, err) < 0 ||
@@ -139,8 +149,9 @@ int ig_viewmeta_validate(json_object *meta, ig_error_t *err)
     return check_view(meta, err);
 }
 
-static const char *const canonical_keys[] = {"view-uuid", "format-version", "location", "schemas",
-                                             "current-version-id", "versions", "version-log", "properties", NULL};
+static const char *const canonical_keys[] = {"view-uuid",   "format-version",     "location",
+                                             "schemas",     "current-version-id", "versions",
+                                             "version-log", "properties",         NULL};
 
 static json_object *reorder(json_object *m)
 {
@@ -179,7 +190,8 @@ int ig_viewmeta_create(json_object *req, const char *location, const char *view_
     *out_meta = NULL;
     if (ig_icemeta_check_depth(req, err) < 0) return -1;
     if (!json_object_is_type(req, json_type_object)) return ig_error_set(err, BAD, "%s must be an object", W);
-    if (ig_icemeta_req_str(req, "name", W, &name, err) < 0 || ig_icemeta_req_object(req, "schema", W, &schema, err) < 0 ||
+    if (ig_icemeta_req_str(req, "name", W, &name, err) < 0 ||
+        ig_icemeta_req_object(req, "schema", W, &schema, err) < 0 ||
         ig_icemeta_req_object(req, "view-version", W, &version, err) < 0 ||
         ig_icemeta_opt_object(req, "properties", W, &props, err) < 0 ||
         ig_icemeta_opt_str(req, "location", W, &reqloc, err) < 0)
@@ -203,7 +215,8 @@ int ig_viewmeta_create(json_object *req, const char *location, const char *view_
     if (!location) location = reqloc;
     if (!location || !location[0]) return ig_error_set(err, BAD, "%s: no view location", W);
     if (!(loc = strdup(location))) return oom(err);
-    for (size_t n = strlen(loc); n > 1 && loc[n - 1] == '/'; n--) loc[n - 1] = '\0';
+    for (size_t n = strlen(loc); n > 1 && loc[n - 1] == '/'; n--)
+        loc[n - 1] = '\0';
 
     if (!(m = json_object_new_object())) goto oom;
     json_object_object_add(m, "view-uuid", json_object_new_string(view_uuid));
@@ -274,7 +287,8 @@ static int vu_upgrade_format_version(vcommit_t *c, json_object *u, ig_error_t *e
     if (fv < 1 || fv > IG_VIEWMETA_MAX_FORMAT_VERSION)
         return ig_error_set(err, BAD, "upgrade-format-version: unsupported view format version %" PRId64, fv);
     if (fv < have)
-        return ig_error_set(err, BAD, "upgrade-format-version: cannot downgrade v%" PRId64 " view to v%" PRId64, have, fv);
+        return ig_error_set(
+            err, BAD, "upgrade-format-version: cannot downgrade v%" PRId64 " view to v%" PRId64, have, fv);
     set_i64(c->m, "format-version", fv);
     return 0;
 }
@@ -328,7 +342,8 @@ static int vu_set_properties(vcommit_t *c, json_object *u, ig_error_t *err)
     if (ig_icemeta_req_object(u, "updates", UW(u), &upd, err) < 0 ||
         ig_icemeta_check_string_map(upd, "set-properties: updates", err) < 0)
         return -1;
-    json_object_object_foreach(upd, k, v) json_object_object_add(props, k, json_object_new_string(json_object_get_string(v)));
+    json_object_object_foreach(upd, k, v)
+        json_object_object_add(props, k, json_object_new_string(json_object_get_string(v)));
     return 0;
 }
 
@@ -358,11 +373,13 @@ static int vu_add_view_version(vcommit_t *c, json_object *u, ig_error_t *err)
 {
     json_object *v, *copy, *versions = get(c->m, "versions");
     int64_t sid;
-    if (ig_icemeta_req_object(u, "view-version", UW(u), &v, err) < 0 || check_version(v, 0, err) < 0) return -1;
+    if (ig_icemeta_req_object(u, "view-version", UW(u), &v, err) < 0 || check_version(v, 0, err) < 0)
+        return -1;
     if (ig_icemeta_req_int(v, "schema-id", "add-view-version: view-version", &sid, err) < 0) return -1;
     if (sid == -1) {
         if (c->last_schema < 0)
-            return ig_error_set(err, BAD, "add-view-version: schema-id -1 (last added) but no schema was added");
+            return ig_error_set(err, BAD,
+                                "add-view-version: schema-id -1 (last added) but no schema was added");
         sid = c->last_schema;
     }
     if (!ig_icemeta_find_by_id(get(c->m, "schemas"), "schema-id", sid, NULL))
@@ -396,7 +413,8 @@ static int vu_set_current_view_version(vcommit_t *c, json_object *u, ig_error_t 
     if (ig_icemeta_req_int(u, "view-version-id", UW(u), &id, err) < 0) return -1;
     if (id == -1) {
         if (c->last_version < 0)
-            return ig_error_set(err, BAD, "set-current-view-version: -1 (last added) but no version was added");
+            return ig_error_set(err, BAD,
+                                "set-current-view-version: -1 (last added) but no version was added");
         id = c->last_version;
     }
     if (!(v = ig_icemeta_find_by_id(get(c->m, "versions"), "version-id", id, NULL)))
@@ -440,8 +458,8 @@ static int expire_versions(vcommit_t *c, ig_error_t *err)
         char *end;
         long v = strtol(s, &end, 10);
         if (end == s || *end != '\0' || v < 1)
-            return ig_error_set(err, BAD, "property version.history.num-entries must be a positive integer, got \"%s\"",
-                                s);
+            return ig_error_set(
+                err, BAD, "property version.history.num-entries must be a positive integer, got \"%s\"", s);
         keep = v;
     }
     int64_t cur = get_i64(c->m, "current-version-id", -1);
@@ -462,14 +480,15 @@ static int expire_versions(vcommit_t *c, ig_error_t *err)
     size_t room = (size_t)keep - must;
     for (size_t i = room; i < m; i++) {
         size_t idx;
-        if (ig_icemeta_find_by_id(versions, "version-id", ids[i], &idx)) json_object_array_del_idx(versions, idx, 1);
+        if (ig_icemeta_find_by_id(versions, "version-id", ids[i], &idx))
+            json_object_array_del_idx(versions, idx, 1);
     }
     free(ids);
     /* An entry for an expired version breaks the history: drop it and everything before it. */
     size_t keep_from = 0;
     for (size_t i = 0; i < json_object_array_length(log); i++)
-        if (!ig_icemeta_find_by_id(versions, "version-id", get_i64(json_object_array_get_idx(log, i), "version-id", 0),
-                                   NULL))
+        if (!ig_icemeta_find_by_id(versions, "version-id",
+                                   get_i64(json_object_array_get_idx(log, i), "version-id", 0), NULL))
             keep_from = i + 1;
     if (keep_from) json_object_array_del_idx(log, 0, keep_from);
     return 0;
@@ -498,8 +517,8 @@ int ig_viewmeta_commit(json_object *current, json_object *requirements, json_obj
         if (ig_icemeta_req_str(r, "uuid", type, &uuid, err) < 0) return -1;
         const char *have = get_str(current, "view-uuid");
         if (strcmp(have, uuid) != 0)
-            return ig_error_set(err, CONFLICT, "Requirement failed: view UUID does not match: expected %s != %s", uuid,
-                                have);
+            return ig_error_set(
+                err, CONFLICT, "Requirement failed: view UUID does not match: expected %s != %s", uuid, have);
     }
 
     if (!(c.m = ig_icemeta_copy(current)) || !(c.added = json_object_new_array())) goto oom;
@@ -508,7 +527,8 @@ int ig_viewmeta_commit(json_object *current, json_object *requirements, json_obj
         const char *action;
         size_t k = 0, nk = sizeof vupdates / sizeof vupdates[0];
         if (ig_icemeta_req_str(u, "action", "update", &action, err) < 0) goto fail;
-        while (k < nk && strcmp(vupdates[k].action, action) != 0) k++;
+        while (k < nk && strcmp(vupdates[k].action, action) != 0)
+            k++;
         if (k == nk) {
             ig_error_set(err, BAD, "unknown view update action \"%s\"", action);
             goto fail;

@@ -2,7 +2,8 @@
  *
  * fuzz: build and run from the repository root with
  *   mkdir -p build && clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Isrc \
- *     $(pkg-config --cflags json-c) tests/fuzz/fuzz_tablemeta.c src/icemeta.c src/tablemeta.c src/viewmeta.c \
+ *     $(pkg-config --cflags json-c) tests/fuzz/fuzz_tablemeta.c src/icemeta.c src/tablemeta.c src/viewmeta.c
+ * \
  *     $(pkg-config --libs json-c) -o build/fuzz_tablemeta
  *   build/fuzz_tablemeta -max_total_time=60 tests/fuzz/corpus/tablemeta ../shared/iceberg/fixtures
  *
@@ -42,7 +43,8 @@ static void check_output(json_object *out, int view)
 {
     ig_error_t err;
     if (!out) return;
-    must((view ? ig_viewmeta_validate(out, &err) : ig_tablemeta_validate(out, &err)) == 0, "output validates");
+    must((view ? ig_viewmeta_validate(out, &err) : ig_tablemeta_validate(out, &err)) == 0,
+         "output validates");
     json_object *back = json_tokener_parse(ig_tablemeta_to_string(out));
     must(back && json_object_equal(out, back), "output round-trips");
     json_object_put(back);

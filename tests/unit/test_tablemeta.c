@@ -72,16 +72,17 @@ static size_t len(json_object *arr)
     return json_object_array_length(arr);
 }
 
-#define expect_fail(rc, err, want_code, substr)                                                                   \
-    do {                                                                                                          \
-        assert_int_equal((rc), -1);                                                                               \
-        assert_int_equal((err).code, (want_code));                                                                \
-        if (!strstr((err).message, (substr))) fail_msg("message \"%s\" lacks \"%s\"", (err).message, (substr)); \
+#define expect_fail(rc, err, want_code, substr)                                                              \
+    do {                                                                                                     \
+        assert_int_equal((rc), -1);                                                                          \
+        assert_int_equal((err).code, (want_code));                                                           \
+        if (!strstr((err).message, (substr)))                                                                \
+            fail_msg("message \"%s\" lacks \"%s\"", (err).message, (substr));                                \
     } while (0)
 
-#define expect_ok(rc, err)                                                                     \
-    do {                                                                                       \
-        if ((rc) != 0) fail_msg("unexpected failure %d %s: %s", (err).code, (err).type, (err).message); \
+#define expect_ok(rc, err)                                                                                   \
+    do {                                                                                                     \
+        if ((rc) != 0) fail_msg("unexpected failure %d %s: %s", (err).code, (err).type, (err).message);      \
     } while (0)
 
 /* Serialize -> parse -> must equal. */
@@ -195,8 +196,8 @@ static void test_invalid_fixtures_rejected(void **state)
         ig_error_t err = {0};
         int rc = ig_tablemeta_validate(m, &err);
         if (rc != -1 || err.code != 400 || !strstr(err.message, cases[i].msg))
-            fail_msg("%s: rc=%d code=%d message \"%s\", want \"%s\"", cases[i].file, rc, err.code, err.message,
-                     cases[i].msg);
+            fail_msg("%s: rc=%d code=%d message \"%s\", want \"%s\"", cases[i].file, rc, err.code,
+                     err.message, cases[i].msg);
         assert_string_equal(err.type, "BadRequestException");
         /* a commit on it fails the same way */
         rc = commit(m, NULL, "[]", &out, &err);
@@ -248,15 +249,21 @@ static const char *const CREATE_NESTED =
     "  {'id':11,'name':'point','required':false,'type':{'type':'struct','fields':["
     "     {'id':20,'name':'x','required':true,'type':'double'},"
     "     {'id':21,'name':'y','required':true,'type':'double'}]}},"
-    "  {'id':12,'name':'tags','required':false,'type':{'type':'list','element-id':30,'element':'string','element-required':false}},"
-    "  {'id':13,'name':'attrs','required':false,'type':{'type':'map','key-id':40,'key':'string','value-id':41,"
-    "     'value':{'type':'struct','fields':[{'id':50,'name':'v','required':false,'type':'int'}]},'value-required':true}},"
+    "  "
+    "{'id':12,'name':'tags','required':false,'type':{'type':'list','element-id':30,'element':'string','"
+    "element-required':false}},"
+    "  "
+    "{'id':13,'name':'attrs','required':false,'type':{'type':'map','key-id':40,'key':'string','value-id':41,"
+    "     "
+    "'value':{'type':'struct','fields':[{'id':50,'name':'v','required':false,'type':'int'}]},'value-required'"
+    ":true}},"
     "  {'id':14,'name':'ts','required':true,'type':'timestamptz','doc':'event time'}]},"
     " 'partition-spec':{'spec-id':5,'fields':["
     "  {'name':'ts_day','transform':'day','source-id':14,'field-id':7777},"
     "  {'name':'id_bucket','transform':'bucket[16]','source-id':10},"
     "  {'name':'px','transform':'identity','source-id':20}]},"
-    " 'write-order':{'order-id':9,'fields':[{'transform':'identity','source-id':21,'direction':'desc','null-order':'nulls-last'}]},"
+    " 'write-order':{'order-id':9,'fields':[{'transform':'identity','source-id':21,'direction':'desc','null-"
+    "order':'nulls-last'}]},"
     " 'properties':{'owner':'me'}}";
 
 static void test_create_assigns_fresh_ids(void **state)
@@ -283,7 +290,8 @@ static void test_create_assigns_fresh_ids(void **state)
      * then the map value struct's v (11). */
     json_object *s = idx(get(m, "schemas"), 0), *f = get(s, "fields");
     assert_int_equal(geti(s, "schema-id"), 0);
-    for (int i = 0; i < 5; i++) assert_int_equal(geti(idx(f, (size_t)i), "id"), i + 1);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(geti(idx(f, (size_t)i), "id"), i + 1);
     json_object *point = get(idx(f, 1), "type");
     assert_int_equal(geti(idx(get(point, "fields"), 0), "id"), 6);
     assert_int_equal(geti(idx(get(point, "fields"), 1), "id"), 7);
@@ -384,20 +392,25 @@ static void test_create_rejects_bad_requests(void **state)
     create_fails("{'schema':{'type':'struct','fields':[]}}", "s3://x", 400, "'name'");
     create_fails("{'name':'t'}", "s3://x", 400, "'schema'");
     create_fails("{'name':'t','schema':{'type':'struct','fields':[]}}", NULL, 400, "no table location");
-    create_fails("{'name':'t','schema':{'type':'struct','fields':[{'id':1,'name':'a','required':true,'type':'lng'}]}}",
-                 "s3://x", 400, "unknown type \"lng\"");
+    create_fails(
+        "{'name':'t','schema':{'type':'struct','fields':[{'id':1,'name':'a','required':true,'type':'lng'}]}}",
+        "s3://x", 400, "unknown type \"lng\"");
     create_fails("{'name':'t','schema':{'fields':[]}}", "s3://x", 400, "'type'");
-    create_fails("{'name':'t','schema':{'type':'struct','fields':[{'id':1,'name':'a','required':true,'type':'int'},"
-                 "{'id':1,'name':'b','required':true,'type':'int'}]}}",
-                 "s3://x", 400, "duplicate field id 1");
-    create_fails("{'name':'t','schema':{'type':'struct','fields':[{'id':1,'name':'a','required':true,'type':'int'}]},"
-                 "'partition-spec':{'fields':[{'name':'p','transform':'identity','source-id':99}]}}",
-                 "s3://x", 400, "cannot find source column 99");
-    create_fails("{'name':'t','schema':{'type':'struct','fields':[{'id':1,'name':'a','required':true,'type':'int'}]},"
-                 "'write-order':{'fields':[{'transform':'identity','source-id':1,'direction':'up','null-order':'nulls-first'}]}}",
-                 "s3://x", 400, "direction");
-    create_fails("{'name':'t','schema':{'type':'struct','fields':[]},'properties':{'format-version':'9'}}", "s3://x", 400,
-                 "unsupported format-version 9");
+    create_fails(
+        "{'name':'t','schema':{'type':'struct','fields':[{'id':1,'name':'a','required':true,'type':'int'},"
+        "{'id':1,'name':'b','required':true,'type':'int'}]}}",
+        "s3://x", 400, "duplicate field id 1");
+    create_fails(
+        "{'name':'t','schema':{'type':'struct','fields':[{'id':1,'name':'a','required':true,'type':'int'}]},"
+        "'partition-spec':{'fields':[{'name':'p','transform':'identity','source-id':99}]}}",
+        "s3://x", 400, "cannot find source column 99");
+    create_fails(
+        "{'name':'t','schema':{'type':'struct','fields':[{'id':1,'name':'a','required':true,'type':'int'}]},"
+        "'write-order':{'fields':[{'transform':'identity','source-id':1,'direction':'up','null-order':'nulls-"
+        "first'}]}}",
+        "s3://x", 400, "direction");
+    create_fails("{'name':'t','schema':{'type':'struct','fields':[]},'properties':{'format-version':'9'}}",
+                 "s3://x", 400, "unsupported format-version 9");
     create_fails("{'name':'t','schema':{'type':'struct','fields':[]},'properties':{'a':1}}", "s3://x", 400,
                  "must be a string");
 }
@@ -412,21 +425,23 @@ static void test_requirements_pass_and_fail(void **state)
         const char *pass, *fail, *msg;
     } cases[] = {
         {"[{'type':'assert-table-uuid','uuid':'9c12d441-03fe-4693-9a96-a0705ddf69c1'}]",
-         "[{'type':'assert-table-uuid','uuid':'00000000-0000-0000-0000-000000000000'}]", "UUID does not match"},
+         "[{'type':'assert-table-uuid','uuid':'00000000-0000-0000-0000-000000000000'}]",
+         "UUID does not match"},
         {"[{'type':'assert-ref-snapshot-id','ref':'main','snapshot-id':3055729675574597004}]",
          "[{'type':'assert-ref-snapshot-id','ref':'main','snapshot-id':3051729675574597004}]", "has changed"},
         {"[{'type':'assert-ref-snapshot-id','ref':'dev','snapshot-id':null}]",
          "[{'type':'assert-ref-snapshot-id','ref':'main','snapshot-id':null}]", "created concurrently"},
         {"[]", "[{'type':'assert-ref-snapshot-id','ref':'dev','snapshot-id':1}]", "is missing"},
         {"[{'type':'assert-last-assigned-field-id','last-assigned-field-id':3}]",
-         "[{'type':'assert-last-assigned-field-id','last-assigned-field-id':2}]", "last assigned field id changed"},
+         "[{'type':'assert-last-assigned-field-id','last-assigned-field-id':2}]",
+         "last assigned field id changed"},
         {"[{'type':'assert-current-schema-id','current-schema-id':1}]",
          "[{'type':'assert-current-schema-id','current-schema-id':0}]", "current schema changed"},
         {"[{'type':'assert-last-assigned-partition-id','last-assigned-partition-id':1000}]",
          "[{'type':'assert-last-assigned-partition-id','last-assigned-partition-id':999}]",
          "last assigned partition id changed"},
-        {"[{'type':'assert-default-spec-id','default-spec-id':0}]", "[{'type':'assert-default-spec-id','default-spec-id':1}]",
-         "default partition spec changed"},
+        {"[{'type':'assert-default-spec-id','default-spec-id':0}]",
+         "[{'type':'assert-default-spec-id','default-spec-id':1}]", "default partition spec changed"},
         {"[{'type':'assert-default-sort-order-id','default-sort-order-id':3}]",
          "[{'type':'assert-default-sort-order-id','default-sort-order-id':0}]", "default sort order changed"},
         {"[]", "[{'type':'assert-create'}]", "table already exists"},
@@ -434,12 +449,16 @@ static void test_requirements_pass_and_fail(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         out = commit_ok(m, cases[i].pass, "[{'action':'set-properties','updates':{'x':'1'}}]");
         json_object_put(out);
-        commit_fails(m, cases[i].fail, "[{'action':'set-properties','updates':{'x':'1'}}]", 409, cases[i].msg);
+        commit_fails(m, cases[i].fail, "[{'action':'set-properties','updates':{'x':'1'}}]", 409,
+                     cases[i].msg);
     }
     /* a failed requirement wins even when a later one passes; nothing applied */
-    commit_fails(m, "[{'type':'assert-current-schema-id','current-schema-id':0},{'type':'assert-default-spec-id','default-spec-id':0}]",
+    commit_fails(m,
+                 "[{'type':'assert-current-schema-id','current-schema-id':0},{'type':'assert-default-spec-id'"
+                 ",'default-spec-id':0}]",
                  "[]", 409, "current schema changed");
-    commit_fails(m, "[{'type':'assert-something'}]", "[]", 400, "unknown requirement type \"assert-something\"");
+    commit_fails(m, "[{'type':'assert-something'}]", "[]", 400,
+                 "unknown requirement type \"assert-something\"");
     commit_fails(m, "[{'type':'assert-current-schema-id'}]", "[]", 400, "'current-schema-id'");
     commit_fails(m, "[{'type':'assert-ref-snapshot-id','ref':'main'}]", "[]", 400, "'snapshot-id'");
     commit_fails(m, "{'type':'assert-create'}", "[]", 400, "must be an array");
@@ -466,8 +485,10 @@ static void test_assign_uuid_and_format_version(void **state)
     out = commit_ok(m, NULL, "[{'action':'upgrade-format-version','format-version':2}]"); /* same: no-op */
     assert_int_equal(geti(out, "format-version"), 2);
     json_object_put(out);
-    commit_fails(m, NULL, "[{'action':'upgrade-format-version','format-version':1}]", 400, "cannot downgrade v2 table to v1");
-    commit_fails(m, NULL, "[{'action':'upgrade-format-version','format-version':4}]", 400, "unsupported format version 4");
+    commit_fails(m, NULL, "[{'action':'upgrade-format-version','format-version':1}]", 400,
+                 "cannot downgrade v2 table to v1");
+    commit_fails(m, NULL, "[{'action':'upgrade-format-version','format-version':4}]", 400,
+                 "unsupported format version 4");
     json_object_put(m);
 
     /* v1 -> v2 upgrade of a v1 document: normalized lists kept, legacy fields dropped */
@@ -488,7 +509,8 @@ static void test_add_schema_and_set_current(void **state)
     json_object *m = fixture("TableMetadataV2Valid.json"), *out;
     out = commit_ok(m, NULL,
                     "[{'action':'add-schema','schema':{'type':'struct','schema-id':99,'fields':["
-                    "{'id':1,'name':'x','required':true,'type':'long'},{'id':4,'name':'w','required':false,'type':'string'}]}},"
+                    "{'id':1,'name':'x','required':true,'type':'long'},{'id':4,'name':'w','required':false,'"
+                    "type':'string'}]}},"
                     "{'action':'set-current-schema','schema-id':-1}]");
     assert_int_equal(len(get(out, "schemas")), 3);
     assert_int_equal(geti(idx(get(out, "schemas"), 2), "schema-id"), 2); /* client's 99 ignored */
@@ -498,7 +520,8 @@ static void test_add_schema_and_set_current(void **state)
 
     /* an identical schema is reused, and -1 points at it */
     out = commit_ok(m, NULL,
-                    "[{'action':'add-schema','schema':{'type':'struct','fields':[{'id':1,'name':'x','required':true,'type':'long'}]}},"
+                    "[{'action':'add-schema','schema':{'type':'struct','fields':[{'id':1,'name':'x','"
+                    "required':true,'type':'long'}]}},"
                     "{'action':'set-current-schema','schema-id':-1}]");
     assert_int_equal(len(get(out, "schemas")), 2);
     assert_int_equal(geti(out, "current-schema-id"), 0);
@@ -506,7 +529,8 @@ static void test_add_schema_and_set_current(void **state)
 
     /* explicit last-column-id is honoured when higher, rejected when lower */
     out = commit_ok(m, NULL,
-                    "[{'action':'add-schema','last-column-id':10,'schema':{'type':'struct','fields':[{'id':5,'name':'q','required':false,'type':'int'}]}}]");
+                    "[{'action':'add-schema','last-column-id':10,'schema':{'type':'struct','fields':[{'id':5,"
+                    "'name':'q','required':false,'type':'int'}]}}]");
     assert_int_equal(geti(out, "last-column-id"), 10);
     assert_int_equal(geti(out, "current-schema-id"), 1); /* unchanged without set-current-schema */
     json_object_put(out);
@@ -518,7 +542,9 @@ static void test_add_schema_and_set_current(void **state)
     out = commit_ok(m, NULL, "[{'action':'set-current-schema','schema-id':0}]");
     assert_int_equal(geti(out, "current-schema-id"), 0);
     json_object_put(out);
-    commit_fails(m, NULL, "[{'action':'add-schema','schema':{'type':'struct','fields':[{'id':1,'name':'x','required':'yes','type':'long'}]}}]",
+    commit_fails(m, NULL,
+                 "[{'action':'add-schema','schema':{'type':'struct','fields':[{'id':1,'name':'x','required':'"
+                 "yes','type':'long'}]}}]",
                  400, "'required' must be a boolean");
     json_object_put(m);
 }
@@ -528,7 +554,8 @@ static void test_add_spec_and_default(void **state)
     (void)state;
     json_object *m = fixture("TableMetadataV2Valid.json"), *out;
     out = commit_ok(m, NULL,
-                    "[{'action':'add-spec','spec':{'fields':[{'name':'z_bucket','transform':'bucket[8]','source-id':3}]}},"
+                    "[{'action':'add-spec','spec':{'fields':[{'name':'z_bucket','transform':'bucket[8]','"
+                    "source-id':3}]}},"
                     "{'action':'set-default-spec','spec-id':-1}]");
     json_object *spec = idx(get(out, "partition-specs"), 1);
     assert_int_equal(geti(spec, "spec-id"), 1);
@@ -539,20 +566,24 @@ static void test_add_spec_and_default(void **state)
 
     /* re-adding the existing spec reuses id 0 */
     out = commit_ok(m, NULL,
-                    "[{'action':'add-spec','spec':{'fields':[{'name':'x','transform':'identity','source-id':1,'field-id':1000}]}},"
+                    "[{'action':'add-spec','spec':{'fields':[{'name':'x','transform':'identity','source-id':"
+                    "1,'field-id':1000}]}},"
                     "{'action':'set-default-spec','spec-id':-1}]");
     assert_int_equal(len(get(out, "partition-specs")), 1);
     assert_int_equal(geti(out, "default-spec-id"), 0);
     json_object_put(out);
 
     /* an unpartitioned spec */
-    out = commit_ok(m, NULL, "[{'action':'add-spec','spec':{'fields':[]}},{'action':'set-default-spec','spec-id':-1}]");
+    out = commit_ok(
+        m, NULL, "[{'action':'add-spec','spec':{'fields':[]}},{'action':'set-default-spec','spec-id':-1}]");
     assert_int_equal(geti(out, "default-spec-id"), 1);
     assert_int_equal(geti(out, "last-partition-id"), 1000);
     json_object_put(out);
 
-    commit_fails(m, NULL, "[{'action':'add-spec','spec':{'fields':[{'name':'q','transform':'identity','source-id':42}]}}]",
-                 400, "cannot find source column 42");
+    commit_fails(
+        m, NULL,
+        "[{'action':'add-spec','spec':{'fields':[{'name':'q','transform':'identity','source-id':42}]}}]", 400,
+        "cannot find source column 42");
     commit_fails(m, NULL, "[{'action':'set-default-spec','spec-id':-1}]", 400, "nothing was added");
     commit_fails(m, NULL, "[{'action':'set-default-spec','spec-id':3}]", 400, "unknown spec-id 3");
     json_object_put(m);
@@ -563,8 +594,10 @@ static void test_add_sort_order_and_default(void **state)
     (void)state;
     json_object *m = fixture("TableMetadataV2Valid.json"), *out;
     out = commit_ok(m, NULL,
-                    "[{'action':'add-sort-order','sort-order':{'order-id':1,'fields':[{'transform':'identity','source-id':1,"
-                    "'direction':'asc','null-order':'nulls-first'}]}},{'action':'set-default-sort-order','sort-order-id':-1}]");
+                    "[{'action':'add-sort-order','sort-order':{'order-id':1,'fields':[{'transform':'identity'"
+                    ",'source-id':1,"
+                    "'direction':'asc','null-order':'nulls-first'}]}},{'action':'set-default-sort-order','"
+                    "sort-order-id':-1}]");
     assert_int_equal(geti(out, "default-sort-order-id"), 4); /* max(3) + 1 */
     assert_int_equal(len(get(out, "sort-orders")), 2);
     json_object_put(out);
@@ -579,14 +612,18 @@ static void test_add_sort_order_and_default(void **state)
                  "[{'action':'add-sort-order','sort-order':{'fields':[{'transform':'identity','source-id':77,"
                  "'direction':'asc','null-order':'nulls-first'}]}}]",
                  400, "cannot find source column 77");
-    commit_fails(m, NULL, "[{'action':'set-default-sort-order','sort-order-id':-1}]", 400, "nothing was added");
-    commit_fails(m, NULL, "[{'action':'set-default-sort-order','sort-order-id':8}]", 400, "unknown sort-order-id 8");
+    commit_fails(m, NULL, "[{'action':'set-default-sort-order','sort-order-id':-1}]", 400,
+                 "nothing was added");
+    commit_fails(m, NULL, "[{'action':'set-default-sort-order','sort-order-id':8}]", 400,
+                 "unknown sort-order-id 8");
     json_object_put(m);
 }
 
 static const char *const ADD_SNAP3 =
-    "[{'action':'add-snapshot','snapshot':{'snapshot-id':9007199254740993,'parent-snapshot-id':3055729675574597004,"
-    "'sequence-number':35,'timestamp-ms':1600000000000,'manifest-list':'s3://a/b/3.avro','summary':{'operation':'append'},"
+    "[{'action':'add-snapshot','snapshot':{'snapshot-id':9007199254740993,'parent-snapshot-id':"
+    "3055729675574597004,"
+    "'sequence-number':35,'timestamp-ms':1600000000000,'manifest-list':'s3://a/b/"
+    "3.avro','summary':{'operation':'append'},"
     "'schema-id':1}},"
     "{'action':'set-snapshot-ref','ref-name':'main','type':'branch','snapshot-id':9007199254740993}]";
 
@@ -594,7 +631,8 @@ static void test_add_snapshot_and_main_ref(void **state)
 {
     (void)state;
     json_object *m = fixture("TableMetadataV2Valid.json"), *out;
-    out = commit_ok(m, "[{'type':'assert-ref-snapshot-id','ref':'main','snapshot-id':3055729675574597004}]", ADD_SNAP3);
+    out = commit_ok(m, "[{'type':'assert-ref-snapshot-id','ref':'main','snapshot-id':3055729675574597004}]",
+                    ADD_SNAP3);
     assert_int_equal(geti(out, "last-sequence-number"), 35);
     assert_true(geti(out, "current-snapshot-id") == 9007199254740993LL); /* 2^53 + 1: no double in the path */
     assert_true(geti(get(get(out, "refs"), "main"), "snapshot-id") == 9007199254740993LL);
@@ -608,38 +646,45 @@ static void test_add_snapshot_and_main_ref(void **state)
     json_object_put(out);
 
     /* the sequence-number rule */
-    commit_fails(m, NULL,
-                 "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':34,'timestamp-ms':1,"
-                 "'manifest-list':'m','summary':{'operation':'append'}}}]",
-                 400, "sequence number 34 older than or equal to last sequence number 34");
+    commit_fails(
+        m, NULL,
+        "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':34,'timestamp-ms':1,"
+        "'manifest-list':'m','summary':{'operation':'append'}}}]",
+        400, "sequence number 34 older than or equal to last sequence number 34");
     commit_fails(m, NULL,
                  "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'timestamp-ms':1,"
                  "'manifest-list':'m','summary':{'operation':'append'}}}]",
                  400, "'sequence-number'");
     commit_fails(m, NULL,
-                 "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'parent-snapshot-id':6,'sequence-number':40,'timestamp-ms':1,"
+                 "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'parent-snapshot-id':6,'sequence-"
+                 "number':40,'timestamp-ms':1,"
                  "'manifest-list':'m','summary':{'operation':'append'}}}]",
                  400, "parent snapshot 6");
     commit_fails(m, NULL,
-                 "[{'action':'add-snapshot','snapshot':{'snapshot-id':3055729675574597004,'sequence-number':40,'timestamp-ms':1,"
+                 "[{'action':'add-snapshot','snapshot':{'snapshot-id':3055729675574597004,'sequence-number':"
+                 "40,'timestamp-ms':1,"
                  "'manifest-list':'m','summary':{'operation':'append'}}}]",
                  400, "already exists");
-    commit_fails(m, NULL,
-                 "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':40,'timestamp-ms':1,"
-                 "'manifest-list':'m'}}]",
-                 400, "'summary'");
+    commit_fails(
+        m, NULL,
+        "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':40,'timestamp-ms':1,"
+        "'manifest-list':'m'}}]",
+        400, "'summary'");
     /* two snapshots in one commit: sequence numbers must increase */
     commit_fails(m, NULL,
-                 "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':40,'timestamp-ms':1,'manifest-list':'m','summary':{'operation':'append'}}},"
-                 "{'action':'add-snapshot','snapshot':{'snapshot-id':6,'parent-snapshot-id':5,'sequence-number':40,'timestamp-ms':2,'manifest-list':'m','summary':{'operation':'append'}}}]",
+                 "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':40,'timestamp-ms':"
+                 "1,'manifest-list':'m','summary':{'operation':'append'}}},"
+                 "{'action':'add-snapshot','snapshot':{'snapshot-id':6,'parent-snapshot-id':5,'sequence-"
+                 "number':40,'timestamp-ms':2,'manifest-list':'m','summary':{'operation':'append'}}}]",
                  400, "older than or equal to last sequence number 40");
     json_object_put(m);
 
     /* v1: no sequence numbers */
     m = fixture("TableMetadataV1Valid.json");
-    out = commit_ok(m, NULL,
-                    "[{'action':'add-snapshot','snapshot':{'snapshot-id':77,'timestamp-ms':10,'manifest-list':'m'}},"
-                    "{'action':'set-snapshot-ref','ref-name':'main','type':'branch','snapshot-id':77}]");
+    out = commit_ok(
+        m, NULL,
+        "[{'action':'add-snapshot','snapshot':{'snapshot-id':77,'timestamp-ms':10,'manifest-list':'m'}},"
+        "{'action':'set-snapshot-ref','ref-name':'main','type':'branch','snapshot-id':77}]");
     assert_int_equal(geti(out, "current-snapshot-id"), 77);
     assert_int_equal(geti(out, "last-sequence-number"), 0);
     json_object_put(out);
@@ -650,22 +695,27 @@ static void test_v3_row_lineage(void **state)
 {
     (void)state;
     json_object *m = fixture("TableMetadataV3ValidMinimal.json"), *out;
-    out = commit_ok(m, NULL,
-                    "[{'action':'add-snapshot','snapshot':{'snapshot-id':1,'sequence-number':35,'timestamp-ms':1,"
-                    "'manifest-list':'m','summary':{'operation':'append'},'first-row-id':0,'added-rows':25}}]");
+    out = commit_ok(
+        m, NULL,
+        "[{'action':'add-snapshot','snapshot':{'snapshot-id':1,'sequence-number':35,'timestamp-ms':1,"
+        "'manifest-list':'m','summary':{'operation':'append'},'first-row-id':0,'added-rows':25}}]");
     assert_int_equal(geti(out, "next-row-id"), 25);
-    json_object *again = commit_ok(out, NULL,
-                                   "[{'action':'add-snapshot','snapshot':{'snapshot-id':2,'parent-snapshot-id':1,'sequence-number':36,'timestamp-ms':2,"
-                                   "'manifest-list':'m','summary':{'operation':'append'},'first-row-id':25,'added-rows':5}}]");
+    json_object *again =
+        commit_ok(out, NULL,
+                  "[{'action':'add-snapshot','snapshot':{'snapshot-id':2,'parent-snapshot-id':1,'sequence-"
+                  "number':36,'timestamp-ms':2,"
+                  "'manifest-list':'m','summary':{'operation':'append'},'first-row-id':25,'added-rows':5}}]");
     assert_int_equal(geti(again, "next-row-id"), 30);
-    commit_fails(out, NULL,
-                 "[{'action':'add-snapshot','snapshot':{'snapshot-id':3,'sequence-number':36,'timestamp-ms':2,"
-                 "'manifest-list':'m','summary':{'operation':'append'},'first-row-id':3,'added-rows':5}}]",
-                 400, "behind table next-row-id");
-    commit_fails(out, NULL,
-                 "[{'action':'add-snapshot','snapshot':{'snapshot-id':3,'sequence-number':36,'timestamp-ms':2,"
-                 "'manifest-list':'m','summary':{'operation':'append'}}}]",
-                 400, "'first-row-id'");
+    commit_fails(
+        out, NULL,
+        "[{'action':'add-snapshot','snapshot':{'snapshot-id':3,'sequence-number':36,'timestamp-ms':2,"
+        "'manifest-list':'m','summary':{'operation':'append'},'first-row-id':3,'added-rows':5}}]",
+        400, "behind table next-row-id");
+    commit_fails(
+        out, NULL,
+        "[{'action':'add-snapshot','snapshot':{'snapshot-id':3,'sequence-number':36,'timestamp-ms':2,"
+        "'manifest-list':'m','summary':{'operation':'append'}}}]",
+        400, "'first-row-id'");
     json_object_put(again);
     json_object_put(out);
     json_object_put(m);
@@ -676,8 +726,10 @@ static void test_refs_branches_tags(void **state)
     (void)state;
     json_object *m = fixture("TableMetadataV2Valid.json"), *out;
     out = commit_ok(m, NULL,
-                    "[{'action':'set-snapshot-ref','ref-name':'v1','type':'tag','snapshot-id':3051729675574597004,'max-ref-age-ms':1000},"
-                    "{'action':'set-snapshot-ref','ref-name':'dev','type':'branch','snapshot-id':3051729675574597004,'min-snapshots-to-keep':2}]");
+                    "[{'action':'set-snapshot-ref','ref-name':'v1','type':'tag','snapshot-id':"
+                    "3051729675574597004,'max-ref-age-ms':1000},"
+                    "{'action':'set-snapshot-ref','ref-name':'dev','type':'branch','snapshot-id':"
+                    "3051729675574597004,'min-snapshots-to-keep':2}]");
     json_object *refs = get(out, "refs");
     assert_string_equal(gets(get(refs, "v1"), "type"), "tag");
     assert_int_equal(geti(get(refs, "v1"), "max-ref-age-ms"), 1000);
@@ -687,27 +739,36 @@ static void test_refs_branches_tags(void **state)
 
     /* main rollback to the older snapshot: current + snapshot-log (stamped now) */
     json_object *out2 = commit_ok(out, NULL,
-                                  "[{'action':'set-snapshot-ref','ref-name':'main','type':'branch','snapshot-id':3051729675574597004}]");
+                                  "[{'action':'set-snapshot-ref','ref-name':'main','type':'branch','snapshot-"
+                                  "id':3051729675574597004}]");
     assert_true(geti(out2, "current-snapshot-id") == SNAP1);
     assert_int_equal(len(get(out2, "snapshot-log")), 3);
     assert_int_equal(geti(idx(get(out2, "snapshot-log"), 2), "timestamp-ms"), 1700000000000LL);
     json_object_put(out2);
 
     /* remove-snapshot-ref */
-    out2 = commit_ok(out, NULL, "[{'action':'remove-snapshot-ref','ref-name':'v1'},{'action':'remove-snapshot-ref','ref-name':'main'}]");
+    out2 = commit_ok(out, NULL,
+                     "[{'action':'remove-snapshot-ref','ref-name':'v1'},{'action':'remove-snapshot-ref','ref-"
+                     "name':'main'}]");
     assert_null(get(get(out2, "refs"), "v1"));
     assert_null(get(get(out2, "refs"), "main"));
     assert_int_equal(geti(out2, "current-snapshot-id"), -1);
     json_object_put(out2);
 
-    commit_fails(m, NULL, "[{'action':'set-snapshot-ref','ref-name':'x','type':'branch','snapshot-id':123}]", 400,
-                 "unknown snapshot 123");
-    commit_fails(m, NULL, "[{'action':'set-snapshot-ref','ref-name':'main','type':'tag','snapshot-id':3051729675574597004}]",
-                 400, "'main' must be a branch");
-    commit_fails(m, NULL, "[{'action':'set-snapshot-ref','ref-name':'x','type':'tag','snapshot-id':3051729675574597004,'min-snapshots-to-keep':1}]",
+    commit_fails(m, NULL, "[{'action':'set-snapshot-ref','ref-name':'x','type':'branch','snapshot-id':123}]",
+                 400, "unknown snapshot 123");
+    commit_fails(
+        m, NULL,
+        "[{'action':'set-snapshot-ref','ref-name':'main','type':'tag','snapshot-id':3051729675574597004}]",
+        400, "'main' must be a branch");
+    commit_fails(m, NULL,
+                 "[{'action':'set-snapshot-ref','ref-name':'x','type':'tag','snapshot-id':"
+                 "3051729675574597004,'min-snapshots-to-keep':1}]",
                  400, "tags do not support");
-    commit_fails(m, NULL, "[{'action':'set-snapshot-ref','ref-name':'x','type':'leaf','snapshot-id':3051729675574597004}]",
-                 400, "\"branch\" or \"tag\"");
+    commit_fails(
+        m, NULL,
+        "[{'action':'set-snapshot-ref','ref-name':'x','type':'leaf','snapshot-id':3051729675574597004}]", 400,
+        "\"branch\" or \"tag\"");
     json_object_put(out);
     json_object_put(m);
 }
@@ -763,13 +824,16 @@ static void test_statistics(void **state)
 {
     (void)state;
     json_object *m = fixture("TableMetadataV2Valid.json"), *out, *out2;
-    out = commit_ok(m, NULL,
-                    "[{'action':'set-statistics','statistics':{'snapshot-id':3055729675574597004,'statistics-path':'s3://s/1.puffin',"
-                    "'file-size-in-bytes':10,'file-footer-size-in-bytes':2,'blob-metadata':[]}},"
-                    "{'action':'set-statistics','statistics':{'snapshot-id':3055729675574597004,'statistics-path':'s3://s/2.puffin',"
-                    "'file-size-in-bytes':11,'file-footer-size-in-bytes':2,'blob-metadata':[]}},"
-                    "{'action':'set-partition-statistics','partition-statistics':{'snapshot-id':3055729675574597004,"
-                    "'statistics-path':'s3://s/p.parquet','file-size-in-bytes':5}}]");
+    out = commit_ok(
+        m, NULL,
+        "[{'action':'set-statistics','statistics':{'snapshot-id':3055729675574597004,'statistics-path':'s3://"
+        "s/1.puffin',"
+        "'file-size-in-bytes':10,'file-footer-size-in-bytes':2,'blob-metadata':[]}},"
+        "{'action':'set-statistics','statistics':{'snapshot-id':3055729675574597004,'statistics-path':'s3://"
+        "s/2.puffin',"
+        "'file-size-in-bytes':11,'file-footer-size-in-bytes':2,'blob-metadata':[]}},"
+        "{'action':'set-partition-statistics','partition-statistics':{'snapshot-id':3055729675574597004,"
+        "'statistics-path':'s3://s/p.parquet','file-size-in-bytes':5}}]");
     assert_int_equal(len(get(out, "statistics")), 1); /* replaced, keyed by snapshot */
     assert_string_equal(gets(idx(get(out, "statistics"), 0), "statistics-path"), "s3://s/2.puffin");
     assert_int_equal(len(get(out, "partition-statistics")), 1);
@@ -780,7 +844,9 @@ static void test_statistics(void **state)
     assert_int_equal(len(get(out2, "partition-statistics")), 0);
     json_object_put(out2);
     json_object_put(out);
-    commit_fails(m, NULL, "[{'action':'set-statistics','statistics':{'snapshot-id':1,'statistics-path':'p','file-size-in-bytes':1}}]",
+    commit_fails(m, NULL,
+                 "[{'action':'set-statistics','statistics':{'snapshot-id':1,'statistics-path':'p','file-size-"
+                 "in-bytes':1}}]",
                  400, "'file-footer-size-in-bytes'");
     json_object_put(m);
 }
@@ -793,7 +859,8 @@ static void test_remove_specs_and_schemas(void **state)
     assert_int_equal(len(get(out, "schemas")), 1);
     assert_int_equal(geti(idx(get(out, "schemas"), 0), "schema-id"), 1);
     json_object_put(out);
-    commit_fails(m, NULL, "[{'action':'remove-schemas','schema-ids':[1]}]", 400, "cannot remove the current schema 1");
+    commit_fails(m, NULL, "[{'action':'remove-schemas','schema-ids':[1]}]", 400,
+                 "cannot remove the current schema 1");
 
     out = commit_ok(m, NULL,
                     "[{'action':'add-spec','spec':{'fields':[]}},{'action':'set-default-spec','spec-id':-1},"
@@ -810,9 +877,10 @@ static void test_encryption_keys(void **state)
 {
     (void)state;
     json_object *m = fixture("TableMetadataV3ValidMinimal.json"), *out, *out2;
-    out = commit_ok(m, NULL,
-                    "[{'action':'add-encryption-key','encryption-key':{'key-id':'k1','encrypted-key-metadata':'AAAA'}},"
-                    "{'action':'add-encryption-key','encryption-key':{'key-id':'k2','encrypted-key-metadata':'BBBB'}}]");
+    out = commit_ok(
+        m, NULL,
+        "[{'action':'add-encryption-key','encryption-key':{'key-id':'k1','encrypted-key-metadata':'AAAA'}},"
+        "{'action':'add-encryption-key','encryption-key':{'key-id':'k2','encrypted-key-metadata':'BBBB'}}]");
     assert_int_equal(len(get(out, "encryption-keys")), 2);
     out2 = commit_ok(out, NULL, "[{'action':'remove-encryption-key','key-id':'k1'}]");
     assert_int_equal(len(get(out2, "encryption-keys")), 1);
@@ -826,7 +894,8 @@ static void test_unknown_and_malformed_updates(void **state)
 {
     (void)state;
     json_object *m = fixture("TableMetadataV2Valid.json");
-    commit_fails(m, NULL, "[{'action':'drop-everything'}]", 400, "unknown table update action \"drop-everything\"");
+    commit_fails(m, NULL, "[{'action':'drop-everything'}]", 400,
+                 "unknown table update action \"drop-everything\"");
     commit_fails(m, NULL, "[{'action':'enable-row-lineage'}]", 400, "unknown table update action");
     commit_fails(m, NULL, "[{'no-action':1}]", 400, "missing required field 'action'");
     commit_fails(m, NULL, "[42]", 400, "expected a JSON object");
@@ -841,17 +910,19 @@ static void test_metadata_log_and_timestamps(void **state)
     (void)state;
     json_object *m = fixture("TableMetadataV2Valid.json"), *u = J("[]"), *out = NULL, *out2 = NULL;
     ig_error_t err;
-    expect_ok(ig_tablemeta_commit(m, "s3://bucket/test/location/metadata/00001-a.metadata.json", NULL, u, 1800000000000LL,
-                                  &out, &err),
+    expect_ok(ig_tablemeta_commit(m, "s3://bucket/test/location/metadata/00001-a.metadata.json", NULL, u,
+                                  1800000000000LL, &out, &err),
               err);
     assert_int_equal(geti(out, "last-updated-ms"), 1800000000000LL);
     json_object *log = get(out, "metadata-log");
     assert_int_equal(len(log), 1);
-    assert_string_equal(gets(idx(log, 0), "metadata-file"), "s3://bucket/test/location/metadata/00001-a.metadata.json");
+    assert_string_equal(gets(idx(log, 0), "metadata-file"),
+                        "s3://bucket/test/location/metadata/00001-a.metadata.json");
     assert_int_equal(geti(idx(log, 0), "timestamp-ms"), 1602638573590LL); /* previous last-updated-ms */
 
     /* trimmed to write.metadata.previous-versions-max */
-    json_object *p = J("[{'action':'set-properties','updates':{'write.metadata.previous-versions-max':'1'}}]");
+    json_object *p =
+        J("[{'action':'set-properties','updates':{'write.metadata.previous-versions-max':'1'}}]");
     expect_ok(ig_tablemeta_commit(out, "s3://m/2.json", NULL, p, 1800000000001LL, &out2, &err), err);
     assert_int_equal(len(get(out2, "metadata-log")), 1);
     assert_string_equal(gets(idx(get(out2, "metadata-log"), 0), "metadata-file"), "s3://m/2.json");
@@ -867,7 +938,8 @@ static void test_inputs_not_modified(void **state)
     (void)state;
     json_object *m = fixture("TableMetadataV1Valid.json"), *copy = fixture("TableMetadataV1Valid.json"), *out;
     out = commit_ok(m, NULL,
-                    "[{'action':'upgrade-format-version','format-version':2},{'action':'set-properties','updates':{'a':'b'}}]");
+                    "[{'action':'upgrade-format-version','format-version':2},{'action':'set-properties','"
+                    "updates':{'a':'b'}}]");
     assert_true(json_object_equal(m, copy));
     json_object_put(out);
     json_object_put(copy);
@@ -879,16 +951,21 @@ static const char *const STAGED_CREATE =
     "[{'action':'assign-uuid','uuid':'11111111-2222-3333-4444-555555555555'},"
     " {'action':'upgrade-format-version','format-version':2},"
     " {'action':'add-schema','schema':{'type':'struct','schema-id':0,'fields':["
-    "   {'id':1,'name':'id','required':false,'type':'long'},{'id':2,'name':'data','required':false,'type':'string'}]},'last-column-id':2},"
+    "   "
+    "{'id':1,'name':'id','required':false,'type':'long'},{'id':2,'name':'data','required':false,'type':'"
+    "string'}]},'last-column-id':2},"
     " {'action':'set-current-schema','schema-id':-1},"
-    " {'action':'add-spec','spec':{'spec-id':0,'fields':[{'name':'id_bucket','transform':'bucket[4]','source-id':1,'field-id':1000}]}},"
+    " {'action':'add-spec','spec':{'spec-id':0,'fields':[{'name':'id_bucket','transform':'bucket[4]','source-"
+    "id':1,'field-id':1000}]}},"
     " {'action':'set-default-spec','spec-id':-1},"
     " {'action':'add-sort-order','sort-order':{'order-id':0,'fields':[]}},"
     " {'action':'set-default-sort-order','sort-order-id':-1},"
     " {'action':'set-location','location':'s3://wh/ns/ctas'},"
     " {'action':'set-properties','updates':{'owner':'spark'}},"
-    " {'action':'add-snapshot','snapshot':{'snapshot-id':4242424242424242424,'sequence-number':1,'timestamp-ms':1700000000000,"
-    "   'manifest-list':'s3://wh/ns/ctas/metadata/snap.avro','summary':{'operation':'append'},'schema-id':0}},"
+    " {'action':'add-snapshot','snapshot':{'snapshot-id':4242424242424242424,'sequence-number':1,'timestamp-"
+    "ms':1700000000000,"
+    "   "
+    "'manifest-list':'s3://wh/ns/ctas/metadata/snap.avro','summary':{'operation':'append'},'schema-id':0}},"
     " {'action':'set-snapshot-ref','ref-name':'main','type':'branch','snapshot-id':4242424242424242424}]";
 
 static void test_staged_create_commit(void **state)
@@ -910,10 +987,12 @@ static void test_staged_create_commit(void **state)
     json_object_put(out);
 
     /* minimal: no spec/order updates -> unpartitioned, unsorted */
-    out = commit_ok(NULL, "[{'type':'assert-create'}]",
-                    "[{'action':'assign-uuid','uuid':'u'},{'action':'upgrade-format-version','format-version':1},"
-                    "{'action':'add-schema','schema':{'type':'struct','fields':[]}},{'action':'set-current-schema','schema-id':-1},"
-                    "{'action':'set-location','location':'s3://x'}]");
+    out = commit_ok(
+        NULL, "[{'type':'assert-create'}]",
+        "[{'action':'assign-uuid','uuid':'u'},{'action':'upgrade-format-version','format-version':1},"
+        "{'action':'add-schema','schema':{'type':'struct','fields':[]}},{'action':'set-current-schema','"
+        "schema-id':-1},"
+        "{'action':'set-location','location':'s3://x'}]");
     assert_int_equal(geti(out, "format-version"), 1);
     assert_int_equal(geti(out, "default-spec-id"), 0);
     assert_int_equal(geti(out, "default-sort-order-id"), 0);
@@ -937,7 +1016,9 @@ static void test_only_ref_snapshots(void **state)
     assert_int_equal(len(get(m, "snapshots")), 2); /* input untouched */
     json_object_put(r);
 
-    json_object *t = commit_ok(m, NULL, "[{'action':'set-snapshot-ref','ref-name':'old','type':'tag','snapshot-id':3051729675574597004}]");
+    json_object *t = commit_ok(
+        m, NULL,
+        "[{'action':'set-snapshot-ref','ref-name':'old','type':'tag','snapshot-id':3051729675574597004}]");
     r = ig_tablemeta_only_ref_snapshots(t);
     assert_int_equal(len(get(r, "snapshots")), 2);
     json_object_put(r);
@@ -954,8 +1035,10 @@ static void test_caps(void **state)
     char buf[512];
     size_t n = 0;
     n += (size_t)snprintf(buf + n, sizeof buf - n, "[{'action':'set-properties','updates':");
-    for (int i = 0; i < 70; i++) buf[n++] = '[';
-    for (int i = 0; i < 70; i++) buf[n++] = ']';
+    for (int i = 0; i < 70; i++)
+        buf[n++] = '[';
+    for (int i = 0; i < 70; i++)
+        buf[n++] = ']';
     snprintf(buf + n, sizeof buf - n, "}]");
     json_tokener *tok = json_tokener_new_ex(200);
     for (char *p = buf; *p; p++)
@@ -996,12 +1079,15 @@ static void test_edge_cases(void **state)
     json_object *s1 = idx(get(m, "schemas"), 1);
     json_object_object_add(s1, "schema-id", json_object_new_int64(2147483647));
     json_object_object_add(m, "current-schema-id", json_object_new_int64(2147483647));
-    commit_fails(m, NULL, "[{'action':'add-schema','schema':{'type':'struct','fields':[]}}]", 400, "no schema-id left");
+    commit_fails(m, NULL, "[{'action':'add-schema','schema':{'type':'struct','fields':[]}}]", 400,
+                 "no schema-id left");
     json_object_put(m);
 
     /* setting main to the snapshot it already points at changes nothing, logs nothing */
     m = fixture("TableMetadataV2Valid.json");
-    out = commit_ok(m, NULL, "[{'action':'set-snapshot-ref','ref-name':'main','type':'branch','snapshot-id':3055729675574597004}]");
+    out = commit_ok(m, NULL,
+                    "[{'action':'set-snapshot-ref','ref-name':'main','type':'branch','snapshot-id':"
+                    "3055729675574597004}]");
     assert_int_equal(len(get(out, "snapshot-log")), 2);
     json_object_put(out);
 

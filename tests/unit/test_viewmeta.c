@@ -70,16 +70,17 @@ static size_t len(json_object *arr)
     return json_object_array_length(arr);
 }
 
-#define expect_fail(rc, err, want_code, substr)                                                                   \
-    do {                                                                                                          \
-        assert_int_equal((rc), -1);                                                                               \
-        assert_int_equal((err).code, (want_code));                                                                \
-        if (!strstr((err).message, (substr))) fail_msg("message \"%s\" lacks \"%s\"", (err).message, (substr)); \
+#define expect_fail(rc, err, want_code, substr)                                                              \
+    do {                                                                                                     \
+        assert_int_equal((rc), -1);                                                                          \
+        assert_int_equal((err).code, (want_code));                                                           \
+        if (!strstr((err).message, (substr)))                                                                \
+            fail_msg("message \"%s\" lacks \"%s\"", (err).message, (substr));                                \
     } while (0)
 
-#define expect_ok(rc, err)                                                                                  \
-    do {                                                                                                    \
-        if ((rc) != 0) fail_msg("unexpected failure %d %s: %s", (err).code, (err).type, (err).message); \
+#define expect_ok(rc, err)                                                                                   \
+    do {                                                                                                     \
+        if ((rc) != 0) fail_msg("unexpected failure %d %s: %s", (err).code, (err).type, (err).message);      \
     } while (0)
 
 static int commit(json_object *cur, const char *reqs, const char *ups, json_object **out, ig_error_t *err)
@@ -145,7 +146,8 @@ static void test_view_fixtures(void **state)
 }
 
 static const char *const CREATE_VIEW =
-    "{'name':'v','schema':{'type':'struct','schema-id':5,'fields':[{'id':1,'name':'id','required':false,'type':'long'}]},"
+    "{'name':'v','schema':{'type':'struct','schema-id':5,'fields':[{'id':1,'name':'id','required':false,'"
+    "type':'long'}]},"
     " 'view-version':{'version-id':9,'schema-id':5,'timestamp-ms':1,'summary':{'engine-name':'spark'},"
     "   'representations':[{'type':'sql','sql':'select 1 as id','dialect':'spark'}],"
     "   'default-namespace':['ns'],'default-catalog':'cat'},"
@@ -185,9 +187,11 @@ static void test_view_create(void **state)
     assert_null(m);
     json_object_put(req);
 
-    req = J("{'name':'v','schema':{'type':'struct','fields':[]},'view-version':{'timestamp-ms':1,'summary':{},"
-            "'representations':[],'default-namespace':[]},'properties':{}}");
-    expect_fail(ig_viewmeta_create(req, "s3://x", "u", 1, &m, &err), err, 400, "'representations' must not be empty");
+    req =
+        J("{'name':'v','schema':{'type':'struct','fields':[]},'view-version':{'timestamp-ms':1,'summary':{},"
+          "'representations':[],'default-namespace':[]},'properties':{}}");
+    expect_fail(ig_viewmeta_create(req, "s3://x", "u", 1, &m, &err), err, 400,
+                "'representations' must not be empty");
     json_object_put(req);
     req = J("{'name':'v','schema':{'type':'struct','fields':[]},'properties':{}}");
     expect_fail(ig_viewmeta_create(req, "s3://x", "u", 1, &m, &err), err, 400, "'view-version'");
@@ -196,19 +200,22 @@ static void test_view_create(void **state)
 
 static const char *const NEW_VERSION =
     "{'action':'add-view-version','view-version':{'version-id':1,'schema-id':-1,'timestamp-ms':6000,"
-    "'summary':{'user':'u'},'representations':[{'type':'sql','sql':'select 2','dialect':'trino'}],'default-namespace':[]}}";
+    "'summary':{'user':'u'},'representations':[{'type':'sql','sql':'select "
+    "2','dialect':'trino'}],'default-namespace':[]}}";
 
 static void test_view_commit_updates(void **state)
 {
     (void)state;
     json_object *m = fixture("ValidViewMetadata.json"), *out;
     char ups[2048];
-    snprintf(ups, sizeof ups,
-             "[{'action':'add-schema','schema':{'type':'struct','fields':[{'id':1,'name':'n','required':false,'type':'int'}]},"
-             "'last-column-id':1},%s,{'action':'set-current-view-version','view-version-id':-1},"
-             "{'action':'set-location','location':'s3://moved'},{'action':'set-properties','updates':{'a':'1'}},"
-             "{'action':'remove-properties','removals':['some-key']}]",
-             NEW_VERSION);
+    snprintf(
+        ups, sizeof ups,
+        "[{'action':'add-schema','schema':{'type':'struct','fields':[{'id':1,'name':'n','required':false,'"
+        "type':'int'}]},"
+        "'last-column-id':1},%s,{'action':'set-current-view-version','view-version-id':-1},"
+        "{'action':'set-location','location':'s3://moved'},{'action':'set-properties','updates':{'a':'1'}},"
+        "{'action':'remove-properties','removals':['some-key']}]",
+        NEW_VERSION);
     out = commit_ok(m, "[{'type':'assert-view-uuid','uuid':'fa6506c3-7681-40c8-86dc-e36561f83385'}]", ups);
     assert_int_equal(len(get(out, "schemas")), 2);
     assert_int_equal(geti(idx(get(out, "schemas"), 1), "schema-id"), 1);
@@ -226,11 +233,13 @@ static void test_view_commit_updates(void **state)
     json_object_put(out);
 
     /* re-adding an identical version reuses it; switching back to version 1 logs now */
-    out = commit_ok(m, NULL,
-                    "[{'action':'add-view-version','view-version':{'version-id':7,'schema-id':0,'timestamp-ms':1,"
-                    "'summary':{'user':'some-user'},'default-catalog':'some-catalog','default-namespace':[],"
-                    "'representations':[{'type':'sql','sql':'select 1 id, \\u0027abc\\u0027 data','dialect':'spark-sql'}]}},"
-                    "{'action':'set-current-view-version','view-version-id':-1}]");
+    out = commit_ok(
+        m, NULL,
+        "[{'action':'add-view-version','view-version':{'version-id':7,'schema-id':0,'timestamp-ms':1,"
+        "'summary':{'user':'some-user'},'default-catalog':'some-catalog','default-namespace':[],"
+        "'representations':[{'type':'sql','sql':'select 1 id, \\u0027abc\\u0027 "
+        "data','dialect':'spark-sql'}]}},"
+        "{'action':'set-current-view-version','view-version-id':-1}]");
     assert_int_equal(len(get(out, "versions")), 2);
     assert_int_equal(geti(out, "current-version-id"), 2);
     assert_int_equal(len(get(out, "version-log")), 2); /* already current: no entry */
@@ -246,7 +255,8 @@ static void test_view_commit_updates(void **state)
                     "{'action':'upgrade-format-version','format-version':1}]");
     json_object_put(out);
     commit_fails(m, NULL, "[{'action':'assign-uuid','uuid':'x'}]", 400, "cannot reassign");
-    commit_fails(m, NULL, "[{'action':'upgrade-format-version','format-version':2}]", 400, "unsupported view format version 2");
+    commit_fails(m, NULL, "[{'action':'upgrade-format-version','format-version':2}]", 400,
+                 "unsupported view format version 2");
     json_object_put(m);
 }
 
@@ -257,18 +267,25 @@ static void test_view_errors(void **state)
     commit_fails(m, "[{'type':'assert-view-uuid','uuid':'nope'}]", "[]", 409, "view UUID does not match");
     commit_fails(m, "[{'type':'assert-table-uuid','uuid':'x'}]", "[]", 400, "unknown view requirement type");
     commit_fails(m, NULL, "[{'action':'add-snapshot'}]", 400, "unknown view update action \"add-snapshot\"");
-    commit_fails(m, NULL, "[{'action':'set-current-view-version','view-version-id':-1}]", 400, "no version was added");
-    commit_fails(m, NULL, "[{'action':'set-current-view-version','view-version-id':99}]", 400, "unknown view version 99");
-    commit_fails(m, NULL, "[" "{'action':'add-view-version','view-version':{'schema-id':-1,'timestamp-ms':1,'summary':{},"
+    commit_fails(m, NULL, "[{'action':'set-current-view-version','view-version-id':-1}]", 400,
+                 "no version was added");
+    commit_fails(m, NULL, "[{'action':'set-current-view-version','view-version-id':99}]", 400,
+                 "unknown view version 99");
+    commit_fails(m, NULL,
+                 "["
+                 "{'action':'add-view-version','view-version':{'schema-id':-1,'timestamp-ms':1,'summary':{},"
                  "'representations':[{'type':'sql','sql':'s','dialect':'x'}],'default-namespace':[]}}]",
                  400, "no schema was added");
-    commit_fails(m, NULL, "[{'action':'add-view-version','view-version':{'schema-id':42,'timestamp-ms':1,'summary':{},"
+    commit_fails(m, NULL,
+                 "[{'action':'add-view-version','view-version':{'schema-id':42,'timestamp-ms':1,'summary':{},"
                  "'representations':[{'type':'sql','sql':'s','dialect':'x'}],'default-namespace':[]}}]",
                  400, "unknown schema-id 42");
-    commit_fails(m, NULL, "[{'action':'add-view-version','view-version':{'schema-id':0,'timestamp-ms':1,'summary':{},"
-                 "'representations':[{'type':'sql','sql':'a','dialect':'x'},{'type':'sql','sql':'b','dialect':'X'}],"
-                 "'default-namespace':[]}}]",
-                 400, "multiple SQL representations for dialect");
+    commit_fails(
+        m, NULL,
+        "[{'action':'add-view-version','view-version':{'schema-id':0,'timestamp-ms':1,'summary':{},"
+        "'representations':[{'type':'sql','sql':'a','dialect':'x'},{'type':'sql','sql':'b','dialect':'X'}],"
+        "'default-namespace':[]}}]",
+        400, "multiple SQL representations for dialect");
     commit_fails(NULL, NULL, "[]", 404, "does not exist");
     json_object_put(m);
 }
@@ -280,11 +297,12 @@ static void test_view_version_expiry(void **state)
     cur = commit_ok(m, NULL, "[{'action':'set-properties','updates':{'version.history.num-entries':'2'}}]");
     for (int i = 0; i < 3; i++) {
         char ups[1024];
-        snprintf(ups, sizeof ups,
-                 "[{'action':'add-view-version','view-version':{'schema-id':0,'timestamp-ms':%d,'summary':{},"
-                 "'representations':[{'type':'sql','sql':'select %d','dialect':'spark'}],'default-namespace':[]}},"
-                 "{'action':'set-current-view-version','view-version-id':-1}]",
-                 10000 + i, i);
+        snprintf(
+            ups, sizeof ups,
+            "[{'action':'add-view-version','view-version':{'schema-id':0,'timestamp-ms':%d,'summary':{},"
+            "'representations':[{'type':'sql','sql':'select %d','dialect':'spark'}],'default-namespace':[]}},"
+            "{'action':'set-current-view-version','view-version-id':-1}]",
+            10000 + i, i);
         json_object *next = commit_ok(cur, NULL, ups);
         json_object_put(cur);
         cur = next;
@@ -305,10 +323,8 @@ static void test_view_version_expiry(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_view_fixtures),
-        cmocka_unit_test(test_view_create),
-        cmocka_unit_test(test_view_commit_updates),
-        cmocka_unit_test(test_view_errors),
+        cmocka_unit_test(test_view_fixtures),       cmocka_unit_test(test_view_create),
+        cmocka_unit_test(test_view_commit_updates), cmocka_unit_test(test_view_errors),
         cmocka_unit_test(test_view_version_expiry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
