@@ -41,6 +41,7 @@ int ig_icemeta_check_depth(json_object *o, ig_error_t *err)
 /* 1 found (non-null), 0 missing or null, -1 when o itself is not an object. */
 static int lookup(json_object *o, const char *key, const char *what, json_object **v, ig_error_t *err)
 {
+    *v = NULL;
     if (!json_object_is_type(o, json_type_object))
         return ig_error_set(err, BAD, "%s: expected a JSON object", what);
     if (!json_object_object_get_ex(o, key, v) || *v == NULL) return 0;
@@ -316,7 +317,7 @@ int ig_icemeta_check_schema(json_object *schema, int require_id, int64_t *max_id
             json_object *v = json_object_array_get_idx(ident, i);
             int64_t id = json_object_get_int64(v);
             if (!json_object_is_type(v, json_type_int) ||
-                !bsearch(&id, ids.ids, ids.n, sizeof *ids.ids, cmp_i64)) {
+                !ig_icemeta_ids_contain(ids.ids, ids.n, id)) {
                 ig_error_set(err, BAD, "schema: identifier field id %s is not a field of the schema",
                              json_object_to_json_string(v));
                 goto fail;
