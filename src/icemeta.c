@@ -316,8 +316,7 @@ int ig_icemeta_check_schema(json_object *schema, int require_id, int64_t *max_id
         for (size_t i = 0; i < n; i++) {
             json_object *v = json_object_array_get_idx(ident, i);
             int64_t id = json_object_get_int64(v);
-            if (!json_object_is_type(v, json_type_int) ||
-                !ig_icemeta_ids_contain(ids.ids, ids.n, id)) {
+            if (!json_object_is_type(v, json_type_int) || !ig_icemeta_ids_contain(ids.ids, ids.n, id)) {
                 ig_error_set(err, BAD, "schema: identifier field id %s is not a field of the schema",
                              json_object_to_json_string(v));
                 goto fail;
@@ -460,4 +459,27 @@ json_object *ig_icemeta_copy(json_object *o)
     if (!o) return NULL;
     if (json_object_deep_copy(o, &dst, NULL) != 0) return NULL;
     return dst;
+}
+
+json_object *ig_icemeta_schema_with_id(json_object *schema, int64_t id)
+{
+    static const char *const order[] = {"type", "schema-id", "identifier-field-ids", "fields", NULL};
+    json_object *copy = ig_icemeta_copy(schema), *out;
+    if (!copy) return NULL;
+    json_object_object_add(copy, "schema-id", json_object_new_int64(id));
+    if (!(out = json_object_new_object())) {
+        json_object_put(copy);
+        return NULL;
+    }
+    for (int i = 0; order[i]; i++) {
+        json_object *v;
+        if (json_object_object_get_ex(copy, order[i], &v))
+            json_object_object_add(out, order[i], json_object_get(v));
+    }
+    json_object_object_foreach(copy, k, v)
+    {
+        if (!json_object_object_get_ex(out, k, NULL)) json_object_object_add(out, k, json_object_get(v));
+    }
+    json_object_put(copy);
+    return out;
 }

@@ -72,6 +72,10 @@ int ig_icemeta_ids_contain(const int64_t *ids, size_t n, int64_t id);
  * INT32_MAX: Iceberg ids are 32-bit and a hostile document must not make us overflow. */
 int ig_icemeta_next_id(json_object *arr, const char *key, int64_t dflt_max, int64_t *out, ig_error_t *err);
 
+/* A deep copy of schema with "schema-id" set to id and members in the order Iceberg writers use
+ * (type, schema-id, identifier-field-ids, fields, anything else).  NULL on allocation failure. */
+json_object *ig_icemeta_schema_with_id(json_object *schema, int64_t id);
+
 /* A deep copy of o, or NULL on allocation failure.  The caller owns it. */
 json_object *ig_icemeta_copy(json_object *o);
 

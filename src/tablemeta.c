@@ -794,8 +794,10 @@ int ig_tablemeta_create(json_object *req, const char *location, const char *tabl
         loc[n - 1] = '\0';
 
     /* schema with fresh ids */
-    if (!(schema = fresh_struct(reqschema, &map, 1, err))) goto fail;
-    set_i64(schema, "schema-id", 0);
+    if (!(arr = fresh_struct(reqschema, &map, 1, err))) goto fail;
+    schema = ig_icemeta_schema_with_id(arr, 0);
+    json_object_put(arr);
+    if (!schema) goto oom;
     if ((arr = get(schema, "identifier-field-ids"))) {
         for (size_t i = 0; i < json_object_array_length(arr); i++) {
             int64_t nid = idmap_get(&map, json_object_get_int64(json_object_array_get_idx(arr, i)));
@@ -1060,8 +1062,7 @@ static int up_add_schema(commit_t *c, json_object *u, ig_error_t *err)
     }
     int64_t id;
     if (ig_icemeta_next_id(schemas, "schema-id", -1, &id, err) < 0) return -1;
-    if (!(copy = ig_icemeta_copy(schema))) return oom(err);
-    set_i64(copy, "schema-id", id);
+    if (!(copy = ig_icemeta_schema_with_id(schema, id))) return oom(err);
     json_object_array_add(schemas, copy);
     c->last_schema = id;
     return 0;

@@ -222,8 +222,7 @@ int ig_viewmeta_create(json_object *req, const char *location, const char *view_
     json_object_object_add(m, "view-uuid", json_object_new_string(view_uuid));
     set_i64(m, "format-version", 1);
     json_object_object_add(m, "location", json_object_new_string(loc));
-    if (!(sc = ig_icemeta_copy(schema))) goto oom;
-    set_i64(sc, "schema-id", 0);
+    if (!(sc = ig_icemeta_schema_with_id(schema, 0))) goto oom;
     arr = json_object_new_array();
     json_object_object_add(m, "schemas", arr);
     json_object_array_add(arr, sc);
@@ -310,8 +309,7 @@ static int vu_add_schema(vcommit_t *c, json_object *u, ig_error_t *err)
     }
     int64_t id;
     if (ig_icemeta_next_id(schemas, "schema-id", -1, &id, err) < 0) return -1;
-    if (!(copy = ig_icemeta_copy(schema))) return oom(err);
-    set_i64(copy, "schema-id", id);
+    if (!(copy = ig_icemeta_schema_with_id(schema, id))) return oom(err);
     json_object_array_add(schemas, copy);
     c->last_schema = id;
     return 0;
