@@ -1116,6 +1116,78 @@ static void test_edge_cases(void **state)
     json_object_put(m);
 }
 
+static void test_more_validation_and_reuse(void **state)
+{
+    (void)state;
+    ig_error_t err;
+    json_object *m = fixture("TableMetadataV2Valid.json"), *out;
+    json_object_array_add(get(m, "snapshots"), json_object_get(idx(get(m, "snapshots"), 0)));
+    expect_fail(ig_tablemeta_validate(m, &err), err, 400, "duplicate snapshot-id 3051729675574597004");
+    json_object_put(m);
+
+    m = fixture("TableMetadataV2Valid.json");
+    json_object_object_add(m, "refs",
+                           J("{'main':{'type':'branch','snapshot-id':3055729675574597004},"
+                             "'gone':{'type':'tag','snapshot-id':12}}"));
+    expect_fail(ig_tablemeta_validate(m, &err), err, 400, "ref 'gone' points to unknown snapshot 12");
+    json_object_put(m);
+
+    /* v1 partition fields without field-id are 1000, 1001, ... */
+    m = fixture("TableMetadataV1Valid.json");
+    json_object_object_del(idx(get(m, "partition-spec"), 0), "field-id");
+    out = commit_ok(m, NULL, "[]");
+    assert_int_equal(geti(idx(get(out, "partition-spec"), 0), "field-id"), 1000);
+    assert_int_equal(geti(out, "last-partition-id"), 1000);
+    json_object_put(out);
+    json_object_put(m);
+
+    /* v3 multi-argument transforms (source-ids) */
+    m = fixture("TableMetadataV3ValidMinimal.json");
+    out = commit_ok(
+        m, NULL,
+        "[{'action':'add-spec','spec':{'fields':[{'name':'xy','transform':'bucket[4]','source-ids':[1,2]}]}},"
+        "{'action':'set-default-spec','spec-id':-1}]");
+    assert_int_equal(geti(out, "default-spec-id"), 1);
+    json_object_put(out);
+    commit_fails(m, NULL,
+                 "[{'action':'add-spec','spec':{'fields':[{'name':'xy','transform':'bucket[4]','source-ids':["
+                 "1,9]}]}}]",
+                 400, "cannot find source column 9");
+    commit_fails(m, NULL, "[{'action':'add-spec','spec':{'fields':[{'name':'xy','transform':'bucket[4]'}]}}]",
+                 400, "missing required field 'source-id'");
+    commit_fails(m, NULL,
+                 "[{'action':'add-spec','spec':{'fields':[{'name':'a','transform':'identity','source-id':1},"
+                 "{'name':'a','transform':'identity','source-id':2}]}}]",
+                 400, "duplicate partition field name 'a'");
+
+    /* re-adding the existing sort order reuses id 3 */
+    out = commit_ok(m, NULL,
+                    "[{'action':'add-sort-order','sort-order':{'order-id':0,'fields':["
+                    "{'transform':'identity','source-id':2,'direction':'asc','null-order':'nulls-first'},"
+                    "{'transform':'bucket[4]','source-id':3,'direction':'desc','null-order':'nulls-last'}]}},"
+                    "{'action':'set-default-sort-order','sort-order-id':-1}]");
+    assert_int_equal(len(get(out, "sort-orders")), 1);
+    assert_int_equal(geti(out, "default-sort-order-id"), 3);
+    json_object_put(out);
+    json_object_put(m);
+
+    /* a created table takes commits: create -> add snapshot -> main */
+    json_object *req = J(CREATE_NESTED), *t = NULL;
+    expect_ok(ig_tablemeta_create(req, "s3://b/t", "u", 1, &t, &err), err);
+    out = commit_ok(
+        t,
+        "[{'type':'assert-ref-snapshot-id','ref':'main','snapshot-id':null},"
+        "{'type':'assert-last-assigned-field-id','last-assigned-field-id':11}]",
+        "[{'action':'add-snapshot','snapshot':{'snapshot-id':1,'sequence-number':1,'timestamp-ms':5,"
+        "'manifest-list':'s3://b/t/m.avro','summary':{'operation':'append'}}},"
+        "{'action':'set-snapshot-ref','ref-name':'main','type':'branch','snapshot-id':1}]");
+    assert_int_equal(geti(out, "current-snapshot-id"), 1);
+    assert_int_equal(geti(out, "last-sequence-number"), 1);
+    json_object_put(out);
+    json_object_put(t);
+    json_object_put(req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1146,6 +1218,7 @@ int main(void)
         cmocka_unit_test(test_only_ref_snapshots),
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_edge_cases),
+        cmocka_unit_test(test_more_validation_and_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
