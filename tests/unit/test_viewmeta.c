@@ -320,12 +320,46 @@ static void test_view_version_expiry(void **state)
     json_object_put(m);
 }
 
+static void test_view_reuse_and_defaults(void **state)
+{
+    (void)state;
+    ig_error_t err;
+    /* a view-version without timestamp-ms is stamped by the server */
+    json_object *req =
+        J("{'name':'v','schema':{'type':'struct','fields':[]},'view-version':{'summary':{},"
+          "'representations':[{'type':'sql','sql':'select 1','dialect':'spark'}],'default-namespace':[]}}");
+    json_object *m = NULL;
+    expect_ok(ig_viewmeta_create(req, "s3://v", "u", 77, &m, &err), err);
+    assert_int_equal(geti(idx(get(m, "versions"), 0), "timestamp-ms"), 77);
+    assert_non_null(get(m, "properties"));
+    json_object_put(m);
+    json_object_put(req);
+
+    /* add-schema identical to schema 0 reuses it; -1 in add-view-version then means 0 */
+    m = fixture("ValidViewMetadata.json");
+    json_object *out = commit_ok(
+        m, NULL,
+        "[{'action':'add-schema','schema':{'type':'struct','fields':[{'id':1,'name':'x','required':true,'"
+        "type':'long'},"
+        "{'id':2,'name':'y','required':true,'type':'long','doc':'comment'},{'id':3,'name':'z','required':"
+        "true,'type':'long'}]}},"
+        "{'action':'add-view-version','view-version':{'schema-id':-1,'timestamp-ms':9,'summary':{},"
+        "'representations':[{'type':'sql','sql':'select 3','dialect':'spark'}],'default-namespace':[]}}]");
+    assert_int_equal(len(get(out, "schemas")), 1);
+    assert_int_equal(geti(idx(get(out, "versions"), 2), "schema-id"), 0);
+    assert_int_equal(geti(out, "current-version-id"), 2); /* add alone does not switch */
+    json_object_put(out);
+    commit_fails(m, NULL, "[{'action':'set-properties','updates':{'version.history.num-entries':'0'}}]", 400,
+                 "version.history.num-entries");
+    json_object_put(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_view_fixtures),       cmocka_unit_test(test_view_create),
         cmocka_unit_test(test_view_commit_updates), cmocka_unit_test(test_view_errors),
-        cmocka_unit_test(test_view_version_expiry),
+        cmocka_unit_test(test_view_version_expiry), cmocka_unit_test(test_view_reuse_and_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
