@@ -3,6 +3,7 @@
  * ig_icemeta_check_depth. */
 #include "icemeta.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,29 +11,45 @@
 
 /* ---------- depth ---------- */
 
-static int depth_ok(json_object *o, int depth)
+/* 0 ok, 1 nested too deep, 2 a number that is not finite (json-c reads NaN/Infinity even in strict mode,
+ * and would write them back as invalid JSON). */
+static int walk(json_object *o, int depth)
 {
-    if (depth > IG_ICEMETA_MAX_DEPTH) return 0;
-    if (json_object_is_type(o, json_type_object)) {
+    int r;
+    if (depth > IG_ICEMETA_MAX_DEPTH) return 1;
+    switch (json_object_get_type(o)) {
+    case json_type_object: {
         json_object_object_foreach(o, k, v)
         {
             (void)k;
-            if (v && !depth_ok(v, depth + 1)) return 0;
+            if (v && (r = walk(v, depth + 1)) != 0) return r;
         }
-    } else if (json_object_is_type(o, json_type_array)) {
+        break;
+    }
+    case json_type_array: {
         size_t n = json_object_array_length(o);
         for (size_t i = 0; i < n; i++) {
             json_object *v = json_object_array_get_idx(o, i);
-            if (v && !depth_ok(v, depth + 1)) return 0;
+            if (v && (r = walk(v, depth + 1)) != 0) return r;
         }
+        break;
     }
-    return 1;
+    case json_type_double:
+        if (!isfinite(json_object_get_double(o))) return 2;
+        break;
+    default:
+        break;
+    }
+    return 0;
 }
 
 int ig_icemeta_check_depth(json_object *o, ig_error_t *err)
 {
-    if (o && !depth_ok(o, 1))
+    int r = o ? walk(o, 1) : 0;
+    if (r == 1)
         return ig_error_set(err, BAD, "JSON document nested deeper than %d levels", IG_ICEMETA_MAX_DEPTH);
+    if (r == 2)
+        return ig_error_set(err, BAD, "JSON document contains a number that is not finite (NaN/Infinity)");
     return 0;
 }
 

@@ -18,7 +18,9 @@
 /* Serialization flags every metadata writer uses (no "\/" escaping, no whitespace). */
 #define IG_ICEMETA_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
-/* 0 if o nests at most IG_ICEMETA_MAX_DEPTH levels, else -1 (400).  Never recurses deeper than the cap. */
+/* 0 if o nests at most IG_ICEMETA_MAX_DEPTH levels and holds no NaN/Infinity, else -1 (400).  Never
+ * recurses deeper than the cap.  Callers should parse client JSON with JSON_TOKENER_STRICT: json-c's
+ * lenient mode accepts number spellings ("0e") it cannot write back faithfully. */
 int ig_icemeta_check_depth(json_object *o, ig_error_t *err);
 
 /* Field accessors.  `what` names the enclosing object in messages ("schema", "add-snapshot").

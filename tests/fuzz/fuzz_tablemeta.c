@@ -4,7 +4,7 @@
  *   mkdir -p build && clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Isrc \
  *     $(pkg-config --cflags json-c) tests/fuzz/fuzz_tablemeta.c src/icemeta.c src/tablemeta.c src/viewmeta.c
  * \
- *     $(pkg-config --libs json-c) -o build/fuzz_tablemeta
+ *     $(pkg-config --libs json-c) -lm -o build/fuzz_tablemeta
  *   build/fuzz_tablemeta -max_total_time=60 tests/fuzz/corpus/tablemeta ../shared/iceberg/fixtures
  *
  * One input is one JSON document.  It is fed to every entry point as whatever it could be (a metadata
@@ -54,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_tokener *tok = json_tokener_new_ex(128); /* deeper than the module's cap, so the cap is exercised */
     if (!tok) return 0;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT); /* as the HTTP layer parses request bodies */
     json_object *in = json_tokener_parse_ex(tok, (const char *)data, (int)(size > 1 << 20 ? 1 << 20 : size));
     json_tokener_free(tok);
     if (!in) return 0;

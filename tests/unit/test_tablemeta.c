@@ -2,6 +2,7 @@
  * every requirement, every update, -1 semantics, the sequence-number rule, caps.
  * Run from the repository root: build/tests/test_tablemeta.
  * JSON literals in this file use ' for " (see J()) to stay readable. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1049,6 +1050,13 @@ static void test_caps(void **state)
     json_object *m = fixture("TableMetadataV2Valid.json"), *out = NULL;
     expect_fail(ig_tablemeta_commit(m, NULL, NULL, deep, 1, &out, &err), err, 400, "nested deeper than 64");
     json_object_put(deep);
+
+    /* NaN / Infinity are refused (json-c would write them back as invalid JSON) */
+    json_object *nan = J("[{'action':'set-properties','updates':{}}]");
+    json_object_object_add(idx(nan, 0), "x", json_object_new_double(NAN));
+    out = NULL;
+    expect_fail(ig_tablemeta_commit(m, NULL, NULL, nan, 1, &out, &err), err, 400, "not finite");
+    json_object_put(nan);
 
     /* 100,001 fields */
     json_object *fields = json_object_new_array();
