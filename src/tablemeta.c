@@ -421,6 +421,23 @@ static int check_normalized(json_object *m, ig_error_t *err)
 static int normalize(json_object *m, int64_t fv, ig_error_t *err)
 {
     json_object *v;
+    /* Members normalization walks must have their JSON type before anything indexes into them. */
+    static const struct {
+        const char *key;
+        json_type type;
+        const char *name;
+    } shapes[] = {
+        {"schemas", json_type_array, "an array"},      {"partition-specs", json_type_array, "an array"},
+        {"sort-orders", json_type_array, "an array"},  {"snapshots", json_type_array, "an array"},
+        {"snapshot-log", json_type_array, "an array"}, {"metadata-log", json_type_array, "an array"},
+        {"refs", json_type_object, "an object"},       {"properties", json_type_object, "an object"},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        v = get(m, shapes[i].key);
+        if (v && !json_object_is_type(v, shapes[i].type))
+            return ig_error_set(err, BAD, "table metadata: field '%s' must be %s", shapes[i].key,
+                                shapes[i].name);
+    }
     if (!get(m, "schemas")) {
         json_object *sc = ig_icemeta_copy(get(m, "schema")), *arr;
         if (!sc) return ig_error_set(err, BAD, "table metadata: missing required field 'schema'");

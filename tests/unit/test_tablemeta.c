@@ -236,6 +236,16 @@ static void test_validate_semantic_errors(void **state)
     expect_fail(ig_tablemeta_validate(m, &err), err, 400, "'next-row-id'");
     json_object_put(m);
 
+    /* wrong JSON types are a 400, never an assertion inside json-c (fuzzer finding) */
+    m = fixture("TableMetadataV1Valid.json");
+    json_object_object_add(m, "partition-specs", json_object_new_int(3));
+    expect_fail(ig_tablemeta_validate(m, &err), err, 400, "'partition-specs' must be an array");
+    json_object_put(m);
+    m = fixture("TableMetadataV2Valid.json");
+    json_object_object_add(m, "refs", json_object_new_array());
+    expect_fail(ig_tablemeta_validate(m, &err), err, 400, "'refs' must be an object");
+    json_object_put(m);
+
     m = J("[1,2]");
     expect_fail(ig_tablemeta_validate(m, &err), err, 400, "must be an object");
     json_object_put(m);
