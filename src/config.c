@@ -57,7 +57,7 @@ void ig_config_defaults(ig_config_t *cfg)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->threads = n > 0 && n <= 256 ? (int)n : 2;
     cfg->max_body_bytes = 16 << 20;
-    cfg->max_header_bytes = 16384;
+    cfg->max_header_bytes = 8192;
     cfg->connection_timeout_s = 60;
     cfg->max_connections = 4096;
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "./data");
