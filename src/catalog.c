@@ -30,14 +30,14 @@
 #include "viewmeta.h"
 #include "warehouse.h"
 
-#define NS_MAX 1024          /* bytes of a namespace, levels joined by 0x1F */
-#define LEVELS_MAX 32        /* namespace depth */
-#define IDENT_MAX 255        /* bytes of one namespace level or object name */
-#define PAGE_DEFAULT 100     /* page size when a client paginates without pageSize */
-#define PAGE_MAX 1000        /* largest page served */
-#define COMMIT_ATTEMPTS 10   /* re-evaluations of a commit that lost the pointer swap race */
-#define MAX_CHANGES 100      /* tables in one transaction */
-#define META_DEPTH 128       /* JSON nesting accepted in metadata files we read back */
+#define NS_MAX 1024        /* bytes of a namespace, levels joined by 0x1F */
+#define LEVELS_MAX 32      /* namespace depth */
+#define IDENT_MAX 255      /* bytes of one namespace level or object name */
+#define PAGE_DEFAULT 100   /* page size when a client paginates without pageSize */
+#define PAGE_MAX 1000      /* largest page served */
+#define COMMIT_ATTEMPTS 10 /* re-evaluations of a commit that lost the pointer swap race */
+#define MAX_CHANGES 100    /* tables in one transaction */
+#define META_DEPTH 128     /* JSON nesting accepted in metadata files we read back */
 #define CACHE_BUCKETS 1024
 #define CACHE_MAX_BYTES ((size_t)128 << 20)
 #define CACHE_MAX_ENTRIES 4096
@@ -47,11 +47,11 @@
 typedef struct centry {
     struct centry *hnext, *prev, *next;
     uint64_t hash;
-    char *key;      /* variant byte + metadata location */
-    char *body;     /* the whole response body */
+    char *key;  /* variant byte + metadata location */
+    char *body; /* the whole response body */
     size_t len;
     size_t meta_off, meta_len; /* the metadata document inside body */
-    int refs;       /* the cache's own reference + borrowers; guarded by the cache mutex */
+    int refs;                  /* the cache's own reference + borrowers; guarded by the cache mutex */
     bool linked;
 } centry_t;
 
@@ -107,12 +107,17 @@ static void centry_free(centry_t *e)
 static void cache_unlink(cache_t *c, centry_t *e)
 {
     centry_t **pp = &c->buckets[e->hash % CACHE_BUCKETS];
-    while (*pp && *pp != e) pp = &(*pp)->hnext;
+    while (*pp && *pp != e)
+        pp = &(*pp)->hnext;
     if (*pp) *pp = e->hnext;
-    if (e->prev) e->prev->next = e->next;
-    else c->head = e->next;
-    if (e->next) e->next->prev = e->prev;
-    else c->tail = e->prev;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
     e->prev = e->next = e->hnext = NULL;
     e->linked = false;
     c->bytes -= e->len + strlen(e->key);
@@ -123,8 +128,10 @@ static void lru_front(cache_t *c, centry_t *e)
 {
     if (c->head == e) return;
     if (e->prev) e->prev->next = e->next;
-    if (e->next) e->next->prev = e->prev;
-    else c->tail = e->prev;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
     e->prev = NULL;
     e->next = c->head;
     if (c->head) c->head->prev = e;
@@ -284,17 +291,18 @@ static const char *shown(const char *ns, char *buf, size_t cap)
 static int no_namespace(ig_error_t *err, const char *ns)
 {
     char b[NS_MAX + 1];
-    return ig_error_set(err, 404, "NoSuchNamespaceException", "Namespace does not exist: %s", shown(ns, b, sizeof b));
+    return ig_error_set(err, 404, "NoSuchNamespaceException", "Namespace does not exist: %s",
+                        shown(ns, b, sizeof b));
 }
 
 static int no_object(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const char *name)
 {
     char b[NS_MAX + 1];
     if (kind == IG_OBJ_VIEW)
-        return ig_error_set(err, 404, "NoSuchViewException", "View does not exist: %s.%s", shown(ns, b, sizeof b),
-                            name);
-    return ig_error_set(err, 404, "NoSuchTableException", "Table does not exist: %s.%s", shown(ns, b, sizeof b),
-                        name);
+        return ig_error_set(err, 404, "NoSuchViewException", "View does not exist: %s.%s",
+                            shown(ns, b, sizeof b), name);
+    return ig_error_set(err, 404, "NoSuchTableException", "Table does not exist: %s.%s",
+                        shown(ns, b, sizeof b), name);
 }
 
 /* Valid UTF-8 without control characters (0x1F, the level separator, included), 1..IDENT_MAX bytes. */
@@ -308,12 +316,17 @@ static int check_ident(const char *s, size_t n, const char *what, ig_error_t *er
         unsigned char ch = *p;
         if (ch < 0x20 || ch == 0x7f)
             return ig_error_set(err, 400, "BadRequestException", "%s contains a control character", what);
-        int extra = ch < 0x80 ? 0 : (ch & 0xe0) == 0xc0 ? 1 : (ch & 0xf0) == 0xe0 ? 2 : (ch & 0xf8) == 0xf0 ? 3 : -1;
+        int extra = ch < 0x80             ? 0
+                    : (ch & 0xe0) == 0xc0 ? 1
+                    : (ch & 0xf0) == 0xe0 ? 2
+                    : (ch & 0xf8) == 0xf0 ? 3
+                                          : -1;
         if (extra < 0 || ch == 0xc0 || ch == 0xc1 || (size_t)(end - p) <= (size_t)extra) goto bad;
         for (int i = 1; i <= extra; i++)
             if ((p[i] & 0xc0) != 0x80) goto bad;
         if (extra == 2 && ((ch == 0xe0 && p[1] < 0xa0) || (ch == 0xed && p[1] >= 0xa0))) goto bad;
-        if (extra == 3 && ((ch == 0xf0 && p[1] < 0x90) || ch > 0xf4 || (ch == 0xf4 && p[1] >= 0x90))) goto bad;
+        if (extra == 3 && ((ch == 0xf0 && p[1] < 0x90) || ch > 0xf4 || (ch == 0xf4 && p[1] >= 0x90)))
+            goto bad;
         p += 1 + extra;
     }
     return 0;
@@ -331,7 +344,8 @@ static int check_ns(const char *ns, ig_error_t *err)
         size_t n = e ? (size_t)(e - p) : strlen(p);
         if (check_ident(p, n, "namespace level", err)) return -1;
         if (++levels > LEVELS_MAX)
-            return ig_error_set(err, 400, "BadRequestException", "namespace has more than %d levels", LEVELS_MAX);
+            return ig_error_set(err, 400, "BadRequestException", "namespace has more than %d levels",
+                                LEVELS_MAX);
         if (!e) break;
         p = e + 1;
     }
@@ -342,14 +356,16 @@ static int check_ns(const char *ns, ig_error_t *err)
 static int ns_from_segment(const char *seg, size_t len, char *out, ig_error_t *err)
 {
     if (ig_http_decode(seg, len, out, NS_MAX + 1))
-        return ig_error_set(err, 400, "BadRequestException", "namespace in the path is too long or badly encoded");
+        return ig_error_set(err, 400, "BadRequestException",
+                            "namespace in the path is too long or badly encoded");
     return check_ns(out, err);
 }
 
 static int name_from_segment(const char *seg, size_t len, char *out, const char *what, ig_error_t *err)
 {
     if (ig_http_decode(seg, len, out, IDENT_MAX + 1))
-        return ig_error_set(err, 400, "BadRequestException", "%s in the path is too long or badly encoded", what);
+        return ig_error_set(err, 400, "BadRequestException", "%s in the path is too long or badly encoded",
+                            what);
     return check_ident(out, strlen(out), what, err);
 }
 
@@ -368,7 +384,8 @@ static int ns_from_json(json_object *arr, char *out, const char *what, ig_error_
             return ig_error_set(err, 400, "BadRequestException", "%s must be an array of strings", what);
         const char *v = json_object_get_string(s);
         size_t vl = (size_t)json_object_get_string_len(s);
-        if (strlen(v) != vl) return ig_error_set(err, 400, "BadRequestException", "%s contains a NUL byte", what);
+        if (strlen(v) != vl)
+            return ig_error_set(err, 400, "BadRequestException", "%s contains a NUL byte", what);
         if (check_ident(v, vl, "namespace level", err)) return -1;
         if (len + vl + 2 > NS_MAX)
             return ig_error_set(err, 400, "BadRequestException", "%s is longer than %d bytes", what, NS_MAX);
@@ -400,7 +417,8 @@ static int ident_from_json(json_object *o, char *ns, char *name, const char *wha
     json_object *jns, *jname;
     if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "namespace", &jns) ||
         !json_object_object_get_ex(o, "name", &jname) || !json_object_is_type(jname, json_type_string))
-        return ig_error_set(err, 400, "BadRequestException", "%s must be an object with 'namespace' and 'name'", what);
+        return ig_error_set(err, 400, "BadRequestException",
+                            "%s must be an object with 'namespace' and 'name'", what);
     if (ns_from_json(jns, ns, "namespace", err)) return -1;
     const char *v = json_object_get_string(jname);
     size_t vl = (size_t)json_object_get_string_len(jname);
@@ -467,9 +485,11 @@ static char *build_body(const char *loc, const char *meta, size_t mlen, size_t *
     size_t ql = 0;
     if (loc) {
         s = json_object_new_string(loc);
-        q = json_object_to_json_string_length(s, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &ql);
+        q = json_object_to_json_string_length(s, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+                                              &ql);
     }
-    static const char a[] = "{\"metadata-location\":", b[] = ",\"config\":{},\"metadata\":", b0[] = "{\"config\":{},\"metadata\":";
+    static const char a[] = "{\"metadata-location\":", b[] = ",\"config\":{},\"metadata\":",
+                      b0[] = "{\"config\":{},\"metadata\":";
     size_t cap = sizeof a + ql + sizeof b + mlen + 2;
     char *out = malloc(cap);
     if (out) {
@@ -555,12 +575,15 @@ static bool etag_matches(ig_req_t *r, const char *etag)
     size_t el = strlen(etag);
     const char *p = h;
     while (*p) {
-        while (*p == ' ' || *p == ',' || *p == '\t') p++;
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
         if (!*p) break;
         const char *e = p;
-        while (*e && *e != ',') e++;
+        while (*e && *e != ',')
+            e++;
         const char *t = e;
-        while (t > p && (t[-1] == ' ' || t[-1] == '\t')) t--;
+        while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
         if (t - p >= 2 && p[0] == 'W' && p[1] == '/') p += 2;
         if ((size_t)(t - p) == 1 && *p == '*') return true;
         if ((size_t)(t - p) == el && memcmp(p, etag, el) == 0) return true;
@@ -577,7 +600,8 @@ static int ns_exists(call_t *k, const char *ns, ig_error_t *err)
 }
 
 /* Current metadata location of (ns, name) of kind: 0, or -1 with 404/500 in err. */
-static int obj_location(call_t *k, const char *ns, const char *name, ig_obj_kind_t kind, char *loc, ig_error_t *err)
+static int obj_location(call_t *k, const char *ns, const char *name, ig_obj_kind_t kind, char *loc,
+                        ig_error_t *err)
 {
     int rc = k->st->ops->obj_get(k->st, ns, name, kind, NULL, loc, IG_LOCATION_MAX, err);
     if (rc == IG_STORE_NOTFOUND) return no_object(err, kind, ns, name);
@@ -593,8 +617,8 @@ static int name_free(call_t *k, const char *ns, const char *name, ig_error_t *er
     if (rc == 0) {
         char b[NS_MAX + 1];
         return ig_error_set(err, 409, "AlreadyExistsException", "%s already exists: %s.%s",
-                            kind == IG_OBJ_VIEW ? "View with same name" : "Table with same name", shown(ns, b, sizeof b),
-                            name);
+                            kind == IG_OBJ_VIEW ? "View with same name" : "Table with same name",
+                            shown(ns, b, sizeof b), name);
     }
     return 0;
 }
@@ -655,7 +679,8 @@ static bool warehouse_matches(ig_catalog_t *c, const char *w)
     if (strcmp(w, ig_warehouse_name(c->wh)) == 0) return true;
     const char *uri = ig_warehouse_uri(c->wh);
     size_t ul = strlen(uri), wl = strlen(w);
-    while (wl > 0 && w[wl - 1] == '/') wl--;
+    while (wl > 0 && w[wl - 1] == '/')
+        wl--;
     if (wl == ul && memcmp(w, uri, ul) == 0) return true;
     /* the bare path, or the Hadoop-style "file:/path" */
     const char *path = uri + 7;
@@ -669,7 +694,8 @@ static ig_res_t get_config(ig_req_t *r, ig_catalog_t *c)
 {
     char w[IG_LOCATION_MAX];
     int q = ig_http_query(r, "warehouse", w, sizeof w);
-    if (q < 0) return ig_http_error(r, 400, "BadRequestException", "warehouse parameter too long or badly encoded");
+    if (q < 0)
+        return ig_http_error(r, 400, "BadRequestException", "warehouse parameter too long or badly encoded");
     json_object *o = json_object_new_object(), *defaults = json_object_new_object(),
                 *overrides = json_object_new_object(), *eps = json_object_new_array();
     if (q == 1 && w[0]) {
@@ -678,9 +704,10 @@ static ig_res_t get_config(ig_req_t *r, ig_catalog_t *c)
             json_object_put(defaults);
             json_object_put(overrides);
             json_object_put(eps);
-            return ig_http_error(r, 404, "NoSuchWarehouseException",
-                                 "The given warehouse does not exist: %.200s (this catalog serves \"%s\", %s)", w,
-                                 ig_warehouse_name(c->wh), ig_warehouse_uri(c->wh));
+            return ig_http_error(
+                r, 404, "NoSuchWarehouseException",
+                "The given warehouse does not exist: %.200s (this catalog serves \"%s\", %s)", w,
+                ig_warehouse_name(c->wh), ig_warehouse_uri(c->wh));
         }
         json_object_object_add(overrides, "prefix", json_object_new_string(ig_warehouse_name(c->wh)));
     }
@@ -736,8 +763,8 @@ badtok:
 
 typedef struct {
     json_object *arr;
-    const char *ns;     /* for table identifiers; NULL for namespaces */
-    int count, limit;   /* limit 0: no pagination */
+    const char *ns;   /* for table identifiers; NULL for namespaces */
+    int count, limit; /* limit 0: no pagination */
     bool more;
     char last[NS_MAX + IDENT_MAX + 2];
 } collect_t;
@@ -782,8 +809,8 @@ static ig_res_t list_namespaces(call_t *k)
     if (parent[0] && check_ns(parent, &err)) return fail(k->r, &err);
     if (parse_page(k->r, &pg, &err)) return fail(k->r, &err);
     collect_t cl = {.arr = json_object_new_array(), .limit = pg.paginate ? pg.limit : 0};
-    if (k->st->ops->ns_list(k->st, parent, pg.after[0] ? pg.after : NULL, cl.limit ? cl.limit + 1 : 0, collect_cb,
-                            &cl, &err)) {
+    if (k->st->ops->ns_list(k->st, parent, pg.after[0] ? pg.after : NULL, cl.limit ? cl.limit + 1 : 0,
+                            collect_cb, &cl, &err)) {
         json_object_put(cl.arr);
         return fail(k->r, &err);
     }
@@ -807,9 +834,12 @@ static ig_res_t create_namespace(call_t *k)
     if (json_object_object_get_ex(req, "properties", &props) && props &&
         ig_icemeta_check_string_map(props, "properties", &err))
         goto bad;
-    if (!props) props = json_object_new_object();
-    else json_object_get(props);
-    const char *text = json_object_to_json_string_ext(props, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (!props)
+        props = json_object_new_object();
+    else
+        json_object_get(props);
+    const char *text =
+        json_object_to_json_string_ext(props, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     if (k->st->ops->ns_create(k->st, ns, text, &err)) {
         json_object_put(props);
         goto bad;
@@ -878,14 +908,16 @@ static ig_res_t update_properties(call_t *k)
         for (size_t i = 0; i < json_object_array_length(rem); i++)
             if (!json_object_is_type(json_object_array_get_idx(rem, i), json_type_string)) goto badrem;
     }
-    if (json_object_object_get_ex(req, "updates", &upd) && upd && ig_icemeta_check_string_map(upd, "updates", &err))
+    if (json_object_object_get_ex(req, "updates", &upd) && upd &&
+        ig_icemeta_check_string_map(upd, "updates", &err))
         goto bad;
     if (rem && upd)
         for (size_t i = 0; i < json_object_array_length(rem); i++) {
             const char *key = json_object_get_string(json_object_array_get_idx(rem, i));
             if (json_object_object_get_ex(upd, key, NULL)) {
-                ig_error_set(&err, 422, "UnprocessableEntityException",
-                             "The request cannot be processed as there is a key present multiple times: %.200s", key);
+                ig_error_set(
+                    &err, 422, "UnprocessableEntityException",
+                    "The request cannot be processed as there is a key present multiple times: %.200s", key);
                 goto bad;
             }
         }
@@ -916,7 +948,8 @@ static ig_res_t update_properties(call_t *k)
             json_object_array_add(updated, json_object_new_string(key));
         }
     }
-    const char *text = json_object_to_json_string_ext(props, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *text =
+        json_object_to_json_string_ext(props, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     int rc = k->st->ops->ns_set_props(k->st, k->ns, text, &err);
     pthread_mutex_unlock(&k->c->props_mu);
     if (rc == IG_STORE_NOTFOUND) no_namespace(&err, k->ns);
@@ -977,7 +1010,8 @@ static void change_undo(ig_catalog_t *c, change_t *ch)
 {
     if (ch->written) {
         ig_error_t e;
-        if (ig_warehouse_remove(c->wh, ch->next, &e)) ig_warn("catalog: cannot remove %s: %s", ch->next, e.message);
+        if (ig_warehouse_remove(c->wh, ch->next, &e))
+            ig_warn("catalog: cannot remove %s: %s", ch->next, e.message);
         ch->written = false;
     }
     free(ch->body);
@@ -1006,8 +1040,10 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
         return no_object(err, kind, ch->ns, ch->name);
     }
     int64_t now = ig_wall_ms();
-    if (kind == IG_OBJ_VIEW) rc = ig_viewmeta_commit(cur, ch->reqs, ch->updates, now, &next, err);
-    else rc = ig_tablemeta_commit(cur, ch->exists ? ch->cur : NULL, ch->reqs, ch->updates, now, &next, err);
+    if (kind == IG_OBJ_VIEW)
+        rc = ig_viewmeta_commit(cur, ch->reqs, ch->updates, now, &next, err);
+    else
+        rc = ig_tablemeta_commit(cur, ch->exists ? ch->cur : NULL, ch->reqs, ch->updates, now, &next, err);
     json_object_put(cur);
     if (rc) {
         if (err->code == 404) no_object(err, kind, ch->ns, ch->name);
@@ -1022,8 +1058,8 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
     }
     const char *text = ig_tablemeta_to_string(next);
     size_t tl = strlen(text);
-    rc = ig_warehouse_write_metadata(c->wh, canon, ig_warehouse_next_version(ch->exists ? ch->cur : NULL), text, tl,
-                                     ch->next, sizeof ch->next, err);
+    rc = ig_warehouse_write_metadata(c->wh, canon, ig_warehouse_next_version(ch->exists ? ch->cur : NULL),
+                                     text, tl, ch->next, sizeof ch->next, err);
     if (rc == 0) {
         ch->written = true;
         ch->body = build_body(ch->next, text, tl, &ch->len, &ch->meta_off);
@@ -1046,7 +1082,8 @@ static int commit_changes(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind
         for (i = 0; i < n; i++)
             if (change_prepare(k, &chs[i], kind, err)) break;
         if (i < n) {
-            for (size_t j = 0; j <= i && j < n; j++) change_undo(k->c, &chs[j]);
+            for (size_t j = 0; j <= i && j < n; j++)
+                change_undo(k->c, &chs[j]);
             goto out;
         }
         for (i = 0; i < n; i++) {
@@ -1067,7 +1104,8 @@ static int commit_changes(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind
             rc = 0;
             goto out;
         }
-        for (i = 0; i < n; i++) change_undo(k->c, &chs[i]);
+        for (i = 0; i < n; i++)
+            change_undo(k->c, &chs[i]);
         if (err->code == 409 && strcmp(err->type, "AlreadyExistsException") == 0) {
             /* assert-create lost to a concurrent create */
             ig_error_set(err, 409, "CommitFailedException", "Commit failed: %s", err->message);
@@ -1131,7 +1169,8 @@ static ig_res_t commit_object(call_t *k, ig_obj_kind_t kind)
     } else {
         /* evicted at once (tiny cache, huge document): read it back */
         e = load_entry(k->c, kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL, ch->next, &err);
-        res = e ? send_entry(k->r, e, kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL, ch->next) : fail(k->r, &err);
+        res =
+            e ? send_entry(k->r, e, kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL, ch->next) : fail(k->r, &err);
         cache_release(&k->c->cache, e);
     }
     free(ch);
@@ -1148,13 +1187,15 @@ static ig_res_t commit_transaction(call_t *k)
     json_object *req = body_object(k->r, &err), *arr;
     change_t *chs = NULL;
     if (!req) return fail(k->r, &err);
-    if (!json_object_object_get_ex(req, "table-changes", &arr) || !json_object_is_type(arr, json_type_array)) {
+    if (!json_object_object_get_ex(req, "table-changes", &arr) ||
+        !json_object_is_type(arr, json_type_array)) {
         ig_error_set(&err, 400, "BadRequestException", "'table-changes' must be an array");
         goto bad;
     }
     size_t n = json_object_array_length(arr);
     if (n == 0 || n > MAX_CHANGES) {
-        ig_error_set(&err, 400, "BadRequestException", "'table-changes' must hold 1 to %d changes", MAX_CHANGES);
+        ig_error_set(&err, 400, "BadRequestException", "'table-changes' must hold 1 to %d changes",
+                     MAX_CHANGES);
         goto bad;
     }
     chs = calloc(n, sizeof *chs);
@@ -1164,7 +1205,8 @@ static ig_res_t commit_transaction(call_t *k)
     }
     for (size_t i = 0; i < n; i++) {
         json_object *tc = json_object_array_get_idx(arr, i), *id = NULL;
-        if (!json_object_is_type(tc, json_type_object) || !json_object_object_get_ex(tc, "identifier", &id) || !id) {
+        if (!json_object_is_type(tc, json_type_object) || !json_object_object_get_ex(tc, "identifier", &id) ||
+            !id) {
             ig_error_set(&err, 400, "BadRequestException", "every table change needs an 'identifier'");
             goto bad;
         }
@@ -1221,8 +1263,10 @@ static ig_res_t create_with_meta(call_t *k, ig_obj_kind_t kind, json_object *met
     char mloc[IG_LOCATION_MAX];
     const char *text = ig_tablemeta_to_string(meta);
     size_t tl = strlen(text), len, off;
-    if (ig_warehouse_write_metadata(k->c->wh, loc, 0, text, tl, mloc, sizeof mloc, &err)) return fail(k->r, &err);
-    ig_obj_swap_t sw = {.ns = k->ns, .name = k->name, .kind = kind, .expected_location = NULL, .new_location = mloc};
+    if (ig_warehouse_write_metadata(k->c->wh, loc, 0, text, tl, mloc, sizeof mloc, &err))
+        return fail(k->r, &err);
+    ig_obj_swap_t sw = {
+        .ns = k->ns, .name = k->name, .kind = kind, .expected_location = NULL, .new_location = mloc};
     if (k->st->ops->obj_swap(k->st, &sw, 1, &err)) {
         ig_error_t e2;
         ig_warehouse_remove(k->c->wh, mloc, &e2);
@@ -1322,7 +1366,8 @@ static void purge_location(call_t *k, const char *table_loc)
                 (long long)others);
         return;
     }
-    if (ig_warehouse_purge(k->c->wh, canon, &err)) ig_warn("catalog: purge of %s failed: %s", canon, err.message);
+    if (ig_warehouse_purge(k->c->wh, canon, &err))
+        ig_warn("catalog: purge of %s failed: %s", canon, err.message);
 }
 
 static ig_res_t drop_object(call_t *k, ig_obj_kind_t kind)
@@ -1343,8 +1388,10 @@ static ig_res_t drop_object(call_t *k, ig_obj_kind_t kind)
         json_object *m = e ? parse_meta(e->body + e->meta_off, e->meta_len, &err) : NULL;
         cache_release(&k->c->cache, e);
         const char *tl = m ? meta_str(m, "location") : NULL;
-        if (tl) snprintf(table_loc, sizeof table_loc, "%s", tl);
-        else ig_warn("catalog: purge of %s.%s: cannot read its metadata: %s", k->ns, k->name, err.message);
+        if (tl)
+            snprintf(table_loc, sizeof table_loc, "%s", tl);
+        else
+            ig_warn("catalog: purge of %s.%s: cannot read its metadata: %s", k->ns, k->name, err.message);
         json_object_put(m);
     }
     int rc = k->st->ops->obj_drop(k->st, k->ns, k->name, kind, &err);
@@ -1360,11 +1407,13 @@ static ig_res_t rename_object(call_t *k, ig_obj_kind_t kind)
     json_object *req = body_object(k->r, &err), *src, *dst;
     char fns[NS_MAX + 1], fname[IDENT_MAX + 1], tns[NS_MAX + 1], tname[IDENT_MAX + 1];
     if (!req) return fail(k->r, &err);
-    if (!json_object_object_get_ex(req, "source", &src) || !json_object_object_get_ex(req, "destination", &dst)) {
+    if (!json_object_object_get_ex(req, "source", &src) ||
+        !json_object_object_get_ex(req, "destination", &dst)) {
         ig_error_set(&err, 400, "BadRequestException", "'source' and 'destination' are required");
         goto bad;
     }
-    if (ident_from_json(src, fns, fname, "source", &err) || ident_from_json(dst, tns, tname, "destination", &err))
+    if (ident_from_json(src, fns, fname, "source", &err) ||
+        ident_from_json(dst, tns, tname, "destination", &err))
         goto bad;
     json_object_put(req);
     if (k->st->ops->obj_rename(k->st, fns, fname, tns, tname, kind, &err)) return fail(k->r, &err);
@@ -1385,12 +1434,14 @@ static ig_res_t register_object(call_t *k, ig_obj_kind_t kind)
     bool overwrite = false;
     if (!req) return fail(k->r, &err);
     if (req_name(req, k->name, &err)) goto bad;
-    if (!json_object_object_get_ex(req, "metadata-location", &v) || !json_object_is_type(v, json_type_string)) {
+    if (!json_object_object_get_ex(req, "metadata-location", &v) ||
+        !json_object_is_type(v, json_type_string)) {
         ig_error_set(&err, 400, "BadRequestException", "missing or non-string 'metadata-location'");
         goto bad;
     }
     if (ig_warehouse_canonical(k->c->wh, json_object_get_string(v), mloc, sizeof mloc, &err)) goto bad;
-    if (kind == IG_OBJ_TABLE && json_object_object_get_ex(req, "overwrite", &v)) overwrite = json_object_get_boolean(v);
+    if (kind == IG_OBJ_TABLE && json_object_object_get_ex(req, "overwrite", &v))
+        overwrite = json_object_get_boolean(v);
     if (ns_exists(k, k->ns, &err)) goto bad;
     if (ig_warehouse_read(k->c->wh, mloc, &text, &tl, &err)) {
         if (err.code == 404)
@@ -1398,13 +1449,15 @@ static ig_res_t register_object(call_t *k, ig_obj_kind_t kind)
         goto bad;
     }
     if (!(meta = parse_meta(text, tl, &err))) goto bad;
-    if ((kind == IG_OBJ_VIEW ? ig_viewmeta_validate(meta, &err) : ig_tablemeta_validate(meta, &err))) goto bad;
+    if ((kind == IG_OBJ_VIEW ? ig_viewmeta_validate(meta, &err) : ig_tablemeta_validate(meta, &err)))
+        goto bad;
     const char *loc = meta_str(meta, "location");
     if (!loc || ig_warehouse_canonical(k->c->wh, loc, canon, sizeof canon, &err)) {
         if (!loc) ig_error_set(&err, 400, "BadRequestException", "metadata has no location");
         goto bad;
     }
-    ig_obj_swap_t sw = {.ns = k->ns, .name = k->name, .kind = kind, .expected_location = NULL, .new_location = mloc};
+    ig_obj_swap_t sw = {
+        .ns = k->ns, .name = k->name, .kind = kind, .expected_location = NULL, .new_location = mloc};
     if (overwrite) {
         int rc = k->st->ops->obj_get(k->st, k->ns, k->name, IG_OBJ_TABLE, NULL, cur, sizeof cur, &err);
         if (rc < 0) goto bad;
@@ -1438,7 +1491,8 @@ static ig_res_t unregister_table(call_t *k)
     if (!e) return fail(k->r, &err);
     int rc = k->st->ops->obj_drop(k->st, k->ns, k->name, IG_OBJ_TABLE, &err);
     if (rc == IG_STORE_NOTFOUND) no_object(&err, IG_OBJ_TABLE, k->ns, k->name);
-    ig_res_t res = rc ? fail(k->r, &err) : ig_http_send(k->r, 200, "application/json", e->body, e->len, false);
+    ig_res_t res =
+        rc ? fail(k->r, &err) : ig_http_send(k->r, 200, "application/json", e->body, e->len, false);
     cache_release(&k->c->cache, e);
     return res;
 }
@@ -1540,17 +1594,24 @@ static ig_res_t route_object(call_t *k, ig_obj_kind_t kind, seg_t *s, int n)
         return fail(r, &err);
     if (n == 4) {
         switch (r->method) {
-        case IG_GET: return kind == IG_OBJ_VIEW ? load_view(k) : load_table(k);
-        case IG_HEAD: return object_exists(k, kind);
-        case IG_POST: return commit_object(k, kind);
-        case IG_DELETE: return drop_object(k, kind);
-        default: return not_allowed(r, "GET, HEAD, POST, DELETE");
+        case IG_GET:
+            return kind == IG_OBJ_VIEW ? load_view(k) : load_table(k);
+        case IG_HEAD:
+            return object_exists(k, kind);
+        case IG_POST:
+            return commit_object(k, kind);
+        case IG_DELETE:
+            return drop_object(k, kind);
+        default:
+            return not_allowed(r, "GET, HEAD, POST, DELETE");
         }
     }
     if (n == 5 && kind == IG_OBJ_TABLE) {
         if (seg_is(s[4], "metrics")) return r->method == IG_POST ? report_metrics(k) : not_allowed(r, "POST");
-        if (seg_is(s[4], "credentials")) return r->method == IG_GET ? load_credentials(k) : not_allowed(r, "GET");
-        if (seg_is(s[4], "unregister")) return r->method == IG_POST ? unregister_table(k) : not_allowed(r, "POST");
+        if (seg_is(s[4], "credentials"))
+            return r->method == IG_GET ? load_credentials(k) : not_allowed(r, "GET");
+        if (seg_is(s[4], "unregister"))
+            return r->method == IG_POST ? unregister_table(k) : not_allowed(r, "POST");
     }
     return no_route(r);
 }
@@ -1567,14 +1628,19 @@ static ig_res_t route_namespaces(call_t *k, seg_t *s, int n)
     if (ns_from_segment(s[1].p, s[1].n, k->ns, &err)) return fail(r, &err);
     if (n == 2) {
         switch (r->method) {
-        case IG_GET: return load_namespace(k);
-        case IG_HEAD: return namespace_exists(k);
-        case IG_DELETE: return drop_namespace(k);
-        default: return not_allowed(r, "GET, HEAD, DELETE");
+        case IG_GET:
+            return load_namespace(k);
+        case IG_HEAD:
+            return namespace_exists(k);
+        case IG_DELETE:
+            return drop_namespace(k);
+        default:
+            return not_allowed(r, "GET, HEAD, DELETE");
         }
     }
     if (n == 3) {
-        if (seg_is(s[2], "properties")) return r->method == IG_POST ? update_properties(k) : not_allowed(r, "POST");
+        if (seg_is(s[2], "properties"))
+            return r->method == IG_POST ? update_properties(k) : not_allowed(r, "POST");
         if (seg_is(s[2], "tables") || seg_is(s[2], "views")) {
             ig_obj_kind_t kind = seg_is(s[2], "views") ? IG_OBJ_VIEW : IG_OBJ_TABLE;
             if (r->method == IG_GET) return list_objects(k, kind);
@@ -1603,9 +1669,10 @@ ig_res_t ig_catalog_handle(ig_req_t *r)
     const char *p = r->path + 3; /* after "/v1" */
     size_t len = r->path_len - 3;
     if (len == 13 && memcmp(p, "/oauth/tokens", 13) == 0)
-        return ig_http_error(r, 400, "BadRequestException",
-                             "the OAuth2 token endpoint is deprecated and not served: configure your client with an "
-                             "icegate access token (token=<value>, or header.X-API-Token=<value>)");
+        return ig_http_error(
+            r, 400, "BadRequestException",
+            "the OAuth2 token endpoint is deprecated and not served: configure your client with an "
+            "icegate access token (token=<value>, or header.X-API-Token=<value>)");
     if (len == 7 && memcmp(p, "/config", 7) == 0) {
         if (r->method != IG_GET && r->method != IG_HEAD) return not_allowed(r, "GET");
         return get_config(r, c);
@@ -1629,7 +1696,8 @@ ig_res_t ig_catalog_handle(ig_req_t *r)
         char pre[IG_LOCATION_MAX];
         if (n < 2 || !is_root_word(s[1])) return no_route(r);
         if (ig_http_decode(s[0].p, s[0].n, pre, sizeof pre) || strcmp(pre, ig_warehouse_name(c->wh)) != 0)
-            return ig_http_error(r, 404, "NoSuchWarehouseException", "The given warehouse does not exist: %.*s",
+            return ig_http_error(r, 404, "NoSuchWarehouseException",
+                                 "The given warehouse does not exist: %.*s",
                                  (int)(s[0].n > 200 ? 200 : s[0].n), s[0].p);
         base = 1;
     }
@@ -1642,14 +1710,16 @@ ig_res_t ig_catalog_handle(ig_req_t *r)
     call->st = r->srv->store;
     call->ns[0] = call->name[0] = '\0';
     ig_res_t res;
-    if (seg_is(t[0], "namespaces")) res = route_namespaces(call, t, k);
+    if (seg_is(t[0], "namespaces"))
+        res = route_namespaces(call, t, k);
     else if (k == 2 && seg_is(t[0], "tables") && seg_is(t[1], "rename"))
         res = r->method == IG_POST ? rename_object(call, IG_OBJ_TABLE) : not_allowed(r, "POST");
     else if (k == 2 && seg_is(t[0], "views") && seg_is(t[1], "rename"))
         res = r->method == IG_POST ? rename_object(call, IG_OBJ_VIEW) : not_allowed(r, "POST");
     else if (k == 2 && seg_is(t[0], "transactions") && seg_is(t[1], "commit"))
         res = r->method == IG_POST ? commit_transaction(call) : not_allowed(r, "POST");
-    else res = no_route(r);
+    else
+        res = no_route(r);
     free(call);
     return res;
 }

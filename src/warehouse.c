@@ -22,8 +22,8 @@
 #define MAX_DEPTH 64 /* directory levels below the root a location or a purge may reach */
 
 struct ig_warehouse {
-    char root[IG_LOCATION_MAX];     /* "/abs/path", no trailing '/' */
-    char uri[IG_LOCATION_MAX + 8];  /* "file://" + root */
+    char root[IG_LOCATION_MAX];    /* "/abs/path", no trailing '/' */
+    char uri[IG_LOCATION_MAX + 8]; /* "file://" + root */
     char name[256];
     size_t root_len;
     int rootfd;
@@ -55,8 +55,8 @@ static int check_rel(const char *rel, size_t len, const char *loc, ig_error_t *e
         while (j < len && rel[j] != '/') {
             unsigned char ch = (unsigned char)rel[j];
             if (ch < 0x20 || ch == 0x7f)
-                return ig_error_set(err, 400, "BadRequestException", "location contains a control character: %.200s",
-                                    loc);
+                return ig_error_set(err, 400, "BadRequestException",
+                                    "location contains a control character: %.200s", loc);
             j++;
         }
         size_t n = j - i;
@@ -64,7 +64,8 @@ static int check_rel(const char *rel, size_t len, const char *loc, ig_error_t *e
             return ig_error_set(err, 400, "BadRequestException",
                                 "location must not contain empty, '.' or '..' segments: %.200s", loc);
         if (++depth > MAX_DEPTH)
-            return ig_error_set(err, 400, "BadRequestException", "location is nested too deeply: %.200s", loc);
+            return ig_error_set(err, 400, "BadRequestException", "location is nested too deeply: %.200s",
+                                loc);
         i = j + 1;
     }
     return 0;
@@ -79,10 +80,11 @@ static int to_rel(const ig_warehouse_t *w, const char *loc, char *rel, size_t ca
                             "location must be a file:// URI inside the warehouse %s: %.200s", w->uri,
                             loc ? loc : "(none)");
     size_t len = strlen(p);
-    while (len > 1 && p[len - 1] == '/') len--;
+    while (len > 1 && p[len - 1] == '/')
+        len--;
     if (len <= w->root_len + 1 || memcmp(p, w->root, w->root_len) != 0 || p[w->root_len] != '/')
-        return ig_error_set(err, 400, "BadRequestException", "location is outside the warehouse %s: %.200s", w->uri,
-                            loc);
+        return ig_error_set(err, 400, "BadRequestException", "location is outside the warehouse %s: %.200s",
+                            w->uri, loc);
     const char *r = p + w->root_len + 1;
     size_t rl = len - w->root_len - 1;
     if (rl + 1 > cap || w->root_len + rl + 16 > IG_LOCATION_MAX)
@@ -116,7 +118,8 @@ static int open_dir(ig_warehouse_t *w, const char *rel, bool create, ig_error_t 
         size_t n = e ? (size_t)(e - p) : strlen(p);
         if (n == 0 || n > NAME_MAX) {
             close(fd);
-            return ig_error_set(err, 400, "BadRequestException", "location segment too long or empty: %.200s", rel);
+            return ig_error_set(err, 400, "BadRequestException", "location segment too long or empty: %.200s",
+                                rel);
         }
         memcpy(seg, p, n);
         seg[n] = '\0';
@@ -135,8 +138,10 @@ static int open_dir(ig_warehouse_t *w, const char *rel, bool create, ig_error_t 
             close(fd);
             if (en == ELOOP || en == ENOTDIR)
                 return ig_error_set(err, 400, "BadRequestException",
-                                    "location crosses a symbolic link or a file inside the warehouse: %.200s", rel);
-            if (en == ENOENT) return ig_error_set(err, 404, "NotFoundException", "no such directory: %.200s", rel);
+                                    "location crosses a symbolic link or a file inside the warehouse: %.200s",
+                                    rel);
+            if (en == ENOENT)
+                return ig_error_set(err, 404, "NotFoundException", "no such directory: %.200s", rel);
             return io_fail(err, "open", rel, en);
         }
         close(fd);
@@ -187,9 +192,11 @@ ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
     }
     w->rootfd = -1;
     size_t len = strlen(p);
-    while (len > 1 && p[len - 1] == '/') len--;
+    while (len > 1 && p[len - 1] == '/')
+        len--;
     if (len + 1 > sizeof w->root || len < 2) {
-        ig_error_set(err, 500, "ServiceFailureException", "catalog.warehouse path is too long or is '/': %s", uri);
+        ig_error_set(err, 500, "ServiceFailureException", "catalog.warehouse path is too long or is '/': %s",
+                     uri);
         goto fail;
     }
     memcpy(w->root, p, len);
@@ -203,14 +210,14 @@ ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
     snprintf(w->uri, sizeof w->uri, "file://%s", w->root);
     snprintf(w->name, sizeof w->name, "%s", strrchr(w->root, '/') + 1);
     if (mkdir_p(w->root) != 0) {
-        ig_error_set(err, 500, "ServiceFailureException", "cannot create the warehouse directory %s: %s", w->root,
-                     strerror(errno));
+        ig_error_set(err, 500, "ServiceFailureException", "cannot create the warehouse directory %s: %s",
+                     w->root, strerror(errno));
         goto fail;
     }
     w->rootfd = open(w->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (w->rootfd < 0) {
-        ig_error_set(err, 500, "ServiceFailureException", "cannot open the warehouse directory %s: %s", w->root,
-                     strerror(errno));
+        ig_error_set(err, 500, "ServiceFailureException", "cannot open the warehouse directory %s: %s",
+                     w->root, strerror(errno));
         goto fail;
     }
     return w;
@@ -433,7 +440,8 @@ int ig_warehouse_read(ig_warehouse_t *w, const char *loc, char **buf, size_t *le
         goto fail;
     }
     if (sb.st_size > IG_WAREHOUSE_MAX_FILE) {
-        ig_error_set(err, 400, "BadRequestException", "file larger than %d bytes: %.300s", IG_WAREHOUSE_MAX_FILE, loc);
+        ig_error_set(err, 400, "BadRequestException", "file larger than %d bytes: %.300s",
+                     IG_WAREHOUSE_MAX_FILE, loc);
         goto fail;
     }
     size_t want = (size_t)sb.st_size, got = 0;
@@ -486,7 +494,8 @@ static int rm_tree(int dfd, const char *name, int depth, ig_error_t *err)
 {
     if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT) return 0;
     if (errno != EISDIR && errno != EPERM) return io_fail(err, "unlink", name, errno);
-    if (depth > MAX_DEPTH) return ig_error_set(err, 500, "ServiceFailureException", "directory tree too deep");
+    if (depth > MAX_DEPTH)
+        return ig_error_set(err, 500, "ServiceFailureException", "directory tree too deep");
     int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return io_fail(err, "open", name, errno);
     DIR *d = fdopendir(fd);
