@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { IcebergRestCatalog } from 'iceberg-js';
+import { IcebergRestCatalog, IcebergError } from 'iceberg-js';
 import { Server, createToken, tempDir } from './lib/harness.js';
 import { call, validate, validatingFetch } from './lib/spec.js';
 
@@ -25,34 +25,37 @@ after(async () => {
   await srv.stop();
 });
 
-// One client: load, append a snapshot on top of main, commit; on 409 load again and retry.
+// One client (its own iceberg-js instance): load, append a snapshot on top of main, commit; on 409 load
+// again and retry.
 async function appender(clientNo) {
+  const cat = new IcebergRestCatalog({
+    baseUrl: srv.url, auth: { type: 'header', name: 'X-API-Token', value: tok }, fetch: validatingFetch(),
+  });
+  const ident = { namespace: ['cc'], name: 'hot' };
   let ok = 0, conflicts = 0;
   const mine = [];
   while (ok < COMMITS_EACH) {
-    const load = await call(srv, tok, 'GET', '/v1/namespaces/cc/tables/hot', { status: 200 });
-    const m = load.json.metadata;
-    const parent = m.refs.main ? m.refs.main['snapshot-id'] : null;
+    const m = await cat.loadTable(ident);
+    const parent = m.refs?.main ? m.refs.main['snapshot-id'] : null;
     const id = clientNo * 1000 + ok + 1; // < 2^53, unique per client and commit
     const seq = m['last-sequence-number'] + 1;
-    const body = {
-      requirements: [{ type: 'assert-ref-snapshot-id', ref: 'main', 'snapshot-id': parent }],
-      updates: [
-        { action: 'add-snapshot', snapshot: {
-          'snapshot-id': id, ...(parent !== null ? { 'parent-snapshot-id': parent } : {}), 'sequence-number': seq,
-          'timestamp-ms': Date.now(), 'manifest-list': `file:///tmp/none/${id}.avro`,
-          summary: { operation: 'append', client: String(clientNo) }, 'schema-id': 0 } },
-        { action: 'set-snapshot-ref', 'ref-name': 'main', type: 'branch', 'snapshot-id': id },
-      ],
-    };
-    const r = await call(srv, tok, 'POST', '/v1/namespaces/cc/tables/hot', { body });
-    if (r.status === 200) {
+    try {
+      const r = await cat.updateTable(ident, {
+        requirements: [{ type: 'assert-ref-snapshot-id', ref: 'main', 'snapshot-id': parent }],
+        updates: [
+          { action: 'add-snapshot', snapshot: {
+            'snapshot-id': id, ...(parent !== null ? { 'parent-snapshot-id': parent } : {}), 'sequence-number': seq,
+            'timestamp-ms': Date.now(), 'manifest-list': `file:///tmp/none/${id}.avro`,
+            summary: { operation: 'append', client: String(clientNo) }, 'schema-id': 0 } },
+          { action: 'set-snapshot-ref', 'ref-name': 'main', type: 'branch', 'snapshot-id': id },
+        ],
+      });
       ok++;
       mine.push(id);
-      assert.equal(r.json.metadata['current-snapshot-id'], id);
-    } else {
-      assert.equal(r.status, 409, r.text);
-      assert.equal(r.json.error.type, 'CommitFailedException');
+      assert.equal(r.metadata['current-snapshot-id'], id);
+    } catch (e) {
+      if (!(e instanceof IcebergError) || e.status !== 409) throw e;
+      assert.equal(e.icebergType, 'CommitFailedException');
       conflicts++;
     }
   }

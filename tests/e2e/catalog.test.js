@@ -118,6 +118,13 @@ describe('namespaces', () => {
     const grand = await cat.listNamespaces({ parent: { namespace: ['acct', 'tax'] } });
     assert.deepEqual(grand.namespaces.map((n) => n.namespace), [['acct', 'tax', 'paid.2024']]);
     assert.ok(await cat.namespaceExists({ namespace: ['acct', 'ünï cödé/x'] }));
+    // a parent with a space and a plus travels form-encoded in the query ('+' = space, '%2B' = '+')
+    await cat.createNamespace({ namespace: ['my ns+1'] });
+    await cat.createNamespace({ namespace: ['my ns+1', 'kid'] });
+    const spaced = await cat.listNamespaces({ parent: { namespace: ['my ns+1'] } });
+    assert.deepEqual(spaced.namespaces.map((n) => n.namespace), [['my ns+1', 'kid']]);
+    await cat.dropNamespace({ namespace: ['my ns+1', 'kid'] });
+    await cat.dropNamespace({ namespace: ['my ns+1'] });
     // A table in an odd namespace lands inside the warehouse, the '/' made harmless.
     const m = await cat.createTable({ namespace: ['acct', 'ünï cödé/x'] }, { name: 'odd', schema: schema1 });
     assert.ok(fsPath(m.location).startsWith(`${dataDir}/warehouse/acct/`), m.location);
@@ -299,6 +306,16 @@ describe('tables', () => {
     const second = await cat.loadTableResult(id, { ifNoneMatch: first.etag });
     assert.ok(second && second.etag && second.etag !== first.etag);
     assert.equal(second.metadata.properties.a, 'b');
+    // loads are served from the cache keyed by metadata location: the file is not read again
+    const file = fsPath(second['metadata-location']);
+    fs.renameSync(file, `${file}.away`);
+    try {
+      const cached = await cat.loadTableResult(id);
+      assert.equal(cached.etag, second.etag);
+      assert.deepEqual(cached.metadata, second.metadata);
+    } finally {
+      fs.renameSync(`${file}.away`, file);
+    }
   });
 
   test('rename, drop without and with purge, register', async () => {
