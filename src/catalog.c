@@ -270,7 +270,8 @@ static int query_param(ig_req_t *r, const char *name, char *buf, size_t cap)
     size_t n = strlen(v);
     char *tmp = malloc(n + 1);
     if (!tmp) return -1;
-    for (size_t i = 0; i <= n; i++) tmp[i] = v[i] == '+' ? ' ' : v[i];
+    for (size_t i = 0; i <= n; i++)
+        tmp[i] = v[i] == '+' ? ' ' : v[i];
     int rc = ig_http_decode(tmp, n, buf, cap);
     free(tmp);
     return rc ? -1 : 1;
@@ -557,9 +558,10 @@ static centry_t *load_entry(ig_catalog_t *c, char variant, const char *loc, ig_e
         json_object_put(t);
     } else {
         char *text = NULL;
-        if (ig_warehouse_read(c->wh, loc, &text, &mlen, err)) {
+        ig_error_t e2;
+        if (ig_warehouse_read(c->wh, loc, &text, &mlen, &e2)) {
             ig_error_set(err, 500, "ServiceFailureException", "cannot read metadata file %.300s: %s", loc,
-                         err ? err->message : "");
+                         e2.message);
             return NULL;
         }
         body = build_body(loc, text, mlen, &len, &off);
@@ -815,7 +817,7 @@ static json_object *next_token(collect_t *cl)
 
 static ig_res_t list_namespaces(call_t *k)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     char parent[NS_MAX + 1];
     page_t pg;
     int q = query_param(k->r, "parent", parent, sizeof parent);
@@ -837,7 +839,7 @@ static ig_res_t list_namespaces(call_t *k)
 
 static ig_res_t create_namespace(call_t *k)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     json_object *req = body_object(k->r, &err), *jns, *props = NULL;
     if (!req) return fail(k->r, &err);
     char ns[NS_MAX + 1];
@@ -887,7 +889,7 @@ static json_object *ns_props(call_t *k, ig_error_t *err)
 
 static ig_res_t load_namespace(call_t *k)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     json_object *p = ns_props(k, &err);
     if (!p) return fail(k->r, &err);
     json_object *o = json_object_new_object();
@@ -898,14 +900,14 @@ static ig_res_t load_namespace(call_t *k)
 
 static ig_res_t namespace_exists(call_t *k)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     if (ns_exists(k, k->ns, &err)) return fail(k->r, &err);
     return no_content(k->r);
 }
 
 static ig_res_t drop_namespace(call_t *k)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     int rc = k->st->ops->ns_drop(k->st, k->ns, &err);
     if (rc == IG_STORE_NOTFOUND) no_namespace(&err, k->ns);
     if (rc) return fail(k->r, &err);
@@ -914,7 +916,7 @@ static ig_res_t drop_namespace(call_t *k)
 
 static ig_res_t update_properties(call_t *k)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     json_object *req = body_object(k->r, &err), *rem = NULL, *upd = NULL, *props = NULL;
     json_object *updated = NULL, *removed = NULL, *missing = NULL;
     if (!req) return fail(k->r, &err);
@@ -991,7 +993,7 @@ bad:
 
 static ig_res_t list_objects(call_t *k, ig_obj_kind_t kind)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     page_t pg;
     if (parse_page(k->r, &pg, &err)) return fail(k->r, &err);
     collect_t cl = {.arr = json_object_new_array(), .ns = k->ns, .limit = pg.paginate ? pg.limit : 0};
@@ -1096,6 +1098,14 @@ static int commit_changes(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind
         size_t i;
         for (i = 0; i < n; i++)
             if (change_prepare(k, &chs[i], kind, err)) break;
+        if (i < n && attempt > 0 && err->code == 400) {
+            /* The change applied to the metadata the client saw (attempt 0) but no longer applies to the
+             * newer one a concurrent commit produced: that is a conflict the client resolves by retrying. */
+            char msg[sizeof err->message];
+            snprintf(msg, sizeof msg, "%s", err->message);
+            ig_error_set(err, 409, "CommitFailedException", "Commit failed after a concurrent change: %.400s",
+                         msg);
+        }
         if (i < n) {
             for (size_t j = 0; j <= i && j < n; j++)
                 change_undo(k->c, &chs[j]);
@@ -1123,7 +1133,9 @@ static int commit_changes(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind
             change_undo(k->c, &chs[i]);
         if (err->code == 409 && strcmp(err->type, "AlreadyExistsException") == 0) {
             /* assert-create lost to a concurrent create */
-            ig_error_set(err, 409, "CommitFailedException", "Commit failed: %s", err->message);
+            char msg[sizeof err->message];
+            snprintf(msg, sizeof msg, "%s", err->message);
+            ig_error_set(err, 409, "CommitFailedException", "Commit failed: %.400s", msg);
             goto out;
         }
         if (err->code != 409 || strcmp(err->type, "CommitFailedException") != 0) goto out;
@@ -1155,7 +1167,7 @@ static int commit_body(json_object *req, change_t *ch, bool view, ig_error_t *er
 /* POST .../tables/{t} and .../views/{v}. */
 static ig_res_t commit_object(call_t *k, ig_obj_kind_t kind)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     json_object *req = body_object(k->r, &err), *id;
     if (!req) return fail(k->r, &err);
     change_t *ch = calloc(1, sizeof *ch);
@@ -1198,7 +1210,7 @@ bad:
 
 static ig_res_t commit_transaction(call_t *k)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     json_object *req = body_object(k->r, &err), *arr;
     change_t *chs = NULL;
     if (!req) return fail(k->r, &err);
@@ -1274,7 +1286,7 @@ static int req_name(json_object *req, char *out, ig_error_t *err)
 /* Writes the first metadata file of a new object and creates its pointer; responds with the object. */
 static ig_res_t create_with_meta(call_t *k, ig_obj_kind_t kind, json_object *meta, const char *loc)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     char mloc[IG_LOCATION_MAX];
     const char *text = ig_tablemeta_to_string(meta);
     size_t tl = strlen(text), len, off;
@@ -1298,7 +1310,7 @@ static ig_res_t create_with_meta(call_t *k, ig_obj_kind_t kind, json_object *met
 
 static ig_res_t create_table(call_t *k)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     json_object *req = body_object(k->r, &err), *v, *meta = NULL;
     char loc[IG_LOCATION_MAX], uuid[37];
     if (!req) return fail(k->r, &err);
@@ -1330,7 +1342,7 @@ bad:
 
 static ig_res_t load_table(call_t *k)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     char snaps[16], loc[IG_LOCATION_MAX], etag[40];
     char variant = V_TABLE_ALL;
     int q = query_param(k->r, "snapshots", snaps, sizeof snaps);
@@ -1352,7 +1364,7 @@ static ig_res_t load_table(call_t *k)
 
 static ig_res_t object_exists(call_t *k, ig_obj_kind_t kind)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     char loc[IG_LOCATION_MAX];
     if (obj_location(k, k->ns, k->name, kind, loc, &err)) return fail(k->r, &err);
     return no_content(k->r);
@@ -1361,7 +1373,7 @@ static ig_res_t object_exists(call_t *k, ig_obj_kind_t kind)
 /* Deletes a dropped table's directory, unless another table or view still keeps metadata below it. */
 static void purge_location(call_t *k, const char *table_loc)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     char canon[IG_LOCATION_MAX + 2];
     if (ig_warehouse_canonical(k->c->wh, table_loc, canon, IG_LOCATION_MAX, &err)) {
         ig_warn("catalog: purge skipped for %s: %s", table_loc, err.message);
@@ -1387,7 +1399,7 @@ static void purge_location(call_t *k, const char *table_loc)
 
 static ig_res_t drop_object(call_t *k, ig_obj_kind_t kind)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     char q[16], loc[IG_LOCATION_MAX], table_loc[IG_LOCATION_MAX];
     bool purge = false;
     table_loc[0] = '\0';
@@ -1418,7 +1430,7 @@ static ig_res_t drop_object(call_t *k, ig_obj_kind_t kind)
 
 static ig_res_t rename_object(call_t *k, ig_obj_kind_t kind)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     json_object *req = body_object(k->r, &err), *src, *dst;
     char fns[NS_MAX + 1], fname[IDENT_MAX + 1], tns[NS_MAX + 1], tname[IDENT_MAX + 1];
     if (!req) return fail(k->r, &err);
@@ -1441,7 +1453,7 @@ bad:
 /* register (tables) and register-view: point a new object at an existing metadata file. */
 static ig_res_t register_object(call_t *k, ig_obj_kind_t kind)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     json_object *req = body_object(k->r, &err), *v, *meta = NULL;
     char mloc[IG_LOCATION_MAX], cur[IG_LOCATION_MAX], canon[IG_LOCATION_MAX];
     char *text = NULL;
@@ -1499,7 +1511,7 @@ bad:
 
 static ig_res_t unregister_table(call_t *k)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     char loc[IG_LOCATION_MAX];
     if (obj_location(k, k->ns, k->name, IG_OBJ_TABLE, loc, &err)) return fail(k->r, &err);
     centry_t *e = load_entry(k->c, V_TABLE_ALL, loc, &err);
@@ -1514,7 +1526,7 @@ static ig_res_t unregister_table(call_t *k)
 
 static ig_res_t report_metrics(call_t *k)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     char loc[IG_LOCATION_MAX];
     json_object *req = body_object(k->r, &err);
     if (!req) return fail(k->r, &err);
@@ -1527,7 +1539,7 @@ static const char no_credentials[] = "{\"storage-credentials\":[]}";
 
 static ig_res_t load_credentials(call_t *k)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     char loc[IG_LOCATION_MAX];
     if (obj_location(k, k->ns, k->name, IG_OBJ_TABLE, loc, &err)) return fail(k->r, &err);
     return ig_http_send(k->r, 200, "application/json", no_credentials, sizeof no_credentials - 1, true);
@@ -1537,7 +1549,7 @@ static ig_res_t load_credentials(call_t *k)
 
 static ig_res_t create_view(call_t *k)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     json_object *req = body_object(k->r, &err), *meta = NULL;
     char loc[IG_LOCATION_MAX], uuid[37];
     if (!req) return fail(k->r, &err);
@@ -1557,7 +1569,7 @@ bad:
 
 static ig_res_t load_view(call_t *k)
 {
-    ig_error_t err;
+    ig_error_t err = {0};
     char loc[IG_LOCATION_MAX], etag[40];
     if (obj_location(k, k->ns, k->name, IG_OBJ_VIEW, loc, &err)) return fail(k->r, &err);
     etag_of(V_VIEW, loc, etag);
@@ -1604,7 +1616,7 @@ static ig_res_t no_route(ig_req_t *r)
 static ig_res_t route_object(call_t *k, ig_obj_kind_t kind, seg_t *s, int n)
 {
     ig_req_t *r = k->r;
-    ig_error_t err;
+    ig_error_t err = {0};
     if (name_from_segment(s[3].p, s[3].n, k->name, kind == IG_OBJ_VIEW ? "view name" : "table name", &err))
         return fail(r, &err);
     if (n == 4) {
@@ -1634,7 +1646,7 @@ static ig_res_t route_object(call_t *k, ig_obj_kind_t kind, seg_t *s, int n)
 static ig_res_t route_namespaces(call_t *k, seg_t *s, int n)
 {
     ig_req_t *r = k->r;
-    ig_error_t err;
+    ig_error_t err = {0};
     if (n == 1) {
         if (r->method == IG_GET) return list_namespaces(k);
         if (r->method == IG_POST) return create_namespace(k);
