@@ -343,7 +343,9 @@ describe('tables', () => {
       (e) => e.status === 409);
     await call(srv, tok, 'POST', '/v1/namespaces/db2/register',
       { body: { name: 'x', 'metadata-location': `file://${dataDir}/warehouse/db/nothing.json` }, status: 400 });
-    // purge removes the directory
+    // purge removes the directory, data files included
+    fs.mkdirSync(path.join(fsPath(m.location), 'data'), { recursive: true });
+    fs.writeFileSync(path.join(fsPath(m.location), 'data', 'part-00000.parquet'), 'PAR1');
     await cat.dropTable({ namespace: ['db2'], name: 'back' }, { purge: true });
     assert.equal(fs.existsSync(fsPath(m.location)), false, 'purged table directory is gone');
     assert.ok(fs.existsSync(fsPath(again.location)), 'the other table is untouched');
@@ -353,6 +355,19 @@ describe('tables', () => {
     assert.equal(un.json.metadata['table-uuid'], again['table-uuid']);
     assert.equal(await cat.tableExists({ namespace: ['db'], name: 'mover' }), false);
     assert.ok(fs.existsSync(fsPath(un.json['metadata-location'])));
+  });
+
+  test('purge never deletes a directory another table still lives in', async () => {
+    const outer = await cat.createTable({ namespace: ['db'] }, { name: 'outer', schema: schema1 });
+    const inner = await cat.createTable({ namespace: ['db'] },
+      { name: 'inner', schema: schema1, location: `${outer.location}/nested` });
+    assert.equal(inner.location, `${outer.location}/nested`);
+    await cat.dropTable({ namespace: ['db'], name: 'outer' }, { purge: true });
+    assert.equal(await cat.tableExists({ namespace: ['db'], name: 'outer' }), false);
+    assert.ok(fs.existsSync(fsPath(inner.location)), 'inner table files kept');
+    assert.equal((await cat.loadTable({ namespace: ['db'], name: 'inner' }))['table-uuid'], inner['table-uuid']);
+    await cat.dropTable({ namespace: ['db'], name: 'inner' }, { purge: true });
+    assert.equal(fs.existsSync(fsPath(inner.location)), false);
   });
 
   test('stage-create then assert-create commit', async () => {
