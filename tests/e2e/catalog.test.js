@@ -540,4 +540,19 @@ describe('HTTP errors', () => {
     await call(srv, tok, 'DELETE', '/v1/namespaces/db/tables/events?purgeRequested=maybe', { status: 400 });
     assertError(assert, await srv.req('GET', '/v1/namespaces'), 401, /NotAuthorized/);
   });
+
+  test('garbage paths get a clear 4xx and the server keeps serving', async () => {
+    const paths = ['/v1/namespaces/%', '/v1/namespaces/%1', '/v1/namespaces/%1F', '/v1//namespaces',
+      '/v1/namespaces//tables', '/v1/namespaces/db/tables/', `/v1/namespaces/${'x'.repeat(5000)}`,
+      `/v1/namespaces/${'a%1F'.repeat(40)}a`, '/v1/namespaces/db/tables/%C3%28', '/v1/warehouse/warehouse/namespaces',
+      '/v1/namespaces/db/views/v/extra', '/v1/' + 'a/'.repeat(30)];
+    for (const p of paths) {
+      for (const method of ['GET', 'HEAD', 'POST', 'DELETE']) {
+        const r = await srv.req(method, p, { token: tok, body: method === 'POST' ? {} : undefined });
+        assert.ok(r.status >= 400 && r.status < 500, `${method} ${p.slice(0, 60)}: ${r.status} ${r.text}`);
+        if (method !== 'HEAD') validate('IcebergErrorResponse', r.json);
+      }
+    }
+    assert.equal((await srv.req('GET', '/healthz')).status, 200);
+  });
 });
