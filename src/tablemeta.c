@@ -104,6 +104,13 @@ static int check_required(json_object *m, int64_t *fv_out, ig_error_t *err)
         if (!get(m, all_required[i]))
             return ig_error_set(err, BAD, "table metadata: missing required field '%s'", all_required[i]);
     if (fv >= 2) {
+        /* Like Iceberg Java's parser, report a missing current schema before later missing fields. */
+        json_object *schemas = get(m, "schemas");
+        int64_t cur;
+        if (json_object_is_type(schemas, json_type_array) &&
+            ig_icemeta_opt_int(m, "current-schema-id", "table metadata", &cur, err) == 1 &&
+            !ig_icemeta_find_by_id(schemas, "schema-id", cur, NULL))
+            return ig_error_set(err, BAD, "table metadata: current-schema-id %" PRId64 " is not in 'schemas'", cur);
         for (int i = 0; v2_required[i]; i++)
             if (!get(m, v2_required[i]))
                 return ig_error_set(err, BAD,
@@ -1234,10 +1241,12 @@ fail:
     return -1;
 }
 
+/* name may be the key string owned by refs itself: test it before the delete frees it. */
 static void remove_ref(commit_t *c, const char *name)
 {
+    int is_main = strcmp(name, "main") == 0;
     json_object_object_del(get(c->m, "refs"), name);
-    if (strcmp(name, "main") == 0) set_i64(c->m, "current-snapshot-id", -1);
+    if (is_main) set_i64(c->m, "current-snapshot-id", -1);
 }
 
 static int up_remove_snapshots(commit_t *c, json_object *u, ig_error_t *err)
