@@ -726,7 +726,15 @@ static ig_res_t get_config(ig_req_t *r, ig_catalog_t *c)
                 "The given warehouse does not exist: %.200s (this catalog serves \"%s\", %s)", w,
                 ig_warehouse_name(c->wh), ig_warehouse_uri(c->wh));
         }
-        json_object_object_add(overrides, "prefix", json_object_new_string(ig_warehouse_name(c->wh)));
+        /* A name that is also a route word ("namespaces", ...) would make prefixed paths ambiguous: such a
+         * warehouse is served without a prefix. */
+        const char *name = ig_warehouse_name(c->wh);
+        static const char *const words[] = {"namespaces",   "tables", "views",
+                                            "transactions", "config", "oauth"};
+        bool clash = false;
+        for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+            clash |= strcmp(name, words[i]) == 0;
+        if (!clash) json_object_object_add(overrides, "prefix", json_object_new_string(name));
     }
     for (size_t i = 0; i < sizeof endpoints / sizeof *endpoints; i++)
         json_object_array_add(eps, json_object_new_string(endpoints[i]));

@@ -80,6 +80,30 @@ describe('config', () => {
   });
 });
 
+describe('configured warehouse', () => {
+  test('catalog.warehouse names the root, the prefix and where tables go', async () => {
+    const dir = tempDir();
+    const lake = path.join(tempDir('icegate-lake-'), 'deep', 'lake'); // created at start
+    const t = createToken(dir, 'lake').token;
+    const s2 = await new Server({ dataDir: dir, env: { ICEGATE_CATALOG_WAREHOUSE: `file://${lake}` } }).start();
+    try {
+      const cfg = await call(s2, t, 'GET', '/v1/config?warehouse=lake', { status: 200 });
+      assert.equal(cfg.json.overrides.prefix, 'lake');
+      await call(s2, t, 'GET', '/v1/config?warehouse=warehouse', { status: 404 });
+      const lcat = new IcebergRestCatalog({ baseUrl: s2.url, warehouse: 'lake', fetch: validatingFetch(seen),
+        auth: { type: 'bearer', token: t } });
+      await lcat.createNamespace({ namespace: ['l'] });
+      const m = await lcat.createTable({ namespace: ['l'] }, { name: 't', schema: schema1 });
+      assert.equal(m.location, `file://${lake}/l/t`);
+      assert.equal(fs.readdirSync(path.join(lake, 'l', 't', 'metadata')).length, 1);
+      await call(s2, t, 'GET', '/v1/lake/namespaces/l/tables/t', { status: 200 });
+      await call(s2, t, 'GET', '/v1/warehouse/namespaces/l/tables/t', { status: 404 });
+    } finally {
+      await s2.stop();
+    }
+  });
+});
+
 describe('namespaces', () => {
   test('lifecycle through iceberg-js', async () => {
     const created = await cat.createNamespace({ namespace: ['sales'] }, { properties: { owner: 'ana', tier: 'gold' } });
