@@ -131,6 +131,9 @@ typedef struct {
     int (*obj_drop)(ig_store_t *st, const char *ns, const char *name, ig_obj_kind_t kind, ig_error_t *err);
     int (*obj_rename)(ig_store_t *st, const char *from_ns, const char *from_name, const char *to_ns,
                       const char *to_name, ig_obj_kind_t kind, ig_error_t *err);
+    /* How many tables/views have a metadata location starting with prefix (byte-wise); purge uses it to
+     * refuse deleting a directory another object still lives in. */
+    int (*obj_count_under)(ig_store_t *st, const char *prefix, int64_t *n, ig_error_t *err);
 } ig_store_ops_t;
 
 struct ig_store {

@@ -943,6 +943,29 @@ out:
     return rc;
 }
 
+static int sq_obj_count_under(ig_store_t *base, const char *prefix, int64_t *n, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    /* substr over a BLOB counts bytes (over TEXT it counts characters). */
+    sqlite3_stmt *st =
+        prep(db, "SELECT COUNT(*) FROM objects WHERE substr(CAST(location AS BLOB), 1, ?2) = CAST(?1 AS BLOB)", err);
+    if (!st) goto out;
+    bind_text(st, 1, prefix);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)strlen(prefix));
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *n = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        fail_db(err, db, "object count");
+    }
+out:
+    sqlite3_finalize(st);
+    give_back(s, db);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ lifecycle */
 
 static void sq_close(ig_store_t *base)
@@ -980,6 +1003,7 @@ static const ig_store_ops_t sqlite_ops = {
     .obj_swap = sq_obj_swap,
     .obj_drop = sq_obj_drop,
     .obj_rename = sq_obj_rename,
+    .obj_count_under = sq_obj_count_under,
 };
 
 ig_store_t *ig_store_sqlite_open(const char *path, ig_error_t *err)

@@ -11,7 +11,8 @@ test('serve: /healthz without a token, /v1/config with one, clean SIGTERM', asyn
     assert.equal((await srv.req('GET', '/healthz')).status, 200);
     const ok = await srv.req('GET', '/v1/config', { token: tok.token });
     assert.equal(ok.status, 200);
-    assert.deepEqual(ok.json, { defaults: {}, overrides: {} });
+    assert.deepEqual(ok.json.defaults, {});
+    assert.deepEqual(ok.json.overrides, {});
     assertError(assert, await srv.req('GET', '/v1/config'), 401, /NotAuthorized/, /missing/);
   } finally {
     await srv.stop();
