@@ -261,22 +261,6 @@ void ig_catalog_free(ig_catalog_t *c)
 
 /* ------------------------------------------------------------------ small helpers */
 
-/* A query parameter, form-decoded: '+' is a space (Java's URLEncoder and URLSearchParams, which iceberg-js
- * uses, both encode spaces so), %XX as usual.  1 found, 0 absent, -1 too long or badly encoded. */
-static int query_param(ig_req_t *r, const char *name, char *buf, size_t cap)
-{
-    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-    if (!v) return 0;
-    size_t n = strlen(v);
-    char *tmp = malloc(n + 1);
-    if (!tmp) return -1;
-    for (size_t i = 0; i <= n; i++)
-        tmp[i] = v[i] == '+' ? ' ' : v[i];
-    int rc = ig_http_decode(tmp, n, buf, cap);
-    free(tmp);
-    return rc ? -1 : 1;
-}
-
 typedef struct {
     ig_req_t *r;
     ig_catalog_t *c;
@@ -710,7 +694,7 @@ static bool warehouse_matches(ig_catalog_t *c, const char *w)
 static ig_res_t get_config(ig_req_t *r, ig_catalog_t *c)
 {
     char w[IG_LOCATION_MAX];
-    int q = query_param(r, "warehouse", w, sizeof w);
+    int q = ig_http_query(r, "warehouse", w, sizeof w);
     if (q < 0)
         return ig_http_error(r, 400, "BadRequestException", "warehouse parameter too long or badly encoded");
     json_object *o = json_object_new_object(), *defaults = json_object_new_object(),
@@ -763,7 +747,7 @@ static int parse_page(ig_req_t *r, page_t *pg, ig_error_t *err)
 {
     char tok[2 * sizeof pg->after + 4], size[24];
     memset(pg, 0, sizeof *pg);
-    int q = query_param(r, "pageToken", tok, sizeof tok);
+    int q = ig_http_query(r, "pageToken", tok, sizeof tok);
     if (q < 0) return ig_error_set(err, 400, "BadRequestException", "pageToken is too long or badly encoded");
     pg->paginate = q == 1;
     size_t tl = q == 1 ? strlen(tok) : 0;
@@ -774,7 +758,7 @@ static int parse_page(ig_req_t *r, page_t *pg, ig_error_t *err)
         pg->after[i / 2] = (char)(h << 4 | l);
     }
     pg->limit = PAGE_DEFAULT;
-    q = query_param(r, "pageSize", size, sizeof size);
+    q = ig_http_query(r, "pageSize", size, sizeof size);
     if (q != 0) {
         int64_t v;
         if (q < 0 || ig_parse_i64(size, 1, INT32_MAX, &v))
@@ -828,7 +812,7 @@ static ig_res_t list_namespaces(call_t *k)
     ig_error_t err = {0};
     char parent[NS_MAX + 1];
     page_t pg;
-    int q = query_param(k->r, "parent", parent, sizeof parent);
+    int q = ig_http_query(k->r, "parent", parent, sizeof parent);
     if (q < 0) return ig_http_error(k->r, 400, "BadRequestException", "parent is too long or badly encoded");
     if (q == 0) parent[0] = '\0';
     if (parent[0] && check_ns(parent, &err)) return fail(k->r, &err);
@@ -1353,7 +1337,7 @@ static ig_res_t load_table(call_t *k)
     ig_error_t err = {0};
     char snaps[16], loc[IG_LOCATION_MAX], etag[40];
     char variant = V_TABLE_ALL;
-    int q = query_param(k->r, "snapshots", snaps, sizeof snaps);
+    int q = ig_http_query(k->r, "snapshots", snaps, sizeof snaps);
     if (q < 0 || (q == 1 && strcmp(snaps, "all") != 0 && strcmp(snaps, "refs") != 0))
         return ig_http_error(k->r, 400, "BadRequestException", "snapshots must be 'all' or 'refs'");
     if (q == 1 && strcmp(snaps, "refs") == 0) variant = V_TABLE_REFS;
@@ -1412,7 +1396,7 @@ static ig_res_t drop_object(call_t *k, ig_obj_kind_t kind)
     bool purge = false;
     table_loc[0] = '\0';
     if (kind == IG_OBJ_TABLE) {
-        int g = query_param(k->r, "purgeRequested", q, sizeof q);
+        int g = ig_http_query(k->r, "purgeRequested", q, sizeof q);
         if (g < 0 || (g == 1 && strcasecmp(q, "true") != 0 && strcasecmp(q, "false") != 0))
             return ig_http_error(k->r, 400, "BadRequestException", "purgeRequested must be true or false");
         purge = g == 1 && strcasecmp(q, "true") == 0;

@@ -343,7 +343,8 @@ static int hexval(char c)
     return -1;
 }
 
-int ig_http_decode(const char *src, size_t len, char *buf, size_t cap)
+/* Shared by path segments (plus = false: '+' is a plus) and query values (form encoding: '+' is a space). */
+static int decode(const char *src, size_t len, char *buf, size_t cap, bool plus_is_space)
 {
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
@@ -355,6 +356,8 @@ int ig_http_decode(const char *src, size_t len, char *buf, size_t cap)
             ch = (char)(h << 4 | l);
             if (ch == '\0') return -1;
             i += 2;
+        } else if (ch == '+' && plus_is_space) {
+            ch = ' ';
         }
         if (n + 1 >= cap) return -1;
         buf[n++] = ch;
@@ -363,11 +366,16 @@ int ig_http_decode(const char *src, size_t len, char *buf, size_t cap)
     return 0;
 }
 
+int ig_http_decode(const char *src, size_t len, char *buf, size_t cap)
+{
+    return decode(src, len, buf, cap, false);
+}
+
 int ig_http_query(ig_req_t *r, const char *name, char *buf, size_t cap)
 {
     const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
     if (!v) return 0;
-    return ig_http_decode(v, strlen(v), buf, cap) ? -1 : 1;
+    return decode(v, strlen(v), buf, cap, true) ? -1 : 1;
 }
 
 int ig_http_client_addr(ig_req_t *r, unsigned char out[16])
