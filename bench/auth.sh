@@ -5,7 +5,7 @@
 #     wrk -t2 -c32 -d5s -H 'X-API-Token: <token>' http://127.0.0.1:PORT/v1/config
 # against
 #   - icegate: `bin/icegate serve` on a temp data dir, with one unlimited token (no --max-rps), and
-#   - nginx:   `location = /v1/config { return 200 '{"defaults":{},"overrides":{}}'; }` (BENCHMARKING.md floor)
+#   - nginx:   `location = /v1/config { return 200 '<the very body icegate answered>'; }` (BENCHMARKING.md floor)
 # and prints a table, the medians and the median ratio icegate/nginx. Both share the machine's cores with wrk,
 # so only the ratio measured in this run means anything.
 #
@@ -24,14 +24,6 @@ BODY='{"defaults":{},"overrides":{}}'
 
 bench_init
 
-nginx_start "" "
-        location = /v1/config {
-            default_type application/json;
-            return 200 '$BODY';
-        }"
-NGINX_URL="http://127.0.0.1:$NGINX_PORT/v1/config"
-[ "$(curl -s -m 2 "$NGINX_URL")" = "$BODY" ] || bench_die "nginx baseline does not answer $BODY"
-
 have_icegate=0
 TOKEN=bench-no-icegate
 if icegate_check; then
@@ -42,6 +34,7 @@ if icegate_check; then
     code=$(curl -s -m 2 -o "$BENCH_TMP/check.json" -w '%{http_code}' -H "X-API-Token: $TOKEN" "$ICEGATE_URL" || true)
     if [ "$code" = 200 ] && jq -e '.defaults and .overrides' "$BENCH_TMP/check.json" >/dev/null 2>&1; then
       have_icegate=1
+      BODY=$(cat "$BENCH_TMP/check.json") # nginx answers the very same bytes
     else
       echo "icegate: GET /v1/config with the token answered HTTP $code, not 200 with {defaults, overrides}:" >&2
       head -c 300 "$BENCH_TMP/check.json" >&2 2>/dev/null || true
@@ -49,6 +42,15 @@ if icegate_check; then
     fi
   fi
 fi
+
+nginx_start "" "
+        location = /v1/config {
+            default_type application/json;
+            return 200 '$BODY';
+        }"
+NGINX_URL="http://127.0.0.1:$NGINX_PORT/v1/config"
+[ "$(curl -s -m 2 "$NGINX_URL")" = "$BODY" ] || bench_die "nginx baseline does not answer $BODY"
+echo "auth.sh: both answer the same $(printf '%s' "$BODY" | wc -c)-byte body"
 [ "$have_icegate" = 1 ] || echo "auth.sh: icegate is not available -- measuring the nginx baseline only." >&2
 
 echo "auth.sh: wrk ${WRK_ARGS[*]} -d${SECS}s, $RUNS alternating runs each, $(nproc) cores shared with wrk"

@@ -67,6 +67,9 @@ struct ig_catalog {
     ig_warehouse_t *wh;
     pthread_mutex_t props_mu; /* namespace property read-modify-write */
     cache_t cache;
+    /* GET /v1/config bodies, built once: every client calls it first, often, and it never changes. */
+    char *config_body, *config_body_prefixed;
+    size_t config_len, config_prefixed_len;
 };
 
 /* Response variants: the ETag and the cache key both depend on them. */
@@ -231,6 +234,8 @@ static void cache_clear(cache_t *c)
 
 /* ------------------------------------------------------------------ life cycle */
 
+static int build_config_bodies(ig_catalog_t *c);
+
 ig_catalog_t *ig_catalog_new(ig_server_t *srv, ig_error_t *err)
 {
     ig_catalog_t *c = calloc(1, sizeof *c);
@@ -246,6 +251,11 @@ ig_catalog_t *ig_catalog_new(ig_server_t *srv, ig_error_t *err)
     }
     pthread_mutex_init(&c->props_mu, NULL);
     pthread_mutex_init(&c->cache.mu, NULL);
+    if (build_config_bodies(c)) {
+        ig_catalog_free(c);
+        ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+        return NULL;
+    }
     return c;
 }
 
@@ -256,6 +266,8 @@ void ig_catalog_free(ig_catalog_t *c)
     pthread_mutex_destroy(&c->cache.mu);
     pthread_mutex_destroy(&c->props_mu);
     ig_warehouse_close(c->wh);
+    free(c->config_body);
+    free(c->config_body_prefixed);
     free(c);
 }
 
@@ -691,41 +703,54 @@ static bool warehouse_matches(ig_catalog_t *c, const char *w)
     return false;
 }
 
+/* {"defaults":{},"overrides":{...},"endpoints":[...]} as text (malloc'd), with or without the prefix. */
+static char *config_json(ig_catalog_t *c, bool with_prefix, size_t *len)
+{
+    json_object *o = json_object_new_object(), *overrides = json_object_new_object(),
+                *eps = json_object_new_array();
+    /* A name that is also a route word ("namespaces", ...) would make prefixed paths ambiguous: such a
+     * warehouse is served without a prefix. */
+    const char *name = ig_warehouse_name(c->wh);
+    static const char *const words[] = {"namespaces", "tables", "views", "transactions", "config", "oauth"};
+    bool clash = false;
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        clash |= strcmp(name, words[i]) == 0;
+    if (with_prefix && !clash) json_object_object_add(overrides, "prefix", json_object_new_string(name));
+    for (size_t i = 0; i < sizeof endpoints / sizeof *endpoints; i++)
+        json_object_array_add(eps, json_object_new_string(endpoints[i]));
+    json_object_object_add(o, "defaults", json_object_new_object());
+    json_object_object_add(o, "overrides", overrides);
+    json_object_object_add(o, "endpoints", eps);
+    size_t n;
+    const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    char *copy = malloc(n + 1);
+    if (copy) {
+        memcpy(copy, text, n + 1);
+        *len = n;
+    }
+    json_object_put(o);
+    return copy;
+}
+
+static int build_config_bodies(ig_catalog_t *c)
+{
+    c->config_body = config_json(c, false, &c->config_len);
+    c->config_body_prefixed = config_json(c, true, &c->config_prefixed_len);
+    return c->config_body && c->config_body_prefixed ? 0 : -1;
+}
+
 static ig_res_t get_config(ig_req_t *r, ig_catalog_t *c)
 {
     char w[IG_LOCATION_MAX];
     int q = ig_http_query(r, "warehouse", w, sizeof w);
     if (q < 0)
         return ig_http_error(r, 400, "BadRequestException", "warehouse parameter too long or badly encoded");
-    json_object *o = json_object_new_object(), *defaults = json_object_new_object(),
-                *overrides = json_object_new_object(), *eps = json_object_new_array();
-    if (q == 1 && w[0]) {
-        if (!warehouse_matches(c, w)) {
-            json_object_put(o);
-            json_object_put(defaults);
-            json_object_put(overrides);
-            json_object_put(eps);
-            return ig_http_error(
-                r, 404, "NoSuchWarehouseException",
-                "The given warehouse does not exist: %.200s (this catalog serves \"%s\", %s)", w,
-                ig_warehouse_name(c->wh), ig_warehouse_uri(c->wh));
-        }
-        /* A name that is also a route word ("namespaces", ...) would make prefixed paths ambiguous: such a
-         * warehouse is served without a prefix. */
-        const char *name = ig_warehouse_name(c->wh);
-        static const char *const words[] = {"namespaces",   "tables", "views",
-                                            "transactions", "config", "oauth"};
-        bool clash = false;
-        for (size_t i = 0; i < sizeof words / sizeof *words; i++)
-            clash |= strcmp(name, words[i]) == 0;
-        if (!clash) json_object_object_add(overrides, "prefix", json_object_new_string(name));
-    }
-    for (size_t i = 0; i < sizeof endpoints / sizeof *endpoints; i++)
-        json_object_array_add(eps, json_object_new_string(endpoints[i]));
-    json_object_object_add(o, "defaults", defaults);
-    json_object_object_add(o, "overrides", overrides);
-    json_object_object_add(o, "endpoints", eps);
-    return ig_http_json(r, 200, o);
+    if (q == 0 || !w[0]) return ig_http_send(r, 200, "application/json", c->config_body, c->config_len, true);
+    if (!warehouse_matches(c, w))
+        return ig_http_error(r, 404, "NoSuchWarehouseException",
+                             "The given warehouse does not exist: %.200s (this catalog serves \"%s\", %s)", w,
+                             ig_warehouse_name(c->wh), ig_warehouse_uri(c->wh));
+    return ig_http_send(r, 200, "application/json", c->config_body_prefixed, c->config_prefixed_len, true);
 }
 
 /* ------------------------------------------------------------------ pagination */
