@@ -324,7 +324,10 @@ void ig_http_add_header(ig_req_t *r, const char *name, const char *value)
 {
     if (r->nhdr >= IG_MAX_EXTRA_HEADERS) return;
     r->hdr[r->nhdr].name = name;
-    snprintf(r->hdr[r->nhdr].value, sizeof r->hdr[r->nhdr].value, "%s", value);
+    size_t n = strlen(value), cap = sizeof r->hdr[r->nhdr].value;
+    if (n >= cap) n = cap - 1;
+    memcpy(r->hdr[r->nhdr].value, value, n);
+    r->hdr[r->nhdr].value[n] = '\0';
     r->nhdr++;
 }
 

@@ -7,6 +7,8 @@
  */
 #include "ratelimit.h"
 
+#include <string.h>
+
 #include <float.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -49,6 +51,9 @@ int ig_gcra_params_init(ig_gcra_params_t *p, double max_rps, int burst)
     p->burst = burst;
     p->emission_ns = emission;
     p->tolerance_ns = (int64_t)(burst - 1) * emission;
+    /* From the configured rate, not from T: a policy of 3 per 1 s must read w=1 even though T was rounded up. */
+    double w = ceil_snapped((double)burst / max_rps);
+    p->window_s = w < 1 ? 1 : (int64_t)w;
     return 0;
 }
 
@@ -111,19 +116,43 @@ static int64_t ceil_seconds(int64_t ns)
     return ns / IG_NS_PER_S + (ns % IG_NS_PER_S != 0);
 }
 
-static int fit(int n, size_t cap)
+/* Appends a decimal integer (>= 0); these headers are written on every limited request, so no printf. */
+static char *put_u64(char *p, uint64_t v)
 {
-    return (n < 0 || (size_t)n >= cap) ? -1 : n;
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) *p++ = tmp[--n];
+    return p;
+}
+
+/* "token";<k1>=<v1>;<k2>=<v2> into buf (NUL-terminated); length, or -1 if cap is too small. */
+static int fields(char *buf, size_t cap, char k1, uint64_t v1, char k2, uint64_t v2)
+{
+    char tmp[64], *p = tmp;
+    memcpy(p, "\"token\";", 8);
+    p += 8;
+    *p++ = k1;
+    *p++ = '=';
+    p = put_u64(p, v1);
+    *p++ = ';';
+    *p++ = k2;
+    *p++ = '=';
+    p = put_u64(p, v2);
+    size_t n = (size_t)(p - tmp);
+    if (n >= cap) return -1;
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
+    return (int)n;
 }
 
 int ig_ratelimit_policy_header(const ig_gcra_params_t *p, char *buf, size_t cap)
 {
     if (!p || !buf || cap == 0 || !(p->max_rps > 0)) return -1;
-    /* From the configured rate, not from T: a policy of 3 per 1 s must read w=1 even though T was rounded up.
-     */
-    double w = ceil_snapped((double)p->burst / p->max_rps);
-    if (w < 1) w = 1;
-    return fit(snprintf(buf, cap, "\"token\";q=%d;w=%.0f", p->burst, w), cap);
+    return fields(buf, cap, 'q', (uint64_t)p->burst, 'w', (uint64_t)p->window_s);
 }
 
 int ig_ratelimit_header(const ig_gcra_params_t *p, const ig_gcra_result_t *r, char *buf, size_t cap)
@@ -137,8 +166,7 @@ int ig_ratelimit_header(const ig_gcra_params_t *p, const ig_gcra_result_t *r, ch
         t = ceil_seconds(wait);
         if (t < 1) t = 1;
     }
-    return fit(snprintf(buf, cap, "\"token\";r=%d;t=%lld", r->remaining > 0 ? r->remaining : 0, (long long)t),
-               cap);
+    return fields(buf, cap, 'r', (uint64_t)(r->remaining > 0 ? r->remaining : 0), 't', (uint64_t)t);
 }
 
 long ig_ratelimit_retry_after_s(const ig_gcra_result_t *r)

@@ -32,6 +32,7 @@ typedef struct {
     int burst;            /* bucket size, >= 1 */
     int64_t emission_ns;  /* T: ns between two requests at the sustained rate, >= 1 */
     int64_t tolerance_ns; /* tau = (burst - 1) * T */
+    int64_t window_s;     /* w of RateLimit-Policy: ceil(burst / max_rps), >= 1 */
 } ig_gcra_params_t;
 
 /* Fills *p for max_rps (> 0 and finite; fractions allowed, e.g. 0.5; up to 1e9) and burst (>= 1).
