@@ -112,7 +112,7 @@ ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
     ig_tokstate_note(m->state, now_ms, have_addr ? addr : NULL, false);
     r->who.ok = true;
     r->who.via_session = false;
-    memcpy(r->who.token_id, m->id, sizeof r->who.token_id);
+    ig_strlcpy(r->who.token_id, m->id, sizeof r->who.token_id);
     snprintf(r->who.user, sizeof r->who.user, "%s", m->owner);
     r->who.role = IG_ROLE_MEMBER; /* the admin API resolves the owner's role when it needs it */
 done:

@@ -78,29 +78,49 @@ struct ig_tokenstore {
     size_t dead;  /* of which tombstones */
     int64_t seq;  /* highest store seq applied */
     retired_t *retired;
-    ig_tokstate_t *free_states; /* states come in slabs of 64-byte entries, unused ones chained via ->stats;
-                                   a state lives as long as the process (a deleted token's tombstone keeps it) */
-    void **slabs;
+    ig_tokstate_t *free_states; /* unused states of the slabs, chained via ->stats; a state lives as long as
+                                   the process (a deleted token's tombstone keeps it) */
+    struct slab **slabs;
     size_t nslabs;
 };
 
+/* States come in slabs.  A slab also holds a dirty bit per state (set by the request path when a token's
+ * last use changes, cleared by the flusher) and the token id of each state, so flushing last-use data visits
+ * only the tokens used since the last flush instead of walking the whole table.  Slabs are aligned to
+ * SLAB_ALIGN, so a state finds its slab by masking its own address. */
 #define STATES_PER_SLAB 4096
+#define SLAB_ALIGN (512 * 1024)
+#define SLAB_ID_LEN IG_TOKEN_ID_LEN
+
+typedef struct slab {
+    ig_tokstate_t states[STATES_PER_SLAB];
+    _Atomic uint64_t dirty[STATES_PER_SLAB / 64];
+    char ids[STATES_PER_SLAB][SLAB_ID_LEN];
+} slab_t;
+_Static_assert(sizeof(slab_t) <= SLAB_ALIGN, "a slab must fit its alignment");
+
+static slab_t *slab_of(const ig_tokstate_t *s)
+{
+    return (slab_t *)((uintptr_t)s & ~(uintptr_t)(SLAB_ALIGN - 1));
+}
 
 /* Caller holds wmu. */
 static ig_tokstate_t *state_alloc(ig_tokenstore_t *ts)
 {
     if (!ts->free_states) {
-        ig_tokstate_t *slab = aligned_alloc(64, STATES_PER_SLAB * sizeof *slab);
-        void **slabs = realloc(ts->slabs, (ts->nslabs + 1) * sizeof *slabs);
+        /* Pages of the slab are touched only as states are handed out. */
+        slab_t *slab = aligned_alloc(SLAB_ALIGN, SLAB_ALIGN);
+        slab_t **slabs = realloc(ts->slabs, (ts->nslabs + 1) * sizeof *slabs);
         if (!slab || !slabs) {
             ig_error("fatal: out of memory for token state");
             abort();
         }
         ts->slabs = slabs;
         ts->slabs[ts->nslabs++] = slab;
-        for (size_t i = 0; i < STATES_PER_SLAB; i++) {
-            atomic_init(&slab[i].stats, (ig_tokstats_t *)ts->free_states);
-            ts->free_states = &slab[i];
+        for (size_t i = 0; i < STATES_PER_SLAB / 64; i++) atomic_init(&slab->dirty[i], 0);
+        for (size_t i = STATES_PER_SLAB; i-- > 0;) {
+            atomic_init(&slab->states[i].stats, (ig_tokstats_t *)ts->free_states);
+            ts->free_states = &slab->states[i];
         }
     }
     ig_tokstate_t *s = ts->free_states;
@@ -250,11 +270,15 @@ static ig_tokmem_t *make_mem(ig_tokenstore_t *ts, const ig_token_rec_t *rec, ig_
         abort();
     }
     memset(m, 0, sizeof *m);
-    if (!state) {
+    bool fresh = !state;
+    if (fresh) {
         state = state_alloc(ts);
         atomic_store(&state->last_used_ms, rec->last_used_at_ms);
-        atomic_store(&state->flushed_ms, rec->last_used_at_ms);
     }
+    slab_t *sl = slab_of(state);
+    char *id = sl->ids[state - sl->states];
+    if (fresh) ig_strlcpy(id, rec->id, SLAB_ID_LEN);
+    m->id = id;
     m->state = state;
     memcpy(m->hash, rec->hash, 32);
     m->suspended = rec->suspended;
@@ -262,7 +286,6 @@ static ig_tokmem_t *make_mem(ig_tokenstore_t *ts, const ig_token_rec_t *rec, ig_
     m->seq = rec->seq;
     m->limited = ts->rl_enabled && rec->max_rps > 0 &&
                  ig_gcra_params_init(&m->params, rec->max_rps, ig_token_effective_burst(rec)) == 0;
-    memcpy(m->id, rec->id, sizeof m->id);
     memcpy(m->name, rec->name, nl);
     memcpy(m->name + nl, rec->owner, ol);
     m->owner = m->name + nl;
@@ -434,8 +457,15 @@ static void count_second(_Atomic uint64_t *ring, uint64_t sec)
 void ig_tokstate_note(ig_tokstate_t *s, int64_t now_ms, const void *addr16, bool limited)
 {
     /* Store only on change so clients hammering one token do not bounce the cache line more than needed. */
-    if (atomic_load_explicit(&s->last_used_ms, memory_order_relaxed) != now_ms)
-        atomic_store_explicit(&s->last_used_ms, now_ms, memory_order_relaxed);
+    if (atomic_load_explicit(&s->last_used_ms, memory_order_relaxed) != now_ms) {
+        /* Store, then mark dirty (both seq_cst; the flusher clears the mark, then loads): either the flusher
+         * loads this time, or this thread sees the mark cleared and sets it again for the next flush. */
+        atomic_store(&s->last_used_ms, now_ms);
+        slab_t *sl = slab_of(s);
+        size_t k = (size_t)(s - sl->states);
+        uint64_t bit = UINT64_C(1) << (k % 64);
+        if (!(atomic_load(&sl->dirty[k / 64]) & bit)) atomic_fetch_or(&sl->dirty[k / 64], bit);
+    }
     if (addr16) {
         uint64_t hi = 0, lo = 0;
         const unsigned char *b = addr16;
@@ -474,27 +504,36 @@ void ig_tokenstore_flush_usage(ig_tokenstore_t *ts)
     size_t cap = 256, n = 0;
     ig_token_usage_t *u = malloc(cap * sizeof *u);
     if (!u) return;
-    ig_tokens_read_begin();
-    table_t *t = atomic_load(&ts->table);
-    for (size_t i = 0; i < t->cap; i++) {
-        ig_tokmem_t *m = atomic_load(&t->slots[i]);
-        if (!m || m == TOMB || m->deleted) continue;
-        int64_t used = atomic_load(&m->state->last_used_ms);
-        if (used <= atomic_load(&m->state->flushed_ms)) continue;
-        if (n == cap) {
-            ig_token_usage_t *bigger = realloc(u, cap * 2 * sizeof *u);
-            if (!bigger) break;
-            u = bigger;
-            cap *= 2;
+    /* wmu keeps the slab list still; the request path never takes it. */
+    pthread_mutex_lock(&ts->wmu);
+    for (size_t i = 0; i < ts->nslabs; i++) {
+        slab_t *sl = ts->slabs[i];
+        for (size_t w = 0; w < STATES_PER_SLAB / 64; w++) {
+            if (!atomic_load_explicit(&sl->dirty[w], memory_order_relaxed)) continue;
+            uint64_t bits = atomic_exchange(&sl->dirty[w], 0);
+            while (bits) {
+                size_t k = w * 64 + (size_t)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                if (n == cap) {
+                    ig_token_usage_t *bigger = realloc(u, cap * 2 * sizeof *u);
+                    if (!bigger) { /* keep the mark so the next flush retries */
+                        atomic_fetch_or(&sl->dirty[k / 64], UINT64_C(1) << (k % 64));
+                        continue;
+                    }
+                    u = bigger;
+                    cap *= 2;
+                }
+                ig_tokstate_t *s = &sl->states[k];
+                memcpy(u[n].id, sl->ids[k], SLAB_ID_LEN);
+                u[n].id[SLAB_ID_LEN - 1] = '\0';
+                u[n].last_used_at_ms = atomic_load(&s->last_used_ms);
+                format_ip(atomic_load(&s->ip_hi), atomic_load(&s->ip_lo), u[n].last_used_ip,
+                          sizeof u[n].last_used_ip);
+                n++;
+            }
         }
-        snprintf(u[n].id, sizeof u[n].id, "%s", m->id);
-        u[n].last_used_at_ms = used;
-        format_ip(atomic_load(&m->state->ip_hi), atomic_load(&m->state->ip_lo), u[n].last_used_ip,
-                  sizeof u[n].last_used_ip);
-        atomic_store(&m->state->flushed_ms, used);
-        n++;
     }
-    ig_tokens_read_end();
+    pthread_mutex_unlock(&ts->wmu);
     if (n) {
         ig_error_t err;
         if (ts->store->ops->token_touch(ts->store, u, n, &err))

@@ -23,6 +23,7 @@
 #include "store.h"
 #include "token.h"
 
+#define IG_TOKEN_ID_LEN 24 /* in-memory id capacity: ids are "tok_" + 16 base62 characters (20) */
 #define IG_STATS_SLOTS 300 /* per-second request counters kept per token: the last 5 minutes */
 
 /* Per-second counters of one token: slot s holds second (v >> 32) and its count (v & 0xffffffff), so a slot
@@ -39,7 +40,7 @@ typedef struct {
     _Atomic uint64_t ip_hi, ip_lo; /* last client address as IPv6 (IPv4 mapped) */
     _Atomic uint64_t requests;     /* authenticated requests, allowed or not */
     _Atomic uint64_t limited;      /* of which refused with 429 */
-    _Atomic int64_t flushed_ms;    /* last_used_ms last written to the store */
+    int64_t spare;
     _Atomic(ig_tokstats_t *) stats;
 } ig_tokstate_t;
 
@@ -53,8 +54,8 @@ typedef struct {
     bool suspended;
     bool limited; /* has a max_rps and the limiter is enabled */
     bool deleted; /* a tombstone: remembers the deletion's seq so a stale copy never brings the token back */
-    char id[IG_ID_MAX];
-    const char *owner; /* points into strings[] */
+    const char *id;    /* lives with the state (one copy per token, not per version) */
+    const char *owner; /* points into name[] */
     char name[];       /* "name\0owner\0" */
 } ig_tokmem_t;
 
