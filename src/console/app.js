@@ -701,7 +701,10 @@ function wire() {
   $('create-form').addEventListener('submit', submitCreate);
   $('created-copy').addEventListener('click', copySecret);
   $('created-value').addEventListener('focus', () => $('created-value').select());
-  $('created-done').addEventListener('click', () => $('dlg-created').close());
+  $('created-done').addEventListener('click', () => {
+    $('created-value').value = ''; // at once: the dialog's close event comes a task later
+    $('dlg-created').close();
+  });
   $('suspend-form').addEventListener('submit', submitSuspend);
   $('rps-form').addEventListener('submit', submitRps);
   $('delete-form').addEventListener('submit', submitDelete);
