@@ -93,6 +93,16 @@ static void give_back(sq_store_t *s, sqlite3 *db)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* The one epilogue of every operation: finalize the statement (NULL is fine), roll back a transaction left
+ * open by a failure, return the connection to the pool.  Returns rc. */
+static int finish(sq_store_t *s, sqlite3 *db, sqlite3_stmt *st, int rc)
+{
+    sqlite3_finalize(st);
+    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    give_back(s, db);
+    return rc;
+}
+
 static sqlite3_stmt *prep(sqlite3 *db, const char *sql, ig_error_t *err)
 {
     sqlite3_stmt *st = NULL;
@@ -249,10 +259,7 @@ static int sq_token_insert(ig_store_t *base, ig_token_rec_t *t, ig_error_t *err)
     }
     rc = exec(db, "COMMIT", err);
 out:
-    sqlite3_finalize(st);
-    if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int sq_token_update(ig_store_t *base, ig_token_rec_t *t, ig_error_t *err)
@@ -304,10 +311,7 @@ static int sq_token_update(ig_store_t *base, ig_token_rec_t *t, ig_error_t *err)
     }
     rc = exec(db, "COMMIT", err);
 out:
-    sqlite3_finalize(st);
-    if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int sq_token_delete(ig_store_t *base, const char *id, int64_t now_ms, int64_t *seq, ig_error_t *err)
@@ -332,10 +336,7 @@ static int sq_token_delete(ig_store_t *base, const char *id, int64_t now_ms, int
     }
     rc = exec(db, "COMMIT", err);
 out:
-    sqlite3_finalize(st);
-    if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int sq_token_get(ig_store_t *base, const char *id, ig_token_rec_t *out, ig_error_t *err)
@@ -356,9 +357,7 @@ static int sq_token_get(ig_store_t *base, const char *id, ig_token_rec_t *out, i
         fail_db(err, db, "token get");
     }
 out:
-    sqlite3_finalize(st);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int walk_tokens(sqlite3 *db, sqlite3_stmt *st, ig_token_cb cb, void *ud, int64_t *max_seq, ig_error_t *err)
@@ -387,9 +386,7 @@ static int sq_token_list(ig_store_t *base, const char *owner, ig_token_cb cb, vo
         if (owner) bind_text(st, 1, owner);
         rc = walk_tokens(db, st, cb, ud, NULL, err);
     }
-    sqlite3_finalize(st);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int sq_token_changes(ig_store_t *base, int64_t since, ig_token_cb cb, void *ud, int64_t *max_seq,
@@ -409,9 +406,7 @@ static int sq_token_changes(ig_store_t *base, int64_t since, ig_token_cb cb, voi
         *max_seq = since;
         rc = walk_tokens(db, st, cb, ud, max_seq, err);
     }
-    sqlite3_finalize(st);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int sq_token_touch(ig_store_t *base, const ig_token_usage_t *u, size_t n, ig_error_t *err)
@@ -439,10 +434,7 @@ static int sq_token_touch(ig_store_t *base, const ig_token_usage_t *u, size_t n,
     }
     rc = exec(db, "COMMIT", err);
 out:
-    sqlite3_finalize(st);
-    if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int sq_changed(ig_store_t *base)
@@ -486,9 +478,7 @@ static int sq_user_get(ig_store_t *base, const char *name, ig_user_t *out, ig_er
         fail_db(err, db, "user get");
     }
 out:
-    sqlite3_finalize(st);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int sq_user_insert(ig_store_t *base, const ig_user_t *u, ig_error_t *err)
@@ -507,9 +497,7 @@ static int sq_user_insert(ig_store_t *base, const ig_user_t *u, ig_error_t *err)
     else if (r != SQLITE_DONE) fail_db(err, db, "user insert");
     else rc = 0;
 out:
-    sqlite3_finalize(st);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 /* Runs an UPDATE with two text parameters on one row: 0, NOTFOUND when no row matched, or -1. */
@@ -525,9 +513,7 @@ static int update_row(sq_store_t *s, const char *sql, const char *a, const char 
         if (sqlite3_step(st) != SQLITE_DONE) fail_db(err, db, what);
         else rc = sqlite3_changes(db) ? 0 : IG_STORE_NOTFOUND;
     }
-    sqlite3_finalize(st);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int sq_user_set_password(ig_store_t *base, const char *name, const char *hash, ig_error_t *err)
@@ -548,9 +534,7 @@ static int sq_user_count(ig_store_t *base, int64_t *n, ig_error_t *err)
     } else if (st) {
         fail_db(err, db, "user count");
     }
-    sqlite3_finalize(st);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 /* ------------------------------------------------------------------ namespaces */
@@ -623,10 +607,7 @@ static int sq_ns_create(ig_store_t *base, const char *ns, const char *props, ig_
     }
     rc = exec(db, "COMMIT", err);
 out:
-    sqlite3_finalize(st);
-    if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int sq_ns_get(ig_store_t *base, const char *ns, char **props, ig_error_t *err)
@@ -648,9 +629,7 @@ static int sq_ns_get(ig_store_t *base, const char *ns, char **props, ig_error_t 
         fail_db(err, db, "namespace get");
     }
 out:
-    sqlite3_finalize(st);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int walk_names(sqlite3 *db, sqlite3_stmt *st, ig_name_cb cb, void *ud, ig_error_t *err)
@@ -685,9 +664,7 @@ static int sq_ns_list(ig_store_t *base, const char *parent, const char *after, i
     sqlite3_bind_int(st, 3, limit > 0 ? limit : -1);
     rc = walk_names(db, st, cb, ud, err);
 out:
-    sqlite3_finalize(st);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int sq_ns_set_props(ig_store_t *base, const char *ns, const char *props, ig_error_t *err)
@@ -739,10 +716,7 @@ static int sq_ns_drop(ig_store_t *base, const char *ns, ig_error_t *err)
     }
     rc = exec(db, "COMMIT", err);
 out:
-    sqlite3_finalize(st);
-    if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 /* ------------------------------------------------------------------ tables and views */
@@ -818,9 +792,7 @@ static int sq_obj_list(ig_store_t *base, const char *ns, ig_obj_kind_t kind, con
     sqlite3_bind_int(st, 4, limit > 0 ? limit : -1);
     rc = walk_names(db, st, cb, ud, err);
 out:
-    sqlite3_finalize(st);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int swap_one(sqlite3 *db, const ig_obj_swap_t *w, ig_error_t *err)
@@ -874,9 +846,7 @@ static int sq_obj_swap(ig_store_t *base, const ig_obj_swap_t *swaps, size_t n, i
         if (swap_one(db, &swaps[i], err)) goto out;
     rc = exec(db, "COMMIT", err);
 out:
-    if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, NULL, rc);
 }
 
 static int sq_obj_drop(ig_store_t *base, const char *ns, const char *name, ig_obj_kind_t kind, ig_error_t *err)
@@ -892,9 +862,7 @@ static int sq_obj_drop(ig_store_t *base, const char *ns, const char *name, ig_ob
     if (sqlite3_step(st) != SQLITE_DONE) fail_db(err, db, "object drop");
     else rc = sqlite3_changes(db) ? 0 : IG_STORE_NOTFOUND;
 out:
-    sqlite3_finalize(st);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int sq_obj_rename(ig_store_t *base, const char *from_ns, const char *from_name, const char *to_ns,
@@ -937,10 +905,7 @@ static int sq_obj_rename(ig_store_t *base, const char *from_ns, const char *from
     }
     rc = exec(db, "COMMIT", err);
 out:
-    sqlite3_finalize(st);
-    if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 static int sq_obj_count_under(ig_store_t *base, const char *prefix, int64_t *n, ig_error_t *err)
@@ -961,9 +926,7 @@ static int sq_obj_count_under(ig_store_t *base, const char *prefix, int64_t *n, 
         fail_db(err, db, "object count");
     }
 out:
-    sqlite3_finalize(st);
-    give_back(s, db);
-    return rc;
+    return finish(s, db, st, rc);
 }
 
 /* ------------------------------------------------------------------ lifecycle */
