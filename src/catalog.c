@@ -63,6 +63,8 @@ typedef struct {
 } cache_t;
 
 #define COMMIT_STRIPES 64
+#define IDEM_INFLIGHT 256                 /* keyed mutations running at once that we guard against duplicates */
+#define IDEM_KEEP_MS (60 * 60 * 1000LL)  /* advertised lifetime PT30M, kept twice as long */
 
 struct ig_catalog {
     ig_server_t *srv;
@@ -71,6 +73,8 @@ struct ig_catalog {
     /* Commits to one table queue on its stripe instead of racing for the pointer swap inside this process
      * (the swap's compare-and-set still arbitrates between processes).  Not a global lock: 64 stripes. */
     pthread_mutex_t commit_mu[COMMIT_STRIPES];
+    pthread_mutex_t idem_mu; /* keys of keyed mutations running now */
+    char idem_busy[IDEM_INFLIGHT][37];
     cache_t cache;
     /* GET /v1/config bodies, built once: every client calls it first, often, and it never changes. */
     char *config_body, *config_body_prefixed;
@@ -257,6 +261,7 @@ ig_catalog_t *ig_catalog_new(ig_server_t *srv, ig_error_t *err)
     pthread_mutex_init(&c->props_mu, NULL);
     pthread_mutex_init(&c->cache.mu, NULL);
     for (int i = 0; i < COMMIT_STRIPES; i++) pthread_mutex_init(&c->commit_mu[i], NULL);
+    pthread_mutex_init(&c->idem_mu, NULL);
     if (build_config_bodies(c)) {
         ig_catalog_free(c);
         ig_error_set(err, 500, "ServiceFailureException", "out of memory");
@@ -272,6 +277,7 @@ void ig_catalog_free(ig_catalog_t *c)
     pthread_mutex_destroy(&c->cache.mu);
     pthread_mutex_destroy(&c->props_mu);
     for (int i = 0; i < COMMIT_STRIPES; i++) pthread_mutex_destroy(&c->commit_mu[i]);
+    pthread_mutex_destroy(&c->idem_mu);
     ig_warehouse_close(c->wh);
     free(c->config_body);
     free(c->config_body_prefixed);
@@ -728,6 +734,7 @@ static char *config_json(ig_catalog_t *c, bool with_prefix, size_t *len)
     json_object_object_add(o, "defaults", json_object_new_object());
     json_object_object_add(o, "overrides", overrides);
     json_object_object_add(o, "endpoints", eps);
+    json_object_object_add(o, "idempotency-key-lifetime", json_object_new_string("PT30M"));
     size_t n;
     const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
     char *copy = malloc(n + 1);
@@ -1739,6 +1746,115 @@ static bool is_root_word(seg_t s)
     return seg_is(s, "namespaces") || seg_is(s, "tables") || seg_is(s, "views") || seg_is(s, "transactions");
 }
 
+static ig_res_t dispatch(ig_req_t *r, ig_catalog_t *c, seg_t *t, int k)
+{
+    call_t *call = malloc(sizeof *call);
+    if (!call) return ig_http_error(r, 500, "ServiceFailureException", "out of memory");
+    call->r = r;
+    call->c = c;
+    call->st = r->srv->store;
+    call->ns[0] = call->name[0] = '\0';
+    ig_res_t res;
+    if (seg_is(t[0], "namespaces"))
+        res = route_namespaces(call, t, k);
+    else if (k == 2 && seg_is(t[0], "tables") && seg_is(t[1], "rename"))
+        res = r->method == IG_POST ? rename_object(call, IG_OBJ_TABLE) : not_allowed(r, "POST");
+    else if (k == 2 && seg_is(t[0], "views") && seg_is(t[1], "rename"))
+        res = r->method == IG_POST ? rename_object(call, IG_OBJ_VIEW) : not_allowed(r, "POST");
+    else if (k == 2 && seg_is(t[0], "transactions") && seg_is(t[1], "commit"))
+        res = r->method == IG_POST ? commit_transaction(call) : not_allowed(r, "POST");
+    else
+        res = no_route(r);
+    free(call);
+    return res;
+}
+
+/* ------------------------------------------------------------------ Idempotency-Key */
+
+/* A mutation carrying an Idempotency-Key: a finalized response for the key is replayed (same status and
+ * body, header Idempotent-Replayed: true) without running the operation again; a request still running with
+ * the key gets 503 + Retry-After (clients retry it); otherwise the operation runs and its response is stored
+ * when final (2xx, and 4xx other than 408/429: the spec's "deterministic terminal" answers; 5xx never).
+ * Keys are bound to the caller and to "METHOD path": reusing one for another request is a 400. */
+static ig_res_t idempotent(ig_req_t *r, ig_catalog_t *c, const char *hdr, seg_t *t, int k)
+{
+    char key[37];
+    size_t hl = strlen(hdr);
+    bool ok = hl == 36;
+    for (size_t i = 0; ok && i < 36; i++) {
+        char ch = hdr[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) ok = ch == '-';
+        else ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+        key[i] = (char)(ch >= 'A' && ch <= 'F' ? ch - 'A' + 'a' : ch);
+    }
+    if (!ok)
+        return ig_http_error(r, 400, "BadRequestException",
+                             "Idempotency-Key must be a UUID (36 characters, e.g. 017f22e2-79b0-7cc3-98c4-dc0c0c07398f)");
+    key[36] = '\0';
+    ig_idem_t e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.key, sizeof e.key, "%s", key);
+    snprintf(e.principal, sizeof e.principal, "%s", r->who.user);
+    if ((size_t)snprintf(e.request, sizeof e.request, "%s %.*s", r->method_str, (int)r->path_len, r->path) >=
+        sizeof e.request)
+        return ig_http_error(r, 400, "BadRequestException", "path too long for an Idempotency-Key request");
+
+    ig_error_t err;
+    ig_idem_t got;
+    int64_t now = ig_wall_ms();
+    int rc = r->srv->store->ops->idem_get(r->srv->store, key, now - IDEM_KEEP_MS, &got, &err);
+    if (rc < 0) return fail(r, &err);
+    if (rc == 0) {
+        ig_res_t res;
+        if (strcmp(got.principal, e.principal) != 0 || strcmp(got.request, e.request) != 0) {
+            res = ig_http_error(r, 400, "BadRequestException",
+                                "Idempotency-Key %s was already used for a different request", key);
+        } else {
+            ig_http_add_header(r, "Idempotent-Replayed", "true");
+            res = ig_http_send(r, got.status, got.body_len ? "application/json" : NULL, got.body, got.body_len,
+                               false);
+        }
+        free(got.body);
+        return res;
+    }
+
+    /* Not finalized: claim the key for this process while the operation runs. */
+    int slot = -1;
+    pthread_mutex_lock(&c->idem_mu);
+    for (int i = 0; i < IDEM_INFLIGHT; i++) {
+        if (strcmp(c->idem_busy[i], key) == 0) {
+            pthread_mutex_unlock(&c->idem_mu);
+            ig_http_add_header(r, "Retry-After", "1");
+            return ig_http_error(r, 503, "ServiceUnavailableException",
+                                 "a request with Idempotency-Key %s is still in progress: retry", key);
+        }
+        if (slot < 0 && !c->idem_busy[i][0]) slot = i;
+    }
+    if (slot >= 0) memcpy(c->idem_busy[slot], key, sizeof key);
+    pthread_mutex_unlock(&c->idem_mu);
+
+    r->capture.on = true;
+    ig_res_t res = dispatch(r, c, t, k);
+    int st = r->status;
+    if ((st >= 200 && st < 300) || (st >= 400 && st < 500 && st != 408 && st != 429)) {
+        e.status = st;
+        e.body = r->capture.body;
+        e.body_len = r->capture.len;
+        e.created_at_ms = now;
+        if (r->srv->store->ops->idem_put(r->srv->store, &e, now - IDEM_KEEP_MS, &err))
+            ig_warn("catalog: cannot store the response for Idempotency-Key %s: %s", key, err.message);
+    }
+    free(r->capture.body);
+    r->capture.body = NULL;
+    r->capture.on = false;
+    if (slot >= 0) {
+        pthread_mutex_lock(&c->idem_mu);
+        c->idem_busy[slot][0] = '\0';
+        pthread_mutex_unlock(&c->idem_mu);
+    }
+    return res;
+}
+
 ig_res_t ig_catalog_handle(ig_req_t *r)
 {
     ig_catalog_t *c = r->srv->catalog;
@@ -1779,23 +1895,7 @@ ig_res_t ig_catalog_handle(ig_req_t *r)
     }
     seg_t *t = s + base;
     int k = n - base;
-    call_t *call = malloc(sizeof *call);
-    if (!call) return ig_http_error(r, 500, "ServiceFailureException", "out of memory");
-    call->r = r;
-    call->c = c;
-    call->st = r->srv->store;
-    call->ns[0] = call->name[0] = '\0';
-    ig_res_t res;
-    if (seg_is(t[0], "namespaces"))
-        res = route_namespaces(call, t, k);
-    else if (k == 2 && seg_is(t[0], "tables") && seg_is(t[1], "rename"))
-        res = r->method == IG_POST ? rename_object(call, IG_OBJ_TABLE) : not_allowed(r, "POST");
-    else if (k == 2 && seg_is(t[0], "views") && seg_is(t[1], "rename"))
-        res = r->method == IG_POST ? rename_object(call, IG_OBJ_VIEW) : not_allowed(r, "POST");
-    else if (k == 2 && seg_is(t[0], "transactions") && seg_is(t[1], "commit"))
-        res = r->method == IG_POST ? commit_transaction(call) : not_allowed(r, "POST");
-    else
-        res = no_route(r);
-    free(call);
-    return res;
+    const char *ik = r->method == IG_POST || r->method == IG_DELETE ? ig_http_header(r, "Idempotency-Key") : NULL;
+    if (ik) return idempotent(r, c, ik, t, k);
+    return dispatch(r, c, t, k);
 }

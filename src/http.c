@@ -61,6 +61,9 @@ static void init_req(ig_req_t *r, ig_server_t *srv, struct MHD_Connection *c, co
     r->who.ok = false;
     r->nhdr = 0;
     r->status = 0;
+    r->capture.on = false;
+    r->capture.body = NULL;
+    r->capture.len = 0;
 }
 
 static bool has_body(struct MHD_Connection *c)
@@ -259,6 +262,11 @@ ig_res_t ig_http_send(ig_req_t *r, int status, const char *ctype, const void *bo
     if (ctype) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     for (int i = 0; i < r->nhdr; i++) MHD_add_response_header(resp, r->hdr[i].name, r->hdr[i].value);
     r->status = status;
+    if (r->capture.on && !r->capture.body && (r->capture.body = malloc(len + 1)) != NULL) {
+        memcpy(r->capture.body, body, len);
+        r->capture.body[len] = '\0';
+        r->capture.len = len;
+    }
     ig_res_t res = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return res;

@@ -54,6 +54,12 @@ typedef struct ig_req {
         char value[256]; /* the console CSP is ~200 bytes */
     } hdr[IG_MAX_EXTRA_HEADERS];
     int status; /* status of the response queued, 0 before */
+    /* When set, ig_http_send also keeps a copy of the response body here (malloc'd; the caller frees). */
+    struct {
+        bool on;
+        char *body;
+        size_t len;
+    } capture;
 } ig_req_t;
 
 typedef enum MHD_Result ig_res_t;

@@ -68,6 +68,17 @@ typedef struct {
     const char *new_location;
 } ig_obj_swap_t;
 
+/* A finalized catalog response kept for an Idempotency-Key (Iceberg REST spec). */
+typedef struct {
+    char key[37];                    /* lower-case UUID */
+    char principal[IG_USER_MAX + 1]; /* who sent it: a key is never replayed to someone else */
+    char request[1024];              /* "METHOD /raw/path" */
+    int status;
+    char *body; /* malloc'd by idem_get; caller frees */
+    size_t body_len;
+    int64_t created_at_ms;
+} ig_idem_t;
+
 typedef int (*ig_token_cb)(void *ud, const ig_token_rec_t *t);
 typedef int (*ig_name_cb)(void *ud, const char *name);
 
@@ -134,6 +145,13 @@ typedef struct {
     /* How many tables/views have a metadata location starting with prefix (byte-wise); purge uses it to
      * refuse deleting a directory another object still lives in. */
     int (*obj_count_under)(ig_store_t *st, const char *prefix, int64_t *n, ig_error_t *err);
+
+    /* ---- idempotency keys ---- */
+    /* The response stored for key, if any (NOTFOUND), not older than since_ms. */
+    int (*idem_get)(ig_store_t *st, const char *key, int64_t since_ms, ig_idem_t *out, ig_error_t *err);
+    /* Stores e unless the key is already there (the first finalized response wins); drops entries created
+     * before expire_before_ms. */
+    int (*idem_put)(ig_store_t *st, const ig_idem_t *e, int64_t expire_before_ms, ig_error_t *err);
 } ig_store_ops_t;
 
 struct ig_store {

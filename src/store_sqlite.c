@@ -45,6 +45,10 @@ static const char *const migrations[] = {
     "CREATE INDEX namespaces_parent ON namespaces(parent, name);"
     "CREATE TABLE objects(ns TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,"
     "  location TEXT NOT NULL, PRIMARY KEY(ns, name));",
+    /* 2: Idempotency-Key responses */
+    "CREATE TABLE idempotency(key TEXT PRIMARY KEY, principal TEXT NOT NULL, request TEXT NOT NULL,"
+    "  status INTEGER NOT NULL, body BLOB NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE INDEX idempotency_created ON idempotency(created_at);",
 };
 
 static int fail_db(ig_error_t *err, sqlite3 *db, const char *what)
@@ -929,6 +933,79 @@ out:
     return finish(s, db, st, rc);
 }
 
+/* ------------------------------------------------------------------ idempotency keys */
+
+static int sq_idem_get(ig_store_t *base, const char *key, int64_t since_ms, ig_idem_t *out, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st =
+        prep(db, "SELECT principal, request, status, body, created_at FROM idempotency WHERE key=? AND created_at>=?",
+             err);
+    if (!st) goto out;
+    bind_text(st, 1, key);
+    sqlite3_bind_int64(st, 2, since_ms);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE) {
+        rc = IG_STORE_NOTFOUND;
+    } else if (r != SQLITE_ROW) {
+        fail_db(err, db, "idempotency lookup");
+    } else {
+        snprintf(out->key, sizeof out->key, "%s", key);
+        col_text(st, 0, out->principal, sizeof out->principal);
+        col_text(st, 1, out->request, sizeof out->request);
+        out->status = sqlite3_column_int(st, 2);
+        out->body_len = (size_t)sqlite3_column_bytes(st, 3);
+        out->body = malloc(out->body_len + 1);
+        out->created_at_ms = sqlite3_column_int64(st, 4);
+        if (!out->body) {
+            ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+        } else {
+            if (out->body_len) memcpy(out->body, sqlite3_column_blob(st, 3), out->body_len);
+            out->body[out->body_len] = '\0';
+            rc = 0;
+        }
+    }
+out:
+    return finish(s, db, st, rc);
+}
+
+static int sq_idem_put(ig_store_t *base, const ig_idem_t *e, int64_t expire_before_ms, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    if (exec(db, "BEGIN IMMEDIATE", err)) goto out;
+    st = prep(db, "DELETE FROM idempotency WHERE created_at<?", err);
+    if (!st) goto out;
+    sqlite3_bind_int64(st, 1, expire_before_ms);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        fail_db(err, db, "idempotency expiry");
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = prep(db,
+              "INSERT OR IGNORE INTO idempotency(key, principal, request, status, body, created_at)"
+              " VALUES(?,?,?,?,?,?)",
+              err);
+    if (!st) goto out;
+    bind_text(st, 1, e->key);
+    bind_text(st, 2, e->principal);
+    bind_text(st, 3, e->request);
+    sqlite3_bind_int(st, 4, e->status);
+    sqlite3_bind_blob(st, 5, e->body ? e->body : "", (int)e->body_len, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 6, e->created_at_ms);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        fail_db(err, db, "idempotency store");
+        goto out;
+    }
+    rc = exec(db, "COMMIT", err);
+out:
+    return finish(s, db, st, rc);
+}
+
 /* ------------------------------------------------------------------ lifecycle */
 
 static void sq_close(ig_store_t *base)
@@ -967,6 +1044,8 @@ static const ig_store_ops_t sqlite_ops = {
     .obj_drop = sq_obj_drop,
     .obj_rename = sq_obj_rename,
     .obj_count_under = sq_obj_count_under,
+    .idem_get = sq_idem_get,
+    .idem_put = sq_idem_put,
 };
 
 ig_store_t *ig_store_sqlite_open(const char *path, ig_error_t *err)

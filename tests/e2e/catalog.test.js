@@ -55,7 +55,7 @@ describe('config', () => {
     assert.deepEqual(r.json.overrides, {});
     assert.ok(r.json.endpoints.includes('POST /v1/{prefix}/transactions/commit'));
     assert.ok(r.json.endpoints.includes('POST /v1/{prefix}/namespaces/{namespace}/register-view'));
-    assert.equal(r.json['idempotency-key-lifetime'], undefined, 'idempotency is not advertised');
+    assert.equal(r.json['idempotency-key-lifetime'], 'PT30M', 'Idempotency-Key is honoured and advertised');
     for (const ep of r.json.endpoints) assert.match(ep, /^(GET|HEAD|POST|DELETE) \/v1\/\{prefix\}\//);
   });
 
