@@ -552,6 +552,16 @@ void ig_icemeta_set_str(json_object *o, const char *k, const char *v)
 
 /* ---------- pieces of create and commit ---------- */
 
+int ig_icemeta_check_create_args(json_object *req, const char *what, json_object **out_meta, ig_error_t *err)
+{
+    if (!out_meta) return ig_error_set(err, 500, "InternalServerError", "out_meta is NULL");
+    *out_meta = NULL;
+    if (ig_icemeta_check_depth(req, err) < 0) return -1;
+    if (!json_object_is_type(req, json_type_object))
+        return ig_error_set(err, BAD, "%s must be an object", what);
+    return 0;
+}
+
 int ig_icemeta_check_commit_args(json_object *requirements, json_object *updates, json_object **out_meta,
                                  ig_error_t *err)
 {

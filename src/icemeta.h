@@ -99,6 +99,10 @@ void ig_icemeta_set_str(json_object *o, const char *k, const char *v);
  * after in their old order.  Consumes m; on allocation failure returns m itself (the order is cosmetic). */
 json_object *ig_icemeta_reorder(json_object *m, const char *const *keys);
 
+/* The checks a create starts with: out_meta not NULL (500 otherwise), then *out_meta = NULL; req within the
+ * depth cap and an object (400 "<what> must be an object").  0 or -1. */
+int ig_icemeta_check_create_args(json_object *req, const char *what, json_object **out_meta, ig_error_t *err);
+
 /* The checks a commit starts with: out_meta not NULL (500 otherwise), then *out_meta = NULL; requirements
  * and updates (each may be NULL) within the depth cap and arrays (400).  0 or -1. */
 int ig_icemeta_check_commit_args(json_object *requirements, json_object *updates, json_object **out_meta,

@@ -743,10 +743,7 @@ int ig_tablemeta_create(json_object *req, const char *location, const char *tabl
     char *loc = NULL;
     int64_t fv;
 
-    if (!out_meta) return ig_error_set(err, 500, "InternalServerError", "out_meta is NULL");
-    *out_meta = NULL;
-    if (ig_icemeta_check_depth(req, err) < 0) return -1;
-    if (!json_object_is_type(req, json_type_object)) return ig_error_set(err, BAD, "%s must be an object", W);
+    if (ig_icemeta_check_create_args(req, W, out_meta, err) < 0) return -1;
     if (ig_icemeta_req_str(req, "name", W, &name, err) < 0 ||
         ig_icemeta_req_object(req, "schema", W, &reqschema, err) < 0 ||
         ig_icemeta_opt_str(req, "location", W, &reqloc, err) < 0 ||

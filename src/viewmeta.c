@@ -139,10 +139,7 @@ int ig_viewmeta_create(json_object *req, const char *location, const char *view_
     json_object *schema, *version, *props = NULL, *m = NULL, *arr, *sc, *ver;
     char *loc = NULL;
 
-    if (!out_meta) return ig_error_set(err, 500, "InternalServerError", "out_meta is NULL");
-    *out_meta = NULL;
-    if (ig_icemeta_check_depth(req, err) < 0) return -1;
-    if (!json_object_is_type(req, json_type_object)) return ig_error_set(err, BAD, "%s must be an object", W);
+    if (ig_icemeta_check_create_args(req, W, out_meta, err) < 0) return -1;
     if (ig_icemeta_req_str(req, "name", W, &name, err) < 0 ||
         ig_icemeta_req_object(req, "schema", W, &schema, err) < 0 ||
         ig_icemeta_req_object(req, "view-version", W, &version, err) < 0 ||
