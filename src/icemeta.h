@@ -1,6 +1,8 @@
 /* icemeta — pieces shared by table metadata (tablemeta) and view metadata (viewmeta): checked JSON
- * accessors that report a 400 naming the field, the structural caps on client documents, and Iceberg
- * schema checks (types, field ids, identifier fields).  Pure logic: no I/O, no global state.
+ * accessors that report a 400 naming the field, tolerant accessors for documents already validated, the
+ * structural caps on client documents, Iceberg schema checks (types, field ids, identifier fields), and the
+ * steps of create/commit that tables and views share (argument checks, location, add-schema, the
+ * location/properties updates, canonical key order).  Pure logic: no I/O, no global state.
  *
  * Every function that takes an ig_error_t fills it with code 400 / BadRequestException on failure,
  * unless its comment says otherwise.  No function here keeps a reference to its arguments. */
