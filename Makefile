@@ -40,7 +40,7 @@ $(BIN): $(BUILD)/main.o $(LIBOBJ)
 	@echo "  LINK  $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIBOBJ)
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes $< $(LIBOBJ) -o $@ $(LDLIBS) -lcmocka

@@ -169,7 +169,7 @@ static int idset_add(idset_t *s, int64_t id, ig_error_t *err)
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
         int64_t *p = realloc(s->ids, cap * sizeof *p);
-        if (!p) return ig_error_set(err, 500, "InternalServerError", "out of memory");
+        if (!p) return ig_icemeta_oom(err);
         s->ids = p;
         s->cap = cap;
     }
@@ -218,8 +218,7 @@ static int check_struct(json_object *st, idset_t *ids, int depth, ig_error_t *er
     /* Count (and cap) before any per-field work, so a huge struct is refused cheaply. */
     if (n > IG_ICEMETA_MAX_FIELDS || ids->n + n > IG_ICEMETA_MAX_FIELDS)
         return ig_error_set(err, BAD, "schema has more than %d fields", IG_ICEMETA_MAX_FIELDS);
-    if (!(names = malloc((n ? n : 1) * sizeof *names)))
-        return ig_error_set(err, 500, "InternalServerError", "out of memory");
+    if (!(names = malloc((n ? n : 1) * sizeof *names))) return ig_icemeta_oom(err);
     for (size_t i = 0; i < n; i++) {
         json_object *f = json_object_array_get_idx(fields, i), *ft;
         int64_t id;
@@ -478,25 +477,164 @@ json_object *ig_icemeta_copy(json_object *o)
     return dst;
 }
 
+/* A new object with m's members, keys first (see ig_icemeta_reorder); m is left alone.  NULL on allocation
+ * failure. */
+static json_object *ordered(json_object *m, const char *const *keys)
+{
+    json_object *o = json_object_new_object();
+    if (!o) return NULL;
+    for (int i = 0; keys[i]; i++) {
+        json_object *v;
+        if (json_object_object_get_ex(m, keys[i], &v)) json_object_object_add(o, keys[i], json_object_get(v));
+    }
+    json_object_object_foreach(m, k, v)
+    {
+        if (!json_object_object_get_ex(o, k, NULL)) json_object_object_add(o, k, json_object_get(v));
+    }
+    return o;
+}
+
+json_object *ig_icemeta_reorder(json_object *m, const char *const *keys)
+{
+    json_object *o = ordered(m, keys);
+    if (!o) return m;
+    json_object_put(m);
+    return o;
+}
+
 json_object *ig_icemeta_schema_with_id(json_object *schema, int64_t id)
 {
     static const char *const order[] = {"type", "schema-id", "identifier-field-ids", "fields", NULL};
     json_object *copy = ig_icemeta_copy(schema), *out;
     if (!copy) return NULL;
     json_object_object_add(copy, "schema-id", json_object_new_int64(id));
-    if (!(out = json_object_new_object())) {
-        json_object_put(copy);
-        return NULL;
-    }
-    for (int i = 0; order[i]; i++) {
-        json_object *v;
-        if (json_object_object_get_ex(copy, order[i], &v))
-            json_object_object_add(out, order[i], json_object_get(v));
-    }
-    json_object_object_foreach(copy, k, v)
-    {
-        if (!json_object_object_get_ex(out, k, NULL)) json_object_object_add(out, k, json_object_get(v));
-    }
+    out = ordered(copy, order);
     json_object_put(copy);
     return out;
+}
+
+/* ---------- tolerant accessors ---------- */
+
+int ig_icemeta_oom(ig_error_t *err)
+{
+    return ig_error_set(err, 500, "InternalServerError", "out of memory");
+}
+
+json_object *ig_icemeta_get(json_object *o, const char *k)
+{
+    json_object *v = NULL;
+    if (!json_object_is_type(o, json_type_object)) return NULL;
+    json_object_object_get_ex(o, k, &v);
+    return v;
+}
+
+int64_t ig_icemeta_get_i64(json_object *o, const char *k, int64_t dflt)
+{
+    json_object *v = ig_icemeta_get(o, k);
+    return json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : dflt;
+}
+
+const char *ig_icemeta_get_str(json_object *o, const char *k)
+{
+    json_object *v = ig_icemeta_get(o, k);
+    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+void ig_icemeta_set_i64(json_object *o, const char *k, int64_t v)
+{
+    json_object_object_add(o, k, json_object_new_int64(v));
+}
+
+void ig_icemeta_set_str(json_object *o, const char *k, const char *v)
+{
+    json_object_object_add(o, k, json_object_new_string(v));
+}
+
+/* ---------- pieces of create and commit ---------- */
+
+int ig_icemeta_check_create_args(json_object *req, const char *what, json_object **out_meta, ig_error_t *err)
+{
+    if (!out_meta) return ig_error_set(err, 500, "InternalServerError", "out_meta is NULL");
+    *out_meta = NULL;
+    if (ig_icemeta_check_depth(req, err) < 0) return -1;
+    if (!json_object_is_type(req, json_type_object))
+        return ig_error_set(err, BAD, "%s must be an object", what);
+    return 0;
+}
+
+int ig_icemeta_check_commit_args(json_object *requirements, json_object *updates, json_object **out_meta,
+                                 ig_error_t *err)
+{
+    if (!out_meta) return ig_error_set(err, 500, "InternalServerError", "out_meta is NULL");
+    *out_meta = NULL;
+    if (ig_icemeta_check_depth(requirements, err) < 0 || ig_icemeta_check_depth(updates, err) < 0) return -1;
+    if (requirements && !json_object_is_type(requirements, json_type_array))
+        return ig_error_set(err, BAD, "commit: 'requirements' must be an array");
+    if (updates && !json_object_is_type(updates, json_type_array))
+        return ig_error_set(err, BAD, "commit: 'updates' must be an array");
+    return 0;
+}
+
+int ig_icemeta_new_location(const char *location, const char *reqloc, const char *what, const char *kind,
+                            char **out, ig_error_t *err)
+{
+    char *loc;
+    *out = NULL;
+    if (!location) location = reqloc;
+    if (!location || !location[0]) return ig_error_set(err, BAD, "%s: no %s location", what, kind);
+    if (!(loc = strdup(location))) return ig_icemeta_oom(err);
+    for (size_t n = strlen(loc); n > 1 && loc[n - 1] == '/'; n--)
+        loc[n - 1] = '\0';
+    *out = loc;
+    return 0;
+}
+
+int ig_icemeta_add_schema(json_object *schemas, json_object *schema, int64_t *id, ig_error_t *err)
+{
+    json_object *copy;
+    int64_t next = 0;
+    for (size_t i = 0; i < json_object_array_length(schemas); i++) {
+        json_object *s = json_object_array_get_idx(schemas, i);
+        if (ig_icemeta_schema_same(s, schema)) {
+            *id = ig_icemeta_get_i64(s, "schema-id", 0);
+            return 0;
+        }
+    }
+    if (ig_icemeta_next_id(schemas, "schema-id", -1, &next, err) < 0) return -1;
+    if (!(copy = ig_icemeta_schema_with_id(schema, next))) return ig_icemeta_oom(err);
+    json_object_array_add(schemas, copy);
+    *id = next;
+    return 0;
+}
+
+int ig_icemeta_update_set_location(json_object *m, json_object *u, ig_error_t *err)
+{
+    const char *loc;
+    if (ig_icemeta_req_str(u, "location", ig_icemeta_get_str(u, "action"), &loc, err) < 0) return -1;
+    if (!loc[0]) return ig_error_set(err, BAD, "set-location: 'location' must not be empty");
+    ig_icemeta_set_str(m, "location", loc);
+    return 0;
+}
+
+int ig_icemeta_update_set_properties(json_object *props, json_object *u, ig_error_t *err)
+{
+    json_object *upd;
+    if (ig_icemeta_req_object(u, "updates", ig_icemeta_get_str(u, "action"), &upd, err) < 0 ||
+        ig_icemeta_check_string_map(upd, "set-properties: updates", err) < 0)
+        return -1;
+    json_object_object_foreach(upd, k, v)
+        json_object_object_add(props, k, json_object_new_string(json_object_get_string(v)));
+    return 0;
+}
+
+int ig_icemeta_update_remove_properties(json_object *props, json_object *u, ig_error_t *err)
+{
+    json_object *rm;
+    if (ig_icemeta_req_array(u, "removals", ig_icemeta_get_str(u, "action"), &rm, err) < 0) return -1;
+    for (size_t i = 0; i < json_object_array_length(rm); i++)
+        if (!json_object_is_type(json_object_array_get_idx(rm, i), json_type_string))
+            return ig_error_set(err, BAD, "remove-properties: 'removals' must hold strings");
+    for (size_t i = 0; i < json_object_array_length(rm); i++)
+        json_object_object_del(props, json_object_get_string(json_object_array_get_idx(rm, i)));
+    return 0;
 }

@@ -1,6 +1,8 @@
 /* icemeta — pieces shared by table metadata (tablemeta) and view metadata (viewmeta): checked JSON
- * accessors that report a 400 naming the field, the structural caps on client documents, and Iceberg
- * schema checks (types, field ids, identifier fields).  Pure logic: no I/O, no global state.
+ * accessors that report a 400 naming the field, tolerant accessors for documents already validated, the
+ * structural caps on client documents, Iceberg schema checks (types, field ids, identifier fields), and the
+ * steps of create/commit that tables and views share (argument checks, location, add-schema, the
+ * location/properties updates, canonical key order).  Pure logic: no I/O, no global state.
  *
  * Every function that takes an ig_error_t fills it with code 400 / BadRequestException on failure,
  * unless its comment says otherwise.  No function here keeps a reference to its arguments. */
@@ -80,5 +82,51 @@ json_object *ig_icemeta_schema_with_id(json_object *schema, int64_t id);
 
 /* A deep copy of o, or NULL on allocation failure.  The caller owns it. */
 json_object *ig_icemeta_copy(json_object *o);
+
+/* Sets *err to 500 InternalServerError "out of memory" and returns -1. */
+int ig_icemeta_oom(ig_error_t *err);
+
+/* Tolerant accessors for documents already validated (no error reporting).
+ * get: member k of o (borrowed), NULL when o is not an object or k is missing or null.
+ * get_i64 / get_str: member k when it is an integer / a string (borrowed), else dflt / NULL.
+ * set_i64 / set_str: replaces member k of o with a new integer / copy of string v (allocation failure not
+ * reported: the member becomes null, which the final validation of the document rejects). */
+json_object *ig_icemeta_get(json_object *o, const char *k);
+int64_t ig_icemeta_get_i64(json_object *o, const char *k, int64_t dflt);
+const char *ig_icemeta_get_str(json_object *o, const char *k);
+void ig_icemeta_set_i64(json_object *o, const char *k, int64_t v);
+void ig_icemeta_set_str(json_object *o, const char *k, const char *v);
+
+/* Returns m's members as a new object: those named in keys (NULL-terminated) first in that order, the rest
+ * after in their old order.  Consumes m; on allocation failure returns m itself (the order is cosmetic). */
+json_object *ig_icemeta_reorder(json_object *m, const char *const *keys);
+
+/* The checks a create starts with: out_meta not NULL (500 otherwise), then *out_meta = NULL; req within the
+ * depth cap and an object (400 "<what> must be an object").  0 or -1. */
+int ig_icemeta_check_create_args(json_object *req, const char *what, json_object **out_meta, ig_error_t *err);
+
+/* The checks a commit starts with: out_meta not NULL (500 otherwise), then *out_meta = NULL; requirements
+ * and updates (each may be NULL) within the depth cap and arrays (400).  0 or -1. */
+int ig_icemeta_check_commit_args(json_object *requirements, json_object *updates, json_object **out_meta,
+                                 ig_error_t *err);
+
+/* The location of a new table or view: location, or the request's reqloc when location is NULL, with
+ * trailing '/' removed, as a malloc'd string in *out (caller frees).  -1 (400 "<what>: no <kind>
+ * location") when neither is a non-empty string, -1 (500) on allocation failure. */
+int ig_icemeta_new_location(const char *location, const char *reqloc, const char *what, const char *kind,
+                            char **out, ig_error_t *err);
+
+/* Adds schema (already checked with ig_icemeta_check_schema) to the array schemas unless one with the same
+ * fields (ig_icemeta_schema_same) is there: *id gets that one's schema-id, or the next free schema-id,
+ * given to a copy appended via ig_icemeta_schema_with_id.  -1 (400) when ids run out, -1 (500) on
+ * allocation failure; *id is only set on success. */
+int ig_icemeta_add_schema(json_object *schemas, json_object *schema, int64_t *id, ig_error_t *err);
+
+/* The set-location, set-properties and remove-properties updates (shared by tables and views): u is the
+ * update object, messages name its "action".  set_location writes m's "location"; the properties ones
+ * change the object props (m's "properties").  0, or -1 (400) on a malformed update (nothing changed). */
+int ig_icemeta_update_set_location(json_object *m, json_object *u, ig_error_t *err);
+int ig_icemeta_update_set_properties(json_object *props, json_object *u, ig_error_t *err);
+int ig_icemeta_update_remove_properties(json_object *props, json_object *u, ig_error_t *err);
 
 #endif

@@ -18,47 +18,12 @@
 #define BAD 400, "BadRequestException"
 #define CONFLICT 409, "CommitFailedException"
 
-static int oom(ig_error_t *err)
-{
-    return ig_error_set(err, 500, "InternalServerError", "out of memory");
-}
-
 /* ---------- small json helpers (tolerant: used on documents already validated) ---------- */
-
-static json_object *get(json_object *o, const char *k)
-{
-    json_object *v = NULL;
-    if (!json_object_is_type(o, json_type_object)) return NULL;
-    json_object_object_get_ex(o, k, &v);
-    return v;
-}
-
-static int64_t get_i64(json_object *o, const char *k, int64_t dflt)
-{
-    json_object *v = get(o, k);
-    return json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : dflt;
-}
-
-static const char *get_str(json_object *o, const char *k)
-{
-    json_object *v = get(o, k);
-    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static void set_i64(json_object *o, const char *k, int64_t v)
-{
-    json_object_object_add(o, k, json_object_new_int64(v));
-}
-
-static void set_str(json_object *o, const char *k, const char *v)
-{
-    json_object_object_add(o, k, json_object_new_string(v));
-}
 
 /* The array member k of o, created empty if absent (borrowed). */
 static json_object *array_member(json_object *o, const char *k)
 {
-    json_object *v = get(o, k);
+    json_object *v = ig_icemeta_get(o, k);
     if (!json_object_is_type(v, json_type_array)) {
         v = json_object_new_array();
         json_object_object_add(o, k, v);
@@ -76,12 +41,12 @@ static void array_remove_id(json_object *arr, const char *key, int64_t id)
 
 static int64_t current_schema_id(json_object *m)
 {
-    return get_i64(m, "current-schema-id", -1);
+    return ig_icemeta_get_i64(m, "current-schema-id", -1);
 }
 
 static json_object *current_schema(json_object *m)
 {
-    return ig_icemeta_find_by_id(get(m, "schemas"), "schema-id", current_schema_id(m), NULL);
+    return ig_icemeta_find_by_id(ig_icemeta_get(m, "schemas"), "schema-id", current_schema_id(m), NULL);
 }
 
 /* ---------- validation ---------- */
@@ -103,11 +68,11 @@ static int check_required(json_object *m, int64_t *fv_out, ig_error_t *err)
                             IG_TABLEMETA_MAX_FORMAT_VERSION);
     static const char *const all_required[] = {"location", "last-updated-ms", "last-column-id", NULL};
     for (int i = 0; all_required[i]; i++)
-        if (!get(m, all_required[i]))
+        if (!ig_icemeta_get(m, all_required[i]))
             return ig_error_set(err, BAD, "table metadata: missing required field '%s'", all_required[i]);
     if (fv >= 2) {
         /* Like Iceberg Java's parser, report a missing current schema before later missing fields. */
-        json_object *schemas = get(m, "schemas");
+        json_object *schemas = ig_icemeta_get(m, "schemas");
         int64_t cur;
         if (json_object_is_type(schemas, json_type_array) &&
             ig_icemeta_opt_int(m, "current-schema-id", "table metadata", &cur, err) == 1 &&
@@ -115,19 +80,19 @@ static int check_required(json_object *m, int64_t *fv_out, ig_error_t *err)
             return ig_error_set(err, BAD, "table metadata: current-schema-id %" PRId64 " is not in 'schemas'",
                                 cur);
         for (int i = 0; v2_required[i]; i++)
-            if (!get(m, v2_required[i]))
+            if (!ig_icemeta_get(m, v2_required[i]))
                 return ig_error_set(
                     err, BAD,
                     "table metadata: missing required field '%s' (required in format version %" PRId64 ")",
                     v2_required[i], fv);
-        if (fv >= 3 && !get(m, "next-row-id"))
+        if (fv >= 3 && !ig_icemeta_get(m, "next-row-id"))
             return ig_error_set(
                 err, BAD,
                 "table metadata: missing required field 'next-row-id' (required in format version 3)");
     } else {
-        if (!get(m, "schema") && !get(m, "schemas"))
+        if (!ig_icemeta_get(m, "schema") && !ig_icemeta_get(m, "schemas"))
             return ig_error_set(err, BAD, "table metadata: missing required field 'schema' or 'schemas'");
-        if (!get(m, "partition-spec") && !get(m, "partition-specs"))
+        if (!ig_icemeta_get(m, "partition-spec") && !ig_icemeta_get(m, "partition-specs"))
             return ig_error_set(
                 err, BAD, "table metadata: missing required field 'partition-spec' or 'partition-specs'");
     }
@@ -268,7 +233,7 @@ static int check_unique_ids(json_object *arr, const char *key, const char *what,
 {
     int64_t *ids;
     size_t n;
-    if (ig_icemeta_sorted_ids(arr, key, &ids, &n) < 0) return oom(err);
+    if (ig_icemeta_sorted_ids(arr, key, &ids, &n) < 0) return ig_icemeta_oom(err);
     for (size_t i = 1; i < n; i++)
         if (ids[i] == ids[i - 1]) {
             int64_t dup = ids[i];
@@ -352,17 +317,17 @@ static int check_normalized(json_object *m, ig_error_t *err)
                             "table metadata: default-sort-order-id %" PRId64 " is not in 'sort-orders'", cur);
 
     /* snapshots and refs */
-    int64_t last_seq = get_i64(m, "last-sequence-number", 0);
+    int64_t last_seq = ig_icemeta_get_i64(m, "last-sequence-number", 0);
     if (ig_icemeta_req_array(m, "snapshots", W, &snaps, err) < 0) return -1;
     for (size_t k = 0; k < json_object_array_length(snaps); k++) {
         json_object *sn = json_object_array_get_idx(snaps, k);
         if (check_snapshot(sn, fv, err) < 0) return -1;
-        int64_t seq = get_i64(sn, "sequence-number", 0);
+        int64_t seq = ig_icemeta_get_i64(sn, "sequence-number", 0);
         if (fv >= 2 && seq > last_seq)
             return ig_error_set(err, BAD,
                                 "table metadata: snapshot %" PRId64 " has sequence-number %" PRId64
                                 " above last-sequence-number %" PRId64,
-                                get_i64(sn, "snapshot-id", 0), seq, last_seq);
+                                ig_icemeta_get_i64(sn, "snapshot-id", 0), seq, last_seq);
     }
     if (check_unique_ids(snaps, "snapshot-id", "snapshot-id", err) < 0) return -1;
     if (ig_icemeta_req_int(m, "current-snapshot-id", W, &cur, err) < 0) return -1;
@@ -373,12 +338,12 @@ static int check_normalized(json_object *m, ig_error_t *err)
     json_object_object_foreach(refs, rname, ref)
     {
         if (check_ref(rname, ref, err) < 0) return -1;
-        int64_t sid = get_i64(ref, "snapshot-id", 0);
+        int64_t sid = ig_icemeta_get_i64(ref, "snapshot-id", 0);
         if (!ig_icemeta_find_by_id(snaps, "snapshot-id", sid, NULL))
             return ig_error_set(err, BAD, "table metadata: ref '%s' points to unknown snapshot %" PRId64,
                                 rname, sid);
         if (strcmp(rname, "main") == 0) {
-            if (strcmp(get_str(ref, "type"), "branch") != 0)
+            if (strcmp(ig_icemeta_get_str(ref, "type"), "branch") != 0)
                 return ig_error_set(err, BAD, "table metadata: ref 'main' must be a branch");
             if (sid != cur)
                 return ig_error_set(err, BAD,
@@ -433,85 +398,92 @@ static int normalize(json_object *m, int64_t fv, ig_error_t *err)
         {"refs", json_type_object, "an object"},       {"properties", json_type_object, "an object"},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        v = get(m, shapes[i].key);
+        v = ig_icemeta_get(m, shapes[i].key);
         if (v && !json_object_is_type(v, shapes[i].type))
             return ig_error_set(err, BAD, "table metadata: field '%s' must be %s", shapes[i].key,
                                 shapes[i].name);
     }
-    if (!get(m, "schemas")) {
-        json_object *sc = ig_icemeta_copy(get(m, "schema")), *arr;
+    if (!ig_icemeta_get(m, "schemas")) {
+        json_object *sc = ig_icemeta_copy(ig_icemeta_get(m, "schema")), *arr;
         if (!sc) return ig_error_set(err, BAD, "table metadata: missing required field 'schema'");
         if (!json_object_is_type(sc, json_type_object)) {
             json_object_put(sc);
             return ig_error_set(err, BAD, "table metadata: 'schema' must be an object");
         }
-        if (!get(sc, "schema-id")) set_i64(sc, "schema-id", 0);
+        if (!ig_icemeta_get(sc, "schema-id")) ig_icemeta_set_i64(sc, "schema-id", 0);
         arr = json_object_new_array();
         json_object_array_add(arr, sc);
         json_object_object_add(m, "schemas", arr);
-        if (!get(m, "current-schema-id")) set_i64(m, "current-schema-id", get_i64(sc, "schema-id", 0));
+        if (!ig_icemeta_get(m, "current-schema-id"))
+            ig_icemeta_set_i64(m, "current-schema-id", ig_icemeta_get_i64(sc, "schema-id", 0));
     }
-    if (!get(m, "current-schema-id"))
-        set_i64(m, "current-schema-id",
-                get_i64(get(m, "schema"), "schema-id",
-                        get_i64(json_object_array_get_idx(get(m, "schemas"), 0), "schema-id", 0)));
-    if (!get(m, "partition-specs")) {
-        json_object *fields = ig_icemeta_copy(get(m, "partition-spec")), *spec, *arr;
+    if (!ig_icemeta_get(m, "current-schema-id"))
+        ig_icemeta_set_i64(
+            m, "current-schema-id",
+            ig_icemeta_get_i64(ig_icemeta_get(m, "schema"), "schema-id",
+                               ig_icemeta_get_i64(json_object_array_get_idx(ig_icemeta_get(m, "schemas"), 0),
+                                                  "schema-id", 0)));
+    if (!ig_icemeta_get(m, "partition-specs")) {
+        json_object *fields = ig_icemeta_copy(ig_icemeta_get(m, "partition-spec")), *spec, *arr;
         if (!json_object_is_type(fields, json_type_array)) {
             json_object_put(fields);
             return ig_error_set(err, BAD, "table metadata: 'partition-spec' must be an array");
         }
         spec = json_object_new_object();
-        set_i64(spec, "spec-id", 0);
+        ig_icemeta_set_i64(spec, "spec-id", 0);
         json_object_object_add(spec, "fields", fields);
         arr = json_object_new_array();
         json_object_array_add(arr, spec);
         json_object_object_add(m, "partition-specs", arr);
-        if (!get(m, "default-spec-id")) set_i64(m, "default-spec-id", 0);
+        if (!ig_icemeta_get(m, "default-spec-id")) ig_icemeta_set_i64(m, "default-spec-id", 0);
     }
-    if (!get(m, "default-spec-id"))
-        set_i64(m, "default-spec-id",
-                get_i64(json_object_array_get_idx(get(m, "partition-specs"), 0), "spec-id", 0));
+    if (!ig_icemeta_get(m, "default-spec-id"))
+        ig_icemeta_set_i64(
+            m, "default-spec-id",
+            ig_icemeta_get_i64(json_object_array_get_idx(ig_icemeta_get(m, "partition-specs"), 0), "spec-id",
+                               0));
     /* v1 partition fields may lack field-id: they were implicitly 1000, 1001, ... in order. */
     int64_t max_pid = 999;
-    v = get(m, "partition-specs");
+    v = ig_icemeta_get(m, "partition-specs");
     for (size_t k = 0; json_object_is_type(v, json_type_array) && k < json_object_array_length(v); k++) {
-        json_object *fields = get(json_object_array_get_idx(v, k), "fields");
+        json_object *fields = ig_icemeta_get(json_object_array_get_idx(v, k), "fields");
         for (size_t j = 0;
              json_object_is_type(fields, json_type_array) && j < json_object_array_length(fields); j++) {
             json_object *f = json_object_array_get_idx(fields, j);
-            if (json_object_is_type(f, json_type_object) && !get(f, "field-id") && fv == 1)
-                set_i64(f, "field-id", 1000 + (int64_t)j);
-            int64_t id = get_i64(f, "field-id", 0);
+            if (json_object_is_type(f, json_type_object) && !ig_icemeta_get(f, "field-id") && fv == 1)
+                ig_icemeta_set_i64(f, "field-id", 1000 + (int64_t)j);
+            int64_t id = ig_icemeta_get_i64(f, "field-id", 0);
             if (id > max_pid) max_pid = id;
         }
     }
-    if (!get(m, "last-partition-id")) set_i64(m, "last-partition-id", max_pid);
-    if (!get(m, "sort-orders")) {
+    if (!ig_icemeta_get(m, "last-partition-id")) ig_icemeta_set_i64(m, "last-partition-id", max_pid);
+    if (!ig_icemeta_get(m, "sort-orders")) {
         json_object *arr = json_object_new_array(), *o = json_object_new_object();
-        set_i64(o, "order-id", 0);
+        ig_icemeta_set_i64(o, "order-id", 0);
         json_object_object_add(o, "fields", json_object_new_array());
         json_object_array_add(arr, o);
         json_object_object_add(m, "sort-orders", arr);
     }
-    if (!get(m, "default-sort-order-id")) set_i64(m, "default-sort-order-id", 0);
-    if (!get(m, "last-sequence-number")) set_i64(m, "last-sequence-number", 0);
-    if (!get(m, "properties")) json_object_object_add(m, "properties", json_object_new_object());
-    if (!get(m, "current-snapshot-id")) set_i64(m, "current-snapshot-id", -1);
-    if (!get(m, "snapshots")) json_object_object_add(m, "snapshots", json_object_new_array());
-    if (!get(m, "refs")) {
+    if (!ig_icemeta_get(m, "default-sort-order-id")) ig_icemeta_set_i64(m, "default-sort-order-id", 0);
+    if (!ig_icemeta_get(m, "last-sequence-number")) ig_icemeta_set_i64(m, "last-sequence-number", 0);
+    if (!ig_icemeta_get(m, "properties")) json_object_object_add(m, "properties", json_object_new_object());
+    if (!ig_icemeta_get(m, "current-snapshot-id")) ig_icemeta_set_i64(m, "current-snapshot-id", -1);
+    if (!ig_icemeta_get(m, "snapshots")) json_object_object_add(m, "snapshots", json_object_new_array());
+    if (!ig_icemeta_get(m, "refs")) {
         json_object *refs = json_object_new_object();
-        int64_t cur = get_i64(m, "current-snapshot-id", -1);
+        int64_t cur = ig_icemeta_get_i64(m, "current-snapshot-id", -1);
         if (cur != -1) {
             json_object *mainref = json_object_new_object();
-            set_i64(mainref, "snapshot-id", cur);
-            set_str(mainref, "type", "branch");
+            ig_icemeta_set_i64(mainref, "snapshot-id", cur);
+            ig_icemeta_set_str(mainref, "type", "branch");
             json_object_object_add(refs, "main", mainref);
         }
         json_object_object_add(m, "refs", refs);
     }
-    if (!get(m, "snapshot-log")) json_object_object_add(m, "snapshot-log", json_object_new_array());
-    if (!get(m, "metadata-log")) json_object_object_add(m, "metadata-log", json_object_new_array());
+    if (!ig_icemeta_get(m, "snapshot-log"))
+        json_object_object_add(m, "snapshot-log", json_object_new_array());
+    if (!ig_icemeta_get(m, "metadata-log"))
+        json_object_object_add(m, "metadata-log", json_object_new_array());
     return 0;
 }
 
@@ -522,9 +494,9 @@ static int load(json_object *meta, json_object **out, ig_error_t *err)
     json_object *m = NULL;
     *out = NULL;
     if (ig_icemeta_check_depth(meta, err) < 0 || check_required(meta, &fv, err) < 0) return -1;
-    if (!(m = ig_icemeta_copy(meta))) return oom(err);
+    if (!(m = ig_icemeta_copy(meta))) return ig_icemeta_oom(err);
     /* json-c reads a JSON null as a NULL member: treat "current-snapshot-id": null like absent. */
-    if (get(m, "current-snapshot-id") == NULL) json_object_object_del(m, "current-snapshot-id");
+    if (ig_icemeta_get(m, "current-snapshot-id") == NULL) json_object_object_del(m, "current-snapshot-id");
     if (normalize(m, fv, err) < 0 || check_normalized(m, err) < 0) goto fail;
     *out = m;
     return 0;
@@ -570,34 +542,17 @@ static const char *const canonical_keys[] = {"format-version",
                                              "metadata-log",
                                              NULL};
 
-/* Returns m's members in canonical order as a new object (unknown members kept, at the end); consumes m. */
-static json_object *reorder(json_object *m)
-{
-    json_object *o = json_object_new_object();
-    if (!o) return m;
-    for (int i = 0; canonical_keys[i]; i++) {
-        json_object *v;
-        if (json_object_object_get_ex(m, canonical_keys[i], &v))
-            json_object_object_add(o, canonical_keys[i], json_object_get(v));
-    }
-    json_object_object_foreach(m, k, v)
-    {
-        if (!json_object_object_get_ex(o, k, NULL)) json_object_object_add(o, k, json_object_get(v));
-    }
-    json_object_put(m);
-    return o;
-}
-
 /* v1 readers only know "schema" and "partition-spec": keep them equal to the current ones; drop them
  * from v2+ documents (the format says v2 writers must not rely on them). */
 static void sync_legacy(json_object *m)
 {
-    if (get_i64(m, "format-version", 2) == 1) {
+    if (ig_icemeta_get_i64(m, "format-version", 2) == 1) {
         json_object *sc = ig_icemeta_copy(current_schema(m));
-        json_object *spec = ig_icemeta_find_by_id(get(m, "partition-specs"), "spec-id",
-                                                  get_i64(m, "default-spec-id", 0), NULL);
+        json_object *spec = ig_icemeta_find_by_id(ig_icemeta_get(m, "partition-specs"), "spec-id",
+                                                  ig_icemeta_get_i64(m, "default-spec-id", 0), NULL);
         if (sc) json_object_object_add(m, "schema", sc);
-        if (spec) json_object_object_add(m, "partition-spec", ig_icemeta_copy(get(spec, "fields")));
+        if (spec)
+            json_object_object_add(m, "partition-spec", ig_icemeta_copy(ig_icemeta_get(spec, "fields")));
     } else {
         json_object_object_del(m, "schema");
         json_object_object_del(m, "partition-spec");
@@ -627,7 +582,7 @@ static int idmap_add(idmap_t *m, int64_t old_id, int64_t *new_id, ig_error_t *er
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 64;
         idpair_t *p = realloc(m->p, cap * sizeof *p);
-        if (!p) return oom(err);
+        if (!p) return ig_icemeta_oom(err);
         m->p = p;
         m->cap = cap;
     }
@@ -655,29 +610,30 @@ static json_object *fresh_type(json_object *t, idmap_t *map, int depth, ig_error
 /* Fresh ids for a struct: all its fields first, then their nested types (Iceberg Java's order). */
 static json_object *fresh_struct(json_object *st, idmap_t *map, int depth, ig_error_t *err)
 {
-    json_object *fields = get(st, "fields"), *out = NULL, *nf = NULL;
+    json_object *fields = ig_icemeta_get(st, "fields"), *out = NULL, *nf = NULL;
     size_t n = json_object_array_length(fields);
     int64_t *ids = calloc(n ? n : 1, sizeof *ids);
     if (!ids) {
-        oom(err);
+        ig_icemeta_oom(err);
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
-        if (idmap_add(map, get_i64(json_object_array_get_idx(fields, i), "id", 0), &ids[i], err) < 0)
+        if (idmap_add(map, ig_icemeta_get_i64(json_object_array_get_idx(fields, i), "id", 0), &ids[i], err) <
+            0)
             goto fail;
     if (!(out = ig_icemeta_copy(st)) || !(nf = json_object_new_array())) {
-        oom(err);
+        ig_icemeta_oom(err);
         goto fail;
     }
     for (size_t i = 0; i < n; i++) {
         json_object *f = ig_icemeta_copy(json_object_array_get_idx(fields, i)), *t;
         if (!f) {
-            oom(err);
+            ig_icemeta_oom(err);
             goto fail;
         }
         json_object_array_add(nf, f);
-        set_i64(f, "id", ids[i]);
-        if (!(t = fresh_type(get(f, "type"), map, depth + 1, err))) goto fail;
+        ig_icemeta_set_i64(f, "id", ids[i]);
+        if (!(t = fresh_type(ig_icemeta_get(f, "type"), map, depth + 1, err))) goto fail;
         json_object_object_add(f, "type", t);
     }
     json_object_object_add(out, "fields", nf);
@@ -698,31 +654,31 @@ static json_object *fresh_type(json_object *t, idmap_t *map, int depth, ig_error
         ig_error_set(err, BAD, "schema nested deeper than %d levels", IG_ICEMETA_MAX_DEPTH);
         return NULL;
     }
-    const char *kind = json_object_is_type(t, json_type_object) ? get_str(t, "type") : NULL;
+    const char *kind = json_object_is_type(t, json_type_object) ? ig_icemeta_get_str(t, "type") : NULL;
     if (!kind || (strcmp(kind, "list") != 0 && strcmp(kind, "map") != 0 && strcmp(kind, "struct") != 0)) {
-        if (!(out = ig_icemeta_copy(t))) oom(err);
+        if (!(out = ig_icemeta_copy(t))) ig_icemeta_oom(err);
         return out;
     }
     if (strcmp(kind, "struct") == 0) return fresh_struct(t, map, depth, err);
     if (!(out = ig_icemeta_copy(t))) {
-        oom(err);
+        ig_icemeta_oom(err);
         return NULL;
     }
     if (strcmp(kind, "list") == 0) {
-        if (idmap_add(map, get_i64(t, "element-id", 0), &id, err) < 0) goto fail;
-        set_i64(out, "element-id", id);
-        if (!(sub = fresh_type(get(t, "element"), map, depth + 1, err))) goto fail;
+        if (idmap_add(map, ig_icemeta_get_i64(t, "element-id", 0), &id, err) < 0) goto fail;
+        ig_icemeta_set_i64(out, "element-id", id);
+        if (!(sub = fresh_type(ig_icemeta_get(t, "element"), map, depth + 1, err))) goto fail;
         json_object_object_add(out, "element", sub);
     } else {
         int64_t vid;
-        if (idmap_add(map, get_i64(t, "key-id", 0), &id, err) < 0 ||
-            idmap_add(map, get_i64(t, "value-id", 0), &vid, err) < 0)
+        if (idmap_add(map, ig_icemeta_get_i64(t, "key-id", 0), &id, err) < 0 ||
+            idmap_add(map, ig_icemeta_get_i64(t, "value-id", 0), &vid, err) < 0)
             goto fail;
-        set_i64(out, "key-id", id);
-        set_i64(out, "value-id", vid);
-        if (!(sub = fresh_type(get(t, "key"), map, depth + 1, err))) goto fail;
+        ig_icemeta_set_i64(out, "key-id", id);
+        ig_icemeta_set_i64(out, "value-id", vid);
+        if (!(sub = fresh_type(ig_icemeta_get(t, "key"), map, depth + 1, err))) goto fail;
         json_object_object_add(out, "key", sub);
-        if (!(sub = fresh_type(get(t, "value"), map, depth + 1, err))) goto fail;
+        if (!(sub = fresh_type(ig_icemeta_get(t, "value"), map, depth + 1, err))) goto fail;
         json_object_object_add(out, "value", sub);
     }
     return out;
@@ -734,13 +690,13 @@ fail:
 /* Rewrites f's source-id / source-ids from the client's ids to fresh ones. */
 static int rebind_sources(json_object *f, const idmap_t *map, const char *what, ig_error_t *err)
 {
-    json_object *ids = get(f, "source-ids");
-    if (get(f, "source-id")) {
-        int64_t old = get_i64(f, "source-id", 0), nid = idmap_get(map, old);
+    json_object *ids = ig_icemeta_get(f, "source-ids");
+    if (ig_icemeta_get(f, "source-id")) {
+        int64_t old = ig_icemeta_get_i64(f, "source-id", 0), nid = idmap_get(map, old);
         if (nid < 0)
             return ig_error_set(err, BAD, "%s: cannot find source column %" PRId64 " in the schema", what,
                                 old);
-        set_i64(f, "source-id", nid);
+        ig_icemeta_set_i64(f, "source-id", nid);
     }
     for (size_t i = 0; json_object_is_type(ids, json_type_array) && i < json_object_array_length(ids); i++) {
         int64_t old = json_object_get_int64(json_object_array_get_idx(ids, i)), nid = idmap_get(map, old);
@@ -760,7 +716,7 @@ static int64_t parse_format_version(json_object *req, ig_error_t *err)
     int r = ig_icemeta_opt_int(req, "format-version", "create table request", &fv, err);
     if (r < 0) return -1;
     if (r == 0 && ig_icemeta_opt_object(req, "properties", "create table request", &props, err) == 1 &&
-        (s = get_str(props, "format-version"))) {
+        (s = ig_icemeta_get_str(props, "format-version"))) {
         char *end;
         long long x = strtoll(s, &end, 10);
         if (end == s || *end != '\0') {
@@ -787,10 +743,7 @@ int ig_tablemeta_create(json_object *req, const char *location, const char *tabl
     char *loc = NULL;
     int64_t fv;
 
-    if (!out_meta) return ig_error_set(err, 500, "InternalServerError", "out_meta is NULL");
-    *out_meta = NULL;
-    if (ig_icemeta_check_depth(req, err) < 0) return -1;
-    if (!json_object_is_type(req, json_type_object)) return ig_error_set(err, BAD, "%s must be an object", W);
+    if (ig_icemeta_check_create_args(req, W, out_meta, err) < 0) return -1;
     if (ig_icemeta_req_str(req, "name", W, &name, err) < 0 ||
         ig_icemeta_req_object(req, "schema", W, &reqschema, err) < 0 ||
         ig_icemeta_opt_str(req, "location", W, &reqloc, err) < 0 ||
@@ -804,18 +757,14 @@ int ig_tablemeta_create(json_object *req, const char *location, const char *tabl
     if (ig_icemeta_check_schema(reqschema, 0, NULL, err) < 0) return -1;
     if ((fv = parse_format_version(req, err)) < 0) return -1;
     if (!table_uuid || !table_uuid[0]) return ig_error_set(err, BAD, "table uuid is required");
-    if (!location) location = reqloc;
-    if (!location || !location[0]) return ig_error_set(err, BAD, "%s: no table location", W);
-    if (!(loc = strdup(location))) return oom(err);
-    for (size_t n = strlen(loc); n > 1 && loc[n - 1] == '/'; n--)
-        loc[n - 1] = '\0';
+    if (ig_icemeta_new_location(location, reqloc, W, "table", &loc, err) < 0) return -1;
 
     /* schema with fresh ids */
     if (!(arr = fresh_struct(reqschema, &map, 1, err))) goto fail;
     schema = ig_icemeta_schema_with_id(arr, 0);
     json_object_put(arr);
     if (!schema) goto oom;
-    if ((arr = get(schema, "identifier-field-ids"))) {
+    if ((arr = ig_icemeta_get(schema, "identifier-field-ids"))) {
         for (size_t i = 0; i < json_object_array_length(arr); i++) {
             int64_t nid = idmap_get(&map, json_object_get_int64(json_object_array_get_idx(arr, i)));
             if (nid < 0) {
@@ -829,7 +778,7 @@ int ig_tablemeta_create(json_object *req, const char *location, const char *tabl
     /* partition spec 0, field ids from 1000 */
     int64_t last_pid = 999;
     if (!(spec = json_object_new_object())) goto oom;
-    set_i64(spec, "spec-id", 0);
+    ig_icemeta_set_i64(spec, "spec-id", 0);
     fields = json_object_new_array();
     json_object_object_add(spec, "fields", fields);
     if (reqspec) {
@@ -839,22 +788,23 @@ int ig_tablemeta_create(json_object *req, const char *location, const char *tabl
             json_object *f = json_object_array_get_idx(rf, i), *nf;
             if (check_partition_field(f, 0, NULL, err) < 0) goto fail;
             for (size_t j = 0; j < i; j++)
-                if (strcmp(get_str(json_object_array_get_idx(rf, j), "name"), get_str(f, "name")) == 0) {
+                if (strcmp(ig_icemeta_get_str(json_object_array_get_idx(rf, j), "name"),
+                           ig_icemeta_get_str(f, "name")) == 0) {
                     ig_error_set(err, BAD, "partition-spec: duplicate partition field name '%s'",
-                                 get_str(f, "name"));
+                                 ig_icemeta_get_str(f, "name"));
                     goto fail;
                 }
             if (!(nf = ig_icemeta_copy(f))) goto oom;
             json_object_array_add(fields, nf);
             if (rebind_sources(nf, &map, "partition field", err) < 0) goto fail;
-            set_i64(nf, "field-id", ++last_pid);
+            ig_icemeta_set_i64(nf, "field-id", ++last_pid);
         }
     }
 
     /* sort order: 1 when sorted, 0 (unsorted) otherwise */
     if (!(order = json_object_new_object())) goto oom;
     fields = json_object_new_array();
-    set_i64(order, "order-id", 0);
+    ig_icemeta_set_i64(order, "order-id", 0);
     json_object_object_add(order, "fields", fields);
     if (reqorder) {
         json_object *rf;
@@ -866,7 +816,7 @@ int ig_tablemeta_create(json_object *req, const char *location, const char *tabl
             json_object_array_add(fields, nf);
             if (rebind_sources(nf, &map, "sort field", err) < 0) goto fail;
         }
-        if (json_object_array_length(rf) > 0) set_i64(order, "order-id", 1);
+        if (json_object_array_length(rf) > 0) ig_icemeta_set_i64(order, "order-id", 1);
     }
 
     if (!(props = json_object_new_object())) goto oom;
@@ -878,32 +828,32 @@ int ig_tablemeta_create(json_object *req, const char *location, const char *tabl
     }
 
     if (!(m = json_object_new_object())) goto oom;
-    set_i64(m, "format-version", fv);
-    set_str(m, "table-uuid", table_uuid);
-    set_str(m, "location", loc);
-    set_i64(m, "last-sequence-number", 0);
-    set_i64(m, "last-updated-ms", now_ms);
-    set_i64(m, "last-column-id", map.next);
-    if (fv >= 3) set_i64(m, "next-row-id", 0);
-    set_i64(m, "current-schema-id", 0);
+    ig_icemeta_set_i64(m, "format-version", fv);
+    ig_icemeta_set_str(m, "table-uuid", table_uuid);
+    ig_icemeta_set_str(m, "location", loc);
+    ig_icemeta_set_i64(m, "last-sequence-number", 0);
+    ig_icemeta_set_i64(m, "last-updated-ms", now_ms);
+    ig_icemeta_set_i64(m, "last-column-id", map.next);
+    if (fv >= 3) ig_icemeta_set_i64(m, "next-row-id", 0);
+    ig_icemeta_set_i64(m, "current-schema-id", 0);
     arr = json_object_new_array();
     json_object_array_add(arr, schema);
     schema = NULL;
     json_object_object_add(m, "schemas", arr);
-    set_i64(m, "default-spec-id", 0);
+    ig_icemeta_set_i64(m, "default-spec-id", 0);
     arr = json_object_new_array();
     json_object_array_add(arr, spec);
     spec = NULL;
     json_object_object_add(m, "partition-specs", arr);
-    set_i64(m, "last-partition-id", last_pid);
-    set_i64(m, "default-sort-order-id", get_i64(order, "order-id", 0));
+    ig_icemeta_set_i64(m, "last-partition-id", last_pid);
+    ig_icemeta_set_i64(m, "default-sort-order-id", ig_icemeta_get_i64(order, "order-id", 0));
     arr = json_object_new_array();
     json_object_array_add(arr, order);
     order = NULL;
     json_object_object_add(m, "sort-orders", arr);
     json_object_object_add(m, "properties", props);
     props = NULL;
-    set_i64(m, "current-snapshot-id", -1);
+    ig_icemeta_set_i64(m, "current-snapshot-id", -1);
     json_object_object_add(m, "refs", json_object_new_object());
     json_object_object_add(m, "snapshots", json_object_new_array());
     json_object_object_add(m, "statistics", json_object_new_array());
@@ -911,14 +861,14 @@ int ig_tablemeta_create(json_object *req, const char *location, const char *tabl
     json_object_object_add(m, "snapshot-log", json_object_new_array());
     json_object_object_add(m, "metadata-log", json_object_new_array());
     sync_legacy(m);
-    m = reorder(m);
+    m = ig_icemeta_reorder(m, canonical_keys);
     if (check_normalized(m, err) < 0) goto fail;
     *out_meta = m;
     free(map.p);
     free(loc);
     return 0;
 oom:
-    oom(err);
+    ig_icemeta_oom(err);
 fail:
     json_object_put(m);
     json_object_put(schema);
@@ -958,7 +908,7 @@ static int check_requirement(json_object *cur, json_object *r, ig_error_t *err)
     if (k == 1) {
         if (ig_icemeta_req_str(r, "uuid", type, &s, err) < 0) return -1;
         if (!cur) return ig_error_set(err, CONFLICT, "Requirement failed: current table metadata is missing");
-        const char *have = get_str(cur, "table-uuid");
+        const char *have = ig_icemeta_get_str(cur, "table-uuid");
         if (!have || strcmp(have, s) != 0)
             return ig_error_set(err, CONFLICT, "Requirement failed: UUID does not match: expected %s != %s",
                                 s, have ? have : "(none)");
@@ -972,7 +922,7 @@ static int check_requirement(json_object *cur, json_object *r, ig_error_t *err)
             return ig_error_set(err, BAD, "%s: missing required field 'snapshot-id'", type);
         if (idv && !json_object_is_type(idv, json_type_int))
             return ig_error_set(err, BAD, "%s: field 'snapshot-id' must be an integer or null", type);
-        json_object *have = cur ? get(get(cur, "refs"), ref) : NULL;
+        json_object *have = cur ? ig_icemeta_get(ig_icemeta_get(cur, "refs"), ref) : NULL;
         if (!idv) {
             if (have)
                 return ig_error_set(err, CONFLICT,
@@ -984,11 +934,11 @@ static int check_requirement(json_object *cur, json_object *r, ig_error_t *err)
             return ig_error_set(err, CONFLICT,
                                 "Requirement failed: branch or tag %s is missing, expected %" PRId64, ref,
                                 want);
-        int64_t hid = get_i64(have, "snapshot-id", -1);
+        int64_t hid = ig_icemeta_get_i64(have, "snapshot-id", -1);
         if (hid != want)
-            return ig_error_set(err, CONFLICT,
-                                "Requirement failed: %s %s has changed: expected id %" PRId64 " != %" PRId64,
-                                get_str(have, "type") ? get_str(have, "type") : "ref", ref, want, hid);
+            return ig_error_set(
+                err, CONFLICT, "Requirement failed: %s %s has changed: expected id %" PRId64 " != %" PRId64,
+                ig_icemeta_get_str(have, "type") ? ig_icemeta_get_str(have, "type") : "ref", ref, want, hid);
         return 0;
     }
     static const struct {
@@ -1003,7 +953,7 @@ static int check_requirement(json_object *cur, json_object *r, ig_error_t *err)
     int64_t want;
     if (ig_icemeta_req_int(r, simple[k - 3].rkey, type, &want, err) < 0) return -1;
     if (!cur) return ig_error_set(err, CONFLICT, "Requirement failed: current table metadata is missing");
-    int64_t have = get_i64(cur, simple[k - 3].mkey, -1);
+    int64_t have = ig_icemeta_get_i64(cur, simple[k - 3].mkey, -1);
     if (have != want)
         return ig_error_set(err, CONFLICT,
                             "Requirement failed: %s changed: expected id %" PRId64 " != %" PRId64,
@@ -1021,24 +971,24 @@ typedef struct {
     int removed_snapshots;
 } commit_t;
 
-#define UW(u) get_str(u, "action")
+#define UW(u) ig_icemeta_get_str(u, "action")
 
 static int up_assign_uuid(commit_t *c, json_object *u, ig_error_t *err)
 {
-    const char *uuid, *have = get_str(c->m, "table-uuid");
+    const char *uuid, *have = ig_icemeta_get_str(c->m, "table-uuid");
     if (ig_icemeta_req_str(u, "uuid", UW(u), &uuid, err) < 0) return -1;
     if (!uuid[0]) return ig_error_set(err, BAD, "assign-uuid: 'uuid' must not be empty");
     if (have && strcmp(have, uuid) == 0) return 0;
     if (have && !c->is_new)
         return ig_error_set(err, BAD, "assign-uuid: cannot reassign the uuid of an existing table (%s)",
                             have);
-    set_str(c->m, "table-uuid", uuid);
+    ig_icemeta_set_str(c->m, "table-uuid", uuid);
     return 0;
 }
 
 static int up_upgrade_format_version(commit_t *c, json_object *u, ig_error_t *err)
 {
-    int64_t fv, have = get_i64(c->m, "format-version", 1);
+    int64_t fv, have = ig_icemeta_get_i64(c->m, "format-version", 1);
     if (ig_icemeta_req_int(u, "format-version", UW(u), &fv, err) < 0) return -1;
     if (fv < 1 || fv > IG_TABLEMETA_MAX_FORMAT_VERSION)
         return ig_error_set(
@@ -1048,15 +998,15 @@ static int up_upgrade_format_version(commit_t *c, json_object *u, ig_error_t *er
         return ig_error_set(
             err, BAD, "upgrade-format-version: cannot downgrade v%" PRId64 " table to v%" PRId64, have, fv);
     if (fv == have) return 0;
-    set_i64(c->m, "format-version", fv);
-    if (fv >= 3 && !get(c->m, "next-row-id")) set_i64(c->m, "next-row-id", 0);
+    ig_icemeta_set_i64(c->m, "format-version", fv);
+    if (fv >= 3 && !ig_icemeta_get(c->m, "next-row-id")) ig_icemeta_set_i64(c->m, "next-row-id", 0);
     return 0;
 }
 
 static int up_add_schema(commit_t *c, json_object *u, ig_error_t *err)
 {
-    json_object *schema, *schemas = array_member(c->m, "schemas"), *copy;
-    int64_t max_id, given, last = get_i64(c->m, "last-column-id", 0);
+    json_object *schema, *schemas = array_member(c->m, "schemas");
+    int64_t max_id, given, last = ig_icemeta_get_i64(c->m, "last-column-id", 0);
     if (ig_icemeta_req_object(u, "schema", UW(u), &schema, err) < 0) return -1;
     if (ig_icemeta_check_schema(schema, 0, &max_id, err) < 0) return -1;
     int r = ig_icemeta_opt_int(u, "last-column-id", UW(u), &given, err);
@@ -1069,20 +1019,8 @@ static int up_add_schema(commit_t *c, json_object *u, ig_error_t *err)
     int64_t next_last = last;
     if (max_id > next_last) next_last = max_id;
     if (r == 1 && given > next_last) next_last = given;
-    set_i64(c->m, "last-column-id", next_last);
-    for (size_t i = 0; i < json_object_array_length(schemas); i++) {
-        json_object *s = json_object_array_get_idx(schemas, i);
-        if (ig_icemeta_schema_same(s, schema)) {
-            c->last_schema = get_i64(s, "schema-id", 0);
-            return 0;
-        }
-    }
-    int64_t id;
-    if (ig_icemeta_next_id(schemas, "schema-id", -1, &id, err) < 0) return -1;
-    if (!(copy = ig_icemeta_schema_with_id(schema, id))) return oom(err);
-    json_object_array_add(schemas, copy);
-    c->last_schema = id;
-    return 0;
+    ig_icemeta_set_i64(c->m, "last-column-id", next_last);
+    return ig_icemeta_add_schema(schemas, schema, &c->last_schema, err);
 }
 
 /* set-current-schema / set-default-spec / set-default-sort-order: -1 means the one added last here. */
@@ -1097,9 +1035,9 @@ static int set_current(commit_t *c, json_object *u, const char *ukey, const char
                                 UW(u));
         id = last_added;
     }
-    if (!ig_icemeta_find_by_id(get(c->m, arrkey), idkey, id, NULL))
+    if (!ig_icemeta_find_by_id(ig_icemeta_get(c->m, arrkey), idkey, id, NULL))
         return ig_error_set(err, BAD, "%s: unknown %s %" PRId64, UW(u), ukey, id);
-    set_i64(c->m, mkey, id);
+    ig_icemeta_set_i64(c->m, mkey, id);
     return 0;
 }
 
@@ -1128,8 +1066,10 @@ static int spec_fields_same(json_object *have, json_object *want)
         json_object *a = json_object_array_get_idx(have, i), *b = json_object_array_get_idx(want, i);
         static const char *const keys[] = {"name", "transform", "source-id", "source-ids"};
         for (int k = 0; k < 4; k++)
-            if (!json_object_equal(get(a, keys[k]), get(b, keys[k]))) return 0;
-        if (get(b, "field-id") && !json_object_equal(get(a, "field-id"), get(b, "field-id"))) return 0;
+            if (!json_object_equal(ig_icemeta_get(a, keys[k]), ig_icemeta_get(b, keys[k]))) return 0;
+        if (ig_icemeta_get(b, "field-id") &&
+            !json_object_equal(ig_icemeta_get(a, "field-id"), ig_icemeta_get(b, "field-id")))
+            return 0;
     }
     return 1;
 }
@@ -1148,38 +1088,39 @@ static int up_add_spec(commit_t *c, json_object *u, ig_error_t *err)
         json_object *f = json_object_array_get_idx(fields, i);
         if (check_partition_field(f, 0, schema, err) < 0) return -1;
         for (size_t j = 0; j < i; j++)
-            if (strcmp(get_str(json_object_array_get_idx(fields, j), "name"), get_str(f, "name")) == 0)
+            if (strcmp(ig_icemeta_get_str(json_object_array_get_idx(fields, j), "name"),
+                       ig_icemeta_get_str(f, "name")) == 0)
                 return ig_error_set(err, BAD, "add-spec: duplicate partition field name '%s'",
-                                    get_str(f, "name"));
+                                    ig_icemeta_get_str(f, "name"));
     }
     for (size_t i = 0; i < json_object_array_length(specs); i++) {
         json_object *s = json_object_array_get_idx(specs, i);
-        if (spec_fields_same(get(s, "fields"), fields)) {
-            c->last_spec = get_i64(s, "spec-id", 0);
+        if (spec_fields_same(ig_icemeta_get(s, "fields"), fields)) {
+            c->last_spec = ig_icemeta_get_i64(s, "spec-id", 0);
             return 0;
         }
     }
-    int64_t last_pid = get_i64(c->m, "last-partition-id", 999), id;
+    int64_t last_pid = ig_icemeta_get_i64(c->m, "last-partition-id", 999), id;
     if (ig_icemeta_next_id(specs, "spec-id", -1, &id, err) < 0) return -1;
     if (!(nspec = json_object_new_object()) || !(nfields = ig_icemeta_copy(fields))) {
         json_object_put(nspec);
-        return oom(err);
+        return ig_icemeta_oom(err);
     }
-    set_i64(nspec, "spec-id", id);
+    ig_icemeta_set_i64(nspec, "spec-id", id);
     json_object_object_add(nspec, "fields", nfields);
     for (size_t i = 0; i < n; i++) {
         json_object *f = json_object_array_get_idx(nfields, i);
-        if (!get(f, "field-id")) {
+        if (!ig_icemeta_get(f, "field-id")) {
             if (last_pid >= INT32_MAX) {
                 json_object_put(nspec);
                 return ig_error_set(err, BAD, "add-spec: no partition field ids left to assign");
             }
-            set_i64(f, "field-id", ++last_pid);
+            ig_icemeta_set_i64(f, "field-id", ++last_pid);
         }
-        if (get_i64(f, "field-id", 0) > last_pid) last_pid = get_i64(f, "field-id", 0);
+        if (ig_icemeta_get_i64(f, "field-id", 0) > last_pid) last_pid = ig_icemeta_get_i64(f, "field-id", 0);
     }
     json_object_array_add(specs, nspec);
-    set_i64(c->m, "last-partition-id", last_pid);
+    ig_icemeta_set_i64(c->m, "last-partition-id", last_pid);
     c->last_spec = id;
     return 0;
 }
@@ -1197,8 +1138,8 @@ static int up_add_sort_order(commit_t *c, json_object *u, ig_error_t *err)
         if (check_sort_field(json_object_array_get_idx(fields, i), schema, err) < 0) return -1;
     for (size_t i = 0; i < json_object_array_length(orders); i++) {
         json_object *o = json_object_array_get_idx(orders, i);
-        if (json_object_equal(get(o, "fields"), fields)) {
-            c->last_order = get_i64(o, "order-id", 0);
+        if (json_object_equal(ig_icemeta_get(o, "fields"), fields)) {
+            c->last_order = ig_icemeta_get_i64(o, "order-id", 0);
             return 0;
         }
     }
@@ -1208,8 +1149,8 @@ static int up_add_sort_order(commit_t *c, json_object *u, ig_error_t *err)
         if (ig_icemeta_next_id(orders, "order-id", 0, &id, err) < 0) return -1;
         if (id < 1) id = 1;
     }
-    if (!(no = json_object_new_object())) return oom(err);
-    set_i64(no, "order-id", id);
+    if (!(no = json_object_new_object())) return ig_icemeta_oom(err);
+    ig_icemeta_set_i64(no, "order-id", id);
     json_object_object_add(no, "fields", ig_icemeta_copy(fields));
     json_object_array_add(orders, no);
     c->last_order = id;
@@ -1226,10 +1167,10 @@ static int snapshot_added_here(commit_t *c, int64_t id)
 static int up_add_snapshot(commit_t *c, json_object *u, ig_error_t *err)
 {
     json_object *snap, *snaps = array_member(c->m, "snapshots"), *copy;
-    int64_t fv = get_i64(c->m, "format-version", 2), id, parent, seq = 0;
+    int64_t fv = ig_icemeta_get_i64(c->m, "format-version", 2), id, parent, seq = 0;
     if (ig_icemeta_req_object(u, "snapshot", UW(u), &snap, err) < 0 || check_snapshot(snap, fv, err) < 0)
         return -1;
-    id = get_i64(snap, "snapshot-id", 0);
+    id = ig_icemeta_get_i64(snap, "snapshot-id", 0);
     if (ig_icemeta_find_by_id(snaps, "snapshot-id", id, NULL))
         return ig_error_set(err, BAD, "add-snapshot: snapshot %" PRId64 " already exists", id);
     if (ig_icemeta_opt_int(snap, "parent-snapshot-id", "snapshot", &parent, err) == 1 &&
@@ -1238,7 +1179,7 @@ static int up_add_snapshot(commit_t *c, json_object *u, ig_error_t *err)
             err, BAD, "add-snapshot: parent snapshot %" PRId64 " of snapshot %" PRId64 " does not exist",
             parent, id);
     if (fv >= 2) {
-        int64_t last = get_i64(c->m, "last-sequence-number", 0);
+        int64_t last = ig_icemeta_get_i64(c->m, "last-sequence-number", 0);
         if (ig_icemeta_req_int(snap, "sequence-number", "add-snapshot: snapshot", &seq, err) < 0) return -1;
         if (seq <= last)
             return ig_error_set(err, BAD,
@@ -1247,7 +1188,7 @@ static int up_add_snapshot(commit_t *c, json_object *u, ig_error_t *err)
                                 seq, last);
     }
     if (fv >= 3) {
-        int64_t first, added, next = get_i64(c->m, "next-row-id", 0);
+        int64_t first, added, next = ig_icemeta_get_i64(c->m, "next-row-id", 0);
         if (ig_icemeta_req_int(snap, "first-row-id", "add-snapshot: snapshot (v3)", &first, err) < 0 ||
             ig_icemeta_req_int(snap, "added-rows", "add-snapshot: snapshot (v3)", &added, err) < 0)
             return -1;
@@ -1257,11 +1198,11 @@ static int up_add_snapshot(commit_t *c, json_object *u, ig_error_t *err)
                                 first, next);
         if (added < 0) return ig_error_set(err, BAD, "add-snapshot: added-rows must not be negative");
         if (added > INT64_MAX - next) return ig_error_set(err, BAD, "add-snapshot: next-row-id overflows");
-        set_i64(c->m, "next-row-id", next + added);
+        ig_icemeta_set_i64(c->m, "next-row-id", next + added);
     }
-    if (!(copy = ig_icemeta_copy(snap))) return oom(err);
+    if (!(copy = ig_icemeta_copy(snap))) return ig_icemeta_oom(err);
     json_object_array_add(snaps, copy);
-    if (fv >= 2) set_i64(c->m, "last-sequence-number", seq);
+    if (fv >= 2) ig_icemeta_set_i64(c->m, "last-sequence-number", seq);
     json_object_array_add(c->added, json_object_new_int64(id));
     return 0;
 }
@@ -1282,12 +1223,12 @@ static int up_set_snapshot_ref(commit_t *c, json_object *u, ig_error_t *err)
                             type);
     if (strcmp(name, "main") == 0 && !is_branch)
         return ig_error_set(err, BAD, "set-snapshot-ref: 'main' must be a branch");
-    if (!ig_icemeta_find_by_id(get(c->m, "snapshots"), "snapshot-id", id, NULL))
+    if (!ig_icemeta_find_by_id(ig_icemeta_get(c->m, "snapshots"), "snapshot-id", id, NULL))
         return ig_error_set(err, BAD, "set-snapshot-ref: cannot set %s to unknown snapshot %" PRId64, name,
                             id);
-    if (!(ref = json_object_new_object())) return oom(err);
-    set_i64(ref, "snapshot-id", id);
-    set_str(ref, "type", type);
+    if (!(ref = json_object_new_object())) return ig_icemeta_oom(err);
+    ig_icemeta_set_i64(ref, "snapshot-id", id);
+    ig_icemeta_set_str(ref, "type", type);
     static const char *const opts[] = {"max-ref-age-ms", "max-snapshot-age-ms", "min-snapshots-to-keep"};
     for (int i = 0; i < 3; i++) {
         int r = ig_icemeta_opt_int(u, opts[i], UW(u), &v, err);
@@ -1301,27 +1242,28 @@ static int up_set_snapshot_ref(commit_t *c, json_object *u, ig_error_t *err)
                 ig_error_set(err, BAD, "set-snapshot-ref: %s must be greater than 0", opts[i]);
                 goto fail;
             }
-            set_i64(ref, opts[i], v);
+            ig_icemeta_set_i64(ref, opts[i], v);
         }
     }
-    refs = get(c->m, "refs");
+    refs = ig_icemeta_get(c->m, "refs");
     if (!json_object_is_type(refs, json_type_object)) {
         refs = json_object_new_object();
         json_object_object_add(c->m, "refs", refs);
     }
-    old = get(refs, name);
+    old = ig_icemeta_get(refs, name);
     if (old && json_object_equal(old, ref)) {
         json_object_put(ref);
         return 0;
     }
     json_object_object_add(refs, name, ref);
     if (strcmp(name, "main") == 0) {
-        json_object *snap = ig_icemeta_find_by_id(get(c->m, "snapshots"), "snapshot-id", id, NULL), *e;
-        int64_t ts = snapshot_added_here(c, id) ? get_i64(snap, "timestamp-ms", 0) : -1;
-        set_i64(c->m, "current-snapshot-id", id);
-        if (!(e = json_object_new_object())) return oom(err);
-        set_i64(e, "timestamp-ms", ts); /* -1: stamped with now_ms when the commit is finished */
-        set_i64(e, "snapshot-id", id);
+        json_object *snap = ig_icemeta_find_by_id(ig_icemeta_get(c->m, "snapshots"), "snapshot-id", id, NULL),
+                    *e;
+        int64_t ts = snapshot_added_here(c, id) ? ig_icemeta_get_i64(snap, "timestamp-ms", 0) : -1;
+        ig_icemeta_set_i64(c->m, "current-snapshot-id", id);
+        if (!(e = json_object_new_object())) return ig_icemeta_oom(err);
+        ig_icemeta_set_i64(e, "timestamp-ms", ts); /* -1: stamped with now_ms when the commit is finished */
+        ig_icemeta_set_i64(e, "snapshot-id", id);
         json_object_array_add(array_member(c->m, "snapshot-log"), e);
     }
     return 0;
@@ -1334,15 +1276,15 @@ fail:
 static void remove_ref(commit_t *c, const char *name)
 {
     int is_main = strcmp(name, "main") == 0;
-    json_object_object_del(get(c->m, "refs"), name);
-    if (is_main) set_i64(c->m, "current-snapshot-id", -1);
+    json_object_object_del(ig_icemeta_get(c->m, "refs"), name);
+    if (is_main) ig_icemeta_set_i64(c->m, "current-snapshot-id", -1);
 }
 
 /* Removes the elements of arr whose member key is in the sorted ids. */
 static void array_remove_ids(json_object *arr, const char *key, const int64_t *ids, size_t n)
 {
     for (size_t i = json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0; i-- > 0;) {
-        json_object *v = get(json_object_array_get_idx(arr, i), key);
+        json_object *v = ig_icemeta_get(json_object_array_get_idx(arr, i), key);
         if (json_object_is_type(v, json_type_int) && ig_icemeta_ids_contain(ids, n, json_object_get_int64(v)))
             json_object_array_del_idx(arr, i, 1);
     }
@@ -1350,25 +1292,25 @@ static void array_remove_ids(json_object *arr, const char *key, const int64_t *i
 
 static int up_remove_snapshots(commit_t *c, json_object *u, ig_error_t *err)
 {
-    json_object *ids, *refs = get(c->m, "refs");
+    json_object *ids, *refs = ig_icemeta_get(c->m, "refs");
     int64_t *rm;
     size_t n;
     if (ig_icemeta_req_array(u, "snapshot-ids", UW(u), &ids, err) < 0) return -1;
     for (size_t i = 0; i < json_object_array_length(ids); i++)
         if (!json_object_is_type(json_object_array_get_idx(ids, i), json_type_int))
             return ig_error_set(err, BAD, "remove-snapshots: 'snapshot-ids' must hold integers");
-    if (ig_icemeta_sorted_ids(ids, NULL, &rm, &n) < 0) return oom(err);
-    array_remove_ids(get(c->m, "snapshots"), "snapshot-id", rm, n);
-    array_remove_ids(get(c->m, "statistics"), "snapshot-id", rm, n);
-    array_remove_ids(get(c->m, "partition-statistics"), "snapshot-id", rm, n);
+    if (ig_icemeta_sorted_ids(ids, NULL, &rm, &n) < 0) return ig_icemeta_oom(err);
+    array_remove_ids(ig_icemeta_get(c->m, "snapshots"), "snapshot-id", rm, n);
+    array_remove_ids(ig_icemeta_get(c->m, "statistics"), "snapshot-id", rm, n);
+    array_remove_ids(ig_icemeta_get(c->m, "partition-statistics"), "snapshot-id", rm, n);
     free(rm);
     /* Refs left pointing at a removed snapshot are removed too (as Iceberg Java does). */
     for (int again = 1; again;) {
         again = 0;
         json_object_object_foreach(refs, name, ref)
         {
-            if (!ig_icemeta_find_by_id(get(c->m, "snapshots"), "snapshot-id", get_i64(ref, "snapshot-id", 0),
-                                       NULL)) {
+            if (!ig_icemeta_find_by_id(ig_icemeta_get(c->m, "snapshots"), "snapshot-id",
+                                       ig_icemeta_get_i64(ref, "snapshot-id", 0), NULL)) {
                 remove_ref(c, name);
                 again = 1;
                 break; /* the iteration is invalid after a delete */
@@ -1383,40 +1325,23 @@ static int up_remove_snapshot_ref(commit_t *c, json_object *u, ig_error_t *err)
 {
     const char *name;
     if (ig_icemeta_req_str(u, "ref-name", UW(u), &name, err) < 0) return -1;
-    if (get(get(c->m, "refs"), name)) remove_ref(c, name);
+    if (ig_icemeta_get(ig_icemeta_get(c->m, "refs"), name)) remove_ref(c, name);
     return 0;
 }
 
 static int up_set_location(commit_t *c, json_object *u, ig_error_t *err)
 {
-    const char *loc;
-    if (ig_icemeta_req_str(u, "location", UW(u), &loc, err) < 0) return -1;
-    if (!loc[0]) return ig_error_set(err, BAD, "set-location: 'location' must not be empty");
-    set_str(c->m, "location", loc);
-    return 0;
+    return ig_icemeta_update_set_location(c->m, u, err);
 }
 
 static int up_set_properties(commit_t *c, json_object *u, ig_error_t *err)
 {
-    json_object *upd, *props = get(c->m, "properties");
-    if (ig_icemeta_req_object(u, "updates", UW(u), &upd, err) < 0 ||
-        ig_icemeta_check_string_map(upd, "set-properties: updates", err) < 0)
-        return -1;
-    json_object_object_foreach(upd, k, v)
-        json_object_object_add(props, k, json_object_new_string(json_object_get_string(v)));
-    return 0;
+    return ig_icemeta_update_set_properties(ig_icemeta_get(c->m, "properties"), u, err);
 }
 
 static int up_remove_properties(commit_t *c, json_object *u, ig_error_t *err)
 {
-    json_object *rm, *props = get(c->m, "properties");
-    if (ig_icemeta_req_array(u, "removals", UW(u), &rm, err) < 0) return -1;
-    for (size_t i = 0; i < json_object_array_length(rm); i++)
-        if (!json_object_is_type(json_object_array_get_idx(rm, i), json_type_string))
-            return ig_error_set(err, BAD, "remove-properties: 'removals' must hold strings");
-    for (size_t i = 0; i < json_object_array_length(rm); i++)
-        json_object_object_del(props, json_object_get_string(json_object_array_get_idx(rm, i)));
-    return 0;
+    return ig_icemeta_update_remove_properties(ig_icemeta_get(c->m, "properties"), u, err);
 }
 
 /* Replaces the element of m[arrkey] with the same snapshot-id as item, or appends item. */
@@ -1424,8 +1349,8 @@ static int put_by_snapshot(commit_t *c, const char *arrkey, json_object *item, i
 {
     json_object *arr = array_member(c->m, arrkey), *copy = ig_icemeta_copy(item);
     size_t idx;
-    if (!copy) return oom(err);
-    if (ig_icemeta_find_by_id(arr, "snapshot-id", get_i64(item, "snapshot-id", 0), &idx))
+    if (!copy) return ig_icemeta_oom(err);
+    if (ig_icemeta_find_by_id(arr, "snapshot-id", ig_icemeta_get_i64(item, "snapshot-id", 0), &idx))
         json_object_array_put_idx(arr, idx, copy);
     else
         json_object_array_add(arr, copy);
@@ -1453,7 +1378,7 @@ static int up_remove_statistics(commit_t *c, json_object *u, ig_error_t *err)
 {
     int64_t id;
     if (ig_icemeta_req_int(u, "snapshot-id", UW(u), &id, err) < 0) return -1;
-    array_remove_id(get(c->m, "statistics"), "snapshot-id", id);
+    array_remove_id(ig_icemeta_get(c->m, "statistics"), "snapshot-id", id);
     return 0;
 }
 
@@ -1461,7 +1386,7 @@ static int up_remove_partition_statistics(commit_t *c, json_object *u, ig_error_
 {
     int64_t id;
     if (ig_icemeta_req_int(u, "snapshot-id", UW(u), &id, err) < 0) return -1;
-    array_remove_id(get(c->m, "partition-statistics"), "snapshot-id", id);
+    array_remove_id(ig_icemeta_get(c->m, "partition-statistics"), "snapshot-id", id);
     return 0;
 }
 
@@ -1470,7 +1395,7 @@ static int remove_ids(commit_t *c, json_object *u, const char *ukey, const char 
                       const char *inuse_key, const char *inuse_desc, ig_error_t *err)
 {
     json_object *ids;
-    int64_t inuse = get_i64(c->m, inuse_key, -1);
+    int64_t inuse = ig_icemeta_get_i64(c->m, inuse_key, -1);
     if (ig_icemeta_req_array(u, ukey, UW(u), &ids, err) < 0) return -1;
     for (size_t i = 0; i < json_object_array_length(ids); i++) {
         json_object *v = json_object_array_get_idx(ids, i);
@@ -1480,7 +1405,8 @@ static int remove_ids(commit_t *c, json_object *u, const char *ukey, const char 
             return ig_error_set(err, BAD, "%s: cannot remove the %s %" PRId64, UW(u), inuse_desc, inuse);
     }
     for (size_t i = 0; i < json_object_array_length(ids); i++)
-        array_remove_id(get(c->m, arrkey), idkey, json_object_get_int64(json_object_array_get_idx(ids, i)));
+        array_remove_id(ig_icemeta_get(c->m, arrkey), idkey,
+                        json_object_get_int64(json_object_array_get_idx(ids, i)));
     return 0;
 }
 
@@ -1500,7 +1426,7 @@ static long find_key(json_object *keys, const char *key_id)
 {
     for (size_t i = 0; json_object_is_type(keys, json_type_array) && i < json_object_array_length(keys);
          i++) {
-        const char *k = get_str(json_object_array_get_idx(keys, i), "key-id");
+        const char *k = ig_icemeta_get_str(json_object_array_get_idx(keys, i), "key-id");
         if (k && strcmp(k, key_id) == 0) return (long)i;
     }
     return -1;
@@ -1512,9 +1438,9 @@ static int up_add_encryption_key(commit_t *c, json_object *u, ig_error_t *err)
     if (ig_icemeta_req_object(u, "encryption-key", UW(u), &key, err) < 0 ||
         check_encryption_key(key, err) < 0)
         return -1;
-    if (!(copy = ig_icemeta_copy(key))) return oom(err);
+    if (!(copy = ig_icemeta_copy(key))) return ig_icemeta_oom(err);
     keys = array_member(c->m, "encryption-keys");
-    long idx = find_key(keys, get_str(key, "key-id"));
+    long idx = find_key(keys, ig_icemeta_get_str(key, "key-id"));
     if (idx >= 0)
         json_object_array_put_idx(keys, (size_t)idx, copy);
     else
@@ -1525,7 +1451,7 @@ static int up_add_encryption_key(commit_t *c, json_object *u, ig_error_t *err)
 static int up_remove_encryption_key(commit_t *c, json_object *u, ig_error_t *err)
 {
     const char *id;
-    json_object *keys = get(c->m, "encryption-keys");
+    json_object *keys = ig_icemeta_get(c->m, "encryption-keys");
     if (ig_icemeta_req_str(u, "key-id", UW(u), &id, err) < 0) return -1;
     long idx = find_key(keys, id);
     if (idx >= 0) json_object_array_del_idx(keys, (size_t)idx, 1);
@@ -1576,29 +1502,29 @@ static json_object *empty_table(json_object *updates, int64_t now_ms)
     int64_t fv = IG_TABLEMETA_DEFAULT_FORMAT_VERSION;
     for (size_t i = 0; updates && i < json_object_array_length(updates); i++) {
         json_object *u = json_object_array_get_idx(updates, i);
-        const char *a = get_str(u, "action");
+        const char *a = ig_icemeta_get_str(u, "action");
         if (a && strcmp(a, "upgrade-format-version") == 0) {
-            int64_t v = get_i64(u, "format-version", 0);
+            int64_t v = ig_icemeta_get_i64(u, "format-version", 0);
             if (v >= 1 && v <= IG_TABLEMETA_MAX_FORMAT_VERSION) fv = v;
             break;
         }
     }
     json_object *m = json_object_new_object();
     if (!m) return NULL;
-    set_i64(m, "format-version", fv);
-    set_i64(m, "last-sequence-number", 0);
-    set_i64(m, "last-updated-ms", now_ms);
-    set_i64(m, "last-column-id", 0);
-    if (fv >= 3) set_i64(m, "next-row-id", 0);
-    set_i64(m, "current-schema-id", -1);
+    ig_icemeta_set_i64(m, "format-version", fv);
+    ig_icemeta_set_i64(m, "last-sequence-number", 0);
+    ig_icemeta_set_i64(m, "last-updated-ms", now_ms);
+    ig_icemeta_set_i64(m, "last-column-id", 0);
+    if (fv >= 3) ig_icemeta_set_i64(m, "next-row-id", 0);
+    ig_icemeta_set_i64(m, "current-schema-id", -1);
     json_object_object_add(m, "schemas", json_object_new_array());
-    set_i64(m, "default-spec-id", -1);
+    ig_icemeta_set_i64(m, "default-spec-id", -1);
     json_object_object_add(m, "partition-specs", json_object_new_array());
-    set_i64(m, "last-partition-id", 999);
-    set_i64(m, "default-sort-order-id", -1);
+    ig_icemeta_set_i64(m, "last-partition-id", 999);
+    ig_icemeta_set_i64(m, "default-sort-order-id", -1);
     json_object_object_add(m, "sort-orders", json_object_new_array());
     json_object_object_add(m, "properties", json_object_new_object());
-    set_i64(m, "current-snapshot-id", -1);
+    ig_icemeta_set_i64(m, "current-snapshot-id", -1);
     json_object_object_add(m, "refs", json_object_new_object());
     json_object_object_add(m, "snapshots", json_object_new_array());
     json_object_object_add(m, "snapshot-log", json_object_new_array());
@@ -1609,38 +1535,41 @@ static json_object *empty_table(json_object *updates, int64_t now_ms)
 /* A staged create may leave out an (unpartitioned) spec or (unsorted) order: fill in the defaults. */
 static void default_spec_and_order(json_object *m)
 {
-    if (get_i64(m, "default-spec-id", -1) == -1 && json_object_array_length(get(m, "partition-specs")) == 0) {
+    if (ig_icemeta_get_i64(m, "default-spec-id", -1) == -1 &&
+        json_object_array_length(ig_icemeta_get(m, "partition-specs")) == 0) {
         json_object *s = json_object_new_object();
-        set_i64(s, "spec-id", 0);
+        ig_icemeta_set_i64(s, "spec-id", 0);
         json_object_object_add(s, "fields", json_object_new_array());
-        json_object_array_add(get(m, "partition-specs"), s);
-        set_i64(m, "default-spec-id", 0);
+        json_object_array_add(ig_icemeta_get(m, "partition-specs"), s);
+        ig_icemeta_set_i64(m, "default-spec-id", 0);
     }
-    if (get_i64(m, "default-sort-order-id", -1) == -1) {
-        if (!ig_icemeta_find_by_id(get(m, "sort-orders"), "order-id", 0, NULL)) {
+    if (ig_icemeta_get_i64(m, "default-sort-order-id", -1) == -1) {
+        if (!ig_icemeta_find_by_id(ig_icemeta_get(m, "sort-orders"), "order-id", 0, NULL)) {
             json_object *o = json_object_new_object();
-            set_i64(o, "order-id", 0);
+            ig_icemeta_set_i64(o, "order-id", 0);
             json_object_object_add(o, "fields", json_object_new_array());
-            json_object_array_add(get(m, "sort-orders"), o);
+            json_object_array_add(ig_icemeta_get(m, "sort-orders"), o);
         }
-        set_i64(m, "default-sort-order-id", 0);
+        ig_icemeta_set_i64(m, "default-sort-order-id", 0);
     }
 }
 
 static int finish_snapshot_log(json_object *m, int removed, int64_t now_ms, ig_error_t *err)
 {
-    json_object *log = get(m, "snapshot-log");
+    json_object *log = ig_icemeta_get(m, "snapshot-log");
     int64_t *ids;
     size_t n, keep_from = 0;
     for (size_t i = 0; i < json_object_array_length(log); i++) {
         json_object *e = json_object_array_get_idx(log, i);
-        if (get_i64(e, "timestamp-ms", 0) == -1) set_i64(e, "timestamp-ms", now_ms);
+        if (ig_icemeta_get_i64(e, "timestamp-ms", 0) == -1) ig_icemeta_set_i64(e, "timestamp-ms", now_ms);
     }
     if (!removed) return 0;
     /* An entry for a removed snapshot breaks the history: drop it and everything before it. */
-    if (ig_icemeta_sorted_ids(get(m, "snapshots"), "snapshot-id", &ids, &n) < 0) return oom(err);
+    if (ig_icemeta_sorted_ids(ig_icemeta_get(m, "snapshots"), "snapshot-id", &ids, &n) < 0)
+        return ig_icemeta_oom(err);
     for (size_t i = 0; i < json_object_array_length(log); i++)
-        if (!ig_icemeta_ids_contain(ids, n, get_i64(json_object_array_get_idx(log, i), "snapshot-id", 0)))
+        if (!ig_icemeta_ids_contain(ids, n,
+                                    ig_icemeta_get_i64(json_object_array_get_idx(log, i), "snapshot-id", 0)))
             keep_from = i + 1;
     free(ids);
     if (keep_from) json_object_array_del_idx(log, 0, keep_from);
@@ -1651,15 +1580,16 @@ static void append_metadata_log(json_object *m, const char *prev, int64_t prev_t
 {
     json_object *log = array_member(m, "metadata-log"), *e = json_object_new_object();
     long max = 100;
-    const char *s = get_str(get(m, "properties"), "write.metadata.previous-versions-max");
+    const char *s =
+        ig_icemeta_get_str(ig_icemeta_get(m, "properties"), "write.metadata.previous-versions-max");
     if (s) {
         char *end;
         long v = strtol(s, &end, 10);
         if (end != s && *end == '\0' && v >= 1) max = v;
     }
     if (!e) return;
-    set_str(e, "metadata-file", prev);
-    set_i64(e, "timestamp-ms", prev_ts);
+    ig_icemeta_set_str(e, "metadata-file", prev);
+    ig_icemeta_set_i64(e, "timestamp-ms", prev_ts);
     json_object_array_add(log, e);
     size_t n = json_object_array_length(log);
     if (n > (size_t)max) json_object_array_del_idx(log, 0, n - (size_t)max);
@@ -1672,15 +1602,9 @@ int ig_tablemeta_commit(json_object *current, const char *prev_metadata_location
     json_object *cur = NULL;
     int has_create = 0;
 
-    if (!out_meta) return ig_error_set(err, 500, "InternalServerError", "out_meta is NULL");
-    *out_meta = NULL;
-    if (ig_icemeta_check_depth(requirements, err) < 0 || ig_icemeta_check_depth(updates, err) < 0) return -1;
-    if (requirements && !json_object_is_type(requirements, json_type_array))
-        return ig_error_set(err, BAD, "commit: 'requirements' must be an array");
-    if (updates && !json_object_is_type(updates, json_type_array))
-        return ig_error_set(err, BAD, "commit: 'updates' must be an array");
+    if (ig_icemeta_check_commit_args(requirements, updates, out_meta, err) < 0) return -1;
     for (size_t i = 0; requirements && i < json_object_array_length(requirements); i++) {
-        const char *t = get_str(json_object_array_get_idx(requirements, i), "type");
+        const char *t = ig_icemeta_get_str(json_object_array_get_idx(requirements, i), "type");
         if (t && strcmp(t, "assert-create") == 0) has_create = 1;
     }
     if (current && load(current, &cur, err) < 0) return -1;
@@ -1697,11 +1621,11 @@ int ig_tablemeta_commit(json_object *current, const char *prev_metadata_location
         if (apply_update(&c, json_object_array_get_idx(updates, i), err) < 0) goto fail;
 
     if (c.is_new) {
-        if (!get_str(c.m, "table-uuid")) {
+        if (!ig_icemeta_get_str(c.m, "table-uuid")) {
             ig_error_set(err, BAD, "commit: creating a table requires an assign-uuid update");
             goto fail;
         }
-        if (!get_str(c.m, "location")) {
+        if (!ig_icemeta_get_str(c.m, "location")) {
             ig_error_set(err, BAD, "commit: creating a table requires a set-location update");
             goto fail;
         }
@@ -1714,16 +1638,17 @@ int ig_tablemeta_commit(json_object *current, const char *prev_metadata_location
     }
     if (finish_snapshot_log(c.m, c.removed_snapshots, now_ms, err) < 0) goto fail;
     if (current && prev_metadata_location)
-        append_metadata_log(c.m, prev_metadata_location, get_i64(current, "last-updated-ms", now_ms));
-    set_i64(c.m, "last-updated-ms", now_ms);
+        append_metadata_log(c.m, prev_metadata_location,
+                            ig_icemeta_get_i64(current, "last-updated-ms", now_ms));
+    ig_icemeta_set_i64(c.m, "last-updated-ms", now_ms);
     sync_legacy(c.m);
-    c.m = reorder(c.m);
+    c.m = ig_icemeta_reorder(c.m, canonical_keys);
     if (check_normalized(c.m, err) < 0) goto fail;
     *out_meta = c.m;
     json_object_put(c.added);
     return 0;
 oom:
-    oom(err);
+    ig_icemeta_oom(err);
 fail:
     json_object_put(cur);
     json_object_put(c.m);
@@ -1737,18 +1662,18 @@ json_object *ig_tablemeta_only_ref_snapshots(json_object *meta)
 {
     json_object *m, *snaps, *refs;
     if (!json_object_is_type(meta, json_type_object) || !(m = ig_icemeta_copy(meta))) return NULL;
-    snaps = get(m, "snapshots");
-    refs = get(m, "refs");
-    int64_t cur = get_i64(m, "current-snapshot-id", -1);
+    snaps = ig_icemeta_get(m, "snapshots");
+    refs = ig_icemeta_get(m, "refs");
+    int64_t cur = ig_icemeta_get_i64(m, "current-snapshot-id", -1);
     for (size_t i = json_object_is_type(snaps, json_type_array) ? json_object_array_length(snaps) : 0;
          i-- > 0;) {
-        int64_t id = get_i64(json_object_array_get_idx(snaps, i), "snapshot-id", -1);
+        int64_t id = ig_icemeta_get_i64(json_object_array_get_idx(snaps, i), "snapshot-id", -1);
         int keep = id == cur && cur != -1;
         if (!keep && json_object_is_type(refs, json_type_object)) {
             json_object_object_foreach(refs, name, ref)
             {
                 (void)name;
-                if (get_i64(ref, "snapshot-id", -2) == id) {
+                if (ig_icemeta_get_i64(ref, "snapshot-id", -2) == id) {
                     keep = 1;
                     break;
                 }

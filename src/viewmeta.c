@@ -13,36 +13,6 @@
 #define BAD 400, "BadRequestException"
 #define CONFLICT 409, "CommitFailedException"
 
-static int oom(ig_error_t *err)
-{
-    return ig_error_set(err, 500, "InternalServerError", "out of memory");
-}
-
-static json_object *get(json_object *o, const char *k)
-{
-    json_object *v = NULL;
-    if (!json_object_is_type(o, json_type_object)) return NULL;
-    json_object_object_get_ex(o, k, &v);
-    return v;
-}
-
-static int64_t get_i64(json_object *o, const char *k, int64_t dflt)
-{
-    json_object *v = get(o, k);
-    return json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : dflt;
-}
-
-static const char *get_str(json_object *o, const char *k)
-{
-    json_object *v = get(o, k);
-    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static void set_i64(json_object *o, const char *k, int64_t v)
-{
-    json_object_object_add(o, k, json_object_new_int64(v));
-}
-
 /* A ViewVersion.  need_ids: version-id and schema-id are required (stored documents); a request may
  * leave them out because the server assigns them. */
 static int check_version(json_object *v, int need_ids, ig_error_t *err)
@@ -77,7 +47,7 @@ static int check_version(json_object *v, int need_ids, ig_error_t *err)
             return -1;
         for (size_t j = 0; j < k; j++) {
             json_object *o = json_object_array_get_idx(reps, j);
-            const char *t = get_str(o, "type"), *d = get_str(o, "dialect");
+            const char *t = ig_icemeta_get_str(o, "type"), *d = ig_icemeta_get_str(o, "dialect");
             if (t && strcmp(t, "sql") == 0 && d && strcasecmp(d, dialect) == 0)
                 return ig_error_set(err, BAD, "view version: multiple SQL representations for dialect %s",
                                     dialect);
@@ -90,7 +60,7 @@ static int check_unique(json_object *arr, const char *key, const char *what, ig_
 {
     size_t n = json_object_array_length(arr);
     for (size_t i = 0; i < n; i++) {
-        int64_t id = get_i64(json_object_array_get_idx(arr, i), key, 0);
+        int64_t id = ig_icemeta_get_i64(json_object_array_get_idx(arr, i), key, 0);
         size_t first;
         if (ig_icemeta_find_by_id(arr, key, id, &first) && first != i)
             return ig_error_set(err, BAD, "view metadata: duplicate %s %" PRId64, what, id);
@@ -130,7 +100,7 @@ static int check_view(json_object *m, ig_error_t *err)
     if (!(curv = ig_icemeta_find_by_id(versions, "version-id", cur, NULL)))
         return ig_error_set(err, BAD, "view metadata: cannot find current version %" PRId64 " in 'versions'",
                             cur);
-    i = get_i64(curv, "schema-id", -1);
+    i = ig_icemeta_get_i64(curv, "schema-id", -1);
     if (!ig_icemeta_find_by_id(schemas, "schema-id", i, NULL))
         return ig_error_set(err, BAD,
                             "view metadata: cannot find current schema with id %" PRId64 " in 'schemas'", i);
@@ -153,29 +123,12 @@ static const char *const canonical_keys[] = {"view-uuid",   "format-version",   
                                              "schemas",     "current-version-id", "versions",
                                              "version-log", "properties",         NULL};
 
-static json_object *reorder(json_object *m)
-{
-    json_object *o = json_object_new_object();
-    if (!o) return m;
-    for (int i = 0; canonical_keys[i]; i++) {
-        json_object *v;
-        if (json_object_object_get_ex(m, canonical_keys[i], &v))
-            json_object_object_add(o, canonical_keys[i], json_object_get(v));
-    }
-    json_object_object_foreach(m, k, v)
-    {
-        if (!json_object_object_get_ex(o, k, NULL)) json_object_object_add(o, k, json_object_get(v));
-    }
-    json_object_put(m);
-    return o;
-}
-
 static json_object *log_entry(int64_t version_id, int64_t ts)
 {
     json_object *e = json_object_new_object();
     if (!e) return NULL;
-    set_i64(e, "timestamp-ms", ts);
-    set_i64(e, "version-id", version_id);
+    ig_icemeta_set_i64(e, "timestamp-ms", ts);
+    ig_icemeta_set_i64(e, "version-id", version_id);
     return e;
 }
 
@@ -186,10 +139,7 @@ int ig_viewmeta_create(json_object *req, const char *location, const char *view_
     json_object *schema, *version, *props = NULL, *m = NULL, *arr, *sc, *ver;
     char *loc = NULL;
 
-    if (!out_meta) return ig_error_set(err, 500, "InternalServerError", "out_meta is NULL");
-    *out_meta = NULL;
-    if (ig_icemeta_check_depth(req, err) < 0) return -1;
-    if (!json_object_is_type(req, json_type_object)) return ig_error_set(err, BAD, "%s must be an object", W);
+    if (ig_icemeta_check_create_args(req, W, out_meta, err) < 0) return -1;
     if (ig_icemeta_req_str(req, "name", W, &name, err) < 0 ||
         ig_icemeta_req_object(req, "schema", W, &schema, err) < 0 ||
         ig_icemeta_req_object(req, "view-version", W, &version, err) < 0 ||
@@ -200,11 +150,11 @@ int ig_viewmeta_create(json_object *req, const char *location, const char *view_
     if (props && ig_icemeta_check_string_map(props, "create view request: properties", err) < 0) return -1;
     if (ig_icemeta_check_schema(schema, 0, NULL, err) < 0) return -1;
     /* The server stamps the version; accept a request without timestamp-ms. */
-    if (!get(version, "timestamp-ms")) {
+    if (!ig_icemeta_get(version, "timestamp-ms")) {
         json_object *tmp = ig_icemeta_copy(version);
         int rc;
-        if (!tmp) return oom(err);
-        set_i64(tmp, "timestamp-ms", now_ms);
+        if (!tmp) return ig_icemeta_oom(err);
+        ig_icemeta_set_i64(tmp, "timestamp-ms", now_ms);
         rc = check_version(tmp, 0, err);
         json_object_put(tmp);
         if (rc < 0) return -1;
@@ -212,25 +162,21 @@ int ig_viewmeta_create(json_object *req, const char *location, const char *view_
         return -1;
     }
     if (!view_uuid || !view_uuid[0]) return ig_error_set(err, BAD, "view uuid is required");
-    if (!location) location = reqloc;
-    if (!location || !location[0]) return ig_error_set(err, BAD, "%s: no view location", W);
-    if (!(loc = strdup(location))) return oom(err);
-    for (size_t n = strlen(loc); n > 1 && loc[n - 1] == '/'; n--)
-        loc[n - 1] = '\0';
+    if (ig_icemeta_new_location(location, reqloc, W, "view", &loc, err) < 0) return -1;
 
     if (!(m = json_object_new_object())) goto oom;
-    json_object_object_add(m, "view-uuid", json_object_new_string(view_uuid));
-    set_i64(m, "format-version", 1);
-    json_object_object_add(m, "location", json_object_new_string(loc));
+    ig_icemeta_set_str(m, "view-uuid", view_uuid);
+    ig_icemeta_set_i64(m, "format-version", 1);
+    ig_icemeta_set_str(m, "location", loc);
     if (!(sc = ig_icemeta_schema_with_id(schema, 0))) goto oom;
     arr = json_object_new_array();
     json_object_object_add(m, "schemas", arr);
     json_object_array_add(arr, sc);
-    set_i64(m, "current-version-id", 1);
+    ig_icemeta_set_i64(m, "current-version-id", 1);
     if (!(ver = ig_icemeta_copy(version))) goto oom;
-    set_i64(ver, "version-id", 1);
-    set_i64(ver, "schema-id", 0);
-    set_i64(ver, "timestamp-ms", now_ms);
+    ig_icemeta_set_i64(ver, "version-id", 1);
+    ig_icemeta_set_i64(ver, "schema-id", 0);
+    ig_icemeta_set_i64(ver, "timestamp-ms", now_ms);
     arr = json_object_new_array();
     json_object_object_add(m, "versions", arr);
     json_object_array_add(arr, ver);
@@ -238,13 +184,13 @@ int ig_viewmeta_create(json_object *req, const char *location, const char *view_
     json_object_object_add(m, "version-log", arr);
     json_object_array_add(arr, log_entry(1, now_ms));
     json_object_object_add(m, "properties", props ? ig_icemeta_copy(props) : json_object_new_object());
-    m = reorder(m);
+    m = ig_icemeta_reorder(m, canonical_keys);
     if (check_view(m, err) < 0) goto fail;
     free(loc);
     *out_meta = m;
     return 0;
 oom:
-    oom(err);
+    ig_icemeta_oom(err);
 fail:
     json_object_put(m);
     free(loc);
@@ -267,11 +213,11 @@ static int added_here(vcommit_t *c, int64_t id)
     return 0;
 }
 
-#define UW(u) get_str(u, "action")
+#define UW(u) ig_icemeta_get_str(u, "action")
 
 static int vu_assign_uuid(vcommit_t *c, json_object *u, ig_error_t *err)
 {
-    const char *uuid, *have = get_str(c->m, "view-uuid");
+    const char *uuid, *have = ig_icemeta_get_str(c->m, "view-uuid");
     if (ig_icemeta_req_str(u, "uuid", UW(u), &uuid, err) < 0) return -1;
     if (!uuid[0]) return ig_error_set(err, BAD, "assign-uuid: 'uuid' must not be empty");
     if (have && strcmp(have, uuid) != 0)
@@ -281,52 +227,36 @@ static int vu_assign_uuid(vcommit_t *c, json_object *u, ig_error_t *err)
 
 static int vu_upgrade_format_version(vcommit_t *c, json_object *u, ig_error_t *err)
 {
-    int64_t fv, have = get_i64(c->m, "format-version", 1);
+    int64_t fv, have = ig_icemeta_get_i64(c->m, "format-version", 1);
     if (ig_icemeta_req_int(u, "format-version", UW(u), &fv, err) < 0) return -1;
     if (fv < 1 || fv > IG_VIEWMETA_MAX_FORMAT_VERSION)
         return ig_error_set(err, BAD, "upgrade-format-version: unsupported view format version %" PRId64, fv);
     if (fv < have)
         return ig_error_set(
             err, BAD, "upgrade-format-version: cannot downgrade v%" PRId64 " view to v%" PRId64, have, fv);
-    set_i64(c->m, "format-version", fv);
+    ig_icemeta_set_i64(c->m, "format-version", fv);
     return 0;
 }
 
 static int vu_add_schema(vcommit_t *c, json_object *u, ig_error_t *err)
 {
-    json_object *schema, *schemas = get(c->m, "schemas"), *copy;
+    json_object *schema, *schemas = ig_icemeta_get(c->m, "schemas");
     int64_t given;
     if (ig_icemeta_req_object(u, "schema", UW(u), &schema, err) < 0 ||
         ig_icemeta_check_schema(schema, 0, NULL, err) < 0 ||
         ig_icemeta_opt_int(u, "last-column-id", UW(u), &given, err) < 0)
         return -1;
-    for (size_t i = 0; i < json_object_array_length(schemas); i++) {
-        json_object *s = json_object_array_get_idx(schemas, i);
-        if (ig_icemeta_schema_same(s, schema)) {
-            c->last_schema = get_i64(s, "schema-id", 0);
-            return 0;
-        }
-    }
-    int64_t id;
-    if (ig_icemeta_next_id(schemas, "schema-id", -1, &id, err) < 0) return -1;
-    if (!(copy = ig_icemeta_schema_with_id(schema, id))) return oom(err);
-    json_object_array_add(schemas, copy);
-    c->last_schema = id;
-    return 0;
+    return ig_icemeta_add_schema(schemas, schema, &c->last_schema, err);
 }
 
 static int vu_set_location(vcommit_t *c, json_object *u, ig_error_t *err)
 {
-    const char *loc;
-    if (ig_icemeta_req_str(u, "location", UW(u), &loc, err) < 0) return -1;
-    if (!loc[0]) return ig_error_set(err, BAD, "set-location: 'location' must not be empty");
-    json_object_object_add(c->m, "location", json_object_new_string(loc));
-    return 0;
+    return ig_icemeta_update_set_location(c->m, u, err);
 }
 
 static json_object *props_of(json_object *m)
 {
-    json_object *p = get(m, "properties");
+    json_object *p = ig_icemeta_get(m, "properties");
     if (!json_object_is_type(p, json_type_object)) {
         p = json_object_new_object();
         json_object_object_add(m, "properties", p);
@@ -336,25 +266,12 @@ static json_object *props_of(json_object *m)
 
 static int vu_set_properties(vcommit_t *c, json_object *u, ig_error_t *err)
 {
-    json_object *upd, *props = props_of(c->m);
-    if (ig_icemeta_req_object(u, "updates", UW(u), &upd, err) < 0 ||
-        ig_icemeta_check_string_map(upd, "set-properties: updates", err) < 0)
-        return -1;
-    json_object_object_foreach(upd, k, v)
-        json_object_object_add(props, k, json_object_new_string(json_object_get_string(v)));
-    return 0;
+    return ig_icemeta_update_set_properties(props_of(c->m), u, err);
 }
 
 static int vu_remove_properties(vcommit_t *c, json_object *u, ig_error_t *err)
 {
-    json_object *rm, *props = props_of(c->m);
-    if (ig_icemeta_req_array(u, "removals", UW(u), &rm, err) < 0) return -1;
-    for (size_t i = 0; i < json_object_array_length(rm); i++)
-        if (!json_object_is_type(json_object_array_get_idx(rm, i), json_type_string))
-            return ig_error_set(err, BAD, "remove-properties: 'removals' must hold strings");
-    for (size_t i = 0; i < json_object_array_length(rm); i++)
-        json_object_object_del(props, json_object_get_string(json_object_array_get_idx(rm, i)));
-    return 0;
+    return ig_icemeta_update_remove_properties(props_of(c->m), u, err);
 }
 
 /* Same version apart from version-id and timestamp-ms (Iceberg Java reuses such a version). */
@@ -363,13 +280,13 @@ static int version_same(json_object *a, json_object *b)
     static const char *const keys[] = {"schema-id", "summary", "representations", "default-catalog",
                                        "default-namespace"};
     for (int i = 0; i < 5; i++)
-        if (!json_object_equal(get(a, keys[i]), get(b, keys[i]))) return 0;
+        if (!json_object_equal(ig_icemeta_get(a, keys[i]), ig_icemeta_get(b, keys[i]))) return 0;
     return 1;
 }
 
 static int vu_add_view_version(vcommit_t *c, json_object *u, ig_error_t *err)
 {
-    json_object *v, *copy, *versions = get(c->m, "versions");
+    json_object *v, *copy, *versions = ig_icemeta_get(c->m, "versions");
     int64_t sid;
     if (ig_icemeta_req_object(u, "view-version", UW(u), &v, err) < 0 || check_version(v, 0, err) < 0)
         return -1;
@@ -380,14 +297,14 @@ static int vu_add_view_version(vcommit_t *c, json_object *u, ig_error_t *err)
                                 "add-view-version: schema-id -1 (last added) but no schema was added");
         sid = c->last_schema;
     }
-    if (!ig_icemeta_find_by_id(get(c->m, "schemas"), "schema-id", sid, NULL))
+    if (!ig_icemeta_find_by_id(ig_icemeta_get(c->m, "schemas"), "schema-id", sid, NULL))
         return ig_error_set(err, BAD, "add-view-version: unknown schema-id %" PRId64, sid);
-    if (!(copy = ig_icemeta_copy(v))) return oom(err);
-    set_i64(copy, "schema-id", sid);
+    if (!(copy = ig_icemeta_copy(v))) return ig_icemeta_oom(err);
+    ig_icemeta_set_i64(copy, "schema-id", sid);
     for (size_t i = 0; i < json_object_array_length(versions); i++) {
         json_object *e = json_object_array_get_idx(versions, i);
         if (version_same(e, copy)) {
-            c->last_version = get_i64(e, "version-id", 0);
+            c->last_version = ig_icemeta_get_i64(e, "version-id", 0);
             json_object_put(copy);
             return 0;
         }
@@ -397,7 +314,7 @@ static int vu_add_view_version(vcommit_t *c, json_object *u, ig_error_t *err)
         json_object_put(copy);
         return -1;
     }
-    set_i64(copy, "version-id", id);
+    ig_icemeta_set_i64(copy, "version-id", id);
     json_object_array_add(versions, copy);
     json_object_array_add(c->added, json_object_new_int64(id));
     c->last_version = id;
@@ -415,14 +332,14 @@ static int vu_set_current_view_version(vcommit_t *c, json_object *u, ig_error_t 
                                 "set-current-view-version: -1 (last added) but no version was added");
         id = c->last_version;
     }
-    if (!(v = ig_icemeta_find_by_id(get(c->m, "versions"), "version-id", id, NULL)))
+    if (!(v = ig_icemeta_find_by_id(ig_icemeta_get(c->m, "versions"), "version-id", id, NULL)))
         return ig_error_set(err, BAD, "set-current-view-version: unknown view version %" PRId64, id);
-    if (get_i64(c->m, "current-version-id", -1) == id) return 0;
-    set_i64(c->m, "current-version-id", id);
-    int64_t ts = added_here(c, id) ? get_i64(v, "timestamp-ms", c->now_ms) : c->now_ms;
+    if (ig_icemeta_get_i64(c->m, "current-version-id", -1) == id) return 0;
+    ig_icemeta_set_i64(c->m, "current-version-id", id);
+    int64_t ts = added_here(c, id) ? ig_icemeta_get_i64(v, "timestamp-ms", c->now_ms) : c->now_ms;
     json_object *e = log_entry(id, ts);
-    if (!e) return oom(err);
-    json_object_array_add(get(c->m, "version-log"), e);
+    if (!e) return ig_icemeta_oom(err);
+    json_object_array_add(ig_icemeta_get(c->m, "version-log"), e);
     return 0;
 }
 
@@ -449,9 +366,9 @@ static int cmp_desc(const void *a, const void *b)
 /* Expires the oldest versions beyond version.history.num-entries (see viewmeta.h). */
 static int expire_versions(vcommit_t *c, ig_error_t *err)
 {
-    json_object *versions = get(c->m, "versions"), *log = get(c->m, "version-log");
+    json_object *versions = ig_icemeta_get(c->m, "versions"), *log = ig_icemeta_get(c->m, "version-log");
     long keep = 10;
-    const char *s = get_str(get(c->m, "properties"), "version.history.num-entries");
+    const char *s = ig_icemeta_get_str(ig_icemeta_get(c->m, "properties"), "version.history.num-entries");
     if (s) {
         char *end;
         long v = strtol(s, &end, 10);
@@ -460,7 +377,7 @@ static int expire_versions(vcommit_t *c, ig_error_t *err)
                 err, BAD, "property version.history.num-entries must be a positive integer, got \"%s\"", s);
         keep = v;
     }
-    int64_t cur = get_i64(c->m, "current-version-id", -1);
+    int64_t cur = ig_icemeta_get_i64(c->m, "current-version-id", -1);
     size_t must = json_object_array_length(c->added) + (added_here(c, cur) ? 0 : 1);
     if ((size_t)keep < must) keep = (long)must;
     size_t n = json_object_array_length(versions);
@@ -468,10 +385,10 @@ static int expire_versions(vcommit_t *c, ig_error_t *err)
 
     /* Keep the current version, the ones added here, then the newest ids up to `keep`. */
     int64_t *ids = malloc(n * sizeof *ids);
-    if (!ids) return oom(err);
+    if (!ids) return ig_icemeta_oom(err);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        int64_t id = get_i64(json_object_array_get_idx(versions, i), "version-id", 0);
+        int64_t id = ig_icemeta_get_i64(json_object_array_get_idx(versions, i), "version-id", 0);
         if (id != cur && !added_here(c, id)) ids[m++] = id;
     }
     qsort(ids, m, sizeof *ids, cmp_desc);
@@ -486,7 +403,8 @@ static int expire_versions(vcommit_t *c, ig_error_t *err)
     size_t keep_from = 0;
     for (size_t i = 0; i < json_object_array_length(log); i++)
         if (!ig_icemeta_find_by_id(versions, "version-id",
-                                   get_i64(json_object_array_get_idx(log, i), "version-id", 0), NULL))
+                                   ig_icemeta_get_i64(json_object_array_get_idx(log, i), "version-id", 0),
+                                   NULL))
             keep_from = i + 1;
     if (keep_from) json_object_array_del_idx(log, 0, keep_from);
     return 0;
@@ -496,13 +414,7 @@ int ig_viewmeta_commit(json_object *current, json_object *requirements, json_obj
                        json_object **out_meta, ig_error_t *err)
 {
     vcommit_t c = {.last_schema = -1, .last_version = -1, .now_ms = now_ms};
-    if (!out_meta) return ig_error_set(err, 500, "InternalServerError", "out_meta is NULL");
-    *out_meta = NULL;
-    if (ig_icemeta_check_depth(requirements, err) < 0 || ig_icemeta_check_depth(updates, err) < 0) return -1;
-    if (requirements && !json_object_is_type(requirements, json_type_array))
-        return ig_error_set(err, BAD, "commit: 'requirements' must be an array");
-    if (updates && !json_object_is_type(updates, json_type_array))
-        return ig_error_set(err, BAD, "commit: 'updates' must be an array");
+    if (ig_icemeta_check_commit_args(requirements, updates, out_meta, err) < 0) return -1;
     if (!current) return ig_error_set(err, 404, "NoSuchViewException", "View does not exist");
     if (ig_viewmeta_validate(current, err) < 0) return -1;
 
@@ -513,7 +425,7 @@ int ig_viewmeta_commit(json_object *current, json_object *requirements, json_obj
         if (strcmp(type, "assert-view-uuid") != 0)
             return ig_error_set(err, BAD, "unknown view requirement type \"%s\"", type);
         if (ig_icemeta_req_str(r, "uuid", type, &uuid, err) < 0) return -1;
-        const char *have = get_str(current, "view-uuid");
+        const char *have = ig_icemeta_get_str(current, "view-uuid");
         if (strcmp(have, uuid) != 0)
             return ig_error_set(
                 err, CONFLICT, "Requirement failed: view UUID does not match: expected %s != %s", uuid, have);
@@ -534,13 +446,13 @@ int ig_viewmeta_commit(json_object *current, json_object *requirements, json_obj
         if (vupdates[k].apply(&c, u, err) < 0) goto fail;
     }
     if (expire_versions(&c, err) < 0) goto fail;
-    c.m = reorder(c.m);
+    c.m = ig_icemeta_reorder(c.m, canonical_keys);
     if (check_view(c.m, err) < 0) goto fail;
     *out_meta = c.m;
     json_object_put(c.added);
     return 0;
 oom:
-    oom(err);
+    ig_icemeta_oom(err);
 fail:
     json_object_put(c.m);
     json_object_put(c.added);

@@ -3,88 +3,15 @@
  * Run from the repository root: build/tests/test_tablemeta.
  * JSON literals in this file use ' for " (see J()) to stay readable. */
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
 
 #include "tablemeta.h"
 
+#define FX_COMMIT(cur, reqs, ups, out, err)                                                                  \
+    ig_tablemeta_commit(cur, NULL, reqs, ups, 1700000000000LL, out, err)
+#define FX_VALIDATE ig_tablemeta_validate
+#include "fixtures.h"
+
 /* ---------- helpers ---------- */
-
-static json_object *J(const char *s)
-{
-    char *buf = strdup(s);
-    assert_non_null(buf);
-    for (char *p = buf; *p; p++)
-        if (*p == '\'') *p = '"';
-    json_object *o = json_tokener_parse(buf);
-    if (!o) fail_msg("bad JSON in test: %s", buf);
-    free(buf);
-    return o;
-}
-
-static json_object *fixture(const char *name)
-{
-    const char *dir = getenv("IG_FIXTURES");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "../shared/iceberg/fixtures", name);
-    json_object *o = json_object_from_file(path);
-    if (!o) fail_msg("cannot read fixture %s (run from the repo root or set IG_FIXTURES)", path);
-    return o;
-}
-
-static json_object *get(json_object *o, const char *k)
-{
-    json_object *v = NULL;
-    json_object_object_get_ex(o, k, &v);
-    return v;
-}
-
-static int64_t geti(json_object *o, const char *k)
-{
-    json_object *v = get(o, k);
-    if (!v || !json_object_is_type(v, json_type_int)) fail_msg("field %s missing or not an int", k);
-    return json_object_get_int64(v);
-}
-
-static const char *gets(json_object *o, const char *k)
-{
-    json_object *v = get(o, k);
-    if (!v || !json_object_is_type(v, json_type_string)) fail_msg("field %s missing or not a string", k);
-    return json_object_get_string(v);
-}
-
-static json_object *idx(json_object *arr, size_t i)
-{
-    assert_true(json_object_is_type(arr, json_type_array));
-    assert_true(i < json_object_array_length(arr));
-    return json_object_array_get_idx(arr, i);
-}
-
-static size_t len(json_object *arr)
-{
-    assert_true(json_object_is_type(arr, json_type_array));
-    return json_object_array_length(arr);
-}
-
-#define expect_fail(rc, err, want_code, substr)                                                              \
-    do {                                                                                                     \
-        assert_int_equal((rc), -1);                                                                          \
-        assert_int_equal((err).code, (want_code));                                                           \
-        if (!strstr((err).message, (substr)))                                                                \
-            fail_msg("message \"%s\" lacks \"%s\"", (err).message, (substr));                                \
-    } while (0)
-
-#define expect_ok(rc, err)                                                                                   \
-    do {                                                                                                     \
-        if ((rc) != 0) fail_msg("unexpected failure %d %s: %s", (err).code, (err).type, (err).message);      \
-    } while (0)
 
 /* Serialize -> parse -> must equal. */
 static void assert_round_trip(json_object *m)
@@ -94,38 +21,6 @@ static void assert_round_trip(json_object *m)
     assert_non_null(back);
     assert_true(json_object_equal(m, back));
     json_object_put(back);
-}
-
-/* Commit with requirement/update lists given as JSON text (NULL = none). */
-static int commit(json_object *cur, const char *reqs, const char *ups, json_object **out, ig_error_t *err)
-{
-    json_object *r = reqs ? J(reqs) : NULL, *u = ups ? J(ups) : NULL;
-    memset(err, 0, sizeof *err);
-    int rc = ig_tablemeta_commit(cur, NULL, r, u, 1700000000000LL, out, err);
-    json_object_put(r);
-    json_object_put(u);
-    return rc;
-}
-
-/* Applies ups to cur and expects failure with code and message substring. */
-static void commit_fails(json_object *cur, const char *reqs, const char *ups, int code, const char *substr)
-{
-    json_object *out = (json_object *)1;
-    ig_error_t err;
-    int rc = commit(cur, reqs, ups, &out, &err);
-    expect_fail(rc, err, code, substr);
-    assert_null(out);
-}
-
-static json_object *commit_ok(json_object *cur, const char *reqs, const char *ups)
-{
-    json_object *out = NULL;
-    ig_error_t err;
-    int rc = commit(cur, reqs, ups, &out, &err);
-    expect_ok(rc, err);
-    assert_non_null(out);
-    assert_int_equal(ig_tablemeta_validate(out, &err), 0);
-    return out;
 }
 
 static const int64_t SNAP1 = 3051729675574597004LL, SNAP2 = 3055729675574597004LL;

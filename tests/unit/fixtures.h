@@ -1,0 +1,137 @@
+/* Test helpers shared by the Iceberg metadata unit tests (test_tablemeta, test_viewmeta): JSON literals
+ * written with ' for " (J()), the fixtures in ../shared/iceberg/fixtures (or $IG_FIXTURES), checked member
+ * access that fails the test instead of crashing, and expect_ok / expect_fail on an ig_error_t.
+ *
+ * A file that defines FX_COMMIT(cur, reqs, ups, out, err) (the commit under test, taking parsed lists) and
+ * FX_VALIDATE(meta, err) before including this header also gets commit(), commit_ok() and commit_fails(),
+ * which take the requirement and update lists as JSON text (NULL = none).
+ * Everything here is static inline: each test is its own binary. */
+#ifndef IG_TEST_FIXTURES_H
+#define IG_TEST_FIXTURES_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "error.h"
+
+/* Parses s after turning every ' into "; fails the test on bad JSON.  The caller owns the result. */
+static inline json_object *J(const char *s)
+{
+    char *buf = strdup(s);
+    assert_non_null(buf);
+    for (char *p = buf; *p; p++)
+        if (*p == '\'') *p = '"';
+    json_object *o = json_tokener_parse(buf);
+    if (!o) fail_msg("bad JSON in test: %s", buf);
+    free(buf);
+    return o;
+}
+
+/* Reads fixture file name; fails the test when it cannot.  The caller owns the result. */
+static inline json_object *fixture(const char *name)
+{
+    const char *dir = getenv("IG_FIXTURES");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "../shared/iceberg/fixtures", name);
+    json_object *o = json_object_from_file(path);
+    if (!o) fail_msg("cannot read fixture %s (run from the repo root or set IG_FIXTURES)", path);
+    return o;
+}
+
+/* Member k of o, or NULL (borrowed). */
+static inline json_object *get(json_object *o, const char *k)
+{
+    json_object *v = NULL;
+    json_object_object_get_ex(o, k, &v);
+    return v;
+}
+
+/* Member k of o as an integer / a string (borrowed); fails the test when missing or of another type. */
+static inline int64_t geti(json_object *o, const char *k)
+{
+    json_object *v = get(o, k);
+    if (!v || !json_object_is_type(v, json_type_int)) fail_msg("field %s missing or not an int", k);
+    return json_object_get_int64(v);
+}
+
+static inline const char *gets(json_object *o, const char *k)
+{
+    json_object *v = get(o, k);
+    if (!v || !json_object_is_type(v, json_type_string)) fail_msg("field %s missing or not a string", k);
+    return json_object_get_string(v);
+}
+
+/* Element i of array arr (borrowed) / the length of arr; fail the test when arr is not an array (or i is
+ * out of range). */
+static inline json_object *idx(json_object *arr, size_t i)
+{
+    assert_true(json_object_is_type(arr, json_type_array));
+    assert_true(i < json_object_array_length(arr));
+    return json_object_array_get_idx(arr, i);
+}
+
+static inline size_t len(json_object *arr)
+{
+    assert_true(json_object_is_type(arr, json_type_array));
+    return json_object_array_length(arr);
+}
+
+#define expect_fail(rc, err, want_code, substr)                                                              \
+    do {                                                                                                     \
+        assert_int_equal((rc), -1);                                                                          \
+        assert_int_equal((err).code, (want_code));                                                           \
+        if (!strstr((err).message, (substr)))                                                                \
+            fail_msg("message \"%s\" lacks \"%s\"", (err).message, (substr));                                \
+    } while (0)
+
+#define expect_ok(rc, err)                                                                                   \
+    do {                                                                                                     \
+        if ((rc) != 0) fail_msg("unexpected failure %d %s: %s", (err).code, (err).type, (err).message);      \
+    } while (0)
+
+#ifdef FX_COMMIT
+/* FX_COMMIT with requirement/update lists given as JSON text (NULL = none). */
+static inline int commit(json_object *cur, const char *reqs, const char *ups, json_object **out,
+                         ig_error_t *err)
+{
+    json_object *r = reqs ? J(reqs) : NULL, *u = ups ? J(ups) : NULL;
+    memset(err, 0, sizeof *err);
+    int rc = FX_COMMIT(cur, r, u, out, err);
+    json_object_put(r);
+    json_object_put(u);
+    return rc;
+}
+
+/* Applies ups to cur and expects failure with code and message substring. */
+static inline void commit_fails(json_object *cur, const char *reqs, const char *ups, int code,
+                                const char *substr)
+{
+    json_object *out = (json_object *)1;
+    ig_error_t err;
+    int rc = commit(cur, reqs, ups, &out, &err);
+    expect_fail(rc, err, code, substr);
+    assert_null(out);
+}
+
+/* Applies ups to cur, expects success and a result that passes FX_VALIDATE (returned, caller owns it). */
+static inline json_object *commit_ok(json_object *cur, const char *reqs, const char *ups)
+{
+    json_object *out = NULL;
+    ig_error_t err;
+    int rc = commit(cur, reqs, ups, &out, &err);
+    expect_ok(rc, err);
+    assert_non_null(out);
+    assert_int_equal(FX_VALIDATE(out, &err), 0);
+    return out;
+}
+#endif
+
+#endif
