@@ -471,17 +471,25 @@ fail:
     return -1;
 }
 
+/* The parent directory of loc; -2 when a directory on the way does not exist (so neither does loc), or -1
+ * with *err filled. */
+static int open_parent_if_any(ig_warehouse_t *w, const char *loc, char *rel, size_t cap, const char **base,
+                              ig_error_t *err)
+{
+    ig_error_t e2;
+    int dfd = open_parent(w, loc, rel, cap, base, &e2);
+    if (dfd >= 0) return dfd;
+    if (e2.code == 404) return -2;
+    if (err) *err = e2;
+    return -1;
+}
+
 int ig_warehouse_remove(ig_warehouse_t *w, const char *loc, ig_error_t *err)
 {
     char rel[IG_LOCATION_MAX];
     const char *base;
-    ig_error_t e2;
-    int dfd = open_parent(w, loc, rel, sizeof rel, &base, &e2);
-    if (dfd < 0) {
-        if (e2.code == 404) return 0;
-        if (err) *err = e2;
-        return -1;
-    }
+    int dfd = open_parent_if_any(w, loc, rel, sizeof rel, &base, err);
+    if (dfd < 0) return dfd == -2 ? 0 : -1;
     int r = unlinkat(dfd, base, 0);
     int en = errno;
     close(dfd);
@@ -519,13 +527,8 @@ int ig_warehouse_purge(ig_warehouse_t *w, const char *loc, ig_error_t *err)
 {
     char rel[IG_LOCATION_MAX];
     const char *base;
-    ig_error_t e2;
-    int dfd = open_parent(w, loc, rel, sizeof rel, &base, &e2);
-    if (dfd < 0) {
-        if (e2.code == 404) return 0;
-        if (err) *err = e2;
-        return -1;
-    }
+    int dfd = open_parent_if_any(w, loc, rel, sizeof rel, &base, err);
+    if (dfd < 0) return dfd == -2 ? 0 : -1;
     int rc = rm_tree(dfd, base, 0, err);
     if (rc == 0) (void)fsync(dfd);
     close(dfd);
@@ -536,13 +539,8 @@ int ig_warehouse_exists(ig_warehouse_t *w, const char *loc, ig_error_t *err)
 {
     char rel[IG_LOCATION_MAX];
     const char *base;
-    ig_error_t e2;
-    int dfd = open_parent(w, loc, rel, sizeof rel, &base, &e2);
-    if (dfd < 0) {
-        if (e2.code == 404) return 0;
-        if (err) *err = e2;
-        return -1;
-    }
+    int dfd = open_parent_if_any(w, loc, rel, sizeof rel, &base, err);
+    if (dfd < 0) return dfd == -2 ? 0 : -1;
     struct stat sb;
     int r = fstatat(dfd, base, &sb, AT_SYMLINK_NOFOLLOW);
     int en = errno;
