@@ -9,10 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 SECS=${SECS:-10}
 bench_init
-icegate_check || exit 2
-DATA=$BENCH_TMP/data
-mkdir -p "$DATA"
-TOKEN=$(icegate_token "$DATA" commits)
+icegate_setup commits
 icegate_start "$DATA"
 BASE="http://127.0.0.1:$ICEGATE_PORT/v1/namespaces/bench/tables"
 H=(-H "X-API-Token: $TOKEN" -H "Content-Type: application/json")

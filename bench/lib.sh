@@ -201,6 +201,15 @@ icegate_stop() {
   ICEGATE_PID=
 }
 
+# icegate_setup NAME [MAX_RPS [BURST]]: checks the binary (exit 2 if missing), makes $DATA (a fresh data dir)
+# and $TOKEN (a token named NAME in it).
+icegate_setup() {
+  icegate_check || exit 2
+  DATA=$BENCH_TMP/data
+  mkdir -p "$DATA"
+  TOKEN=$(icegate_token "$DATA" "$@")
+}
+
 icegate_token() {
   local data_dir=$1 name=$2 rps=${3:-} burst=${4:-} out tok
   local args=(token create --data-dir "$data_dir" --name "$name" --json)

@@ -10,10 +10,7 @@ set -euo pipefail
 RUNS=${RUNS:-3}
 SECS=${SECS:-5}
 bench_init
-icegate_check || exit 2
-DATA=$BENCH_TMP/data
-mkdir -p "$DATA"
-TOKEN=$(icegate_token "$DATA" overhead 1000000 1000000)
+icegate_setup overhead 1000000 1000000
 on=()
 off=()
 printf '%-4s %16s %9s %16s %9s\n' run "limiter on r/s" "non-2xx" "limiter off r/s" "non-2xx"

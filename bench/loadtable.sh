@@ -12,10 +12,7 @@ RUNS=${RUNS:-3}
 SECS=${SECS:-5}
 SNAPSHOTS=${SNAPSHOTS:-3000}
 bench_init
-icegate_check || exit 2
-DATA=$BENCH_TMP/data
-mkdir -p "$DATA"
-TOKEN=$(icegate_token "$DATA" loadtable)
+icegate_setup loadtable
 icegate_start "$DATA"
 BASE="http://127.0.0.1:$ICEGATE_PORT/v1"
 H=(-H "X-API-Token: $TOKEN" -H "Content-Type: application/json")
