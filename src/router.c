@@ -10,6 +10,7 @@
 #include "console.h"
 #include "metrics.h"
 #include "server.h"
+#include "util.h"
 
 static bool path_is(const ig_req_t *r, const char *p)
 {
@@ -53,6 +54,12 @@ ig_res_t ig_router_handle(ig_req_t *r)
         if (r->method != IG_GET && r->method != IG_HEAD) return only_get(r);
         if (atomic_load(&srv->stopping))
             return ig_http_error(r, 503, "ServiceUnavailableException", "shutting down");
+        /* The housekeeping loop polls the store every tokens.poll_interval_ms; 5 s of silence means it is not
+         * answering (disk gone, file locked). */
+        int64_t quiet = ig_wall_ms() - atomic_load(&srv->store_ok_ms);
+        if (quiet > 5000)
+            return ig_http_error(r, 503, "ServiceUnavailableException", "the store has not answered for %lld ms",
+                                 (long long)quiet);
         return ig_http_send(r, 200, "application/json", ready_ok, sizeof ready_ok - 1, true);
     }
     if (path_is(r, "/metrics")) {

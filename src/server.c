@@ -18,6 +18,7 @@
 #include "http.h"
 #include "log.h"
 #include "users.h"
+#include "util.h"
 #include "version.h"
 
 static int mkdirs(const char *path)
@@ -102,6 +103,7 @@ int ig_server_run(const ig_config_t *cfg)
         ig_error("cannot start: %s", srv.catalog ? "out of memory" : err.message);
         goto out;
     }
+    atomic_store(&srv.store_ok_ms, ig_wall_ms());
     if (ig_http_start(&srv)) goto out;
 
     ig_info("icegate %s listening on http://%s:%d (data dir %s, warehouse %s, %d threads)", IG_VERSION,
@@ -123,7 +125,7 @@ int ig_server_run(const ig_config_t *cfg)
             ig_info("received %s: no new connections; finishing requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
         }
-        ig_tokenstore_sync(srv.tokens);
+        if (ig_tokenstore_sync(srv.tokens) >= 0) atomic_store(&srv.store_ok_ms, ig_wall_ms());
         if (mono_ms() - last_flush >= 1000) {
             ig_tokenstore_flush_usage(srv.tokens);
             ig_tokenstore_reclaim(srv.tokens);

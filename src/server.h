@@ -22,6 +22,7 @@ struct ig_server {
     struct MHD_Daemon *daemon;
     int bound_port;
     _Atomic bool stopping;
+    _Atomic int64_t store_ok_ms; /* wall time of the last successful poll of the store (for /readyz) */
 };
 
 /* Runs `icegate serve`: opens the store, bootstraps the admin user, loads tokens, serves until SIGTERM or

@@ -109,7 +109,8 @@ typedef struct {
                          ig_error_t *err);
     /* Records last use of several tokens in one transaction; does not bump seq. */
     int (*token_touch)(ig_store_t *st, const ig_token_usage_t *u, size_t n, ig_error_t *err);
-    /* Cheap poll: 1 if another process or connection committed since the last call, else 0. */
+    /* Cheap poll: 1 if another process or connection committed since the last call, 0 if not, -1 if the
+     * store does not answer. */
     int (*changed)(ig_store_t *st);
 
     /* ---- users ---- */

@@ -445,7 +445,7 @@ static int sq_changed(ig_store_t *base)
 {
     sq_store_t *s = (sq_store_t *)base;
     sqlite3_stmt *st = NULL;
-    int changed = 0;
+    int changed = -1;
     /* Only the server's refresher thread calls this; poll_db is its own. */
     if (sqlite3_prepare_v2(s->poll_db, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW) {

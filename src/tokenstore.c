@@ -407,7 +407,8 @@ int ig_tokenstore_load(ig_tokenstore_t *ts, ig_error_t *err)
 
 int ig_tokenstore_sync(ig_tokenstore_t *ts)
 {
-    if (!ts->store->ops->changed(ts->store)) return 0;
+    int changed = ts->store->ops->changed(ts->store);
+    if (changed <= 0) return changed;
     ig_error_t err;
     int64_t since;
     pthread_mutex_lock(&ts->wmu);

@@ -66,7 +66,8 @@ ig_tokenstore_t *ig_tokenstore_new(ig_store_t *st, bool live, bool ratelimiter_e
 void ig_tokenstore_free(ig_tokenstore_t *ts);
 /* Loads every token into memory. Returns 0 or -1. */
 int ig_tokenstore_load(ig_tokenstore_t *ts, ig_error_t *err);
-/* Picks up changes committed by other processes (cheap when there are none).  Returns the number applied. */
+/* Picks up changes committed by other processes (cheap when there are none).  Returns how far the change
+ * sequence moved (0 when nothing changed), or -1 when the store does not answer. */
 int ig_tokenstore_sync(ig_tokenstore_t *ts);
 /* Writes last-used times/addresses that changed since the last flush, in one transaction. */
 void ig_tokenstore_flush_usage(ig_tokenstore_t *ts);

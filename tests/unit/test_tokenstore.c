@@ -976,6 +976,28 @@ static void test_stale_record_never_wins(void **state)
     ig_tokenstore_free(ts);
 }
 
+static int silent_changed(ig_store_t *st)
+{
+    (void)st;
+    return -1;
+}
+
+/* A store that does not answer the poll: sync says so (the server's /readyz turns 503 on it) and changes
+ * nothing. */
+static void test_sync_reports_a_silent_store(void **state)
+{
+    (void)state;
+    ig_store_t base;
+    ig_store_ops_t ops;
+    memset(&ops, 0, sizeof ops);
+    ops.changed = silent_changed;
+    base.ops = &ops;
+    ig_tokenstore_t *ts = ig_tokenstore_new(&base, true, true);
+    assert_int_equal(ig_tokenstore_sync(ts), -1);
+    assert_int_equal(ig_tokenstore_count(ts), 0);
+    ig_tokenstore_free(ts);
+}
+
 /* Regression: PATCH, suspend and activate are read-modify-write of the whole row.  A suspend committed by
  * another writer (the CLI, another admin request) between this writer's read and its write was silently
  * undone: the write put back suspended=false from its stale read.  The wrapper store below commits such a
@@ -1523,6 +1545,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tombstone_churn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_from_cli, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_record_never_wins, setup, teardown),
+        cmocka_unit_test(test_sync_reports_a_silent_store),
         cmocka_unit_test_setup_teardown(test_concurrent_suspend_not_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_keeps_record_alive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readers_across_rebuilds, setup, teardown),
