@@ -28,21 +28,41 @@
 
 typedef struct {
     alignas(64) _Atomic uint64_t epoch; /* 0 = not reading */
+    _Atomic int owned;                  /* a live thread holds this slot */
 } ebr_slot_t;
 
 static ebr_slot_t readers[EBR_SLOTS];
 static _Atomic uint64_t global_epoch = 1;
-static _Atomic int next_reader;
 static _Thread_local int my_reader = -1;
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+
+/* A thread's slot goes back to the pool when the thread exits, so threads may come and go freely. */
+static void release_reader(void *p)
+{
+    int i = (int)(intptr_t)p - 1;
+    atomic_store(&readers[i].epoch, 0);
+    atomic_store(&readers[i].owned, 0);
+}
+
+static void make_reader_key(void)
+{
+    if (pthread_key_create(&reader_key, release_reader) != 0) abort();
+}
 
 void ig_tokens_read_begin(void)
 {
-    if (my_reader < 0) {
-        my_reader = atomic_fetch_add(&next_reader, 1);
-        if (my_reader >= EBR_SLOTS) {
-            ig_error("fatal: more than %d threads read the token table", EBR_SLOTS);
+    if (my_reader < 0) { /* first read on this thread: claim a free slot */
+        pthread_once(&reader_once, make_reader_key);
+        for (int i = 0; i < EBR_SLOTS && my_reader < 0; i++) {
+            int expected = 0;
+            if (atomic_compare_exchange_strong(&readers[i].owned, &expected, 1)) my_reader = i;
+        }
+        if (my_reader < 0) {
+            ig_error("fatal: more than %d threads read the token table at once", EBR_SLOTS);
             abort();
         }
+        pthread_setspecific(reader_key, (void *)(intptr_t)(my_reader + 1));
     }
     atomic_store(&readers[my_reader].epoch, atomic_load(&global_epoch));
 }
@@ -175,8 +195,7 @@ void ig_tokenstore_reclaim(ig_tokenstore_t *ts)
 {
     pthread_mutex_lock(&ts->wmu);
     uint64_t min = UINT64_MAX;
-    int n = atomic_load(&next_reader);
-    for (int i = 0; i < n && i < EBR_SLOTS; i++) {
+    for (int i = 0; i < EBR_SLOTS; i++) {
         uint64_t e = atomic_load(&readers[i].epoch);
         if (e && e < min) min = e;
     }

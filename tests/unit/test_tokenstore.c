@@ -976,6 +976,29 @@ static void test_stale_record_never_wins(void **state)
     ig_tokenstore_free(ts);
 }
 
+static void *read_once(void *arg)
+{
+    ig_tokenstore_t *ts = arg;
+    uint8_t h[32] = {0};
+    ig_tokens_read_begin();
+    (void)ig_tokenstore_find(ts, h);
+    ig_tokens_read_end();
+    return NULL;
+}
+
+/* Reader slots are returned when a thread exits: more threads than slots over a process's life is fine
+ * (the server's pool is fixed, but tests and embedders create threads freely). */
+static void test_reader_slots_are_reused(void **state)
+{
+    env_t *e = *state;
+    for (int i = 0; i < 1200; i++) { /* > 2 x the 512 slots */
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, read_once, e->ts), 0);
+        assert_int_equal(pthread_join(t, NULL), 0);
+    }
+    ig_tokenstore_reclaim(e->ts); /* scans every slot: none is stuck in a read section */
+}
+
 static int silent_changed(ig_store_t *st)
 {
     (void)st;
@@ -1546,6 +1569,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sync_from_cli, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_record_never_wins, setup, teardown),
         cmocka_unit_test(test_sync_reports_a_silent_store),
+        cmocka_unit_test_setup_teardown(test_reader_slots_are_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_suspend_not_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_keeps_record_alive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readers_across_rebuilds, setup, teardown),
