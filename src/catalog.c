@@ -775,13 +775,6 @@ typedef struct {
     char after[NS_MAX + IDENT_MAX + 2];
 } page_t;
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    return -1;
-}
-
 static int parse_page(ig_req_t *r, page_t *pg, ig_error_t *err)
 {
     char tok[2 * sizeof pg->after + 4], size[24];
@@ -792,7 +785,7 @@ static int parse_page(ig_req_t *r, page_t *pg, ig_error_t *err)
     size_t tl = q == 1 ? strlen(tok) : 0;
     if (tl % 2 || tl / 2 >= sizeof pg->after) goto badtok;
     for (size_t i = 0; i < tl; i += 2) {
-        int h = hexval(tok[i]), l = hexval(tok[i + 1]);
+        int h = ig_hex_digit(tok[i]), l = ig_hex_digit(tok[i + 1]);
         if (h < 0 || l < 0 || (h == 0 && l == 0)) goto badtok;
         pg->after[i / 2] = (char)(h << 4 | l);
     }

@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "router.h"
 #include "server.h"
+#include "util.h"
 
 typedef struct {
     char *buf;
@@ -346,13 +347,6 @@ const char *ig_http_header(ig_req_t *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 /* Shared by path segments (plus = false: '+' is a plus) and query values (form encoding: '+' is a space). */
 static int decode(const char *src, size_t len, char *buf, size_t cap, bool plus_is_space)
@@ -362,7 +356,7 @@ static int decode(const char *src, size_t len, char *buf, size_t cap, bool plus_
         char ch = src[i];
         if (ch == '%') {
             if (i + 2 >= len) return -1;
-            int h = hexval(src[i + 1]), l = hexval(src[i + 2]);
+            int h = ig_hex_digit(src[i + 1]), l = ig_hex_digit(src[i + 2]);
             if (h < 0 || l < 0) return -1;
             ch = (char)(h << 4 | l);
             if (ch == '\0') return -1;

@@ -175,6 +175,14 @@ uint32_t ig_crc32(const void *data, size_t len)
     return c ^ 0xFFFFFFFFu;
 }
 
+int ig_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 int ig_strlcpy(char *dst, const char *src, size_t cap)
 {
     size_t n = strlen(src);

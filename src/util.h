@@ -30,6 +30,9 @@ void ig_uuid4(char out[37]);
 uint32_t ig_crc32(const void *data, size_t len);
 extern const char ig_base62_alphabet[63];
 
+/* Value of a hexadecimal digit (0-9, a-f, A-F), or -1. */
+int ig_hex_digit(int c);
+
 /* snprintf-style bounded copy: always NUL-terminates; returns -1 if src was truncated, else 0. */
 int ig_strlcpy(char *dst, const char *src, size_t cap);
 /* Parses a base-10 integer that fills the whole string into [min,max]. Returns 0 or -1. */
