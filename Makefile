@@ -2,17 +2,21 @@
 # `make` builds bin/icegate; `make run` starts it on the embedded default; `make test` runs every test.
 
 CC      ?= cc
-PKGS    := libmicrohttpd json-c sqlite3 libcrypto yaml-0.1 libargon2 libpq hiredis
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Only what the code links against; libpq and hiredis join when the PostgreSQL store and Redis limiter land.
+PKGS    := libmicrohttpd json-c sqlite3 libcrypto yaml-0.1 libargon2
+# Recursively expanded on purpose: read when a recipe runs, i.e. after `make run`/`make test` installed the
+# packages (a := here was read when make started, before deps, and the first build on a fresh machine failed).
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Werror
 CFLAGS  ?= -O2 -g
-override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(PKG_CFLAGS) -Isrc -Ibuild/gen
-override LDLIBS += $(PKG_LIBS) -pthread -lm
+override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -Isrc
+DEPFLAGS = -MMD -MP
+override LDLIBS += -pthread -lm
 
 BUILD   ?= build
-SRC     := $(wildcard src/*.c)
-CONSOLE := $(sort $(wildcard src/console/*))
+SRC     := $(sort $(shell find src -name '*.c'))
+CONSOLE := $(sort $(wildcard src/admin/static/*))
 LIBOBJ  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRC))) $(BUILD)/console_assets.o
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BIN     ?= bin/icegate
@@ -24,37 +28,42 @@ all: $(BIN)
 deps:
 	@scripts/deps.sh build
 
-$(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
+# Header dependencies come from the compiler (-MMD): build/<path>.d beside each object.
+$(BUILD)/%.o: src/%.c
+	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
-	@$(CC) $(CFLAGS) -c $< -o $@
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # The console's static files are compiled into the binary (no files needed at run time).
 $(BUILD)/console_assets.c: scripts/embed.sh $(CONSOLE) | $(BUILD)
 	@scripts/embed.sh $(CONSOLE) > $@
 $(BUILD)/console_assets.o: $(BUILD)/console_assets.c
 	@echo "  CC    $<"
-	@$(CC) $(CFLAGS) -Wno-missing-prototypes -c $< -o $@
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -Wno-missing-prototypes -c $< -o $@
 
 $(BIN): $(BUILD)/main.o $(LIBOBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LINK  $@"
-	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	@$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIBOBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ)
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@"
-	@$(CC) $(CFLAGS) -Wno-missing-prototypes $< $(LIBOBJ) -o $@ $(LDLIBS) -lcmocka
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) $(DEPFLAGS) -Wno-missing-prototypes $< $(LIBOBJ) -o $@ $(PKG_LIBS) $(LDLIBS) -lcmocka
 
 # Microbenchmarks: bench/<name>.c linked like the tests (not part of `make test`).
 $(BUILD)/bench/%: bench/%.c $(LIBOBJ)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH $@"
-	@$(CC) $(CFLAGS) -Wno-missing-prototypes $< $(LIBOBJ) -o $@ $(LDLIBS)
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -Wno-missing-prototypes $< $(LIBOBJ) -o $@ $(PKG_LIBS) $(LDLIBS)
 
 $(BUILD):
 	@mkdir -p $(BUILD)
 
-run: deps $(BIN)
+# deps first, then a fresh make for the build, so pkg-config sees the packages deps just installed.
+run:
+	@scripts/deps.sh build
+	@$(MAKE) --no-print-directory $(BIN)
 	scripts/run.sh
 
 test: 
@@ -97,7 +106,9 @@ fuzzers: $(patsubst %,$(BUILD)/fuzz/%,$(FUZZERS))
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBOBJ)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ  $@"
-	@$(CC) $(CFLAGS) -fsanitize=fuzzer -Wno-missing-prototypes $< $(LIBOBJ) -o $@ $(LDLIBS)
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -fsanitize=fuzzer -Wno-missing-prototypes $< $(LIBOBJ) -o $@ $(PKG_LIBS) $(LDLIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 clean:
 	rm -rf build build-san build-fuzz bin

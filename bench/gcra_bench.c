@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ratelimit.h"
+#include "ratelimit/gcra.h"
 
 #define RUNS 5
 #define ITERS 5000000L

@@ -10,11 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ratelimit.h"
-#include "store.h"
-#include "token.h"
-#include "tokenstore.h"
-#include "util.h"
+#include "ratelimit/gcra.h"
+#include "store/store.h"
+#include "access/token.h"
+#include "access/tokenstore.h"
+#include "core/util.h"
 
 static int64_t now_ns(void)
 {

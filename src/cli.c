@@ -10,14 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "log.h"
+#include "core/config.h"
+#include "core/log.h"
 #include "server.h"
-#include "store.h"
-#include "tokenstore.h"
-#include "users.h"
-#include "util.h"
-#include "version.h"
+#include "store/store.h"
+#include "access/tokenstore.h"
+#include "access/users.h"
+#include "core/util.h"
+#include "core/version.h"
 
 extern char **environ;
 

@@ -13,13 +13,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "catalog.h"
-#include "console.h"
-#include "http.h"
-#include "log.h"
-#include "users.h"
-#include "util.h"
-#include "version.h"
+#include "catalog/catalog.h"
+#include "admin/console.h"
+#include "http/http.h"
+#include "core/log.h"
+#include "access/users.h"
+#include "core/util.h"
+#include "core/version.h"
 
 static int mkdirs(const char *path)
 {

@@ -5,9 +5,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "config.h"
-#include "store.h"
-#include "tokenstore.h"
+#include "core/config.h"
+#include "store/store.h"
+#include "access/tokenstore.h"
 
 struct MHD_Daemon;
 typedef struct ig_sessions ig_sessions_t;

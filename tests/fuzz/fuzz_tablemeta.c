@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tablemeta.h"
-#include "viewmeta.h"
+#include "iceberg/tablemeta.h"
+#include "iceberg/viewmeta.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

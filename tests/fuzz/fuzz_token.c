@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "token.h"
+#include "access/token.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

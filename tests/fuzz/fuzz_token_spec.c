@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenstore.h"
+#include "access/tokenstore.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

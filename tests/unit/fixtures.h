@@ -20,7 +20,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "error.h"
+#include "core/error.h"
 
 /* Parses s after turning every ' into "; fails the test on bad JSON.  The caller owns the result. */
 static inline json_object *J(const char *s)

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ratelimit.h"
+#include "ratelimit/gcra.h"
 
 #define S INT64_C(1000000000)
 #define MS INT64_C(1000000)

@@ -4,7 +4,7 @@
  * JSON literals in this file use ' for " (see J()) to stay readable. */
 #include <math.h>
 
-#include "tablemeta.h"
+#include "iceberg/tablemeta.h"
 
 #define FX_COMMIT(cur, reqs, ups, out, err)                                                                  \
     ig_tablemeta_commit(cur, NULL, reqs, ups, 1700000000000LL, out, err)

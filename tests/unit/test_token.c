@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "token.h"
-#include "util.h"
+#include "access/token.h"
+#include "core/util.h"
 
 static int is_b62(unsigned char c)
 {

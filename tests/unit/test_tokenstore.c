@@ -22,10 +22,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store.h"
-#include "token.h"
-#include "tokenstore.h"
-#include "util.h"
+#include "store/store.h"
+#include "access/token.h"
+#include "access/tokenstore.h"
+#include "core/util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HAVE_ASAN 1

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "util.h"
+#include "core/util.h"
 
 #define DAY_MS 86400000LL
 /* 2027-01-31T00:00:00Z */

@@ -1,8 +1,8 @@
 /* Unit tests for viewmeta: the view fixtures in ../shared/iceberg/fixtures (or $IG_FIXTURES), create,
  * assert-view-uuid, every view update, -1 semantics, version expiry.  Run from the repository root.
  * JSON literals use ' for " (see J()). */
-#include "tablemeta.h"
-#include "viewmeta.h"
+#include "iceberg/tablemeta.h"
+#include "iceberg/viewmeta.h"
 
 #define FX_COMMIT(cur, reqs, ups, out, err) ig_viewmeta_commit(cur, reqs, ups, 1700000000000LL, out, err)
 #define FX_VALIDATE ig_viewmeta_validate

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "warehouse.h"
+#include "warehouse/warehouse.h"
 
 typedef struct {
     char base[256]; /* temp dir */

@@ -1,0 +1,121 @@
+/* auth — see auth.h. */
+#include "access/auth.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "server.h"
+#include "access/token.h"
+#include "access/tokenstore.h"
+#include "core/util.h"
+
+static ig_res_t unauthorized(ig_req_t *r, const char *msg)
+{
+    ig_http_add_header(r, "WWW-Authenticate", "Bearer realm=\"icegate\"");
+    return ig_http_error(r, 401, "NotAuthorizedException", "%s", msg);
+}
+
+/* Finds the token text: X-API-Token first (the product's header), then Authorization: Bearer. */
+static const char *find_token(ig_req_t *r, size_t *len)
+{
+    const char *t = ig_http_header(r, "X-API-Token");
+    if (!t) {
+        const char *a = ig_http_header(r, "Authorization");
+        if (!a || strncasecmp(a, "Bearer", 6) != 0 || (a[6] != ' ' && a[6] != '\t')) return NULL;
+        t = a + 7;
+    }
+    while (*t == ' ' || *t == '\t') t++;
+    size_t n = strlen(t);
+    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t')) n--;
+    *len = n;
+    return n ? t : NULL;
+}
+
+static int64_t wall_ms_coarse(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
+{
+    size_t len = 0;
+    const char *tok = find_token(r, &len);
+    if (!tok) {
+        *res = unauthorized(r, "missing access token: send it in the X-API-Token header or as Authorization: "
+                               "Bearer");
+        return IG_AUTH_MISSING;
+    }
+    ig_token_check_t chk = ig_token_check(tok, len);
+    if (chk != IG_TOKEN_OK) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "malformed access token: %s", ig_token_check_str(chk));
+        *res = unauthorized(r, msg);
+        return IG_AUTH_MALFORMED;
+    }
+    uint8_t hash[32];
+    ig_token_hash(tok, len, hash);
+    ig_server_t *srv = r->srv;
+    int64_t now_ms = wall_ms_coarse();
+    ig_auth_result_t out = IG_AUTH_OK;
+    unsigned char addr[16];
+    bool have_addr = ig_http_client_addr(r, addr) == 0;
+
+    ig_tokens_read_begin();
+    const ig_tokmem_t *m = ig_tokenstore_find(srv->tokens, hash);
+    if (!m || m->deleted) {
+        ig_tokens_read_end();
+        *res = unauthorized(r, "unknown access token (deleted, or never issued here)");
+        return IG_AUTH_UNKNOWN;
+    }
+    if (m->suspended) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "access token '%s' is suspended", m->name);
+        *res = unauthorized(r, msg);
+        out = IG_AUTH_SUSPENDED;
+        goto done;
+    }
+    if (m->expires_at_ms && m->expires_at_ms <= now_ms) {
+        char when[40];
+        ig_rfc3339_format(m->expires_at_ms, when, sizeof when);
+        char msg[640];
+        snprintf(msg, sizeof msg, "access token '%s' expired at %s", m->name, when);
+        *res = unauthorized(r, msg);
+        out = IG_AUTH_EXPIRED;
+        goto done;
+    }
+    if (rate_limit && m->limited) {
+        ig_gcra_result_t g;
+        ig_ratelimit_take(&m->state->cell, &m->params, ig_clock_now_ns(), &g);
+        char policy[96], rl[96];
+        ig_ratelimit_policy_header(&m->params, policy, sizeof policy);
+        ig_ratelimit_header(&m->params, &g, rl, sizeof rl);
+        ig_http_add_header(r, "RateLimit-Policy", policy);
+        ig_http_add_header(r, "RateLimit", rl);
+        if (!g.allowed) {
+            char retry[24], rate[32];
+            ig_format_rate(m->params.max_rps, rate, sizeof rate);
+            snprintf(retry, sizeof retry, "%ld", ig_ratelimit_retry_after_s(&g));
+            ig_http_add_header(r, "Retry-After", retry);
+            *res = ig_http_error(r, 429, "TooManyRequestsException",
+                                 "rate limit exceeded for access token '%s': %s requests per second", m->name,
+                                 rate);
+            ig_tokstate_note(m->state, now_ms, have_addr ? addr : NULL, true);
+            out = IG_AUTH_LIMITED;
+            goto done;
+        }
+    }
+    ig_tokstate_note(m->state, now_ms, have_addr ? addr : NULL, false);
+    r->who.ok = true;
+    r->who.via_session = false;
+    ig_strlcpy(r->who.token_id, m->id, sizeof r->who.token_id);
+    snprintf(r->who.user, sizeof r->who.user, "%s", m->owner);
+    r->who.role = IG_ROLE_MEMBER; /* the admin API resolves the owner's role when it needs it */
+done:
+    ig_tokens_read_end();
+    return out;
+}

@@ -1,0 +1,28 @@
+/* auth — access-token authentication and the per-token rate limit gate (DESIGN.md sections 3 and 4).
+ *
+ * The request path: take the token from X-API-Token (or Authorization: Bearer), check its format and
+ * checksum (no lookup for garbage), SHA-256 it, look the hash up in the in-memory table, check suspension and
+ * expiry, then — for catalog routes — take from the token's GCRA cell.  No allocation, no lock, no I/O. */
+#ifndef IG_AUTH_H
+#define IG_AUTH_H
+
+#include <stdbool.h>
+
+#include "http/http.h"
+
+typedef enum {
+    IG_AUTH_OK = 0,
+    IG_AUTH_MISSING,
+    IG_AUTH_MALFORMED,
+    IG_AUTH_UNKNOWN,
+    IG_AUTH_EXPIRED,
+    IG_AUTH_SUSPENDED,
+    IG_AUTH_LIMITED, /* authenticated, but over the token's Max RPS */
+} ig_auth_result_t;
+
+/* Authenticates r by access token.  On success fills r->who (and, when rate_limit, adds the RateLimit
+ * headers) and returns IG_AUTH_OK; otherwise queues the 401 or 429 response, stores its result in *res, and
+ * returns the reason. */
+ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res);
+
+#endif

@@ -1,0 +1,950 @@
+/* tokenstore — see tokenstore.h.
+ *
+ * The table is open addressing over the first 8 bytes of the SHA-256 (already uniform), with slots holding
+ * pointers to immutable ig_tokmem_t.  Readers load slots with acquire semantics and never write; all writers
+ * are serialised by one mutex (writes are admin actions, rare next to reads).  Deleting leaves a tombstone
+ * so probe chains stay intact; a rebuild (on growth or when tombstones pile up) copies live entries into a
+ * fresh table and swaps the table pointer.
+ *
+ * Reclamation is epoch based: each reading thread owns a padded slot where it publishes the global epoch on
+ * entry and zero on exit.  A writer that unlinks something stamps it with the current epoch and advances the
+ * epoch; it is freed once every active reader has published a later epoch.  Readers therefore pay two
+ * uncontended stores per request and never wait. */
+#include "access/tokenstore.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+
+/* ------------------------------------------------------------------ epochs */
+
+#define EBR_SLOTS 512
+
+typedef struct {
+    alignas(64) _Atomic uint64_t epoch; /* 0 = not reading */
+    _Atomic int owned;                  /* a live thread holds this slot */
+} ebr_slot_t;
+
+static ebr_slot_t readers[EBR_SLOTS];
+static _Atomic uint64_t global_epoch = 1;
+static _Thread_local int my_reader = -1;
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+
+/* A thread's slot goes back to the pool when the thread exits, so threads may come and go freely. */
+static void release_reader(void *p)
+{
+    int i = (int)(intptr_t)p - 1;
+    atomic_store(&readers[i].epoch, 0);
+    atomic_store(&readers[i].owned, 0);
+}
+
+static void make_reader_key(void)
+{
+    if (pthread_key_create(&reader_key, release_reader) != 0) abort();
+}
+
+void ig_tokens_read_begin(void)
+{
+    if (my_reader < 0) { /* first read on this thread: claim a free slot */
+        pthread_once(&reader_once, make_reader_key);
+        for (int i = 0; i < EBR_SLOTS && my_reader < 0; i++) {
+            int expected = 0;
+            if (atomic_compare_exchange_strong(&readers[i].owned, &expected, 1)) my_reader = i;
+        }
+        if (my_reader < 0) {
+            ig_error("fatal: more than %d threads read the token table at once", EBR_SLOTS);
+            abort();
+        }
+        pthread_setspecific(reader_key, (void *)(intptr_t)(my_reader + 1));
+    }
+    atomic_store(&readers[my_reader].epoch, atomic_load(&global_epoch));
+}
+
+void ig_tokens_read_end(void)
+{
+    atomic_store_explicit(&readers[my_reader].epoch, 0, memory_order_release);
+}
+
+typedef struct retired {
+    struct retired *next;
+    uint64_t epoch;
+    void *ptr;
+} retired_t;
+
+/* ------------------------------------------------------------------ table */
+
+#define TOMB ((ig_tokmem_t *)(uintptr_t)1)
+
+typedef struct {
+    size_t cap; /* power of two */
+    _Atomic(ig_tokmem_t *) slots[];
+} table_t;
+
+struct ig_tokenstore {
+    ig_store_t *store;
+    bool live;
+    bool rl_enabled;
+    pthread_mutex_t wmu; /* serialises writers */
+    _Atomic(table_t *) table;
+    size_t used;  /* live + tombstones */
+    size_t count; /* records in the table (tombstones included) */
+    size_t dead;  /* of which tombstones */
+    int64_t seq;  /* highest store seq applied */
+    retired_t *retired;
+    ig_tokstate_t *free_states; /* unused states of the slabs, chained via ->stats; a state lives as long as
+                                   the process (a deleted token's tombstone keeps it) */
+    struct slab **slabs;
+    size_t nslabs;
+};
+
+/* States come in slabs.  A slab also holds a dirty bit per state (set by the request path when a token's
+ * last use changes, cleared by the flusher) and the token id of each state, so flushing last-use data visits
+ * only the tokens used since the last flush instead of walking the whole table.  Slabs are aligned to
+ * SLAB_ALIGN, so a state finds its slab by masking its own address. */
+#define STATES_PER_SLAB 4096
+#define SLAB_ALIGN (512 * 1024)
+#define SLAB_ID_LEN IG_TOKEN_ID_LEN
+
+typedef struct slab {
+    ig_tokstate_t states[STATES_PER_SLAB];
+    _Atomic uint64_t dirty[STATES_PER_SLAB / 64];
+    char ids[STATES_PER_SLAB][SLAB_ID_LEN];
+} slab_t;
+_Static_assert(sizeof(slab_t) <= SLAB_ALIGN, "a slab must fit its alignment");
+
+static slab_t *slab_of(const ig_tokstate_t *s)
+{
+    return (slab_t *)((uintptr_t)s & ~(uintptr_t)(SLAB_ALIGN - 1));
+}
+
+/* Caller holds wmu. */
+static ig_tokstate_t *state_alloc(ig_tokenstore_t *ts)
+{
+    if (!ts->free_states) {
+        /* Pages of the slab are touched only as states are handed out. */
+        slab_t *slab = aligned_alloc(SLAB_ALIGN, SLAB_ALIGN);
+        slab_t **slabs = realloc(ts->slabs, (ts->nslabs + 1) * sizeof *slabs);
+        if (!slab || !slabs) {
+            ig_error("fatal: out of memory for token state");
+            abort();
+        }
+        ts->slabs = slabs;
+        ts->slabs[ts->nslabs++] = slab;
+        for (size_t i = 0; i < STATES_PER_SLAB / 64; i++) atomic_init(&slab->dirty[i], 0);
+        for (size_t i = STATES_PER_SLAB; i-- > 0;) {
+            atomic_init(&slab->states[i].stats, (ig_tokstats_t *)ts->free_states);
+            ts->free_states = &slab->states[i];
+        }
+    }
+    ig_tokstate_t *s = ts->free_states;
+    ts->free_states = (ig_tokstate_t *)atomic_load(&s->stats);
+    memset(s, 0, sizeof *s);
+    return s;
+}
+
+
+static uint64_t hkey(const uint8_t h[32])
+{
+    uint64_t k;
+    memcpy(&k, h, sizeof k);
+    return k;
+}
+
+static table_t *table_new(size_t cap)
+{
+    table_t *t = calloc(1, sizeof *t + cap * sizeof t->slots[0]);
+    if (!t) {
+        ig_error("fatal: out of memory for the token table");
+        abort();
+    }
+    t->cap = cap;
+    return t;
+}
+
+const ig_tokmem_t *ig_tokenstore_find(ig_tokenstore_t *ts, const uint8_t hash[32])
+{
+    table_t *t = atomic_load(&ts->table);
+    size_t mask = t->cap - 1;
+    for (size_t i = hkey(hash) & mask;; i = (i + 1) & mask) {
+        ig_tokmem_t *m = atomic_load_explicit(&t->slots[i], memory_order_acquire);
+        if (!m) return NULL;
+        if (m != TOMB && memcmp(m->hash, hash, 32) == 0) return m;
+    }
+}
+
+/* Caller holds wmu. */
+static void retire(ig_tokenstore_t *ts, void *ptr)
+{
+    retired_t *r = malloc(sizeof *r);
+    if (!r) abort();
+    r->ptr = ptr;
+    r->epoch = atomic_load(&global_epoch);
+    r->next = ts->retired;
+    ts->retired = r;
+    atomic_fetch_add(&global_epoch, 1);
+}
+
+void ig_tokenstore_reclaim(ig_tokenstore_t *ts)
+{
+    pthread_mutex_lock(&ts->wmu);
+    uint64_t min = UINT64_MAX;
+    for (int i = 0; i < EBR_SLOTS; i++) {
+        uint64_t e = atomic_load(&readers[i].epoch);
+        if (e && e < min) min = e;
+    }
+    for (retired_t **pp = &ts->retired; *pp;) {
+        retired_t *r = *pp;
+        if (r->epoch < min) {
+            *pp = r->next;
+            free(r->ptr);
+            free(r);
+        } else {
+            pp = &r->next;
+        }
+    }
+    pthread_mutex_unlock(&ts->wmu);
+}
+
+/* Rebuilds into a table sized for the live entries.  Caller holds wmu. */
+static void rebuild(ig_tokenstore_t *ts, size_t want_live)
+{
+    table_t *old = atomic_load(&ts->table);
+    size_t cap = 1024;
+    while (cap < want_live * 2) cap <<= 1;
+    table_t *nt = table_new(cap);
+    for (size_t i = 0; i < old->cap; i++) {
+        ig_tokmem_t *m = atomic_load(&old->slots[i]);
+        if (!m || m == TOMB) continue;
+        size_t j = hkey(m->hash) & (cap - 1);
+        while (atomic_load(&nt->slots[j])) j = (j + 1) & (cap - 1);
+        atomic_store(&nt->slots[j], m);
+    }
+    atomic_store(&ts->table, nt);
+    ts->used = ts->count;
+    retire(ts, old);
+}
+
+/* Inserts or replaces m (by hash).  Takes ownership of m.  Caller holds wmu. */
+static void put(ig_tokenstore_t *ts, ig_tokmem_t *m)
+{
+    table_t *t = atomic_load(&ts->table);
+    size_t mask = t->cap - 1, tomb = SIZE_MAX;
+    for (size_t i = hkey(m->hash) & mask;; i = (i + 1) & mask) {
+        ig_tokmem_t *cur = atomic_load(&t->slots[i]);
+        if (cur == TOMB) {
+            if (tomb == SIZE_MAX) tomb = i;
+            continue;
+        }
+        if (!cur) {
+            if (tomb != SIZE_MAX) {
+                i = tomb;
+            } else {
+                ts->used++;
+            }
+            atomic_store_explicit(&t->slots[i], m, memory_order_release);
+            ts->count++;
+            break;
+        }
+        if (memcmp(cur->hash, m->hash, 32) == 0) {
+            atomic_store_explicit(&t->slots[i], m, memory_order_release);
+            retire(ts, cur); /* the state is shared with m and stays */
+            return;
+        }
+    }
+    if (ts->used * 10 > t->cap * 7) rebuild(ts, ts->count + 1);
+}
+
+int ig_token_effective_burst(const ig_token_rec_t *t)
+{
+    if (t->burst > 0) return t->burst;
+    if (t->max_rps <= 0) return 1;
+    double c = ceil(t->max_rps);
+    return c < 1 ? 1 : c > 1e9 ? 1000000000 : (int)c;
+}
+
+void ig_format_rate(double r, char *buf, size_t cap)
+{
+    /* Fixed notation: %g would print 1000 as "1e+03" in a 429 message.  Rates are <= 1e6, so the digits fit. */
+    for (int decimals = 0; decimals <= 17; decimals++) {
+        snprintf(buf, cap, "%.*f", decimals, r);
+        if (strtod(buf, NULL) == r) return;
+    }
+    snprintf(buf, cap, "%.17g", r);
+}
+
+/* Builds the in-memory version of rec, reusing state when given.  Caller holds wmu. */
+static ig_tokmem_t *make_mem(ig_tokenstore_t *ts, const ig_token_rec_t *rec, ig_tokstate_t *state)
+{
+    size_t nl = strlen(rec->name) + 1, ol = strlen(rec->owner) + 1;
+    ig_tokmem_t *m = malloc(sizeof *m + nl + ol);
+    if (!m) {
+        ig_error("fatal: out of memory for the token table");
+        abort();
+    }
+    memset(m, 0, sizeof *m);
+    bool fresh = !state;
+    if (fresh) {
+        state = state_alloc(ts);
+        atomic_store(&state->last_used_ms, rec->last_used_at_ms);
+    }
+    slab_t *sl = slab_of(state);
+    char *id = sl->ids[state - sl->states];
+    if (fresh) ig_strlcpy(id, rec->id, SLAB_ID_LEN);
+    m->id = id;
+    m->state = state;
+    memcpy(m->hash, rec->hash, 32);
+    m->suspended = rec->suspended;
+    m->expires_at_ms = rec->expires_at_ms;
+    m->seq = rec->seq;
+    m->limited = ts->rl_enabled && rec->max_rps > 0 &&
+                 ig_gcra_params_init(&m->params, rec->max_rps, ig_token_effective_burst(rec)) == 0;
+    memcpy(m->name, rec->name, nl);
+    memcpy(m->name + nl, rec->owner, ol);
+    m->owner = m->name + nl;
+    return m;
+}
+
+/* Applies a store record (insert, update or tombstone) to the table, unless it is older than what we have.
+ * Only sync() advances ts->seq: our own writes are applied here at once, but a concurrent write by another
+ * process may have a lower seq that sync() has yet to read. */
+static void apply(ig_tokenstore_t *ts, const ig_token_rec_t *rec)
+{
+    if (!ts->live) return;
+    pthread_mutex_lock(&ts->wmu);
+    const ig_tokmem_t *cur = ig_tokenstore_find(ts, rec->hash);
+    if (!cur || cur->seq < rec->seq) {
+        if (cur && cur->deleted) {
+            /* deleted is final: nothing brings a token back */
+        } else if (rec->deleted) {
+            /* Keep a tombstone carrying the deletion's seq: a copy of the row read before the delete (by a
+             * concurrent sync) is older and so cannot resurrect the token. */
+            ig_tokmem_t *m = make_mem(ts, rec, cur ? cur->state : NULL);
+            m->deleted = true;
+            m->limited = false;
+            ts->dead++;
+            put(ts, m);
+        } else {
+            ig_tokmem_t *m = make_mem(ts, rec, cur ? cur->state : NULL);
+            if (cur && m->limited &&
+                (!cur->limited || cur->params.emission_ns != m->params.emission_ns ||
+                 cur->params.tolerance_ns != m->params.tolerance_ns))
+                ig_ratelimit_rescale(&m->state->cell, cur->limited ? &cur->params : NULL, &m->params,
+                                     ig_clock_now_ns());
+            put(ts, m);
+        }
+    }
+    pthread_mutex_unlock(&ts->wmu);
+}
+
+
+
+ig_tokenstore_t *ig_tokenstore_new(ig_store_t *st, bool live, bool ratelimiter_enabled)
+{
+    ig_tokenstore_t *ts = calloc(1, sizeof *ts);
+    if (!ts) return NULL;
+    ts->store = st;
+    ts->live = live;
+    ts->rl_enabled = ratelimiter_enabled;
+    pthread_mutex_init(&ts->wmu, NULL);
+    atomic_store(&ts->table, table_new(1024));
+    return ts;
+}
+
+void ig_tokenstore_free(ig_tokenstore_t *ts)
+{
+    if (!ts) return;
+    table_t *t = atomic_load(&ts->table);
+    for (size_t i = 0; i < t->cap; i++) {
+        ig_tokmem_t *m = atomic_load(&t->slots[i]);
+        if (m && m != TOMB) {
+            free(atomic_load(&m->state->stats));
+            free(m);
+        }
+    }
+    free(t);
+    while (ts->retired) {
+        retired_t *r = ts->retired;
+        ts->retired = r->next;
+        free(r->ptr);
+        free(r);
+    }
+    for (size_t i = 0; i < ts->nslabs; i++) free(ts->slabs[i]);
+    free(ts->slabs);
+    pthread_mutex_destroy(&ts->wmu);
+    free(ts);
+}
+
+bool ig_tokenstore_ratelimiter_enabled(const ig_tokenstore_t *ts)
+{
+    return ts->rl_enabled;
+}
+
+size_t ig_tokenstore_count(ig_tokenstore_t *ts)
+{
+    pthread_mutex_lock(&ts->wmu);
+    size_t n = ts->count - ts->dead;
+    pthread_mutex_unlock(&ts->wmu);
+    return n;
+}
+
+void ig_tokenstore_walk(ig_tokenstore_t *ts, int (*cb)(void *ud, const ig_tokmem_t *m), void *ud)
+{
+    ig_tokens_read_begin();
+    table_t *t = atomic_load(&ts->table);
+    for (size_t i = 0; i < t->cap; i++) {
+        ig_tokmem_t *m = atomic_load(&t->slots[i]);
+        if (m && m != TOMB && !m->deleted && cb(ud, m)) break;
+    }
+    ig_tokens_read_end();
+}
+
+static int load_cb(void *ud, const ig_token_rec_t *rec)
+{
+    ig_tokenstore_t *ts = ud;
+    apply(ts, rec);
+    pthread_mutex_lock(&ts->wmu);
+    if (rec->seq > ts->seq) ts->seq = rec->seq;
+    pthread_mutex_unlock(&ts->wmu);
+    return 0;
+}
+
+int ig_tokenstore_load(ig_tokenstore_t *ts, ig_error_t *err)
+{
+    int64_t max = 0;
+    /* Changes since 0 = every row, tombstones included (they are skipped by apply). */
+    int rc = ts->store->ops->token_changes(ts->store, 0, load_cb, ts, &max, err);
+    ig_tokenstore_reclaim(ts);
+    return rc;
+}
+
+int ig_tokenstore_sync(ig_tokenstore_t *ts)
+{
+    int changed = ts->store->ops->changed(ts->store);
+    if (changed <= 0) return changed;
+    ig_error_t err;
+    int64_t since;
+    pthread_mutex_lock(&ts->wmu);
+    since = ts->seq;
+    pthread_mutex_unlock(&ts->wmu);
+    int64_t max = since;
+    if (ts->store->ops->token_changes(ts->store, since, load_cb, ts, &max, &err)) {
+        ig_warn("tokens: cannot read changes: %s", err.message);
+        return -1;
+    }
+    return (int)(max - since);
+}
+
+/* ------------------------------------------------------------------ usage */
+
+static void format_ip(uint64_t hi, uint64_t lo, char *buf, size_t cap)
+{
+    unsigned char b[16];
+    for (int i = 0; i < 8; i++) {
+        b[i] = (unsigned char)(hi >> (56 - 8 * i));
+        b[8 + i] = (unsigned char)(lo >> (56 - 8 * i));
+    }
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(b, v4mapped, 12) == 0) {
+        snprintf(buf, cap, "%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
+        return;
+    }
+    /* RFC 5952 text ("::1", not "0:0:0:0:0:0:0:1"), so the address compares equal to what other tools print. */
+    if (!inet_ntop(AF_INET6, b, buf, (socklen_t)cap) && cap) buf[0] = '\0';
+}
+
+static void count_second(_Atomic uint64_t *ring, uint64_t sec)
+{
+    _Atomic uint64_t *slot = &ring[sec % IG_STATS_SLOTS];
+    uint64_t cur = atomic_load_explicit(slot, memory_order_relaxed);
+    for (;;) {
+        if ((cur >> 32) == (sec & 0xffffffffu)) {
+            atomic_fetch_add_explicit(slot, 1, memory_order_relaxed);
+            return;
+        }
+        if (atomic_compare_exchange_weak_explicit(slot, &cur, (sec << 32) | 1, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return;
+    }
+}
+
+void ig_tokstate_note(ig_tokstate_t *s, int64_t now_ms, const void *addr16, bool limited)
+{
+    /* Store only on change so clients hammering one token do not bounce the cache line more than needed. */
+    if (atomic_load_explicit(&s->last_used_ms, memory_order_relaxed) != now_ms) {
+        /* Store, then mark dirty (both seq_cst; the flusher clears the mark, then loads): either the flusher
+         * loads this time, or this thread sees the mark cleared and sets it again for the next flush. */
+        atomic_store(&s->last_used_ms, now_ms);
+        slab_t *sl = slab_of(s);
+        size_t k = (size_t)(s - sl->states);
+        uint64_t bit = UINT64_C(1) << (k % 64);
+        if (!(atomic_load(&sl->dirty[k / 64]) & bit)) atomic_fetch_or(&sl->dirty[k / 64], bit);
+    }
+    if (addr16) {
+        uint64_t hi = 0, lo = 0;
+        const unsigned char *b = addr16;
+        for (int i = 0; i < 8; i++) {
+            hi = hi << 8 | b[i];
+            lo = lo << 8 | b[8 + i];
+        }
+        if (atomic_load_explicit(&s->ip_lo, memory_order_relaxed) != lo)
+            atomic_store_explicit(&s->ip_lo, lo, memory_order_relaxed);
+        if (atomic_load_explicit(&s->ip_hi, memory_order_relaxed) != hi)
+            atomic_store_explicit(&s->ip_hi, hi, memory_order_relaxed);
+    }
+    uint64_t sec = (uint64_t)(now_ms / 1000);
+    atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
+    ig_tokstats_t *st = atomic_load_explicit(&s->stats, memory_order_acquire);
+    if (!st) {
+        /* First request of this token: one allocation, raced by CAS so exactly one ring survives. */
+        ig_tokstats_t *fresh = calloc(1, sizeof *fresh), *expected = NULL;
+        if (!fresh) return;
+        if (atomic_compare_exchange_strong(&s->stats, &expected, fresh)) st = fresh;
+        else {
+            free(fresh);
+            st = expected;
+        }
+    }
+    count_second(st->req, sec);
+    if (limited) {
+        atomic_fetch_add_explicit(&s->limited, 1, memory_order_relaxed);
+        count_second(st->lim, sec);
+    }
+}
+
+void ig_tokenstore_flush_usage(ig_tokenstore_t *ts)
+{
+    if (!ts->live) return;
+    size_t cap = 256, n = 0;
+    ig_token_usage_t *u = malloc(cap * sizeof *u);
+    if (!u) return;
+    /* wmu keeps the slab list still; the request path never takes it. */
+    pthread_mutex_lock(&ts->wmu);
+    for (size_t i = 0; i < ts->nslabs; i++) {
+        slab_t *sl = ts->slabs[i];
+        for (size_t w = 0; w < STATES_PER_SLAB / 64; w++) {
+            if (!atomic_load_explicit(&sl->dirty[w], memory_order_relaxed)) continue;
+            uint64_t bits = atomic_exchange(&sl->dirty[w], 0);
+            while (bits) {
+                size_t k = w * 64 + (size_t)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                if (n == cap) {
+                    ig_token_usage_t *bigger = realloc(u, cap * 2 * sizeof *u);
+                    if (!bigger) { /* keep the mark so the next flush retries */
+                        atomic_fetch_or(&sl->dirty[k / 64], UINT64_C(1) << (k % 64));
+                        continue;
+                    }
+                    u = bigger;
+                    cap *= 2;
+                }
+                ig_tokstate_t *s = &sl->states[k];
+                memcpy(u[n].id, sl->ids[k], SLAB_ID_LEN);
+                u[n].id[SLAB_ID_LEN - 1] = '\0';
+                u[n].last_used_at_ms = atomic_load(&s->last_used_ms);
+                format_ip(atomic_load(&s->ip_hi), atomic_load(&s->ip_lo), u[n].last_used_ip,
+                          sizeof u[n].last_used_ip);
+                n++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&ts->wmu);
+    if (n) {
+        ig_error_t err;
+        if (ts->store->ops->token_touch(ts->store, u, n, &err))
+            ig_warn("tokens: cannot record last use of %zu tokens: %s", n, err.message);
+    }
+    free(u);
+}
+
+/* Overlays fresh last-use data from memory onto a record read from the store. */
+static void overlay_usage(ig_tokenstore_t *ts, ig_token_rec_t *rec)
+{
+    if (!ts->live) return;
+    ig_tokens_read_begin();
+    const ig_tokmem_t *m = ig_tokenstore_find(ts, rec->hash);
+    if (m && !m->deleted) {
+        int64_t used = atomic_load(&m->state->last_used_ms);
+        if (used > rec->last_used_at_ms) {
+            rec->last_used_at_ms = used;
+            format_ip(atomic_load(&m->state->ip_hi), atomic_load(&m->state->ip_lo), rec->last_used_ip,
+                      sizeof rec->last_used_ip);
+        }
+    }
+    ig_tokens_read_end();
+}
+
+json_object *ig_tokenstore_stats_json(ig_tokenstore_t *ts, const char *id, int seconds, int64_t now_ms)
+{
+    ig_token_rec_t rec;
+    ig_error_t err;
+    if (ts->store->ops->token_get(ts->store, id, &rec, &err) != 0) return NULL;
+    if (seconds < 1) seconds = 1;
+    if (seconds > IG_STATS_SLOTS - 1) seconds = IG_STATS_SLOTS - 1;
+    json_object *o = json_object_new_object(), *req = json_object_new_array(), *lim = json_object_new_array();
+    uint64_t now_s = (uint64_t)(now_ms / 1000), tot_r = 0, tot_l = 0;
+    ig_tokens_read_begin();
+    const ig_tokmem_t *m = ig_tokenstore_find(ts, rec.hash);
+    for (int i = seconds - 1; i >= 0; i--) {
+        uint64_t sec = now_s - (uint64_t)i, r = 0, l = 0;
+        ig_tokstats_t *st = m ? atomic_load(&m->state->stats) : NULL;
+        if (st) {
+            uint64_t a = atomic_load(&st->req[sec % IG_STATS_SLOTS]);
+            uint64_t b = atomic_load(&st->lim[sec % IG_STATS_SLOTS]);
+            if ((a >> 32) == (sec & 0xffffffffu)) r = a & 0xffffffffu;
+            if ((b >> 32) == (sec & 0xffffffffu)) l = b & 0xffffffffu;
+        }
+        json_object_array_add(req, json_object_new_int64((int64_t)r));
+        json_object_array_add(lim, json_object_new_int64((int64_t)l));
+    }
+    if (m) {
+        tot_r = atomic_load(&m->state->requests);
+        tot_l = atomic_load(&m->state->limited);
+    }
+    ig_tokens_read_end();
+    json_object_object_add(o, "id", json_object_new_string(rec.id));
+    json_object_object_add(o, "intervalSeconds", json_object_new_int(1));
+    json_object_object_add(o, "start", json_object_new_int64((int64_t)(now_s - (uint64_t)seconds + 1)));
+    json_object_object_add(o, "requests", req);
+    json_object_object_add(o, "limited", lim);
+    json_object_object_add(o, "totalRequests", json_object_new_int64((int64_t)tot_r));
+    json_object_object_add(o, "totalLimited", json_object_new_int64((int64_t)tot_l));
+    return o;
+}
+
+/* ------------------------------------------------------------------ validation and JSON */
+
+/* 1..100 Unicode characters of valid UTF-8, no control characters. */
+static int check_name(const char *s, ig_error_t *err)
+{
+    size_t chars = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p;
+        int extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (extra < 0 || (extra == 1 && c < 0xC2)) goto bad;
+        if (c < 0x20 || c == 0x7f) goto ctl;
+        unsigned cp = c & (0x7Fu >> extra);
+        for (int i = 1; i <= extra; i++) {
+            if ((p[i] & 0xC0) != 0x80) goto bad;
+            cp = cp << 6 | (p[i] & 0x3Fu);
+        }
+        /* RFC 3629: no overlong 3/4-byte forms, no UTF-16 surrogates, nothing above U+10FFFF. */
+        if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) || (cp >= 0xD800 && cp <= 0xDFFF) ||
+            cp > 0x10FFFF)
+            goto bad;
+        if (extra == 1 && c == 0xC2 && p[1] < 0xA0) goto ctl; /* C1 controls */
+        p += 1 + extra;
+        chars++;
+    }
+    if (chars == 0) return ig_error_set(err, 400, "BadRequestException", "name: must not be empty");
+    if (chars > IG_NAME_MAX)
+        return ig_error_set(err, 400, "BadRequestException", "name: must be at most %d characters (got %zu)",
+                            IG_NAME_MAX, chars);
+    if (s[0] == ' ' || s[strlen(s) - 1] == ' ')
+        return ig_error_set(err, 400, "BadRequestException", "name: must not start or end with a space");
+    return 0;
+ctl:
+    return ig_error_set(err, 400, "BadRequestException", "name: must contain only printable characters");
+bad:
+    return ig_error_set(err, 400, "BadRequestException", "name: is not valid UTF-8");
+}
+
+#define MAX_RPS_LIMIT 1000000.0
+/* The limiter works in whole nanoseconds: emission = 1e9 / maxRps, tolerance = emission * (burst - 1), both
+ * int64.  Below 0.001 (one request per 1000 s) with the largest burst that product no longer fits, and a tiny
+ * maxRps such as 1e-12 overflowed at once (undefined behaviour, a crash under UBSan, on every load). */
+#define MIN_RPS_LIMIT 0.001
+#define BURST_LIMIT 1000000
+
+int ig_token_spec_validate(const ig_token_spec_t *spec, bool for_create, int64_t now_ms, ig_error_t *err)
+{
+    if (for_create && !spec->has_name)
+        return ig_error_set(err, 400, "BadRequestException", "name: is required");
+    if (spec->has_name && check_name(spec->name, err)) return -1;
+    if (spec->has_max_rps && spec->max_rps != 0 &&
+        (!isfinite(spec->max_rps) || spec->max_rps < MIN_RPS_LIMIT || spec->max_rps > MAX_RPS_LIMIT))
+        return ig_error_set(err, 400, "BadRequestException",
+                            "maxRps: must be a number from %g to %.0f, or null", MIN_RPS_LIMIT, MAX_RPS_LIMIT);
+    if (spec->has_max_rps && spec->max_rps < 0)
+        return ig_error_set(err, 400, "BadRequestException", "maxRps: must be greater than 0, or null");
+    if (spec->has_burst && spec->burst != 0 && (spec->burst < 1 || spec->burst > BURST_LIMIT))
+        return ig_error_set(err, 400, "BadRequestException", "burst: must be an integer from 1 to %d, or null",
+                            BURST_LIMIT);
+    if (spec->has_expires && spec->expires_at_ms != 0 && spec->expires_at_ms <= now_ms)
+        return ig_error_set(err, 400, "BadRequestException", "expiresAt: must be in the future");
+    return 0;
+}
+
+int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, ig_token_spec_t *spec,
+                            ig_error_t *err)
+{
+    memset(spec, 0, sizeof *spec);
+    if (!body || !json_object_is_type(body, json_type_object))
+        return ig_error_set(err, 400, "BadRequestException", "request body must be a JSON object");
+    json_object_object_foreach(body, key, val)
+    {
+        json_type t = val ? json_object_get_type(val) : json_type_null;
+        if (strcmp(key, "name") == 0) {
+            if (t != json_type_string)
+                return ig_error_set(err, 400, "BadRequestException", "name: must be a string");
+            if (json_object_get_string_len(val) >= (int)sizeof spec->name)
+                return ig_error_set(err, 400, "BadRequestException", "name: must be at most %d characters",
+                                    IG_NAME_MAX);
+            /* "\u0000" is valid JSON: refuse it rather than let the copy below cut the name short. */
+            if (strlen(json_object_get_string(val)) != (size_t)json_object_get_string_len(val))
+                return ig_error_set(err, 400, "BadRequestException",
+                                    "name: must contain only printable characters");
+            spec->has_name = true;
+            snprintf(spec->name, sizeof spec->name, "%s", json_object_get_string(val));
+        } else if (strcmp(key, "maxRps") == 0) {
+            spec->has_max_rps = true;
+            if (t == json_type_null) {
+                spec->max_rps = 0;
+            } else if (t == json_type_int || t == json_type_double) {
+                spec->max_rps = json_object_get_double(val);
+                if (!(spec->max_rps > 0))
+                    return ig_error_set(err, 400, "BadRequestException",
+                                        "maxRps: must be a number greater than 0, or null");
+            } else {
+                return ig_error_set(err, 400, "BadRequestException", "maxRps: must be a number or null");
+            }
+        } else if (strcmp(key, "burst") == 0) {
+            spec->has_burst = true;
+            if (t == json_type_null) {
+                spec->burst = 0;
+            } else if (t == json_type_int) {
+                int64_t b = json_object_get_int64(val);
+                if (b < 1 || b > BURST_LIMIT)
+                    return ig_error_set(err, 400, "BadRequestException",
+                                        "burst: must be an integer from 1 to %d, or null", BURST_LIMIT);
+                spec->burst = (int)b;
+            } else {
+                return ig_error_set(err, 400, "BadRequestException", "burst: must be an integer or null");
+            }
+        } else if (strcmp(key, "expiresAt") == 0) {
+            spec->has_expires = true;
+            if (t == json_type_null) {
+                spec->expires_at_ms = 0;
+            } else if (t == json_type_string) {
+                if (ig_rfc3339_parse(json_object_get_string(val), &spec->expires_at_ms))
+                    return ig_error_set(err, 400, "BadRequestException",
+                                        "expiresAt: must be an RFC 3339 date-time such as 2027-01-31T00:00:00Z");
+                /* Checked here, not only in validate: the epoch itself parses to 0, which means "never". */
+                if (spec->expires_at_ms <= now_ms)
+                    return ig_error_set(err, 400, "BadRequestException", "expiresAt: must be in the future");
+            } else {
+                return ig_error_set(err, 400, "BadRequestException", "expiresAt: must be a string or null");
+            }
+        } else {
+            return ig_error_set(err, 400, "BadRequestException", "unknown field '%.64s'", key);
+        }
+    }
+    return ig_token_spec_validate(spec, for_create, now_ms, err);
+}
+
+const char *ig_token_status(const ig_token_rec_t *t, int64_t now_ms)
+{
+    if (t->suspended) return "suspended";
+    if (t->expires_at_ms && t->expires_at_ms <= now_ms) return "expired";
+    return "active";
+}
+
+static json_object *time_or_null(int64_t ms)
+{
+    if (!ms) return NULL;
+    char buf[40];
+    ig_rfc3339_format(ms, buf, sizeof buf);
+    return json_object_new_string(buf);
+}
+
+json_object *ig_token_to_json(const ig_token_rec_t *t, bool enforced, const char *secret, int64_t now_ms)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_string(t->id));
+    json_object_object_add(o, "name", json_object_new_string(t->name));
+    json_object_object_add(o, "owner", json_object_new_string(t->owner));
+    json_object_object_add(o, "prefix", json_object_new_string(t->prefix));
+    json_object_object_add(o, "status", json_object_new_string(ig_token_status(t, now_ms)));
+    json_object_object_add(o, "maxRps", t->max_rps > 0 ? json_object_new_double(t->max_rps) : NULL);
+    json_object_object_add(o, "burst",
+                           t->max_rps > 0 || t->burst > 0 ? json_object_new_int(ig_token_effective_burst(t)) : NULL);
+    json_object_object_add(o, "expiresAt", time_or_null(t->expires_at_ms));
+    json_object_object_add(o, "createdAt", time_or_null(t->created_at_ms));
+    json_object_object_add(o, "updatedAt", time_or_null(t->updated_at_ms));
+    json_object_object_add(o, "lastUsedAt", time_or_null(t->last_used_at_ms));
+    json_object_object_add(o, "lastUsedIp", t->last_used_ip[0] ? json_object_new_string(t->last_used_ip) : NULL);
+    json_object_object_add(o, "suspendedAt", t->suspended ? time_or_null(t->suspended_at_ms) : NULL);
+    json_object_object_add(o, "suspendReason",
+                           t->suspended && t->suspend_reason[0] ? json_object_new_string(t->suspend_reason) : NULL);
+    json_object_object_add(o, "rateLimitEnforced", json_object_new_boolean(enforced && t->max_rps > 0));
+    if (secret) json_object_object_add(o, "token", json_object_new_string(secret));
+    return o;
+}
+
+/* ------------------------------------------------------------------ management */
+
+static int not_found(ig_error_t *err, const char *id)
+{
+    return ig_error_set(err, 404, "NoSuchAccessTokenException", "access token '%.40s' does not exist", id);
+}
+
+int ig_tokenstore_create(ig_tokenstore_t *ts, const char *owner, const ig_token_spec_t *spec,
+                         char secret[IG_TOKEN_LEN + 1], ig_token_rec_t *out, ig_error_t *err)
+{
+    int64_t now = ig_wall_ms();
+    if (ig_token_spec_validate(spec, true, now, err)) return -1;
+    ig_token_rec_t *t = out;
+    memset(t, 0, sizeof *t);
+    memcpy(t->id, "tok_", 4);
+    ig_random_base62(t->id + 4, 16);
+    ig_token_generate(secret);
+    ig_token_hash(secret, IG_TOKEN_LEN, t->hash);
+    ig_token_display_prefix(secret, t->prefix);
+    snprintf(t->name, sizeof t->name, "%s", spec->name);
+    snprintf(t->owner, sizeof t->owner, "%s", owner);
+    t->max_rps = spec->has_max_rps ? spec->max_rps : 0;
+    t->burst = spec->has_burst ? spec->burst : 0;
+    t->expires_at_ms = spec->has_expires ? spec->expires_at_ms : 0;
+    t->created_at_ms = t->updated_at_ms = now;
+    if (ts->store->ops->token_insert(ts->store, t, err)) {
+        memset(secret, 0, IG_TOKEN_LEN + 1);
+        return -1;
+    }
+    apply(ts, t);
+    return 0;
+}
+
+/* Read-modify-write of one token: fetch, let `change` edit, write, apply.  The write is a compare-and-set
+ * on the version read, so a change committed in between (a suspend from the CLI or another request) is
+ * never overwritten with stale fields: read again and redo the change on top of it. */
+static int modify(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_error_t *err,
+                  int (*change)(ig_token_rec_t *t, const void *arg, ig_error_t *err), const void *arg)
+{
+    int rc = IG_STORE_STALE;
+    for (int attempt = 0; rc == IG_STORE_STALE && attempt < 16; attempt++) {
+        rc = ts->store->ops->token_get(ts->store, id, out, err);
+        if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
+        if (rc) return -1;
+        if (change(out, arg, err)) return -1;
+        out->updated_at_ms = ig_wall_ms();
+        rc = ts->store->ops->token_update(ts->store, out, err);
+    }
+    if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
+    if (rc == IG_STORE_STALE)
+        return ig_error_set(err, 409, "CommitFailedException",
+                            "access token '%.40s' is being changed concurrently; try again", id);
+    if (rc) return -1;
+    apply(ts, out);
+    overlay_usage(ts, out);
+    return 0;
+}
+
+static int change_spec(ig_token_rec_t *t, const void *arg, ig_error_t *err)
+{
+    const ig_token_spec_t *s = arg;
+    if (ig_token_spec_validate(s, false, ig_wall_ms(), err)) return -1;
+    if (s->has_name) snprintf(t->name, sizeof t->name, "%s", s->name);
+    if (s->has_max_rps) t->max_rps = s->max_rps;
+    if (s->has_burst) t->burst = s->burst;
+    if (s->has_expires) t->expires_at_ms = s->expires_at_ms;
+    return 0;
+}
+
+static int change_suspend(ig_token_rec_t *t, const void *arg, ig_error_t *err)
+{
+    (void)err;
+    const char *reason = arg;
+    if (!t->suspended) t->suspended_at_ms = ig_wall_ms();
+    t->suspended = true;
+    snprintf(t->suspend_reason, sizeof t->suspend_reason, "%s", reason ? reason : "");
+    return 0;
+}
+
+static int change_activate(ig_token_rec_t *t, const void *arg, ig_error_t *err)
+{
+    (void)arg;
+    (void)err;
+    t->suspended = false;
+    t->suspended_at_ms = 0;
+    t->suspend_reason[0] = '\0';
+    return 0;
+}
+
+int ig_tokenstore_update(ig_tokenstore_t *ts, const char *id, const ig_token_spec_t *spec, ig_token_rec_t *out,
+                         ig_error_t *err)
+{
+    return modify(ts, id, out, err, change_spec, spec);
+}
+
+int ig_tokenstore_suspend(ig_tokenstore_t *ts, const char *id, const char *reason, ig_token_rec_t *out,
+                          ig_error_t *err)
+{
+    if (reason && strlen(reason) > IG_REASON_MAX)
+        return ig_error_set(err, 400, "BadRequestException", "reason: must be at most %d characters", IG_REASON_MAX);
+    if (reason) {
+        for (const unsigned char *p = (const unsigned char *)reason; *p; p++)
+            if (*p < 0x20 || *p == 0x7f)
+                return ig_error_set(err, 400, "BadRequestException", "reason: must contain only printable characters");
+    }
+    return modify(ts, id, out, err, change_suspend, reason);
+}
+
+int ig_tokenstore_activate(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_error_t *err)
+{
+    return modify(ts, id, out, err, change_activate, NULL);
+}
+
+int ig_tokenstore_delete(ig_tokenstore_t *ts, const char *id, ig_error_t *err)
+{
+    ig_token_rec_t t;
+    int rc = ts->store->ops->token_get(ts->store, id, &t, err);
+    if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
+    if (rc) return -1;
+    rc = ts->store->ops->token_delete(ts->store, id, ig_wall_ms(), &t.seq, err);
+    if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
+    if (rc) return -1;
+    t.deleted = true;
+    apply(ts, &t);
+    return 0;
+}
+
+int ig_tokenstore_get(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_error_t *err)
+{
+    int rc = ts->store->ops->token_get(ts->store, id, out, err);
+    if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
+    if (rc) return -1;
+    overlay_usage(ts, out);
+    return 0;
+}
+
+typedef struct {
+    ig_tokenstore_t *ts;
+    const char *status;
+    int64_t now;
+    ig_token_cb cb;
+    void *ud;
+} list_ctx_t;
+
+static int list_cb(void *ud, const ig_token_rec_t *t)
+{
+    list_ctx_t *c = ud;
+    if (c->status && strcmp(ig_token_status(t, c->now), c->status) != 0) return 0;
+    ig_token_rec_t copy = *t;
+    overlay_usage(c->ts, &copy);
+    return c->cb(c->ud, &copy);
+}
+
+int ig_tokenstore_list(ig_tokenstore_t *ts, const char *owner, const char *status, ig_token_cb cb, void *ud,
+                       ig_error_t *err)
+{
+    if (status && strcmp(status, "active") && strcmp(status, "suspended") && strcmp(status, "expired"))
+        return ig_error_set(err, 400, "BadRequestException", "status: must be active, suspended or expired");
+    list_ctx_t c = {ts, status, ig_wall_ms(), cb, ud};
+    return ts->store->ops->token_list(ts->store, owner, list_cb, &c, err);
+}

@@ -1,0 +1,132 @@
+/* tokenstore — access tokens as the server sees them: the persistent records in the store, and an in-memory
+ * table (SHA-256 → record) that authentication reads on every request without locks or allocation.
+ *
+ * Reads: a request brackets its lookups with ig_tokens_read_begin/end (epoch-based reclamation: a record or
+ * table replaced while a reader holds it is freed only after every reader that could have seen it has left).
+ * In-memory records are immutable; an update builds a new record and swaps the slot.  What must survive an
+ * update — the rate-limit cell, usage and counters — lives in an ig_tokstate_t shared by the versions.
+ *
+ * Writes: the admin API and the CLI call the ig_tokenstore_* operations, which validate, write the store,
+ * and (in the server) apply the change to the table before returning, so the very next request sees it.
+ * Changes by other processes arrive through ig_tokenstore_sync(), which the server calls every
+ * tokens.poll_interval_ms. */
+#ifndef IG_TOKENSTORE_H
+#define IG_TOKENSTORE_H
+
+#include <json-c/json.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ratelimit/gcra.h"
+#include "store/store.h"
+#include "access/token.h"
+
+#define IG_TOKEN_ID_LEN 24 /* in-memory id capacity: ids are "tok_" + 16 base62 characters (20) */
+#define IG_STATS_SLOTS 300 /* per-second request counters kept per token: the last 5 minutes */
+
+/* Per-second counters of one token: slot s holds second (v >> 32) and its count (v & 0xffffffff), so a slot
+ * moves to a new second with one CAS.  Allocated on a token's first request: most tokens never need it. */
+typedef struct {
+    _Atomic uint64_t req[IG_STATS_SLOTS];
+    _Atomic uint64_t lim[IG_STATS_SLOTS];
+} ig_tokstats_t;
+
+/* Mutable per-token state, shared by every version of a record: one cache line. */
+typedef struct {
+    alignas(64) ig_gcra_cell_t cell;
+    _Atomic int64_t last_used_ms;
+    _Atomic uint64_t ip_hi, ip_lo; /* last client address as IPv6 (IPv4 mapped) */
+    _Atomic uint64_t requests;     /* authenticated requests, allowed or not */
+    _Atomic uint64_t limited;      /* of which refused with 429 */
+    int64_t spare;
+    _Atomic(ig_tokstats_t *) stats;
+} ig_tokstate_t;
+
+/* Immutable in-memory version of a token (~150 bytes: a million fit in well under 300 MB). */
+typedef struct {
+    uint8_t hash[32];
+    ig_tokstate_t *state;
+    ig_gcra_params_t params;
+    int64_t expires_at_ms; /* 0 = never */
+    int64_t seq;
+    bool suspended;
+    bool limited; /* has a max_rps and the limiter is enabled */
+    bool deleted; /* a tombstone: remembers the deletion's seq so a stale copy never brings the token back */
+    const char *id;    /* lives with the state (one copy per token, not per version) */
+    const char *owner; /* points into name[] */
+    char name[];       /* "name\0owner\0" */
+} ig_tokmem_t;
+
+typedef struct ig_tokenstore ig_tokenstore_t;
+
+/* live: keep the in-memory table (the server); false for the CLI, which only writes the store. */
+ig_tokenstore_t *ig_tokenstore_new(ig_store_t *st, bool live, bool ratelimiter_enabled);
+void ig_tokenstore_free(ig_tokenstore_t *ts);
+/* Loads every token into memory. Returns 0 or -1. */
+int ig_tokenstore_load(ig_tokenstore_t *ts, ig_error_t *err);
+/* Picks up changes committed by other processes (cheap when there are none).  Returns how far the change
+ * sequence moved (0 when nothing changed), or -1 when the store does not answer. */
+int ig_tokenstore_sync(ig_tokenstore_t *ts);
+/* Writes last-used times/addresses that changed since the last flush, in one transaction. */
+void ig_tokenstore_flush_usage(ig_tokenstore_t *ts);
+/* Frees replaced records that no reader can still hold. */
+void ig_tokenstore_reclaim(ig_tokenstore_t *ts);
+size_t ig_tokenstore_count(ig_tokenstore_t *ts);
+/* Calls cb for every in-memory token (inside a read section: cb must not block). */
+void ig_tokenstore_walk(ig_tokenstore_t *ts, int (*cb)(void *ud, const ig_tokmem_t *m), void *ud);
+bool ig_tokenstore_ratelimiter_enabled(const ig_tokenstore_t *ts);
+
+/* ---- request path ---- */
+void ig_tokens_read_begin(void);
+void ig_tokens_read_end(void);
+/* Looks a token up by hash; valid until ig_tokens_read_end. NULL if unknown; check ->deleted. */
+const ig_tokmem_t *ig_tokenstore_find(ig_tokenstore_t *ts, const uint8_t hash[32]);
+/* Notes one use (time, client address) and counts it, limited or not.  No allocation, no lock. */
+void ig_tokstate_note(ig_tokstate_t *s, int64_t now_ms, const void *in6_addr16, bool limited);
+
+/* ---- management (API and CLI) ---- */
+typedef struct {
+    bool has_name, has_max_rps, has_burst, has_expires;
+    char name[IG_NAME_MAX * 4 + 1];
+    double max_rps;        /* 0 = null */
+    int burst;             /* 0 = null (default) */
+    int64_t expires_at_ms; /* 0 = null */
+} ig_token_spec_t;
+
+/* Parses a create (for_create) or PATCH body.  400 naming the field on a wrong type, an unknown field, or an
+ * invalid value. */
+int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, ig_token_spec_t *spec,
+                            ig_error_t *err);
+/* Checks values (name printable 1..100 chars, maxRps finite > 0, burst >= 1, expiry in the future). */
+int ig_token_spec_validate(const ig_token_spec_t *spec, bool for_create, int64_t now_ms, ig_error_t *err);
+
+/* Creates a token owned by owner; secret receives the only copy of the token value. */
+int ig_tokenstore_create(ig_tokenstore_t *ts, const char *owner, const ig_token_spec_t *spec,
+                         char secret[IG_TOKEN_LEN + 1], ig_token_rec_t *out, ig_error_t *err);
+int ig_tokenstore_update(ig_tokenstore_t *ts, const char *id, const ig_token_spec_t *spec, ig_token_rec_t *out,
+                         ig_error_t *err);
+int ig_tokenstore_suspend(ig_tokenstore_t *ts, const char *id, const char *reason, ig_token_rec_t *out,
+                          ig_error_t *err);
+int ig_tokenstore_activate(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_error_t *err);
+int ig_tokenstore_delete(ig_tokenstore_t *ts, const char *id, ig_error_t *err);
+/* Reads a token, with last-use fresh from memory when live.  404 NoSuchAccessTokenException if absent. */
+int ig_tokenstore_get(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_error_t *err);
+/* Lists live tokens (of one owner when owner != NULL, of one status when status != NULL). */
+int ig_tokenstore_list(ig_tokenstore_t *ts, const char *owner, const char *status, ig_token_cb cb, void *ud,
+                       ig_error_t *err);
+
+/* Shortest decimal text that reads back as r ("5", "0.5", "1000"). */
+void ig_format_rate(double r, char *buf, size_t cap);
+/* Effective burst: burst, or max(1, ceil(max_rps)). */
+int ig_token_effective_burst(const ig_token_rec_t *t);
+/* "active" | "suspended" | "expired" at now_ms. */
+const char *ig_token_status(const ig_token_rec_t *t, int64_t now_ms);
+/* The API's JSON for a token (DESIGN.md section 3).  secret is added as "token" when not NULL. */
+json_object *ig_token_to_json(const ig_token_rec_t *t, bool enforced, const char *secret, int64_t now_ms);
+/* Per-second counters for the last `seconds` seconds (oldest first) as JSON
+ * {"intervalSeconds":1,"start":<unix s>,"requests":[...],"limited":[...],"totalRequests":n,"totalLimited":n}. */
+json_object *ig_tokenstore_stats_json(ig_tokenstore_t *ts, const char *id, int seconds, int64_t now_ms);
+
+#endif

@@ -1,0 +1,359 @@
+/* config — see config.h.  One table lists every key with its type and where it lives in ig_config_t, so
+ * the file, the environment and the flags go through the same parser and the same validation. */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "core/util.h"
+
+typedef enum { T_STR, T_INT, T_BOOL, T_LISTEN, T_ENUM, T_SIZE } ktype_t;
+
+typedef struct {
+    const char *key;
+    ktype_t type;
+    size_t off;
+    size_t cap;         /* T_STR/T_ENUM: buffer size */
+    int64_t min, max;   /* T_INT/T_SIZE */
+    const char *choices; /* T_ENUM: "a|b" */
+} key_t_;
+
+#define F(field) offsetof(ig_config_t, field)
+#define S(field) sizeof(((ig_config_t *)0)->field)
+static const key_t_ keys[] = {
+    {"server.listen", T_LISTEN, 0, 0, 0, 0, NULL},
+    {"server.threads", T_INT, F(threads), 0, 1, 256, NULL},
+    {"server.max_body_bytes", T_SIZE, F(max_body_bytes), 0, 1024, 1LL << 30, NULL},
+    {"server.max_header_bytes", T_INT, F(max_header_bytes), 0, 4096, 1 << 20, NULL},
+    {"server.connection_timeout", T_INT, F(connection_timeout_s), 0, 1, 3600, NULL},
+    {"server.max_connections", T_INT, F(max_connections), 0, 16, 1000000, NULL},
+    {"data_dir", T_STR, F(data_dir), S(data_dir), 0, 0, NULL},
+    {"storage.driver", T_ENUM, F(storage_driver), S(storage_driver), 0, 0, "sqlite|postgres"},
+    {"storage.postgres.dsn", T_STR, F(postgres_dsn), S(postgres_dsn), 0, 0, NULL},
+    {"catalog.warehouse", T_STR, F(warehouse), S(warehouse), 0, 0, NULL},
+    {"features.ratelimiter.enabled", T_BOOL, F(ratelimiter_enabled), 0, 0, 0, NULL},
+    {"ratelimiter.backend", T_ENUM, F(ratelimiter_backend), S(ratelimiter_backend), 0, 0, "local|redis"},
+    {"ratelimiter.redis.url", T_STR, F(redis_url), S(redis_url), 0, 0, NULL},
+    {"ratelimiter.redis.failure_policy", T_ENUM, F(redis_failure_policy), S(redis_failure_policy), 0, 0,
+     "fail-open|fail-closed"},
+    {"log.level", T_ENUM, F(log_level), S(log_level), 0, 0, "debug|info|warn|error"},
+    {"console.session_ttl", T_INT, F(session_ttl_s), 0, 60, 30 * 86400, NULL},
+    {"tokens.poll_interval_ms", T_INT, F(token_poll_ms), 0, 10, 1000, NULL},
+};
+#undef F
+#undef S
+
+void ig_config_defaults(ig_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->listen_host, sizeof cfg->listen_host, "127.0.0.1");
+    cfg->listen_port = 8181;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->threads = n > 0 && n <= 256 ? (int)n : 2;
+    cfg->max_body_bytes = 16 << 20;
+    cfg->max_header_bytes = 8192;
+    cfg->connection_timeout_s = 60;
+    cfg->max_connections = 4096;
+    snprintf(cfg->data_dir, sizeof cfg->data_dir, "./data");
+    snprintf(cfg->storage_driver, sizeof cfg->storage_driver, "sqlite");
+    cfg->ratelimiter_enabled = true;
+    snprintf(cfg->ratelimiter_backend, sizeof cfg->ratelimiter_backend, "local");
+    snprintf(cfg->redis_failure_policy, sizeof cfg->redis_failure_policy, "fail-open");
+    snprintf(cfg->log_level, sizeof cfg->log_level, "info");
+    cfg->session_ttl_s = 8 * 3600;
+    cfg->token_poll_ms = 100;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+    static const char *const t[] = {"true", "yes", "on", "1"}, *const f[] = {"false", "no", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(v, t[i]) == 0) return *out = true, 0;
+        if (strcasecmp(v, f[i]) == 0) return *out = false, 0;
+    }
+    return -1;
+}
+
+/* "1048576", "64k", "16M", "1G" */
+static int parse_size(const char *v, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)v[0])) return -1; /* strtoll would skip white space and take a sign */
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || n < 0) return -1;
+    int64_t mult = 1;
+    if (*end == 'k' || *end == 'K') mult = 1024, end++;
+    else if (*end == 'm' || *end == 'M') mult = 1024 * 1024, end++;
+    else if (*end == 'g' || *end == 'G') mult = 1024 * 1024 * 1024, end++;
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end != '\0' || n > INT64_MAX / mult) return -1;
+    *out = n * mult;
+    return 0;
+}
+
+static int parse_listen(ig_config_t *cfg, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon == v) return -1;
+    size_t hl = (size_t)(colon - v);
+    char host[64];
+    if (hl >= sizeof host) return -1;
+    memcpy(host, v, hl);
+    host[hl] = '\0';
+    int64_t port;
+    if (ig_parse_i64(colon + 1, 0, 65535, &port)) return -1;
+    if (host[0] == '[') { /* [::1]:8181 */
+        if (hl < 3 || host[hl - 1] != ']') return -1;
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = '\0';
+    }
+    snprintf(cfg->listen_host, sizeof cfg->listen_host, "%s", host);
+    cfg->listen_port = (int)port;
+    return 0;
+}
+
+int ig_config_set(ig_config_t *cfg, const char *key, const char *value, const char *source, char *errbuf,
+                  size_t errcap)
+{
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const key_t_ *k = &keys[i];
+        if (strcmp(k->key, key) != 0) continue;
+        char *field = (char *)cfg + k->off;
+        int64_t n;
+        bool b;
+        switch (k->type) {
+        case T_STR:
+            if (strlen(value) >= k->cap) goto bad;
+            snprintf(field, k->cap, "%s", value);
+            return 0;
+        case T_ENUM: {
+            size_t vl = strlen(value);
+            for (const char *c = k->choices; *c;) {
+                size_t cl = strcspn(c, "|");
+                if (cl == vl && strncmp(c, value, cl) == 0 && vl < k->cap) {
+                    snprintf(field, k->cap, "%s", value);
+                    return 0;
+                }
+                c += cl + (c[cl] == '|');
+            }
+            snprintf(errbuf, errcap, "config key %s (%s): \"%s\" is not one of %s", key, source, value,
+                     k->choices);
+            return -1;
+        }
+        case T_INT:
+            if (ig_parse_i64(value, k->min, k->max, &n)) {
+                snprintf(errbuf, errcap, "config key %s (%s): \"%s\" is not an integer in [%lld, %lld]", key,
+                         source, value, (long long)k->min, (long long)k->max);
+                return -1;
+            }
+            *(int *)(void *)field = (int)n;
+            return 0;
+        case T_SIZE:
+            if (parse_size(value, &n) || n < k->min || n > k->max) {
+                snprintf(errbuf, errcap, "config key %s (%s): \"%s\" is not a size in [%lld, %lld] bytes", key,
+                         source, value, (long long)k->min, (long long)k->max);
+                return -1;
+            }
+            *(int64_t *)(void *)field = n;
+            return 0;
+        case T_BOOL:
+            if (parse_bool(value, &b)) {
+                snprintf(errbuf, errcap, "config key %s (%s): \"%s\" is not true or false", key, source, value);
+                return -1;
+            }
+            *(bool *)(void *)field = b;
+            return 0;
+        case T_LISTEN:
+            if (parse_listen(cfg, value)) {
+                snprintf(errbuf, errcap, "config key %s (%s): \"%s\" is not HOST:PORT", key, source, value);
+                return -1;
+            }
+            return 0;
+        }
+    bad:
+        snprintf(errbuf, errcap, "config key %s (%s): value too long", key, source);
+        return -1;
+    }
+    snprintf(errbuf, errcap, "unknown config key %s (%s)", key, source);
+    return -1;
+}
+
+/* Walks a YAML node; mappings extend the dotted prefix, scalars are set. */
+static int walk(ig_config_t *cfg, yaml_document_t *doc, yaml_node_t *node, char *prefix, size_t plen,
+                const char *source, char *errbuf, size_t errcap, int depth)
+{
+    if (depth > 8) {
+        snprintf(errbuf, errcap, "%s: nested too deeply at %s", source, prefix);
+        return -1;
+    }
+    if (node->type == YAML_SCALAR_NODE) {
+        if (plen == 0) {
+            if (node->data.scalar.length == 0) return 0; /* empty file */
+            snprintf(errbuf, errcap, "%s: expected a mapping of settings", source);
+            return -1;
+        }
+        return ig_config_set(cfg, prefix, (const char *)node->data.scalar.value, source, errbuf, errcap);
+    }
+    if (node->type != YAML_MAPPING_NODE) {
+        snprintf(errbuf, errcap, "config key %s (%s): lists are not settings", plen ? prefix : "(top)", source);
+        return -1;
+    }
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key), *v = yaml_document_get_node(doc, p->value);
+        if (!k || !v || k->type != YAML_SCALAR_NODE) {
+            snprintf(errbuf, errcap, "%s: keys must be plain names", source);
+            return -1;
+        }
+        size_t kl = k->data.scalar.length;
+        if (plen + 1 + kl >= 256) {
+            snprintf(errbuf, errcap, "%s: key too long", source);
+            return -1;
+        }
+        size_t nl = plen;
+        if (plen) prefix[nl++] = '.';
+        memcpy(prefix + nl, k->data.scalar.value, kl);
+        prefix[nl + kl] = '\0';
+        if (walk(cfg, doc, v, prefix, nl + kl, source, errbuf, errcap, depth + 1)) return -1;
+        prefix[plen] = '\0';
+    }
+    return 0;
+}
+
+int ig_config_load_file(ig_config_t *cfg, const char *path, char *errbuf, size_t errcap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(errbuf, errcap, "config file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int rc = -1;
+    char source[IG_PATH_MAX + 8];
+    snprintf(source, sizeof source, "file %s", path);
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &doc)) {
+        snprintf(errbuf, errcap, "config file %s: line %zu: %s", path, parser.problem_mark.line + 1,
+                 parser.problem ? parser.problem : "YAML error");
+        goto out;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    char prefix[256] = "";
+    rc = root ? walk(cfg, &doc, root, prefix, 0, source, errbuf, errcap, 0) : 0;
+    yaml_document_delete(&doc);
+out:
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+int ig_config_load_env(ig_config_t *cfg, char *const *envp, char *errbuf, size_t errcap)
+{
+    static const char *const not_settings[] = {"ICEGATE_ADMIN_PASSWORD", "ICEGATE_CONFIG", "ICEGATE_BIN", NULL};
+    for (; envp && *envp; envp++) {
+        const char *e = *envp;
+        if (strncmp(e, "ICEGATE_", 8) != 0) continue;
+        const char *eq = strchr(e, '=');
+        if (!eq) continue;
+        size_t nl = (size_t)(eq - e);
+        int skip = 0;
+        for (int i = 0; not_settings[i]; i++)
+            if (strlen(not_settings[i]) == nl && strncmp(e, not_settings[i], nl) == 0) skip = 1;
+        if (skip) continue;
+        const char *key = NULL;
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !key; i++) {
+            const char *k = keys[i].key;
+            size_t kl = strlen(k);
+            if (kl != nl - 8) continue;
+            size_t j = 0;
+            for (; j < kl; j++) {
+                char want = k[j] == '.' ? '_' : (char)toupper((unsigned char)k[j]);
+                if (want == '-') want = '_';
+                if (e[8 + j] != want) break;
+            }
+            if (j == kl) key = k;
+        }
+        char source[128];
+        snprintf(source, sizeof source, "env %.*s", (int)(nl < 100 ? nl : 100), e);
+        if (!key) {
+            snprintf(errbuf, errcap, "unknown config key in environment: %.*s", (int)(nl < 100 ? nl : 100), e);
+            return -1;
+        }
+        if (ig_config_set(cfg, key, eq + 1, source, errbuf, errcap)) return -1;
+    }
+    return 0;
+}
+
+int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
+{
+    if (cfg->data_dir[0] == '\0') {
+        snprintf(errbuf, errcap, "config key data_dir: must not be empty");
+        return -1;
+    }
+    if (strcmp(cfg->storage_driver, "postgres") == 0 && cfg->postgres_dsn[0] == '\0') {
+        snprintf(errbuf, errcap, "config key storage.postgres.dsn: required when storage.driver is postgres");
+        return -1;
+    }
+    if (strcmp(cfg->ratelimiter_backend, "redis") == 0 && cfg->redis_url[0] == '\0') {
+        snprintf(errbuf, errcap, "config key ratelimiter.redis.url: required when ratelimiter.backend is redis");
+        return -1;
+    }
+    if (cfg->warehouse[0] == '\0') {
+        /* file://<absolute data_dir>/warehouse.  "./", "." and trailing '/' are dropped so that no "//" or
+         * "/./" ends up in the warehouse and in every table location derived from it. */
+        char abs[IG_PATH_MAX];
+        const char *dd = cfg->data_dir;
+        if (dd[0] != '/') {
+            char cwd[IG_PATH_MAX];
+            if (!getcwd(cwd, sizeof cwd)) { /* never guess: "" + "/data" would silently mean /data */
+                snprintf(errbuf, errcap,
+                         "config key data_dir: \"%s\" is relative and the working directory "
+                         "cannot be resolved (%s)",
+                         cfg->data_dir, strerror(errno));
+                return -1;
+            }
+            for (;;) {
+                if (dd[0] == '.' && dd[1] == '/')
+                    dd += 2;
+                else if (dd[0] == '/')
+                    dd++;
+                else
+                    break;
+            }
+            if (strcmp(dd, ".") == 0) dd = "";
+            if ((size_t)snprintf(abs, sizeof abs, "%s/%s", cwd, dd) >= sizeof abs) goto toolong;
+        } else {
+            snprintf(abs, sizeof abs, "%s", dd);
+        }
+        size_t al = strlen(abs);
+        while (al > 0 && abs[al - 1] == '/')
+            abs[--al] = '\0';
+        if ((size_t)snprintf(cfg->warehouse, sizeof cfg->warehouse, "file://%s/warehouse", abs) >=
+            sizeof cfg->warehouse)
+            goto toolong;
+    } else if (cfg->warehouse[0] == '/') {
+        /* A plain absolute path: store it as the file:// URI the field promises (config.h). */
+        char uri[sizeof cfg->warehouse];
+        if ((size_t)snprintf(uri, sizeof uri, "file://%s", cfg->warehouse) >= sizeof uri) {
+            snprintf(errbuf, errcap, "config key catalog.warehouse: path too long");
+            return -1;
+        }
+        memcpy(cfg->warehouse, uri, sizeof uri);
+    } else if (strncmp(cfg->warehouse, "file://", 7) != 0) {
+        snprintf(errbuf, errcap, "config key catalog.warehouse: \"%s\" must be a file:// URI or an absolute path "
+                 "(only local storage is supported)", cfg->warehouse);
+        return -1;
+    }
+    return 0;
+toolong:
+    snprintf(errbuf, errcap, "config key data_dir: path too long");
+    return -1;
+}

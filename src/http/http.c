@@ -1,0 +1,468 @@
+/* http — see http.h.
+ *
+ * Request life in libmicrohttpd: the access handler runs once when the headers are in, then once per body
+ * chunk, then once more.  A request with no body (GET, HEAD, most DELETEs) is answered on the first call
+ * with the request struct on the stack: nothing is allocated for it.  A request with a body gets a buffer,
+ * capped by server.max_body_bytes (413 as soon as Content-Length or the data exceed it).
+ *
+ * Counters are per thread (a connection stays on one worker thread), so the request path never writes a
+ * cache line another core writes. */
+#include "http/http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "http/router.h"
+#include "server.h"
+#include "core/util.h"
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    bool too_big;
+    int64_t start_ns;
+} body_ctx_t;
+
+/* Markers stored in *con_cls: a request without a body, before and after it was answered. */
+static char no_body_marker, answered_marker;
+
+static ig_method_t method_of(const char *m)
+{
+    switch (m[0]) {
+    case 'G': return strcmp(m, "GET") == 0 ? IG_GET : IG_OTHER;
+    case 'H': return strcmp(m, "HEAD") == 0 ? IG_HEAD : IG_OTHER;
+    case 'P':
+        if (strcmp(m, "POST") == 0) return IG_POST;
+        if (strcmp(m, "PUT") == 0) return IG_PUT;
+        if (strcmp(m, "PATCH") == 0) return IG_PATCH;
+        return IG_OTHER;
+    case 'D': return strcmp(m, "DELETE") == 0 ? IG_DELETE : IG_OTHER;
+    case 'O': return strcmp(m, "OPTIONS") == 0 ? IG_OPTIONS : IG_OTHER;
+    }
+    return IG_OTHER;
+}
+
+static void init_req(ig_req_t *r, ig_server_t *srv, struct MHD_Connection *c, const char *url, const char *method)
+{
+    r->conn = c;
+    r->srv = srv;
+    r->method_str = method;
+    r->method = method_of(method);
+    r->path = url;
+    r->path_len = strlen(url);
+    r->body = NULL;
+    r->body_len = 0;
+    r->who.ok = false;
+    r->nhdr = 0;
+    r->status = 0;
+    r->capture.on = false;
+    r->capture.body = NULL;
+    r->capture.len = 0;
+}
+
+static bool has_body(struct MHD_Connection *c)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strcmp(cl, "0") != 0) return true;
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
+static ig_res_t too_big(ig_req_t *r)
+{
+    return ig_http_error(r, 413, "BadRequestException", "request body larger than %lld bytes",
+                         (long long)r->srv->cfg.max_body_bytes);
+}
+
+static ig_res_t on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                           const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    ig_server_t *srv = cls;
+    ig_req_t r;
+    if (*con_cls == NULL) {
+        /* First call: headers only.  Answering now would count as an "early response" and libmicrohttpd
+         * would close the connection; so note the request and answer on the next call. */
+        ig_metrics_request_start();
+        if (!has_body(c)) {
+            *con_cls = &no_body_marker;
+            return MHD_YES;
+        }
+        int64_t start = ig_metrics_now_ns();
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoll(cl, NULL, 10) > srv->cfg.max_body_bytes) {
+            /* Refuse before the body is sent: no "100 Continue" for a body we would throw away, and no reading
+             * of it (libmicrohttpd closes the connection after this response). */
+            *con_cls = &answered_marker;
+            init_req(&r, srv, c, url, method);
+            ig_res_t res = too_big(&r);
+            ig_metrics_request_done(r.status, ig_metrics_now_ns() - start);
+            return res;
+        }
+        body_ctx_t *b = calloc(1, sizeof *b);
+        if (!b) return MHD_NO;
+        b->start_ns = ig_metrics_now_ns();
+        *con_cls = b;
+        return MHD_YES;
+    }
+    if (*con_cls == &no_body_marker) {
+        int64_t start = ig_metrics_now_ns();
+        *con_cls = &answered_marker;
+        init_req(&r, srv, c, url, method);
+        ig_res_t res = ig_router_handle(&r);
+        ig_metrics_request_done(r.status, ig_metrics_now_ns() - start);
+        return res;
+    }
+    if (*con_cls == &answered_marker) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    body_ctx_t *b = *con_cls;
+    if (*upload_size) {
+        /* A chunked body (no Content-Length) that crosses the cap: libmicrohttpd 0.9.75 cannot queue a
+         * response in the middle of an upload, so the rest is read and dropped (no memory held, bounded by
+         * server.connection_timeout) and the 413 goes out at the end. */
+        if (!b->too_big && b->len + *upload_size > (size_t)srv->cfg.max_body_bytes) {
+            b->too_big = true;
+            free(b->buf);
+            b->buf = NULL;
+            b->len = b->cap = 0;
+        }
+        if (!b->too_big) {
+            if (b->len + *upload_size + 1 > b->cap) {
+                size_t ncap = b->cap ? b->cap : 4096;
+                while (ncap < b->len + *upload_size + 1) ncap *= 2;
+                char *nb = realloc(b->buf, ncap);
+                if (!nb) return MHD_NO;
+                b->buf = nb;
+                b->cap = ncap;
+            }
+            memcpy(b->buf + b->len, upload, *upload_size);
+            b->len += *upload_size;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    init_req(&r, srv, c, url, method);
+    ig_res_t res;
+    if (b->too_big) {
+        res = too_big(&r);
+    } else {
+        if (b->buf) b->buf[b->len] = '\0';
+        r.body = b->buf ? b->buf : "";
+        r.body_len = b->len;
+        res = ig_router_handle(&r);
+    }
+    ig_metrics_request_done(r.status, ig_metrics_now_ns() - b->start_ns);
+    return res;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode tc)
+{
+    (void)cls;
+    (void)c;
+    (void)tc;
+    if (*con_cls == NULL) return;
+    if (*con_cls != &answered_marker && *con_cls != &no_body_marker) {
+        body_ctx_t *b = *con_cls;
+        free(b->buf);
+        free(b);
+    }
+    *con_cls = NULL;
+    ig_metrics_request_end();
+}
+
+/* Keep paths raw: decoding happens per segment in the handlers.  Query values are decoded by ig_http_query. */
+static size_t keep_raw(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+static void on_panic(void *cls, const char *file, unsigned int line, const char *reason)
+{
+    (void)cls;
+    ig_error("libmicrohttpd panic at %s:%u: %s", file, line, reason ? reason : "");
+    abort();
+}
+
+int ig_http_start(ig_server_t *srv)
+{
+    const ig_config_t *cfg = &srv->cfg;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    /* MHD_USE_ITC: MHD_quiesce_daemon() refuses to work in thread-pool mode without it (it logs "requires
+     * MHD_USE_ITC" and keeps accepting), and SIGTERM must stop new connections while requests finish. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (strchr(cfg->listen_host, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)cfg->listen_port);
+        if (inet_pton(AF_INET6, cfg->listen_host, &a6->sin6_addr) != 1) goto bad_addr;
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)cfg->listen_port);
+        const char *h = strcmp(cfg->listen_host, "localhost") == 0 ? "127.0.0.1" : cfg->listen_host;
+        if (inet_pton(AF_INET, h, &a4->sin_addr) != 1) goto bad_addr;
+    }
+    MHD_set_panic_func(on_panic, NULL);
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->listen_port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_bytes + 4096,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    if (!srv->daemon) {
+        ig_error("cannot listen on %s:%d (address in use, or not allowed)", cfg->listen_host, cfg->listen_port);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    if (info) srv->bound_port = info->port;
+    return 0;
+bad_addr:
+    ig_error("config key server.listen: \"%s\" is not an IP address", cfg->listen_host);
+    return -1;
+}
+
+void ig_http_quiesce(ig_server_t *srv)
+{
+    if (!srv->daemon) return;
+    /* The listening socket is handed back to us: until it is closed the kernel keeps completing handshakes
+     * into its backlog, and those clients hang until exit instead of being refused. */
+    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+void ig_http_stop(ig_server_t *srv)
+{
+    if (srv->daemon) MHD_stop_daemon(srv->daemon);
+    srv->daemon = NULL;
+}
+
+int64_t ig_http_inflight(void)
+{
+    return ig_metrics_inflight();
+}
+
+/* ------------------------------------------------------------------ responses */
+
+ig_res_t ig_http_send(ig_req_t *r, int status, const char *ctype, const void *body, size_t len, bool persistent)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, (void *)(uintptr_t)body, persistent ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
+    if (!resp) return MHD_NO;
+    if (ctype) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    for (int i = 0; i < r->nhdr; i++) MHD_add_response_header(resp, r->hdr[i].name, r->hdr[i].value);
+    r->status = status;
+    if (r->capture.on && !r->capture.body && (r->capture.body = malloc(len + 1)) != NULL) {
+        memcpy(r->capture.body, body, len);
+        r->capture.body[len] = '\0';
+        r->capture.len = len;
+    }
+    ig_res_t res = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return res;
+}
+
+ig_res_t ig_http_json(ig_req_t *r, int status, json_object *o)
+{
+    size_t len;
+    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    ig_res_t res = ig_http_send(r, status, "application/json", s, len, false);
+    json_object_put(o);
+    return res;
+}
+
+/* Writes s as a JSON string body (quotes included) into out; returns bytes written. */
+static size_t json_quote(const char *s, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    if (cap < 3) return 0;
+    out[n++] = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p && n + 7 < cap; p++) {
+        unsigned char ch = *p;
+        if (ch == '"' || ch == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)ch;
+        } else if (ch < 0x20) {
+            out[n++] = '\\';
+            out[n++] = 'u';
+            out[n++] = '0';
+            out[n++] = '0';
+            out[n++] = hex[ch >> 4];
+            out[n++] = hex[ch & 15];
+        } else {
+            out[n++] = (char)ch;
+        }
+    }
+    out[n++] = '"';
+    return n;
+}
+
+ig_res_t ig_http_error(ig_req_t *r, int status, const char *type, const char *fmt, ...)
+{
+    char msg[640], quoted[1400], body[1600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t q = json_quote(msg, quoted, sizeof quoted);
+    int n = snprintf(body, sizeof body, "{\"error\":{\"message\":%.*s,\"type\":\"%s\",\"code\":%d}}", (int)q, quoted,
+                     type, status);
+    if (n < 0 || (size_t)n >= sizeof body) n = (int)strlen(body);
+    return ig_http_send(r, status, "application/json", body, (size_t)n, false);
+}
+
+ig_res_t ig_http_error_from(ig_req_t *r, const ig_error_t *e)
+{
+    return ig_http_error(r, e->code ? e->code : 500, e->type[0] ? e->type : "ServiceFailureException", "%s",
+                         e->message);
+}
+
+void ig_http_add_header(ig_req_t *r, const char *name, const char *value)
+{
+    if (r->nhdr >= IG_MAX_EXTRA_HEADERS) return;
+    r->hdr[r->nhdr].name = name;
+    size_t n = strlen(value), cap = sizeof r->hdr[r->nhdr].value;
+    if (n >= cap) n = cap - 1;
+    memcpy(r->hdr[r->nhdr].value, value, n);
+    r->hdr[r->nhdr].value[n] = '\0';
+    r->nhdr++;
+}
+
+/* ------------------------------------------------------------------ request */
+
+const char *ig_http_header(ig_req_t *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+
+/* Shared by path segments (plus = false: '+' is a plus) and query values (form encoding: '+' is a space). */
+static int decode(const char *src, size_t len, char *buf, size_t cap, bool plus_is_space)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = src[i];
+        if (ch == '%') {
+            if (i + 2 >= len) return -1;
+            int h = ig_hex_digit(src[i + 1]), l = ig_hex_digit(src[i + 2]);
+            if (h < 0 || l < 0) return -1;
+            ch = (char)(h << 4 | l);
+            if (ch == '\0') return -1;
+            i += 2;
+        } else if (ch == '+' && plus_is_space) {
+            ch = ' ';
+        }
+        if (n + 1 >= cap) return -1;
+        buf[n++] = ch;
+    }
+    buf[n] = '\0';
+    return 0;
+}
+
+int ig_http_decode(const char *src, size_t len, char *buf, size_t cap)
+{
+    return decode(src, len, buf, cap, false);
+}
+
+int ig_http_query(ig_req_t *r, const char *name, char *buf, size_t cap)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (!v) return 0;
+    return decode(v, strlen(v), buf, cap, true) ? -1 : 1;
+}
+
+int ig_http_client_addr(ig_req_t *r, unsigned char out[16])
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr) return -1;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)sa;
+        memset(out, 0, 10);
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &a4->sin_addr, 4);
+        return 0;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)(const void *)sa;
+        memcpy(out, &a6->sin6_addr, 16);
+        return 0;
+    }
+    return -1;
+}
+
+/* True if the JSON text has a \u0000 escape.  It decodes to a NUL inside a string, and C code then sees only
+ * what comes before it: {"name": "a\u0000b"} was stored as "a", a key "name\u0000x" acted as "name", and a
+ * password was silently cut short.  Valid JSON has backslashes only inside strings, so a scan of the raw
+ * text that skips each escaped character ("\\u0000" is text) finds every such escape. */
+static bool has_nul_escape(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '\\') continue;
+        if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0) return true;
+        i++;
+    }
+    return false;
+}
+
+json_object *ig_http_body_json(ig_req_t *r, ig_error_t *err)
+{
+    if (!r->body || r->body_len == 0) {
+        ig_error_set(err, 400, "BadRequestException", "request body is required (JSON)");
+        return NULL;
+    }
+    if (has_nul_escape(r->body, r->body_len)) {
+        ig_error_set(err, 400, "BadRequestException", "request body must not contain NUL characters (\\u0000)");
+        return NULL;
+    }
+    json_tokener *tok = json_tokener_new_ex(64);
+    if (!tok) {
+        ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+        return NULL;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_object *o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+    enum json_tokener_error e = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
+    if (e == json_tokener_continue) {
+        /* The whole body was read and the tokener wants more: a top-level number or literal ("42", "null")
+         * ends only when something follows it.  Tell it the input is over. */
+        o = json_tokener_parse_ex(tok, " ", 1);
+        e = json_tokener_get_error(tok);
+        end = r->body_len;
+    }
+    if (e == json_tokener_success && !o) {
+        ig_error_set(err, 400, "BadRequestException", "request body must be a JSON object (got null)");
+        json_tokener_free(tok);
+        return NULL;
+    }
+    if (e != json_tokener_success || end != r->body_len) {
+        /* trailing whitespace is fine */
+        bool only_ws = e == json_tokener_success;
+        for (size_t i = end; only_ws && i < r->body_len; i++)
+            if (r->body[i] != ' ' && r->body[i] != '\n' && r->body[i] != '\r' && r->body[i] != '\t') only_ws = false;
+        if (!only_ws) {
+            ig_error_set(err, 400, "BadRequestException", "malformed JSON body: %s at offset %zu",
+                         e == json_tokener_success    ? "trailing data"
+                         : e == json_tokener_continue ? "unexpected end of input"
+                                                      : json_tokener_error_desc(e),
+                         end);
+            json_object_put(o);
+            o = NULL;
+        }
+    }
+    json_tokener_free(tok);
+    return o;
+}

@@ -1,0 +1,1078 @@
+/* store_sqlite — the embedded back end of store.h: one SQLite file in WAL mode.
+ *
+ * A small pool of connections serves the HTTP threads (SQLite connections are not shared between threads
+ * concurrently); writes use BEGIN IMMEDIATE so two writers queue on the file lock instead of deadlocking on a
+ * lock upgrade.  A separate connection answers `changed()` with PRAGMA data_version, which moves whenever any
+ * other connection — another thread here, or the CLI in another process — commits.
+ *
+ * Schema changes go through `migrations[]`: the binary upgrades an older data dir on open, in order, each step
+ * in its own transaction, and records the version in schema_version. */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "store/store.h"
+
+#define POOL_MAX 16
+
+typedef struct {
+    ig_store_t base;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sqlite3 *free[POOL_MAX];
+    int nfree;
+    sqlite3 *poll_db;
+    int64_t data_version;
+    char path[IG_PATH_MAX];
+} sq_store_t;
+
+static const char *const migrations[] = {
+    /* 1: tokens, users, catalog */
+    "CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+    "INSERT INTO meta VALUES('token_seq', 0);"
+    "CREATE TABLE users(name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE tokens(id TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE, prefix TEXT NOT NULL,"
+    "  name TEXT NOT NULL, owner TEXT NOT NULL, suspended INTEGER NOT NULL DEFAULT 0, max_rps REAL,"
+    "  burst INTEGER, expires_at INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    "  suspended_at INTEGER, suspend_reason TEXT, last_used_at INTEGER, last_used_ip TEXT,"
+    "  seq INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX tokens_owner_name ON tokens(owner, name) WHERE deleted = 0;"
+    "CREATE INDEX tokens_seq ON tokens(seq);"
+    "CREATE TABLE namespaces(name TEXT PRIMARY KEY, parent TEXT NOT NULL, properties TEXT NOT NULL);"
+    "CREATE INDEX namespaces_parent ON namespaces(parent, name);"
+    "CREATE TABLE objects(ns TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,"
+    "  location TEXT NOT NULL, PRIMARY KEY(ns, name));",
+    /* 2: Idempotency-Key responses */
+    "CREATE TABLE idempotency(key TEXT PRIMARY KEY, principal TEXT NOT NULL, request TEXT NOT NULL,"
+    "  status INTEGER NOT NULL, body BLOB NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE INDEX idempotency_created ON idempotency(created_at);",
+};
+
+static int fail_db(ig_error_t *err, sqlite3 *db, const char *what)
+{
+    ig_error("sqlite: %s: %s", what, sqlite3_errmsg(db));
+    return ig_error_set(err, 500, "ServiceFailureException", "storage error during %s", what);
+}
+
+static sqlite3 *open_conn(const char *path, ig_error_t *err)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        ig_error_set(err, 500, "ServiceFailureException", "cannot open %s: %s", path,
+                     db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    /* NORMAL is durable in WAL mode across application crashes; FULL also survives power loss on commit,
+     * which a catalog pointer swap deserves. */
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL,
+                     NULL) != SQLITE_OK) {
+        ig_error_set(err, 500, "ServiceFailureException", "cannot configure %s: %s", path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+static sqlite3 *borrow(sq_store_t *s, ig_error_t *err)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->nfree == 0) pthread_cond_wait(&s->cv, &s->mu);
+    sqlite3 *db = s->free[--s->nfree];
+    pthread_mutex_unlock(&s->mu);
+    (void)err;
+    return db;
+}
+
+static void give_back(sq_store_t *s, sqlite3 *db)
+{
+    pthread_mutex_lock(&s->mu);
+    s->free[s->nfree++] = db;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The one epilogue of every operation: finalize the statement (NULL is fine), roll back a transaction left
+ * open by a failure, return the connection to the pool.  Returns rc. */
+static int finish(sq_store_t *s, sqlite3 *db, sqlite3_stmt *st, int rc)
+{
+    sqlite3_finalize(st);
+    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    give_back(s, db);
+    return rc;
+}
+
+static sqlite3_stmt *prep(sqlite3 *db, const char *sql, ig_error_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail_db(err, db, "prepare");
+        return NULL;
+    }
+    return st;
+}
+
+static int exec(sqlite3 *db, const char *sql, ig_error_t *err)
+{
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) return fail_db(err, db, sql);
+    return 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, i);
+}
+
+static void bind_ms(sqlite3_stmt *st, int i, int64_t ms)
+{
+    if (ms) sqlite3_bind_int64(st, i, ms);
+    else sqlite3_bind_null(st, i);
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    if (n >= cap) n = cap - 1;
+    if (n) memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
+/* ------------------------------------------------------------------ schema */
+
+static int migrate(sqlite3 *db, ig_error_t *err)
+{
+    if (exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)", err)) return -1;
+    int n = (int)(sizeof migrations / sizeof migrations[0]);
+    for (;;) {
+        if (exec(db, "BEGIN IMMEDIATE", err)) return -1;
+        sqlite3_stmt *st = prep(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", err);
+        if (!st) goto fail;
+        int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+        sqlite3_finalize(st);
+        if (v < 0) {
+            fail_db(err, db, "read schema_version");
+            goto fail;
+        }
+        if (v > n) {
+            ig_error_set(err, 500, "ServiceFailureException",
+                         "the data dir has schema version %d, newer than this binary (%d)", v, n);
+            goto fail;
+        }
+        if (v == n) return exec(db, "COMMIT", err);
+        ig_info("store: migrating schema %d -> %d", v, v + 1);
+        if (exec(db, migrations[v], err)) goto fail;
+        char sql[96];
+        snprintf(sql, sizeof sql, "INSERT INTO schema_version VALUES(%d)", v + 1);
+        if (exec(db, sql, err) || exec(db, "COMMIT", err)) goto fail;
+    }
+fail:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ tokens */
+
+#define TOKEN_COLS                                                                                            \
+    "id, hash, prefix, name, owner, suspended, max_rps, burst, expires_at, created_at, updated_at,"             \
+    " suspended_at, suspend_reason, last_used_at, last_used_ip, seq, deleted"
+
+static void read_token(sqlite3_stmt *st, ig_token_rec_t *t)
+{
+    /* Every field is assigned below (strings are always terminated), so no memset of the ~2.6 KB record. */
+    memset(t->hash, 0, sizeof t->hash);
+    col_text(st, 0, t->id, sizeof t->id);
+    const void *h = sqlite3_column_blob(st, 1);
+    if (h && sqlite3_column_bytes(st, 1) == 32) memcpy(t->hash, h, 32);
+    col_text(st, 2, t->prefix, sizeof t->prefix);
+    col_text(st, 3, t->name, sizeof t->name);
+    col_text(st, 4, t->owner, sizeof t->owner);
+    t->suspended = sqlite3_column_int(st, 5) != 0;
+    t->max_rps = sqlite3_column_double(st, 6);
+    t->burst = sqlite3_column_int(st, 7);
+    t->expires_at_ms = sqlite3_column_int64(st, 8);
+    t->created_at_ms = sqlite3_column_int64(st, 9);
+    t->updated_at_ms = sqlite3_column_int64(st, 10);
+    t->suspended_at_ms = sqlite3_column_int64(st, 11);
+    col_text(st, 12, t->suspend_reason, sizeof t->suspend_reason);
+    t->last_used_at_ms = sqlite3_column_int64(st, 13);
+    col_text(st, 14, t->last_used_ip, sizeof t->last_used_ip);
+    t->seq = sqlite3_column_int64(st, 15);
+    t->deleted = sqlite3_column_int(st, 16) != 0;
+}
+
+/* Bumps the store-wide change sequence inside the caller's transaction. */
+static int next_seq(sqlite3 *db, int64_t *seq, ig_error_t *err)
+{
+    sqlite3_stmt *st = prep(db, "UPDATE meta SET v = v + 1 WHERE k = 'token_seq' RETURNING v", err);
+    if (!st) return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *seq = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : fail_db(err, db, "token sequence");
+}
+
+static int dup_name(ig_error_t *err, const ig_token_rec_t *t)
+{
+    return ig_error_set(err, 409, "AlreadyExistsException",
+                        "name: owner '%s' already has an access token named '%s'", t->owner, t->name);
+}
+
+static int sq_token_insert(ig_store_t *base, ig_token_rec_t *t, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (exec(db, "BEGIN IMMEDIATE", err) || next_seq(db, &t->seq, err)) goto out;
+    st = prep(db,
+              "INSERT INTO tokens(" TOKEN_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)", err);
+    if (!st) goto out;
+    bind_text(st, 1, t->id);
+    sqlite3_bind_blob(st, 2, t->hash, 32, SQLITE_TRANSIENT);
+    bind_text(st, 3, t->prefix);
+    bind_text(st, 4, t->name);
+    bind_text(st, 5, t->owner);
+    sqlite3_bind_int(st, 6, t->suspended);
+    if (t->max_rps > 0) sqlite3_bind_double(st, 7, t->max_rps);
+    else sqlite3_bind_null(st, 7);
+    if (t->burst > 0) sqlite3_bind_int(st, 8, t->burst);
+    else sqlite3_bind_null(st, 8);
+    bind_ms(st, 9, t->expires_at_ms);
+    sqlite3_bind_int64(st, 10, t->created_at_ms);
+    sqlite3_bind_int64(st, 11, t->updated_at_ms);
+    bind_ms(st, 12, t->suspended_at_ms);
+    bind_text(st, 13, t->suspend_reason[0] ? t->suspend_reason : NULL);
+    bind_ms(st, 14, t->last_used_at_ms);
+    bind_text(st, 15, t->last_used_ip[0] ? t->last_used_ip : NULL);
+    sqlite3_bind_int64(st, 16, t->seq);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_CONSTRAINT) {
+        dup_name(err, t);
+        goto out;
+    }
+    if (r != SQLITE_DONE) {
+        fail_db(err, db, "token insert");
+        goto out;
+    }
+    rc = exec(db, "COMMIT", err);
+out:
+    return finish(s, db, st, rc);
+}
+
+static int sq_token_update(ig_store_t *base, ig_token_rec_t *t, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    int64_t read_seq = t->seq;
+    if (exec(db, "BEGIN IMMEDIATE", err) || next_seq(db, &t->seq, err)) goto out;
+    st = prep(db,
+              "UPDATE tokens SET name=?, suspended=?, max_rps=?, burst=?, expires_at=?, updated_at=?,"
+              " suspended_at=?, suspend_reason=?, seq=? WHERE id=? AND deleted=0 AND seq=?",
+              err);
+    if (!st) goto out;
+    bind_text(st, 1, t->name);
+    sqlite3_bind_int(st, 2, t->suspended);
+    if (t->max_rps > 0) sqlite3_bind_double(st, 3, t->max_rps);
+    else sqlite3_bind_null(st, 3);
+    if (t->burst > 0) sqlite3_bind_int(st, 4, t->burst);
+    else sqlite3_bind_null(st, 4);
+    bind_ms(st, 5, t->expires_at_ms);
+    sqlite3_bind_int64(st, 6, t->updated_at_ms);
+    bind_ms(st, 7, t->suspended_at_ms);
+    bind_text(st, 8, t->suspend_reason[0] ? t->suspend_reason : NULL);
+    sqlite3_bind_int64(st, 9, t->seq);
+    bind_text(st, 10, t->id);
+    sqlite3_bind_int64(st, 11, read_seq);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_CONSTRAINT) {
+        dup_name(err, t);
+        goto out;
+    }
+    if (r != SQLITE_DONE) {
+        fail_db(err, db, "token update");
+        goto out;
+    }
+    if (sqlite3_changes(db) == 0) {
+        /* Gone, or moved on since the caller read it: tell the two apart. */
+        sqlite3_finalize(st);
+        st = prep(db, "SELECT 1 FROM tokens WHERE id=? AND deleted=0", err);
+        if (!st) goto out;
+        bind_text(st, 1, t->id);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW) rc = IG_STORE_STALE;
+        else if (r == SQLITE_DONE) rc = IG_STORE_NOTFOUND;
+        else fail_db(err, db, "token update");
+        goto out;
+    }
+    rc = exec(db, "COMMIT", err);
+out:
+    return finish(s, db, st, rc);
+}
+
+static int sq_token_delete(ig_store_t *base, const char *id, int64_t now_ms, int64_t *seq, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (exec(db, "BEGIN IMMEDIATE", err) || next_seq(db, seq, err)) goto out;
+    st = prep(db, "UPDATE tokens SET deleted=1, seq=?, updated_at=? WHERE id=? AND deleted=0", err);
+    if (!st) goto out;
+    sqlite3_bind_int64(st, 1, *seq);
+    sqlite3_bind_int64(st, 2, now_ms);
+    bind_text(st, 3, id);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        fail_db(err, db, "token delete");
+        goto out;
+    }
+    if (sqlite3_changes(db) == 0) {
+        rc = IG_STORE_NOTFOUND;
+        goto out;
+    }
+    rc = exec(db, "COMMIT", err);
+out:
+    return finish(s, db, st, rc);
+}
+
+static int sq_token_get(ig_store_t *base, const char *id, ig_token_rec_t *out, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = prep(db, "SELECT " TOKEN_COLS " FROM tokens WHERE id=? AND deleted=0", err);
+    if (!st) goto out;
+    bind_text(st, 1, id);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        read_token(st, out);
+        rc = 0;
+    } else if (r == SQLITE_DONE) {
+        rc = IG_STORE_NOTFOUND;
+    } else {
+        fail_db(err, db, "token get");
+    }
+out:
+    return finish(s, db, st, rc);
+}
+
+static int walk_tokens(sqlite3 *db, sqlite3_stmt *st, ig_token_cb cb, void *ud, int64_t *max_seq, ig_error_t *err)
+{
+    ig_token_rec_t t;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        read_token(st, &t);
+        if (max_seq && t.seq > *max_seq) *max_seq = t.seq;
+        if (cb(ud, &t)) return 0;
+    }
+    return r == SQLITE_DONE ? 0 : fail_db(err, db, "token list");
+}
+
+static int sq_token_list(ig_store_t *base, const char *owner, ig_token_cb cb, void *ud, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = prep(db,
+                            owner ? "SELECT " TOKEN_COLS " FROM tokens WHERE deleted=0 AND owner=? "
+                                    "ORDER BY created_at, id"
+                                  : "SELECT " TOKEN_COLS " FROM tokens WHERE deleted=0 ORDER BY created_at, id",
+                            err);
+    if (st) {
+        if (owner) bind_text(st, 1, owner);
+        rc = walk_tokens(db, st, cb, ud, NULL, err);
+    }
+    return finish(s, db, st, rc);
+}
+
+static int sq_token_changes(ig_store_t *base, int64_t since, ig_token_cb cb, void *ud, int64_t *max_seq,
+                            ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    /* Each row appears once, so order does not matter; a first load (since 0) skips tombstones and scans
+     * the table in storage order, which is what makes loading a million tokens fast. */
+    sqlite3_stmt *st = prep(db,
+                            since > 0 ? "SELECT " TOKEN_COLS " FROM tokens WHERE seq > ?"
+                                      : "SELECT " TOKEN_COLS " FROM tokens WHERE seq > ? AND deleted = 0",
+                            err);
+    if (st) {
+        sqlite3_bind_int64(st, 1, since);
+        *max_seq = since;
+        rc = walk_tokens(db, st, cb, ud, max_seq, err);
+    }
+    return finish(s, db, st, rc);
+}
+
+static int sq_token_touch(ig_store_t *base, const ig_token_usage_t *u, size_t n, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (exec(db, "BEGIN IMMEDIATE", err)) goto out;
+    st = prep(db,
+              "UPDATE tokens SET last_used_at=?, last_used_ip=? WHERE id=? AND"
+              " (last_used_at IS NULL OR last_used_at < ?)",
+              err);
+    if (!st) goto out;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, u[i].last_used_at_ms);
+        bind_text(st, 2, u[i].last_used_ip);
+        bind_text(st, 3, u[i].id);
+        sqlite3_bind_int64(st, 4, u[i].last_used_at_ms);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            fail_db(err, db, "token touch");
+            goto out;
+        }
+        sqlite3_reset(st);
+    }
+    rc = exec(db, "COMMIT", err);
+out:
+    return finish(s, db, st, rc);
+}
+
+static int sq_changed(ig_store_t *base)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3_stmt *st = NULL;
+    int changed = -1;
+    /* Only the server's refresher thread calls this; poll_db is its own. */
+    if (sqlite3_prepare_v2(s->poll_db, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(st, 0);
+        changed = v != s->data_version;
+        s->data_version = v;
+    }
+    sqlite3_finalize(st);
+    return changed;
+}
+
+/* ------------------------------------------------------------------ users */
+
+static int sq_user_get(ig_store_t *base, const char *name, ig_user_t *out, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = prep(db, "SELECT name, role, password_hash, created_at FROM users WHERE name=?", err);
+    if (!st) goto out;
+    bind_text(st, 1, name);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        col_text(st, 0, out->name, sizeof out->name);
+        const unsigned char *role = sqlite3_column_text(st, 1);
+        out->role = role && strcmp((const char *)role, "admin") == 0 ? IG_ROLE_ADMIN : IG_ROLE_MEMBER;
+        col_text(st, 2, out->password_hash, sizeof out->password_hash);
+        out->created_at_ms = sqlite3_column_int64(st, 3);
+        rc = 0;
+    } else if (r == SQLITE_DONE) {
+        rc = IG_STORE_NOTFOUND;
+    } else {
+        fail_db(err, db, "user get");
+    }
+out:
+    return finish(s, db, st, rc);
+}
+
+static int sq_user_insert(ig_store_t *base, const ig_user_t *u, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = prep(db, "INSERT INTO users(name, role, password_hash, created_at) VALUES(?,?,?,?)", err);
+    if (!st) goto out;
+    bind_text(st, 1, u->name);
+    bind_text(st, 2, u->role == IG_ROLE_ADMIN ? "admin" : "member");
+    bind_text(st, 3, u->password_hash);
+    sqlite3_bind_int64(st, 4, u->created_at_ms);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_CONSTRAINT) ig_error_set(err, 409, "AlreadyExistsException", "user '%s' already exists", u->name);
+    else if (r != SQLITE_DONE) fail_db(err, db, "user insert");
+    else rc = 0;
+out:
+    return finish(s, db, st, rc);
+}
+
+/* Runs an UPDATE with two text parameters on one row: 0, NOTFOUND when no row matched, or -1. */
+static int update_row(sq_store_t *s, const char *sql, const char *a, const char *b, const char *what,
+                      ig_error_t *err)
+{
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = prep(db, sql, err);
+    if (st) {
+        bind_text(st, 1, a);
+        bind_text(st, 2, b);
+        if (sqlite3_step(st) != SQLITE_DONE) fail_db(err, db, what);
+        else rc = sqlite3_changes(db) ? 0 : IG_STORE_NOTFOUND;
+    }
+    return finish(s, db, st, rc);
+}
+
+static int sq_user_set_password(ig_store_t *base, const char *name, const char *hash, ig_error_t *err)
+{
+    return update_row((sq_store_t *)base, "UPDATE users SET password_hash=? WHERE name=?", hash, name,
+                      "user password", err);
+}
+
+static int sq_user_count(ig_store_t *base, int64_t *n, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = prep(db, "SELECT COUNT(*) FROM users", err);
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        *n = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else if (st) {
+        fail_db(err, db, "user count");
+    }
+    return finish(s, db, st, rc);
+}
+
+/* ------------------------------------------------------------------ namespaces */
+
+static void ns_parent(const char *ns, char *out, size_t cap)
+{
+    const char *sep = strrchr(ns, 0x1f);
+    size_t n = sep ? (size_t)(sep - ns) : 0;
+    if (n >= cap) n = cap - 1;
+    memcpy(out, ns, n);
+    out[n] = '\0';
+}
+
+static int no_ns(ig_error_t *err, const char *ns)
+{
+    char shown[512];
+    snprintf(shown, sizeof shown, "%s", ns);
+    for (char *p = shown; *p; p++)
+        if (*p == 0x1f) *p = '.';
+    return ig_error_set(err, 404, "NoSuchNamespaceException", "Namespace does not exist: %s", shown);
+}
+
+/* 1 if the namespace exists, 0 if not, -1 on error. */
+static int ns_exists(sqlite3 *db, const char *ns, ig_error_t *err)
+{
+    sqlite3_stmt *st = prep(db, "SELECT 1 FROM namespaces WHERE name=?", err);
+    if (!st) return -1;
+    bind_text(st, 1, ns);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (r == SQLITE_ROW) return 1;
+    if (r == SQLITE_DONE) return 0;
+    return fail_db(err, db, "namespace lookup");
+}
+
+static int sq_ns_create(ig_store_t *base, const char *ns, const char *props, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    char parent[2048];
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    ns_parent(ns, parent, sizeof parent);
+    if (exec(db, "BEGIN IMMEDIATE", err)) goto out;
+    if (parent[0]) {
+        int e = ns_exists(db, parent, err);
+        if (e < 0) goto out;
+        if (e == 0) {
+            no_ns(err, parent);
+            goto out;
+        }
+    }
+    st = prep(db, "INSERT INTO namespaces(name, parent, properties) VALUES(?,?,?)", err);
+    if (!st) goto out;
+    bind_text(st, 1, ns);
+    bind_text(st, 2, parent);
+    bind_text(st, 3, props ? props : "{}");
+    int r = sqlite3_step(st);
+    if (r == SQLITE_CONSTRAINT) {
+        char shown[512];
+        snprintf(shown, sizeof shown, "%s", ns);
+        for (char *p = shown; *p; p++)
+            if (*p == 0x1f) *p = '.';
+        ig_error_set(err, 409, "AlreadyExistsException", "Namespace already exists: %s", shown);
+        goto out;
+    }
+    if (r != SQLITE_DONE) {
+        fail_db(err, db, "namespace create");
+        goto out;
+    }
+    rc = exec(db, "COMMIT", err);
+out:
+    return finish(s, db, st, rc);
+}
+
+static int sq_ns_get(ig_store_t *base, const char *ns, char **props, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = prep(db, "SELECT properties FROM namespaces WHERE name=?", err);
+    if (!st) goto out;
+    bind_text(st, 1, ns);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        if (props) *props = strdup(t ? (const char *)t : "{}");
+        rc = 0;
+    } else if (r == SQLITE_DONE) {
+        rc = IG_STORE_NOTFOUND;
+    } else {
+        fail_db(err, db, "namespace get");
+    }
+out:
+    return finish(s, db, st, rc);
+}
+
+static int walk_names(sqlite3 *db, sqlite3_stmt *st, ig_name_cb cb, void *ud, ig_error_t *err)
+{
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        if (cb(ud, t ? (const char *)t : "")) return 0;
+    }
+    return r == SQLITE_DONE ? 0 : fail_db(err, db, "list");
+}
+
+static int sq_ns_list(ig_store_t *base, const char *parent, const char *after, int limit, ig_name_cb cb, void *ud,
+                      ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    if (parent && parent[0]) {
+        int e = ns_exists(db, parent, err);
+        if (e < 0) goto out;
+        if (e == 0) {
+            no_ns(err, parent);
+            goto out;
+        }
+    }
+    st = prep(db, "SELECT name FROM namespaces WHERE parent=? AND name>? ORDER BY name LIMIT ?", err);
+    if (!st) goto out;
+    bind_text(st, 1, parent ? parent : "");
+    bind_text(st, 2, after ? after : "");
+    sqlite3_bind_int(st, 3, limit > 0 ? limit : -1);
+    rc = walk_names(db, st, cb, ud, err);
+out:
+    return finish(s, db, st, rc);
+}
+
+static int sq_ns_set_props(ig_store_t *base, const char *ns, const char *props, ig_error_t *err)
+{
+    return update_row((sq_store_t *)base, "UPDATE namespaces SET properties=? WHERE name=?", props, ns,
+                      "namespace update", err);
+}
+
+static int sq_ns_drop(ig_store_t *base, const char *ns, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    if (exec(db, "BEGIN IMMEDIATE", err)) goto out;
+    st = prep(db,
+              "SELECT (SELECT COUNT(*) FROM objects WHERE ns=?1) + (SELECT COUNT(*) FROM namespaces WHERE parent=?1)",
+              err);
+    if (!st) goto out;
+    bind_text(st, 1, ns);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        fail_db(err, db, "namespace drop");
+        goto out;
+    }
+    int64_t children = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    int e = ns_exists(db, ns, err);
+    if (e < 0) goto out;
+    if (e == 0) {
+        rc = IG_STORE_NOTFOUND;
+        goto out;
+    }
+    if (children > 0) {
+        char shown[512];
+        snprintf(shown, sizeof shown, "%s", ns);
+        for (char *p = shown; *p; p++)
+            if (*p == 0x1f) *p = '.';
+        ig_error_set(err, 409, "NamespaceNotEmptyException", "Namespace %s is not empty: %lld tables, views or namespaces",
+                     shown, (long long)children);
+        goto out;
+    }
+    st = prep(db, "DELETE FROM namespaces WHERE name=?", err);
+    if (!st) goto out;
+    bind_text(st, 1, ns);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        fail_db(err, db, "namespace drop");
+        goto out;
+    }
+    rc = exec(db, "COMMIT", err);
+out:
+    return finish(s, db, st, rc);
+}
+
+/* ------------------------------------------------------------------ tables and views */
+
+static const char *kind_word(ig_obj_kind_t k)
+{
+    return k == IG_OBJ_VIEW ? "View" : "Table";
+}
+
+static int no_obj(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const char *name)
+{
+    char shown[512];
+    snprintf(shown, sizeof shown, "%s", ns);
+    for (char *p = shown; *p; p++)
+        if (*p == 0x1f) *p = '.';
+    return ig_error_set(err, 404, kind == IG_OBJ_VIEW ? "NoSuchViewException" : "NoSuchTableException",
+                        "%s does not exist: %s.%s", kind_word(kind), shown, name);
+}
+
+/* Reads (kind, location) of (ns, name) in db: 0 found, NOTFOUND, -1. */
+static int obj_read(sqlite3 *db, const char *ns, const char *name, ig_obj_kind_t *kind, char *loc, size_t cap,
+                    ig_error_t *err)
+{
+    sqlite3_stmt *st = prep(db, "SELECT kind, location FROM objects WHERE ns=? AND name=?", err);
+    if (!st) return -1;
+    bind_text(st, 1, ns);
+    bind_text(st, 2, name);
+    int r = sqlite3_step(st), rc;
+    if (r == SQLITE_ROW) {
+        *kind = (ig_obj_kind_t)sqlite3_column_int(st, 0);
+        if (loc) col_text(st, 1, loc, cap);
+        rc = 0;
+    } else if (r == SQLITE_DONE) {
+        rc = IG_STORE_NOTFOUND;
+    } else {
+        rc = fail_db(err, db, "object lookup");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_obj_get(ig_store_t *base, const char *ns, const char *name, ig_obj_kind_t kind, ig_obj_kind_t *kind_out,
+                      char *location, size_t cap, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    ig_obj_kind_t k;
+    int rc = obj_read(db, ns, name, &k, location, cap, err);
+    if (rc == 0 && kind && k != kind) rc = IG_STORE_NOTFOUND;
+    if (rc == 0 && kind_out) *kind_out = k;
+    give_back(s, db);
+    return rc;
+}
+
+static int sq_obj_list(ig_store_t *base, const char *ns, ig_obj_kind_t kind, const char *after, int limit,
+                       ig_name_cb cb, void *ud, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    int e = ns_exists(db, ns, err);
+    if (e < 0) goto out;
+    if (e == 0) {
+        no_ns(err, ns);
+        goto out;
+    }
+    st = prep(db, "SELECT name FROM objects WHERE ns=? AND kind=? AND name>? ORDER BY name LIMIT ?", err);
+    if (!st) goto out;
+    bind_text(st, 1, ns);
+    sqlite3_bind_int(st, 2, kind);
+    bind_text(st, 3, after ? after : "");
+    sqlite3_bind_int(st, 4, limit > 0 ? limit : -1);
+    rc = walk_names(db, st, cb, ud, err);
+out:
+    return finish(s, db, st, rc);
+}
+
+static int swap_one(sqlite3 *db, const ig_obj_swap_t *w, ig_error_t *err)
+{
+    ig_obj_kind_t k;
+    int r = obj_read(db, w->ns, w->name, &k, NULL, 0, err);
+    if (r < 0) return -1;
+    if (!w->expected_location) {
+        int e = ns_exists(db, w->ns, err);
+        if (e < 0) return -1;
+        if (e == 0) return no_ns(err, w->ns);
+        if (r == 0)
+            return ig_error_set(err, 409, "AlreadyExistsException", "%s already exists: %s",
+                                k == IG_OBJ_VIEW ? "View with same name" : "Table with same name", w->name);
+        sqlite3_stmt *st = prep(db, "INSERT INTO objects(ns, name, kind, location) VALUES(?,?,?,?)", err);
+        if (!st) return -1;
+        bind_text(st, 1, w->ns);
+        bind_text(st, 2, w->name);
+        sqlite3_bind_int(st, 3, w->kind);
+        bind_text(st, 4, w->new_location);
+        int d = sqlite3_step(st);
+        sqlite3_finalize(st);
+        return d == SQLITE_DONE ? 0 : fail_db(err, db, "object create");
+    }
+    if (r == IG_STORE_NOTFOUND || k != w->kind) return no_obj(err, w->kind, w->ns, w->name);
+    /* The comparison is done by SQLite on the whole string: locations have no length bound here. */
+    sqlite3_stmt *st = prep(db, "UPDATE objects SET location=? WHERE ns=? AND name=? AND location=?", err);
+    if (!st) return -1;
+    bind_text(st, 1, w->new_location);
+    bind_text(st, 2, w->ns);
+    bind_text(st, 3, w->name);
+    bind_text(st, 4, w->expected_location);
+    int d = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (d != SQLITE_DONE) return fail_db(err, db, "object swap");
+    if (sqlite3_changes(db) == 0)
+        return ig_error_set(err, 409, "CommitFailedException",
+                            "Commit failed: %s %s was updated concurrently (base metadata is no longer current)",
+                            k == IG_OBJ_VIEW ? "view" : "table", w->name);
+    return 0;
+}
+
+static int sq_obj_swap(ig_store_t *base, const ig_obj_swap_t *swaps, size_t n, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    /* BEGIN IMMEDIATE takes the write lock before the reads, so check-then-update is one atomic step. */
+    if (exec(db, "BEGIN IMMEDIATE", err)) goto out;
+    for (size_t i = 0; i < n; i++)
+        if (swap_one(db, &swaps[i], err)) goto out;
+    rc = exec(db, "COMMIT", err);
+out:
+    return finish(s, db, NULL, rc);
+}
+
+static int sq_obj_drop(ig_store_t *base, const char *ns, const char *name, ig_obj_kind_t kind, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = prep(db, "DELETE FROM objects WHERE ns=? AND name=? AND kind=?", err);
+    if (!st) goto out;
+    bind_text(st, 1, ns);
+    bind_text(st, 2, name);
+    sqlite3_bind_int(st, 3, kind);
+    if (sqlite3_step(st) != SQLITE_DONE) fail_db(err, db, "object drop");
+    else rc = sqlite3_changes(db) ? 0 : IG_STORE_NOTFOUND;
+out:
+    return finish(s, db, st, rc);
+}
+
+static int sq_obj_rename(ig_store_t *base, const char *from_ns, const char *from_name, const char *to_ns,
+                         const char *to_name, ig_obj_kind_t kind, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    ig_obj_kind_t k;
+    if (exec(db, "BEGIN IMMEDIATE", err)) goto out;
+    int r = obj_read(db, from_ns, from_name, &k, NULL, 0, err);
+    if (r < 0) goto out;
+    if (r == IG_STORE_NOTFOUND || k != kind) {
+        no_obj(err, kind, from_ns, from_name);
+        goto out;
+    }
+    int e = ns_exists(db, to_ns, err);
+    if (e < 0) goto out;
+    if (e == 0) {
+        no_ns(err, to_ns);
+        goto out;
+    }
+    r = obj_read(db, to_ns, to_name, &k, NULL, 0, err);
+    if (r < 0) goto out;
+    if (r == 0) {
+        ig_error_set(err, 409, "AlreadyExistsException", "%s already exists: %s",
+                     k == IG_OBJ_VIEW ? "View with same name" : "Table with same name", to_name);
+        goto out;
+    }
+    st = prep(db, "UPDATE objects SET ns=?, name=? WHERE ns=? AND name=?", err);
+    if (!st) goto out;
+    bind_text(st, 1, to_ns);
+    bind_text(st, 2, to_name);
+    bind_text(st, 3, from_ns);
+    bind_text(st, 4, from_name);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        fail_db(err, db, "object rename");
+        goto out;
+    }
+    rc = exec(db, "COMMIT", err);
+out:
+    return finish(s, db, st, rc);
+}
+
+static int sq_obj_count_under(ig_store_t *base, const char *prefix, int64_t *n, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    /* substr over a BLOB counts bytes (over TEXT it counts characters). */
+    sqlite3_stmt *st =
+        prep(db, "SELECT COUNT(*) FROM objects WHERE substr(CAST(location AS BLOB), 1, ?2) = CAST(?1 AS BLOB)", err);
+    if (!st) goto out;
+    bind_text(st, 1, prefix);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)strlen(prefix));
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *n = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        fail_db(err, db, "object count");
+    }
+out:
+    return finish(s, db, st, rc);
+}
+
+/* ------------------------------------------------------------------ idempotency keys */
+
+static int sq_idem_get(ig_store_t *base, const char *key, int64_t since_ms, ig_idem_t *out, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st =
+        prep(db, "SELECT principal, request, status, body, created_at FROM idempotency WHERE key=? AND created_at>=?",
+             err);
+    if (!st) goto out;
+    bind_text(st, 1, key);
+    sqlite3_bind_int64(st, 2, since_ms);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE) {
+        rc = IG_STORE_NOTFOUND;
+    } else if (r != SQLITE_ROW) {
+        fail_db(err, db, "idempotency lookup");
+    } else {
+        snprintf(out->key, sizeof out->key, "%s", key);
+        col_text(st, 0, out->principal, sizeof out->principal);
+        col_text(st, 1, out->request, sizeof out->request);
+        out->status = sqlite3_column_int(st, 2);
+        out->body_len = (size_t)sqlite3_column_bytes(st, 3);
+        out->body = malloc(out->body_len + 1);
+        out->created_at_ms = sqlite3_column_int64(st, 4);
+        if (!out->body) {
+            ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+        } else {
+            if (out->body_len) memcpy(out->body, sqlite3_column_blob(st, 3), out->body_len);
+            out->body[out->body_len] = '\0';
+            rc = 0;
+        }
+    }
+out:
+    return finish(s, db, st, rc);
+}
+
+static int sq_idem_put(ig_store_t *base, const ig_idem_t *e, int64_t expire_before_ms, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    if (exec(db, "BEGIN IMMEDIATE", err)) goto out;
+    st = prep(db, "DELETE FROM idempotency WHERE created_at<?", err);
+    if (!st) goto out;
+    sqlite3_bind_int64(st, 1, expire_before_ms);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        fail_db(err, db, "idempotency expiry");
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = prep(db,
+              "INSERT OR IGNORE INTO idempotency(key, principal, request, status, body, created_at)"
+              " VALUES(?,?,?,?,?,?)",
+              err);
+    if (!st) goto out;
+    bind_text(st, 1, e->key);
+    bind_text(st, 2, e->principal);
+    bind_text(st, 3, e->request);
+    sqlite3_bind_int(st, 4, e->status);
+    sqlite3_bind_blob(st, 5, e->body ? e->body : "", (int)e->body_len, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 6, e->created_at_ms);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        fail_db(err, db, "idempotency store");
+        goto out;
+    }
+    rc = exec(db, "COMMIT", err);
+out:
+    return finish(s, db, st, rc);
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+static void sq_close(ig_store_t *base)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    for (int i = 0; i < s->nfree; i++) sqlite3_close(s->free[i]);
+    sqlite3_close(s->poll_db);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+static const ig_store_ops_t sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .token_insert = sq_token_insert,
+    .token_update = sq_token_update,
+    .token_delete = sq_token_delete,
+    .token_get = sq_token_get,
+    .token_list = sq_token_list,
+    .token_changes = sq_token_changes,
+    .token_touch = sq_token_touch,
+    .changed = sq_changed,
+    .user_get = sq_user_get,
+    .user_insert = sq_user_insert,
+    .user_set_password = sq_user_set_password,
+    .user_count = sq_user_count,
+    .ns_create = sq_ns_create,
+    .ns_get = sq_ns_get,
+    .ns_list = sq_ns_list,
+    .ns_set_props = sq_ns_set_props,
+    .ns_drop = sq_ns_drop,
+    .obj_get = sq_obj_get,
+    .obj_list = sq_obj_list,
+    .obj_swap = sq_obj_swap,
+    .obj_drop = sq_obj_drop,
+    .obj_rename = sq_obj_rename,
+    .obj_count_under = sq_obj_count_under,
+    .idem_get = sq_idem_get,
+    .idem_put = sq_idem_put,
+};
+
+ig_store_t *ig_store_sqlite_open(const char *path, ig_error_t *err)
+{
+    sq_store_t *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->base.ops = &sqlite_ops;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    sqlite3 *first = open_conn(path, err);
+    if (!first) goto fail;
+    if (migrate(first, err)) {
+        sqlite3_close(first);
+        goto fail;
+    }
+    s->free[s->nfree++] = first;
+    for (int i = 1; i < 8; i++) {
+        sqlite3 *db = open_conn(path, err);
+        if (!db) goto fail;
+        s->free[s->nfree++] = db;
+    }
+    s->poll_db = open_conn(path, err);
+    if (!s->poll_db) goto fail;
+    sq_changed(&s->base);
+    return &s->base;
+fail:
+    sq_close(&s->base);
+    return NULL;
+}

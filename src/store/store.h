@@ -1,0 +1,168 @@
+/* store — the one interface to persistent state.  Token, user, session-free catalog code calls these
+ * functions only; a back end (store_sqlite.c today, store_pg.c for scale-out) fills ig_store_ops_t, as curl
+ * does with its TLS back ends.  No SQL dialect leaks above this line.
+ *
+ * Threading: every function may be called from any thread; a back end serialises internally as it needs.
+ * Return convention: 0 success, IG_STORE_NOTFOUND (1) when the object does not exist, -1 error with *err
+ * filled (code is the HTTP status to answer: 409 for conflicts, 500 for I/O). */
+#ifndef IG_STORE_H
+#define IG_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/error.h"
+
+#define IG_STORE_NOTFOUND 1
+#define IG_STORE_STALE 2 /* token_update: the row changed since the caller read it */
+
+#define IG_ID_MAX 32
+#define IG_NAME_MAX 100   /* token names: 1..100 printable characters */
+#define IG_USER_MAX 64
+#define IG_REASON_MAX 500
+#define IG_IP_MAX 46
+
+typedef struct {
+    char id[IG_ID_MAX];
+    char name[IG_NAME_MAX * 4 + 1]; /* up to 100 UTF-8 characters */
+    char owner[IG_USER_MAX + 1];
+    char prefix[16];
+    uint8_t hash[32];
+    bool suspended;
+    double max_rps;    /* 0 = unlimited (null) */
+    int burst;         /* 0 = default: max(1, ceil(max_rps)) */
+    int64_t expires_at_ms; /* 0 = never */
+    int64_t created_at_ms, updated_at_ms, suspended_at_ms, last_used_at_ms;
+    char last_used_ip[IG_IP_MAX];
+    char suspend_reason[IG_REASON_MAX * 4 + 1];
+    int64_t seq;  /* store-wide change sequence of the last write to this row */
+    bool deleted; /* only ever seen through token_changes */
+} ig_token_rec_t;
+
+typedef struct {
+    char id[IG_ID_MAX];
+    int64_t last_used_at_ms;
+    char last_used_ip[IG_IP_MAX];
+} ig_token_usage_t;
+
+typedef enum { IG_ROLE_MEMBER = 0, IG_ROLE_ADMIN = 1 } ig_role_t;
+
+typedef struct {
+    char name[IG_USER_MAX + 1];
+    ig_role_t role;
+    char password_hash[128]; /* argon2id encoded string */
+    int64_t created_at_ms;
+} ig_user_t;
+
+/* Catalog objects: tables and views share one namespace of names. */
+typedef enum { IG_OBJ_TABLE = 1, IG_OBJ_VIEW = 2 } ig_obj_kind_t;
+
+/* One pointer swap of a commit: object (ns, name) moves from expected to new metadata location. */
+typedef struct {
+    const char *ns;   /* namespace levels joined by 0x1F */
+    const char *name;
+    ig_obj_kind_t kind;
+    const char *expected_location; /* NULL: the object must not exist yet (it is created) */
+    const char *new_location;
+} ig_obj_swap_t;
+
+/* A finalized catalog response kept for an Idempotency-Key (Iceberg REST spec). */
+typedef struct {
+    char key[37];                    /* lower-case UUID */
+    char principal[IG_USER_MAX + 1]; /* who sent it: a key is never replayed to someone else */
+    char request[1024];              /* "METHOD /raw/path" */
+    int status;
+    char *body; /* malloc'd by idem_get; caller frees */
+    size_t body_len;
+    int64_t created_at_ms;
+} ig_idem_t;
+
+typedef int (*ig_token_cb)(void *ud, const ig_token_rec_t *t);
+typedef int (*ig_name_cb)(void *ud, const char *name);
+
+typedef struct ig_store ig_store_t;
+
+typedef struct {
+    const char *name;
+    void (*close)(ig_store_t *st);
+
+    /* ---- tokens ---- */
+    /* Inserts t (id/hash/name/owner/... filled by the caller); sets t->seq.  409 if the owner already has an
+     * active token with that name. */
+    int (*token_insert)(ig_store_t *st, ig_token_rec_t *t, ig_error_t *err);
+    /* Replaces the mutable fields of the live token t->id (name, suspended, max_rps, burst, expires_at,
+     * suspended_at, suspend_reason, updated_at) if the row is still at t->seq, the version the caller read
+     * (compare-and-set, so a concurrent suspend is never overwritten); sets t->seq.  NOTFOUND if absent or
+     * deleted; STALE if another write came first (read again and retry); 409 on a duplicate name. */
+    int (*token_update)(ig_store_t *st, ig_token_rec_t *t, ig_error_t *err);
+    /* Deletes a live token (kept as a tombstone so other processes learn of it); *seq gets the tombstone's
+     * sequence.  NOTFOUND if absent. */
+    int (*token_delete)(ig_store_t *st, const char *id, int64_t now_ms, int64_t *seq, ig_error_t *err);
+    int (*token_get)(ig_store_t *st, const char *id, ig_token_rec_t *out, ig_error_t *err);
+    /* Live tokens, optionally of one owner, ordered by creation; cb returning non-zero stops the walk. */
+    int (*token_list)(ig_store_t *st, const char *owner, ig_token_cb cb, void *ud, ig_error_t *err);
+    /* Every row written after since_seq (tombstones included, except when since_seq is 0), in no particular
+     * order (each row appears once); *max_seq gets the highest seq seen. */
+    int (*token_changes)(ig_store_t *st, int64_t since_seq, ig_token_cb cb, void *ud, int64_t *max_seq,
+                         ig_error_t *err);
+    /* Records last use of several tokens in one transaction; does not bump seq. */
+    int (*token_touch)(ig_store_t *st, const ig_token_usage_t *u, size_t n, ig_error_t *err);
+    /* Cheap poll: 1 if another process or connection committed since the last call, 0 if not, -1 if the
+     * store does not answer. */
+    int (*changed)(ig_store_t *st);
+
+    /* ---- users ---- */
+    int (*user_get)(ig_store_t *st, const char *name, ig_user_t *out, ig_error_t *err);
+    int (*user_insert)(ig_store_t *st, const ig_user_t *u, ig_error_t *err); /* 409 if it exists */
+    int (*user_set_password)(ig_store_t *st, const char *name, const char *hash, ig_error_t *err);
+    int (*user_count)(ig_store_t *st, int64_t *n, ig_error_t *err);
+
+    /* ---- catalog ---- namespaces are level strings joined by 0x1F; properties are JSON object text. */
+    int (*ns_create)(ig_store_t *st, const char *ns, const char *props_json, ig_error_t *err); /* 409 exists */
+    /* *props_json: malloc'd JSON text, caller frees. */
+    int (*ns_get)(ig_store_t *st, const char *ns, char **props_json, ig_error_t *err);
+    /* Direct children of parent (NULL/"" = top level) whose name sorts after `after` (NULL = from start), at
+     * most limit (0 = all). */
+    int (*ns_list)(ig_store_t *st, const char *parent, const char *after, int limit, ig_name_cb cb, void *ud,
+                   ig_error_t *err);
+    int (*ns_set_props)(ig_store_t *st, const char *ns, const char *props_json, ig_error_t *err);
+    /* 409 NamespaceNotEmptyException if it holds tables, views or child namespaces. */
+    int (*ns_drop)(ig_store_t *st, const char *ns, ig_error_t *err);
+
+    /* Current metadata location of a table/view; kind_out may be NULL.  kind 0 matches either. */
+    int (*obj_get)(ig_store_t *st, const char *ns, const char *name, ig_obj_kind_t kind, ig_obj_kind_t *kind_out,
+                   char *location, size_t cap, ig_error_t *err);
+    int (*obj_list)(ig_store_t *st, const char *ns, ig_obj_kind_t kind, const char *after, int limit, ig_name_cb cb,
+                    void *ud, ig_error_t *err);
+    /* Atomically applies every swap (compare-and-set on expected_location) or none: 409 CommitFailedException
+     * naming the object when one lost a race, 409 AlreadyExistsException when a create finds the name taken,
+     * 404 when the namespace is gone. */
+    int (*obj_swap)(ig_store_t *st, const ig_obj_swap_t *swaps, size_t n, ig_error_t *err);
+    int (*obj_drop)(ig_store_t *st, const char *ns, const char *name, ig_obj_kind_t kind, ig_error_t *err);
+    int (*obj_rename)(ig_store_t *st, const char *from_ns, const char *from_name, const char *to_ns,
+                      const char *to_name, ig_obj_kind_t kind, ig_error_t *err);
+    /* How many tables/views have a metadata location starting with prefix (byte-wise); purge uses it to
+     * refuse deleting a directory another object still lives in. */
+    int (*obj_count_under)(ig_store_t *st, const char *prefix, int64_t *n, ig_error_t *err);
+
+    /* ---- idempotency keys ---- */
+    /* The response stored for key, if any (NOTFOUND), not older than since_ms. */
+    int (*idem_get)(ig_store_t *st, const char *key, int64_t since_ms, ig_idem_t *out, ig_error_t *err);
+    /* Stores e unless the key is already there (the first finalized response wins); drops entries created
+     * before expire_before_ms. */
+    int (*idem_put)(ig_store_t *st, const ig_idem_t *e, int64_t expire_before_ms, ig_error_t *err);
+} ig_store_ops_t;
+
+struct ig_store {
+    const ig_store_ops_t *ops;
+};
+
+/* Opens the store the config names (SQLite under data_dir, or PostgreSQL), creating or migrating the schema.
+ * Returns NULL with a message in err. */
+ig_store_t *ig_store_open(const ig_config_t *cfg, ig_error_t *err);
+ig_store_t *ig_store_sqlite_open(const char *path, ig_error_t *err);
+void ig_store_close(ig_store_t *st);
+
+#endif

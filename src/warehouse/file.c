@@ -1,0 +1,551 @@
+/* warehouse — see warehouse.h.
+ *
+ * Paths are handled in two forms: the canonical URI the catalog stores and returns ("file:///root/a/b"),
+ * and the path relative to the root ("a/b") that file operations walk with openat(O_NOFOLLOW), one segment
+ * at a time, from the root's directory descriptor. */
+#include "warehouse/warehouse.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/util.h"
+
+#define MAX_DEPTH 64 /* directory levels below the root a location or a purge may reach */
+
+struct ig_warehouse {
+    char root[IG_LOCATION_MAX];    /* "/abs/path", no trailing '/' */
+    char uri[IG_LOCATION_MAX + 8]; /* "file://" + root */
+    char name[256];
+    size_t root_len;
+    int rootfd;
+};
+
+static int io_fail(ig_error_t *err, const char *what, const char *rel, int e)
+{
+    ig_warn("warehouse: %s %s: %s", what, rel, strerror(e));
+    return ig_error_set(err, 500, "ServiceFailureException", "warehouse I/O error: %s %s: %s", what, rel,
+                        strerror(e));
+}
+
+/* Path part of a location: "file:///p" and "file:/p" give "/p", "/p" itself; NULL for anything else
+ * (other schemes, "file://host/p"). */
+static const char *path_of(const char *loc)
+{
+    if (strncmp(loc, "file://", 7) == 0) return loc[7] == '/' ? loc + 7 : NULL;
+    if (strncmp(loc, "file:/", 6) == 0) return loc + 5;
+    if (loc[0] == '/') return loc;
+    return NULL;
+}
+
+/* Checks the segments of a relative path: non-empty, not "." or "..", no control bytes. */
+static int check_rel(const char *rel, size_t len, const char *loc, ig_error_t *err)
+{
+    size_t depth = 0, i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && rel[j] != '/') {
+            unsigned char ch = (unsigned char)rel[j];
+            if (ch < 0x20 || ch == 0x7f)
+                return ig_error_set(err, 400, "BadRequestException",
+                                    "location contains a control character: %.200s", loc);
+            j++;
+        }
+        size_t n = j - i;
+        if (n == 0 || (n == 1 && rel[i] == '.') || (n == 2 && rel[i] == '.' && rel[i + 1] == '.'))
+            return ig_error_set(err, 400, "BadRequestException",
+                                "location must not contain empty, '.' or '..' segments: %.200s", loc);
+        if (++depth > MAX_DEPTH)
+            return ig_error_set(err, 400, "BadRequestException", "location is nested too deeply: %.200s",
+                                loc);
+        i = j + 1;
+    }
+    return 0;
+}
+
+/* loc -> path relative to the root (no leading or trailing '/').  400 unless strictly inside the root. */
+static int to_rel(const ig_warehouse_t *w, const char *loc, char *rel, size_t cap, ig_error_t *err)
+{
+    const char *p = loc ? path_of(loc) : NULL;
+    if (!p)
+        return ig_error_set(err, 400, "BadRequestException",
+                            "location must be a file:// URI inside the warehouse %s: %.200s", w->uri,
+                            loc ? loc : "(none)");
+    size_t len = strlen(p);
+    while (len > 1 && p[len - 1] == '/')
+        len--;
+    if (len <= w->root_len + 1 || memcmp(p, w->root, w->root_len) != 0 || p[w->root_len] != '/')
+        return ig_error_set(err, 400, "BadRequestException", "location is outside the warehouse %s: %.200s",
+                            w->uri, loc);
+    const char *r = p + w->root_len + 1;
+    size_t rl = len - w->root_len - 1;
+    if (rl + 1 > cap || w->root_len + rl + 16 > IG_LOCATION_MAX)
+        return ig_error_set(err, 400, "BadRequestException", "location is too long: %.200s", loc);
+    if (check_rel(r, rl, loc, err)) return -1;
+    memcpy(rel, r, rl);
+    rel[rl] = '\0';
+    return 0;
+}
+
+int ig_warehouse_canonical(const ig_warehouse_t *w, const char *loc, char *out, size_t cap, ig_error_t *err)
+{
+    char rel[IG_LOCATION_MAX];
+    if (to_rel(w, loc, rel, sizeof rel, err)) return -1;
+    if ((size_t)snprintf(out, cap, "%s/%s", w->uri, rel) >= cap)
+        return ig_error_set(err, 400, "BadRequestException", "location is too long: %.200s", loc);
+    return 0;
+}
+
+/* Opens directory rel (relative to the root, "" = root itself) without following any symlink, creating
+ * missing directories when create is set (fsyncing each parent so the new entry is durable).  The caller
+ * closes the returned descriptor. */
+static int open_dir(ig_warehouse_t *w, const char *rel, bool create, ig_error_t *err)
+{
+    int fd = openat(w->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return io_fail(err, "open", "(root)", errno);
+    const char *p = rel;
+    char seg[NAME_MAX + 1];
+    while (*p) {
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == 0 || n > NAME_MAX) {
+            close(fd);
+            return ig_error_set(err, 400, "BadRequestException", "location segment too long or empty: %.200s",
+                                rel);
+        }
+        memcpy(seg, p, n);
+        seg[n] = '\0';
+        int nfd = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (nfd < 0 && errno == ENOENT && create) {
+            if (mkdirat(fd, seg, 0755) != 0 && errno != EEXIST) {
+                int en = errno;
+                close(fd);
+                return io_fail(err, "mkdir", rel, en);
+            }
+            (void)fsync(fd);
+            nfd = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (nfd < 0) {
+            int en = errno;
+            close(fd);
+            if (en == ELOOP || en == ENOTDIR)
+                return ig_error_set(err, 400, "BadRequestException",
+                                    "location crosses a symbolic link or a file inside the warehouse: %.200s",
+                                    rel);
+            if (en == ENOENT)
+                return ig_error_set(err, 404, "NotFoundException", "no such directory: %.200s", rel);
+            return io_fail(err, "open", rel, en);
+        }
+        close(fd);
+        fd = nfd;
+        p += n;
+        if (*p == '/') p++;
+    }
+    return fd;
+}
+
+/* Splits rel "a/b/c" into dir "a/b" and base "c". */
+static void split_rel(const char *rel, char *dir, size_t dcap, const char **base)
+{
+    const char *s = strrchr(rel, '/');
+    size_t n = s ? (size_t)(s - rel) : 0;
+    if (n >= dcap) n = dcap - 1;
+    memcpy(dir, rel, n);
+    dir[n] = '\0';
+    *base = s ? s + 1 : rel;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[IG_LOCATION_MAX];
+    if (ig_strlcpy(buf, path, sizeof buf)) return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
+{
+    const char *p = uri ? path_of(uri) : NULL;
+    if (!p) {
+        ig_error_set(err, 500, "ServiceFailureException", "catalog.warehouse must be a file:// URI: %s",
+                     uri ? uri : "(none)");
+        return NULL;
+    }
+    ig_warehouse_t *w = calloc(1, sizeof *w);
+    if (!w) {
+        ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+        return NULL;
+    }
+    w->rootfd = -1;
+    size_t len = strlen(p);
+    while (len > 1 && p[len - 1] == '/')
+        len--;
+    if (len + 1 > sizeof w->root || len < 2) {
+        ig_error_set(err, 500, "ServiceFailureException", "catalog.warehouse path is too long or is '/': %s",
+                     uri);
+        goto fail;
+    }
+    memcpy(w->root, p, len);
+    w->root[len] = '\0';
+    w->root_len = len;
+    if (check_rel(w->root + 1, len - 1, uri, err)) {
+        ig_error_set(err, 500, "ServiceFailureException",
+                     "catalog.warehouse must be a normalised absolute path (no '.', '..' or '//'): %s", uri);
+        goto fail;
+    }
+    snprintf(w->uri, sizeof w->uri, "file://%s", w->root);
+    snprintf(w->name, sizeof w->name, "%s", strrchr(w->root, '/') + 1);
+    if (mkdir_p(w->root) != 0) {
+        ig_error_set(err, 500, "ServiceFailureException", "cannot create the warehouse directory %s: %s",
+                     w->root, strerror(errno));
+        goto fail;
+    }
+    w->rootfd = open(w->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (w->rootfd < 0) {
+        ig_error_set(err, 500, "ServiceFailureException", "cannot open the warehouse directory %s: %s",
+                     w->root, strerror(errno));
+        goto fail;
+    }
+    return w;
+fail:
+    ig_warehouse_close(w);
+    return NULL;
+}
+
+void ig_warehouse_close(ig_warehouse_t *w)
+{
+    if (!w) return;
+    if (w->rootfd >= 0) close(w->rootfd);
+    free(w);
+}
+
+const char *ig_warehouse_uri(const ig_warehouse_t *w)
+{
+    return w->uri;
+}
+
+const char *ig_warehouse_name(const ig_warehouse_t *w)
+{
+    return w->name;
+}
+
+/* Appends s to out as one safe path segment. */
+static int put_segment(char *out, size_t cap, size_t *n, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    bool leading = true;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char ch = *p;
+        bool esc = ch == '/' || ch == '%' || ch < 0x20 || ch == 0x7f || (leading && ch == '.');
+        leading = false;
+        if (*n + 4 >= cap) return -1;
+        if (esc) {
+            out[(*n)++] = '%';
+            out[(*n)++] = hex[ch >> 4];
+            out[(*n)++] = hex[ch & 15];
+        } else {
+            out[(*n)++] = (char)ch;
+        }
+    }
+    out[*n] = '\0';
+    return 0;
+}
+
+/* 1 if directory rel exists and has an entry, 0 if missing or empty, -1 on error. */
+static int dir_nonempty(ig_warehouse_t *w, const char *rel, ig_error_t *err)
+{
+    ig_error_t e2;
+    int fd = open_dir(w, rel, false, &e2);
+    if (fd < 0) {
+        if (e2.code == 404) return 0;
+        if (err) *err = e2;
+        return -1;
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return io_fail(err, "opendir", rel, errno);
+    }
+    int found = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            found = 1;
+            break;
+        }
+    closedir(d);
+    return found;
+}
+
+int ig_warehouse_default_location(ig_warehouse_t *w, const char *const *levels, size_t n, const char *name,
+                                  char *out, size_t cap, ig_error_t *err)
+{
+    char rel[IG_LOCATION_MAX];
+    size_t len = 0;
+    rel[0] = '\0';
+    for (size_t i = 0; i <= n; i++) {
+        if (i > 0) {
+            if (len + 2 >= sizeof rel) goto toolong;
+            rel[len++] = '/';
+            rel[len] = '\0';
+        }
+        if (put_segment(rel, sizeof rel - 16, &len, i < n ? levels[i] : name)) goto toolong;
+    }
+    if (w->root_len + len + 80 > IG_LOCATION_MAX) goto toolong;
+    int used = dir_nonempty(w, rel, err);
+    if (used < 0) return -1;
+    if (used) {
+        unsigned char rnd[4];
+        ig_random_bytes(rnd, sizeof rnd);
+        snprintf(rel + len, sizeof rel - len, "-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+    }
+    if ((size_t)snprintf(out, cap, "%s/%s", w->uri, rel) >= cap) goto toolong;
+    return 0;
+toolong:
+    return ig_error_set(err, 400, "BadRequestException", "identifier too long for a table location");
+}
+
+int64_t ig_warehouse_next_version(const char *prev)
+{
+    if (!prev) return 0;
+    const char *base = strrchr(prev, '/');
+    base = base ? base + 1 : prev;
+    if (base[0] == 'v') base++; /* "v3.metadata.json" (Hadoop tables) */
+    int64_t v = 0;
+    int digits = 0;
+    while (*base >= '0' && *base <= '9' && digits < 12) {
+        v = v * 10 + (*base - '0');
+        base++;
+        digits++;
+    }
+    if (digits == 0 || (*base != '-' && *base != '.')) return 1;
+    return v + 1;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t k = write(fd, p, len);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += k;
+        len -= (size_t)k;
+    }
+    return 0;
+}
+
+int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *location, int64_t version, const char *json,
+                                size_t len, char *out, size_t cap, ig_error_t *err)
+{
+    char rel[IG_LOCATION_MAX], dir[IG_LOCATION_MAX + 16], name[96], tmp[112], uuid[37];
+    if (to_rel(w, location, rel, sizeof rel, err)) return -1;
+    snprintf(dir, sizeof dir, "%s/metadata", rel);
+    ig_uuid4(uuid);
+    if (version < 0 || version > 99999999) version = 0;
+    snprintf(name, sizeof name, "%05lld-%s.metadata.json", (long long)version, uuid);
+    snprintf(tmp, sizeof tmp, ".%s.tmp", name);
+    if ((size_t)snprintf(out, cap, "%s/%s/%s", w->uri, dir, name) >= cap)
+        return ig_error_set(err, 400, "BadRequestException", "location is too long: %.200s", location);
+    int dfd = open_dir(w, dir, true, err);
+    if (dfd < 0) return -1;
+    int rc = -1;
+    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        io_fail(err, "create", dir, errno);
+        goto out;
+    }
+    if (write_all(fd, json, len) != 0 || fsync(fd) != 0) {
+        io_fail(err, "write", dir, errno);
+        close(fd);
+        unlinkat(dfd, tmp, 0);
+        goto out;
+    }
+    if (close(fd) != 0) {
+        io_fail(err, "close", dir, errno);
+        unlinkat(dfd, tmp, 0);
+        goto out;
+    }
+    /* The uuid makes the name unique; NOREPLACE makes sure an existing file is never clobbered anyway. */
+    int r = renameat2(dfd, tmp, dfd, name, RENAME_NOREPLACE);
+    if (r != 0 && (errno == EINVAL || errno == ENOSYS)) r = renameat(dfd, tmp, dfd, name);
+    if (r != 0) {
+        io_fail(err, "rename", dir, errno);
+        unlinkat(dfd, tmp, 0);
+        goto out;
+    }
+    if (fsync(dfd) != 0) {
+        io_fail(err, "fsync", dir, errno);
+        goto out;
+    }
+    rc = 0;
+out:
+    close(dfd);
+    return rc;
+}
+
+/* Opens the parent directory of a file location; *base points into rel. */
+static int open_parent(ig_warehouse_t *w, const char *loc, char *rel, size_t cap, const char **base,
+                       ig_error_t *err)
+{
+    char dir[IG_LOCATION_MAX];
+    if (to_rel(w, loc, rel, cap, err)) return -1;
+    split_rel(rel, dir, sizeof dir, base);
+    return open_dir(w, dir, false, err);
+}
+
+int ig_warehouse_read(ig_warehouse_t *w, const char *loc, char **buf, size_t *len, ig_error_t *err)
+{
+    char rel[IG_LOCATION_MAX];
+    const char *base;
+    *buf = NULL;
+    *len = 0;
+    int dfd = open_parent(w, loc, rel, sizeof rel, &base, err);
+    if (dfd < 0) {
+        if (err && err->code == 404) ig_error_set(err, 404, "NotFoundException", "no such file: %.300s", loc);
+        return -1;
+    }
+    int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int en = errno;
+    close(dfd);
+    if (fd < 0) {
+        if (en == ENOENT) return ig_error_set(err, 404, "NotFoundException", "no such file: %.300s", loc);
+        if (en == ELOOP)
+            return ig_error_set(err, 400, "BadRequestException", "file is a symbolic link: %.300s", loc);
+        return io_fail(err, "open", rel, en);
+    }
+    struct stat sb;
+    char *b = NULL;
+    if (fstat(fd, &sb) != 0) {
+        io_fail(err, "stat", rel, errno);
+        goto fail;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        ig_error_set(err, 400, "BadRequestException", "not a regular file: %.300s", loc);
+        goto fail;
+    }
+    if (sb.st_size > IG_WAREHOUSE_MAX_FILE) {
+        ig_error_set(err, 400, "BadRequestException", "file larger than %d bytes: %.300s",
+                     IG_WAREHOUSE_MAX_FILE, loc);
+        goto fail;
+    }
+    size_t want = (size_t)sb.st_size, got = 0;
+    b = malloc(want + 1);
+    if (!b) {
+        ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+        goto fail;
+    }
+    while (got < want) {
+        ssize_t k = read(fd, b + got, want - got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            io_fail(err, "read", rel, errno);
+            goto fail;
+        }
+        if (k == 0) break;
+        got += (size_t)k;
+    }
+    close(fd);
+    b[got] = '\0';
+    *buf = b;
+    *len = got;
+    return 0;
+fail:
+    free(b);
+    close(fd);
+    return -1;
+}
+
+/* The parent directory of loc; -2 when a directory on the way does not exist (so neither does loc), or -1
+ * with *err filled. */
+static int open_parent_if_any(ig_warehouse_t *w, const char *loc, char *rel, size_t cap, const char **base,
+                              ig_error_t *err)
+{
+    ig_error_t e2;
+    int dfd = open_parent(w, loc, rel, cap, base, &e2);
+    if (dfd >= 0) return dfd;
+    if (e2.code == 404) return -2;
+    if (err) *err = e2;
+    return -1;
+}
+
+int ig_warehouse_remove(ig_warehouse_t *w, const char *loc, ig_error_t *err)
+{
+    char rel[IG_LOCATION_MAX];
+    const char *base;
+    int dfd = open_parent_if_any(w, loc, rel, sizeof rel, &base, err);
+    if (dfd < 0) return dfd == -2 ? 0 : -1;
+    int r = unlinkat(dfd, base, 0);
+    int en = errno;
+    close(dfd);
+    if (r != 0 && en != ENOENT) return io_fail(err, "unlink", rel, en);
+    return 0;
+}
+
+/* Removes entry `name` of directory dfd and, for a directory, everything below it. */
+static int rm_tree(int dfd, const char *name, int depth, ig_error_t *err)
+{
+    if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT) return 0;
+    if (errno != EISDIR && errno != EPERM) return io_fail(err, "unlink", name, errno);
+    if (depth > MAX_DEPTH)
+        return ig_error_set(err, 500, "ServiceFailureException", "directory tree too deep");
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return io_fail(err, "open", name, errno);
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return io_fail(err, "opendir", name, errno);
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+        rc = rm_tree(dirfd(d), de->d_name, depth + 1, err);
+    }
+    closedir(d);
+    if (rc) return rc;
+    if (unlinkat(dfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) return io_fail(err, "rmdir", name, errno);
+    return 0;
+}
+
+int ig_warehouse_purge(ig_warehouse_t *w, const char *loc, ig_error_t *err)
+{
+    char rel[IG_LOCATION_MAX];
+    const char *base;
+    int dfd = open_parent_if_any(w, loc, rel, sizeof rel, &base, err);
+    if (dfd < 0) return dfd == -2 ? 0 : -1;
+    int rc = rm_tree(dfd, base, 0, err);
+    if (rc == 0) (void)fsync(dfd);
+    close(dfd);
+    return rc;
+}
+
+int ig_warehouse_exists(ig_warehouse_t *w, const char *loc, ig_error_t *err)
+{
+    char rel[IG_LOCATION_MAX];
+    const char *base;
+    int dfd = open_parent_if_any(w, loc, rel, sizeof rel, &base, err);
+    if (dfd < 0) return dfd == -2 ? 0 : -1;
+    struct stat sb;
+    int r = fstatat(dfd, base, &sb, AT_SYMLINK_NOFOLLOW);
+    int en = errno;
+    close(dfd);
+    if (r == 0) return 1;
+    if (en == ENOENT) return 0;
+    return io_fail(err, "stat", rel, en);
+}

@@ -1,0 +1,76 @@
+/* warehouse — every file the catalog reads or writes: table and view metadata JSON under the warehouse root
+ * (catalog.warehouse, a file:// URI), and the recursive delete behind dropTable?purgeRequested=true.
+ *
+ * Containment is the point of this module: a location from a request ("file:///w/db/t", "file:/w/db/t" or
+ * "/w/db/t") is accepted only when it lies strictly inside the root, has no "." / ".." / empty segments and
+ * no control characters; every file operation then walks from a directory descriptor of the root one
+ * component at a time with O_NOFOLLOW, so a symlink planted inside the warehouse cannot lead outside it.
+ *
+ * Metadata files are written as <location>/metadata/<NNNNN>-<uuid>.metadata.json through a temporary name:
+ * write, fsync, rename (never replacing an existing file), fsync of the directory — a reader sees either no
+ * file or the whole file.
+ *
+ * Every function returning int gives 0 on success or -1 with *err filled: 400 BadRequestException for a
+ * location outside the warehouse or crossing a symlink, 404 NotFoundException for a missing file, 500
+ * ServiceFailureException for I/O errors.  Thread-safe: the only shared state is the root descriptor. */
+#ifndef IG_WAREHOUSE_H
+#define IG_WAREHOUSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+/* Longest location (table/view directory or metadata file URI) the catalog handles. */
+#define IG_LOCATION_MAX 2000
+/* Largest metadata file read back (register, cache misses). */
+#define IG_WAREHOUSE_MAX_FILE (64 << 20)
+
+typedef struct ig_warehouse ig_warehouse_t;
+
+/* Opens (creating it and its parents if needed) the warehouse root named by uri ("file:///abs/path" or an
+ * absolute path).  NULL with err filled on failure.  Free with ig_warehouse_close (NULL is fine). */
+ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err);
+void ig_warehouse_close(ig_warehouse_t *w);
+
+/* The canonical root URI, "file:///abs/path" without a trailing '/'. */
+const char *ig_warehouse_uri(const ig_warehouse_t *w);
+/* The last path segment of the root ("warehouse" by default): the catalog's warehouse name and prefix. */
+const char *ig_warehouse_name(const ig_warehouse_t *w);
+
+/* Checks that loc lies strictly inside the root and writes its canonical form ("file:///...", no trailing
+ * '/') into out.  400 otherwise. */
+int ig_warehouse_canonical(const ig_warehouse_t *w, const char *loc, char *out, size_t cap, ig_error_t *err);
+
+/* The default location of a new table or view: <root>/<level>/.../<name>, each segment made safe for a file
+ * name ('/', '%', control bytes and leading dots percent-encoded).  When that directory already exists and
+ * is not empty (a table dropped without purge, or renamed away, left it), "-<8 hex>" is appended so a later
+ * purge of one table never deletes another's files.  levels: n strings. */
+int ig_warehouse_default_location(ig_warehouse_t *w, const char *const *levels, size_t n, const char *name,
+                                  char *out, size_t cap, ig_error_t *err);
+
+/* Writes len bytes of metadata JSON as <location>/metadata/<version:05>-<uuid>.metadata.json (directories
+ * created as needed) and puts the new file's canonical URI in out. */
+int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *location, int64_t version, const char *json,
+                                size_t len, char *out, size_t cap, ig_error_t *err);
+
+/* The version a new metadata file should carry after prev ("00007-....metadata.json" -> 8; "v3.metadata.json"
+ * -> 4; NULL or unparsable -> 0 / 1). */
+int64_t ig_warehouse_next_version(const char *prev_metadata_location);
+
+/* Reads a whole file inside the warehouse (at most IG_WAREHOUSE_MAX_FILE bytes).  *buf is malloc'd and
+ * NUL-terminated; the caller frees it. */
+int ig_warehouse_read(ig_warehouse_t *w, const char *file_location, char **buf, size_t *len, ig_error_t *err);
+
+/* Removes one file inside the warehouse (a metadata file a lost commit wrote).  A missing file is not an
+ * error. */
+int ig_warehouse_remove(ig_warehouse_t *w, const char *file_location, ig_error_t *err);
+
+/* Deletes the directory tree at location (a table's files), never following symlinks (a link is removed,
+ * not its target).  The root itself is refused.  A missing directory is not an error. */
+int ig_warehouse_purge(ig_warehouse_t *w, const char *location, ig_error_t *err);
+
+/* 1 if the file or directory at location exists, 0 if not, -1 with err on error. */
+int ig_warehouse_exists(ig_warehouse_t *w, const char *location, ig_error_t *err);
+
+#endif
