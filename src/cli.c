@@ -246,7 +246,7 @@ static ig_store_t *open_store(const ig_config_t *cfg)
 static int fail_err(const ig_error_t *e)
 {
     fprintf(stderr, "icegate: %s\n", e->message);
-    return e->code == 404 ? 3 : 1;
+    return ig_error_status(e) == 404 ? 3 : 1;
 }
 
 static int cmd_token(const opts_t *o, const ig_config_t *cfg)

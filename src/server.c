@@ -37,13 +37,13 @@ static int mkdirs(const char *path)
 ig_store_t *ig_store_open(const ig_config_t *cfg, ig_error_t *err)
 {
     if (strcmp(cfg->storage_driver, "sqlite") != 0) {
-        ig_error_set(err, 500, "ServiceFailureException",
+        ig_error_set(err, IG_E_INTERNAL,
                      "config key storage.driver: '%s' is not available in this build yet (use sqlite)",
                      cfg->storage_driver);
         return NULL;
     }
     if (mkdirs(cfg->data_dir)) {
-        ig_error_set(err, 500, "ServiceFailureException", "cannot create data dir %s: %s", cfg->data_dir,
+        ig_error_set(err, IG_E_INTERNAL, "cannot create data dir %s: %s", cfg->data_dir,
                      strerror(errno));
         return NULL;
     }

@@ -15,7 +15,7 @@
 static ig_res_t unauthorized(ig_req_t *r, const char *msg)
 {
     ig_http_add_header(r, "WWW-Authenticate", "Bearer realm=\"icegate\"");
-    return ig_http_error(r, 401, "NotAuthorizedException", "%s", msg);
+    return ig_http_error(r, IG_E_NOT_AUTHORIZED, "%s", msg);
 }
 
 /* Finds the token text: X-API-Token first (the product's header), then Authorization: Bearer. */
@@ -101,7 +101,7 @@ ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
             ig_format_rate(m->params.max_rps, rate, sizeof rate);
             snprintf(retry, sizeof retry, "%ld", ig_ratelimit_retry_after_s(&g));
             ig_http_add_header(r, "Retry-After", retry);
-            *res = ig_http_error(r, 429, "TooManyRequestsException",
+            *res = ig_http_error(r, IG_E_TOO_MANY_REQUESTS,
                                  "rate limit exceeded for access token '%s': %s requests per second", m->name,
                                  rate);
             ig_tokstate_note(m->state, now_ms, have_addr ? addr : NULL, true);

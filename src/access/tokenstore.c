@@ -642,17 +642,17 @@ static int check_name(const char *s, ig_error_t *err)
         p += 1 + extra;
         chars++;
     }
-    if (chars == 0) return ig_error_set(err, 400, "BadRequestException", "name: must not be empty");
+    if (chars == 0) return ig_error_set(err, IG_E_BAD_REQUEST, "name: must not be empty");
     if (chars > IG_NAME_MAX)
-        return ig_error_set(err, 400, "BadRequestException", "name: must be at most %d characters (got %zu)",
+        return ig_error_set(err, IG_E_BAD_REQUEST, "name: must be at most %d characters (got %zu)",
                             IG_NAME_MAX, chars);
     if (s[0] == ' ' || s[strlen(s) - 1] == ' ')
-        return ig_error_set(err, 400, "BadRequestException", "name: must not start or end with a space");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "name: must not start or end with a space");
     return 0;
 ctl:
-    return ig_error_set(err, 400, "BadRequestException", "name: must contain only printable characters");
+    return ig_error_set(err, IG_E_BAD_REQUEST, "name: must contain only printable characters");
 bad:
-    return ig_error_set(err, 400, "BadRequestException", "name: is not valid UTF-8");
+    return ig_error_set(err, IG_E_BAD_REQUEST, "name: is not valid UTF-8");
 }
 
 #define MAX_RPS_LIMIT 1000000.0
@@ -665,19 +665,19 @@ bad:
 int ig_token_spec_validate(const ig_token_spec_t *spec, bool for_create, int64_t now_ms, ig_error_t *err)
 {
     if (for_create && !spec->has_name)
-        return ig_error_set(err, 400, "BadRequestException", "name: is required");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "name: is required");
     if (spec->has_name && check_name(spec->name, err)) return -1;
     if (spec->has_max_rps && spec->max_rps != 0 &&
         (!isfinite(spec->max_rps) || spec->max_rps < MIN_RPS_LIMIT || spec->max_rps > MAX_RPS_LIMIT))
-        return ig_error_set(err, 400, "BadRequestException",
+        return ig_error_set(err, IG_E_BAD_REQUEST,
                             "maxRps: must be a number from %g to %.0f, or null", MIN_RPS_LIMIT, MAX_RPS_LIMIT);
     if (spec->has_max_rps && spec->max_rps < 0)
-        return ig_error_set(err, 400, "BadRequestException", "maxRps: must be greater than 0, or null");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "maxRps: must be greater than 0, or null");
     if (spec->has_burst && spec->burst != 0 && (spec->burst < 1 || spec->burst > BURST_LIMIT))
-        return ig_error_set(err, 400, "BadRequestException", "burst: must be an integer from 1 to %d, or null",
+        return ig_error_set(err, IG_E_BAD_REQUEST, "burst: must be an integer from 1 to %d, or null",
                             BURST_LIMIT);
     if (spec->has_expires && spec->expires_at_ms != 0 && spec->expires_at_ms <= now_ms)
-        return ig_error_set(err, 400, "BadRequestException", "expiresAt: must be in the future");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "expiresAt: must be in the future");
     return 0;
 }
 
@@ -686,19 +686,19 @@ int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, 
 {
     memset(spec, 0, sizeof *spec);
     if (!body || !json_object_is_type(body, json_type_object))
-        return ig_error_set(err, 400, "BadRequestException", "request body must be a JSON object");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "request body must be a JSON object");
     json_object_object_foreach(body, key, val)
     {
         json_type t = val ? json_object_get_type(val) : json_type_null;
         if (strcmp(key, "name") == 0) {
             if (t != json_type_string)
-                return ig_error_set(err, 400, "BadRequestException", "name: must be a string");
+                return ig_error_set(err, IG_E_BAD_REQUEST, "name: must be a string");
             if (json_object_get_string_len(val) >= (int)sizeof spec->name)
-                return ig_error_set(err, 400, "BadRequestException", "name: must be at most %d characters",
+                return ig_error_set(err, IG_E_BAD_REQUEST, "name: must be at most %d characters",
                                     IG_NAME_MAX);
             /* "\u0000" is valid JSON: refuse it rather than let the copy below cut the name short. */
             if (strlen(json_object_get_string(val)) != (size_t)json_object_get_string_len(val))
-                return ig_error_set(err, 400, "BadRequestException",
+                return ig_error_set(err, IG_E_BAD_REQUEST,
                                     "name: must contain only printable characters");
             spec->has_name = true;
             snprintf(spec->name, sizeof spec->name, "%s", json_object_get_string(val));
@@ -709,10 +709,10 @@ int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, 
             } else if (t == json_type_int || t == json_type_double) {
                 spec->max_rps = json_object_get_double(val);
                 if (!(spec->max_rps > 0))
-                    return ig_error_set(err, 400, "BadRequestException",
+                    return ig_error_set(err, IG_E_BAD_REQUEST,
                                         "maxRps: must be a number greater than 0, or null");
             } else {
-                return ig_error_set(err, 400, "BadRequestException", "maxRps: must be a number or null");
+                return ig_error_set(err, IG_E_BAD_REQUEST, "maxRps: must be a number or null");
             }
         } else if (strcmp(key, "burst") == 0) {
             spec->has_burst = true;
@@ -721,11 +721,11 @@ int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, 
             } else if (t == json_type_int) {
                 int64_t b = json_object_get_int64(val);
                 if (b < 1 || b > BURST_LIMIT)
-                    return ig_error_set(err, 400, "BadRequestException",
+                    return ig_error_set(err, IG_E_BAD_REQUEST,
                                         "burst: must be an integer from 1 to %d, or null", BURST_LIMIT);
                 spec->burst = (int)b;
             } else {
-                return ig_error_set(err, 400, "BadRequestException", "burst: must be an integer or null");
+                return ig_error_set(err, IG_E_BAD_REQUEST, "burst: must be an integer or null");
             }
         } else if (strcmp(key, "expiresAt") == 0) {
             spec->has_expires = true;
@@ -733,16 +733,16 @@ int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, 
                 spec->expires_at_ms = 0;
             } else if (t == json_type_string) {
                 if (ig_rfc3339_parse(json_object_get_string(val), &spec->expires_at_ms))
-                    return ig_error_set(err, 400, "BadRequestException",
+                    return ig_error_set(err, IG_E_BAD_REQUEST,
                                         "expiresAt: must be an RFC 3339 date-time such as 2027-01-31T00:00:00Z");
                 /* Checked here, not only in validate: the epoch itself parses to 0, which means "never". */
                 if (spec->expires_at_ms <= now_ms)
-                    return ig_error_set(err, 400, "BadRequestException", "expiresAt: must be in the future");
+                    return ig_error_set(err, IG_E_BAD_REQUEST, "expiresAt: must be in the future");
             } else {
-                return ig_error_set(err, 400, "BadRequestException", "expiresAt: must be a string or null");
+                return ig_error_set(err, IG_E_BAD_REQUEST, "expiresAt: must be a string or null");
             }
         } else {
-            return ig_error_set(err, 400, "BadRequestException", "unknown field '%.64s'", key);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "unknown field '%.64s'", key);
         }
     }
     return ig_token_spec_validate(spec, for_create, now_ms, err);
@@ -791,7 +791,7 @@ json_object *ig_token_to_json(const ig_token_rec_t *t, bool enforced, const char
 
 static int not_found(ig_error_t *err, const char *id)
 {
-    return ig_error_set(err, 404, "NoSuchAccessTokenException", "access token '%.40s' does not exist", id);
+    return ig_error_set(err, IG_E_NO_SUCH_TOKEN, "access token '%.40s' does not exist", id);
 }
 
 int ig_tokenstore_create(ig_tokenstore_t *ts, const char *owner, const ig_token_spec_t *spec,
@@ -837,7 +837,7 @@ static int modify(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_e
     }
     if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
     if (rc == IG_STORE_STALE)
-        return ig_error_set(err, 409, "CommitFailedException",
+        return ig_error_set(err, IG_E_COMMIT_FAILED,
                             "access token '%.40s' is being changed concurrently; try again", id);
     if (rc) return -1;
     apply(ts, out);
@@ -886,11 +886,11 @@ int ig_tokenstore_suspend(ig_tokenstore_t *ts, const char *id, const char *reaso
                           ig_error_t *err)
 {
     if (reason && strlen(reason) > IG_REASON_MAX)
-        return ig_error_set(err, 400, "BadRequestException", "reason: must be at most %d characters", IG_REASON_MAX);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "reason: must be at most %d characters", IG_REASON_MAX);
     if (reason) {
         for (const unsigned char *p = (const unsigned char *)reason; *p; p++)
             if (*p < 0x20 || *p == 0x7f)
-                return ig_error_set(err, 400, "BadRequestException", "reason: must contain only printable characters");
+                return ig_error_set(err, IG_E_BAD_REQUEST, "reason: must contain only printable characters");
     }
     return modify(ts, id, out, err, change_suspend, reason);
 }
@@ -944,7 +944,7 @@ int ig_tokenstore_list(ig_tokenstore_t *ts, const char *owner, const char *statu
                        ig_error_t *err)
 {
     if (status && strcmp(status, "active") && strcmp(status, "suspended") && strcmp(status, "expired"))
-        return ig_error_set(err, 400, "BadRequestException", "status: must be active, suspended or expired");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "status: must be active, suspended or expired");
     list_ctx_t c = {ts, status, ig_wall_ms(), cb, ud};
     return ts->store->ops->token_list(ts->store, owner, list_cb, &c, err);
 }

@@ -28,20 +28,20 @@ int ig_users_create(ig_store_t *st, const char *name, ig_role_t role, const char
 {
     size_t n = strlen(name);
     if (n == 0 || n > IG_USER_MAX)
-        return ig_error_set(err, 400, "BadRequestException", "name: must be 1 to %d characters", IG_USER_MAX);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "name: must be 1 to %d characters", IG_USER_MAX);
     for (const char *p = name; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
               *p == '_' || *p == '-'))
-            return ig_error_set(err, 400, "BadRequestException", "name: only letters, digits, '.', '_' and '-'");
+            return ig_error_set(err, IG_E_BAD_REQUEST, "name: only letters, digits, '.', '_' and '-'");
     if (!password || strlen(password) < 8 || strlen(password) > 1024)
-        return ig_error_set(err, 400, "BadRequestException", "password: must be 8 to 1024 characters");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "password: must be 8 to 1024 characters");
     ig_user_t u;
     memset(&u, 0, sizeof u);
     snprintf(u.name, sizeof u.name, "%s", name);
     u.role = role;
     u.created_at_ms = ig_wall_ms();
     if (hash_password(password, u.password_hash, sizeof u.password_hash))
-        return ig_error_set(err, 500, "ServiceFailureException", "cannot hash the password");
+        return ig_error_set(err, IG_E_INTERNAL, "cannot hash the password");
     return st->ops->user_insert(st, &u, err);
 }
 
@@ -58,7 +58,7 @@ int ig_users_bootstrap(ig_store_t *st, ig_error_t *err)
         pw = gen;
     }
     int rc = ig_users_create(st, "admin", IG_ROLE_ADMIN, pw, err);
-    if (rc == -1 && err->code == 409) return 0; /* another process bootstrapped first */
+    if (rc == -1 && ig_error_status(err) == 409) return 0; /* another process bootstrapped first */
     if (rc) return -1;
     if (generated)
         fprintf(stderr,

@@ -28,13 +28,13 @@
 static ig_res_t not_allowed(ig_req_t *r, const char *allow)
 {
     ig_http_add_header(r, "Allow", allow);
-    return ig_http_error(r, 405, "MethodNotAllowedException", "method %s not allowed here (allowed: %s)",
+    return ig_http_error(r, IG_E_METHOD_NOT_ALLOWED, "method %s not allowed here (allowed: %s)",
                          r->method_str, allow);
 }
 
 static ig_res_t no_token(ig_req_t *r, const char *id)
 {
-    return ig_http_error(r, 404, "NoSuchAccessTokenException", "access token '%.40s' does not exist", id);
+    return ig_http_error(r, IG_E_NO_SUCH_TOKEN, "access token '%.40s' does not exist", id);
 }
 
 static bool enforced(ig_req_t *r)
@@ -66,12 +66,12 @@ static ig_res_t list_tokens(ig_req_t *r)
     char status[16], owner[IG_USER_MAX + 1];
     int hs = ig_http_query(r, "status", status, sizeof status);
     int ho = ig_http_query(r, "owner", owner, sizeof owner);
-    if (hs < 0) return ig_http_error(r, 400, "BadRequestException", "status: must be active, suspended or expired");
-    if (ho < 0) return ig_http_error(r, 400, "BadRequestException", "owner: too long");
+    if (hs < 0) return ig_http_error(r, IG_E_BAD_REQUEST, "status: must be active, suspended or expired");
+    if (ho < 0) return ig_http_error(r, IG_E_BAD_REQUEST, "owner: too long");
     const char *o = ho ? owner : NULL;
     if (r->who.role != IG_ROLE_ADMIN) {
         if (o && strcmp(o, r->who.user) != 0)
-            return ig_http_error(r, 403, "ForbiddenException", "members can list only their own access tokens");
+            return ig_http_error(r, IG_E_FORBIDDEN, "members can list only their own access tokens");
         o = r->who.user;
     }
     list_ctx_t c = {json_object_new_array(), enforced(r), ig_wall_ms()};
@@ -147,7 +147,7 @@ static ig_res_t one_token(ig_req_t *r, const char *id, const char *action)
         int64_t seconds = 300;
         int hs = ig_http_query(r, "seconds", sec, sizeof sec);
         if (hs < 0 || (hs > 0 && ig_parse_i64(sec, 1, IG_STATS_SLOTS - 1, &seconds)))
-            return ig_http_error(r, 400, "BadRequestException", "seconds: must be an integer from 1 to %d",
+            return ig_http_error(r, IG_E_BAD_REQUEST, "seconds: must be an integer from 1 to %d",
                                  IG_STATS_SLOTS - 1);
         json_object *o = ig_tokenstore_stats_json(r->srv->tokens, id, (int)seconds, ig_wall_ms());
         if (!o) return no_token(r, id);
@@ -156,7 +156,7 @@ static ig_res_t one_token(ig_req_t *r, const char *id, const char *action)
     }
     bool suspend = strcmp(action, "suspend") == 0;
     if (!suspend && strcmp(action, "activate") != 0)
-        return ig_http_error(r, 404, "NotFoundException", "no such route: %.40s", action);
+        return ig_http_error(r, IG_E_NOT_FOUND, "no such route: %.40s", action);
     if (r->method != IG_POST) return not_allowed(r, "POST");
     char reason[IG_REASON_MAX * 4 + 1] = "";
     if (suspend && r->body_len > 0) {
@@ -164,21 +164,21 @@ static ig_res_t one_token(ig_req_t *r, const char *id, const char *action)
         if (!body) return ig_http_error_from(r, &err);
         if (!json_object_is_type(body, json_type_object)) {
             json_object_put(body);
-            return ig_http_error(r, 400, "BadRequestException", "request body must be a JSON object");
+            return ig_http_error(r, IG_E_BAD_REQUEST, "request body must be a JSON object");
         }
         int bad = 0;
         json_object_object_foreach(body, key, val)
         {
             if (strcmp(key, "reason") != 0) {
-                bad = ig_error_set(&err, 400, "BadRequestException", "unknown field '%.64s'", key);
+                bad = ig_error_set(&err, IG_E_BAD_REQUEST, "unknown field '%.64s'", key);
                 break;
             }
             if (val && !json_object_is_type(val, json_type_string)) {
-                bad = ig_error_set(&err, 400, "BadRequestException", "reason: must be a string or null");
+                bad = ig_error_set(&err, IG_E_BAD_REQUEST, "reason: must be a string or null");
                 break;
             }
             if (val && ig_strlcpy(reason, json_object_get_string(val), sizeof reason)) {
-                bad = ig_error_set(&err, 400, "BadRequestException", "reason: must be at most %d characters",
+                bad = ig_error_set(&err, IG_E_BAD_REQUEST, "reason: must be at most %d characters",
                                    IG_REASON_MAX);
                 break;
             }
@@ -190,7 +190,7 @@ static ig_res_t one_token(ig_req_t *r, const char *id, const char *action)
         if (!body) return ig_http_error_from(r, &err);
         bool empty = json_object_is_type(body, json_type_object) && json_object_object_length(body) == 0;
         json_object_put(body);
-        if (!empty) return ig_http_error(r, 400, "BadRequestException", "activate takes no fields");
+        if (!empty) return ig_http_error(r, IG_E_BAD_REQUEST, "activate takes no fields");
     }
     int rc = suspend ? ig_tokenstore_suspend(r->srv->tokens, id, reason, &t, &err)
                      : ig_tokenstore_activate(r->srv->tokens, id, &t, &err);
@@ -200,33 +200,33 @@ static ig_res_t one_token(ig_req_t *r, const char *id, const char *action)
 
 static ig_res_t create_user(ig_req_t *r)
 {
-    if (r->who.role != IG_ROLE_ADMIN) return ig_http_error(r, 403, "ForbiddenException", "only admins create users");
+    if (r->who.role != IG_ROLE_ADMIN) return ig_http_error(r, IG_E_FORBIDDEN, "only admins create users");
     ig_error_t err;
     json_object *body = ig_http_body_json(r, &err);
     if (!body) return ig_http_error_from(r, &err);
     const char *name = NULL, *pw = NULL, *role = "member";
     int bad = 0;
     if (!json_object_is_type(body, json_type_object)) {
-        bad = ig_error_set(&err, 400, "BadRequestException", "request body must be a JSON object");
+        bad = ig_error_set(&err, IG_E_BAD_REQUEST, "request body must be a JSON object");
     } else {
         json_object_object_foreach(body, key, val)
         {
             if (!val || !json_object_is_type(val, json_type_string)) {
-                bad = ig_error_set(&err, 400, "BadRequestException", "%.64s: must be a string", key);
+                bad = ig_error_set(&err, IG_E_BAD_REQUEST, "%.64s: must be a string", key);
                 break;
             }
             if (strcmp(key, "name") == 0) name = json_object_get_string(val);
             else if (strcmp(key, "password") == 0) pw = json_object_get_string(val);
             else if (strcmp(key, "role") == 0) role = json_object_get_string(val);
             else {
-                bad = ig_error_set(&err, 400, "BadRequestException", "unknown field '%.64s'", key);
+                bad = ig_error_set(&err, IG_E_BAD_REQUEST, "unknown field '%.64s'", key);
                 break;
             }
         }
     }
-    if (!bad && !name) bad = ig_error_set(&err, 400, "BadRequestException", "name: is required");
+    if (!bad && !name) bad = ig_error_set(&err, IG_E_BAD_REQUEST, "name: is required");
     if (!bad && strcmp(role, "admin") != 0 && strcmp(role, "member") != 0)
-        bad = ig_error_set(&err, 400, "BadRequestException", "role: must be admin or member");
+        bad = ig_error_set(&err, IG_E_BAD_REQUEST, "role: must be admin or member");
     if (!bad && ig_users_create(r->srv->store, name, strcmp(role, "admin") == 0 ? IG_ROLE_ADMIN : IG_ROLE_MEMBER, pw,
                                 &err))
         bad = -1;
@@ -244,7 +244,7 @@ static ig_res_t create_user(ig_req_t *r)
 ig_res_t ig_admin_api_handle(ig_req_t *r)
 {
     char path[256];
-    if (r->path_len >= sizeof path) return ig_http_error(r, 404, "NotFoundException", "no such route");
+    if (r->path_len >= sizeof path) return ig_http_error(r, IG_E_NOT_FOUND, "no such route");
     memcpy(path, r->path, r->path_len);
     path[r->path_len] = '\0';
     if (strncmp(path, "/api/v1/session", 15) == 0 && (path[15] == '\0' || path[15] == '/'))
@@ -275,7 +275,7 @@ ig_res_t ig_admin_api_handle(ig_req_t *r)
     static const char base[] = "/api/v1/access-tokens";
     size_t bl = sizeof base - 1;
     if (strncmp(path, base, bl) != 0 || (path[bl] != '\0' && path[bl] != '/'))
-        return ig_http_error(r, 404, "NotFoundException", "no such route: %.200s", path);
+        return ig_http_error(r, IG_E_NOT_FOUND, "no such route: %.200s", path);
     const char *rest = path + bl;
     if (*rest == '\0' || strcmp(rest, "/") == 0) {
         if (r->method == IG_GET || r->method == IG_HEAD) return list_tokens(r);
@@ -285,11 +285,11 @@ ig_res_t ig_admin_api_handle(ig_req_t *r)
     rest++;
     char id[IG_ID_MAX + 8];
     size_t idl = strcspn(rest, "/");
-    if (idl == 0 || idl >= IG_ID_MAX) return ig_http_error(r, 404, "NoSuchAccessTokenException", "no such access token");
+    if (idl == 0 || idl >= IG_ID_MAX) return ig_http_error(r, IG_E_NO_SUCH_TOKEN, "no such access token");
     memcpy(id, rest, idl);
     id[idl] = '\0';
     const char *action = rest[idl] == '/' ? rest + idl + 1 : NULL;
     if (action && (!*action || strchr(action, '/')))
-        return ig_http_error(r, 404, "NotFoundException", "no such route: %.200s", path);
+        return ig_http_error(r, IG_E_NOT_FOUND, "no such route: %.200s", path);
     return one_token(r, id, action);
 }

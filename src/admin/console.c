@@ -101,7 +101,7 @@ static void set_cookie(ig_req_t *r, const char *id, int max_age)
 static ig_res_t unauthorized(ig_req_t *r, const char *msg)
 {
     ig_http_add_header(r, "WWW-Authenticate", "Bearer realm=\"icegate\"");
-    return ig_http_error(r, 401, "NotAuthorizedException", "%s", msg);
+    return ig_http_error(r, IG_E_NOT_AUTHORIZED, "%s", msg);
 }
 
 ig_session_auth_t ig_console_session_auth(ig_req_t *r, ig_res_t *res)
@@ -124,7 +124,7 @@ ig_session_auth_t ig_console_session_auth(ig_req_t *r, ig_res_t *res)
     if (r->method != IG_GET && r->method != IG_HEAD && r->method != IG_OPTIONS) {
         const char *csrf = ig_http_header(r, "X-CSRF-Token");
         if (!csrf || !same_secret(csrf, copy.csrf)) {
-            *res = ig_http_error(r, 403, "ForbiddenException",
+            *res = ig_http_error(r, IG_E_FORBIDDEN,
                                  csrf ? "bad CSRF token (X-CSRF-Token)" : "missing CSRF token (X-CSRF-Token)");
             return IG_SESSION_SENT;
         }
@@ -161,7 +161,7 @@ static ig_res_t login(ig_req_t *r)
         !json_object_object_get_ex(body, "password", &p) || !json_object_is_type(u, json_type_string) ||
         !json_object_is_type(p, json_type_string)) {
         json_object_put(body);
-        return ig_http_error(r, 400, "BadRequestException", "expected {\"username\": string, \"password\": string}");
+        return ig_http_error(r, IG_E_BAD_REQUEST, "expected {\"username\": string, \"password\": string}");
     }
     ig_user_t user;
     int ok = ig_users_verify(r->srv->store, json_object_get_string(u), json_object_get_string(p), &user);
@@ -196,16 +196,16 @@ ig_res_t ig_console_session_api(ig_req_t *r, const char *rest)
     if (strcmp(rest, "/login") == 0) {
         if (r->method != IG_POST) {
             ig_http_add_header(r, "Allow", "POST");
-            return ig_http_error(r, 405, "MethodNotAllowedException", "use POST to log in");
+            return ig_http_error(r, IG_E_METHOD_NOT_ALLOWED, "use POST to log in");
         }
         return login(r);
     }
     if (strcmp(rest, "") != 0 && strcmp(rest, "/logout") != 0)
-        return ig_http_error(r, 404, "NotFoundException", "no such route");
+        return ig_http_error(r, IG_E_NOT_FOUND, "no such route");
     bool logout = strcmp(rest, "/logout") == 0;
     if ((logout && r->method != IG_POST) || (!logout && r->method != IG_GET && r->method != IG_HEAD)) {
         ig_http_add_header(r, "Allow", logout ? "POST" : "GET");
-        return ig_http_error(r, 405, "MethodNotAllowedException", "method %s not allowed here", r->method_str);
+        return ig_http_error(r, IG_E_METHOD_NOT_ALLOWED, "method %s not allowed here", r->method_str);
     }
     ig_session_auth_t a = ig_console_session_auth(r, &res);
     if (a == IG_SESSION_SENT) return res;
@@ -231,7 +231,7 @@ ig_res_t ig_console_session_api(ig_req_t *r, const char *rest)
 ig_res_t ig_console_handle(ig_req_t *r)
 {
     char path[256];
-    if (r->path_len >= sizeof path) return ig_http_error(r, 404, "NotFoundException", "no such route");
+    if (r->path_len >= sizeof path) return ig_http_error(r, IG_E_NOT_FOUND, "no such route");
     memcpy(path, r->path, r->path_len);
     path[r->path_len] = '\0';
     if (strcmp(path, "/") == 0) snprintf(path, sizeof path, "/index.html");
@@ -239,7 +239,7 @@ ig_res_t ig_console_handle(ig_req_t *r)
         if (strcmp(a->path, path) != 0) continue;
         if (r->method != IG_GET && r->method != IG_HEAD) {
             ig_http_add_header(r, "Allow", "GET, HEAD");
-            return ig_http_error(r, 405, "MethodNotAllowedException", "method %s not allowed on %s", r->method_str,
+            return ig_http_error(r, IG_E_METHOD_NOT_ALLOWED, "method %s not allowed on %s", r->method_str,
                                  path);
         }
         ig_http_add_header(r, "Content-Security-Policy",
@@ -252,5 +252,5 @@ ig_res_t ig_console_handle(ig_req_t *r)
         ig_http_add_header(r, "Cache-Control", "no-cache");
         return ig_http_send(r, 200, a->content_type, a->data, a->len, true);
     }
-    return ig_http_error(r, 404, "NotFoundException", "no such route: %.200s", path);
+    return ig_http_error(r, IG_E_NOT_FOUND, "no such route: %.200s", path);
 }

@@ -249,7 +249,7 @@ ig_catalog_t *ig_catalog_new(ig_server_t *srv, ig_error_t *err)
 {
     ig_catalog_t *c = calloc(1, sizeof *c);
     if (!c) {
-        ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+        ig_error_set(err, IG_E_INTERNAL, "out of memory");
         return NULL;
     }
     c->srv = srv;
@@ -264,7 +264,7 @@ ig_catalog_t *ig_catalog_new(ig_server_t *srv, ig_error_t *err)
     pthread_mutex_init(&c->idem_mu, NULL);
     if (build_config_bodies(c)) {
         ig_catalog_free(c);
-        ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+        ig_error_set(err, IG_E_INTERNAL, "out of memory");
         return NULL;
     }
     return c;
@@ -316,7 +316,7 @@ static const char *shown(const char *ns, char *buf, size_t cap)
 static int no_namespace(ig_error_t *err, const char *ns)
 {
     char b[NS_MAX + 1];
-    return ig_error_set(err, 404, "NoSuchNamespaceException", "Namespace does not exist: %s",
+    return ig_error_set(err, IG_E_NO_SUCH_NAMESPACE, "Namespace does not exist: %s",
                         shown(ns, b, sizeof b));
 }
 
@@ -324,23 +324,23 @@ static int no_object(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const 
 {
     char b[NS_MAX + 1];
     if (kind == IG_OBJ_VIEW)
-        return ig_error_set(err, 404, "NoSuchViewException", "View does not exist: %s.%s",
+        return ig_error_set(err, IG_E_NO_SUCH_VIEW, "View does not exist: %s.%s",
                             shown(ns, b, sizeof b), name);
-    return ig_error_set(err, 404, "NoSuchTableException", "Table does not exist: %s.%s",
+    return ig_error_set(err, IG_E_NO_SUCH_TABLE, "Table does not exist: %s.%s",
                         shown(ns, b, sizeof b), name);
 }
 
 /* Valid UTF-8 without control characters (0x1F, the level separator, included), 1..IDENT_MAX bytes. */
 static int check_ident(const char *s, size_t n, const char *what, ig_error_t *err)
 {
-    if (n == 0) return ig_error_set(err, 400, "BadRequestException", "%s must not be empty", what);
+    if (n == 0) return ig_error_set(err, IG_E_BAD_REQUEST, "%s must not be empty", what);
     if (n > IDENT_MAX)
-        return ig_error_set(err, 400, "BadRequestException", "%s is longer than %d bytes", what, IDENT_MAX);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "%s is longer than %d bytes", what, IDENT_MAX);
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     while (p < end) {
         unsigned char ch = *p;
         if (ch < 0x20 || ch == 0x7f)
-            return ig_error_set(err, 400, "BadRequestException", "%s contains a control character", what);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s contains a control character", what);
         int extra = ch < 0x80             ? 0
                     : (ch & 0xe0) == 0xc0 ? 1
                     : (ch & 0xf0) == 0xe0 ? 2
@@ -356,7 +356,7 @@ static int check_ident(const char *s, size_t n, const char *what, ig_error_t *er
     }
     return 0;
 bad:
-    return ig_error_set(err, 400, "BadRequestException", "%s is not valid UTF-8", what);
+    return ig_error_set(err, IG_E_BAD_REQUEST, "%s is not valid UTF-8", what);
 }
 
 /* Validates a decoded namespace (levels joined by 0x1F). */
@@ -369,7 +369,7 @@ static int check_ns(const char *ns, ig_error_t *err)
         size_t n = e ? (size_t)(e - p) : strlen(p);
         if (check_ident(p, n, "namespace level", err)) return -1;
         if (++levels > LEVELS_MAX)
-            return ig_error_set(err, 400, "BadRequestException", "namespace has more than %d levels",
+            return ig_error_set(err, IG_E_BAD_REQUEST, "namespace has more than %d levels",
                                 LEVELS_MAX);
         if (!e) break;
         p = e + 1;
@@ -381,7 +381,7 @@ static int check_ns(const char *ns, ig_error_t *err)
 static int ns_from_segment(const char *seg, size_t len, char *out, ig_error_t *err)
 {
     if (ig_http_decode(seg, len, out, NS_MAX + 1))
-        return ig_error_set(err, 400, "BadRequestException",
+        return ig_error_set(err, IG_E_BAD_REQUEST,
                             "namespace in the path is too long or badly encoded");
     return check_ns(out, err);
 }
@@ -389,7 +389,7 @@ static int ns_from_segment(const char *seg, size_t len, char *out, ig_error_t *e
 static int name_from_segment(const char *seg, size_t len, char *out, const char *what, ig_error_t *err)
 {
     if (ig_http_decode(seg, len, out, IDENT_MAX + 1))
-        return ig_error_set(err, 400, "BadRequestException", "%s in the path is too long or badly encoded",
+        return ig_error_set(err, IG_E_BAD_REQUEST, "%s in the path is too long or badly encoded",
                             what);
     return check_ident(out, strlen(out), what, err);
 }
@@ -398,22 +398,22 @@ static int name_from_segment(const char *seg, size_t len, char *out, const char 
 static int ns_from_json(json_object *arr, char *out, const char *what, ig_error_t *err)
 {
     if (!arr || !json_object_is_type(arr, json_type_array))
-        return ig_error_set(err, 400, "BadRequestException", "%s must be an array of strings", what);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "%s must be an array of strings", what);
     size_t n = json_object_array_length(arr), len = 0;
-    if (n == 0) return ig_error_set(err, 400, "BadRequestException", "%s must not be empty", what);
+    if (n == 0) return ig_error_set(err, IG_E_BAD_REQUEST, "%s must not be empty", what);
     if (n > LEVELS_MAX)
-        return ig_error_set(err, 400, "BadRequestException", "%s has more than %d levels", what, LEVELS_MAX);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "%s has more than %d levels", what, LEVELS_MAX);
     for (size_t i = 0; i < n; i++) {
         json_object *s = json_object_array_get_idx(arr, i);
         if (!json_object_is_type(s, json_type_string))
-            return ig_error_set(err, 400, "BadRequestException", "%s must be an array of strings", what);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s must be an array of strings", what);
         const char *v = json_object_get_string(s);
         size_t vl = (size_t)json_object_get_string_len(s);
         if (strlen(v) != vl)
-            return ig_error_set(err, 400, "BadRequestException", "%s contains a NUL byte", what);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s contains a NUL byte", what);
         if (check_ident(v, vl, "namespace level", err)) return -1;
         if (len + vl + 2 > NS_MAX)
-            return ig_error_set(err, 400, "BadRequestException", "%s is longer than %d bytes", what, NS_MAX);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s is longer than %d bytes", what, NS_MAX);
         if (i) out[len++] = 0x1f;
         memcpy(out + len, v, vl);
         len += vl;
@@ -442,13 +442,13 @@ static int ident_from_json(json_object *o, char *ns, char *name, const char *wha
     json_object *jns, *jname;
     if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "namespace", &jns) ||
         !json_object_object_get_ex(o, "name", &jname) || !json_object_is_type(jname, json_type_string))
-        return ig_error_set(err, 400, "BadRequestException",
+        return ig_error_set(err, IG_E_BAD_REQUEST,
                             "%s must be an object with 'namespace' and 'name'", what);
     if (ns_from_json(jns, ns, "namespace", err)) return -1;
     const char *v = json_object_get_string(jname);
     size_t vl = (size_t)json_object_get_string_len(jname);
     if (strlen(v) != vl || check_ident(v, vl, "name", err)) {
-        if (strlen(v) != vl) ig_error_set(err, 400, "BadRequestException", "name contains a NUL byte");
+        if (strlen(v) != vl) ig_error_set(err, IG_E_BAD_REQUEST, "name contains a NUL byte");
         return -1;
     }
     memcpy(name, v, vl + 1);
@@ -469,7 +469,7 @@ static json_object *body_object(ig_req_t *r, ig_error_t *err)
     json_object *o = ig_http_body_json(r, err);
     if (o && !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
-        ig_error_set(err, 400, "BadRequestException", "request body must be a JSON object");
+        ig_error_set(err, IG_E_BAD_REQUEST, "request body must be a JSON object");
         return NULL;
     }
     return o;
@@ -479,7 +479,7 @@ static json_object *parse_meta(const char *text, size_t len, ig_error_t *err)
 {
     json_tokener *tok = json_tokener_new_ex(META_DEPTH);
     if (!tok) {
-        ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+        ig_error_set(err, IG_E_INTERNAL, "out of memory");
         return NULL;
     }
     json_object *o = json_tokener_parse_ex(tok, text, (int)len);
@@ -487,7 +487,7 @@ static json_object *parse_meta(const char *text, size_t len, ig_error_t *err)
     json_tokener_free(tok);
     if (e != json_tokener_success || !o || !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
-        ig_error_set(err, 400, "BadRequestException", "metadata file is not a JSON object: %s",
+        ig_error_set(err, IG_E_BAD_REQUEST, "metadata file is not a JSON object: %s",
                      e != json_tokener_success ? json_tokener_error_desc(e) : "wrong type");
         return NULL;
     }
@@ -558,7 +558,7 @@ static centry_t *load_entry(ig_catalog_t *c, char variant, const char *loc, ig_e
         json_object *t = ig_tablemeta_only_ref_snapshots(m);
         json_object_put(m);
         if (!t) {
-            ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+            ig_error_set(err, IG_E_INTERNAL, "out of memory");
             return NULL;
         }
         const char *s = ig_tablemeta_to_string(t);
@@ -569,7 +569,7 @@ static centry_t *load_entry(ig_catalog_t *c, char variant, const char *loc, ig_e
         char *text = NULL;
         ig_error_t e2;
         if (ig_warehouse_read(c->wh, loc, &text, &mlen, &e2)) {
-            ig_error_set(err, 500, "ServiceFailureException", "cannot read metadata file %.300s: %s", loc,
+            ig_error_set(err, IG_E_INTERNAL, "cannot read metadata file %.300s: %s", loc,
                          e2.message);
             return NULL;
         }
@@ -577,11 +577,11 @@ static centry_t *load_entry(ig_catalog_t *c, char variant, const char *loc, ig_e
         free(text);
     }
     if (!body) {
-        ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+        ig_error_set(err, IG_E_INTERNAL, "out of memory");
         return NULL;
     }
     e = cache_put(&c->cache, variant, loc, body, len, off, mlen);
-    if (!e) ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+    if (!e) ig_error_set(err, IG_E_INTERNAL, "out of memory");
     return e;
 }
 
@@ -642,7 +642,7 @@ static int name_free(call_t *k, const char *ns, const char *name, ig_error_t *er
     if (rc < 0) return -1;
     if (rc == 0) {
         char b[NS_MAX + 1];
-        return ig_error_set(err, 409, "AlreadyExistsException", "%s already exists: %s.%s",
+        return ig_error_set(err, IG_E_ALREADY_EXISTS, "%s already exists: %s.%s",
                             kind == IG_OBJ_VIEW ? "View with same name" : "Table with same name",
                             shown(ns, b, sizeof b), name);
     }
@@ -758,10 +758,10 @@ static ig_res_t get_config(ig_req_t *r, ig_catalog_t *c)
     char w[IG_LOCATION_MAX];
     int q = ig_http_query(r, "warehouse", w, sizeof w);
     if (q < 0)
-        return ig_http_error(r, 400, "BadRequestException", "warehouse parameter too long or badly encoded");
+        return ig_http_error(r, IG_E_BAD_REQUEST, "warehouse parameter too long or badly encoded");
     if (q == 0 || !w[0]) return ig_http_send(r, 200, "application/json", c->config_body, c->config_len, true);
     if (!warehouse_matches(c, w))
-        return ig_http_error(r, 404, "NoSuchWarehouseException",
+        return ig_http_error(r, IG_E_NO_SUCH_WAREHOUSE,
                              "The given warehouse does not exist: %.200s (this catalog serves \"%s\", %s)", w,
                              ig_warehouse_name(c->wh), ig_warehouse_uri(c->wh));
     return ig_http_send(r, 200, "application/json", c->config_body_prefixed, c->config_prefixed_len, true);
@@ -780,7 +780,7 @@ static int parse_page(ig_req_t *r, page_t *pg, ig_error_t *err)
     char tok[2 * sizeof pg->after + 4], size[24];
     memset(pg, 0, sizeof *pg);
     int q = ig_http_query(r, "pageToken", tok, sizeof tok);
-    if (q < 0) return ig_error_set(err, 400, "BadRequestException", "pageToken is too long or badly encoded");
+    if (q < 0) return ig_error_set(err, IG_E_BAD_REQUEST, "pageToken is too long or badly encoded");
     pg->paginate = q == 1;
     size_t tl = q == 1 ? strlen(tok) : 0;
     if (tl % 2 || tl / 2 >= sizeof pg->after) goto badtok;
@@ -794,12 +794,12 @@ static int parse_page(ig_req_t *r, page_t *pg, ig_error_t *err)
     if (q != 0) {
         int64_t v;
         if (q < 0 || ig_parse_i64(size, 1, INT32_MAX, &v))
-            return ig_error_set(err, 400, "BadRequestException", "pageSize must be an integer >= 1");
+            return ig_error_set(err, IG_E_BAD_REQUEST, "pageSize must be an integer >= 1");
         pg->limit = v > PAGE_MAX ? PAGE_MAX : (int)v;
     }
     return 0;
 badtok:
-    return ig_error_set(err, 400, "BadRequestException", "invalid pageToken");
+    return ig_error_set(err, IG_E_BAD_REQUEST, "invalid pageToken");
 }
 
 typedef struct {
@@ -845,7 +845,7 @@ static ig_res_t list_namespaces(call_t *k)
     char parent[NS_MAX + 1];
     page_t pg;
     int q = ig_http_query(k->r, "parent", parent, sizeof parent);
-    if (q < 0) return ig_http_error(k->r, 400, "BadRequestException", "parent is too long or badly encoded");
+    if (q < 0) return ig_http_error(k->r, IG_E_BAD_REQUEST, "parent is too long or badly encoded");
     if (q == 0) parent[0] = '\0';
     if (parent[0] && check_ns(parent, &err)) return fail(k->r, &err);
     if (parse_page(k->r, &pg, &err)) return fail(k->r, &err);
@@ -868,7 +868,7 @@ static ig_res_t create_namespace(call_t *k)
     if (!req) return fail(k->r, &err);
     char ns[NS_MAX + 1];
     if (!json_object_object_get_ex(req, "namespace", &jns)) {
-        ig_error_set(&err, 400, "BadRequestException", "missing 'namespace'");
+        ig_error_set(&err, IG_E_BAD_REQUEST, "missing 'namespace'");
         goto bad;
     }
     if (ns_from_json(jns, ns, "namespace", &err)) goto bad;
@@ -957,7 +957,7 @@ static ig_res_t update_properties(call_t *k)
             const char *key = json_object_get_string(json_object_array_get_idx(rem, i));
             if (json_object_object_get_ex(upd, key, NULL)) {
                 ig_error_set(
-                    &err, 422, "UnprocessableEntityException",
+                    &err, IG_E_UNPROCESSABLE,
                     "The request cannot be processed as there is a key present multiple times: %.200s", key);
                 goto bad;
             }
@@ -1003,7 +1003,7 @@ static ig_res_t update_properties(call_t *k)
     json_object_object_add(o, "missing", missing);
     return ig_http_json(k->r, 200, o);
 badrem:
-    ig_error_set(&err, 400, "BadRequestException", "'removals' must be an array of strings");
+    ig_error_set(&err, IG_E_BAD_REQUEST, "'removals' must be an array of strings");
 bad:
     json_object_put(updated);
     json_object_put(removed);
@@ -1073,8 +1073,7 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
         cur = parse_meta(e->body + e->meta_off, e->meta_len, err);
         cache_release(&c->cache, e);
         if (!cur) {
-            err->code = 500;
-            snprintf(err->type, sizeof err->type, "ServiceFailureException");
+            err->kind = IG_E_INTERNAL; /* stored metadata that no longer parses is our fault, not the client's */
             return -1;
         }
     } else if (kind == IG_OBJ_VIEW) {
@@ -1087,13 +1086,13 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
         rc = ig_tablemeta_commit(cur, ch->exists ? ch->cur : NULL, ch->reqs, ch->updates, now, &next, err);
     json_object_put(cur);
     if (rc) {
-        if (err->code == 404) no_object(err, kind, ch->ns, ch->name);
+        if (ig_error_status(err) == 404) no_object(err, kind, ch->ns, ch->name);
         return -1;
     }
     char canon[IG_LOCATION_MAX];
     const char *loc = meta_str(next, "location");
     if (!loc || ig_warehouse_canonical(c->wh, loc, canon, sizeof canon, err)) {
-        if (!loc) ig_error_set(err, 400, "BadRequestException", "metadata has no location");
+        if (!loc) ig_error_set(err, IG_E_BAD_REQUEST, "metadata has no location");
         json_object_put(next);
         return -1;
     }
@@ -1105,7 +1104,7 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
         ch->written = true;
         ch->body = build_body(ch->next, text, tl, &ch->len, &ch->meta_off);
         ch->meta_len = tl;
-        if (!ch->body) rc = ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+        if (!ch->body) rc = ig_error_set(err, IG_E_INTERNAL, "out of memory");
     }
     json_object_put(next);
     return rc;
@@ -1141,18 +1140,18 @@ static int commit_changes(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind
 static int commit_changes_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind, ig_error_t *err)
 {
     ig_obj_swap_t *sw = calloc(n, sizeof *sw);
-    if (!sw) return ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+    if (!sw) return ig_error_set(err, IG_E_INTERNAL, "out of memory");
     int rc = -1;
     for (int attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
         size_t i;
         for (i = 0; i < n; i++)
             if (change_prepare(k, &chs[i], kind, err)) break;
-        if (i < n && attempt > 0 && err->code == 400) {
+        if (i < n && attempt > 0 && ig_error_status(err) == 400) {
             /* The change applied to the metadata the client saw (attempt 0) but no longer applies to the
              * newer one a concurrent commit produced: that is a conflict the client resolves by retrying. */
             char msg[sizeof err->message];
             snprintf(msg, sizeof msg, "%s", err->message);
-            ig_error_set(err, 409, "CommitFailedException", "Commit failed after a concurrent change: %.400s",
+            ig_error_set(err, IG_E_COMMIT_FAILED, "Commit failed after a concurrent change: %.400s",
                          msg);
         }
         if (i < n) {
@@ -1180,17 +1179,17 @@ static int commit_changes_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind
         }
         for (i = 0; i < n; i++)
             change_undo(k->c, &chs[i]);
-        if (err->code == 409 && strcmp(err->type, "AlreadyExistsException") == 0) {
+        if (err->kind == IG_E_ALREADY_EXISTS) {
             /* assert-create lost to a concurrent create */
             char msg[sizeof err->message];
             snprintf(msg, sizeof msg, "%s", err->message);
-            ig_error_set(err, 409, "CommitFailedException", "Commit failed: %.400s", msg);
+            ig_error_set(err, IG_E_COMMIT_FAILED, "Commit failed: %.400s", msg);
             goto out;
         }
-        if (err->code != 409 || strcmp(err->type, "CommitFailedException") != 0) goto out;
+        if (err->kind != IG_E_COMMIT_FAILED) goto out;
         ig_debug("catalog: commit lost a race (attempt %d), re-evaluating", attempt + 1);
     }
-    ig_error_set(err, 409, "CommitFailedException", "Commit failed: too much contention, retry");
+    ig_error_set(err, IG_E_COMMIT_FAILED, "Commit failed: too much contention, retry");
 out:
     free(sw);
     return rc;
@@ -1202,13 +1201,13 @@ static int commit_body(json_object *req, change_t *ch, bool view, ig_error_t *er
     ch->reqs = ch->updates = NULL;
     if (json_object_object_get_ex(req, "requirements", &v) && v) {
         if (!json_object_is_type(v, json_type_array))
-            return ig_error_set(err, 400, "BadRequestException", "'requirements' must be an array");
+            return ig_error_set(err, IG_E_BAD_REQUEST, "'requirements' must be an array");
         ch->reqs = v;
     } else if (!view) {
-        return ig_error_set(err, 400, "BadRequestException", "missing 'requirements'");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "missing 'requirements'");
     }
     if (!json_object_object_get_ex(req, "updates", &v) || !json_object_is_type(v, json_type_array))
-        return ig_error_set(err, 400, "BadRequestException", "'updates' must be an array");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "'updates' must be an array");
     ch->updates = v;
     return 0;
 }
@@ -1222,7 +1221,7 @@ static ig_res_t commit_object(call_t *k, ig_obj_kind_t kind)
     change_t *ch = calloc(1, sizeof *ch);
     if (!ch) {
         json_object_put(req);
-        return ig_http_error(k->r, 500, "ServiceFailureException", "out of memory");
+        return ig_http_error(k->r, IG_E_INTERNAL, "out of memory");
     }
     snprintf(ch->ns, sizeof ch->ns, "%s", k->ns);
     snprintf(ch->name, sizeof ch->name, "%s", k->name);
@@ -1230,7 +1229,7 @@ static ig_res_t commit_object(call_t *k, ig_obj_kind_t kind)
         char ns[NS_MAX + 1], name[IDENT_MAX + 1];
         if (ident_from_json(id, ns, name, "identifier", &err)) goto bad;
         if (strcmp(ns, k->ns) != 0 || strcmp(name, k->name) != 0) {
-            ig_error_set(&err, 400, "BadRequestException", "identifier in the body does not match the path");
+            ig_error_set(&err, IG_E_BAD_REQUEST, "identifier in the body does not match the path");
             goto bad;
         }
     }
@@ -1265,32 +1264,32 @@ static ig_res_t commit_transaction(call_t *k)
     if (!req) return fail(k->r, &err);
     if (!json_object_object_get_ex(req, "table-changes", &arr) ||
         !json_object_is_type(arr, json_type_array)) {
-        ig_error_set(&err, 400, "BadRequestException", "'table-changes' must be an array");
+        ig_error_set(&err, IG_E_BAD_REQUEST, "'table-changes' must be an array");
         goto bad;
     }
     size_t n = json_object_array_length(arr);
     if (n == 0 || n > MAX_CHANGES) {
-        ig_error_set(&err, 400, "BadRequestException", "'table-changes' must hold 1 to %d changes",
+        ig_error_set(&err, IG_E_BAD_REQUEST, "'table-changes' must hold 1 to %d changes",
                      MAX_CHANGES);
         goto bad;
     }
     chs = calloc(n, sizeof *chs);
     if (!chs) {
-        ig_error_set(&err, 500, "ServiceFailureException", "out of memory");
+        ig_error_set(&err, IG_E_INTERNAL, "out of memory");
         goto bad;
     }
     for (size_t i = 0; i < n; i++) {
         json_object *tc = json_object_array_get_idx(arr, i), *id = NULL;
         if (!json_object_is_type(tc, json_type_object) || !json_object_object_get_ex(tc, "identifier", &id) ||
             !id) {
-            ig_error_set(&err, 400, "BadRequestException", "every table change needs an 'identifier'");
+            ig_error_set(&err, IG_E_BAD_REQUEST, "every table change needs an 'identifier'");
             goto bad;
         }
         if (ident_from_json(id, chs[i].ns, chs[i].name, "identifier", &err)) goto bad;
         if (commit_body(tc, &chs[i], false, &err)) goto bad;
         for (size_t j = 0; j < i; j++)
             if (strcmp(chs[j].ns, chs[i].ns) == 0 && strcmp(chs[j].name, chs[i].name) == 0) {
-                ig_error_set(&err, 400, "BadRequestException", "table %s appears twice in one transaction",
+                ig_error_set(&err, IG_E_BAD_REQUEST, "table %s appears twice in one transaction",
                              chs[i].name);
                 goto bad;
             }
@@ -1313,7 +1312,7 @@ static int resolve_location(call_t *k, json_object *req, char *out, ig_error_t *
     json_object *v;
     if (json_object_object_get_ex(req, "location", &v) && v) {
         if (!json_object_is_type(v, json_type_string))
-            return ig_error_set(err, 400, "BadRequestException", "'location' must be a string");
+            return ig_error_set(err, IG_E_BAD_REQUEST, "'location' must be a string");
         return ig_warehouse_canonical(k->c->wh, json_object_get_string(v), out, IG_LOCATION_MAX, err);
     }
     return default_location(k, k->ns, k->name, out, err);
@@ -1323,10 +1322,10 @@ static int req_name(json_object *req, char *out, ig_error_t *err)
 {
     json_object *v;
     if (!json_object_object_get_ex(req, "name", &v) || !json_object_is_type(v, json_type_string))
-        return ig_error_set(err, 400, "BadRequestException", "missing or non-string 'name'");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "missing or non-string 'name'");
     const char *s = json_object_get_string(v);
     size_t n = (size_t)json_object_get_string_len(v);
-    if (strlen(s) != n) return ig_error_set(err, 400, "BadRequestException", "name contains a NUL byte");
+    if (strlen(s) != n) return ig_error_set(err, IG_E_BAD_REQUEST, "name contains a NUL byte");
     if (check_ident(s, n, "name", err)) return -1;
     memcpy(out, s, n + 1);
     return 0;
@@ -1351,7 +1350,7 @@ static ig_res_t create_with_meta(call_t *k, ig_obj_kind_t kind, json_object *met
     char variant = kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL;
     char *body = build_body(mloc, text, tl, &len, &off);
     centry_t *e = body ? cache_put(&k->c->cache, variant, mloc, body, len, off, tl) : NULL;
-    if (!e) return ig_http_error(k->r, 500, "ServiceFailureException", "out of memory");
+    if (!e) return ig_http_error(k->r, IG_E_INTERNAL, "out of memory");
     ig_res_t res = send_entry(k->r, e, variant, mloc);
     cache_release(&k->c->cache, e);
     return res;
@@ -1377,7 +1376,7 @@ static ig_res_t create_table(call_t *k)
         const char *text = ig_tablemeta_to_string(meta);
         char *body = build_body(NULL, text, strlen(text), &len, &off);
         res = body ? ig_http_send(k->r, 200, "application/json", body, len, false)
-                   : ig_http_error(k->r, 500, "ServiceFailureException", "out of memory");
+                   : ig_http_error(k->r, IG_E_INTERNAL, "out of memory");
         free(body);
     } else {
         res = create_with_meta(k, IG_OBJ_TABLE, meta, loc);
@@ -1396,7 +1395,7 @@ static ig_res_t load_table(call_t *k)
     char variant = V_TABLE_ALL;
     int q = ig_http_query(k->r, "snapshots", snaps, sizeof snaps);
     if (q < 0 || (q == 1 && strcmp(snaps, "all") != 0 && strcmp(snaps, "refs") != 0))
-        return ig_http_error(k->r, 400, "BadRequestException", "snapshots must be 'all' or 'refs'");
+        return ig_http_error(k->r, IG_E_BAD_REQUEST, "snapshots must be 'all' or 'refs'");
     if (q == 1 && strcmp(snaps, "refs") == 0) variant = V_TABLE_REFS;
     if (obj_location(k, k->ns, k->name, IG_OBJ_TABLE, loc, &err)) return fail(k->r, &err);
     etag_of(variant, loc, etag);
@@ -1455,7 +1454,7 @@ static ig_res_t drop_object(call_t *k, ig_obj_kind_t kind)
     if (kind == IG_OBJ_TABLE) {
         int g = ig_http_query(k->r, "purgeRequested", q, sizeof q);
         if (g < 0 || (g == 1 && strcasecmp(q, "true") != 0 && strcasecmp(q, "false") != 0))
-            return ig_http_error(k->r, 400, "BadRequestException", "purgeRequested must be true or false");
+            return ig_http_error(k->r, IG_E_BAD_REQUEST, "purgeRequested must be true or false");
         purge = g == 1 && strcasecmp(q, "true") == 0;
     }
     if (obj_location(k, k->ns, k->name, kind, loc, &err)) return fail(k->r, &err);
@@ -1485,7 +1484,7 @@ static ig_res_t rename_object(call_t *k, ig_obj_kind_t kind)
     if (!req) return fail(k->r, &err);
     if (!json_object_object_get_ex(req, "source", &src) ||
         !json_object_object_get_ex(req, "destination", &dst)) {
-        ig_error_set(&err, 400, "BadRequestException", "'source' and 'destination' are required");
+        ig_error_set(&err, IG_E_BAD_REQUEST, "'source' and 'destination' are required");
         goto bad;
     }
     if (ident_from_json(src, fns, fname, "source", &err) ||
@@ -1512,7 +1511,7 @@ static ig_res_t register_object(call_t *k, ig_obj_kind_t kind)
     if (req_name(req, k->name, &err)) goto bad;
     if (!json_object_object_get_ex(req, "metadata-location", &v) ||
         !json_object_is_type(v, json_type_string)) {
-        ig_error_set(&err, 400, "BadRequestException", "missing or non-string 'metadata-location'");
+        ig_error_set(&err, IG_E_BAD_REQUEST, "missing or non-string 'metadata-location'");
         goto bad;
     }
     if (ig_warehouse_canonical(k->c->wh, json_object_get_string(v), mloc, sizeof mloc, &err)) goto bad;
@@ -1520,8 +1519,8 @@ static ig_res_t register_object(call_t *k, ig_obj_kind_t kind)
         overwrite = json_object_get_boolean(v);
     if (ns_exists(k, k->ns, &err)) goto bad;
     if (ig_warehouse_read(k->c->wh, mloc, &text, &tl, &err)) {
-        if (err.code == 404)
-            ig_error_set(&err, 400, "BadRequestException", "metadata file does not exist: %.300s", mloc);
+        if (ig_error_status(&err) == 404)
+            ig_error_set(&err, IG_E_BAD_REQUEST, "metadata file does not exist: %.300s", mloc);
         goto bad;
     }
     if (!(meta = parse_meta(text, tl, &err))) goto bad;
@@ -1529,7 +1528,7 @@ static ig_res_t register_object(call_t *k, ig_obj_kind_t kind)
         goto bad;
     const char *loc = meta_str(meta, "location");
     if (!loc || ig_warehouse_canonical(k->c->wh, loc, canon, sizeof canon, &err)) {
-        if (!loc) ig_error_set(&err, 400, "BadRequestException", "metadata has no location");
+        if (!loc) ig_error_set(&err, IG_E_BAD_REQUEST, "metadata has no location");
         goto bad;
     }
     ig_obj_swap_t sw = {
@@ -1547,7 +1546,7 @@ static ig_res_t register_object(call_t *k, ig_obj_kind_t kind)
     free(text);
     json_object_put(meta);
     json_object_put(req);
-    if (!e) return ig_http_error(k->r, 500, "ServiceFailureException", "out of memory");
+    if (!e) return ig_http_error(k->r, IG_E_INTERNAL, "out of memory");
     ig_res_t res = send_entry(k->r, e, variant, mloc);
     cache_release(&k->c->cache, e);
     return res;
@@ -1651,13 +1650,13 @@ static bool seg_is(seg_t s, const char *lit)
 static ig_res_t not_allowed(ig_req_t *r, const char *allow)
 {
     ig_http_add_header(r, "Allow", allow);
-    return ig_http_error(r, 405, "MethodNotAllowedException", "method %s not allowed on %.*s (allowed: %s)",
+    return ig_http_error(r, IG_E_METHOD_NOT_ALLOWED, "method %s not allowed on %.*s (allowed: %s)",
                          r->method_str, (int)(r->path_len > 200 ? 200 : r->path_len), r->path, allow);
 }
 
 static ig_res_t no_route(ig_req_t *r)
 {
-    return ig_http_error(r, 404, "NotFoundException", "no such route: %.*s",
+    return ig_http_error(r, IG_E_NOT_FOUND, "no such route: %.*s",
                          (int)(r->path_len > 200 ? 200 : r->path_len), r->path);
 }
 
@@ -1742,7 +1741,7 @@ static bool is_root_word(seg_t s)
 static ig_res_t dispatch(ig_req_t *r, ig_catalog_t *c, seg_t *t, int k)
 {
     call_t *call = malloc(sizeof *call);
-    if (!call) return ig_http_error(r, 500, "ServiceFailureException", "out of memory");
+    if (!call) return ig_http_error(r, IG_E_INTERNAL, "out of memory");
     call->r = r;
     call->c = c;
     call->st = r->srv->store;
@@ -1781,7 +1780,7 @@ static ig_res_t idempotent(ig_req_t *r, ig_catalog_t *c, const char *hdr, seg_t 
         key[i] = (char)(ch >= 'A' && ch <= 'F' ? ch - 'A' + 'a' : ch);
     }
     if (!ok)
-        return ig_http_error(r, 400, "BadRequestException",
+        return ig_http_error(r, IG_E_BAD_REQUEST,
                              "Idempotency-Key must be a UUID (36 characters, e.g. 017f22e2-79b0-7cc3-98c4-dc0c0c07398f)");
     key[36] = '\0';
     ig_idem_t e;
@@ -1790,7 +1789,7 @@ static ig_res_t idempotent(ig_req_t *r, ig_catalog_t *c, const char *hdr, seg_t 
     snprintf(e.principal, sizeof e.principal, "%s", r->who.user);
     if ((size_t)snprintf(e.request, sizeof e.request, "%s %.*s", r->method_str, (int)r->path_len, r->path) >=
         sizeof e.request)
-        return ig_http_error(r, 400, "BadRequestException", "path too long for an Idempotency-Key request");
+        return ig_http_error(r, IG_E_BAD_REQUEST, "path too long for an Idempotency-Key request");
 
     ig_error_t err;
     ig_idem_t got;
@@ -1800,7 +1799,7 @@ static ig_res_t idempotent(ig_req_t *r, ig_catalog_t *c, const char *hdr, seg_t 
     if (rc == 0) {
         ig_res_t res;
         if (strcmp(got.principal, e.principal) != 0 || strcmp(got.request, e.request) != 0) {
-            res = ig_http_error(r, 400, "BadRequestException",
+            res = ig_http_error(r, IG_E_BAD_REQUEST,
                                 "Idempotency-Key %s was already used for a different request", key);
         } else {
             ig_http_add_header(r, "Idempotent-Replayed", "true");
@@ -1818,7 +1817,7 @@ static ig_res_t idempotent(ig_req_t *r, ig_catalog_t *c, const char *hdr, seg_t 
         if (strcmp(c->idem_busy[i], key) == 0) {
             pthread_mutex_unlock(&c->idem_mu);
             ig_http_add_header(r, "Retry-After", "1");
-            return ig_http_error(r, 503, "ServiceUnavailableException",
+            return ig_http_error(r, IG_E_UNAVAILABLE,
                                  "a request with Idempotency-Key %s is still in progress: retry", key);
         }
         if (slot < 0 && !c->idem_busy[i][0]) slot = i;
@@ -1855,7 +1854,7 @@ ig_res_t ig_catalog_handle(ig_req_t *r)
     size_t len = r->path_len - 3;
     if (len == 13 && memcmp(p, "/oauth/tokens", 13) == 0)
         return ig_http_error(
-            r, 400, "BadRequestException",
+            r, IG_E_BAD_REQUEST,
             "the OAuth2 token endpoint is deprecated and not served: configure your client with an "
             "icegate access token (token=<value>, or header.X-API-Token=<value>)");
     if (len == 7 && memcmp(p, "/config", 7) == 0) {
@@ -1881,7 +1880,7 @@ ig_res_t ig_catalog_handle(ig_req_t *r)
         char pre[IG_LOCATION_MAX];
         if (n < 2 || !is_root_word(s[1])) return no_route(r);
         if (ig_http_decode(s[0].p, s[0].n, pre, sizeof pre) || strcmp(pre, ig_warehouse_name(c->wh)) != 0)
-            return ig_http_error(r, 404, "NoSuchWarehouseException",
+            return ig_http_error(r, IG_E_NO_SUCH_WAREHOUSE,
                                  "The given warehouse does not exist: %.*s",
                                  (int)(s[0].n > 200 ? 200 : s[0].n), s[0].p);
         base = 1;

@@ -76,7 +76,7 @@ static bool has_body(struct MHD_Connection *c)
 
 static ig_res_t too_big(ig_req_t *r)
 {
-    return ig_http_error(r, 413, "BadRequestException", "request body larger than %lld bytes",
+    return ig_http_error(r, IG_E_TOO_LARGE, "request body larger than %lld bytes",
                          (long long)r->srv->cfg.max_body_bytes);
 }
 
@@ -309,24 +309,31 @@ static size_t json_quote(const char *s, char *out, size_t cap)
     return n;
 }
 
-ig_res_t ig_http_error(ig_req_t *r, int status, const char *type, const char *fmt, ...)
+/* The Iceberg error body for kind with message msg. */
+static ig_res_t send_error(ig_req_t *r, ig_errkind_t kind, const char *msg)
 {
-    char msg[640], quoted[1400], body[1600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    char quoted[1400], body[1600];
+    int status = ig_error_kind_status(kind);
     size_t q = json_quote(msg, quoted, sizeof quoted);
     int n = snprintf(body, sizeof body, "{\"error\":{\"message\":%.*s,\"type\":\"%s\",\"code\":%d}}", (int)q, quoted,
-                     type, status);
+                     ig_error_kind_type(kind), status);
     if (n < 0 || (size_t)n >= sizeof body) n = (int)strlen(body);
     return ig_http_send(r, status, "application/json", body, (size_t)n, false);
 }
 
+ig_res_t ig_http_error(ig_req_t *r, ig_errkind_t kind, const char *fmt, ...)
+{
+    char msg[640];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return send_error(r, kind, msg);
+}
+
 ig_res_t ig_http_error_from(ig_req_t *r, const ig_error_t *e)
 {
-    return ig_http_error(r, e->code ? e->code : 500, e->type[0] ? e->type : "ServiceFailureException", "%s",
-                         e->message);
+    return send_error(r, e->kind, e->message);
 }
 
 void ig_http_add_header(ig_req_t *r, const char *name, const char *value)
@@ -420,16 +427,16 @@ static bool has_nul_escape(const char *s, size_t n)
 json_object *ig_http_body_json(ig_req_t *r, ig_error_t *err)
 {
     if (!r->body || r->body_len == 0) {
-        ig_error_set(err, 400, "BadRequestException", "request body is required (JSON)");
+        ig_error_set(err, IG_E_BAD_REQUEST, "request body is required (JSON)");
         return NULL;
     }
     if (has_nul_escape(r->body, r->body_len)) {
-        ig_error_set(err, 400, "BadRequestException", "request body must not contain NUL characters (\\u0000)");
+        ig_error_set(err, IG_E_BAD_REQUEST, "request body must not contain NUL characters (\\u0000)");
         return NULL;
     }
     json_tokener *tok = json_tokener_new_ex(64);
     if (!tok) {
-        ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+        ig_error_set(err, IG_E_INTERNAL, "out of memory");
         return NULL;
     }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
@@ -444,7 +451,7 @@ json_object *ig_http_body_json(ig_req_t *r, ig_error_t *err)
         end = r->body_len;
     }
     if (e == json_tokener_success && !o) {
-        ig_error_set(err, 400, "BadRequestException", "request body must be a JSON object (got null)");
+        ig_error_set(err, IG_E_BAD_REQUEST, "request body must be a JSON object (got null)");
         json_tokener_free(tok);
         return NULL;
     }
@@ -454,7 +461,7 @@ json_object *ig_http_body_json(ig_req_t *r, ig_error_t *err)
         for (size_t i = end; only_ws && i < r->body_len; i++)
             if (r->body[i] != ' ' && r->body[i] != '\n' && r->body[i] != '\r' && r->body[i] != '\t') only_ws = false;
         if (!only_ws) {
-            ig_error_set(err, 400, "BadRequestException", "malformed JSON body: %s at offset %zu",
+            ig_error_set(err, IG_E_BAD_REQUEST, "malformed JSON body: %s at offset %zu",
                          e == json_tokener_success    ? "trailing data"
                          : e == json_tokener_continue ? "unexpected end of input"
                                                       : json_tokener_error_desc(e),

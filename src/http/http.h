@@ -78,8 +78,7 @@ ig_res_t ig_http_send(ig_req_t *r, int status, const char *ctype, const void *bo
 /* Serialises o (and releases it) as application/json. */
 ig_res_t ig_http_json(ig_req_t *r, int status, json_object *o);
 /* An Iceberg error body {"error":{"message","type","code"}}. */
-ig_res_t ig_http_error(ig_req_t *r, int status, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+ig_res_t ig_http_error(ig_req_t *r, ig_errkind_t kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 ig_res_t ig_http_error_from(ig_req_t *r, const ig_error_t *e);
 /* Adds a header to the response this request will send (value copied; at most IG_MAX_EXTRA_HEADERS). */
 void ig_http_add_header(ig_req_t *r, const char *name, const char *value);

@@ -30,7 +30,7 @@ static const char ready_ok[] = "{\"status\":\"ready\"}";
 static ig_res_t only_get(ig_req_t *r)
 {
     ig_http_add_header(r, "Allow", "GET, HEAD");
-    return ig_http_error(r, 405, "MethodNotAllowedException", "method %s not allowed on %.*s", r->method_str,
+    return ig_http_error(r, IG_E_METHOD_NOT_ALLOWED, "method %s not allowed on %.*s", r->method_str,
                          (int)(r->path_len > 200 ? 200 : r->path_len), r->path);
 }
 
@@ -53,12 +53,12 @@ ig_res_t ig_router_handle(ig_req_t *r)
     if (path_is(r, "/readyz")) {
         if (r->method != IG_GET && r->method != IG_HEAD) return only_get(r);
         if (atomic_load(&srv->stopping))
-            return ig_http_error(r, 503, "ServiceUnavailableException", "shutting down");
+            return ig_http_error(r, IG_E_UNAVAILABLE, "shutting down");
         /* The housekeeping loop polls the store every tokens.poll_interval_ms; 5 s of silence means it is not
          * answering (disk gone, file locked). */
         int64_t quiet = ig_wall_ms() - atomic_load(&srv->store_ok_ms);
         if (quiet > 5000)
-            return ig_http_error(r, 503, "ServiceUnavailableException", "the store has not answered for %lld ms",
+            return ig_http_error(r, IG_E_UNAVAILABLE, "the store has not answered for %lld ms",
                                  (long long)quiet);
         return ig_http_send(r, 200, "application/json", ready_ok, sizeof ready_ok - 1, true);
     }
@@ -67,7 +67,7 @@ ig_res_t ig_router_handle(ig_req_t *r)
         if (r->method != IG_GET && r->method != IG_HEAD) return only_get(r);
         size_t len = 0;
         char *text = ig_metrics_render(srv->tokens, &len);
-        if (!text) return ig_http_error(r, 500, "ServiceFailureException", "out of memory");
+        if (!text) return ig_http_error(r, IG_E_INTERNAL, "out of memory");
         res = ig_http_send(r, 200, "text/plain; version=0.0.4", text, len, false);
         free(text);
         return res;

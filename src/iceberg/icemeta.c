@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BAD 400, "BadRequestException"
 
 /* ---------- depth ---------- */
 
@@ -47,9 +46,9 @@ int ig_icemeta_check_depth(json_object *o, ig_error_t *err)
 {
     int r = o ? walk(o, 1) : 0;
     if (r == 1)
-        return ig_error_set(err, BAD, "JSON document nested deeper than %d levels", IG_ICEMETA_MAX_DEPTH);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "JSON document nested deeper than %d levels", IG_ICEMETA_MAX_DEPTH);
     if (r == 2)
-        return ig_error_set(err, BAD, "JSON document contains a number that is not finite (NaN/Infinity)");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "JSON document contains a number that is not finite (NaN/Infinity)");
     return 0;
 }
 
@@ -60,7 +59,7 @@ static int lookup(json_object *o, const char *key, const char *what, json_object
 {
     *v = NULL;
     if (!json_object_is_type(o, json_type_object))
-        return ig_error_set(err, BAD, "%s: expected a JSON object", what);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "%s: expected a JSON object", what);
     if (!json_object_object_get_ex(o, key, v) || *v == NULL) return 0;
     return 1;
 }
@@ -71,11 +70,11 @@ static int get_typed(json_object *o, const char *key, const char *what, json_typ
     int r = lookup(o, key, what, v, err);
     if (r < 0) return -1;
     if (r == 0) {
-        if (required) return ig_error_set(err, BAD, "%s: missing required field '%s'", what, key);
+        if (required) return ig_error_set(err, IG_E_BAD_REQUEST, "%s: missing required field '%s'", what, key);
         return 0;
     }
     if (!json_object_is_type(*v, t))
-        return ig_error_set(err, BAD, "%s: field '%s' must be %s", what, key, tname);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "%s: field '%s' must be %s", what, key, tname);
     return 1;
 }
 
@@ -146,11 +145,11 @@ int ig_icemeta_opt_object(json_object *o, const char *key, const char *what, jso
 int ig_icemeta_check_string_map(json_object *props, const char *what, ig_error_t *err)
 {
     if (!json_object_is_type(props, json_type_object))
-        return ig_error_set(err, BAD, "%s must be an object of strings", what);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "%s must be an object of strings", what);
     json_object_object_foreach(props, k, v)
     {
         if (!json_object_is_type(v, json_type_string))
-            return ig_error_set(err, BAD, "%s: value of '%s' must be a string", what, k);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s: value of '%s' must be a string", what, k);
     }
     return 0;
 }
@@ -165,7 +164,7 @@ typedef struct {
 static int idset_add(idset_t *s, int64_t id, ig_error_t *err)
 {
     if (s->n >= IG_ICEMETA_MAX_FIELDS)
-        return ig_error_set(err, BAD, "schema has more than %d fields", IG_ICEMETA_MAX_FIELDS);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "schema has more than %d fields", IG_ICEMETA_MAX_FIELDS);
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
         int64_t *p = realloc(s->ids, cap * sizeof *p);
@@ -212,12 +211,12 @@ static int check_struct(json_object *st, idset_t *ids, int depth, ig_error_t *er
     int rc = -1;
     if (ig_icemeta_req_str(st, "type", "struct type", &tname, err) < 0) return -1;
     if (strcmp(tname, "struct") != 0)
-        return ig_error_set(err, BAD, "struct type: 'type' must be \"struct\", got \"%s\"", tname);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "struct type: 'type' must be \"struct\", got \"%s\"", tname);
     if (ig_icemeta_req_array(st, "fields", "struct type", &fields, err) < 0) return -1;
     size_t n = json_object_array_length(fields);
     /* Count (and cap) before any per-field work, so a huge struct is refused cheaply. */
     if (n > IG_ICEMETA_MAX_FIELDS || ids->n + n > IG_ICEMETA_MAX_FIELDS)
-        return ig_error_set(err, BAD, "schema has more than %d fields", IG_ICEMETA_MAX_FIELDS);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "schema has more than %d fields", IG_ICEMETA_MAX_FIELDS);
     if (!(names = malloc((n ? n : 1) * sizeof *names))) return ig_icemeta_oom(err);
     for (size_t i = 0; i < n; i++) {
         json_object *f = json_object_array_get_idx(fields, i), *ft;
@@ -228,7 +227,7 @@ static int check_struct(json_object *st, idset_t *ids, int depth, ig_error_t *er
             ig_icemeta_req_bool(f, "required", "schema field", &req, err) < 0)
             goto fail;
         if (!json_object_object_get_ex(f, "type", &ft) || !ft) {
-            ig_error_set(err, BAD, "schema field '%s': missing required field 'type'", names[i]);
+            ig_error_set(err, IG_E_BAD_REQUEST, "schema field '%s': missing required field 'type'", names[i]);
             goto fail;
         }
         if (idset_add(ids, id, err) < 0) goto fail;
@@ -237,7 +236,7 @@ static int check_struct(json_object *st, idset_t *ids, int depth, ig_error_t *er
     qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 1; i < n; i++)
         if (strcmp(names[i], names[i - 1]) == 0) {
-            ig_error_set(err, BAD, "schema: duplicate field name '%s'", names[i]);
+            ig_error_set(err, IG_E_BAD_REQUEST, "schema: duplicate field name '%s'", names[i]);
             goto fail;
         }
     for (size_t i = 0; i < n; i++) {
@@ -254,15 +253,15 @@ fail:
 static int check_type(json_object *t, idset_t *ids, int depth, ig_error_t *err)
 {
     if (depth > IG_ICEMETA_MAX_DEPTH)
-        return ig_error_set(err, BAD, "schema nested deeper than %d levels", IG_ICEMETA_MAX_DEPTH);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "schema nested deeper than %d levels", IG_ICEMETA_MAX_DEPTH);
     if (json_object_is_type(t, json_type_string)) {
         if (!primitive_ok(json_object_get_string(t)))
-            return ig_error_set(err, BAD, "schema: unknown type \"%s\"", json_object_get_string(t));
+            return ig_error_set(err, IG_E_BAD_REQUEST, "schema: unknown type \"%s\"", json_object_get_string(t));
         return 0;
     }
     const char *tname;
     if (!json_object_is_type(t, json_type_object))
-        return ig_error_set(err, BAD, "schema: a type must be a string or an object");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "schema: a type must be a string or an object");
     if (ig_icemeta_req_str(t, "type", "nested type", &tname, err) < 0) return -1;
     if (strcmp(tname, "struct") == 0) return check_struct(t, ids, depth, err);
     if (strcmp(tname, "list") == 0) {
@@ -273,7 +272,7 @@ static int check_type(json_object *t, idset_t *ids, int depth, ig_error_t *err)
             ig_icemeta_req_bool(t, "element-required", "list type", &req, err) < 0)
             return -1;
         if (!json_object_object_get_ex(t, "element", &el) || !el)
-            return ig_error_set(err, BAD, "list type: missing required field 'element'");
+            return ig_error_set(err, IG_E_BAD_REQUEST, "list type: missing required field 'element'");
         if (idset_add(ids, id, err) < 0) return -1;
         return check_type(el, ids, depth + 1, err);
     }
@@ -286,14 +285,14 @@ static int check_type(json_object *t, idset_t *ids, int depth, ig_error_t *err)
             ig_icemeta_req_bool(t, "value-required", "map type", &req, err) < 0)
             return -1;
         if (!json_object_object_get_ex(t, "key", &k) || !k)
-            return ig_error_set(err, BAD, "map type: missing required field 'key'");
+            return ig_error_set(err, IG_E_BAD_REQUEST, "map type: missing required field 'key'");
         if (!json_object_object_get_ex(t, "value", &v) || !v)
-            return ig_error_set(err, BAD, "map type: missing required field 'value'");
+            return ig_error_set(err, IG_E_BAD_REQUEST, "map type: missing required field 'value'");
         if (idset_add(ids, kid, err) < 0 || idset_add(ids, vid, err) < 0) return -1;
         if (check_type(k, ids, depth + 1, err) < 0) return -1;
         return check_type(v, ids, depth + 1, err);
     }
-    return ig_error_set(err, BAD, "schema: unknown nested type \"%s\"", tname);
+    return ig_error_set(err, IG_E_BAD_REQUEST, "schema: unknown nested type \"%s\"", tname);
 }
 
 int ig_icemeta_check_schema(json_object *schema, int require_id, int64_t *max_id, ig_error_t *err)
@@ -305,11 +304,11 @@ int ig_icemeta_check_schema(json_object *schema, int require_id, int64_t *max_id
     const char *tname;
 
     if (!json_object_is_type(schema, json_type_object)) {
-        ig_error_set(err, BAD, "schema must be an object");
+        ig_error_set(err, IG_E_BAD_REQUEST, "schema must be an object");
         goto fail;
     }
     if (!json_object_object_get_ex(schema, "type", NULL)) {
-        ig_error_set(err, BAD, "schema: missing required field 'type' (must be \"struct\")");
+        ig_error_set(err, IG_E_BAD_REQUEST, "schema: missing required field 'type' (must be \"struct\")");
         goto fail;
     }
     if (ig_icemeta_req_str(schema, "type", "schema", &tname, err) < 0) goto fail;
@@ -321,7 +320,7 @@ int ig_icemeta_check_schema(json_object *schema, int require_id, int64_t *max_id
         qsort(ids.ids, ids.n, sizeof *ids.ids, cmp_i64);
         for (size_t i = 1; i < ids.n; i++)
             if (ids.ids[i] == ids.ids[i - 1]) {
-                ig_error_set(err, BAD, "schema: duplicate field id %lld", (long long)ids.ids[i]);
+                ig_error_set(err, IG_E_BAD_REQUEST, "schema: duplicate field id %lld", (long long)ids.ids[i]);
                 goto fail;
             }
     }
@@ -333,7 +332,7 @@ int ig_icemeta_check_schema(json_object *schema, int require_id, int64_t *max_id
             json_object *v = json_object_array_get_idx(ident, i);
             int64_t id = json_object_get_int64(v);
             if (!json_object_is_type(v, json_type_int) || !ig_icemeta_ids_contain(ids.ids, ids.n, id)) {
-                ig_error_set(err, BAD, "schema: identifier field id %s is not a field of the schema",
+                ig_error_set(err, IG_E_BAD_REQUEST, "schema: identifier field id %s is not a field of the schema",
                              json_object_to_json_string(v));
                 goto fail;
             }
@@ -464,7 +463,7 @@ int ig_icemeta_next_id(json_object *arr, const char *key, int64_t dflt_max, int6
 {
     int64_t m = ig_icemeta_max_id(arr, key, dflt_max);
     if (m >= INT32_MAX)
-        return ig_error_set(err, BAD, "no %s left to assign (highest is %lld)", key, (long long)m);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "no %s left to assign (highest is %lld)", key, (long long)m);
     *out = m + 1;
     return 0;
 }
@@ -517,7 +516,7 @@ json_object *ig_icemeta_schema_with_id(json_object *schema, int64_t id)
 
 int ig_icemeta_oom(ig_error_t *err)
 {
-    return ig_error_set(err, 500, "InternalServerError", "out of memory");
+    return ig_error_set(err, IG_E_INTERNAL, "out of memory");
 }
 
 json_object *ig_icemeta_get(json_object *o, const char *k)
@@ -554,24 +553,24 @@ void ig_icemeta_set_str(json_object *o, const char *k, const char *v)
 
 int ig_icemeta_check_create_args(json_object *req, const char *what, json_object **out_meta, ig_error_t *err)
 {
-    if (!out_meta) return ig_error_set(err, 500, "InternalServerError", "out_meta is NULL");
+    if (!out_meta) return ig_error_set(err, IG_E_INTERNAL, "out_meta is NULL");
     *out_meta = NULL;
     if (ig_icemeta_check_depth(req, err) < 0) return -1;
     if (!json_object_is_type(req, json_type_object))
-        return ig_error_set(err, BAD, "%s must be an object", what);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "%s must be an object", what);
     return 0;
 }
 
 int ig_icemeta_check_commit_args(json_object *requirements, json_object *updates, json_object **out_meta,
                                  ig_error_t *err)
 {
-    if (!out_meta) return ig_error_set(err, 500, "InternalServerError", "out_meta is NULL");
+    if (!out_meta) return ig_error_set(err, IG_E_INTERNAL, "out_meta is NULL");
     *out_meta = NULL;
     if (ig_icemeta_check_depth(requirements, err) < 0 || ig_icemeta_check_depth(updates, err) < 0) return -1;
     if (requirements && !json_object_is_type(requirements, json_type_array))
-        return ig_error_set(err, BAD, "commit: 'requirements' must be an array");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "commit: 'requirements' must be an array");
     if (updates && !json_object_is_type(updates, json_type_array))
-        return ig_error_set(err, BAD, "commit: 'updates' must be an array");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "commit: 'updates' must be an array");
     return 0;
 }
 
@@ -581,7 +580,7 @@ int ig_icemeta_new_location(const char *location, const char *reqloc, const char
     char *loc;
     *out = NULL;
     if (!location) location = reqloc;
-    if (!location || !location[0]) return ig_error_set(err, BAD, "%s: no %s location", what, kind);
+    if (!location || !location[0]) return ig_error_set(err, IG_E_BAD_REQUEST, "%s: no %s location", what, kind);
     if (!(loc = strdup(location))) return ig_icemeta_oom(err);
     for (size_t n = strlen(loc); n > 1 && loc[n - 1] == '/'; n--)
         loc[n - 1] = '\0';
@@ -611,7 +610,7 @@ int ig_icemeta_update_set_location(json_object *m, json_object *u, ig_error_t *e
 {
     const char *loc;
     if (ig_icemeta_req_str(u, "location", ig_icemeta_get_str(u, "action"), &loc, err) < 0) return -1;
-    if (!loc[0]) return ig_error_set(err, BAD, "set-location: 'location' must not be empty");
+    if (!loc[0]) return ig_error_set(err, IG_E_BAD_REQUEST, "set-location: 'location' must not be empty");
     ig_icemeta_set_str(m, "location", loc);
     return 0;
 }
@@ -633,7 +632,7 @@ int ig_icemeta_update_remove_properties(json_object *props, json_object *u, ig_e
     if (ig_icemeta_req_array(u, "removals", ig_icemeta_get_str(u, "action"), &rm, err) < 0) return -1;
     for (size_t i = 0; i < json_object_array_length(rm); i++)
         if (!json_object_is_type(json_object_array_get_idx(rm, i), json_type_string))
-            return ig_error_set(err, BAD, "remove-properties: 'removals' must hold strings");
+            return ig_error_set(err, IG_E_BAD_REQUEST, "remove-properties: 'removals' must hold strings");
     for (size_t i = 0; i < json_object_array_length(rm); i++)
         json_object_object_del(props, json_object_get_string(json_object_array_get_idx(rm, i)));
     return 0;

@@ -83,7 +83,7 @@ json_object *ig_icemeta_schema_with_id(json_object *schema, int64_t id);
 /* A deep copy of o, or NULL on allocation failure.  The caller owns it. */
 json_object *ig_icemeta_copy(json_object *o);
 
-/* Sets *err to 500 InternalServerError "out of memory" and returns -1. */
+/* Sets *err to IG_E_INTERNAL "out of memory" and returns -1. */
 int ig_icemeta_oom(ig_error_t *err);
 
 /* Tolerant accessors for documents already validated (no error reporting).

@@ -15,8 +15,6 @@
 
 #include "iceberg/icemeta.h"
 
-#define BAD 400, "BadRequestException"
-#define CONFLICT 409, "CommitFailedException"
 
 /* ---------- small json helpers (tolerant: used on documents already validated) ---------- */
 
@@ -60,16 +58,16 @@ static int check_required(json_object *m, int64_t *fv_out, ig_error_t *err)
 {
     int64_t fv;
     if (!json_object_is_type(m, json_type_object))
-        return ig_error_set(err, BAD, "table metadata must be an object");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata must be an object");
     if (ig_icemeta_req_int(m, "format-version", "table metadata", &fv, err) < 0) return -1;
     if (fv < 1 || fv > IG_TABLEMETA_MAX_FORMAT_VERSION)
-        return ig_error_set(err, BAD,
+        return ig_error_set(err, IG_E_BAD_REQUEST,
                             "table metadata: unsupported format-version %" PRId64 " (supported: 1 to %d)", fv,
                             IG_TABLEMETA_MAX_FORMAT_VERSION);
     static const char *const all_required[] = {"location", "last-updated-ms", "last-column-id", NULL};
     for (int i = 0; all_required[i]; i++)
         if (!ig_icemeta_get(m, all_required[i]))
-            return ig_error_set(err, BAD, "table metadata: missing required field '%s'", all_required[i]);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: missing required field '%s'", all_required[i]);
     if (fv >= 2) {
         /* Like Iceberg Java's parser, report a missing current schema before later missing fields. */
         json_object *schemas = ig_icemeta_get(m, "schemas");
@@ -77,24 +75,24 @@ static int check_required(json_object *m, int64_t *fv_out, ig_error_t *err)
         if (json_object_is_type(schemas, json_type_array) &&
             ig_icemeta_opt_int(m, "current-schema-id", "table metadata", &cur, err) == 1 &&
             !ig_icemeta_find_by_id(schemas, "schema-id", cur, NULL))
-            return ig_error_set(err, BAD, "table metadata: current-schema-id %" PRId64 " is not in 'schemas'",
+            return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: current-schema-id %" PRId64 " is not in 'schemas'",
                                 cur);
         for (int i = 0; v2_required[i]; i++)
             if (!ig_icemeta_get(m, v2_required[i]))
                 return ig_error_set(
-                    err, BAD,
+                    err, IG_E_BAD_REQUEST,
                     "table metadata: missing required field '%s' (required in format version %" PRId64 ")",
                     v2_required[i], fv);
         if (fv >= 3 && !ig_icemeta_get(m, "next-row-id"))
             return ig_error_set(
-                err, BAD,
+                err, IG_E_BAD_REQUEST,
                 "table metadata: missing required field 'next-row-id' (required in format version 3)");
     } else {
         if (!ig_icemeta_get(m, "schema") && !ig_icemeta_get(m, "schemas"))
-            return ig_error_set(err, BAD, "table metadata: missing required field 'schema' or 'schemas'");
+            return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: missing required field 'schema' or 'schemas'");
         if (!ig_icemeta_get(m, "partition-spec") && !ig_icemeta_get(m, "partition-specs"))
             return ig_error_set(
-                err, BAD, "table metadata: missing required field 'partition-spec' or 'partition-specs'");
+                err, IG_E_BAD_REQUEST, "table metadata: missing required field 'partition-spec' or 'partition-specs'");
     }
     *fv_out = fv;
     return 0;
@@ -108,22 +106,22 @@ static int check_transform_sources(json_object *f, const char *what, json_object
     if (r < 0) return -1;
     if (r == 1) {
         if (schema && !ig_icemeta_schema_has_id(schema, sid))
-            return ig_error_set(err, BAD, "%s: cannot find source column %" PRId64 " in the current schema",
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s: cannot find source column %" PRId64 " in the current schema",
                                 what, sid);
         return 0;
     }
     /* v3 multi-argument transforms use source-ids. */
     r = ig_icemeta_opt_array(f, "source-ids", what, &ids, err);
     if (r < 0) return -1;
-    if (r == 0) return ig_error_set(err, BAD, "%s: missing required field 'source-id'", what);
+    if (r == 0) return ig_error_set(err, IG_E_BAD_REQUEST, "%s: missing required field 'source-id'", what);
     size_t n = json_object_array_length(ids);
-    if (n == 0) return ig_error_set(err, BAD, "%s: 'source-ids' must not be empty", what);
+    if (n == 0) return ig_error_set(err, IG_E_BAD_REQUEST, "%s: 'source-ids' must not be empty", what);
     for (size_t i = 0; i < n; i++) {
         json_object *v = json_object_array_get_idx(ids, i);
         if (!json_object_is_type(v, json_type_int))
-            return ig_error_set(err, BAD, "%s: 'source-ids' must hold integers", what);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s: 'source-ids' must hold integers", what);
         if (schema && !ig_icemeta_schema_has_id(schema, json_object_get_int64(v)))
-            return ig_error_set(err, BAD, "%s: cannot find source column %" PRId64 " in the current schema",
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s: cannot find source column %" PRId64 " in the current schema",
                                 what, json_object_get_int64(v));
     }
     return 0;
@@ -149,11 +147,11 @@ static int check_sort_field(json_object *f, json_object *schema, ig_error_t *err
     if (ig_icemeta_req_str(f, "transform", "sort field", &s, err) < 0) return -1;
     if (ig_icemeta_req_str(f, "direction", "sort field", &s, err) < 0) return -1;
     if (strcmp(s, "asc") != 0 && strcmp(s, "desc") != 0)
-        return ig_error_set(err, BAD, "sort field: direction must be \"asc\" or \"desc\", got \"%s\"", s);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "sort field: direction must be \"asc\" or \"desc\", got \"%s\"", s);
     if (ig_icemeta_req_str(f, "null-order", "sort field", &s, err) < 0) return -1;
     if (strcmp(s, "nulls-first") != 0 && strcmp(s, "nulls-last") != 0)
         return ig_error_set(
-            err, BAD, "sort field: null-order must be \"nulls-first\" or \"nulls-last\", got \"%s\"", s);
+            err, IG_E_BAD_REQUEST, "sort field: null-order must be \"nulls-first\" or \"nulls-last\", got \"%s\"", s);
     return check_transform_sources(f, "sort field", schema, err);
 }
 
@@ -195,7 +193,7 @@ static int check_ref(const char *name, json_object *r, ig_error_t *err)
         ig_icemeta_req_int(r, "snapshot-id", what, &i, err) < 0)
         return -1;
     if (strcmp(type, "branch") != 0 && strcmp(type, "tag") != 0)
-        return ig_error_set(err, BAD, "%s: type must be \"branch\" or \"tag\", got \"%s\"", what, type);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "%s: type must be \"branch\" or \"tag\", got \"%s\"", what, type);
     if (ig_icemeta_opt_int(r, "max-ref-age-ms", what, &i, err) < 0 ||
         ig_icemeta_opt_int(r, "max-snapshot-age-ms", what, &i, err) < 0 ||
         ig_icemeta_opt_int(r, "min-snapshots-to-keep", what, &i, err) < 0)
@@ -238,7 +236,7 @@ static int check_unique_ids(json_object *arr, const char *key, const char *what,
         if (ids[i] == ids[i - 1]) {
             int64_t dup = ids[i];
             free(ids);
-            return ig_error_set(err, BAD, "table metadata: duplicate %s %" PRId64, what, dup);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: duplicate %s %" PRId64, what, dup);
         }
     free(ids);
     return 0;
@@ -264,7 +262,7 @@ static int check_normalized(json_object *m, ig_error_t *err)
         return -1;
     if (fv >= 3) {
         if (ig_icemeta_req_int(m, "next-row-id", W, &i, err) < 0) return -1;
-        if (i < 0) return ig_error_set(err, BAD, "table metadata: next-row-id must not be negative");
+        if (i < 0) return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: next-row-id must not be negative");
     }
     if (ig_icemeta_req_object(m, "properties", W, &props, err) < 0 ||
         ig_icemeta_check_string_map(props, "table metadata: properties", err) < 0)
@@ -273,19 +271,19 @@ static int check_normalized(json_object *m, ig_error_t *err)
     /* schemas */
     if (ig_icemeta_req_array(m, "schemas", W, &schemas, err) < 0) return -1;
     if (json_object_array_length(schemas) == 0)
-        return ig_error_set(err, BAD, "table metadata: 'schemas' is empty");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: 'schemas' is empty");
     for (size_t k = 0; k < json_object_array_length(schemas); k++)
         if (ig_icemeta_check_schema(json_object_array_get_idx(schemas, k), 1, NULL, err) < 0) return -1;
     if (check_unique_ids(schemas, "schema-id", "schema-id", err) < 0) return -1;
     if (ig_icemeta_req_int(m, "current-schema-id", W, &cur, err) < 0) return -1;
     if (!ig_icemeta_find_by_id(schemas, "schema-id", cur, NULL))
-        return ig_error_set(err, BAD, "table metadata: current-schema-id %" PRId64 " is not in 'schemas'",
+        return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: current-schema-id %" PRId64 " is not in 'schemas'",
                             cur);
 
     /* partition specs */
     if (ig_icemeta_req_array(m, "partition-specs", W, &specs, err) < 0) return -1;
     if (json_object_array_length(specs) == 0)
-        return ig_error_set(err, BAD, "table metadata: 'partition-specs' is empty");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: 'partition-specs' is empty");
     for (size_t k = 0; k < json_object_array_length(specs); k++) {
         json_object *sp = json_object_array_get_idx(specs, k), *fields;
         if (ig_icemeta_req_int(sp, "spec-id", "partition spec", &i, err) < 0 ||
@@ -297,7 +295,7 @@ static int check_normalized(json_object *m, ig_error_t *err)
     if (check_unique_ids(specs, "spec-id", "spec-id", err) < 0) return -1;
     if (ig_icemeta_req_int(m, "default-spec-id", W, &cur, err) < 0) return -1;
     if (!ig_icemeta_find_by_id(specs, "spec-id", cur, NULL))
-        return ig_error_set(err, BAD,
+        return ig_error_set(err, IG_E_BAD_REQUEST,
                             "table metadata: default-spec-id %" PRId64 " is not in 'partition-specs'", cur);
 
     /* sort orders */
@@ -313,7 +311,7 @@ static int check_normalized(json_object *m, ig_error_t *err)
     if (check_unique_ids(orders, "order-id", "order-id", err) < 0) return -1;
     if (ig_icemeta_req_int(m, "default-sort-order-id", W, &cur, err) < 0) return -1;
     if (!ig_icemeta_find_by_id(orders, "order-id", cur, NULL))
-        return ig_error_set(err, BAD,
+        return ig_error_set(err, IG_E_BAD_REQUEST,
                             "table metadata: default-sort-order-id %" PRId64 " is not in 'sort-orders'", cur);
 
     /* snapshots and refs */
@@ -324,7 +322,7 @@ static int check_normalized(json_object *m, ig_error_t *err)
         if (check_snapshot(sn, fv, err) < 0) return -1;
         int64_t seq = ig_icemeta_get_i64(sn, "sequence-number", 0);
         if (fv >= 2 && seq > last_seq)
-            return ig_error_set(err, BAD,
+            return ig_error_set(err, IG_E_BAD_REQUEST,
                                 "table metadata: snapshot %" PRId64 " has sequence-number %" PRId64
                                 " above last-sequence-number %" PRId64,
                                 ig_icemeta_get_i64(sn, "snapshot-id", 0), seq, last_seq);
@@ -332,7 +330,7 @@ static int check_normalized(json_object *m, ig_error_t *err)
     if (check_unique_ids(snaps, "snapshot-id", "snapshot-id", err) < 0) return -1;
     if (ig_icemeta_req_int(m, "current-snapshot-id", W, &cur, err) < 0) return -1;
     if (cur != -1 && !ig_icemeta_find_by_id(snaps, "snapshot-id", cur, NULL))
-        return ig_error_set(err, BAD, "table metadata: current-snapshot-id %" PRId64 " is not in 'snapshots'",
+        return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: current-snapshot-id %" PRId64 " is not in 'snapshots'",
                             cur);
     if (ig_icemeta_req_object(m, "refs", W, &refs, err) < 0) return -1;
     json_object_object_foreach(refs, rname, ref)
@@ -340,13 +338,13 @@ static int check_normalized(json_object *m, ig_error_t *err)
         if (check_ref(rname, ref, err) < 0) return -1;
         int64_t sid = ig_icemeta_get_i64(ref, "snapshot-id", 0);
         if (!ig_icemeta_find_by_id(snaps, "snapshot-id", sid, NULL))
-            return ig_error_set(err, BAD, "table metadata: ref '%s' points to unknown snapshot %" PRId64,
+            return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: ref '%s' points to unknown snapshot %" PRId64,
                                 rname, sid);
         if (strcmp(rname, "main") == 0) {
             if (strcmp(ig_icemeta_get_str(ref, "type"), "branch") != 0)
-                return ig_error_set(err, BAD, "table metadata: ref 'main' must be a branch");
+                return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: ref 'main' must be a branch");
             if (sid != cur)
-                return ig_error_set(err, BAD,
+                return ig_error_set(err, IG_E_BAD_REQUEST,
                                     "table metadata: current-snapshot-id %" PRId64
                                     " does not match the main branch (%" PRId64 ")",
                                     cur, sid);
@@ -400,15 +398,15 @@ static int normalize(json_object *m, int64_t fv, ig_error_t *err)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         v = ig_icemeta_get(m, shapes[i].key);
         if (v && !json_object_is_type(v, shapes[i].type))
-            return ig_error_set(err, BAD, "table metadata: field '%s' must be %s", shapes[i].key,
+            return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: field '%s' must be %s", shapes[i].key,
                                 shapes[i].name);
     }
     if (!ig_icemeta_get(m, "schemas")) {
         json_object *sc = ig_icemeta_copy(ig_icemeta_get(m, "schema")), *arr;
-        if (!sc) return ig_error_set(err, BAD, "table metadata: missing required field 'schema'");
+        if (!sc) return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: missing required field 'schema'");
         if (!json_object_is_type(sc, json_type_object)) {
             json_object_put(sc);
-            return ig_error_set(err, BAD, "table metadata: 'schema' must be an object");
+            return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: 'schema' must be an object");
         }
         if (!ig_icemeta_get(sc, "schema-id")) ig_icemeta_set_i64(sc, "schema-id", 0);
         arr = json_object_new_array();
@@ -427,7 +425,7 @@ static int normalize(json_object *m, int64_t fv, ig_error_t *err)
         json_object *fields = ig_icemeta_copy(ig_icemeta_get(m, "partition-spec")), *spec, *arr;
         if (!json_object_is_type(fields, json_type_array)) {
             json_object_put(fields);
-            return ig_error_set(err, BAD, "table metadata: 'partition-spec' must be an array");
+            return ig_error_set(err, IG_E_BAD_REQUEST, "table metadata: 'partition-spec' must be an array");
         }
         spec = json_object_new_object();
         ig_icemeta_set_i64(spec, "spec-id", 0);
@@ -651,7 +649,7 @@ static json_object *fresh_type(json_object *t, idmap_t *map, int depth, ig_error
     json_object *out = NULL, *sub;
     int64_t id;
     if (depth > IG_ICEMETA_MAX_DEPTH) {
-        ig_error_set(err, BAD, "schema nested deeper than %d levels", IG_ICEMETA_MAX_DEPTH);
+        ig_error_set(err, IG_E_BAD_REQUEST, "schema nested deeper than %d levels", IG_ICEMETA_MAX_DEPTH);
         return NULL;
     }
     const char *kind = json_object_is_type(t, json_type_object) ? ig_icemeta_get_str(t, "type") : NULL;
@@ -694,14 +692,14 @@ static int rebind_sources(json_object *f, const idmap_t *map, const char *what, 
     if (ig_icemeta_get(f, "source-id")) {
         int64_t old = ig_icemeta_get_i64(f, "source-id", 0), nid = idmap_get(map, old);
         if (nid < 0)
-            return ig_error_set(err, BAD, "%s: cannot find source column %" PRId64 " in the schema", what,
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s: cannot find source column %" PRId64 " in the schema", what,
                                 old);
         ig_icemeta_set_i64(f, "source-id", nid);
     }
     for (size_t i = 0; json_object_is_type(ids, json_type_array) && i < json_object_array_length(ids); i++) {
         int64_t old = json_object_get_int64(json_object_array_get_idx(ids, i)), nid = idmap_get(map, old);
         if (nid < 0)
-            return ig_error_set(err, BAD, "%s: cannot find source column %" PRId64 " in the schema", what,
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s: cannot find source column %" PRId64 " in the schema", what,
                                 old);
         json_object_array_put_idx(ids, i, json_object_new_int64(nid));
     }
@@ -720,13 +718,13 @@ static int64_t parse_format_version(json_object *req, ig_error_t *err)
         char *end;
         long long x = strtoll(s, &end, 10);
         if (end == s || *end != '\0') {
-            ig_error_set(err, BAD, "property format-version must be an integer, got \"%s\"", s);
+            ig_error_set(err, IG_E_BAD_REQUEST, "property format-version must be an integer, got \"%s\"", s);
             return -1;
         }
         fv = x;
     }
     if (fv < 1 || fv > IG_TABLEMETA_MAX_FORMAT_VERSION) {
-        ig_error_set(err, BAD, "unsupported format-version %" PRId64 " (supported: 1 to %d)", fv,
+        ig_error_set(err, IG_E_BAD_REQUEST, "unsupported format-version %" PRId64 " (supported: 1 to %d)", fv,
                      IG_TABLEMETA_MAX_FORMAT_VERSION);
         return -1;
     }
@@ -751,12 +749,12 @@ int ig_tablemeta_create(json_object *req, const char *location, const char *tabl
         ig_icemeta_opt_object(req, "write-order", W, &reqorder, err) < 0 ||
         ig_icemeta_opt_object(req, "properties", W, &reqprops, err) < 0)
         return -1;
-    if (!name[0]) return ig_error_set(err, BAD, "%s: 'name' must not be empty", W);
+    if (!name[0]) return ig_error_set(err, IG_E_BAD_REQUEST, "%s: 'name' must not be empty", W);
     if (reqprops && ig_icemeta_check_string_map(reqprops, "create table request: properties", err) < 0)
         return -1;
     if (ig_icemeta_check_schema(reqschema, 0, NULL, err) < 0) return -1;
     if ((fv = parse_format_version(req, err)) < 0) return -1;
-    if (!table_uuid || !table_uuid[0]) return ig_error_set(err, BAD, "table uuid is required");
+    if (!table_uuid || !table_uuid[0]) return ig_error_set(err, IG_E_BAD_REQUEST, "table uuid is required");
     if (ig_icemeta_new_location(location, reqloc, W, "table", &loc, err) < 0) return -1;
 
     /* schema with fresh ids */
@@ -768,7 +766,7 @@ int ig_tablemeta_create(json_object *req, const char *location, const char *tabl
         for (size_t i = 0; i < json_object_array_length(arr); i++) {
             int64_t nid = idmap_get(&map, json_object_get_int64(json_object_array_get_idx(arr, i)));
             if (nid < 0) {
-                ig_error_set(err, BAD, "schema: identifier field ids are ambiguous");
+                ig_error_set(err, IG_E_BAD_REQUEST, "schema: identifier field ids are ambiguous");
                 goto fail;
             }
             json_object_array_put_idx(arr, i, json_object_new_int64(nid));
@@ -790,7 +788,7 @@ int ig_tablemeta_create(json_object *req, const char *location, const char *tabl
             for (size_t j = 0; j < i; j++)
                 if (strcmp(ig_icemeta_get_str(json_object_array_get_idx(rf, j), "name"),
                            ig_icemeta_get_str(f, "name")) == 0) {
-                    ig_error_set(err, BAD, "partition-spec: duplicate partition field name '%s'",
+                    ig_error_set(err, IG_E_BAD_REQUEST, "partition-spec: duplicate partition field name '%s'",
                                  ig_icemeta_get_str(f, "name"));
                     goto fail;
                 }
@@ -899,18 +897,18 @@ static int check_requirement(json_object *cur, json_object *r, ig_error_t *err)
     int k = 0;
     while (known[k] && strcmp(known[k], type) != 0)
         k++;
-    if (!known[k]) return ig_error_set(err, BAD, "unknown requirement type \"%s\"", type);
+    if (!known[k]) return ig_error_set(err, IG_E_BAD_REQUEST, "unknown requirement type \"%s\"", type);
 
     if (k == 0) {
-        if (cur) return ig_error_set(err, CONFLICT, "Requirement failed: table already exists");
+        if (cur) return ig_error_set(err, IG_E_COMMIT_FAILED, "Requirement failed: table already exists");
         return 0;
     }
     if (k == 1) {
         if (ig_icemeta_req_str(r, "uuid", type, &s, err) < 0) return -1;
-        if (!cur) return ig_error_set(err, CONFLICT, "Requirement failed: current table metadata is missing");
+        if (!cur) return ig_error_set(err, IG_E_COMMIT_FAILED, "Requirement failed: current table metadata is missing");
         const char *have = ig_icemeta_get_str(cur, "table-uuid");
         if (!have || strcmp(have, s) != 0)
-            return ig_error_set(err, CONFLICT, "Requirement failed: UUID does not match: expected %s != %s",
+            return ig_error_set(err, IG_E_COMMIT_FAILED, "Requirement failed: UUID does not match: expected %s != %s",
                                 s, have ? have : "(none)");
         return 0;
     }
@@ -919,25 +917,25 @@ static int check_requirement(json_object *cur, json_object *r, ig_error_t *err)
         json_object *idv;
         if (ig_icemeta_req_str(r, "ref", type, &ref, err) < 0) return -1;
         if (!json_object_object_get_ex(r, "snapshot-id", &idv))
-            return ig_error_set(err, BAD, "%s: missing required field 'snapshot-id'", type);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s: missing required field 'snapshot-id'", type);
         if (idv && !json_object_is_type(idv, json_type_int))
-            return ig_error_set(err, BAD, "%s: field 'snapshot-id' must be an integer or null", type);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s: field 'snapshot-id' must be an integer or null", type);
         json_object *have = cur ? ig_icemeta_get(ig_icemeta_get(cur, "refs"), ref) : NULL;
         if (!idv) {
             if (have)
-                return ig_error_set(err, CONFLICT,
+                return ig_error_set(err, IG_E_COMMIT_FAILED,
                                     "Requirement failed: branch or tag %s was created concurrently", ref);
             return 0;
         }
         int64_t want = json_object_get_int64(idv);
         if (!have)
-            return ig_error_set(err, CONFLICT,
+            return ig_error_set(err, IG_E_COMMIT_FAILED,
                                 "Requirement failed: branch or tag %s is missing, expected %" PRId64, ref,
                                 want);
         int64_t hid = ig_icemeta_get_i64(have, "snapshot-id", -1);
         if (hid != want)
             return ig_error_set(
-                err, CONFLICT, "Requirement failed: %s %s has changed: expected id %" PRId64 " != %" PRId64,
+                err, IG_E_COMMIT_FAILED, "Requirement failed: %s %s has changed: expected id %" PRId64 " != %" PRId64,
                 ig_icemeta_get_str(have, "type") ? ig_icemeta_get_str(have, "type") : "ref", ref, want, hid);
         return 0;
     }
@@ -952,10 +950,10 @@ static int check_requirement(json_object *cur, json_object *r, ig_error_t *err)
     };
     int64_t want;
     if (ig_icemeta_req_int(r, simple[k - 3].rkey, type, &want, err) < 0) return -1;
-    if (!cur) return ig_error_set(err, CONFLICT, "Requirement failed: current table metadata is missing");
+    if (!cur) return ig_error_set(err, IG_E_COMMIT_FAILED, "Requirement failed: current table metadata is missing");
     int64_t have = ig_icemeta_get_i64(cur, simple[k - 3].mkey, -1);
     if (have != want)
-        return ig_error_set(err, CONFLICT,
+        return ig_error_set(err, IG_E_COMMIT_FAILED,
                             "Requirement failed: %s changed: expected id %" PRId64 " != %" PRId64,
                             simple[k - 3].desc, want, have);
     return 0;
@@ -977,10 +975,10 @@ static int up_assign_uuid(commit_t *c, json_object *u, ig_error_t *err)
 {
     const char *uuid, *have = ig_icemeta_get_str(c->m, "table-uuid");
     if (ig_icemeta_req_str(u, "uuid", UW(u), &uuid, err) < 0) return -1;
-    if (!uuid[0]) return ig_error_set(err, BAD, "assign-uuid: 'uuid' must not be empty");
+    if (!uuid[0]) return ig_error_set(err, IG_E_BAD_REQUEST, "assign-uuid: 'uuid' must not be empty");
     if (have && strcmp(have, uuid) == 0) return 0;
     if (have && !c->is_new)
-        return ig_error_set(err, BAD, "assign-uuid: cannot reassign the uuid of an existing table (%s)",
+        return ig_error_set(err, IG_E_BAD_REQUEST, "assign-uuid: cannot reassign the uuid of an existing table (%s)",
                             have);
     ig_icemeta_set_str(c->m, "table-uuid", uuid);
     return 0;
@@ -992,11 +990,11 @@ static int up_upgrade_format_version(commit_t *c, json_object *u, ig_error_t *er
     if (ig_icemeta_req_int(u, "format-version", UW(u), &fv, err) < 0) return -1;
     if (fv < 1 || fv > IG_TABLEMETA_MAX_FORMAT_VERSION)
         return ig_error_set(
-            err, BAD, "upgrade-format-version: unsupported format version %" PRId64 " (supported: 1 to %d)",
+            err, IG_E_BAD_REQUEST, "upgrade-format-version: unsupported format version %" PRId64 " (supported: 1 to %d)",
             fv, IG_TABLEMETA_MAX_FORMAT_VERSION);
     if (fv < have)
         return ig_error_set(
-            err, BAD, "upgrade-format-version: cannot downgrade v%" PRId64 " table to v%" PRId64, have, fv);
+            err, IG_E_BAD_REQUEST, "upgrade-format-version: cannot downgrade v%" PRId64 " table to v%" PRId64, have, fv);
     if (fv == have) return 0;
     ig_icemeta_set_i64(c->m, "format-version", fv);
     if (fv >= 3 && !ig_icemeta_get(c->m, "next-row-id")) ig_icemeta_set_i64(c->m, "next-row-id", 0);
@@ -1012,7 +1010,7 @@ static int up_add_schema(commit_t *c, json_object *u, ig_error_t *err)
     int r = ig_icemeta_opt_int(u, "last-column-id", UW(u), &given, err);
     if (r < 0) return -1;
     if (r == 1 && given < last)
-        return ig_error_set(err, BAD,
+        return ig_error_set(err, IG_E_BAD_REQUEST,
                             "add-schema: invalid last-column-id %" PRId64 " < %" PRId64
                             " (previous last column id)",
                             given, last);
@@ -1031,12 +1029,12 @@ static int set_current(commit_t *c, json_object *u, const char *ukey, const char
     if (ig_icemeta_req_int(u, ukey, UW(u), &id, err) < 0) return -1;
     if (id == -1) {
         if (last_added < 0)
-            return ig_error_set(err, BAD, "%s: cannot use -1 (last added): nothing was added in this commit",
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s: cannot use -1 (last added): nothing was added in this commit",
                                 UW(u));
         id = last_added;
     }
     if (!ig_icemeta_find_by_id(ig_icemeta_get(c->m, arrkey), idkey, id, NULL))
-        return ig_error_set(err, BAD, "%s: unknown %s %" PRId64, UW(u), ukey, id);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "%s: unknown %s %" PRId64, UW(u), ukey, id);
     ig_icemeta_set_i64(c->m, mkey, id);
     return 0;
 }
@@ -1082,7 +1080,7 @@ static int up_add_spec(commit_t *c, json_object *u, ig_error_t *err)
     if (ig_icemeta_req_object(u, "spec", UW(u), &spec, err) < 0 ||
         ig_icemeta_req_array(spec, "fields", "add-spec: spec", &fields, err) < 0)
         return -1;
-    if (!schema) return ig_error_set(err, BAD, "add-spec: the table has no current schema");
+    if (!schema) return ig_error_set(err, IG_E_BAD_REQUEST, "add-spec: the table has no current schema");
     size_t n = json_object_array_length(fields);
     for (size_t i = 0; i < n; i++) {
         json_object *f = json_object_array_get_idx(fields, i);
@@ -1090,7 +1088,7 @@ static int up_add_spec(commit_t *c, json_object *u, ig_error_t *err)
         for (size_t j = 0; j < i; j++)
             if (strcmp(ig_icemeta_get_str(json_object_array_get_idx(fields, j), "name"),
                        ig_icemeta_get_str(f, "name")) == 0)
-                return ig_error_set(err, BAD, "add-spec: duplicate partition field name '%s'",
+                return ig_error_set(err, IG_E_BAD_REQUEST, "add-spec: duplicate partition field name '%s'",
                                     ig_icemeta_get_str(f, "name"));
     }
     for (size_t i = 0; i < json_object_array_length(specs); i++) {
@@ -1113,7 +1111,7 @@ static int up_add_spec(commit_t *c, json_object *u, ig_error_t *err)
         if (!ig_icemeta_get(f, "field-id")) {
             if (last_pid >= INT32_MAX) {
                 json_object_put(nspec);
-                return ig_error_set(err, BAD, "add-spec: no partition field ids left to assign");
+                return ig_error_set(err, IG_E_BAD_REQUEST, "add-spec: no partition field ids left to assign");
             }
             ig_icemeta_set_i64(f, "field-id", ++last_pid);
         }
@@ -1133,7 +1131,7 @@ static int up_add_sort_order(commit_t *c, json_object *u, ig_error_t *err)
         ig_icemeta_req_array(order, "fields", "add-sort-order: sort-order", &fields, err) < 0)
         return -1;
     size_t n = json_object_array_length(fields);
-    if (n && !schema) return ig_error_set(err, BAD, "add-sort-order: the table has no current schema");
+    if (n && !schema) return ig_error_set(err, IG_E_BAD_REQUEST, "add-sort-order: the table has no current schema");
     for (size_t i = 0; i < n; i++)
         if (check_sort_field(json_object_array_get_idx(fields, i), schema, err) < 0) return -1;
     for (size_t i = 0; i < json_object_array_length(orders); i++) {
@@ -1172,17 +1170,17 @@ static int up_add_snapshot(commit_t *c, json_object *u, ig_error_t *err)
         return -1;
     id = ig_icemeta_get_i64(snap, "snapshot-id", 0);
     if (ig_icemeta_find_by_id(snaps, "snapshot-id", id, NULL))
-        return ig_error_set(err, BAD, "add-snapshot: snapshot %" PRId64 " already exists", id);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "add-snapshot: snapshot %" PRId64 " already exists", id);
     if (ig_icemeta_opt_int(snap, "parent-snapshot-id", "snapshot", &parent, err) == 1 &&
         !ig_icemeta_find_by_id(snaps, "snapshot-id", parent, NULL))
         return ig_error_set(
-            err, BAD, "add-snapshot: parent snapshot %" PRId64 " of snapshot %" PRId64 " does not exist",
+            err, IG_E_BAD_REQUEST, "add-snapshot: parent snapshot %" PRId64 " of snapshot %" PRId64 " does not exist",
             parent, id);
     if (fv >= 2) {
         int64_t last = ig_icemeta_get_i64(c->m, "last-sequence-number", 0);
         if (ig_icemeta_req_int(snap, "sequence-number", "add-snapshot: snapshot", &seq, err) < 0) return -1;
         if (seq <= last)
-            return ig_error_set(err, BAD,
+            return ig_error_set(err, IG_E_BAD_REQUEST,
                                 "add-snapshot: cannot add snapshot with sequence number %" PRId64
                                 " older than or equal to last sequence number %" PRId64,
                                 seq, last);
@@ -1193,11 +1191,11 @@ static int up_add_snapshot(commit_t *c, json_object *u, ig_error_t *err)
             ig_icemeta_req_int(snap, "added-rows", "add-snapshot: snapshot (v3)", &added, err) < 0)
             return -1;
         if (first < next)
-            return ig_error_set(err, BAD,
+            return ig_error_set(err, IG_E_BAD_REQUEST,
                                 "add-snapshot: first-row-id %" PRId64 " is behind table next-row-id %" PRId64,
                                 first, next);
-        if (added < 0) return ig_error_set(err, BAD, "add-snapshot: added-rows must not be negative");
-        if (added > INT64_MAX - next) return ig_error_set(err, BAD, "add-snapshot: next-row-id overflows");
+        if (added < 0) return ig_error_set(err, IG_E_BAD_REQUEST, "add-snapshot: added-rows must not be negative");
+        if (added > INT64_MAX - next) return ig_error_set(err, IG_E_BAD_REQUEST, "add-snapshot: next-row-id overflows");
         ig_icemeta_set_i64(c->m, "next-row-id", next + added);
     }
     if (!(copy = ig_icemeta_copy(snap))) return ig_icemeta_oom(err);
@@ -1216,15 +1214,15 @@ static int up_set_snapshot_ref(commit_t *c, json_object *u, ig_error_t *err)
         ig_icemeta_req_str(u, "type", UW(u), &type, err) < 0 ||
         ig_icemeta_req_int(u, "snapshot-id", UW(u), &id, err) < 0)
         return -1;
-    if (!name[0]) return ig_error_set(err, BAD, "set-snapshot-ref: 'ref-name' must not be empty");
+    if (!name[0]) return ig_error_set(err, IG_E_BAD_REQUEST, "set-snapshot-ref: 'ref-name' must not be empty");
     int is_branch = strcmp(type, "branch") == 0;
     if (!is_branch && strcmp(type, "tag") != 0)
-        return ig_error_set(err, BAD, "set-snapshot-ref: type must be \"branch\" or \"tag\", got \"%s\"",
+        return ig_error_set(err, IG_E_BAD_REQUEST, "set-snapshot-ref: type must be \"branch\" or \"tag\", got \"%s\"",
                             type);
     if (strcmp(name, "main") == 0 && !is_branch)
-        return ig_error_set(err, BAD, "set-snapshot-ref: 'main' must be a branch");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "set-snapshot-ref: 'main' must be a branch");
     if (!ig_icemeta_find_by_id(ig_icemeta_get(c->m, "snapshots"), "snapshot-id", id, NULL))
-        return ig_error_set(err, BAD, "set-snapshot-ref: cannot set %s to unknown snapshot %" PRId64, name,
+        return ig_error_set(err, IG_E_BAD_REQUEST, "set-snapshot-ref: cannot set %s to unknown snapshot %" PRId64, name,
                             id);
     if (!(ref = json_object_new_object())) return ig_icemeta_oom(err);
     ig_icemeta_set_i64(ref, "snapshot-id", id);
@@ -1235,11 +1233,11 @@ static int up_set_snapshot_ref(commit_t *c, json_object *u, ig_error_t *err)
         if (r < 0) goto fail;
         if (r == 1) {
             if (!is_branch && i > 0) {
-                ig_error_set(err, BAD, "set-snapshot-ref: tags do not support %s", opts[i]);
+                ig_error_set(err, IG_E_BAD_REQUEST, "set-snapshot-ref: tags do not support %s", opts[i]);
                 goto fail;
             }
             if (v <= 0) {
-                ig_error_set(err, BAD, "set-snapshot-ref: %s must be greater than 0", opts[i]);
+                ig_error_set(err, IG_E_BAD_REQUEST, "set-snapshot-ref: %s must be greater than 0", opts[i]);
                 goto fail;
             }
             ig_icemeta_set_i64(ref, opts[i], v);
@@ -1298,7 +1296,7 @@ static int up_remove_snapshots(commit_t *c, json_object *u, ig_error_t *err)
     if (ig_icemeta_req_array(u, "snapshot-ids", UW(u), &ids, err) < 0) return -1;
     for (size_t i = 0; i < json_object_array_length(ids); i++)
         if (!json_object_is_type(json_object_array_get_idx(ids, i), json_type_int))
-            return ig_error_set(err, BAD, "remove-snapshots: 'snapshot-ids' must hold integers");
+            return ig_error_set(err, IG_E_BAD_REQUEST, "remove-snapshots: 'snapshot-ids' must hold integers");
     if (ig_icemeta_sorted_ids(ids, NULL, &rm, &n) < 0) return ig_icemeta_oom(err);
     array_remove_ids(ig_icemeta_get(c->m, "snapshots"), "snapshot-id", rm, n);
     array_remove_ids(ig_icemeta_get(c->m, "statistics"), "snapshot-id", rm, n);
@@ -1400,9 +1398,9 @@ static int remove_ids(commit_t *c, json_object *u, const char *ukey, const char 
     for (size_t i = 0; i < json_object_array_length(ids); i++) {
         json_object *v = json_object_array_get_idx(ids, i);
         if (!json_object_is_type(v, json_type_int))
-            return ig_error_set(err, BAD, "%s: '%s' must hold integers", UW(u), ukey);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s: '%s' must hold integers", UW(u), ukey);
         if (json_object_get_int64(v) == inuse)
-            return ig_error_set(err, BAD, "%s: cannot remove the %s %" PRId64, UW(u), inuse_desc, inuse);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s: cannot remove the %s %" PRId64, UW(u), inuse_desc, inuse);
     }
     for (size_t i = 0; i < json_object_array_length(ids); i++)
         array_remove_id(ig_icemeta_get(c->m, arrkey), idkey,
@@ -1493,7 +1491,7 @@ static int apply_update(commit_t *c, json_object *u, ig_error_t *err)
     if (ig_icemeta_req_str(u, "action", "update", &action, err) < 0) return -1;
     for (size_t i = 0; i < sizeof updates_table / sizeof updates_table[0]; i++)
         if (strcmp(updates_table[i].action, action) == 0) return updates_table[i].apply(c, u, err);
-    return ig_error_set(err, BAD, "unknown table update action \"%s\"", action);
+    return ig_error_set(err, IG_E_BAD_REQUEST, "unknown table update action \"%s\"", action);
 }
 
 /* The metadata of a table that does not exist yet, for staged creates. */
@@ -1609,7 +1607,7 @@ int ig_tablemeta_commit(json_object *current, const char *prev_metadata_location
     }
     if (current && load(current, &cur, err) < 0) return -1;
     if (!current && !has_create)
-        return ig_error_set(err, 404, "NoSuchTableException", "Table does not exist");
+        return ig_error_set(err, IG_E_NO_SUCH_TABLE, "Table does not exist");
     for (size_t i = 0; requirements && i < json_object_array_length(requirements); i++)
         if (check_requirement(cur, json_object_array_get_idx(requirements, i), err) < 0) goto fail;
 
@@ -1622,15 +1620,15 @@ int ig_tablemeta_commit(json_object *current, const char *prev_metadata_location
 
     if (c.is_new) {
         if (!ig_icemeta_get_str(c.m, "table-uuid")) {
-            ig_error_set(err, BAD, "commit: creating a table requires an assign-uuid update");
+            ig_error_set(err, IG_E_BAD_REQUEST, "commit: creating a table requires an assign-uuid update");
             goto fail;
         }
         if (!ig_icemeta_get_str(c.m, "location")) {
-            ig_error_set(err, BAD, "commit: creating a table requires a set-location update");
+            ig_error_set(err, IG_E_BAD_REQUEST, "commit: creating a table requires a set-location update");
             goto fail;
         }
         if (!current_schema(c.m)) {
-            ig_error_set(err, BAD,
+            ig_error_set(err, IG_E_BAD_REQUEST,
                          "commit: creating a table requires add-schema and set-current-schema updates");
             goto fail;
         }

@@ -13,7 +13,7 @@
  *                                documents nested deeper than 64 levels or schemas over 100,000 fields;
  *     409 CommitFailedException  a requirement does not hold against the current metadata;
  *     404 NoSuchTableException   commit on a missing table (current == NULL) without assert-create;
- *     500 InternalServerError    out of memory.
+ *     500 ServiceFailureException (IG_E_INTERNAL): out of memory.
  *   Returned json_object* are new references owned by the caller (release with json_object_put).
  *   Inputs are never modified and no reference to them is kept. */
 #ifndef IG_TABLEMETA_H

@@ -10,8 +10,6 @@
 
 #include "iceberg/icemeta.h"
 
-#define BAD 400, "BadRequestException"
-#define CONFLICT 409, "CommitFailedException"
 
 /* A ViewVersion.  need_ids: version-id and schema-id are required (stored documents); a request may
  * leave them out because the server assigns them. */
@@ -34,9 +32,9 @@ static int check_version(json_object *v, int need_ids, ig_error_t *err)
     if (ig_icemeta_opt_str(v, "default-catalog", W, &s, err) < 0) return -1;
     for (size_t k = 0; k < json_object_array_length(ns); k++)
         if (!json_object_is_type(json_object_array_get_idx(ns, k), json_type_string))
-            return ig_error_set(err, BAD, "view version: 'default-namespace' must hold strings");
+            return ig_error_set(err, IG_E_BAD_REQUEST, "view version: 'default-namespace' must hold strings");
     size_t n = json_object_array_length(reps);
-    if (n == 0) return ig_error_set(err, BAD, "view version: 'representations' must not be empty");
+    if (n == 0) return ig_error_set(err, IG_E_BAD_REQUEST, "view version: 'representations' must not be empty");
     for (size_t k = 0; k < n; k++) {
         json_object *r = json_object_array_get_idx(reps, k);
         const char *type, *dialect;
@@ -49,7 +47,7 @@ static int check_version(json_object *v, int need_ids, ig_error_t *err)
             json_object *o = json_object_array_get_idx(reps, j);
             const char *t = ig_icemeta_get_str(o, "type"), *d = ig_icemeta_get_str(o, "dialect");
             if (t && strcmp(t, "sql") == 0 && d && strcasecmp(d, dialect) == 0)
-                return ig_error_set(err, BAD, "view version: multiple SQL representations for dialect %s",
+                return ig_error_set(err, IG_E_BAD_REQUEST, "view version: multiple SQL representations for dialect %s",
                                     dialect);
         }
     }
@@ -63,7 +61,7 @@ static int check_unique(json_object *arr, const char *key, const char *what, ig_
         int64_t id = ig_icemeta_get_i64(json_object_array_get_idx(arr, i), key, 0);
         size_t first;
         if (ig_icemeta_find_by_id(arr, key, id, &first) && first != i)
-            return ig_error_set(err, BAD, "view metadata: duplicate %s %" PRId64, what, id);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "view metadata: duplicate %s %" PRId64, what, id);
     }
     return 0;
 }
@@ -74,10 +72,10 @@ static int check_view(json_object *m, ig_error_t *err)
     int64_t fv, cur, i;
     json_object *schemas, *versions, *log, *props, *curv;
     if (!json_object_is_type(m, json_type_object))
-        return ig_error_set(err, BAD, "view metadata must be an object");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "view metadata must be an object");
     if (ig_icemeta_req_int(m, "format-version", W, &fv, err) < 0) return -1;
     if (fv < 1 || fv > IG_VIEWMETA_MAX_FORMAT_VERSION)
-        return ig_error_set(err, BAD, "view metadata: unsupported format-version %" PRId64 " (supported: 1)",
+        return ig_error_set(err, IG_E_BAD_REQUEST, "view metadata: unsupported format-version %" PRId64 " (supported: 1)",
                             fv);
     if (ig_icemeta_req_str(m, "view-uuid", W, &s, err) < 0 ||
         ig_icemeta_req_str(m, "location", W, &s, err) < 0 ||
@@ -93,16 +91,16 @@ static int check_view(json_object *m, ig_error_t *err)
         if (ig_icemeta_check_schema(json_object_array_get_idx(schemas, k), 1, NULL, err) < 0) return -1;
     if (check_unique(schemas, "schema-id", "schema-id", err) < 0) return -1;
     if (json_object_array_length(versions) == 0)
-        return ig_error_set(err, BAD, "view metadata: 'versions' is empty");
+        return ig_error_set(err, IG_E_BAD_REQUEST, "view metadata: 'versions' is empty");
     for (size_t k = 0; k < json_object_array_length(versions); k++)
         if (check_version(json_object_array_get_idx(versions, k), 1, err) < 0) return -1;
     if (check_unique(versions, "version-id", "version-id", err) < 0) return -1;
     if (!(curv = ig_icemeta_find_by_id(versions, "version-id", cur, NULL)))
-        return ig_error_set(err, BAD, "view metadata: cannot find current version %" PRId64 " in 'versions'",
+        return ig_error_set(err, IG_E_BAD_REQUEST, "view metadata: cannot find current version %" PRId64 " in 'versions'",
                             cur);
     i = ig_icemeta_get_i64(curv, "schema-id", -1);
     if (!ig_icemeta_find_by_id(schemas, "schema-id", i, NULL))
-        return ig_error_set(err, BAD,
+        return ig_error_set(err, IG_E_BAD_REQUEST,
                             "view metadata: cannot find current schema with id %" PRId64 " in 'schemas'", i);
     for (size_t k = 0; k < json_object_array_length(log); k++) {
         json_object *e = json_object_array_get_idx(log, k);
@@ -146,7 +144,7 @@ int ig_viewmeta_create(json_object *req, const char *location, const char *view_
         ig_icemeta_opt_object(req, "properties", W, &props, err) < 0 ||
         ig_icemeta_opt_str(req, "location", W, &reqloc, err) < 0)
         return -1;
-    if (!name[0]) return ig_error_set(err, BAD, "%s: 'name' must not be empty", W);
+    if (!name[0]) return ig_error_set(err, IG_E_BAD_REQUEST, "%s: 'name' must not be empty", W);
     if (props && ig_icemeta_check_string_map(props, "create view request: properties", err) < 0) return -1;
     if (ig_icemeta_check_schema(schema, 0, NULL, err) < 0) return -1;
     /* The server stamps the version; accept a request without timestamp-ms. */
@@ -161,7 +159,7 @@ int ig_viewmeta_create(json_object *req, const char *location, const char *view_
     } else if (check_version(version, 0, err) < 0) {
         return -1;
     }
-    if (!view_uuid || !view_uuid[0]) return ig_error_set(err, BAD, "view uuid is required");
+    if (!view_uuid || !view_uuid[0]) return ig_error_set(err, IG_E_BAD_REQUEST, "view uuid is required");
     if (ig_icemeta_new_location(location, reqloc, W, "view", &loc, err) < 0) return -1;
 
     if (!(m = json_object_new_object())) goto oom;
@@ -219,9 +217,9 @@ static int vu_assign_uuid(vcommit_t *c, json_object *u, ig_error_t *err)
 {
     const char *uuid, *have = ig_icemeta_get_str(c->m, "view-uuid");
     if (ig_icemeta_req_str(u, "uuid", UW(u), &uuid, err) < 0) return -1;
-    if (!uuid[0]) return ig_error_set(err, BAD, "assign-uuid: 'uuid' must not be empty");
+    if (!uuid[0]) return ig_error_set(err, IG_E_BAD_REQUEST, "assign-uuid: 'uuid' must not be empty");
     if (have && strcmp(have, uuid) != 0)
-        return ig_error_set(err, BAD, "assign-uuid: cannot reassign the uuid of an existing view (%s)", have);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "assign-uuid: cannot reassign the uuid of an existing view (%s)", have);
     return 0;
 }
 
@@ -230,10 +228,10 @@ static int vu_upgrade_format_version(vcommit_t *c, json_object *u, ig_error_t *e
     int64_t fv, have = ig_icemeta_get_i64(c->m, "format-version", 1);
     if (ig_icemeta_req_int(u, "format-version", UW(u), &fv, err) < 0) return -1;
     if (fv < 1 || fv > IG_VIEWMETA_MAX_FORMAT_VERSION)
-        return ig_error_set(err, BAD, "upgrade-format-version: unsupported view format version %" PRId64, fv);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "upgrade-format-version: unsupported view format version %" PRId64, fv);
     if (fv < have)
         return ig_error_set(
-            err, BAD, "upgrade-format-version: cannot downgrade v%" PRId64 " view to v%" PRId64, have, fv);
+            err, IG_E_BAD_REQUEST, "upgrade-format-version: cannot downgrade v%" PRId64 " view to v%" PRId64, have, fv);
     ig_icemeta_set_i64(c->m, "format-version", fv);
     return 0;
 }
@@ -293,12 +291,12 @@ static int vu_add_view_version(vcommit_t *c, json_object *u, ig_error_t *err)
     if (ig_icemeta_req_int(v, "schema-id", "add-view-version: view-version", &sid, err) < 0) return -1;
     if (sid == -1) {
         if (c->last_schema < 0)
-            return ig_error_set(err, BAD,
+            return ig_error_set(err, IG_E_BAD_REQUEST,
                                 "add-view-version: schema-id -1 (last added) but no schema was added");
         sid = c->last_schema;
     }
     if (!ig_icemeta_find_by_id(ig_icemeta_get(c->m, "schemas"), "schema-id", sid, NULL))
-        return ig_error_set(err, BAD, "add-view-version: unknown schema-id %" PRId64, sid);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "add-view-version: unknown schema-id %" PRId64, sid);
     if (!(copy = ig_icemeta_copy(v))) return ig_icemeta_oom(err);
     ig_icemeta_set_i64(copy, "schema-id", sid);
     for (size_t i = 0; i < json_object_array_length(versions); i++) {
@@ -328,12 +326,12 @@ static int vu_set_current_view_version(vcommit_t *c, json_object *u, ig_error_t 
     if (ig_icemeta_req_int(u, "view-version-id", UW(u), &id, err) < 0) return -1;
     if (id == -1) {
         if (c->last_version < 0)
-            return ig_error_set(err, BAD,
+            return ig_error_set(err, IG_E_BAD_REQUEST,
                                 "set-current-view-version: -1 (last added) but no version was added");
         id = c->last_version;
     }
     if (!(v = ig_icemeta_find_by_id(ig_icemeta_get(c->m, "versions"), "version-id", id, NULL)))
-        return ig_error_set(err, BAD, "set-current-view-version: unknown view version %" PRId64, id);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "set-current-view-version: unknown view version %" PRId64, id);
     if (ig_icemeta_get_i64(c->m, "current-version-id", -1) == id) return 0;
     ig_icemeta_set_i64(c->m, "current-version-id", id);
     int64_t ts = added_here(c, id) ? ig_icemeta_get_i64(v, "timestamp-ms", c->now_ms) : c->now_ms;
@@ -374,7 +372,7 @@ static int expire_versions(vcommit_t *c, ig_error_t *err)
         long v = strtol(s, &end, 10);
         if (end == s || *end != '\0' || v < 1)
             return ig_error_set(
-                err, BAD, "property version.history.num-entries must be a positive integer, got \"%s\"", s);
+                err, IG_E_BAD_REQUEST, "property version.history.num-entries must be a positive integer, got \"%s\"", s);
         keep = v;
     }
     int64_t cur = ig_icemeta_get_i64(c->m, "current-version-id", -1);
@@ -415,7 +413,7 @@ int ig_viewmeta_commit(json_object *current, json_object *requirements, json_obj
 {
     vcommit_t c = {.last_schema = -1, .last_version = -1, .now_ms = now_ms};
     if (ig_icemeta_check_commit_args(requirements, updates, out_meta, err) < 0) return -1;
-    if (!current) return ig_error_set(err, 404, "NoSuchViewException", "View does not exist");
+    if (!current) return ig_error_set(err, IG_E_NO_SUCH_VIEW, "View does not exist");
     if (ig_viewmeta_validate(current, err) < 0) return -1;
 
     for (size_t i = 0; requirements && i < json_object_array_length(requirements); i++) {
@@ -423,12 +421,12 @@ int ig_viewmeta_commit(json_object *current, json_object *requirements, json_obj
         const char *type, *uuid;
         if (ig_icemeta_req_str(r, "type", "requirement", &type, err) < 0) return -1;
         if (strcmp(type, "assert-view-uuid") != 0)
-            return ig_error_set(err, BAD, "unknown view requirement type \"%s\"", type);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "unknown view requirement type \"%s\"", type);
         if (ig_icemeta_req_str(r, "uuid", type, &uuid, err) < 0) return -1;
         const char *have = ig_icemeta_get_str(current, "view-uuid");
         if (strcmp(have, uuid) != 0)
             return ig_error_set(
-                err, CONFLICT, "Requirement failed: view UUID does not match: expected %s != %s", uuid, have);
+                err, IG_E_COMMIT_FAILED, "Requirement failed: view UUID does not match: expected %s != %s", uuid, have);
     }
 
     if (!(c.m = ig_icemeta_copy(current)) || !(c.added = json_object_new_array())) goto oom;
@@ -440,7 +438,7 @@ int ig_viewmeta_commit(json_object *current, json_object *requirements, json_obj
         while (k < nk && strcmp(vupdates[k].action, action) != 0)
             k++;
         if (k == nk) {
-            ig_error_set(err, BAD, "unknown view update action \"%s\"", action);
+            ig_error_set(err, IG_E_BAD_REQUEST, "unknown view update action \"%s\"", action);
             goto fail;
         }
         if (vupdates[k].apply(&c, u, err) < 0) goto fail;

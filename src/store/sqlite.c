@@ -54,7 +54,7 @@ static const char *const migrations[] = {
 static int fail_db(ig_error_t *err, sqlite3 *db, const char *what)
 {
     ig_error("sqlite: %s: %s", what, sqlite3_errmsg(db));
-    return ig_error_set(err, 500, "ServiceFailureException", "storage error during %s", what);
+    return ig_error_set(err, IG_E_INTERNAL, "storage error during %s", what);
 }
 
 static sqlite3 *open_conn(const char *path, ig_error_t *err)
@@ -62,7 +62,7 @@ static sqlite3 *open_conn(const char *path, ig_error_t *err)
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        ig_error_set(err, 500, "ServiceFailureException", "cannot open %s: %s", path,
+        ig_error_set(err, IG_E_INTERNAL, "cannot open %s: %s", path,
                      db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);
         return NULL;
@@ -72,7 +72,7 @@ static sqlite3 *open_conn(const char *path, ig_error_t *err)
      * which a catalog pointer swap deserves. */
     if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL,
                      NULL) != SQLITE_OK) {
-        ig_error_set(err, 500, "ServiceFailureException", "cannot configure %s: %s", path, sqlite3_errmsg(db));
+        ig_error_set(err, IG_E_INTERNAL, "cannot configure %s: %s", path, sqlite3_errmsg(db));
         sqlite3_close(db);
         return NULL;
     }
@@ -161,7 +161,7 @@ static int migrate(sqlite3 *db, ig_error_t *err)
             goto fail;
         }
         if (v > n) {
-            ig_error_set(err, 500, "ServiceFailureException",
+            ig_error_set(err, IG_E_INTERNAL,
                          "the data dir has schema version %d, newer than this binary (%d)", v, n);
             goto fail;
         }
@@ -220,7 +220,7 @@ static int next_seq(sqlite3 *db, int64_t *seq, ig_error_t *err)
 
 static int dup_name(ig_error_t *err, const ig_token_rec_t *t)
 {
-    return ig_error_set(err, 409, "AlreadyExistsException",
+    return ig_error_set(err, IG_E_ALREADY_EXISTS,
                         "name: owner '%s' already has an access token named '%s'", t->owner, t->name);
 }
 
@@ -497,7 +497,7 @@ static int sq_user_insert(ig_store_t *base, const ig_user_t *u, ig_error_t *err)
     bind_text(st, 3, u->password_hash);
     sqlite3_bind_int64(st, 4, u->created_at_ms);
     int r = sqlite3_step(st);
-    if (r == SQLITE_CONSTRAINT) ig_error_set(err, 409, "AlreadyExistsException", "user '%s' already exists", u->name);
+    if (r == SQLITE_CONSTRAINT) ig_error_set(err, IG_E_ALREADY_EXISTS, "user '%s' already exists", u->name);
     else if (r != SQLITE_DONE) fail_db(err, db, "user insert");
     else rc = 0;
 out:
@@ -558,7 +558,7 @@ static int no_ns(ig_error_t *err, const char *ns)
     snprintf(shown, sizeof shown, "%s", ns);
     for (char *p = shown; *p; p++)
         if (*p == 0x1f) *p = '.';
-    return ig_error_set(err, 404, "NoSuchNamespaceException", "Namespace does not exist: %s", shown);
+    return ig_error_set(err, IG_E_NO_SUCH_NAMESPACE, "Namespace does not exist: %s", shown);
 }
 
 /* 1 if the namespace exists, 0 if not, -1 on error. */
@@ -602,7 +602,7 @@ static int sq_ns_create(ig_store_t *base, const char *ns, const char *props, ig_
         snprintf(shown, sizeof shown, "%s", ns);
         for (char *p = shown; *p; p++)
             if (*p == 0x1f) *p = '.';
-        ig_error_set(err, 409, "AlreadyExistsException", "Namespace already exists: %s", shown);
+        ig_error_set(err, IG_E_ALREADY_EXISTS, "Namespace already exists: %s", shown);
         goto out;
     }
     if (r != SQLITE_DONE) {
@@ -707,7 +707,7 @@ static int sq_ns_drop(ig_store_t *base, const char *ns, ig_error_t *err)
         snprintf(shown, sizeof shown, "%s", ns);
         for (char *p = shown; *p; p++)
             if (*p == 0x1f) *p = '.';
-        ig_error_set(err, 409, "NamespaceNotEmptyException", "Namespace %s is not empty: %lld tables, views or namespaces",
+        ig_error_set(err, IG_E_NAMESPACE_NOT_EMPTY, "Namespace %s is not empty: %lld tables, views or namespaces",
                      shown, (long long)children);
         goto out;
     }
@@ -736,7 +736,7 @@ static int no_obj(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const cha
     snprintf(shown, sizeof shown, "%s", ns);
     for (char *p = shown; *p; p++)
         if (*p == 0x1f) *p = '.';
-    return ig_error_set(err, 404, kind == IG_OBJ_VIEW ? "NoSuchViewException" : "NoSuchTableException",
+    return ig_error_set(err, kind == IG_OBJ_VIEW ? IG_E_NO_SUCH_VIEW : IG_E_NO_SUCH_TABLE,
                         "%s does not exist: %s.%s", kind_word(kind), shown, name);
 }
 
@@ -809,7 +809,7 @@ static int swap_one(sqlite3 *db, const ig_obj_swap_t *w, ig_error_t *err)
         if (e < 0) return -1;
         if (e == 0) return no_ns(err, w->ns);
         if (r == 0)
-            return ig_error_set(err, 409, "AlreadyExistsException", "%s already exists: %s",
+            return ig_error_set(err, IG_E_ALREADY_EXISTS, "%s already exists: %s",
                                 k == IG_OBJ_VIEW ? "View with same name" : "Table with same name", w->name);
         sqlite3_stmt *st = prep(db, "INSERT INTO objects(ns, name, kind, location) VALUES(?,?,?,?)", err);
         if (!st) return -1;
@@ -833,7 +833,7 @@ static int swap_one(sqlite3 *db, const ig_obj_swap_t *w, ig_error_t *err)
     sqlite3_finalize(st);
     if (d != SQLITE_DONE) return fail_db(err, db, "object swap");
     if (sqlite3_changes(db) == 0)
-        return ig_error_set(err, 409, "CommitFailedException",
+        return ig_error_set(err, IG_E_COMMIT_FAILED,
                             "Commit failed: %s %s was updated concurrently (base metadata is no longer current)",
                             k == IG_OBJ_VIEW ? "view" : "table", w->name);
     return 0;
@@ -893,7 +893,7 @@ static int sq_obj_rename(ig_store_t *base, const char *from_ns, const char *from
     r = obj_read(db, to_ns, to_name, &k, NULL, 0, err);
     if (r < 0) goto out;
     if (r == 0) {
-        ig_error_set(err, 409, "AlreadyExistsException", "%s already exists: %s",
+        ig_error_set(err, IG_E_ALREADY_EXISTS, "%s already exists: %s",
                      k == IG_OBJ_VIEW ? "View with same name" : "Table with same name", to_name);
         goto out;
     }
@@ -960,7 +960,7 @@ static int sq_idem_get(ig_store_t *base, const char *key, int64_t since_ms, ig_i
         out->body = malloc(out->body_len + 1);
         out->created_at_ms = sqlite3_column_int64(st, 4);
         if (!out->body) {
-            ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+            ig_error_set(err, IG_E_INTERNAL, "out of memory");
         } else {
             if (out->body_len) memcpy(out->body, sqlite3_column_blob(st, 3), out->body_len);
             out->body[out->body_len] = '\0';

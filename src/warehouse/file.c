@@ -32,7 +32,7 @@ struct ig_warehouse {
 static int io_fail(ig_error_t *err, const char *what, const char *rel, int e)
 {
     ig_warn("warehouse: %s %s: %s", what, rel, strerror(e));
-    return ig_error_set(err, 500, "ServiceFailureException", "warehouse I/O error: %s %s: %s", what, rel,
+    return ig_error_set(err, IG_E_INTERNAL, "warehouse I/O error: %s %s: %s", what, rel,
                         strerror(e));
 }
 
@@ -55,16 +55,16 @@ static int check_rel(const char *rel, size_t len, const char *loc, ig_error_t *e
         while (j < len && rel[j] != '/') {
             unsigned char ch = (unsigned char)rel[j];
             if (ch < 0x20 || ch == 0x7f)
-                return ig_error_set(err, 400, "BadRequestException",
+                return ig_error_set(err, IG_E_BAD_REQUEST,
                                     "location contains a control character: %.200s", loc);
             j++;
         }
         size_t n = j - i;
         if (n == 0 || (n == 1 && rel[i] == '.') || (n == 2 && rel[i] == '.' && rel[i + 1] == '.'))
-            return ig_error_set(err, 400, "BadRequestException",
+            return ig_error_set(err, IG_E_BAD_REQUEST,
                                 "location must not contain empty, '.' or '..' segments: %.200s", loc);
         if (++depth > MAX_DEPTH)
-            return ig_error_set(err, 400, "BadRequestException", "location is nested too deeply: %.200s",
+            return ig_error_set(err, IG_E_BAD_REQUEST, "location is nested too deeply: %.200s",
                                 loc);
         i = j + 1;
     }
@@ -76,19 +76,19 @@ static int to_rel(const ig_warehouse_t *w, const char *loc, char *rel, size_t ca
 {
     const char *p = loc ? path_of(loc) : NULL;
     if (!p)
-        return ig_error_set(err, 400, "BadRequestException",
+        return ig_error_set(err, IG_E_BAD_REQUEST,
                             "location must be a file:// URI inside the warehouse %s: %.200s", w->uri,
                             loc ? loc : "(none)");
     size_t len = strlen(p);
     while (len > 1 && p[len - 1] == '/')
         len--;
     if (len <= w->root_len + 1 || memcmp(p, w->root, w->root_len) != 0 || p[w->root_len] != '/')
-        return ig_error_set(err, 400, "BadRequestException", "location is outside the warehouse %s: %.200s",
+        return ig_error_set(err, IG_E_BAD_REQUEST, "location is outside the warehouse %s: %.200s",
                             w->uri, loc);
     const char *r = p + w->root_len + 1;
     size_t rl = len - w->root_len - 1;
     if (rl + 1 > cap || w->root_len + rl + 16 > IG_LOCATION_MAX)
-        return ig_error_set(err, 400, "BadRequestException", "location is too long: %.200s", loc);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "location is too long: %.200s", loc);
     if (check_rel(r, rl, loc, err)) return -1;
     memcpy(rel, r, rl);
     rel[rl] = '\0';
@@ -100,7 +100,7 @@ int ig_warehouse_canonical(const ig_warehouse_t *w, const char *loc, char *out, 
     char rel[IG_LOCATION_MAX];
     if (to_rel(w, loc, rel, sizeof rel, err)) return -1;
     if ((size_t)snprintf(out, cap, "%s/%s", w->uri, rel) >= cap)
-        return ig_error_set(err, 400, "BadRequestException", "location is too long: %.200s", loc);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "location is too long: %.200s", loc);
     return 0;
 }
 
@@ -118,7 +118,7 @@ static int open_dir(ig_warehouse_t *w, const char *rel, bool create, ig_error_t 
         size_t n = e ? (size_t)(e - p) : strlen(p);
         if (n == 0 || n > NAME_MAX) {
             close(fd);
-            return ig_error_set(err, 400, "BadRequestException", "location segment too long or empty: %.200s",
+            return ig_error_set(err, IG_E_BAD_REQUEST, "location segment too long or empty: %.200s",
                                 rel);
         }
         memcpy(seg, p, n);
@@ -137,11 +137,11 @@ static int open_dir(ig_warehouse_t *w, const char *rel, bool create, ig_error_t 
             int en = errno;
             close(fd);
             if (en == ELOOP || en == ENOTDIR)
-                return ig_error_set(err, 400, "BadRequestException",
+                return ig_error_set(err, IG_E_BAD_REQUEST,
                                     "location crosses a symbolic link or a file inside the warehouse: %.200s",
                                     rel);
             if (en == ENOENT)
-                return ig_error_set(err, 404, "NotFoundException", "no such directory: %.200s", rel);
+                return ig_error_set(err, IG_E_NOT_FOUND, "no such directory: %.200s", rel);
             return io_fail(err, "open", rel, en);
         }
         close(fd);
@@ -181,13 +181,13 @@ ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
 {
     const char *p = uri ? path_of(uri) : NULL;
     if (!p) {
-        ig_error_set(err, 500, "ServiceFailureException", "catalog.warehouse must be a file:// URI: %s",
+        ig_error_set(err, IG_E_INTERNAL, "catalog.warehouse must be a file:// URI: %s",
                      uri ? uri : "(none)");
         return NULL;
     }
     ig_warehouse_t *w = calloc(1, sizeof *w);
     if (!w) {
-        ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+        ig_error_set(err, IG_E_INTERNAL, "out of memory");
         return NULL;
     }
     w->rootfd = -1;
@@ -195,7 +195,7 @@ ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
     while (len > 1 && p[len - 1] == '/')
         len--;
     if (len + 1 > sizeof w->root || len < 2) {
-        ig_error_set(err, 500, "ServiceFailureException", "catalog.warehouse path is too long or is '/': %s",
+        ig_error_set(err, IG_E_INTERNAL, "catalog.warehouse path is too long or is '/': %s",
                      uri);
         goto fail;
     }
@@ -203,20 +203,20 @@ ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
     w->root[len] = '\0';
     w->root_len = len;
     if (check_rel(w->root + 1, len - 1, uri, err)) {
-        ig_error_set(err, 500, "ServiceFailureException",
+        ig_error_set(err, IG_E_INTERNAL,
                      "catalog.warehouse must be a normalised absolute path (no '.', '..' or '//'): %s", uri);
         goto fail;
     }
     snprintf(w->uri, sizeof w->uri, "file://%s", w->root);
     snprintf(w->name, sizeof w->name, "%s", strrchr(w->root, '/') + 1);
     if (mkdir_p(w->root) != 0) {
-        ig_error_set(err, 500, "ServiceFailureException", "cannot create the warehouse directory %s: %s",
+        ig_error_set(err, IG_E_INTERNAL, "cannot create the warehouse directory %s: %s",
                      w->root, strerror(errno));
         goto fail;
     }
     w->rootfd = open(w->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (w->rootfd < 0) {
-        ig_error_set(err, 500, "ServiceFailureException", "cannot open the warehouse directory %s: %s",
+        ig_error_set(err, IG_E_INTERNAL, "cannot open the warehouse directory %s: %s",
                      w->root, strerror(errno));
         goto fail;
     }
@@ -271,7 +271,7 @@ static int dir_nonempty(ig_warehouse_t *w, const char *rel, ig_error_t *err)
     ig_error_t e2;
     int fd = open_dir(w, rel, false, &e2);
     if (fd < 0) {
-        if (e2.code == 404) return 0;
+        if (ig_error_status(&e2) == 404) return 0;
         if (err) *err = e2;
         return -1;
     }
@@ -316,7 +316,7 @@ int ig_warehouse_default_location(ig_warehouse_t *w, const char *const *levels, 
     if ((size_t)snprintf(out, cap, "%s/%s", w->uri, rel) >= cap) goto toolong;
     return 0;
 toolong:
-    return ig_error_set(err, 400, "BadRequestException", "identifier too long for a table location");
+    return ig_error_set(err, IG_E_BAD_REQUEST, "identifier too long for a table location");
 }
 
 int64_t ig_warehouse_next_version(const char *prev)
@@ -361,7 +361,7 @@ int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *location, int64_t
     snprintf(name, sizeof name, "%05lld-%s.metadata.json", (long long)version, uuid);
     snprintf(tmp, sizeof tmp, ".%s.tmp", name);
     if ((size_t)snprintf(out, cap, "%s/%s/%s", w->uri, dir, name) >= cap)
-        return ig_error_set(err, 400, "BadRequestException", "location is too long: %.200s", location);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "location is too long: %.200s", location);
     int dfd = open_dir(w, dir, true, err);
     if (dfd < 0) return -1;
     int rc = -1;
@@ -417,16 +417,16 @@ int ig_warehouse_read(ig_warehouse_t *w, const char *loc, char **buf, size_t *le
     *len = 0;
     int dfd = open_parent(w, loc, rel, sizeof rel, &base, err);
     if (dfd < 0) {
-        if (err && err->code == 404) ig_error_set(err, 404, "NotFoundException", "no such file: %.300s", loc);
+        if (err && ig_error_status(err) == 404) ig_error_set(err, IG_E_NOT_FOUND, "no such file: %.300s", loc);
         return -1;
     }
     int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     int en = errno;
     close(dfd);
     if (fd < 0) {
-        if (en == ENOENT) return ig_error_set(err, 404, "NotFoundException", "no such file: %.300s", loc);
+        if (en == ENOENT) return ig_error_set(err, IG_E_NOT_FOUND, "no such file: %.300s", loc);
         if (en == ELOOP)
-            return ig_error_set(err, 400, "BadRequestException", "file is a symbolic link: %.300s", loc);
+            return ig_error_set(err, IG_E_BAD_REQUEST, "file is a symbolic link: %.300s", loc);
         return io_fail(err, "open", rel, en);
     }
     struct stat sb;
@@ -436,18 +436,18 @@ int ig_warehouse_read(ig_warehouse_t *w, const char *loc, char **buf, size_t *le
         goto fail;
     }
     if (!S_ISREG(sb.st_mode)) {
-        ig_error_set(err, 400, "BadRequestException", "not a regular file: %.300s", loc);
+        ig_error_set(err, IG_E_BAD_REQUEST, "not a regular file: %.300s", loc);
         goto fail;
     }
     if (sb.st_size > IG_WAREHOUSE_MAX_FILE) {
-        ig_error_set(err, 400, "BadRequestException", "file larger than %d bytes: %.300s",
+        ig_error_set(err, IG_E_BAD_REQUEST, "file larger than %d bytes: %.300s",
                      IG_WAREHOUSE_MAX_FILE, loc);
         goto fail;
     }
     size_t want = (size_t)sb.st_size, got = 0;
     b = malloc(want + 1);
     if (!b) {
-        ig_error_set(err, 500, "ServiceFailureException", "out of memory");
+        ig_error_set(err, IG_E_INTERNAL, "out of memory");
         goto fail;
     }
     while (got < want) {
@@ -479,7 +479,7 @@ static int open_parent_if_any(ig_warehouse_t *w, const char *loc, char *rel, siz
     ig_error_t e2;
     int dfd = open_parent(w, loc, rel, cap, base, &e2);
     if (dfd >= 0) return dfd;
-    if (e2.code == 404) return -2;
+    if (ig_error_status(&e2) == 404) return -2;
     if (err) *err = e2;
     return -1;
 }
@@ -503,7 +503,7 @@ static int rm_tree(int dfd, const char *name, int depth, ig_error_t *err)
     if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT) return 0;
     if (errno != EISDIR && errno != EPERM) return io_fail(err, "unlink", name, errno);
     if (depth > MAX_DEPTH)
-        return ig_error_set(err, 500, "ServiceFailureException", "directory tree too deep");
+        return ig_error_set(err, IG_E_INTERNAL, "directory tree too deep");
     int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return io_fail(err, "open", name, errno);
     DIR *d = fdopendir(fd);

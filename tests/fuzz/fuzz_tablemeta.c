@@ -32,7 +32,7 @@ static void check_failure(int rc, const ig_error_t *err, json_object *out)
     if (rc == 0) return;
     must(rc == -1, "return code is 0 or -1");
     must(out == NULL, "no output on failure");
-    must(err->code >= 400 && err->code < 600 && err->message[0] && err->type[0], "error filled on failure");
+    must(ig_error_status(err) >= 400 && ig_error_status(err) < 600 && err->message[0] && err->kind != IG_E_NONE, "error filled on failure");
 }
 
 static void check_output(json_object *out, int view)

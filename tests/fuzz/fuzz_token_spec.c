@@ -55,7 +55,7 @@ static void check(json_object *body, bool for_create)
     memset(&err, 0, sizeof err);
     int rc = ig_token_spec_from_json(body, for_create, NOW_MS, &spec, &err);
     if (rc != 0) {
-        if (rc != -1 || err.code != 400 || err.message[0] == '\0') abort();
+        if (rc != -1 || ig_error_status(&err) != 400 || err.message[0] == '\0') abort();
         return;
     }
     if (ig_token_spec_validate(&spec, for_create, NOW_MS, &err) != 0) abort();

@@ -87,14 +87,14 @@ static inline size_t len(json_object *arr)
 #define expect_fail(rc, err, want_code, substr)                                                              \
     do {                                                                                                     \
         assert_int_equal((rc), -1);                                                                          \
-        assert_int_equal((err).code, (want_code));                                                           \
+        assert_int_equal(ig_error_status(&(err)), (want_code));                                                           \
         if (!strstr((err).message, (substr)))                                                                \
             fail_msg("message \"%s\" lacks \"%s\"", (err).message, (substr));                                \
     } while (0)
 
 #define expect_ok(rc, err)                                                                                   \
     do {                                                                                                     \
-        if ((rc) != 0) fail_msg("unexpected failure %d %s: %s", (err).code, (err).type, (err).message);      \
+        if ((rc) != 0) fail_msg("unexpected failure %d %s: %s", ig_error_status(&(err)), ig_error_kind_type((err).kind), (err).message);      \
     } while (0)
 
 #ifdef FX_COMMIT

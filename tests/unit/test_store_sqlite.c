@@ -146,23 +146,23 @@ static void test_ns_create_and_hierarchy(void **state)
     ig_error_t err;
     assert_int_equal(st->ops->ns_create(st, "db", "{\"owner\":\"x\"}", &err), 0);
     assert_int_equal(st->ops->ns_create(st, "db", NULL, &err), -1);
-    assert_int_equal(err.code, 409);
-    assert_string_equal(err.type, "AlreadyExistsException");
+    assert_int_equal(ig_error_status(&err), 409);
+    assert_string_equal(ig_error_kind_type(err.kind), "AlreadyExistsException");
     assert_contains(err.message, "db");
 
     /* A child needs its parent; the 404 shows the levels joined by dots. */
     assert_int_equal(st->ops->ns_create(st, "nope" SEP "child", NULL, &err), -1);
-    assert_int_equal(err.code, 404);
-    assert_string_equal(err.type, "NoSuchNamespaceException");
+    assert_int_equal(ig_error_status(&err), 404);
+    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchNamespaceException");
     assert_contains(err.message, "nope");
     assert_int_equal(st->ops->ns_get(st, "nope" SEP "child", NULL, &err), IG_STORE_NOTFOUND);
     ns_create_ok(st, "db" SEP "raw");
     assert_int_equal(st->ops->ns_create(st, "db" SEP "raw" SEP "x" SEP "y", NULL, &err), -1);
-    assert_int_equal(err.code, 404);
+    assert_int_equal(ig_error_status(&err), 404);
     assert_contains(err.message, "db.raw.x");
     ns_create_ok(st, "db" SEP "raw" SEP "x");
     assert_int_equal(st->ops->ns_create(st, "db" SEP "raw", NULL, &err), -1);
-    assert_int_equal(err.code, 409);
+    assert_int_equal(ig_error_status(&err), 409);
     assert_contains(err.message, "db.raw");
 
     char *props = NULL;
@@ -232,8 +232,8 @@ static void test_ns_list_children_paginated(void **state)
     memset(&none, 0, sizeof none);
     ig_error_t err;
     assert_int_equal(st->ops->ns_list(st, "zzz", NULL, 0, collect, &none, &err), -1);
-    assert_int_equal(err.code, 404);
-    assert_string_equal(err.type, "NoSuchNamespaceException");
+    assert_int_equal(ig_error_status(&err), 404);
+    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchNamespaceException");
 }
 
 static void test_ns_drop_rules(void **state)
@@ -244,20 +244,20 @@ static void test_ns_drop_rules(void **state)
     ns_create_ok(st, "p");
     ns_create_ok(st, "p" SEP "q");
     assert_int_equal(st->ops->ns_drop(st, "p", &err), -1);
-    assert_int_equal(err.code, 409);
-    assert_string_equal(err.type, "NamespaceNotEmptyException");
+    assert_int_equal(ig_error_status(&err), 409);
+    assert_string_equal(ig_error_kind_type(err.kind), "NamespaceNotEmptyException");
     assert_int_equal(st->ops->ns_get(st, "p", NULL, &err), 0);
 
     assert_int_equal(obj_create(st, "p" SEP "q", "t", IG_OBJ_TABLE, "file:///t/1.json", &err), 0);
     assert_int_equal(st->ops->ns_drop(st, "p" SEP "q", &err), -1);
-    assert_int_equal(err.code, 409);
-    assert_string_equal(err.type, "NamespaceNotEmptyException");
+    assert_int_equal(ig_error_status(&err), 409);
+    assert_string_equal(ig_error_kind_type(err.kind), "NamespaceNotEmptyException");
     assert_int_equal(st->ops->obj_drop(st, "p" SEP "q", "t", IG_OBJ_TABLE, &err), 0);
 
     /* A view counts too. */
     assert_int_equal(obj_create(st, "p" SEP "q", "v", IG_OBJ_VIEW, "file:///v/1.json", &err), 0);
     assert_int_equal(st->ops->ns_drop(st, "p" SEP "q", &err), -1);
-    assert_int_equal(err.code, 409);
+    assert_int_equal(ig_error_status(&err), 409);
     assert_int_equal(st->ops->obj_drop(st, "p" SEP "q", "v", IG_OBJ_VIEW, &err), 0);
 
     assert_int_equal(st->ops->ns_drop(st, "p" SEP "q", &err), 0);
@@ -289,8 +289,8 @@ static void test_obj_create_and_cas(void **state)
 
     /* Creating again: 409 AlreadyExists, location untouched. */
     assert_int_equal(obj_create(st, "db", "t", IG_OBJ_TABLE, "L-other", &err), -1);
-    assert_int_equal(err.code, 409);
-    assert_string_equal(err.type, "AlreadyExistsException");
+    assert_int_equal(ig_error_status(&err), 409);
+    assert_string_equal(ig_error_kind_type(err.kind), "AlreadyExistsException");
     assert_string_equal(loc_of(st, "db", "t", 0), "L1");
 
     /* Compare-and-set: the right base moves the pointer, a stale one is a CommitFailed and moves nothing. */
@@ -298,24 +298,24 @@ static void test_obj_create_and_cas(void **state)
     assert_string_equal(loc_of(st, "db", "t", IG_OBJ_TABLE), "L2");
     memset(&err, 0, sizeof err);
     assert_int_equal(obj_cas(st, "db", "t", IG_OBJ_TABLE, "L1", "L3", &err), -1);
-    assert_int_equal(err.code, 409);
-    assert_string_equal(err.type, "CommitFailedException");
+    assert_int_equal(ig_error_status(&err), 409);
+    assert_string_equal(ig_error_kind_type(err.kind), "CommitFailedException");
     assert_contains(err.message, "t");
     assert_string_equal(loc_of(st, "db", "t", 0), "L2");
 
     /* A commit to a missing table, or to a table as if it were a view: 404 of the right kind. */
     assert_int_equal(obj_cas(st, "db", "nope", IG_OBJ_TABLE, "L1", "L2", &err), -1);
-    assert_int_equal(err.code, 404);
-    assert_string_equal(err.type, "NoSuchTableException");
+    assert_int_equal(ig_error_status(&err), 404);
+    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchTableException");
     assert_int_equal(obj_cas(st, "db", "t", IG_OBJ_VIEW, "L2", "L9", &err), -1);
-    assert_int_equal(err.code, 404);
-    assert_string_equal(err.type, "NoSuchViewException");
+    assert_int_equal(ig_error_status(&err), 404);
+    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchViewException");
     assert_string_equal(loc_of(st, "db", "t", 0), "L2");
 
     /* Creating in a missing namespace: 404. */
     assert_int_equal(obj_create(st, "gone", "t", IG_OBJ_TABLE, "L1", &err), -1);
-    assert_int_equal(err.code, 404);
-    assert_string_equal(err.type, "NoSuchNamespaceException");
+    assert_int_equal(ig_error_status(&err), 404);
+    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchNamespaceException");
 }
 
 static void test_obj_multi_swap_all_or_none(void **state)
@@ -337,8 +337,8 @@ static void test_obj_multi_swap_all_or_none(void **state)
     /* The second is stale: the first is rolled back. */
     ig_obj_swap_t bad[2] = {{"db", "a", IG_OBJ_TABLE, "A2", "A3"}, {"db", "b", IG_OBJ_TABLE, "B1", "B3"}};
     assert_int_equal(st->ops->obj_swap(st, bad, 2, &err), -1);
-    assert_int_equal(err.code, 409);
-    assert_string_equal(err.type, "CommitFailedException");
+    assert_int_equal(ig_error_status(&err), 409);
+    assert_string_equal(ig_error_kind_type(err.kind), "CommitFailedException");
     assert_contains(err.message, "b");
     assert_string_equal(loc_of(st, "db", "a", 0), "A2");
     assert_string_equal(loc_of(st, "db", "b", 0), "B2");
@@ -348,7 +348,7 @@ static void test_obj_multi_swap_all_or_none(void **state)
                               {"other", "d", IG_OBJ_VIEW, NULL, "D1"},
                               {"db", "a", IG_OBJ_TABLE, "stale", "A9"}};
     assert_int_equal(st->ops->obj_swap(st, mixed, 3, &err), -1);
-    assert_int_equal(err.code, 409);
+    assert_int_equal(ig_error_status(&err), 409);
     assert_string_equal(loc_of(st, "db", "c", 0), "");
     assert_string_equal(loc_of(st, "other", "d", 0), "");
     assert_string_equal(loc_of(st, "db", "a", 0), "A2");
@@ -356,7 +356,7 @@ static void test_obj_multi_swap_all_or_none(void **state)
     /* ... and a failing create (namespace gone) after a good swap rolls the swap back. */
     ig_obj_swap_t gone[2] = {{"db", "a", IG_OBJ_TABLE, "A2", "A3"}, {"nope", "x", IG_OBJ_TABLE, NULL, "X1"}};
     assert_int_equal(st->ops->obj_swap(st, gone, 2, &err), -1);
-    assert_int_equal(err.code, 404);
+    assert_int_equal(ig_error_status(&err), 404);
     assert_string_equal(loc_of(st, "db", "a", 0), "A2");
 
     /* The same transaction retried with the right bases succeeds, and the store is usable afterwards. */
@@ -385,8 +385,8 @@ static void test_obj_cas_long_locations(void **state)
     prefix_only[n - 1] = 'z'; /* differs from l1 only in its last byte */
     assert_int_equal(obj_create(st, "db", "t", IG_OBJ_TABLE, l1, &err), 0);
     assert_int_equal(obj_cas(st, "db", "t", IG_OBJ_TABLE, prefix_only, l2, &err), -1);
-    assert_int_equal(err.code, 409);
-    assert_string_equal(err.type, "CommitFailedException");
+    assert_int_equal(ig_error_status(&err), 409);
+    assert_string_equal(ig_error_kind_type(err.kind), "CommitFailedException");
     if (obj_cas(st, "db", "t", IG_OBJ_TABLE, l1, l2, &err))
         fail_msg("CAS with the right base: %s", err.message);
     char *loc = malloc(n + 16);
@@ -407,11 +407,11 @@ static void test_tables_and_views_share_names(void **state)
     assert_int_equal(obj_create(st, "db", "t", IG_OBJ_TABLE, "T1", &err), 0);
     assert_int_equal(obj_create(st, "db", "v", IG_OBJ_VIEW, "V1", &err), 0);
     assert_int_equal(obj_create(st, "db", "t", IG_OBJ_VIEW, "V2", &err), -1);
-    assert_int_equal(err.code, 409);
-    assert_string_equal(err.type, "AlreadyExistsException");
+    assert_int_equal(ig_error_status(&err), 409);
+    assert_string_equal(ig_error_kind_type(err.kind), "AlreadyExistsException");
     assert_contains(err.message, "Table with same name");
     assert_int_equal(obj_create(st, "db", "v", IG_OBJ_TABLE, "T2", &err), -1);
-    assert_int_equal(err.code, 409);
+    assert_int_equal(ig_error_status(&err), 409);
     assert_contains(err.message, "View with same name");
     assert_string_equal(loc_of(st, "db", "t", IG_OBJ_TABLE), "T1");
     assert_string_equal(loc_of(st, "db", "v", IG_OBJ_VIEW), "V1");
@@ -429,7 +429,7 @@ static void test_tables_and_views_share_names(void **state)
     assert_string_equal(loc_of(st, "db", "t", 0), "T1");
     /* Renaming a view onto a table's name: 409. */
     assert_int_equal(st->ops->obj_rename(st, "db", "v", "db", "t", IG_OBJ_VIEW, &err), -1);
-    assert_int_equal(err.code, 409);
+    assert_int_equal(ig_error_status(&err), 409);
     assert_string_equal(loc_of(st, "db", "v", IG_OBJ_VIEW), "V1");
 }
 
@@ -465,8 +465,8 @@ static void test_obj_list_paginated(void **state)
     names_t none;
     memset(&none, 0, sizeof none);
     assert_int_equal(st->ops->obj_list(st, "missing", IG_OBJ_TABLE, NULL, 0, collect, &none, &err), -1);
-    assert_int_equal(err.code, 404);
-    assert_string_equal(err.type, "NoSuchNamespaceException");
+    assert_int_equal(ig_error_status(&err), 404);
+    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchNamespaceException");
 }
 
 static void test_obj_rename_and_drop(void **state)
@@ -480,17 +480,17 @@ static void test_obj_rename_and_drop(void **state)
     assert_int_equal(obj_create(st, "db", "u", IG_OBJ_TABLE, "U1", &err), 0);
 
     assert_int_equal(st->ops->obj_rename(st, "db", "t", "db", "u", IG_OBJ_TABLE, &err), -1);
-    assert_int_equal(err.code, 409);
-    assert_string_equal(err.type, "AlreadyExistsException");
+    assert_int_equal(ig_error_status(&err), 409);
+    assert_string_equal(ig_error_kind_type(err.kind), "AlreadyExistsException");
     assert_int_equal(st->ops->obj_rename(st, "db", "t", "gone", "t", IG_OBJ_TABLE, &err), -1);
-    assert_int_equal(err.code, 404);
-    assert_string_equal(err.type, "NoSuchNamespaceException");
+    assert_int_equal(ig_error_status(&err), 404);
+    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchNamespaceException");
     assert_int_equal(st->ops->obj_rename(st, "db", "nope", "db", "x", IG_OBJ_TABLE, &err), -1);
-    assert_int_equal(err.code, 404);
-    assert_string_equal(err.type, "NoSuchTableException");
+    assert_int_equal(ig_error_status(&err), 404);
+    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchTableException");
     assert_int_equal(st->ops->obj_rename(st, "db", "t", "db", "x", IG_OBJ_VIEW, &err), -1);
-    assert_int_equal(err.code, 404);
-    assert_string_equal(err.type, "NoSuchViewException");
+    assert_int_equal(ig_error_status(&err), 404);
+    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchViewException");
     assert_string_equal(loc_of(st, "db", "t", 0), "T1");
     assert_string_equal(loc_of(st, "db", "u", 0), "U1");
 
@@ -538,7 +538,7 @@ static void *racer(void *arg)
         int rc = obj_cas(r->st, "db", "hot", IG_OBJ_TABLE, r->base, next, &err);
         if (rc == 0)
             atomic_fetch_add(&r->wins, 1);
-        else if (err.code == 409 && strcmp(err.type, "CommitFailedException") == 0)
+        else if (ig_error_status(&err) == 409 && err.kind == IG_E_COMMIT_FAILED)
             atomic_fetch_add(&r->conflicts, 1);
         else
             atomic_fetch_add(&r->other, 1);
@@ -620,7 +620,7 @@ static void test_token_rows_and_change_feed(void **state)
     token_row(&b, "tok_b", "n", "alice", 2);
     assert_int_equal(st->ops->token_insert(st, &a, &err), 0);
     assert_int_equal(st->ops->token_insert(st, &b, &err), -1); /* same owner, same name */
-    assert_int_equal(err.code, 409);
+    assert_int_equal(ig_error_status(&err), 409);
     snprintf(b.owner, sizeof b.owner, "bob");
     assert_int_equal(st->ops->token_insert(st, &b, &err), 0);
     assert_true(b.seq > a.seq);
@@ -734,7 +734,7 @@ static void test_users(void **state)
     ig_user_t u = {"admin", IG_ROLE_ADMIN, "$argon2id$x", 42};
     assert_int_equal(st->ops->user_insert(st, &u, &err), 0);
     assert_int_equal(st->ops->user_insert(st, &u, &err), -1);
-    assert_int_equal(err.code, 409);
+    assert_int_equal(ig_error_status(&err), 409);
     ig_user_t m = {"mia", IG_ROLE_MEMBER, "$argon2id$y", 43};
     assert_int_equal(st->ops->user_insert(st, &m, &err), 0);
     ig_user_t got;
@@ -821,7 +821,7 @@ static void test_newer_schema_refused(void **state)
     memset(&err, 0, sizeof err);
     ig_store_t *st = ig_store_sqlite_open(e->db, &err);
     assert_null(st);
-    assert_int_equal(err.code, 500);
+    assert_int_equal(ig_error_status(&err), 500);
     assert_contains(err.message, "99");
     assert_contains(err.message, "newer");
     /* The refusal changed nothing: the version and the data are as they were. */
@@ -836,7 +836,7 @@ static void test_open_bad_path(void **state)
     memset(&err, 0, sizeof err);
     ig_store_t *st = ig_store_sqlite_open("/nonexistent-dir-icegate/x/icegate.db", &err);
     assert_null(st);
-    assert_int_equal(err.code, 500);
+    assert_int_equal(ig_error_status(&err), 500);
     assert_contains(err.message, "/nonexistent-dir-icegate/x/icegate.db");
 }
 

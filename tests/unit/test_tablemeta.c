@@ -91,10 +91,10 @@ static void test_invalid_fixtures_rejected(void **state)
         json_object *m = fixture(cases[i].file), *out = NULL;
         ig_error_t err = {0};
         int rc = ig_tablemeta_validate(m, &err);
-        if (rc != -1 || err.code != 400 || !strstr(err.message, cases[i].msg))
-            fail_msg("%s: rc=%d code=%d message \"%s\", want \"%s\"", cases[i].file, rc, err.code,
+        if (rc != -1 || ig_error_status(&err) != 400 || !strstr(err.message, cases[i].msg))
+            fail_msg("%s: rc=%d code=%d message \"%s\", want \"%s\"", cases[i].file, rc, ig_error_status(&err),
                      err.message, cases[i].msg);
-        assert_string_equal(err.type, "BadRequestException");
+        assert_string_equal(ig_error_kind_type(err.kind), "BadRequestException");
         /* a commit on it fails the same way */
         rc = commit(m, NULL, "[]", &out, &err);
         expect_fail(rc, err, 400, cases[i].msg);

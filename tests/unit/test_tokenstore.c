@@ -121,7 +121,7 @@ static void create_ok(ig_tokenstore_t *ts, const char *owner, const ig_token_spe
 {
     ig_error_t err = {0};
     int rc = ig_tokenstore_create(ts, owner, spec, secret, rec, &err);
-    if (rc) fail_msg("create %s/%s: %d %s", owner, spec->name, err.code, err.message);
+    if (rc) fail_msg("create %s/%s: %d %s", owner, spec->name, ig_error_status(&err), err.message);
     assert_int_equal(ig_token_check(secret, strlen(secret)), IG_TOKEN_OK);
 }
 
@@ -158,8 +158,8 @@ static void refused_on(const char *text, json_object *body, bool for_create, con
     ig_error_t err;
     int rc = spec_parse(text, body, for_create, &spec, &err);
     if (rc != -1) fail_msg("accepted: %s", text ? text : "(object)");
-    assert_int_equal(err.code, 400);
-    assert_string_equal(err.type, "BadRequestException");
+    assert_int_equal(ig_error_status(&err), 400);
+    assert_string_equal(ig_error_kind_type(err.kind), "BadRequestException");
     char want[64];
     snprintf(want, sizeof want, "%s:", field);
     if (strncmp(err.message, want, strlen(want)) != 0)
@@ -335,7 +335,7 @@ static void test_spec_name_strict_utf8(void **state)
         ig_token_spec_t spec;
         ig_error_t err;
         assert_int_equal(spec_parse(NULL, body_with_name(bad[i]), true, &spec, &err), -1);
-        assert_int_equal(err.code, 400);
+        assert_int_equal(ig_error_status(&err), 400);
         assert_contains(err.message, "name: is not valid UTF-8");
     }
     static const char *const good[] = {
@@ -363,11 +363,11 @@ static void test_spec_shape_errors(void **state)
     static const char *const not_objects[] = {"[1]", "\"x\"", "5", "true", "null"};
     for (size_t i = 0; i < sizeof not_objects / sizeof not_objects[0]; i++) {
         assert_int_equal(spec_parse(not_objects[i], NULL, true, &spec, &err), -1);
-        assert_int_equal(err.code, 400);
+        assert_int_equal(ig_error_status(&err), 400);
         assert_contains(err.message, "JSON object");
     }
     assert_int_equal(spec_parse("{\"name\":\"x\",\"color\":\"red\"}", NULL, true, &spec, &err), -1);
-    assert_int_equal(err.code, 400);
+    assert_int_equal(ig_error_status(&err), 400);
     assert_contains(err.message, "color");
     assert_int_equal(spec_parse("{\"Name\":\"x\"}", NULL, false, &spec, &err), -1); /* case matters */
     assert_contains(err.message, "Name");
@@ -518,7 +518,7 @@ static void test_lifecycle(void **state)
     /* An invalid PATCH changes nothing. */
     patch = named("");
     assert_int_equal(ig_tokenstore_update(e->ts, rec.id, &patch, &out, &err), -1);
-    assert_int_equal(err.code, 400);
+    assert_int_equal(ig_error_status(&err), 400);
     assert_int_equal(ig_tokenstore_get(e->ts, rec.id, &out, &err), 0);
     assert_string_equal(out.name, "deploy");
 
@@ -531,18 +531,18 @@ static void test_lifecycle(void **state)
 
     /* Everything on a deleted id is a 404 naming the token. */
     assert_int_equal(ig_tokenstore_get(e->ts, rec.id, &out, &err), -1);
-    assert_int_equal(err.code, 404);
-    assert_string_equal(err.type, "NoSuchAccessTokenException");
+    assert_int_equal(ig_error_status(&err), 404);
+    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchAccessTokenException");
     assert_contains(err.message, rec.id);
     assert_int_equal(ig_tokenstore_delete(e->ts, rec.id, &err), -1);
-    assert_int_equal(err.code, 404);
+    assert_int_equal(ig_error_status(&err), 404);
     assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, NULL, &out, &err), -1);
-    assert_int_equal(err.code, 404);
+    assert_int_equal(ig_error_status(&err), 404);
     assert_int_equal(ig_tokenstore_activate(e->ts, "tok_nope", &out, &err), -1);
-    assert_int_equal(err.code, 404);
+    assert_int_equal(ig_error_status(&err), 404);
     patch = named("x");
     assert_int_equal(ig_tokenstore_update(e->ts, rec.id, &patch, &out, &err), -1);
-    assert_int_equal(err.code, 404);
+    assert_int_equal(ig_error_status(&err), 404);
 }
 
 static void test_suspend_reason_checked(void **state)
@@ -556,7 +556,7 @@ static void test_suspend_reason_checked(void **state)
     memset(longr, 'x', sizeof longr - 1);
     longr[sizeof longr - 1] = '\0';
     assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, longr, &out, &err), -1);
-    assert_int_equal(err.code, 400);
+    assert_int_equal(ig_error_status(&err), 400);
     assert_contains(err.message, "reason");
     assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, "line\nbreak", &out, &err), -1);
     assert_contains(err.message, "reason");
@@ -607,8 +607,8 @@ static void test_names_owners_and_listing(void **state)
     /* Same name, same owner: 409, and no token appears in memory or the store. */
     char dup[IG_TOKEN_LEN + 1];
     assert_int_equal(ig_tokenstore_create(e->ts, "alice", &spec, dup, &out, &err), -1);
-    assert_int_equal(err.code, 409);
-    assert_string_equal(err.type, "AlreadyExistsException");
+    assert_int_equal(ig_error_status(&err), 409);
+    assert_string_equal(ig_error_kind_type(err.kind), "AlreadyExistsException");
     assert_contains(err.message, "name");
     assert_int_equal(dup[0], '\0'); /* the secret of a failed create is wiped */
     assert_int_equal(ig_tokenstore_count(e->ts), 1);
@@ -624,7 +624,7 @@ static void test_names_owners_and_listing(void **state)
     /* Renaming onto a taken name: 409, unchanged. */
     spec = named("ci");
     assert_int_equal(ig_tokenstore_update(e->ts, a2.id, &spec, &out, &err), -1);
-    assert_int_equal(err.code, 409);
+    assert_int_equal(ig_error_status(&err), 409);
     assert_int_equal(ig_tokenstore_get(e->ts, a2.id, &out, &err), 0);
     assert_string_equal(out.name, "deploy");
 
@@ -663,7 +663,7 @@ static void test_names_owners_and_listing(void **state)
     assert_int_equal(c.n, 1);
     assert_string_equal(c.ids[0], a1.id);
     assert_int_equal(ig_tokenstore_list(e->ts, NULL, "revoked", collect, &c, &err), -1);
-    assert_int_equal(err.code, 400);
+    assert_int_equal(ig_error_status(&err), 400);
     assert_contains(err.message, "status");
 
     assert_int_equal(ig_tokenstore_get(e->ts, b2.id, &out, &err), 0);

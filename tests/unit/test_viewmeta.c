@@ -31,7 +31,7 @@ static void test_view_fixtures(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         m = fixture(cases[i].file);
         int rc = ig_viewmeta_validate(m, &err);
-        if (rc != -1 || err.code != 400 || !strstr(err.message, cases[i].msg))
+        if (rc != -1 || ig_error_status(&err) != 400 || !strstr(err.message, cases[i].msg))
             fail_msg("%s: rc=%d message \"%s\", want \"%s\"", cases[i].file, rc, err.message, cases[i].msg);
         json_object_put(m);
     }

@@ -67,8 +67,8 @@ static void canon_bad(fx_t *f, const char *pre, const char *post)
     snprintf(loc, sizeof loc, "%s%s%s", pre, f->root, post);
     if (ig_warehouse_canonical(f->w, loc, out, sizeof out, &err) == 0)
         fail_msg("accepted %s as %s", loc, out);
-    assert_int_equal(err.code, 400);
-    assert_string_equal(err.type, "BadRequestException");
+    assert_int_equal(ig_error_status(&err), 400);
+    assert_string_equal(ig_error_kind_type(err.kind), "BadRequestException");
 }
 
 static void test_open_creates_root_and_names_it(void **state)
@@ -164,9 +164,9 @@ static void test_write_read_roundtrip(void **state)
     assert_int_equal(ig_warehouse_remove(f->w, out, &err), 0);
     assert_int_equal(ig_warehouse_exists(f->w, out, &err), 0);
     assert_int_equal(ig_warehouse_remove(f->w, out, &err), 0); /* already gone: fine */
-    err.code = 0;
+    err.kind = IG_E_NONE;
     assert_int_equal(ig_warehouse_read(f->w, out, &buf, &len, &err), -1);
-    assert_int_equal(err.code, 404);
+    assert_int_equal(ig_error_status(&err), 404);
 }
 
 static void test_symlinks_are_never_followed(void **state)
@@ -187,7 +187,7 @@ static void test_symlinks_are_never_followed(void **state)
     /* writing through the link is refused and writes nothing outside */
     snprintf(loc, sizeof loc, "file://%s/link/t", f->root);
     assert_int_equal(ig_warehouse_write_metadata(f->w, loc, 0, "{}", 2, out, sizeof out, &err), -1);
-    assert_int_equal(err.code, 400);
+    assert_int_equal(ig_error_status(&err), 400);
     struct stat sb;
     char t[500];
     snprintf(t, sizeof t, "%s/t", outside);
@@ -198,7 +198,7 @@ static void test_symlinks_are_never_followed(void **state)
     size_t len;
     snprintf(loc, sizeof loc, "file://%s/link/secret.metadata.json", f->root);
     assert_int_equal(ig_warehouse_read(f->w, loc, &buf, &len, &err), -1);
-    assert_int_equal(err.code, 400);
+    assert_int_equal(ig_error_status(&err), 400);
     assert_null(buf);
 
     /* a file that is itself a link is refused too */
@@ -207,7 +207,7 @@ static void test_symlinks_are_never_followed(void **state)
     assert_int_equal(symlink(file, flink), 0);
     snprintf(loc, sizeof loc, "file://%s/f.metadata.json", f->root);
     assert_int_equal(ig_warehouse_read(f->w, loc, &buf, &len, &err), -1);
-    assert_int_equal(err.code, 400);
+    assert_int_equal(ig_error_status(&err), 400);
 
     /* purge of a table holding a link removes the link, not its target */
     char tdir[500], tlink[600];
