@@ -6,7 +6,7 @@
  * Scenarios (each a loop of ITERS calls per thread, timed with CLOCK_MONOTONIC around the loop):
  *   admit        fake clock, every call admitted (one successful CAS each)
  *   refuse       fake clock, bucket drained, every call refused (a load, no write)
- *   clock+take   ig_clock_now_ns() + take, what the HTTP layer pays per request
+ *   clock+take   ig_clock_mono_ns() + take, what the HTTP layer pays per request
  *   2T shared admit   two threads, one cell, every call admitted: CAS contention on one cache line
  *   2T shared refuse  two threads, one cell, all refused: read-only sharing
  *   2T own cells      two threads, a cell each (separate cache lines): no sharing
@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "ratelimit/gcra.h"
+#include "core/clock.h"
 
 #define RUNS 5
 #define ITERS 5000000L
@@ -46,7 +47,7 @@ static void *work(void *v)
     worker_t *w = v;
     ig_gcra_result_t r;
     long admitted = 0;
-    int64_t now = ig_clock_now_ns();
+    int64_t now = ig_clock_mono_ns();
     if (w->start) pthread_barrier_wait(w->start);
     switch (w->mode) {
     case MODE_ADMIT: /* T = 1 ns, huge tolerance, clock advancing 10 ns per call: always admitted */
@@ -64,7 +65,7 @@ static void *work(void *v)
         break;
     case MODE_CLOCK:
         for (long i = 0; i < ITERS; i++) {
-            ig_ratelimit_take(w->cell, w->p, ig_clock_now_ns(), &r);
+            ig_ratelimit_take(w->cell, w->p, ig_clock_mono_ns(), &r);
             admitted += r.allowed;
         }
         break;
@@ -93,7 +94,7 @@ static double run_once(int threads, int shared, bench_mode_t mode, const ig_gcra
     if (mode == MODE_REFUSE) /* drain the bucket(s) first */
         for (int c = 0; c < 2; c++)
             for (int i = 0; i <= p->burst; i++)
-                ig_ratelimit_take(&cells[c].cell, p, ig_clock_now_ns(), &r);
+                ig_ratelimit_take(&cells[c].cell, p, ig_clock_mono_ns(), &r);
 
     worker_t w[2];
     pthread_t th[2];
@@ -107,10 +108,10 @@ static double run_once(int threads, int shared, bench_mode_t mode, const ig_gcra
         }
     }
     pthread_barrier_wait(&start);
-    int64_t t0 = ig_clock_now_ns();
+    int64_t t0 = ig_clock_mono_ns();
     for (int i = 0; i < threads; i++)
         pthread_join(th[i], NULL);
-    int64_t t1 = ig_clock_now_ns();
+    int64_t t1 = ig_clock_mono_ns();
     pthread_barrier_destroy(&start);
     free(cells);
     return (double)(t1 - t0) / (double)ITERS;

@@ -3,6 +3,7 @@
  * Options are parsed by hand (not getopt) so that `--name` and friends can appear anywhere after the
  * subcommand and every error names the option. */
 #include "cli.h"
+#include "core/clock.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -145,7 +146,7 @@ static void fmt_rps(const ig_token_rec_t *t, bool enforced, char *buf, size_t ca
 static void print_token_text(const ig_token_rec_t *t, bool enforced)
 {
     char rps[96], exp[40], created[40], used[40], susp[40];
-    int64_t now = ig_wall_ms();
+    int64_t now = ig_clock_wall_ms();
     fmt_rps(t, enforced, rps, sizeof rps);
     fmt_time(t->expires_at_ms, exp, sizeof exp);
     fmt_time(t->created_at_ms, created, sizeof created);
@@ -171,7 +172,7 @@ typedef struct {
 static int list_row(void *ud, const ig_token_rec_t *t)
 {
     list_ctx_t *c = ud;
-    int64_t now = ig_wall_ms();
+    int64_t now = ig_clock_wall_ms();
     if (c->json) {
         json_object_array_add(c->arr, ig_token_to_json(t, c->enforced, NULL, now));
     } else {
@@ -222,12 +223,12 @@ static int parse_spec(const opts_t *o, ig_token_spec_t *s)
         s->has_expires = true;
         int64_t d;
         if (strcmp(o->expires, "never") == 0 || strcmp(o->expires, "none") == 0) s->expires_at_ms = 0;
-        else if (ig_duration_parse(o->expires, &d) == 0) s->expires_at_ms = ig_wall_ms() + d;
+        else if (ig_duration_parse(o->expires, &d) == 0) s->expires_at_ms = ig_clock_wall_ms() + d;
         else if (ig_rfc3339_parse(o->expires, &s->expires_at_ms)) {
             fprintf(stderr, "icegate: --expires: use an RFC 3339 time (2027-01-31T00:00:00Z), a duration (30d, "
                             "12h), or never\n");
             return -1;
-        } else if (s->expires_at_ms <= ig_wall_ms()) { /* 1970-01-01 parses to 0, which would mean never */
+        } else if (s->expires_at_ms <= ig_clock_wall_ms()) { /* 1970-01-01 parses to 0, which would mean never */
             fprintf(stderr, "icegate: --expires: must be in the future\n");
             return -1;
         }
@@ -287,7 +288,7 @@ static int cmd_token(const opts_t *o, const ig_config_t *cfg)
             goto out;
         }
         if (o->json) {
-            print_json(ig_token_to_json(&t, enf, secret, ig_wall_ms()));
+            print_json(ig_token_to_json(&t, enf, secret, ig_clock_wall_ms()));
         } else {
             printf("Created access token '%s' (%s).\n\n    %s\n\n"
                    "Copy it now: it is shown only this once.  Send it as  X-API-Token: <token>  "
@@ -346,7 +347,7 @@ static int cmd_token(const opts_t *o, const ig_config_t *cfg)
             rc = fail_err(&err);
             goto out;
         }
-        if (o->json) print_json(ig_token_to_json(&t, enf, NULL, ig_wall_ms()));
+        if (o->json) print_json(ig_token_to_json(&t, enf, NULL, ig_clock_wall_ms()));
         else print_token_text(&t, enf);
         rc = 0;
     }

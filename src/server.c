@@ -5,6 +5,7 @@
  * processes (every tokens.poll_interval_ms), flushing last-use data (every second), and freeing replaced
  * token records. */
 #include "server.h"
+#include "core/clock.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -20,49 +21,6 @@
 #include "access/users.h"
 #include "core/util.h"
 #include "core/version.h"
-
-static int mkdirs(const char *path)
-{
-    char buf[IG_PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
-}
-
-ig_store_t *ig_store_open(const ig_config_t *cfg, ig_error_t *err)
-{
-    if (strcmp(cfg->storage_driver, "sqlite") != 0) {
-        ig_error_set(err, IG_E_INTERNAL,
-                     "config key storage.driver: '%s' is not available in this build yet (use sqlite)",
-                     cfg->storage_driver);
-        return NULL;
-    }
-    if (mkdirs(cfg->data_dir)) {
-        ig_error_set(err, IG_E_INTERNAL, "cannot create data dir %s: %s", cfg->data_dir,
-                     strerror(errno));
-        return NULL;
-    }
-    char path[IG_PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/icegate.db", cfg->data_dir);
-    return ig_store_sqlite_open(path, err);
-}
-
-void ig_store_close(ig_store_t *st)
-{
-    if (st) st->ops->close(st);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int ig_server_run(const ig_config_t *cfg)
 {
@@ -90,20 +48,20 @@ int ig_server_run(const ig_config_t *cfg)
         goto out;
     }
     srv.tokens = ig_tokenstore_new(srv.store, true, cfg->ratelimiter_enabled);
-    int64_t t0 = mono_ms();
+    int64_t t0 = (ig_clock_mono_ns() / IG_NS_PER_MS);
     if (!srv.tokens || ig_tokenstore_load(srv.tokens, &err)) {
         ig_error("cannot load access tokens: %s", srv.tokens ? err.message : "out of memory");
         goto out;
     }
     size_t ntok = ig_tokenstore_count(srv.tokens);
-    ig_info("loaded %zu access tokens in %lld ms", ntok, (long long)(mono_ms() - t0));
+    ig_info("loaded %zu access tokens in %lld ms", ntok, (long long)((ig_clock_mono_ns() / IG_NS_PER_MS) - t0));
     srv.sessions = ig_sessions_new(cfg->session_ttl_s);
     srv.catalog = ig_catalog_new(&srv, &err);
     if (!srv.sessions || !srv.catalog) {
         ig_error("cannot start: %s", srv.catalog ? "out of memory" : err.message);
         goto out;
     }
-    atomic_store(&srv.store_ok_ms, ig_wall_ms());
+    atomic_store(&srv.store_ok_ms, ig_clock_wall_ms());
     if (ig_http_start(&srv)) goto out;
 
     ig_info("icegate %s listening on http://%s:%d (data dir %s, warehouse %s, %d threads)", IG_VERSION,
@@ -117,7 +75,7 @@ int ig_server_run(const ig_config_t *cfg)
         ig_info("no access tokens yet: create one with  bin/icegate token create --name NAME --data-dir %s",
                 cfg->data_dir);
 
-    int64_t last_flush = mono_ms();
+    int64_t last_flush = (ig_clock_mono_ns() / IG_NS_PER_MS);
     for (;;) {
         struct timespec wait = {cfg->token_poll_ms / 1000, (long)(cfg->token_poll_ms % 1000) * 1000000L};
         int sig = sigtimedwait(&stop, NULL, &wait);
@@ -125,18 +83,18 @@ int ig_server_run(const ig_config_t *cfg)
             ig_info("received %s: no new connections; finishing requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
         }
-        if (ig_tokenstore_sync(srv.tokens) >= 0) atomic_store(&srv.store_ok_ms, ig_wall_ms());
-        if (mono_ms() - last_flush >= 1000) {
+        if (ig_tokenstore_sync(srv.tokens) >= 0) atomic_store(&srv.store_ok_ms, ig_clock_wall_ms());
+        if ((ig_clock_mono_ns() / IG_NS_PER_MS) - last_flush >= 1000) {
             ig_tokenstore_flush_usage(srv.tokens);
             ig_tokenstore_reclaim(srv.tokens);
-            last_flush = mono_ms();
+            last_flush = (ig_clock_mono_ns() / IG_NS_PER_MS);
         }
     }
 
     atomic_store(&srv.stopping, true);
     ig_http_quiesce(&srv);
-    int64_t deadline = mono_ms() + 30000;
-    while (ig_http_inflight() > 0 && mono_ms() < deadline) {
+    int64_t deadline = (ig_clock_mono_ns() / IG_NS_PER_MS) + 30000;
+    while (ig_http_inflight() > 0 && (ig_clock_mono_ns() / IG_NS_PER_MS) < deadline) {
         struct timespec ms10 = {0, 10000000};
         nanosleep(&ms10, NULL);
     }

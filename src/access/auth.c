@@ -1,5 +1,6 @@
 /* auth — see auth.h. */
 #include "access/auth.h"
+#include "core/clock.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -34,13 +35,6 @@ static const char *find_token(ig_req_t *r, size_t *len)
     return n ? t : NULL;
 }
 
-static int64_t wall_ms_coarse(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
 {
     size_t len = 0;
@@ -60,7 +54,7 @@ ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
     uint8_t hash[32];
     ig_token_hash(tok, len, hash);
     ig_server_t *srv = r->srv;
-    int64_t now_ms = wall_ms_coarse();
+    int64_t now_ms = ig_clock_wall_coarse_ms();
     ig_auth_result_t out = IG_AUTH_OK;
     unsigned char addr[16];
     bool have_addr = ig_http_client_addr(r, addr) == 0;
@@ -90,7 +84,7 @@ ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
     }
     if (rate_limit && m->limited) {
         ig_gcra_result_t g;
-        ig_ratelimit_take(&m->state->cell, &m->params, ig_clock_now_ns(), &g);
+        ig_ratelimit_take(&m->state->cell, &m->params, ig_clock_mono_ns(), &g);
         char policy[96], rl[96];
         ig_ratelimit_policy_header(&m->params, policy, sizeof policy);
         ig_ratelimit_header(&m->params, &g, rl, sizeof rl);

@@ -11,6 +11,7 @@
  * epoch; it is freed once every active reader has published a later epoch.  Readers therefore pay two
  * uncontended stores per request and never wait. */
 #include "access/tokenstore.h"
+#include "core/clock.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -336,7 +337,7 @@ static void apply(ig_tokenstore_t *ts, const ig_token_rec_t *rec)
                 (!cur->limited || cur->params.emission_ns != m->params.emission_ns ||
                  cur->params.tolerance_ns != m->params.tolerance_ns))
                 ig_ratelimit_rescale(&m->state->cell, cur->limited ? &cur->params : NULL, &m->params,
-                                     ig_clock_now_ns());
+                                     ig_clock_mono_ns());
             put(ts, m);
         }
     }
@@ -797,7 +798,7 @@ static int not_found(ig_error_t *err, const char *id)
 int ig_tokenstore_create(ig_tokenstore_t *ts, const char *owner, const ig_token_spec_t *spec,
                          char secret[IG_TOKEN_LEN + 1], ig_token_rec_t *out, ig_error_t *err)
 {
-    int64_t now = ig_wall_ms();
+    int64_t now = ig_clock_wall_ms();
     if (ig_token_spec_validate(spec, true, now, err)) return -1;
     ig_token_rec_t *t = out;
     memset(t, 0, sizeof *t);
@@ -832,7 +833,7 @@ static int modify(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_e
         if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
         if (rc) return -1;
         if (change(out, arg, err)) return -1;
-        out->updated_at_ms = ig_wall_ms();
+        out->updated_at_ms = ig_clock_wall_ms();
         rc = ts->store->ops->token_update(ts->store, out, err);
     }
     if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
@@ -848,7 +849,7 @@ static int modify(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_e
 static int change_spec(ig_token_rec_t *t, const void *arg, ig_error_t *err)
 {
     const ig_token_spec_t *s = arg;
-    if (ig_token_spec_validate(s, false, ig_wall_ms(), err)) return -1;
+    if (ig_token_spec_validate(s, false, ig_clock_wall_ms(), err)) return -1;
     if (s->has_name) snprintf(t->name, sizeof t->name, "%s", s->name);
     if (s->has_max_rps) t->max_rps = s->max_rps;
     if (s->has_burst) t->burst = s->burst;
@@ -860,7 +861,7 @@ static int change_suspend(ig_token_rec_t *t, const void *arg, ig_error_t *err)
 {
     (void)err;
     const char *reason = arg;
-    if (!t->suspended) t->suspended_at_ms = ig_wall_ms();
+    if (!t->suspended) t->suspended_at_ms = ig_clock_wall_ms();
     t->suspended = true;
     snprintf(t->suspend_reason, sizeof t->suspend_reason, "%s", reason ? reason : "");
     return 0;
@@ -906,7 +907,7 @@ int ig_tokenstore_delete(ig_tokenstore_t *ts, const char *id, ig_error_t *err)
     int rc = ts->store->ops->token_get(ts->store, id, &t, err);
     if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
     if (rc) return -1;
-    rc = ts->store->ops->token_delete(ts->store, id, ig_wall_ms(), &t.seq, err);
+    rc = ts->store->ops->token_delete(ts->store, id, ig_clock_wall_ms(), &t.seq, err);
     if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
     if (rc) return -1;
     t.deleted = true;
@@ -945,6 +946,6 @@ int ig_tokenstore_list(ig_tokenstore_t *ts, const char *owner, const char *statu
 {
     if (status && strcmp(status, "active") && strcmp(status, "suspended") && strcmp(status, "expired"))
         return ig_error_set(err, IG_E_BAD_REQUEST, "status: must be active, suspended or expired");
-    list_ctx_t c = {ts, status, ig_wall_ms(), cb, ud};
+    list_ctx_t c = {ts, status, ig_clock_wall_ms(), cb, ud};
     return ts->store->ops->token_list(ts->store, owner, list_cb, &c, err);
 }

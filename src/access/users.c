@@ -1,6 +1,7 @@
 /* users — see users.h.  Password hashes are argon2id (RFC 9106) in the encoded string form, with the
  * OWASP-recommended cost (19 MiB, 2 passes). */
 #include "access/users.h"
+#include "core/clock.h"
 
 #include <argon2.h>
 #include <stdio.h>
@@ -39,7 +40,7 @@ int ig_users_create(ig_store_t *st, const char *name, ig_role_t role, const char
     memset(&u, 0, sizeof u);
     snprintf(u.name, sizeof u.name, "%s", name);
     u.role = role;
-    u.created_at_ms = ig_wall_ms();
+    u.created_at_ms = ig_clock_wall_ms();
     if (hash_password(password, u.password_hash, sizeof u.password_hash))
         return ig_error_set(err, IG_E_INTERNAL, "cannot hash the password");
     return st->ops->user_insert(st, &u, err);

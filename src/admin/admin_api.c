@@ -13,6 +13,7 @@
  *   /api/v1/session, /login, /logout                 console sessions (console.c)
  */
 #include "admin/admin_api.h"
+#include "core/clock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ static bool enforced(ig_req_t *r)
 static ig_res_t send_token(ig_req_t *r, int status, const ig_token_rec_t *t, const char *secret)
 {
     ig_http_add_header(r, "Cache-Control", "no-store");
-    return ig_http_json(r, status, ig_token_to_json(t, enforced(r), secret, ig_wall_ms()));
+    return ig_http_json(r, status, ig_token_to_json(t, enforced(r), secret, ig_clock_wall_ms()));
 }
 
 typedef struct {
@@ -74,7 +75,7 @@ static ig_res_t list_tokens(ig_req_t *r)
             return ig_http_error(r, IG_E_FORBIDDEN, "members can list only their own access tokens");
         o = r->who.user;
     }
-    list_ctx_t c = {json_object_new_array(), enforced(r), ig_wall_ms()};
+    list_ctx_t c = {json_object_new_array(), enforced(r), ig_clock_wall_ms()};
     ig_error_t err;
     if (ig_tokenstore_list(r->srv->tokens, o, hs ? status : NULL, add_token, &c, &err)) {
         json_object_put(c.arr);
@@ -92,7 +93,7 @@ static ig_res_t create_token(ig_req_t *r)
     json_object *body = ig_http_body_json(r, &err);
     if (!body) return ig_http_error_from(r, &err);
     ig_token_spec_t spec;
-    int rc = ig_token_spec_from_json(body, true, ig_wall_ms(), &spec, &err);
+    int rc = ig_token_spec_from_json(body, true, ig_clock_wall_ms(), &spec, &err);
     json_object_put(body);
     if (rc) return ig_http_error_from(r, &err);
     char secret[IG_TOKEN_LEN + 1];
@@ -134,7 +135,7 @@ static ig_res_t one_token(ig_req_t *r, const char *id, const char *action)
             json_object *body = ig_http_body_json(r, &err);
             if (!body) return ig_http_error_from(r, &err);
             ig_token_spec_t spec;
-            int rc = ig_token_spec_from_json(body, false, ig_wall_ms(), &spec, &err);
+            int rc = ig_token_spec_from_json(body, false, ig_clock_wall_ms(), &spec, &err);
             json_object_put(body);
             if (rc || ig_tokenstore_update(r->srv->tokens, id, &spec, &t, &err)) return ig_http_error_from(r, &err);
             return send_token(r, 200, &t, NULL);
@@ -149,7 +150,7 @@ static ig_res_t one_token(ig_req_t *r, const char *id, const char *action)
         if (hs < 0 || (hs > 0 && ig_parse_i64(sec, 1, IG_STATS_SLOTS - 1, &seconds)))
             return ig_http_error(r, IG_E_BAD_REQUEST, "seconds: must be an integer from 1 to %d",
                                  IG_STATS_SLOTS - 1);
-        json_object *o = ig_tokenstore_stats_json(r->srv->tokens, id, (int)seconds, ig_wall_ms());
+        json_object *o = ig_tokenstore_stats_json(r->srv->tokens, id, (int)seconds, ig_clock_wall_ms());
         if (!o) return no_token(r, id);
         ig_http_add_header(r, "Cache-Control", "no-store");
         return ig_http_json(r, 200, o);

@@ -1,5 +1,6 @@
 /* console — see console.h. */
 #include "admin/console.h"
+#include "core/clock.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -111,7 +112,7 @@ ig_session_auth_t ig_console_session_auth(ig_req_t *r, ig_res_t *res)
     ig_sessions_t *s = r->srv->sessions;
     session_t copy;
     pthread_mutex_lock(&s->mu);
-    session_t *x = find(s, id, ig_wall_ms());
+    session_t *x = find(s, id, ig_clock_wall_ms());
     if (x) copy = *x;
     pthread_mutex_unlock(&s->mu);
     if (!x) {
@@ -174,7 +175,7 @@ static ig_res_t login(ig_req_t *r)
     ig_random_base62(x.csrf, SESSION_ID_LEN);
     snprintf(x.user, sizeof x.user, "%s", user.name);
     x.role = user.role;
-    int64_t now = ig_wall_ms();
+    int64_t now = ig_clock_wall_ms();
     x.expires_ms = now + (int64_t)s->ttl_s * 1000;
     pthread_mutex_lock(&s->mu);
     session_t *slot = NULL, *oldest = NULL;
@@ -215,7 +216,7 @@ ig_res_t ig_console_session_api(ig_req_t *r, const char *rest)
     session_t copy;
     memset(&copy, 0, sizeof copy);
     pthread_mutex_lock(&s->mu);
-    session_t *x = find(s, id, ig_wall_ms());
+    session_t *x = find(s, id, ig_clock_wall_ms());
     if (x) {
         copy = *x;
         if (logout) memset(x, 0, sizeof *x);

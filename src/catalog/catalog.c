@@ -15,6 +15,7 @@
  * changes content: every commit writes a new uniquely named file), so a load is a store lookup plus a copy
  * of bytes; the ETag is derived from the location, so If-None-Match → 304 needs no cache at all. */
 #include "catalog/catalog.h"
+#include "core/clock.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -1079,7 +1080,7 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
     } else if (kind == IG_OBJ_VIEW) {
         return no_object(err, kind, ch->ns, ch->name);
     }
-    int64_t now = ig_wall_ms();
+    int64_t now = ig_clock_wall_ms();
     if (kind == IG_OBJ_VIEW)
         rc = ig_viewmeta_commit(cur, ch->reqs, ch->updates, now, &next, err);
     else
@@ -1367,7 +1368,7 @@ static ig_res_t create_table(call_t *k)
         resolve_location(k, req, loc, &err))
         goto bad;
     ig_uuid4(uuid);
-    if (ig_tablemeta_create(req, loc, uuid, ig_wall_ms(), &meta, &err)) goto bad;
+    if (ig_tablemeta_create(req, loc, uuid, ig_clock_wall_ms(), &meta, &err)) goto bad;
     json_object_put(req);
     ig_res_t res;
     if (stage) {
@@ -1605,7 +1606,7 @@ static ig_res_t create_view(call_t *k)
         resolve_location(k, req, loc, &err))
         goto bad;
     ig_uuid4(uuid);
-    if (ig_viewmeta_create(req, loc, uuid, ig_wall_ms(), &meta, &err)) goto bad;
+    if (ig_viewmeta_create(req, loc, uuid, ig_clock_wall_ms(), &meta, &err)) goto bad;
     json_object_put(req);
     ig_res_t res = create_with_meta(k, IG_OBJ_VIEW, meta, loc);
     json_object_put(meta);
@@ -1793,7 +1794,7 @@ static ig_res_t idempotent(ig_req_t *r, ig_catalog_t *c, const char *hdr, seg_t 
 
     ig_error_t err;
     ig_idem_t got;
-    int64_t now = ig_wall_ms();
+    int64_t now = ig_clock_wall_ms();
     int rc = r->srv->store->ops->idem_get(r->srv->store, key, now - IDEM_KEEP_MS, &got, &err);
     if (rc < 0) return fail(r, &err);
     if (rc == 0) {

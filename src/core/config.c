@@ -306,6 +306,18 @@ int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
         snprintf(errbuf, errcap, "config key ratelimiter.redis.url: required when ratelimiter.backend is redis");
         return -1;
     }
+    /* A back end named in the config but not built into this binary stops the start (DESIGN.md §7): running the
+     * local limiter when the operator asked for Redis would split a token's limit across nodes, silently. */
+    if (strcmp(cfg->storage_driver, "sqlite") != 0) {
+        snprintf(errbuf, errcap, "config key storage.driver: '%s' is not built into this binary (built: sqlite)",
+                 cfg->storage_driver);
+        return -1;
+    }
+    if (strcmp(cfg->ratelimiter_backend, "local") != 0) {
+        snprintf(errbuf, errcap, "config key ratelimiter.backend: '%s' is not built into this binary (built: local)",
+                 cfg->ratelimiter_backend);
+        return -1;
+    }
     if (cfg->warehouse[0] == '\0') {
         /* file://<absolute data_dir>/warehouse.  "./", "." and trailing '/' are dropped so that no "//" or
          * "/./" ends up in the warehouse and in every table location derived from it. */

@@ -10,7 +10,6 @@
 
 typedef struct ig_tokenstore ig_tokenstore_t;
 
-int64_t ig_metrics_now_ns(void);
 /* A request began on this thread (counted in flight until ig_metrics_request_end). */
 void ig_metrics_request_start(void);
 /* Its response was queued with this status after elapsed_ns. */

@@ -8,18 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "core/log.h"
 
 const char ig_base62_alphabet[63] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-int64_t ig_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int ig_rfc3339_format(int64_t ms, char *buf, size_t cap)
 {
@@ -206,4 +200,20 @@ int ig_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
     if (errno || *end != '\0' || v < min || v > max) return -1;
     *out = v;
     return 0;
+}
+
+int ig_mkdirs(const char *path)
+{
+    char buf[4096];
+    if (ig_strlcpy(buf, path, sizeof buf)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }

@@ -6,8 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Wall clock, milliseconds since the Unix epoch. */
-int64_t ig_wall_ms(void);
 
 /* Formats ms-since-epoch as RFC 3339 UTC ("2027-01-31T00:00:00Z", or with ".123" when ms is not whole).
  * Returns the length written (buf always NUL-terminated; cap >= 32 is always enough). */
@@ -35,6 +33,8 @@ int ig_hex_digit(int c);
 
 /* snprintf-style bounded copy: always NUL-terminates; returns -1 if src was truncated, else 0. */
 int ig_strlcpy(char *dst, const char *src, size_t cap);
+/* mkdir -p with mode 0755: 0, or -1 with errno set (ENAMETOOLONG past 4095 bytes). */
+int ig_mkdirs(const char *path);
 /* Parses a base-10 integer that fills the whole string into [min,max]. Returns 0 or -1. */
 int ig_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 

@@ -8,6 +8,7 @@
  * Counters are per thread (a connection stays on one worker thread), so the request path never writes a
  * cache line another core writes. */
 #include "http/http.h"
+#include "core/clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -94,7 +95,7 @@ static ig_res_t on_request(void *cls, struct MHD_Connection *c, const char *url,
             *con_cls = &no_body_marker;
             return MHD_YES;
         }
-        int64_t start = ig_metrics_now_ns();
+        int64_t start = ig_clock_mono_ns();
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoll(cl, NULL, 10) > srv->cfg.max_body_bytes) {
             /* Refuse before the body is sent: no "100 Continue" for a body we would throw away, and no reading
@@ -102,21 +103,21 @@ static ig_res_t on_request(void *cls, struct MHD_Connection *c, const char *url,
             *con_cls = &answered_marker;
             init_req(&r, srv, c, url, method);
             ig_res_t res = too_big(&r);
-            ig_metrics_request_done(r.status, ig_metrics_now_ns() - start);
+            ig_metrics_request_done(r.status, ig_clock_mono_ns() - start);
             return res;
         }
         body_ctx_t *b = calloc(1, sizeof *b);
         if (!b) return MHD_NO;
-        b->start_ns = ig_metrics_now_ns();
+        b->start_ns = ig_clock_mono_ns();
         *con_cls = b;
         return MHD_YES;
     }
     if (*con_cls == &no_body_marker) {
-        int64_t start = ig_metrics_now_ns();
+        int64_t start = ig_clock_mono_ns();
         *con_cls = &answered_marker;
         init_req(&r, srv, c, url, method);
         ig_res_t res = ig_router_handle(&r);
-        ig_metrics_request_done(r.status, ig_metrics_now_ns() - start);
+        ig_metrics_request_done(r.status, ig_clock_mono_ns() - start);
         return res;
     }
     if (*con_cls == &answered_marker) {
@@ -159,7 +160,7 @@ static ig_res_t on_request(void *cls, struct MHD_Connection *c, const char *url,
         r.body_len = b->len;
         res = ig_router_handle(&r);
     }
-    ig_metrics_request_done(r.status, ig_metrics_now_ns() - b->start_ns);
+    ig_metrics_request_done(r.status, ig_clock_mono_ns() - b->start_ns);
     return res;
 }
 

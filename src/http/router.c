@@ -1,5 +1,6 @@
 /* router — see router.h. */
 #include "http/router.h"
+#include "core/clock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ ig_res_t ig_router_handle(ig_req_t *r)
             return ig_http_error(r, IG_E_UNAVAILABLE, "shutting down");
         /* The housekeeping loop polls the store every tokens.poll_interval_ms; 5 s of silence means it is not
          * answering (disk gone, file locked). */
-        int64_t quiet = ig_wall_ms() - atomic_load(&srv->store_ok_ms);
+        int64_t quiet = ig_clock_wall_ms() - atomic_load(&srv->store_ok_ms);
         if (quiet > 5000)
             return ig_http_error(r, IG_E_UNAVAILABLE, "the store has not answered for %lld ms",
                                  (long long)quiet);

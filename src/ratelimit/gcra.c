@@ -102,13 +102,6 @@ void ig_ratelimit_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t 
     }
 }
 
-int64_t ig_clock_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * IG_NS_PER_S + ts.tv_nsec;
-}
-
 /* Whole seconds, rounded up; ns <= 0 gives 0. */
 static int64_t ceil_seconds(int64_t ns)
 {

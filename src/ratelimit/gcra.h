@@ -49,7 +49,7 @@ typedef struct {
     int64_t reset_ns;       /* time until the bucket is full again (>= 0) */
 } ig_gcra_result_t;
 
-/* Takes one request at now_ns (>= 0; ig_clock_now_ns() in production, any clock in tests) and fills *out.
+/* Takes one request at now_ns (>= 0; ig_clock_mono_ns() in production, any clock in tests) and fills *out.
  * A request arriving exactly when its slot opens is admitted, so a full bucket over [0, D] admits exactly
  * burst + floor(D / T) requests. CAS loop on cell->tat; never blocks, never allocates; safe from any number
  * of threads, including ones whose now_ns values are slightly out of order. Parameter changes (PATCH
@@ -61,8 +61,6 @@ typedef struct {
 void ig_ratelimit_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns,
                        ig_gcra_result_t *out);
 
-/* CLOCK_MONOTONIC in ns. */
-int64_t ig_clock_now_ns(void);
 
 /* Moves a cell from policy `from` to policy `to` (a PATCH of maxRps/burst), keeping how full the bucket is:
  * a client that had used 40% of its old bucket has used 40% of the new one, which then refills at the new

@@ -1020,6 +1020,7 @@ static void sq_close(ig_store_t *base)
 
 static const ig_store_ops_t sqlite_ops = {
     .name = "sqlite",
+    .supports = 0, /* polled: PRAGMA data_version behind changed() */
     .close = sq_close,
     .token_insert = sq_token_insert,
     .token_update = sq_token_update,

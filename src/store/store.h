@@ -84,8 +84,13 @@ typedef int (*ig_name_cb)(void *ud, const char *name);
 
 typedef struct ig_store ig_store_t;
 
+/* What a back end can do beyond what every store does: the `supports` word of ig_store_ops_t (curl's vtls
+ * model).  A back end without IG_STORE_PUSHES_CHANGES is polled with changed(). */
+#define IG_STORE_PUSHES_CHANGES (1u << 0) /* tells other processes of a change itself (PostgreSQL LISTEN/NOTIFY) */
+
 typedef struct {
     const char *name;
+    unsigned supports; /* IG_STORE_* bits */
     void (*close)(ig_store_t *st);
 
     /* ---- tokens ---- */
@@ -159,9 +164,10 @@ struct ig_store {
     const ig_store_ops_t *ops;
 };
 
-/* Opens the store the config names (SQLite under data_dir, or PostgreSQL), creating or migrating the schema.
+/* Opens the store the config names (store.c: SQLite under data_dir today), creating or migrating the schema.
  * Returns NULL with a message in err. */
 ig_store_t *ig_store_open(const ig_config_t *cfg, ig_error_t *err);
+/* The back ends, one file each (sqlite.c). */
 ig_store_t *ig_store_sqlite_open(const char *path, ig_error_t *err);
 void ig_store_close(ig_store_t *st);
 

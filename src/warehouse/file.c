@@ -163,20 +163,6 @@ static void split_rel(const char *rel, char *dir, size_t dcap, const char **base
     *base = s ? s + 1 : rel;
 }
 
-static int mkdir_p(const char *path)
-{
-    char buf[IG_LOCATION_MAX];
-    if (ig_strlcpy(buf, path, sizeof buf)) return -1;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-    return 0;
-}
-
 ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
 {
     const char *p = uri ? path_of(uri) : NULL;
@@ -209,7 +195,7 @@ ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
     }
     snprintf(w->uri, sizeof w->uri, "file://%s", w->root);
     snprintf(w->name, sizeof w->name, "%s", strrchr(w->root, '/') + 1);
-    if (mkdir_p(w->root) != 0) {
+    if (ig_mkdirs(w->root) != 0) {
         ig_error_set(err, IG_E_INTERNAL, "cannot create the warehouse directory %s: %s",
                      w->root, strerror(errno));
         goto fail;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "core/clock.h"
 #include "access/token.h"
 #include "access/tokenstore.h"
 #include "core/util.h"
@@ -438,7 +439,7 @@ static void test_lifecycle(void **state)
     /* Spend the only request of the bucket on the real clock (a PATCH rescales the cell against it): the
      * cell now owes 1 s. */
     ig_gcra_result_t r;
-    int64_t spent_at = ig_clock_now_ns();
+    int64_t spent_at = ig_clock_mono_ns();
     ig_ratelimit_take(&m->state->cell, &m->params, spent_at, &r);
     assert_int_equal(r.allowed, 1);
     assert_int_equal(atomic_load(&m->state->cell.tat), spent_at + 1000000000LL);
@@ -486,7 +487,7 @@ static void test_lifecycle(void **state)
     assert_int_equal(m->params.burst, 1);
     assert_int_equal(m->params.emission_ns, 500000000);
     assert_ptr_equal(m->state, cell_state);
-    int64_t now = ig_clock_now_ns(), tat = atomic_load(&m->state->cell.tat);
+    int64_t now = ig_clock_mono_ns(), tat = atomic_load(&m->state->cell.tat);
     assert_true(tat > now && tat <= now + 500000000LL);
     ig_ratelimit_take(&m->state->cell, &m->params, now, &r);
     assert_int_equal(r.allowed, 0);
@@ -667,7 +668,7 @@ static void test_names_owners_and_listing(void **state)
     assert_contains(err.message, "status");
 
     assert_int_equal(ig_tokenstore_get(e->ts, b2.id, &out, &err), 0);
-    assert_string_equal(ig_token_status(&out, ig_wall_ms()), "expired");
+    assert_string_equal(ig_token_status(&out, ig_clock_wall_ms()), "expired");
 
     /* A deleted token's name is free again. */
     assert_int_equal(ig_tokenstore_delete(e->ts, a1.id, &err), 0);
@@ -1290,9 +1291,9 @@ static void *stress_reader(void *arg)
                 int rate = (int)strtol(strstr(m->name, "-r") + 2, NULL, 10);
                 ok = m->params.max_rps == rate && m->params.burst == 2 * rate;
                 ig_gcra_result_t r;
-                ig_ratelimit_take(&m->state->cell, &m->params, ig_clock_now_ns(), &r);
+                ig_ratelimit_take(&m->state->cell, &m->params, ig_clock_mono_ns(), &r);
             }
-            if (ok) ig_tokstate_note(m->state, ig_wall_ms(), NULL, false);
+            if (ok) ig_tokstate_note(m->state, ig_clock_wall_ms(), NULL, false);
             if (!ok) atomic_fetch_add(&s->inconsistent, 1);
         }
         ig_tokens_read_end();
