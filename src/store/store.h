@@ -1,10 +1,10 @@
 /* store — the one interface to persistent state.  Token, user, session-free catalog code calls these
- * functions only; a back end (store_sqlite.c today, store_pg.c for scale-out) fills ig_store_ops_t, as curl
+ * functions only; a back end (sqlite.c today, postgres.c for scale-out) fills ig_store_ops_t, as curl
  * does with its TLS back ends.  No SQL dialect leaks above this line.
  *
  * Threading: every function may be called from any thread; a back end serialises internally as it needs.
  * Return convention: 0 success, IG_STORE_NOTFOUND (1) when the object does not exist, -1 error with *err
- * filled (code is the HTTP status to answer: 409 for conflicts, 500 for I/O). */
+ * filled (its kind says what to answer: IG_E_COMMIT_FAILED/IG_E_ALREADY_EXISTS for conflicts, IG_E_INTERNAL for I/O). */
 #ifndef IG_STORE_H
 #define IG_STORE_H
 
