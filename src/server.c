@@ -1,31 +1,180 @@
 /* server — see server.h.
  *
+ * The composition root: the only file that knows every part.  Dependencies point one way — surfaces (catalog,
+ * admin, console, ops) → logic (access, iceberg, ratelimit) → back ends (store, warehouse) → core — and this
+ * file wires them: each surface gets its own context, and the route table below says which path goes where,
+ * how it is authenticated and whether the token's Max RPS applies.
+ *
  * Threads: libmicrohttpd's worker pool serves requests; the main thread waits for signals and, between them,
  * does the housekeeping that must never run on the request path: picking up token changes made by other
  * processes (every tokens.poll_interval_ms), flushing last-use data (every second), and freeing replaced
  * token records. */
 #include "server.h"
-#include "core/clock.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
-#include "catalog/catalog.h"
-#include "admin/console.h"
-#include "http/http.h"
-#include "core/log.h"
+#include "access/auth.h"
+#include "access/sessions.h"
+#include "access/tokenstore.h"
 #include "access/users.h"
-#include "core/util.h"
+#include "admin/admin_api.h"
+#include "admin/console.h"
+#include "admin/ops.h"
+#include "catalog/catalog.h"
+#include "core/clock.h"
+#include "core/log.h"
 #include "core/version.h"
+#include "http/http.h"
+#include "http/router.h"
+#include "store/store.h"
+
+typedef struct {
+    ig_config_t cfg;
+    ig_store_t *store;
+    ig_tokenstore_t *tokens;
+    ig_sessions_t *sessions;
+    ig_catalog_t *catalog;
+    ig_http_server_t *http;
+    ig_auth_t auth;   /* the router's authenticator context */
+    ig_admin_t admin; /* the admin API's and the console session routes' context */
+    ig_ops_t ops;     /* /healthz, /readyz, /metrics */
+} server_t;
+
+static int64_t mono_ms(void)
+{
+    return ig_clock_mono_ns() / IG_NS_PER_MS;
+}
+
+/* Opens the store and builds what the routes need.  0, or -1 after logging why. */
+static int open_parts(server_t *s)
+{
+    ig_error_t err;
+    s->store = ig_store_open(&s->cfg, &err);
+    if (!s->store) {
+        ig_error("cannot open the store: %s", err.message);
+        return -1;
+    }
+    if (ig_users_bootstrap(s->store, &err)) {
+        ig_error("cannot create the first user: %s", err.message);
+        return -1;
+    }
+    s->tokens = ig_tokenstore_new(s->store, true, s->cfg.ratelimiter_enabled);
+    int64_t t0 = mono_ms();
+    if (!s->tokens || ig_tokenstore_load(s->tokens, &err)) {
+        ig_error("cannot load access tokens: %s", s->tokens ? err.message : "out of memory");
+        return -1;
+    }
+    ig_info("loaded %zu access tokens in %lld ms", ig_tokenstore_count(s->tokens), (long long)(mono_ms() - t0));
+    s->sessions = ig_sessions_new(s->cfg.session_ttl_s);
+    s->catalog = ig_catalog_new(&s->cfg, s->store, &err);
+    if (!s->sessions || !s->catalog) {
+        ig_error("cannot start: %s", s->catalog ? "out of memory" : err.message);
+        return -1;
+    }
+    s->auth = (ig_auth_t){.tokens = s->tokens, .sessions = s->sessions};
+    s->admin = (ig_admin_t){.tokens = s->tokens, .store = s->store, .sessions = s->sessions};
+    s->ops.tokens = s->tokens;
+    atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());
+    return 0;
+}
+
+/* The route table: first match wins.  The catalog is the only rate-limited surface (DESIGN.md §4); the admin
+ * API takes a console session or a token; the console's files and login are public. */
+static int start_http(server_t *s)
+{
+    static ig_route_t routes[12];
+    static ig_router_t router;
+    size_t n = 0;
+    routes[n++] = (ig_route_t){"/v1/oauth/tokens", IG_ROUTE_PUBLIC, false, ig_catalog_oauth, NULL};
+    routes[n++] = (ig_route_t){"/v1/", IG_ROUTE_TOKEN, true, ig_catalog_handle, s->catalog};
+    routes[n++] = (ig_route_t){"/v1", IG_ROUTE_TOKEN, true, ig_catalog_handle, s->catalog};
+    routes[n++] = (ig_route_t){"/api/v1/session", IG_ROUTE_PUBLIC, false, ig_console_session_api, &s->admin};
+    routes[n++] = (ig_route_t){"/api/v1/session/", IG_ROUTE_PUBLIC, false, ig_console_session_api, &s->admin};
+    routes[n++] = (ig_route_t){"/api/", IG_ROUTE_TOKEN_OR_SESSION, false, ig_admin_api_handle, &s->admin};
+    routes[n++] = (ig_route_t){"/healthz", IG_ROUTE_PUBLIC, false, ig_ops_healthz, &s->ops};
+    routes[n++] = (ig_route_t){"/readyz", IG_ROUTE_PUBLIC, false, ig_ops_readyz, &s->ops};
+    routes[n++] = (ig_route_t){"/metrics", IG_ROUTE_TOKEN, false, ig_ops_metrics, &s->ops};
+    routes[n++] = (ig_route_t){"/", IG_ROUTE_PUBLIC, false, ig_console_files, NULL};
+    router = (ig_router_t){.routes = routes, .n = n, .authenticate = ig_auth_route, .auth_ctx = &s->auth};
+
+    const ig_config_t *cfg = &s->cfg;
+    ig_http_opts_t o = {
+        .host = cfg->listen_host,
+        .port = cfg->listen_port,
+        .threads = cfg->threads,
+        .connection_timeout_s = cfg->connection_timeout_s,
+        .max_header_bytes = cfg->max_header_bytes,
+        .max_body_bytes = cfg->max_body_bytes,
+        .max_connections = cfg->max_connections,
+        .reuse_port = cfg->reuse_port,
+    };
+    ig_error_t err;
+    s->http = ig_http_start(&o, ig_router_handle, &router, &err);
+    if (!s->http) {
+        ig_error("%s", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+static void log_started(const server_t *s)
+{
+    const ig_config_t *cfg = &s->cfg;
+    ig_info("icegate %s listening on http://%s:%d (data dir %s, warehouse %s, %d threads)", IG_VERSION,
+            cfg->listen_host, ig_http_port(s->http), cfg->data_dir, cfg->warehouse, cfg->threads);
+    if (cfg->ratelimiter_enabled)
+        ig_info("rate limiter: enabled (features.ratelimiter.enabled=true): each token's Max RPS is enforced on "
+                "the Iceberg REST Catalog routes");
+    else
+        ig_warn("rate limiter: DISABLED (features.ratelimiter.enabled=false): Max RPS is stored but not enforced");
+    if (ig_tokenstore_count(s->tokens) == 0)
+        ig_info("no access tokens yet: create one with  bin/icegate token create --name NAME --data-dir %s",
+                cfg->data_dir);
+}
+
+/* Waits for SIGTERM/SIGINT, doing the housekeeping between polls. */
+static void housekeeping_loop(server_t *s, const sigset_t *stop)
+{
+    int poll_ms = s->cfg.token_poll_ms;
+    int64_t last_flush = mono_ms();
+    for (;;) {
+        struct timespec wait = {poll_ms / 1000, (long)(poll_ms % 1000) * 1000000L};
+        int sig = sigtimedwait(stop, NULL, &wait);
+        if (sig == SIGTERM || sig == SIGINT) {
+            ig_info("received %s: no new connections; finishing requests in flight",
+                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return;
+        }
+        if (ig_tokenstore_sync(s->tokens) >= 0) atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());
+        if (mono_ms() - last_flush >= 1000) {
+            ig_tokenstore_flush_usage(s->tokens);
+            ig_tokenstore_reclaim(s->tokens);
+            last_flush = mono_ms();
+        }
+    }
+}
+
+/* Stops accepting, waits up to 30 s for requests in flight, then closes the transport. */
+static void drain(server_t *s)
+{
+    atomic_store(&s->ops.stopping, true);
+    ig_http_quiesce(s->http);
+    int64_t deadline = mono_ms() + 30000;
+    while (ig_http_inflight() > 0 && mono_ms() < deadline) {
+        struct timespec ms10 = {0, 10000000};
+        nanosleep(&ms10, NULL);
+    }
+    if (ig_http_inflight() > 0) ig_warn("stopping with %lld requests still in flight", (long long)ig_http_inflight());
+    ig_http_stop(s->http);
+    s->http = NULL;
+}
 
 int ig_server_run(const ig_config_t *cfg)
 {
-    static ig_server_t srv; /* one per process; static so signal-time code never sees a dangling pointer */
-    ig_error_t err;
+    static server_t srv; /* one per process; static so signal-time code never sees a dangling pointer */
     int code = 1;
     memset(&srv, 0, sizeof srv);
     srv.cfg = *cfg;
@@ -38,73 +187,15 @@ int ig_server_run(const ig_config_t *cfg)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    srv.store = ig_store_open(cfg, &err);
-    if (!srv.store) {
-        ig_error("cannot open the store: %s", err.message);
-        return 1;
-    }
-    if (ig_users_bootstrap(srv.store, &err)) {
-        ig_error("cannot create the first user: %s", err.message);
-        goto out;
-    }
-    srv.tokens = ig_tokenstore_new(srv.store, true, cfg->ratelimiter_enabled);
-    int64_t t0 = (ig_clock_mono_ns() / IG_NS_PER_MS);
-    if (!srv.tokens || ig_tokenstore_load(srv.tokens, &err)) {
-        ig_error("cannot load access tokens: %s", srv.tokens ? err.message : "out of memory");
-        goto out;
-    }
-    size_t ntok = ig_tokenstore_count(srv.tokens);
-    ig_info("loaded %zu access tokens in %lld ms", ntok, (long long)((ig_clock_mono_ns() / IG_NS_PER_MS) - t0));
-    srv.sessions = ig_sessions_new(cfg->session_ttl_s);
-    srv.catalog = ig_catalog_new(&srv, &err);
-    if (!srv.sessions || !srv.catalog) {
-        ig_error("cannot start: %s", srv.catalog ? "out of memory" : err.message);
-        goto out;
-    }
-    atomic_store(&srv.store_ok_ms, ig_clock_wall_ms());
-    if (ig_http_start(&srv)) goto out;
-
-    ig_info("icegate %s listening on http://%s:%d (data dir %s, warehouse %s, %d threads)", IG_VERSION,
-            cfg->listen_host, srv.bound_port, cfg->data_dir, cfg->warehouse, cfg->threads);
-    if (cfg->ratelimiter_enabled)
-        ig_info("rate limiter: enabled (features.ratelimiter.enabled=true): each token's Max RPS is enforced on "
-                "the Iceberg REST Catalog routes");
-    else
-        ig_warn("rate limiter: DISABLED (features.ratelimiter.enabled=false): Max RPS is stored but not enforced");
-    if (ntok == 0)
-        ig_info("no access tokens yet: create one with  bin/icegate token create --name NAME --data-dir %s",
-                cfg->data_dir);
-
-    int64_t last_flush = (ig_clock_mono_ns() / IG_NS_PER_MS);
-    for (;;) {
-        struct timespec wait = {cfg->token_poll_ms / 1000, (long)(cfg->token_poll_ms % 1000) * 1000000L};
-        int sig = sigtimedwait(&stop, NULL, &wait);
-        if (sig == SIGTERM || sig == SIGINT) {
-            ig_info("received %s: no new connections; finishing requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            break;
-        }
-        if (ig_tokenstore_sync(srv.tokens) >= 0) atomic_store(&srv.store_ok_ms, ig_clock_wall_ms());
-        if ((ig_clock_mono_ns() / IG_NS_PER_MS) - last_flush >= 1000) {
-            ig_tokenstore_flush_usage(srv.tokens);
-            ig_tokenstore_reclaim(srv.tokens);
-            last_flush = (ig_clock_mono_ns() / IG_NS_PER_MS);
-        }
-    }
-
-    atomic_store(&srv.stopping, true);
-    ig_http_quiesce(&srv);
-    int64_t deadline = (ig_clock_mono_ns() / IG_NS_PER_MS) + 30000;
-    while (ig_http_inflight() > 0 && (ig_clock_mono_ns() / IG_NS_PER_MS) < deadline) {
-        struct timespec ms10 = {0, 10000000};
-        nanosleep(&ms10, NULL);
-    }
-    if (ig_http_inflight() > 0) ig_warn("stopping with %lld requests still in flight", (long long)ig_http_inflight());
-    ig_http_stop(&srv);
+    if (open_parts(&srv) || start_http(&srv)) goto out;
+    log_started(&srv);
+    housekeeping_loop(&srv, &stop);
+    drain(&srv);
     ig_tokenstore_flush_usage(srv.tokens);
     code = 0;
     ig_info("stopped cleanly");
 out:
-    ig_http_stop(&srv);
+    ig_http_stop(srv.http);
     ig_catalog_free(srv.catalog);
     ig_sessions_free(srv.sessions);
     ig_tokenstore_free(srv.tokens);

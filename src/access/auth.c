@@ -8,16 +8,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "server.h"
 #include "access/token.h"
 #include "access/tokenstore.h"
 #include "core/util.h"
-
-static ig_res_t unauthorized(ig_req_t *r, const char *msg)
-{
-    ig_http_add_header(r, "WWW-Authenticate", "Bearer realm=\"icegate\"");
-    return ig_http_error(r, IG_E_NOT_AUTHORIZED, "%s", msg);
-}
 
 /* Finds the token text: X-API-Token first (the product's header), then Authorization: Bearer. */
 static const char *find_token(ig_req_t *r, size_t *len)
@@ -35,12 +28,12 @@ static const char *find_token(ig_req_t *r, size_t *len)
     return n ? t : NULL;
 }
 
-ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
+ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit, ig_res_t *res)
 {
     size_t len = 0;
     const char *tok = find_token(r, &len);
     if (!tok) {
-        *res = unauthorized(r, "missing access token: send it in the X-API-Token header or as Authorization: "
+        *res = ig_http_unauthorized(r, "missing access token: send it in the X-API-Token header or as Authorization: "
                                "Bearer");
         return IG_AUTH_MISSING;
     }
@@ -48,28 +41,27 @@ ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
     if (chk != IG_TOKEN_OK) {
         char msg[96];
         snprintf(msg, sizeof msg, "malformed access token: %s", ig_token_check_str(chk));
-        *res = unauthorized(r, msg);
+        *res = ig_http_unauthorized(r, msg);
         return IG_AUTH_MALFORMED;
     }
     uint8_t hash[32];
     ig_token_hash(tok, len, hash);
-    ig_server_t *srv = r->srv;
     int64_t now_ms = ig_clock_wall_coarse_ms();
     ig_auth_result_t out = IG_AUTH_OK;
     unsigned char addr[16];
     bool have_addr = ig_http_client_addr(r, addr) == 0;
 
     ig_tokens_read_begin();
-    const ig_tokmem_t *m = ig_tokenstore_find(srv->tokens, hash);
+    const ig_tokmem_t *m = ig_tokenstore_find(a->tokens, hash);
     if (!m || m->deleted) {
         ig_tokens_read_end();
-        *res = unauthorized(r, "unknown access token (deleted, or never issued here)");
+        *res = ig_http_unauthorized(r, "unknown access token (deleted, or never issued here)");
         return IG_AUTH_UNKNOWN;
     }
     if (m->suspended) {
         char msg[600];
         snprintf(msg, sizeof msg, "access token '%s' is suspended", m->name);
-        *res = unauthorized(r, msg);
+        *res = ig_http_unauthorized(r, msg);
         out = IG_AUTH_SUSPENDED;
         goto done;
     }
@@ -78,7 +70,7 @@ ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
         ig_rfc3339_format(m->expires_at_ms, when, sizeof when);
         char msg[640];
         snprintf(msg, sizeof msg, "access token '%s' expired at %s", m->name, when);
-        *res = unauthorized(r, msg);
+        *res = ig_http_unauthorized(r, msg);
         out = IG_AUTH_EXPIRED;
         goto done;
     }
@@ -112,4 +104,16 @@ ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res)
 done:
     ig_tokens_read_end();
     return out;
+}
+
+int ig_auth_route(void *ctx, ig_req_t *r, ig_route_auth_t kind, bool rate_limit, ig_res_t *res)
+{
+    const ig_auth_t *a = ctx;
+    if (kind == IG_ROUTE_PUBLIC) return 0;
+    if (kind == IG_ROUTE_TOKEN_OR_SESSION) {
+        ig_session_auth_t s = ig_sessions_auth(a->sessions, r, res);
+        if (s == IG_SESSION_SENT) return -1;
+        if (s == IG_SESSION_OK) return 0;
+    }
+    return ig_auth_token(a, r, rate_limit, res) == IG_AUTH_OK ? 0 : -1;
 }

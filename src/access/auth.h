@@ -8,7 +8,16 @@
 
 #include <stdbool.h>
 
+#include "access/sessions.h"
+#include "access/tokenstore.h"
 #include "http/http.h"
+#include "http/router.h"
+
+/* What authentication reads: the token table and the console sessions. */
+typedef struct {
+    ig_tokenstore_t *tokens;
+    ig_sessions_t *sessions;
+} ig_auth_t;
 
 typedef enum {
     IG_AUTH_OK = 0,
@@ -23,6 +32,9 @@ typedef enum {
 /* Authenticates r by access token.  On success fills r->who (and, when rate_limit, adds the RateLimit
  * headers) and returns IG_AUTH_OK; otherwise queues the 401 or 429 response, stores its result in *res, and
  * returns the reason. */
-ig_auth_result_t ig_auth_token(ig_req_t *r, bool rate_limit, ig_res_t *res);
+ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit, ig_res_t *res);
+/* The router's authenticator (ig_authenticate_t; ctx is an ig_auth_t): a session and then a token for
+ * IG_ROUTE_TOKEN_OR_SESSION, a token for IG_ROUTE_TOKEN. */
+int ig_auth_route(void *ctx, ig_req_t *r, ig_route_auth_t kind, bool rate_limit, ig_res_t *res);
 
 #endif

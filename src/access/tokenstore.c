@@ -406,6 +406,28 @@ void ig_tokenstore_walk(ig_tokenstore_t *ts, int (*cb)(void *ud, const ig_tokmem
     ig_tokens_read_end();
 }
 
+static int metrics_line(void *ud, const ig_tokmem_t *m)
+{
+    ig_buf_t *sb = ud;
+    uint64_t r = atomic_load(&m->state->requests), l = atomic_load(&m->state->limited);
+    if (r == 0) return 0;
+    ig_buf_printf(sb, "icegate_token_requests_total{token_id=\"%s\"} %llu\n", m->id, (unsigned long long)r);
+    ig_buf_printf(sb, "icegate_token_rate_limited_total{token_id=\"%s\"} %llu\n", m->id, (unsigned long long)l);
+    return 0;
+}
+
+void ig_tokenstore_render_metrics(ig_tokenstore_t *ts, ig_buf_t *sb)
+{
+    ig_buf_printf(sb, "# HELP icegate_access_tokens Access tokens loaded.\n# TYPE icegate_access_tokens gauge\n"
+                      "icegate_access_tokens %zu\n",
+                  ig_tokenstore_count(ts));
+    ig_buf_printf(sb, "# HELP icegate_token_requests_total Authenticated requests per access token.\n"
+                      "# TYPE icegate_token_requests_total counter\n"
+                      "# HELP icegate_token_rate_limited_total Requests refused with 429 per access token.\n"
+                      "# TYPE icegate_token_rate_limited_total counter\n");
+    ig_tokenstore_walk(ts, metrics_line, sb);
+}
+
 static int load_cb(void *ud, const ig_token_rec_t *rec)
 {
     ig_tokenstore_t *ts = ud;

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "ratelimit/gcra.h"
 #include "store/store.h"
 #include "access/token.h"
@@ -77,6 +78,8 @@ size_t ig_tokenstore_count(ig_tokenstore_t *ts);
 /* Calls cb for every in-memory token (inside a read section: cb must not block). */
 void ig_tokenstore_walk(ig_tokenstore_t *ts, int (*cb)(void *ud, const ig_tokmem_t *m), void *ud);
 bool ig_tokenstore_ratelimiter_enabled(const ig_tokenstore_t *ts);
+/* Appends the per-token metrics (Prometheus text: tokens loaded, requests and 429s per token id) to sb. */
+void ig_tokenstore_render_metrics(ig_tokenstore_t *ts, ig_buf_t *sb);
 
 /* ---- request path ---- */
 void ig_tokens_read_begin(void);

@@ -10,7 +10,7 @@
  *   GET    /api/v1/access-tokens/{id}/stats[?seconds=N]   per-second requests and 429s (console chart)
  *   POST   /api/v1/users                             admin: {"name","password","role"}
  *   GET    /api/v1/settings                          {"rateLimiterEnabled": bool, "version": "..."}
- *   /api/v1/session, /login, /logout                 console sessions (console.c)
+ *   /api/v1/session, /login, /logout                 console sessions (console.c, routed before this)
  */
 #include "admin/admin_api.h"
 #include "core/clock.h"
@@ -18,35 +18,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "access/auth.h"
-#include "admin/console.h"
-#include "server.h"
 #include "access/tokenstore.h"
 #include "access/users.h"
 #include "core/util.h"
 #include "core/version.h"
-
-static ig_res_t not_allowed(ig_req_t *r, const char *allow)
-{
-    ig_http_add_header(r, "Allow", allow);
-    return ig_http_error(r, IG_E_METHOD_NOT_ALLOWED, "method %s not allowed here (allowed: %s)",
-                         r->method_str, allow);
-}
 
 static ig_res_t no_token(ig_req_t *r, const char *id)
 {
     return ig_http_error(r, IG_E_NO_SUCH_TOKEN, "access token '%.40s' does not exist", id);
 }
 
-static bool enforced(ig_req_t *r)
+static bool enforced(const ig_admin_t *a)
 {
-    return ig_tokenstore_ratelimiter_enabled(r->srv->tokens);
+    return ig_tokenstore_ratelimiter_enabled(a->tokens);
 }
 
-static ig_res_t send_token(ig_req_t *r, int status, const ig_token_rec_t *t, const char *secret)
+static ig_res_t send_token(ig_admin_t *a, ig_req_t *r, int status, const ig_token_rec_t *t, const char *secret)
 {
     ig_http_add_header(r, "Cache-Control", "no-store");
-    return ig_http_json(r, status, ig_token_to_json(t, enforced(r), secret, ig_clock_wall_ms()));
+    return ig_http_json(r, status, ig_token_to_json(t, enforced(a), secret, ig_clock_wall_ms()));
 }
 
 typedef struct {
@@ -62,7 +52,7 @@ static int add_token(void *ud, const ig_token_rec_t *t)
     return 0;
 }
 
-static ig_res_t list_tokens(ig_req_t *r)
+static ig_res_t list_tokens(ig_admin_t *a, ig_req_t *r)
 {
     char status[16], owner[IG_USER_MAX + 1];
     int hs = ig_http_query(r, "status", status, sizeof status);
@@ -75,9 +65,9 @@ static ig_res_t list_tokens(ig_req_t *r)
             return ig_http_error(r, IG_E_FORBIDDEN, "members can list only their own access tokens");
         o = r->who.user;
     }
-    list_ctx_t c = {json_object_new_array(), enforced(r), ig_clock_wall_ms()};
+    list_ctx_t c = {json_object_new_array(), enforced(a), ig_clock_wall_ms()};
     ig_error_t err;
-    if (ig_tokenstore_list(r->srv->tokens, o, hs ? status : NULL, add_token, &c, &err)) {
+    if (ig_tokenstore_list(a->tokens, o, hs ? status : NULL, add_token, &c, &err)) {
         json_object_put(c.arr);
         return ig_http_error_from(r, &err);
     }
@@ -87,7 +77,7 @@ static ig_res_t list_tokens(ig_req_t *r)
     return ig_http_json(r, 200, out);
 }
 
-static ig_res_t create_token(ig_req_t *r)
+static ig_res_t create_token(ig_admin_t *a, ig_req_t *r)
 {
     ig_error_t err;
     json_object *body = ig_http_body_json(r, &err);
@@ -98,17 +88,17 @@ static ig_res_t create_token(ig_req_t *r)
     if (rc) return ig_http_error_from(r, &err);
     char secret[IG_TOKEN_LEN + 1];
     ig_token_rec_t t;
-    if (ig_tokenstore_create(r->srv->tokens, r->who.user, &spec, secret, &t, &err)) return ig_http_error_from(r, &err);
-    ig_res_t res = send_token(r, 201, &t, secret);
+    if (ig_tokenstore_create(a->tokens, r->who.user, &spec, secret, &t, &err)) return ig_http_error_from(r, &err);
+    ig_res_t res = send_token(a, r, 201, &t, secret);
     memset(secret, 0, sizeof secret);
     return res;
 }
 
 /* Loads the token and checks the caller may manage it; members get 404 for others' tokens. */
-static int load_owned(ig_req_t *r, const char *id, ig_token_rec_t *t, ig_res_t *res)
+static int load_owned(ig_admin_t *a, ig_req_t *r, const char *id, ig_token_rec_t *t, ig_res_t *res)
 {
     ig_error_t err;
-    if (ig_tokenstore_get(r->srv->tokens, id, t, &err)) {
+    if (ig_tokenstore_get(a->tokens, id, t, &err)) {
         *res = ig_http_error_from(r, &err);
         return -1;
     }
@@ -119,17 +109,17 @@ static int load_owned(ig_req_t *r, const char *id, ig_token_rec_t *t, ig_res_t *
     return 0;
 }
 
-static ig_res_t one_token(ig_req_t *r, const char *id, const char *action)
+static ig_res_t one_token(ig_admin_t *a, ig_req_t *r, const char *id, const char *action)
 {
     ig_token_rec_t t;
     ig_error_t err;
     ig_res_t res;
-    if (load_owned(r, id, &t, &res)) return res;
+    if (load_owned(a, r, id, &t, &res)) return res;
     if (!action) {
-        if (r->method == IG_GET || r->method == IG_HEAD) return send_token(r, 200, &t, NULL);
+        if (r->method == IG_GET || r->method == IG_HEAD) return send_token(a, r, 200, &t, NULL);
         if (r->method == IG_DELETE) {
-            if (ig_tokenstore_delete(r->srv->tokens, id, &err)) return ig_http_error_from(r, &err);
-            return ig_http_send(r, 204, NULL, "", 0, true);
+            if (ig_tokenstore_delete(a->tokens, id, &err)) return ig_http_error_from(r, &err);
+            return ig_http_no_content(r);
         }
         if (r->method == IG_PATCH) {
             json_object *body = ig_http_body_json(r, &err);
@@ -137,20 +127,20 @@ static ig_res_t one_token(ig_req_t *r, const char *id, const char *action)
             ig_token_spec_t spec;
             int rc = ig_token_spec_from_json(body, false, ig_clock_wall_ms(), &spec, &err);
             json_object_put(body);
-            if (rc || ig_tokenstore_update(r->srv->tokens, id, &spec, &t, &err)) return ig_http_error_from(r, &err);
-            return send_token(r, 200, &t, NULL);
+            if (rc || ig_tokenstore_update(a->tokens, id, &spec, &t, &err)) return ig_http_error_from(r, &err);
+            return send_token(a, r, 200, &t, NULL);
         }
-        return not_allowed(r, "GET, PATCH, DELETE");
+        return ig_http_not_allowed(r, "GET, PATCH, DELETE");
     }
     if (strcmp(action, "stats") == 0) {
-        if (r->method != IG_GET && r->method != IG_HEAD) return not_allowed(r, "GET");
+        if (r->method != IG_GET && r->method != IG_HEAD) return ig_http_not_allowed(r, "GET");
         char sec[16];
         int64_t seconds = 300;
         int hs = ig_http_query(r, "seconds", sec, sizeof sec);
         if (hs < 0 || (hs > 0 && ig_parse_i64(sec, 1, IG_STATS_SLOTS - 1, &seconds)))
             return ig_http_error(r, IG_E_BAD_REQUEST, "seconds: must be an integer from 1 to %d",
                                  IG_STATS_SLOTS - 1);
-        json_object *o = ig_tokenstore_stats_json(r->srv->tokens, id, (int)seconds, ig_clock_wall_ms());
+        json_object *o = ig_tokenstore_stats_json(a->tokens, id, (int)seconds, ig_clock_wall_ms());
         if (!o) return no_token(r, id);
         ig_http_add_header(r, "Cache-Control", "no-store");
         return ig_http_json(r, 200, o);
@@ -158,7 +148,7 @@ static ig_res_t one_token(ig_req_t *r, const char *id, const char *action)
     bool suspend = strcmp(action, "suspend") == 0;
     if (!suspend && strcmp(action, "activate") != 0)
         return ig_http_error(r, IG_E_NOT_FOUND, "no such route: %.40s", action);
-    if (r->method != IG_POST) return not_allowed(r, "POST");
+    if (r->method != IG_POST) return ig_http_not_allowed(r, "POST");
     char reason[IG_REASON_MAX * 4 + 1] = "";
     if (suspend && r->body_len > 0) {
         json_object *body = ig_http_body_json(r, &err);
@@ -193,13 +183,13 @@ static ig_res_t one_token(ig_req_t *r, const char *id, const char *action)
         json_object_put(body);
         if (!empty) return ig_http_error(r, IG_E_BAD_REQUEST, "activate takes no fields");
     }
-    int rc = suspend ? ig_tokenstore_suspend(r->srv->tokens, id, reason, &t, &err)
-                     : ig_tokenstore_activate(r->srv->tokens, id, &t, &err);
+    int rc = suspend ? ig_tokenstore_suspend(a->tokens, id, reason, &t, &err)
+                     : ig_tokenstore_activate(a->tokens, id, &t, &err);
     if (rc) return ig_http_error_from(r, &err);
-    return send_token(r, 200, &t, NULL);
+    return send_token(a, r, 200, &t, NULL);
 }
 
-static ig_res_t create_user(ig_req_t *r)
+static ig_res_t create_user(ig_admin_t *a, ig_req_t *r)
 {
     if (r->who.role != IG_ROLE_ADMIN) return ig_http_error(r, IG_E_FORBIDDEN, "only admins create users");
     ig_error_t err;
@@ -228,7 +218,7 @@ static ig_res_t create_user(ig_req_t *r)
     if (!bad && !name) bad = ig_error_set(&err, IG_E_BAD_REQUEST, "name: is required");
     if (!bad && strcmp(role, "admin") != 0 && strcmp(role, "member") != 0)
         bad = ig_error_set(&err, IG_E_BAD_REQUEST, "role: must be admin or member");
-    if (!bad && ig_users_create(r->srv->store, name, strcmp(role, "admin") == 0 ? IG_ROLE_ADMIN : IG_ROLE_MEMBER, pw,
+    if (!bad && ig_users_create(a->store, name, strcmp(role, "admin") == 0 ? IG_ROLE_ADMIN : IG_ROLE_MEMBER, pw,
                                 &err))
         bad = -1;
     json_object *out = NULL;
@@ -242,27 +232,20 @@ static ig_res_t create_user(ig_req_t *r)
     return ig_http_json(r, 201, out);
 }
 
-ig_res_t ig_admin_api_handle(ig_req_t *r)
+ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r)
 {
+    ig_admin_t *a = ctx;
     char path[256];
-    if (r->path_len >= sizeof path) return ig_http_error(r, IG_E_NOT_FOUND, "no such route");
+    if (r->path_len >= sizeof path) return ig_http_no_route(r);
     memcpy(path, r->path, r->path_len);
     path[r->path_len] = '\0';
-    if (strncmp(path, "/api/v1/session", 15) == 0 && (path[15] == '\0' || path[15] == '/'))
-        return ig_console_session_api(r, path + 15);
-
-    ig_res_t res;
-    ig_session_auth_t s = ig_console_session_auth(r, &res);
-    if (s == IG_SESSION_SENT) return res;
-    if (s == IG_SESSION_NONE) {
-        if (ig_auth_token(r, false, &res) != IG_AUTH_OK) return res;
-        r->who.role = ig_users_role(r->srv->store, r->who.user);
-    }
+    /* The router authenticated the caller (session or token); a token's owner gets the owner's role here. */
+    if (!r->who.via_session) r->who.role = ig_users_role(a->store, r->who.user);
 
     if (strcmp(path, "/api/v1/settings") == 0) {
-        if (r->method != IG_GET && r->method != IG_HEAD) return not_allowed(r, "GET");
+        if (r->method != IG_GET && r->method != IG_HEAD) return ig_http_not_allowed(r, "GET");
         json_object *o = json_object_new_object();
-        json_object_object_add(o, "rateLimiterEnabled", json_object_new_boolean(enforced(r)));
+        json_object_object_add(o, "rateLimiterEnabled", json_object_new_boolean(enforced(a)));
         json_object_object_add(o, "version", json_object_new_string(IG_VERSION));
         json_object_object_add(o, "user", json_object_new_string(r->who.user));
         json_object_object_add(o, "role",
@@ -270,18 +253,17 @@ ig_res_t ig_admin_api_handle(ig_req_t *r)
         return ig_http_json(r, 200, o);
     }
     if (strcmp(path, "/api/v1/users") == 0) {
-        if (r->method != IG_POST) return not_allowed(r, "POST");
-        return create_user(r);
+        if (r->method != IG_POST) return ig_http_not_allowed(r, "POST");
+        return create_user(a, r);
     }
     static const char base[] = "/api/v1/access-tokens";
     size_t bl = sizeof base - 1;
-    if (strncmp(path, base, bl) != 0 || (path[bl] != '\0' && path[bl] != '/'))
-        return ig_http_error(r, IG_E_NOT_FOUND, "no such route: %.200s", path);
+    if (strncmp(path, base, bl) != 0 || (path[bl] != '\0' && path[bl] != '/')) return ig_http_no_route(r);
     const char *rest = path + bl;
     if (*rest == '\0' || strcmp(rest, "/") == 0) {
-        if (r->method == IG_GET || r->method == IG_HEAD) return list_tokens(r);
-        if (r->method == IG_POST) return create_token(r);
-        return not_allowed(r, "GET, POST");
+        if (r->method == IG_GET || r->method == IG_HEAD) return list_tokens(a, r);
+        if (r->method == IG_POST) return create_token(a, r);
+        return ig_http_not_allowed(r, "GET, POST");
     }
     rest++;
     char id[IG_ID_MAX + 8];
@@ -290,7 +272,6 @@ ig_res_t ig_admin_api_handle(ig_req_t *r)
     memcpy(id, rest, idl);
     id[idl] = '\0';
     const char *action = rest[idl] == '/' ? rest + idl + 1 : NULL;
-    if (action && (!*action || strchr(action, '/')))
-        return ig_http_error(r, IG_E_NOT_FOUND, "no such route: %.200s", path);
-    return one_token(r, id, action);
+    if (action && (!*action || strchr(action, '/'))) return ig_http_no_route(r);
+    return one_token(a, r, id, action);
 }

@@ -1,11 +1,22 @@
 /* admin_api — /api/v1/...: access-token management (DESIGN.md section 5), users, settings, and the
- * console's session routes.  Authenticated by a console session (with CSRF) or by an access token; admins
+ * console's session routes (console.h).  Authenticated by a console session (with CSRF) or by an access token; admins
  * manage every token, members only their own (others' answer 404, not 403, so ids do not leak). */
 #ifndef IG_ADMIN_API_H
 #define IG_ADMIN_API_H
 
+#include "access/sessions.h"
+#include "access/tokenstore.h"
 #include "http/http.h"
+#include "store/store.h"
 
-ig_res_t ig_admin_api_handle(ig_req_t *r);
+/* The admin surface's context: what its routes (and the console's session routes) read and change. */
+typedef struct {
+    ig_tokenstore_t *tokens;
+    ig_store_t *store;
+    ig_sessions_t *sessions;
+} ig_admin_t;
+
+/* /api/v1/... (ctx: ig_admin_t), after the router authenticated the caller by session or token. */
+ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r);
 
 #endif

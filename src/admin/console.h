@@ -1,28 +1,15 @@
-/* console — the web console: its static files (compiled into the binary) and its login sessions.
- *
- * Sessions: an opaque random id in an HttpOnly, SameSite=Strict cookie (Secure behind TLS), kept in memory
- * with its user, role, CSRF token and expiry.  Every state-changing call made with a session must carry the
- * session's CSRF token in X-CSRF-Token. */
+/* console — the web console: its static files (compiled into the binary, served under a strict CSP) and the
+ * session routes the console logs in with (/api/v1/session, /login, /logout).  The sessions themselves live
+ * in access/sessions.h. */
 #ifndef IG_CONSOLE_H
 #define IG_CONSOLE_H
 
+#include "admin/admin_api.h"
 #include "http/http.h"
-#include "server.h"
 
-ig_sessions_t *ig_sessions_new(int ttl_s);
-void ig_sessions_free(ig_sessions_t *s);
-
-/* Serves a console file (GET/HEAD), or 404. */
-ig_res_t ig_console_handle(ig_req_t *r);
-/* /api/v1/session, /api/v1/session/login, /api/v1/session/logout. */
-ig_res_t ig_console_session_api(ig_req_t *r, const char *rest);
-
-typedef enum {
-    IG_SESSION_NONE,  /* no session cookie: try an access token */
-    IG_SESSION_OK,    /* r->who filled */
-    IG_SESSION_SENT,  /* a 401/403 was queued (expired session, missing or bad CSRF token) */
-} ig_session_auth_t;
-/* Authenticates r by its session cookie; state-changing methods must carry the CSRF token. */
-ig_session_auth_t ig_console_session_auth(ig_req_t *r, ig_res_t *res);
+/* Serves a console file (GET/HEAD), or 404.  ctx is unused. */
+ig_res_t ig_console_files(void *ctx, ig_req_t *r);
+/* /api/v1/session (GET: who is logged in), /login (POST), /logout (POST); ctx is an ig_admin_t. */
+ig_res_t ig_console_session_api(void *ctx, ig_req_t *r);
 
 #endif

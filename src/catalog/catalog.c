@@ -25,7 +25,6 @@
 
 #include "iceberg/icemeta.h"
 #include "core/log.h"
-#include "server.h"
 #include "iceberg/tablemeta.h"
 #include "core/util.h"
 #include "iceberg/viewmeta.h"
@@ -68,7 +67,7 @@ typedef struct {
 #define IDEM_KEEP_MS (60 * 60 * 1000LL)  /* advertised lifetime PT30M, kept twice as long */
 
 struct ig_catalog {
-    ig_server_t *srv;
+    ig_store_t *store;
     ig_warehouse_t *wh;
     pthread_mutex_t props_mu; /* namespace property read-modify-write */
     /* Commits to one table queue on its stripe instead of racing for the pointer swap inside this process
@@ -246,15 +245,15 @@ static void cache_clear(cache_t *c)
 
 static int build_config_bodies(ig_catalog_t *c);
 
-ig_catalog_t *ig_catalog_new(ig_server_t *srv, ig_error_t *err)
+ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error_t *err)
 {
     ig_catalog_t *c = calloc(1, sizeof *c);
     if (!c) {
         ig_error_set(err, IG_E_INTERNAL, "out of memory");
         return NULL;
     }
-    c->srv = srv;
-    c->wh = ig_warehouse_open(srv->cfg.warehouse, err);
+    c->store = store;
+    c->wh = ig_warehouse_open(cfg->warehouse, err);
     if (!c->wh) {
         free(c);
         return NULL;
@@ -1745,7 +1744,7 @@ static ig_res_t dispatch(ig_req_t *r, ig_catalog_t *c, seg_t *t, int k)
     if (!call) return ig_http_error(r, IG_E_INTERNAL, "out of memory");
     call->r = r;
     call->c = c;
-    call->st = r->srv->store;
+    call->st = c->store;
     call->ns[0] = call->name[0] = '\0';
     ig_res_t res;
     if (seg_is(t[0], "namespaces"))
@@ -1795,7 +1794,7 @@ static ig_res_t idempotent(ig_req_t *r, ig_catalog_t *c, const char *hdr, seg_t 
     ig_error_t err;
     ig_idem_t got;
     int64_t now = ig_clock_wall_ms();
-    int rc = r->srv->store->ops->idem_get(r->srv->store, key, now - IDEM_KEEP_MS, &got, &err);
+    int rc = c->store->ops->idem_get(c->store, key, now - IDEM_KEEP_MS, &got, &err);
     if (rc < 0) return fail(r, &err);
     if (rc == 0) {
         ig_res_t res;
@@ -1834,7 +1833,7 @@ static ig_res_t idempotent(ig_req_t *r, ig_catalog_t *c, const char *hdr, seg_t 
         e.body = r->capture.body;
         e.body_len = r->capture.len;
         e.created_at_ms = now;
-        if (r->srv->store->ops->idem_put(r->srv->store, &e, now - IDEM_KEEP_MS, &err))
+        if (c->store->ops->idem_put(c->store, &e, now - IDEM_KEEP_MS, &err))
             ig_warn("catalog: cannot store the response for Idempotency-Key %s: %s", key, err.message);
     }
     free(r->capture.body);
@@ -1848,16 +1847,24 @@ static ig_res_t idempotent(ig_req_t *r, ig_catalog_t *c, const char *hdr, seg_t 
     return res;
 }
 
-ig_res_t ig_catalog_handle(ig_req_t *r)
+ig_res_t ig_catalog_oauth(void *ctx, ig_req_t *r)
 {
-    ig_catalog_t *c = r->srv->catalog;
+    (void)ctx;
+    /* The OAuth2 error shape the spec defines for this route (RFC 6749 §5.2), not the Iceberg error model. */
+    static const char body[] =
+        "{\"error\":\"unsupported_grant_type\",\"error_description\":\"icegate does not issue OAuth2 tokens (the "
+        "/v1/oauth/tokens endpoint is deprecated in the Iceberg REST spec): configure your client with an icegate "
+        "access token, as the property token=<value> (sent as Authorization: Bearer) or "
+        "header.X-API-Token=<value>\"}";
+    ig_http_add_header(r, "Cache-Control", "no-store");
+    return ig_http_send(r, 400, "application/json", body, sizeof body - 1, true);
+}
+
+ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
+{
+    ig_catalog_t *c = ctx;
     const char *p = r->path + 3; /* after "/v1" */
     size_t len = r->path_len - 3;
-    if (len == 13 && memcmp(p, "/oauth/tokens", 13) == 0)
-        return ig_http_error(
-            r, IG_E_BAD_REQUEST,
-            "the OAuth2 token endpoint is deprecated and not served: configure your client with an "
-            "icegate access token (token=<value>, or header.X-API-Token=<value>)");
     if (len == 7 && memcmp(p, "/config", 7) == 0) {
         if (r->method != IG_GET && r->method != IG_HEAD) return not_allowed(r, "GET");
         return get_config(r, c);

@@ -1,13 +1,20 @@
-/* catalog — the Iceberg REST Catalog routes under /v1/ (rest-catalog-open-api.yaml).  Called by the router
- * after authentication and the rate-limit gate. */
+/* catalog — the Iceberg REST Catalog routes under /v1/ (rest-catalog-open-api.yaml).  The router calls them
+ * after authentication and the rate-limit gate, with the catalog as their context. */
 #ifndef IG_CATALOG_H
 #define IG_CATALOG_H
 
+#include "core/config.h"
 #include "http/http.h"
-#include "server.h"
+#include "store/store.h"
 
-ig_catalog_t *ig_catalog_new(ig_server_t *srv, ig_error_t *err);
+typedef struct ig_catalog ig_catalog_t;
+
+/* Opens the warehouse the config names and builds the catalog on store (borrowed).  NULL with err filled. */
+ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error_t *err);
 void ig_catalog_free(ig_catalog_t *c);
-ig_res_t ig_catalog_handle(ig_req_t *r);
+/* Every /v1/ route (ctx: ig_catalog_t). */
+ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r);
+/* /v1/oauth/tokens: the deprecated OAuth2 flow, answered without a token in the OAuth2 error shape. */
+ig_res_t ig_catalog_oauth(void *ctx, ig_req_t *r);
 
 #endif

@@ -33,6 +33,7 @@ static const key_t_ keys[] = {
     {"server.max_header_bytes", T_INT, F(max_header_bytes), 0, 4096, 1 << 20, NULL},
     {"server.connection_timeout", T_INT, F(connection_timeout_s), 0, 1, 3600, NULL},
     {"server.max_connections", T_INT, F(max_connections), 0, 16, 1000000, NULL},
+    {"server.reuse_port", T_BOOL, F(reuse_port), 0, 0, 0, NULL},
     {"data_dir", T_STR, F(data_dir), S(data_dir), 0, 0, NULL},
     {"storage.driver", T_ENUM, F(storage_driver), S(storage_driver), 0, 0, "sqlite|postgres"},
     {"storage.postgres.dsn", T_STR, F(postgres_dsn), S(postgres_dsn), 0, 0, NULL},

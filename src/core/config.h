@@ -19,6 +19,7 @@ typedef struct {
     int max_header_bytes;     /* per connection memory for the request line + headers */
     int connection_timeout_s; /* idle keep-alive / slow client timeout */
     int max_connections;
+    bool reuse_port; /* share the port with other processes (SO_REUSEPORT); off: a busy port stops the start */
     char data_dir[IG_PATH_MAX];
     char storage_driver[16]; /* "sqlite" | "postgres" */
     char postgres_dsn[512];

@@ -1,14 +1,14 @@
 /* metrics — process-wide counters for /metrics (Prometheus text format).
  * Each HTTP worker thread owns a block of counters that only it writes (plain relaxed stores, no atomic
  * read-modify-write, no shared cache line); a scrape sums the blocks.  Per-token counts live in the token
- * table (tokenstore.h) and are appended by ig_metrics_render. */
+ * table (access/tokenstore.h), which renders them itself after these. */
 #ifndef IG_METRICS_H
 #define IG_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct ig_tokenstore ig_tokenstore_t;
+#include "core/buf.h"
 
 /* A request began on this thread (counted in flight until ig_metrics_request_end). */
 void ig_metrics_request_start(void);
@@ -18,9 +18,7 @@ void ig_metrics_request_done(int status, int64_t elapsed_ns);
 void ig_metrics_request_end(void);
 /* Requests started and not yet ended, over all threads. */
 int64_t ig_metrics_inflight(void);
-/* Rate limiter events that are not per token (e.g. Redis fallbacks). */
-void ig_metrics_count(const char *name);
-/* Renders every metric; returns a malloc'd string (caller frees) and its length. */
-char *ig_metrics_render(ig_tokenstore_t *ts, size_t *len);
+/* Appends the process-wide metrics, in Prometheus text format, to sb. */
+void ig_metrics_render(ig_buf_t *sb);
 
 #endif

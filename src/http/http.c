@@ -1,28 +1,39 @@
 /* http — see http.h.
  *
  * Request life in libmicrohttpd: the access handler runs once when the headers are in, then once per body
- * chunk, then once more.  A request with no body (GET, HEAD, most DELETEs) is answered on the first call
+ * chunk, then once more.  A request with no body (GET, HEAD, most DELETEs) is answered on the second call
  * with the request struct on the stack: nothing is allocated for it.  A request with a body gets a buffer,
- * capped by server.max_body_bytes (413 as soon as Content-Length or the data exceed it).
+ * capped by max_body_bytes (413 as soon as Content-Length or the data exceed it).
+ *
+ * The listening socket is made here, not by libmicrohttpd, so that a busy port is refused with the kernel's
+ * own reason (EADDRINUSE) unless the operator asked to share it (reuse_port).
  *
  * Counters are per thread (a connection stays on one worker thread), so the request path never writes a
  * cache line another core writes. */
 #include "http/http.h"
-#include "core/clock.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "http/router.h"
-#include "server.h"
 #include "core/util.h"
+
+struct ig_http_server {
+    struct MHD_Daemon *daemon;
+    ig_http_handler_t handler;
+    void *ctx;
+    int64_t max_body_bytes;
+    int port;
+};
 
 typedef struct {
     char *buf;
@@ -50,10 +61,9 @@ static ig_method_t method_of(const char *m)
     return IG_OTHER;
 }
 
-static void init_req(ig_req_t *r, ig_server_t *srv, struct MHD_Connection *c, const char *url, const char *method)
+static void init_req(ig_req_t *r, struct MHD_Connection *c, const char *url, const char *method)
 {
     r->conn = c;
-    r->srv = srv;
     r->method_str = method;
     r->method = method_of(method);
     r->path = url;
@@ -75,50 +85,85 @@ static bool has_body(struct MHD_Connection *c)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
-static ig_res_t too_big(ig_req_t *r)
+static ig_res_t too_big(ig_http_server_t *s, ig_req_t *r)
 {
-    return ig_http_error(r, IG_E_TOO_LARGE, "request body larger than %lld bytes",
-                         (long long)r->srv->cfg.max_body_bytes);
+    return ig_http_error(r, IG_E_TOO_LARGE, "request body larger than %lld bytes", (long long)s->max_body_bytes);
 }
 
-static ig_res_t on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                           const char *version, const char *upload, size_t *upload_size, void **con_cls)
+/* Runs the handler on a complete request and counts it. */
+static enum MHD_Result serve(ig_http_server_t *s, ig_req_t *r, int64_t start_ns)
 {
-    (void)version;
-    ig_server_t *srv = cls;
-    ig_req_t r;
-    if (*con_cls == NULL) {
-        /* First call: headers only.  Answering now would count as an "early response" and libmicrohttpd
-         * would close the connection; so note the request and answer on the next call. */
-        ig_metrics_request_start();
-        if (!has_body(c)) {
-            *con_cls = &no_body_marker;
-            return MHD_YES;
-        }
-        int64_t start = ig_clock_mono_ns();
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoll(cl, NULL, 10) > srv->cfg.max_body_bytes) {
-            /* Refuse before the body is sent: no "100 Continue" for a body we would throw away, and no reading
-             * of it (libmicrohttpd closes the connection after this response). */
-            *con_cls = &answered_marker;
-            init_req(&r, srv, c, url, method);
-            ig_res_t res = too_big(&r);
-            ig_metrics_request_done(r.status, ig_clock_mono_ns() - start);
-            return res;
-        }
-        body_ctx_t *b = calloc(1, sizeof *b);
-        if (!b) return MHD_NO;
-        b->start_ns = ig_clock_mono_ns();
-        *con_cls = b;
+    ig_res_t res = s->handler(s->ctx, r);
+    ig_metrics_request_done(r->status, ig_clock_mono_ns() - start_ns);
+    return (enum MHD_Result)res;
+}
+
+/* First call, headers only.  Answering now would count as an "early response" and libmicrohttpd would close
+ * the connection; so note the request and answer on the next call, except for a body announced too big. */
+static enum MHD_Result on_headers(ig_http_server_t *s, struct MHD_Connection *c, const char *url,
+                                  const char *method, void **con_cls)
+{
+    ig_metrics_request_start();
+    if (!has_body(c)) {
+        *con_cls = &no_body_marker;
         return MHD_YES;
     }
+    int64_t start = ig_clock_mono_ns();
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoll(cl, NULL, 10) > s->max_body_bytes) {
+        /* Refuse before the body is sent: no "100 Continue" for a body we would throw away, and no reading of
+         * it (libmicrohttpd closes the connection after this response). */
+        ig_req_t r;
+        *con_cls = &answered_marker;
+        init_req(&r, c, url, method);
+        ig_res_t res = too_big(s, &r);
+        ig_metrics_request_done(r.status, ig_clock_mono_ns() - start);
+        return (enum MHD_Result)res;
+    }
+    body_ctx_t *b = calloc(1, sizeof *b);
+    if (!b) return MHD_NO;
+    b->start_ns = start;
+    *con_cls = b;
+    return MHD_YES;
+}
+
+/* A chunk of the body.  A chunked body (no Content-Length) that crosses the cap: libmicrohttpd 0.9.75 cannot
+ * queue a response in the middle of an upload, so the rest is read and dropped (no memory held, bounded by
+ * server.connection_timeout) and the 413 goes out at the end. */
+static enum MHD_Result on_body_chunk(ig_http_server_t *s, body_ctx_t *b, const char *data, size_t n)
+{
+    if (!b->too_big && b->len + n > (size_t)s->max_body_bytes) {
+        b->too_big = true;
+        free(b->buf);
+        b->buf = NULL;
+        b->len = b->cap = 0;
+    }
+    if (b->too_big) return MHD_YES;
+    if (b->len + n + 1 > b->cap) {
+        size_t ncap = b->cap ? b->cap : 4096;
+        while (ncap < b->len + n + 1) ncap *= 2;
+        char *nb = realloc(b->buf, ncap);
+        if (!nb) return MHD_NO;
+        b->buf = nb;
+        b->cap = ncap;
+    }
+    memcpy(b->buf + b->len, data, n);
+    b->len += n;
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    ig_http_server_t *s = cls;
+    ig_req_t r;
+    if (*con_cls == NULL) return on_headers(s, c, url, method, con_cls);
     if (*con_cls == &no_body_marker) {
         int64_t start = ig_clock_mono_ns();
         *con_cls = &answered_marker;
-        init_req(&r, srv, c, url, method);
-        ig_res_t res = ig_router_handle(&r);
-        ig_metrics_request_done(r.status, ig_clock_mono_ns() - start);
-        return res;
+        init_req(&r, c, url, method);
+        return serve(s, &r, start);
     }
     if (*con_cls == &answered_marker) {
         *upload_size = 0;
@@ -126,42 +171,20 @@ static ig_res_t on_request(void *cls, struct MHD_Connection *c, const char *url,
     }
     body_ctx_t *b = *con_cls;
     if (*upload_size) {
-        /* A chunked body (no Content-Length) that crosses the cap: libmicrohttpd 0.9.75 cannot queue a
-         * response in the middle of an upload, so the rest is read and dropped (no memory held, bounded by
-         * server.connection_timeout) and the 413 goes out at the end. */
-        if (!b->too_big && b->len + *upload_size > (size_t)srv->cfg.max_body_bytes) {
-            b->too_big = true;
-            free(b->buf);
-            b->buf = NULL;
-            b->len = b->cap = 0;
-        }
-        if (!b->too_big) {
-            if (b->len + *upload_size + 1 > b->cap) {
-                size_t ncap = b->cap ? b->cap : 4096;
-                while (ncap < b->len + *upload_size + 1) ncap *= 2;
-                char *nb = realloc(b->buf, ncap);
-                if (!nb) return MHD_NO;
-                b->buf = nb;
-                b->cap = ncap;
-            }
-            memcpy(b->buf + b->len, upload, *upload_size);
-            b->len += *upload_size;
-        }
+        enum MHD_Result ok = on_body_chunk(s, b, upload, *upload_size);
         *upload_size = 0;
-        return MHD_YES;
+        return ok;
     }
-    init_req(&r, srv, c, url, method);
-    ig_res_t res;
+    init_req(&r, c, url, method);
     if (b->too_big) {
-        res = too_big(&r);
-    } else {
-        if (b->buf) b->buf[b->len] = '\0';
-        r.body = b->buf ? b->buf : "";
-        r.body_len = b->len;
-        res = ig_router_handle(&r);
+        ig_res_t res = too_big(s, &r);
+        ig_metrics_request_done(r.status, ig_clock_mono_ns() - b->start_ns);
+        return (enum MHD_Result)res;
     }
-    ig_metrics_request_done(r.status, ig_clock_mono_ns() - b->start_ns);
-    return res;
+    if (b->buf) b->buf[b->len] = '\0';
+    r.body = b->buf ? b->buf : "";
+    r.body_len = b->len;
+    return serve(s, &r, b->start_ns);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode tc)
@@ -194,59 +217,109 @@ static void on_panic(void *cls, const char *file, unsigned int line, const char 
     abort();
 }
 
-int ig_http_start(ig_server_t *srv)
+/* Fills ss from host:port; the address length, or 0 when host is not an IP address. */
+static socklen_t sockaddr_of(const char *host, int port, struct sockaddr_storage *ss)
 {
-    const ig_config_t *cfg = &srv->cfg;
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    /* MHD_USE_ITC: MHD_quiesce_daemon() refuses to work in thread-pool mode without it (it logs "requires
-     * MHD_USE_ITC" and keeps accepting), and SIGTERM must stop new connections while requests finish. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-    if (strchr(cfg->listen_host, ':')) {
-        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    memset(ss, 0, sizeof *ss);
+    if (strchr(host, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
         a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons((uint16_t)cfg->listen_port);
-        if (inet_pton(AF_INET6, cfg->listen_host, &a6->sin6_addr) != 1) goto bad_addr;
-        flags |= MHD_USE_IPv6;
-    } else {
-        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons((uint16_t)cfg->listen_port);
-        const char *h = strcmp(cfg->listen_host, "localhost") == 0 ? "127.0.0.1" : cfg->listen_host;
-        if (inet_pton(AF_INET, h, &a4->sin_addr) != 1) goto bad_addr;
+        a6->sin6_port = htons((uint16_t)port);
+        return inet_pton(AF_INET6, host, &a6->sin6_addr) == 1 ? sizeof *a6 : 0;
     }
-    MHD_set_panic_func(on_panic, NULL);
-    srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->listen_port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_bytes + 4096,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
-    if (!srv->daemon) {
-        ig_error("cannot listen on %s:%d (address in use, or not allowed)", cfg->listen_host, cfg->listen_port);
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    const char *h = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
+    return inet_pton(AF_INET, h, &a4->sin_addr) == 1 ? sizeof *a4 : 0;
+}
+
+/* Makes the listening socket: SO_REUSEADDR always (a restart must not wait out TIME_WAIT; it does not let two
+ * listeners share a port on Linux), SO_REUSEPORT only when asked.  The fd, or -1 with err filled. */
+static int listen_socket(const ig_http_opts_t *o, int *port, ig_error_t *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sockaddr_of(o->host, o->port, &ss);
+    if (!len) {
+        ig_error_set(err, IG_E_INTERNAL, "config key server.listen: \"%s\" is not an IP address", o->host);
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    if (info) srv->bound_port = info->port;
-    return 0;
-bad_addr:
-    ig_error("config key server.listen: \"%s\" is not an IP address", cfg->listen_host);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+        (o->reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one)) ||
+        (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one)))
+        goto fail;
+    if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1024)) goto fail;
+    struct sockaddr_storage got;
+    socklen_t gl = sizeof got;
+    if (getsockname(fd, (struct sockaddr *)&got, &gl)) goto fail;
+    *port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+                                            : ((struct sockaddr_in *)&got)->sin_port);
+    return fd;
+fail:;
+    int en = errno;
+    if (fd >= 0) close(fd);
+    ig_error_set(err, IG_E_INTERNAL, "cannot listen on %s:%d: %s%s", o->host, o->port, strerror(en),
+                 en == EADDRINUSE ? " (another process listens there; set server.reuse_port: true to share it)"
+                                  : "");
     return -1;
 }
 
-void ig_http_quiesce(ig_server_t *srv)
+ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handler, void *ctx, ig_error_t *err)
 {
-    if (!srv->daemon) return;
+    ig_http_server_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        ig_error_set(err, IG_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    s->handler = handler;
+    s->ctx = ctx;
+    s->max_body_bytes = o->max_body_bytes;
+    int fd = listen_socket(o, &s->port, err);
+    if (fd < 0) {
+        free(s);
+        return NULL;
+    }
+    /* MHD_USE_ITC: MHD_quiesce_daemon() refuses to work in thread-pool mode without it (it logs "requires
+     * MHD_USE_ITC" and keeps accepting), and SIGTERM must stop new connections while requests finish. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (strchr(o->host, ':')) flags |= MHD_USE_IPv6;
+    MHD_set_panic_func(on_panic, NULL);
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)o->threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->max_header_bytes + 4096, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)o->max_connections, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
+        keep_raw, NULL, MHD_OPTION_END);
+    if (!s->daemon) {
+        close(fd);
+        free(s);
+        ig_error_set(err, IG_E_INTERNAL, "cannot start the HTTP server on %s:%d", o->host, o->port);
+        return NULL;
+    }
+    return s;
+}
+
+int ig_http_port(const ig_http_server_t *s)
+{
+    return s->port;
+}
+
+void ig_http_quiesce(ig_http_server_t *s)
+{
+    if (!s || !s->daemon) return;
     /* The listening socket is handed back to us: until it is closed the kernel keeps completing handshakes
      * into its backlog, and those clients hang until exit instead of being refused. */
-    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET) close(fd);
 }
 
-void ig_http_stop(ig_server_t *srv)
+void ig_http_stop(ig_http_server_t *s)
 {
-    if (srv->daemon) MHD_stop_daemon(srv->daemon);
-    srv->daemon = NULL;
+    if (!s) return;
+    if (s->daemon) MHD_stop_daemon(s->daemon);
+    free(s);
 }
 
 int64_t ig_http_inflight(void)
@@ -269,9 +342,14 @@ ig_res_t ig_http_send(ig_req_t *r, int status, const char *ctype, const void *bo
         r->capture.body[len] = '\0';
         r->capture.len = len;
     }
-    ig_res_t res = MHD_queue_response(r->conn, (unsigned)status, resp);
+    ig_res_t res = (ig_res_t)MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return res;
+}
+
+ig_res_t ig_http_no_content(ig_req_t *r)
+{
+    return ig_http_send(r, 204, NULL, "", 0, true);
 }
 
 ig_res_t ig_http_json(ig_req_t *r, int status, json_object *o)
@@ -337,6 +415,27 @@ ig_res_t ig_http_error_from(ig_req_t *r, const ig_error_t *e)
     return send_error(r, e->kind, e->message);
 }
 
+/* The path as shown in messages: at most 200 bytes of it. */
+#define SHOWN_PATH(r) (int)((r)->path_len > 200 ? 200 : (r)->path_len), (r)->path
+
+ig_res_t ig_http_unauthorized(ig_req_t *r, const char *msg)
+{
+    ig_http_add_header(r, "WWW-Authenticate", "Bearer realm=\"icegate\"");
+    return ig_http_error(r, IG_E_NOT_AUTHORIZED, "%s", msg);
+}
+
+ig_res_t ig_http_not_allowed(ig_req_t *r, const char *allow)
+{
+    ig_http_add_header(r, "Allow", allow);
+    return ig_http_error(r, IG_E_METHOD_NOT_ALLOWED, "method %s not allowed on %.*s (allowed: %s)", r->method_str,
+                         SHOWN_PATH(r), allow);
+}
+
+ig_res_t ig_http_no_route(ig_req_t *r)
+{
+    return ig_http_error(r, IG_E_NOT_FOUND, "no such route: %.*s", SHOWN_PATH(r));
+}
+
 void ig_http_add_header(ig_req_t *r, const char *name, const char *value)
 {
     if (r->nhdr >= IG_MAX_EXTRA_HEADERS) return;
@@ -353,6 +452,17 @@ void ig_http_add_header(ig_req_t *r, const char *name, const char *value)
 const char *ig_http_header(ig_req_t *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *ig_http_cookie(ig_req_t *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+bool ig_http_path_is(const ig_req_t *r, const char *p)
+{
+    size_t n = strlen(p);
+    return r->path_len == n && memcmp(r->path, p, n) == 0;
 }
 
 

@@ -1,5 +1,9 @@
-/* http — the HTTP server on libmicrohttpd: a thread pool, caps on headers and bodies, and small helpers to
- * read a request and queue a response.  Routing and everything above it live in router.c.
+/* http — the HTTP transport: a libmicrohttpd thread pool, caps on headers and bodies, and small helpers to read
+ * a request and queue a response.  This is the only module that names libmicrohttpd.
+ *
+ * The server calls one handler for every complete request, with the context it was started with (h2o's
+ * on_req): ig_http_start(opts, handler, ctx).  What a path means — routes, authentication, surfaces — lives
+ * above this line (http/router.c and the surfaces); nothing here knows of them.
  *
  * Paths reach handlers raw (percent-encoding kept), so "%2F" inside an identifier never splits a path;
  * handlers decode each segment themselves with ig_http_decode(). */
@@ -7,12 +11,12 @@
 #define IG_HTTP_H
 
 #include <json-c/json.h>
-#include <microhttpd.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
-#include "store/store.h"
+#include "core/principal.h"
 
 typedef enum {
     IG_GET = 1,
@@ -25,29 +29,19 @@ typedef enum {
     IG_OTHER = 128,
 } ig_method_t;
 
-typedef struct ig_server ig_server_t;
-
-/* Who made the request, once authenticated. */
-typedef struct {
-    bool ok;
-    bool via_session; /* console cookie rather than an access token */
-    ig_role_t role;
-    char user[IG_USER_MAX + 1];
-    char token_id[IG_ID_MAX];
-} ig_principal_t;
-
 #define IG_MAX_EXTRA_HEADERS 6
 
+struct MHD_Connection;
+
 typedef struct ig_req {
-    struct MHD_Connection *conn;
-    ig_server_t *srv;
+    struct MHD_Connection *conn; /* the transport's own; only http.c looks inside */
     ig_method_t method;
     const char *method_str;
     const char *path; /* raw, without the query string */
     size_t path_len;
     const char *body; /* NULL when there is none; NUL-terminated */
     size_t body_len;
-    ig_principal_t who;
+    ig_principal_t who; /* filled by authentication */
     int nhdr;
     struct {
         const char *name;
@@ -62,29 +56,60 @@ typedef struct ig_req {
     } capture;
 } ig_req_t;
 
-typedef enum MHD_Result ig_res_t;
+/* What a handler returns: the transport's verdict on the queued response (MHD_YES/MHD_NO underneath). */
+typedef int ig_res_t;
 
-/* Starts listening per cfg; the handler for every complete request is ig_router_handle(). 0 or -1. */
-int ig_http_start(ig_server_t *srv);
+/* Called once per complete request, on a worker thread.  Queues exactly one response and returns its result. */
+typedef ig_res_t (*ig_http_handler_t)(void *ctx, ig_req_t *r);
+
+typedef struct {
+    const char *host; /* an IP address (v4 or v6) or "localhost" */
+    int port;         /* 0: the kernel picks one (ig_http_port tells which) */
+    int threads;
+    int connection_timeout_s;
+    int max_header_bytes;
+    int64_t max_body_bytes; /* 413 beyond it */
+    int max_connections;
+    bool reuse_port; /* SO_REUSEPORT: share the port with other processes; off: a busy port is an error */
+} ig_http_opts_t;
+
+typedef struct ig_http_server ig_http_server_t;
+
+/* Binds and starts serving; every complete request goes to handler(ctx, r).  NULL with a message in err (e.g.
+ * "address already in use") when the address cannot be bound. */
+ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handler, void *ctx, ig_error_t *err);
+/* The port actually bound. */
+int ig_http_port(const ig_http_server_t *s);
 /* Stops accepting new connections (in-flight requests go on). */
-void ig_http_quiesce(ig_server_t *srv);
+void ig_http_quiesce(ig_http_server_t *s);
 /* Requests in flight right now (sum over threads). */
 int64_t ig_http_inflight(void);
-/* Closes everything and joins the threads. */
-void ig_http_stop(ig_server_t *srv);
+/* Closes everything, joins the threads and frees s (NULL is fine). */
+void ig_http_stop(ig_http_server_t *s);
 
 /* Queues a response.  body is copied unless `persistent` (static or outliving the response). */
 ig_res_t ig_http_send(ig_req_t *r, int status, const char *ctype, const void *body, size_t len, bool persistent);
+/* 204 No Content. */
+ig_res_t ig_http_no_content(ig_req_t *r);
 /* Serialises o (and releases it) as application/json. */
 ig_res_t ig_http_json(ig_req_t *r, int status, json_object *o);
-/* An Iceberg error body {"error":{"message","type","code"}}. */
+/* An Iceberg error body {"error":{"message","type","code"}} for an error kind of core/error.h. */
 ig_res_t ig_http_error(ig_req_t *r, ig_errkind_t kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 ig_res_t ig_http_error_from(ig_req_t *r, const ig_error_t *e);
+/* 401 with the challenge every 401 carries (RFC 9110; DESIGN.md §3): WWW-Authenticate: Bearer.  Browsers show
+ * no dialog for Bearer, only for Basic/Digest. */
+ig_res_t ig_http_unauthorized(ig_req_t *r, const char *msg);
+/* 405 with an Allow header naming the methods that are ("GET, POST"). */
+ig_res_t ig_http_not_allowed(ig_req_t *r, const char *allow);
+/* 404 "no such route" naming the path. */
+ig_res_t ig_http_no_route(ig_req_t *r);
 /* Adds a header to the response this request will send (value copied; at most IG_MAX_EXTRA_HEADERS). */
 void ig_http_add_header(ig_req_t *r, const char *name, const char *value);
 
 /* Request header by name (case-insensitive), or NULL. */
 const char *ig_http_header(ig_req_t *r, const char *name);
+/* Cookie by name, or NULL. */
+const char *ig_http_cookie(ig_req_t *r, const char *name);
 /* Query parameter, form-decoded ('+' is a space, as Java's URLEncoder and URLSearchParams send it; %XX):
  * 1 found, 0 absent, -1 too long or badly encoded. */
 int ig_http_query(ig_req_t *r, const char *name, char *buf, size_t cap);
@@ -94,5 +119,7 @@ int ig_http_decode(const char *src, size_t len, char *buf, size_t cap);
 int ig_http_client_addr(ig_req_t *r, unsigned char out[16]);
 /* Parses the body as JSON (depth-limited); NULL with *err filled (400) if absent or malformed. */
 json_object *ig_http_body_json(ig_req_t *r, ig_error_t *err);
+/* True if the request path is exactly p. */
+bool ig_http_path_is(const ig_req_t *r, const char *p);
 
 #endif

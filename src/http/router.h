@@ -1,11 +1,43 @@
-/* router — the one entry point for a complete request: picks the surface by path (operations, catalog,
- * admin API, console), applies authentication and the per-token rate limit where they belong, and hands
- * over to the module. */
+/* router — the route table: data, not code.  Each route is {prefix, authentication, rate limit, handler,
+ * context}; the first route whose prefix matches the path takes the request.  The router authenticates it as
+ * the route says (through the authenticator it was given, so http/ never names the access module), then calls
+ * the route's handler with the route's own context.
+ *
+ * A prefix ending in '/' matches every path that starts with it ("/v1/" takes "/v1/config"); any other
+ * prefix matches that path exactly ("/healthz"). */
 #ifndef IG_ROUTER_H
 #define IG_ROUTER_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "http/http.h"
 
-ig_res_t ig_router_handle(ig_req_t *r);
+typedef enum {
+    IG_ROUTE_PUBLIC,           /* no authentication (the handler may do its own) */
+    IG_ROUTE_TOKEN,            /* an access token */
+    IG_ROUTE_TOKEN_OR_SESSION, /* a console session cookie (CSRF-checked on changes), else an access token */
+} ig_route_auth_t;
+
+typedef struct {
+    const char *prefix;
+    ig_route_auth_t auth;
+    bool rate_limit; /* take from the token's Max RPS, after authentication and before the handler */
+    ig_http_handler_t handler;
+    void *ctx;
+} ig_route_t;
+
+/* Authenticates r as auth says: 0 with r->who filled, or -1 with a 401/403/429 queued and its result in *res. */
+typedef int (*ig_authenticate_t)(void *ctx, ig_req_t *r, ig_route_auth_t auth, bool rate_limit, ig_res_t *res);
+
+typedef struct {
+    const ig_route_t *routes;
+    size_t n;
+    ig_authenticate_t authenticate;
+    void *auth_ctx;
+} ig_router_t;
+
+/* The ig_http_handler_t of a server whose context is an ig_router_t.  404 when no route matches. */
+ig_res_t ig_router_handle(void *router, ig_req_t *r);
 
 #endif

@@ -14,13 +14,12 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/principal.h"
 
 #define IG_STORE_NOTFOUND 1
 #define IG_STORE_STALE 2 /* token_update: the row changed since the caller read it */
 
-#define IG_ID_MAX 32
 #define IG_NAME_MAX 100   /* token names: 1..100 printable characters */
-#define IG_USER_MAX 64
 #define IG_REASON_MAX 500
 #define IG_IP_MAX 46
 
@@ -47,7 +46,6 @@ typedef struct {
     char last_used_ip[IG_IP_MAX];
 } ig_token_usage_t;
 
-typedef enum { IG_ROLE_MEMBER = 0, IG_ROLE_ADMIN = 1 } ig_role_t;
 
 typedef struct {
     char name[IG_USER_MAX + 1];

@@ -1,0 +1,51 @@
+/* ops — see ops.h. */
+#include "admin/ops.h"
+
+#include <stdlib.h>
+
+#include "core/clock.h"
+#include "core/metrics.h"
+
+static const char health_ok[] = "{\"status\":\"ok\"}";
+static const char ready_ok[] = "{\"status\":\"ready\"}";
+
+static bool is_read(const ig_req_t *r)
+{
+    return r->method == IG_GET || r->method == IG_HEAD;
+}
+
+ig_res_t ig_ops_healthz(void *ctx, ig_req_t *r)
+{
+    (void)ctx;
+    if (!is_read(r)) return ig_http_not_allowed(r, "GET, HEAD");
+    return ig_http_send(r, 200, "application/json", health_ok, sizeof health_ok - 1, true);
+}
+
+ig_res_t ig_ops_readyz(void *ctx, ig_req_t *r)
+{
+    ig_ops_t *o = ctx;
+    if (!is_read(r)) return ig_http_not_allowed(r, "GET, HEAD");
+    if (atomic_load(&o->stopping)) return ig_http_error(r, IG_E_UNAVAILABLE, "shutting down");
+    /* The housekeeping loop polls the store every tokens.poll_interval_ms; 5 s of silence means it is not
+     * answering (disk gone, file locked). */
+    int64_t quiet = ig_clock_wall_ms() - atomic_load(&o->store_ok_ms);
+    if (quiet > 5000)
+        return ig_http_error(r, IG_E_UNAVAILABLE, "the store has not answered for %lld ms", (long long)quiet);
+    return ig_http_send(r, 200, "application/json", ready_ok, sizeof ready_ok - 1, true);
+}
+
+ig_res_t ig_ops_metrics(void *ctx, ig_req_t *r)
+{
+    ig_ops_t *o = ctx;
+    if (!is_read(r)) return ig_http_not_allowed(r, "GET, HEAD");
+    ig_buf_t sb;
+    ig_buf_init(&sb, 8192);
+    ig_metrics_render(&sb);
+    ig_tokenstore_render_metrics(o->tokens, &sb);
+    size_t len = 0;
+    char *text = ig_buf_take(&sb, &len);
+    if (!text) return ig_http_error(r, IG_E_INTERNAL, "out of memory");
+    ig_res_t res = ig_http_send(r, 200, "text/plain; version=0.0.4", text, len, false);
+    free(text);
+    return res;
+}
