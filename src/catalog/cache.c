@@ -1,0 +1,310 @@
+/* catalog/cache — the loadTable cache.  Responses are cached fully serialized, keyed by (variant, metadata file
+ * location): a location never changes content (every commit writes a new uniquely named file), so an entry
+ * never goes stale and a load is a store lookup plus a copy of bytes.  The ETag is derived from the location,
+ * so If-None-Match → 304 needs no cache at all.  LRU, bounded in bytes and entries, behind one mutex. */
+#include "catalog/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "iceberg/tablemeta.h"
+#include "warehouse/warehouse.h"
+
+uint64_t cat_fnv1a(const void *p, size_t n, uint64_t h)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t key_hash(char variant, const char *loc)
+{
+    uint64_t h = cat_fnv1a(&variant, 1, 0xcbf29ce484222325ULL);
+    return cat_fnv1a(loc, strlen(loc), h);
+}
+
+static void etag_of(char variant, const char *loc, char out[40])
+{
+    /* Two independent 64-bit hashes: a strong validator for one version of one representation. */
+    uint64_t a = key_hash(variant, loc);
+    uint64_t b = cat_fnv1a(loc, strlen(loc), 0x84222325cbf29ce4ULL ^ (uint64_t)(unsigned char)variant);
+    snprintf(out, 40, "\"%016llx%016llx\"", (unsigned long long)a, (unsigned long long)b);
+}
+
+static void centry_free(centry_t *e)
+{
+    if (!e) return;
+    free(e->key);
+    free(e->body);
+    free(e);
+}
+
+static void cache_unlink(cache_t *c, centry_t *e)
+{
+    centry_t **pp = &c->buckets[e->hash % CACHE_BUCKETS];
+    while (*pp && *pp != e)
+        pp = &(*pp)->hnext;
+    if (*pp) *pp = e->hnext;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
+    e->prev = e->next = e->hnext = NULL;
+    e->linked = false;
+    c->bytes -= e->len + strlen(e->key);
+    c->count--;
+}
+
+static void lru_front(cache_t *c, centry_t *e)
+{
+    if (c->head == e) return;
+    if (e->prev) e->prev->next = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head) c->head->prev = e;
+    c->head = e;
+    if (!c->tail) c->tail = e;
+}
+
+static centry_t *cache_get(cache_t *c, char variant, const char *loc)
+{
+    uint64_t h = key_hash(variant, loc);
+    pthread_mutex_lock(&c->mu);
+    centry_t *e = c->buckets[h % CACHE_BUCKETS];
+    for (; e; e = e->hnext)
+        if (e->hash == h && e->key[0] == variant && strcmp(e->key + 1, loc) == 0) break;
+    if (e) {
+        e->refs++;
+        lru_front(c, e);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return e;
+}
+
+void cat_cache_release(cache_t *c, centry_t *e)
+{
+    if (!e) return;
+    pthread_mutex_lock(&c->mu);
+    bool dead = --e->refs == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (dead) centry_free(e);
+}
+
+centry_t *cat_cache_put(cache_t *c, char variant, const char *loc, char *body, size_t len, size_t meta_off,
+                           size_t meta_len)
+{
+    centry_t *e = calloc(1, sizeof *e);
+    size_t kl = strlen(loc);
+    if (e) e->key = malloc(kl + 2);
+    if (!e || !e->key) {
+        free(e);
+        free(body);
+        return NULL;
+    }
+    e->key[0] = variant;
+    memcpy(e->key + 1, loc, kl + 1);
+    e->hash = key_hash(variant, loc);
+    e->body = body;
+    e->len = len;
+    e->meta_off = meta_off;
+    e->meta_len = meta_len;
+    e->refs = 2; /* the cache's and the caller's */
+    pthread_mutex_lock(&c->mu);
+    for (centry_t *o = c->buckets[e->hash % CACHE_BUCKETS]; o; o = o->hnext)
+        if (o->hash == e->hash && strcmp(o->key, e->key) == 0) {
+            o->refs++;
+            lru_front(c, o);
+            pthread_mutex_unlock(&c->mu);
+            centry_free(e);
+            return o;
+        }
+    e->hnext = c->buckets[e->hash % CACHE_BUCKETS];
+    c->buckets[e->hash % CACHE_BUCKETS] = e;
+    e->next = c->head;
+    if (c->head) c->head->prev = e;
+    c->head = e;
+    if (!c->tail) c->tail = e;
+    e->linked = true;
+    c->bytes += len + kl + 1;
+    c->count++;
+    centry_t *dead = NULL;
+    while ((c->bytes > CACHE_MAX_BYTES || c->count > CACHE_MAX_ENTRIES) && c->tail && c->tail != e) {
+        centry_t *t = c->tail;
+        cache_unlink(c, t);
+        if (--t->refs == 0) {
+            t->hnext = dead;
+            dead = t;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    while (dead) {
+        centry_t *n = dead->hnext;
+        centry_free(dead);
+        dead = n;
+    }
+    return e;
+}
+
+void cat_cache_clear(cache_t *c)
+{
+    while (c->head) {
+        centry_t *e = c->head;
+        cache_unlink(c, e);
+        if (--e->refs == 0) centry_free(e);
+    }
+}
+
+
+char *cat_build_body(const char *loc, const char *meta, size_t mlen, size_t *len, size_t *meta_off)
+{
+    const char *q = "";
+    json_object *s = NULL;
+    size_t ql = 0;
+    if (loc) {
+        s = json_object_new_string(loc);
+        q = json_object_to_json_string_length(s, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+                                              &ql);
+    }
+    static const char a[] = "{\"metadata-location\":", b[] = ",\"config\":{},\"metadata\":",
+                      b0[] = "{\"config\":{},\"metadata\":";
+    size_t cap = sizeof a + ql + sizeof b + mlen + 2;
+    char *out = malloc(cap);
+    if (out) {
+        size_t n = 0;
+        if (loc) {
+            memcpy(out, a, sizeof a - 1);
+            n = sizeof a - 1;
+            memcpy(out + n, q, ql);
+            n += ql;
+            memcpy(out + n, b, sizeof b - 1);
+            n += sizeof b - 1;
+        } else {
+            memcpy(out, b0, sizeof b0 - 1);
+            n = sizeof b0 - 1;
+        }
+        *meta_off = n;
+        memcpy(out + n, meta, mlen);
+        n += mlen;
+        out[n++] = '}';
+        out[n] = '\0';
+        *len = n;
+    }
+    json_object_put(s);
+    return out;
+}
+
+centry_t *cat_load_entry(ig_catalog_t *c, char variant, const char *loc, ig_error_t *err)
+{
+    centry_t *e = cache_get(&c->cache, variant, loc);
+    if (e) return e;
+    char *body = NULL;
+    size_t len = 0, off = 0, mlen = 0;
+    if (variant == V_TABLE_REFS) {
+        centry_t *all = cat_load_entry(c, V_TABLE_ALL, loc, err);
+        if (!all) return NULL;
+        json_object *m = cat_parse_meta(all->body + all->meta_off, all->meta_len, err);
+        cat_cache_release(&c->cache, all);
+        if (!m) return NULL;
+        json_object *t = ig_tablemeta_only_ref_snapshots(m);
+        json_object_put(m);
+        if (!t) {
+            ig_error_set(err, IG_E_INTERNAL, "out of memory");
+            return NULL;
+        }
+        const char *s = ig_tablemeta_to_string(t);
+        mlen = strlen(s);
+        body = cat_build_body(loc, s, mlen, &len, &off);
+        json_object_put(t);
+    } else {
+        char *text = NULL;
+        ig_error_t e2;
+        if (ig_warehouse_read(c->wh, loc, &text, &mlen, &e2)) {
+            ig_error_set(err, IG_E_INTERNAL, "cannot read metadata file %.300s: %s", loc,
+                         e2.message);
+            return NULL;
+        }
+        body = cat_build_body(loc, text, mlen, &len, &off);
+        free(text);
+    }
+    if (!body) {
+        ig_error_set(err, IG_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    e = cat_cache_put(&c->cache, variant, loc, body, len, off, mlen);
+    if (!e) ig_error_set(err, IG_E_INTERNAL, "out of memory");
+    return e;
+}
+
+static ig_res_t send_entry(ig_req_t *r, centry_t *e, char variant, const char *loc)
+{
+    char etag[40];
+    etag_of(variant, loc, etag);
+    ig_http_add_header(r, "ETag", etag);
+    return ig_http_send(r, 200, "application/json", e->body, e->len, false);
+}
+
+/* True when If-None-Match lists etag (or "*"). */
+static bool etag_matches(ig_req_t *r, const char *etag)
+{
+    const char *h = ig_http_header(r, "If-None-Match");
+    if (!h) return false;
+    size_t el = strlen(etag);
+    const char *p = h;
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        if (!*p) break;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        if (t - p >= 2 && p[0] == 'W' && p[1] == '/') p += 2;
+        if ((size_t)(t - p) == 1 && *p == '*') return true;
+        if ((size_t)(t - p) == el && memcmp(p, etag, el) == 0) return true;
+        p = e;
+    }
+    return false;
+}
+
+
+ig_res_t cat_send_object(call_t *k, char variant, const char *loc, bool conditional)
+{
+    ig_error_t err = {0};
+    if (conditional) {
+        char etag[40];
+        etag_of(variant, loc, etag);
+        if (etag_matches(k->r, etag)) {
+            ig_http_add_header(k->r, "ETag", etag);
+            return ig_http_send(k->r, 304, NULL, "", 0, true);
+        }
+    }
+    centry_t *e = cat_load_entry(k->c, variant, loc, &err);
+    if (!e) return ig_http_error_from(k->r, &err);
+    ig_res_t res = send_entry(k->r, e, variant, loc);
+    cat_cache_release(&k->c->cache, e);
+    return res;
+}
+
+ig_res_t cat_send_new(call_t *k, char variant, const char *mloc, const char *meta, size_t mlen)
+{
+    size_t len, off;
+    char *body = cat_build_body(mloc, meta, mlen, &len, &off);
+    centry_t *e = body ? cat_cache_put(&k->c->cache, variant, mloc, body, len, off, mlen) : NULL;
+    if (!e) return ig_http_error(k->r, IG_E_INTERNAL, "out of memory");
+    ig_res_t res = send_entry(k->r, e, variant, mloc);
+    cat_cache_release(&k->c->cache, e);
+    return res;
+}

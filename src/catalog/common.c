@@ -1,0 +1,249 @@
+/* catalog/common — what every catalog route uses: identifiers and namespaces from paths and bodies, the
+ * "does not exist" errors, request bodies, and the store lookups behind them. */
+#include "catalog/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "warehouse/warehouse.h"
+
+/* ns for messages: levels joined by '.'. */
+static const char *shown(const char *ns, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", ns);
+    for (char *p = buf; *p; p++)
+        if (*p == 0x1f) *p = '.';
+    return buf;
+}
+
+int cat_no_namespace(ig_error_t *err, const char *ns)
+{
+    char b[NS_MAX + 1];
+    return ig_error_set(err, IG_E_NO_SUCH_NAMESPACE, "Namespace does not exist: %s",
+                        shown(ns, b, sizeof b));
+}
+
+int cat_no_object(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const char *name)
+{
+    char b[NS_MAX + 1];
+    if (kind == IG_OBJ_VIEW)
+        return ig_error_set(err, IG_E_NO_SUCH_VIEW, "View does not exist: %s.%s",
+                            shown(ns, b, sizeof b), name);
+    return ig_error_set(err, IG_E_NO_SUCH_TABLE, "Table does not exist: %s.%s",
+                        shown(ns, b, sizeof b), name);
+}
+
+int cat_check_ident(const char *s, size_t n, const char *what, ig_error_t *err)
+{
+    if (n == 0) return ig_error_set(err, IG_E_BAD_REQUEST, "%s must not be empty", what);
+    if (n > IDENT_MAX)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "%s is longer than %d bytes", what, IDENT_MAX);
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        unsigned char ch = *p;
+        if (ch < 0x20 || ch == 0x7f)
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s contains a control character", what);
+        int extra = ch < 0x80             ? 0
+                    : (ch & 0xe0) == 0xc0 ? 1
+                    : (ch & 0xf0) == 0xe0 ? 2
+                    : (ch & 0xf8) == 0xf0 ? 3
+                                          : -1;
+        if (extra < 0 || ch == 0xc0 || ch == 0xc1 || (size_t)(end - p) <= (size_t)extra) goto bad;
+        for (int i = 1; i <= extra; i++)
+            if ((p[i] & 0xc0) != 0x80) goto bad;
+        if (extra == 2 && ((ch == 0xe0 && p[1] < 0xa0) || (ch == 0xed && p[1] >= 0xa0))) goto bad;
+        if (extra == 3 && ((ch == 0xf0 && p[1] < 0x90) || ch > 0xf4 || (ch == 0xf4 && p[1] >= 0x90)))
+            goto bad;
+        p += 1 + extra;
+    }
+    return 0;
+bad:
+    return ig_error_set(err, IG_E_BAD_REQUEST, "%s is not valid UTF-8", what);
+}
+
+int cat_check_ns(const char *ns, ig_error_t *err)
+{
+    size_t levels = 0;
+    const char *p = ns;
+    for (;;) {
+        const char *e = strchr(p, 0x1f);
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (cat_check_ident(p, n, "namespace level", err)) return -1;
+        if (++levels > LEVELS_MAX)
+            return ig_error_set(err, IG_E_BAD_REQUEST, "namespace has more than %d levels",
+                                LEVELS_MAX);
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+int cat_ns_from_segment(const char *seg, size_t len, char *out, ig_error_t *err)
+{
+    if (ig_http_decode(seg, len, out, NS_MAX + 1))
+        return ig_error_set(err, IG_E_BAD_REQUEST,
+                            "namespace in the path is too long or badly encoded");
+    return cat_check_ns(out, err);
+}
+
+int cat_name_from_segment(const char *seg, size_t len, char *out, const char *what, ig_error_t *err)
+{
+    if (ig_http_decode(seg, len, out, IDENT_MAX + 1))
+        return ig_error_set(err, IG_E_BAD_REQUEST, "%s in the path is too long or badly encoded",
+                            what);
+    return cat_check_ident(out, strlen(out), what, err);
+}
+
+int cat_ns_from_json(json_object *arr, char *out, const char *what, ig_error_t *err)
+{
+    if (!arr || !json_object_is_type(arr, json_type_array))
+        return ig_error_set(err, IG_E_BAD_REQUEST, "%s must be an array of strings", what);
+    size_t n = json_object_array_length(arr), len = 0;
+    if (n == 0) return ig_error_set(err, IG_E_BAD_REQUEST, "%s must not be empty", what);
+    if (n > LEVELS_MAX)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "%s has more than %d levels", what, LEVELS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        json_object *s = json_object_array_get_idx(arr, i);
+        if (!json_object_is_type(s, json_type_string))
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s must be an array of strings", what);
+        const char *v = json_object_get_string(s);
+        size_t vl = (size_t)json_object_get_string_len(s);
+        if (strlen(v) != vl)
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s contains a NUL byte", what);
+        if (cat_check_ident(v, vl, "namespace level", err)) return -1;
+        if (len + vl + 2 > NS_MAX)
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s is longer than %d bytes", what, NS_MAX);
+        if (i) out[len++] = 0x1f;
+        memcpy(out + len, v, vl);
+        len += vl;
+    }
+    out[len] = '\0';
+    return 0;
+}
+
+json_object *cat_ns_to_json(const char *ns)
+{
+    json_object *a = json_object_new_array();
+    const char *p = ns;
+    for (;;) {
+        const char *e = strchr(p, 0x1f);
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        json_object_array_add(a, json_object_new_string_len(p, (int)n));
+        if (!e) break;
+        p = e + 1;
+    }
+    return a;
+}
+
+int cat_ident_from_json(json_object *o, char *ns, char *name, const char *what, ig_error_t *err)
+{
+    json_object *jns, *jname;
+    if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "namespace", &jns) ||
+        !json_object_object_get_ex(o, "name", &jname) || !json_object_is_type(jname, json_type_string))
+        return ig_error_set(err, IG_E_BAD_REQUEST,
+                            "%s must be an object with 'namespace' and 'name'", what);
+    if (cat_ns_from_json(jns, ns, "namespace", err)) return -1;
+    const char *v = json_object_get_string(jname);
+    size_t vl = (size_t)json_object_get_string_len(jname);
+    if (strlen(v) != vl || cat_check_ident(v, vl, "name", err)) {
+        if (strlen(v) != vl) ig_error_set(err, IG_E_BAD_REQUEST, "name contains a NUL byte");
+        return -1;
+    }
+    memcpy(name, v, vl + 1);
+    return 0;
+}
+
+json_object *cat_ident_to_json(const char *ns, const char *name)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "namespace", cat_ns_to_json(ns));
+    json_object_object_add(o, "name", json_object_new_string(name));
+    return o;
+}
+
+json_object *cat_body_object(ig_req_t *r, ig_error_t *err)
+{
+    json_object *o = ig_http_body_json(r, err);
+    if (o && !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        ig_error_set(err, IG_E_BAD_REQUEST, "request body must be a JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+
+json_object *cat_parse_meta(const char *text, size_t len, ig_error_t *err)
+{
+    json_tokener *tok = json_tokener_new_ex(META_DEPTH);
+    if (!tok) {
+        ig_error_set(err, IG_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    json_object *o = json_tokener_parse_ex(tok, text, (int)len);
+    enum json_tokener_error e = json_tokener_get_error(tok);
+    json_tokener_free(tok);
+    if (e != json_tokener_success || !o || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        ig_error_set(err, IG_E_BAD_REQUEST, "metadata file is not a JSON object: %s",
+                     e != json_tokener_success ? json_tokener_error_desc(e) : "wrong type");
+        return NULL;
+    }
+    return o;
+}
+
+const char *cat_meta_str(json_object *m, const char *key)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(m, key, &v) || !json_object_is_type(v, json_type_string)) return NULL;
+    return json_object_get_string(v);
+}
+
+
+int cat_ns_exists(call_t *k, const char *ns, ig_error_t *err)
+{
+    int rc = k->st->ops->ns_get(k->st, ns, NULL, err);
+    if (rc == IG_STORE_NOTFOUND) return cat_no_namespace(err, ns);
+    return rc;
+}
+
+int cat_obj_location(call_t *k, const char *ns, const char *name, ig_obj_kind_t kind, char *loc,
+                        ig_error_t *err)
+{
+    int rc = k->st->ops->obj_get(k->st, ns, name, kind, NULL, loc, IG_LOCATION_MAX, err);
+    if (rc == IG_STORE_NOTFOUND) return cat_no_object(err, kind, ns, name);
+    return rc;
+}
+
+int cat_name_free(call_t *k, const char *ns, const char *name, ig_error_t *err)
+{
+    ig_obj_kind_t kind;
+    int rc = k->st->ops->obj_get(k->st, ns, name, 0, &kind, NULL, 0, err);
+    if (rc < 0) return -1;
+    if (rc == 0) {
+        char b[NS_MAX + 1];
+        return ig_error_set(err, IG_E_ALREADY_EXISTS, "%s already exists: %s.%s",
+                            kind == IG_OBJ_VIEW ? "View with same name" : "Table with same name",
+                            shown(ns, b, sizeof b), name);
+    }
+    return 0;
+}
+
+int cat_default_location(call_t *k, const char *ns, const char *name, char *out, ig_error_t *err)
+{
+    char buf[NS_MAX + 1];
+    const char *levels[LEVELS_MAX];
+    size_t n = 0;
+    snprintf(buf, sizeof buf, "%s", ns);
+    char *p = buf;
+    for (;;) {
+        levels[n++] = p;
+        char *e = strchr(p, 0x1f);
+        if (!e || n == LEVELS_MAX) break;
+        *e = '\0';
+        p = e + 1;
+    }
+    return ig_warehouse_default_location(k->c->wh, levels, n, name, out, IG_LOCATION_MAX, err);
+}
+

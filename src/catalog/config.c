@@ -1,0 +1,168 @@
+/* catalog/config — GET /v1/config (bodies built once at start: every client calls it first) and the
+ * pagination every list route shares (pageToken is the hex of the last name served). */
+#include "catalog/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "http/idempotency.h"
+#include "warehouse/warehouse.h"
+
+/* ------------------------------------------------------------------ /v1/config */
+
+static const char *const endpoints[] = {
+    "GET /v1/{prefix}/namespaces",
+    "POST /v1/{prefix}/namespaces",
+    "GET /v1/{prefix}/namespaces/{namespace}",
+    "HEAD /v1/{prefix}/namespaces/{namespace}",
+    "DELETE /v1/{prefix}/namespaces/{namespace}",
+    "POST /v1/{prefix}/namespaces/{namespace}/properties",
+    "GET /v1/{prefix}/namespaces/{namespace}/tables",
+    "POST /v1/{prefix}/namespaces/{namespace}/tables",
+    "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+    "HEAD /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+    "POST /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+    "DELETE /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+    "POST /v1/{prefix}/namespaces/{namespace}/tables/{table}/unregister",
+    "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}/credentials",
+    "POST /v1/{prefix}/namespaces/{namespace}/tables/{table}/metrics",
+    "POST /v1/{prefix}/namespaces/{namespace}/register",
+    "POST /v1/{prefix}/tables/rename",
+    "POST /v1/{prefix}/transactions/commit",
+    "GET /v1/{prefix}/namespaces/{namespace}/views",
+    "POST /v1/{prefix}/namespaces/{namespace}/views",
+    "GET /v1/{prefix}/namespaces/{namespace}/views/{view}",
+    "HEAD /v1/{prefix}/namespaces/{namespace}/views/{view}",
+    "POST /v1/{prefix}/namespaces/{namespace}/views/{view}",
+    "DELETE /v1/{prefix}/namespaces/{namespace}/views/{view}",
+    "POST /v1/{prefix}/views/rename",
+    "POST /v1/{prefix}/namespaces/{namespace}/register-view",
+};
+
+/* The one warehouse is known by its name (the root's last path segment, "warehouse" by default) or by its
+ * URI; naming it yields overrides.prefix = name, and every route also answers under /v1/<name>/. */
+static bool warehouse_matches(ig_catalog_t *c, const char *w)
+{
+    if (strcmp(w, ig_warehouse_name(c->wh)) == 0) return true;
+    const char *uri = ig_warehouse_uri(c->wh);
+    size_t ul = strlen(uri), wl = strlen(w);
+    while (wl > 0 && w[wl - 1] == '/')
+        wl--;
+    if (wl == ul && memcmp(w, uri, ul) == 0) return true;
+    /* the bare path, or the Hadoop-style "file:/path" */
+    const char *path = uri + 7;
+    size_t pl = ul - 7;
+    if (wl == pl && memcmp(w, path, pl) == 0) return true;
+    if (wl == pl + 5 && memcmp(w, "file:", 5) == 0 && memcmp(w + 5, path, pl) == 0) return true;
+    return false;
+}
+
+/* {"defaults":{},"overrides":{...},"endpoints":[...]} as text (malloc'd), with or without the prefix. */
+static char *config_json(ig_catalog_t *c, bool with_prefix, size_t *len)
+{
+    json_object *o = json_object_new_object(), *overrides = json_object_new_object(),
+                *eps = json_object_new_array();
+    /* A name that is also a route word ("namespaces", ...) would make prefixed paths ambiguous: such a
+     * warehouse is served without a prefix. */
+    const char *name = ig_warehouse_name(c->wh);
+    static const char *const words[] = {"namespaces", "tables", "views", "transactions", "config", "oauth"};
+    bool clash = false;
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        clash |= strcmp(name, words[i]) == 0;
+    if (with_prefix && !clash) json_object_object_add(overrides, "prefix", json_object_new_string(name));
+    for (size_t i = 0; i < sizeof endpoints / sizeof *endpoints; i++)
+        json_object_array_add(eps, json_object_new_string(endpoints[i]));
+    json_object_object_add(o, "defaults", json_object_new_object());
+    json_object_object_add(o, "overrides", overrides);
+    json_object_object_add(o, "endpoints", eps);
+    json_object_object_add(o, "idempotency-key-lifetime", json_object_new_string(IG_IDEMPOTENCY_LIFETIME));
+    size_t n;
+    const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    char *copy = malloc(n + 1);
+    if (copy) {
+        memcpy(copy, text, n + 1);
+        *len = n;
+    }
+    json_object_put(o);
+    return copy;
+}
+
+int cat_build_config_bodies(ig_catalog_t *c)
+{
+    c->config_body = config_json(c, false, &c->config_len);
+    c->config_body_prefixed = config_json(c, true, &c->config_prefixed_len);
+    return c->config_body && c->config_body_prefixed ? 0 : -1;
+}
+
+ig_res_t cat_get_config(ig_req_t *r, ig_catalog_t *c)
+{
+    char w[IG_LOCATION_MAX];
+    int q = ig_http_query(r, "warehouse", w, sizeof w);
+    if (q < 0)
+        return ig_http_error(r, IG_E_BAD_REQUEST, "warehouse parameter too long or badly encoded");
+    if (q == 0 || !w[0]) return ig_http_send(r, 200, "application/json", c->config_body, c->config_len, true);
+    if (!warehouse_matches(c, w))
+        return ig_http_error(r, IG_E_NO_SUCH_WAREHOUSE,
+                             "The given warehouse does not exist: %.200s (this catalog serves \"%s\", %s)", w,
+                             ig_warehouse_name(c->wh), ig_warehouse_uri(c->wh));
+    return ig_http_send(r, 200, "application/json", c->config_body_prefixed, c->config_prefixed_len, true);
+}
+
+/* ------------------------------------------------------------------ pagination */
+
+int cat_parse_page(ig_req_t *r, page_t *pg, ig_error_t *err)
+{
+    char tok[2 * sizeof pg->after + 4], size[24];
+    memset(pg, 0, sizeof *pg);
+    int q = ig_http_query(r, "pageToken", tok, sizeof tok);
+    if (q < 0) return ig_error_set(err, IG_E_BAD_REQUEST, "pageToken is too long or badly encoded");
+    pg->paginate = q == 1;
+    size_t tl = q == 1 ? strlen(tok) : 0;
+    if (tl % 2 || tl / 2 >= sizeof pg->after) goto badtok;
+    for (size_t i = 0; i < tl; i += 2) {
+        int h = ig_hex_digit(tok[i]), l = ig_hex_digit(tok[i + 1]);
+        if (h < 0 || l < 0 || (h == 0 && l == 0)) goto badtok;
+        pg->after[i / 2] = (char)(h << 4 | l);
+    }
+    pg->limit = PAGE_DEFAULT;
+    q = ig_http_query(r, "pageSize", size, sizeof size);
+    if (q != 0) {
+        int64_t v;
+        if (q < 0 || ig_parse_i64(size, 1, INT32_MAX, &v))
+            return ig_error_set(err, IG_E_BAD_REQUEST, "pageSize must be an integer >= 1");
+        pg->limit = v > PAGE_MAX ? PAGE_MAX : (int)v;
+    }
+    return 0;
+badtok:
+    return ig_error_set(err, IG_E_BAD_REQUEST, "invalid pageToken");
+}
+
+int cat_collect_cb(void *ud, const char *name)
+{
+    collect_t *cl = ud;
+    if (cl->limit && cl->count == cl->limit) {
+        cl->more = true;
+        return 1;
+    }
+    json_object_array_add(cl->arr, cl->ns ? cat_ident_to_json(cl->ns, name) : cat_ns_to_json(name));
+    snprintf(cl->last, sizeof cl->last, "%s", name);
+    cl->count++;
+    return 0;
+}
+
+json_object *cat_next_token(collect_t *cl)
+{
+    if (!cl->more) return NULL;
+    static const char hex[] = "0123456789abcdef";
+    char tok[2 * sizeof cl->last + 1];
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)cl->last; *p; p++) {
+        tok[n++] = hex[*p >> 4];
+        tok[n++] = hex[*p & 15];
+    }
+    tok[n] = '\0';
+    return json_object_new_string(tok);
+}
+

@@ -1,0 +1,192 @@
+/* catalog/internal — what the catalog's files share, and nothing outside src/catalog/ includes.
+ *
+ *   catalog.c     life cycle, routing, Idempotency-Key        config.c      /v1/config, pagination
+ *   common.c      identifiers, lookups, bodies                 namespaces.c  namespaces and listings
+ *   cache.c       the loadTable response cache, ETags          tables.c      table routes
+ *   commit.c      commits and transactions                     views.c       view routes */
+#ifndef IG_CATALOG_INTERNAL_H
+#define IG_CATALOG_INTERNAL_H
+
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+#include "http/http.h"
+#include "store/store.h"
+#include "warehouse/warehouse.h"
+
+typedef struct ig_idempotency ig_idempotency_t;
+
+#define NS_MAX 1024        /* bytes of a namespace, levels joined by 0x1F */
+#define LEVELS_MAX 32      /* namespace depth */
+#define IDENT_MAX 255      /* bytes of one namespace level or object name */
+#define PAGE_DEFAULT 100   /* page size when a client paginates without pageSize */
+#define PAGE_MAX 1000      /* largest page served */
+#define COMMIT_ATTEMPTS 10 /* re-evaluations of a commit that lost the pointer swap race */
+#define MAX_CHANGES 100    /* tables in one transaction */
+#define META_DEPTH 128     /* JSON nesting accepted in metadata files we read back */
+#define CACHE_BUCKETS 1024
+#define CACHE_MAX_BYTES ((size_t)128 << 20)
+#define CACHE_MAX_ENTRIES 4096
+
+
+typedef struct centry {
+    struct centry *hnext, *prev, *next;
+    uint64_t hash;
+    char *key;  /* variant byte + metadata location */
+    char *body; /* the whole response body */
+    size_t len;
+    size_t meta_off, meta_len; /* the metadata document inside body */
+    int refs;                  /* the cache's own reference + borrowers; guarded by the cache mutex */
+    bool linked;
+} centry_t;
+
+typedef struct {
+    pthread_mutex_t mu;
+    centry_t *buckets[CACHE_BUCKETS];
+    centry_t *head, *tail; /* most recently used first */
+    size_t bytes, count;
+} cache_t;
+
+#define COMMIT_STRIPES 64
+
+struct ig_catalog {
+    ig_store_t *store;
+    ig_warehouse_t *wh;
+    pthread_mutex_t props_mu; /* namespace property read-modify-write */
+    /* Commits to one table queue on its stripe instead of racing for the pointer swap inside this process
+     * (the swap's compare-and-set still arbitrates between processes).  Not a global lock: 64 stripes. */
+    pthread_mutex_t commit_mu[COMMIT_STRIPES];
+    ig_idempotency_t *idem; /* Idempotency-Key replay (http/idempotency.h) */
+    cache_t cache;
+    /* GET /v1/config bodies, built once: every client calls it first, often, and it never changes. */
+    char *config_body, *config_body_prefixed;
+    size_t config_len, config_prefixed_len;
+};
+
+/* Response variants: the ETag and the cache key both depend on them. */
+enum { V_TABLE_ALL = 'A', V_TABLE_REFS = 'R', V_VIEW = 'V' };
+
+/* One request to a catalog route: the request, the catalog, and the namespace/name from its path. */
+typedef struct {
+    ig_req_t *r;
+    ig_catalog_t *c;
+    ig_store_t *st;
+    char ns[NS_MAX + 1];
+    char name[IDENT_MAX + 1];
+} call_t;
+
+
+/* A list route's paging: pageToken (hex of the last name served) and pageSize. */
+typedef struct {
+    bool paginate;
+    int limit;
+    char after[NS_MAX + IDENT_MAX + 2];
+} page_t;
+
+/* Collects names for a list response (cat_collect_cb), stopping after limit and noting there is more. */
+typedef struct {
+    json_object *arr;
+    const char *ns;   /* for table identifiers; NULL for namespaces */
+    int count, limit; /* limit 0: no pagination */
+    bool more;
+    char last[NS_MAX + IDENT_MAX + 2];
+} collect_t;
+
+
+/* ---- cache.c */
+uint64_t cat_fnv1a(const void *p, size_t n, uint64_t h);
+void cat_cache_release(cache_t *c, centry_t *e);
+/* Inserts (takes ownership of body) and returns a borrowed reference; an entry another thread inserted
+ * first wins.  NULL on allocation failure (body freed). */
+centry_t *cat_cache_put(cache_t *c, char variant, const char *loc, char *body, size_t len, size_t meta_off, size_t meta_len);
+void cat_cache_clear(cache_t *c);
+/* {"metadata-location":loc,"config":{},"metadata":META} — metadata last so it can be found again by offset.
+ * loc NULL: a staged table, no location. */
+char *cat_build_body(const char *loc, const char *meta, size_t mlen, size_t *len, size_t *meta_off);
+/* The cached response for (variant, metadata location), reading the file on a miss.  Borrowed: release with
+ * cache_release. */
+centry_t *cat_load_entry(ig_catalog_t *c, char variant, const char *loc, ig_error_t *err);
+/* Answers with the object whose metadata is at loc: 304 when conditional and If-None-Match has its ETag,
+ * else the (cached) LoadTableResult/LoadViewResult with its ETag. */
+ig_res_t cat_send_object(call_t *k, char variant, const char *loc, bool conditional);
+/* Caches and sends the first response of an object just created or registered with metadata meta at mloc. */
+ig_res_t cat_send_new(call_t *k, char variant, const char *mloc, const char *meta, size_t mlen);
+
+/* ---- common.c */
+int cat_no_namespace(ig_error_t *err, const char *ns);
+int cat_no_object(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const char *name);
+/* Valid UTF-8 without control characters (0x1F, the level separator, included), 1..IDENT_MAX bytes. */
+int cat_check_ident(const char *s, size_t n, const char *what, ig_error_t *err);
+/* Validates a decoded namespace (levels joined by 0x1F). */
+int cat_check_ns(const char *ns, ig_error_t *err);
+/* Decodes a namespace path segment ("a%1Fb"). */
+int cat_ns_from_segment(const char *seg, size_t len, char *out, ig_error_t *err);
+int cat_name_from_segment(const char *seg, size_t len, char *out, const char *what, ig_error_t *err);
+/* A JSON Namespace (array of strings) → joined form. */
+int cat_ns_from_json(json_object *arr, char *out, const char *what, ig_error_t *err);
+json_object *cat_ns_to_json(const char *ns);
+/* A TableIdentifier {"namespace":[...],"name":"..."} → (ns, name). */
+int cat_ident_from_json(json_object *o, char *ns, char *name, const char *what, ig_error_t *err);
+json_object *cat_ident_to_json(const char *ns, const char *name);
+/* The request body as a JSON object. */
+json_object *cat_body_object(ig_req_t *r, ig_error_t *err);
+json_object *cat_parse_meta(const char *text, size_t len, ig_error_t *err);
+const char *cat_meta_str(json_object *m, const char *key);
+int cat_ns_exists(call_t *k, const char *ns, ig_error_t *err);
+/* Current metadata location of (ns, name) of kind: 0, or -1 with 404/500 in err. */
+int cat_obj_location(call_t *k, const char *ns, const char *name, ig_obj_kind_t kind, char *loc, ig_error_t *err);
+/* 409 when (ns, name) is taken by a table or a view (they share one namespace of names). */
+int cat_name_free(call_t *k, const char *ns, const char *name, ig_error_t *err);
+/* Default location for a new object in ns. */
+int cat_default_location(call_t *k, const char *ns, const char *name, char *out, ig_error_t *err);
+
+/* ---- config.c */
+int cat_build_config_bodies(ig_catalog_t *c);
+ig_res_t cat_get_config(ig_req_t *r, ig_catalog_t *c);
+int cat_parse_page(ig_req_t *r, page_t *pg, ig_error_t *err);
+int cat_collect_cb(void *ud, const char *name);
+json_object *cat_next_token(collect_t *cl);
+
+/* ---- namespaces.c */
+/* ------------------------------------------------------------------ namespaces */
+ig_res_t cat_list_namespaces(call_t *k);
+ig_res_t cat_create_namespace(call_t *k);
+ig_res_t cat_load_namespace(call_t *k);
+ig_res_t cat_namespace_exists(call_t *k);
+ig_res_t cat_drop_namespace(call_t *k);
+ig_res_t cat_update_properties(call_t *k);
+/* ------------------------------------------------------------------ listing tables and views */
+ig_res_t cat_list_objects(call_t *k, ig_obj_kind_t kind);
+
+/* ---- tables.c */
+/* Resolves a create request's location (inside the warehouse) or the default one. */
+int cat_resolve_location(call_t *k, json_object *req, char *out, ig_error_t *err);
+int cat_req_name(json_object *req, char *out, ig_error_t *err);
+/* Writes the first metadata file of a new object and creates its pointer; responds with the object. */
+ig_res_t cat_create_with_meta(call_t *k, ig_obj_kind_t kind, json_object *meta, const char *loc);
+ig_res_t cat_create_table(call_t *k);
+ig_res_t cat_load_table(call_t *k);
+ig_res_t cat_object_exists(call_t *k, ig_obj_kind_t kind);
+ig_res_t cat_drop_object(call_t *k, ig_obj_kind_t kind);
+ig_res_t cat_rename_object(call_t *k, ig_obj_kind_t kind);
+/* register (tables) and register-view: point a new object at an existing metadata file. */
+ig_res_t cat_register_object(call_t *k, ig_obj_kind_t kind);
+ig_res_t cat_unregister_table(call_t *k);
+ig_res_t cat_report_metrics(call_t *k);
+ig_res_t cat_load_credentials(call_t *k);
+
+/* ---- views.c */
+/* ------------------------------------------------------------------ views */
+ig_res_t cat_create_view(call_t *k);
+ig_res_t cat_load_view(call_t *k);
+
+/* ---- commit.c */
+/* POST .../tables/{t} and .../views/{v}. */
+ig_res_t cat_commit_object(call_t *k, ig_obj_kind_t kind);
+ig_res_t cat_commit_transaction(call_t *k);
+
+#endif

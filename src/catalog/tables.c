@@ -1,0 +1,281 @@
+/* catalog/tables — create (and stage-create), load, exists, drop (with purge), rename, register, unregister,
+ * metrics reports and credentials of tables; rename and register serve views too. */
+#include "catalog/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "iceberg/tablemeta.h"
+#include "iceberg/viewmeta.h"
+#include "warehouse/warehouse.h"
+
+/* ------------------------------------------------------------------ tables */
+
+int cat_resolve_location(call_t *k, json_object *req, char *out, ig_error_t *err)
+{
+    json_object *v;
+    if (json_object_object_get_ex(req, "location", &v) && v) {
+        if (!json_object_is_type(v, json_type_string))
+            return ig_error_set(err, IG_E_BAD_REQUEST, "'location' must be a string");
+        return ig_warehouse_canonical(k->c->wh, json_object_get_string(v), out, IG_LOCATION_MAX, err);
+    }
+    return cat_default_location(k, k->ns, k->name, out, err);
+}
+
+int cat_req_name(json_object *req, char *out, ig_error_t *err)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(req, "name", &v) || !json_object_is_type(v, json_type_string))
+        return ig_error_set(err, IG_E_BAD_REQUEST, "missing or non-string 'name'");
+    const char *s = json_object_get_string(v);
+    size_t n = (size_t)json_object_get_string_len(v);
+    if (strlen(s) != n) return ig_error_set(err, IG_E_BAD_REQUEST, "name contains a NUL byte");
+    if (cat_check_ident(s, n, "name", err)) return -1;
+    memcpy(out, s, n + 1);
+    return 0;
+}
+
+ig_res_t cat_create_with_meta(call_t *k, ig_obj_kind_t kind, json_object *meta, const char *loc)
+{
+    ig_error_t err = {0};
+    char mloc[IG_LOCATION_MAX];
+    const char *text = ig_tablemeta_to_string(meta);
+    size_t tl = strlen(text);
+    if (ig_warehouse_write_metadata(k->c->wh, loc, 0, text, tl, mloc, sizeof mloc, &err))
+        return ig_http_error_from(k->r, &err);
+    ig_obj_swap_t sw = {
+        .ns = k->ns, .name = k->name, .kind = kind, .expected_location = NULL, .new_location = mloc};
+    if (k->st->ops->obj_swap(k->st, &sw, 1, &err)) {
+        ig_error_t e2;
+        ig_warehouse_remove(k->c->wh, mloc, &e2);
+        return ig_http_error_from(k->r, &err);
+    }
+    return cat_send_new(k, kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL, mloc, text, tl);
+}
+
+ig_res_t cat_create_table(call_t *k)
+{
+    ig_error_t err = {0};
+    json_object *req = cat_body_object(k->r, &err), *v, *meta = NULL;
+    char loc[IG_LOCATION_MAX], uuid[37];
+    if (!req) return ig_http_error_from(k->r, &err);
+    bool stage = json_object_object_get_ex(req, "stage-create", &v) && json_object_get_boolean(v);
+    if (cat_req_name(req, k->name, &err) || cat_ns_exists(k, k->ns, &err) || cat_name_free(k, k->ns, k->name, &err) ||
+        cat_resolve_location(k, req, loc, &err))
+        goto bad;
+    ig_uuid4(uuid);
+    if (ig_tablemeta_create(req, loc, uuid, ig_clock_wall_ms(), &meta, &err)) goto bad;
+    json_object_put(req);
+    ig_res_t res;
+    if (stage) {
+        /* Nothing is written: the client commits the whole creation later with assert-create. */
+        size_t len, off;
+        const char *text = ig_tablemeta_to_string(meta);
+        char *body = cat_build_body(NULL, text, strlen(text), &len, &off);
+        res = body ? ig_http_send(k->r, 200, "application/json", body, len, false)
+                   : ig_http_error(k->r, IG_E_INTERNAL, "out of memory");
+        free(body);
+    } else {
+        res = cat_create_with_meta(k, IG_OBJ_TABLE, meta, loc);
+    }
+    json_object_put(meta);
+    return res;
+bad:
+    json_object_put(req);
+    return ig_http_error_from(k->r, &err);
+}
+
+ig_res_t cat_load_table(call_t *k)
+{
+    ig_error_t err = {0};
+    char snaps[16], loc[IG_LOCATION_MAX];
+    char variant = V_TABLE_ALL;
+    int q = ig_http_query(k->r, "snapshots", snaps, sizeof snaps);
+    if (q < 0 || (q == 1 && strcmp(snaps, "all") != 0 && strcmp(snaps, "refs") != 0))
+        return ig_http_error(k->r, IG_E_BAD_REQUEST, "snapshots must be 'all' or 'refs'");
+    if (q == 1 && strcmp(snaps, "refs") == 0) variant = V_TABLE_REFS;
+    if (cat_obj_location(k, k->ns, k->name, IG_OBJ_TABLE, loc, &err)) return ig_http_error_from(k->r, &err);
+    return cat_send_object(k, variant, loc, true);
+}
+
+ig_res_t cat_object_exists(call_t *k, ig_obj_kind_t kind)
+{
+    ig_error_t err = {0};
+    char loc[IG_LOCATION_MAX];
+    if (cat_obj_location(k, k->ns, k->name, kind, loc, &err)) return ig_http_error_from(k->r, &err);
+    return ig_http_no_content(k->r);
+}
+
+/* Deletes a dropped table's directory, unless another table or view still keeps metadata below it. */
+static void purge_location(call_t *k, const char *table_loc)
+{
+    ig_error_t err = {0};
+    char canon[IG_LOCATION_MAX + 2];
+    if (ig_warehouse_canonical(k->c->wh, table_loc, canon, IG_LOCATION_MAX, &err)) {
+        ig_warn("catalog: purge skipped for %s: %s", table_loc, err.message);
+        return;
+    }
+    size_t n = strlen(canon);
+    canon[n] = '/';
+    canon[n + 1] = '\0';
+    int64_t others = 0;
+    if (k->st->ops->obj_count_under(k->st, canon, &others, &err)) {
+        ig_warn("catalog: purge skipped for %s: %s", table_loc, err.message);
+        return;
+    }
+    canon[n] = '\0';
+    if (others > 0) {
+        ig_warn("catalog: purge of %s skipped: %lld other table(s) or view(s) live below it", canon,
+                (long long)others);
+        return;
+    }
+    if (ig_warehouse_purge(k->c->wh, canon, &err))
+        ig_warn("catalog: purge of %s failed: %s", canon, err.message);
+}
+
+ig_res_t cat_drop_object(call_t *k, ig_obj_kind_t kind)
+{
+    ig_error_t err = {0};
+    char q[16], loc[IG_LOCATION_MAX], table_loc[IG_LOCATION_MAX];
+    bool purge = false;
+    table_loc[0] = '\0';
+    if (kind == IG_OBJ_TABLE) {
+        int g = ig_http_query(k->r, "purgeRequested", q, sizeof q);
+        if (g < 0 || (g == 1 && strcasecmp(q, "true") != 0 && strcasecmp(q, "false") != 0))
+            return ig_http_error(k->r, IG_E_BAD_REQUEST, "purgeRequested must be true or false");
+        purge = g == 1 && strcasecmp(q, "true") == 0;
+    }
+    if (cat_obj_location(k, k->ns, k->name, kind, loc, &err)) return ig_http_error_from(k->r, &err);
+    if (purge) {
+        centry_t *e = cat_load_entry(k->c, V_TABLE_ALL, loc, &err);
+        json_object *m = e ? cat_parse_meta(e->body + e->meta_off, e->meta_len, &err) : NULL;
+        cat_cache_release(&k->c->cache, e);
+        const char *tl = m ? cat_meta_str(m, "location") : NULL;
+        if (tl)
+            snprintf(table_loc, sizeof table_loc, "%s", tl);
+        else
+            ig_warn("catalog: purge of %s.%s: cannot read its metadata: %s", k->ns, k->name, err.message);
+        json_object_put(m);
+    }
+    int rc = k->st->ops->obj_drop(k->st, k->ns, k->name, kind, &err);
+    if (rc == IG_STORE_NOTFOUND) cat_no_object(&err, kind, k->ns, k->name);
+    if (rc) return ig_http_error_from(k->r, &err);
+    if (purge && table_loc[0]) purge_location(k, table_loc);
+    return ig_http_no_content(k->r);
+}
+
+ig_res_t cat_rename_object(call_t *k, ig_obj_kind_t kind)
+{
+    ig_error_t err = {0};
+    json_object *req = cat_body_object(k->r, &err), *src, *dst;
+    char fns[NS_MAX + 1], fname[IDENT_MAX + 1], tns[NS_MAX + 1], tname[IDENT_MAX + 1];
+    if (!req) return ig_http_error_from(k->r, &err);
+    if (!json_object_object_get_ex(req, "source", &src) ||
+        !json_object_object_get_ex(req, "destination", &dst)) {
+        ig_error_set(&err, IG_E_BAD_REQUEST, "'source' and 'destination' are required");
+        goto bad;
+    }
+    if (cat_ident_from_json(src, fns, fname, "source", &err) ||
+        cat_ident_from_json(dst, tns, tname, "destination", &err))
+        goto bad;
+    json_object_put(req);
+    if (k->st->ops->obj_rename(k->st, fns, fname, tns, tname, kind, &err)) return ig_http_error_from(k->r, &err);
+    return ig_http_no_content(k->r);
+bad:
+    json_object_put(req);
+    return ig_http_error_from(k->r, &err);
+}
+
+ig_res_t cat_register_object(call_t *k, ig_obj_kind_t kind)
+{
+    ig_error_t err = {0};
+    json_object *req = cat_body_object(k->r, &err), *v, *meta = NULL;
+    char mloc[IG_LOCATION_MAX], cur[IG_LOCATION_MAX], canon[IG_LOCATION_MAX];
+    char *text = NULL;
+    size_t tl = 0;
+    bool overwrite = false;
+    if (!req) return ig_http_error_from(k->r, &err);
+    if (cat_req_name(req, k->name, &err)) goto bad;
+    if (!json_object_object_get_ex(req, "metadata-location", &v) ||
+        !json_object_is_type(v, json_type_string)) {
+        ig_error_set(&err, IG_E_BAD_REQUEST, "missing or non-string 'metadata-location'");
+        goto bad;
+    }
+    if (ig_warehouse_canonical(k->c->wh, json_object_get_string(v), mloc, sizeof mloc, &err)) goto bad;
+    if (kind == IG_OBJ_TABLE && json_object_object_get_ex(req, "overwrite", &v))
+        overwrite = json_object_get_boolean(v);
+    if (cat_ns_exists(k, k->ns, &err)) goto bad;
+    if (ig_warehouse_read(k->c->wh, mloc, &text, &tl, &err)) {
+        if (ig_error_status(&err) == 404)
+            ig_error_set(&err, IG_E_BAD_REQUEST, "metadata file does not exist: %.300s", mloc);
+        goto bad;
+    }
+    if (!(meta = cat_parse_meta(text, tl, &err))) goto bad;
+    if ((kind == IG_OBJ_VIEW ? ig_viewmeta_validate(meta, &err) : ig_tablemeta_validate(meta, &err)))
+        goto bad;
+    const char *loc = cat_meta_str(meta, "location");
+    if (!loc || ig_warehouse_canonical(k->c->wh, loc, canon, sizeof canon, &err)) {
+        if (!loc) ig_error_set(&err, IG_E_BAD_REQUEST, "metadata has no location");
+        goto bad;
+    }
+    ig_obj_swap_t sw = {
+        .ns = k->ns, .name = k->name, .kind = kind, .expected_location = NULL, .new_location = mloc};
+    if (overwrite) {
+        int rc = k->st->ops->obj_get(k->st, k->ns, k->name, IG_OBJ_TABLE, NULL, cur, sizeof cur, &err);
+        if (rc < 0) goto bad;
+        if (rc == 0) sw.expected_location = cur;
+    }
+    if (k->st->ops->obj_swap(k->st, &sw, 1, &err)) goto bad;
+    ig_res_t res = cat_send_new(k, kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL, mloc, text, tl);
+    free(text);
+    json_object_put(meta);
+    json_object_put(req);
+    return res;
+bad:
+    free(text);
+    json_object_put(meta);
+    json_object_put(req);
+    return ig_http_error_from(k->r, &err);
+}
+
+ig_res_t cat_unregister_table(call_t *k)
+{
+    ig_error_t err = {0};
+    char loc[IG_LOCATION_MAX];
+    if (cat_obj_location(k, k->ns, k->name, IG_OBJ_TABLE, loc, &err)) return ig_http_error_from(k->r, &err);
+    centry_t *e = cat_load_entry(k->c, V_TABLE_ALL, loc, &err);
+    if (!e) return ig_http_error_from(k->r, &err);
+    int rc = k->st->ops->obj_drop(k->st, k->ns, k->name, IG_OBJ_TABLE, &err);
+    if (rc == IG_STORE_NOTFOUND) cat_no_object(&err, IG_OBJ_TABLE, k->ns, k->name);
+    ig_res_t res =
+        rc ? ig_http_error_from(k->r, &err) : ig_http_send(k->r, 200, "application/json", e->body, e->len, false);
+    cat_cache_release(&k->c->cache, e);
+    return res;
+}
+
+ig_res_t cat_report_metrics(call_t *k)
+{
+    ig_error_t err = {0};
+    char loc[IG_LOCATION_MAX];
+    json_object *req = cat_body_object(k->r, &err);
+    if (!req) return ig_http_error_from(k->r, &err);
+    json_object_put(req);
+    if (cat_obj_location(k, k->ns, k->name, IG_OBJ_TABLE, loc, &err)) return ig_http_error_from(k->r, &err);
+    return ig_http_no_content(k->r);
+}
+
+static const char no_credentials[] = "{\"storage-credentials\":[]}";
+
+ig_res_t cat_load_credentials(call_t *k)
+{
+    ig_error_t err = {0};
+    char loc[IG_LOCATION_MAX];
+    if (cat_obj_location(k, k->ns, k->name, IG_OBJ_TABLE, loc, &err)) return ig_http_error_from(k->r, &err);
+    return ig_http_send(k->r, 200, "application/json", no_credentials, sizeof no_credentials - 1, true);
+}
+
