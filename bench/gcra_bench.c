@@ -1,4 +1,4 @@
-/* gcra_bench — ns per ig_ratelimit_take(), single thread and 2 threads, median of 5 runs.
+/* gcra_bench — ns per ig_gcra_take(), single thread and 2 threads, median of 5 runs.
  *
  * Built and run by bench/gcra_bench.sh with the project's compiler flags. Not part of `make test`: these are
  * timings, which vary with the machine; the unit tests own correctness.
@@ -53,19 +53,19 @@ static void *work(void *v)
     case MODE_ADMIT: /* T = 1 ns, huge tolerance, clock advancing 10 ns per call: always admitted */
         for (long i = 0; i < ITERS; i++) {
             now += 10;
-            ig_ratelimit_take(w->cell, w->p, now, &r);
+            ig_gcra_take(w->cell, w->p, now, &r);
             admitted += r.allowed;
         }
         break;
     case MODE_REFUSE: /* 1 rps, drained; the clock barely moves: always refused */
         for (long i = 0; i < ITERS; i++) {
-            ig_ratelimit_take(w->cell, w->p, now + (i & 1023), &r);
+            ig_gcra_take(w->cell, w->p, now + (i & 1023), &r);
             admitted += r.allowed;
         }
         break;
     case MODE_CLOCK:
         for (long i = 0; i < ITERS; i++) {
-            ig_ratelimit_take(w->cell, w->p, ig_clock_mono_ns(), &r);
+            ig_gcra_take(w->cell, w->p, ig_clock_mono_ns(), &r);
             admitted += r.allowed;
         }
         break;
@@ -94,7 +94,7 @@ static double run_once(int threads, int shared, bench_mode_t mode, const ig_gcra
     if (mode == MODE_REFUSE) /* drain the bucket(s) first */
         for (int c = 0; c < 2; c++)
             for (int i = 0; i <= p->burst; i++)
-                ig_ratelimit_take(&cells[c].cell, p, ig_clock_mono_ns(), &r);
+                ig_gcra_take(&cells[c].cell, p, ig_clock_mono_ns(), &r);
 
     worker_t w[2];
     pthread_t th[2];

@@ -44,7 +44,7 @@ static double run(ig_tokenstore_t *ts, const char *tok, int take, long iters)
         int ok = m && !m->suspended && (m->expires_at_ms == 0 || m->expires_at_ms > 1700000000000);
         if (ok && take && m->limited) {
             ig_gcra_result_t g;
-            ig_ratelimit_take(&m->state->cell, &m->params, now_ns(), &g);
+            ig_gcra_take(&m->state->cell, &m->params, now_ns(), &g);
             ok = g.allowed || 1;
         }
         ig_tokens_read_end();

@@ -29,6 +29,7 @@
 #include "core/version.h"
 #include "http/http.h"
 #include "http/router.h"
+#include "ratelimit/limiter.h"
 #include "store/store.h"
 
 typedef struct {
@@ -37,6 +38,7 @@ typedef struct {
     ig_tokenstore_t *tokens;
     ig_sessions_t *sessions;
     ig_catalog_t *catalog;
+    ig_limiter_t *limiter;
     ig_http_server_t *http;
     ig_auth_t auth;   /* the router's authenticator context */
     ig_admin_t admin; /* the admin API's and the console session routes' context */
@@ -74,7 +76,12 @@ static int open_parts(server_t *s)
         ig_error("cannot start: %s", s->catalog ? "out of memory" : err.message);
         return -1;
     }
-    s->auth = (ig_auth_t){.tokens = s->tokens, .sessions = s->sessions};
+    s->limiter = ig_limiter_open(&s->cfg, &err);
+    if (!s->limiter) {
+        ig_error("cannot start: %s", err.message);
+        return -1;
+    }
+    s->auth = (ig_auth_t){.tokens = s->tokens, .sessions = s->sessions, .limiter = s->limiter};
     s->admin = (ig_admin_t){.tokens = s->tokens, .store = s->store, .sessions = s->sessions};
     s->ops.tokens = s->tokens;
     atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());
@@ -198,6 +205,7 @@ out:
     ig_http_stop(srv.http);
     ig_catalog_free(srv.catalog);
     ig_sessions_free(srv.sessions);
+    ig_limiter_close(srv.limiter);
     ig_tokenstore_free(srv.tokens);
     ig_store_close(srv.store);
     return code;

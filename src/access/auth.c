@@ -76,16 +76,16 @@ ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit,
     }
     if (rate_limit && m->limited) {
         ig_gcra_result_t g;
-        ig_ratelimit_take(&m->state->cell, &m->params, ig_clock_mono_ns(), &g);
+        a->limiter->ops->take(a->limiter, m->id, &m->state->cell, &m->params, ig_clock_mono_ns(), &g);
         char policy[96], rl[96];
-        ig_ratelimit_policy_header(&m->params, policy, sizeof policy);
-        ig_ratelimit_header(&m->params, &g, rl, sizeof rl);
+        ig_gcra_policy_header(&m->params, policy, sizeof policy);
+        ig_gcra_header(&m->params, &g, rl, sizeof rl);
         ig_http_add_header(r, "RateLimit-Policy", policy);
         ig_http_add_header(r, "RateLimit", rl);
         if (!g.allowed) {
             char retry[24], rate[32];
             ig_format_rate(m->params.max_rps, rate, sizeof rate);
-            snprintf(retry, sizeof retry, "%ld", ig_ratelimit_retry_after_s(&g));
+            snprintf(retry, sizeof retry, "%ld", ig_gcra_retry_after_s(&g));
             ig_http_add_header(r, "Retry-After", retry);
             *res = ig_http_error(r, IG_E_TOO_MANY_REQUESTS,
                                  "rate limit exceeded for access token '%s': %s requests per second", m->name,

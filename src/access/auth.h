@@ -12,11 +12,13 @@
 #include "access/tokenstore.h"
 #include "http/http.h"
 #include "http/router.h"
+#include "ratelimit/limiter.h"
 
-/* What authentication reads: the token table and the console sessions. */
+/* What authentication reads: the token table, the console sessions, and the limiter back end. */
 typedef struct {
     ig_tokenstore_t *tokens;
     ig_sessions_t *sessions;
+    ig_limiter_t *limiter;
 } ig_auth_t;
 
 typedef enum {

@@ -336,7 +336,7 @@ static void apply(ig_tokenstore_t *ts, const ig_token_rec_t *rec)
             if (cur && m->limited &&
                 (!cur->limited || cur->params.emission_ns != m->params.emission_ns ||
                  cur->params.tolerance_ns != m->params.tolerance_ns))
-                ig_ratelimit_rescale(&m->state->cell, cur->limited ? &cur->params : NULL, &m->params,
+                ig_gcra_rescale(&m->state->cell, cur->limited ? &cur->params : NULL, &m->params,
                                      ig_clock_mono_ns());
             put(ts, m);
         }

@@ -57,7 +57,7 @@ int ig_gcra_params_init(ig_gcra_params_t *p, double max_rps, int burst)
     return 0;
 }
 
-void ig_ratelimit_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns, ig_gcra_result_t *out)
+void ig_gcra_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns, ig_gcra_result_t *out)
 {
     const int64_t T = p->emission_ns;
     const int64_t tau = p->tolerance_ns;
@@ -142,13 +142,13 @@ static int fields(char *buf, size_t cap, char k1, uint64_t v1, char k2, uint64_t
     return (int)n;
 }
 
-int ig_ratelimit_policy_header(const ig_gcra_params_t *p, char *buf, size_t cap)
+int ig_gcra_policy_header(const ig_gcra_params_t *p, char *buf, size_t cap)
 {
     if (!p || !buf || cap == 0 || !(p->max_rps > 0)) return -1;
     return fields(buf, cap, 'q', (uint64_t)p->burst, 'w', (uint64_t)p->window_s);
 }
 
-int ig_ratelimit_header(const ig_gcra_params_t *p, const ig_gcra_result_t *r, char *buf, size_t cap)
+int ig_gcra_header(const ig_gcra_params_t *p, const ig_gcra_result_t *r, char *buf, size_t cap)
 {
     if (!p || !r || !buf || cap == 0) return -1;
     int64_t t = 0;
@@ -162,13 +162,13 @@ int ig_ratelimit_header(const ig_gcra_params_t *p, const ig_gcra_result_t *r, ch
     return fields(buf, cap, 'r', (uint64_t)(r->remaining > 0 ? r->remaining : 0), 't', (uint64_t)t);
 }
 
-long ig_ratelimit_retry_after_s(const ig_gcra_result_t *r)
+long ig_gcra_retry_after_s(const ig_gcra_result_t *r)
 {
     int64_t s = r ? ceil_seconds(r->retry_after_ns) : 0;
     return s < 1 ? 1 : (long)s;
 }
 
-void ig_ratelimit_rescale(ig_gcra_cell_t *cell, const ig_gcra_params_t *from, const ig_gcra_params_t *to,
+void ig_gcra_rescale(ig_gcra_cell_t *cell, const ig_gcra_params_t *from, const ig_gcra_params_t *to,
                           int64_t now_ns)
 {
     int64_t old = atomic_load_explicit(&cell->tat, memory_order_relaxed);

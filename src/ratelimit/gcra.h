@@ -1,4 +1,4 @@
-/* ratelimit — per-token Max RPS with GCRA (Generic Cell Rate Algorithm), lock-free and allocation-free.
+/* gcra — per-token Max RPS with GCRA (Generic Cell Rate Algorithm), lock-free and allocation-free.
  *
  * Each token owns one ig_gcra_cell_t: a single 64-bit "theoretical arrival time" (TAT) on the monotonic
  * clock. GCRA with emission interval T = 1/max_rps and tolerance tau = (burst-1)*T behaves exactly like a
@@ -7,12 +7,13 @@
  * any number of HTTP worker threads may share a cell. Time is always passed in (`now_ns`) so tests drive a
  * fake clock.
  *
- * The HTTP layer calls ig_ratelimit_take() after authentication and before any side effect on /v1/... and
+ * Pure: no clock, no I/O.  The limiter back ends (limiter.h) call ig_gcra_take() for authentication, which
+ * runs it after the token check and before any side effect on /v1/...; auth
  * formats the 429 / RateLimit headers with the helpers below (DESIGN.md section 4,
  * draft-ietf-httpapi-ratelimit-headers-11). See docs/ratelimit.md for the design notes.
  */
-#ifndef IG_RATELIMIT_H
-#define IG_RATELIMIT_H
+#ifndef IG_GCRA_H
+#define IG_GCRA_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -25,8 +26,8 @@ typedef struct {
 
 /* Derived, immutable parameters of one policy. Build with ig_gcra_params_init(). When maxRps/burst change,
  * build a new struct and publish it the way the token record is published (e.g. an atomic pointer swap);
- * never rewrite one in place while other threads may be inside ig_ratelimit_take() with it. The cell needs no
- * reset (see ig_ratelimit_take). */
+ * never rewrite one in place while other threads may be inside ig_gcra_take() with it. The cell needs no
+ * reset (see ig_gcra_take). */
 typedef struct {
     double max_rps;       /* requests per second, as configured */
     int burst;            /* bucket size, >= 1 */
@@ -58,7 +59,7 @@ typedef struct {
  * T + 1 s, so an old, slower policy holds a client back for at most T + 1 s after the change. The 1 s slack
  * is what lets callers' clocks be out of order by up to 1 s (a preempted thread) without the clamp ever
  * handing out extra requests. */
-void ig_ratelimit_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns,
+void ig_gcra_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns,
                        ig_gcra_result_t *out);
 
 
@@ -66,19 +67,19 @@ void ig_ratelimit_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t 
  * a client that had used 40% of its old bucket has used 40% of the new one, which then refills at the new
  * rate.  So raising a limit takes effect at once for a throttled client, and lowering it grants no fresh
  * burst.  from == NULL (the token was unlimited) starts the new policy with a full bucket. */
-void ig_ratelimit_rescale(ig_gcra_cell_t *cell, const ig_gcra_params_t *from, const ig_gcra_params_t *to,
+void ig_gcra_rescale(ig_gcra_cell_t *cell, const ig_gcra_params_t *from, const ig_gcra_params_t *to,
                           int64_t now_ns);
 
 /* Value of the RateLimit-Policy header: "token";q=<burst>;w=<ceil(burst / max_rps), >= 1>.
  * Writes a NUL-terminated string into buf; returns its length, or -1 if it does not fit or on NULL input. */
-int ig_ratelimit_policy_header(const ig_gcra_params_t *p, char *buf, size_t cap);
+int ig_gcra_policy_header(const ig_gcra_params_t *p, char *buf, size_t cap);
 
 /* Value of the RateLimit header: "token";r=<remaining>;t=<s>, where s is the whole seconds (rounded up) until
  * a request would be admitted: 0 when remaining > 0, >= 1 otherwise (also after the last admitted request).
  * Returns the length written, or -1 as above. */
-int ig_ratelimit_header(const ig_gcra_params_t *p, const ig_gcra_result_t *r, char *buf, size_t cap);
+int ig_gcra_header(const ig_gcra_params_t *p, const ig_gcra_result_t *r, char *buf, size_t cap);
 
 /* Retry-After value: retry_after_ns in whole seconds, rounded up, never less than 1. */
-long ig_ratelimit_retry_after_s(const ig_gcra_result_t *r);
+long ig_gcra_retry_after_s(const ig_gcra_result_t *r);
 
 #endif

@@ -440,7 +440,7 @@ static void test_lifecycle(void **state)
      * cell now owes 1 s. */
     ig_gcra_result_t r;
     int64_t spent_at = ig_clock_mono_ns();
-    ig_ratelimit_take(&m->state->cell, &m->params, spent_at, &r);
+    ig_gcra_take(&m->state->cell, &m->params, spent_at, &r);
     assert_int_equal(r.allowed, 1);
     assert_int_equal(atomic_load(&m->state->cell.tat), spent_at + 1000000000LL);
     ig_tokens_read_end();
@@ -489,9 +489,9 @@ static void test_lifecycle(void **state)
     assert_ptr_equal(m->state, cell_state);
     int64_t now = ig_clock_mono_ns(), tat = atomic_load(&m->state->cell.tat);
     assert_true(tat > now && tat <= now + 500000000LL);
-    ig_ratelimit_take(&m->state->cell, &m->params, now, &r);
+    ig_gcra_take(&m->state->cell, &m->params, now, &r);
     assert_int_equal(r.allowed, 0);
-    ig_ratelimit_take(&m->state->cell, &m->params, tat, &r);
+    ig_gcra_take(&m->state->cell, &m->params, tat, &r);
     assert_int_equal(r.allowed, 1);
     ig_tokens_read_end();
 
@@ -1291,7 +1291,7 @@ static void *stress_reader(void *arg)
                 int rate = (int)strtol(strstr(m->name, "-r") + 2, NULL, 10);
                 ok = m->params.max_rps == rate && m->params.burst == 2 * rate;
                 ig_gcra_result_t r;
-                ig_ratelimit_take(&m->state->cell, &m->params, ig_clock_mono_ns(), &r);
+                ig_gcra_take(&m->state->cell, &m->params, ig_clock_mono_ns(), &r);
             }
             if (ok) ig_tokstate_note(m->state, ig_clock_wall_ms(), NULL, false);
             if (!ok) atomic_fetch_add(&s->inconsistent, 1);

@@ -38,7 +38,7 @@ static int64_t simulate(const ig_gcra_params_t *p, int64_t start, int64_t durati
     ig_gcra_result_t r;
     int64_t admitted = 0, n = 0;
     for (int64_t t = 0; t <= duration; t += spacing, n++) {
-        ig_ratelimit_take(&cell, p, start + t, &r);
+        ig_gcra_take(&cell, p, start + t, &r);
         admitted += r.allowed;
         assert_true(r.remaining >= 0 && r.remaining < p->burst);
         assert_true(r.allowed ? r.retry_after_ns == 0 : r.retry_after_ns > 0);
@@ -85,12 +85,12 @@ static void test_boundary_instant(void **state)
     ig_gcra_params_t p = params(10, 1);
     ig_gcra_cell_t cell = {0};
     ig_gcra_result_t r;
-    ig_ratelimit_take(&cell, &p, UPTIME, &r);
+    ig_gcra_take(&cell, &p, UPTIME, &r);
     assert_int_equal(r.allowed, 1);
-    ig_ratelimit_take(&cell, &p, UPTIME + 100 * MS - 1, &r);
+    ig_gcra_take(&cell, &p, UPTIME + 100 * MS - 1, &r);
     assert_int_equal(r.allowed, 0);
     assert_int_equal(r.retry_after_ns, 1);
-    ig_ratelimit_take(&cell, &p, UPTIME + 100 * MS, &r); /* exactly when the slot opens: admitted */
+    ig_gcra_take(&cell, &p, UPTIME + 100 * MS, &r); /* exactly when the slot opens: admitted */
     assert_int_equal(r.allowed, 1);
 }
 
@@ -100,11 +100,11 @@ static void test_idle_refills_to_burst_only(void **state)
     ig_gcra_params_t p = params(10, 5);
     ig_gcra_cell_t cell = {0};
     ig_gcra_result_t r;
-    ig_ratelimit_take(&cell, &p, UPTIME, &r);
+    ig_gcra_take(&cell, &p, UPTIME, &r);
     /* An hour idle banks a full bucket (5), not 36000 requests. */
     int admitted = 0;
     for (int i = 0; i < 20; i++) {
-        ig_ratelimit_take(&cell, &p, UPTIME + 3600 * S, &r);
+        ig_gcra_take(&cell, &p, UPTIME + 3600 * S, &r);
         admitted += r.allowed;
     }
     assert_int_equal(admitted, 5);
@@ -117,19 +117,19 @@ static void test_remaining_and_reset(void **state)
     ig_gcra_cell_t cell = {0};
     ig_gcra_result_t r;
     for (int i = 0; i < 5; i++) {
-        ig_ratelimit_take(&cell, &p, UPTIME, &r);
+        ig_gcra_take(&cell, &p, UPTIME, &r);
         assert_int_equal(r.allowed, 1);
         assert_int_equal(r.remaining, 4 - i);
         assert_int_equal(r.retry_after_ns, 0);
         assert_int_equal(r.reset_ns, (i + 1) * 100 * MS);
     }
-    ig_ratelimit_take(&cell, &p, UPTIME + 30 * MS, &r);
+    ig_gcra_take(&cell, &p, UPTIME + 30 * MS, &r);
     assert_int_equal(r.allowed, 0);
     assert_int_equal(r.remaining, 0);
     assert_int_equal(r.retry_after_ns, 70 * MS);
     assert_int_equal(r.reset_ns, 470 * MS);
     /* 250 ms later two slots have opened: take one, one left. */
-    ig_ratelimit_take(&cell, &p, UPTIME + 250 * MS, &r);
+    ig_gcra_take(&cell, &p, UPTIME + 250 * MS, &r);
     assert_int_equal(r.allowed, 1);
     assert_int_equal(r.remaining, 1);
     assert_int_equal(r.reset_ns, 350 * MS);
@@ -172,17 +172,17 @@ static void assert_headers(const ig_gcra_params_t *p, const ig_gcra_result_t *r,
                            long want_retry_after)
 {
     char buf[128];
-    int n = ig_ratelimit_header(p, r, buf, sizeof buf);
+    int n = ig_gcra_header(p, r, buf, sizeof buf);
     assert_int_equal(n, (int)strlen(want_rl));
     assert_string_equal(buf, want_rl);
-    assert_int_equal(ig_ratelimit_retry_after_s(r), want_retry_after);
+    assert_int_equal(ig_gcra_retry_after_s(r), want_retry_after);
 }
 
 static void assert_policy(double rps, int burst, const char *want)
 {
     ig_gcra_params_t p = params(rps, burst);
     char buf[128];
-    int n = ig_ratelimit_policy_header(&p, buf, sizeof buf);
+    int n = ig_gcra_policy_header(&p, buf, sizeof buf);
     assert_int_equal(n, (int)strlen(want));
     assert_string_equal(buf, want);
 }
@@ -202,8 +202,8 @@ static void test_policy_header(void **state)
 
     ig_gcra_params_t p = params(10, 10);
     char small[8];
-    assert_int_equal(ig_ratelimit_policy_header(&p, small, sizeof small), -1);
-    assert_int_equal(ig_ratelimit_policy_header(NULL, small, sizeof small), -1);
+    assert_int_equal(ig_gcra_policy_header(&p, small, sizeof small), -1);
+    assert_int_equal(ig_gcra_policy_header(NULL, small, sizeof small), -1);
 }
 
 static void test_headers_at_instants(void **state)
@@ -213,13 +213,13 @@ static void test_headers_at_instants(void **state)
     ig_gcra_cell_t cell = {0};
     ig_gcra_result_t r;
 
-    ig_ratelimit_take(&cell, &p, UPTIME, &r);
+    ig_gcra_take(&cell, &p, UPTIME, &r);
     assert_headers(&p, &r, "\"token\";r=4;t=0", 1);
     for (int i = 0; i < 4; i++)
-        ig_ratelimit_take(&cell, &p, UPTIME, &r);
+        ig_gcra_take(&cell, &p, UPTIME, &r);
     assert_int_equal(r.allowed, 1); /* the last token: nothing left, next slot in 100 ms -> t=1 */
     assert_headers(&p, &r, "\"token\";r=0;t=1", 1);
-    ig_ratelimit_take(&cell, &p, UPTIME + 1, &r);
+    ig_gcra_take(&cell, &p, UPTIME + 1, &r);
     assert_int_equal(r.allowed, 0);
     assert_int_equal(r.retry_after_ns, 100 * MS - 1);
     assert_headers(&p, &r, "\"token\";r=0;t=1", 1);
@@ -227,33 +227,33 @@ static void test_headers_at_instants(void **state)
     /* Fractional rate: 0.5 rps, burst 1 -> one request every 2 s. */
     ig_gcra_params_t half = params(0.5, 1);
     ig_gcra_cell_t c2 = {0};
-    ig_ratelimit_take(&c2, &half, UPTIME, &r);
+    ig_gcra_take(&c2, &half, UPTIME, &r);
     assert_int_equal(r.allowed, 1);
     assert_headers(&half, &r, "\"token\";r=0;t=2", 1);
-    ig_ratelimit_take(&c2, &half, UPTIME + 500 * MS, &r);
+    ig_gcra_take(&c2, &half, UPTIME + 500 * MS, &r);
     assert_int_equal(r.allowed, 0);
     assert_int_equal(r.retry_after_ns, 1500 * MS);
     assert_headers(&half, &r, "\"token\";r=0;t=2", 2);
-    ig_ratelimit_take(&c2, &half, UPTIME + 1000 * MS, &r); /* exactly 1 s to go: not rounded up to 2 */
+    ig_gcra_take(&c2, &half, UPTIME + 1000 * MS, &r); /* exactly 1 s to go: not rounded up to 2 */
     assert_headers(&half, &r, "\"token\";r=0;t=1", 1);
-    ig_ratelimit_take(&c2, &half, UPTIME + 1999 * MS, &r); /* 1 ms to go: still Retry-After 1 */
+    ig_gcra_take(&c2, &half, UPTIME + 1999 * MS, &r); /* 1 ms to go: still Retry-After 1 */
     assert_int_equal(r.allowed, 0);
     assert_headers(&half, &r, "\"token\";r=0;t=1", 1);
-    ig_ratelimit_take(&c2, &half, UPTIME + 2 * S, &r);
+    ig_gcra_take(&c2, &half, UPTIME + 2 * S, &r);
     assert_int_equal(r.allowed, 1);
 
     /* Slow rate: 1 per minute, burst 2; the third request waits the full minute. */
     ig_gcra_params_t slow = params(1.0 / 60, 2);
     ig_gcra_cell_t c3 = {0};
-    ig_ratelimit_take(&c3, &slow, UPTIME, &r);
+    ig_gcra_take(&c3, &slow, UPTIME, &r);
     assert_headers(&slow, &r, "\"token\";r=1;t=0", 1);
-    ig_ratelimit_take(&c3, &slow, UPTIME, &r);
+    ig_gcra_take(&c3, &slow, UPTIME, &r);
     assert_headers(&slow, &r, "\"token\";r=0;t=60", 1);
-    ig_ratelimit_take(&c3, &slow, UPTIME + 15 * S, &r);
+    ig_gcra_take(&c3, &slow, UPTIME + 15 * S, &r);
     assert_headers(&slow, &r, "\"token\";r=0;t=45", 45);
 
     char small[10];
-    assert_int_equal(ig_ratelimit_header(&p, &r, small, sizeof small), -1);
+    assert_int_equal(ig_gcra_header(&p, &r, small, sizeof small), -1);
 }
 
 static void test_fractional_rates(void **state)
@@ -301,21 +301,21 @@ static void test_param_change_faster(void **state)
     ig_gcra_params_t one = params(1, 1), fifty = params(50, 50);
     ig_gcra_cell_t cell = {0};
     ig_gcra_result_t r;
-    ig_ratelimit_take(&cell, &one, UPTIME, &r);
+    ig_gcra_take(&cell, &one, UPTIME, &r);
     assert_int_equal(r.allowed, 1);
-    ig_ratelimit_take(&cell, &one, UPTIME + 100 * MS, &r);
+    ig_gcra_take(&cell, &one, UPTIME + 100 * MS, &r);
     assert_int_equal(r.allowed, 0);
     assert_int_equal(r.retry_after_ns, 900 * MS);
     /* PATCH to 50 rps / burst 50: the 1 s of debt is 50 slots of the new policy, 49 of which the new
      * tolerance absorbs; 100 ms have passed, so the client is admitted at once. */
-    ig_ratelimit_take(&cell, &fifty, UPTIME + 100 * MS, &r);
+    ig_gcra_take(&cell, &fifty, UPTIME + 100 * MS, &r);
     assert_int_equal(r.allowed, 1);
     assert_int_equal(r.remaining, 4); /* TAT 1020 ms, so 4 more slots fit under now + tau = 1080 ms */
     /* From there on it gets 50 rps: at 200 ms those 4 plus 5 refilled (100 ms / 20 ms) slots, then one per
      * 20 ms up to 10.2 s: 9 + 500. */
     int admitted = 0;
     for (int64_t t = 200 * MS; t <= 10200 * MS; t += 2 * MS) {
-        ig_ratelimit_take(&cell, &fifty, UPTIME + t, &r);
+        ig_gcra_take(&cell, &fifty, UPTIME + t, &r);
         admitted += r.allowed;
     }
     assert_int_equal(admitted, 509);
@@ -329,35 +329,35 @@ static void test_param_change_from_very_slow(void **state)
     ig_gcra_cell_t cell = {0};
     ig_gcra_result_t r;
     for (int i = 0; i < 101; i++)
-        ig_ratelimit_take(&cell, &slow, UPTIME, &r);
+        ig_gcra_take(&cell, &slow, UPTIME, &r);
     assert_int_equal(r.allowed, 0);
     assert_int_equal(r.retry_after_ns, 1000 * S);
     /* PATCH to 50 rps: the debt is clamped to "bucket just emptied" of the new policy plus the 1 s slack, so
      * the wait is 1 s + one new emission interval (20 ms), not 28 hours. */
-    ig_ratelimit_take(&cell, &fast, UPTIME + 1 * MS, &r);
+    ig_gcra_take(&cell, &fast, UPTIME + 1 * MS, &r);
     assert_int_equal(r.allowed, 0);
     assert_int_equal(r.retry_after_ns, 1020 * MS);
     assert_int_equal(r.reset_ns, 2000 * MS);
-    assert_int_equal(ig_ratelimit_retry_after_s(&r), 2);
+    assert_int_equal(ig_gcra_retry_after_s(&r), 2);
     /* The clamp was stored, not recomputed from the sliding now: 1020 ms later the client is admitted. */
-    ig_ratelimit_take(&cell, &fast, UPTIME + 1020 * MS, &r);
+    ig_gcra_take(&cell, &fast, UPTIME + 1020 * MS, &r);
     assert_int_equal(r.allowed, 0);
-    ig_ratelimit_take(&cell, &fast, UPTIME + 1021 * MS, &r);
+    ig_gcra_take(&cell, &fast, UPTIME + 1021 * MS, &r);
     assert_int_equal(r.allowed, 1);
     assert_int_equal(r.remaining, 0);
-    ig_ratelimit_take(&cell, &fast, UPTIME + 1021 * MS, &r);
+    ig_gcra_take(&cell, &fast, UPTIME + 1021 * MS, &r);
     assert_int_equal(r.allowed, 0);
     /* Then 50 rps: 50 more slots over the next second. */
     int admitted = 0;
     for (int64_t t = 1022 * MS; t <= 2021 * MS; t += 1 * MS) {
-        ig_ratelimit_take(&cell, &fast, UPTIME + t, &r);
+        ig_gcra_take(&cell, &fast, UPTIME + t, &r);
         admitted += r.allowed;
     }
     assert_int_equal(admitted, 50);
     /* After idling the bucket is full again: 50 at once. */
     admitted = 0;
     for (int i = 0; i < 60; i++) {
-        ig_ratelimit_take(&cell, &fast, UPTIME + 5 * S, &r);
+        ig_gcra_take(&cell, &fast, UPTIME + 5 * S, &r);
         admitted += r.allowed;
     }
     assert_int_equal(admitted, 50);
@@ -372,14 +372,14 @@ static void test_param_change_slower(void **state)
     ig_gcra_cell_t cell = {0};
     ig_gcra_result_t r;
     for (int i = 0; i < 100; i++)
-        ig_ratelimit_take(&cell, &fast, UPTIME, &r);
+        ig_gcra_take(&cell, &fast, UPTIME, &r);
     assert_int_equal(r.allowed, 1);
-    ig_ratelimit_take(&cell, &one, UPTIME, &r);
+    ig_gcra_take(&cell, &one, UPTIME, &r);
     assert_int_equal(r.allowed, 0);
     assert_int_equal(r.retry_after_ns, 1 * S);
     int admitted = 0;
     for (int64_t t = 0; t <= 10 * S; t += 100 * MS) {
-        ig_ratelimit_take(&cell, &one, UPTIME + t, &r);
+        ig_gcra_take(&cell, &one, UPTIME + t, &r);
         admitted += r.allowed;
     }
     assert_int_equal(admitted, 10); /* at 1 s, 2 s, ..., 10 s */
@@ -395,17 +395,17 @@ static void test_out_of_order_now_no_clamp(void **state)
     ig_gcra_result_t r;
     int admitted = 0;
     for (int i = 0; i < 20; i++) {
-        ig_ratelimit_take(&cell, &p, UPTIME + 900 * MS, &r);
+        ig_gcra_take(&cell, &p, UPTIME + 900 * MS, &r);
         admitted += r.allowed;
     }
     assert_int_equal(admitted, 10);
     int64_t tat = atomic_load(&cell.tat);
-    ig_ratelimit_take(&cell, &p, UPTIME, &r); /* 900 ms stale */
+    ig_gcra_take(&cell, &p, UPTIME, &r); /* 900 ms stale */
     assert_int_equal(r.allowed, 0);
     assert_int_equal(atomic_load(&cell.tat), tat);
-    ig_ratelimit_take(&cell, &p, UPTIME + 900 * MS, &r);
+    ig_gcra_take(&cell, &p, UPTIME + 900 * MS, &r);
     assert_int_equal(r.allowed, 0);
-    ig_ratelimit_take(&cell, &p, UPTIME + 901 * MS, &r);
+    ig_gcra_take(&cell, &p, UPTIME + 901 * MS, &r);
     assert_int_equal(r.allowed, 1);
 }
 
@@ -436,7 +436,7 @@ static void *stress_worker(void *v)
          * A barrier every few hundred requests keeps fake-time skew below 0.5 s. */
         if (i % a->per_round == 0) pthread_barrier_wait(a->round);
         int64_t now = atomic_fetch_add(a->clock, a->step) + a->step;
-        ig_ratelimit_take(a->cell, a->p, now, &r);
+        ig_gcra_take(a->cell, a->p, now, &r);
         if (r.allowed)
             a->admitted++;
         else
@@ -520,18 +520,18 @@ static void test_rescale(void **state)
     const int64_t t0 = 1000 * S;
     ig_gcra_cell_t c = {0};
     ig_gcra_result_t r;
-    ig_ratelimit_take(&c, &slow, t0, &r);
+    ig_gcra_take(&c, &slow, t0, &r);
     assert_true(r.allowed);
-    ig_ratelimit_take(&c, &slow, t0, &r);
+    ig_gcra_take(&c, &slow, t0, &r);
     assert_false(r.allowed);
-    ig_ratelimit_rescale(&c, &slow, &fast, t0);
+    ig_gcra_rescale(&c, &slow, &fast, t0);
     /* Exhausted stays exhausted at the instant of the change... */
-    ig_ratelimit_take(&c, &fast, t0, &r);
+    ig_gcra_take(&c, &fast, t0, &r);
     assert_false(r.allowed);
     /* ...but refills at the new rate: within 1 s about 50 more pass (not 1). */
     int64_t n = 0;
     for (int64_t t = 1; t <= S; t += S / 1000) {
-        ig_ratelimit_take(&c, &fast, t0 + t, &r);
+        ig_gcra_take(&c, &fast, t0 + t, &r);
         n += r.allowed;
     }
     assert_in_range(n, 49, 51);
@@ -541,21 +541,21 @@ static void test_rescale(void **state)
     assert_int_equal(ig_gcra_params_init(&ten, 10, 10), 0);
     assert_int_equal(ig_gcra_params_init(&hundred, 100, 100), 0);
     ig_gcra_cell_t h = {0};
-    for (int i = 0; i < 5; i++) ig_ratelimit_take(&h, &ten, t0, &r);
-    ig_ratelimit_rescale(&h, &ten, &hundred, t0);
+    for (int i = 0; i < 5; i++) ig_gcra_take(&h, &ten, t0, &r);
+    ig_gcra_rescale(&h, &ten, &hundred, t0);
     int burst = 0;
     for (int i = 0; i < 200; i++) {
-        ig_ratelimit_take(&h, &hundred, t0, &r);
+        ig_gcra_take(&h, &hundred, t0, &r);
         burst += r.allowed;
     }
     assert_in_range(burst, 49, 51);
 
     /* Lowering: an idle (full) bucket stays full, no more and no less than the new burst. */
     ig_gcra_cell_t f = {0};
-    ig_ratelimit_rescale(&f, &hundred, &ten, t0);
+    ig_gcra_rescale(&f, &hundred, &ten, t0);
     burst = 0;
     for (int i = 0; i < 200; i++) {
-        ig_ratelimit_take(&f, &ten, t0, &r);
+        ig_gcra_take(&f, &ten, t0, &r);
         burst += r.allowed;
     }
     assert_int_equal(burst, 10);
@@ -563,8 +563,8 @@ static void test_rescale(void **state)
     /* From unlimited: full bucket whatever the stale TAT said. */
     ig_gcra_cell_t u;
     atomic_init(&u.tat, t0 + 100 * S);
-    ig_ratelimit_rescale(&u, NULL, &ten, t0);
-    ig_ratelimit_take(&u, &ten, t0, &r);
+    ig_gcra_rescale(&u, NULL, &ten, t0);
+    ig_gcra_take(&u, &ten, t0, &r);
     assert_true(r.allowed);
     assert_int_equal(r.remaining, 9);
 }

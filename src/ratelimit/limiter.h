@@ -1,0 +1,43 @@
+/* limiter — the rate-limit back end interface (curl's vtls model: one ops struct, one file per back end).
+ *
+ * Authentication asks the limiter for one request of a token after the token checks out and before any side
+ * effect.  The decision is always GCRA (gcra.h); a back end says where the cell lives: the local one uses the
+ * token's own in-memory cell (one CAS, no I/O), a Redis one (scale-out, not built yet) would keep the cell in
+ * Redis keyed by token id so every node shares it.  Callers never see a Redis command. */
+#ifndef IG_LIMITER_H
+#define IG_LIMITER_H
+
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "ratelimit/gcra.h"
+
+/* What a back end can do: the `supports` word. */
+#define IG_LIMITER_SHARED (1u << 0) /* one cell per token for every node (the limit holds across a cluster) */
+
+typedef struct ig_limiter ig_limiter_t;
+
+typedef struct {
+    const char *name;
+    unsigned supports; /* IG_LIMITER_* bits */
+    /* Takes one request of token token_id at now_ns under policy p and fills *out.  cell is the token's
+     * in-memory cell (the local back end's state; a shared back end's fallback).  Never blocks the caller
+     * for longer than the back end's own timeout. */
+    void (*take)(ig_limiter_t *l, const char *token_id, ig_gcra_cell_t *cell, const ig_gcra_params_t *p,
+                 int64_t now_ns, ig_gcra_result_t *out);
+    void (*close)(ig_limiter_t *l);
+} ig_limiter_ops_t;
+
+struct ig_limiter {
+    const ig_limiter_ops_t *ops;
+};
+
+/* Opens the back end ratelimiter.backend names (only "local" is built).  NULL with err filled. */
+ig_limiter_t *ig_limiter_open(const ig_config_t *cfg, ig_error_t *err);
+void ig_limiter_close(ig_limiter_t *l);
+
+/* The back ends, one file each. */
+ig_limiter_t *ig_limiter_local_open(void);
+
+#endif
