@@ -13,7 +13,7 @@
 #include "ratelimit/gcra.h"
 #include "store/store.h"
 #include "access/token.h"
-#include "access/tokenstore.h"
+#include "access/token_table.h"
 #include "core/util.h"
 
 static int64_t now_ns(void)
@@ -31,7 +31,7 @@ static int cmp(const void *a, const void *b)
 
 static volatile int sink;
 
-static double run(ig_tokenstore_t *ts, const char *tok, int take, long iters)
+static double run(ig_token_table_t *ts, const char *tok, int take, long iters)
 {
     size_t len = strlen(tok);
     int64_t t0 = now_ns();
@@ -39,15 +39,15 @@ static double run(ig_tokenstore_t *ts, const char *tok, int take, long iters)
         if (ig_token_check(tok, len) != IG_TOKEN_OK) abort();
         uint8_t h[32];
         ig_token_hash(tok, len, h);
-        ig_tokens_read_begin();
-        const ig_tokmem_t *m = ig_tokenstore_find(ts, h);
+        ig_token_table_read_begin();
+        const ig_token_entry_t *m = ig_token_table_find(ts, h);
         int ok = m && !m->suspended && (m->expires_at_ms == 0 || m->expires_at_ms > 1700000000000);
         if (ok && take && m->limited) {
             ig_gcra_result_t g;
             ig_gcra_take(&m->state->cell, &m->params, now_ns(), &g);
             ok = g.allowed || 1;
         }
-        ig_tokens_read_end();
+        ig_token_table_read_end();
         sink += ok;
     }
     return (double)(now_ns() - t0) / (double)iters;
@@ -66,29 +66,29 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.message);
         return 1;
     }
-    ig_tokenstore_t *ts = ig_tokenstore_new(st, true, true);
-    if (ig_tokenstore_load(ts, &err)) return 1;
+    ig_token_table_t *ts = ig_token_table_new(st, true, true);
+    if (ig_token_table_load(ts, &err)) return 1;
     ig_token_spec_t spec = {.has_name = true};
     char secret[IG_TOKEN_LEN + 1], limited[IG_TOKEN_LEN + 1];
-    ig_token_rec_t rec;
+    ig_token_row_t rec;
     snprintf(spec.name, sizeof spec.name, "bench");
     snprintf(spec.name + 5, sizeof spec.name - 5, "-%d", (int)getpid());
-    if (ig_tokenstore_create(ts, "admin", &spec, secret, &rec, &err)) return 1;
+    if (ig_token_table_create(ts, "admin", &spec, secret, &rec, &err)) return 1;
     char first_id[IG_ID_MAX];
     memcpy(first_id, rec.id, sizeof first_id);
     snprintf(spec.name, sizeof spec.name, "bench-limited-%d", (int)getpid());
     spec.has_max_rps = true;
     spec.max_rps = 1e6;
-    if (ig_tokenstore_create(ts, "admin", &spec, limited, &rec, &err)) return 1;
+    if (ig_token_table_create(ts, "admin", &spec, limited, &rec, &err)) return 1;
     /* Other tokens go straight into memory through the store's change feed, as a big deployment would. */
     spec.max_rps = 0;
     for (long i = 0; i < others; i++) {
         char s2[IG_TOKEN_LEN + 1];
         snprintf(spec.name, sizeof spec.name, "other-%ld", i);
         if (i % 10000 == 0) fprintf(stderr, "\rloading %ld/%ld", i, others);
-        if (ig_tokenstore_create(ts, "admin", &spec, s2, &rec, &err)) return 1;
+        if (ig_token_table_create(ts, "admin", &spec, s2, &rec, &err)) return 1;
     }
-    fprintf(stderr, "\r%zu tokens in the table          \n", ig_tokenstore_count(ts));
+    fprintf(stderr, "\r%zu tokens in the table          \n", ig_token_table_count(ts));
     const long iters = 1000000;
     double a[7], b[7];
     for (int r = 0; r < 7; r++) {
@@ -101,9 +101,9 @@ int main(int argc, char **argv)
            a[6]);
     printf("verify + GCRA take (limited token):               median %.0f ns/op (min %.0f, max %.0f)\n", b[3], b[0],
            b[6]);
-    ig_tokenstore_delete(ts, rec.id, &err);
-    ig_tokenstore_delete(ts, first_id, &err);
-    ig_tokenstore_free(ts);
+    ig_token_table_delete(ts, rec.id, &err);
+    ig_token_table_delete(ts, first_id, &err);
+    ig_token_table_free(ts);
     ig_store_close(st);
     if (argc > 1) return 0;
     unlink(path);

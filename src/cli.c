@@ -15,7 +15,7 @@
 #include "core/log.h"
 #include "server.h"
 #include "store/store.h"
-#include "access/tokenstore.h"
+#include "access/token_table.h"
 #include "access/users.h"
 #include "core/util.h"
 #include "core/version.h"
@@ -137,13 +137,13 @@ static void fmt_time(int64_t ms, char *buf, size_t cap)
     else ig_rfc3339_format(ms, buf, cap);
 }
 
-static void fmt_rps(const ig_token_rec_t *t, bool enforced, char *buf, size_t cap)
+static void fmt_rps(const ig_token_row_t *t, bool enforced, char *buf, size_t cap)
 {
     if (t->max_rps <= 0) snprintf(buf, cap, "unlimited");
     else snprintf(buf, cap, "%g/s (burst %d)%s", t->max_rps, ig_token_effective_burst(t), enforced ? "" : " not enforced");
 }
 
-static void print_token_text(const ig_token_rec_t *t, bool enforced)
+static void print_token_text(const ig_token_row_t *t, bool enforced)
 {
     char rps[96], exp[40], created[40], used[40], susp[40];
     int64_t now = ig_clock_wall_ms();
@@ -169,7 +169,7 @@ typedef struct {
     int n;
 } list_ctx_t;
 
-static int list_row(void *ud, const ig_token_rec_t *t)
+static int list_row(void *ud, const ig_token_row_t *t)
 {
     list_ctx_t *c = ud;
     int64_t now = ig_clock_wall_ms();
@@ -266,9 +266,9 @@ static int cmd_token(const opts_t *o, const ig_config_t *cfg)
     ig_store_t *st = open_store(cfg);
     if (!st) return 1;
     int rc = 1;
-    ig_tokenstore_t *ts = ig_tokenstore_new(st, false, cfg->ratelimiter_enabled);
+    ig_token_table_t *ts = ig_token_table_new(st, false, cfg->ratelimiter_enabled);
     bool enf = cfg->ratelimiter_enabled;
-    ig_token_rec_t t;
+    ig_token_row_t t;
     ig_token_spec_t spec;
     if (ig_users_bootstrap(st, &err)) {
         rc = fail_err(&err);
@@ -283,7 +283,7 @@ static int cmd_token(const opts_t *o, const ig_config_t *cfg)
             fprintf(stderr, "icegate: --owner: no user named '%s'\n", owner);
             goto out;
         }
-        if (ig_tokenstore_create(ts, owner, &spec, secret, &t, &err)) {
+        if (ig_token_table_create(ts, owner, &spec, secret, &t, &err)) {
             rc = fail_err(&err);
             goto out;
         }
@@ -304,7 +304,7 @@ static int cmd_token(const opts_t *o, const ig_config_t *cfg)
         if (!o->json)
             printf("%-21s %-24s %-10s %-9s %-10s %-30s %-21s %s\n", "ID", "NAME", "OWNER", "PREFIX", "STATUS",
                    "MAX RPS", "EXPIRES", "LAST USED");
-        if (ig_tokenstore_list(ts, o->owner, o->status, list_row, &c, &err)) {
+        if (ig_token_table_list(ts, o->owner, o->status, list_row, &c, &err)) {
             json_object_put(c.arr);
             rc = fail_err(&err);
             goto out;
@@ -316,7 +316,7 @@ static int cmd_token(const opts_t *o, const ig_config_t *cfg)
     } else {
         int r;
         if (strcmp(sub, "show") == 0) {
-            r = ig_tokenstore_get(ts, id, &t, &err);
+            r = ig_token_table_get(ts, id, &t, &err);
         } else if (strcmp(sub, "update") == 0) {
             if (parse_spec(o, &spec)) goto out;
             if (!spec.has_name && !spec.has_max_rps && !spec.has_burst && !spec.has_expires) {
@@ -324,13 +324,13 @@ static int cmd_token(const opts_t *o, const ig_config_t *cfg)
                 rc = 2;
                 goto out;
             }
-            r = ig_tokenstore_update(ts, id, &spec, &t, &err);
+            r = ig_token_table_update(ts, id, &spec, &t, &err);
         } else if (strcmp(sub, "suspend") == 0) {
-            r = ig_tokenstore_suspend(ts, id, o->reason, &t, &err);
+            r = ig_token_table_suspend(ts, id, o->reason, &t, &err);
         } else if (strcmp(sub, "activate") == 0) {
-            r = ig_tokenstore_activate(ts, id, &t, &err);
+            r = ig_token_table_activate(ts, id, &t, &err);
         } else if (strcmp(sub, "delete") == 0) {
-            r = ig_tokenstore_delete(ts, id, &err);
+            r = ig_token_table_delete(ts, id, &err);
             if (r == 0) {
                 if (o->json) printf("{\"deleted\": \"%s\"}\n", id);
                 else printf("Deleted access token %s.\n", id);
@@ -352,7 +352,7 @@ static int cmd_token(const opts_t *o, const ig_config_t *cfg)
         rc = 0;
     }
 out:
-    ig_tokenstore_free(ts);
+    ig_token_table_free(ts);
     ig_store_close(st);
     return rc;
 }

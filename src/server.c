@@ -18,7 +18,7 @@
 
 #include "access/auth.h"
 #include "access/sessions.h"
-#include "access/tokenstore.h"
+#include "access/token_table.h"
 #include "access/users.h"
 #include "admin/admin_api.h"
 #include "admin/console.h"
@@ -35,7 +35,7 @@
 typedef struct {
     ig_config_t cfg;
     ig_store_t *store;
-    ig_tokenstore_t *tokens;
+    ig_token_table_t *tokens;
     ig_sessions_t *sessions;
     ig_catalog_t *catalog;
     ig_limiter_t *limiter;
@@ -63,13 +63,13 @@ static int open_parts(server_t *s)
         ig_error("cannot create the first user: %s", err.message);
         return -1;
     }
-    s->tokens = ig_tokenstore_new(s->store, true, s->cfg.ratelimiter_enabled);
+    s->tokens = ig_token_table_new(s->store, true, s->cfg.ratelimiter_enabled);
     int64_t t0 = mono_ms();
-    if (!s->tokens || ig_tokenstore_load(s->tokens, &err)) {
+    if (!s->tokens || ig_token_table_load(s->tokens, &err)) {
         ig_error("cannot load access tokens: %s", s->tokens ? err.message : "out of memory");
         return -1;
     }
-    ig_info("loaded %zu access tokens in %lld ms", ig_tokenstore_count(s->tokens), (long long)(mono_ms() - t0));
+    ig_info("loaded %zu access tokens in %lld ms", ig_token_table_count(s->tokens), (long long)(mono_ms() - t0));
     s->sessions = ig_sessions_new(s->cfg.session_ttl_s);
     s->catalog = ig_catalog_new(&s->cfg, s->store, &err);
     if (!s->sessions || !s->catalog) {
@@ -137,7 +137,7 @@ static void log_started(const server_t *s)
                 "the Iceberg REST Catalog routes");
     else
         ig_warn("rate limiter: DISABLED (features.ratelimiter.enabled=false): Max RPS is stored but not enforced");
-    if (ig_tokenstore_count(s->tokens) == 0)
+    if (ig_token_table_count(s->tokens) == 0)
         ig_info("no access tokens yet: create one with  bin/icegate token create --name NAME --data-dir %s",
                 cfg->data_dir);
 }
@@ -155,10 +155,10 @@ static void housekeeping_loop(server_t *s, const sigset_t *stop)
                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
             return;
         }
-        if (ig_tokenstore_sync(s->tokens) >= 0) atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());
+        if (ig_token_table_sync(s->tokens) >= 0) atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());
         if (mono_ms() - last_flush >= 1000) {
-            ig_tokenstore_flush_usage(s->tokens);
-            ig_tokenstore_reclaim(s->tokens);
+            ig_token_table_flush_usage(s->tokens);
+            ig_token_table_reclaim(s->tokens);
             last_flush = mono_ms();
         }
     }
@@ -198,7 +198,7 @@ int ig_server_run(const ig_config_t *cfg)
     log_started(&srv);
     housekeeping_loop(&srv, &stop);
     drain(&srv);
-    ig_tokenstore_flush_usage(srv.tokens);
+    ig_token_table_flush_usage(srv.tokens);
     code = 0;
     ig_info("stopped cleanly");
 out:
@@ -206,7 +206,7 @@ out:
     ig_catalog_free(srv.catalog);
     ig_sessions_free(srv.sessions);
     ig_limiter_close(srv.limiter);
-    ig_tokenstore_free(srv.tokens);
+    ig_token_table_free(srv.tokens);
     ig_store_close(srv.store);
     return code;
 }

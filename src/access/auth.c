@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "access/token.h"
-#include "access/tokenstore.h"
+#include "access/token_table.h"
 #include "core/util.h"
 
 /* Finds the token text: X-API-Token first (the product's header), then Authorization: Bearer. */
@@ -51,10 +51,10 @@ ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit,
     unsigned char addr[16];
     bool have_addr = ig_http_client_addr(r, addr) == 0;
 
-    ig_tokens_read_begin();
-    const ig_tokmem_t *m = ig_tokenstore_find(a->tokens, hash);
+    ig_token_table_read_begin();
+    const ig_token_entry_t *m = ig_token_table_find(a->tokens, hash);
     if (!m || m->deleted) {
-        ig_tokens_read_end();
+        ig_token_table_read_end();
         *res = ig_http_unauthorized(r, "unknown access token (deleted, or never issued here)");
         return IG_AUTH_UNKNOWN;
     }
@@ -90,19 +90,19 @@ ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit,
             *res = ig_http_error(r, IG_E_TOO_MANY_REQUESTS,
                                  "rate limit exceeded for access token '%s': %s requests per second", m->name,
                                  rate);
-            ig_tokstate_note(m->state, now_ms, have_addr ? addr : NULL, true);
+            ig_token_runtime_note(m->state, now_ms, have_addr ? addr : NULL, true);
             out = IG_AUTH_LIMITED;
             goto done;
         }
     }
-    ig_tokstate_note(m->state, now_ms, have_addr ? addr : NULL, false);
+    ig_token_runtime_note(m->state, now_ms, have_addr ? addr : NULL, false);
     r->who.ok = true;
     r->who.via_session = false;
     ig_strlcpy(r->who.token_id, m->id, sizeof r->who.token_id);
     snprintf(r->who.user, sizeof r->who.user, "%s", m->owner);
     r->who.role = IG_ROLE_MEMBER; /* the admin API resolves the owner's role when it needs it */
 done:
-    ig_tokens_read_end();
+    ig_token_table_read_end();
     return out;
 }
 

@@ -9,14 +9,14 @@
 #include <stdbool.h>
 
 #include "access/sessions.h"
-#include "access/tokenstore.h"
+#include "access/token_table.h"
 #include "http/http.h"
 #include "http/router.h"
 #include "ratelimit/limiter.h"
 
 /* What authentication reads: the token table, the console sessions, and the limiter back end. */
 typedef struct {
-    ig_tokenstore_t *tokens;
+    ig_token_table_t *tokens;
     ig_sessions_t *sessions;
     ig_limiter_t *limiter;
 } ig_auth_t;

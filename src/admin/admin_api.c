@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "access/tokenstore.h"
+#include "access/token_table.h"
 #include "access/users.h"
 #include "core/util.h"
 #include "core/version.h"
@@ -30,10 +30,10 @@ static ig_res_t no_token(ig_req_t *r, const char *id)
 
 static bool enforced(const ig_admin_t *a)
 {
-    return ig_tokenstore_ratelimiter_enabled(a->tokens);
+    return ig_token_table_ratelimiter_enabled(a->tokens);
 }
 
-static ig_res_t send_token(ig_admin_t *a, ig_req_t *r, int status, const ig_token_rec_t *t, const char *secret)
+static ig_res_t send_token(ig_admin_t *a, ig_req_t *r, int status, const ig_token_row_t *t, const char *secret)
 {
     ig_http_add_header(r, "Cache-Control", "no-store");
     return ig_http_json(r, status, ig_token_to_json(t, enforced(a), secret, ig_clock_wall_ms()));
@@ -45,7 +45,7 @@ typedef struct {
     int64_t now;
 } list_ctx_t;
 
-static int add_token(void *ud, const ig_token_rec_t *t)
+static int add_token(void *ud, const ig_token_row_t *t)
 {
     list_ctx_t *c = ud;
     json_object_array_add(c->arr, ig_token_to_json(t, c->enf, NULL, c->now));
@@ -67,7 +67,7 @@ static ig_res_t list_tokens(ig_admin_t *a, ig_req_t *r)
     }
     list_ctx_t c = {json_object_new_array(), enforced(a), ig_clock_wall_ms()};
     ig_error_t err;
-    if (ig_tokenstore_list(a->tokens, o, hs ? status : NULL, add_token, &c, &err)) {
+    if (ig_token_table_list(a->tokens, o, hs ? status : NULL, add_token, &c, &err)) {
         json_object_put(c.arr);
         return ig_http_error_from(r, &err);
     }
@@ -87,18 +87,18 @@ static ig_res_t create_token(ig_admin_t *a, ig_req_t *r)
     json_object_put(body);
     if (rc) return ig_http_error_from(r, &err);
     char secret[IG_TOKEN_LEN + 1];
-    ig_token_rec_t t;
-    if (ig_tokenstore_create(a->tokens, r->who.user, &spec, secret, &t, &err)) return ig_http_error_from(r, &err);
+    ig_token_row_t t;
+    if (ig_token_table_create(a->tokens, r->who.user, &spec, secret, &t, &err)) return ig_http_error_from(r, &err);
     ig_res_t res = send_token(a, r, 201, &t, secret);
     memset(secret, 0, sizeof secret);
     return res;
 }
 
 /* Loads the token and checks the caller may manage it; members get 404 for others' tokens. */
-static int load_owned(ig_admin_t *a, ig_req_t *r, const char *id, ig_token_rec_t *t, ig_res_t *res)
+static int load_owned(ig_admin_t *a, ig_req_t *r, const char *id, ig_token_row_t *t, ig_res_t *res)
 {
     ig_error_t err;
-    if (ig_tokenstore_get(a->tokens, id, t, &err)) {
+    if (ig_token_table_get(a->tokens, id, t, &err)) {
         *res = ig_http_error_from(r, &err);
         return -1;
     }
@@ -111,14 +111,14 @@ static int load_owned(ig_admin_t *a, ig_req_t *r, const char *id, ig_token_rec_t
 
 static ig_res_t one_token(ig_admin_t *a, ig_req_t *r, const char *id, const char *action)
 {
-    ig_token_rec_t t;
+    ig_token_row_t t;
     ig_error_t err;
     ig_res_t res;
     if (load_owned(a, r, id, &t, &res)) return res;
     if (!action) {
         if (r->method == IG_GET || r->method == IG_HEAD) return send_token(a, r, 200, &t, NULL);
         if (r->method == IG_DELETE) {
-            if (ig_tokenstore_delete(a->tokens, id, &err)) return ig_http_error_from(r, &err);
+            if (ig_token_table_delete(a->tokens, id, &err)) return ig_http_error_from(r, &err);
             return ig_http_no_content(r);
         }
         if (r->method == IG_PATCH) {
@@ -127,7 +127,7 @@ static ig_res_t one_token(ig_admin_t *a, ig_req_t *r, const char *id, const char
             ig_token_spec_t spec;
             int rc = ig_token_spec_from_json(body, false, ig_clock_wall_ms(), &spec, &err);
             json_object_put(body);
-            if (rc || ig_tokenstore_update(a->tokens, id, &spec, &t, &err)) return ig_http_error_from(r, &err);
+            if (rc || ig_token_table_update(a->tokens, id, &spec, &t, &err)) return ig_http_error_from(r, &err);
             return send_token(a, r, 200, &t, NULL);
         }
         return ig_http_not_allowed(r, "GET, PATCH, DELETE");
@@ -140,7 +140,7 @@ static ig_res_t one_token(ig_admin_t *a, ig_req_t *r, const char *id, const char
         if (hs < 0 || (hs > 0 && ig_parse_i64(sec, 1, IG_STATS_SLOTS - 1, &seconds)))
             return ig_http_error(r, IG_E_BAD_REQUEST, "seconds: must be an integer from 1 to %d",
                                  IG_STATS_SLOTS - 1);
-        json_object *o = ig_tokenstore_stats_json(a->tokens, id, (int)seconds, ig_clock_wall_ms());
+        json_object *o = ig_token_table_stats_json(a->tokens, id, (int)seconds, ig_clock_wall_ms());
         if (!o) return no_token(r, id);
         ig_http_add_header(r, "Cache-Control", "no-store");
         return ig_http_json(r, 200, o);
@@ -183,8 +183,8 @@ static ig_res_t one_token(ig_admin_t *a, ig_req_t *r, const char *id, const char
         json_object_put(body);
         if (!empty) return ig_http_error(r, IG_E_BAD_REQUEST, "activate takes no fields");
     }
-    int rc = suspend ? ig_tokenstore_suspend(a->tokens, id, reason, &t, &err)
-                     : ig_tokenstore_activate(a->tokens, id, &t, &err);
+    int rc = suspend ? ig_token_table_suspend(a->tokens, id, reason, &t, &err)
+                     : ig_token_table_activate(a->tokens, id, &t, &err);
     if (rc) return ig_http_error_from(r, &err);
     return send_token(a, r, 200, &t, NULL);
 }

@@ -5,13 +5,13 @@
 #define IG_ADMIN_API_H
 
 #include "access/sessions.h"
-#include "access/tokenstore.h"
+#include "access/token_table.h"
 #include "http/http.h"
 #include "store/store.h"
 
 /* The admin surface's context: what its routes (and the console's session routes) read and change. */
 typedef struct {
-    ig_tokenstore_t *tokens;
+    ig_token_table_t *tokens;
     ig_store_t *store;
     ig_sessions_t *sessions;
 } ig_admin_t;

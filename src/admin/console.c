@@ -19,7 +19,7 @@ static json_object *session_json(const ig_admin_t *a, const ig_session_t *x)
     ig_rfc3339_format(x->expires_ms, exp, sizeof exp);
     json_object_object_add(o, "expiresAt", json_object_new_string(exp));
     json_object_object_add(o, "rateLimiterEnabled",
-                           json_object_new_boolean(ig_tokenstore_ratelimiter_enabled(a->tokens)));
+                           json_object_new_boolean(ig_token_table_ratelimiter_enabled(a->tokens)));
     return o;
 }
 

@@ -41,7 +41,7 @@ ig_res_t ig_ops_metrics(void *ctx, ig_req_t *r)
     ig_buf_t sb;
     ig_buf_init(&sb, 8192);
     ig_metrics_render(&sb);
-    ig_tokenstore_render_metrics(o->tokens, &sb);
+    ig_token_table_render_metrics(o->tokens, &sb);
     size_t len = 0;
     char *text = ig_buf_take(&sb, &len);
     if (!text) return ig_http_error(r, IG_E_INTERNAL, "out of memory");

@@ -7,14 +7,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "access/tokenstore.h"
+#include "access/token_table.h"
 #include "http/http.h"
 
 /* The operations surface's context, written by the server's main loop. */
 typedef struct {
     _Atomic bool stopping;        /* SIGTERM received: /readyz answers 503 while requests drain */
     _Atomic int64_t store_ok_ms;  /* wall time of the last successful poll of the store */
-    ig_tokenstore_t *tokens;      /* per-token metrics */
+    ig_token_table_t *tokens;      /* per-token metrics */
 } ig_ops_t;
 
 /* Handlers (ctx: ig_ops_t). */

@@ -1,7 +1,7 @@
 /* metrics — process-wide counters for /metrics (Prometheus text format).
  * Each HTTP worker thread owns a block of counters that only it writes (plain relaxed stores, no atomic
  * read-modify-write, no shared cache line); a scrape sums the blocks.  Per-token counts live in the token
- * table (access/tokenstore.h), which renders them itself after these. */
+ * table (access/token_table.h), which renders them itself after these. */
 #ifndef IG_METRICS_H
 #define IG_METRICS_H
 

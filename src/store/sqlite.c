@@ -183,7 +183,7 @@ fail:
     "id, hash, prefix, name, owner, suspended, max_rps, burst, expires_at, created_at, updated_at,"             \
     " suspended_at, suspend_reason, last_used_at, last_used_ip, seq, deleted"
 
-static void read_token(sqlite3_stmt *st, ig_token_rec_t *t)
+static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
 {
     /* Every field is assigned below (strings are always terminated), so no memset of the ~2.6 KB record. */
     memset(t->hash, 0, sizeof t->hash);
@@ -218,13 +218,13 @@ static int next_seq(sqlite3 *db, int64_t *seq, ig_error_t *err)
     return rc == SQLITE_ROW ? 0 : fail_db(err, db, "token sequence");
 }
 
-static int dup_name(ig_error_t *err, const ig_token_rec_t *t)
+static int dup_name(ig_error_t *err, const ig_token_row_t *t)
 {
     return ig_error_set(err, IG_E_ALREADY_EXISTS,
                         "name: owner '%s' already has an access token named '%s'", t->owner, t->name);
 }
 
-static int sq_token_insert(ig_store_t *base, ig_token_rec_t *t, ig_error_t *err)
+static int sq_token_insert(ig_store_t *base, ig_token_row_t *t, ig_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)base;
     sqlite3 *db = borrow(s, err);
@@ -266,7 +266,7 @@ out:
     return finish(s, db, st, rc);
 }
 
-static int sq_token_update(ig_store_t *base, ig_token_rec_t *t, ig_error_t *err)
+static int sq_token_update(ig_store_t *base, ig_token_row_t *t, ig_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)base;
     sqlite3 *db = borrow(s, err);
@@ -343,7 +343,7 @@ out:
     return finish(s, db, st, rc);
 }
 
-static int sq_token_get(ig_store_t *base, const char *id, ig_token_rec_t *out, ig_error_t *err)
+static int sq_token_get(ig_store_t *base, const char *id, ig_token_row_t *out, ig_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)base;
     sqlite3 *db = borrow(s, err);
@@ -366,7 +366,7 @@ out:
 
 static int walk_tokens(sqlite3 *db, sqlite3_stmt *st, ig_token_cb cb, void *ud, int64_t *max_seq, ig_error_t *err)
 {
-    ig_token_rec_t t;
+    ig_token_row_t t;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         read_token(st, &t);

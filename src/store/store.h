@@ -38,7 +38,7 @@ typedef struct {
     char suspend_reason[IG_REASON_MAX * 4 + 1];
     int64_t seq;  /* store-wide change sequence of the last write to this row */
     bool deleted; /* only ever seen through token_changes */
-} ig_token_rec_t;
+} ig_token_row_t;
 
 typedef struct {
     char id[IG_ID_MAX];
@@ -77,7 +77,7 @@ typedef struct {
     int64_t created_at_ms;
 } ig_idem_t;
 
-typedef int (*ig_token_cb)(void *ud, const ig_token_rec_t *t);
+typedef int (*ig_token_cb)(void *ud, const ig_token_row_t *t);
 typedef int (*ig_name_cb)(void *ud, const char *name);
 
 typedef struct ig_store ig_store_t;
@@ -94,16 +94,16 @@ typedef struct {
     /* ---- tokens ---- */
     /* Inserts t (id/hash/name/owner/... filled by the caller); sets t->seq.  409 if the owner already has an
      * active token with that name. */
-    int (*token_insert)(ig_store_t *st, ig_token_rec_t *t, ig_error_t *err);
+    int (*token_insert)(ig_store_t *st, ig_token_row_t *t, ig_error_t *err);
     /* Replaces the mutable fields of the live token t->id (name, suspended, max_rps, burst, expires_at,
      * suspended_at, suspend_reason, updated_at) if the row is still at t->seq, the version the caller read
      * (compare-and-set, so a concurrent suspend is never overwritten); sets t->seq.  NOTFOUND if absent or
      * deleted; STALE if another write came first (read again and retry); 409 on a duplicate name. */
-    int (*token_update)(ig_store_t *st, ig_token_rec_t *t, ig_error_t *err);
+    int (*token_update)(ig_store_t *st, ig_token_row_t *t, ig_error_t *err);
     /* Deletes a live token (kept as a tombstone so other processes learn of it); *seq gets the tombstone's
      * sequence.  NOTFOUND if absent. */
     int (*token_delete)(ig_store_t *st, const char *id, int64_t now_ms, int64_t *seq, ig_error_t *err);
-    int (*token_get)(ig_store_t *st, const char *id, ig_token_rec_t *out, ig_error_t *err);
+    int (*token_get)(ig_store_t *st, const char *id, ig_token_row_t *out, ig_error_t *err);
     /* Live tokens, optionally of one owner, ordered by creation; cb returning non-zero stops the walk. */
     int (*token_list)(ig_store_t *st, const char *owner, ig_token_cb cb, void *ud, ig_error_t *err);
     /* Every row written after since_seq (tombstones included, except when since_seq is 0), in no particular

@@ -9,14 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "access/tokenstore.h"
+#include "access/token_table.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NOW_MS 1800000000000LL /* 2027-01-15 */
 
 /* RFC 3629 UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF), written independently of
- * tokenstore.c's check_name. */
+ * token_table.c's check_name. */
 static bool utf8_strict(const unsigned char *p, size_t n)
 {
     for (size_t i = 0; i < n;) {

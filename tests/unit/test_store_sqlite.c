@@ -585,7 +585,7 @@ static void test_obj_cas_race(void **state)
 
 /* ---- tokens and users at the store level ---- */
 
-static void token_row(ig_token_rec_t *t, const char *id, const char *name, const char *owner, unsigned char h)
+static void token_row(ig_token_row_t *t, const char *id, const char *name, const char *owner, unsigned char h)
 {
     memset(t, 0, sizeof *t);
     snprintf(t->id, sizeof t->id, "%s", id);
@@ -601,7 +601,7 @@ typedef struct {
     int64_t seqs[8];
 } feed_t;
 
-static int feed_cb(void *ud, const ig_token_rec_t *t)
+static int feed_cb(void *ud, const ig_token_row_t *t)
 {
     feed_t *f = ud;
     if (f->n < 8) f->seqs[f->n] = t->seq;
@@ -615,7 +615,7 @@ static void test_token_rows_and_change_feed(void **state)
     env_t *e = *state;
     ig_store_t *st = e->st;
     ig_error_t err;
-    ig_token_rec_t a, b, got;
+    ig_token_row_t a, b, got;
     token_row(&a, "tok_a", "n", "alice", 1);
     token_row(&b, "tok_b", "n", "alice", 2);
     assert_int_equal(st->ops->token_insert(st, &a, &err), 0);
@@ -681,7 +681,7 @@ static void test_token_update_is_cas(void **state)
     env_t *e = *state;
     ig_store_t *st = e->st;
     ig_error_t err;
-    ig_token_rec_t t, r1, r2;
+    ig_token_row_t t, r1, r2;
     token_row(&t, "tok_s", "s", "alice", 4);
     assert_int_equal(st->ops->token_insert(st, &t, &err), 0);
     assert_int_equal(st->ops->token_get(st, "tok_s", &r1, &err), 0);
@@ -691,7 +691,7 @@ static void test_token_update_is_cas(void **state)
     assert_true(r1.seq > r2.seq);
     snprintf(r2.name, sizeof r2.name, "renamed");
     assert_int_equal(st->ops->token_update(st, &r2, &err), IG_STORE_STALE);
-    ig_token_rec_t now;
+    ig_token_row_t now;
     assert_int_equal(st->ops->token_get(st, "tok_s", &now, &err), 0);
     assert_true(now.suspended);
     assert_string_equal(now.name, "s");
@@ -783,7 +783,7 @@ static void test_reopen_keeps_data(void **state)
     ig_error_t err;
     ns_create_ok(e->st, "kept");
     assert_int_equal(obj_create(e->st, "kept", "t", IG_OBJ_TABLE, "K1", &err), 0);
-    ig_token_rec_t t;
+    ig_token_row_t t;
     token_row(&t, "tok_k", "k", "alice", 7);
     assert_int_equal(e->st->ops->token_insert(e->st, &t, &err), 0);
     ig_store_close(e->st);
@@ -794,7 +794,7 @@ static void test_reopen_keeps_data(void **state)
         e->st = ig_store_sqlite_open(e->db, &err);
         assert_non_null(e->st);
         assert_string_equal(loc_of(e->st, "kept", "t", IG_OBJ_TABLE), "K1");
-        ig_token_rec_t got;
+        ig_token_row_t got;
         assert_int_equal(e->st->ops->token_get(e->st, "tok_k", &got, &err), 0);
         assert_int_equal(got.seq, t.seq);
         ig_store_close(e->st);
@@ -804,7 +804,7 @@ static void test_reopen_keeps_data(void **state)
     /* The change sequence continues where it was. */
     e->st = ig_store_sqlite_open(e->db, &err);
     assert_non_null(e->st);
-    ig_token_rec_t t2;
+    ig_token_row_t t2;
     token_row(&t2, "tok_k2", "k2", "alice", 8);
     assert_int_equal(e->st->ops->token_insert(e->st, &t2, &err), 0);
     assert_true(t2.seq > t.seq);

@@ -1,17 +1,17 @@
-/* tokenstore — access tokens as the server sees them: the persistent records in the store, and an in-memory
+/* token_table — access tokens as the server sees them: the persistent records in the store, and an in-memory
  * table (SHA-256 → record) that authentication reads on every request without locks or allocation.
  *
- * Reads: a request brackets its lookups with ig_tokens_read_begin/end (epoch-based reclamation: a record or
+ * Reads: a request brackets its lookups with ig_token_table_read_begin/end (epoch-based reclamation: a record or
  * table replaced while a reader holds it is freed only after every reader that could have seen it has left).
  * In-memory records are immutable; an update builds a new record and swaps the slot.  What must survive an
- * update — the rate-limit cell, usage and counters — lives in an ig_tokstate_t shared by the versions.
+ * update — the rate-limit cell, usage and counters — lives in an ig_token_runtime_t shared by the versions.
  *
- * Writes: the admin API and the CLI call the ig_tokenstore_* operations, which validate, write the store,
+ * Writes: the admin API and the CLI call the ig_token_table_* operations, which validate, write the store,
  * and (in the server) apply the change to the table before returning, so the very next request sees it.
- * Changes by other processes arrive through ig_tokenstore_sync(), which the server calls every
+ * Changes by other processes arrive through ig_token_table_sync(), which the server calls every
  * tokens.poll_interval_ms. */
-#ifndef IG_TOKENSTORE_H
-#define IG_TOKENSTORE_H
+#ifndef IG_TOKEN_TABLE_H
+#define IG_TOKEN_TABLE_H
 
 #include <json-c/json.h>
 #include <stdalign.h>
@@ -32,7 +32,7 @@
 typedef struct {
     _Atomic uint64_t req[IG_STATS_SLOTS];
     _Atomic uint64_t lim[IG_STATS_SLOTS];
-} ig_tokstats_t;
+} ig_token_history_t;
 
 /* Mutable per-token state, shared by every version of a record: one cache line. */
 typedef struct {
@@ -41,14 +41,13 @@ typedef struct {
     _Atomic uint64_t ip_hi, ip_lo; /* last client address as IPv6 (IPv4 mapped) */
     _Atomic uint64_t requests;     /* authenticated requests, allowed or not */
     _Atomic uint64_t limited;      /* of which refused with 429 */
-    int64_t spare;
-    _Atomic(ig_tokstats_t *) stats;
-} ig_tokstate_t;
+    _Atomic(ig_token_history_t *) stats;
+} ig_token_runtime_t;
 
 /* Immutable in-memory version of a token (~150 bytes: a million fit in well under 300 MB). */
 typedef struct {
     uint8_t hash[32];
-    ig_tokstate_t *state;
+    ig_token_runtime_t *state;
     ig_gcra_params_t params;
     int64_t expires_at_ms; /* 0 = never */
     int64_t seq;
@@ -58,36 +57,36 @@ typedef struct {
     const char *id;    /* lives with the state (one copy per token, not per version) */
     const char *owner; /* points into name[] */
     char name[];       /* "name\0owner\0" */
-} ig_tokmem_t;
+} ig_token_entry_t;
 
-typedef struct ig_tokenstore ig_tokenstore_t;
+typedef struct ig_token_table ig_token_table_t;
 
-/* live: keep the in-memory table (the server); false for the CLI, which only writes the store. */
-ig_tokenstore_t *ig_tokenstore_new(ig_store_t *st, bool live, bool ratelimiter_enabled);
-void ig_tokenstore_free(ig_tokenstore_t *ts);
+/* serving: keep the in-memory table (the server); false for the CLI, which only writes the store. */
+ig_token_table_t *ig_token_table_new(ig_store_t *st, bool serving, bool ratelimiter_enabled);
+void ig_token_table_free(ig_token_table_t *ts);
 /* Loads every token into memory. Returns 0 or -1. */
-int ig_tokenstore_load(ig_tokenstore_t *ts, ig_error_t *err);
+int ig_token_table_load(ig_token_table_t *ts, ig_error_t *err);
 /* Picks up changes committed by other processes (cheap when there are none).  Returns how far the change
  * sequence moved (0 when nothing changed), or -1 when the store does not answer. */
-int ig_tokenstore_sync(ig_tokenstore_t *ts);
+int ig_token_table_sync(ig_token_table_t *ts);
 /* Writes last-used times/addresses that changed since the last flush, in one transaction. */
-void ig_tokenstore_flush_usage(ig_tokenstore_t *ts);
+void ig_token_table_flush_usage(ig_token_table_t *ts);
 /* Frees replaced records that no reader can still hold. */
-void ig_tokenstore_reclaim(ig_tokenstore_t *ts);
-size_t ig_tokenstore_count(ig_tokenstore_t *ts);
+void ig_token_table_reclaim(ig_token_table_t *ts);
+size_t ig_token_table_count(ig_token_table_t *ts);
 /* Calls cb for every in-memory token (inside a read section: cb must not block). */
-void ig_tokenstore_walk(ig_tokenstore_t *ts, int (*cb)(void *ud, const ig_tokmem_t *m), void *ud);
-bool ig_tokenstore_ratelimiter_enabled(const ig_tokenstore_t *ts);
+void ig_token_table_walk(ig_token_table_t *ts, int (*cb)(void *ud, const ig_token_entry_t *m), void *ud);
+bool ig_token_table_ratelimiter_enabled(const ig_token_table_t *ts);
 /* Appends the per-token metrics (Prometheus text: tokens loaded, requests and 429s per token id) to sb. */
-void ig_tokenstore_render_metrics(ig_tokenstore_t *ts, ig_buf_t *sb);
+void ig_token_table_render_metrics(ig_token_table_t *ts, ig_buf_t *sb);
 
 /* ---- request path ---- */
-void ig_tokens_read_begin(void);
-void ig_tokens_read_end(void);
-/* Looks a token up by hash; valid until ig_tokens_read_end. NULL if unknown; check ->deleted. */
-const ig_tokmem_t *ig_tokenstore_find(ig_tokenstore_t *ts, const uint8_t hash[32]);
+void ig_token_table_read_begin(void);
+void ig_token_table_read_end(void);
+/* Looks a token up by hash; valid until ig_token_table_read_end. NULL if unknown; check ->deleted. */
+const ig_token_entry_t *ig_token_table_find(ig_token_table_t *ts, const uint8_t hash[32]);
 /* Notes one use (time, client address) and counts it, limited or not.  No allocation, no lock. */
-void ig_tokstate_note(ig_tokstate_t *s, int64_t now_ms, const void *in6_addr16, bool limited);
+void ig_token_runtime_note(ig_token_runtime_t *s, int64_t now_ms, const void *in6_addr16, bool limited);
 
 /* ---- management (API and CLI) ---- */
 typedef struct {
@@ -106,30 +105,30 @@ int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, 
 int ig_token_spec_validate(const ig_token_spec_t *spec, bool for_create, int64_t now_ms, ig_error_t *err);
 
 /* Creates a token owned by owner; secret receives the only copy of the token value. */
-int ig_tokenstore_create(ig_tokenstore_t *ts, const char *owner, const ig_token_spec_t *spec,
-                         char secret[IG_TOKEN_LEN + 1], ig_token_rec_t *out, ig_error_t *err);
-int ig_tokenstore_update(ig_tokenstore_t *ts, const char *id, const ig_token_spec_t *spec, ig_token_rec_t *out,
+int ig_token_table_create(ig_token_table_t *ts, const char *owner, const ig_token_spec_t *spec,
+                         char secret[IG_TOKEN_LEN + 1], ig_token_row_t *out, ig_error_t *err);
+int ig_token_table_update(ig_token_table_t *ts, const char *id, const ig_token_spec_t *spec, ig_token_row_t *out,
                          ig_error_t *err);
-int ig_tokenstore_suspend(ig_tokenstore_t *ts, const char *id, const char *reason, ig_token_rec_t *out,
+int ig_token_table_suspend(ig_token_table_t *ts, const char *id, const char *reason, ig_token_row_t *out,
                           ig_error_t *err);
-int ig_tokenstore_activate(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_error_t *err);
-int ig_tokenstore_delete(ig_tokenstore_t *ts, const char *id, ig_error_t *err);
+int ig_token_table_activate(ig_token_table_t *ts, const char *id, ig_token_row_t *out, ig_error_t *err);
+int ig_token_table_delete(ig_token_table_t *ts, const char *id, ig_error_t *err);
 /* Reads a token, with last-use fresh from memory when live.  404 NoSuchAccessTokenException if absent. */
-int ig_tokenstore_get(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_error_t *err);
+int ig_token_table_get(ig_token_table_t *ts, const char *id, ig_token_row_t *out, ig_error_t *err);
 /* Lists live tokens (of one owner when owner != NULL, of one status when status != NULL). */
-int ig_tokenstore_list(ig_tokenstore_t *ts, const char *owner, const char *status, ig_token_cb cb, void *ud,
+int ig_token_table_list(ig_token_table_t *ts, const char *owner, const char *status, ig_token_cb cb, void *ud,
                        ig_error_t *err);
 
 /* Shortest decimal text that reads back as r ("5", "0.5", "1000"). */
 void ig_format_rate(double r, char *buf, size_t cap);
 /* Effective burst: burst, or max(1, ceil(max_rps)). */
-int ig_token_effective_burst(const ig_token_rec_t *t);
+int ig_token_effective_burst(const ig_token_row_t *t);
 /* "active" | "suspended" | "expired" at now_ms. */
-const char *ig_token_status(const ig_token_rec_t *t, int64_t now_ms);
+const char *ig_token_status(const ig_token_row_t *t, int64_t now_ms);
 /* The API's JSON for a token (DESIGN.md section 3).  secret is added as "token" when not NULL. */
-json_object *ig_token_to_json(const ig_token_rec_t *t, bool enforced, const char *secret, int64_t now_ms);
+json_object *ig_token_to_json(const ig_token_row_t *t, bool enforced, const char *secret, int64_t now_ms);
 /* Per-second counters for the last `seconds` seconds (oldest first) as JSON
  * {"intervalSeconds":1,"start":<unix s>,"requests":[...],"limited":[...],"totalRequests":n,"totalLimited":n}. */
-json_object *ig_tokenstore_stats_json(ig_tokenstore_t *ts, const char *id, int seconds, int64_t now_ms);
+json_object *ig_token_table_stats_json(ig_token_table_t *ts, const char *id, int seconds, int64_t now_ms);
 
 #endif

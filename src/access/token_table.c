@@ -1,7 +1,7 @@
-/* tokenstore — see tokenstore.h.
+/* token_table — see token_table.h.
  *
  * The table is open addressing over the first 8 bytes of the SHA-256 (already uniform), with slots holding
- * pointers to immutable ig_tokmem_t.  Readers load slots with acquire semantics and never write; all writers
+ * pointers to immutable ig_token_entry_t.  Readers load slots with acquire semantics and never write; all writers
  * are serialised by one mutex (writes are admin actions, rare next to reads).  Deleting leaves a tombstone
  * so probe chains stay intact; a rebuild (on growth or when tombstones pile up) copies live entries into a
  * fresh table and swaps the table pointer.
@@ -10,7 +10,7 @@
  * entry and zero on exit.  A writer that unlinks something stamps it with the current epoch and advances the
  * epoch; it is freed once every active reader has published a later epoch.  Readers therefore pay two
  * uncontended stores per request and never wait. */
-#include "access/tokenstore.h"
+#include "access/token_table.h"
 #include "core/clock.h"
 
 #include <arpa/inet.h>
@@ -51,7 +51,7 @@ static void make_reader_key(void)
     if (pthread_key_create(&reader_key, release_reader) != 0) abort();
 }
 
-void ig_tokens_read_begin(void)
+void ig_token_table_read_begin(void)
 {
     if (my_reader < 0) { /* first read on this thread: claim a free slot */
         pthread_once(&reader_once, make_reader_key);
@@ -68,7 +68,7 @@ void ig_tokens_read_begin(void)
     atomic_store(&readers[my_reader].epoch, atomic_load(&global_epoch));
 }
 
-void ig_tokens_read_end(void)
+void ig_token_table_read_end(void)
 {
     atomic_store_explicit(&readers[my_reader].epoch, 0, memory_order_release);
 }
@@ -81,16 +81,16 @@ typedef struct retired {
 
 /* ------------------------------------------------------------------ table */
 
-#define TOMB ((ig_tokmem_t *)(uintptr_t)1)
+#define TOMB ((ig_token_entry_t *)(uintptr_t)1)
 
 typedef struct {
     size_t cap; /* power of two */
-    _Atomic(ig_tokmem_t *) slots[];
+    _Atomic(ig_token_entry_t *) slots[];
 } table_t;
 
-struct ig_tokenstore {
+struct ig_token_table {
     ig_store_t *store;
-    bool live;
+    bool serving; /* in the server: keep the in-memory table (the CLI only writes the store) */
     bool rl_enabled;
     pthread_mutex_t wmu; /* serialises writers */
     _Atomic(table_t *) table;
@@ -99,7 +99,7 @@ struct ig_tokenstore {
     size_t dead;  /* of which tombstones */
     int64_t seq;  /* highest store seq applied */
     retired_t *retired;
-    ig_tokstate_t *free_states; /* unused states of the slabs, chained via ->stats; a state lives as long as
+    ig_token_runtime_t *free_states; /* unused states of the slabs, chained via ->stats; a state lives as long as
                                    the process (a deleted token's tombstone keeps it) */
     struct slab **slabs;
     size_t nslabs;
@@ -114,19 +114,19 @@ struct ig_tokenstore {
 #define SLAB_ID_LEN IG_TOKEN_ID_LEN
 
 typedef struct slab {
-    ig_tokstate_t states[STATES_PER_SLAB];
+    ig_token_runtime_t states[STATES_PER_SLAB];
     _Atomic uint64_t dirty[STATES_PER_SLAB / 64];
     char ids[STATES_PER_SLAB][SLAB_ID_LEN];
 } slab_t;
 _Static_assert(sizeof(slab_t) <= SLAB_ALIGN, "a slab must fit its alignment");
 
-static slab_t *slab_of(const ig_tokstate_t *s)
+static slab_t *slab_of(const ig_token_runtime_t *s)
 {
     return (slab_t *)((uintptr_t)s & ~(uintptr_t)(SLAB_ALIGN - 1));
 }
 
 /* Caller holds wmu. */
-static ig_tokstate_t *state_alloc(ig_tokenstore_t *ts)
+static ig_token_runtime_t *state_alloc(ig_token_table_t *ts)
 {
     if (!ts->free_states) {
         /* Pages of the slab are touched only as states are handed out. */
@@ -140,12 +140,12 @@ static ig_tokstate_t *state_alloc(ig_tokenstore_t *ts)
         ts->slabs[ts->nslabs++] = slab;
         for (size_t i = 0; i < STATES_PER_SLAB / 64; i++) atomic_init(&slab->dirty[i], 0);
         for (size_t i = STATES_PER_SLAB; i-- > 0;) {
-            atomic_init(&slab->states[i].stats, (ig_tokstats_t *)ts->free_states);
+            atomic_init(&slab->states[i].stats, (ig_token_history_t *)ts->free_states);
             ts->free_states = &slab->states[i];
         }
     }
-    ig_tokstate_t *s = ts->free_states;
-    ts->free_states = (ig_tokstate_t *)atomic_load(&s->stats);
+    ig_token_runtime_t *s = ts->free_states;
+    ts->free_states = (ig_token_runtime_t *)atomic_load(&s->stats);
     memset(s, 0, sizeof *s);
     return s;
 }
@@ -169,19 +169,19 @@ static table_t *table_new(size_t cap)
     return t;
 }
 
-const ig_tokmem_t *ig_tokenstore_find(ig_tokenstore_t *ts, const uint8_t hash[32])
+const ig_token_entry_t *ig_token_table_find(ig_token_table_t *ts, const uint8_t hash[32])
 {
     table_t *t = atomic_load(&ts->table);
     size_t mask = t->cap - 1;
     for (size_t i = hkey(hash) & mask;; i = (i + 1) & mask) {
-        ig_tokmem_t *m = atomic_load_explicit(&t->slots[i], memory_order_acquire);
+        ig_token_entry_t *m = atomic_load_explicit(&t->slots[i], memory_order_acquire);
         if (!m) return NULL;
         if (m != TOMB && memcmp(m->hash, hash, 32) == 0) return m;
     }
 }
 
 /* Caller holds wmu. */
-static void retire(ig_tokenstore_t *ts, void *ptr)
+static void retire(ig_token_table_t *ts, void *ptr)
 {
     retired_t *r = malloc(sizeof *r);
     if (!r) abort();
@@ -192,7 +192,7 @@ static void retire(ig_tokenstore_t *ts, void *ptr)
     atomic_fetch_add(&global_epoch, 1);
 }
 
-void ig_tokenstore_reclaim(ig_tokenstore_t *ts)
+void ig_token_table_reclaim(ig_token_table_t *ts)
 {
     pthread_mutex_lock(&ts->wmu);
     uint64_t min = UINT64_MAX;
@@ -214,14 +214,14 @@ void ig_tokenstore_reclaim(ig_tokenstore_t *ts)
 }
 
 /* Rebuilds into a table sized for the live entries.  Caller holds wmu. */
-static void rebuild(ig_tokenstore_t *ts, size_t want_live)
+static void rebuild(ig_token_table_t *ts, size_t want_live)
 {
     table_t *old = atomic_load(&ts->table);
     size_t cap = 1024;
     while (cap < want_live * 2) cap <<= 1;
     table_t *nt = table_new(cap);
     for (size_t i = 0; i < old->cap; i++) {
-        ig_tokmem_t *m = atomic_load(&old->slots[i]);
+        ig_token_entry_t *m = atomic_load(&old->slots[i]);
         if (!m || m == TOMB) continue;
         size_t j = hkey(m->hash) & (cap - 1);
         while (atomic_load(&nt->slots[j])) j = (j + 1) & (cap - 1);
@@ -233,12 +233,12 @@ static void rebuild(ig_tokenstore_t *ts, size_t want_live)
 }
 
 /* Inserts or replaces m (by hash).  Takes ownership of m.  Caller holds wmu. */
-static void put(ig_tokenstore_t *ts, ig_tokmem_t *m)
+static void put(ig_token_table_t *ts, ig_token_entry_t *m)
 {
     table_t *t = atomic_load(&ts->table);
     size_t mask = t->cap - 1, tomb = SIZE_MAX;
     for (size_t i = hkey(m->hash) & mask;; i = (i + 1) & mask) {
-        ig_tokmem_t *cur = atomic_load(&t->slots[i]);
+        ig_token_entry_t *cur = atomic_load(&t->slots[i]);
         if (cur == TOMB) {
             if (tomb == SIZE_MAX) tomb = i;
             continue;
@@ -262,7 +262,7 @@ static void put(ig_tokenstore_t *ts, ig_tokmem_t *m)
     if (ts->used * 10 > t->cap * 7) rebuild(ts, ts->count + 1);
 }
 
-int ig_token_effective_burst(const ig_token_rec_t *t)
+int ig_token_effective_burst(const ig_token_row_t *t)
 {
     if (t->burst > 0) return t->burst;
     if (t->max_rps <= 0) return 1;
@@ -281,10 +281,10 @@ void ig_format_rate(double r, char *buf, size_t cap)
 }
 
 /* Builds the in-memory version of rec, reusing state when given.  Caller holds wmu. */
-static ig_tokmem_t *make_mem(ig_tokenstore_t *ts, const ig_token_rec_t *rec, ig_tokstate_t *state)
+static ig_token_entry_t *make_mem(ig_token_table_t *ts, const ig_token_row_t *rec, ig_token_runtime_t *state)
 {
     size_t nl = strlen(rec->name) + 1, ol = strlen(rec->owner) + 1;
-    ig_tokmem_t *m = malloc(sizeof *m + nl + ol);
+    ig_token_entry_t *m = malloc(sizeof *m + nl + ol);
     if (!m) {
         ig_error("fatal: out of memory for the token table");
         abort();
@@ -315,24 +315,24 @@ static ig_tokmem_t *make_mem(ig_tokenstore_t *ts, const ig_token_rec_t *rec, ig_
 /* Applies a store record (insert, update or tombstone) to the table, unless it is older than what we have.
  * Only sync() advances ts->seq: our own writes are applied here at once, but a concurrent write by another
  * process may have a lower seq that sync() has yet to read. */
-static void apply(ig_tokenstore_t *ts, const ig_token_rec_t *rec)
+static void apply(ig_token_table_t *ts, const ig_token_row_t *rec)
 {
-    if (!ts->live) return;
+    if (!ts->serving) return;
     pthread_mutex_lock(&ts->wmu);
-    const ig_tokmem_t *cur = ig_tokenstore_find(ts, rec->hash);
+    const ig_token_entry_t *cur = ig_token_table_find(ts, rec->hash);
     if (!cur || cur->seq < rec->seq) {
         if (cur && cur->deleted) {
             /* deleted is final: nothing brings a token back */
         } else if (rec->deleted) {
             /* Keep a tombstone carrying the deletion's seq: a copy of the row read before the delete (by a
              * concurrent sync) is older and so cannot resurrect the token. */
-            ig_tokmem_t *m = make_mem(ts, rec, cur ? cur->state : NULL);
+            ig_token_entry_t *m = make_mem(ts, rec, cur ? cur->state : NULL);
             m->deleted = true;
             m->limited = false;
             ts->dead++;
             put(ts, m);
         } else {
-            ig_tokmem_t *m = make_mem(ts, rec, cur ? cur->state : NULL);
+            ig_token_entry_t *m = make_mem(ts, rec, cur ? cur->state : NULL);
             if (cur && m->limited &&
                 (!cur->limited || cur->params.emission_ns != m->params.emission_ns ||
                  cur->params.tolerance_ns != m->params.tolerance_ns))
@@ -346,24 +346,24 @@ static void apply(ig_tokenstore_t *ts, const ig_token_rec_t *rec)
 
 
 
-ig_tokenstore_t *ig_tokenstore_new(ig_store_t *st, bool live, bool ratelimiter_enabled)
+ig_token_table_t *ig_token_table_new(ig_store_t *st, bool serving, bool ratelimiter_enabled)
 {
-    ig_tokenstore_t *ts = calloc(1, sizeof *ts);
+    ig_token_table_t *ts = calloc(1, sizeof *ts);
     if (!ts) return NULL;
     ts->store = st;
-    ts->live = live;
+    ts->serving = serving;
     ts->rl_enabled = ratelimiter_enabled;
     pthread_mutex_init(&ts->wmu, NULL);
     atomic_store(&ts->table, table_new(1024));
     return ts;
 }
 
-void ig_tokenstore_free(ig_tokenstore_t *ts)
+void ig_token_table_free(ig_token_table_t *ts)
 {
     if (!ts) return;
     table_t *t = atomic_load(&ts->table);
     for (size_t i = 0; i < t->cap; i++) {
-        ig_tokmem_t *m = atomic_load(&t->slots[i]);
+        ig_token_entry_t *m = atomic_load(&t->slots[i]);
         if (m && m != TOMB) {
             free(atomic_load(&m->state->stats));
             free(m);
@@ -382,12 +382,12 @@ void ig_tokenstore_free(ig_tokenstore_t *ts)
     free(ts);
 }
 
-bool ig_tokenstore_ratelimiter_enabled(const ig_tokenstore_t *ts)
+bool ig_token_table_ratelimiter_enabled(const ig_token_table_t *ts)
 {
     return ts->rl_enabled;
 }
 
-size_t ig_tokenstore_count(ig_tokenstore_t *ts)
+size_t ig_token_table_count(ig_token_table_t *ts)
 {
     pthread_mutex_lock(&ts->wmu);
     size_t n = ts->count - ts->dead;
@@ -395,18 +395,18 @@ size_t ig_tokenstore_count(ig_tokenstore_t *ts)
     return n;
 }
 
-void ig_tokenstore_walk(ig_tokenstore_t *ts, int (*cb)(void *ud, const ig_tokmem_t *m), void *ud)
+void ig_token_table_walk(ig_token_table_t *ts, int (*cb)(void *ud, const ig_token_entry_t *m), void *ud)
 {
-    ig_tokens_read_begin();
+    ig_token_table_read_begin();
     table_t *t = atomic_load(&ts->table);
     for (size_t i = 0; i < t->cap; i++) {
-        ig_tokmem_t *m = atomic_load(&t->slots[i]);
+        ig_token_entry_t *m = atomic_load(&t->slots[i]);
         if (m && m != TOMB && !m->deleted && cb(ud, m)) break;
     }
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 }
 
-static int metrics_line(void *ud, const ig_tokmem_t *m)
+static int metrics_line(void *ud, const ig_token_entry_t *m)
 {
     ig_buf_t *sb = ud;
     uint64_t r = atomic_load(&m->state->requests), l = atomic_load(&m->state->limited);
@@ -416,21 +416,21 @@ static int metrics_line(void *ud, const ig_tokmem_t *m)
     return 0;
 }
 
-void ig_tokenstore_render_metrics(ig_tokenstore_t *ts, ig_buf_t *sb)
+void ig_token_table_render_metrics(ig_token_table_t *ts, ig_buf_t *sb)
 {
     ig_buf_printf(sb, "# HELP icegate_access_tokens Access tokens loaded.\n# TYPE icegate_access_tokens gauge\n"
                       "icegate_access_tokens %zu\n",
-                  ig_tokenstore_count(ts));
+                  ig_token_table_count(ts));
     ig_buf_printf(sb, "# HELP icegate_token_requests_total Authenticated requests per access token.\n"
                       "# TYPE icegate_token_requests_total counter\n"
                       "# HELP icegate_token_rate_limited_total Requests refused with 429 per access token.\n"
                       "# TYPE icegate_token_rate_limited_total counter\n");
-    ig_tokenstore_walk(ts, metrics_line, sb);
+    ig_token_table_walk(ts, metrics_line, sb);
 }
 
-static int load_cb(void *ud, const ig_token_rec_t *rec)
+static int load_cb(void *ud, const ig_token_row_t *rec)
 {
-    ig_tokenstore_t *ts = ud;
+    ig_token_table_t *ts = ud;
     apply(ts, rec);
     pthread_mutex_lock(&ts->wmu);
     if (rec->seq > ts->seq) ts->seq = rec->seq;
@@ -438,16 +438,16 @@ static int load_cb(void *ud, const ig_token_rec_t *rec)
     return 0;
 }
 
-int ig_tokenstore_load(ig_tokenstore_t *ts, ig_error_t *err)
+int ig_token_table_load(ig_token_table_t *ts, ig_error_t *err)
 {
     int64_t max = 0;
     /* Changes since 0 = every row, tombstones included (they are skipped by apply). */
     int rc = ts->store->ops->token_changes(ts->store, 0, load_cb, ts, &max, err);
-    ig_tokenstore_reclaim(ts);
+    ig_token_table_reclaim(ts);
     return rc;
 }
 
-int ig_tokenstore_sync(ig_tokenstore_t *ts)
+int ig_token_table_sync(ig_token_table_t *ts)
 {
     int changed = ts->store->ops->changed(ts->store);
     if (changed <= 0) return changed;
@@ -497,7 +497,7 @@ static void count_second(_Atomic uint64_t *ring, uint64_t sec)
     }
 }
 
-void ig_tokstate_note(ig_tokstate_t *s, int64_t now_ms, const void *addr16, bool limited)
+void ig_token_runtime_note(ig_token_runtime_t *s, int64_t now_ms, const void *addr16, bool limited)
 {
     /* Store only on change so clients hammering one token do not bounce the cache line more than needed. */
     if (atomic_load_explicit(&s->last_used_ms, memory_order_relaxed) != now_ms) {
@@ -523,10 +523,10 @@ void ig_tokstate_note(ig_tokstate_t *s, int64_t now_ms, const void *addr16, bool
     }
     uint64_t sec = (uint64_t)(now_ms / 1000);
     atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
-    ig_tokstats_t *st = atomic_load_explicit(&s->stats, memory_order_acquire);
+    ig_token_history_t *st = atomic_load_explicit(&s->stats, memory_order_acquire);
     if (!st) {
         /* First request of this token: one allocation, raced by CAS so exactly one ring survives. */
-        ig_tokstats_t *fresh = calloc(1, sizeof *fresh), *expected = NULL;
+        ig_token_history_t *fresh = calloc(1, sizeof *fresh), *expected = NULL;
         if (!fresh) return;
         if (atomic_compare_exchange_strong(&s->stats, &expected, fresh)) st = fresh;
         else {
@@ -541,9 +541,9 @@ void ig_tokstate_note(ig_tokstate_t *s, int64_t now_ms, const void *addr16, bool
     }
 }
 
-void ig_tokenstore_flush_usage(ig_tokenstore_t *ts)
+void ig_token_table_flush_usage(ig_token_table_t *ts)
 {
-    if (!ts->live) return;
+    if (!ts->serving) return;
     size_t cap = 256, n = 0;
     ig_token_usage_t *u = malloc(cap * sizeof *u);
     if (!u) return;
@@ -566,7 +566,7 @@ void ig_tokenstore_flush_usage(ig_tokenstore_t *ts)
                     u = bigger;
                     cap *= 2;
                 }
-                ig_tokstate_t *s = &sl->states[k];
+                ig_token_runtime_t *s = &sl->states[k];
                 memcpy(u[n].id, sl->ids[k], SLAB_ID_LEN);
                 u[n].id[SLAB_ID_LEN - 1] = '\0';
                 u[n].last_used_at_ms = atomic_load(&s->last_used_ms);
@@ -586,11 +586,11 @@ void ig_tokenstore_flush_usage(ig_tokenstore_t *ts)
 }
 
 /* Overlays fresh last-use data from memory onto a record read from the store. */
-static void overlay_usage(ig_tokenstore_t *ts, ig_token_rec_t *rec)
+static void overlay_usage(ig_token_table_t *ts, ig_token_row_t *rec)
 {
-    if (!ts->live) return;
-    ig_tokens_read_begin();
-    const ig_tokmem_t *m = ig_tokenstore_find(ts, rec->hash);
+    if (!ts->serving) return;
+    ig_token_table_read_begin();
+    const ig_token_entry_t *m = ig_token_table_find(ts, rec->hash);
     if (m && !m->deleted) {
         int64_t used = atomic_load(&m->state->last_used_ms);
         if (used > rec->last_used_at_ms) {
@@ -599,23 +599,23 @@ static void overlay_usage(ig_tokenstore_t *ts, ig_token_rec_t *rec)
                       sizeof rec->last_used_ip);
         }
     }
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 }
 
-json_object *ig_tokenstore_stats_json(ig_tokenstore_t *ts, const char *id, int seconds, int64_t now_ms)
+json_object *ig_token_table_stats_json(ig_token_table_t *ts, const char *id, int seconds, int64_t now_ms)
 {
-    ig_token_rec_t rec;
+    ig_token_row_t rec;
     ig_error_t err;
     if (ts->store->ops->token_get(ts->store, id, &rec, &err) != 0) return NULL;
     if (seconds < 1) seconds = 1;
     if (seconds > IG_STATS_SLOTS - 1) seconds = IG_STATS_SLOTS - 1;
     json_object *o = json_object_new_object(), *req = json_object_new_array(), *lim = json_object_new_array();
     uint64_t now_s = (uint64_t)(now_ms / 1000), tot_r = 0, tot_l = 0;
-    ig_tokens_read_begin();
-    const ig_tokmem_t *m = ig_tokenstore_find(ts, rec.hash);
+    ig_token_table_read_begin();
+    const ig_token_entry_t *m = ig_token_table_find(ts, rec.hash);
     for (int i = seconds - 1; i >= 0; i--) {
         uint64_t sec = now_s - (uint64_t)i, r = 0, l = 0;
-        ig_tokstats_t *st = m ? atomic_load(&m->state->stats) : NULL;
+        ig_token_history_t *st = m ? atomic_load(&m->state->stats) : NULL;
         if (st) {
             uint64_t a = atomic_load(&st->req[sec % IG_STATS_SLOTS]);
             uint64_t b = atomic_load(&st->lim[sec % IG_STATS_SLOTS]);
@@ -629,7 +629,7 @@ json_object *ig_tokenstore_stats_json(ig_tokenstore_t *ts, const char *id, int s
         tot_r = atomic_load(&m->state->requests);
         tot_l = atomic_load(&m->state->limited);
     }
-    ig_tokens_read_end();
+    ig_token_table_read_end();
     json_object_object_add(o, "id", json_object_new_string(rec.id));
     json_object_object_add(o, "intervalSeconds", json_object_new_int(1));
     json_object_object_add(o, "start", json_object_new_int64((int64_t)(now_s - (uint64_t)seconds + 1)));
@@ -771,7 +771,7 @@ int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, 
     return ig_token_spec_validate(spec, for_create, now_ms, err);
 }
 
-const char *ig_token_status(const ig_token_rec_t *t, int64_t now_ms)
+const char *ig_token_status(const ig_token_row_t *t, int64_t now_ms)
 {
     if (t->suspended) return "suspended";
     if (t->expires_at_ms && t->expires_at_ms <= now_ms) return "expired";
@@ -786,7 +786,7 @@ static json_object *time_or_null(int64_t ms)
     return json_object_new_string(buf);
 }
 
-json_object *ig_token_to_json(const ig_token_rec_t *t, bool enforced, const char *secret, int64_t now_ms)
+json_object *ig_token_to_json(const ig_token_row_t *t, bool enforced, const char *secret, int64_t now_ms)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "id", json_object_new_string(t->id));
@@ -817,12 +817,12 @@ static int not_found(ig_error_t *err, const char *id)
     return ig_error_set(err, IG_E_NO_SUCH_TOKEN, "access token '%.40s' does not exist", id);
 }
 
-int ig_tokenstore_create(ig_tokenstore_t *ts, const char *owner, const ig_token_spec_t *spec,
-                         char secret[IG_TOKEN_LEN + 1], ig_token_rec_t *out, ig_error_t *err)
+int ig_token_table_create(ig_token_table_t *ts, const char *owner, const ig_token_spec_t *spec,
+                         char secret[IG_TOKEN_LEN + 1], ig_token_row_t *out, ig_error_t *err)
 {
     int64_t now = ig_clock_wall_ms();
     if (ig_token_spec_validate(spec, true, now, err)) return -1;
-    ig_token_rec_t *t = out;
+    ig_token_row_t *t = out;
     memset(t, 0, sizeof *t);
     memcpy(t->id, "tok_", 4);
     ig_random_base62(t->id + 4, 16);
@@ -846,8 +846,8 @@ int ig_tokenstore_create(ig_tokenstore_t *ts, const char *owner, const ig_token_
 /* Read-modify-write of one token: fetch, let `change` edit, write, apply.  The write is a compare-and-set
  * on the version read, so a change committed in between (a suspend from the CLI or another request) is
  * never overwritten with stale fields: read again and redo the change on top of it. */
-static int modify(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_error_t *err,
-                  int (*change)(ig_token_rec_t *t, const void *arg, ig_error_t *err), const void *arg)
+static int modify(ig_token_table_t *ts, const char *id, ig_token_row_t *out, ig_error_t *err,
+                  int (*change)(ig_token_row_t *t, const void *arg, ig_error_t *err), const void *arg)
 {
     int rc = IG_STORE_STALE;
     for (int attempt = 0; rc == IG_STORE_STALE && attempt < 16; attempt++) {
@@ -868,7 +868,7 @@ static int modify(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_e
     return 0;
 }
 
-static int change_spec(ig_token_rec_t *t, const void *arg, ig_error_t *err)
+static int change_spec(ig_token_row_t *t, const void *arg, ig_error_t *err)
 {
     const ig_token_spec_t *s = arg;
     if (ig_token_spec_validate(s, false, ig_clock_wall_ms(), err)) return -1;
@@ -879,7 +879,7 @@ static int change_spec(ig_token_rec_t *t, const void *arg, ig_error_t *err)
     return 0;
 }
 
-static int change_suspend(ig_token_rec_t *t, const void *arg, ig_error_t *err)
+static int change_suspend(ig_token_row_t *t, const void *arg, ig_error_t *err)
 {
     (void)err;
     const char *reason = arg;
@@ -889,7 +889,7 @@ static int change_suspend(ig_token_rec_t *t, const void *arg, ig_error_t *err)
     return 0;
 }
 
-static int change_activate(ig_token_rec_t *t, const void *arg, ig_error_t *err)
+static int change_activate(ig_token_row_t *t, const void *arg, ig_error_t *err)
 {
     (void)arg;
     (void)err;
@@ -899,13 +899,13 @@ static int change_activate(ig_token_rec_t *t, const void *arg, ig_error_t *err)
     return 0;
 }
 
-int ig_tokenstore_update(ig_tokenstore_t *ts, const char *id, const ig_token_spec_t *spec, ig_token_rec_t *out,
+int ig_token_table_update(ig_token_table_t *ts, const char *id, const ig_token_spec_t *spec, ig_token_row_t *out,
                          ig_error_t *err)
 {
     return modify(ts, id, out, err, change_spec, spec);
 }
 
-int ig_tokenstore_suspend(ig_tokenstore_t *ts, const char *id, const char *reason, ig_token_rec_t *out,
+int ig_token_table_suspend(ig_token_table_t *ts, const char *id, const char *reason, ig_token_row_t *out,
                           ig_error_t *err)
 {
     if (reason && strlen(reason) > IG_REASON_MAX)
@@ -918,14 +918,14 @@ int ig_tokenstore_suspend(ig_tokenstore_t *ts, const char *id, const char *reaso
     return modify(ts, id, out, err, change_suspend, reason);
 }
 
-int ig_tokenstore_activate(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_error_t *err)
+int ig_token_table_activate(ig_token_table_t *ts, const char *id, ig_token_row_t *out, ig_error_t *err)
 {
     return modify(ts, id, out, err, change_activate, NULL);
 }
 
-int ig_tokenstore_delete(ig_tokenstore_t *ts, const char *id, ig_error_t *err)
+int ig_token_table_delete(ig_token_table_t *ts, const char *id, ig_error_t *err)
 {
-    ig_token_rec_t t;
+    ig_token_row_t t;
     int rc = ts->store->ops->token_get(ts->store, id, &t, err);
     if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
     if (rc) return -1;
@@ -937,7 +937,7 @@ int ig_tokenstore_delete(ig_tokenstore_t *ts, const char *id, ig_error_t *err)
     return 0;
 }
 
-int ig_tokenstore_get(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, ig_error_t *err)
+int ig_token_table_get(ig_token_table_t *ts, const char *id, ig_token_row_t *out, ig_error_t *err)
 {
     int rc = ts->store->ops->token_get(ts->store, id, out, err);
     if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
@@ -947,23 +947,23 @@ int ig_tokenstore_get(ig_tokenstore_t *ts, const char *id, ig_token_rec_t *out, 
 }
 
 typedef struct {
-    ig_tokenstore_t *ts;
+    ig_token_table_t *ts;
     const char *status;
     int64_t now;
     ig_token_cb cb;
     void *ud;
 } list_ctx_t;
 
-static int list_cb(void *ud, const ig_token_rec_t *t)
+static int list_cb(void *ud, const ig_token_row_t *t)
 {
     list_ctx_t *c = ud;
     if (c->status && strcmp(ig_token_status(t, c->now), c->status) != 0) return 0;
-    ig_token_rec_t copy = *t;
+    ig_token_row_t copy = *t;
     overlay_usage(c->ts, &copy);
     return c->cb(c->ud, &copy);
 }
 
-int ig_tokenstore_list(ig_tokenstore_t *ts, const char *owner, const char *status, ig_token_cb cb, void *ud,
+int ig_token_table_list(ig_token_table_t *ts, const char *owner, const char *status, ig_token_cb cb, void *ud,
                        ig_error_t *err)
 {
     if (status && strcmp(status, "active") && strcmp(status, "suspended") && strcmp(status, "expired"))

@@ -1,7 +1,7 @@
-/* test_tokenstore — access tokens end to end below HTTP (DESIGN.md section 3): the create/PATCH body rules
+/* test_token_table — access tokens end to end below HTTP (DESIGN.md section 3): the create/PATCH body rules
  * (every refusal a 400 naming its field), the lifecycle on a live table (the very next lookup sees a
  * suspend; a PATCH keeps the rate-limit cell), table growth with tombstones, changes made by another process
- * (a second tokenstore on the same SQLite file, as the CLI is), epoch-based reclamation under a reader, a
+ * (a second token table on the same SQLite file, as the CLI is), epoch-based reclamation under a reader, a
  * reader/writer stress run, and the per-second counters.  Each test gets a fresh temp dir and database.
  *
  * Reclamation is checked directly under AddressSanitizer: a record a reader still holds must not be poisoned
@@ -25,7 +25,7 @@
 #include "store/store.h"
 #include "core/clock.h"
 #include "access/token.h"
-#include "access/tokenstore.h"
+#include "access/token_table.h"
 #include "core/util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -52,7 +52,7 @@ typedef struct {
     char dir[256];
     char db[300];
     ig_store_t *st;
-    ig_tokenstore_t *ts;
+    ig_token_table_t *ts;
 } env_t;
 
 static void db_path(env_t *e)
@@ -68,14 +68,14 @@ static int setup(void **state)
     if (!e) return -1;
     *state = e;
     const char *tmp = getenv("TMPDIR");
-    snprintf(e->dir, sizeof e->dir, "%s/icegate-tokenstore-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(e->dir, sizeof e->dir, "%s/icegate-token-table-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(e->dir)) goto fail;
     db_path(e);
     ig_error_t err;
     e->st = ig_store_sqlite_open(e->db, &err);
     if (!e->st) goto fail;
-    e->ts = ig_tokenstore_new(e->st, true, true);
-    if (!e->ts || ig_tokenstore_load(e->ts, &err)) goto fail;
+    e->ts = ig_token_table_new(e->st, true, true);
+    if (!e->ts || ig_token_table_load(e->ts, &err)) goto fail;
     return 0;
 fail: /* cmocka skips the teardown of a test whose setup failed */
     teardown(state);
@@ -99,7 +99,7 @@ static int teardown(void **state)
 {
     env_t *e = *state;
     if (!e) return 0;
-    ig_tokenstore_free(e->ts);
+    ig_token_table_free(e->ts);
     ig_store_close(e->st);
     remove_db(e->dir);
     free(e);
@@ -117,11 +117,11 @@ static ig_token_spec_t named(const char *name)
     return s;
 }
 
-static void create_ok(ig_tokenstore_t *ts, const char *owner, const ig_token_spec_t *spec, char *secret,
-                      ig_token_rec_t *rec)
+static void create_ok(ig_token_table_t *ts, const char *owner, const ig_token_spec_t *spec, char *secret,
+                      ig_token_row_t *rec)
 {
     ig_error_t err = {0};
-    int rc = ig_tokenstore_create(ts, owner, spec, secret, rec, &err);
+    int rc = ig_token_table_create(ts, owner, spec, secret, rec, &err);
     if (rc) fail_msg("create %s/%s: %d %s", owner, spec->name, ig_error_status(&err), err.message);
     assert_int_equal(ig_token_check(secret, strlen(secret)), IG_TOKEN_OK);
 }
@@ -133,11 +133,11 @@ static void hash_of(const char *secret, uint8_t h[32])
 
 /* Looks the secret up in ts; the result is valid only inside the caller's read section. */
 /* What authentication sees: the live record for this secret, or NULL (unknown or deleted). */
-static const ig_tokmem_t *find_secret(ig_tokenstore_t *ts, const char *secret)
+static const ig_token_entry_t *find_secret(ig_token_table_t *ts, const char *secret)
 {
     uint8_t h[32];
     hash_of(secret, h);
-    const ig_tokmem_t *m = ig_tokenstore_find(ts, h);
+    const ig_token_entry_t *m = ig_token_table_find(ts, h);
     return m && !m->deleted ? m : NULL;
 }
 
@@ -414,7 +414,7 @@ static void test_lifecycle(void **state)
 {
     env_t *e = *state;
     char secret[IG_TOKEN_LEN + 1];
-    ig_token_rec_t rec, out;
+    ig_token_row_t rec, out;
     ig_error_t err;
     ig_token_spec_t spec = named("ci");
     spec.has_max_rps = true;
@@ -425,17 +425,17 @@ static void test_lifecycle(void **state)
     assert_memory_equal(rec.id, "tok_", 4);
     assert_int_equal(strlen(rec.prefix), IG_TOKEN_DISPLAY_LEN);
     assert_memory_equal(rec.prefix, secret, IG_TOKEN_DISPLAY_LEN);
-    assert_int_equal(ig_tokenstore_count(e->ts), 1);
+    assert_int_equal(ig_token_table_count(e->ts), 1);
 
-    ig_tokens_read_begin();
-    const ig_tokmem_t *m = find_secret(e->ts, secret);
+    ig_token_table_read_begin();
+    const ig_token_entry_t *m = find_secret(e->ts, secret);
     assert_non_null(m);
     assert_string_equal(m->id, rec.id);
     assert_string_equal(m->name, "ci");
     assert_string_equal(m->owner, "alice");
     assert_false(m->suspended);
     assert_true(m->limited);
-    ig_tokstate_t *cell_state = m->state;
+    ig_token_runtime_t *cell_state = m->state;
     /* Spend the only request of the bucket on the real clock (a PATCH rescales the cell against it): the
      * cell now owes 1 s. */
     ig_gcra_result_t r;
@@ -443,34 +443,34 @@ static void test_lifecycle(void **state)
     ig_gcra_take(&m->state->cell, &m->params, spent_at, &r);
     assert_int_equal(r.allowed, 1);
     assert_int_equal(atomic_load(&m->state->cell.tat), spent_at + 1000000000LL);
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 
     /* An unknown secret (well formed) is not found. */
     char other[IG_TOKEN_LEN + 1];
     ig_token_generate(other);
-    ig_tokens_read_begin();
+    ig_token_table_read_begin();
     assert_null(find_secret(e->ts, other));
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 
-    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, "leaked in CI log", &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, "leaked in CI log", &out, &err), 0);
     assert_true(out.suspended);
     assert_string_equal(out.suspend_reason, "leaked in CI log");
     assert_true(out.suspended_at_ms > 0);
-    ig_tokens_read_begin();
+    ig_token_table_read_begin();
     m = find_secret(e->ts, secret);
     assert_non_null(m);
     assert_true(m->suspended);
     assert_ptr_equal(m->state, cell_state);
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 
-    assert_int_equal(ig_tokenstore_activate(e->ts, rec.id, &out, &err), 0);
+    assert_int_equal(ig_token_table_activate(e->ts, rec.id, &out, &err), 0);
     assert_false(out.suspended);
     assert_int_equal(out.suspended_at_ms, 0);
     assert_string_equal(out.suspend_reason, "");
-    ig_tokens_read_begin();
+    ig_token_table_read_begin();
     m = find_secret(e->ts, secret);
     assert_false(m->suspended);
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 
     /* PATCH maxRps: new parameters, same state; the bucket keeps its fullness (exhausted stays exhausted,
      * now owing one 0.5 s interval), so right away the faster policy still refuses, and 0.5 s later admits. */
@@ -478,10 +478,10 @@ static void test_lifecycle(void **state)
     memset(&patch, 0, sizeof patch);
     patch.has_max_rps = true;
     patch.max_rps = 2;
-    assert_int_equal(ig_tokenstore_update(e->ts, rec.id, &patch, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), 0);
     assert_true(out.max_rps == 2);
     assert_int_equal(out.burst, 1);
-    ig_tokens_read_begin();
+    ig_token_table_read_begin();
     m = find_secret(e->ts, secret);
     assert_true(m->params.max_rps == 2);
     assert_int_equal(m->params.burst, 1);
@@ -493,56 +493,56 @@ static void test_lifecycle(void **state)
     assert_int_equal(r.allowed, 0);
     ig_gcra_take(&m->state->cell, &m->params, tat, &r);
     assert_int_equal(r.allowed, 1);
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 
     /* maxRps null: unlimited. */
     patch.max_rps = 0;
-    assert_int_equal(ig_tokenstore_update(e->ts, rec.id, &patch, &out, &err), 0);
-    ig_tokens_read_begin();
+    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), 0);
+    ig_token_table_read_begin();
     m = find_secret(e->ts, secret);
     assert_false(m->limited);
     assert_ptr_equal(m->state, cell_state);
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 
     patch = named("deploy");
-    assert_int_equal(ig_tokenstore_update(e->ts, rec.id, &patch, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), 0);
     assert_string_equal(out.name, "deploy");
-    ig_tokens_read_begin();
+    ig_token_table_read_begin();
     m = find_secret(e->ts, secret);
     assert_string_equal(m->name, "deploy");
     assert_string_equal(m->owner, "alice");
-    ig_tokens_read_end();
-    assert_int_equal(ig_tokenstore_get(e->ts, rec.id, &out, &err), 0);
+    ig_token_table_read_end();
+    assert_int_equal(ig_token_table_get(e->ts, rec.id, &out, &err), 0);
     assert_string_equal(out.name, "deploy");
     assert_memory_equal(out.hash, rec.hash, 32);
 
     /* An invalid PATCH changes nothing. */
     patch = named("");
-    assert_int_equal(ig_tokenstore_update(e->ts, rec.id, &patch, &out, &err), -1);
+    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 400);
-    assert_int_equal(ig_tokenstore_get(e->ts, rec.id, &out, &err), 0);
+    assert_int_equal(ig_token_table_get(e->ts, rec.id, &out, &err), 0);
     assert_string_equal(out.name, "deploy");
 
-    assert_int_equal(ig_tokenstore_delete(e->ts, rec.id, &err), 0);
-    ig_tokens_read_begin();
+    assert_int_equal(ig_token_table_delete(e->ts, rec.id, &err), 0);
+    ig_token_table_read_begin();
     assert_null(find_secret(e->ts, secret));
-    ig_tokens_read_end();
-    assert_int_equal(ig_tokenstore_count(e->ts), 0);
-    ig_tokenstore_reclaim(e->ts);
+    ig_token_table_read_end();
+    assert_int_equal(ig_token_table_count(e->ts), 0);
+    ig_token_table_reclaim(e->ts);
 
     /* Everything on a deleted id is a 404 naming the token. */
-    assert_int_equal(ig_tokenstore_get(e->ts, rec.id, &out, &err), -1);
+    assert_int_equal(ig_token_table_get(e->ts, rec.id, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
     assert_string_equal(ig_error_kind_type(err.kind), "NoSuchAccessTokenException");
     assert_contains(err.message, rec.id);
-    assert_int_equal(ig_tokenstore_delete(e->ts, rec.id, &err), -1);
+    assert_int_equal(ig_token_table_delete(e->ts, rec.id, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
-    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, NULL, &out, &err), -1);
+    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, NULL, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
-    assert_int_equal(ig_tokenstore_activate(e->ts, "tok_nope", &out, &err), -1);
+    assert_int_equal(ig_token_table_activate(e->ts, "tok_nope", &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
     patch = named("x");
-    assert_int_equal(ig_tokenstore_update(e->ts, rec.id, &patch, &out, &err), -1);
+    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
 }
 
@@ -550,25 +550,25 @@ static void test_suspend_reason_checked(void **state)
 {
     env_t *e = *state;
     char secret[IG_TOKEN_LEN + 1], longr[IG_REASON_MAX + 2];
-    ig_token_rec_t rec, out;
+    ig_token_row_t rec, out;
     ig_error_t err;
     ig_token_spec_t spec = named("r");
     create_ok(e->ts, "alice", &spec, secret, &rec);
     memset(longr, 'x', sizeof longr - 1);
     longr[sizeof longr - 1] = '\0';
-    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, longr, &out, &err), -1);
+    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, longr, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 400);
     assert_contains(err.message, "reason");
-    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, "line\nbreak", &out, &err), -1);
+    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, "line\nbreak", &out, &err), -1);
     assert_contains(err.message, "reason");
-    ig_tokens_read_begin();
+    ig_token_table_read_begin();
     assert_false(find_secret(e->ts, secret)->suspended);
-    ig_tokens_read_end();
-    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, NULL, &out, &err), 0);
+    ig_token_table_read_end();
+    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, NULL, &out, &err), 0);
     assert_true(out.suspended);
     /* Suspending again keeps the first suspendedAt. */
     int64_t at = out.suspended_at_ms;
-    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, "again", &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, "again", &out, &err), 0);
     assert_int_equal(out.suspended_at_ms, at);
 }
 
@@ -578,7 +578,7 @@ typedef struct {
     char owners[16][IG_USER_MAX + 1];
 } collect_t;
 
-static int collect(void *ud, const ig_token_rec_t *t)
+static int collect(void *ud, const ig_token_row_t *t)
 {
     collect_t *c = ud;
     if (c->n < 16) {
@@ -600,19 +600,19 @@ static void test_names_owners_and_listing(void **state)
 {
     env_t *e = *state;
     char s1[IG_TOKEN_LEN + 1], s2[IG_TOKEN_LEN + 1], s3[IG_TOKEN_LEN + 1], s4[IG_TOKEN_LEN + 1];
-    ig_token_rec_t a1, a2, b1, b2, out;
+    ig_token_row_t a1, a2, b1, b2, out;
     ig_error_t err;
     ig_token_spec_t spec = named("ci");
     create_ok(e->ts, "alice", &spec, s1, &a1);
 
     /* Same name, same owner: 409, and no token appears in memory or the store. */
     char dup[IG_TOKEN_LEN + 1];
-    assert_int_equal(ig_tokenstore_create(e->ts, "alice", &spec, dup, &out, &err), -1);
+    assert_int_equal(ig_token_table_create(e->ts, "alice", &spec, dup, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 409);
     assert_string_equal(ig_error_kind_type(err.kind), "AlreadyExistsException");
     assert_contains(err.message, "name");
     assert_int_equal(dup[0], '\0'); /* the secret of a failed create is wiped */
-    assert_int_equal(ig_tokenstore_count(e->ts), 1);
+    assert_int_equal(ig_token_table_count(e->ts), 1);
 
     /* Same name, another owner: fine. */
     create_ok(e->ts, "bob", &spec, s3, &b1);
@@ -620,63 +620,63 @@ static void test_names_owners_and_listing(void **state)
     create_ok(e->ts, "alice", &spec, s2, &a2);
     spec = named("etl");
     create_ok(e->ts, "bob", &spec, s4, &b2);
-    assert_int_equal(ig_tokenstore_count(e->ts), 4);
+    assert_int_equal(ig_token_table_count(e->ts), 4);
 
     /* Renaming onto a taken name: 409, unchanged. */
     spec = named("ci");
-    assert_int_equal(ig_tokenstore_update(e->ts, a2.id, &spec, &out, &err), -1);
+    assert_int_equal(ig_token_table_update(e->ts, a2.id, &spec, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 409);
-    assert_int_equal(ig_tokenstore_get(e->ts, a2.id, &out, &err), 0);
+    assert_int_equal(ig_token_table_get(e->ts, a2.id, &out, &err), 0);
     assert_string_equal(out.name, "deploy");
 
     collect_t c = {0};
-    assert_int_equal(ig_tokenstore_list(e->ts, NULL, NULL, collect, &c, &err), 0);
+    assert_int_equal(ig_token_table_list(e->ts, NULL, NULL, collect, &c, &err), 0);
     assert_int_equal(c.n, 4);
     memset(&c, 0, sizeof c);
-    assert_int_equal(ig_tokenstore_list(e->ts, "bob", NULL, collect, &c, &err), 0);
+    assert_int_equal(ig_token_table_list(e->ts, "bob", NULL, collect, &c, &err), 0);
     assert_int_equal(c.n, 2);
     assert_true(has_id(&c, b1.id) && has_id(&c, b2.id));
     assert_string_equal(c.owners[0], "bob");
     assert_string_equal(c.owners[1], "bob");
     memset(&c, 0, sizeof c);
-    assert_int_equal(ig_tokenstore_list(e->ts, "carol", NULL, collect, &c, &err), 0);
+    assert_int_equal(ig_token_table_list(e->ts, "carol", NULL, collect, &c, &err), 0);
     assert_int_equal(c.n, 0);
 
     /* Status filter: suspend a2; expire b2 (written straight to the store, as time passing would). */
-    assert_int_equal(ig_tokenstore_suspend(e->ts, a2.id, NULL, &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, a2.id, NULL, &out, &err), 0);
     assert_int_equal(e->st->ops->token_get(e->st, b2.id, &out, &err), 0);
     out.expires_at_ms = 1000;
     assert_int_equal(e->st->ops->token_update(e->st, &out, &err), 0);
     memset(&c, 0, sizeof c);
-    assert_int_equal(ig_tokenstore_list(e->ts, NULL, "suspended", collect, &c, &err), 0);
+    assert_int_equal(ig_token_table_list(e->ts, NULL, "suspended", collect, &c, &err), 0);
     assert_int_equal(c.n, 1);
     assert_string_equal(c.ids[0], a2.id);
     memset(&c, 0, sizeof c);
-    assert_int_equal(ig_tokenstore_list(e->ts, NULL, "expired", collect, &c, &err), 0);
+    assert_int_equal(ig_token_table_list(e->ts, NULL, "expired", collect, &c, &err), 0);
     assert_int_equal(c.n, 1);
     assert_string_equal(c.ids[0], b2.id);
     memset(&c, 0, sizeof c);
-    assert_int_equal(ig_tokenstore_list(e->ts, NULL, "active", collect, &c, &err), 0);
+    assert_int_equal(ig_token_table_list(e->ts, NULL, "active", collect, &c, &err), 0);
     assert_int_equal(c.n, 2);
     assert_true(has_id(&c, a1.id) && has_id(&c, b1.id));
     memset(&c, 0, sizeof c);
-    assert_int_equal(ig_tokenstore_list(e->ts, "alice", "active", collect, &c, &err), 0);
+    assert_int_equal(ig_token_table_list(e->ts, "alice", "active", collect, &c, &err), 0);
     assert_int_equal(c.n, 1);
     assert_string_equal(c.ids[0], a1.id);
-    assert_int_equal(ig_tokenstore_list(e->ts, NULL, "revoked", collect, &c, &err), -1);
+    assert_int_equal(ig_token_table_list(e->ts, NULL, "revoked", collect, &c, &err), -1);
     assert_int_equal(ig_error_status(&err), 400);
     assert_contains(err.message, "status");
 
-    assert_int_equal(ig_tokenstore_get(e->ts, b2.id, &out, &err), 0);
+    assert_int_equal(ig_token_table_get(e->ts, b2.id, &out, &err), 0);
     assert_string_equal(ig_token_status(&out, ig_clock_wall_ms()), "expired");
 
     /* A deleted token's name is free again. */
-    assert_int_equal(ig_tokenstore_delete(e->ts, a1.id, &err), 0);
+    assert_int_equal(ig_token_table_delete(e->ts, a1.id, &err), 0);
     spec = named("ci");
     create_ok(e->ts, "alice", &spec, s1, &a1);
-    ig_tokens_read_begin();
+    ig_token_table_read_begin();
     assert_non_null(find_secret(e->ts, s1));
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 }
 
 /* ------------------------------------------------------------------ growth and tombstones */
@@ -690,7 +690,7 @@ static void test_growth_and_tombstones(void **state)
     char(*ids)[IG_ID_MAX] = calloc(GROW_N, sizeof *ids);
     assert_non_null(secrets);
     assert_non_null(ids);
-    ig_token_rec_t rec;
+    ig_token_row_t rec;
     ig_error_t err;
     for (int i = 0; i < GROW_N; i++) {
         char name[32];
@@ -698,29 +698,29 @@ static void test_growth_and_tombstones(void **state)
         ig_token_spec_t spec = named(name);
         create_ok(e->ts, "grow", &spec, secrets[i], &rec);
         memcpy(ids[i], rec.id, IG_ID_MAX);
-        if (i % 100 == 0) ig_tokenstore_reclaim(e->ts);
+        if (i % 100 == 0) ig_token_table_reclaim(e->ts);
     }
-    assert_int_equal(ig_tokenstore_count(e->ts), GROW_N);
-    ig_tokens_read_begin();
+    assert_int_equal(ig_token_table_count(e->ts), GROW_N);
+    ig_token_table_read_begin();
     for (int i = 0; i < GROW_N; i++) {
-        const ig_tokmem_t *m = find_secret(e->ts, secrets[i]);
+        const ig_token_entry_t *m = find_secret(e->ts, secrets[i]);
         if (!m) fail_msg("token %d not found after growth", i);
         assert_string_equal(m->id, ids[i]);
     }
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 
     /* Delete every other: tombstones must not cut the probe chains of the survivors. */
     for (int i = 0; i < GROW_N; i += 2)
-        assert_int_equal(ig_tokenstore_delete(e->ts, ids[i], &err), 0);
-    ig_tokenstore_reclaim(e->ts);
-    assert_int_equal(ig_tokenstore_count(e->ts), GROW_N / 2);
-    ig_tokens_read_begin();
+        assert_int_equal(ig_token_table_delete(e->ts, ids[i], &err), 0);
+    ig_token_table_reclaim(e->ts);
+    assert_int_equal(ig_token_table_count(e->ts), GROW_N / 2);
+    ig_token_table_read_begin();
     for (int i = 0; i < GROW_N; i++) {
-        const ig_tokmem_t *m = find_secret(e->ts, secrets[i]);
+        const ig_token_entry_t *m = find_secret(e->ts, secrets[i]);
         if (i % 2 == 0 && m) fail_msg("deleted token %d still found", i);
         if (i % 2 == 1 && (!m || strcmp(m->id, ids[i]) != 0)) fail_msg("token %d lost among tombstones", i);
     }
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 
     /* Recreate the deleted half (new secrets, reusing tombstones and triggering rebuilds). */
     for (int i = 0; i < GROW_N; i += 2) {
@@ -730,24 +730,24 @@ static void test_growth_and_tombstones(void **state)
         create_ok(e->ts, "grow", &spec, secrets[i], &rec);
         memcpy(ids[i], rec.id, IG_ID_MAX);
     }
-    ig_tokenstore_reclaim(e->ts);
-    assert_int_equal(ig_tokenstore_count(e->ts), GROW_N);
-    ig_tokens_read_begin();
+    ig_token_table_reclaim(e->ts);
+    assert_int_equal(ig_token_table_count(e->ts), GROW_N);
+    ig_token_table_read_begin();
     for (int i = 0; i < GROW_N; i++) {
-        const ig_tokmem_t *m = find_secret(e->ts, secrets[i]);
+        const ig_token_entry_t *m = find_secret(e->ts, secrets[i]);
         if (!m || strcmp(m->id, ids[i]) != 0) fail_msg("token %d not found after recreate", i);
     }
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 
     /* A fresh process loading the same store sees the same set. */
-    ig_tokenstore_t *again = ig_tokenstore_new(e->st, true, true);
-    assert_int_equal(ig_tokenstore_load(again, &err), 0);
-    assert_int_equal(ig_tokenstore_count(again), GROW_N);
-    ig_tokens_read_begin();
+    ig_token_table_t *again = ig_token_table_new(e->st, true, true);
+    assert_int_equal(ig_token_table_load(again, &err), 0);
+    assert_int_equal(ig_token_table_count(again), GROW_N);
+    ig_token_table_read_begin();
     for (int i = 0; i < GROW_N; i++)
         assert_non_null(find_secret(again, secrets[i]));
-    ig_tokens_read_end();
-    ig_tokenstore_free(again);
+    ig_token_table_read_end();
+    ig_token_table_free(again);
     free(secrets);
     free(ids);
 }
@@ -758,31 +758,31 @@ static void test_tombstone_churn(void **state)
 {
     env_t *e = *state;
     char secret[IG_TOKEN_LEN + 1], keep[IG_TOKEN_LEN + 1];
-    ig_token_rec_t rec, kept;
+    ig_token_row_t rec, kept;
     ig_error_t err;
     ig_token_spec_t spec = named("keep");
     create_ok(e->ts, "churn", &spec, keep, &kept);
     for (int i = 0; i < 1200; i++) {
         spec = named("tmp");
         create_ok(e->ts, "churn", &spec, secret, &rec);
-        assert_int_equal(ig_tokenstore_delete(e->ts, rec.id, &err), 0);
+        assert_int_equal(ig_token_table_delete(e->ts, rec.id, &err), 0);
     }
-    ig_tokenstore_reclaim(e->ts);
-    assert_int_equal(ig_tokenstore_count(e->ts), 1);
+    ig_token_table_reclaim(e->ts);
+    assert_int_equal(ig_token_table_count(e->ts), 1);
     char unknown[IG_TOKEN_LEN + 1];
     ig_token_generate(unknown);
-    ig_tokens_read_begin();
+    ig_token_table_read_begin();
     assert_non_null(find_secret(e->ts, keep));
     assert_null(find_secret(e->ts, secret));
     assert_null(find_secret(e->ts, unknown));
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 }
 
 /* ------------------------------------------------------------------ another process */
 
 typedef struct {
     ig_store_t *st;
-    ig_tokenstore_t *ts;
+    ig_token_table_t *ts;
 } proc_t;
 
 static proc_t open_proc(env_t *e, bool live)
@@ -791,14 +791,14 @@ static proc_t open_proc(env_t *e, bool live)
     proc_t p;
     p.st = ig_store_sqlite_open(e->db, &err);
     assert_non_null(p.st);
-    p.ts = ig_tokenstore_new(p.st, live, true);
+    p.ts = ig_token_table_new(p.st, live, true);
     assert_non_null(p.ts);
     return p;
 }
 
 static void close_proc(proc_t *p)
 {
-    ig_tokenstore_free(p->ts);
+    ig_token_table_free(p->ts);
     ig_store_close(p->st);
 }
 
@@ -806,37 +806,37 @@ static void test_sync_from_cli(void **state)
 {
     env_t *e = *state;
     proc_t cli = open_proc(e, false); /* B: writes the store only */
-    ig_tokenstore_t *A = e->ts;
+    ig_token_table_t *A = e->ts;
     ig_error_t err;
-    ig_token_rec_t rec, out;
+    ig_token_row_t rec, out;
     char secret[IG_TOKEN_LEN + 1];
 
-    ig_tokenstore_sync(A);
-    assert_int_equal(ig_tokenstore_sync(A), 0); /* nothing changed */
+    ig_token_table_sync(A);
+    assert_int_equal(ig_token_table_sync(A), 0); /* nothing changed */
 
     ig_token_spec_t spec = named("from-cli");
     create_ok(cli.ts, "alice", &spec, secret, &rec);
-    assert_int_equal(ig_tokenstore_count(cli.ts), 0); /* not live: no table */
-    ig_tokens_read_begin();
+    assert_int_equal(ig_token_table_count(cli.ts), 0); /* not live: no table */
+    ig_token_table_read_begin();
     assert_null(find_secret(A, secret)); /* not yet: A has not polled */
-    ig_tokens_read_end();
-    assert_true(ig_tokenstore_sync(A) > 0);
-    ig_tokens_read_begin();
-    const ig_tokmem_t *m = find_secret(A, secret);
+    ig_token_table_read_end();
+    assert_true(ig_token_table_sync(A) > 0);
+    ig_token_table_read_begin();
+    const ig_token_entry_t *m = find_secret(A, secret);
     assert_non_null(m);
     assert_string_equal(m->id, rec.id);
     assert_string_equal(m->name, "from-cli");
-    ig_tokstate_t *st0 = m->state;
-    ig_tokens_read_end();
-    assert_int_equal(ig_tokenstore_sync(A), 0);
+    ig_token_runtime_t *st0 = m->state;
+    ig_token_table_read_end();
+    assert_int_equal(ig_token_table_sync(A), 0);
 
-    assert_int_equal(ig_tokenstore_suspend(cli.ts, rec.id, "cli", &out, &err), 0);
-    assert_true(ig_tokenstore_sync(A) > 0);
-    ig_tokens_read_begin();
+    assert_int_equal(ig_token_table_suspend(cli.ts, rec.id, "cli", &out, &err), 0);
+    assert_true(ig_token_table_sync(A) > 0);
+    ig_token_table_read_begin();
     m = find_secret(A, secret);
     assert_true(m->suspended);
     assert_ptr_equal(m->state, st0);
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 
     ig_token_spec_t patch;
     memset(&patch, 0, sizeof patch);
@@ -844,39 +844,39 @@ static void test_sync_from_cli(void **state)
     patch.max_rps = 7.5;
     patch.has_burst = true;
     patch.burst = 3;
-    assert_int_equal(ig_tokenstore_update(cli.ts, rec.id, &patch, &out, &err), 0);
-    assert_int_equal(ig_tokenstore_activate(cli.ts, rec.id, &out, &err), 0);
-    assert_true(ig_tokenstore_sync(A) > 0);
-    ig_tokens_read_begin();
+    assert_int_equal(ig_token_table_update(cli.ts, rec.id, &patch, &out, &err), 0);
+    assert_int_equal(ig_token_table_activate(cli.ts, rec.id, &out, &err), 0);
+    assert_true(ig_token_table_sync(A) > 0);
+    ig_token_table_read_begin();
     m = find_secret(A, secret);
     assert_false(m->suspended);
     assert_true(m->limited);
     assert_true(m->params.max_rps == 7.5);
     assert_int_equal(m->params.burst, 3);
     assert_ptr_equal(m->state, st0);
-    ig_tokens_read_end();
+    ig_token_table_read_end();
 
-    assert_int_equal(ig_tokenstore_delete(cli.ts, rec.id, &err), 0);
-    assert_true(ig_tokenstore_sync(A) > 0);
-    ig_tokens_read_begin();
+    assert_int_equal(ig_token_table_delete(cli.ts, rec.id, &err), 0);
+    assert_true(ig_token_table_sync(A) > 0);
+    ig_token_table_read_begin();
     assert_null(find_secret(A, secret));
-    ig_tokens_read_end();
-    assert_int_equal(ig_tokenstore_count(A), 0);
-    assert_int_equal(ig_tokenstore_sync(A), 0);
+    ig_token_table_read_end();
+    assert_int_equal(ig_token_table_count(A), 0);
+    assert_int_equal(ig_token_table_sync(A), 0);
 
     /* A's own writes are visible at once, before any sync, and a later sync leaves them be. */
     spec = named("from-server");
     create_ok(A, "bob", &spec, secret, &rec);
-    ig_tokens_read_begin();
+    ig_token_table_read_begin();
     assert_non_null(find_secret(A, secret));
-    ig_tokens_read_end();
-    ig_tokenstore_sync(A);
-    ig_tokens_read_begin();
+    ig_token_table_read_end();
+    ig_token_table_sync(A);
+    ig_token_table_read_begin();
     m = find_secret(A, secret);
     assert_non_null(m);
     assert_string_equal(m->name, "from-server");
-    ig_tokens_read_end();
-    ig_tokenstore_reclaim(A);
+    ig_token_table_read_end();
+    ig_token_table_reclaim(A);
     close_proc(&cli);
 }
 
@@ -885,7 +885,7 @@ typedef struct {
     ig_store_t base;
     ig_store_t *real;
     ig_store_ops_t ops;
-    ig_token_rec_t replay;
+    ig_token_row_t replay;
 } replay_store_t;
 
 static replay_store_t *replay_of(ig_store_t *base)
@@ -913,13 +913,13 @@ static void test_stale_record_never_wins(void **state)
 {
     env_t *e = *state;
     ig_error_t err;
-    ig_token_rec_t v1, v2, v3;
+    ig_token_row_t v1, v2, v3;
     char secret[IG_TOKEN_LEN + 1];
     ig_token_spec_t spec = named("stale");
     create_ok(e->ts, "alice", &spec, secret, &v1);
-    assert_int_equal(ig_tokenstore_suspend(e->ts, v1.id, "v2", &v2, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, v1.id, "v2", &v2, &err), 0);
     spec = named("stale-renamed");
-    assert_int_equal(ig_tokenstore_update(e->ts, v1.id, &spec, &v3, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, v1.id, &spec, &v3, &err), 0);
     assert_true(v1.seq < v2.seq && v2.seq < v3.seq);
 
     replay_store_t rs;
@@ -929,61 +929,61 @@ static void test_stale_record_never_wins(void **state)
     rs.ops.changed = replay_changed;
     rs.ops.token_changes = replay_changes;
     rs.base.ops = &rs.ops;
-    ig_tokenstore_t *ts = ig_tokenstore_new(&rs.base, true, true);
+    ig_token_table_t *ts = ig_token_table_new(&rs.base, true, true);
     rs.replay = v1;
-    assert_int_equal(ig_tokenstore_load(ts, &err), 0); /* loads v1 from the replay */
+    assert_int_equal(ig_token_table_load(ts, &err), 0); /* loads v1 from the replay */
 
     /* A newer version replaces, an older one (or the same one again) does not. */
     rs.replay = v3;
-    ig_tokenstore_sync(ts);
+    ig_token_table_sync(ts);
     rs.replay = v2;
-    ig_tokenstore_sync(ts);
-    ig_tokens_read_begin();
-    const ig_tokmem_t *m = find_secret(ts, secret);
+    ig_token_table_sync(ts);
+    ig_token_table_read_begin();
+    const ig_token_entry_t *m = find_secret(ts, secret);
     assert_non_null(m);
     assert_int_equal(m->seq, v3.seq);
     assert_string_equal(m->name, "stale-renamed");
     assert_true(m->suspended);
-    ig_tokens_read_end();
+    ig_token_table_read_end();
     rs.replay = v1;
-    ig_tokenstore_sync(ts);
+    ig_token_table_sync(ts);
     /* Nor does an old tombstone delete a newer version. */
     rs.replay = v2;
     rs.replay.deleted = true;
-    ig_tokenstore_sync(ts);
-    ig_tokens_read_begin();
+    ig_token_table_sync(ts);
+    ig_token_table_read_begin();
     m = find_secret(ts, secret);
     assert_non_null(m);
     assert_int_equal(m->seq, v3.seq);
-    ig_tokens_read_end();
+    ig_token_table_read_end();
     /* A newer tombstone does. */
     rs.replay = v3;
     rs.replay.seq = v3.seq + 1;
     rs.replay.deleted = true;
-    ig_tokenstore_sync(ts);
-    ig_tokens_read_begin();
+    ig_token_table_sync(ts);
+    ig_token_table_read_begin();
     assert_null(find_secret(ts, secret));
-    ig_tokens_read_end();
+    ig_token_table_read_end();
     /* Regression: after a deletion, a live copy of the row read before it (a sync racing the delete) must
      * not bring the token back.  The tombstone remembers the deletion's seq. */
     rs.replay = v3;
-    ig_tokenstore_sync(ts);
+    ig_token_table_sync(ts);
     rs.replay = v2;
     rs.replay.suspended = false;
-    ig_tokenstore_sync(ts);
-    ig_tokens_read_begin();
+    ig_token_table_sync(ts);
+    ig_token_table_read_begin();
     assert_null(find_secret(ts, secret));
-    ig_tokens_read_end();
-    ig_tokenstore_free(ts);
+    ig_token_table_read_end();
+    ig_token_table_free(ts);
 }
 
 static void *read_once(void *arg)
 {
-    ig_tokenstore_t *ts = arg;
+    ig_token_table_t *ts = arg;
     uint8_t h[32] = {0};
-    ig_tokens_read_begin();
-    (void)ig_tokenstore_find(ts, h);
-    ig_tokens_read_end();
+    ig_token_table_read_begin();
+    (void)ig_token_table_find(ts, h);
+    ig_token_table_read_end();
     return NULL;
 }
 
@@ -997,7 +997,7 @@ static void test_reader_slots_are_reused(void **state)
         assert_int_equal(pthread_create(&t, NULL, read_once, e->ts), 0);
         assert_int_equal(pthread_join(t, NULL), 0);
     }
-    ig_tokenstore_reclaim(e->ts); /* scans every slot: none is stuck in a read section */
+    ig_token_table_reclaim(e->ts); /* scans every slot: none is stuck in a read section */
 }
 
 static int silent_changed(ig_store_t *st)
@@ -1016,38 +1016,38 @@ static void test_sync_reports_a_silent_store(void **state)
     memset(&ops, 0, sizeof ops);
     ops.changed = silent_changed;
     base.ops = &ops;
-    ig_tokenstore_t *ts = ig_tokenstore_new(&base, true, true);
-    assert_int_equal(ig_tokenstore_sync(ts), -1);
-    assert_int_equal(ig_tokenstore_count(ts), 0);
-    ig_tokenstore_free(ts);
+    ig_token_table_t *ts = ig_token_table_new(&base, true, true);
+    assert_int_equal(ig_token_table_sync(ts), -1);
+    assert_int_equal(ig_token_table_count(ts), 0);
+    ig_token_table_free(ts);
 }
 
 /* Regression: PATCH, suspend and activate are read-modify-write of the whole row.  A suspend committed by
  * another writer (the CLI, another admin request) between this writer's read and its write was silently
  * undone: the write put back suspended=false from its stale read.  The wrapper store below commits such a
- * suspend from a second tokenstore right after the first token_get. */
+ * suspend from a second token table right after the first token_get. */
 typedef struct {
     ig_store_t base;
     ig_store_ops_t ops;
     ig_store_t *real;
-    ig_tokenstore_t *other; /* a second writer on the real store */
+    ig_token_table_t *other; /* a second writer on the real store */
     const char *id;
     int gets;
 } interleave_store_t;
 
-static int interleave_get(ig_store_t *st, const char *id, ig_token_rec_t *out, ig_error_t *err)
+static int interleave_get(ig_store_t *st, const char *id, ig_token_row_t *out, ig_error_t *err)
 {
     interleave_store_t *s = (interleave_store_t *)(void *)st;
     int rc = s->real->ops->token_get(s->real, id, out, err);
     if (s->gets++ == 0) {
-        ig_token_rec_t tmp;
+        ig_token_row_t tmp;
         ig_error_t e2;
-        if (ig_tokenstore_suspend(s->other, s->id, "concurrent", &tmp, &e2)) fail_msg("%s", e2.message);
+        if (ig_token_table_suspend(s->other, s->id, "concurrent", &tmp, &e2)) fail_msg("%s", e2.message);
     }
     return rc;
 }
 
-static int interleave_update(ig_store_t *st, ig_token_rec_t *t, ig_error_t *err)
+static int interleave_update(ig_store_t *st, ig_token_row_t *t, ig_error_t *err)
 {
     interleave_store_t *s = (interleave_store_t *)(void *)st;
     return s->real->ops->token_update(s->real, t, err);
@@ -1057,7 +1057,7 @@ static void test_concurrent_suspend_not_lost(void **state)
 {
     env_t *e = *state;
     ig_error_t err;
-    ig_token_rec_t rec, out;
+    ig_token_row_t rec, out;
     char secret[IG_TOKEN_LEN + 1];
     ig_token_spec_t spec = named("raced");
     create_ok(e->ts, "alice", &spec, secret, &rec);
@@ -1069,31 +1069,31 @@ static void test_concurrent_suspend_not_lost(void **state)
     s.ops.token_get = interleave_get;
     s.ops.token_update = interleave_update;
     s.base.ops = &s.ops;
-    s.other = ig_tokenstore_new(e->st, false, true);
+    s.other = ig_token_table_new(e->st, false, true);
     s.id = rec.id;
-    ig_tokenstore_t *ts = ig_tokenstore_new(&s.base, false, true);
+    ig_token_table_t *ts = ig_token_table_new(&s.base, false, true);
 
     spec = named("raced-renamed");
-    assert_int_equal(ig_tokenstore_update(ts, rec.id, &spec, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(ts, rec.id, &spec, &out, &err), 0);
     assert_string_equal(out.name, "raced-renamed");
     assert_true(out.suspended); /* the result reflects both writes */
     assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
     assert_string_equal(out.name, "raced-renamed");
     assert_true(out.suspended);
     assert_string_equal(out.suspend_reason, "concurrent");
-    ig_tokenstore_free(ts);
-    ig_tokenstore_free(s.other);
+    ig_token_table_free(ts);
+    ig_token_table_free(s.other);
 }
 
 /* ------------------------------------------------------------------ reclamation */
 
 typedef struct {
-    ig_tokenstore_t *ts;
+    ig_token_table_t *ts;
     uint8_t hash[32];
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stage; /* 0 start, 1 reader holds, 2 writer replaced, 3 reader checked and left */
-    const ig_tokmem_t *held;
+    const ig_token_entry_t *held;
     char id_seen[IG_ID_MAX];
     char name_seen[64];
     bool suspended_seen;
@@ -1118,8 +1118,8 @@ static void hold_set(hold_t *h, int stage)
 static void *holder(void *arg)
 {
     hold_t *h = arg;
-    ig_tokens_read_begin();
-    h->held = ig_tokenstore_find(h->ts, h->hash);
+    ig_token_table_read_begin();
+    h->held = ig_token_table_find(h->ts, h->hash);
     hold_set(h, 1);
     hold_wait(h, 2);
     /* The writer has replaced the record and reclaimed: it must still be intact for us. */
@@ -1128,7 +1128,7 @@ static void *holder(void *arg)
         snprintf(h->name_seen, sizeof h->name_seen, "%s", h->held->name);
         h->suspended_seen = h->held->suspended;
     }
-    ig_tokens_read_end();
+    ig_token_table_read_end();
     hold_set(h, 3);
     return NULL;
 }
@@ -1147,11 +1147,11 @@ static void test_reader_keeps_record_alive(void **state)
 {
     env_t *e = *state;
     ig_error_t err;
-    ig_token_rec_t rec, out;
+    ig_token_row_t rec, out;
     char secret[IG_TOKEN_LEN + 1];
     ig_token_spec_t spec = named("held");
     create_ok(e->ts, "alice", &spec, secret, &rec);
-    ig_tokenstore_reclaim(e->ts);
+    ig_token_table_reclaim(e->ts);
 
     hold_t h;
     memset(&h, 0, sizeof h);
@@ -1163,19 +1163,19 @@ static void test_reader_keeps_record_alive(void **state)
     assert_int_equal(pthread_create(&t, NULL, holder, &h), 0);
     hold_wait(&h, 1);
     assert_non_null(h.held);
-    const ig_tokmem_t *old = h.held;
+    const ig_token_entry_t *old = h.held;
 
     /* Replace the record (suspend and rename), then try hard to free it. */
-    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, NULL, &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, NULL, &out, &err), 0);
     spec = named("held-renamed");
-    assert_int_equal(ig_tokenstore_update(e->ts, rec.id, &spec, &out, &err), 0);
-    ig_tokenstore_reclaim(e->ts);
-    ig_tokenstore_reclaim(e->ts);
-    ig_tokens_read_begin();
-    const ig_tokmem_t *now = find_secret(e->ts, secret);
+    assert_int_equal(ig_token_table_update(e->ts, rec.id, &spec, &out, &err), 0);
+    ig_token_table_reclaim(e->ts);
+    ig_token_table_reclaim(e->ts);
+    ig_token_table_read_begin();
+    const ig_token_entry_t *now = find_secret(e->ts, secret);
     assert_true(now != old);
     assert_true(now->suspended);
-    ig_tokens_read_end();
+    ig_token_table_read_end();
     assert_false(freed(old));
 
     hold_set(&h, 2);
@@ -1186,7 +1186,7 @@ static void test_reader_keeps_record_alive(void **state)
     assert_false(h.suspended_seen);
 
     /* The reader is gone: now the old version goes. */
-    ig_tokenstore_reclaim(e->ts);
+    ig_token_table_reclaim(e->ts);
 #ifdef HAVE_ASAN
     assert_true(freed(old));
 #endif
@@ -1198,7 +1198,7 @@ static void test_reader_keeps_record_alive(void **state)
  * is reclaimed: every lookup of an existing token succeeds, and (under ASan) no reader touches a freed
  * table. */
 typedef struct {
-    ig_tokenstore_t *ts;
+    ig_token_table_t *ts;
     uint8_t hash[4][32];
     atomic_bool done;
     atomic_long lookups, missing;
@@ -1209,10 +1209,10 @@ static void *looper(void *arg)
     looper_t *l = arg;
     long n = 0;
     while (!atomic_load(&l->done) || n < 100) {
-        ig_tokens_read_begin();
+        ig_token_table_read_begin();
         for (int i = 0; i < 4; i++, n++)
-            if (!ig_tokenstore_find(l->ts, l->hash[i])) atomic_fetch_add(&l->missing, 1);
-        ig_tokens_read_end();
+            if (!ig_token_table_find(l->ts, l->hash[i])) atomic_fetch_add(&l->missing, 1);
+        ig_token_table_read_end();
     }
     atomic_fetch_add(&l->lookups, n);
     return NULL;
@@ -1225,7 +1225,7 @@ static void test_readers_across_rebuilds(void **state)
     l->ts = e->ts;
     for (int i = 0; i < 4; i++) {
         char name[16], secret[IG_TOKEN_LEN + 1];
-        ig_token_rec_t rec;
+        ig_token_row_t rec;
         snprintf(name, sizeof name, "old%d", i);
         ig_token_spec_t spec = named(name);
         create_ok(e->ts, "alice", &spec, secret, &rec);
@@ -1237,19 +1237,19 @@ static void test_readers_across_rebuilds(void **state)
     /* 1500 more tokens: rebuilds to 2048 and then 4096 slots while the readers run. */
     for (int i = 0; i < 1500; i++) {
         char name[32], s[IG_TOKEN_LEN + 1];
-        ig_token_rec_t r;
+        ig_token_row_t r;
         snprintf(name, sizeof name, "n%d", i);
         ig_token_spec_t spec = named(name);
         create_ok(e->ts, "alice", &spec, s, &r);
-        if (i % 16 == 0) ig_tokenstore_reclaim(e->ts);
+        if (i % 16 == 0) ig_token_table_reclaim(e->ts);
     }
     atomic_store(&l->done, true);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
-    ig_tokenstore_reclaim(e->ts);
+    ig_token_table_reclaim(e->ts);
     assert_int_equal(atomic_load(&l->missing), 0);
     assert_true(atomic_load(&l->lookups) >= 200);
-    assert_int_equal(ig_tokenstore_count(e->ts), 1504);
+    assert_int_equal(ig_token_table_count(e->ts), 1504);
     free(l);
 }
 
@@ -1260,7 +1260,7 @@ static void test_readers_across_rebuilds(void **state)
 #define STRESS_WRITES 2000
 
 typedef struct {
-    ig_tokenstore_t *ts;
+    ig_token_table_t *ts;
     uint8_t hash[STRESS_TOKENS][32];
     char id[STRESS_TOKENS][IG_ID_MAX];
     atomic_bool done;
@@ -1272,9 +1272,9 @@ static void *stress_reader(void *arg)
     stress_t *s = arg;
     long n = 0;
     while (!atomic_load(&s->done) || n < 1000) {
-        ig_tokens_read_begin();
+        ig_token_table_read_begin();
         for (int i = 0; i < STRESS_TOKENS; i++) {
-            const ig_tokmem_t *m = ig_tokenstore_find(s->ts, s->hash[i]);
+            const ig_token_entry_t *m = ig_token_table_find(s->ts, s->hash[i]);
             n++;
             if (!m) {
                 atomic_fetch_add(&s->missing, 1);
@@ -1293,10 +1293,10 @@ static void *stress_reader(void *arg)
                 ig_gcra_result_t r;
                 ig_gcra_take(&m->state->cell, &m->params, ig_clock_mono_ns(), &r);
             }
-            if (ok) ig_tokstate_note(m->state, ig_clock_wall_ms(), NULL, false);
+            if (ok) ig_token_runtime_note(m->state, ig_clock_wall_ms(), NULL, false);
             if (!ok) atomic_fetch_add(&s->inconsistent, 1);
         }
-        ig_tokens_read_end();
+        ig_token_table_read_end();
     }
     atomic_fetch_add(&s->lookups, n);
     return NULL;
@@ -1310,7 +1310,7 @@ static void test_concurrent_readers_and_writer(void **state)
     ig_error_t err;
     for (int i = 0; i < STRESS_TOKENS; i++) {
         char name[32], secret[IG_TOKEN_LEN + 1];
-        ig_token_rec_t rec;
+        ig_token_row_t rec;
         snprintf(name, sizeof name, "s%d-r1", i);
         ig_token_spec_t spec = named(name);
         spec.has_max_rps = true;
@@ -1325,16 +1325,16 @@ static void test_concurrent_readers_and_writer(void **state)
     for (int i = 0; i < STRESS_READERS; i++)
         assert_int_equal(pthread_create(&rd[i], NULL, stress_reader, s), 0);
 
-    ig_token_rec_t out;
+    ig_token_row_t out;
     for (int w = 0; w < STRESS_WRITES; w++) {
         int i = w % STRESS_TOKENS, rate = 1 + w % 50;
         int rc;
         switch (w / STRESS_TOKENS % 3) {
         case 0:
-            rc = ig_tokenstore_suspend(e->ts, s->id[i], "stress", &out, &err);
+            rc = ig_token_table_suspend(e->ts, s->id[i], "stress", &out, &err);
             break;
         case 1:
-            rc = ig_tokenstore_activate(e->ts, s->id[i], &out, &err);
+            rc = ig_token_table_activate(e->ts, s->id[i], &out, &err);
             break;
         default: {
             char name[32];
@@ -1344,20 +1344,20 @@ static void test_concurrent_readers_and_writer(void **state)
             spec.max_rps = rate;
             spec.has_burst = true;
             spec.burst = 2 * rate;
-            rc = ig_tokenstore_update(e->ts, s->id[i], &spec, &out, &err);
+            rc = ig_token_table_update(e->ts, s->id[i], &spec, &out, &err);
         }
         }
         if (rc) fail_msg("write %d: %s", w, err.message);
-        if (w % 4 == 0) ig_tokenstore_reclaim(e->ts);
+        if (w % 4 == 0) ig_token_table_reclaim(e->ts);
     }
     atomic_store(&s->done, true);
     for (int i = 0; i < STRESS_READERS; i++)
         pthread_join(rd[i], NULL);
-    ig_tokenstore_reclaim(e->ts);
+    ig_token_table_reclaim(e->ts);
     assert_int_equal(atomic_load(&s->missing), 0);
     assert_int_equal(atomic_load(&s->inconsistent), 0);
     assert_true(atomic_load(&s->lookups) >= STRESS_READERS * 1000);
-    assert_int_equal(ig_tokenstore_count(e->ts), STRESS_TOKENS);
+    assert_int_equal(ig_token_table_count(e->ts), STRESS_TOKENS);
     free(s);
 }
 
@@ -1382,25 +1382,25 @@ static void test_note_and_stats(void **state)
 {
     env_t *e = *state;
     ig_error_t err;
-    ig_token_rec_t rec, out;
+    ig_token_row_t rec, out;
     char secret[IG_TOKEN_LEN + 1];
     ig_token_spec_t spec = named("metered");
     create_ok(e->ts, "alice", &spec, secret, &rec);
 
     const int64_t T = NOW_MS / 1000; /* a whole second */
     static const unsigned char v4[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7};
-    ig_tokens_read_begin();
-    ig_tokstate_t *st = find_secret(e->ts, secret)->state;
+    ig_token_table_read_begin();
+    ig_token_runtime_t *st = find_secret(e->ts, secret)->state;
     /* T-300 shares T's ring slot and must not leak into it. */
-    ig_tokstate_note(st, (T - 300) * 1000 + 5, NULL, false);
-    ig_tokstate_note(st, (T - 2) * 1000 + 1, NULL, false);
-    ig_tokstate_note(st, (T - 2) * 1000 + 999, NULL, true);
-    ig_tokstate_note(st, T * 1000, v4, false);
-    ig_tokstate_note(st, T * 1000 + 10, v4, true);
-    ig_tokstate_note(st, T * 1000 + 500, v4, true);
-    ig_tokens_read_end();
+    ig_token_runtime_note(st, (T - 300) * 1000 + 5, NULL, false);
+    ig_token_runtime_note(st, (T - 2) * 1000 + 1, NULL, false);
+    ig_token_runtime_note(st, (T - 2) * 1000 + 999, NULL, true);
+    ig_token_runtime_note(st, T * 1000, v4, false);
+    ig_token_runtime_note(st, T * 1000 + 10, v4, true);
+    ig_token_runtime_note(st, T * 1000 + 500, v4, true);
+    ig_token_table_read_end();
 
-    json_object *o = ig_tokenstore_stats_json(e->ts, rec.id, 5, T * 1000 + 999);
+    json_object *o = ig_token_table_stats_json(e->ts, rec.id, 5, T * 1000 + 999);
     assert_non_null(o);
     assert_int_equal(field_i64(o, "intervalSeconds"), 1);
     assert_int_equal(field_i64(o, "start"), T - 4);
@@ -1414,36 +1414,36 @@ static void test_note_and_stats(void **state)
     json_object_put(o);
 
     /* A window that reaches T-300 shows only its one request. */
-    o = ig_tokenstore_stats_json(e->ts, rec.id, 1000, T * 1000 + 999); /* clamped to 299 */
+    o = ig_token_table_stats_json(e->ts, rec.id, 1000, T * 1000 + 999); /* clamped to 299 */
     json_object *a;
     assert_true(json_object_object_get_ex(o, "requests", &a));
     assert_int_equal(json_object_array_length(a), IG_STATS_SLOTS - 1);
     assert_int_equal(arr_at(o, "requests", IG_STATS_SLOTS - 2), 3);
     json_object_put(o);
-    o = ig_tokenstore_stats_json(e->ts, rec.id, 1, (T - 300) * 1000);
+    o = ig_token_table_stats_json(e->ts, rec.id, 1, (T - 300) * 1000);
     assert_int_equal(arr_at(o, "requests", 0), 0); /* overwritten by second T */
     json_object_put(o);
 
     /* Unknown id: NULL. */
-    assert_null(ig_tokenstore_stats_json(e->ts, "tok_missing", 5, T * 1000));
+    assert_null(ig_token_table_stats_json(e->ts, "tok_missing", 5, T * 1000));
 
     /* Last use shows through get() at once, and reaches the store with a flush. */
-    assert_int_equal(ig_tokenstore_get(e->ts, rec.id, &out, &err), 0);
+    assert_int_equal(ig_token_table_get(e->ts, rec.id, &out, &err), 0);
     assert_int_equal(out.last_used_at_ms, T * 1000 + 500);
     assert_string_equal(out.last_used_ip, "192.0.2.7");
     assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
     assert_int_equal(out.last_used_at_ms, 0);
-    ig_tokenstore_flush_usage(e->ts);
+    ig_token_table_flush_usage(e->ts);
     assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
     assert_int_equal(out.last_used_at_ms, T * 1000 + 500);
     assert_string_equal(out.last_used_ip, "192.0.2.7");
 
     /* IPv6. */
     static const unsigned char v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    ig_tokens_read_begin();
-    ig_tokstate_note(find_secret(e->ts, secret)->state, T * 1000 + 2000, v6, false);
-    ig_tokens_read_end();
-    assert_int_equal(ig_tokenstore_get(e->ts, rec.id, &out, &err), 0);
+    ig_token_table_read_begin();
+    ig_token_runtime_note(find_secret(e->ts, secret)->state, T * 1000 + 2000, v6, false);
+    ig_token_table_read_end();
+    assert_int_equal(ig_token_table_get(e->ts, rec.id, &out, &err), 0);
     assert_string_equal(out.last_used_ip, "2001:db8::1");
 }
 
@@ -1452,19 +1452,19 @@ static void test_counters_survive_update(void **state)
 {
     env_t *e = *state;
     ig_error_t err;
-    ig_token_rec_t rec, out;
+    ig_token_row_t rec, out;
     char secret[IG_TOKEN_LEN + 1];
     ig_token_spec_t spec = named("kept");
     create_ok(e->ts, "alice", &spec, secret, &rec);
     const int64_t T = NOW_MS / 1000;
-    ig_tokens_read_begin();
-    ig_tokstate_note(find_secret(e->ts, secret)->state, T * 1000, NULL, true);
-    ig_tokens_read_end();
-    assert_int_equal(ig_tokenstore_suspend(e->ts, rec.id, NULL, &out, &err), 0);
-    ig_tokens_read_begin();
-    ig_tokstate_note(find_secret(e->ts, secret)->state, T * 1000 + 1, NULL, false);
-    ig_tokens_read_end();
-    json_object *o = ig_tokenstore_stats_json(e->ts, rec.id, 2, T * 1000);
+    ig_token_table_read_begin();
+    ig_token_runtime_note(find_secret(e->ts, secret)->state, T * 1000, NULL, true);
+    ig_token_table_read_end();
+    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, NULL, &out, &err), 0);
+    ig_token_table_read_begin();
+    ig_token_runtime_note(find_secret(e->ts, secret)->state, T * 1000 + 1, NULL, false);
+    ig_token_table_read_end();
+    json_object *o = ig_token_table_stats_json(e->ts, rec.id, 2, T * 1000);
     assert_int_equal(arr_at(o, "requests", 1), 2);
     assert_int_equal(arr_at(o, "limited", 1), 1);
     assert_int_equal(field_i64(o, "totalRequests"), 2);
@@ -1476,7 +1476,7 @@ static void test_counters_survive_update(void **state)
 static void test_token_json(void **state)
 {
     (void)state;
-    ig_token_rec_t t;
+    ig_token_row_t t;
     memset(&t, 0, sizeof t);
     snprintf(t.id, sizeof t.id, "tok_x");
     snprintf(t.name, sizeof t.name, "n");
@@ -1524,7 +1524,7 @@ static void test_token_json(void **state)
 }
 
 /* Regression: ig_format_rate used %g, so a 429 for a 1000 rps token said "1e+03 requests per second"
- * (tokenstore.h promises "1000"). */
+ * (token_table.h promises "1000"). */
 static void test_format_rate_plain_decimal(void **state)
 {
     (void)state;
