@@ -250,6 +250,94 @@ static int fail_err(const ig_error_t *e)
     return ig_error_status(e) == 404 ? 3 : 1;
 }
 
+/* What a token subcommand works with. */
+typedef struct {
+    const opts_t *o;
+    ig_store_t *st;
+    ig_token_table_t *ts;
+    bool enf; /* features.ratelimiter.enabled */
+} token_cmd_t;
+
+static int token_create(token_cmd_t *c)
+{
+    ig_error_t err;
+    ig_token_spec_t spec;
+    ig_token_row_t t;
+    if (parse_spec(c->o, &spec)) return 1;
+    char secret[IG_TOKEN_LEN + 1];
+    const char *owner = c->o->owner ? c->o->owner : "admin";
+    ig_user_t u;
+    if (c->st->ops->user_get(c->st, owner, &u, &err) != 0) {
+        fprintf(stderr, "icegate: --owner: no user named '%s'\n", owner);
+        return 1;
+    }
+    if (ig_token_table_create(c->ts, owner, &spec, secret, &t, &err)) return fail_err(&err);
+    if (c->o->json) {
+        print_json(ig_token_to_json(&t, c->enf, secret, ig_clock_wall_ms()));
+    } else {
+        printf("Created access token '%s' (%s).\n\n    %s\n\n"
+               "Copy it now: it is shown only this once.  Send it as  X-API-Token: <token>  "
+               "(or Authorization: Bearer <token>).\n",
+               t.name, t.id, secret);
+        if (!c->enf && t.max_rps > 0)
+            printf("Note: Max RPS is stored but not enforced (features.ratelimiter.enabled=false).\n");
+    }
+    memset(secret, 0, sizeof secret);
+    return 0;
+}
+
+static int token_list(token_cmd_t *c)
+{
+    ig_error_t err;
+    list_ctx_t l = {c->o->json, c->enf, c->o->json ? json_object_new_array() : NULL, 0};
+    if (!c->o->json)
+        printf("%-21s %-24s %-10s %-9s %-10s %-30s %-21s %s\n", "ID", "NAME", "OWNER", "PREFIX", "STATUS",
+               "MAX RPS", "EXPIRES", "LAST USED");
+    if (ig_token_table_list(c->ts, c->o->owner, c->o->status, list_row, &l, &err)) {
+        json_object_put(l.arr);
+        return fail_err(&err);
+    }
+    if (c->o->json) print_json(l.arr);
+    else if (!c->enf) printf("\nNote: Max RPS is stored but not enforced (features.ratelimiter.enabled=false).\n");
+    return 0;
+}
+
+/* show, update, suspend, activate, delete of token id. */
+static int token_one(token_cmd_t *c, const char *sub, const char *id)
+{
+    ig_error_t err;
+    ig_token_spec_t spec;
+    ig_token_row_t t;
+    int r;
+    if (strcmp(sub, "show") == 0) {
+        r = ig_token_table_get(c->ts, id, &t, &err);
+    } else if (strcmp(sub, "update") == 0) {
+        if (parse_spec(c->o, &spec)) return 1;
+        if (!spec.has_name && !spec.has_max_rps && !spec.has_burst && !spec.has_expires) {
+            fprintf(stderr, "icegate: token update: nothing to change (--name, --max-rps, --burst, --expires)\n");
+            return 2;
+        }
+        r = ig_token_table_update(c->ts, id, &spec, &t, &err);
+    } else if (strcmp(sub, "suspend") == 0) {
+        r = ig_token_table_suspend(c->ts, id, c->o->reason, &t, &err);
+    } else if (strcmp(sub, "activate") == 0) {
+        r = ig_token_table_activate(c->ts, id, &t, &err);
+    } else if (strcmp(sub, "delete") == 0) {
+        if (ig_token_table_delete(c->ts, id, &err)) return fail_err(&err);
+        if (c->o->json) printf("{\"deleted\": \"%s\"}\n", id);
+        else printf("Deleted access token %s.\n", id);
+        return 0;
+    } else {
+        fprintf(stderr, "icegate: unknown token command '%s'\n", sub);
+        usage(stderr);
+        return 2;
+    }
+    if (r) return fail_err(&err);
+    if (c->o->json) print_json(ig_token_to_json(&t, c->enf, NULL, ig_clock_wall_ms()));
+    else print_token_text(&t, c->enf);
+    return 0;
+}
+
 static int cmd_token(const opts_t *o, const ig_config_t *cfg)
 {
     if (o->npos < 2) {
@@ -265,94 +353,14 @@ static int cmd_token(const opts_t *o, const ig_config_t *cfg)
     ig_error_t err;
     ig_store_t *st = open_store(cfg);
     if (!st) return 1;
-    int rc = 1;
-    ig_token_table_t *ts = ig_token_table_new(st, false, cfg->ratelimiter_enabled);
-    bool enf = cfg->ratelimiter_enabled;
-    ig_token_row_t t;
-    ig_token_spec_t spec;
-    if (ig_users_bootstrap(st, &err)) {
-        rc = fail_err(&err);
-        goto out;
-    }
-    if (strcmp(sub, "create") == 0) {
-        if (parse_spec(o, &spec)) goto out;
-        char secret[IG_TOKEN_LEN + 1];
-        const char *owner = o->owner ? o->owner : "admin";
-        ig_user_t u;
-        if (st->ops->user_get(st, owner, &u, &err) != 0) {
-            fprintf(stderr, "icegate: --owner: no user named '%s'\n", owner);
-            goto out;
-        }
-        if (ig_token_table_create(ts, owner, &spec, secret, &t, &err)) {
-            rc = fail_err(&err);
-            goto out;
-        }
-        if (o->json) {
-            print_json(ig_token_to_json(&t, enf, secret, ig_clock_wall_ms()));
-        } else {
-            printf("Created access token '%s' (%s).\n\n    %s\n\n"
-                   "Copy it now: it is shown only this once.  Send it as  X-API-Token: <token>  "
-                   "(or Authorization: Bearer <token>).\n",
-                   t.name, t.id, secret);
-            if (!enf && t.max_rps > 0)
-                printf("Note: Max RPS is stored but not enforced (features.ratelimiter.enabled=false).\n");
-        }
-        memset(secret, 0, sizeof secret);
-        rc = 0;
-    } else if (strcmp(sub, "list") == 0) {
-        list_ctx_t c = {o->json, enf, o->json ? json_object_new_array() : NULL, 0};
-        if (!o->json)
-            printf("%-21s %-24s %-10s %-9s %-10s %-30s %-21s %s\n", "ID", "NAME", "OWNER", "PREFIX", "STATUS",
-                   "MAX RPS", "EXPIRES", "LAST USED");
-        if (ig_token_table_list(ts, o->owner, o->status, list_row, &c, &err)) {
-            json_object_put(c.arr);
-            rc = fail_err(&err);
-            goto out;
-        }
-        if (o->json) print_json(c.arr);
-        else if (!enf)
-            printf("\nNote: Max RPS is stored but not enforced (features.ratelimiter.enabled=false).\n");
-        rc = 0;
-    } else {
-        int r;
-        if (strcmp(sub, "show") == 0) {
-            r = ig_token_table_get(ts, id, &t, &err);
-        } else if (strcmp(sub, "update") == 0) {
-            if (parse_spec(o, &spec)) goto out;
-            if (!spec.has_name && !spec.has_max_rps && !spec.has_burst && !spec.has_expires) {
-                fprintf(stderr, "icegate: token update: nothing to change (--name, --max-rps, --burst, --expires)\n");
-                rc = 2;
-                goto out;
-            }
-            r = ig_token_table_update(ts, id, &spec, &t, &err);
-        } else if (strcmp(sub, "suspend") == 0) {
-            r = ig_token_table_suspend(ts, id, o->reason, &t, &err);
-        } else if (strcmp(sub, "activate") == 0) {
-            r = ig_token_table_activate(ts, id, &t, &err);
-        } else if (strcmp(sub, "delete") == 0) {
-            r = ig_token_table_delete(ts, id, &err);
-            if (r == 0) {
-                if (o->json) printf("{\"deleted\": \"%s\"}\n", id);
-                else printf("Deleted access token %s.\n", id);
-                rc = 0;
-                goto out;
-            }
-        } else {
-            fprintf(stderr, "icegate: unknown token command '%s'\n", sub);
-            usage(stderr);
-            rc = 2;
-            goto out;
-        }
-        if (r) {
-            rc = fail_err(&err);
-            goto out;
-        }
-        if (o->json) print_json(ig_token_to_json(&t, enf, NULL, ig_clock_wall_ms()));
-        else print_token_text(&t, enf);
-        rc = 0;
-    }
-out:
-    ig_token_table_free(ts);
+    token_cmd_t c = {o, st, ig_token_table_new(st, false, cfg->ratelimiter_enabled), cfg->ratelimiter_enabled};
+    int rc;
+    if (!c.ts) rc = 1;
+    else if (ig_users_bootstrap(st, &err)) rc = fail_err(&err);
+    else if (strcmp(sub, "create") == 0) rc = token_create(&c);
+    else if (strcmp(sub, "list") == 0) rc = token_list(&c);
+    else rc = token_one(&c, sub, id);
+    ig_token_table_free(c.ts);
     ig_store_close(st);
     return rc;
 }

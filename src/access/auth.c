@@ -28,13 +28,53 @@ static const char *find_token(ig_req_t *r, size_t *len)
     return n ? t : NULL;
 }
 
+/* The refusal for a token that is found but may not be used now (suspended, expired), or IG_AUTH_OK. */
+static ig_auth_result_t refusal(const ig_token_entry_t *m, int64_t now_ms, ig_req_t *r, ig_res_t *res)
+{
+    char msg[640];
+    if (m->suspended) {
+        snprintf(msg, sizeof msg, "access token '%s' is suspended", m->name);
+        *res = ig_http_unauthorized(r, msg);
+        return IG_AUTH_SUSPENDED;
+    }
+    if (m->expires_at_ms && m->expires_at_ms <= now_ms) {
+        char when[40];
+        ig_rfc3339_format(m->expires_at_ms, when, sizeof when);
+        snprintf(msg, sizeof msg, "access token '%s' expired at %s", m->name, when);
+        *res = ig_http_unauthorized(r, msg);
+        return IG_AUTH_EXPIRED;
+    }
+    return IG_AUTH_OK;
+}
+
+/* Takes one request from the token's Max RPS: adds the RateLimit headers, and on a refusal queues the 429.
+ * True when allowed. */
+static bool take(const ig_auth_t *a, const ig_token_entry_t *m, ig_req_t *r, ig_res_t *res)
+{
+    ig_gcra_result_t g;
+    a->limiter->ops->take(a->limiter, m->id, &m->state->cell, &m->params, ig_clock_mono_ns(), &g);
+    char policy[96], rl[96];
+    ig_gcra_policy_header(&m->params, policy, sizeof policy);
+    ig_gcra_header(&m->params, &g, rl, sizeof rl);
+    ig_http_add_header(r, "RateLimit-Policy", policy);
+    ig_http_add_header(r, "RateLimit", rl);
+    if (g.allowed) return true;
+    char retry[24], rate[32];
+    ig_format_rate(m->params.max_rps, rate, sizeof rate);
+    snprintf(retry, sizeof retry, "%ld", ig_gcra_retry_after_s(&g));
+    ig_http_add_header(r, "Retry-After", retry);
+    *res = ig_http_error(r, IG_E_TOO_MANY_REQUESTS, "rate limit exceeded for access token '%s': %s requests per second",
+                         m->name, rate);
+    return false;
+}
+
 ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit, ig_res_t *res)
 {
     size_t len = 0;
     const char *tok = find_token(r, &len);
     if (!tok) {
         *res = ig_http_unauthorized(r, "missing access token: send it in the X-API-Token header or as Authorization: "
-                               "Bearer");
+                                       "Bearer");
         return IG_AUTH_MISSING;
     }
     ig_token_check_t chk = ig_token_check(tok, len);
@@ -47,7 +87,6 @@ ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit,
     uint8_t hash[32];
     ig_token_hash(tok, len, hash);
     int64_t now_ms = ig_clock_wall_coarse_ms();
-    ig_auth_result_t out = IG_AUTH_OK;
     unsigned char addr[16];
     bool have_addr = ig_http_client_addr(r, addr) == 0;
 
@@ -58,50 +97,20 @@ ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit,
         *res = ig_http_unauthorized(r, "unknown access token (deleted, or never issued here)");
         return IG_AUTH_UNKNOWN;
     }
-    if (m->suspended) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "access token '%s' is suspended", m->name);
-        *res = ig_http_unauthorized(r, msg);
-        out = IG_AUTH_SUSPENDED;
-        goto done;
-    }
-    if (m->expires_at_ms && m->expires_at_ms <= now_ms) {
-        char when[40];
-        ig_rfc3339_format(m->expires_at_ms, when, sizeof when);
-        char msg[640];
-        snprintf(msg, sizeof msg, "access token '%s' expired at %s", m->name, when);
-        *res = ig_http_unauthorized(r, msg);
-        out = IG_AUTH_EXPIRED;
-        goto done;
-    }
-    if (rate_limit && m->limited) {
-        ig_gcra_result_t g;
-        a->limiter->ops->take(a->limiter, m->id, &m->state->cell, &m->params, ig_clock_mono_ns(), &g);
-        char policy[96], rl[96];
-        ig_gcra_policy_header(&m->params, policy, sizeof policy);
-        ig_gcra_header(&m->params, &g, rl, sizeof rl);
-        ig_http_add_header(r, "RateLimit-Policy", policy);
-        ig_http_add_header(r, "RateLimit", rl);
-        if (!g.allowed) {
-            char retry[24], rate[32];
-            ig_format_rate(m->params.max_rps, rate, sizeof rate);
-            snprintf(retry, sizeof retry, "%ld", ig_gcra_retry_after_s(&g));
-            ig_http_add_header(r, "Retry-After", retry);
-            *res = ig_http_error(r, IG_E_TOO_MANY_REQUESTS,
-                                 "rate limit exceeded for access token '%s': %s requests per second", m->name,
-                                 rate);
-            ig_token_runtime_note(m->state, now_ms, have_addr ? addr : NULL, true);
+    ig_auth_result_t out = refusal(m, now_ms, r, res);
+    if (out == IG_AUTH_OK) {
+        bool limited = rate_limit && m->limited && !take(a, m, r, res);
+        ig_token_runtime_note(m->state, now_ms, have_addr ? addr : NULL, limited);
+        if (limited) {
             out = IG_AUTH_LIMITED;
-            goto done;
+        } else {
+            r->who.ok = true;
+            r->who.via_session = false;
+            ig_strlcpy(r->who.token_id, m->id, sizeof r->who.token_id);
+            snprintf(r->who.user, sizeof r->who.user, "%s", m->owner);
+            r->who.role = IG_ROLE_MEMBER; /* the admin API resolves the owner's role when it needs it */
         }
     }
-    ig_token_runtime_note(m->state, now_ms, have_addr ? addr : NULL, false);
-    r->who.ok = true;
-    r->who.via_session = false;
-    ig_strlcpy(r->who.token_id, m->id, sizeof r->who.token_id);
-    snprintf(r->who.user, sizeof r->who.user, "%s", m->owner);
-    r->who.role = IG_ROLE_MEMBER; /* the admin API resolves the owner's role when it needs it */
-done:
     ig_token_table_read_end();
     return out;
 }

@@ -812,7 +812,7 @@ json_object *ig_token_to_json(const ig_token_row_t *t, bool enforced, const char
 
 /* ------------------------------------------------------------------ management */
 
-static int not_found(ig_error_t *err, const char *id)
+int ig_token_table_not_found(ig_error_t *err, const char *id)
 {
     return ig_error_set(err, IG_E_NO_SUCH_TOKEN, "access token '%.40s' does not exist", id);
 }
@@ -852,13 +852,13 @@ static int modify(ig_token_table_t *ts, const char *id, ig_token_row_t *out, ig_
     int rc = IG_STORE_STALE;
     for (int attempt = 0; rc == IG_STORE_STALE && attempt < 16; attempt++) {
         rc = ts->store->ops->token_get(ts->store, id, out, err);
-        if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
+        if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
         if (rc) return -1;
         if (change(out, arg, err)) return -1;
         out->updated_at_ms = ig_clock_wall_ms();
         rc = ts->store->ops->token_update(ts->store, out, err);
     }
-    if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
+    if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
     if (rc == IG_STORE_STALE)
         return ig_error_set(err, IG_E_COMMIT_FAILED,
                             "access token '%.40s' is being changed concurrently; try again", id);
@@ -927,10 +927,10 @@ int ig_token_table_delete(ig_token_table_t *ts, const char *id, ig_error_t *err)
 {
     ig_token_row_t t;
     int rc = ts->store->ops->token_get(ts->store, id, &t, err);
-    if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
+    if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
     if (rc) return -1;
     rc = ts->store->ops->token_delete(ts->store, id, ig_clock_wall_ms(), &t.seq, err);
-    if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
+    if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
     if (rc) return -1;
     t.deleted = true;
     apply(ts, &t);
@@ -940,7 +940,7 @@ int ig_token_table_delete(ig_token_table_t *ts, const char *id, ig_error_t *err)
 int ig_token_table_get(ig_token_table_t *ts, const char *id, ig_token_row_t *out, ig_error_t *err)
 {
     int rc = ts->store->ops->token_get(ts->store, id, out, err);
-    if (rc == IG_STORE_NOTFOUND) return not_found(err, id);
+    if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
     if (rc) return -1;
     overlay_usage(ts, out);
     return 0;

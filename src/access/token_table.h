@@ -114,6 +114,8 @@ int ig_token_table_suspend(ig_token_table_t *ts, const char *id, const char *rea
 int ig_token_table_activate(ig_token_table_t *ts, const char *id, ig_token_row_t *out, ig_error_t *err);
 int ig_token_table_delete(ig_token_table_t *ts, const char *id, ig_error_t *err);
 /* Reads a token, with last-use fresh from memory when live.  404 NoSuchAccessTokenException if absent. */
+/* The 404 NoSuchAccessTokenException for id (also what members get for someone else's token); returns -1. */
+int ig_token_table_not_found(ig_error_t *err, const char *id);
 int ig_token_table_get(ig_token_table_t *ts, const char *id, ig_token_row_t *out, ig_error_t *err);
 /* Lists live tokens (of one owner when owner != NULL, of one status when status != NULL). */
 int ig_token_table_list(ig_token_table_t *ts, const char *owner, const char *status, ig_token_cb cb, void *ud,

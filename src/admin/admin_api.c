@@ -25,7 +25,9 @@
 
 static ig_res_t no_token(ig_req_t *r, const char *id)
 {
-    return ig_http_error(r, IG_E_NO_SUCH_TOKEN, "access token '%.40s' does not exist", id);
+    ig_error_t err;
+    ig_token_table_not_found(&err, id);
+    return ig_http_error_from(r, &err);
 }
 
 static bool enforced(const ig_admin_t *a)
@@ -109,6 +111,45 @@ static int load_owned(ig_admin_t *a, ig_req_t *r, const char *id, ig_token_row_t
     return 0;
 }
 
+/* The optional {"reason": string|null} of a suspend: 0 with reason filled, or -1 with err. */
+static int suspend_reason(ig_req_t *r, char *reason, size_t cap, ig_error_t *err)
+{
+    json_object *body = ig_http_body_json(r, err);
+    if (!body) return -1;
+    int bad = 0;
+    if (!json_object_is_type(body, json_type_object)) {
+        bad = ig_error_set(err, IG_E_BAD_REQUEST, "request body must be a JSON object");
+    } else {
+        json_object_object_foreach(body, key, val)
+        {
+            if (strcmp(key, "reason") != 0) {
+                bad = ig_error_set(err, IG_E_BAD_REQUEST, "unknown field '%.64s'", key);
+                break;
+            }
+            if (val && !json_object_is_type(val, json_type_string)) {
+                bad = ig_error_set(err, IG_E_BAD_REQUEST, "reason: must be a string or null");
+                break;
+            }
+            if (val && ig_strlcpy(reason, json_object_get_string(val), cap)) {
+                bad = ig_error_set(err, IG_E_BAD_REQUEST, "reason: must be at most %d characters", IG_REASON_MAX);
+                break;
+            }
+        }
+    }
+    json_object_put(body);
+    return bad;
+}
+
+/* An activate takes no fields: an empty object (or no body) only. */
+static int activate_body(ig_req_t *r, ig_error_t *err)
+{
+    json_object *body = ig_http_body_json(r, err);
+    if (!body) return -1;
+    bool empty = json_object_is_type(body, json_type_object) && json_object_object_length(body) == 0;
+    json_object_put(body);
+    return empty ? 0 : ig_error_set(err, IG_E_BAD_REQUEST, "activate takes no fields");
+}
+
 static ig_res_t one_token(ig_admin_t *a, ig_req_t *r, const char *id, const char *action)
 {
     ig_token_row_t t;
@@ -146,43 +187,11 @@ static ig_res_t one_token(ig_admin_t *a, ig_req_t *r, const char *id, const char
         return ig_http_json(r, 200, o);
     }
     bool suspend = strcmp(action, "suspend") == 0;
-    if (!suspend && strcmp(action, "activate") != 0)
-        return ig_http_error(r, IG_E_NOT_FOUND, "no such route: %.40s", action);
+    if (!suspend && strcmp(action, "activate") != 0) return ig_http_no_route(r);
     if (r->method != IG_POST) return ig_http_not_allowed(r, "POST");
     char reason[IG_REASON_MAX * 4 + 1] = "";
-    if (suspend && r->body_len > 0) {
-        json_object *body = ig_http_body_json(r, &err);
-        if (!body) return ig_http_error_from(r, &err);
-        if (!json_object_is_type(body, json_type_object)) {
-            json_object_put(body);
-            return ig_http_error(r, IG_E_BAD_REQUEST, "request body must be a JSON object");
-        }
-        int bad = 0;
-        json_object_object_foreach(body, key, val)
-        {
-            if (strcmp(key, "reason") != 0) {
-                bad = ig_error_set(&err, IG_E_BAD_REQUEST, "unknown field '%.64s'", key);
-                break;
-            }
-            if (val && !json_object_is_type(val, json_type_string)) {
-                bad = ig_error_set(&err, IG_E_BAD_REQUEST, "reason: must be a string or null");
-                break;
-            }
-            if (val && ig_strlcpy(reason, json_object_get_string(val), sizeof reason)) {
-                bad = ig_error_set(&err, IG_E_BAD_REQUEST, "reason: must be at most %d characters",
-                                   IG_REASON_MAX);
-                break;
-            }
-        }
-        json_object_put(body);
-        if (bad) return ig_http_error_from(r, &err);
-    } else if (!suspend && r->body_len > 0) {
-        json_object *body = ig_http_body_json(r, &err);
-        if (!body) return ig_http_error_from(r, &err);
-        bool empty = json_object_is_type(body, json_type_object) && json_object_object_length(body) == 0;
-        json_object_put(body);
-        if (!empty) return ig_http_error(r, IG_E_BAD_REQUEST, "activate takes no fields");
-    }
+    if (r->body_len > 0 && (suspend ? suspend_reason(r, reason, sizeof reason, &err) : activate_body(r, &err)))
+        return ig_http_error_from(r, &err);
     int rc = suspend ? ig_token_table_suspend(a->tokens, id, reason, &t, &err)
                      : ig_token_table_activate(a->tokens, id, &t, &err);
     if (rc) return ig_http_error_from(r, &err);

@@ -183,6 +183,22 @@ fail:
     "id, hash, prefix, name, owner, suspended, max_rps, burst, expires_at, created_at, updated_at,"             \
     " suspended_at, suspend_reason, last_used_at, last_used_ip, seq, deleted"
 
+/* The fields a token update may change, bound as parameters i..i+7: name, suspended, max_rps, burst,
+ * expires_at, updated_at, suspended_at, suspend_reason (0 and "" are NULL). */
+static void bind_mutable(sqlite3_stmt *st, int i, const ig_token_row_t *t)
+{
+    bind_text(st, i, t->name);
+    sqlite3_bind_int(st, i + 1, t->suspended);
+    if (t->max_rps > 0) sqlite3_bind_double(st, i + 2, t->max_rps);
+    else sqlite3_bind_null(st, i + 2);
+    if (t->burst > 0) sqlite3_bind_int(st, i + 3, t->burst);
+    else sqlite3_bind_null(st, i + 3);
+    bind_ms(st, i + 4, t->expires_at_ms);
+    sqlite3_bind_int64(st, i + 5, t->updated_at_ms);
+    bind_ms(st, i + 6, t->suspended_at_ms);
+    bind_text(st, i + 7, t->suspend_reason[0] ? t->suspend_reason : NULL);
+}
+
 static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
 {
     /* Every field is assigned below (strings are always terminated), so no memset of the ~2.6 KB record. */
@@ -231,24 +247,19 @@ static int sq_token_insert(ig_store_t *base, ig_token_row_t *t, ig_error_t *err)
     sqlite3_stmt *st = NULL;
     int rc = -1;
     if (exec(db, "BEGIN IMMEDIATE", err) || next_seq(db, &t->seq, err)) goto out;
+    /* The mutable fields first, in bind_mutable's order, so insert and update bind them with one function. */
     st = prep(db,
-              "INSERT INTO tokens(" TOKEN_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)", err);
+              "INSERT INTO tokens(name, suspended, max_rps, burst, expires_at, updated_at, suspended_at,"
+              " suspend_reason, id, hash, prefix, owner, created_at, last_used_at, last_used_ip, seq, deleted)"
+              " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+              err);
     if (!st) goto out;
-    bind_text(st, 1, t->id);
-    sqlite3_bind_blob(st, 2, t->hash, 32, SQLITE_TRANSIENT);
-    bind_text(st, 3, t->prefix);
-    bind_text(st, 4, t->name);
-    bind_text(st, 5, t->owner);
-    sqlite3_bind_int(st, 6, t->suspended);
-    if (t->max_rps > 0) sqlite3_bind_double(st, 7, t->max_rps);
-    else sqlite3_bind_null(st, 7);
-    if (t->burst > 0) sqlite3_bind_int(st, 8, t->burst);
-    else sqlite3_bind_null(st, 8);
-    bind_ms(st, 9, t->expires_at_ms);
-    sqlite3_bind_int64(st, 10, t->created_at_ms);
-    sqlite3_bind_int64(st, 11, t->updated_at_ms);
-    bind_ms(st, 12, t->suspended_at_ms);
-    bind_text(st, 13, t->suspend_reason[0] ? t->suspend_reason : NULL);
+    bind_mutable(st, 1, t);
+    bind_text(st, 9, t->id);
+    sqlite3_bind_blob(st, 10, t->hash, 32, SQLITE_TRANSIENT);
+    bind_text(st, 11, t->prefix);
+    bind_text(st, 12, t->owner);
+    sqlite3_bind_int64(st, 13, t->created_at_ms);
     bind_ms(st, 14, t->last_used_at_ms);
     bind_text(st, 15, t->last_used_ip[0] ? t->last_used_ip : NULL);
     sqlite3_bind_int64(st, 16, t->seq);
@@ -279,16 +290,7 @@ static int sq_token_update(ig_store_t *base, ig_token_row_t *t, ig_error_t *err)
               " suspended_at=?, suspend_reason=?, seq=? WHERE id=? AND deleted=0 AND seq=?",
               err);
     if (!st) goto out;
-    bind_text(st, 1, t->name);
-    sqlite3_bind_int(st, 2, t->suspended);
-    if (t->max_rps > 0) sqlite3_bind_double(st, 3, t->max_rps);
-    else sqlite3_bind_null(st, 3);
-    if (t->burst > 0) sqlite3_bind_int(st, 4, t->burst);
-    else sqlite3_bind_null(st, 4);
-    bind_ms(st, 5, t->expires_at_ms);
-    sqlite3_bind_int64(st, 6, t->updated_at_ms);
-    bind_ms(st, 7, t->suspended_at_ms);
-    bind_text(st, 8, t->suspend_reason[0] ? t->suspend_reason : NULL);
+    bind_mutable(st, 1, t);
     sqlite3_bind_int64(st, 9, t->seq);
     bind_text(st, 10, t->id);
     sqlite3_bind_int64(st, 11, read_seq);
