@@ -164,9 +164,11 @@ ig_res_t cat_list_objects(call_t *k, ig_obj_kind_t kind);
 
 /* ---- tables.c */
 /* Resolves a create request's location (inside the warehouse) or the default one. */
-int cat_resolve_location(call_t *k, json_object *req, char *out, ig_error_t *err);
 int cat_req_name(json_object *req, char *out, ig_error_t *err);
 /* Writes the first metadata file of a new object and creates its pointer; responds with the object. */
+/* The name, namespace and location of a create request (tables and views): k->name set, the namespace
+ * exists, the name is free, loc is the canonical location.  0, or -1 with err. */
+int cat_create_target(call_t *k, json_object *req, char *loc, ig_error_t *err);
 ig_res_t cat_create_with_meta(call_t *k, ig_obj_kind_t kind, json_object *meta, const char *loc);
 ig_res_t cat_create_table(call_t *k);
 ig_res_t cat_load_table(call_t *k);

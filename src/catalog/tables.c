@@ -16,7 +16,8 @@
 
 /* ------------------------------------------------------------------ tables */
 
-int cat_resolve_location(call_t *k, json_object *req, char *out, ig_error_t *err)
+/* A create request's location (inside the warehouse), or the default one. */
+static int resolve_location(call_t *k, json_object *req, char *out, ig_error_t *err)
 {
     json_object *v;
     if (json_object_object_get_ex(req, "location", &v) && v) {
@@ -38,6 +39,13 @@ int cat_req_name(json_object *req, char *out, ig_error_t *err)
     if (cat_check_ident(s, n, "name", err)) return -1;
     memcpy(out, s, n + 1);
     return 0;
+}
+
+int cat_create_target(call_t *k, json_object *req, char *loc, ig_error_t *err)
+{
+    if (cat_req_name(req, k->name, err) || cat_ns_exists(k, k->ns, err) || cat_name_free(k, k->ns, k->name, err))
+        return -1;
+    return resolve_location(k, req, loc, err);
 }
 
 ig_res_t cat_create_with_meta(call_t *k, ig_obj_kind_t kind, json_object *meta, const char *loc)
@@ -65,9 +73,7 @@ ig_res_t cat_create_table(call_t *k)
     char loc[IG_LOCATION_MAX], uuid[37];
     if (!req) return ig_http_error_from(k->r, &err);
     bool stage = json_object_object_get_ex(req, "stage-create", &v) && json_object_get_boolean(v);
-    if (cat_req_name(req, k->name, &err) || cat_ns_exists(k, k->ns, &err) || cat_name_free(k, k->ns, k->name, &err) ||
-        cat_resolve_location(k, req, loc, &err))
-        goto bad;
+    if (cat_create_target(k, req, loc, &err)) goto bad;
     ig_uuid4(uuid);
     if (ig_tablemeta_create(req, loc, uuid, ig_clock_wall_ms(), &meta, &err)) goto bad;
     json_object_put(req);

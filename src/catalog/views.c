@@ -13,9 +13,7 @@ ig_res_t cat_create_view(call_t *k)
     json_object *req = cat_body_object(k->r, &err), *meta = NULL;
     char loc[IG_LOCATION_MAX], uuid[37];
     if (!req) return ig_http_error_from(k->r, &err);
-    if (cat_req_name(req, k->name, &err) || cat_ns_exists(k, k->ns, &err) || cat_name_free(k, k->ns, k->name, &err) ||
-        cat_resolve_location(k, req, loc, &err))
-        goto bad;
+    if (cat_create_target(k, req, loc, &err)) goto bad;
     ig_uuid4(uuid);
     if (ig_viewmeta_create(req, loc, uuid, ig_clock_wall_ms(), &meta, &err)) goto bad;
     json_object_put(req);
