@@ -1,4 +1,4 @@
-/* warehouse — see warehouse.h.
+/* warehouse/file — the file:// warehouse back end (see warehouse.h for the contract every back end keeps).
  *
  * Paths are handled in two forms: the canonical URI the catalog stores and returns ("file:///root/a/b"),
  * and the path relative to the root ("a/b") that file operations walk with openat(O_NOFOLLOW), one segment
@@ -21,13 +21,14 @@
 
 #define MAX_DEPTH 64 /* directory levels below the root a location or a purge may reach */
 
-struct ig_warehouse {
+typedef struct {
+    ig_warehouse_t base;
     char root[IG_LOCATION_MAX];    /* "/abs/path", no trailing '/' */
     char uri[IG_LOCATION_MAX + 8]; /* "file://" + root */
     char name[256];
     size_t root_len;
     int rootfd;
-};
+} file_wh_t;
 
 static int io_fail(ig_error_t *err, const char *what, const char *rel, int e)
 {
@@ -72,7 +73,7 @@ static int check_rel(const char *rel, size_t len, const char *loc, ig_error_t *e
 }
 
 /* loc -> path relative to the root (no leading or trailing '/').  400 unless strictly inside the root. */
-static int to_rel(const ig_warehouse_t *w, const char *loc, char *rel, size_t cap, ig_error_t *err)
+static int to_rel(const file_wh_t *w, const char *loc, char *rel, size_t cap, ig_error_t *err)
 {
     const char *p = loc ? path_of(loc) : NULL;
     if (!p)
@@ -95,8 +96,9 @@ static int to_rel(const ig_warehouse_t *w, const char *loc, char *rel, size_t ca
     return 0;
 }
 
-int ig_warehouse_canonical(const ig_warehouse_t *w, const char *loc, char *out, size_t cap, ig_error_t *err)
+static int file_canonical(const ig_warehouse_t *wh, const char *loc, char *out, size_t cap, ig_error_t *err)
 {
+    const file_wh_t *w = (const file_wh_t *)wh;
     char rel[IG_LOCATION_MAX];
     if (to_rel(w, loc, rel, sizeof rel, err)) return -1;
     if ((size_t)snprintf(out, cap, "%s/%s", w->uri, rel) >= cap)
@@ -107,7 +109,7 @@ int ig_warehouse_canonical(const ig_warehouse_t *w, const char *loc, char *out, 
 /* Opens directory rel (relative to the root, "" = root itself) without following any symlink, creating
  * missing directories when create is set (fsyncing each parent so the new entry is durable).  The caller
  * closes the returned descriptor. */
-static int open_dir(ig_warehouse_t *w, const char *rel, bool create, ig_error_t *err)
+static int open_dir(file_wh_t *w, const char *rel, bool create, ig_error_t *err)
 {
     int fd = openat(w->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return io_fail(err, "open", "(root)", errno);
@@ -163,7 +165,10 @@ static void split_rel(const char *rel, char *dir, size_t dcap, const char **base
     *base = s ? s + 1 : rel;
 }
 
-ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
+static const ig_warehouse_ops_t file_ops;
+static void file_close(ig_warehouse_t *wh);
+
+ig_warehouse_t *ig_warehouse_file_open(const char *uri, ig_error_t *err)
 {
     const char *p = uri ? path_of(uri) : NULL;
     if (!p) {
@@ -171,7 +176,7 @@ ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
                      uri ? uri : "(none)");
         return NULL;
     }
-    ig_warehouse_t *w = calloc(1, sizeof *w);
+    file_wh_t *w = calloc(1, sizeof *w);
     if (!w) {
         ig_error_set(err, IG_E_INTERNAL, "out of memory");
         return NULL;
@@ -206,27 +211,19 @@ ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
                      w->root, strerror(errno));
         goto fail;
     }
-    return w;
+    w->base = (ig_warehouse_t){.ops = &file_ops, .uri = w->uri, .name = w->name};
+    return &w->base;
 fail:
-    ig_warehouse_close(w);
+    file_close(&w->base);
     return NULL;
 }
 
-void ig_warehouse_close(ig_warehouse_t *w)
+static void file_close(ig_warehouse_t *wh)
 {
+    file_wh_t *w = (file_wh_t *)wh;
     if (!w) return;
     if (w->rootfd >= 0) close(w->rootfd);
     free(w);
-}
-
-const char *ig_warehouse_uri(const ig_warehouse_t *w)
-{
-    return w->uri;
-}
-
-const char *ig_warehouse_name(const ig_warehouse_t *w)
-{
-    return w->name;
 }
 
 /* Appends s to out as one safe path segment. */
@@ -252,7 +249,7 @@ static int put_segment(char *out, size_t cap, size_t *n, const char *s)
 }
 
 /* 1 if directory rel exists and has an entry, 0 if missing or empty, -1 on error. */
-static int dir_nonempty(ig_warehouse_t *w, const char *rel, ig_error_t *err)
+static int dir_nonempty(file_wh_t *w, const char *rel, ig_error_t *err)
 {
     ig_error_t e2;
     int fd = open_dir(w, rel, false, &e2);
@@ -277,9 +274,10 @@ static int dir_nonempty(ig_warehouse_t *w, const char *rel, ig_error_t *err)
     return found;
 }
 
-int ig_warehouse_default_location(ig_warehouse_t *w, const char *const *levels, size_t n, const char *name,
+static int file_default_location(ig_warehouse_t *wh, const char *const *levels, size_t n, const char *name,
                                   char *out, size_t cap, ig_error_t *err)
 {
+    file_wh_t *w = (file_wh_t *)wh;
     char rel[IG_LOCATION_MAX];
     size_t len = 0;
     rel[0] = '\0';
@@ -305,23 +303,6 @@ toolong:
     return ig_error_set(err, IG_E_BAD_REQUEST, "identifier too long for a table location");
 }
 
-int64_t ig_warehouse_next_version(const char *prev)
-{
-    if (!prev) return 0;
-    const char *base = strrchr(prev, '/');
-    base = base ? base + 1 : prev;
-    if (base[0] == 'v') base++; /* "v3.metadata.json" (Hadoop tables) */
-    int64_t v = 0;
-    int digits = 0;
-    while (*base >= '0' && *base <= '9' && digits < 12) {
-        v = v * 10 + (*base - '0');
-        base++;
-        digits++;
-    }
-    if (digits == 0 || (*base != '-' && *base != '.')) return 1;
-    return v + 1;
-}
-
 static int write_all(int fd, const char *p, size_t len)
 {
     while (len > 0) {
@@ -336,9 +317,10 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *location, int64_t version, const char *json,
+static int file_write_metadata(ig_warehouse_t *wh, const char *location, int64_t version, const char *json,
                                 size_t len, char *out, size_t cap, ig_error_t *err)
 {
+    file_wh_t *w = (file_wh_t *)wh;
     char rel[IG_LOCATION_MAX], dir[IG_LOCATION_MAX + 16], name[96], tmp[112], uuid[37];
     if (to_rel(w, location, rel, sizeof rel, err)) return -1;
     snprintf(dir, sizeof dir, "%s/metadata", rel);
@@ -386,7 +368,7 @@ out:
 }
 
 /* Opens the parent directory of a file location; *base points into rel. */
-static int open_parent(ig_warehouse_t *w, const char *loc, char *rel, size_t cap, const char **base,
+static int open_parent(file_wh_t *w, const char *loc, char *rel, size_t cap, const char **base,
                        ig_error_t *err)
 {
     char dir[IG_LOCATION_MAX];
@@ -395,8 +377,9 @@ static int open_parent(ig_warehouse_t *w, const char *loc, char *rel, size_t cap
     return open_dir(w, dir, false, err);
 }
 
-int ig_warehouse_read(ig_warehouse_t *w, const char *loc, char **buf, size_t *len, ig_error_t *err)
+static int file_read(ig_warehouse_t *wh, const char *loc, char **buf, size_t *len, ig_error_t *err)
 {
+    file_wh_t *w = (file_wh_t *)wh;
     char rel[IG_LOCATION_MAX];
     const char *base;
     *buf = NULL;
@@ -459,7 +442,7 @@ fail:
 
 /* The parent directory of loc; -2 when a directory on the way does not exist (so neither does loc), or -1
  * with *err filled. */
-static int open_parent_if_any(ig_warehouse_t *w, const char *loc, char *rel, size_t cap, const char **base,
+static int open_parent_if_any(file_wh_t *w, const char *loc, char *rel, size_t cap, const char **base,
                               ig_error_t *err)
 {
     ig_error_t e2;
@@ -470,8 +453,9 @@ static int open_parent_if_any(ig_warehouse_t *w, const char *loc, char *rel, siz
     return -1;
 }
 
-int ig_warehouse_remove(ig_warehouse_t *w, const char *loc, ig_error_t *err)
+static int file_remove(ig_warehouse_t *wh, const char *loc, ig_error_t *err)
 {
+    file_wh_t *w = (file_wh_t *)wh;
     char rel[IG_LOCATION_MAX];
     const char *base;
     int dfd = open_parent_if_any(w, loc, rel, sizeof rel, &base, err);
@@ -509,8 +493,9 @@ static int rm_tree(int dfd, const char *name, int depth, ig_error_t *err)
     return 0;
 }
 
-int ig_warehouse_purge(ig_warehouse_t *w, const char *loc, ig_error_t *err)
+static int file_purge(ig_warehouse_t *wh, const char *loc, ig_error_t *err)
 {
+    file_wh_t *w = (file_wh_t *)wh;
     char rel[IG_LOCATION_MAX];
     const char *base;
     int dfd = open_parent_if_any(w, loc, rel, sizeof rel, &base, err);
@@ -521,8 +506,9 @@ int ig_warehouse_purge(ig_warehouse_t *w, const char *loc, ig_error_t *err)
     return rc;
 }
 
-int ig_warehouse_exists(ig_warehouse_t *w, const char *loc, ig_error_t *err)
+static int file_exists(ig_warehouse_t *wh, const char *loc, ig_error_t *err)
 {
+    file_wh_t *w = (file_wh_t *)wh;
     char rel[IG_LOCATION_MAX];
     const char *base;
     int dfd = open_parent_if_any(w, loc, rel, sizeof rel, &base, err);
@@ -535,3 +521,16 @@ int ig_warehouse_exists(ig_warehouse_t *w, const char *loc, ig_error_t *err)
     if (en == ENOENT) return 0;
     return io_fail(err, "stat", rel, en);
 }
+
+static const ig_warehouse_ops_t file_ops = {
+    .scheme = "file",
+    .supports = IG_WAREHOUSE_RENAME,
+    .close = file_close,
+    .canonical = file_canonical,
+    .default_location = file_default_location,
+    .write_metadata = file_write_metadata,
+    .read = file_read,
+    .remove = file_remove,
+    .purge = file_purge,
+    .exists = file_exists,
+};

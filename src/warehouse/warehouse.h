@@ -1,5 +1,9 @@
 /* warehouse — every file the catalog reads or writes: table and view metadata JSON under the warehouse root
- * (catalog.warehouse, a file:// URI), and the recursive delete behind dropTable?purgeRequested=true.
+ * (catalog.warehouse), and the recursive delete behind dropTable?purgeRequested=true.
+ *
+ * One ops struct, one file per back end (curl's vtls model): file.c serves file:// roots; an S3 back end is
+ * one more file.  ig_warehouse_open() picks the back end by the URI's scheme; the ig_warehouse_* calls below
+ * dispatch to it, so the catalog never sees a path or an S3 request.  The contract every back end keeps:
  *
  * Containment is the point of this module: a location from a request ("file:///w/db/t", "file:/w/db/t" or
  * "/w/db/t") is accepted only when it lies strictly inside the root, has no "." / ".." / empty segments and
@@ -28,14 +32,43 @@
 
 typedef struct ig_warehouse ig_warehouse_t;
 
-/* Opens (creating it and its parents if needed) the warehouse root named by uri ("file:///abs/path" or an
- * absolute path).  NULL with err filled on failure.  Free with ig_warehouse_close (NULL is fine). */
+/* What a back end can do: the `supports` word. */
+#define IG_WAREHOUSE_RENAME (1u << 0)          /* atomic rename: new files appear whole via a temp name */
+#define IG_WAREHOUSE_CONDITIONAL_PUT (1u << 1) /* create-only writes (S3 If-None-Match: *) */
+
+typedef struct {
+    const char *scheme; /* "file" */
+    unsigned supports;  /* IG_WAREHOUSE_* bits */
+    void (*close)(ig_warehouse_t *w);
+    int (*canonical)(const ig_warehouse_t *w, const char *loc, char *out, size_t cap, ig_error_t *err);
+    int (*default_location)(ig_warehouse_t *w, const char *const *levels, size_t n, const char *name, char *out,
+                            size_t cap, ig_error_t *err);
+    int (*write_metadata)(ig_warehouse_t *w, const char *location, int64_t version, const char *json, size_t len,
+                          char *out, size_t cap, ig_error_t *err);
+    int (*read)(ig_warehouse_t *w, const char *file_location, char **buf, size_t *len, ig_error_t *err);
+    int (*remove)(ig_warehouse_t *w, const char *file_location, ig_error_t *err);
+    int (*purge)(ig_warehouse_t *w, const char *location, ig_error_t *err);
+    int (*exists)(ig_warehouse_t *w, const char *location, ig_error_t *err);
+} ig_warehouse_ops_t;
+
+/* Every back end's warehouse starts with this. */
+struct ig_warehouse {
+    const ig_warehouse_ops_t *ops;
+    const char *uri;  /* the canonical root URI, e.g. "file:///abs/path", no trailing '/' */
+    const char *name; /* the root's last path segment ("warehouse" by default): the warehouse name and prefix */
+};
+
+/* Opens (creating it if needed) the warehouse root named by uri ("file:///abs/path" or an absolute path),
+ * with the back end its scheme names.  NULL with err filled on failure.  Free with ig_warehouse_close (NULL is
+ * fine). */
 ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err);
 void ig_warehouse_close(ig_warehouse_t *w);
+/* The back ends, one file each. */
+ig_warehouse_t *ig_warehouse_file_open(const char *uri, ig_error_t *err);
 
-/* The canonical root URI, "file:///abs/path" without a trailing '/'. */
+/* The canonical root URI. */
 const char *ig_warehouse_uri(const ig_warehouse_t *w);
-/* The last path segment of the root ("warehouse" by default): the catalog's warehouse name and prefix. */
+/* The warehouse's name (its prefix). */
 const char *ig_warehouse_name(const ig_warehouse_t *w);
 
 /* Checks that loc lies strictly inside the root and writes its canonical form ("file:///...", no trailing

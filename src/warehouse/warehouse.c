@@ -1,0 +1,86 @@
+/* warehouse — opening a warehouse by its URI's scheme, and the calls that dispatch to its back end (see
+ * warehouse.h).  The only place that knows the list of back ends. */
+#include "warehouse/warehouse.h"
+
+#include <string.h>
+
+ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
+{
+    /* file:// URIs and bare absolute paths; the file back end checks the rest. */
+    if (!uri || strncmp(uri, "s3://", 5) == 0 || strncmp(uri, "s3a://", 6) == 0) {
+        ig_error_set(err, IG_E_INTERNAL, "catalog.warehouse: %s is not served by this binary (built: file://)",
+                     uri ? uri : "(none)");
+        return NULL;
+    }
+    return ig_warehouse_file_open(uri, err);
+}
+
+void ig_warehouse_close(ig_warehouse_t *w)
+{
+    if (w) w->ops->close(w);
+}
+
+const char *ig_warehouse_uri(const ig_warehouse_t *w)
+{
+    return w->uri;
+}
+
+const char *ig_warehouse_name(const ig_warehouse_t *w)
+{
+    return w->name;
+}
+
+int ig_warehouse_canonical(const ig_warehouse_t *w, const char *loc, char *out, size_t cap, ig_error_t *err)
+{
+    return w->ops->canonical(w, loc, out, cap, err);
+}
+
+int ig_warehouse_default_location(ig_warehouse_t *w, const char *const *levels, size_t n, const char *name,
+                                  char *out, size_t cap, ig_error_t *err)
+{
+    return w->ops->default_location(w, levels, n, name, out, cap, err);
+}
+
+int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *location, int64_t version, const char *json,
+                                size_t len, char *out, size_t cap, ig_error_t *err)
+{
+    return w->ops->write_metadata(w, location, version, json, len, out, cap, err);
+}
+
+int ig_warehouse_read(ig_warehouse_t *w, const char *file_location, char **buf, size_t *len, ig_error_t *err)
+{
+    return w->ops->read(w, file_location, buf, len, err);
+}
+
+int ig_warehouse_remove(ig_warehouse_t *w, const char *file_location, ig_error_t *err)
+{
+    return w->ops->remove(w, file_location, err);
+}
+
+int ig_warehouse_purge(ig_warehouse_t *w, const char *location, ig_error_t *err)
+{
+    return w->ops->purge(w, location, err);
+}
+
+int ig_warehouse_exists(ig_warehouse_t *w, const char *location, ig_error_t *err)
+{
+    return w->ops->exists(w, location, err);
+}
+
+int64_t ig_warehouse_next_version(const char *prev)
+{
+    if (!prev) return 0;
+    const char *base = strrchr(prev, '/');
+    base = base ? base + 1 : prev;
+    if (base[0] == 'v') base++; /* "v3.metadata.json" (Hadoop tables) */
+    int64_t v = 0;
+    int digits = 0;
+    while (*base >= '0' && *base <= '9' && digits < 12) {
+        v = v * 10 + (*base - '0');
+        base++;
+        digits++;
+    }
+    if (digits == 0 || (*base != '-' && *base != '.')) return 1;
+    return v + 1;
+}
+
