@@ -2,11 +2,10 @@
 // bad configuration stops start-up naming the key, console sessions and CSRF at the API level.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Server, BIN, binEnv, cli, createToken, tempDir, sleep, assertError, ADMIN_PASSWORD } from './lib/harness.js';
+import { Server, serveSync, cli, createToken, tempDir, sleep, assertError, ADMIN_PASSWORD } from './lib/harness.js';
 import { startWithAdmin, useToken, assert401, pollUntil, ms, RFC3339_RE } from './lib/helpers.js';
 
 const T = '/api/v1/access-tokens';
@@ -169,12 +168,6 @@ test('SIGTERM when idle: exit 0 promptly with "stopped cleanly"', async () => {
   assert.match(log, /stopped cleanly/);
 });
 
-function serveOnce(env, extraArgs = []) {
-  const d = tempDir();
-  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', d, ...extraArgs];
-  return spawnSync(BIN, args, { env: binEnv(env), encoding: 'utf8', timeout: 10000 });
-}
-
 test('bad configuration stops start-up with a message naming the key', () => {
   const cases = [
     [{ ICEGATE_NO_SUCH_KEY: '1' }, [], /ICEGATE_NO_SUCH_KEY/],
@@ -199,7 +192,7 @@ test('bad configuration stops start-up with a message naming the key', () => {
     cases.push([{}, ['--config', f], re]);
   }
   for (const [env, args, re] of cases) {
-    const r = serveOnce(env, args);
+    const r = serveSync({ env, args });
     const what = `${JSON.stringify(env)} ${args.join(' ')}`;
     assert.ok(r.status !== null, `${what}: still running after 10 s (started despite the bad config)`);
     assert.notEqual(r.status, 0, `${what}: exit 0`);

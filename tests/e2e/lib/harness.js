@@ -1,31 +1,92 @@
-// Test harness: starts the real icegate binary on a free port with a temp data dir, talks HTTP to it,
-// runs its CLI, and on stop checks it exited cleanly with no sanitizer report in its log.
+// Test harness: starts the real icegate binary on a port the kernel picks (`--listen 127.0.0.1:0`, the real
+// port read from its "listening on" log line) with a temp data dir, talks HTTP to it, runs its CLI, and on stop
+// checks it exited cleanly with no sanitizer report in its log.
+//
+// Temp dirs and servers belong to the test that made them (or, when made outside any test — in before/after
+// hooks or at module level — to the test file).  After a passing test its servers are stopped (with the usual
+// exit and sanitizer checks) and its temp dirs removed; after a failing one its servers are killed and its
+// dirs kept, their paths printed, for a look at the data dir and server.log.  The file's own dirs go when the
+// file's process exits, and only if every test in it passed.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { beforeEach, afterEach } from 'node:test';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '../../..');
 export const BIN = process.env.ICEGATE_BIN || path.join(repoRoot, 'bin/icegate');
 export const ADMIN_PASSWORD = 'admin-password-for-tests';
+const testFile = path.basename(process.argv[1] || 'e2e');
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+// ---- what a test leaves behind ----
+
+const fileScope = { name: `${testFile} (outside any test)`, dirs: [], servers: [] };
+let scope = fileScope;
+
+// One line for scripts/test.sh's summary: appended to $ICEGATE_E2E_REPORT when it is set (`<kind> <rest>`).
+export function report(kind, text) {
+  const file = process.env.ICEGATE_E2E_REPORT;
+  if (file) fs.appendFileSync(file, `${kind} ${text}\n`);
 }
 
+function keep(s, why) {
+  const dirs = s.dirs.filter((d) => fs.existsSync(d));
+  if (!dirs.length) return;
+  process.stderr.write(`# ${why}: temp dirs kept for inspection (server.log is in the data dir):\n` +
+    dirs.map((d) => `#   ${d}\n`).join(''));
+  for (const d of dirs) report('kept', `${d} ${testFile}: ${s.name}`);
+}
+
+function removeDirs(s) {
+  for (const d of s.dirs) fs.rmSync(d, { recursive: true, force: true });
+  s.dirs.length = 0;
+}
+
+beforeEach((t) => {
+  // A test that ended without afterEach (one skipped from inside) hands what it made to the file.
+  if (scope !== fileScope) {
+    fileScope.dirs.push(...scope.dirs);
+    fileScope.servers.push(...scope.servers);
+  }
+  scope = { name: t.name, dirs: [], servers: [] };
+});
+
+afterEach(async (t) => {
+  const s = scope;
+  scope = fileScope;
+  const running = s.servers.filter((srv) => srv.running());
+  if (!t.passed) {
+    for (const srv of running) {
+      srv.kill();
+      await srv.exited;
+    }
+    keep(s, `test "${s.name}" failed`);
+    return;
+  }
+  try {
+    for (const srv of running) await srv.stop(); // a test that left its server running still gets the checks
+  } catch (e) {
+    keep(s, `test "${s.name}" left a server that did not stop cleanly`);
+    throw e;
+  }
+  removeDirs(s);
+});
+
+process.on('exit', (code) => {
+  for (const s of new Set([fileScope, scope])) {
+    for (const srv of s.servers) if (srv.running()) srv.kill();
+    if (code === 0) removeDirs(s);
+    else keep(s, `${testFile} failed (exit ${code})`);
+  }
+});
+
+// A fresh temp dir, owned by the current test (or by the file outside any test).
 export function tempDir(prefix = 'icegate-e2e-') {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  scope.dirs.push(d);
+  return d;
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -57,6 +118,17 @@ export function createToken(dataDir, name, opts = []) {
   return r.json;
 }
 
+// `serve` run to completion, for start-ups that must fail: the same listen address and fresh data dir as a
+// Server, stdio captured; returns spawnSync's result ({status, stdout, stderr}; status null if it was still
+// running after `timeout` ms and got killed).
+export function serveSync({ env = {}, args = [], timeout = 10000 } = {}) {
+  const argv = ['serve', '--listen', '127.0.0.1:0', '--data-dir', tempDir(), ...args];
+  return spawnSync(BIN, argv, { env: binEnv(env), encoding: 'utf8', timeout });
+}
+
+// The line src/server.c logs once the socket is open: "icegate <version> listening on http://<host>:<port> (...".
+const LISTENING_RE = /icegate \S+ listening on http:\/\/(\S+):(\d+) \(/;
+
 export class Server {
   constructor({ dataDir, env = {}, args = [], config, host = '127.0.0.1' } = {}) {
     this.dataDir = dataDir || tempDir();
@@ -67,29 +139,45 @@ export class Server {
     this.logPath = path.join(this.dataDir, 'server.log');
   }
 
+  // Starts `serve --listen <host>:0`, learns the port from the log, then waits for /healthz.
   async start() {
-    this.port = await freePort();
-    this.url = `http://${this.host}:${this.port}`;
-    const args = ['serve', '--listen', `${this.host}:${this.port}`, '--data-dir', this.dataDir, ...this.args];
+    const args = ['serve', '--listen', `${this.host}:0`, '--data-dir', this.dataDir, ...this.args];
+    fs.mkdirSync(this.dataDir, { recursive: true });
     if (this.config !== undefined) {
       const cfgPath = path.join(this.dataDir, 'icegate.yaml');
-      fs.mkdirSync(this.dataDir, { recursive: true });
       fs.writeFileSync(cfgPath, this.config);
       args.push('--config', cfgPath);
     }
-    fs.mkdirSync(this.dataDir, { recursive: true });
+    // The log is appended to across restarts on one data dir: only what this process writes counts.
+    this.logStart = fs.existsSync(this.logPath) ? fs.statSync(this.logPath).size : 0;
     this.log = fs.openSync(this.logPath, 'a');
     this.proc = spawn(BIN, args, { env: binEnv(this.env), stdio: ['ignore', this.log, this.log] });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal })));
+    scope.servers.push(this);
     const deadline = Date.now() + 15000;
     for (;;) {
-      if (this.proc.exitCode !== null) throw new Error(`icegate exited at start:\n${this.readLog()}`);
-      try {
-        const r = await fetch(`${this.url}/healthz`);
-        if (r.status === 200) return this;
-      } catch { /* not listening yet */ }
-      if (Date.now() > deadline) throw new Error(`icegate did not become healthy:\n${this.readLog()}`);
-      await sleep(50);
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+        this.closeLog();
+        throw new Error(`icegate exited at start:\n${this.readLog()}`);
+      }
+      if (this.port === undefined) {
+        const m = LISTENING_RE.exec(this.ownLog());
+        if (m) {
+          this.port = Number(m[2]);
+          if (!(this.port > 0)) throw new Error(`icegate reported port ${m[2]}:\n${this.readLog()}`);
+          this.url = `http://${this.host}:${this.port}`;
+        }
+      }
+      if (this.url) {
+        try {
+          const r = await fetch(`${this.url}/healthz`);
+          if (r.status === 200) return this;
+        } catch { /* not answering yet */ }
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`icegate did not ${this.url ? 'become healthy' : 'log its port'}:\n${this.readLog()}`);
+      }
+      await sleep(20);
     }
   }
 
@@ -97,14 +185,37 @@ export class Server {
     try { return fs.readFileSync(this.logPath, 'utf8'); } catch { return ''; }
   }
 
+  // The part of the log this process wrote.
+  ownLog() {
+    try { return fs.readFileSync(this.logPath).subarray(this.logStart).toString('utf8'); } catch { return ''; }
+  }
+
+  running() {
+    return !!this.proc && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  closeLog() {
+    if (this.log !== undefined) fs.closeSync(this.log);
+    this.log = undefined;
+  }
+
+  // For a failed test: no checks, just make sure nothing outlives it.
+  kill() {
+    if (this.running()) this.proc.kill('SIGKILL');
+    this.closeLog();
+  }
+
   // SIGTERM, wait, and fail on an unclean exit or a sanitizer report.
   async stop() {
-    if (!this.proc || this.proc.exitCode !== null) return this.checkLog();
+    if (!this.running()) {
+      this.closeLog();
+      return this.checkLog();
+    }
     this.proc.kill('SIGTERM');
     const t = setTimeout(() => this.proc.kill('SIGKILL'), 20000);
     const { code, signal } = await this.exited;
     clearTimeout(t);
-    fs.closeSync(this.log);
+    this.closeLog();
     if (code !== 0) throw new Error(`icegate exited with ${code ?? signal}:\n${this.readLog()}`);
     return this.checkLog();
   }

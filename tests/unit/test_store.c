@@ -1,7 +1,16 @@
-/* test_store_sqlite — the SQLite back end of store.h, through the ops table only (as the catalog and token
- * code see it): namespaces (hierarchy, pagination, properties, drop rules), catalog objects (create, the
- * compare-and-set commit, all-or-none multi-object commits, tables and views sharing names, rename, drop),
- * the token rows' change feed, users, and schema migration on open.  Each test gets a fresh temp dir. */
+/* test_store — the conformance suite of store.h: what every store back end must do, driven only through its
+ * ops table (st->ops->...), as the token and catalog code see a store.
+ *
+ * A back end is one row of `backends` at the end of this file: {name, open, teardown}.  main() runs the whole
+ * suite once per row as the cmocka group "store/<name>", so the PostgreSQL store plugs in by adding its row.
+ * Covered: namespaces (hierarchy, pagination, properties, drop rules), catalog objects (create, the
+ * compare-and-set commit, all-or-none multi-object commits, tables and views sharing names, rename, drop,
+ * counting under a location prefix), the token rows (list, change feed, compare-and-set update), users,
+ * idempotency keys, a second client seeing another's commits, and reopening.  Errors are checked by kind
+ * (IG_E_*), which fixes the HTTP status and Iceberg type through the error table.
+ *
+ * What is about SQLite itself (the schema_version rows, the file on disk) is the separate group
+ * "store/sqlite-only" at the end.  Each test gets a fresh, empty store. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,26 +35,74 @@
 
 #define SEP "\x1f" /* namespace level separator */
 
+static const char *const kind_names[IG_E_COUNT] = {
+    [IG_E_NONE] = "IG_E_NONE (err not filled)",
+#define KIND_NAME(k, status, type) [IG_E_##k] = "IG_E_" #k,
+    IG_ERROR_MAP(KIND_NAME)
+#undef KIND_NAME
+};
+
+static const char *kind_name(ig_errkind_t k)
+{
+    return (unsigned)k < IG_E_COUNT && kind_names[k] ? kind_names[k] : "out of range";
+}
+
+/* `call` (which fills err) fails now with `want`: it returns -1 and err is this call's, not one left over
+ * from an earlier call (err is cleared first).  The kind is what callers branch on; the status and the
+ * Iceberg type follow from it. */
+#define assert_fails(err, call, want)                                                                        \
+    do {                                                                                                     \
+        memset(&(err), 0, sizeof(err));                                                                      \
+        int rc_ = (call);                                                                                    \
+        if (rc_ != -1) fail_msg("%s: returned %d, want -1 (%s)", #call, rc_, kind_name(want));              \
+        if ((err).kind != (want))                                                                            \
+            fail_msg("%s: %s (%d) \"%s\", want %s", #call, kind_name((err).kind),                  \
+                     ig_error_status(&(err)), (err).message, kind_name(want));                         \
+    } while (0)
+
+/* ---- the back ends under test ---- */
+
+typedef struct fixture fixture_t;
+
 typedef struct {
-    char dir[256];
-    char db[300];
-    ig_store_t *st;
-} env_t;
+    const char *name; /* the cmocka group is "store/<name>" */
+    /* Opens a client of this test's store.  The first call in a test creates a fresh, empty store; a later
+     * call opens another client of the same store (a second connection, as another icegate process or the
+     * CLI would have), also after every client was closed.  NULL with err filled on failure. */
+    ig_store_t *(*open)(fixture_t *f, ig_error_t *err);
+    /* Removes what open() created.  Every client is closed before it is called. */
+    void (*teardown)(fixture_t *f);
+} backend_t;
+
+struct fixture {
+    const backend_t *be;
+    ig_store_t *st;  /* the client the tests use */
+    char dir[256];   /* a fresh temp dir per test, the back end's to use */
+    char where[512]; /* where the back end put this test's store (SQLite: the database file) */
+};
 
 static int teardown(void **state);
 
+/* The prestate is the back end's row; the state becomes the fixture. */
 static int setup(void **state)
 {
-    env_t *e = calloc(1, sizeof *e);
-    if (!e) return -1;
-    *state = e;
+    fixture_t *f = calloc(1, sizeof *f);
+    if (!f) return -1;
+    f->be = *state;
+    *state = f;
     const char *tmp = getenv("TMPDIR");
-    snprintf(e->dir, sizeof e->dir, "%s/icegate-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(e->dir)) goto fail;
-    snprintf(e->db, sizeof e->db, "%s/icegate.db", e->dir);
+    snprintf(f->dir, sizeof f->dir, "%s/icegate-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(f->dir)) {
+        f->dir[0] = '\0';
+        goto fail;
+    }
     ig_error_t err;
-    e->st = ig_store_sqlite_open(e->db, &err);
-    if (!e->st) goto fail;
+    memset(&err, 0, sizeof err);
+    f->st = f->be->open(f, &err);
+    if (!f->st) {
+        print_error("store/%s: open: %s\n", f->be->name, err.message);
+        goto fail;
+    }
     return 0;
 fail: /* cmocka skips the teardown of a test whose setup failed */
     teardown(state);
@@ -55,19 +112,32 @@ fail: /* cmocka skips the teardown of a test whose setup failed */
 
 static int teardown(void **state)
 {
-    env_t *e = *state;
-    if (!e) return 0;
-    ig_store_close(e->st);
-    static const char *const files[] = {"icegate.db", "icegate.db-wal", "icegate.db-shm",
-                                        "icegate.db-journal"};
-    char p[400];
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf(p, sizeof p, "%s/%s", e->dir, files[i]);
+    fixture_t *f = *state;
+    if (!f) return 0;
+    ig_store_close(f->st);
+    if (f->dir[0]) {
+        f->be->teardown(f);
+        rmdir(f->dir);
+    }
+    free(f);
+    return 0;
+}
+
+/* SQLite: one database file in the test's dir; every client opens the same file. */
+static ig_store_t *sqlite_open(fixture_t *f, ig_error_t *err)
+{
+    if (!f->where[0]) snprintf(f->where, sizeof f->where, "%s/icegate.db", f->dir);
+    return ig_store_sqlite_open(f->where, err);
+}
+
+static void sqlite_teardown(fixture_t *f)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    char p[600];
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", f->where, suffixes[i]);
         unlink(p);
     }
-    rmdir(e->dir);
-    free(e);
-    return 0;
 }
 
 /* ---- helpers ---- */
@@ -141,28 +211,23 @@ static const char *loc_of(ig_store_t *st, const char *ns, const char *name, ig_o
 
 static void test_ns_create_and_hierarchy(void **state)
 {
-    env_t *e = *state;
-    ig_store_t *st = e->st;
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
     ig_error_t err;
     assert_int_equal(st->ops->ns_create(st, "db", "{\"owner\":\"x\"}", &err), 0);
-    assert_int_equal(st->ops->ns_create(st, "db", NULL, &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
-    assert_string_equal(ig_error_kind_type(err.kind), "AlreadyExistsException");
+    assert_fails(err, st->ops->ns_create(st, "db", NULL, &err), IG_E_ALREADY_EXISTS);
     assert_contains(err.message, "db");
 
     /* A child needs its parent; the 404 shows the levels joined by dots. */
-    assert_int_equal(st->ops->ns_create(st, "nope" SEP "child", NULL, &err), -1);
-    assert_int_equal(ig_error_status(&err), 404);
-    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchNamespaceException");
+    assert_fails(err, st->ops->ns_create(st, "nope" SEP "child", NULL, &err), IG_E_NO_SUCH_NAMESPACE);
     assert_contains(err.message, "nope");
     assert_int_equal(st->ops->ns_get(st, "nope" SEP "child", NULL, &err), IG_STORE_NOTFOUND);
     ns_create_ok(st, "db" SEP "raw");
-    assert_int_equal(st->ops->ns_create(st, "db" SEP "raw" SEP "x" SEP "y", NULL, &err), -1);
-    assert_int_equal(ig_error_status(&err), 404);
+    assert_fails(err, st->ops->ns_create(st, "db" SEP "raw" SEP "x" SEP "y", NULL, &err),
+                 IG_E_NO_SUCH_NAMESPACE);
     assert_contains(err.message, "db.raw.x");
     ns_create_ok(st, "db" SEP "raw" SEP "x");
-    assert_int_equal(st->ops->ns_create(st, "db" SEP "raw", NULL, &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
+    assert_fails(err, st->ops->ns_create(st, "db" SEP "raw", NULL, &err), IG_E_ALREADY_EXISTS);
     assert_contains(err.message, "db.raw");
 
     char *props = NULL;
@@ -185,8 +250,8 @@ static void test_ns_create_and_hierarchy(void **state)
 
 static void test_ns_list_children_paginated(void **state)
 {
-    env_t *e = *state;
-    ig_store_t *st = e->st;
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
     static const char *const all[] = {
         "a", "b", "c", "a" SEP "x", "a" SEP "y", "a" SEP "z", "a" SEP "y" SEP "deep", "ab"};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -231,33 +296,26 @@ static void test_ns_list_children_paginated(void **state)
     names_t none;
     memset(&none, 0, sizeof none);
     ig_error_t err;
-    assert_int_equal(st->ops->ns_list(st, "zzz", NULL, 0, collect, &none, &err), -1);
-    assert_int_equal(ig_error_status(&err), 404);
-    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchNamespaceException");
+    assert_fails(err, st->ops->ns_list(st, "zzz", NULL, 0, collect, &none, &err), IG_E_NO_SUCH_NAMESPACE);
 }
 
 static void test_ns_drop_rules(void **state)
 {
-    env_t *e = *state;
-    ig_store_t *st = e->st;
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
     ig_error_t err;
     ns_create_ok(st, "p");
     ns_create_ok(st, "p" SEP "q");
-    assert_int_equal(st->ops->ns_drop(st, "p", &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
-    assert_string_equal(ig_error_kind_type(err.kind), "NamespaceNotEmptyException");
+    assert_fails(err, st->ops->ns_drop(st, "p", &err), IG_E_NAMESPACE_NOT_EMPTY);
     assert_int_equal(st->ops->ns_get(st, "p", NULL, &err), 0);
 
     assert_int_equal(obj_create(st, "p" SEP "q", "t", IG_OBJ_TABLE, "file:///t/1.json", &err), 0);
-    assert_int_equal(st->ops->ns_drop(st, "p" SEP "q", &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
-    assert_string_equal(ig_error_kind_type(err.kind), "NamespaceNotEmptyException");
+    assert_fails(err, st->ops->ns_drop(st, "p" SEP "q", &err), IG_E_NAMESPACE_NOT_EMPTY);
     assert_int_equal(st->ops->obj_drop(st, "p" SEP "q", "t", IG_OBJ_TABLE, &err), 0);
 
     /* A view counts too. */
     assert_int_equal(obj_create(st, "p" SEP "q", "v", IG_OBJ_VIEW, "file:///v/1.json", &err), 0);
-    assert_int_equal(st->ops->ns_drop(st, "p" SEP "q", &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
+    assert_fails(err, st->ops->ns_drop(st, "p" SEP "q", &err), IG_E_NAMESPACE_NOT_EMPTY);
     assert_int_equal(st->ops->obj_drop(st, "p" SEP "q", "v", IG_OBJ_VIEW, &err), 0);
 
     assert_int_equal(st->ops->ns_drop(st, "p" SEP "q", &err), 0);
@@ -273,8 +331,8 @@ static void test_ns_drop_rules(void **state)
 
 static void test_obj_create_and_cas(void **state)
 {
-    env_t *e = *state;
-    ig_store_t *st = e->st;
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
     ig_error_t err;
     ns_create_ok(st, "db");
     assert_int_equal(obj_create(st, "db", "t", IG_OBJ_TABLE, "L1", &err), 0);
@@ -288,40 +346,29 @@ static void test_obj_create_and_cas(void **state)
     assert_int_equal(st->ops->obj_get(st, "db", "u", 0, NULL, loc, sizeof loc, &err), IG_STORE_NOTFOUND);
 
     /* Creating again: 409 AlreadyExists, location untouched. */
-    assert_int_equal(obj_create(st, "db", "t", IG_OBJ_TABLE, "L-other", &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
-    assert_string_equal(ig_error_kind_type(err.kind), "AlreadyExistsException");
+    assert_fails(err, obj_create(st, "db", "t", IG_OBJ_TABLE, "L-other", &err), IG_E_ALREADY_EXISTS);
     assert_string_equal(loc_of(st, "db", "t", 0), "L1");
 
     /* Compare-and-set: the right base moves the pointer, a stale one is a CommitFailed and moves nothing. */
     assert_int_equal(obj_cas(st, "db", "t", IG_OBJ_TABLE, "L1", "L2", &err), 0);
     assert_string_equal(loc_of(st, "db", "t", IG_OBJ_TABLE), "L2");
-    memset(&err, 0, sizeof err);
-    assert_int_equal(obj_cas(st, "db", "t", IG_OBJ_TABLE, "L1", "L3", &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
-    assert_string_equal(ig_error_kind_type(err.kind), "CommitFailedException");
+    assert_fails(err, obj_cas(st, "db", "t", IG_OBJ_TABLE, "L1", "L3", &err), IG_E_COMMIT_FAILED);
     assert_contains(err.message, "t");
     assert_string_equal(loc_of(st, "db", "t", 0), "L2");
 
     /* A commit to a missing table, or to a table as if it were a view: 404 of the right kind. */
-    assert_int_equal(obj_cas(st, "db", "nope", IG_OBJ_TABLE, "L1", "L2", &err), -1);
-    assert_int_equal(ig_error_status(&err), 404);
-    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchTableException");
-    assert_int_equal(obj_cas(st, "db", "t", IG_OBJ_VIEW, "L2", "L9", &err), -1);
-    assert_int_equal(ig_error_status(&err), 404);
-    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchViewException");
+    assert_fails(err, obj_cas(st, "db", "nope", IG_OBJ_TABLE, "L1", "L2", &err), IG_E_NO_SUCH_TABLE);
+    assert_fails(err, obj_cas(st, "db", "t", IG_OBJ_VIEW, "L2", "L9", &err), IG_E_NO_SUCH_VIEW);
     assert_string_equal(loc_of(st, "db", "t", 0), "L2");
 
     /* Creating in a missing namespace: 404. */
-    assert_int_equal(obj_create(st, "gone", "t", IG_OBJ_TABLE, "L1", &err), -1);
-    assert_int_equal(ig_error_status(&err), 404);
-    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchNamespaceException");
+    assert_fails(err, obj_create(st, "gone", "t", IG_OBJ_TABLE, "L1", &err), IG_E_NO_SUCH_NAMESPACE);
 }
 
 static void test_obj_multi_swap_all_or_none(void **state)
 {
-    env_t *e = *state;
-    ig_store_t *st = e->st;
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
     ig_error_t err;
     ns_create_ok(st, "db");
     ns_create_ok(st, "other");
@@ -336,9 +383,7 @@ static void test_obj_multi_swap_all_or_none(void **state)
 
     /* The second is stale: the first is rolled back. */
     ig_obj_swap_t bad[2] = {{"db", "a", IG_OBJ_TABLE, "A2", "A3"}, {"db", "b", IG_OBJ_TABLE, "B1", "B3"}};
-    assert_int_equal(st->ops->obj_swap(st, bad, 2, &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
-    assert_string_equal(ig_error_kind_type(err.kind), "CommitFailedException");
+    assert_fails(err, st->ops->obj_swap(st, bad, 2, &err), IG_E_COMMIT_FAILED);
     assert_contains(err.message, "b");
     assert_string_equal(loc_of(st, "db", "a", 0), "A2");
     assert_string_equal(loc_of(st, "db", "b", 0), "B2");
@@ -347,16 +392,14 @@ static void test_obj_multi_swap_all_or_none(void **state)
     ig_obj_swap_t mixed[3] = {{"db", "c", IG_OBJ_TABLE, NULL, "C1"},
                               {"other", "d", IG_OBJ_VIEW, NULL, "D1"},
                               {"db", "a", IG_OBJ_TABLE, "stale", "A9"}};
-    assert_int_equal(st->ops->obj_swap(st, mixed, 3, &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
+    assert_fails(err, st->ops->obj_swap(st, mixed, 3, &err), IG_E_COMMIT_FAILED);
     assert_string_equal(loc_of(st, "db", "c", 0), "");
     assert_string_equal(loc_of(st, "other", "d", 0), "");
     assert_string_equal(loc_of(st, "db", "a", 0), "A2");
 
     /* ... and a failing create (namespace gone) after a good swap rolls the swap back. */
     ig_obj_swap_t gone[2] = {{"db", "a", IG_OBJ_TABLE, "A2", "A3"}, {"nope", "x", IG_OBJ_TABLE, NULL, "X1"}};
-    assert_int_equal(st->ops->obj_swap(st, gone, 2, &err), -1);
-    assert_int_equal(ig_error_status(&err), 404);
+    assert_fails(err, st->ops->obj_swap(st, gone, 2, &err), IG_E_NO_SUCH_NAMESPACE);
     assert_string_equal(loc_of(st, "db", "a", 0), "A2");
 
     /* The same transaction retried with the right bases succeeds, and the store is usable afterwards. */
@@ -371,8 +414,8 @@ static void test_obj_multi_swap_all_or_none(void **state)
  * fixed buffer must still compare the whole string, neither failing forever nor matching on a prefix. */
 static void test_obj_cas_long_locations(void **state)
 {
-    env_t *e = *state;
-    ig_store_t *st = e->st;
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
     ig_error_t err;
     ns_create_ok(st, "db");
     size_t n = 5000;
@@ -384,9 +427,7 @@ static void test_obj_cas_long_locations(void **state)
     memcpy(prefix_only, l1, n + 1);
     prefix_only[n - 1] = 'z'; /* differs from l1 only in its last byte */
     assert_int_equal(obj_create(st, "db", "t", IG_OBJ_TABLE, l1, &err), 0);
-    assert_int_equal(obj_cas(st, "db", "t", IG_OBJ_TABLE, prefix_only, l2, &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
-    assert_string_equal(ig_error_kind_type(err.kind), "CommitFailedException");
+    assert_fails(err, obj_cas(st, "db", "t", IG_OBJ_TABLE, prefix_only, l2, &err), IG_E_COMMIT_FAILED);
     if (obj_cas(st, "db", "t", IG_OBJ_TABLE, l1, l2, &err))
         fail_msg("CAS with the right base: %s", err.message);
     char *loc = malloc(n + 16);
@@ -400,18 +441,15 @@ static void test_obj_cas_long_locations(void **state)
 
 static void test_tables_and_views_share_names(void **state)
 {
-    env_t *e = *state;
-    ig_store_t *st = e->st;
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
     ig_error_t err;
     ns_create_ok(st, "db");
     assert_int_equal(obj_create(st, "db", "t", IG_OBJ_TABLE, "T1", &err), 0);
     assert_int_equal(obj_create(st, "db", "v", IG_OBJ_VIEW, "V1", &err), 0);
-    assert_int_equal(obj_create(st, "db", "t", IG_OBJ_VIEW, "V2", &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
-    assert_string_equal(ig_error_kind_type(err.kind), "AlreadyExistsException");
+    assert_fails(err, obj_create(st, "db", "t", IG_OBJ_VIEW, "V2", &err), IG_E_ALREADY_EXISTS);
     assert_contains(err.message, "Table with same name");
-    assert_int_equal(obj_create(st, "db", "v", IG_OBJ_TABLE, "T2", &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
+    assert_fails(err, obj_create(st, "db", "v", IG_OBJ_TABLE, "T2", &err), IG_E_ALREADY_EXISTS);
     assert_contains(err.message, "View with same name");
     assert_string_equal(loc_of(st, "db", "t", IG_OBJ_TABLE), "T1");
     assert_string_equal(loc_of(st, "db", "v", IG_OBJ_VIEW), "V1");
@@ -428,15 +466,14 @@ static void test_tables_and_views_share_names(void **state)
     assert_int_equal(st->ops->obj_drop(st, "db", "t", IG_OBJ_VIEW, &err), IG_STORE_NOTFOUND);
     assert_string_equal(loc_of(st, "db", "t", 0), "T1");
     /* Renaming a view onto a table's name: 409. */
-    assert_int_equal(st->ops->obj_rename(st, "db", "v", "db", "t", IG_OBJ_VIEW, &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
+    assert_fails(err, st->ops->obj_rename(st, "db", "v", "db", "t", IG_OBJ_VIEW, &err), IG_E_ALREADY_EXISTS);
     assert_string_equal(loc_of(st, "db", "v", IG_OBJ_VIEW), "V1");
 }
 
 static void test_obj_list_paginated(void **state)
 {
-    env_t *e = *state;
-    ig_store_t *st = e->st;
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
     ig_error_t err;
     ns_create_ok(st, "db");
     ns_create_ok(st, "db" SEP "sub");
@@ -464,33 +501,26 @@ static void test_obj_list_paginated(void **state)
     assert_int_equal(c.n, 0);
     names_t none;
     memset(&none, 0, sizeof none);
-    assert_int_equal(st->ops->obj_list(st, "missing", IG_OBJ_TABLE, NULL, 0, collect, &none, &err), -1);
-    assert_int_equal(ig_error_status(&err), 404);
-    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchNamespaceException");
+    assert_fails(err, st->ops->obj_list(st, "missing", IG_OBJ_TABLE, NULL, 0, collect, &none, &err),
+                 IG_E_NO_SUCH_NAMESPACE);
 }
 
 static void test_obj_rename_and_drop(void **state)
 {
-    env_t *e = *state;
-    ig_store_t *st = e->st;
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
     ig_error_t err;
     ns_create_ok(st, "db");
     ns_create_ok(st, "arch");
     assert_int_equal(obj_create(st, "db", "t", IG_OBJ_TABLE, "T1", &err), 0);
     assert_int_equal(obj_create(st, "db", "u", IG_OBJ_TABLE, "U1", &err), 0);
 
-    assert_int_equal(st->ops->obj_rename(st, "db", "t", "db", "u", IG_OBJ_TABLE, &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
-    assert_string_equal(ig_error_kind_type(err.kind), "AlreadyExistsException");
-    assert_int_equal(st->ops->obj_rename(st, "db", "t", "gone", "t", IG_OBJ_TABLE, &err), -1);
-    assert_int_equal(ig_error_status(&err), 404);
-    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchNamespaceException");
-    assert_int_equal(st->ops->obj_rename(st, "db", "nope", "db", "x", IG_OBJ_TABLE, &err), -1);
-    assert_int_equal(ig_error_status(&err), 404);
-    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchTableException");
-    assert_int_equal(st->ops->obj_rename(st, "db", "t", "db", "x", IG_OBJ_VIEW, &err), -1);
-    assert_int_equal(ig_error_status(&err), 404);
-    assert_string_equal(ig_error_kind_type(err.kind), "NoSuchViewException");
+    assert_fails(err, st->ops->obj_rename(st, "db", "t", "db", "u", IG_OBJ_TABLE, &err), IG_E_ALREADY_EXISTS);
+    assert_fails(err, st->ops->obj_rename(st, "db", "t", "gone", "t", IG_OBJ_TABLE, &err),
+                 IG_E_NO_SUCH_NAMESPACE);
+    assert_fails(err, st->ops->obj_rename(st, "db", "nope", "db", "x", IG_OBJ_TABLE, &err),
+                 IG_E_NO_SUCH_TABLE);
+    assert_fails(err, st->ops->obj_rename(st, "db", "t", "db", "x", IG_OBJ_VIEW, &err), IG_E_NO_SUCH_VIEW);
     assert_string_equal(loc_of(st, "db", "t", 0), "T1");
     assert_string_equal(loc_of(st, "db", "u", 0), "U1");
 
@@ -501,7 +531,7 @@ static void test_obj_rename_and_drop(void **state)
     /* The old name is free again. */
     assert_int_equal(obj_create(st, "db", "t", IG_OBJ_VIEW, "V1", &err), 0);
     /* A commit against the old name no longer reaches the renamed table. */
-    assert_int_equal(obj_cas(st, "db", "t", IG_OBJ_TABLE, "T1", "T2", &err), -1);
+    assert_fails(err, obj_cas(st, "db", "t", IG_OBJ_TABLE, "T1", "T2", &err), IG_E_NO_SUCH_TABLE);
     assert_string_equal(loc_of(st, "arch", "t2", 0), "T1");
 
     assert_int_equal(st->ops->obj_drop(st, "arch", "t2", IG_OBJ_TABLE, &err), 0);
@@ -538,7 +568,7 @@ static void *racer(void *arg)
         int rc = obj_cas(r->st, "db", "hot", IG_OBJ_TABLE, r->base, next, &err);
         if (rc == 0)
             atomic_fetch_add(&r->wins, 1);
-        else if (ig_error_status(&err) == 409 && err.kind == IG_E_COMMIT_FAILED)
+        else if (err.kind == IG_E_COMMIT_FAILED)
             atomic_fetch_add(&r->conflicts, 1);
         else
             atomic_fetch_add(&r->other, 1);
@@ -550,12 +580,12 @@ static void *racer(void *arg)
 
 static void test_obj_cas_race(void **state)
 {
-    env_t *e = *state;
+    fixture_t *f = *state;
     ig_error_t err;
-    ns_create_ok(e->st, "db");
-    assert_int_equal(obj_create(e->st, "db", "hot", IG_OBJ_TABLE, "R-start", &err), 0);
+    ns_create_ok(f->st, "db");
+    assert_int_equal(obj_create(f->st, "db", "hot", IG_OBJ_TABLE, "R-start", &err), 0);
     race_t *r = calloc(1, sizeof *r);
-    r->st = e->st;
+    r->st = f->st;
     snprintf(r->base, sizeof r->base, "R-start");
     pthread_barrier_init(&r->go, NULL, RACERS + 1);
     pthread_t t[RACERS];
@@ -567,7 +597,7 @@ static void test_obj_cas_race(void **state)
     for (int round = 0; round < ROUNDS; round++) {
         pthread_barrier_wait(&r->go);
         pthread_barrier_wait(&r->go);
-        const char *now = loc_of(e->st, "db", "hot", IG_OBJ_TABLE);
+        const char *now = loc_of(f->st, "db", "hot", IG_OBJ_TABLE);
         char prefix[16];
         snprintf(prefix, sizeof prefix, "R%d-T", round);
         if (strncmp(now, prefix, strlen(prefix)) != 0) fail_msg("round %d: location %s", round, now);
@@ -612,15 +642,14 @@ static int feed_cb(void *ud, const ig_token_row_t *t)
 
 static void test_token_rows_and_change_feed(void **state)
 {
-    env_t *e = *state;
-    ig_store_t *st = e->st;
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
     ig_error_t err;
     ig_token_row_t a, b, got;
     token_row(&a, "tok_a", "n", "alice", 1);
     token_row(&b, "tok_b", "n", "alice", 2);
     assert_int_equal(st->ops->token_insert(st, &a, &err), 0);
-    assert_int_equal(st->ops->token_insert(st, &b, &err), -1); /* same owner, same name */
-    assert_int_equal(ig_error_status(&err), 409);
+    assert_fails(err, st->ops->token_insert(st, &b, &err), IG_E_ALREADY_EXISTS); /* same owner, same name */
     snprintf(b.owner, sizeof b.owner, "bob");
     assert_int_equal(st->ops->token_insert(st, &b, &err), 0);
     assert_true(b.seq > a.seq);
@@ -650,23 +679,23 @@ static void test_token_rows_and_change_feed(void **state)
     assert_int_equal(st->ops->token_update(st, &got, &err), IG_STORE_NOTFOUND);
 
     /* A first load skips tombstones; a later poll sees them. */
-    feed_t f = {0};
+    feed_t feed = {0};
     int64_t max = -1;
-    assert_int_equal(st->ops->token_changes(st, 0, feed_cb, &f, &max, &err), 0);
-    assert_int_equal(f.n, 1);
-    assert_int_equal(f.deleted, 0);
+    assert_int_equal(st->ops->token_changes(st, 0, feed_cb, &feed, &max, &err), 0);
+    assert_int_equal(feed.n, 1);
+    assert_int_equal(feed.deleted, 0);
     assert_int_equal(max,
                      mark); /* the tombstone's seq is not seen yet: the next poll replays it, harmlessly */
-    memset(&f, 0, sizeof f);
+    memset(&feed, 0, sizeof feed);
     int64_t max2 = -1;
-    assert_int_equal(st->ops->token_changes(st, mark, feed_cb, &f, &max2, &err), 0);
-    assert_int_equal(f.n, 1);
-    assert_int_equal(f.deleted, 1);
+    assert_int_equal(st->ops->token_changes(st, mark, feed_cb, &feed, &max2, &err), 0);
+    assert_int_equal(feed.n, 1);
+    assert_int_equal(feed.deleted, 1);
     assert_int_equal(max2, mark + 1);
-    memset(&f, 0, sizeof f);
+    memset(&feed, 0, sizeof feed);
     int64_t max3 = -1;
-    assert_int_equal(st->ops->token_changes(st, max2, feed_cb, &f, &max3, &err), 0);
-    assert_int_equal(f.n, 0);
+    assert_int_equal(st->ops->token_changes(st, max2, feed_cb, &feed, &max3, &err), 0);
+    assert_int_equal(feed.n, 0);
     assert_int_equal(max3, max2);
 
     /* After the delete, alice may reuse the name. */
@@ -678,8 +707,8 @@ static void test_token_rows_and_change_feed(void **state)
  * changes nothing (else a concurrent suspend could be overwritten with suspended=false). */
 static void test_token_update_is_cas(void **state)
 {
-    env_t *e = *state;
-    ig_store_t *st = e->st;
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
     ig_error_t err;
     ig_token_row_t t, r1, r2;
     token_row(&t, "tok_s", "s", "alice", 4);
@@ -708,33 +737,33 @@ static void test_token_update_is_cas(void **state)
     assert_int_equal(st->ops->token_update(st, &r2, &err), IG_STORE_NOTFOUND);
 }
 
+/* changed() is the cheap poll the server's refresher runs: another client's commit shows up once. */
 static void test_changed_sees_other_connections(void **state)
 {
-    env_t *e = *state;
+    fixture_t *f = *state;
     ig_error_t err;
-    ig_store_t *other = ig_store_sqlite_open(e->db, &err);
+    ig_store_t *other = f->be->open(f, &err);
     assert_non_null(other);
-    e->st->ops->changed(e->st);
-    assert_int_equal(e->st->ops->changed(e->st), 0);
+    f->st->ops->changed(f->st);
+    assert_int_equal(f->st->ops->changed(f->st), 0);
     ns_create_ok(other, "from-other");
-    assert_int_equal(e->st->ops->changed(e->st), 1);
-    assert_int_equal(e->st->ops->changed(e->st), 0);
-    assert_int_equal(e->st->ops->ns_get(e->st, "from-other", NULL, &err), 0);
+    assert_int_equal(f->st->ops->changed(f->st), 1);
+    assert_int_equal(f->st->ops->changed(f->st), 0);
+    assert_int_equal(f->st->ops->ns_get(f->st, "from-other", NULL, &err), 0);
     ig_store_close(other);
 }
 
 static void test_users(void **state)
 {
-    env_t *e = *state;
-    ig_store_t *st = e->st;
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
     ig_error_t err;
     int64_t n = -1;
     assert_int_equal(st->ops->user_count(st, &n, &err), 0);
     assert_int_equal(n, 0);
     ig_user_t u = {"admin", IG_ROLE_ADMIN, "$argon2id$x", 42};
     assert_int_equal(st->ops->user_insert(st, &u, &err), 0);
-    assert_int_equal(st->ops->user_insert(st, &u, &err), -1);
-    assert_int_equal(ig_error_status(&err), 409);
+    assert_fails(err, st->ops->user_insert(st, &u, &err), IG_E_ALREADY_EXISTS);
     ig_user_t m = {"mia", IG_ROLE_MEMBER, "$argon2id$y", 43};
     assert_int_equal(st->ops->user_insert(st, &m, &err), 0);
     ig_user_t got;
@@ -753,7 +782,203 @@ static void test_users(void **state)
     assert_int_equal(n, 2);
 }
 
-/* ---- schema ---- */
+/* token_list: live tokens only, of one owner or all, in creation order; a callback's non-zero stops it. */
+typedef struct {
+    int n, stop_after;
+    char ids[8][IG_ID_MAX];
+} ids_t;
+
+static int ids_cb(void *ud, const ig_token_row_t *t)
+{
+    ids_t *c = ud;
+    if (c->n < 8) snprintf(c->ids[c->n], sizeof c->ids[0], "%s", t->id);
+    c->n++;
+    return c->stop_after && c->n >= c->stop_after;
+}
+
+static void test_token_list(void **state)
+{
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
+    ig_error_t err;
+    ig_token_row_t t;
+    /* Inserted out of creation order (created_at_ms is 1000 + the last argument). */
+    token_row(&t, "tok_3", "three", "alice", 30);
+    assert_int_equal(st->ops->token_insert(st, &t, &err), 0);
+    token_row(&t, "tok_1", "one", "alice", 10);
+    assert_int_equal(st->ops->token_insert(st, &t, &err), 0);
+    token_row(&t, "tok_2", "two", "bob", 20);
+    assert_int_equal(st->ops->token_insert(st, &t, &err), 0);
+    token_row(&t, "tok_4", "four", "alice", 40);
+    assert_int_equal(st->ops->token_insert(st, &t, &err), 0);
+    int64_t del_seq;
+    assert_int_equal(st->ops->token_delete(st, "tok_4", 9000, &del_seq, &err), 0);
+
+    ids_t c = {0};
+    assert_int_equal(st->ops->token_list(st, NULL, ids_cb, &c, &err), 0);
+    assert_int_equal(c.n, 3); /* the deleted one is not listed */
+    assert_string_equal(c.ids[0], "tok_1");
+    assert_string_equal(c.ids[1], "tok_2");
+    assert_string_equal(c.ids[2], "tok_3");
+    memset(&c, 0, sizeof c);
+    assert_int_equal(st->ops->token_list(st, "alice", ids_cb, &c, &err), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.ids[0], "tok_1");
+    assert_string_equal(c.ids[1], "tok_3");
+    memset(&c, 0, sizeof c);
+    assert_int_equal(st->ops->token_list(st, "nobody", ids_cb, &c, &err), 0);
+    assert_int_equal(c.n, 0);
+    memset(&c, 0, sizeof c);
+    c.stop_after = 1;
+    assert_int_equal(st->ops->token_list(st, NULL, ids_cb, &c, &err), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.ids[0], "tok_1");
+}
+
+/* obj_count_under: a byte-wise prefix over tables and views alike; no wildcard, no character semantics. */
+static void test_obj_count_under(void **state)
+{
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
+    ig_error_t err;
+    ns_create_ok(st, "db");
+    static const char *const locs[] = {
+        "file:///wh/db/t1/metadata/1.json", "file:///wh/db/t10/metadata/1.json",
+        "file:///wh/a_b/t/metadata/1.json", "file:///wh/aXb/t/metadata/1.json",
+        "file:///wh/\xc3\xa9t\xc3\xa9/t/metadata/1.json",
+    };
+    char name[8];
+    for (size_t i = 0; i < sizeof locs / sizeof locs[0]; i++) {
+        snprintf(name, sizeof name, "t%zu", i);
+        assert_int_equal(obj_create(st, "db", name, IG_OBJ_TABLE, locs[i], &err), 0);
+    }
+    assert_int_equal(obj_create(st, "db", "v", IG_OBJ_VIEW, "file:///wh/db/v/metadata/1.json", &err), 0);
+    static const struct {
+        const char *prefix;
+        int64_t n;
+    } cases[] = {
+        {"file:///wh/db/t1/", 1}, /* not t10 */
+        {"file:///wh/db/t1", 2},
+        {"file:///wh/db/", 3}, /* the view counts too */
+        {"file:///wh/", 6},
+        {"file:///wh/a_b/", 1}, /* '_' is no wildcard */
+        {"file:///wh/a%", 0},   /* nor is '%' */
+        {"file:///wh/\xc3\xa9", 1}, /* "é": two bytes */
+        {"file:///wh/e", 0},         /* no accent folding */
+        {"FILE:///wh/", 0},          /* nor case folding */
+        {"file:///other/", 0},
+        {"file:///wh/db/t1/metadata/1.json/more", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t n = -1;
+        assert_int_equal(st->ops->obj_count_under(st, cases[i].prefix, &n, &err), 0);
+        if (n != cases[i].n) fail_msg("count under \"%s\": %lld, want %lld", cases[i].prefix, (long long)n,
+                                      (long long)cases[i].n);
+    }
+    assert_int_equal(st->ops->obj_drop(st, "db", "t0", IG_OBJ_TABLE, &err), 0);
+    int64_t n = -1;
+    assert_int_equal(st->ops->obj_count_under(st, "file:///wh/db/t1/", &n, &err), 0);
+    assert_int_equal(n, 0);
+}
+
+/* Idempotency keys: the first stored response wins, lookups honour since_ms, a put drops entries older than
+ * expire_before_ms, and the body comes back byte for byte (owned by the caller). */
+static ig_idem_t idem(const char *key, const char *principal, int status, const char *body, int64_t created)
+{
+    ig_idem_t e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.key, sizeof e.key, "%s", key);
+    snprintf(e.principal, sizeof e.principal, "%s", principal);
+    snprintf(e.request, sizeof e.request, "POST /v1/namespaces");
+    e.status = status;
+    e.body = (char *)body;
+    e.body_len = strlen(body);
+    e.created_at_ms = created;
+    return e;
+}
+
+static void test_idempotency_keys(void **state)
+{
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
+    ig_error_t err;
+    static const char k1[] = "0b9e7c3a-5d1f-4c2e-9a8b-7f6e5d4c3b2a";
+    static const char k2[] = "1c0f8d4b-6e2a-4d3f-8b9c-8a7f6e5d4c3b";
+    ig_idem_t got;
+    memset(&got, 0, sizeof got);
+    assert_int_equal(st->ops->idem_get(st, k1, 0, &got, &err), IG_STORE_NOTFOUND);
+
+    ig_idem_t first = idem(k1, "alice", 200, "{\"namespace\":[\"a\"]}", 10000);
+    assert_int_equal(st->ops->idem_put(st, &first, 0, &err), 0);
+    ig_idem_t second = idem(k1, "alice", 409, "{\"error\":{}}", 10500);
+    assert_int_equal(st->ops->idem_put(st, &second, 0, &err), 0); /* not an error: the first one stays */
+    assert_int_equal(st->ops->idem_get(st, k1, 0, &got, &err), 0);
+    assert_string_equal(got.key, k1);
+    assert_string_equal(got.principal, "alice");
+    assert_string_equal(got.request, "POST /v1/namespaces");
+    assert_int_equal(got.status, 200);
+    assert_int_equal(got.body_len, strlen(first.body));
+    assert_memory_equal(got.body, first.body, got.body_len);
+    assert_int_equal(got.created_at_ms, 10000);
+    free(got.body);
+
+    /* since_ms: an entry older than the lifetime is not answered (10000 < 10001). */
+    assert_int_equal(st->ops->idem_get(st, k1, 10000, &got, &err), 0);
+    free(got.body);
+    assert_int_equal(st->ops->idem_get(st, k1, 10001, &got, &err), IG_STORE_NOTFOUND);
+
+    /* A later put expires what was created before expire_before_ms, and keeps its own entry. */
+    ig_idem_t later = idem(k2, "bob", 204, "", 20000);
+    assert_int_equal(st->ops->idem_put(st, &later, 15000, &err), 0);
+    assert_int_equal(st->ops->idem_get(st, k1, 0, &got, &err), IG_STORE_NOTFOUND);
+    assert_int_equal(st->ops->idem_get(st, k2, 0, &got, &err), 0);
+    assert_string_equal(got.principal, "bob");
+    assert_int_equal(got.status, 204);
+    assert_int_equal(got.body_len, 0);
+    assert_non_null(got.body);
+    free(got.body);
+    /* The expired key is free again. */
+    ig_idem_t again = idem(k1, "carol", 409, "{\"error\":{}}", 21000);
+    assert_int_equal(st->ops->idem_put(st, &again, 15000, &err), 0);
+    assert_int_equal(st->ops->idem_get(st, k1, 0, &got, &err), 0);
+    assert_string_equal(got.principal, "carol");
+    assert_int_equal(got.status, 409);
+    free(got.body);
+}
+
+/* Closing every client and opening again (a restart) loses nothing, and the change sequence continues. */
+static void reopen(fixture_t *f)
+{
+    ig_error_t err;
+    ig_store_close(f->st);
+    f->st = f->be->open(f, &err);
+    if (!f->st) fail_msg("reopen: %s", err.message);
+}
+
+static void test_reopen_keeps_data(void **state)
+{
+    fixture_t *f = *state;
+    ig_error_t err;
+    ns_create_ok(f->st, "kept");
+    assert_int_equal(obj_create(f->st, "kept", "t", IG_OBJ_TABLE, "K1", &err), 0);
+    ig_token_row_t t;
+    token_row(&t, "tok_k", "k", "alice", 7);
+    assert_int_equal(f->st->ops->token_insert(f->st, &t, &err), 0);
+    for (int i = 0; i < 2; i++) { /* reopening twice loses nothing */
+        reopen(f);
+        assert_string_equal(loc_of(f->st, "kept", "t", IG_OBJ_TABLE), "K1");
+        ig_token_row_t got;
+        assert_int_equal(f->st->ops->token_get(f->st, "tok_k", &got, &err), 0);
+        assert_int_equal(got.seq, t.seq);
+    }
+    /* The change sequence continues where it was. */
+    ig_token_row_t t2;
+    token_row(&t2, "tok_k2", "k2", "alice", 8);
+    assert_int_equal(f->st->ops->token_insert(f->st, &t2, &err), 0);
+    assert_true(t2.seq > t.seq);
+}
+
+/* ---- SQLite only: the schema_version table, the file on disk ---- */
 
 static int64_t scalar(const char *db, const char *sql)
 {
@@ -777,89 +1002,113 @@ static void exec_sql(const char *db, const char *sql)
     sqlite3_close(h);
 }
 
-static void test_reopen_keeps_data(void **state)
+static void test_sqlite_migrations_run_once(void **state)
 {
-    env_t *e = *state;
+    fixture_t *f = *state;
     ig_error_t err;
-    ns_create_ok(e->st, "kept");
-    assert_int_equal(obj_create(e->st, "kept", "t", IG_OBJ_TABLE, "K1", &err), 0);
-    ig_token_row_t t;
-    token_row(&t, "tok_k", "k", "alice", 7);
-    assert_int_equal(e->st->ops->token_insert(e->st, &t, &err), 0);
-    ig_store_close(e->st);
-    e->st = NULL;
-    assert_int_equal(scalar(e->db, "SELECT MAX(version) FROM schema_version"), 2); /* 1 tokens+catalog, 2 idempotency */
-
-    for (int i = 0; i < 2; i++) { /* reopening twice migrates nothing and loses nothing */
-        e->st = ig_store_sqlite_open(e->db, &err);
-        assert_non_null(e->st);
-        assert_string_equal(loc_of(e->st, "kept", "t", IG_OBJ_TABLE), "K1");
-        ig_token_row_t got;
-        assert_int_equal(e->st->ops->token_get(e->st, "tok_k", &got, &err), 0);
-        assert_int_equal(got.seq, t.seq);
-        ig_store_close(e->st);
-        e->st = NULL;
+    ns_create_ok(f->st, "kept");
+    assert_int_equal(obj_create(f->st, "kept", "t", IG_OBJ_TABLE, "K1", &err), 0);
+    ig_store_close(f->st);
+    f->st = NULL;
+    /* 1: tokens and catalog, 2: idempotency keys */
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 2);
+    for (int i = 0; i < 2; i++) { /* reopening twice migrates nothing */
+        f->st = ig_store_sqlite_open(f->where, &err);
+        assert_non_null(f->st);
+        assert_string_equal(loc_of(f->st, "kept", "t", IG_OBJ_TABLE), "K1");
+        ig_store_close(f->st);
+        f->st = NULL;
     }
-    assert_int_equal(scalar(e->db, "SELECT COUNT(*) FROM schema_version"), 2); /* one row per migration, none added by reopening */
-    /* The change sequence continues where it was. */
-    e->st = ig_store_sqlite_open(e->db, &err);
-    assert_non_null(e->st);
-    ig_token_row_t t2;
-    token_row(&t2, "tok_k2", "k2", "alice", 8);
-    assert_int_equal(e->st->ops->token_insert(e->st, &t2, &err), 0);
-    assert_true(t2.seq > t.seq);
+    /* one row per migration, none added by reopening */
+    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 2);
 }
 
-static void test_newer_schema_refused(void **state)
+static void test_sqlite_newer_schema_refused(void **state)
 {
-    env_t *e = *state;
+    fixture_t *f = *state;
     ig_error_t err;
-    ns_create_ok(e->st, "kept");
-    ig_store_close(e->st);
-    e->st = NULL;
-    exec_sql(e->db, "INSERT INTO schema_version VALUES(99)");
+    ns_create_ok(f->st, "kept");
+    ig_store_close(f->st);
+    f->st = NULL;
+    exec_sql(f->where, "INSERT INTO schema_version VALUES(99)");
     memset(&err, 0, sizeof err);
-    ig_store_t *st = ig_store_sqlite_open(e->db, &err);
+    ig_store_t *st = ig_store_sqlite_open(f->where, &err);
     assert_null(st);
-    assert_int_equal(ig_error_status(&err), 500);
+    assert_int_equal(err.kind, IG_E_INTERNAL);
     assert_contains(err.message, "99");
     assert_contains(err.message, "newer");
     /* The refusal changed nothing: the version and the data are as they were. */
-    assert_int_equal(scalar(e->db, "SELECT MAX(version) FROM schema_version"), 99);
-    assert_int_equal(scalar(e->db, "SELECT COUNT(*) FROM namespaces WHERE name='kept'"), 1);
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 99);
+    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM namespaces WHERE name='kept'"), 1);
 }
 
-static void test_open_bad_path(void **state)
+static void test_sqlite_open_bad_path(void **state)
 {
     (void)state;
     ig_error_t err;
     memset(&err, 0, sizeof err);
     ig_store_t *st = ig_store_sqlite_open("/nonexistent-dir-icegate/x/icegate.db", &err);
     assert_null(st);
-    assert_int_equal(ig_error_status(&err), 500);
+    assert_int_equal(err.kind, IG_E_INTERNAL);
     assert_contains(err.message, "/nonexistent-dir-icegate/x/icegate.db");
+}
+
+/* ---- one group per back end ---- */
+
+static const backend_t sqlite_backend = {"sqlite", sqlite_open, sqlite_teardown};
+
+/* Add a row to run the suite against another back end (and build it in, as store.c does). */
+static const backend_t *const backends[] = {
+    &sqlite_backend,
+};
+
+#define CASE(fn, be) cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)(be))
+
+static int run_conformance(const backend_t *be)
+{
+    const struct CMUnitTest tests[] = {
+        CASE(test_ns_create_and_hierarchy, be),
+        CASE(test_ns_list_children_paginated, be),
+        CASE(test_ns_drop_rules, be),
+        CASE(test_obj_create_and_cas, be),
+        CASE(test_obj_multi_swap_all_or_none, be),
+        CASE(test_obj_cas_long_locations, be),
+        CASE(test_tables_and_views_share_names, be),
+        CASE(test_obj_list_paginated, be),
+        CASE(test_obj_rename_and_drop, be),
+        CASE(test_obj_cas_race, be),
+        CASE(test_obj_count_under, be),
+        CASE(test_token_rows_and_change_feed, be),
+        CASE(test_token_update_is_cas, be),
+        CASE(test_token_list, be),
+        CASE(test_changed_sees_other_connections, be),
+        CASE(test_users, be),
+        CASE(test_idempotency_keys, be),
+        CASE(test_reopen_keeps_data, be),
+    };
+    char group[64];
+    snprintf(group, sizeof group, "store/%s", be->name);
+    printf("# %s\n", group); /* cmocka's plain output does not name the group */
+    return cmocka_run_group_tests_name(group, tests, NULL, NULL);
+}
+
+static int run_sqlite_only(void)
+{
+    const backend_t *be = &sqlite_backend;
+    const struct CMUnitTest tests[] = {
+        CASE(test_sqlite_migrations_run_once, be),
+        CASE(test_sqlite_newer_schema_refused, be),
+        cmocka_unit_test(test_sqlite_open_bad_path),
+    };
+    printf("# store/sqlite-only\n");
+    return cmocka_run_group_tests_name("store/sqlite-only", tests, NULL, NULL);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_ns_create_and_hierarchy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ns_list_children_paginated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ns_drop_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_obj_create_and_cas, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_obj_multi_swap_all_or_none, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_obj_cas_long_locations, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tables_and_views_share_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_obj_list_paginated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_obj_rename_and_drop, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_obj_cas_race, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_rows_and_change_feed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_update_is_cas, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_changed_sees_other_connections, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_users, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
-        cmocka_unit_test(test_open_bad_path),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = 0;
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+        failed += run_conformance(backends[i]);
+    failed += run_sqlite_only();
+    return failed ? 1 : 0;
 }
