@@ -1,6 +1,7 @@
-/* icemeta — see icemeta.h.  Schema checks walk the type tree recursively; the recursion is bounded by
- * IG_ICEMETA_MAX_DEPTH so a hostile document cannot exhaust the stack even if the caller skipped
- * ig_icemeta_check_depth. */
+/* icemeta — see icemeta.h.  This file holds the JSON side: the depth/NaN check, the checked and tolerant
+ * accessors, schema checks, id helpers and canonical key order; icemeta_commit.c holds the create/commit
+ * side.  Schema checks walk the type tree recursively; the recursion is bounded by IG_ICEMETA_MAX_DEPTH so a
+ * hostile document cannot exhaust the stack even if the caller skipped ig_icemeta_check_depth. */
 #include "iceberg/icemeta.h"
 
 #include <math.h>
@@ -46,9 +47,11 @@ int ig_icemeta_check_depth(json_object *o, ig_error_t *err)
 {
     int r = o ? walk(o, 1) : 0;
     if (r == 1)
-        return ig_error_set(err, IG_E_BAD_REQUEST, "JSON document nested deeper than %d levels", IG_ICEMETA_MAX_DEPTH);
+        return ig_error_set(err, IG_E_BAD_REQUEST,
+                            "JSON document nested deeper than %d levels", IG_ICEMETA_MAX_DEPTH);
     if (r == 2)
-        return ig_error_set(err, IG_E_BAD_REQUEST, "JSON document contains a number that is not finite (NaN/Infinity)");
+        return ig_error_set(err, IG_E_BAD_REQUEST,
+                            "JSON document contains a number that is not finite (NaN/Infinity)");
     return 0;
 }
 
@@ -70,7 +73,8 @@ static int get_typed(json_object *o, const char *key, const char *what, json_typ
     int r = lookup(o, key, what, v, err);
     if (r < 0) return -1;
     if (r == 0) {
-        if (required) return ig_error_set(err, IG_E_BAD_REQUEST, "%s: missing required field '%s'", what, key);
+        if (required)
+            return ig_error_set(err, IG_E_BAD_REQUEST, "%s: missing required field '%s'", what, key);
         return 0;
     }
     if (!json_object_is_type(*v, t))
@@ -211,7 +215,8 @@ static int check_struct(json_object *st, idset_t *ids, int depth, ig_error_t *er
     int rc = -1;
     if (ig_icemeta_req_str(st, "type", "struct type", &tname, err) < 0) return -1;
     if (strcmp(tname, "struct") != 0)
-        return ig_error_set(err, IG_E_BAD_REQUEST, "struct type: 'type' must be \"struct\", got \"%s\"", tname);
+        return ig_error_set(err, IG_E_BAD_REQUEST,
+                            "struct type: 'type' must be \"struct\", got \"%s\"", tname);
     if (ig_icemeta_req_array(st, "fields", "struct type", &fields, err) < 0) return -1;
     size_t n = json_object_array_length(fields);
     /* Count (and cap) before any per-field work, so a huge struct is refused cheaply. */
@@ -253,10 +258,12 @@ fail:
 static int check_type(json_object *t, idset_t *ids, int depth, ig_error_t *err)
 {
     if (depth > IG_ICEMETA_MAX_DEPTH)
-        return ig_error_set(err, IG_E_BAD_REQUEST, "schema nested deeper than %d levels", IG_ICEMETA_MAX_DEPTH);
+        return ig_error_set(err, IG_E_BAD_REQUEST,
+                            "schema nested deeper than %d levels", IG_ICEMETA_MAX_DEPTH);
     if (json_object_is_type(t, json_type_string)) {
         if (!primitive_ok(json_object_get_string(t)))
-            return ig_error_set(err, IG_E_BAD_REQUEST, "schema: unknown type \"%s\"", json_object_get_string(t));
+            return ig_error_set(err, IG_E_BAD_REQUEST,
+                                "schema: unknown type \"%s\"", json_object_get_string(t));
         return 0;
     }
     const char *tname;
@@ -332,7 +339,8 @@ int ig_icemeta_check_schema(json_object *schema, int require_id, int64_t *max_id
             json_object *v = json_object_array_get_idx(ident, i);
             int64_t id = json_object_get_int64(v);
             if (!json_object_is_type(v, json_type_int) || !ig_icemeta_ids_contain(ids.ids, ids.n, id)) {
-                ig_error_set(err, IG_E_BAD_REQUEST, "schema: identifier field id %s is not a field of the schema",
+                ig_error_set(err, IG_E_BAD_REQUEST,
+                             "schema: identifier field id %s is not a field of the schema",
                              json_object_to_json_string(v));
                 goto fail;
             }
@@ -417,7 +425,8 @@ json_object *ig_icemeta_find_by_id(json_object *arr, const char *key, int64_t id
     return NULL;
 }
 
-int64_t ig_icemeta_max_id(json_object *arr, const char *key, int64_t dflt)
+/* Highest integer member key over the objects of arr, or dflt if arr is empty/NULL. */
+static int64_t max_id(json_object *arr, const char *key, int64_t dflt)
 {
     int64_t m = dflt;
     int any = 0;
@@ -461,9 +470,10 @@ int ig_icemeta_ids_contain(const int64_t *ids, size_t n, int64_t id)
 
 int ig_icemeta_next_id(json_object *arr, const char *key, int64_t dflt_max, int64_t *out, ig_error_t *err)
 {
-    int64_t m = ig_icemeta_max_id(arr, key, dflt_max);
+    int64_t m = max_id(arr, key, dflt_max);
     if (m >= INT32_MAX)
-        return ig_error_set(err, IG_E_BAD_REQUEST, "no %s left to assign (highest is %lld)", key, (long long)m);
+        return ig_error_set(err, IG_E_BAD_REQUEST,
+                            "no %s left to assign (highest is %lld)", key, (long long)m);
     *out = m + 1;
     return 0;
 }
@@ -547,93 +557,4 @@ void ig_icemeta_set_i64(json_object *o, const char *k, int64_t v)
 void ig_icemeta_set_str(json_object *o, const char *k, const char *v)
 {
     json_object_object_add(o, k, json_object_new_string(v));
-}
-
-/* ---------- pieces of create and commit ---------- */
-
-int ig_icemeta_check_create_args(json_object *req, const char *what, json_object **out_meta, ig_error_t *err)
-{
-    if (!out_meta) return ig_error_set(err, IG_E_INTERNAL, "out_meta is NULL");
-    *out_meta = NULL;
-    if (ig_icemeta_check_depth(req, err) < 0) return -1;
-    if (!json_object_is_type(req, json_type_object))
-        return ig_error_set(err, IG_E_BAD_REQUEST, "%s must be an object", what);
-    return 0;
-}
-
-int ig_icemeta_check_commit_args(json_object *requirements, json_object *updates, json_object **out_meta,
-                                 ig_error_t *err)
-{
-    if (!out_meta) return ig_error_set(err, IG_E_INTERNAL, "out_meta is NULL");
-    *out_meta = NULL;
-    if (ig_icemeta_check_depth(requirements, err) < 0 || ig_icemeta_check_depth(updates, err) < 0) return -1;
-    if (requirements && !json_object_is_type(requirements, json_type_array))
-        return ig_error_set(err, IG_E_BAD_REQUEST, "commit: 'requirements' must be an array");
-    if (updates && !json_object_is_type(updates, json_type_array))
-        return ig_error_set(err, IG_E_BAD_REQUEST, "commit: 'updates' must be an array");
-    return 0;
-}
-
-int ig_icemeta_new_location(const char *location, const char *reqloc, const char *what, const char *kind,
-                            char **out, ig_error_t *err)
-{
-    char *loc;
-    *out = NULL;
-    if (!location) location = reqloc;
-    if (!location || !location[0]) return ig_error_set(err, IG_E_BAD_REQUEST, "%s: no %s location", what, kind);
-    if (!(loc = strdup(location))) return ig_icemeta_oom(err);
-    for (size_t n = strlen(loc); n > 1 && loc[n - 1] == '/'; n--)
-        loc[n - 1] = '\0';
-    *out = loc;
-    return 0;
-}
-
-int ig_icemeta_add_schema(json_object *schemas, json_object *schema, int64_t *id, ig_error_t *err)
-{
-    json_object *copy;
-    int64_t next = 0;
-    for (size_t i = 0; i < json_object_array_length(schemas); i++) {
-        json_object *s = json_object_array_get_idx(schemas, i);
-        if (ig_icemeta_schema_same(s, schema)) {
-            *id = ig_icemeta_get_i64(s, "schema-id", 0);
-            return 0;
-        }
-    }
-    if (ig_icemeta_next_id(schemas, "schema-id", -1, &next, err) < 0) return -1;
-    if (!(copy = ig_icemeta_schema_with_id(schema, next))) return ig_icemeta_oom(err);
-    json_object_array_add(schemas, copy);
-    *id = next;
-    return 0;
-}
-
-int ig_icemeta_update_set_location(json_object *m, json_object *u, ig_error_t *err)
-{
-    const char *loc;
-    if (ig_icemeta_req_str(u, "location", ig_icemeta_get_str(u, "action"), &loc, err) < 0) return -1;
-    if (!loc[0]) return ig_error_set(err, IG_E_BAD_REQUEST, "set-location: 'location' must not be empty");
-    ig_icemeta_set_str(m, "location", loc);
-    return 0;
-}
-
-int ig_icemeta_update_set_properties(json_object *props, json_object *u, ig_error_t *err)
-{
-    json_object *upd;
-    if (ig_icemeta_req_object(u, "updates", ig_icemeta_get_str(u, "action"), &upd, err) < 0 ||
-        ig_icemeta_check_string_map(upd, "set-properties: updates", err) < 0)
-        return -1;
-    json_object_object_foreach(upd, k, v)
-        json_object_object_add(props, k, json_object_new_string(json_object_get_string(v)));
-    return 0;
-}
-
-int ig_icemeta_update_remove_properties(json_object *props, json_object *u, ig_error_t *err)
-{
-    json_object *rm;
-    if (ig_icemeta_req_array(u, "removals", ig_icemeta_get_str(u, "action"), &rm, err) < 0) return -1;
-    for (size_t i = 0; i < json_object_array_length(rm); i++)
-        if (!json_object_is_type(json_object_array_get_idx(rm, i), json_type_string))
-            return ig_error_set(err, IG_E_BAD_REQUEST, "remove-properties: 'removals' must hold strings");
-    for (size_t i = 0; i < json_object_array_length(rm); i++)
-        json_object_object_del(props, json_object_get_string(json_object_array_get_idx(rm, i)));
-    return 0;
 }

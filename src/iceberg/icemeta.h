@@ -1,8 +1,11 @@
 /* icemeta — pieces shared by table metadata (tablemeta) and view metadata (viewmeta): checked JSON
  * accessors that report a 400 naming the field, tolerant accessors for documents already validated, the
  * structural caps on client documents, Iceberg schema checks (types, field ids, identifier fields), and the
- * steps of create/commit that tables and views share (argument checks, location, add-schema, the
- * location/properties updates, canonical key order).  Pure logic: no I/O, no global state.
+ * machinery of create/commit that tables and views share: argument checks, the new location, and the
+ * commit dispatch — one loop over a commit's requirements and one over its updates, each looking the
+ * action up in a per-kind table of {name, handler} and then in the table of actions both kinds have
+ * (assign-uuid, upgrade-format-version, add-schema, set-location, set-properties, remove-properties),
+ * which are implemented once, in icemeta_commit.c.  Pure logic: no I/O, no global state.
  *
  * Every function that takes an ig_error_t fills it with code 400 / BadRequestException on failure,
  * unless its comment says otherwise.  No function here keeps a reference to its arguments. */
@@ -63,9 +66,6 @@ int ig_icemeta_schema_same(json_object *a, json_object *b);
 /* The element of array arr whose integer member key equals id, or NULL (borrowed). *idx gets its index. */
 json_object *ig_icemeta_find_by_id(json_object *arr, const char *key, int64_t id, size_t *idx);
 
-/* Highest integer member key over the objects of arr, or dflt if arr is empty/NULL. */
-int64_t ig_icemeta_max_id(json_object *arr, const char *key, int64_t dflt);
-
 /* Collects the integer member key of each object of arr (key NULL: arr's own integer elements) into a
  * sorted malloc'd array *ids of *n entries (caller frees).  -1 on allocation failure. */
 int ig_icemeta_sorted_ids(json_object *arr, const char *key, int64_t **ids, size_t *n);
@@ -116,17 +116,67 @@ int ig_icemeta_check_commit_args(json_object *requirements, json_object *updates
 int ig_icemeta_new_location(const char *location, const char *reqloc, const char *what, const char *kind,
                             char **out, ig_error_t *err);
 
-/* Adds schema (already checked with ig_icemeta_check_schema) to the array schemas unless one with the same
- * fields (ig_icemeta_schema_same) is there: *id gets that one's schema-id, or the next free schema-id,
- * given to a copy appended via ig_icemeta_schema_with_id.  -1 (400) when ids run out, -1 (500) on
- * allocation failure; *id is only set on success. */
-int ig_icemeta_add_schema(json_object *schemas, json_object *schema, int64_t *id, ig_error_t *err);
+/* ---------- commits: the dispatch tables and kinds share ---------- */
 
-/* The set-location, set-properties and remove-properties updates (shared by tables and views): u is the
- * update object, messages name its "action".  set_location writes m's "location"; the properties ones
- * change the object props (m's "properties").  0, or -1 (400) on a malformed update (nothing changed). */
-int ig_icemeta_update_set_location(json_object *m, json_object *u, ig_error_t *err);
-int ig_icemeta_update_set_properties(json_object *props, json_object *u, ig_error_t *err);
-int ig_icemeta_update_remove_properties(json_object *props, json_object *u, ig_error_t *err);
+typedef struct ig_icemeta_commit ig_icemeta_commit_t;
+
+/* Applies update u (an object with a string "action") to c->m.  0, or -1 with *err filled (the commit then
+ * fails as a whole, so a handler may leave c->m half changed). */
+typedef int (*ig_icemeta_update_fn)(ig_icemeta_commit_t *c, json_object *u, ig_error_t *err);
+
+/* Checks requirement r (an object whose "type" is type) against cur, the current metadata (NULL when the
+ * table does not exist yet).  0, or -1 with *err filled (409 when the requirement does not hold). */
+typedef int (*ig_icemeta_requirement_fn)(json_object *cur, json_object *r, const char *type, ig_error_t *err);
+
+/* One row of a kind's table of actions; a table ends with a row whose name is NULL. */
+typedef struct {
+    const char *action;
+    ig_icemeta_update_fn apply;
+} ig_icemeta_update_t;
+
+typedef struct {
+    const char *type;
+    ig_icemeta_requirement_fn check;
+} ig_icemeta_requirement_t;
+
+/* What the shared dispatch and the shared actions need to know about a kind of metadata (table, view). */
+typedef struct {
+    const char *name;                 /* "table" / "view", in messages ("unknown table update action") */
+    const char *uuid_key;             /* the member assign-uuid sets: "table-uuid" / "view-uuid" */
+    const char *last_column_key;      /* the member add-schema keeps at the highest column id, or NULL */
+    int64_t max_format_version;       /* upgrade-format-version accepts 1..this */
+    const char *format_label;         /* "format version" / "view format version", in messages */
+    const char *requirement_label;    /* "requirement" / "view requirement": "unknown <label> type" */
+    const ig_icemeta_update_t *updates;           /* the kind's own update actions */
+    const ig_icemeta_requirement_t *requirements; /* the kind's requirement types */
+} ig_icemeta_kind_t;
+
+/* The state of one commit.  A kind that needs more embeds this as the first member of its own struct and
+ * casts the pointer its handlers receive back to that struct. */
+struct ig_icemeta_commit {
+    const ig_icemeta_kind_t *kind;
+    json_object *m;      /* the metadata being built: a private copy, owned by the caller */
+    int is_new;          /* the table does not exist before this commit (staged create): uuid may be set */
+    int64_t last_schema; /* schema-id added (or reused) last in this commit, -1 if none; "-1" refers to it */
+};
+
+/* Checks every requirement of the array requirements (may be NULL) in order against cur: "type" is looked
+ * up in kind->requirements (400 "unknown <requirement_label> type" otherwise) and checked.  Stops at the
+ * first failure.  0 or -1. */
+int ig_icemeta_check_requirements(const ig_icemeta_kind_t *kind, json_object *cur, json_object *requirements,
+                                  ig_error_t *err);
+
+/* Applies the array updates (may be NULL) to c->m in order: "action" is looked up in c->kind->updates, then
+ * among the shared actions (400 "unknown <kind> update action" when neither has it).  The shared actions:
+ *   assign-uuid             sets kind->uuid_key; a different uuid is refused unless c->is_new;
+ *   upgrade-format-version  1..kind->max_format_version, never a downgrade, the same version is a no-op;
+ *   add-schema              a valid schema, reused when an identical one exists (schema-id = max + 1
+ *                           otherwise), sets c->last_schema; keeps kind->last_column_key (if any) at
+ *                           max(old, highest field id, the update's last-column-id), which must not be
+ *                           below the old one;
+ *   set-location            a non-empty string;
+ *   set-properties / remove-properties  on m's "properties" (created if absent).
+ * Stops at the first failure.  0 or -1 (400, or 500 on allocation failure). */
+int ig_icemeta_apply_updates(ig_icemeta_commit_t *c, json_object *updates, ig_error_t *err);
 
 #endif

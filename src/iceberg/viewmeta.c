@@ -1,6 +1,8 @@
 /* viewmeta — see viewmeta.h.  Works like tablemeta: checks on the way in, updates applied to a private
- * deep copy, the result validated before it is handed back.  Semantics follow Iceberg Java's
- * ViewMetadata.Builder. */
+ * deep copy, the result validated before it is handed back.  The commit loop and the actions views share
+ * with tables (assign-uuid, upgrade-format-version, add-schema, set-location, set-properties,
+ * remove-properties) are icemeta's; this file has the view's own: assert-view-uuid, add-view-version,
+ * set-current-view-version, and version expiry.  Semantics follow Iceberg Java's ViewMetadata.Builder. */
 #include "iceberg/viewmeta.h"
 
 #include <inttypes.h>
@@ -34,7 +36,8 @@ static int check_version(json_object *v, int need_ids, ig_error_t *err)
         if (!json_object_is_type(json_object_array_get_idx(ns, k), json_type_string))
             return ig_error_set(err, IG_E_BAD_REQUEST, "view version: 'default-namespace' must hold strings");
     size_t n = json_object_array_length(reps);
-    if (n == 0) return ig_error_set(err, IG_E_BAD_REQUEST, "view version: 'representations' must not be empty");
+    if (n == 0)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "view version: 'representations' must not be empty");
     for (size_t k = 0; k < n; k++) {
         json_object *r = json_object_array_get_idx(reps, k);
         const char *type, *dialect;
@@ -47,7 +50,8 @@ static int check_version(json_object *v, int need_ids, ig_error_t *err)
             json_object *o = json_object_array_get_idx(reps, j);
             const char *t = ig_icemeta_get_str(o, "type"), *d = ig_icemeta_get_str(o, "dialect");
             if (t && strcmp(t, "sql") == 0 && d && strcasecmp(d, dialect) == 0)
-                return ig_error_set(err, IG_E_BAD_REQUEST, "view version: multiple SQL representations for dialect %s",
+                return ig_error_set(err, IG_E_BAD_REQUEST,
+                                    "view version: multiple SQL representations for dialect %s",
                                     dialect);
         }
     }
@@ -75,7 +79,8 @@ static int check_view(json_object *m, ig_error_t *err)
         return ig_error_set(err, IG_E_BAD_REQUEST, "view metadata must be an object");
     if (ig_icemeta_req_int(m, "format-version", W, &fv, err) < 0) return -1;
     if (fv < 1 || fv > IG_VIEWMETA_MAX_FORMAT_VERSION)
-        return ig_error_set(err, IG_E_BAD_REQUEST, "view metadata: unsupported format-version %" PRId64 " (supported: 1)",
+        return ig_error_set(err, IG_E_BAD_REQUEST,
+                            "view metadata: unsupported format-version %" PRId64 " (supported: 1)",
                             fv);
     if (ig_icemeta_req_str(m, "view-uuid", W, &s, err) < 0 ||
         ig_icemeta_req_str(m, "location", W, &s, err) < 0 ||
@@ -96,7 +101,8 @@ static int check_view(json_object *m, ig_error_t *err)
         if (check_version(json_object_array_get_idx(versions, k), 1, err) < 0) return -1;
     if (check_unique(versions, "version-id", "version-id", err) < 0) return -1;
     if (!(curv = ig_icemeta_find_by_id(versions, "version-id", cur, NULL)))
-        return ig_error_set(err, IG_E_BAD_REQUEST, "view metadata: cannot find current version %" PRId64 " in 'versions'",
+        return ig_error_set(err, IG_E_BAD_REQUEST,
+                            "view metadata: cannot find current version %" PRId64 " in 'versions'",
                             cur);
     i = ig_icemeta_get_i64(curv, "schema-id", -1);
     if (!ig_icemeta_find_by_id(schemas, "schema-id", i, NULL))
@@ -115,6 +121,19 @@ int ig_viewmeta_validate(json_object *meta, ig_error_t *err)
 {
     if (ig_icemeta_check_depth(meta, err) < 0) return -1;
     return check_view(meta, err);
+}
+
+/* The view-version of a create request: the server stamps it, so timestamp-ms may be left out. */
+static int check_request_version(json_object *version, int64_t now_ms, ig_error_t *err)
+{
+    json_object *tmp;
+    int rc;
+    if (ig_icemeta_get(version, "timestamp-ms")) return check_version(version, 0, err);
+    if (!(tmp = ig_icemeta_copy(version))) return ig_icemeta_oom(err);
+    ig_icemeta_set_i64(tmp, "timestamp-ms", now_ms);
+    rc = check_version(tmp, 0, err);
+    json_object_put(tmp);
+    return rc;
 }
 
 static const char *const canonical_keys[] = {"view-uuid",   "format-version",     "location",
@@ -147,18 +166,7 @@ int ig_viewmeta_create(json_object *req, const char *location, const char *view_
     if (!name[0]) return ig_error_set(err, IG_E_BAD_REQUEST, "%s: 'name' must not be empty", W);
     if (props && ig_icemeta_check_string_map(props, "create view request: properties", err) < 0) return -1;
     if (ig_icemeta_check_schema(schema, 0, NULL, err) < 0) return -1;
-    /* The server stamps the version; accept a request without timestamp-ms. */
-    if (!ig_icemeta_get(version, "timestamp-ms")) {
-        json_object *tmp = ig_icemeta_copy(version);
-        int rc;
-        if (!tmp) return ig_icemeta_oom(err);
-        ig_icemeta_set_i64(tmp, "timestamp-ms", now_ms);
-        rc = check_version(tmp, 0, err);
-        json_object_put(tmp);
-        if (rc < 0) return -1;
-    } else if (check_version(version, 0, err) < 0) {
-        return -1;
-    }
+    if (check_request_version(version, now_ms, err) < 0) return -1;
     if (!view_uuid || !view_uuid[0]) return ig_error_set(err, IG_E_BAD_REQUEST, "view uuid is required");
     if (ig_icemeta_new_location(location, reqloc, W, "view", &loc, err) < 0) return -1;
 
@@ -198,11 +206,16 @@ fail:
 /* ---------- commit ---------- */
 
 typedef struct {
-    json_object *m;
-    int64_t last_schema, last_version; /* added last in this commit, -1 if none */
-    json_object *added;                /* version ids added in this commit */
+    ig_icemeta_commit_t base; /* first: the handlers get &base and cast back (V()) */
+    int64_t last_version;     /* added last in this commit, -1 if none */
+    json_object *added;       /* version ids added in this commit */
     int64_t now_ms;
 } vcommit_t;
+
+static vcommit_t *V(ig_icemeta_commit_t *c)
+{
+    return (vcommit_t *)c;
+}
 
 static int added_here(vcommit_t *c, int64_t id)
 {
@@ -211,65 +224,17 @@ static int added_here(vcommit_t *c, int64_t id)
     return 0;
 }
 
-#define UW(u) ig_icemeta_get_str(u, "action")
+/* The action of update u, for messages. */
+#define ACTION(u) ig_icemeta_get_str(u, "action")
 
-static int vu_assign_uuid(vcommit_t *c, json_object *u, ig_error_t *err)
+static int req_assert_view_uuid(json_object *cur, json_object *r, const char *type, ig_error_t *err)
 {
-    const char *uuid, *have = ig_icemeta_get_str(c->m, "view-uuid");
-    if (ig_icemeta_req_str(u, "uuid", UW(u), &uuid, err) < 0) return -1;
-    if (!uuid[0]) return ig_error_set(err, IG_E_BAD_REQUEST, "assign-uuid: 'uuid' must not be empty");
-    if (have && strcmp(have, uuid) != 0)
-        return ig_error_set(err, IG_E_BAD_REQUEST, "assign-uuid: cannot reassign the uuid of an existing view (%s)", have);
+    const char *uuid, *have = ig_icemeta_get_str(cur, "view-uuid");
+    if (ig_icemeta_req_str(r, "uuid", type, &uuid, err) < 0) return -1;
+    if (strcmp(have, uuid) != 0)
+        return ig_error_set(err, IG_E_COMMIT_FAILED,
+                            "Requirement failed: view UUID does not match: expected %s != %s", uuid, have);
     return 0;
-}
-
-static int vu_upgrade_format_version(vcommit_t *c, json_object *u, ig_error_t *err)
-{
-    int64_t fv, have = ig_icemeta_get_i64(c->m, "format-version", 1);
-    if (ig_icemeta_req_int(u, "format-version", UW(u), &fv, err) < 0) return -1;
-    if (fv < 1 || fv > IG_VIEWMETA_MAX_FORMAT_VERSION)
-        return ig_error_set(err, IG_E_BAD_REQUEST, "upgrade-format-version: unsupported view format version %" PRId64, fv);
-    if (fv < have)
-        return ig_error_set(
-            err, IG_E_BAD_REQUEST, "upgrade-format-version: cannot downgrade v%" PRId64 " view to v%" PRId64, have, fv);
-    ig_icemeta_set_i64(c->m, "format-version", fv);
-    return 0;
-}
-
-static int vu_add_schema(vcommit_t *c, json_object *u, ig_error_t *err)
-{
-    json_object *schema, *schemas = ig_icemeta_get(c->m, "schemas");
-    int64_t given;
-    if (ig_icemeta_req_object(u, "schema", UW(u), &schema, err) < 0 ||
-        ig_icemeta_check_schema(schema, 0, NULL, err) < 0 ||
-        ig_icemeta_opt_int(u, "last-column-id", UW(u), &given, err) < 0)
-        return -1;
-    return ig_icemeta_add_schema(schemas, schema, &c->last_schema, err);
-}
-
-static int vu_set_location(vcommit_t *c, json_object *u, ig_error_t *err)
-{
-    return ig_icemeta_update_set_location(c->m, u, err);
-}
-
-static json_object *props_of(json_object *m)
-{
-    json_object *p = ig_icemeta_get(m, "properties");
-    if (!json_object_is_type(p, json_type_object)) {
-        p = json_object_new_object();
-        json_object_object_add(m, "properties", p);
-    }
-    return p;
-}
-
-static int vu_set_properties(vcommit_t *c, json_object *u, ig_error_t *err)
-{
-    return ig_icemeta_update_set_properties(props_of(c->m), u, err);
-}
-
-static int vu_remove_properties(vcommit_t *c, json_object *u, ig_error_t *err)
-{
-    return ig_icemeta_update_remove_properties(props_of(c->m), u, err);
 }
 
 /* Same version apart from version-id and timestamp-ms (Iceberg Java reuses such a version). */
@@ -282,20 +247,21 @@ static int version_same(json_object *a, json_object *b)
     return 1;
 }
 
-static int vu_add_view_version(vcommit_t *c, json_object *u, ig_error_t *err)
+static int vu_add_view_version(ig_icemeta_commit_t *bc, json_object *u, ig_error_t *err)
 {
-    json_object *v, *copy, *versions = ig_icemeta_get(c->m, "versions");
+    vcommit_t *c = V(bc);
+    json_object *v, *copy, *versions = ig_icemeta_get(bc->m, "versions");
     int64_t sid;
-    if (ig_icemeta_req_object(u, "view-version", UW(u), &v, err) < 0 || check_version(v, 0, err) < 0)
+    if (ig_icemeta_req_object(u, "view-version", ACTION(u), &v, err) < 0 || check_version(v, 0, err) < 0)
         return -1;
     if (ig_icemeta_req_int(v, "schema-id", "add-view-version: view-version", &sid, err) < 0) return -1;
     if (sid == -1) {
-        if (c->last_schema < 0)
+        if (bc->last_schema < 0)
             return ig_error_set(err, IG_E_BAD_REQUEST,
                                 "add-view-version: schema-id -1 (last added) but no schema was added");
-        sid = c->last_schema;
+        sid = bc->last_schema;
     }
-    if (!ig_icemeta_find_by_id(ig_icemeta_get(c->m, "schemas"), "schema-id", sid, NULL))
+    if (!ig_icemeta_find_by_id(ig_icemeta_get(bc->m, "schemas"), "schema-id", sid, NULL))
         return ig_error_set(err, IG_E_BAD_REQUEST, "add-view-version: unknown schema-id %" PRId64, sid);
     if (!(copy = ig_icemeta_copy(v))) return ig_icemeta_oom(err);
     ig_icemeta_set_i64(copy, "schema-id", sid);
@@ -319,40 +285,51 @@ static int vu_add_view_version(vcommit_t *c, json_object *u, ig_error_t *err)
     return 0;
 }
 
-static int vu_set_current_view_version(vcommit_t *c, json_object *u, ig_error_t *err)
+static int vu_set_current_view_version(ig_icemeta_commit_t *bc, json_object *u, ig_error_t *err)
 {
+    vcommit_t *c = V(bc);
+    json_object *m = bc->m;
     int64_t id;
     json_object *v;
-    if (ig_icemeta_req_int(u, "view-version-id", UW(u), &id, err) < 0) return -1;
+    if (ig_icemeta_req_int(u, "view-version-id", ACTION(u), &id, err) < 0) return -1;
     if (id == -1) {
         if (c->last_version < 0)
             return ig_error_set(err, IG_E_BAD_REQUEST,
                                 "set-current-view-version: -1 (last added) but no version was added");
         id = c->last_version;
     }
-    if (!(v = ig_icemeta_find_by_id(ig_icemeta_get(c->m, "versions"), "version-id", id, NULL)))
-        return ig_error_set(err, IG_E_BAD_REQUEST, "set-current-view-version: unknown view version %" PRId64, id);
-    if (ig_icemeta_get_i64(c->m, "current-version-id", -1) == id) return 0;
-    ig_icemeta_set_i64(c->m, "current-version-id", id);
+    if (!(v = ig_icemeta_find_by_id(ig_icemeta_get(m, "versions"), "version-id", id, NULL)))
+        return ig_error_set(err, IG_E_BAD_REQUEST,
+                            "set-current-view-version: unknown view version %" PRId64, id);
+    if (ig_icemeta_get_i64(m, "current-version-id", -1) == id) return 0;
+    ig_icemeta_set_i64(m, "current-version-id", id);
     int64_t ts = added_here(c, id) ? ig_icemeta_get_i64(v, "timestamp-ms", c->now_ms) : c->now_ms;
     json_object *e = log_entry(id, ts);
     if (!e) return ig_icemeta_oom(err);
-    json_object_array_add(ig_icemeta_get(c->m, "version-log"), e);
+    json_object_array_add(ig_icemeta_get(m, "version-log"), e);
     return 0;
 }
 
-static const struct {
-    const char *action;
-    int (*apply)(vcommit_t *, json_object *, ig_error_t *);
-} vupdates[] = {
-    {"assign-uuid", vu_assign_uuid},
-    {"upgrade-format-version", vu_upgrade_format_version},
-    {"add-schema", vu_add_schema},
-    {"set-location", vu_set_location},
-    {"set-properties", vu_set_properties},
-    {"remove-properties", vu_remove_properties},
+static const ig_icemeta_update_t view_updates[] = {
     {"add-view-version", vu_add_view_version},
     {"set-current-view-version", vu_set_current_view_version},
+    {NULL, NULL},
+};
+
+static const ig_icemeta_requirement_t view_requirements[] = {
+    {"assert-view-uuid", req_assert_view_uuid},
+    {NULL, NULL},
+};
+
+static const ig_icemeta_kind_t view_kind = {
+    .name = "view",
+    .uuid_key = "view-uuid",
+    .last_column_key = NULL, /* view metadata has no last-column-id */
+    .max_format_version = IG_VIEWMETA_MAX_FORMAT_VERSION,
+    .format_label = "view format version",
+    .requirement_label = "view requirement",
+    .updates = view_updates,
+    .requirements = view_requirements,
 };
 
 static int cmp_desc(const void *a, const void *b)
@@ -364,18 +341,20 @@ static int cmp_desc(const void *a, const void *b)
 /* Expires the oldest versions beyond version.history.num-entries (see viewmeta.h). */
 static int expire_versions(vcommit_t *c, ig_error_t *err)
 {
-    json_object *versions = ig_icemeta_get(c->m, "versions"), *log = ig_icemeta_get(c->m, "version-log");
+    json_object *md = c->base.m, *versions = ig_icemeta_get(md, "versions");
+    json_object *log = ig_icemeta_get(md, "version-log");
     long keep = 10;
-    const char *s = ig_icemeta_get_str(ig_icemeta_get(c->m, "properties"), "version.history.num-entries");
+    const char *s = ig_icemeta_get_str(ig_icemeta_get(md, "properties"), "version.history.num-entries");
     if (s) {
         char *end;
         long v = strtol(s, &end, 10);
         if (end == s || *end != '\0' || v < 1)
             return ig_error_set(
-                err, IG_E_BAD_REQUEST, "property version.history.num-entries must be a positive integer, got \"%s\"", s);
+                err, IG_E_BAD_REQUEST,
+                "property version.history.num-entries must be a positive integer, got \"%s\"", s);
         keep = v;
     }
-    int64_t cur = ig_icemeta_get_i64(c->m, "current-version-id", -1);
+    int64_t cur = ig_icemeta_get_i64(md, "current-version-id", -1);
     size_t must = json_object_array_length(c->added) + (added_here(c, cur) ? 0 : 1);
     if ((size_t)keep < must) keep = (long)must;
     size_t n = json_object_array_length(versions);
@@ -411,48 +390,24 @@ static int expire_versions(vcommit_t *c, ig_error_t *err)
 int ig_viewmeta_commit(json_object *current, json_object *requirements, json_object *updates, int64_t now_ms,
                        json_object **out_meta, ig_error_t *err)
 {
-    vcommit_t c = {.last_schema = -1, .last_version = -1, .now_ms = now_ms};
+    vcommit_t c = {.base = {.kind = &view_kind, .last_schema = -1}, .last_version = -1, .now_ms = now_ms};
     if (ig_icemeta_check_commit_args(requirements, updates, out_meta, err) < 0) return -1;
     if (!current) return ig_error_set(err, IG_E_NO_SUCH_VIEW, "View does not exist");
     if (ig_viewmeta_validate(current, err) < 0) return -1;
+    if (ig_icemeta_check_requirements(&view_kind, current, requirements, err) < 0) return -1;
 
-    for (size_t i = 0; requirements && i < json_object_array_length(requirements); i++) {
-        json_object *r = json_object_array_get_idx(requirements, i);
-        const char *type, *uuid;
-        if (ig_icemeta_req_str(r, "type", "requirement", &type, err) < 0) return -1;
-        if (strcmp(type, "assert-view-uuid") != 0)
-            return ig_error_set(err, IG_E_BAD_REQUEST, "unknown view requirement type \"%s\"", type);
-        if (ig_icemeta_req_str(r, "uuid", type, &uuid, err) < 0) return -1;
-        const char *have = ig_icemeta_get_str(current, "view-uuid");
-        if (strcmp(have, uuid) != 0)
-            return ig_error_set(
-                err, IG_E_COMMIT_FAILED, "Requirement failed: view UUID does not match: expected %s != %s", uuid, have);
-    }
-
-    if (!(c.m = ig_icemeta_copy(current)) || !(c.added = json_object_new_array())) goto oom;
-    for (size_t i = 0; updates && i < json_object_array_length(updates); i++) {
-        json_object *u = json_object_array_get_idx(updates, i);
-        const char *action;
-        size_t k = 0, nk = sizeof vupdates / sizeof vupdates[0];
-        if (ig_icemeta_req_str(u, "action", "update", &action, err) < 0) goto fail;
-        while (k < nk && strcmp(vupdates[k].action, action) != 0)
-            k++;
-        if (k == nk) {
-            ig_error_set(err, IG_E_BAD_REQUEST, "unknown view update action \"%s\"", action);
-            goto fail;
-        }
-        if (vupdates[k].apply(&c, u, err) < 0) goto fail;
-    }
+    if (!(c.base.m = ig_icemeta_copy(current)) || !(c.added = json_object_new_array())) goto oom;
+    if (ig_icemeta_apply_updates(&c.base, updates, err) < 0) goto fail;
     if (expire_versions(&c, err) < 0) goto fail;
-    c.m = ig_icemeta_reorder(c.m, canonical_keys);
-    if (check_view(c.m, err) < 0) goto fail;
-    *out_meta = c.m;
+    c.base.m = ig_icemeta_reorder(c.base.m, canonical_keys);
+    if (check_view(c.base.m, err) < 0) goto fail;
+    *out_meta = c.base.m;
     json_object_put(c.added);
     return 0;
 oom:
     ig_icemeta_oom(err);
 fail:
-    json_object_put(c.m);
+    json_object_put(c.base.m);
     json_object_put(c.added);
     return -1;
 }

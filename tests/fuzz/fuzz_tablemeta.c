@@ -1,7 +1,9 @@
 /* fuzz_tablemeta — libFuzzer driver for tablemeta and viewmeta.  Not part of the default build.
  *
- * Built and run by `make fuzz` (FUZZ_SECONDS each); seeds in tests/fuzz/corpus/fuzz_tablemeta/ (the shared
- * fixtures make good extra seeds: build-fuzz/fuzz/fuzz_tablemeta ../shared/iceberg/fixtures).
+ * Built and run by `make fuzz` (FUZZ_SECONDS each); seeds in tests/fuzz/corpus/fuzz_tablemeta/ (metadata
+ * documents, commits {"current","requirements","updates"}, create requests, a staged create).  The unit-test
+ * fixtures make good extra seeds; name a scratch folder first, since libFuzzer writes new inputs into the
+ * first one: build-fuzz/fuzz/fuzz_tablemeta build-fuzz/corpus/fuzz_tablemeta tests/unit/fixtures
  *
  * One input is one JSON document.  It is fed to every entry point as whatever it could be (a metadata
  * document, a create request, a commit {"current","requirements","updates"}), and the driver checks the

@@ -1,6 +1,6 @@
-/* Test helpers shared by the Iceberg metadata unit tests (test_tablemeta, test_viewmeta): JSON literals
- * written with ' for " (J()), the fixtures in ../shared/iceberg/fixtures (or $IG_FIXTURES), checked member
- * access that fails the test instead of crashing, and expect_ok / expect_fail on an ig_error_t.
+/* Test helpers for the Iceberg metadata unit tests (test_tablemeta, test_viewmeta): JSON literals written
+ * with ' for " (J()), the metadata documents in tests/unit/fixtures/ (fixture()), checked member access
+ * that fails the test instead of crashing, and expect_ok / expect_fail on an ig_error_t.
  *
  * A file that defines FX_COMMIT(cur, reqs, ups, out, err) (the commit under test, taking parsed lists) and
  * FX_VALIDATE(meta, err) before including this header also gets commit(), commit_ok() and commit_fails(),
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <json-c/json.h>
@@ -35,14 +36,34 @@ static inline json_object *J(const char *s)
     return o;
 }
 
-/* Reads fixture file name; fails the test when it cannot.  The caller owns the result. */
+/* The fixtures live in fixtures/ beside this header, found through __FILE__ (the header's path as the
+ * compiler was given it: tests/unit/fixtures.h when make runs at the repository root), so no build flag
+ * names them.  fixture_at() tries <base>/<dir of this header>/fixtures/<name>, base "" (the working
+ * directory, or an absolute __FILE__) first; when the test runs from elsewhere, the folders above the test
+ * binary (build/tests/ -> the repository root) are tried as bases too. */
+static inline json_object *fixture_at(const char *base, const char *name, char *path, size_t size)
+{
+    const char *here = __FILE__, *slash = strrchr(here, '/');
+    int dirlen = slash ? (int)(slash - here) + 1 : 0;
+    int n = snprintf(path, size, "%s%s%.*sfixtures/%s", base, base[0] ? "/" : "", dirlen, here, name);
+    return n > 0 && (size_t)n < size ? json_object_from_file(path) : NULL;
+}
+
+/* Reads fixture file name (tests/unit/fixtures/<name>); fails the test when it cannot.  The caller owns
+ * the result. */
 static inline json_object *fixture(const char *name)
 {
-    const char *dir = getenv("IG_FIXTURES");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "../shared/iceberg/fixtures", name);
-    json_object *o = json_object_from_file(path);
-    if (!o) fail_msg("cannot read fixture %s (run from the repo root or set IG_FIXTURES)", path);
+    char path[4096], dir[4096];
+    json_object *o = fixture_at("", name, path, sizeof path);
+    if (!o && __FILE__[0] != '/') {
+        ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+        dir[n > 0 ? n : 0] = '\0';
+        for (char *cut; !o && (cut = strrchr(dir, '/')) && cut > dir;) {
+            *cut = '\0';
+            o = fixture_at(dir, name, path, sizeof path);
+        }
+    }
+    if (!o) fail_msg("cannot read fixture %s (tests/unit/fixtures/%s)", path, name);
     return o;
 }
 

@@ -1,6 +1,6 @@
-/* Unit tests for tablemeta: the fixtures in ../shared/iceberg/fixtures (or $IG_FIXTURES), create,
- * every requirement, every update, -1 semantics, the sequence-number rule, caps.
- * Run from the repository root: build/tests/test_tablemeta.
+/* Unit tests for tablemeta: the metadata documents in tests/unit/fixtures/ (valid v1/v2/v3, statistics,
+ * and invalid ones with the error each must produce), create, every requirement, every update, -1
+ * semantics, the sequence-number rule, caps.  build/tests/test_tablemeta finds the fixtures on its own.
  * JSON literals in this file use ' for " (see J()) to stay readable. */
 #include <math.h>
 
@@ -23,14 +23,14 @@ static void assert_round_trip(json_object *m)
     json_object_put(back);
 }
 
-static const int64_t SNAP1 = 3051729675574597004LL, SNAP2 = 3055729675574597004LL;
+static const int64_t SNAP1 = 4611686018427387905LL, SNAP2 = 8935141660703064071LL;
 
 /* ---------- fixtures ---------- */
 
 static const char *const valid_fixtures[] = {
-    "TableMetadataV1Valid.json",         "TableMetadataV2Valid.json",
-    "TableMetadataV2ValidMinimal.json",  "TableMetadataV3ValidMinimal.json",
-    "TableMetadataStatisticsFiles.json", "TableMetadataPartitionStatisticsFiles.json",
+    "table-v1-valid.json",         "table-v2-valid.json",
+    "table-v2-minimal.json",  "table-v3-minimal.json",
+    "table-v2-statistics.json", "table-v2-partition-statistics.json",
 };
 
 static void test_valid_fixtures_validate_and_round_trip(void **state)
@@ -54,11 +54,11 @@ static void test_valid_fixtures_validate_and_round_trip(void **state)
 static void test_64bit_snapshot_ids_exact(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json");
+    json_object *m = fixture("table-v2-valid.json");
     assert_true(geti(m, "current-snapshot-id") == SNAP2);
     const char *s = ig_tablemeta_to_string(m);
-    assert_non_null(strstr(s, "\"current-snapshot-id\":3055729675574597004"));
-    assert_non_null(strstr(s, "\"parent-snapshot-id\":3051729675574597004"));
+    assert_non_null(strstr(s, "\"current-snapshot-id\":8935141660703064071"));
+    assert_non_null(strstr(s, "\"parent-snapshot-id\":4611686018427387905"));
     assert_null(strstr(s, "\\/")); /* no slash escaping */
     json_object *back = json_tokener_parse(s);
     assert_true(geti(back, "current-snapshot-id") == SNAP2);
@@ -67,7 +67,7 @@ static void test_64bit_snapshot_ids_exact(void **state)
     json_object *out = commit_ok(m, NULL, "[{'action':'set-properties','updates':{'a':'b'}}]");
     assert_true(geti(out, "current-snapshot-id") == SNAP2);
     assert_true(geti(get(get(out, "refs"), "main"), "snapshot-id") == SNAP2);
-    assert_non_null(strstr(ig_tablemeta_to_string(out), "3055729675574597004"));
+    assert_non_null(strstr(ig_tablemeta_to_string(out), "8935141660703064071"));
     json_object_put(out);
     json_object_put(back);
     json_object_put(m);
@@ -79,13 +79,13 @@ static void test_invalid_fixtures_rejected(void **state)
     static const struct {
         const char *file, *msg;
     } cases[] = {
-        {"TableMetadataUnsupportedVersion.json", "unsupported format-version 42"},
-        {"TableMetadataV1MissingSchemaType.json", "missing required field 'type'"},
-        {"TableMetadataV2CurrentSchemaNotFound.json", "current-schema-id 2 is not in 'schemas'"},
-        {"TableMetadataV2MissingLastPartitionId.json", "missing required field 'last-partition-id'"},
-        {"TableMetadataV2MissingPartitionSpecs.json", "missing required field 'partition-specs'"},
-        {"TableMetadataV2MissingSchemas.json", "missing required field 'schemas'"},
-        {"TableMetadataV2MissingSortOrder.json", "missing required field 'sort-orders'"},
+        {"table-unsupported-version.json", "unsupported format-version 4 "},
+        {"table-v1-missing-schema-type.json", "missing required field 'type'"},
+        {"table-v2-current-schema-not-found.json", "current-schema-id 7 is not in 'schemas'"},
+        {"table-v2-missing-last-partition-id.json", "missing required field 'last-partition-id'"},
+        {"table-v2-missing-partition-specs.json", "missing required field 'partition-specs'"},
+        {"table-v2-missing-schemas.json", "missing required field 'schemas'"},
+        {"table-v2-missing-sort-orders.json", "missing required field 'sort-orders'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         json_object *m = fixture(cases[i].file), *out = NULL;
@@ -106,37 +106,37 @@ static void test_validate_semantic_errors(void **state)
 {
     (void)state;
     ig_error_t err;
-    json_object *m = fixture("TableMetadataV2Valid.json");
+    json_object *m = fixture("table-v2-valid.json");
     json_object_object_add(m, "current-snapshot-id", json_object_new_int64(42));
     expect_fail(ig_tablemeta_validate(m, &err), err, 400, "current-snapshot-id 42 is not in 'snapshots'");
     json_object_put(m);
 
-    m = fixture("TableMetadataV2Valid.json");
+    m = fixture("table-v2-valid.json");
     json_object_object_add(m, "default-sort-order-id", json_object_new_int64(9));
     expect_fail(ig_tablemeta_validate(m, &err), err, 400, "default-sort-order-id 9");
     json_object_put(m);
 
-    m = fixture("TableMetadataV2Valid.json");
+    m = fixture("table-v2-valid.json");
     json_object_object_add(m, "last-sequence-number", json_object_new_int64(0));
     expect_fail(ig_tablemeta_validate(m, &err), err, 400, "above last-sequence-number");
     json_object_put(m);
 
-    m = fixture("TableMetadataV2Valid.json");
-    json_object_object_add(m, "refs", J("{'main':{'type':'branch','snapshot-id':3051729675574597004}}"));
+    m = fixture("table-v2-valid.json");
+    json_object_object_add(m, "refs", J("{'main':{'type':'branch','snapshot-id':4611686018427387905}}"));
     expect_fail(ig_tablemeta_validate(m, &err), err, 400, "does not match the main branch");
     json_object_put(m);
 
-    m = fixture("TableMetadataV3ValidMinimal.json");
+    m = fixture("table-v3-minimal.json");
     json_object_object_del(m, "next-row-id");
     expect_fail(ig_tablemeta_validate(m, &err), err, 400, "'next-row-id'");
     json_object_put(m);
 
     /* wrong JSON types are a 400, never an assertion inside json-c (fuzzer finding) */
-    m = fixture("TableMetadataV1Valid.json");
+    m = fixture("table-v1-valid.json");
     json_object_object_add(m, "partition-specs", json_object_new_int(3));
     expect_fail(ig_tablemeta_validate(m, &err), err, 400, "'partition-specs' must be an array");
     json_object_put(m);
-    m = fixture("TableMetadataV2Valid.json");
+    m = fixture("table-v2-valid.json");
     json_object_object_add(m, "refs", json_object_new_array());
     expect_fail(ig_tablemeta_validate(m, &err), err, 400, "'refs' must be an object");
     json_object_put(m);
@@ -326,15 +326,15 @@ static void test_create_rejects_bad_requests(void **state)
 static void test_requirements_pass_and_fail(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json"), *out;
+    json_object *m = fixture("table-v2-valid.json"), *out;
     static const struct {
         const char *pass, *fail, *msg;
     } cases[] = {
-        {"[{'type':'assert-table-uuid','uuid':'9c12d441-03fe-4693-9a96-a0705ddf69c1'}]",
+        {"[{'type':'assert-table-uuid','uuid':'4e8c2f1a-7b3d-4a96-b0e5-c81d2f9a3b67'}]",
          "[{'type':'assert-table-uuid','uuid':'00000000-0000-0000-0000-000000000000'}]",
          "UUID does not match"},
-        {"[{'type':'assert-ref-snapshot-id','ref':'main','snapshot-id':3055729675574597004}]",
-         "[{'type':'assert-ref-snapshot-id','ref':'main','snapshot-id':3051729675574597004}]", "has changed"},
+        {"[{'type':'assert-ref-snapshot-id','ref':'main','snapshot-id':8935141660703064071}]",
+         "[{'type':'assert-ref-snapshot-id','ref':'main','snapshot-id':4611686018427387905}]", "has changed"},
         {"[{'type':'assert-ref-snapshot-id','ref':'dev','snapshot-id':null}]",
          "[{'type':'assert-ref-snapshot-id','ref':'main','snapshot-id':null}]", "created concurrently"},
         {"[]", "[{'type':'assert-ref-snapshot-id','ref':'dev','snapshot-id':1}]", "is missing"},
@@ -348,7 +348,7 @@ static void test_requirements_pass_and_fail(void **state)
          "last assigned partition id changed"},
         {"[{'type':'assert-default-spec-id','default-spec-id':0}]",
          "[{'type':'assert-default-spec-id','default-spec-id':1}]", "default partition spec changed"},
-        {"[{'type':'assert-default-sort-order-id','default-sort-order-id':3}]",
+        {"[{'type':'assert-default-sort-order-id','default-sort-order-id':5}]",
          "[{'type':'assert-default-sort-order-id','default-sort-order-id':0}]", "default sort order changed"},
         {"[]", "[{'type':'assert-create'}]", "table already exists"},
     };
@@ -379,8 +379,8 @@ static void test_requirements_pass_and_fail(void **state)
 static void test_assign_uuid_and_format_version(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json"), *out;
-    out = commit_ok(m, NULL, "[{'action':'assign-uuid','uuid':'9c12d441-03fe-4693-9a96-a0705ddf69c1'}]");
+    json_object *m = fixture("table-v2-valid.json"), *out;
+    out = commit_ok(m, NULL, "[{'action':'assign-uuid','uuid':'4e8c2f1a-7b3d-4a96-b0e5-c81d2f9a3b67'}]");
     json_object_put(out);
     commit_fails(m, NULL, "[{'action':'assign-uuid','uuid':'other'}]", 400, "cannot reassign");
 
@@ -398,7 +398,7 @@ static void test_assign_uuid_and_format_version(void **state)
     json_object_put(m);
 
     /* v1 -> v2 upgrade of a v1 document: normalized lists kept, legacy fields dropped */
-    m = fixture("TableMetadataV1Valid.json");
+    m = fixture("table-v1-valid.json");
     out = commit_ok(m, NULL, "[{'action':'upgrade-format-version','format-version':2}]");
     assert_int_equal(geti(out, "format-version"), 2);
     assert_null(get(out, "schema"));
@@ -412,7 +412,7 @@ static void test_assign_uuid_and_format_version(void **state)
 static void test_add_schema_and_set_current(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json"), *out;
+    json_object *m = fixture("table-v2-valid.json"), *out;
     out = commit_ok(m, NULL,
                     "[{'action':'add-schema','schema':{'type':'struct','schema-id':99,'fields':["
                     "{'id':1,'name':'x','required':true,'type':'long'},{'id':4,'name':'w','required':false,'"
@@ -426,7 +426,7 @@ static void test_add_schema_and_set_current(void **state)
 
     /* an identical schema is reused, and -1 points at it */
     out = commit_ok(m, NULL,
-                    "[{'action':'add-schema','schema':{'type':'struct','fields':[{'id':1,'name':'x','"
+                    "[{'action':'add-schema','schema':{'type':'struct','fields':[{'id':1,'name':'order_id','"
                     "required':true,'type':'long'}]}},"
                     "{'action':'set-current-schema','schema-id':-1}]");
     assert_int_equal(len(get(out, "schemas")), 2);
@@ -458,7 +458,7 @@ static void test_add_schema_and_set_current(void **state)
 static void test_add_spec_and_default(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json"), *out;
+    json_object *m = fixture("table-v2-valid.json"), *out;
     out = commit_ok(m, NULL,
                     "[{'action':'add-spec','spec':{'fields':[{'name':'z_bucket','transform':'bucket[8]','"
                     "source-id':3}]}},"
@@ -472,8 +472,8 @@ static void test_add_spec_and_default(void **state)
 
     /* re-adding the existing spec reuses id 0 */
     out = commit_ok(m, NULL,
-                    "[{'action':'add-spec','spec':{'fields':[{'name':'x','transform':'identity','source-id':"
-                    "1,'field-id':1000}]}},"
+                    "[{'action':'add-spec','spec':{'fields':[{'name':'order_id_bucket','transform':'bucket[16]',"
+                    "'source-id':1,'field-id':1000}]}},"
                     "{'action':'set-default-spec','spec-id':-1}]");
     assert_int_equal(len(get(out, "partition-specs")), 1);
     assert_int_equal(geti(out, "default-spec-id"), 0);
@@ -498,13 +498,13 @@ static void test_add_spec_and_default(void **state)
 static void test_add_sort_order_and_default(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json"), *out;
+    json_object *m = fixture("table-v2-valid.json"), *out;
     out = commit_ok(m, NULL,
                     "[{'action':'add-sort-order','sort-order':{'order-id':1,'fields':[{'transform':'identity'"
                     ",'source-id':1,"
                     "'direction':'asc','null-order':'nulls-first'}]}},{'action':'set-default-sort-order','"
                     "sort-order-id':-1}]");
-    assert_int_equal(geti(out, "default-sort-order-id"), 4); /* max(3) + 1 */
+    assert_int_equal(geti(out, "default-sort-order-id"), 6); /* max(5) + 1 */
     assert_int_equal(len(get(out, "sort-orders")), 2);
     json_object_put(out);
 
@@ -527,8 +527,8 @@ static void test_add_sort_order_and_default(void **state)
 
 static const char *const ADD_SNAP3 =
     "[{'action':'add-snapshot','snapshot':{'snapshot-id':9007199254740993,'parent-snapshot-id':"
-    "3055729675574597004,"
-    "'sequence-number':35,'timestamp-ms':1600000000000,'manifest-list':'s3://a/b/"
+    "8935141660703064071,"
+    "'sequence-number':58,'timestamp-ms':1600000000000,'manifest-list':'s3://a/b/"
     "3.avro','summary':{'operation':'append'},"
     "'schema-id':1}},"
     "{'action':'set-snapshot-ref','ref-name':'main','type':'branch','snapshot-id':9007199254740993}]";
@@ -536,10 +536,10 @@ static const char *const ADD_SNAP3 =
 static void test_add_snapshot_and_main_ref(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json"), *out;
-    out = commit_ok(m, "[{'type':'assert-ref-snapshot-id','ref':'main','snapshot-id':3055729675574597004}]",
+    json_object *m = fixture("table-v2-valid.json"), *out;
+    out = commit_ok(m, "[{'type':'assert-ref-snapshot-id','ref':'main','snapshot-id':8935141660703064071}]",
                     ADD_SNAP3);
-    assert_int_equal(geti(out, "last-sequence-number"), 35);
+    assert_int_equal(geti(out, "last-sequence-number"), 58);
     assert_true(geti(out, "current-snapshot-id") == 9007199254740993LL); /* 2^53 + 1: no double in the path */
     assert_true(geti(get(get(out, "refs"), "main"), "snapshot-id") == 9007199254740993LL);
     assert_string_equal(gets(get(get(out, "refs"), "main"), "type"), "branch");
@@ -554,39 +554,39 @@ static void test_add_snapshot_and_main_ref(void **state)
     /* the sequence-number rule */
     commit_fails(
         m, NULL,
-        "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':34,'timestamp-ms':1,"
+        "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':57,'timestamp-ms':1,"
         "'manifest-list':'m','summary':{'operation':'append'}}}]",
-        400, "sequence number 34 older than or equal to last sequence number 34");
+        400, "sequence number 57 older than or equal to last sequence number 57");
     commit_fails(m, NULL,
                  "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'timestamp-ms':1,"
                  "'manifest-list':'m','summary':{'operation':'append'}}}]",
                  400, "'sequence-number'");
     commit_fails(m, NULL,
                  "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'parent-snapshot-id':6,'sequence-"
-                 "number':40,'timestamp-ms':1,"
+                 "number':60,'timestamp-ms':1,"
                  "'manifest-list':'m','summary':{'operation':'append'}}}]",
                  400, "parent snapshot 6");
     commit_fails(m, NULL,
-                 "[{'action':'add-snapshot','snapshot':{'snapshot-id':3055729675574597004,'sequence-number':"
-                 "40,'timestamp-ms':1,"
+                 "[{'action':'add-snapshot','snapshot':{'snapshot-id':8935141660703064071,'sequence-number':"
+                 "60,'timestamp-ms':1,"
                  "'manifest-list':'m','summary':{'operation':'append'}}}]",
                  400, "already exists");
     commit_fails(
         m, NULL,
-        "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':40,'timestamp-ms':1,"
+        "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':60,'timestamp-ms':1,"
         "'manifest-list':'m'}}]",
         400, "'summary'");
     /* two snapshots in one commit: sequence numbers must increase */
     commit_fails(m, NULL,
-                 "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':40,'timestamp-ms':"
+                 "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':60,'timestamp-ms':"
                  "1,'manifest-list':'m','summary':{'operation':'append'}}},"
                  "{'action':'add-snapshot','snapshot':{'snapshot-id':6,'parent-snapshot-id':5,'sequence-"
-                 "number':40,'timestamp-ms':2,'manifest-list':'m','summary':{'operation':'append'}}}]",
-                 400, "older than or equal to last sequence number 40");
+                 "number':60,'timestamp-ms':2,'manifest-list':'m','summary':{'operation':'append'}}}]",
+                 400, "older than or equal to last sequence number 60");
     json_object_put(m);
 
     /* v1: no sequence numbers */
-    m = fixture("TableMetadataV1Valid.json");
+    m = fixture("table-v1-valid.json");
     out = commit_ok(
         m, NULL,
         "[{'action':'add-snapshot','snapshot':{'snapshot-id':77,'timestamp-ms':10,'manifest-list':'m'}},"
@@ -600,26 +600,26 @@ static void test_add_snapshot_and_main_ref(void **state)
 static void test_v3_row_lineage(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV3ValidMinimal.json"), *out;
+    json_object *m = fixture("table-v3-minimal.json"), *out;
     out = commit_ok(
         m, NULL,
-        "[{'action':'add-snapshot','snapshot':{'snapshot-id':1,'sequence-number':35,'timestamp-ms':1,"
+        "[{'action':'add-snapshot','snapshot':{'snapshot-id':1,'sequence-number':9,'timestamp-ms':1,"
         "'manifest-list':'m','summary':{'operation':'append'},'first-row-id':0,'added-rows':25}}]");
     assert_int_equal(geti(out, "next-row-id"), 25);
     json_object *again =
         commit_ok(out, NULL,
                   "[{'action':'add-snapshot','snapshot':{'snapshot-id':2,'parent-snapshot-id':1,'sequence-"
-                  "number':36,'timestamp-ms':2,"
+                  "number':10,'timestamp-ms':2,"
                   "'manifest-list':'m','summary':{'operation':'append'},'first-row-id':25,'added-rows':5}}]");
     assert_int_equal(geti(again, "next-row-id"), 30);
     commit_fails(
         out, NULL,
-        "[{'action':'add-snapshot','snapshot':{'snapshot-id':3,'sequence-number':36,'timestamp-ms':2,"
+        "[{'action':'add-snapshot','snapshot':{'snapshot-id':3,'sequence-number':10,'timestamp-ms':2,"
         "'manifest-list':'m','summary':{'operation':'append'},'first-row-id':3,'added-rows':5}}]",
         400, "behind table next-row-id");
     commit_fails(
         out, NULL,
-        "[{'action':'add-snapshot','snapshot':{'snapshot-id':3,'sequence-number':36,'timestamp-ms':2,"
+        "[{'action':'add-snapshot','snapshot':{'snapshot-id':3,'sequence-number':10,'timestamp-ms':2,"
         "'manifest-list':'m','summary':{'operation':'append'}}}]",
         400, "'first-row-id'");
     json_object_put(again);
@@ -630,12 +630,12 @@ static void test_v3_row_lineage(void **state)
 static void test_refs_branches_tags(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json"), *out;
+    json_object *m = fixture("table-v2-valid.json"), *out;
     out = commit_ok(m, NULL,
                     "[{'action':'set-snapshot-ref','ref-name':'v1','type':'tag','snapshot-id':"
-                    "3051729675574597004,'max-ref-age-ms':1000},"
+                    "4611686018427387905,'max-ref-age-ms':1000},"
                     "{'action':'set-snapshot-ref','ref-name':'dev','type':'branch','snapshot-id':"
-                    "3051729675574597004,'min-snapshots-to-keep':2}]");
+                    "4611686018427387905,'min-snapshots-to-keep':2}]");
     json_object *refs = get(out, "refs");
     assert_string_equal(gets(get(refs, "v1"), "type"), "tag");
     assert_int_equal(geti(get(refs, "v1"), "max-ref-age-ms"), 1000);
@@ -646,7 +646,7 @@ static void test_refs_branches_tags(void **state)
     /* main rollback to the older snapshot: current + snapshot-log (stamped now) */
     json_object *out2 = commit_ok(out, NULL,
                                   "[{'action':'set-snapshot-ref','ref-name':'main','type':'branch','snapshot-"
-                                  "id':3051729675574597004}]");
+                                  "id':4611686018427387905}]");
     assert_true(geti(out2, "current-snapshot-id") == SNAP1);
     assert_int_equal(len(get(out2, "snapshot-log")), 3);
     assert_int_equal(geti(idx(get(out2, "snapshot-log"), 2), "timestamp-ms"), 1700000000000LL);
@@ -665,15 +665,15 @@ static void test_refs_branches_tags(void **state)
                  400, "unknown snapshot 123");
     commit_fails(
         m, NULL,
-        "[{'action':'set-snapshot-ref','ref-name':'main','type':'tag','snapshot-id':3051729675574597004}]",
+        "[{'action':'set-snapshot-ref','ref-name':'main','type':'tag','snapshot-id':4611686018427387905}]",
         400, "'main' must be a branch");
     commit_fails(m, NULL,
                  "[{'action':'set-snapshot-ref','ref-name':'x','type':'tag','snapshot-id':"
-                 "3051729675574597004,'min-snapshots-to-keep':1}]",
+                 "4611686018427387905,'min-snapshots-to-keep':1}]",
                  400, "tags do not support");
     commit_fails(
         m, NULL,
-        "[{'action':'set-snapshot-ref','ref-name':'x','type':'leaf','snapshot-id':3051729675574597004}]", 400,
+        "[{'action':'set-snapshot-ref','ref-name':'x','type':'leaf','snapshot-id':4611686018427387905}]", 400,
         "\"branch\" or \"tag\"");
     json_object_put(out);
     json_object_put(m);
@@ -682,8 +682,8 @@ static void test_refs_branches_tags(void **state)
 static void test_remove_snapshots(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json"), *out;
-    out = commit_ok(m, NULL, "[{'action':'remove-snapshots','snapshot-ids':[3051729675574597004]}]");
+    json_object *m = fixture("table-v2-valid.json"), *out;
+    out = commit_ok(m, NULL, "[{'action':'remove-snapshots','snapshot-ids':[4611686018427387905]}]");
     assert_int_equal(len(get(out, "snapshots")), 1);
     assert_int_equal(len(get(out, "snapshot-log")), 1); /* history before the removed one dropped */
     assert_true(geti(idx(get(out, "snapshot-log"), 0), "snapshot-id") == SNAP2);
@@ -691,15 +691,15 @@ static void test_remove_snapshots(void **state)
     json_object_put(out);
 
     /* removing the current snapshot removes main */
-    out = commit_ok(m, NULL, "[{'action':'remove-snapshots','snapshot-ids':[3055729675574597004]}]");
+    out = commit_ok(m, NULL, "[{'action':'remove-snapshots','snapshot-ids':[8935141660703064071]}]");
     assert_int_equal(geti(out, "current-snapshot-id"), -1);
     assert_null(get(get(out, "refs"), "main"));
     assert_int_equal(len(get(out, "snapshot-log")), 0);
     json_object_put(out);
 
     /* statistics of a removed snapshot go too */
-    json_object *st = fixture("TableMetadataStatisticsFiles.json");
-    out = commit_ok(st, NULL, "[{'action':'remove-snapshots','snapshot-ids':[3055729675574597004]}]");
+    json_object *st = fixture("table-v2-statistics.json");
+    out = commit_ok(st, NULL, "[{'action':'remove-snapshots','snapshot-ids':[9223372036854775807]}]");
     assert_int_equal(len(get(out, "statistics")), 0);
     json_object_put(out);
     json_object_put(st);
@@ -710,7 +710,7 @@ static void test_remove_snapshots(void **state)
 static void test_location_and_properties(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json"), *out;
+    json_object *m = fixture("table-v2-valid.json"), *out;
     out = commit_ok(m, NULL,
                     "[{'action':'set-location','location':'s3://new/loc'},"
                     "{'action':'set-properties','updates':{'a':'1','b':'2'}},"
@@ -729,23 +729,23 @@ static void test_location_and_properties(void **state)
 static void test_statistics(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json"), *out, *out2;
+    json_object *m = fixture("table-v2-valid.json"), *out, *out2;
     out = commit_ok(
         m, NULL,
-        "[{'action':'set-statistics','statistics':{'snapshot-id':3055729675574597004,'statistics-path':'s3://"
+        "[{'action':'set-statistics','statistics':{'snapshot-id':8935141660703064071,'statistics-path':'s3://"
         "s/1.puffin',"
         "'file-size-in-bytes':10,'file-footer-size-in-bytes':2,'blob-metadata':[]}},"
-        "{'action':'set-statistics','statistics':{'snapshot-id':3055729675574597004,'statistics-path':'s3://"
+        "{'action':'set-statistics','statistics':{'snapshot-id':8935141660703064071,'statistics-path':'s3://"
         "s/2.puffin',"
         "'file-size-in-bytes':11,'file-footer-size-in-bytes':2,'blob-metadata':[]}},"
-        "{'action':'set-partition-statistics','partition-statistics':{'snapshot-id':3055729675574597004,"
+        "{'action':'set-partition-statistics','partition-statistics':{'snapshot-id':8935141660703064071,"
         "'statistics-path':'s3://s/p.parquet','file-size-in-bytes':5}}]");
     assert_int_equal(len(get(out, "statistics")), 1); /* replaced, keyed by snapshot */
     assert_string_equal(gets(idx(get(out, "statistics"), 0), "statistics-path"), "s3://s/2.puffin");
     assert_int_equal(len(get(out, "partition-statistics")), 1);
     out2 = commit_ok(out, NULL,
-                     "[{'action':'remove-statistics','snapshot-id':3055729675574597004},"
-                     "{'action':'remove-partition-statistics','snapshot-id':3055729675574597004}]");
+                     "[{'action':'remove-statistics','snapshot-id':8935141660703064071},"
+                     "{'action':'remove-partition-statistics','snapshot-id':8935141660703064071}]");
     assert_int_equal(len(get(out2, "statistics")), 0);
     assert_int_equal(len(get(out2, "partition-statistics")), 0);
     json_object_put(out2);
@@ -760,7 +760,7 @@ static void test_statistics(void **state)
 static void test_remove_specs_and_schemas(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json"), *out;
+    json_object *m = fixture("table-v2-valid.json"), *out;
     out = commit_ok(m, NULL, "[{'action':'remove-schemas','schema-ids':[0]}]");
     assert_int_equal(len(get(out, "schemas")), 1);
     assert_int_equal(geti(idx(get(out, "schemas"), 0), "schema-id"), 1);
@@ -782,7 +782,7 @@ static void test_remove_specs_and_schemas(void **state)
 static void test_encryption_keys(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV3ValidMinimal.json"), *out, *out2;
+    json_object *m = fixture("table-v3-minimal.json"), *out, *out2;
     out = commit_ok(
         m, NULL,
         "[{'action':'add-encryption-key','encryption-key':{'key-id':'k1','encrypted-key-metadata':'AAAA'}},"
@@ -799,7 +799,7 @@ static void test_encryption_keys(void **state)
 static void test_unknown_and_malformed_updates(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json");
+    json_object *m = fixture("table-v2-valid.json");
     commit_fails(m, NULL, "[{'action':'drop-everything'}]", 400,
                  "unknown table update action \"drop-everything\"");
     commit_fails(m, NULL, "[{'action':'enable-row-lineage'}]", 400, "unknown table update action");
@@ -814,17 +814,17 @@ static void test_unknown_and_malformed_updates(void **state)
 static void test_metadata_log_and_timestamps(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json"), *u = J("[]"), *out = NULL, *out2 = NULL;
+    json_object *m = fixture("table-v2-valid.json"), *u = J("[]"), *out = NULL, *out2 = NULL;
     ig_error_t err;
-    expect_ok(ig_tablemeta_commit(m, "s3://bucket/test/location/metadata/00001-a.metadata.json", NULL, u,
-                                  1800000000000LL, &out, &err),
+    expect_ok(ig_tablemeta_commit(m, "s3://icegate-test/warehouse/sales/orders/metadata/00001-a.metadata.json",
+                                  NULL, u, 1800000000000LL, &out, &err),
               err);
     assert_int_equal(geti(out, "last-updated-ms"), 1800000000000LL);
     json_object *log = get(out, "metadata-log");
     assert_int_equal(len(log), 1);
     assert_string_equal(gets(idx(log, 0), "metadata-file"),
-                        "s3://bucket/test/location/metadata/00001-a.metadata.json");
-    assert_int_equal(geti(idx(log, 0), "timestamp-ms"), 1602638573590LL); /* previous last-updated-ms */
+                        "s3://icegate-test/warehouse/sales/orders/metadata/00001-a.metadata.json");
+    assert_int_equal(geti(idx(log, 0), "timestamp-ms"), 1714003200123LL); /* previous last-updated-ms */
 
     /* trimmed to write.metadata.previous-versions-max */
     json_object *p =
@@ -842,7 +842,7 @@ static void test_metadata_log_and_timestamps(void **state)
 static void test_inputs_not_modified(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV1Valid.json"), *copy = fixture("TableMetadataV1Valid.json"), *out;
+    json_object *m = fixture("table-v1-valid.json"), *copy = fixture("table-v1-valid.json"), *out;
     out = commit_ok(m, NULL,
                     "[{'action':'upgrade-format-version','format-version':2},{'action':'set-properties','"
                     "updates':{'a':'b'}}]");
@@ -914,7 +914,7 @@ static void test_staged_create_commit(void **state)
 static void test_only_ref_snapshots(void **state)
 {
     (void)state;
-    json_object *m = fixture("TableMetadataV2Valid.json");
+    json_object *m = fixture("table-v2-valid.json");
     json_object *r = ig_tablemeta_only_ref_snapshots(m);
     assert_non_null(r);
     assert_int_equal(len(get(r, "snapshots")), 1);
@@ -924,7 +924,7 @@ static void test_only_ref_snapshots(void **state)
 
     json_object *t = commit_ok(
         m, NULL,
-        "[{'action':'set-snapshot-ref','ref-name':'old','type':'tag','snapshot-id':3051729675574597004}]");
+        "[{'action':'set-snapshot-ref','ref-name':'old','type':'tag','snapshot-id':4611686018427387905}]");
     r = ig_tablemeta_only_ref_snapshots(t);
     assert_int_equal(len(get(r, "snapshots")), 2);
     json_object_put(r);
@@ -952,7 +952,7 @@ static void test_caps(void **state)
     json_object *deep = json_tokener_parse_ex(tok, buf, (int)strlen(buf));
     json_tokener_free(tok);
     assert_non_null(deep);
-    json_object *m = fixture("TableMetadataV2Valid.json"), *out = NULL;
+    json_object *m = fixture("table-v2-valid.json"), *out = NULL;
     expect_fail(ig_tablemeta_commit(m, NULL, NULL, deep, 1, &out, &err), err, 400, "nested deeper than 64");
     json_object_put(deep);
 
@@ -988,7 +988,7 @@ static void test_edge_cases(void **state)
 {
     (void)state;
     /* ids near the 32-bit limit: no overflow, a clear 400 */
-    json_object *m = fixture("TableMetadataV2Valid.json"), *out;
+    json_object *m = fixture("table-v2-valid.json"), *out;
     json_object *s1 = idx(get(m, "schemas"), 1);
     json_object_object_add(s1, "schema-id", json_object_new_int64(2147483647));
     json_object_object_add(m, "current-schema-id", json_object_new_int64(2147483647));
@@ -997,10 +997,10 @@ static void test_edge_cases(void **state)
     json_object_put(m);
 
     /* setting main to the snapshot it already points at changes nothing, logs nothing */
-    m = fixture("TableMetadataV2Valid.json");
+    m = fixture("table-v2-valid.json");
     out = commit_ok(m, NULL,
                     "[{'action':'set-snapshot-ref','ref-name':'main','type':'branch','snapshot-id':"
-                    "3055729675574597004}]");
+                    "8935141660703064071}]");
     assert_int_equal(len(get(out, "snapshot-log")), 2);
     json_object_put(out);
 
@@ -1013,7 +1013,7 @@ static void test_edge_cases(void **state)
     json_object_put(m);
 
     /* v1 document without table-uuid and without snapshots validates and commits */
-    m = fixture("TableMetadataV1Valid.json");
+    m = fixture("table-v1-valid.json");
     json_object_object_del(m, "table-uuid");
     json_object_object_del(m, "snapshots");
     ig_error_t err;
@@ -1021,7 +1021,7 @@ static void test_edge_cases(void **state)
     json_object_put(m);
 
     /* unknown extra fields survive a commit */
-    m = fixture("TableMetadataV2Valid.json");
+    m = fixture("table-v2-valid.json");
     json_object_object_add(m, "x-vendor", json_object_new_string("kept"));
     out = commit_ok(m, NULL, "[]");
     assert_string_equal(gets(out, "x-vendor"), "kept");
@@ -1033,20 +1033,20 @@ static void test_more_validation_and_reuse(void **state)
 {
     (void)state;
     ig_error_t err;
-    json_object *m = fixture("TableMetadataV2Valid.json"), *out;
+    json_object *m = fixture("table-v2-valid.json"), *out;
     json_object_array_add(get(m, "snapshots"), json_object_get(idx(get(m, "snapshots"), 0)));
-    expect_fail(ig_tablemeta_validate(m, &err), err, 400, "duplicate snapshot-id 3051729675574597004");
+    expect_fail(ig_tablemeta_validate(m, &err), err, 400, "duplicate snapshot-id 4611686018427387905");
     json_object_put(m);
 
-    m = fixture("TableMetadataV2Valid.json");
+    m = fixture("table-v2-valid.json");
     json_object_object_add(m, "refs",
-                           J("{'main':{'type':'branch','snapshot-id':3055729675574597004},"
+                           J("{'main':{'type':'branch','snapshot-id':8935141660703064071},"
                              "'gone':{'type':'tag','snapshot-id':12}}"));
     expect_fail(ig_tablemeta_validate(m, &err), err, 400, "ref 'gone' points to unknown snapshot 12");
     json_object_put(m);
 
     /* v1 partition fields without field-id are 1000, 1001, ... */
-    m = fixture("TableMetadataV1Valid.json");
+    m = fixture("table-v1-valid.json");
     json_object_object_del(idx(get(m, "partition-spec"), 0), "field-id");
     out = commit_ok(m, NULL, "[]");
     assert_int_equal(geti(idx(get(out, "partition-spec"), 0), "field-id"), 1000);
@@ -1055,7 +1055,7 @@ static void test_more_validation_and_reuse(void **state)
     json_object_put(m);
 
     /* v3 multi-argument transforms (source-ids) */
-    m = fixture("TableMetadataV3ValidMinimal.json");
+    m = fixture("table-v3-minimal.json");
     out = commit_ok(
         m, NULL,
         "[{'action':'add-spec','spec':{'fields':[{'name':'xy','transform':'bucket[4]','source-ids':[1,2]}]}},"
@@ -1073,14 +1073,14 @@ static void test_more_validation_and_reuse(void **state)
                  "{'name':'a','transform':'identity','source-id':2}]}}]",
                  400, "duplicate partition field name 'a'");
 
-    /* re-adding the existing sort order reuses id 3 */
+    /* re-adding the existing sort order reuses id 5 */
     out = commit_ok(m, NULL,
                     "[{'action':'add-sort-order','sort-order':{'order-id':0,'fields':["
-                    "{'transform':'identity','source-id':2,'direction':'asc','null-order':'nulls-first'},"
-                    "{'transform':'bucket[4]','source-id':3,'direction':'desc','null-order':'nulls-last'}]}},"
+                    "{'transform':'identity','source-id':3,'direction':'desc','null-order':'nulls-last'},"
+                    "{'transform':'bucket[8]','source-id':2,'direction':'asc','null-order':'nulls-first'}]}},"
                     "{'action':'set-default-sort-order','sort-order-id':-1}]");
     assert_int_equal(len(get(out, "sort-orders")), 1);
-    assert_int_equal(geti(out, "default-sort-order-id"), 3);
+    assert_int_equal(geti(out, "default-sort-order-id"), 5);
     json_object_put(out);
     json_object_put(m);
 

@@ -1,5 +1,5 @@
-/* Unit tests for viewmeta: the view fixtures in ../shared/iceberg/fixtures (or $IG_FIXTURES), create,
- * assert-view-uuid, every view update, -1 semantics, version expiry.  Run from the repository root.
+/* Unit tests for viewmeta: the view documents in tests/unit/fixtures/ (a valid view and invalid ones with
+ * the error each must produce), create, assert-view-uuid, every view update, -1 semantics, version expiry.
  * JSON literals use ' for " (see J()). */
 #include "iceberg/tablemeta.h"
 #include "iceberg/viewmeta.h"
@@ -12,7 +12,7 @@ static void test_view_fixtures(void **state)
 {
     (void)state;
     ig_error_t err;
-    json_object *m = fixture("ValidViewMetadata.json");
+    json_object *m = fixture("view-valid.json");
     expect_ok(ig_viewmeta_validate(m, &err), err);
     json_object *back = json_tokener_parse(ig_tablemeta_to_string(m));
     assert_true(json_object_equal(m, back));
@@ -22,11 +22,11 @@ static void test_view_fixtures(void **state)
     static const struct {
         const char *file, *msg;
     } cases[] = {
-        {"ViewMetadataInvalidCurrentSchema.json", "cannot find current schema with id 1234"},
-        {"ViewMetadataInvalidCurrentVersion.json", "cannot find current version 1234"},
-        {"ViewMetadataMissingCurrentVersion.json", "missing required field 'current-version-id'"},
-        {"ViewMetadataMissingLocation.json", "missing required field 'location'"},
-        {"ViewMetadataMultipleSQLsForDialect.json", "multiple SQL representations for dialect spark-sql"},
+        {"view-invalid-current-schema.json", "cannot find current schema with id 9"},
+        {"view-invalid-current-version.json", "cannot find current version 3 "},
+        {"view-missing-current-version.json", "missing required field 'current-version-id'"},
+        {"view-missing-location.json", "missing required field 'location'"},
+        {"view-multiple-sqls-for-dialect.json", "multiple SQL representations for dialect spark"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         m = fixture(cases[i].file);
@@ -36,7 +36,7 @@ static void test_view_fixtures(void **state)
         json_object_put(m);
     }
     /* a table document is not a view */
-    m = fixture("TableMetadataV2Valid.json");
+    m = fixture("table-v2-valid.json");
     expect_fail(ig_viewmeta_validate(m, &err), err, 400, "unsupported format-version 2");
     json_object_put(m);
 }
@@ -102,7 +102,7 @@ static const char *const NEW_VERSION =
 static void test_view_commit_updates(void **state)
 {
     (void)state;
-    json_object *m = fixture("ValidViewMetadata.json"), *out;
+    json_object *m = fixture("view-valid.json"), *out;
     char ups[2048];
     snprintf(
         ups, sizeof ups,
@@ -110,9 +110,9 @@ static void test_view_commit_updates(void **state)
         "type':'int'}]},"
         "'last-column-id':1},%s,{'action':'set-current-view-version','view-version-id':-1},"
         "{'action':'set-location','location':'s3://moved'},{'action':'set-properties','updates':{'a':'1'}},"
-        "{'action':'remove-properties','removals':['some-key']}]",
+        "{'action':'remove-properties','removals':['owner']}]",
         NEW_VERSION);
-    out = commit_ok(m, "[{'type':'assert-view-uuid','uuid':'fa6506c3-7681-40c8-86dc-e36561f83385'}]", ups);
+    out = commit_ok(m, "[{'type':'assert-view-uuid','uuid':'c3a9e6f2-58d1-4b7e-a2f4-09e1b7d6c5a8'}]", ups);
     assert_int_equal(len(get(out, "schemas")), 2);
     assert_int_equal(geti(idx(get(out, "schemas"), 1), "schema-id"), 1);
     assert_int_equal(geti(out, "current-version-id"), 3);
@@ -124,7 +124,7 @@ static void test_view_commit_updates(void **state)
     assert_int_equal(geti(idx(log, 2), "version-id"), 3);
     assert_int_equal(geti(idx(log, 2), "timestamp-ms"), 6000);
     assert_string_equal(gets(out, "location"), "s3://moved");
-    assert_null(get(get(out, "properties"), "some-key"));
+    assert_null(get(get(out, "properties"), "owner"));
     assert_string_equal(gets(get(out, "properties"), "a"), "1");
     json_object_put(out);
 
@@ -132,9 +132,9 @@ static void test_view_commit_updates(void **state)
     out = commit_ok(
         m, NULL,
         "[{'action':'add-view-version','view-version':{'version-id':7,'schema-id':0,'timestamp-ms':1,"
-        "'summary':{'user':'some-user'},'default-catalog':'some-catalog','default-namespace':[],"
-        "'representations':[{'type':'sql','sql':'select 1 id, \\u0027abc\\u0027 "
-        "data','dialect':'spark-sql'}]}},"
+        "'summary':{'engine-name':'Spark','engine-version':'3.5.1'},'default-catalog':'prod',"
+        "'default-namespace':['sales'],'representations':[{'type':'sql','sql':'SELECT order_date AS day, "
+        "count(*) AS orders, sum(total) AS revenue FROM orders GROUP BY order_date','dialect':'spark'}]}},"
         "{'action':'set-current-view-version','view-version-id':-1}]");
     assert_int_equal(len(get(out, "versions")), 2);
     assert_int_equal(geti(out, "current-version-id"), 2);
@@ -147,7 +147,7 @@ static void test_view_commit_updates(void **state)
 
     /* assign-uuid / upgrade-format-version */
     out = commit_ok(m, NULL,
-                    "[{'action':'assign-uuid','uuid':'fa6506c3-7681-40c8-86dc-e36561f83385'},"
+                    "[{'action':'assign-uuid','uuid':'c3a9e6f2-58d1-4b7e-a2f4-09e1b7d6c5a8'},"
                     "{'action':'upgrade-format-version','format-version':1}]");
     json_object_put(out);
     commit_fails(m, NULL, "[{'action':'assign-uuid','uuid':'x'}]", 400, "cannot reassign");
@@ -159,7 +159,7 @@ static void test_view_commit_updates(void **state)
 static void test_view_errors(void **state)
 {
     (void)state;
-    json_object *m = fixture("ValidViewMetadata.json");
+    json_object *m = fixture("view-valid.json");
     commit_fails(m, "[{'type':'assert-view-uuid','uuid':'nope'}]", "[]", 409, "view UUID does not match");
     commit_fails(m, "[{'type':'assert-table-uuid','uuid':'x'}]", "[]", 400, "unknown view requirement type");
     commit_fails(m, NULL, "[{'action':'add-snapshot'}]", 400, "unknown view update action \"add-snapshot\"");
@@ -189,7 +189,7 @@ static void test_view_errors(void **state)
 static void test_view_version_expiry(void **state)
 {
     (void)state;
-    json_object *m = fixture("ValidViewMetadata.json"), *cur = NULL;
+    json_object *m = fixture("view-valid.json"), *cur = NULL;
     cur = commit_ok(m, NULL, "[{'action':'set-properties','updates':{'version.history.num-entries':'2'}}]");
     for (int i = 0; i < 3; i++) {
         char ups[1024];
@@ -232,13 +232,13 @@ static void test_view_reuse_and_defaults(void **state)
     json_object_put(req);
 
     /* add-schema identical to schema 0 reuses it; -1 in add-view-version then means 0 */
-    m = fixture("ValidViewMetadata.json");
+    m = fixture("view-valid.json");
     json_object *out = commit_ok(
         m, NULL,
-        "[{'action':'add-schema','schema':{'type':'struct','fields':[{'id':1,'name':'x','required':true,'"
-        "type':'long'},"
-        "{'id':2,'name':'y','required':true,'type':'long','doc':'comment'},{'id':3,'name':'z','required':"
-        "true,'type':'long'}]}},"
+        "[{'action':'add-schema','schema':{'type':'struct','fields':[{'id':1,'name':'day','required':true,'"
+        "type':'date'},"
+        "{'id':2,'name':'orders','required':true,'type':'long','doc':'orders placed that day'},{'id':3,'name':"
+        "'revenue','required':false,'type':'decimal(18,2)'}]}},"
         "{'action':'add-view-version','view-version':{'schema-id':-1,'timestamp-ms':9,'summary':{},"
         "'representations':[{'type':'sql','sql':'select 3','dialect':'spark'}],'default-namespace':[]}}]");
     assert_int_equal(len(get(out, "schemas")), 1);
