@@ -22,8 +22,13 @@ test_pkgs="libcmocka-dev curl jq sqlite3 chromium nginx-light wrk clang libclang
 node_major() { "$1" -e 'process.stdout.write(process.versions.node.split(".")[0])' 2>/dev/null || echo 0; }
 
 if [ "$what" = test ]; then
-  # The pinned node from an earlier run comes first, as it does in the Makefile's recipes.
-  [ -x "$NODE_DIR/bin/node" ] && export PATH="$PWD/$NODE_DIR/bin:$PATH"
+  # The pinned node from an earlier run comes first, as it does in the Makefile's recipes; another version
+  # there (NODE_PIN changed) or a broken install is removed, and installed again below if still needed.
+  if [ -x "$NODE_DIR/bin/node" ] && [ "$("$NODE_DIR/bin/node" --version 2>/dev/null)" = "v$NODE_PIN" ]; then
+    export PATH="$PWD/$NODE_DIR/bin:$PATH"
+  else
+    rm -rf "$NODE_DIR"
+  fi
   # node and npm: the machine may already have them from another source (nodesource ships npm inside nodejs).
   command -v node >/dev/null && command -v npm >/dev/null || test_pkgs="$test_pkgs nodejs npm"
 fi
