@@ -1,6 +1,6 @@
 /* catalog — see catalog.h.  The Iceberg REST Catalog routes (rest-catalog-open-api.yaml):
  *
- *   request ──▶ route (path segments, optional warehouse prefix, method) ──▶ handler (one file per resource)
+ *   request ──▶ route (path segments, optional warehouse prefix, method) ──▶ handler (a file per resource)
  *   handler ──▶ store (namespaces, pointer per table/view, compare-and-set swaps)
  *           ──▶ tablemeta / viewmeta (what the next metadata document is)
  *           ──▶ warehouse (metadata files, purge; nothing outside the warehouse root)
@@ -72,19 +72,6 @@ static bool seg_is(seg_t s, const char *lit)
     return s.n == n && memcmp(s.p, lit, n) == 0;
 }
 
-static ig_res_t not_allowed(ig_req_t *r, const char *allow)
-{
-    ig_http_add_header(r, "Allow", allow);
-    return ig_http_error(r, IG_E_METHOD_NOT_ALLOWED, "method %s not allowed on %.*s (allowed: %s)",
-                         r->method_str, (int)(r->path_len > 200 ? 200 : r->path_len), r->path, allow);
-}
-
-static ig_res_t no_route(ig_req_t *r)
-{
-    return ig_http_error(r, IG_E_NOT_FOUND, "no such route: %.*s",
-                         (int)(r->path_len > 200 ? 200 : r->path_len), r->path);
-}
-
 /* namespaces/{ns}/tables/{t}[/x] and namespaces/{ns}/views/{v}. */
 static ig_res_t route_object(call_t *k, ig_obj_kind_t kind, seg_t *s, int n)
 {
@@ -103,17 +90,18 @@ static ig_res_t route_object(call_t *k, ig_obj_kind_t kind, seg_t *s, int n)
         case IG_DELETE:
             return cat_drop_object(k, kind);
         default:
-            return not_allowed(r, "GET, HEAD, POST, DELETE");
+            return ig_http_not_allowed(r, "GET, HEAD, POST, DELETE");
         }
     }
     if (n == 5 && kind == IG_OBJ_TABLE) {
-        if (seg_is(s[4], "metrics")) return r->method == IG_POST ? cat_report_metrics(k) : not_allowed(r, "POST");
+        if (seg_is(s[4], "metrics"))
+            return r->method == IG_POST ? cat_report_metrics(k) : ig_http_not_allowed(r, "POST");
         if (seg_is(s[4], "credentials"))
-            return r->method == IG_GET ? cat_load_credentials(k) : not_allowed(r, "GET");
+            return r->method == IG_GET ? cat_load_credentials(k) : ig_http_not_allowed(r, "GET");
         if (seg_is(s[4], "unregister"))
-            return r->method == IG_POST ? cat_unregister_table(k) : not_allowed(r, "POST");
+            return r->method == IG_POST ? cat_unregister_table(k) : ig_http_not_allowed(r, "POST");
     }
-    return no_route(r);
+    return ig_http_no_route(r);
 }
 
 static ig_res_t route_namespaces(call_t *k, seg_t *s, int n)
@@ -123,7 +111,7 @@ static ig_res_t route_namespaces(call_t *k, seg_t *s, int n)
     if (n == 1) {
         if (r->method == IG_GET) return cat_list_namespaces(k);
         if (r->method == IG_POST) return cat_create_namespace(k);
-        return not_allowed(r, "GET, POST");
+        return ig_http_not_allowed(r, "GET, POST");
     }
     if (cat_ns_from_segment(s[1].p, s[1].n, k->ns, &err)) return ig_http_error_from(r, &err);
     if (n == 2) {
@@ -135,27 +123,27 @@ static ig_res_t route_namespaces(call_t *k, seg_t *s, int n)
         case IG_DELETE:
             return cat_drop_namespace(k);
         default:
-            return not_allowed(r, "GET, HEAD, DELETE");
+            return ig_http_not_allowed(r, "GET, HEAD, DELETE");
         }
     }
     if (n == 3) {
         if (seg_is(s[2], "properties"))
-            return r->method == IG_POST ? cat_update_properties(k) : not_allowed(r, "POST");
+            return r->method == IG_POST ? cat_update_properties(k) : ig_http_not_allowed(r, "POST");
         if (seg_is(s[2], "tables") || seg_is(s[2], "views")) {
             ig_obj_kind_t kind = seg_is(s[2], "views") ? IG_OBJ_VIEW : IG_OBJ_TABLE;
             if (r->method == IG_GET) return cat_list_objects(k, kind);
             if (r->method == IG_POST) return kind == IG_OBJ_VIEW ? cat_create_view(k) : cat_create_table(k);
-            return not_allowed(r, "GET, POST");
+            return ig_http_not_allowed(r, "GET, POST");
         }
         if (seg_is(s[2], "register"))
-            return r->method == IG_POST ? cat_register_object(k, IG_OBJ_TABLE) : not_allowed(r, "POST");
+            return r->method == IG_POST ? cat_register_object(k, IG_OBJ_TABLE) : ig_http_not_allowed(r, "POST");
         if (seg_is(s[2], "register-view"))
-            return r->method == IG_POST ? cat_register_object(k, IG_OBJ_VIEW) : not_allowed(r, "POST");
-        return no_route(r);
+            return r->method == IG_POST ? cat_register_object(k, IG_OBJ_VIEW) : ig_http_not_allowed(r, "POST");
+        return ig_http_no_route(r);
     }
     if ((n == 4 || n == 5) && seg_is(s[2], "tables")) return route_object(k, IG_OBJ_TABLE, s, n);
     if (n == 4 && seg_is(s[2], "views")) return route_object(k, IG_OBJ_VIEW, s, n);
-    return no_route(r);
+    return ig_http_no_route(r);
 }
 
 static bool is_root_word(seg_t s)
@@ -175,13 +163,13 @@ static ig_res_t dispatch(ig_req_t *r, ig_catalog_t *c, seg_t *t, int k)
     if (seg_is(t[0], "namespaces"))
         res = route_namespaces(call, t, k);
     else if (k == 2 && seg_is(t[0], "tables") && seg_is(t[1], "rename"))
-        res = r->method == IG_POST ? cat_rename_object(call, IG_OBJ_TABLE) : not_allowed(r, "POST");
+        res = r->method == IG_POST ? cat_rename_object(call, IG_OBJ_TABLE) : ig_http_not_allowed(r, "POST");
     else if (k == 2 && seg_is(t[0], "views") && seg_is(t[1], "rename"))
-        res = r->method == IG_POST ? cat_rename_object(call, IG_OBJ_VIEW) : not_allowed(r, "POST");
+        res = r->method == IG_POST ? cat_rename_object(call, IG_OBJ_VIEW) : ig_http_not_allowed(r, "POST");
     else if (k == 2 && seg_is(t[0], "transactions") && seg_is(t[1], "commit"))
-        res = r->method == IG_POST ? cat_commit_transaction(call) : not_allowed(r, "POST");
+        res = r->method == IG_POST ? cat_commit_transaction(call) : ig_http_not_allowed(r, "POST");
     else
-        res = no_route(r);
+        res = ig_http_no_route(r);
     free(call);
     return res;
 }
@@ -219,13 +207,13 @@ ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
     const char *p = r->path + 3; /* after "/v1" */
     size_t len = r->path_len - 3;
     if (len == 7 && memcmp(p, "/config", 7) == 0) {
-        if (r->method != IG_GET && r->method != IG_HEAD) return not_allowed(r, "GET");
+        if (r->method != IG_GET && r->method != IG_HEAD) return ig_http_not_allowed(r, "GET");
         return cat_get_config(r, c);
     }
     seg_t s[MAX_SEGS + 1];
     int n = 0;
     while (len > 0) {
-        if (*p != '/' || n == MAX_SEGS) return no_route(r);
+        if (*p != '/' || n == MAX_SEGS) return ig_http_no_route(r);
         p++;
         len--;
         const char *e = memchr(p, '/', len);
@@ -234,12 +222,12 @@ ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
         p += sl;
         len -= sl;
     }
-    if (n == 0) return no_route(r);
+    if (n == 0) return ig_http_no_route(r);
     int base = 0;
     if (!is_root_word(s[0])) {
         /* /v1/{prefix}/...: the prefix names the warehouse */
         char pre[IG_LOCATION_MAX];
-        if (n < 2 || !is_root_word(s[1])) return no_route(r);
+        if (n < 2 || !is_root_word(s[1])) return ig_http_no_route(r);
         if (ig_http_decode(s[0].p, s[0].n, pre, sizeof pre) || strcmp(pre, ig_warehouse_name(c->wh)) != 0)
             return ig_http_error(r, IG_E_NO_SUCH_WAREHOUSE,
                                  "The given warehouse does not exist: %.*s",

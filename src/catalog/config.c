@@ -79,7 +79,8 @@ static char *config_json(ig_catalog_t *c, bool with_prefix, size_t *len)
     json_object_object_add(o, "endpoints", eps);
     json_object_object_add(o, "idempotency-key-lifetime", json_object_new_string(IG_IDEMPOTENCY_LIFETIME));
     size_t n;
-    const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    const char *text =
+        json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
     char *copy = malloc(n + 1);
     if (copy) {
         memcpy(copy, text, n + 1);

@@ -102,7 +102,8 @@ uint64_t cat_fnv1a(const void *p, size_t n, uint64_t h);
 void cat_cache_release(cache_t *c, centry_t *e);
 /* Inserts (takes ownership of body) and returns a borrowed reference; an entry another thread inserted
  * first wins.  NULL on allocation failure (body freed). */
-centry_t *cat_cache_put(cache_t *c, char variant, const char *loc, char *body, size_t len, size_t meta_off, size_t meta_len);
+centry_t *cat_cache_put(cache_t *c, char variant, const char *loc, char *body, size_t len, size_t meta_off,
+                        size_t meta_len);
 void cat_cache_clear(cache_t *c);
 /* {"metadata-location":loc,"config":{},"metadata":META} — metadata last so it can be found again by offset.
  * loc NULL: a staged table, no location. */

@@ -4,7 +4,8 @@
  *
  * Threading: every function may be called from any thread; a back end serialises internally as it needs.
  * Return convention: 0 success, IG_STORE_NOTFOUND (1) when the object does not exist, -1 error with *err
- * filled (its kind says what to answer: IG_E_COMMIT_FAILED/IG_E_ALREADY_EXISTS for conflicts, IG_E_INTERNAL for I/O). */
+ * filled (its kind says what to answer: IG_E_COMMIT_FAILED or IG_E_ALREADY_EXISTS for conflicts, IG_E_INTERNAL
+ * for I/O). */
 #ifndef IG_STORE_H
 #define IG_STORE_H
 
