@@ -3,9 +3,14 @@
 
 #include <string.h>
 
+void ig_router_init(ig_route_t *routes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) routes[i].len = strlen(routes[i].prefix);
+}
+
 static bool matches(const ig_route_t *rt, const ig_req_t *r)
 {
-    size_t n = strlen(rt->prefix);
+    size_t n = rt->len;
     if (n && rt->prefix[n - 1] == '/') return r->path_len >= n && memcmp(r->path, rt->prefix, n) == 0;
     return r->path_len == n && memcmp(r->path, rt->prefix, n) == 0;
 }

@@ -21,6 +21,7 @@ typedef enum {
 
 typedef struct {
     const char *prefix;
+    size_t len; /* strlen(prefix), filled by ig_router_init */
     ig_route_auth_t auth;
     bool rate_limit; /* take from the token's Max RPS, after authentication and before the handler */
     ig_http_handler_t handler;
@@ -37,6 +38,8 @@ typedef struct {
     void *auth_ctx;
 } ig_router_t;
 
+/* Fills each route's len (so a request costs no strlen per route); call once before serving. */
+void ig_router_init(ig_route_t *routes, size_t n);
 /* The ig_http_handler_t of a server whose context is an ig_router_t.  404 when no route matches. */
 ig_res_t ig_router_handle(void *router, ig_req_t *r);
 
