@@ -14,8 +14,10 @@ cd "$(dirname "$0")/.."
 what=${1:-build}
 NODE_PIN=20.20.2
 NODE_DIR=build/node
+# What the code links (the Makefile's PKGS); libpq-dev and libhiredis-dev come with the PostgreSQL store and
+# the Redis limiter.
 build_pkgs="build-essential pkg-config libmicrohttpd-dev libjson-c-dev libsqlite3-dev libssl-dev libyaml-dev
-  libargon2-dev libpq-dev libhiredis-dev"
+  libargon2-dev"
 test_pkgs="libcmocka-dev curl jq sqlite3 chromium nginx-light wrk clang libclang-rt-14-dev"
 
 # The major version of the node binary $1, or 0 when it does not run.
