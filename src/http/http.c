@@ -68,6 +68,7 @@ static void init_req(ig_req_t *r, struct MHD_Connection *c, const char *url, con
     r->method = method_of(method);
     r->path = url;
     r->path_len = strlen(url);
+    r->route = "unmatched";
     r->body = NULL;
     r->body_len = 0;
     r->who.ok = false;
@@ -457,6 +458,21 @@ const char *ig_http_header(ig_req_t *r, const char *name)
 const char *ig_http_cookie(ig_req_t *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+const char *ig_http_method_name(ig_method_t m)
+{
+    switch (m) {
+    case IG_GET: return "GET";
+    case IG_HEAD: return "HEAD";
+    case IG_POST: return "POST";
+    case IG_PUT: return "PUT";
+    case IG_DELETE: return "DELETE";
+    case IG_PATCH: return "PATCH";
+    case IG_OPTIONS: return "OPTIONS";
+    case IG_OTHER: break;
+    }
+    return "OTHER";
 }
 
 bool ig_http_path_is(const ig_req_t *r, const char *p)

@@ -39,6 +39,9 @@ typedef struct ig_req {
     const char *method_str;
     const char *path; /* raw, without the query string */
     size_t path_len;
+    /* The route template this request matched, for logs and metrics ("/v1/{prefix}/namespaces/{namespace}");
+     * a static string, never client text.  "unmatched" until a router or handler names it. */
+    const char *route;
     const char *body; /* NULL when there is none; NUL-terminated */
     size_t body_len;
     ig_principal_t who; /* filled by authentication */
@@ -120,6 +123,9 @@ int ig_http_decode(const char *src, size_t len, char *buf, size_t cap);
 int ig_http_client_addr(ig_req_t *r, unsigned char out[16]);
 /* Parses the body as JSON (depth-limited); NULL with *err filled (400) if absent or malformed. */
 json_object *ig_http_body_json(ig_req_t *r, ig_error_t *err);
+/* The method as one of a fixed set of names ("GET" ... "OPTIONS", "OTHER" for anything else): safe as a
+ * metrics label, whatever the client sent. */
+const char *ig_http_method_name(ig_method_t m);
 /* True if the request path is exactly p. */
 bool ig_http_path_is(const ig_req_t *r, const char *p);
 
