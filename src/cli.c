@@ -117,6 +117,7 @@ static int load_config(const opts_t *o, ig_config_t *cfg)
     if (ig_config_finish(cfg, e, sizeof e)) goto fail;
     ig_log_level_t lvl;
     if (ig_log_parse_level(cfg->log_level, &lvl) == 0) ig_log_set_level(lvl);
+    ig_log_set_format(strcmp(cfg->log_format, "json") == 0 ? IG_LOG_JSON : IG_LOG_TEXT);
     return 0;
 fail:
     fprintf(stderr, "icegate: %s\n", e);

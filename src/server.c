@@ -118,6 +118,8 @@ static int start_http(server_t *s)
         .max_body_bytes = cfg->max_body_bytes,
         .max_connections = cfg->max_connections,
         .reuse_port = cfg->reuse_port,
+        .access_log = cfg->log_access,
+        .slow_request_ms = cfg->slow_request_ms,
     };
     ig_error_t err;
     s->http = ig_http_start(&o, ig_router_handle, &router, &err);
@@ -195,6 +197,10 @@ int ig_server_run(const ig_config_t *cfg)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (ig_log_start_writer()) {
+        ig_error("cannot start the log writer thread");
+        return 1;
+    }
     if (open_parts(&srv) || start_http(&srv)) goto out;
     log_started(&srv);
     housekeeping_loop(&srv, &stop);
@@ -209,5 +215,6 @@ out:
     ig_limiter_close(srv.limiter);
     ig_token_table_free(srv.tokens);
     ig_store_close(srv.store);
+    ig_log_stop_writer();
     return code;
 }

@@ -97,6 +97,9 @@ ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit,
         *res = ig_http_unauthorized(r, "unknown access token (deleted, or never issued here)");
         return IG_AUTH_UNKNOWN;
     }
+    /* The token is known from here on: its id names the request in the access log even when it is refused
+     * (suspended, expired, over its limit), so an operator sees who keeps trying. */
+    ig_strlcpy(r->who.token_id, m->id, sizeof r->who.token_id);
     ig_auth_result_t out = refusal(m, now_ms, r, res);
     if (out == IG_AUTH_OK) {
         bool limited = rate_limit && m->limited && !take(a, m, r, res);
@@ -106,7 +109,6 @@ ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit,
         } else {
             r->who.ok = true;
             r->who.via_session = false;
-            ig_strlcpy(r->who.token_id, m->id, sizeof r->who.token_id);
             snprintf(r->who.user, sizeof r->who.user, "%s", m->owner);
             r->who.role = IG_ROLE_MEMBER; /* the admin API resolves the owner's role when it needs it */
         }

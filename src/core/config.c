@@ -44,6 +44,9 @@ static const key_t_ keys[] = {
     {"ratelimiter.redis.failure_policy", T_ENUM, F(redis_failure_policy), S(redis_failure_policy), 0, 0,
      "fail-open|fail-closed"},
     {"log.level", T_ENUM, F(log_level), S(log_level), 0, 0, "debug|info|warn|error"},
+    {"log.format", T_ENUM, F(log_format), S(log_format), 0, 0, "text|json"},
+    {"log.access", T_BOOL, F(log_access), 0, 0, 0, NULL},
+    {"log.slow_request_ms", T_INT, F(slow_request_ms), 0, 1, 3600000, NULL},
     {"console.session_ttl", T_INT, F(session_ttl_s), 0, 60, 30 * 86400, NULL},
     {"tokens.poll_interval_ms", T_INT, F(token_poll_ms), 0, 10, 1000, NULL},
 };
@@ -67,6 +70,9 @@ void ig_config_defaults(ig_config_t *cfg)
     snprintf(cfg->ratelimiter_backend, sizeof cfg->ratelimiter_backend, "local");
     snprintf(cfg->redis_failure_policy, sizeof cfg->redis_failure_policy, "fail-open");
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
+    snprintf(cfg->log_format, sizeof cfg->log_format, "text");
+    cfg->log_access = true;
+    cfg->slow_request_ms = 1000;
     cfg->session_ttl_s = 8 * 3600;
     cfg->token_poll_ms = 100;
 }

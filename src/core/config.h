@@ -29,6 +29,9 @@ typedef struct {
     char redis_url[256];
     char redis_failure_policy[16];  /* "fail-open" | "fail-closed" */
     char log_level[8];
+    char log_format[8];  /* "text" | "json" */
+    bool log_access;     /* one access line per request */
+    int slow_request_ms; /* slower requests are logged at warn, access log on or off */
     int session_ttl_s; /* console sessions */
     int token_poll_ms; /* how often the server looks for changes made by other processes */
 } ig_config_t;

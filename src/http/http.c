@@ -33,6 +33,8 @@ struct ig_http_server {
     void *ctx;
     int64_t max_body_bytes;
     int port;
+    bool access_log;
+    int64_t slow_ns;
 };
 
 typedef struct {
@@ -61,6 +63,39 @@ static ig_method_t method_of(const char *m)
     return IG_OTHER;
 }
 
+/* xorshift64*: request ids need to be unique, not secret; no syscall per request.  Seeded per thread. */
+static uint64_t next_random(void)
+{
+    static _Thread_local uint64_t x;
+    while (x == 0) ig_random_bytes(&x, sizeof x);
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    return x * UINT64_C(0x2545F4914F6CDD1D);
+}
+
+/* The client's X-Request-Id when it is 1..128 of [A-Za-z0-9._-], else a new 16-hex-digit id. */
+static void request_id(struct MHD_Connection *c, char out[IG_REQUEST_ID_MAX + 1])
+{
+    const char *in = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = 0;
+    if (in)
+        for (; n <= IG_REQUEST_ID_MAX && in[n]; n++) {
+            char ch = in[n];
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+                  ch == '_' || ch == '-'))
+                break;
+        }
+    if (in && n > 0 && n <= IG_REQUEST_ID_MAX && in[n] == '\0') {
+        memcpy(out, in, n + 1);
+        return;
+    }
+    static const char hex[] = "0123456789abcdef";
+    uint64_t v = next_random();
+    for (int i = 0; i < 16; i++) out[i] = hex[(v >> (i * 4)) & 15];
+    out[16] = '\0';
+}
+
 static void init_req(ig_req_t *r, struct MHD_Connection *c, const char *url, const char *method)
 {
     r->conn = c;
@@ -72,8 +107,12 @@ static void init_req(ig_req_t *r, struct MHD_Connection *c, const char *url, con
     r->body = NULL;
     r->body_len = 0;
     r->who.ok = false;
+    r->who.token_id[0] = '\0';
     r->nhdr = 0;
     r->status = 0;
+    r->bytes_out = 0;
+    r->err_type = NULL;
+    request_id(c, r->request_id);
     r->capture.on = false;
     r->capture.body = NULL;
     r->capture.len = 0;
@@ -91,11 +130,49 @@ static ig_res_t too_big(ig_http_server_t *s, ig_req_t *r)
     return ig_http_error(r, IG_E_TOO_LARGE, "request body larger than %lld bytes", (long long)s->max_body_bytes);
 }
 
-/* Runs the handler on a complete request and counts it. */
+/* The peer address as text ("127.0.0.1", "::1"). */
+static void client_text(ig_req_t *r, char *out, size_t cap)
+{
+    unsigned char a[16];
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (ig_http_client_addr(r, a) != 0) snprintf(out, cap, "-");
+    else if (memcmp(a, v4mapped, 12) == 0) inet_ntop(AF_INET, a + 12, out, (socklen_t)cap);
+    else inet_ntop(AF_INET6, a, out, (socklen_t)cap);
+}
+
+/* A request is done: count it, and log its access line (always for a slow one or a 5xx). */
+static void finish(ig_http_server_t *s, ig_req_t *r, int64_t start_ns)
+{
+    int64_t elapsed = ig_clock_mono_ns() - start_ns;
+    ig_metrics_request_done(r->status, elapsed);
+    bool slow = elapsed > s->slow_ns;
+    if (!s->access_log && !slow && r->status < 500) return;
+    char client[INET6_ADDRSTRLEN];
+    client_text(r, client, sizeof client);
+    ig_access_t a = {
+        .method = ig_http_method_name(r->method),
+        .route = r->route,
+        .status = r->status,
+        .elapsed_ns = elapsed,
+        .bytes_in = r->body_len,
+        .bytes_out = r->bytes_out,
+        .token_id = r->who.token_id,
+        .client = client,
+        .request_id = r->request_id,
+        .type = r->err_type,
+        .message = r->err_type ? r->err_msg : NULL,
+        .slow = slow,
+    };
+    ig_log_access(&a);
+}
+
+/* Runs the handler on a complete request; every line it logs names the request. */
 static enum MHD_Result serve(ig_http_server_t *s, ig_req_t *r, int64_t start_ns)
 {
+    ig_log_set_request(r->request_id);
     ig_res_t res = s->handler(s->ctx, r);
-    ig_metrics_request_done(r->status, ig_clock_mono_ns() - start_ns);
+    finish(s, r, start_ns);
+    ig_log_set_request(NULL);
     return (enum MHD_Result)res;
 }
 
@@ -118,7 +195,7 @@ static enum MHD_Result on_headers(ig_http_server_t *s, struct MHD_Connection *c,
         *con_cls = &answered_marker;
         init_req(&r, c, url, method);
         ig_res_t res = too_big(s, &r);
-        ig_metrics_request_done(r.status, ig_clock_mono_ns() - start);
+        finish(s, &r, start);
         return (enum MHD_Result)res;
     }
     body_ctx_t *b = calloc(1, sizeof *b);
@@ -179,7 +256,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     init_req(&r, c, url, method);
     if (b->too_big) {
         ig_res_t res = too_big(s, &r);
-        ig_metrics_request_done(r.status, ig_clock_mono_ns() - b->start_ns);
+        finish(s, &r, b->start_ns);
         return (enum MHD_Result)res;
     }
     if (b->buf) b->buf[b->len] = '\0';
@@ -277,6 +354,8 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
     s->handler = handler;
     s->ctx = ctx;
     s->max_body_bytes = o->max_body_bytes;
+    s->access_log = o->access_log;
+    s->slow_ns = (int64_t)o->slow_request_ms * IG_NS_PER_MS;
     int fd = listen_socket(o, &s->port, err);
     if (fd < 0) {
         free(s);
@@ -337,7 +416,9 @@ ig_res_t ig_http_send(ig_req_t *r, int status, const char *ctype, const void *bo
     if (!resp) return MHD_NO;
     if (ctype) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     for (int i = 0; i < r->nhdr; i++) MHD_add_response_header(resp, r->hdr[i].name, r->hdr[i].value);
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     r->status = status;
+    r->bytes_out = len;
     if (r->capture.on && !r->capture.body && (r->capture.body = malloc(len + 1)) != NULL) {
         memcpy(r->capture.body, body, len);
         r->capture.body[len] = '\0';
@@ -394,6 +475,8 @@ static ig_res_t send_error(ig_req_t *r, ig_errkind_t kind, const char *msg)
 {
     char quoted[1400], body[1600];
     int status = ig_error_kind_status(kind);
+    r->err_type = ig_error_kind_type(kind);
+    snprintf(r->err_msg, sizeof r->err_msg, "%s", msg);
     size_t q = json_quote(msg, quoted, sizeof quoted);
     int n = snprintf(body, sizeof body, "{\"error\":{\"message\":%.*s,\"type\":\"%s\",\"code\":%d}}", (int)q, quoted,
                      ig_error_kind_type(kind), status);

@@ -30,6 +30,7 @@ typedef enum {
 } ig_method_t;
 
 #define IG_MAX_EXTRA_HEADERS 6
+#define IG_REQUEST_ID_MAX 128 /* an incoming X-Request-Id is kept when it is 1..128 of [A-Za-z0-9._-] */
 
 struct MHD_Connection;
 
@@ -51,6 +52,12 @@ typedef struct ig_req {
         char value[256]; /* the console CSP is ~200 bytes */
     } hdr[IG_MAX_EXTRA_HEADERS];
     int status; /* status of the response queued, 0 before */
+    uint64_t bytes_out;
+    /* The request's id: the client's X-Request-Id when well-formed, else made here.  Sent back on every
+     * response and named in every log line about the request. */
+    char request_id[IG_REQUEST_ID_MAX + 1];
+    const char *err_type; /* the Iceberg type of the error response queued, or NULL */
+    char err_msg[256];    /* and its message, for the log */
     /* When set, ig_http_send also keeps a copy of the response body here (malloc'd; the caller frees). */
     struct {
         bool on;
@@ -74,6 +81,8 @@ typedef struct {
     int64_t max_body_bytes; /* 413 beyond it */
     int max_connections;
     bool reuse_port; /* SO_REUSEPORT: share the port with other processes; off: a busy port is an error */
+    bool access_log; /* one line per completed request (log.access) */
+    int slow_request_ms; /* a slower request is logged at warn even with the access log off */
 } ig_http_opts_t;
 
 typedef struct ig_http_server ig_http_server_t;

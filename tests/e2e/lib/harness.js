@@ -111,10 +111,19 @@ export function cli(dataDir, args, { env = {}, input } = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
 }
 
+// Every token secret this test process has seen (CLI output, API responses): no server log may contain one.
+// Server.checkLog greps each log for all of them, so the whole e2e run's logs are checked (DESIGN.md §9).
+export const seenSecrets = new Set();
+const SECRET_RE = /igt_[0-9A-Za-z]{38}/g;
+export function noteSecrets(text) {
+  for (const m of String(text || '').matchAll(SECRET_RE)) seenSecrets.add(m[0]);
+}
+
 // Creates a token through the CLI (works with or without a running server); returns the JSON with .token.
 export function createToken(dataDir, name, opts = []) {
   const r = cli(dataDir, ['token', 'create', '--name', name, ...opts, '--json']);
   if (r.code !== 0) throw new Error(`token create failed: ${r.stderr}`);
+  noteSecrets(r.stdout);
   return r.json;
 }
 
@@ -224,6 +233,8 @@ export class Server {
     const log = this.readLog();
     if (/ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|UndefinedBehaviorSanitizer/.test(log))
       throw new Error(`sanitizer report in server log:\n${log}`);
+    for (const s of seenSecrets)
+      if (log.includes(s)) throw new Error(`a token secret (${s.slice(0, 8)}...) is in the server log ${this.logPath}`);
     return log;
   }
 
@@ -243,6 +254,7 @@ export class Server {
       throw new Error(`${method} ${p}: ${e.message} (${e.cause?.code || e.cause?.message || e.cause})`, { cause: e });
     }
     const text = await r.text();
+    noteSecrets(text);
     let json;
     try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
     return { status: r.status, headers: r.headers, text, json };
