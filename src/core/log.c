@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,72 +77,115 @@ static void puts_(line_t *l, const char *s)
     put(l, s, strlen(s));
 }
 
-static void putf(line_t *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(line_t *l, const char *fmt, ...)
+static void key(line_t *l, const char *k, bool json);
+
+/* True for a byte that a JSON string or a bare text value can hold as it is. */
+static bool plain(unsigned char c, bool json)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(l->p + l->n, l->cap - l->n + 1, fmt, ap);
-    va_end(ap);
-    if (k > 0) l->n += (size_t)k > l->cap - l->n ? l->cap - l->n : (size_t)k;
+    return json ? c >= 0x20 && c != '"' && c != '\\' : c > ' ' && c < 0x7f && c != '"' && c != '=' && c != '\\';
 }
 
-/* s as a JSON string, or (text) as a bare value when it needs no quotes. */
+/* s as a JSON string, or (text) as a bare value when it needs no quotes; runs of plain bytes are copied whole. */
 static void put_str(line_t *l, const char *s, bool json)
 {
     static const char hex[] = "0123456789abcdef";
-    bool bare = !json && *s;
-    for (const char *q = s; bare && *q; q++)
-        bare = *q > ' ' && *q != '"' && *q != '=' && *q != '\\' && (unsigned char)*q < 0x7f;
-    if (bare) {
-        puts_(l, s);
+    const unsigned char *q = (const unsigned char *)s;
+    size_t run = 0;
+    while (q[run] && plain(q[run], false)) run++;
+    if (!json && run > 0 && !q[run]) {
+        put(l, s, run);
         return;
     }
     put(l, "\"", 1);
-    for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
-        if (*q == '"' || *q == '\\') {
-            char e[2] = {'\\', (char)*q};
-            put(l, e, 2);
-        } else if (*q < 0x20) {
-            char e[6] = {'\\', 'u', '0', '0', hex[*q >> 4], hex[*q & 15]};
+    while (*q) {
+        for (run = 0; q[run] && plain(q[run], true); run++) {}
+        put(l, (const char *)q, run);
+        q += run;
+        if (!*q) break;
+        char e[6] = {'\\', (char)*q, 0, 0, 0, 0};
+        if (*q < 0x20) {
+            e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[*q >> 4], e[5] = hex[*q & 15];
             put(l, e, 6);
         } else {
-            put(l, (const char *)q, 1);
+            put(l, e, 2);
         }
+        q++;
     }
     put(l, "\"", 1);
 }
 
 /* key=value (text) or ,"key":value (JSON); a NULL value is null / "-". */
-static void field_str(line_t *l, const char *key, const char *v, bool json)
+static void field_str(line_t *l, const char *k, const char *v, bool json)
 {
-    if (json) {
-        putf(l, ",\"%s\":", key);
-        if (v) put_str(l, v, true);
-        else puts_(l, "null");
-    } else {
-        putf(l, " %s=", key);
-        put_str(l, v && *v ? v : "-", false);
-    }
+    key(l, k, json);
+    if (json && !v) puts_(l, "null");
+    else put_str(l, v && *v ? v : "-", json);
 }
 
-static void field_raw(line_t *l, const char *key, const char *v, bool json)
+/* The key of a field: " key=" (text) or ",\"key\":" (JSON). */
+static void key(line_t *l, const char *k, bool json)
 {
-    putf(l, json ? ",\"%s\":%s" : " %s=%s", key, v);
+    put(l, json ? ",\"" : " ", json ? 2 : 1);
+    puts_(l, k);
+    put(l, json ? "\":" : "=", json ? 2 : 1);
+}
+
+/* Decimal digits of v, without printf (the access log writes several numbers per request). */
+static void put_u64(line_t *l, uint64_t v)
+{
+    char d[20];
+    int n = 0;
+    do {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) put(l, &d[--n], 1);
+}
+
+/* ns as milliseconds with three decimals ("0.054"). */
+static void put_ms(line_t *l, int64_t ns)
+{
+    uint64_t us = ns > 0 ? (uint64_t)ns / 1000 : 0;
+    put_u64(l, us / 1000);
+    char f[4] = {'.', (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10)};
+    put(l, f, 4);
+}
+
+/* "2026-12-02T01:47:30.693Z": the part up to the seconds is formatted once per second per thread. */
+static void put_time(line_t *l)
+{
+    static _Thread_local time_t cached_sec = -1;
+    static _Thread_local char cached[64];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_sec = ts.tv_sec;
+    }
+    puts_(l, cached);
+    long ms = ts.tv_nsec / 1000000;
+    char f[5] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z'};
+    put(l, f, 5);
 }
 
 /* The line's start: timestamp and level, and (JSON) the opening brace. */
 static void head(line_t *l, ig_log_level_t level, bool json)
 {
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    char t[64];
-    snprintf(t, sizeof t, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-    if (json) putf(l, "{\"ts\":\"%s\",\"level\":\"%s\"", t, names[level]);
-    else putf(l, "%s %-5s ", t, names[level]);
+    static const char *const padded[] = {"debug ", "info  ", "warn  ", "error "};
+    if (json) {
+        puts_(l, "{\"ts\":\"");
+        put_time(l);
+        puts_(l, "\",\"level\":\"");
+        puts_(l, names[level]);
+        put(l, "\"", 1);
+    } else {
+        put_time(l);
+        put(l, " ", 1);
+        puts_(l, padded[level]);
+    }
 }
 
 static void write_all(const char *p, size_t n)
@@ -229,21 +273,26 @@ static void push(const char *line, size_t n)
     atomic_store_explicit(&r->head, h + n, memory_order_release);
 }
 
-/* Writes what r holds, in writes of at most PIPE_BUF bytes that end at a line end. */
+static size_t write_limit = PIPE_BUF; /* a regular file takes any size atomically (O_APPEND); a pipe PIPE_BUF */
+
+/* Writes what r holds straight from the ring (at most two pieces, where it wraps), in writes of at most
+ * write_limit bytes that end at a line end. */
 static void drain(ring_t *r)
 {
     size_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
     size_t h = atomic_load_explicit(&r->head, memory_order_acquire);
-    char chunk[PIPE_BUF];
     while (t < h) {
-        size_t n = h - t < sizeof chunk ? h - t : sizeof chunk;
-        for (size_t i = 0; i < n; i++) chunk[i] = r->buf[(t + i) % RING_CAP];
-        size_t cut = n;
-        if (t + n < h)
-            while (cut > 0 && chunk[cut - 1] != '\n') cut--;
-        if (cut == 0) cut = n; /* cannot happen: lines are shorter than PIPE_BUF */
-        write_all(chunk, cut);
-        t += cut;
+        size_t n = h - t < write_limit ? h - t : write_limit;
+        size_t at = t % RING_CAP, first = n < RING_CAP - at ? n : RING_CAP - at;
+        if (t + n < h) { /* cut after the last whole line of the span */
+            const char *nl = n > first ? memrchr(r->buf, '\n', n - first) : NULL;
+            if (nl) n = first + (size_t)(nl - r->buf) + 1;
+            else if ((nl = memrchr(r->buf + at, '\n', first)) != NULL) n = (size_t)(nl - (r->buf + at)) + 1;
+            if (n < first) first = n;
+        }
+        write_all(r->buf + at, first);
+        if (n > first) write_all(r->buf, n - first);
+        t += n;
         atomic_store_explicit(&r->tail, t, memory_order_release);
     }
 }
@@ -278,6 +327,8 @@ static void *writer_main(void *arg)
 
 int ig_log_start_writer(void)
 {
+    struct stat st;
+    write_limit = fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode) ? RING_CAP : PIPE_BUF;
     stopping = false;
     if (pthread_create(&writer, NULL, writer_main, NULL) != 0) return -1;
     atomic_store(&writer_on, true);
@@ -311,25 +362,28 @@ void ig_log_access(const ig_access_t *a)
     ig_log_level_t level = a->status >= 500 ? IG_LOG_ERROR : a->slow ? IG_LOG_WARN : IG_LOG_INFO;
     if (!ig_log_enabled(level)) return;
     bool json = atomic_load_explicit(&format, memory_order_relaxed) == IG_LOG_JSON;
-    char buf[LINE_MAX_BYTES], num[32];
+    char buf[LINE_MAX_BYTES];
     line_t l = {buf, 0, sizeof buf - 1};
     head(&l, level, json);
     puts_(&l, json ? ",\"msg\":\"access\"" : "access");
     field_str(&l, "method", a->method, json);
     field_str(&l, "route", a->route, json);
-    snprintf(num, sizeof num, "%d", a->status);
-    field_raw(&l, "status", num, json);
-    snprintf(num, sizeof num, "%.3f", (double)a->elapsed_ns / 1e6);
-    field_raw(&l, "ms", num, json);
-    snprintf(num, sizeof num, "%llu", (unsigned long long)a->bytes_in);
-    field_raw(&l, "bytesIn", num, json);
-    snprintf(num, sizeof num, "%llu", (unsigned long long)a->bytes_out);
-    field_raw(&l, "bytesOut", num, json);
+    key(&l, "status", json);
+    put_u64(&l, (uint64_t)(a->status > 0 ? a->status : 0));
+    key(&l, "ms", json);
+    put_ms(&l, a->elapsed_ns);
+    key(&l, "bytesIn", json);
+    put_u64(&l, a->bytes_in);
+    key(&l, "bytesOut", json);
+    put_u64(&l, a->bytes_out);
     field_str(&l, "tokenId", a->token_id && *a->token_id ? a->token_id : NULL, json);
     field_str(&l, "client", a->client, json);
     field_str(&l, "requestId", a->request_id, json);
     if (a->type) field_str(&l, "type", a->type, json);
-    if (a->slow) field_raw(&l, "slow", "true", json);
+    if (a->slow) {
+        key(&l, "slow", json);
+        puts_(&l, "true");
+    }
     if (a->message && (a->status >= 500 || ig_log_enabled(IG_LOG_DEBUG))) field_str(&l, "message", a->message, json);
     if (json) puts_(&l, "}");
     buf[l.n++] = '\n';
