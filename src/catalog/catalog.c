@@ -146,6 +146,54 @@ static ig_res_t route_namespaces(call_t *k, seg_t *s, int n)
     return ig_http_no_route(r);
 }
 
+/* The route templates, as the Iceberg REST spec writes them ("*" is a path parameter; the {prefix} form whether
+ * or not the client sent a prefix).  template_of names the request's route before anything can fail, so a 400,
+ * a 404 for a missing table or an idempotent replay still counts under its route; a path no row matches is
+ * "unmatched".  Never client text: these strings are the only route labels the catalog gives. */
+typedef struct {
+    const char *segs[5]; /* NULL ends */
+    const char *tpl;
+} pattern_t;
+
+#define NS_TPL "/v1/{prefix}/namespaces/{namespace}"
+static const pattern_t patterns[] = {
+    {{"namespaces"}, "/v1/{prefix}/namespaces"},
+    {{"namespaces", "*"}, NS_TPL},
+    {{"namespaces", "*", "properties"}, NS_TPL "/properties"},
+    {{"namespaces", "*", "tables"}, NS_TPL "/tables"},
+    {{"namespaces", "*", "register"}, NS_TPL "/register"},
+    {{"namespaces", "*", "views"}, NS_TPL "/views"},
+    {{"namespaces", "*", "register-view"}, NS_TPL "/register-view"},
+    {{"namespaces", "*", "tables", "*"}, NS_TPL "/tables/{table}"},
+    {{"namespaces", "*", "tables", "*", "metrics"}, NS_TPL "/tables/{table}/metrics"},
+    {{"namespaces", "*", "tables", "*", "credentials"}, NS_TPL "/tables/{table}/credentials"},
+    {{"namespaces", "*", "tables", "*", "unregister"}, NS_TPL "/tables/{table}/unregister"},
+    {{"namespaces", "*", "views", "*"}, NS_TPL "/views/{view}"},
+    {{"tables", "rename"}, "/v1/{prefix}/tables/rename"},
+    {{"views", "rename"}, "/v1/{prefix}/views/rename"},
+    {{"transactions", "commit"}, "/v1/{prefix}/transactions/commit"},
+};
+
+/* The template of the k segments after the prefix, or NULL when no route has that shape. */
+static const char *template_of(const seg_t *t, int k)
+{
+    for (size_t i = 0; i < sizeof patterns / sizeof patterns[0]; i++) {
+        const pattern_t *pt = &patterns[i];
+        int j = 0;
+        while (j < k && j < 5 && pt->segs[j] && (strcmp(pt->segs[j], "*") == 0 || seg_is(t[j], pt->segs[j])))
+            j++;
+        if (j == k && (j == 5 || !pt->segs[j])) return pt->tpl;
+    }
+    return NULL;
+}
+
+/* 404 "no such route", counted as unmatched even under an exact route of the router ("/v1"). */
+static ig_res_t no_route(ig_req_t *r)
+{
+    r->route = "unmatched";
+    return ig_http_no_route(r);
+}
+
 static bool is_root_word(seg_t s)
 {
     return seg_is(s, "namespaces") || seg_is(s, "tables") || seg_is(s, "views") || seg_is(s, "transactions");
@@ -207,13 +255,14 @@ ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
     const char *p = r->path + 3; /* after "/v1" */
     size_t len = r->path_len - 3;
     if (len == 7 && memcmp(p, "/config", 7) == 0) {
+        r->route = "/v1/config";
         if (r->method != IG_GET && r->method != IG_HEAD) return ig_http_not_allowed(r, "GET");
         return cat_get_config(r, c);
     }
     seg_t s[MAX_SEGS + 1];
     int n = 0;
     while (len > 0) {
-        if (*p != '/' || n == MAX_SEGS) return ig_http_no_route(r);
+        if (*p != '/' || n == MAX_SEGS) return no_route(r);
         p++;
         len--;
         const char *e = memchr(p, '/', len);
@@ -222,17 +271,17 @@ ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
         p += sl;
         len -= sl;
     }
-    if (n == 0) return ig_http_no_route(r);
-    int base = 0;
-    if (!is_root_word(s[0])) {
-        /* /v1/{prefix}/...: the prefix names the warehouse */
+    if (n == 0) return no_route(r);
+    int base = is_root_word(s[0]) ? 0 : 1; /* /v1/{prefix}/...: the prefix names the warehouse */
+    const char *tpl = n > base ? template_of(s + base, n - base) : NULL;
+    if (!tpl) return no_route(r);
+    r->route = tpl;
+    if (base) {
         char pre[IG_LOCATION_MAX];
-        if (n < 2 || !is_root_word(s[1])) return ig_http_no_route(r);
         if (ig_http_decode(s[0].p, s[0].n, pre, sizeof pre) || strcmp(pre, ig_warehouse_name(c->wh)) != 0)
             return ig_http_error(r, IG_E_NO_SUCH_WAREHOUSE,
                                  "The given warehouse does not exist: %.*s",
                                  (int)(s[0].n > 200 ? 200 : s[0].n), s[0].p);
-        base = 1;
     }
     seg_t *t = s + base;
     int k = n - base;

@@ -95,7 +95,8 @@ static ig_res_t too_big(ig_http_server_t *s, ig_req_t *r)
 static enum MHD_Result serve(ig_http_server_t *s, ig_req_t *r, int64_t start_ns)
 {
     ig_res_t res = s->handler(s->ctx, r);
-    ig_metrics_request_done(r->status, ig_clock_mono_ns() - start_ns);
+    ig_metrics_request_done(r->route, ig_http_method_name(r->method), r->status,
+                            ig_clock_mono_ns() - start_ns);
     return (enum MHD_Result)res;
 }
 
@@ -118,7 +119,8 @@ static enum MHD_Result on_headers(ig_http_server_t *s, struct MHD_Connection *c,
         *con_cls = &answered_marker;
         init_req(&r, c, url, method);
         ig_res_t res = too_big(s, &r);
-        ig_metrics_request_done(r.status, ig_clock_mono_ns() - start);
+        ig_metrics_request_done(r.route, ig_http_method_name(r.method), r.status,
+                                ig_clock_mono_ns() - start);
         return (enum MHD_Result)res;
     }
     body_ctx_t *b = calloc(1, sizeof *b);
@@ -179,7 +181,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     init_req(&r, c, url, method);
     if (b->too_big) {
         ig_res_t res = too_big(s, &r);
-        ig_metrics_request_done(r.status, ig_clock_mono_ns() - b->start_ns);
+        ig_metrics_request_done(r.route, ig_http_method_name(r.method), r.status,
+                                ig_clock_mono_ns() - b->start_ns);
         return (enum MHD_Result)res;
     }
     if (b->buf) b->buf[b->len] = '\0';
