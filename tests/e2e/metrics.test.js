@@ -134,14 +134,16 @@ test('build info, store errors and the prefixed form of catalog routes', async (
   assert.match(m0, /^icegate_build_info\{version="[^"]+"\} 1$/m);
   assert.match(m0, /^icegate_store_errors_total 0$/m);
   assert.match(m0, /^# TYPE icegate_http_request_duration_seconds histogram$/m);
-  const cfg = await expect('GET', '/v1/config', 200);
-  const prefix = cfg.json.overrides?.prefix || cfg.json.defaults?.prefix;
-  if (prefix) {
-    await expect('GET', `/v1/${encodeURIComponent(prefix)}/namespaces`, 200);
-    await expect('GET', '/v1/wrong-warehouse/namespaces', 404);
-    const m1 = await scrape();
-    const d = (s) => reqs(m1, '/v1/{prefix}/namespaces', 'GET', s) - reqs(m0, '/v1/{prefix}/namespaces', 'GET', s);
-    assert.equal(d(200), 1, 'a prefixed request counts under the same template');
-    assert.equal(d(404), 1, 'an unknown warehouse is counted under its route');
-  }
+  const cfg = await expect('GET', '/v1/config?warehouse=warehouse', 200);
+  const prefix = cfg.json.overrides.prefix;
+  assert.ok(prefix);
+  await expect('GET', `/v1/${encodeURIComponent(prefix)}/namespaces`, 200);
+  await expect('GET', '/v1/wrong-warehouse/namespaces', 404);
+  await expect('GET', '/v1', 404);
+  const m1 = await scrape();
+  const d = (s) => reqs(m1, '/v1/{prefix}/namespaces', 'GET', s) - reqs(m0, '/v1/{prefix}/namespaces', 'GET', s);
+  assert.equal(d(200), 1, 'a prefixed request counts under the same template');
+  assert.equal(d(404), 1, 'an unknown warehouse is counted under its route');
+  assert.equal(reqs(m1, 'unmatched', 'GET', 404) - reqs(m0, 'unmatched', 'GET', 404), 1, '/v1 alone is no route');
+  assert.equal(reqs(m1, '/v1', 'GET', 404), 0);
 });
