@@ -280,7 +280,7 @@ static void render_requests(ig_buf_t *sb, snap_t *s)
 {
     ig_buf_printf(sb, "# HELP icegate_http_requests_total HTTP requests answered, by route template, method and "
                       "status code.\n# TYPE icegate_http_requests_total counter\n");
-    qsort(s->k, s->nk, sizeof *s->k, cmp_key);
+    if (s->nk) qsort(s->k, s->nk, sizeof *s->k, cmp_key); /* s->k is NULL when empty */
     for (size_t i = 0; i < s->nk;) {
         krow_t row = s->k[i++];
         while (i < s->nk && cmp_key(&row, &s->k[i]) == 0) row.n += s->k[i++].n;
@@ -314,7 +314,7 @@ static void render_hists(ig_buf_t *sb, snap_t *s)
 {
     ig_buf_printf(sb, "# HELP icegate_http_request_duration_seconds Time from request to queued response, by "
                       "route template.\n# TYPE icegate_http_request_duration_seconds histogram\n");
-    qsort(s->h, s->nh, sizeof *s->h, cmp_hist);
+    if (s->nh) qsort(s->h, s->nh, sizeof *s->h, cmp_hist);
     for (size_t i = 0; i < s->nh;) {
         hrow_t row = s->h[i++];
         while (i < s->nh && strcmp(row.route, s->h[i].route) == 0) {
