@@ -241,6 +241,16 @@ static ig_res_t create_user(ig_admin_t *a, ig_req_t *r)
     return ig_http_json(r, 201, out);
 }
 
+/* The route template of /api/v1/access-tokens/{id}[/action], or NULL for an action no route has. */
+static const char *token_template(const char *action)
+{
+    if (!action) return "/api/v1/access-tokens/{id}";
+    if (strcmp(action, "stats") == 0) return "/api/v1/access-tokens/{id}/stats";
+    if (strcmp(action, "suspend") == 0) return "/api/v1/access-tokens/{id}/suspend";
+    if (strcmp(action, "activate") == 0) return "/api/v1/access-tokens/{id}/activate";
+    return NULL;
+}
+
 ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r)
 {
     ig_admin_t *a = ctx;
@@ -252,6 +262,7 @@ ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r)
     if (!r->who.via_session) r->who.role = ig_users_role(a->store, r->who.user);
 
     if (strcmp(path, "/api/v1/settings") == 0) {
+        r->route = "/api/v1/settings";
         if (r->method != IG_GET && r->method != IG_HEAD) return ig_http_not_allowed(r, "GET");
         json_object *o = json_object_new_object();
         json_object_object_add(o, "rateLimiterEnabled", json_object_new_boolean(enforced(a)));
@@ -262,6 +273,7 @@ ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r)
         return ig_http_json(r, 200, o);
     }
     if (strcmp(path, "/api/v1/users") == 0) {
+        r->route = "/api/v1/users";
         if (r->method != IG_POST) return ig_http_not_allowed(r, "POST");
         return create_user(a, r);
     }
@@ -270,6 +282,7 @@ ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r)
     if (strncmp(path, base, bl) != 0 || (path[bl] != '\0' && path[bl] != '/')) return ig_http_no_route(r);
     const char *rest = path + bl;
     if (*rest == '\0' || strcmp(rest, "/") == 0) {
+        r->route = "/api/v1/access-tokens";
         if (r->method == IG_GET || r->method == IG_HEAD) return list_tokens(a, r);
         if (r->method == IG_POST) return create_token(a, r);
         return ig_http_not_allowed(r, "GET, POST");
@@ -277,10 +290,12 @@ ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r)
     rest++;
     char id[IG_ID_MAX + 8];
     size_t idl = strcspn(rest, "/");
+    const char *action = rest[idl] == '/' ? rest + idl + 1 : NULL;
+    const char *tpl = token_template(action);
+    if (!tpl) return ig_http_no_route(r);
+    r->route = tpl;
     if (idl == 0 || idl >= IG_ID_MAX) return ig_http_error(r, IG_E_NO_SUCH_TOKEN, "no such access token");
     memcpy(id, rest, idl);
     id[idl] = '\0';
-    const char *action = rest[idl] == '/' ? rest + idl + 1 : NULL;
-    if (action && (!*action || strchr(action, '/'))) return ig_http_no_route(r);
     return one_token(a, r, id, action);
 }

@@ -51,10 +51,13 @@ ig_res_t ig_console_session_api(void *ctx, ig_req_t *r)
     static const char base[] = "/api/v1/session";
     const char *rest = r->path + sizeof base - 1;
     size_t rl = r->path_len - (sizeof base - 1);
-    if (rl == 6 && memcmp(rest, "/login", 6) == 0)
+    if (rl == 6 && memcmp(rest, "/login", 6) == 0) {
+        r->route = "/api/v1/session/login";
         return r->method == IG_POST ? login(a, r) : ig_http_not_allowed(r, "POST");
+    }
     bool logout = rl == 7 && memcmp(rest, "/logout", 7) == 0;
     if (rl != 0 && !logout) return ig_http_no_route(r);
+    if (logout) r->route = "/api/v1/session/logout";
     if (logout && r->method != IG_POST) return ig_http_not_allowed(r, "POST");
     if (!logout && r->method != IG_GET && r->method != IG_HEAD) return ig_http_not_allowed(r, "GET");
     ig_res_t res;
@@ -81,6 +84,7 @@ ig_res_t ig_console_files(void *ctx, ig_req_t *r)
     if (strcmp(path, "/") == 0) snprintf(path, sizeof path, "/index.html");
     for (const ig_asset_t *a = ig_console_assets; a->path; a++) {
         if (strcmp(a->path, path) != 0) continue;
+        r->route = "/{asset}"; /* one template for every static file, whichever it is */
         if (r->method != IG_GET && r->method != IG_HEAD) return ig_http_not_allowed(r, "GET, HEAD");
         ig_http_add_header(r, "Content-Security-Policy",
                            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

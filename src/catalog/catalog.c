@@ -146,6 +146,54 @@ static ig_res_t route_namespaces(call_t *k, seg_t *s, int n)
     return ig_http_no_route(r);
 }
 
+/* The route templates, as the Iceberg REST spec writes them ("*" is a path parameter; the {prefix} form whether
+ * or not the client sent a prefix).  template_of names the request's route before anything can fail, so a 400,
+ * a 404 for a missing table or an idempotent replay still counts under its route; a path no row matches is
+ * "unmatched".  Never client text: these strings are the only route labels the catalog gives. */
+typedef struct {
+    const char *segs[5]; /* NULL ends */
+    const char *tpl;
+} pattern_t;
+
+#define NS_TPL "/v1/{prefix}/namespaces/{namespace}"
+static const pattern_t patterns[] = {
+    {{"namespaces"}, "/v1/{prefix}/namespaces"},
+    {{"namespaces", "*"}, NS_TPL},
+    {{"namespaces", "*", "properties"}, NS_TPL "/properties"},
+    {{"namespaces", "*", "tables"}, NS_TPL "/tables"},
+    {{"namespaces", "*", "register"}, NS_TPL "/register"},
+    {{"namespaces", "*", "views"}, NS_TPL "/views"},
+    {{"namespaces", "*", "register-view"}, NS_TPL "/register-view"},
+    {{"namespaces", "*", "tables", "*"}, NS_TPL "/tables/{table}"},
+    {{"namespaces", "*", "tables", "*", "metrics"}, NS_TPL "/tables/{table}/metrics"},
+    {{"namespaces", "*", "tables", "*", "credentials"}, NS_TPL "/tables/{table}/credentials"},
+    {{"namespaces", "*", "tables", "*", "unregister"}, NS_TPL "/tables/{table}/unregister"},
+    {{"namespaces", "*", "views", "*"}, NS_TPL "/views/{view}"},
+    {{"tables", "rename"}, "/v1/{prefix}/tables/rename"},
+    {{"views", "rename"}, "/v1/{prefix}/views/rename"},
+    {{"transactions", "commit"}, "/v1/{prefix}/transactions/commit"},
+};
+
+/* The template of the k segments after the prefix, or NULL when no route has that shape. */
+static const char *template_of(const seg_t *t, int k)
+{
+    for (size_t i = 0; i < sizeof patterns / sizeof patterns[0]; i++) {
+        const pattern_t *pt = &patterns[i];
+        int j = 0;
+        while (j < k && j < 5 && pt->segs[j] && (strcmp(pt->segs[j], "*") == 0 || seg_is(t[j], pt->segs[j])))
+            j++;
+        if (j == k && (j == 5 || !pt->segs[j])) return pt->tpl;
+    }
+    return NULL;
+}
+
+/* 404 "no such route", counted as unmatched even under an exact route of the router ("/v1"). */
+static ig_res_t no_route(ig_req_t *r)
+{
+    r->route = "unmatched";
+    return ig_http_no_route(r);
+}
+
 static bool is_root_word(seg_t s)
 {
     return seg_is(s, "namespaces") || seg_is(s, "tables") || seg_is(s, "views") || seg_is(s, "transactions");
@@ -201,19 +249,14 @@ ig_res_t ig_catalog_oauth(void *ctx, ig_req_t *r)
     return ig_http_send(r, 400, "application/json", body, sizeof body - 1, true);
 }
 
-ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
+/* Splits the path after "/v1" into segments: their count, or -1 when there are too many or an empty path. */
+static int split(const ig_req_t *r, seg_t s[MAX_SEGS + 1])
 {
-    ig_catalog_t *c = ctx;
     const char *p = r->path + 3; /* after "/v1" */
     size_t len = r->path_len - 3;
-    if (len == 7 && memcmp(p, "/config", 7) == 0) {
-        if (r->method != IG_GET && r->method != IG_HEAD) return ig_http_not_allowed(r, "GET");
-        return cat_get_config(r, c);
-    }
-    seg_t s[MAX_SEGS + 1];
     int n = 0;
     while (len > 0) {
-        if (*p != '/' || n == MAX_SEGS) return ig_http_no_route(r);
+        if (*p != '/' || n == MAX_SEGS) return -1;
         p++;
         len--;
         const char *e = memchr(p, '/', len);
@@ -222,17 +265,43 @@ ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
         p += sl;
         len -= sl;
     }
-    if (n == 0) return ig_http_no_route(r);
-    int base = 0;
-    if (!is_root_word(s[0])) {
-        /* /v1/{prefix}/...: the prefix names the warehouse */
+    return n;
+}
+
+/* The template of the segments and where the route words start (after an optional warehouse prefix). */
+static const char *template_of_path(const seg_t *s, int n, int *base)
+{
+    if (n == 1 && seg_is(s[0], "config")) return "/v1/config";
+    *base = n > 0 && !is_root_word(s[0]) ? 1 : 0; /* /v1/{prefix}/...: the prefix names the warehouse */
+    return n > *base ? template_of(s + *base, n - *base) : NULL;
+}
+
+const char *ig_catalog_route(const ig_req_t *r)
+{
+    seg_t s[MAX_SEGS + 1];
+    int base = 0, n = split(r, s);
+    const char *tpl = n > 0 ? template_of_path(s, n, &base) : NULL;
+    return tpl ? tpl : "unmatched";
+}
+
+ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
+{
+    ig_catalog_t *c = ctx;
+    seg_t s[MAX_SEGS + 1];
+    int base = 0, n = split(r, s);
+    const char *tpl = n > 0 ? template_of_path(s, n, &base) : NULL;
+    if (!tpl) return no_route(r);
+    r->route = tpl;
+    if (strcmp(tpl, "/v1/config") == 0) {
+        if (r->method != IG_GET && r->method != IG_HEAD) return ig_http_not_allowed(r, "GET");
+        return cat_get_config(r, c);
+    }
+    if (base) {
         char pre[IG_LOCATION_MAX];
-        if (n < 2 || !is_root_word(s[1])) return ig_http_no_route(r);
         if (ig_http_decode(s[0].p, s[0].n, pre, sizeof pre) || strcmp(pre, ig_warehouse_name(c->wh)) != 0)
             return ig_http_error(r, IG_E_NO_SUCH_WAREHOUSE,
                                  "The given warehouse does not exist: %.*s",
                                  (int)(s[0].n > 200 ? 200 : s[0].n), s[0].p);
-        base = 1;
     }
     seg_t *t = s + base;
     int k = n - base;

@@ -14,6 +14,9 @@ ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error
 void ig_catalog_free(ig_catalog_t *c);
 /* Every /v1/ route (ctx: ig_catalog_t). */
 ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r);
+/* The route template of a /v1/ request ("/v1/{prefix}/namespaces/{namespace}", "unmatched"): the router names
+ * a request with it before authentication, so a 401 or 429 is logged and counted under its route too. */
+const char *ig_catalog_route(const ig_req_t *r);
 /* /v1/oauth/tokens: the deprecated OAuth2 flow, answered without a token in the OAuth2 error shape. */
 ig_res_t ig_catalog_oauth(void *ctx, ig_req_t *r);
 

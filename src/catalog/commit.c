@@ -14,6 +14,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "iceberg/tablemeta.h"
 #include "iceberg/viewmeta.h"
 #include "warehouse/warehouse.h"
@@ -198,15 +199,23 @@ static int commit_body(json_object *req, change_t *ch, bool view, ig_error_t *er
     return 0;
 }
 
+/* Every commit request the handlers answer is counted once: applied, a 409 conflict, or failed otherwise. */
+static ig_res_t commit_failed(call_t *k, const ig_error_t *err)
+{
+    ig_metrics_commit(err->kind == IG_E_COMMIT_FAILED ? IG_COMMIT_CONFLICT : IG_COMMIT_FAILED);
+    return ig_http_error_from(k->r, err);
+}
+
 ig_res_t cat_commit_object(call_t *k, ig_obj_kind_t kind)
 {
     ig_error_t err = {0};
     json_object *req = cat_body_object(k->r, &err), *id;
-    if (!req) return ig_http_error_from(k->r, &err);
+    if (!req) return commit_failed(k, &err);
     change_t *ch = calloc(1, sizeof *ch);
     if (!ch) {
         json_object_put(req);
-        return ig_http_error(k->r, IG_E_INTERNAL, "out of memory");
+        ig_error_set(&err, IG_E_INTERNAL, "out of memory");
+        return commit_failed(k, &err);
     }
     snprintf(ch->ns, sizeof ch->ns, "%s", k->ns);
     snprintf(ch->name, sizeof ch->name, "%s", k->name);
@@ -220,6 +229,7 @@ ig_res_t cat_commit_object(call_t *k, ig_obj_kind_t kind)
     }
     if (commit_body(req, ch, kind == IG_OBJ_VIEW, &err)) goto bad;
     if (commit_changes(k, ch, 1, kind, &err)) goto bad;
+    ig_metrics_commit(IG_COMMIT_OK);
     json_object_put(req);
     /* The new version is in the cache (or, evicted at once by a tiny cache, read back). */
     ig_res_t res = cat_send_object(k, kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL, ch->next, false);
@@ -228,7 +238,7 @@ ig_res_t cat_commit_object(call_t *k, ig_obj_kind_t kind)
 bad:
     free(ch);
     json_object_put(req);
-    return ig_http_error_from(k->r, &err);
+    return commit_failed(k, &err);
 }
 
 ig_res_t cat_commit_transaction(call_t *k)
@@ -236,7 +246,7 @@ ig_res_t cat_commit_transaction(call_t *k)
     ig_error_t err = {0};
     json_object *req = cat_body_object(k->r, &err), *arr;
     change_t *chs = NULL;
-    if (!req) return ig_http_error_from(k->r, &err);
+    if (!req) return commit_failed(k, &err);
     if (!json_object_object_get_ex(req, "table-changes", &arr) ||
         !json_object_is_type(arr, json_type_array)) {
         ig_error_set(&err, IG_E_BAD_REQUEST, "'table-changes' must be an array");
@@ -270,12 +280,13 @@ ig_res_t cat_commit_transaction(call_t *k)
             }
     }
     if (commit_changes(k, chs, n, IG_OBJ_TABLE, &err)) goto bad;
+    ig_metrics_commit(IG_COMMIT_OK);
     free(chs);
     json_object_put(req);
     return ig_http_no_content(k->r);
 bad:
     free(chs);
     json_object_put(req);
-    return ig_http_error_from(k->r, &err);
+    return commit_failed(k, &err);
 }
 

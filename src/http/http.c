@@ -155,7 +155,7 @@ static void client_text(ig_req_t *r, char *out, size_t cap)
 static void finish(ig_http_server_t *s, ig_req_t *r, int64_t start_ns)
 {
     int64_t elapsed = ig_clock_mono_ns() - start_ns;
-    ig_metrics_request_done(r->status, elapsed);
+    ig_metrics_request_done(r->route, ig_http_method_name(r->method), r->status, elapsed);
     bool slow = elapsed > s->slow_ns;
     if (!s->access_log && !slow && r->status < 500) return;
     char client[INET6_ADDRSTRLEN];

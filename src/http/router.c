@@ -23,6 +23,7 @@ ig_res_t ig_router_handle(void *ctx, ig_req_t *r)
         if (!matches(rt, r)) continue;
         /* An exact route is its own template; a prefix route's handler names the template it serves. */
         if (rt->prefix[rt->len - 1] != '/') r->route = rt->prefix;
+        else if (rt->name) r->route = rt->name(r);
         ig_res_t res;
         if (rt->auth != IG_ROUTE_PUBLIC &&
             router->authenticate(router->auth_ctx, r, rt->auth, rt->rate_limit, &res) != 0)

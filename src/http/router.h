@@ -26,6 +26,8 @@ typedef struct {
     bool rate_limit; /* take from the token's Max RPS, after authentication and before the handler */
     ig_http_handler_t handler;
     void *ctx;
+    /* For a prefix route, the template of a request before it is authenticated (NULL: named by the handler). */
+    const char *(*name)(const ig_req_t *r);
 } ig_route_t;
 
 /* Authenticates r as auth says: 0 with r->who filled, or -1 with a 401/403/429 queued and its result in *res. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/store.h"
 
 #define POOL_MAX 16
@@ -54,6 +55,7 @@ static const char *const migrations[] = {
 static int fail_db(ig_error_t *err, sqlite3 *db, const char *what)
 {
     ig_error("sqlite: %s: %s", what, sqlite3_errmsg(db));
+    ig_metrics_store_error();
     return ig_error_set(err, IG_E_INTERNAL, "storage error during %s", what);
 }
 
@@ -62,6 +64,7 @@ static sqlite3 *open_conn(const char *path, ig_error_t *err)
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
+        ig_metrics_store_error();
         ig_error_set(err, IG_E_INTERNAL, "cannot open %s: %s", path,
                      db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);
@@ -72,6 +75,7 @@ static sqlite3 *open_conn(const char *path, ig_error_t *err)
      * which a catalog pointer swap deserves. */
     if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL,
                      NULL) != SQLITE_OK) {
+        ig_metrics_store_error();
         ig_error_set(err, IG_E_INTERNAL, "cannot configure %s: %s", path, sqlite3_errmsg(db));
         sqlite3_close(db);
         return NULL;

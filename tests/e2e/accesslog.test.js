@@ -169,3 +169,21 @@ test('a warning a request causes names its request id, like its access line', as
   assert.match(warning, / requestId=drop-outer-1$/);
   assert.match(log, / access method=DELETE .* status=204 .* requestId=drop-outer-1\n/);
 });
+
+test('a 401 and a 429 on a catalog route are logged under that route template', async () => {
+  const dataDir = tempDir();
+  const tok = createToken(dataDir, 'limited', ['--max-rps', '1', '--burst', '1']);
+  const srv = await new Server({ dataDir }).start();
+  assert.equal((await srv.req('GET', '/v1/namespaces/ns1/tables/t1', { token: tok.token })).status, 404);
+  const limited = await srv.req('GET', '/v1/namespaces/ns2/tables/t2', { token: tok.token });
+  assert.equal(limited.status, 429);
+  const anon = await srv.req('GET', '/v1/warehouse/namespaces/ns3/tables/t3');
+  assert.equal(anon.status, 401);
+  const { lines } = await linesOf(srv);
+  const tpl = '/v1/{prefix}/namespaces/{namespace}/tables/{table}';
+  const of = (res) => lines.find((l) => l.requestId === res.headers.get('x-request-id'));
+  assert.equal(of(limited).route, tpl);
+  assert.equal(of(limited).tokenId, tok.id);
+  assert.equal(of(anon).route, tpl);
+  assert.ok(!lines.some((l) => /ns\d|t\d/.test(l.route)), 'no client text in a route');
+});
