@@ -1,6 +1,7 @@
 // The access log and request ids (DESIGN.md §9): one line per completed request, text or JSON, with the
 // request id the response carries; slow requests at warn; nothing secret in it; no line lost or torn under load.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import test from 'node:test';
 
 import { ADMIN_PASSWORD, Server, createToken, sleep, tempDir } from './lib/harness.js';
@@ -186,4 +187,24 @@ test('a 401 and a 429 on a catalog route are logged under that route template', 
   assert.equal(of(limited).tokenId, tok.id);
   assert.equal(of(anon).route, tpl);
   assert.ok(!lines.some((l) => /ns\d|t\d/.test(l.route)), 'no client text in a route');
+});
+
+test('a 5xx is logged at error with its cause', async () => {
+  const { srv, tok } = await startWithToken();
+  const schema = { type: 'struct', fields: [{ id: 1, name: 'id', type: 'long', required: true }] };
+  assert.equal((await srv.req('POST', '/v1/namespaces', { token: tok.token, body: { namespace: ['e'] } })).status, 200);
+  const t = await srv.req('POST', '/v1/namespaces/e/tables', { token: tok.token, body: { name: 't', schema } });
+  assert.equal(t.status, 200, t.text);
+  await srv.stop();
+  // The table's metadata file is damaged on disk behind the server's back: a commit cannot read it.
+  fs.writeFileSync(new URL(t.json['metadata-location']), 'not json');
+  const again = await new Server({ dataDir: srv.dataDir }).start();
+  const commit = await again.req('POST', '/v1/namespaces/e/tables/t',
+    { token: tok.token, body: { requirements: [], updates: [] }, headers: { 'X-Request-Id': 'broken-1' } });
+  assert.equal(commit.status, 500, commit.text);
+  const { lines } = await linesOf(again);
+  const l = lines.find((x) => x.requestId === 'broken-1');
+  assert.equal(l.level, 'error');
+  assert.equal(l.type, 'ServiceFailureException');
+  assert.ok(l.message && l.message.length > 0, 'the cause is in the line');
 });
