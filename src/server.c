@@ -84,6 +84,7 @@ static int open_parts(server_t *s)
     s->auth = (ig_auth_t){.tokens = s->tokens, .sessions = s->sessions, .limiter = s->limiter};
     s->admin = (ig_admin_t){.tokens = s->tokens, .store = s->store, .sessions = s->sessions};
     s->ops.tokens = s->tokens;
+    s->ops.store = s->store;
     atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "core/util.h"
 
 #define MAX_SESSIONS 1024
+#define MAX_PER_USER 16 /* a user's 17th login ends that user's oldest session, nobody else's */
 #define COOKIE "icegate_session"
 
 struct ig_sessions {
@@ -70,7 +71,25 @@ static ig_session_t *find(ig_sessions_t *s, const char *id, int64_t now)
     return NULL;
 }
 
-void ig_sessions_start(ig_sessions_t *s, const char *user, ig_role_t role, int64_t now_ms, ig_session_t *out)
+/* The slot for a new session of user: a free (or expired) one, unless the user holds MAX_PER_USER already
+ * (then their oldest); NULL when every slot holds a live session of someone.  Caller holds mu. */
+static ig_session_t *slot_for(ig_sessions_t *s, const char *user, int64_t now_ms)
+{
+    ig_session_t *free_slot = NULL, *oldest_mine = NULL;
+    int mine = 0;
+    for (size_t i = 0; i < MAX_SESSIONS; i++) {
+        ig_session_t *y = &s->v[i];
+        if (!y->id[0] || y->expires_ms <= now_ms) {
+            if (!free_slot) free_slot = y;
+        } else if (strcmp(y->user, user) == 0) {
+            mine++;
+            if (!oldest_mine || y->expires_ms < oldest_mine->expires_ms) oldest_mine = y;
+        }
+    }
+    return mine >= MAX_PER_USER ? oldest_mine : free_slot;
+}
+
+int ig_sessions_start(ig_sessions_t *s, const char *user, ig_role_t role, int64_t now_ms, ig_session_t *out)
 {
     ig_session_t x;
     memset(&x, 0, sizeof x);
@@ -80,16 +99,11 @@ void ig_sessions_start(ig_sessions_t *s, const char *user, ig_role_t role, int64
     x.role = role;
     x.expires_ms = now_ms + (int64_t)s->ttl_s * 1000;
     pthread_mutex_lock(&s->mu);
-    ig_session_t *slot = NULL, *oldest = NULL;
-    for (size_t i = 0; i < MAX_SESSIONS && !slot; i++) {
-        ig_session_t *y = &s->v[i];
-        if (!y->id[0] || y->expires_ms <= now_ms) slot = y;
-        else if (!oldest || y->expires_ms < oldest->expires_ms) oldest = y;
-    }
-    if (!slot) slot = oldest; /* full: the oldest session is logged out */
-    *slot = x;
+    ig_session_t *slot = slot_for(s, user, now_ms);
+    if (slot) *slot = x;
     pthread_mutex_unlock(&s->mu);
     *out = x;
+    return slot ? 0 : -1;
 }
 
 int ig_sessions_lookup(ig_sessions_t *s, const char *id, int64_t now_ms, bool end, ig_session_t *out)

@@ -2,8 +2,9 @@
  * TLS), kept in memory with its user, role, CSRF token and expiry.  Every state-changing call made with a
  * session must carry the session's CSRF token in X-CSRF-Token.
  *
- * Console users are people: at most 1,024 sessions, scanned linearly under one mutex (~10 µs); when full,
- * the oldest session ends.  Sessions live in memory and end with the process. */
+ * Console users are people: at most 1,024 sessions, scanned linearly under one mutex (~10 µs), and at most 16
+ * per user — a user's 17th login ends that user's oldest session, so no account can log the others out.
+ * Sessions live in memory and end with the process. */
 #ifndef IG_SESSIONS_H
 #define IG_SESSIONS_H
 
@@ -28,8 +29,9 @@ ig_sessions_t *ig_sessions_new(int ttl_s);
 void ig_sessions_free(ig_sessions_t *s);
 int ig_sessions_ttl(const ig_sessions_t *s);
 
-/* Starts a session for user (new random id and CSRF token) and copies it to *out. */
-void ig_sessions_start(ig_sessions_t *s, const char *user, ig_role_t role, int64_t now_ms, ig_session_t *out);
+/* Starts a session for user (new random id and CSRF token) and copies it to *out: 0, or -1 when all 1,024
+ * slots hold live sessions of other users (the login is refused, nobody is logged out). */
+int ig_sessions_start(ig_sessions_t *s, const char *user, ig_role_t role, int64_t now_ms, ig_session_t *out);
 /* Copies the live session with this id to *out and returns 0; -1 if there is none.  With end, also ends it. */
 int ig_sessions_lookup(ig_sessions_t *s, const char *id, int64_t now_ms, bool end, ig_session_t *out);
 

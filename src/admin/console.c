@@ -3,14 +3,17 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "access/users.h"
 #include "admin/console_assets.h"
 #include "core/clock.h"
 #include "core/util.h"
 
-static json_object *session_json(const ig_admin_t *a, const ig_session_t *x)
+/* The session with its CSRF token: never cached (Cache-Control: no-store on the response). */
+static json_object *session_json(ig_req_t *r, const ig_admin_t *a, const ig_session_t *x)
 {
+    ig_http_add_header(r, "Cache-Control", "no-store");
     json_object *o = json_object_new_object();
     json_object_object_add(o, "user", json_object_new_string(x->user));
     json_object_object_add(o, "role", json_object_new_string(x->role == IG_ROLE_ADMIN ? "admin" : "member"));
@@ -23,8 +26,28 @@ static json_object *session_json(const ig_admin_t *a, const ig_session_t *x)
     return o;
 }
 
+/* Login CSRF: a form on another site can post text/plain cross-origin without a preflight, so login takes
+ * only application/json, and a browser's Origin, when sent, must be this server's (Host). */
+static bool login_allowed(ig_req_t *r, ig_res_t *res)
+{
+    const char *ct = ig_http_header(r, "Content-Type");
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
+        *res = ig_http_error(r, IG_E_UNSUPPORTED_MEDIA, "log in with Content-Type: application/json");
+        return false;
+    }
+    const char *origin = ig_http_header(r, "Origin"), *host = ig_http_header(r, "Host");
+    const char *o = origin ? strstr(origin, "://") : NULL;
+    if (origin && (!host || !o || strcmp(o + 3, host) != 0)) {
+        *res = ig_http_error(r, IG_E_FORBIDDEN, "cross-origin login refused (Origin %.100s)", origin);
+        return false;
+    }
+    return true;
+}
+
 static ig_res_t login(ig_admin_t *a, ig_req_t *r)
 {
+    ig_res_t res;
+    if (!login_allowed(r, &res)) return res;
     ig_error_t err;
     json_object *body = ig_http_body_json(r, &err);
     if (!body) return ig_http_error_from(r, &err);
@@ -40,9 +63,12 @@ static ig_res_t login(ig_admin_t *a, ig_req_t *r)
     json_object_put(body);
     if (ok != 0) return ig_http_unauthorized(r, "wrong username or password");
     ig_session_t x;
-    ig_sessions_start(a->sessions, user.name, user.role, ig_clock_wall_ms(), &x);
+    if (ig_sessions_start(a->sessions, user.name, user.role, ig_clock_wall_ms(), &x)) {
+        ig_http_add_header(r, "Retry-After", "60");
+        return ig_http_error(r, IG_E_UNAVAILABLE, "too many console sessions: try again later");
+    }
     ig_sessions_set_cookie(r, x.id, ig_sessions_ttl(a->sessions));
-    return ig_http_json(r, 200, session_json(a, &x));
+    return ig_http_json(r, 200, session_json(r, a, &x));
 }
 
 ig_res_t ig_console_session_api(void *ctx, ig_req_t *r)
@@ -71,7 +97,7 @@ ig_res_t ig_console_session_api(void *ctx, ig_req_t *r)
         ig_sessions_set_cookie(r, "", 0);
         return ig_http_no_content(r);
     }
-    return ig_http_json(r, 200, session_json(a, &copy));
+    return ig_http_json(r, 200, session_json(r, a, &copy));
 }
 
 ig_res_t ig_console_files(void *ctx, ig_req_t *r)

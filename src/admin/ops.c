@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "access/users.h"
 #include "core/clock.h"
 #include "core/metrics.h"
 
@@ -38,6 +39,9 @@ ig_res_t ig_ops_metrics(void *ctx, ig_req_t *r)
 {
     ig_ops_t *o = ctx;
     if (!is_read(r)) return ig_http_not_allowed(r, "GET, HEAD");
+    /* Every token's id and counts are in it: an admin user's token only. */
+    if (ig_users_role(o->store, r->who.user) != IG_ROLE_ADMIN)
+        return ig_http_error(r, IG_E_FORBIDDEN, "/metrics needs an access token of an admin user");
     ig_buf_t sb;
     ig_buf_init(&sb, 8192);
     ig_metrics_render(&sb);

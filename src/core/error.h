@@ -28,6 +28,7 @@
     XX(COMMIT_FAILED, 409, "CommitFailedException")                        \
     XX(NAMESPACE_NOT_EMPTY, 409, "NamespaceNotEmptyException")             \
     XX(TOO_LARGE, 413, "BadRequestException")                              \
+    XX(UNSUPPORTED_MEDIA, 415, "BadRequestException")                      \
     XX(UNPROCESSABLE, 422, "UnprocessableEntityException")                 \
     XX(TOO_MANY_REQUESTS, 429, "TooManyRequestsException")                 \
     XX(INTERNAL, 500, "ServiceFailureException")                           \

@@ -389,7 +389,9 @@ static int file_read(ig_warehouse_t *wh, const char *loc, char **buf, size_t *le
         if (err && ig_error_status(err) == 404) ig_error_set(err, IG_E_NOT_FOUND, "no such file: %.300s", loc);
         return -1;
     }
-    int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO planted in the warehouse would otherwise block this worker until a writer
+     * comes; it has no effect on a regular file, and anything else is refused below. */
+    int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     int en = errno;
     close(dfd);
     if (fd < 0) {

@@ -1,0 +1,94 @@
+// Hardening (issue 10), the items landed so far: /metrics for admins only; login takes JSON from this origin
+// only and its answer is never cached; console sessions are capped per user; a FIFO in the warehouse cannot
+// block a worker.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import test from 'node:test';
+
+import { ADMIN_PASSWORD, Server, assertError, createToken, sleep, tempDir } from './lib/harness.js';
+
+async function withMember(fn) {
+  const dataDir = tempDir();
+  const admin = createToken(dataDir, 'admin-key');
+  const srv = await new Server({ dataDir }).start();
+  try {
+    const u = await srv.req('POST', '/api/v1/users', { token: admin.token, body: { name: 'mel', password: 'mel-password-1', role: 'member' } });
+    assert.equal(u.status, 201, u.text);
+    const member = createToken(dataDir, 'mel-key', ['--owner', 'mel']);
+    await sleep(400); // the server picks up the CLI's change within tokens.poll_interval_ms (100 ms)
+    await fn({ srv, admin, member, dataDir });
+  } finally {
+    await srv.stop();
+  }
+}
+
+test('/metrics lists every token: an admin token reads it, a member token gets 403', async () => {
+  await withMember(async ({ srv, admin, member }) => {
+    assert.equal((await srv.req('GET', '/metrics', { token: admin.token })).status, 200);
+    assertError(assert, await srv.req('GET', '/metrics', { token: member.token }), 403, /Forbidden/, /admin/);
+    assertError(assert, await srv.req('GET', '/metrics'), 401);
+  });
+});
+
+test('login: JSON only (a cross-site text/plain form cannot log a browser in), same origin only, never cached', async () => {
+  const srv = await new Server().start();
+  try {
+    const creds = JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD });
+    const plain = await srv.req('POST', '/api/v1/session/login', { body: creds, headers: { 'Content-Type': 'text/plain' } });
+    assertError(assert, plain, 415, /BadRequest/, /application\/json/);
+    assert.equal(plain.headers.get('set-cookie'), null);
+    const foreign = await srv.req('POST', '/api/v1/session/login',
+      { body: creds, headers: { 'Content-Type': 'application/json', Origin: 'https://evil.example' } });
+    assertError(assert, foreign, 403, /Forbidden/, /cross-origin/);
+    assert.equal(foreign.headers.get('set-cookie'), null);
+    const same = await srv.req('POST', '/api/v1/session/login',
+      { body: creds, headers: { 'Content-Type': 'application/json; charset=utf-8', Origin: srv.url } });
+    assert.equal(same.status, 200, same.text);
+    assert.equal(same.headers.get('cache-control'), 'no-store');
+    const who = await srv.req('GET', '/api/v1/session', { headers: { Cookie: same.headers.get('set-cookie').split(';')[0] } });
+    assert.equal(who.status, 200);
+    assert.ok(who.json.csrfToken);
+    assert.equal(who.headers.get('cache-control'), 'no-store');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('console sessions are capped per user: 20 logins of a member log out only that member\'s oldest', async () => {
+  await withMember(async ({ srv }) => {
+    const login = async (username, password) => {
+      const r = await srv.req('POST', '/api/v1/session/login', { body: { username, password } });
+      assert.equal(r.status, 200, r.text);
+      return r.headers.get('set-cookie').split(';')[0];
+    };
+    const adminCookie = await login('admin', ADMIN_PASSWORD);
+    const mel = [];
+    for (let i = 0; i < 20; i++) mel.push(await login('mel', 'mel-password-1'));
+    const alive = async (cookie) => (await srv.req('GET', '/api/v1/session', { headers: { Cookie: cookie } })).status;
+    assert.equal(await alive(adminCookie), 200, 'the admin stays logged in');
+    assert.equal(await alive(mel[19]), 200);
+    assert.equal(await alive(mel[4]), 200, 'the newest 16 of the member live');
+    assert.equal(await alive(mel[0]), 401, "the member's oldest ended");
+  });
+});
+
+test('register with a metadata location that is a FIFO: 400 at once, the worker is not blocked', async () => {
+  const dataDir = tempDir();
+  const tok = createToken(dataDir, 'fifo');
+  const srv = await new Server({ dataDir }).start();
+  try {
+    assert.equal((await srv.req('POST', '/v1/namespaces', { token: tok.token, body: { namespace: ['f'] } })).status, 200);
+    const fifo = path.join(dataDir, 'warehouse', 'f', 'pipe.metadata.json');
+    execFileSync('mkdir', ['-p', path.dirname(fifo)]);
+    execFileSync('mkfifo', [fifo]);
+    const t0 = Date.now();
+    const r = await srv.req('POST', '/v1/namespaces/f/register',
+      { token: tok.token, body: { name: 'p', 'metadata-location': `file://${fifo}` } });
+    assertError(assert, r, 400, /BadRequest/, /not a regular file/);
+    assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+    assert.equal((await srv.req('GET', '/healthz')).status, 200);
+  } finally {
+    await srv.stop();
+  }
+});
