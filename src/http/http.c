@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -187,12 +188,57 @@ static enum MHD_Result serve(ig_http_server_t *s, ig_req_t *r, int64_t start_ns)
     return (enum MHD_Result)res;
 }
 
+typedef struct {
+    int content_lengths;
+    bool lengths_differ, transfer_encoding, chunked;
+    const char *first_length;
+} framing_t;
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    framing_t *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->content_lengths++ && strcmp(f->first_length, value ? value : "") != 0) f->lengths_differ = true;
+        if (f->content_lengths == 1) f->first_length = value ? value : "";
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding = true;
+        f->chunked = value && strcasecmp(value, "chunked") == 0;
+    }
+    return MHD_YES;
+}
+
+/* Why the request's framing is refused (request smuggling behind a proxy that reads it another way; a
+ * transfer coding libmicrohttpd would wait on forever), or NULL. */
+static const char *framing_error(struct MHD_Connection *c, const char *version)
+{
+    framing_t f = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, scan_header, &f);
+    if (f.lengths_differ) return "conflicting Content-Length headers";
+    if (f.transfer_encoding && f.content_lengths) return "both Transfer-Encoding and Content-Length";
+    if (f.transfer_encoding && !f.chunked) return "unsupported Transfer-Encoding (only chunked is accepted)";
+    if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
+        !MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST))
+        return "an HTTP/1.1 request needs a Host header";
+    return NULL;
+}
+
 /* First call, headers only.  Answering now would count as an "early response" and libmicrohttpd would close
  * the connection; so note the request and answer on the next call, except for a body announced too big. */
 static enum MHD_Result on_headers(ig_http_server_t *s, struct MHD_Connection *c, const char *url,
-                                  const char *method, void **con_cls)
+                                  const char *method, const char *version, void **con_cls)
 {
     ig_metrics_request_start();
+    const char *bad = framing_error(c, version);
+    if (bad) { /* answered at once: libmicrohttpd closes the connection after it, as it should here */
+        ig_req_t r;
+        int64_t start = ig_clock_mono_ns();
+        *con_cls = &answered_marker;
+        init_req(&r, c, url, method);
+        ig_res_t res = ig_http_error(&r, IG_E_BAD_REQUEST, "%s", bad);
+        finish(s, &r, start);
+        return (enum MHD_Result)res;
+    }
     if (!has_body(c)) {
         *con_cls = &no_body_marker;
         return MHD_YES;
@@ -244,10 +290,9 @@ static enum MHD_Result on_body_chunk(ig_http_server_t *s, body_ctx_t *b, const c
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
-    (void)version;
     ig_http_server_t *s = cls;
     ig_req_t r;
-    if (*con_cls == NULL) return on_headers(s, c, url, method, con_cls);
+    if (*con_cls == NULL) return on_headers(s, c, url, method, version, con_cls);
     if (*con_cls == &no_body_marker) {
         int64_t start = ig_clock_mono_ns();
         *con_cls = &answered_marker;

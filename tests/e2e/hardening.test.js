@@ -3,6 +3,7 @@
 // block a worker.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import test from 'node:test';
 
@@ -88,6 +89,46 @@ test('register with a metadata location that is a FIFO: 400 at once, the worker 
     assertError(assert, r, 400, /BadRequest/, /not a regular file/);
     assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
     assert.equal((await srv.req('GET', '/healthz')).status, 200);
+  } finally {
+    await srv.stop();
+  }
+});
+
+// Sends raw bytes and returns what came back before the server closed (or 3 s passed).
+function raw(port, text) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(text));
+    let out = '';
+    sock.on('data', (d) => { out += d; });
+    const done = () => resolve(out);
+    sock.on('end', done);
+    sock.on('error', done);
+    setTimeout(() => { sock.destroy(); done(); }, 3000);
+  });
+}
+
+test('framing: conflicting Content-Length, an unknown Transfer-Encoding, TE with CL, HTTP/1.1 without Host: one clear 400', async () => {
+  const srv = await new Server().start();
+  try {
+    const cases = [
+      ['POST /v1/config HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 10\r\n\r\nhello', /conflicting Content-Length/],
+      ['POST /v1/config HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nhello', /only chunked/],
+      ['POST /v1/config HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n', /both Transfer-Encoding and Content-Length/],
+      ['GET /healthz HTTP/1.1\r\n\r\n', /needs a Host header/],
+    ];
+    for (const [req, re] of cases) {
+      const t0 = Date.now();
+      const out = await raw(srv.port, req);
+      assert.ok(Date.now() - t0 < 2500, `no prompt answer to ${JSON.stringify(req)}`);
+      assert.equal((out.match(/^HTTP\/1\.1 /gm) || []).length, 1, `one status line: ${out}`);
+      assert.match(out, /^HTTP\/1\.1 400 /);
+      const body = JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4));
+      assert.equal(body.error.type, 'BadRequestException');
+      assert.match(body.error.message, re);
+    }
+    // Agreeing duplicates and HTTP/1.0 without Host are fine.
+    assert.match(await raw(srv.port, 'GET /healthz HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /);
+    assert.match(await raw(srv.port, 'POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}'), /^HTTP\/1\.1 405 /);
   } finally {
     await srv.stop();
   }
