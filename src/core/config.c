@@ -38,6 +38,7 @@ static const key_t_ keys[] = {
     {"storage.driver", T_ENUM, F(storage_driver), S(storage_driver), 0, 0, "sqlite|postgres"},
     {"storage.postgres.dsn", T_STR, F(postgres_dsn), S(postgres_dsn), 0, 0, NULL},
     {"catalog.warehouse", T_STR, F(warehouse), S(warehouse), 0, 0, NULL},
+    {"catalog.max_metadata_bytes", T_SIZE, F(max_metadata_bytes), 0, 4096, 1LL << 30, NULL},
     {"features.ratelimiter.enabled", T_BOOL, F(ratelimiter_enabled), 0, 0, 0, NULL},
     {"ratelimiter.backend", T_ENUM, F(ratelimiter_backend), S(ratelimiter_backend), 0, 0, "local|redis"},
     {"ratelimiter.redis.url", T_STR, F(redis_url), S(redis_url), 0, 0, NULL},
@@ -61,6 +62,7 @@ void ig_config_defaults(ig_config_t *cfg)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->threads = n > 0 && n <= 256 ? (int)n : 2;
     cfg->max_body_bytes = 16 << 20;
+    cfg->max_metadata_bytes = 64 << 20;
     cfg->max_header_bytes = 8192;
     cfg->connection_timeout_s = 60;
     cfg->max_connections = 4096;

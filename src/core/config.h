@@ -24,6 +24,7 @@ typedef struct {
     char storage_driver[16]; /* "sqlite" | "postgres" */
     char postgres_dsn[512];
     char warehouse[IG_PATH_MAX]; /* file:// URI of the root of new tables */
+    int64_t max_metadata_bytes;  /* catalog.max_metadata_bytes: the largest metadata file written or read */
     bool ratelimiter_enabled;    /* features.ratelimiter.enabled */
     char ratelimiter_backend[16];   /* "local" | "redis" */
     char redis_url[256];

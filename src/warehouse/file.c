@@ -211,7 +211,7 @@ ig_warehouse_t *ig_warehouse_file_open(const char *uri, ig_error_t *err)
                      w->root, strerror(errno));
         goto fail;
     }
-    w->base = (ig_warehouse_t){.ops = &file_ops, .uri = w->uri, .name = w->name};
+    w->base = (ig_warehouse_t){.ops = &file_ops, .uri = w->uri, .name = w->name, .max_bytes = IG_WAREHOUSE_MAX_FILE};
     return &w->base;
 fail:
     file_close(&w->base);
@@ -410,9 +410,9 @@ static int file_read(ig_warehouse_t *wh, const char *loc, char **buf, size_t *le
         ig_error_set(err, IG_E_BAD_REQUEST, "not a regular file: %.300s", loc);
         goto fail;
     }
-    if (sb.st_size > IG_WAREHOUSE_MAX_FILE) {
-        ig_error_set(err, IG_E_BAD_REQUEST, "file larger than %d bytes: %.300s",
-                     IG_WAREHOUSE_MAX_FILE, loc);
+    if (sb.st_size > w->base.max_bytes) {
+        ig_error_set(err, IG_E_BAD_REQUEST, "file larger than %lld bytes (catalog.max_metadata_bytes): %.300s",
+                     (long long)w->base.max_bytes, loc);
         goto fail;
     }
     size_t want = (size_t)sb.st_size, got = 0;

@@ -41,9 +41,19 @@ int ig_warehouse_default_location(ig_warehouse_t *w, const char *const *levels, 
     return w->ops->default_location(w, levels, n, name, out, cap, err);
 }
 
+void ig_warehouse_set_max_bytes(ig_warehouse_t *w, int64_t max_bytes)
+{
+    w->max_bytes = max_bytes;
+}
+
 int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *location, int64_t version, const char *json,
                                 size_t len, char *out, size_t cap, ig_error_t *err)
 {
+    if ((int64_t)len > w->max_bytes)
+        return ig_error_set(err, IG_E_BAD_REQUEST,
+                            "the new metadata would be %zu bytes, over catalog.max_metadata_bytes (%lld): nothing "
+                            "was written (remove snapshots, properties or schemas, or raise the limit)",
+                            len, (long long)w->max_bytes);
     return w->ops->write_metadata(w, location, version, json, len, out, cap, err);
 }
 

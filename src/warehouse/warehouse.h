@@ -27,7 +27,7 @@
 
 /* Longest location (table/view directory or metadata file URI) the catalog handles. */
 #define IG_LOCATION_MAX 2000
-/* Largest metadata file read back (register, cache misses). */
+/* Largest metadata file written or read back, unless ig_warehouse_set_max_bytes says otherwise. */
 #define IG_WAREHOUSE_MAX_FILE (64 << 20)
 
 typedef struct ig_warehouse ig_warehouse_t;
@@ -56,6 +56,7 @@ struct ig_warehouse {
     const ig_warehouse_ops_t *ops;
     const char *uri;  /* the canonical root URI, e.g. "file:///abs/path", no trailing '/' */
     const char *name; /* the root's last path segment ("warehouse" by default): the warehouse name and prefix */
+    int64_t max_bytes; /* the one cap for metadata files on both paths (catalog.max_metadata_bytes) */
 };
 
 /* Opens (creating it if needed) the warehouse root named by uri ("file:///abs/path" or an absolute path),
@@ -65,6 +66,10 @@ ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err);
 void ig_warehouse_close(ig_warehouse_t *w);
 /* The back ends, one file each. */
 ig_warehouse_t *ig_warehouse_file_open(const char *uri, ig_error_t *err);
+
+/* Sets the largest metadata file written or read (catalog.max_metadata_bytes): what is written can always
+ * be read back. */
+void ig_warehouse_set_max_bytes(ig_warehouse_t *w, int64_t max_bytes);
 
 /* The canonical root URI. */
 const char *ig_warehouse_uri(const ig_warehouse_t *w);
@@ -83,7 +88,8 @@ int ig_warehouse_default_location(ig_warehouse_t *w, const char *const *levels, 
                                   char *out, size_t cap, ig_error_t *err);
 
 /* Writes len bytes of metadata JSON as <location>/metadata/<version:05>-<uuid>.metadata.json (directories
- * created as needed) and puts the new file's canonical URI in out. */
+ * created as needed) and puts the new file's canonical URI in out.  400 naming catalog.max_metadata_bytes, with
+ * nothing written, when len is over the cap. */
 int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *location, int64_t version, const char *json,
                                 size_t len, char *out, size_t cap, ig_error_t *err);
 
@@ -91,7 +97,7 @@ int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *location, int64_t
  * -> 4; NULL or unparsable -> 0 / 1). */
 int64_t ig_warehouse_next_version(const char *prev_metadata_location);
 
-/* Reads a whole file inside the warehouse (at most IG_WAREHOUSE_MAX_FILE bytes).  *buf is malloc'd and
+/* Reads a whole file inside the warehouse (at most max_bytes).  *buf is malloc'd and
  * NUL-terminated; the caller frees it. */
 int ig_warehouse_read(ig_warehouse_t *w, const char *file_location, char **buf, size_t *len, ig_error_t *err);
 

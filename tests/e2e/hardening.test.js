@@ -3,6 +3,7 @@
 // block a worker.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import test from 'node:test';
@@ -129,6 +130,34 @@ test('framing: conflicting Content-Length, an unknown Transfer-Encoding, TE with
     // Agreeing duplicates and HTTP/1.0 without Host are fine.
     assert.match(await raw(srv.port, 'GET /healthz HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /);
     assert.match(await raw(srv.port, 'POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}'), /^HTTP\/1\.1 405 /);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a commit whose metadata would exceed catalog.max_metadata_bytes is a 400 naming the limit, nothing written', async () => {
+  const dataDir = tempDir();
+  const tok = createToken(dataDir, 'cap');
+  const srv = await new Server({ dataDir, config: 'catalog:\n  max_metadata_bytes: 8K\n' }).start();
+  try {
+    const call = (method, p, body) => srv.req(method, p, { token: tok.token, body });
+    assert.equal((await call('POST', '/v1/namespaces', { namespace: ['cap'] })).status, 200);
+    const schema = { type: 'struct', fields: [{ id: 1, name: 'id', type: 'long', required: true }] };
+    const t = await call('POST', '/v1/namespaces/cap/tables', { name: 't', schema });
+    assert.equal(t.status, 200, t.text);
+    const metaDir = new URL(`${t.json.metadata.location}/metadata`);
+    const files = () => fs.readdirSync(metaDir).length;
+    const before = files();
+    const big = { requirements: [], updates: [{ action: 'set-properties', updates: { blob: 'x'.repeat(10000) } }] };
+    const r = await call('POST', '/v1/namespaces/cap/tables/t', big);
+    assertError(assert, r, 400, /BadRequest/, /catalog\.max_metadata_bytes \(8192\)/);
+    assert.equal(files(), before, 'no file written');
+    const small = { requirements: [], updates: [{ action: 'set-properties', updates: { k: 'v' } }] };
+    assert.equal((await call('POST', '/v1/namespaces/cap/tables/t', small)).status, 200);
+    const load = await call('GET', '/v1/namespaces/cap/tables/t');
+    assert.equal(load.status, 200);
+    assert.equal(load.json.metadata.properties.k, 'v');
+    assert.equal(load.json.metadata.properties.blob, undefined);
   } finally {
     await srv.stop();
   }

@@ -169,6 +169,43 @@ static void test_write_read_roundtrip(void **state)
     assert_int_equal(ig_error_status(&err), 404);
 }
 
+/* One cap on both paths (catalog.max_metadata_bytes): a document over it is refused before anything is
+ * written, so what was written can always be read back; lowering the cap refuses reading a larger file. */
+static void test_metadata_cap_on_write_and_read(void **state)
+{
+    fx_t *f = *state;
+    char loc[600], out[IG_LOCATION_MAX], dir[700];
+    ig_error_t err;
+    snprintf(loc, sizeof loc, "file://%s/db/capped", f->root);
+    ig_warehouse_set_max_bytes(f->w, 64);
+    char big[65];
+    memset(big, 'x', 64);
+    big[64] = '\0';
+    assert_int_equal(ig_warehouse_write_metadata(f->w, loc, 1, big, 64, out, sizeof out, &err), 0); /* at the cap */
+    err.kind = IG_E_NONE;
+    assert_int_equal(ig_warehouse_write_metadata(f->w, loc, 2, "{}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                                                 65, out, sizeof out, &err),
+                     -1);
+    assert_int_equal(err.kind, IG_E_BAD_REQUEST);
+    assert_non_null(strstr(err.message, "catalog.max_metadata_bytes (64)"));
+    snprintf(dir, sizeof dir, "%s/db/capped/metadata", f->root);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    assert_int_equal(n, 1); /* only the file at the cap: nothing of the refused one */
+    char first[IG_LOCATION_MAX];
+    assert_int_equal(ig_warehouse_write_metadata(f->w, loc, 3, big, 64, first, sizeof first, &err), 0);
+    ig_warehouse_set_max_bytes(f->w, 32);
+    char *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(ig_warehouse_read(f->w, first, &buf, &len, &err), -1);
+    assert_null(buf);
+    assert_non_null(strstr(err.message, "catalog.max_metadata_bytes"));
+}
+
 static void test_symlinks_are_never_followed(void **state)
 {
     fx_t *f = *state;
@@ -263,6 +300,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_next_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_read_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlinks_are_never_followed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_cap_on_write_and_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_default_location, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
