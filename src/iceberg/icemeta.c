@@ -5,15 +5,23 @@
 #include "iceberg/icemeta.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 
 /* ---------- depth ---------- */
 
+/* True for an integer json-c clamped: above INT64_MAX it keeps the value as unsigned (up to UINT64_MAX, where
+ * it clamps again) and get_int64 answers INT64_MAX, so a 2^63 snapshot id would be stored as 2^63 - 1. */
+static bool beyond_int64(json_object *o)
+{
+    return json_object_get_int64(o) == INT64_MAX && json_object_get_uint64(o) != (uint64_t)INT64_MAX;
+}
+
 /* 0 ok, 1 nested too deep, 2 a number that is not finite (json-c reads NaN/Infinity even in strict mode,
- * and would write them back as invalid JSON). */
-static int walk(json_object *o, int depth)
+ * and would write them back as invalid JSON), 3 an integer outside int64 (*key names its field). */
+static int walk(json_object *o, int depth, const char **key)
 {
     int r;
     if (depth > IG_ICEMETA_MAX_DEPTH) return 1;
@@ -21,8 +29,10 @@ static int walk(json_object *o, int depth)
     case json_type_object: {
         json_object_object_foreach(o, k, v)
         {
-            (void)k;
-            if (v && (r = walk(v, depth + 1)) != 0) return r;
+            if (v && (r = walk(v, depth + 1, key)) != 0) {
+                if (r == 3 && !*key) *key = k;
+                return r;
+            }
         }
         break;
     }
@@ -30,12 +40,15 @@ static int walk(json_object *o, int depth)
         size_t n = json_object_array_length(o);
         for (size_t i = 0; i < n; i++) {
             json_object *v = json_object_array_get_idx(o, i);
-            if (v && (r = walk(v, depth + 1)) != 0) return r;
+            if (v && (r = walk(v, depth + 1, key)) != 0) return r;
         }
         break;
     }
     case json_type_double:
         if (!isfinite(json_object_get_double(o))) return 2;
+        break;
+    case json_type_int:
+        if (beyond_int64(o)) return 3;
         break;
     default:
         break;
@@ -45,7 +58,11 @@ static int walk(json_object *o, int depth)
 
 int ig_icemeta_check_depth(json_object *o, ig_error_t *err)
 {
-    int r = o ? walk(o, 1) : 0;
+    const char *key = NULL;
+    int r = o ? walk(o, 1, &key) : 0;
+    if (r == 3)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "field '%.100s': integer outside the 64-bit range (never clamped)",
+                            key ? key : "(array element)");
     if (r == 1)
         return ig_error_set(err, IG_E_BAD_REQUEST,
                             "JSON document nested deeper than %d levels", IG_ICEMETA_MAX_DEPTH);

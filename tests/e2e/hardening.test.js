@@ -162,3 +162,28 @@ test('a commit whose metadata would exceed catalog.max_metadata_bytes is a 400 n
     await srv.stop();
   }
 });
+
+test('an integer outside int64 is a 400 naming the field, never clamped; INT64_MAX itself is kept exactly', async () => {
+  const dataDir = tempDir();
+  const tok = createToken(dataDir, 'ids');
+  const srv = await new Server({ dataDir }).start();
+  try {
+    const call = (method, p, body) => srv.req(method, p, { token: tok.token, body });
+    assert.equal((await call('POST', '/v1/namespaces', { namespace: ['ids'] })).status, 200);
+    const schema = { type: 'struct', fields: [{ id: 1, name: 'id', type: 'long', required: true }] };
+    assert.equal((await call('POST', '/v1/namespaces/ids/tables', { name: 't', schema })).status, 200);
+    const snap = (id, ts) => `{"requirements":[],"updates":[{"action":"add-snapshot","snapshot":{"snapshot-id":${id},` +
+      `"sequence-number":1,"timestamp-ms":${ts},"manifest-list":"file:///tmp/ml.avro","summary":{"operation":"append"},"schema-id":0}}]}`;
+    const headers = { 'Content-Type': 'application/json' };
+    const r1 = await srv.req('POST', '/v1/namespaces/ids/tables/t', { token: tok.token, body: snap('9223372036854775808', 1), headers });
+    assertError(assert, r1, 400, /BadRequest/, /'snapshot-id'.*64-bit/);
+    const r2 = await srv.req('POST', '/v1/namespaces/ids/tables/t', { token: tok.token, body: snap('1', '99999999999999999999'), headers });
+    assertError(assert, r2, 400, /BadRequest/, /'timestamp-ms'.*64-bit/);
+    const ok = await srv.req('POST', '/v1/namespaces/ids/tables/t', { token: tok.token, body: snap('9223372036854775807', 1), headers });
+    assert.equal(ok.status, 200, ok.text);
+    const load = await call('GET', '/v1/namespaces/ids/tables/t');
+    assert.match(load.text, /"snapshot-id":9223372036854775807[,}]/);
+  } finally {
+    await srv.stop();
+  }
+});
