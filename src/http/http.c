@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -344,6 +345,30 @@ static size_t keep_raw(void *cls, struct MHD_Connection *c, char *s)
     return strlen(s);
 }
 
+/* libmicrohttpd's own messages ("Connection was closed by remote side...") go through the logger at warn,
+ * at most 10 a second: a client that keeps resetting connections must not flood the log.  What was left out
+ * is counted in the next line that gets through. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    static _Atomic int64_t window_s;
+    static _Atomic int in_window, suppressed;
+    int64_t now_s = ig_clock_mono_ns() / 1000000000;
+    int64_t w = atomic_load(&window_s);
+    if (w != now_s && atomic_compare_exchange_strong(&window_s, &w, now_s)) atomic_store(&in_window, 0);
+    if (atomic_fetch_add(&in_window, 1) >= 10) {
+        atomic_fetch_add(&suppressed, 1);
+        return;
+    }
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    int skipped = atomic_exchange(&suppressed, 0);
+    if (skipped) ig_warn("http: %s (and %d more libmicrohttpd messages in the last seconds)", msg, skipped);
+    else ig_warn("http: %s", msg);
+}
+
 static void on_panic(void *cls, const char *file, unsigned int line, const char *reason)
 {
     (void)cls;
@@ -423,7 +448,8 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
     if (strchr(o->host, ':')) flags |= MHD_USE_IPv6;
     MHD_set_panic_func(on_panic, NULL);
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
+        (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)o->threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->max_header_bytes + 4096, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)o->max_connections, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,

@@ -187,3 +187,26 @@ test('an integer outside int64 is a 400 naming the field, never clamped; INT64_M
     await srv.stop();
   }
 });
+
+test("libmicrohttpd's own messages go through the logger, at most 10 a second", async () => {
+  const srv = await new Server().start();
+  const t0 = Date.now();
+  for (let i = 0; i < 60; i++) {
+    await new Promise((resolve) => {
+      const s = net.connect(srv.port, '127.0.0.1', () => {
+        s.write('POST /v1/config HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
+        setTimeout(() => { s.destroy(); resolve(); }, 5);
+      });
+      s.on('error', resolve);
+    });
+  }
+  const secs = (Date.now() - t0) / 1000;
+  await sleep(200);
+  const log = await srv.stop();
+  const lines = log.split('\n').filter(Boolean);
+  const mhd = lines.filter((l) => / warn  http: /.test(l));
+  assert.ok(mhd.length > 0, `no libmicrohttpd message logged:\n${log}`);
+  assert.ok(mhd.length <= 10 * (Math.ceil(secs) + 1), `${mhd.length} lines in ${secs} s`);
+  const raw = lines.filter((l) => !/^\d{4}-\d\d-\d\dT/.test(l) && !l.startsWith('{'));
+  assert.deepEqual(raw, [], 'every line has a timestamp and a level');
+});
