@@ -348,6 +348,7 @@ static size_t keep_raw(void *cls, struct MHD_Connection *c, char *s)
 /* libmicrohttpd's own messages ("Connection was closed by remote side...") go through the logger at warn,
  * at most 10 a second: a client that keeps resetting connections must not flood the log.  What was left out
  * is counted in the next line that gets through. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;

@@ -1,6 +1,7 @@
 // Hardening (issue 10), the items landed so far: /metrics for admins only; login takes JSON from this origin
 // only and its answer is never cached; console sessions are capped per user; a FIFO in the warehouse cannot
-// block a worker.
+// block a worker; framing a proxy could read another way is refused; one metadata size cap on both paths;
+// integers outside int64 are refused, never clamped; libmicrohttpd's messages go through the logger.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
