@@ -183,6 +183,8 @@ describe('what the Java client matches on', () => {
     const wh = path.join(dataDir, 'warehouse');
     const r = await createTable('spelled', { location: `file:${wh}/custom/spelled/` });
     assert.equal(r.json.metadata.location, `file:${wh}/custom/spelled`);
+    assert.ok(r.json['metadata-location'].startsWith(`file:${wh}/custom/spelled/metadata/00000-`), r.json['metadata-location']);
+    await call(srv, tok, 'GET', '/v1/namespaces/p/tables/spelled', { status: 200 });
     assert.ok(fs.existsSync(path.join(wh, 'custom/spelled/metadata')));
     const m = await createTable('metapath', { properties: { 'write.metadata.path': `file://${wh}/elsewhere/meta` } });
     assert.match(m.json['metadata-location'], new RegExp(`^file://${wh}/elsewhere/meta/00000-`));
@@ -195,5 +197,31 @@ describe('what the Java client matches on', () => {
       body: { name: 'metaout', schema: schema([idCol]), properties: { 'write.metadata.path': 'file:///elsewhere' } } });
     assertError(assert, out, 400, /BadRequest/, /write\.metadata\.path/);
     await call(srv, tok, 'GET', '/v1/namespaces/p/tables/metaout', { status: 404 });
+  });
+
+  test('a commit whose identifier is null is refused (the field is optional, a null is not an identifier)', async () => {
+    await createTable('nullid');
+    const r = await srv.req('POST', '/v1/namespaces/p/tables/nullid', { token: tok,
+      body: { identifier: null, requirements: [], updates: [] } });
+    assertError(assert, r, 400, /BadRequest/, /identifier/);
+  });
+});
+
+describe('methods (schemathesis)', () => {
+  test('a method a route lacks is a 405 before any Idempotency-Key is looked at', async () => {
+    const key = '017f22e2-79b0-7cc3-98c4-dc0c0c07398f';
+    await call(srv, tok, 'POST', '/v1/namespaces', { body: { namespace: ['keyed'] }, headers: { 'Idempotency-Key': key },
+      status: 200 });
+    const r = await srv.req('DELETE', '/v1/tables/rename', { token: tok, headers: { 'Idempotency-Key': key } });
+    assertError(assert, r, 405, /MethodNotAllowed/);
+    assert.equal(r.headers.get('allow'), 'POST');
+  });
+
+  test('/v1/oauth/tokens has only POST', async () => {
+    for (const m of ['GET', 'PUT', 'DELETE']) {
+      const r = await srv.req(m, '/v1/oauth/tokens');
+      assert.equal(r.status, 405, `${m}: ${r.text}`);
+      assert.equal(r.headers.get('allow'), 'POST');
+    }
   });
 });
