@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "catalog/catalog.h"
+#include "core/buf.h"
 #include "http/http.h"
 #include "store/store.h"
 #include "warehouse/warehouse.h"
@@ -87,9 +88,11 @@ typedef struct {
     char after[NS_MAX + IDENT_MAX + 2];
 } page_t;
 
-/* Collects names for a list response (cat_collect_cb), stopping after limit and noting there is more. */
+/* Collects names for a list response (cat_collect_cb), stopping after limit and noting there is more.  The
+ * entries are written as JSON text straight into out, comma-separated: a list of 10,000 tables builds no
+ * json-c object per name (that was most of its time). */
 typedef struct {
-    json_object *arr;
+    ig_buf_t *out;
     const char *ns;   /* for table identifiers; NULL for namespaces */
     int count, limit; /* limit 0: no pagination */
     bool more;
@@ -156,7 +159,10 @@ int cat_build_config_bodies(ig_catalog_t *c);
 ig_res_t cat_get_config(ig_req_t *r, ig_catalog_t *c);
 int cat_parse_page(ig_req_t *r, page_t *pg, ig_error_t *err);
 int cat_collect_cb(void *ud, const char *name);
-json_object *cat_next_token(collect_t *cl);
+/* Starts cl->out (ig_buf_init'ed) as {"<key>":[ — the entries follow. */
+void cat_begin_list(collect_t *cl, const char *key);
+/* Ends it with ],"next-page-token":<token or null>} and sends it. */
+ig_res_t cat_send_list(ig_req_t *r, collect_t *cl);
 
 /* ---- namespaces.c */
 /* ------------------------------------------------------------------ namespaces */
