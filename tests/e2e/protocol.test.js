@@ -122,8 +122,8 @@ describe('commits engines send', () => {
       headers: { 'Content-Type': 'application/json' }, body: `{"requirements":[],"updates":[${updates.join(',')}]}` });
     assert.equal((await commit([snap(11, null, 1), ref(11)])).status, 200);
     assert.equal((await commit([snap(12, 11, 2), ref(12)])).status, 200);
-    // with a parent, an old sequence number is refused
-    assertError(assert, await commit([snap(13, 12, 2)]), 400, /BadRequest/, /sequence number 2/);
+    // with a parent, an old sequence number is a 409 the client retries on a refreshed table (as in Java)
+    assertError(assert, await commit([snap(13, 12, 2)]), 409, /CommitFailed/, /Validation failed, please retry: .*sequence number 2/);
     // without one (the replace transaction's first snapshot, built on the table as the client saw it) it is not
     const r = await commit([snap(14, null, 2), ref(14)]);
     assert.equal(r.status, 200, r.text);
