@@ -111,7 +111,8 @@ static int start_http(server_t *s)
     routes[n++] = (ig_route_t){"/metrics", 0, IG_ROUTE_TOKEN, false, ig_ops_metrics, &s->ops, NULL};
     routes[n++] = (ig_route_t){"/", 0, IG_ROUTE_PUBLIC, false, ig_console_files, NULL, NULL};
     ig_router_init(routes, n);
-    router = (ig_router_t){.routes = routes, .n = n, .authenticate = ig_auth_route, .auth_ctx = &s->auth};
+    router = (ig_router_t){
+        .routes = routes, .n = n, .authenticate = ig_auth_route, .precheck = ig_auth_precheck, .auth_ctx = &s->auth};
 
     const ig_config_t *cfg = &s->cfg;
     ig_http_opts_t o = {
@@ -125,6 +126,7 @@ static int start_http(server_t *s)
         .reuse_port = cfg->reuse_port,
         .access_log = cfg->log_access,
         .slow_request_ms = cfg->slow_request_ms,
+        .before_body = ig_router_before_body,
         .hold = cfg->ratelimiter_enabled && cfg->ratelimit_max_delay_ms > 0 && cfg->ratelimit_max_held > 0,
     };
     ig_error_t err;

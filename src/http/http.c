@@ -39,6 +39,7 @@ struct ig_http_server {
     bool access_log;
     int64_t slow_ns;
     ig_holds_t *holds; /* requests held to their rate-limit slot; NULL when holding is off */
+    ig_http_handler_t before_body;
 };
 
 /* A request's state between calls: its body, and while it is held, what its response already carries. */
@@ -320,6 +321,17 @@ static enum MHD_Result on_headers(ig_http_server_t *s, struct MHD_Connection *c,
         finish(s, &r, start);
         return (enum MHD_Result)res;
     }
+    if (s->before_body) {
+        ig_req_t r;
+        init_req(&r, c, url, method);
+        r.srv = s;
+        ig_res_t res = s->before_body(s->ctx, &r);
+        if (r.status != 0) { /* refused before the body: libmicrohttpd closes the connection after it */
+            *con_cls = &answered_marker;
+            finish(s, &r, start);
+            return (enum MHD_Result)res;
+        }
+    }
     body_ctx_t *b = calloc(1, sizeof *b);
     if (!b) return MHD_NO;
     b->has_body = true;
@@ -513,6 +525,7 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
     s->max_body_bytes = o->max_body_bytes;
     s->access_log = o->access_log;
     s->slow_ns = (int64_t)o->slow_request_ms * IG_NS_PER_MS;
+    s->before_body = o->before_body;
     int fd = listen_socket(o, &s->port, err);
     if (fd < 0) {
         free(s);
