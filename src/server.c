@@ -123,6 +123,8 @@ static int start_http(server_t *s)
         .max_header_bytes = cfg->max_header_bytes,
         .max_body_bytes = cfg->max_body_bytes,
         .max_connections = cfg->max_connections,
+        .max_connections_per_ip = cfg->max_connections_per_ip,
+        .request_timeout_s = cfg->request_timeout_s,
         .reuse_port = cfg->reuse_port,
         .access_log = cfg->log_access,
         .slow_request_ms = cfg->slow_request_ms,
