@@ -3,7 +3,7 @@
 // block a worker; framing a proxy could read another way is refused; one metadata size cap on both paths;
 // integers outside int64 are refused, never clamped; libmicrohttpd's messages go through the logger; the
 // credentials of a request with a body are checked before the body is read; connections per client address
-// are capped, and a body must arrive within server.request_timeout.
+// are capped, and a body must arrive within server.request_timeout; console password guessing is throttled.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -284,6 +284,32 @@ test('server.request_timeout: a body trickled in a byte at a time is cut off at 
     assert.equal((await srv.req('GET', '/healthz')).status, 200);
     await sleep(300);
     assert.match(srv.ownLog(), /longer than server\.request_timeout \(1 s\)/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+// Item 10 (in part): password guessing on the console login is throttled per user name and per address.
+test('login brute force: after 5 failures each guess waits longer (429 + Retry-After), failures are logged', async () => {
+  const srv = await new Server({ env: { ICEGATE_ADMIN_PASSWORD: ADMIN_PASSWORD } }).start();
+  try {
+    const login = (username, password) => srv.req('POST', '/api/v1/session/login', { body: { username, password } });
+    for (let i = 0; i < 5; i++) assert.equal((await login('admin', `guess-${i}`)).status, 401);
+    // the 6th failure blocks for 1 s: the right password is refused too until then, without being checked
+    assert.equal((await login('admin', 'guess-5')).status, 401);
+    const blocked = await login('admin', ADMIN_PASSWORD);
+    assertError(assert, blocked, 429, /TooManyRequests/, /too many failed logins/);
+    assert.ok(Number(blocked.headers.get('retry-after')) >= 1);
+    await sleep(1100);
+    const ok = await login('admin', ADMIN_PASSWORD);
+    assert.equal(ok.status, 200, ok.text);
+    // the success cleared the count: a typo now costs nothing
+    assert.equal((await login('admin', 'typo')).status, 401);
+    assert.equal((await login('admin', ADMIN_PASSWORD)).status, 200);
+    await sleep(300);
+    const log = srv.ownLog();
+    assert.match(log, /warn  console: failed login for user 'admin' \(6 in a row\): refused for the next 1 s/);
+    assert.ok(!/guess-/.test(log), 'a password never reaches the log');
   } finally {
     await srv.stop();
   }
