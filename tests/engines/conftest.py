@@ -275,6 +275,8 @@ def spark_catalog_conf(name, srv, tok):
         f"{p}.type": "rest",
         f"{p}.uri": srv.uri,
         f"{p}.header.X-API-Token": tok,
+        # no client-side table cache: other engines change the same tables between statements
+        f"{p}.cache-enabled": "false",
     }
 
 
