@@ -294,6 +294,7 @@ def spark(server, token):
     b = (SparkSession.builder.master("local[2]").appName("icegate-engines")
          .config("spark.driver.memory", "1g")
          .config("spark.ui.enabled", "false")
+         .config("spark.ui.showConsoleProgress", "false")
          .config("spark.driver.host", "127.0.0.1")
          .config("spark.driver.bindAddress", "127.0.0.1")
          .config("spark.jars", ",".join(jars))
