@@ -255,3 +255,30 @@ def test_wrong_token_is_unauthorized(server, token, auth):
         cat.list_namespaces()
     # a right token still works after that
     assert isinstance(pyiceberg_catalog(server, token, auth=auth).list_namespaces(), list)
+
+
+def test_tags_and_branch_reads(pyi, ns):
+    pyi.create_namespace(ns)
+    t = pyi.create_table(f"{ns}.tags", schema=SCHEMA)
+    t.append(rows(0, 3))
+    s1 = pyi.load_table(f"{ns}.tags").current_snapshot().snapshot_id
+    pyi.load_table(f"{ns}.tags").manage_snapshots().create_tag(s1, "v1").commit()
+    t = pyi.load_table(f"{ns}.tags")
+    t.append(rows(3, 3))
+    t = pyi.load_table(f"{ns}.tags")
+    assert t.metadata.refs["v1"].snapshot_id == s1
+    assert as_sorted(t.scan(snapshot_id=t.snapshot_by_name("v1").snapshot_id).to_arrow()) == as_sorted(rows(0, 3))
+    assert t.scan().to_arrow().num_rows == 6
+
+
+def test_concurrent_appends_retry_409(server, token, ns):
+    """Two PyIceberg catalogs append to the same table from stale metadata: the loser gets 409 and retries."""
+    a = pyiceberg_catalog(server, token)
+    b = pyiceberg_catalog(server, token)
+    a.create_namespace(ns)
+    a.create_table(f"{ns}.race", schema=SCHEMA, properties={"commit.retry.num-retries": "10"})
+    ta, tb = a.load_table(f"{ns}.race"), b.load_table(f"{ns}.race")
+    ta.append(rows(0, 5))
+    tb.append(rows(5, 5))  # tb's metadata predates ta's commit
+    assert as_sorted(a.load_table(f"{ns}.race").scan().to_arrow()) == as_sorted(rows(0, 10))
+    assert len(a.load_table(f"{ns}.race").snapshots()) == 2
