@@ -291,6 +291,7 @@ def spark(server, token):
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     from pyspark.sql import SparkSession
+    spark_wh = tempfile.mkdtemp(prefix="engines-spark-wh-")  # unused (every table is in `ice`), but Spark wants one
     b = (SparkSession.builder.master("local[2]").appName("icegate-engines")
          .config("spark.driver.memory", "1g")
          .config("spark.ui.enabled", "false")
@@ -303,13 +304,14 @@ def spark(server, token):
          .config("spark.default.parallelism", "2")
          .config("spark.sql.session.timeZone", "UTC")
          .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-         .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="engines-spark-wh-")))
+         .config("spark.sql.warehouse.dir", spark_wh))
     for k, v in spark_catalog_conf("ice", server, token).items():
         b = b.config(k, v)
     s = b.getOrCreate()
     s.sparkContext.setLogLevel("ERROR")
     yield s
     s.stop()
+    shutil.rmtree(spark_wh, ignore_errors=True)
 
 
 def spark_add_catalog(spark, name, srv, tok):

@@ -93,3 +93,21 @@ def test_concurrent_appends_pyiceberg_and_spark(spark, server, token, admin_toke
     assert len([s for s in t.snapshots()]) == 2 * rounds
     conflicts = metric_sum(server.metrics(admin_token), "icegate_commits_total", result="conflict") - before
     print(f"concurrent appends: {conflicts:.0f} commits answered 409 and retried by the clients")
+
+
+def test_spark_partitioned_table_read_by_duckdb_and_pyiceberg(spark, duck, server, token, ns):
+    spark.sql(f"CREATE NAMESPACE ice.{ns}")
+    spark.sql(f"""CREATE TABLE ice.{ns}.ev (id BIGINT, cat STRING, ts TIMESTAMP, n INT) USING iceberg
+                  PARTITIONED BY (cat, days(ts))""")
+    spark.sql(f"""INSERT INTO ice.{ns}.ev VALUES
+        (1, 'a', TIMESTAMP '2026-01-01 10:00:00', 10), (2, 'b', TIMESTAMP '2026-01-01 11:00:00', 20),
+        (3, 'a', TIMESTAMP '2026-01-02 12:00:00', 30), (4, 'c', TIMESTAMP '2026-01-03 13:00:00', 40)""")
+    spark.sql(f"DELETE FROM ice.{ns}.ev WHERE id = 2")
+    expect = [(1, "a", 10), (3, "a", 30), (4, "c", 40)]
+    attach(duck, server, token)
+    assert duck.execute(f"SELECT id, cat, n FROM ice.{ns}.ev ORDER BY id").fetchall() == expect
+    assert duck.execute(f"SELECT id FROM ice.{ns}.ev WHERE ts >= TIMESTAMPTZ '2026-01-02 00:00:00+00' "
+                        "ORDER BY id").fetchall() == [(3,), (4,)]
+    pyi = pyiceberg_catalog(server, token)
+    got = sorted((r["id"], r["cat"], r["n"]) for r in pyi.load_table(f"{ns}.ev").scan().to_arrow().to_pylist())
+    assert got == expect

@@ -119,11 +119,21 @@ def test_multi_statement_transaction(server, token, duck, ns):
     assert sorted(t.scan().to_arrow().column("id").to_pylist()) == [1, 2, 3]
 
 
-def test_drop_table(server, token, duck, ns):
-    attach(duck, server, token, stage=False)
+@pytest.mark.parametrize("purge", [False, True])
+def test_drop_table(server, token, duck, ns, purge):
+    import os
+    from conftest import warehouse_files
+    attach(duck, server, token, stage=False, extra=f"PURGE_REQUESTED {'true' if purge else 'false'}")
     duck.execute(f"CREATE SCHEMA ice.{ns}")
     duck.execute(f"CREATE TABLE ice.{ns}.d (id BIGINT)")
     duck.execute(f"INSERT INTO ice.{ns}.d VALUES (1)")
-    duck.execute(f"DROP TABLE ice.{ns}.d")
     cat = pyiceberg_catalog(server, token)
+    path, files = warehouse_files(server, cat.load_table(f"{ns}.d").location())
+    assert any(f.endswith(".parquet") for f in files)
+    duck.execute(f"DROP TABLE ice.{ns}.d")
     assert cat.list_tables(ns) == []
+    left = warehouse_files(server, "file://" + path)[1] if os.path.exists(path) else []
+    if purge:
+        assert left == [], f"PURGE_REQUESTED true left files: {left}"
+    else:
+        assert sorted(left) == sorted(files), "a drop without purge keeps the files"

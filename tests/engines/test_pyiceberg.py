@@ -11,7 +11,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.transforms import DayTransform, IdentityTransform
 from pyiceberg.types import IntegerType, LongType, NestedField, StringType, TimestampType
 
-from conftest import pyiceberg_catalog, warehouse_files
+from conftest import metric_sum, pyiceberg_catalog, warehouse_files
 
 SCHEMA = Schema(
     NestedField(1, "id", LongType(), required=False),
@@ -271,7 +271,7 @@ def test_tags_and_branch_reads(pyi, ns):
     assert t.scan().to_arrow().num_rows == 6
 
 
-def test_concurrent_appends_retry_409(server, token, ns):
+def test_concurrent_appends_retry_409(server, token, admin_token, ns):
     """Two PyIceberg catalogs append to the same table from stale metadata: the loser gets 409 and retries."""
     a = pyiceberg_catalog(server, token)
     b = pyiceberg_catalog(server, token)
@@ -279,6 +279,8 @@ def test_concurrent_appends_retry_409(server, token, ns):
     a.create_table(f"{ns}.race", schema=SCHEMA, properties={"commit.retry.num-retries": "10"})
     ta, tb = a.load_table(f"{ns}.race"), b.load_table(f"{ns}.race")
     ta.append(rows(0, 5))
-    tb.append(rows(5, 5))  # tb's metadata predates ta's commit
+    before = metric_sum(server.metrics(admin_token), "icegate_commits_total", result="conflict")
+    tb.append(rows(5, 5))  # tb's metadata predates ta's commit: its first commit must be refused (409)
+    assert metric_sum(server.metrics(admin_token), "icegate_commits_total", result="conflict") - before >= 1
     assert as_sorted(a.load_table(f"{ns}.race").scan().to_arrow()) == as_sorted(rows(0, 10))
     assert len(a.load_table(f"{ns}.race").snapshots()) == 2
