@@ -23,7 +23,7 @@ else
   "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-input \
     --require-hashes --prefer-binary -r "$here/requirements.txt"
   echo "$lock_hash" > "$venv/.lock-sha256"
-  echo "engines install: venv ready: $("$venv/bin/python" -m pip list --disable-pip-version-check 2>/dev/null | grep -Eci '^(pyiceberg|duckdb|pyspark|pyarrow|pytest) ') key packages"
+  echo "engines install: venv ready: $("$venv/bin/python" -c 'import importlib.metadata as m; print(", ".join(p + " " + m.version(p) for p in ("pyiceberg", "pyarrow", "pyiceberg-core", "duckdb", "duckdb-extension-iceberg", "pyspark", "pytest")))')"
 fi
 
 pom_hash="$(sha256sum "$here/pom.xml" | cut -d' ' -f1)"
@@ -32,7 +32,12 @@ if [[ -s "$jars/iceberg-spark-runtime.jar" && -f "$jars/.pom-sha256" && "$(cat "
 else
   echo "engines install: fetching iceberg-spark-runtime with maven into $jars"
   rm -rf "$jars"
-  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy
+  mkdir -p "$out"
+  if ! mvn -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy > "$out/mvn.log" 2>&1; then
+    cat "$out/mvn.log" >&2
+    echo "engines install: maven failed (log above, also in $out/mvn.log)" >&2
+    exit 1
+  fi
   echo "$pom_hash" > "$jars/.pom-sha256"
   echo "engines install: jar ready: $(ls -l "$jars/iceberg-spark-runtime.jar" | awk '{print $5}') bytes"
 fi
