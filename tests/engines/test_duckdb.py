@@ -56,7 +56,6 @@ def _crud(duck, ns):
     return expect
 
 
-@pytest.mark.xfail(strict=True, reason="server: DuckDB staged create order")
 def test_create_table_default_staged(server, token, duck, ns):
     """DuckDB's default CREATE TABLE is a staged create whose commit puts set-current-schema last."""
     attach(duck, server, token)
@@ -64,7 +63,6 @@ def test_create_table_default_staged(server, token, duck, ns):
     _crud(duck, ns)
 
 
-@pytest.mark.xfail(strict=True, reason="server: DuckDB staged create order")
 def test_create_table_default_staged_partitioned(server, token, duck, ns):
     attach(duck, server, token)
     duck.execute(f"CREATE SCHEMA ice.{ns}")

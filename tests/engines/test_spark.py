@@ -188,7 +188,6 @@ def _route_count(server, admin_token, suffix, status):
                and dict(ls).get("status") == str(status))
 
 
-@pytest.mark.xfail(strict=True, reason="server: metrics report in staged create")
 def test_ctas_metrics_report_accepted(spark, sns, server, admin_token):
     """Spark posts a scan/commit metrics report for the table inside a staged create (CTAS); the reference
     server accepts it (RESTCatalogAdapter) — a 404 there makes the driver log a warning per CTAS."""
