@@ -225,3 +225,18 @@ describe('methods (schemathesis)', () => {
     }
   });
 });
+
+test('a metadata file deleted out of band: loadTable is a 404 NotFoundException naming the file', async () => {
+  const dir = tempDir();
+  const t = createToken(dir, 'gone').token;
+  let s = await new Server({ dataDir: dir }).start();
+  await call(s, t, 'POST', '/v1/namespaces', { body: { namespace: ['g'] }, status: 200 });
+  const c = await call(s, t, 'POST', '/v1/namespaces/g/tables', { body: { name: 't', schema: schema([idCol]) }, status: 200 });
+  await s.stop();
+  const file = c.json['metadata-location'].replace(/^file:\/\//, '');
+  fs.rmSync(file);
+  s = await new Server({ dataDir: dir }).start(); // nothing cached: the load reads the file
+  const r = await s.req('GET', '/v1/namespaces/g/tables/t', { token: t });
+  assertError(assert, r, 404, /^NotFoundException$/, new RegExp(`^Failed to open input stream for file: ${c.json['metadata-location']}`));
+  await s.stop();
+});
