@@ -207,3 +207,82 @@ def test_wrong_token_spark_catalog_fails(spark, server):
     with pytest.raises(Exception) as e:
         spark.sql("SHOW NAMESPACES IN ice_bad").collect()
     assert "NotAuthorized" in str(e.value) or "401" in str(e.value), str(e.value)[:500]
+
+
+class _RecordingProxy:
+    """A pass-through HTTP proxy on 127.0.0.1 that records the raw request paths a client sends."""
+
+    def __init__(self, upstream):
+        import http.server
+        import threading
+        import urllib.request
+        paths = self.paths = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def _fwd(self):
+                paths.append((self.command, self.path))
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+                hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length",
+                                                                                   "connection")}
+                req = urllib.request.Request(upstream + self.path, data=body, method=self.command, headers=hdrs)
+                try:
+                    r = urllib.request.urlopen(req, timeout=30)
+                    st, rh, data = r.status, r.headers, r.read()
+                except urllib.error.HTTPError as e:
+                    st, rh, data = e.code, e.headers, e.read()
+                self.send_response(st)
+                for k, v in rh.items():
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = do_HEAD = do_PUT = _fwd
+
+            def log_message(self, *a):
+                pass
+
+        import urllib.error  # noqa: F401 (used in H)
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.uri = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_name_with_space_and_plus_as_sent_by_the_pinned_client(spark, ns, server, token):
+    """What iceberg-spark-runtime 1.12.0 puts on the wire for ' ' and '+' in a table name, and that icegate
+    stores the names as spelled either way (1.11 sent '+' for a space; a literal '+' travels as %2B)."""
+    from conftest import spark_add_catalog
+
+    class P:  # spark_add_catalog wants .uri
+        pass
+
+    proxy = _RecordingProxy(server.uri)
+    try:
+        p = P()
+        p.uri = proxy.uri
+        spark_add_catalog(spark, "ice_px", p, token)
+        spark.sql(f"CREATE NAMESPACE ice_px.{ns}")
+        spark.sql(f"CREATE TABLE ice_px.{ns}.`a b` (id BIGINT) USING iceberg")
+        spark.sql(f"CREATE TABLE ice_px.{ns}.`c+d` (id BIGINT) USING iceberg")
+        spark.sql(f"INSERT INTO ice_px.{ns}.`a b` VALUES (1)")
+        spark.sql(f"INSERT INTO ice_px.{ns}.`c+d` VALUES (2)")
+        assert q(spark, f"SELECT * FROM ice_px.{ns}.`a b`") == [(1,)]
+        assert q(spark, f"SELECT * FROM ice_px.{ns}.`c+d`") == [(2,)]
+    finally:
+        proxy.close()
+    table_paths = [pth for _, pth in proxy.paths if f"/namespaces/{ns}/tables/" in pth]
+    names = {pth.split("/tables/")[1].split("?")[0].split("/")[0] for pth in table_paths}
+    space = {n for n in names if n.startswith("a")}
+    plus = {n for n in names if n.startswith("c")}
+    print(f"iceberg 1.12.0 sends: space as {sorted(space)}, plus as {sorted(plus)}")
+    assert space and space <= {"a%20b", "a+b"}, space
+    assert plus == {"c%2Bd"}, plus
+    cat = pyiceberg_catalog(server, token)
+    assert sorted(cat.list_tables(ns)) == [(ns, "a b"), (ns, "c+d")]
+    assert cat.load_table((ns, "c+d")).scan().to_arrow().column("id").to_pylist() == [2]
