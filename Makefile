@@ -21,7 +21,7 @@ LIBOBJ  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRC))) $(BU
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BIN     ?= bin/icegate
 
-.PHONY: all deps run test units test-unit test-e2e test-sanitize checksrc bench clean fuzz fuzzers
+.PHONY: all deps run test units test-unit test-e2e test-engines test-sanitize checksrc bench clean fuzz fuzzers
 
 # The e2e tests need Node >= 20. Where the system's node is older (Debian 12 has 18), scripts/deps.sh
 # installs a pinned Node from the npm registry into build/node/bin; putting that directory first on PATH for
@@ -85,6 +85,11 @@ test-unit: $(BIN) units
 
 test-e2e: $(BIN)
 	@scripts/test.sh e2e
+
+# PyIceberg, DuckDB and Spark (tests/engines), Iceberg's REST Compatibility Kit (tests/rck) and schemathesis
+# (tests/schemathesis) against the real binary; each installs its pinned clients into build/ first.
+test-engines: $(BIN)
+	@scripts/test.sh engines
 
 # The source rules of STYLE.md (banned calls, libmicrohttpd only in src/http/, function and file length,
 # whitespace); known violations being fixed are listed in scripts/checksrc.allow.
