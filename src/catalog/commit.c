@@ -76,16 +76,17 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
         if (ig_error_status(err) == 404) cat_no_object(err, kind, ch->ns, ch->name);
         return -1;
     }
-    char canon[IG_LOCATION_MAX];
+    char canon[IG_LOCATION_MAX], dir[IG_LOCATION_MAX];
     const char *loc = cat_meta_str(next, "location");
-    if (!loc || ig_warehouse_canonical(c->wh, loc, canon, sizeof canon, err)) {
+    if (!loc || ig_warehouse_canonical(c->wh, loc, canon, sizeof canon, err) ||
+        cat_metadata_dir(c, next, canon, dir, err)) {
         if (!loc) ig_error_set(err, IG_E_BAD_REQUEST, "metadata has no location");
         json_object_put(next);
         return -1;
     }
     const char *text = ig_tablemeta_to_string(next);
     size_t tl = strlen(text);
-    rc = ig_warehouse_write_metadata(c->wh, canon, ig_warehouse_next_version(ch->exists ? ch->cur : NULL),
+    rc = ig_warehouse_write_metadata(c->wh, dir, ig_warehouse_next_version(ch->exists ? ch->cur : NULL),
                                      text, tl, ch->next, sizeof ch->next, err);
     if (rc == 0) {
         ch->written = true;
@@ -166,13 +167,9 @@ static int commit_changes_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind
         }
         for (i = 0; i < n; i++)
             change_undo(k->c, &chs[i]);
-        if (err->kind == IG_E_ALREADY_EXISTS) {
-            /* assert-create lost to a concurrent create */
-            char msg[sizeof err->message];
-            snprintf(msg, sizeof msg, "%s", err->message);
-            ig_error_set(err, IG_E_COMMIT_FAILED, "Commit failed: %.400s", msg);
-            goto out;
-        }
+        /* assert-create lost to a concurrent create: the store's "Table already exists: ns.t", as Iceberg's
+         * catalogs word it (the Java client raises AlreadyExistsException with that message). */
+        if (err->kind == IG_E_ALREADY_EXISTS) goto out;
         if (err->kind != IG_E_COMMIT_FAILED) goto out;
         ig_debug("catalog: commit lost a race (attempt %d), re-evaluating", attempt + 1);
     }

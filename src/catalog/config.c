@@ -134,6 +134,7 @@ int cat_parse_page(ig_req_t *r, page_t *pg, ig_error_t *err)
         if (q < 0 || ig_parse_i64(size, 1, INT32_MAX, &v))
             return ig_error_set(err, IG_E_BAD_REQUEST, "pageSize must be an integer >= 1");
         pg->limit = v > PAGE_MAX ? PAGE_MAX : (int)v;
+        pg->paginate = true; /* pageSize alone is an upper bound too: the first page, with a next-page-token */
     }
     return 0;
 badtok:

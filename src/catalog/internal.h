@@ -137,11 +137,15 @@ json_object *cat_ident_to_json(const char *ns, const char *name);
 json_object *cat_body_object(ig_req_t *r, ig_error_t *err);
 json_object *cat_parse_meta(const char *text, size_t len, ig_error_t *err);
 const char *cat_meta_str(json_object *m, const char *key);
+/* The folder the next metadata file of meta goes to, canonical, in out (IG_LOCATION_MAX): the
+ * write.metadata.path property when set (Iceberg's TableProperties.WRITE_METADATA_LOCATION; a location
+ * inside the warehouse like any other), else <canon>/metadata, canon being the object's canonical location. */
+int cat_metadata_dir(ig_catalog_t *c, json_object *meta, const char *canon, char *out, ig_error_t *err);
 int cat_ns_exists(call_t *k, const char *ns, ig_error_t *err);
 /* Current metadata location of (ns, name) of kind: 0, or -1 with 404/500 in err. */
 int cat_obj_location(call_t *k, const char *ns, const char *name, ig_obj_kind_t kind, char *loc, ig_error_t *err);
 /* 409 when (ns, name) is taken by a table or a view (they share one namespace of names). */
-int cat_name_free(call_t *k, const char *ns, const char *name, ig_error_t *err);
+int cat_name_free(call_t *k, const char *ns, const char *name, ig_obj_kind_t wanted, ig_error_t *err);
 /* Default location for a new object in ns. */
 int cat_default_location(call_t *k, const char *ns, const char *name, char *out, ig_error_t *err);
 
@@ -164,12 +168,14 @@ ig_res_t cat_update_properties(call_t *k);
 ig_res_t cat_list_objects(call_t *k, ig_obj_kind_t kind);
 
 /* ---- tables.c */
-/* Resolves a create request's location (inside the warehouse) or the default one. */
+/* The 'name' of a create or register request, checked as an identifier, into out (IDENT_MAX + 1). */
 int cat_req_name(json_object *req, char *out, ig_error_t *err);
-/* Writes the first metadata file of a new object and creates its pointer; responds with the object. */
 /* The name, namespace and location of a create request (tables and views): k->name set, the namespace
- * exists, the name is free, loc is the canonical location.  0, or -1 with err. */
-int cat_create_target(call_t *k, json_object *req, char *loc, ig_error_t *err);
+ * exists, the name is free; the location (requested, inside the warehouse, or the default one) canonical in
+ * loc and as the metadata shows it in shown (both IG_LOCATION_MAX).  0, or -1 with err. */
+int cat_create_target(call_t *k, json_object *req, ig_obj_kind_t kind, char *loc, char *shown, ig_error_t *err);
+/* Writes the first metadata file of a new object at canonical location loc and creates its pointer; responds
+ * with the object. */
 ig_res_t cat_create_with_meta(call_t *k, ig_obj_kind_t kind, json_object *meta, const char *loc);
 ig_res_t cat_create_table(call_t *k);
 ig_res_t cat_load_table(call_t *k);

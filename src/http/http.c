@@ -103,6 +103,9 @@ static void init_req(ig_req_t *r, struct MHD_Connection *c, const char *url, con
     r->conn = c;
     r->method_str = method;
     r->method = method_of(method);
+    /* A client URI with a trailing slash ("http://host/") makes iceberg-rust send "//v1/config": the leading
+     * slashes are one. */
+    while (url[0] == '/' && url[1] == '/') url++;
     r->path = url;
     r->path_len = strlen(url);
     r->route = "unmatched";
@@ -648,8 +651,11 @@ bool ig_http_path_is(const ig_req_t *r, const char *p)
 }
 
 
-/* Shared by path segments (plus = false: '+' is a plus) and query values (form encoding: '+' is a space). */
-static int decode(const char *src, size_t len, char *buf, size_t cap, bool plus_is_space)
+/* Shared by path segments and query values: '+' is a space in both.  In query values that is form encoding;
+ * in path segments it is what Iceberg's Java client up to 1.11 sends for a space (RESTUtil.encodeString uses
+ * URLEncoder), and a literal '+' arrives as %2B from every client (Java, PyIceberg, iceberg-js), so reading
+ * '+' as a space never changes a name a client meant. */
+static int decode(const char *src, size_t len, char *buf, size_t cap)
 {
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
@@ -661,7 +667,7 @@ static int decode(const char *src, size_t len, char *buf, size_t cap, bool plus_
             ch = (char)(h << 4 | l);
             if (ch == '\0') return -1;
             i += 2;
-        } else if (ch == '+' && plus_is_space) {
+        } else if (ch == '+') {
             ch = ' ';
         }
         if (n + 1 >= cap) return -1;
@@ -673,14 +679,14 @@ static int decode(const char *src, size_t len, char *buf, size_t cap, bool plus_
 
 int ig_http_decode(const char *src, size_t len, char *buf, size_t cap)
 {
-    return decode(src, len, buf, cap, false);
+    return decode(src, len, buf, cap);
 }
 
 int ig_http_query(ig_req_t *r, const char *name, char *buf, size_t cap)
 {
     const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
     if (!v) return 0;
-    return decode(v, strlen(v), buf, cap, true) ? -1 : 1;
+    return decode(v, strlen(v), buf, cap) ? -1 : 1;
 }
 
 int ig_http_client_addr(ig_req_t *r, unsigned char out[16])

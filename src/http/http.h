@@ -125,8 +125,8 @@ const char *ig_http_cookie(ig_req_t *r, const char *name);
 /* Query parameter, form-decoded ('+' is a space, as Java's URLEncoder and URLSearchParams send it; %XX):
  * 1 found, 0 absent, -1 too long or badly encoded. */
 int ig_http_query(ig_req_t *r, const char *name, char *buf, size_t cap);
-/* Percent-decodes a path segment src[0..len) into buf ('+' stays '+'); -1 if it does not fit, has a bad
- * escape, or decodes to a NUL. */
+/* Percent-decodes a path segment src[0..len) into buf ('+' is a space, see decode() in http.c); -1 if it does
+ * not fit, has a bad escape, or decodes to a NUL. */
 int ig_http_decode(const char *src, size_t len, char *buf, size_t cap);
 /* The client's address as 16 bytes (IPv4 mapped into IPv6); 0 or -1. */
 int ig_http_client_addr(ig_req_t *r, unsigned char out[16]);
