@@ -15,6 +15,9 @@
 #   create         POST createTable, new names every request                            wrk -t2 -c4
 #   commit-1       POST set-properties commits, all on one table (bench/commits.lua)    wrk -t2 -c4
 #   commit-16      the same, round robin over 16 tables                                 wrk -t2 -c4
+#   appends        PyIceberg: APPENDS=200 appends of 10 rows to a new table (bench/peer/appends.py), wall time;
+#                  only when PEER_PYTHON (default build/peer/venv/bin/python) imports pyiceberg, e.g. after
+#                  python3 -m venv build/peer/venv && build/peer/venv/bin/pip install 'pyiceberg[pyarrow]==0.12.0'
 # Before the measured runs each server gets one WARM-second run of each scenario (the JVM compiles its hot
 # paths; icegate has nothing to warm) that is not counted.
 #
@@ -36,7 +39,13 @@ WARM=${WARM:-3}
 SNAPSHOTS=${SNAPSHOTS:-3000}
 LIST_TABLES=${LIST_TABLES:-10000}
 BULK_SECS=${BULK_SECS:-240}
-SCENARIOS=${SCENARIOS:-load-small load-1mb list-10k create commit-1 commit-16}
+APPENDS=${APPENDS:-200}
+SCENARIOS=${SCENARIOS:-load-small load-1mb list-10k create commit-1 commit-16 appends}
+PEER_PYTHON=${PEER_PYTHON:-$BENCH_ROOT/build/peer/venv/bin/python}
+if [[ " $SCENARIOS " == *" appends "* ]] && ! { [ -x "$PEER_PYTHON" ] && "$PEER_PYTHON" -c 'import pyiceberg, pyarrow' 2>/dev/null; }; then
+  echo "peer: no pyiceberg in $PEER_PYTHON: skipping the appends scenario (see the header for the venv)" >&2
+  SCENARIOS=${SCENARIOS/appends/}
+fi
 JARS=${RCK_JARS:-$BENCH_ROOT/build/rck/jars}
 PEER_CLASSES=$BENCH_ROOT/build/peer/classes
 PEER_PID=
@@ -147,6 +156,17 @@ run_one() {
     # shellcheck disable=SC2154  # set by eval
     RATE=$(awk -v o="$ok" -v s="$secs" 'BEGIN{printf "%.1f", o/s}') BAD="$conflict/$other"
     ;;
+  appends)
+    # wall seconds for APPENDS appends (lower is better; the ratio below is inverted to stay "icegate/reference"
+    # in speed terms). A warm-up (tag w...) is 10 appends.
+    local n=$APPENDS
+    [ "${tag#w}" != "$tag" ] && n=10
+    out=$(timeout 600 "$PEER_PYTHON" "$BENCH_ROOT/bench/peer/appends.py" "${base%/v1}" "$TOKEN" pyappends "a$tag" "$n") \
+      || return 1
+    eval "$out"
+    # shellcheck disable=SC2154  # set by eval
+    RATE=$(awk -v a="$appends" -v s="$secs" 'BEGIN{printf "%.1f", a/s}') BAD="${secs}s,rows=$rows"
+    ;;
   esac
 }
 
@@ -167,7 +187,7 @@ done
 
 rss() { ps -o rss= -p "$1" 2>/dev/null | awk '{printf "%.0f", $1 / 1024}'; }
 echo
-echo "medians of $RUNS alternating runs of ${SECS}s (requests/s; creates/s; commits/s), 127.0.0.1, $(nproc) cores"
+echo "medians of $RUNS alternating runs of ${SECS}s (requests/s; creates/s; commits/s; appends/s over $APPENDS appends), 127.0.0.1, $(nproc) cores"
 printf '| %-10s | %12s | %12s | %17s |\n' scenario icegate reference "icegate/reference"
 printf '|%s|%s|%s|%s|\n' ------------ -------------- -------------- -------------------
 for sc in $SCENARIOS; do

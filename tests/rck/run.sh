@@ -19,8 +19,8 @@
 #       /tmp, so every location the kit requests is inside the warehouse, exactly as the tests spell it, and
 #       nothing lands in the machine's real /tmp (it all stays in build/rck/run/tmp for inspection).
 #   RCK_ISOLATION=shared-tmp (fallback when no namespace can be made) the warehouse is the real file:///tmp,
-#       java.io.tmpdir a fresh /tmp/icegate-rck.XXXXXX; the test namespaces' directories the run created under
-#       /tmp (ns, newdb, ns1, ns2, other_ns) are removed afterwards. Two such runs at once would share them.
+#       java.io.tmpdir a fresh /tmp/icegate-rck.XXXXXX; the directories of the kit's namespaces (ns, newdb, ns1,
+#       ns_1, a, ...) that the run created under /tmp are removed afterwards. Two such runs at once would share them.
 # The data dir (icegate.db) is build/rck/run/data either way, outside the warehouse.
 #
 # Output: build/rck/launcher.txt (the launcher's --details=tree output), build/rck/reports/*.xml (its XML
@@ -101,7 +101,8 @@ if [ "$RCK_INSIDE" = namespace ]; then
   mount --bind "$RUN/tmp" /tmp
   JTMP=/tmp
 else
-  for d in ns newdb ns1 ns2 other_ns; do
+  # the namespaces CatalogTests and ViewCatalogTests create (tables without a location land in /tmp/<ns>/<table>)
+  for d in ns newdb newdb_1 newdb_2 ns1 ns2 ns_1 ns_2 other_ns a new.db parent; do
     [ -e "/tmp/$d" ] || created+=("/tmp/$d")
   done
   JTMP=$(mktemp -d /tmp/icegate-rck.XXXXXX)
