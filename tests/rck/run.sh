@@ -41,6 +41,11 @@
 #   rck.supports-names-with-dot=true      a '.' in a namespace or table name is an ordinary character
 #                                         (levels travel joined by %1F)
 # Override any of them with RCK_PROPS="-Drck.x=y ...". RCK_TIMEOUT bounds the Java run (default 900 s).
+#
+# RCK_TARGET=reference runs the same rig against Iceberg's reference server instead (bench/peer/PeerServer.java,
+# compiled on first use, on 127.0.0.1; names-with-dot=false since its JdbcCatalog cannot store dots, and
+# requires-namespace-create left to the kit's defaults (false for tables, true for views: the reference creates a
+# table in a namespace that does not exist, but not a view); no allowed failures): the control that tells a rig problem from an icegate one. Its log is build/rck/icegate.log.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -50,6 +55,8 @@ OUT=${RCK_OUT:-$ROOT/build/rck}
 KNOWN=${RCK_KNOWN_FAILURES:-$HERE/known-failures.txt}
 RCK_TIMEOUT=${RCK_TIMEOUT:-900}
 RCK_ISOLATION=${RCK_ISOLATION:-auto}
+RCK_TARGET=${RCK_TARGET:-icegate}
+[ "$RCK_TARGET" = reference ] && KNOWN=${RCK_KNOWN_FAILURES:-/dev/null}
 RUN=$OUT/run
 
 die() {
@@ -118,18 +125,40 @@ log:
   level: debug
 EOF
 
-TOKEN=$("$ICEGATE_BIN" token create --name rck --data-dir "$RUN/data" --json 2>"$RUN/token.err" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') \
-  || { cat "$RUN/token.err" >&2; die "icegate token create failed"; }
-"$ICEGATE_BIN" serve --listen 127.0.0.1:0 --data-dir "$RUN/data" --config "$RUN/icegate.yaml" >"$OUT/icegate.log" 2>&1 &
-ICEGATE_PID=$!
+if [ "$RCK_TARGET" = reference ]; then
+  # The control: Iceberg's reference server (bench/peer/PeerServer.java: RESTCatalogServer's JdbcCatalog on a
+  # SQLite file, bound to 127.0.0.1) in place of icegate, same rig, same switches but names-with-dot (JdbcCatalog
+  # cannot store dots) and requires-namespace-create (left to the kit's per-class defaults). Expect no failures at all.
+  PEER_CLASSES=$ROOT/build/peer/classes
+  if [ ! -f "$PEER_CLASSES/org/apache/iceberg/rest/PeerServer.class" ] \
+    || [ "$ROOT/bench/peer/PeerServer.java" -nt "$PEER_CLASSES/org/apache/iceberg/rest/PeerServer.class" ]; then
+    mkdir -p "$PEER_CLASSES"
+    javac -nowarn -cp "$JARS/*" -d "$PEER_CLASSES" "$ROOT/bench/peer/PeerServer.java" || die "javac PeerServer failed"
+  fi
+  TOKEN=unused
+  java -cp "$PEER_CLASSES:$JARS/*" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn org.apache.iceberg.rest.PeerServer \
+    --host 127.0.0.1 --port 0 --db "$RUN/data/catalog.db" --warehouse "$RUN/reference-warehouse" >"$OUT/icegate.log" 2>&1 &
+  ICEGATE_PID=$!
+  LISTEN_RE='s/^peer listening on http:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p'
+  DOT=false NSCREATE=
+  WHAT="Iceberg's reference server (bench/peer/PeerServer.java)"
+else
+  TOKEN=$("$ICEGATE_BIN" token create --name rck --data-dir "$RUN/data" --json 2>"$RUN/token.err" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') \
+    || { cat "$RUN/token.err" >&2; die "icegate token create failed"; }
+  "$ICEGATE_BIN" serve --listen 127.0.0.1:0 --data-dir "$RUN/data" --config "$RUN/icegate.yaml" >"$OUT/icegate.log" 2>&1 &
+  ICEGATE_PID=$!
+  LISTEN_RE='s/.*icegate [^ ]* listening on http:\/\/127\.0\.0\.1:\([0-9]*\) (.*/\1/p'
+  DOT=true NSCREATE=true
+  WHAT=$("$ICEGATE_BIN" --version 2>/dev/null | head -n 1)
+fi
 PORT=
-for _ in $(seq 1 300); do
-  PORT=$(sed -n 's/.*icegate [^ ]* listening on http:\/\/127\.0\.0\.1:\([0-9]*\) (.*/\1/p' "$OUT/icegate.log" | head -n 1)
+for _ in $(seq 1 600); do
+  PORT=$(sed -n "$LISTEN_RE" "$OUT/icegate.log" | head -n 1)
   [ -n "$PORT" ] && break
-  kill -0 "$ICEGATE_PID" 2>/dev/null || { cat "$OUT/icegate.log" >&2; die "icegate exited at start"; }
+  kill -0 "$ICEGATE_PID" 2>/dev/null || { cat "$OUT/icegate.log" >&2; die "the server exited at start"; }
   sleep 0.05
 done
-[ -n "$PORT" ] || { cat "$OUT/icegate.log" >&2; die "icegate logged no 'listening on' line within 15 s"; }
+[ -n "$PORT" ] || { cat "$OUT/icegate.log" >&2; die "the server logged no 'listening on' line within 30 s"; }
 curl -sf -o /dev/null -H "X-API-Token: $TOKEN" "http://127.0.0.1:$PORT/v1/config" || die "GET /v1/config with the new token failed"
 
 # shellcheck disable=SC2206  # RCK_PROPS is a list of words on purpose
@@ -138,13 +167,14 @@ props=(
   -Duri="http://127.0.0.1:$PORT/"
   -Dwarehouse="$WAREHOUSE"
   -Dheader.X-API-Token="$TOKEN"
-  -Drck.requires-namespace-create=true
   -Drck.supports-serverside-retry=true
   -Drck.overrides-requested-location=false
-  -Drck.supports-names-with-dot=true
+  -Drck.supports-names-with-dot=$DOT
   ${RCK_PROPS:-}
 )
-echo "rck: $("$ICEGATE_BIN" --version 2>/dev/null | head -n 1) on 127.0.0.1:$PORT, warehouse $WAREHOUSE, isolation $RCK_INSIDE, java.io.tmpdir $JTMP" >&2
+# unset for the reference: the kit's defaults then apply (false for its table tests, true for its view tests)
+[ -n "$NSCREATE" ] && props=(-Drck.requires-namespace-create="$NSCREATE" "${props[@]}")
+echo "rck: $WHAT on 127.0.0.1:$PORT, warehouse $WAREHOUSE, isolation $RCK_INSIDE, java.io.tmpdir $JTMP" >&2
 start=$(date +%s.%N)
 set +e
 timeout -k 10 "$RCK_TIMEOUT" java -Xss4m -Djava.io.tmpdir="$JTMP" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
