@@ -24,10 +24,10 @@
 # Durability is not the same, and the table says so:
 #   icegate    every create/commit writes the metadata file (temp name, fsync, rename, fsync of the directory),
 #              then swaps the pointer in SQLite (WAL, synchronous=FULL) — durable when the 200 is sent.
-#   reference  JdbcCatalog on a SQLite file through sqlite-jdbc's defaults (rollback journal, synchronous=FULL:
-#              the pointer swap is fsynced), metadata files written by HadoopFileIO / Hadoop's LocalFileSystem,
-#              which never fsyncs them: after a power cut the durable pointer can name a metadata file that
-#              never reached the disk.
+#   reference  JdbcCatalog on a SQLite file through sqlite-jdbc's defaults (journal_mode=delete, synchronous=2
+#              FULL: the pointer swap costs 4 fsyncs, journal and database), metadata files written in place by
+#              HadoopFileIO / Hadoop's LocalFileSystem (+ a .crc file), never fsynced (strace of one commit): after
+#              a power cut the durable pointer can name a metadata file that never reached the disk.
 # The reference reads and parses the metadata file on every loadTable; icegate answers from its cache.
 # Namespace levels: the reference advertises namespace-separator %2E, icegate %1F; the benchmark uses
 # one-level namespaces, so the paths are the same on both.
