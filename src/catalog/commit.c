@@ -76,18 +76,17 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
         if (ig_error_status(err) == 404) cat_no_object(err, kind, ch->ns, ch->name);
         return -1;
     }
-    char canon[IG_LOCATION_MAX], dir[IG_LOCATION_MAX];
+    char canon[IG_LOCATION_MAX];
     const char *loc = cat_meta_str(next, "location");
-    if (!loc || ig_warehouse_canonical(c->wh, loc, canon, sizeof canon, err) ||
-        cat_metadata_dir(c, next, canon, dir, err)) {
+    if (!loc || ig_warehouse_canonical(c->wh, loc, canon, sizeof canon, err)) {
         if (!loc) ig_error_set(err, IG_E_BAD_REQUEST, "metadata has no location");
         json_object_put(next);
         return -1;
     }
     const char *text = ig_tablemeta_to_string(next);
     size_t tl = strlen(text);
-    rc = ig_warehouse_write_metadata(c->wh, dir, ig_warehouse_next_version(ch->exists ? ch->cur : NULL),
-                                     text, tl, ch->next, sizeof ch->next, err);
+    rc = cat_write_metadata(c, next, ig_warehouse_next_version(ch->exists ? ch->cur : NULL), text, tl, ch->next,
+                            err);
     if (rc == 0) {
         ch->written = true;
         ch->body = cat_build_body(ch->next, text, tl, &ch->len, &ch->meta_off);
@@ -216,7 +215,7 @@ ig_res_t cat_commit_object(call_t *k, ig_obj_kind_t kind)
     }
     snprintf(ch->ns, sizeof ch->ns, "%s", k->ns);
     snprintf(ch->name, sizeof ch->name, "%s", k->name);
-    if (json_object_object_get_ex(req, "identifier", &id) && id) {
+    if (json_object_object_get_ex(req, "identifier", &id)) { /* optional, but a null is not an identifier */
         char ns[NS_MAX + 1], name[IDENT_MAX + 1];
         if (cat_ident_from_json(id, ns, name, "identifier", &err)) goto bad;
         if (strcmp(ns, k->ns) != 0 || strcmp(name, k->name) != 0) {

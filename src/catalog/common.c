@@ -185,21 +185,41 @@ const char *cat_meta_str(json_object *m, const char *key)
     return json_object_get_string(v);
 }
 
-int cat_metadata_dir(ig_catalog_t *c, json_object *meta, const char *canon, char *out, ig_error_t *err)
+/* The folder the next metadata file of meta goes to, as the client spelled it: write.metadata.path when set,
+ * else <location>/metadata.  Trailing slashes go. */
+static int metadata_dir(json_object *meta, char *out, ig_error_t *err)
 {
     json_object *props = NULL;
     json_object_object_get_ex(meta, "properties", &props);
-    const char *p = cat_meta_str(props, "write.metadata.path");
-    if (p && p[0]) {
-        if (ig_warehouse_canonical(c->wh, p, out, IG_LOCATION_MAX, err)) {
-            char why[sizeof err->message];
-            snprintf(why, sizeof why, "%s", err->message);
-            return ig_error_set(err, IG_E_BAD_REQUEST, "write.metadata.path: %.400s", why);
-        }
-        return 0;
+    const char *p = cat_meta_str(props, "write.metadata.path"), *loc = cat_meta_str(meta, "location");
+    int n = p && p[0] ? snprintf(out, IG_LOCATION_MAX, "%s", p)
+                      : snprintf(out, IG_LOCATION_MAX, "%s/metadata", loc ? loc : "");
+    if (n < 0 || n >= IG_LOCATION_MAX) return ig_error_set(err, IG_E_BAD_REQUEST, "metadata location is too long");
+    while (n > 1 && out[n - 1] == '/') out[--n] = '\0';
+    return 0;
+}
+
+int cat_write_metadata(ig_catalog_t *c, json_object *meta, int64_t version, const char *text, size_t len,
+                       char *out, ig_error_t *err)
+{
+    char dir[IG_LOCATION_MAX], canon[IG_LOCATION_MAX];
+    if (metadata_dir(meta, dir, err)) return -1;
+    json_object *props = NULL;
+    json_object_object_get_ex(meta, "properties", &props);
+    bool custom = cat_meta_str(props, "write.metadata.path") != NULL;
+    if (ig_warehouse_canonical(c->wh, dir, canon, sizeof canon, err)) {
+        if (!custom) return -1;
+        char why[sizeof err->message];
+        snprintf(why, sizeof why, "%s", err->message);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "write.metadata.path: %.400s", why);
     }
-    if ((size_t)snprintf(out, IG_LOCATION_MAX, "%s/metadata", canon) >= IG_LOCATION_MAX)
-        return ig_error_set(err, IG_E_BAD_REQUEST, "location is too long: %.200s", canon);
+    if (ig_warehouse_write_metadata(c->wh, canon, version, text, len, out, IG_LOCATION_MAX, err)) return -1;
+    /* The file's location in the folder's own spelling ("file:/tmp/t/metadata/00001-....metadata.json"), as
+     * Iceberg's catalogs build it by concatenation; the warehouse reads every spelling of a path inside it. */
+    const char *name = strrchr(out, '/');
+    char shown[IG_LOCATION_MAX];
+    if (name && (size_t)snprintf(shown, sizeof shown, "%s%s", dir, name) < sizeof shown)
+        memcpy(out, shown, strlen(shown) + 1);
     return 0;
 }
 

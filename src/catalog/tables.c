@@ -63,15 +63,13 @@ int cat_create_target(call_t *k, json_object *req, ig_obj_kind_t kind, char *loc
     return resolve_location(k, req, loc, shown, err);
 }
 
-ig_res_t cat_create_with_meta(call_t *k, ig_obj_kind_t kind, json_object *meta, const char *loc)
+ig_res_t cat_create_with_meta(call_t *k, ig_obj_kind_t kind, json_object *meta)
 {
     ig_error_t err = {0};
-    char mloc[IG_LOCATION_MAX], dir[IG_LOCATION_MAX];
+    char mloc[IG_LOCATION_MAX];
     const char *text = ig_tablemeta_to_string(meta);
     size_t tl = strlen(text);
-    if (cat_metadata_dir(k->c, meta, loc, dir, &err) ||
-        ig_warehouse_write_metadata(k->c->wh, dir, 0, text, tl, mloc, sizeof mloc, &err))
-        return ig_http_error_from(k->r, &err);
+    if (cat_write_metadata(k->c, meta, 0, text, tl, mloc, &err)) return ig_http_error_from(k->r, &err);
     ig_obj_swap_t sw = {
         .ns = k->ns, .name = k->name, .kind = kind, .expected_location = NULL, .new_location = mloc};
     if (k->st->ops->obj_swap(k->st, &sw, 1, &err)) {
@@ -103,7 +101,7 @@ ig_res_t cat_create_table(call_t *k)
                    : ig_http_error(k->r, IG_E_INTERNAL, "out of memory");
         free(body);
     } else {
-        res = cat_create_with_meta(k, IG_OBJ_TABLE, meta, loc);
+        res = cat_create_with_meta(k, IG_OBJ_TABLE, meta);
     }
     json_object_put(meta);
     return res;

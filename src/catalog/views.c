@@ -17,7 +17,7 @@ ig_res_t cat_create_view(call_t *k)
     ig_uuid4(uuid);
     if (ig_viewmeta_create(req, shown, uuid, ig_clock_wall_ms(), &meta, &err)) goto bad;
     json_object_put(req);
-    ig_res_t res = cat_create_with_meta(k, IG_OBJ_VIEW, meta, loc);
+    ig_res_t res = cat_create_with_meta(k, IG_OBJ_VIEW, meta);
     json_object_put(meta);
     return res;
 bad:

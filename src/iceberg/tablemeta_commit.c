@@ -334,10 +334,12 @@ static int snapshot_numbers(json_object *m, json_object *snap, int64_t fv, bool 
     if (fv >= 2) {
         int64_t last = ig_icemeta_get_i64(m, "last-sequence-number", 0);
         if (ig_icemeta_req_int(snap, "sequence-number", "add-snapshot: snapshot", seq, err) < 0) return -1;
+        /* A 409, as Java's RetryableValidationException becomes: the writer built on an older table, and a
+         * refresh and retry (which Iceberg clients do on 409) fixes it. */
         if (*seq <= last && has_parent)
-            return ig_error_set(err, IG_E_BAD_REQUEST,
-                                "add-snapshot: cannot add snapshot with sequence number %" PRId64
-                                " older than or equal to last sequence number %" PRId64,
+            return ig_error_set(err, IG_E_COMMIT_FAILED,
+                                "Validation failed, please retry: add-snapshot: cannot add snapshot with sequence "
+                                "number %" PRId64 " older than or equal to last sequence number %" PRId64,
                                 *seq, last);
     }
     if (fv >= 3) {
@@ -346,8 +348,9 @@ static int snapshot_numbers(json_object *m, json_object *snap, int64_t fv, bool 
             ig_icemeta_req_int(snap, "added-rows", "add-snapshot: snapshot (v3)", &added, err) < 0)
             return -1;
         if (first < next)
-            return ig_error_set(err, IG_E_BAD_REQUEST,
-                                "add-snapshot: first-row-id %" PRId64 " is behind table next-row-id %" PRId64,
+            return ig_error_set(err, IG_E_COMMIT_FAILED,
+                                "Validation failed, please retry: add-snapshot: first-row-id %" PRId64
+                                " is behind table next-row-id %" PRId64,
                                 first, next);
         if (added < 0)
             return ig_error_set(err, IG_E_BAD_REQUEST, "add-snapshot: added-rows must not be negative");

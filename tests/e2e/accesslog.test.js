@@ -86,7 +86,7 @@ test('text access log: one line per request with route template, status, sizes, 
 test('JSON access log: every line parses; a 429 carries its request id and type', async () => {
   const dataDir = tempDir();
   const tok = createToken(dataDir, 'json-log', ['--max-rps', '1', '--burst', '1']);
-  const srv = await new Server({ dataDir, config: 'log:\n  format: json\n' }).start();
+  const srv = await new Server({ dataDir, config: 'log:\n  format: json\nratelimiter:\n  max_delay_ms: 0\n' }).start() // a 429 at once;
   const first = await srv.req('GET', '/v1/config', { token: tok.token });
   assert.equal(first.status, 200);
   const limited = await srv.req('GET', '/v1/config', { token: tok.token, headers: { 'X-Request-Id': 'r-429' } });
@@ -174,7 +174,7 @@ test('a warning a request causes names its request id, like its access line', as
 test('a 401 and a 429 on a catalog route are logged under that route template', async () => {
   const dataDir = tempDir();
   const tok = createToken(dataDir, 'limited', ['--max-rps', '1', '--burst', '1']);
-  const srv = await new Server({ dataDir }).start();
+  const srv = await new Server({ dataDir, env: { ICEGATE_RATELIMITER_MAX_DELAY_MS: '0' } }).start(); // 429 at once
   assert.equal((await srv.req('GET', '/v1/namespaces/ns1/tables/t1', { token: tok.token })).status, 404);
   const limited = await srv.req('GET', '/v1/namespaces/ns2/tables/t2', { token: tok.token });
   assert.equal(limited.status, 429);

@@ -122,8 +122,8 @@ describe('commits engines send', () => {
       headers: { 'Content-Type': 'application/json' }, body: `{"requirements":[],"updates":[${updates.join(',')}]}` });
     assert.equal((await commit([snap(11, null, 1), ref(11)])).status, 200);
     assert.equal((await commit([snap(12, 11, 2), ref(12)])).status, 200);
-    // with a parent, an old sequence number is refused
-    assertError(assert, await commit([snap(13, 12, 2)]), 400, /BadRequest/, /sequence number 2/);
+    // with a parent, an old sequence number is a 409 the client retries on a refreshed table (as in Java)
+    assertError(assert, await commit([snap(13, 12, 2)]), 409, /CommitFailed/, /Validation failed, please retry: .*sequence number 2/);
     // without one (the replace transaction's first snapshot, built on the table as the client saw it) it is not
     const r = await commit([snap(14, null, 2), ref(14)]);
     assert.equal(r.status, 200, r.text);
@@ -183,6 +183,8 @@ describe('what the Java client matches on', () => {
     const wh = path.join(dataDir, 'warehouse');
     const r = await createTable('spelled', { location: `file:${wh}/custom/spelled/` });
     assert.equal(r.json.metadata.location, `file:${wh}/custom/spelled`);
+    assert.ok(r.json['metadata-location'].startsWith(`file:${wh}/custom/spelled/metadata/00000-`), r.json['metadata-location']);
+    await call(srv, tok, 'GET', '/v1/namespaces/p/tables/spelled', { status: 200 });
     assert.ok(fs.existsSync(path.join(wh, 'custom/spelled/metadata')));
     const m = await createTable('metapath', { properties: { 'write.metadata.path': `file://${wh}/elsewhere/meta` } });
     assert.match(m.json['metadata-location'], new RegExp(`^file://${wh}/elsewhere/meta/00000-`));
@@ -196,4 +198,45 @@ describe('what the Java client matches on', () => {
     assertError(assert, out, 400, /BadRequest/, /write\.metadata\.path/);
     await call(srv, tok, 'GET', '/v1/namespaces/p/tables/metaout', { status: 404 });
   });
+
+  test('a commit whose identifier is null is refused (the field is optional, a null is not an identifier)', async () => {
+    await createTable('nullid');
+    const r = await srv.req('POST', '/v1/namespaces/p/tables/nullid', { token: tok,
+      body: { identifier: null, requirements: [], updates: [] } });
+    assertError(assert, r, 400, /BadRequest/, /identifier/);
+  });
+});
+
+describe('methods (schemathesis)', () => {
+  test('a method a route lacks is a 405 before any Idempotency-Key is looked at', async () => {
+    const key = '017f22e2-79b0-7cc3-98c4-dc0c0c07398f';
+    await call(srv, tok, 'POST', '/v1/namespaces', { body: { namespace: ['keyed'] }, headers: { 'Idempotency-Key': key },
+      status: 200 });
+    const r = await srv.req('DELETE', '/v1/tables/rename', { token: tok, headers: { 'Idempotency-Key': key } });
+    assertError(assert, r, 405, /MethodNotAllowed/);
+    assert.equal(r.headers.get('allow'), 'POST');
+  });
+
+  test('/v1/oauth/tokens has only POST', async () => {
+    for (const m of ['GET', 'PUT', 'DELETE']) {
+      const r = await srv.req(m, '/v1/oauth/tokens');
+      assert.equal(r.status, 405, `${m}: ${r.text}`);
+      assert.equal(r.headers.get('allow'), 'POST');
+    }
+  });
+});
+
+test('a metadata file deleted out of band: loadTable is a 404 NotFoundException naming the file', async () => {
+  const dir = tempDir();
+  const t = createToken(dir, 'gone').token;
+  let s = await new Server({ dataDir: dir }).start();
+  await call(s, t, 'POST', '/v1/namespaces', { body: { namespace: ['g'] }, status: 200 });
+  const c = await call(s, t, 'POST', '/v1/namespaces/g/tables', { body: { name: 't', schema: schema([idCol]) }, status: 200 });
+  await s.stop();
+  const file = c.json['metadata-location'].replace(/^file:\/\//, '');
+  fs.rmSync(file);
+  s = await new Server({ dataDir: dir }).start(); // nothing cached: the load reads the file
+  const r = await s.req('GET', '/v1/namespaces/g/tables/t', { token: t });
+  assertError(assert, r, 404, /^NotFoundException$/, new RegExp(`^Failed to open input stream for file: ${c.json['metadata-location']}`));
+  await s.stop();
 });

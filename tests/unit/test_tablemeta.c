@@ -559,7 +559,7 @@ static void test_add_snapshot_and_main_ref(void **state)
         m, NULL,
         "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'parent-snapshot-id':8935141660703064071,"
         "'sequence-number':57,'timestamp-ms':1,'manifest-list':'m','summary':{'operation':'append'}}}]",
-        400, "sequence number 57 older than or equal to last sequence number 57");
+        409, "sequence number 57 older than or equal to last sequence number 57");
     /* a parentless one (a replace transaction's) is exempt, as in Java, and last-sequence-number stays */
     out = commit_ok(m, NULL,
                     "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':57,'timestamp-ms':1,"
@@ -592,7 +592,7 @@ static void test_add_snapshot_and_main_ref(void **state)
                  "1,'manifest-list':'m','summary':{'operation':'append'}}},"
                  "{'action':'add-snapshot','snapshot':{'snapshot-id':6,'parent-snapshot-id':5,'sequence-"
                  "number':60,'timestamp-ms':2,'manifest-list':'m','summary':{'operation':'append'}}}]",
-                 400, "older than or equal to last sequence number 60");
+                 409, "older than or equal to last sequence number 60");
     json_object_put(m);
 
     /* v1: no sequence numbers */
@@ -626,7 +626,7 @@ static void test_v3_row_lineage(void **state)
         out, NULL,
         "[{'action':'add-snapshot','snapshot':{'snapshot-id':3,'sequence-number':10,'timestamp-ms':2,"
         "'manifest-list':'m','summary':{'operation':'append'},'first-row-id':3,'added-rows':5}}]",
-        400, "behind table next-row-id");
+        409, "behind table next-row-id");
     commit_fails(
         out, NULL,
         "[{'action':'add-snapshot','snapshot':{'snapshot-id':3,'sequence-number':10,'timestamp-ms':2,"
