@@ -34,7 +34,10 @@ fi
 rm -rf "$JARS"
 mkdir -p "$JARS"
 # shellcheck disable=SC2086  # MAVEN_ARGS is a list of words on purpose
-mvn -B -q ${MAVEN_ARGS:-} -f "$POM" dependency:copy-dependencies -DoutputDirectory="$JARS" -Dmdep.overWriteReleases=true
+# (Debian's Maven 3.8.7 prints colour resets even with -B and style.color=never: strip them)
+mvn -B -q -Dstyle.color=never ${MAVEN_ARGS:-} -f "$POM" dependency:copy-dependencies -DoutputDirectory="$JARS" \
+  -Dmdep.overWriteReleases=true 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
+
 for need in iceberg-open-api-1.11.0-test-fixtures iceberg-open-api-1.11.0-tests iceberg-core-1.11.0-tests \
   iceberg-api-1.11.0-tests junit-platform-console-standalone; do
   ls "$JARS"/"$need"*.jar >/dev/null 2>&1 || { echo "rck install: $need*.jar missing after mvn" >&2; exit 1; }
