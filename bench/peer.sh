@@ -32,6 +32,8 @@
 # Namespace levels: the reference advertises namespace-separator %2E, icegate %1F; the benchmark uses
 # one-level namespaces, so the paths are the same on both.
 set -euo pipefail
+# peer.sh starts no nginx, but lib.sh's bench_init insists on one: without nginx, point it at /bin/true.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || export NGINX_BIN=${NGINX_BIN:-/bin/true}
 . "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-3}
 SECS=${SECS:-5}
