@@ -87,7 +87,9 @@ static ig_auth_result_t take(const ig_auth_t *a, const ig_token_entry_t *m, ig_r
     return IG_AUTH_LIMITED;
 }
 
-ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit, ig_res_t *res)
+/* The token check; count: note the request in the token's usage (false for the check before the body, so
+ * a request is counted once). */
+static ig_auth_result_t check_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit, bool count, ig_res_t *res)
 {
     size_t len = 0;
     const char *tok = find_token(r, &len);
@@ -125,7 +127,7 @@ ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit,
     if (out == IG_AUTH_OK) {
         if (rate_limit && m->limited && !r->resumed) out = take(a, m, r, res);
         /* counted when served: a held request is noted when it comes back */
-        if (out != IG_AUTH_HELD)
+        if (out != IG_AUTH_HELD && count)
             ig_token_runtime_note(m->state, now_ms, have_addr ? addr : NULL, out == IG_AUTH_LIMITED);
         if (out == IG_AUTH_OK) {
             r->who.ok = true;
@@ -136,6 +138,23 @@ ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit,
     }
     ig_token_table_read_end();
     return out;
+}
+
+ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit, ig_res_t *res)
+{
+    return check_token(a, r, rate_limit, true, res);
+}
+
+int ig_auth_precheck(void *ctx, ig_req_t *r, ig_route_auth_t kind, ig_res_t *res)
+{
+    const ig_auth_t *a = ctx;
+    if (kind == IG_ROUTE_PUBLIC) return 0;
+    if (kind == IG_ROUTE_TOKEN_OR_SESSION) {
+        ig_session_auth_t s = ig_sessions_auth(a->sessions, r, res);
+        if (s == IG_SESSION_SENT) return -1;
+        if (s == IG_SESSION_OK) return 0;
+    }
+    return check_token(a, r, false, false, res) == IG_AUTH_OK ? 0 : -1;
 }
 
 int ig_auth_route(void *ctx, ig_req_t *r, ig_route_auth_t kind, bool rate_limit, ig_res_t *res)

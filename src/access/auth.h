@@ -43,5 +43,8 @@ ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit,
 /* The router's authenticator (ig_authenticate_t; ctx is an ig_auth_t): a session and then a token for
  * IG_ROUTE_TOKEN_OR_SESSION, a token for IG_ROUTE_TOKEN. */
 int ig_auth_route(void *ctx, ig_req_t *r, ig_route_auth_t kind, bool rate_limit, ig_res_t *res);
+/* The router's check before a body is read (ig_precheck_t): the same session and token checks, counting
+ * nothing and taking nothing from the token's Max RPS (the full check runs again once the body is in). */
+int ig_auth_precheck(void *ctx, ig_req_t *r, ig_route_auth_t kind, ig_res_t *res);
 
 #endif

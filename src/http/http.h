@@ -89,10 +89,17 @@ typedef struct {
     int max_header_bytes;
     int64_t max_body_bytes; /* 413 beyond it */
     int max_connections;
+    int max_connections_per_ip;
+    int request_timeout_s; /* the body of a request must arrive within this of its headers */
     bool reuse_port; /* SO_REUSEPORT: share the port with other processes; off: a busy port is an error */
     bool access_log; /* one line per completed request (log.access) */
     int slow_request_ms; /* a slower request is logged at warn even with the access log off */
     bool hold;           /* requests may be held (ratelimiter.max_delay_ms > 0) */
+    /* Called, with the handler's ctx, once the headers of a request that has a body are in and before any of
+     * the body is read (NULL: none): it may queue a refusal (a 401 for a request that will never be served),
+     * so a client without a valid token cannot make the server buffer a body.  Queuing nothing lets the body
+     * be read and the request go to the handler as usual. */
+    ig_http_handler_t before_body;
 } ig_http_opts_t;
 
 typedef struct ig_http_server ig_http_server_t;
