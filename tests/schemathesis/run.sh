@@ -9,6 +9,8 @@
 #   ST_SEED          hypothesis seed (default 20261202): same seed, same binary -> same requests
 #   ST_TIMEOUT       hard cap in seconds on the schemathesis run (default 240); hitting it fails the run
 #   ST_PHASES        phases to run (default examples,coverage,fuzzing,stateful)
+#   ST_CHECKS        checks to run (default: the list below); e.g. "all" for an exploratory run, whose extra
+#                    checks triage.toml has no rules for
 #   ST_OUT           where the data dir, server.log and reports go (default build/schemathesis/run)
 # Exit 0 when every failed check is matched by a rule in triage.toml; 1 otherwise (any 5xx, any schema or
 # status failure not triaged, a server that died or did not stop cleanly, a run over its time cap).
@@ -29,6 +31,7 @@ max_examples=${ST_MAX_EXAMPLES:-25}
 seed=${ST_SEED:-20261202}
 cap=${ST_TIMEOUT:-240}
 phases=${ST_PHASES:-examples,coverage,fuzzing,stateful}
+checks=${ST_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,negative_data_rejection,unsupported_method,allow_header_conformance,missing_required_header,use_after_free,iceberg_error_body,token_enforced,example_accepted}
 out=${ST_OUT:-$root/build/schemathesis/run}
 venv=${ST_VENV:-$root/build/schemathesis/venv}
 
@@ -68,11 +71,11 @@ t1=$(date +%s)
 # The schemathesis run: offline (only 127.0.0.1), one worker so the order of requests follows the seed.
 # --max-time is not used: with it, fuzzing and stateful testing repeat until the time is spent, so the
 # number of requests would depend on the machine's speed; `timeout` is the hard cap instead.
-ST_BASE_URL=$base ST_TOKEN=$token ST_PREFIX=$prefix SCHEMATHESIS_HOOKS=$here/hooks.py \
+ST_BASE_URL=$base ST_TOKEN=$token ST_PREFIX=$prefix ST_SEEDED=$out/served.json SCHEMATHESIS_HOOKS=$here/hooks.py \
   timeout --signal=INT --kill-after=15 "$cap" \
   "$venv/bin/st" --config-file "$here/schemathesis.toml" run "$spec" \
     --seed "$seed" --max-examples "$max_examples" --phases "$phases" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,iceberg_error_body \
+    --checks "$checks" \
     --report ndjson,junit --report-dir "$out/report" \
     --report-ndjson-path "$out/report/events.ndjson" --report-junit-path "$out/report/junit.xml" \
     --no-color >"$out/st.log" 2>&1

@@ -6,8 +6,12 @@ Creates, under the warehouse prefix from GET /v1/config?warehouse=warehouse:
   namespace  seedns.sub        (a two-level namespace: seedns%1Fsub in paths)
   table      seedns.seedtbl    (and seedns.sub.seedtbl)
   view       seedns.seedview
+  and, for the realistic examples in hooks.py to drop, unregister, rename or register: namespace dropns,
+  tables seedns.droptbl, seedns.unregtbl, seedns.renametbl, views seedns.dropview, seedns.renameview;
+  and for the generated drops (schemathesis.toml's doomed_* dictionaries): namespaces doomns1, doomns2,
+  tables seedns.doomtbl1..3, views seedns.doomview1, seedns.doomview2.
 These names are the ones schemathesis.toml's dictionaries offer for the path parameters. OUT_JSON gets
-{"prefix": ..., "endpoints": [...]} from /v1/config, which triage.py compares with the operations the
+{"prefix": ..., "endpoints": [...]} from /v1/config and the metadata locations of what it made, which triage.py compares with the operations the
 config runs as "not served".
 """
 import json
@@ -45,14 +49,22 @@ def post(path, body, want=200):
     return r.json()
 
 
+locations = {}
 post("/namespaces", {"namespace": ["seedns"], "properties": {"owner": "schemathesis"}})
 post("/namespaces", {"namespace": ["seedns", "sub"], "properties": {}})
+for name in ("dropns", "doomns1", "doomns2"):
+    post("/namespaces", {"namespace": [name], "properties": {}})
 for ns in ("seedns", "seedns%1Fsub"):
     post(f"/namespaces/{ns}/tables", {"name": "seedtbl", "schema": SCHEMA, "properties": {"k": "v"}})
-post(
-    "/namespaces/seedns/views",
-    {
-        "name": "seedview",
+# Objects the realistic examples in hooks.py drop, unregister or rename (one each).
+for name in ("droptbl", "unregtbl", "renametbl", "doomtbl1", "doomtbl2", "doomtbl3"):
+    r = post("/namespaces/seedns/tables", {"name": name, "schema": SCHEMA})
+    locations[name] = r["metadata-location"]
+
+
+def view(name):
+    return {
+        "name": name,
         "schema": SCHEMA,
         "view-version": {
             "version-id": 1,
@@ -63,8 +75,14 @@ post(
             "default-namespace": ["seedns"],
         },
         "properties": {},
-    },
-)
+    }
+
+
+for name in ("seedview", "dropview", "renameview", "doomview1", "doomview2"):
+    r = post("/namespaces/seedns/views", view(name))
+    locations[name] = r["metadata-location"]
 with open(out, "w") as f:
-    json.dump({"prefix": prefix, "endpoints": cfg.get("endpoints", [])}, f, indent=1)
-print(f"seed: prefix {prefix}; namespaces seedns, seedns.sub; tables seedtbl in both; view seedns.seedview")
+    json.dump({"prefix": prefix, "endpoints": cfg.get("endpoints", []), "locations": locations}, f, indent=1)
+print(f"seed: prefix {prefix}; namespaces seedns, seedns.sub, dropns, doomns1-2; tables seedtbl in seedns and "
+      "seedns.sub, droptbl, unregtbl, renametbl, doomtbl1-3 in seedns; views seedview, dropview, renameview, "
+      "doomview1-2 in seedns")
