@@ -57,6 +57,7 @@ class Rule:
         self.status = None if st is None else set(st if isinstance(st, list) else [st])
         self.body_re = re.compile(d["body-regex"], re.S) if "body-regex" in d else None
         self.message_re = re.compile(d["message-regex"], re.S) if "message-regex" in d else None
+        self.url_re = re.compile(d["url-regex"]) if "url-regex" in d else None
         self.hits = 0
 
     def matches(self, f):
@@ -71,6 +72,8 @@ class Rule:
         if self.body_re is not None and not self.body_re.search(f["body"]):
             return False
         if self.message_re is not None and not self.message_re.search(f["message"]):
+            return False
+        if self.url_re is not None and not self.url_re.search(f["url"]):
             return False
         return True
 
@@ -223,6 +226,7 @@ with open(a.events) as fh:
                         "title": info.get("title", ch["name"]),
                         "code": info.get("code", ""),
                         "curl": curl(req) if req else "(no request recorded)",
+                        "url": req.get("uri", ""),
                         "phase": body.get("phase", ""),
                     })
         elif "Error" in kind:
