@@ -11,16 +11,23 @@
 # it counts 200s and 429s per wrk thread and sums them in done(). Prints admitted / expected, where
 # expected = B + R * SECS (a bucket of B starting full, refilled at R for SECS seconds).
 #
+# Two icegate modes (MODES, default "refuse hold"): `refuse` runs with ratelimiter.max_delay_ms 0 (every request
+# over the limit is a 429 at once, like nginx's nodelay); `hold` with max_delay_ms 1000, where requests whose
+# slot opens within 1 s are held and served at it (issue 9) — there the connections are raised to
+# min(rate + 4, 72) so that held connections still leave requests in flight to fill every slot.  Admitted must
+# stay burst + rate * SECS in both.
+#
 # Usage: bench/ratelimit.sh     env: RATES ("10 100 1000", integers >= 1 for nginx's r/s), BURST (= rate),
-#                               SECS (10), OVERLOAD (10), ICEGATE_BIN (bin/icegate), BENCH_KEEP=1 keeps the
-#                               temp dir.
+#                               SECS (10), OVERLOAD (10), MODES ("refuse hold"), ICEGATE_BIN (bin/icegate),
+#                               BENCH_KEEP=1 keeps the temp dir.
 # Exit 0 ok, 1 error, 2 icegate missing / not serving (nginx numbers are still printed).
-# Runtime: about 2 * |RATES| * (SECS + 2) seconds. Traffic goes to 127.0.0.1 only.
+# Runtime: about (1 + |MODES|) * |RATES| * (SECS + 2) seconds. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 RATES=${RATES:-10 100 1000}
+MODES=${MODES:-refuse hold}
 SECS=${SECS:-10}
 OVERLOAD=${OVERLOAD:-10}
 LUA=$BENCH_ROOT/bench/ratelimit.lua
@@ -62,7 +69,7 @@ if icegate_check; then
   for r in $RATES; do
     TOKENS[$r]=$(icegate_token "$DATA" "bench-rate-$r" "$r" "$(burst_of "$r")") || { ok=0; break; }
   done
-  if [ "$ok" = 1 ] && icegate_start "$DATA"; then
+  if [ "$ok" = 1 ] && ICEGATE_RATELIMITER_MAX_DELAY_MS=0 icegate_start "$DATA"; then
     ICEGATE_URL="http://127.0.0.1:$ICEGATE_PORT/v1/config"
     # One request per token to check it is accepted (this takes one slot; it is back within 1/R s).
     have_icegate=1
@@ -110,25 +117,46 @@ cell() { # ok expected -> "ok/expected (pct%)"
   awk -v a="$1" -v e="$2" 'BEGIN { printf "%d/%d (%.1f%%)", a, e, 100 * a / e }'
 }
 
+# Restarts icegate with max_delay_ms $1 (same data dir, same tokens).
+icegate_mode() {
+  ICEGATE_RATELIMITER_MAX_DELAY_MS=$1 icegate_start "$DATA" && ICEGATE_URL="http://127.0.0.1:$ICEGATE_PORT/v1/config"
+}
+
 echo "ratelimit.sh: ${SECS}s per run at ~${OVERLOAD}x each rate; burst = ${BURST:-rate}; admitted/expected, expected = burst + rate*${SECS}"
-printf '%-6s %-6s | %-22s %7s %6s %9s | %-22s %7s %6s %9s\n' \
-  rate burst "nginx admitted" 429s other "offered/s" "icegate admitted" 429s other "offered/s"
+printf '%-6s %-6s | %-22s %7s %6s %9s' rate burst "nginx admitted" 429s other "offered/s"
+for mode in $MODES; do printf ' | %-22s %7s %6s %9s' "icegate $mode" 429s other "offered/s"; done
+printf '\n'
+declare -A ROWS=()
 for r in $RATES; do
   pace "$r"
   b=$(burst_of "$r")
   expected=$((b + r * SECS))
   measure "http://127.0.0.1:$NGINX_PORT/r$r/v1/config" "bench-nginx-$r-$$-$RANDOM"
-  n_cell=$(cell "$R_OK" "$expected")
-  n_rest=$(printf '%7s %6s %9s' "$R_429" "$R_OTHER" "$R_OFFERED")
-  i_cell="n/a"
-  i_rest=$(printf '%7s %6s %9s' - - -)
-  if [ "$have_icegate" = 1 ]; then
-    measure "$ICEGATE_URL" "${TOKENS[$r]}"
-    i_cell=$(cell "$R_OK" "$expected")
-    i_rest=$(printf '%7s %6s %9s' "$R_429" "$R_OTHER" "$R_OFFERED")
-  fi
-  printf '%-6s %-6s | %-22s %s | %-22s %s\n' "$r" "$b" "$n_cell" "$n_rest" "$i_cell" "$i_rest"
+  ROWS[$r]=$(printf '%-6s %-6s | %-22s %7s %6s %9s' "$r" "$b" "$(cell "$R_OK" "$expected")" "$R_429" "$R_OTHER" \
+    "$R_OFFERED")
 done
+for mode in $MODES; do
+  delay=0
+  [ "$mode" = hold ] && delay=1000
+  [ "$have_icegate" = 1 ] && { icegate_mode "$delay" || have_icegate=0; }
+  for r in $RATES; do
+    pace "$r"
+    # hold: enough connections to keep every slot booked while some are held (max_held_per_token is 64)
+    want=$((r + 4 < 72 ? r + 4 : 72))
+    [ "$mode" = hold ] && [ "$PACE_CONNS" -lt "$want" ] && PACE_CONNS=$want
+    b=$(burst_of "$r")
+    expected=$((b + r * SECS))
+    i_cell="n/a" i_rest=$(printf '%7s %6s %9s' - - -)
+    if [ "$have_icegate" = 1 ]; then
+      sleep 1 # a full bucket again after the last run
+      measure "$ICEGATE_URL" "${TOKENS[$r]}"
+      i_cell=$(cell "$R_OK" "$expected")
+      i_rest=$(printf '%7s %6s %9s' "$R_429" "$R_OTHER" "$R_OFFERED")
+    fi
+    ROWS[$r]+=$(printf ' | %-22s %s' "$i_cell" "$i_rest")
+  done
+done
+for r in $RATES; do echo "${ROWS[$r]}"; done
 echo "(wrk -t2, ${PACE_CONNS} connections and ${PACE_DELAY} ms pacing for the last rate; offered/s = requests sent / wrk duration)"
 [ "$have_icegate" = 1 ] && exit 0
 echo "icegate: n/a -- build the real server (bin/icegate serve / token create) and rerun."

@@ -33,6 +33,13 @@ if [ "$what" = test ]; then
   fi
   # node and npm: the machine may already have them from another source (nodesource ships npm inside nodejs).
   command -v node >/dev/null && command -v npm >/dev/null || test_pkgs="$test_pkgs nodejs npm"
+  # The real engines (tests/engines: PyIceberg, DuckDB, Spark; tests/rck: Iceberg's compatibility kit;
+  # tests/schemathesis): Python 3 with venv and ensurepip (Debian splits them into python3-venv), Java >= 17
+  # and Maven.  A machine that has them from elsewhere (pyenv, Temurin) gets nothing extra.
+  python3 -c 'import venv, ensurepip' 2>/dev/null || test_pkgs="$test_pkgs python3-venv"
+  java_major=$(java -version 2>&1 | sed -nE '1s/.*version "(1\.)?([0-9]+).*/\2/p' || true)
+  [ "${java_major:-0}" -ge 17 ] 2>/dev/null || test_pkgs="$test_pkgs openjdk-17-jdk-headless"
+  command -v mvn >/dev/null || test_pkgs="$test_pkgs maven"
 fi
 pkgs=$build_pkgs
 [ "$what" = test ] && pkgs="$build_pkgs $test_pkgs"

@@ -81,7 +81,11 @@ static int open_parts(server_t *s)
         ig_error("cannot start: %s", err.message);
         return -1;
     }
-    s->auth = (ig_auth_t){.tokens = s->tokens, .sessions = s->sessions, .limiter = s->limiter};
+    s->auth = (ig_auth_t){.tokens = s->tokens,
+                          .sessions = s->sessions,
+                          .limiter = s->limiter,
+                          .max_wait_ns = (int64_t)s->cfg.ratelimit_max_delay_ms * 1000000,
+                          .max_held = s->cfg.ratelimit_max_held};
     s->admin = (ig_admin_t){.tokens = s->tokens, .store = s->store, .sessions = s->sessions};
     s->ops.tokens = s->tokens;
     s->ops.store = s->store;
@@ -107,7 +111,8 @@ static int start_http(server_t *s)
     routes[n++] = (ig_route_t){"/metrics", 0, IG_ROUTE_TOKEN, false, ig_ops_metrics, &s->ops, NULL};
     routes[n++] = (ig_route_t){"/", 0, IG_ROUTE_PUBLIC, false, ig_console_files, NULL, NULL};
     ig_router_init(routes, n);
-    router = (ig_router_t){.routes = routes, .n = n, .authenticate = ig_auth_route, .auth_ctx = &s->auth};
+    router = (ig_router_t){
+        .routes = routes, .n = n, .authenticate = ig_auth_route, .precheck = ig_auth_precheck, .auth_ctx = &s->auth};
 
     const ig_config_t *cfg = &s->cfg;
     ig_http_opts_t o = {
@@ -121,6 +126,8 @@ static int start_http(server_t *s)
         .reuse_port = cfg->reuse_port,
         .access_log = cfg->log_access,
         .slow_request_ms = cfg->slow_request_ms,
+        .before_body = ig_router_before_body,
+        .hold = cfg->ratelimiter_enabled && cfg->ratelimit_max_delay_ms > 0 && cfg->ratelimit_max_held > 0,
     };
     ig_error_t err;
     s->http = ig_http_start(&o, ig_router_handle, &router, &err);

@@ -3,6 +3,7 @@
 #include "core/clock.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -10,6 +11,7 @@
 
 #include "access/token.h"
 #include "access/token_table.h"
+#include "core/metrics.h"
 #include "core/util.h"
 
 /* Finds the token text: X-API-Token first (the product's header), then Authorization: Bearer. */
@@ -47,28 +49,47 @@ static ig_auth_result_t refusal(const ig_token_entry_t *m, int64_t now_ms, ig_re
     return IG_AUTH_OK;
 }
 
-/* Takes one request from the token's Max RPS: adds the RateLimit headers, and on a refusal queues the 429.
- * True when allowed. */
-static bool take(const ig_auth_t *a, const ig_token_entry_t *m, ig_req_t *r, ig_res_t *res)
+/* Takes one request from the token's Max RPS and adds the RateLimit headers.  A request whose slot opens
+ * within ratelimiter.max_delay_ms is held to it, unless the token already has max_held_per_token held (read
+ * without a write, so concurrent requests may pass the cap by at most the number of worker threads); beyond
+ * that wait, the 429 is queued.  A slot booked for a hold the transport then cannot take is refused too:
+ * the limiter may under-admit, never over-admit. */
+static ig_auth_result_t take(const ig_auth_t *a, const ig_token_entry_t *m, ig_req_t *r, ig_res_t *res)
 {
     ig_gcra_result_t g;
-    a->limiter->ops->take(a->limiter, m->id, &m->state->cell, &m->params, ig_clock_mono_ns(), &g);
+    int64_t wait = 0;
+    if (a->max_wait_ns > 0 && ig_http_may_hold(r) &&
+        IG_HELD_NOW(atomic_load_explicit(&m->state->held, memory_order_relaxed)) < a->max_held)
+        wait = a->max_wait_ns;
+    a->limiter->ops->take(a->limiter, m->id, &m->state->cell, &m->params, ig_clock_mono_ns(), wait, &g);
     char policy[96], rl[96];
     ig_gcra_policy_header(&m->params, policy, sizeof policy);
     ig_gcra_header(&m->params, &g, rl, sizeof rl);
     ig_http_add_header(r, "RateLimit-Policy", policy);
     ig_http_add_header(r, "RateLimit", rl);
-    if (g.allowed) return true;
+    if (g.allowed && g.delay_ns > 0) {
+        if (ig_http_hold(r, g.delay_ns, res)) {
+            atomic_fetch_add_explicit(&m->state->held, IG_HELD_ONE, memory_order_relaxed);
+            ig_metrics_ratelimit_held(g.delay_ns);
+            return IG_AUTH_HELD;
+        }
+        g.allowed = 0;
+        g.retry_after_ns = g.delay_ns;
+    }
+    if (g.allowed) return IG_AUTH_OK;
     char retry[24], rate[32];
     ig_format_rate(m->params.max_rps, rate, sizeof rate);
     snprintf(retry, sizeof retry, "%ld", ig_gcra_retry_after_s(&g));
     ig_http_add_header(r, "Retry-After", retry);
+    ig_metrics_ratelimit_refused();
     *res = ig_http_error(r, IG_E_TOO_MANY_REQUESTS, "rate limit exceeded for access token '%s': %s requests per second",
                          m->name, rate);
-    return false;
+    return IG_AUTH_LIMITED;
 }
 
-ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit, ig_res_t *res)
+/* The token check; count: note the request in the token's usage (false for the check before the body, so
+ * a request is counted once). */
+static ig_auth_result_t check_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit, bool count, ig_res_t *res)
 {
     size_t len = 0;
     const char *tok = find_token(r, &len);
@@ -100,13 +121,15 @@ ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit,
     /* The token is known from here on: its id names the request in the access log even when it is refused
      * (suspended, expired, over its limit), so an operator sees who keeps trying. */
     ig_strlcpy(r->who.token_id, m->id, sizeof r->who.token_id);
+    /* A held request back at its slot: it holds nothing any more, and its slot was taken when it was held. */
+    if (r->resumed) atomic_fetch_sub_explicit(&m->state->held, 1, memory_order_relaxed);
     ig_auth_result_t out = refusal(m, now_ms, r, res);
     if (out == IG_AUTH_OK) {
-        bool limited = rate_limit && m->limited && !take(a, m, r, res);
-        ig_token_runtime_note(m->state, now_ms, have_addr ? addr : NULL, limited);
-        if (limited) {
-            out = IG_AUTH_LIMITED;
-        } else {
+        if (rate_limit && m->limited && !r->resumed) out = take(a, m, r, res);
+        /* counted when served: a held request is noted when it comes back */
+        if (out != IG_AUTH_HELD && count)
+            ig_token_runtime_note(m->state, now_ms, have_addr ? addr : NULL, out == IG_AUTH_LIMITED);
+        if (out == IG_AUTH_OK) {
             r->who.ok = true;
             r->who.via_session = false;
             ig_strlcpy(r->who.user, m->owner, sizeof r->who.user); /* snprintf was ~570 instructions here */
@@ -115,6 +138,23 @@ ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit,
     }
     ig_token_table_read_end();
     return out;
+}
+
+ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit, ig_res_t *res)
+{
+    return check_token(a, r, rate_limit, true, res);
+}
+
+int ig_auth_precheck(void *ctx, ig_req_t *r, ig_route_auth_t kind, ig_res_t *res)
+{
+    const ig_auth_t *a = ctx;
+    if (kind == IG_ROUTE_PUBLIC) return 0;
+    if (kind == IG_ROUTE_TOKEN_OR_SESSION) {
+        ig_session_auth_t s = ig_sessions_auth(a->sessions, r, res);
+        if (s == IG_SESSION_SENT) return -1;
+        if (s == IG_SESSION_OK) return 0;
+    }
+    return check_token(a, r, false, false, res) == IG_AUTH_OK ? 0 : -1;
 }
 
 int ig_auth_route(void *ctx, ig_req_t *r, ig_route_auth_t kind, bool rate_limit, ig_res_t *res)

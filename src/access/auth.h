@@ -14,11 +14,14 @@
 #include "http/router.h"
 #include "ratelimit/limiter.h"
 
-/* What authentication reads: the token table, the console sessions, and the limiter back end. */
+/* What authentication reads: the token table, the console sessions, the limiter back end, and how long a
+ * request over its limit may be held for its slot (ratelimiter.max_delay_ms, .max_held_per_token). */
 typedef struct {
     ig_token_table_t *tokens;
     ig_sessions_t *sessions;
     ig_limiter_t *limiter;
+    int64_t max_wait_ns; /* 0: never hold */
+    int64_t max_held;    /* per token */
 } ig_auth_t;
 
 typedef enum {
@@ -29,14 +32,19 @@ typedef enum {
     IG_AUTH_EXPIRED,
     IG_AUTH_SUSPENDED,
     IG_AUTH_LIMITED, /* authenticated, but over the token's Max RPS */
+    IG_AUTH_HELD,    /* over it, and held for its slot: the transport runs the request again then */
 } ig_auth_result_t;
 
 /* Authenticates r by access token.  On success fills r->who (and, when rate_limit, adds the RateLimit
  * headers) and returns IG_AUTH_OK; otherwise queues the 401 or 429 response, stores its result in *res, and
- * returns the reason. */
+ * returns the reason.  IG_AUTH_HELD queues nothing: the request comes back resumed at its slot, is checked
+ * again (a token suspended meanwhile is refused then) and takes nothing more from the limit. */
 ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit, ig_res_t *res);
 /* The router's authenticator (ig_authenticate_t; ctx is an ig_auth_t): a session and then a token for
  * IG_ROUTE_TOKEN_OR_SESSION, a token for IG_ROUTE_TOKEN. */
 int ig_auth_route(void *ctx, ig_req_t *r, ig_route_auth_t kind, bool rate_limit, ig_res_t *res);
+/* The router's check before a body is read (ig_precheck_t): the same session and token checks, counting
+ * nothing and taking nothing from the token's Max RPS (the full check runs again once the body is in). */
+int ig_auth_precheck(void *ctx, ig_req_t *r, ig_route_auth_t kind, ig_res_t *res);
 
 #endif

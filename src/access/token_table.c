@@ -119,6 +119,7 @@ typedef struct slab {
     char ids[STATES_PER_SLAB][SLAB_ID_LEN];
 } slab_t;
 _Static_assert(sizeof(slab_t) <= SLAB_ALIGN, "a slab must fit its alignment");
+_Static_assert(sizeof(ig_token_runtime_t) == 64, "a token's mutable state is one cache line");
 
 static slab_t *slab_of(const ig_token_runtime_t *s)
 {
@@ -413,6 +414,10 @@ static int metrics_line(void *ud, const ig_token_entry_t *m)
     if (r == 0) return 0;
     ig_buf_printf(sb, "icegate_token_requests_total{token_id=\"%s\"} %llu\n", m->id, (unsigned long long)r);
     ig_buf_printf(sb, "icegate_token_rate_limited_total{token_id=\"%s\"} %llu\n", m->id, (unsigned long long)l);
+    uint64_t h = atomic_load(&m->state->held);
+    if (h)
+        ig_buf_printf(sb, "icegate_token_rate_held_total{token_id=\"%s\"} %llu\n", m->id,
+                      (unsigned long long)IG_HELD_TOTAL(h));
     return 0;
 }
 
@@ -424,7 +429,9 @@ void ig_token_table_render_metrics(ig_token_table_t *ts, ig_buf_t *sb)
     ig_buf_printf(sb, "# HELP icegate_token_requests_total Authenticated requests per access token.\n"
                       "# TYPE icegate_token_requests_total counter\n"
                       "# HELP icegate_token_rate_limited_total Requests refused with 429 per access token.\n"
-                      "# TYPE icegate_token_rate_limited_total counter\n");
+                      "# TYPE icegate_token_rate_limited_total counter\n"
+                      "# HELP icegate_token_rate_held_total Requests held to their slot per access token "
+                      "(ratelimiter.max_delay_ms).\n# TYPE icegate_token_rate_held_total counter\n");
     ig_token_table_walk(ts, metrics_line, sb);
 }
 

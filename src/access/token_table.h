@@ -42,7 +42,14 @@ typedef struct {
     _Atomic uint64_t requests;     /* authenticated requests, allowed or not */
     _Atomic uint64_t limited;      /* of which refused with 429 */
     _Atomic(ig_token_history_t *) stats;
+    /* Requests held to their slot (ratelimiter.max_delay_ms): the total in the high 40 bits, those held
+     * right now in the low 24, so a hold is one fetch_add (IG_HELD_ONE) and a release one fetch_sub of 1. */
+    _Atomic uint64_t held;
 } ig_token_runtime_t;
+
+#define IG_HELD_ONE ((UINT64_C(1) << 24) + 1)
+#define IG_HELD_NOW(v) ((int64_t)((v) & 0xffffff))
+#define IG_HELD_TOTAL(v) ((v) >> 24)
 
 /* Immutable in-memory version of a token (~150 bytes: a million fit in well under 300 MB). */
 typedef struct {

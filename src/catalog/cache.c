@@ -230,8 +230,12 @@ centry_t *cat_load_entry(ig_catalog_t *c, char variant, const char *loc, ig_erro
         char *text = NULL;
         ig_error_t e2;
         if (ig_warehouse_read(c->wh, loc, &text, &mlen, &e2)) {
-            ig_error_set(err, IG_E_INTERNAL, "cannot read metadata file %.300s: %s", loc,
-                         e2.message);
+            /* Gone from under the catalog (deleted out of band): the 404 Iceberg's catalogs answer, which
+             * the Java client raises as NotFoundException. */
+            if (ig_error_status(&e2) == 404)
+                ig_error_set(err, IG_E_NOT_FOUND, "Failed to open input stream for file: %.300s", loc);
+            else
+                ig_error_set(err, IG_E_INTERNAL, "cannot read metadata file %.300s: %s", loc, e2.message);
             return NULL;
         }
         body = cat_build_body(loc, text, mlen, &len, &off);

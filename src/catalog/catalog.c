@@ -154,38 +154,49 @@ static ig_res_t route_namespaces(call_t *k, seg_t *s, int n)
 typedef struct {
     const char *segs[5]; /* NULL ends */
     const char *tpl;
+    unsigned mutations; /* which of POST and DELETE the route has: only those reach the Idempotency-Key layer */
 } pattern_t;
 
 #define NS_TPL "/v1/{prefix}/namespaces/{namespace}"
+#define P IG_POST
+#define D IG_DELETE
 static const pattern_t patterns[] = {
-    {{"namespaces"}, "/v1/{prefix}/namespaces"},
-    {{"namespaces", "*"}, NS_TPL},
-    {{"namespaces", "*", "properties"}, NS_TPL "/properties"},
-    {{"namespaces", "*", "tables"}, NS_TPL "/tables"},
-    {{"namespaces", "*", "register"}, NS_TPL "/register"},
-    {{"namespaces", "*", "views"}, NS_TPL "/views"},
-    {{"namespaces", "*", "register-view"}, NS_TPL "/register-view"},
-    {{"namespaces", "*", "tables", "*"}, NS_TPL "/tables/{table}"},
-    {{"namespaces", "*", "tables", "*", "metrics"}, NS_TPL "/tables/{table}/metrics"},
-    {{"namespaces", "*", "tables", "*", "credentials"}, NS_TPL "/tables/{table}/credentials"},
-    {{"namespaces", "*", "tables", "*", "unregister"}, NS_TPL "/tables/{table}/unregister"},
-    {{"namespaces", "*", "views", "*"}, NS_TPL "/views/{view}"},
-    {{"tables", "rename"}, "/v1/{prefix}/tables/rename"},
-    {{"views", "rename"}, "/v1/{prefix}/views/rename"},
-    {{"transactions", "commit"}, "/v1/{prefix}/transactions/commit"},
+    {{"namespaces"}, "/v1/{prefix}/namespaces", P},
+    {{"namespaces", "*"}, NS_TPL, D},
+    {{"namespaces", "*", "properties"}, NS_TPL "/properties", P},
+    {{"namespaces", "*", "tables"}, NS_TPL "/tables", P},
+    {{"namespaces", "*", "register"}, NS_TPL "/register", P},
+    {{"namespaces", "*", "views"}, NS_TPL "/views", P},
+    {{"namespaces", "*", "register-view"}, NS_TPL "/register-view", P},
+    {{"namespaces", "*", "tables", "*"}, NS_TPL "/tables/{table}", P | D},
+    {{"namespaces", "*", "tables", "*", "metrics"}, NS_TPL "/tables/{table}/metrics", P},
+    {{"namespaces", "*", "tables", "*", "credentials"}, NS_TPL "/tables/{table}/credentials", 0},
+    {{"namespaces", "*", "tables", "*", "unregister"}, NS_TPL "/tables/{table}/unregister", P},
+    {{"namespaces", "*", "views", "*"}, NS_TPL "/views/{view}", P | D},
+    {{"tables", "rename"}, "/v1/{prefix}/tables/rename", P},
+    {{"views", "rename"}, "/v1/{prefix}/views/rename", P},
+    {{"transactions", "commit"}, "/v1/{prefix}/transactions/commit", P},
 };
+#undef P
+#undef D
 
-/* The template of the k segments after the prefix, or NULL when no route has that shape. */
-static const char *template_of(const seg_t *t, int k)
+/* The route of the k segments after the prefix, or NULL when no route has that shape. */
+static const pattern_t *pattern_of(const seg_t *t, int k)
 {
     for (size_t i = 0; i < sizeof patterns / sizeof patterns[0]; i++) {
         const pattern_t *pt = &patterns[i];
         int j = 0;
         while (j < k && j < 5 && pt->segs[j] && (strcmp(pt->segs[j], "*") == 0 || seg_is(t[j], pt->segs[j])))
             j++;
-        if (j == k && (j == 5 || !pt->segs[j])) return pt->tpl;
+        if (j == k && (j == 5 || !pt->segs[j])) return pt;
     }
     return NULL;
+}
+
+static const char *template_of(const seg_t *t, int k)
+{
+    const pattern_t *pt = pattern_of(t, k);
+    return pt ? pt->tpl : NULL;
 }
 
 /* 404 "no such route", counted as unmatched even under an exact route of the router ("/v1"). */
@@ -240,6 +251,7 @@ static ig_res_t run_keyed(void *ctx, ig_req_t *r)
 ig_res_t ig_catalog_oauth(void *ctx, ig_req_t *r)
 {
     (void)ctx;
+    if (r->method != IG_POST) return ig_http_not_allowed(r, "POST");
     /* The OAuth2 error shape the spec defines for this route (RFC 6749 §5.2), not the Iceberg error model. */
     static const char body[] =
         "{\"error\":\"unsupported_grant_type\",\"error_description\":\"icegate does not issue OAuth2 tokens (the "
@@ -306,7 +318,9 @@ ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
     }
     seg_t *t = s + base;
     int k = n - base;
-    const char *ik = r->method == IG_POST || r->method == IG_DELETE ? ig_http_header(r, "Idempotency-Key") : NULL;
+    /* Only a mutation the route has is keyed: any other method gets its 405, never a key's answer. */
+    const pattern_t *pt = pattern_of(t, k);
+    const char *ik = pt && (pt->mutations & r->method) ? ig_http_header(r, "Idempotency-Key") : NULL;
     if (ik) {
         keyed_t kd = {c, t, k};
         return ig_idempotency_run(c->idem, r, ik, run_keyed, &kd);

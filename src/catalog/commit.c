@@ -85,8 +85,8 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
     }
     const char *text = ig_tablemeta_to_string(next);
     size_t tl = strlen(text);
-    rc = ig_warehouse_write_metadata(c->wh, canon, ig_warehouse_next_version(ch->exists ? ch->cur : NULL),
-                                     text, tl, ch->next, sizeof ch->next, err);
+    rc = cat_write_metadata(c, next, ig_warehouse_next_version(ch->exists ? ch->cur : NULL), text, tl, ch->next,
+                            err);
     if (rc == 0) {
         ch->written = true;
         ch->body = cat_build_body(ch->next, text, tl, &ch->len, &ch->meta_off);
@@ -166,13 +166,9 @@ static int commit_changes_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind
         }
         for (i = 0; i < n; i++)
             change_undo(k->c, &chs[i]);
-        if (err->kind == IG_E_ALREADY_EXISTS) {
-            /* assert-create lost to a concurrent create */
-            char msg[sizeof err->message];
-            snprintf(msg, sizeof msg, "%s", err->message);
-            ig_error_set(err, IG_E_COMMIT_FAILED, "Commit failed: %.400s", msg);
-            goto out;
-        }
+        /* assert-create lost to a concurrent create: the store's "Table already exists: ns.t", as Iceberg's
+         * catalogs word it (the Java client raises AlreadyExistsException with that message). */
+        if (err->kind == IG_E_ALREADY_EXISTS) goto out;
         if (err->kind != IG_E_COMMIT_FAILED) goto out;
         ig_debug("catalog: commit lost a race (attempt %d), re-evaluating", attempt + 1);
     }
@@ -219,7 +215,7 @@ ig_res_t cat_commit_object(call_t *k, ig_obj_kind_t kind)
     }
     snprintf(ch->ns, sizeof ch->ns, "%s", k->ns);
     snprintf(ch->name, sizeof ch->name, "%s", k->name);
-    if (json_object_object_get_ex(req, "identifier", &id) && id) {
+    if (json_object_object_get_ex(req, "identifier", &id)) { /* optional, but a null is not an identifier */
         char ns[NS_MAX + 1], name[IDENT_MAX + 1];
         if (cat_ident_from_json(id, ns, name, "identifier", &err)) goto bad;
         if (strcmp(ns, k->ns) != 0 || strcmp(name, k->name) != 0) {

@@ -9,29 +9,14 @@
 #include "warehouse/warehouse.h"
 
 /* ns for messages: levels joined by '.'. */
-static const char *shown(const char *ns, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s", ns);
-    for (char *p = buf; *p; p++)
-        if (*p == 0x1f) *p = '.';
-    return buf;
-}
-
 int cat_no_namespace(ig_error_t *err, const char *ns)
 {
-    char b[NS_MAX + 1];
-    return ig_error_set(err, IG_E_NO_SUCH_NAMESPACE, "Namespace does not exist: %s",
-                        shown(ns, b, sizeof b));
+    return ig_store_err_no_ns(err, ns);
 }
 
 int cat_no_object(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const char *name)
 {
-    char b[NS_MAX + 1];
-    if (kind == IG_OBJ_VIEW)
-        return ig_error_set(err, IG_E_NO_SUCH_VIEW, "View does not exist: %s.%s",
-                            shown(ns, b, sizeof b), name);
-    return ig_error_set(err, IG_E_NO_SUCH_TABLE, "Table does not exist: %s.%s",
-                        shown(ns, b, sizeof b), name);
+    return ig_store_err_no_obj(err, kind, ns, name);
 }
 
 int cat_check_ident(const char *s, size_t n, const char *what, ig_error_t *err)
@@ -200,6 +185,43 @@ const char *cat_meta_str(json_object *m, const char *key)
     return json_object_get_string(v);
 }
 
+/* The folder the next metadata file of meta goes to, as the client spelled it: write.metadata.path when set,
+ * else <location>/metadata.  Trailing slashes go. */
+static int metadata_dir(json_object *meta, char *out, ig_error_t *err)
+{
+    json_object *props = NULL;
+    json_object_object_get_ex(meta, "properties", &props);
+    const char *p = cat_meta_str(props, "write.metadata.path"), *loc = cat_meta_str(meta, "location");
+    int n = p && p[0] ? snprintf(out, IG_LOCATION_MAX, "%s", p)
+                      : snprintf(out, IG_LOCATION_MAX, "%s/metadata", loc ? loc : "");
+    if (n < 0 || n >= IG_LOCATION_MAX) return ig_error_set(err, IG_E_BAD_REQUEST, "metadata location is too long");
+    while (n > 1 && out[n - 1] == '/') out[--n] = '\0';
+    return 0;
+}
+
+int cat_write_metadata(ig_catalog_t *c, json_object *meta, int64_t version, const char *text, size_t len,
+                       char *out, ig_error_t *err)
+{
+    char dir[IG_LOCATION_MAX], canon[IG_LOCATION_MAX];
+    if (metadata_dir(meta, dir, err)) return -1;
+    json_object *props = NULL;
+    json_object_object_get_ex(meta, "properties", &props);
+    bool custom = cat_meta_str(props, "write.metadata.path") != NULL;
+    if (ig_warehouse_canonical(c->wh, dir, canon, sizeof canon, err)) {
+        if (!custom) return -1;
+        char why[sizeof err->message];
+        snprintf(why, sizeof why, "%s", err->message);
+        return ig_error_set(err, IG_E_BAD_REQUEST, "write.metadata.path: %.400s", why);
+    }
+    if (ig_warehouse_write_metadata(c->wh, canon, version, text, len, out, IG_LOCATION_MAX, err)) return -1;
+    /* The file's location in the folder's own spelling ("file:/tmp/t/metadata/00001-....metadata.json"), as
+     * Iceberg's catalogs build it by concatenation; the warehouse reads every spelling of a path inside it. */
+    const char *name = strrchr(out, '/');
+    char shown[IG_LOCATION_MAX];
+    if (name && (size_t)snprintf(shown, sizeof shown, "%s%s", dir, name) < sizeof shown)
+        memcpy(out, shown, strlen(shown) + 1);
+    return 0;
+}
 
 int cat_ns_exists(call_t *k, const char *ns, ig_error_t *err)
 {
@@ -216,17 +238,12 @@ int cat_obj_location(call_t *k, const char *ns, const char *name, ig_obj_kind_t 
     return rc;
 }
 
-int cat_name_free(call_t *k, const char *ns, const char *name, ig_error_t *err)
+int cat_name_free(call_t *k, const char *ns, const char *name, ig_obj_kind_t wanted, ig_error_t *err)
 {
     ig_obj_kind_t kind;
     int rc = k->st->ops->obj_get(k->st, ns, name, 0, &kind, NULL, 0, err);
     if (rc < 0) return -1;
-    if (rc == 0) {
-        char b[NS_MAX + 1];
-        return ig_error_set(err, IG_E_ALREADY_EXISTS, "%s already exists: %s.%s",
-                            kind == IG_OBJ_VIEW ? "View with same name" : "Table with same name",
-                            shown(ns, b, sizeof b), name);
-    }
+    if (rc == 0) return ig_store_err_exists(err, kind, wanted, ns, name);
     return 0;
 }
 

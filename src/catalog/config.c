@@ -134,10 +134,26 @@ int cat_parse_page(ig_req_t *r, page_t *pg, ig_error_t *err)
         if (q < 0 || ig_parse_i64(size, 1, INT32_MAX, &v))
             return ig_error_set(err, IG_E_BAD_REQUEST, "pageSize must be an integer >= 1");
         pg->limit = v > PAGE_MAX ? PAGE_MAX : (int)v;
+        pg->paginate = true; /* pageSize alone is an upper bound too: the first page, with a next-page-token */
     }
     return 0;
 badtok:
     return ig_error_set(err, IG_E_BAD_REQUEST, "invalid pageToken");
+}
+
+/* ["a","b"] for the namespace "a\x1fb". */
+static void put_ns(ig_buf_t *b, const char *ns)
+{
+    ig_buf_append(b, "[", 1);
+    for (const char *p = ns;;) {
+        const char *e = strchr(p, 0x1f);
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        ig_buf_json_string(b, p, n);
+        if (!e) break;
+        ig_buf_append(b, ",", 1);
+        p = e + 1;
+    }
+    ig_buf_append(b, "]", 1);
 }
 
 int cat_collect_cb(void *ud, const char *name)
@@ -147,23 +163,40 @@ int cat_collect_cb(void *ud, const char *name)
         cl->more = true;
         return 1;
     }
-    json_object_array_add(cl->arr, cl->ns ? cat_ident_to_json(cl->ns, name) : cat_ns_to_json(name));
+    if (cl->count) ig_buf_append(cl->out, ",", 1);
+    if (cl->ns) {
+        ig_buf_append(cl->out, "{\"namespace\":", 13);
+        put_ns(cl->out, cl->ns);
+        ig_buf_append(cl->out, ",\"name\":", 8);
+        ig_buf_json_string(cl->out, name, strlen(name));
+        ig_buf_append(cl->out, "}", 1);
+    } else {
+        put_ns(cl->out, name);
+    }
     snprintf(cl->last, sizeof cl->last, "%s", name);
     cl->count++;
     return 0;
 }
 
-json_object *cat_next_token(collect_t *cl)
+void cat_begin_list(collect_t *cl, const char *key)
 {
-    if (!cl->more) return NULL;
+    ig_buf_printf(cl->out, "{\"%s\":[", key);
+}
+
+ig_res_t cat_send_list(ig_req_t *r, collect_t *cl)
+{
     static const char hex[] = "0123456789abcdef";
     char tok[2 * sizeof cl->last + 1];
     size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)cl->last; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)cl->last; cl->more && *p; p++) {
         tok[n++] = hex[*p >> 4];
         tok[n++] = hex[*p & 15];
     }
     tok[n] = '\0';
-    return json_object_new_string(tok);
+    if (cl->more)
+        ig_buf_printf(cl->out, "],\"next-page-token\":\"%s\"}", tok);
+    else
+        ig_buf_append(cl->out, "],\"next-page-token\":null}", 25);
+    if (cl->out->failed) return ig_http_error(r, IG_E_INTERNAL, "out of memory");
+    return ig_http_send(r, 200, "application/json", cl->out->data, cl->out->len, false);
 }
-

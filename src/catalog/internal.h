@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "catalog/catalog.h"
+#include "core/buf.h"
 #include "http/http.h"
 #include "store/store.h"
 #include "warehouse/warehouse.h"
@@ -87,9 +88,11 @@ typedef struct {
     char after[NS_MAX + IDENT_MAX + 2];
 } page_t;
 
-/* Collects names for a list response (cat_collect_cb), stopping after limit and noting there is more. */
+/* Collects names for a list response (cat_collect_cb), stopping after limit and noting there is more.  The
+ * entries are written as JSON text straight into out, comma-separated: a list of 10,000 tables builds no
+ * json-c object per name (that was most of its time). */
 typedef struct {
-    json_object *arr;
+    ig_buf_t *out;
     const char *ns;   /* for table identifiers; NULL for namespaces */
     int count, limit; /* limit 0: no pagination */
     bool more;
@@ -137,11 +140,17 @@ json_object *cat_ident_to_json(const char *ns, const char *name);
 json_object *cat_body_object(ig_req_t *r, ig_error_t *err);
 json_object *cat_parse_meta(const char *text, size_t len, ig_error_t *err);
 const char *cat_meta_str(json_object *m, const char *key);
+/* Writes text (len bytes; meta is the document it came from) as meta's next metadata file, version
+ * `version`, into the folder its write.metadata.path property names (a location inside the warehouse like
+ * any other) or else <location>/metadata; puts the new file's location in out (IG_LOCATION_MAX), spelled as
+ * that folder is (Iceberg's catalogs keep "file:/x" as "file:/x"). */
+int cat_write_metadata(ig_catalog_t *c, json_object *meta, int64_t version, const char *text, size_t len,
+                       char *out, ig_error_t *err);
 int cat_ns_exists(call_t *k, const char *ns, ig_error_t *err);
 /* Current metadata location of (ns, name) of kind: 0, or -1 with 404/500 in err. */
 int cat_obj_location(call_t *k, const char *ns, const char *name, ig_obj_kind_t kind, char *loc, ig_error_t *err);
 /* 409 when (ns, name) is taken by a table or a view (they share one namespace of names). */
-int cat_name_free(call_t *k, const char *ns, const char *name, ig_error_t *err);
+int cat_name_free(call_t *k, const char *ns, const char *name, ig_obj_kind_t wanted, ig_error_t *err);
 /* Default location for a new object in ns. */
 int cat_default_location(call_t *k, const char *ns, const char *name, char *out, ig_error_t *err);
 
@@ -150,7 +159,10 @@ int cat_build_config_bodies(ig_catalog_t *c);
 ig_res_t cat_get_config(ig_req_t *r, ig_catalog_t *c);
 int cat_parse_page(ig_req_t *r, page_t *pg, ig_error_t *err);
 int cat_collect_cb(void *ud, const char *name);
-json_object *cat_next_token(collect_t *cl);
+/* Starts cl->out (ig_buf_init'ed) as {"<key>":[ — the entries follow. */
+void cat_begin_list(collect_t *cl, const char *key);
+/* Ends it with ],"next-page-token":<token or null>} and sends it. */
+ig_res_t cat_send_list(ig_req_t *r, collect_t *cl);
 
 /* ---- namespaces.c */
 /* ------------------------------------------------------------------ namespaces */
@@ -164,13 +176,15 @@ ig_res_t cat_update_properties(call_t *k);
 ig_res_t cat_list_objects(call_t *k, ig_obj_kind_t kind);
 
 /* ---- tables.c */
-/* Resolves a create request's location (inside the warehouse) or the default one. */
+/* The 'name' of a create or register request, checked as an identifier, into out (IDENT_MAX + 1). */
 int cat_req_name(json_object *req, char *out, ig_error_t *err);
-/* Writes the first metadata file of a new object and creates its pointer; responds with the object. */
 /* The name, namespace and location of a create request (tables and views): k->name set, the namespace
- * exists, the name is free, loc is the canonical location.  0, or -1 with err. */
-int cat_create_target(call_t *k, json_object *req, char *loc, ig_error_t *err);
-ig_res_t cat_create_with_meta(call_t *k, ig_obj_kind_t kind, json_object *meta, const char *loc);
+ * exists, the name is free; the location (requested, inside the warehouse, or the default one) canonical in
+ * loc and as the metadata shows it in shown (both IG_LOCATION_MAX).  0, or -1 with err. */
+int cat_create_target(call_t *k, json_object *req, ig_obj_kind_t kind, char *loc, char *shown, ig_error_t *err);
+/* Writes the first metadata file of a new object (at the location meta names) and creates its pointer;
+ * responds with the object. */
+ig_res_t cat_create_with_meta(call_t *k, ig_obj_kind_t kind, json_object *meta);
 ig_res_t cat_create_table(call_t *k);
 ig_res_t cat_load_table(call_t *k);
 ig_res_t cat_object_exists(call_t *k, ig_obj_kind_t kind);

@@ -19,16 +19,16 @@ ig_res_t cat_list_namespaces(call_t *k)
     if (q == 0) parent[0] = '\0';
     if (parent[0] && cat_check_ns(parent, &err)) return ig_http_error_from(k->r, &err);
     if (cat_parse_page(k->r, &pg, &err)) return ig_http_error_from(k->r, &err);
-    collect_t cl = {.arr = json_object_new_array(), .limit = pg.paginate ? pg.limit : 0};
-    if (k->st->ops->ns_list(k->st, parent, pg.after[0] ? pg.after : NULL, cl.limit ? cl.limit + 1 : 0,
-                            cat_collect_cb, &cl, &err)) {
-        json_object_put(cl.arr);
-        return ig_http_error_from(k->r, &err);
-    }
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "namespaces", cl.arr);
-    json_object_object_add(o, "next-page-token", cat_next_token(&cl));
-    return ig_http_json(k->r, 200, o);
+    ig_buf_t out;
+    ig_buf_init(&out, 4096);
+    collect_t cl = {.out = &out, .limit = pg.paginate ? pg.limit : 0};
+    cat_begin_list(&cl, "namespaces");
+    ig_res_t res = k->st->ops->ns_list(k->st, parent, pg.after[0] ? pg.after : NULL, cl.limit ? cl.limit + 1 : 0,
+                                       cat_collect_cb, &cl, &err)
+                       ? ig_http_error_from(k->r, &err)
+                       : cat_send_list(k->r, &cl);
+    ig_buf_free(&out);
+    return res;
 }
 
 ig_res_t cat_create_namespace(call_t *k)
@@ -190,15 +190,15 @@ ig_res_t cat_list_objects(call_t *k, ig_obj_kind_t kind)
     ig_error_t err = {0};
     page_t pg;
     if (cat_parse_page(k->r, &pg, &err)) return ig_http_error_from(k->r, &err);
-    collect_t cl = {.arr = json_object_new_array(), .ns = k->ns, .limit = pg.paginate ? pg.limit : 0};
-    if (k->st->ops->obj_list(k->st, k->ns, kind, pg.after[0] ? pg.after : NULL, cl.limit ? cl.limit + 1 : 0,
-                             cat_collect_cb, &cl, &err)) {
-        json_object_put(cl.arr);
-        return ig_http_error_from(k->r, &err);
-    }
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "identifiers", cl.arr);
-    json_object_object_add(o, "next-page-token", cat_next_token(&cl));
-    return ig_http_json(k->r, 200, o);
+    ig_buf_t out;
+    ig_buf_init(&out, 16384);
+    collect_t cl = {.out = &out, .ns = k->ns, .limit = pg.paginate ? pg.limit : 0};
+    cat_begin_list(&cl, "identifiers");
+    ig_res_t res = k->st->ops->obj_list(k->st, k->ns, kind, pg.after[0] ? pg.after : NULL,
+                                        cl.limit ? cl.limit + 1 : 0, cat_collect_cb, &cl, &err)
+                       ? ig_http_error_from(k->r, &err)
+                       : cat_send_list(k->r, &cl);
+    ig_buf_free(&out);
+    return res;
 }
 

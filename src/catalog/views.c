@@ -11,13 +11,13 @@ ig_res_t cat_create_view(call_t *k)
 {
     ig_error_t err = {0};
     json_object *req = cat_body_object(k->r, &err), *meta = NULL;
-    char loc[IG_LOCATION_MAX], uuid[37];
+    char loc[IG_LOCATION_MAX], shown[IG_LOCATION_MAX], uuid[37];
     if (!req) return ig_http_error_from(k->r, &err);
-    if (cat_create_target(k, req, loc, &err)) goto bad;
+    if (cat_create_target(k, req, IG_OBJ_VIEW, loc, shown, &err)) goto bad;
     ig_uuid4(uuid);
-    if (ig_viewmeta_create(req, loc, uuid, ig_clock_wall_ms(), &meta, &err)) goto bad;
+    if (ig_viewmeta_create(req, shown, uuid, ig_clock_wall_ms(), &meta, &err)) goto bad;
     json_object_put(req);
-    ig_res_t res = cat_create_with_meta(k, IG_OBJ_VIEW, meta, loc);
+    ig_res_t res = cat_create_with_meta(k, IG_OBJ_VIEW, meta);
     json_object_put(meta);
     return res;
 bad:

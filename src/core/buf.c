@@ -60,6 +60,29 @@ void ig_buf_append(ig_buf_t *b, const void *p, size_t n)
     b->data[b->len] = '\0';
 }
 
+void ig_buf_json_string(ig_buf_t *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!reserve(b, n + 2)) return;
+    b->data[b->len++] = '"';
+    size_t run = 0; /* bytes that need no escape, copied in one go */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
+        ig_buf_append(b, s + run, i - run);
+        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
+        size_t el = 2;
+        if (ch < 0x20) {
+            esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[ch >> 4], esc[5] = hex[ch & 15];
+            el = 6;
+        }
+        ig_buf_append(b, esc, el);
+        run = i + 1;
+    }
+    ig_buf_append(b, s + run, n - run);
+    ig_buf_append(b, "\"", 1);
+}
+
 char *ig_buf_take(ig_buf_t *b, size_t *len)
 {
     if (b->failed) {

@@ -16,6 +16,9 @@ typedef struct {
 int ig_buf_init(ig_buf_t *b, size_t cap);
 void ig_buf_printf(ig_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ig_buf_append(ig_buf_t *b, const void *p, size_t n);
+/* Appends s[0..n) as a JSON string, quotes included ('"', '\\' and control characters escaped; other bytes,
+ * UTF-8 included, as they are). */
+void ig_buf_json_string(ig_buf_t *b, const char *s, size_t n);
 /* Hands the text to the caller (who frees it) and its length; NULL if any append failed (nothing to free). */
 char *ig_buf_take(ig_buf_t *b, size_t *len);
 void ig_buf_free(ig_buf_t *b);

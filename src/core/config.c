@@ -41,6 +41,8 @@ static const key_t_ keys[] = {
     {"catalog.max_metadata_bytes", T_SIZE, F(max_metadata_bytes), 0, 4096, 1LL << 30, NULL},
     {"features.ratelimiter.enabled", T_BOOL, F(ratelimiter_enabled), 0, 0, 0, NULL},
     {"ratelimiter.backend", T_ENUM, F(ratelimiter_backend), S(ratelimiter_backend), 0, 0, "local|redis"},
+    {"ratelimiter.max_delay_ms", T_INT, F(ratelimit_max_delay_ms), 0, 0, 60000, NULL},
+    {"ratelimiter.max_held_per_token", T_INT, F(ratelimit_max_held), 0, 0, 100000, NULL},
     {"ratelimiter.redis.url", T_STR, F(redis_url), S(redis_url), 0, 0, NULL},
     {"ratelimiter.redis.failure_policy", T_ENUM, F(redis_failure_policy), S(redis_failure_policy), 0, 0,
      "fail-open|fail-closed"},
@@ -70,6 +72,8 @@ void ig_config_defaults(ig_config_t *cfg)
     snprintf(cfg->storage_driver, sizeof cfg->storage_driver, "sqlite");
     cfg->ratelimiter_enabled = true;
     snprintf(cfg->ratelimiter_backend, sizeof cfg->ratelimiter_backend, "local");
+    cfg->ratelimit_max_delay_ms = 1000;
+    cfg->ratelimit_max_held = 64;
     snprintf(cfg->redis_failure_policy, sizeof cfg->redis_failure_policy, "fail-open");
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
     snprintf(cfg->log_format, sizeof cfg->log_format, "text");

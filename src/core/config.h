@@ -27,6 +27,8 @@ typedef struct {
     int64_t max_metadata_bytes;  /* catalog.max_metadata_bytes: the largest metadata file written or read */
     bool ratelimiter_enabled;    /* features.ratelimiter.enabled */
     char ratelimiter_backend[16];   /* "local" | "redis" */
+    int ratelimit_max_delay_ms;     /* a request over its limit whose turn comes within this is held; 0: never */
+    int ratelimit_max_held;         /* held requests per token; beyond it, 429 */
     char redis_url[256];
     char redis_failure_policy[16];  /* "fail-open" | "fail-closed" */
     char log_level[8];

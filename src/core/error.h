@@ -15,6 +15,7 @@
 /* XX(kind, HTTP status, Iceberg type) */
 #define IG_ERROR_MAP(XX)                                                   \
     XX(BAD_REQUEST, 400, "BadRequestException")                            \
+    XX(INVALID_ARGUMENT, 400, "IllegalArgumentException")                  \
     XX(NOT_AUTHORIZED, 401, "NotAuthorizedException")                      \
     XX(FORBIDDEN, 403, "ForbiddenException")                               \
     XX(NOT_FOUND, 404, "NotFoundException")                                \

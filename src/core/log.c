@@ -372,6 +372,10 @@ void ig_log_access(const ig_access_t *a)
     put_u64(&l, (uint64_t)(a->status > 0 ? a->status : 0));
     key(&l, "ms", json);
     put_ms(&l, a->elapsed_ns);
+    if (a->held_ns > 0) {
+        key(&l, "heldMs", json);
+        put_ms(&l, a->held_ns);
+    }
     key(&l, "bytesIn", json);
     put_u64(&l, a->bytes_in);
     key(&l, "bytesOut", json);

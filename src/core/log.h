@@ -34,13 +34,14 @@ typedef struct {
     const char *method, *route; /* a fixed method name and the route template: never client text */
     int status;
     int64_t elapsed_ns;
+    int64_t held_ns;        /* of which held for a rate-limit slot (ratelimiter.max_delay_ms); 0 if not */
     uint64_t bytes_in, bytes_out;
     const char *token_id;   /* "" when no token authenticated the request */
     const char *client;     /* the peer address as text */
     const char *request_id;
     const char *type;       /* the Iceberg error type of an error response, or NULL */
     const char *message;    /* the error message, or NULL: logged for 5xx, and for 4xx at level debug */
-    bool slow;              /* slower than log.slow_request_ms: the line is at warn, with slow=true */
+    bool slow;              /* slower than log.slow_request_ms, held time left out: warn, with slow=true */
 } ig_access_t;
 
 /* Logs a's access line: at error for a 5xx, warn when slow, info otherwise. */

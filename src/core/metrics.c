@@ -56,6 +56,7 @@ static tblock_t *blocks;
 static _Thread_local tblock_t *mine;
 static _Atomic uint64_t commits[3];
 static _Atomic uint64_t store_errors;
+static _Atomic uint64_t rl_held, rl_held_ns, rl_refused;
 
 static tblock_t *me(void)
 {
@@ -162,6 +163,17 @@ int64_t ig_metrics_inflight(void)
 void ig_metrics_commit(ig_commit_result_t result)
 {
     if ((unsigned)result < 3) atomic_fetch_add_explicit(&commits[result], 1, memory_order_relaxed);
+}
+
+void ig_metrics_ratelimit_held(int64_t delay_ns)
+{
+    atomic_fetch_add_explicit(&rl_held, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&rl_held_ns, (uint64_t)(delay_ns > 0 ? delay_ns : 0), memory_order_relaxed);
+}
+
+void ig_metrics_ratelimit_refused(void)
+{
+    atomic_fetch_add_explicit(&rl_refused, 1, memory_order_relaxed);
 }
 
 void ig_metrics_store_error(void)
@@ -349,6 +361,17 @@ void ig_metrics_render(ig_buf_t *sb)
     ig_buf_printf(sb, "# HELP icegate_store_errors_total Store operations that failed with an I/O or database "
                       "error.\n# TYPE icegate_store_errors_total counter\nicegate_store_errors_total %llu\n",
                   (unsigned long long)atomic_load_explicit(&store_errors, memory_order_relaxed));
+    ig_buf_printf(sb,
+                  "# HELP icegate_ratelimit_held_total Requests over their token's Max RPS held to their slot "
+                  "(ratelimiter.max_delay_ms).\n# TYPE icegate_ratelimit_held_total counter\n"
+                  "icegate_ratelimit_held_total %llu\n"
+                  "# HELP icegate_ratelimit_held_seconds_total Time those requests were held.\n"
+                  "# TYPE icegate_ratelimit_held_seconds_total counter\nicegate_ratelimit_held_seconds_total %.6f\n"
+                  "# HELP icegate_ratelimit_refused_total Requests refused with 429 for their token's Max RPS.\n"
+                  "# TYPE icegate_ratelimit_refused_total counter\nicegate_ratelimit_refused_total %llu\n",
+                  (unsigned long long)atomic_load_explicit(&rl_held, memory_order_relaxed),
+                  (double)atomic_load_explicit(&rl_held_ns, memory_order_relaxed) / 1e9,
+                  (unsigned long long)atomic_load_explicit(&rl_refused, memory_order_relaxed));
     ig_buf_printf(sb, "# HELP icegate_build_info The running build.\n# TYPE icegate_build_info gauge\n"
                       "icegate_build_info{version=\"%s\"} 1\n", IG_VERSION);
 }

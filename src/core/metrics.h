@@ -38,6 +38,10 @@ int64_t ig_metrics_inflight(void);
 void ig_metrics_commit(ig_commit_result_t result);
 /* A store operation failed with an I/O or database error. */
 void ig_metrics_store_error(void);
+/* A request over its token's limit was held delay_ns for its slot (ratelimiter.max_delay_ms); and one
+ * refused with 429, held or not. */
+void ig_metrics_ratelimit_held(int64_t delay_ns);
+void ig_metrics_ratelimit_refused(void);
 /* Appends the process-wide metrics, in Prometheus text format, to sb.  Series are sorted (route, method,
  * status); the same template named through two different pointers is one series. */
 void ig_metrics_render(ig_buf_t *sb);

@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
+#include "http/hold.h"
 
 struct ig_http_server {
     struct MHD_Daemon *daemon;
@@ -37,13 +38,21 @@ struct ig_http_server {
     int port;
     bool access_log;
     int64_t slow_ns;
+    ig_holds_t *holds; /* requests held to their rate-limit slot; NULL when holding is off */
+    ig_http_handler_t before_body;
 };
 
+/* A request's state between calls: its body, and while it is held, what its response already carries. */
 typedef struct {
     char *buf;
     size_t len, cap;
-    bool too_big;
+    bool too_big, has_body;
     int64_t start_ns;
+    bool held;
+    int64_t held_since_ns;
+    int nhdr;
+    ig_http_hdr_t hdr[IG_MAX_EXTRA_HEADERS];
+    char request_id[IG_REQUEST_ID_MAX + 1];
 } body_ctx_t;
 
 /* Markers stored in *con_cls: a request without a body, before and after it was answered. */
@@ -103,6 +112,9 @@ static void init_req(ig_req_t *r, struct MHD_Connection *c, const char *url, con
     r->conn = c;
     r->method_str = method;
     r->method = method_of(method);
+    /* A client URI with a trailing slash ("http://host/") makes iceberg-rust send "//v1/config": the leading
+     * slashes are one. */
+    while (url[0] == '/' && url[1] == '/') url++;
     r->path = url;
     r->path_len = strlen(url);
     r->route = "unmatched";
@@ -118,6 +130,10 @@ static void init_req(ig_req_t *r, struct MHD_Connection *c, const char *url, con
     r->capture.on = false;
     r->capture.body = NULL;
     r->capture.len = 0;
+    r->hold_ns = 0;
+    r->resumed = false;
+    r->held_ns = 0;
+    r->srv = NULL;
 }
 
 static bool has_body(struct MHD_Connection *c)
@@ -158,7 +174,7 @@ static void finish(ig_http_server_t *s, ig_req_t *r, int64_t start_ns)
 {
     int64_t elapsed = ig_clock_mono_ns() - start_ns;
     ig_metrics_request_done(r->route, ig_http_method_name(r->method), r->status, elapsed);
-    bool slow = elapsed > s->slow_ns;
+    bool slow = elapsed - r->held_ns > s->slow_ns; /* a throttled client's wait is not the server's slowness */
     if (!s->access_log && !slow && r->status < 500) return;
     char client[INET6_ADDRSTRLEN];
     client_text(r, client, sizeof client);
@@ -167,6 +183,7 @@ static void finish(ig_http_server_t *s, ig_req_t *r, int64_t start_ns)
         .route = r->route,
         .status = r->status,
         .elapsed_ns = elapsed,
+        .held_ns = r->held_ns,
         .bytes_in = r->body_len,
         .bytes_out = r->bytes_out,
         .token_id = r->who.token_id,
@@ -179,14 +196,62 @@ static void finish(ig_http_server_t *s, ig_req_t *r, int64_t start_ns)
     ig_log_access(&a);
 }
 
-/* Runs the handler on a complete request; every line it logs names the request. */
-static enum MHD_Result serve(ig_http_server_t *s, ig_req_t *r, int64_t start_ns)
+/* The handler asked to hold r (ig_http_hold): keep what the response carries so far, suspend the connection
+ * (no worker thread waits on it) and have the timer resume it when its slot is due. */
+static enum MHD_Result suspend(ig_http_server_t *s, ig_req_t *r, int64_t start_ns, void **con_cls)
 {
+    body_ctx_t *b = *con_cls;
+    if (b == (void *)&answered_marker || b == (void *)&no_body_marker) {
+        if (!(b = calloc(1, sizeof *b))) {
+            ig_holds_add(s->holds, 0, NULL); /* gives the reserved room back: a NULL item is skipped */
+            return MHD_NO;
+        }
+        b->start_ns = start_ns;
+        *con_cls = b;
+    }
+    b->held = true;
+    b->held_since_ns = ig_clock_mono_ns();
+    b->nhdr = r->nhdr;
+    memcpy(b->hdr, r->hdr, sizeof b->hdr);
+    memcpy(b->request_id, r->request_id, sizeof b->request_id);
+    MHD_suspend_connection(r->conn);
+    ig_holds_add(s->holds, ig_clock_mono_ns() + r->hold_ns, r->conn); /* room reserved by ig_http_hold */
+    return MHD_YES;
+}
+
+static void wake(void *conn)
+{
+    if (conn) MHD_resume_connection(conn);
+}
+
+/* Runs the handler on a complete request; every line it logs names the request. */
+static enum MHD_Result serve(ig_http_server_t *s, ig_req_t *r, int64_t start_ns, void **con_cls)
+{
+    r->srv = s;
     ig_log_set_request(r->request_id);
     ig_res_t res = s->handler(s->ctx, r);
-    finish(s, r, start_ns);
+    enum MHD_Result out = (enum MHD_Result)res;
+    if (r->hold_ns > 0 && r->status == 0) {
+        out = suspend(s, r, start_ns, con_cls);
+    } else {
+        if (r->hold_ns > 0) ig_holds_add(s->holds, 0, NULL); /* answered after all: the room goes back */
+        finish(s, r, start_ns);
+    }
     ig_log_set_request(NULL);
-    return (enum MHD_Result)res;
+    return out;
+}
+
+bool ig_http_may_hold(const ig_req_t *r)
+{
+    return r->srv && r->srv->holds && !r->resumed;
+}
+
+bool ig_http_hold(ig_req_t *r, int64_t delay_ns, ig_res_t *res)
+{
+    if (!ig_http_may_hold(r) || !ig_holds_reserve(r->srv->holds)) return false;
+    r->hold_ns = delay_ns > 0 ? delay_ns : 1;
+    *res = MHD_YES;
+    return true;
 }
 
 typedef struct {
@@ -256,8 +321,20 @@ static enum MHD_Result on_headers(ig_http_server_t *s, struct MHD_Connection *c,
         finish(s, &r, start);
         return (enum MHD_Result)res;
     }
+    if (s->before_body) {
+        ig_req_t r;
+        init_req(&r, c, url, method);
+        r.srv = s;
+        ig_res_t res = s->before_body(s->ctx, &r);
+        if (r.status != 0) { /* refused before the body: libmicrohttpd closes the connection after it */
+            *con_cls = &answered_marker;
+            finish(s, &r, start);
+            return (enum MHD_Result)res;
+        }
+    }
     body_ctx_t *b = calloc(1, sizeof *b);
     if (!b) return MHD_NO;
+    b->has_body = true;
     b->start_ns = start;
     *con_cls = b;
     return MHD_YES;
@@ -298,7 +375,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         int64_t start = ig_clock_mono_ns();
         *con_cls = &answered_marker;
         init_req(&r, c, url, method);
-        return serve(s, &r, start);
+        return serve(s, &r, start, con_cls);
     }
     if (*con_cls == &answered_marker) {
         *upload_size = 0;
@@ -311,15 +388,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return ok;
     }
     init_req(&r, c, url, method);
+    if (b->held) { /* its slot is due: the timer resumed it */
+        b->held = false;
+        r.resumed = true;
+        r.held_ns = ig_clock_mono_ns() - b->held_since_ns;
+        r.nhdr = b->nhdr;
+        memcpy(r.hdr, b->hdr, sizeof r.hdr);
+        memcpy(r.request_id, b->request_id, sizeof r.request_id);
+    }
     if (b->too_big) {
         ig_res_t res = too_big(s, &r);
         finish(s, &r, b->start_ns);
         return (enum MHD_Result)res;
     }
-    if (b->buf) b->buf[b->len] = '\0';
-    r.body = b->buf ? b->buf : "";
-    r.body_len = b->len;
-    return serve(s, &r, b->start_ns);
+    if (b->has_body) {
+        if (b->buf) b->buf[b->len] = '\0';
+        r.body = b->buf ? b->buf : "";
+        r.body_len = b->len;
+    }
+    return serve(s, &r, b->start_ns, con_cls);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode tc)
@@ -438,6 +525,7 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
     s->max_body_bytes = o->max_body_bytes;
     s->access_log = o->access_log;
     s->slow_ns = (int64_t)o->slow_request_ms * IG_NS_PER_MS;
+    s->before_body = o->before_body;
     int fd = listen_socket(o, &s->port, err);
     if (fd < 0) {
         free(s);
@@ -446,6 +534,16 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
     /* MHD_USE_ITC: MHD_quiesce_daemon() refuses to work in thread-pool mode without it (it logs "requires
      * MHD_USE_ITC" and keeps accepting), and SIGTERM must stop new connections while requests finish. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (o->hold) {
+        /* A held request pins its connection, so there are never more than max_connections of them. */
+        flags |= MHD_ALLOW_SUSPEND_RESUME;
+        if (!(s->holds = ig_holds_new((size_t)o->max_connections, wake))) {
+            close(fd);
+            free(s);
+            ig_error_set(err, IG_E_INTERNAL, "cannot start the rate-limit hold timer");
+            return NULL;
+        }
+    }
     if (strchr(o->host, ':')) flags |= MHD_USE_IPv6;
     MHD_set_panic_func(on_panic, NULL);
     s->daemon = MHD_start_daemon(
@@ -457,6 +555,7 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
         keep_raw, NULL, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
+        ig_holds_free(s->holds);
         free(s);
         ig_error_set(err, IG_E_INTERNAL, "cannot start the HTTP server on %s:%d", o->host, o->port);
         return NULL;
@@ -481,7 +580,11 @@ void ig_http_quiesce(ig_http_server_t *s)
 void ig_http_stop(ig_http_server_t *s)
 {
     if (!s) return;
+    /* Held requests are resumed at their slots first (at most max_delay_ms): libmicrohttpd must not be
+     * stopped with suspended connections, and each of them is served as it would have been. */
+    ig_holds_stop(s->holds);
     if (s->daemon) MHD_stop_daemon(s->daemon);
+    ig_holds_free(s->holds);
     free(s);
 }
 
@@ -648,8 +751,11 @@ bool ig_http_path_is(const ig_req_t *r, const char *p)
 }
 
 
-/* Shared by path segments (plus = false: '+' is a plus) and query values (form encoding: '+' is a space). */
-static int decode(const char *src, size_t len, char *buf, size_t cap, bool plus_is_space)
+/* Shared by path segments and query values: '+' is a space in both.  In query values that is form encoding;
+ * in path segments it is what Iceberg's Java client up to 1.11 sends for a space (RESTUtil.encodeString uses
+ * URLEncoder), and a literal '+' arrives as %2B from every client (Java, PyIceberg, iceberg-js), so reading
+ * '+' as a space never changes a name a client meant. */
+static int decode(const char *src, size_t len, char *buf, size_t cap)
 {
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
@@ -661,7 +767,7 @@ static int decode(const char *src, size_t len, char *buf, size_t cap, bool plus_
             ch = (char)(h << 4 | l);
             if (ch == '\0') return -1;
             i += 2;
-        } else if (ch == '+' && plus_is_space) {
+        } else if (ch == '+') {
             ch = ' ';
         }
         if (n + 1 >= cap) return -1;
@@ -673,14 +779,14 @@ static int decode(const char *src, size_t len, char *buf, size_t cap, bool plus_
 
 int ig_http_decode(const char *src, size_t len, char *buf, size_t cap)
 {
-    return decode(src, len, buf, cap, false);
+    return decode(src, len, buf, cap);
 }
 
 int ig_http_query(ig_req_t *r, const char *name, char *buf, size_t cap)
 {
     const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
     if (!v) return 0;
-    return decode(v, strlen(v), buf, cap, true) ? -1 : 1;
+    return decode(v, strlen(v), buf, cap) ? -1 : 1;
 }
 
 int ig_http_client_addr(ig_req_t *r, unsigned char out[16])

@@ -33,6 +33,12 @@ typedef enum {
 #define IG_REQUEST_ID_MAX 128 /* an incoming X-Request-Id is kept when it is 1..128 of [A-Za-z0-9._-] */
 
 struct MHD_Connection;
+struct ig_http_server;
+
+typedef struct {
+    const char *name;
+    char value[256]; /* the console CSP is ~200 bytes */
+} ig_http_hdr_t;
 
 typedef struct ig_req {
     struct MHD_Connection *conn; /* the transport's own; only http.c looks inside */
@@ -47,10 +53,7 @@ typedef struct ig_req {
     size_t body_len;
     ig_principal_t who; /* filled by authentication */
     int nhdr;
-    struct {
-        const char *name;
-        char value[256]; /* the console CSP is ~200 bytes */
-    } hdr[IG_MAX_EXTRA_HEADERS];
+    ig_http_hdr_t hdr[IG_MAX_EXTRA_HEADERS];
     int status; /* status of the response queued, 0 before */
     uint64_t bytes_out;
     /* The request's id: the client's X-Request-Id when well-formed, else made here.  Sent back on every
@@ -58,6 +61,12 @@ typedef struct ig_req {
     char request_id[IG_REQUEST_ID_MAX + 1];
     const char *err_type; /* the Iceberg type of the error response queued, or NULL */
     char err_msg[256];    /* and its message, for the log */
+    /* A request held to its rate-limit slot (ratelimiter.max_delay_ms): ig_http_hold sets hold_ns, and the
+     * handler runs again when it is due, with resumed set and the headers it had added kept. */
+    int64_t hold_ns;
+    bool resumed;
+    int64_t held_ns; /* a resumed request: how long it was held (the access log names it apart) */
+    struct ig_http_server *srv; /* the transport's own */
     /* When set, ig_http_send also keeps a copy of the response body here (malloc'd; the caller frees). */
     struct {
         bool on;
@@ -83,6 +92,12 @@ typedef struct {
     bool reuse_port; /* SO_REUSEPORT: share the port with other processes; off: a busy port is an error */
     bool access_log; /* one line per completed request (log.access) */
     int slow_request_ms; /* a slower request is logged at warn even with the access log off */
+    bool hold;           /* requests may be held (ratelimiter.max_delay_ms > 0) */
+    /* Called, with the handler's ctx, once the headers of a request that has a body are in and before any of
+     * the body is read (NULL: none): it may queue a refusal (a 401 for a request that will never be served),
+     * so a client without a valid token cannot make the server buffer a body.  Queuing nothing lets the body
+     * be read and the request go to the handler as usual. */
+    ig_http_handler_t before_body;
 } ig_http_opts_t;
 
 typedef struct ig_http_server ig_http_server_t;
@@ -115,6 +130,13 @@ ig_res_t ig_http_unauthorized(ig_req_t *r, const char *msg);
 ig_res_t ig_http_not_allowed(ig_req_t *r, const char *allow);
 /* 404 "no such route" naming the path. */
 ig_res_t ig_http_no_route(ig_req_t *r);
+/* True when the transport holds requests at all (ratelimiter.max_delay_ms > 0) and r is not a resumed one;
+ * no lock, for the request path. */
+bool ig_http_may_hold(const ig_req_t *r);
+/* Holds r for delay_ns without a worker thread (its connection is suspended), then runs the handler on it
+ * again with r->resumed set and the headers added so far kept.  True with *res set (the handler returns it
+ * and queues nothing now); false when there is no room or the server is stopping. */
+bool ig_http_hold(ig_req_t *r, int64_t delay_ns, ig_res_t *res);
 /* Adds a header to the response this request will send (value copied; at most IG_MAX_EXTRA_HEADERS). */
 void ig_http_add_header(ig_req_t *r, const char *name, const char *value);
 
@@ -125,8 +147,8 @@ const char *ig_http_cookie(ig_req_t *r, const char *name);
 /* Query parameter, form-decoded ('+' is a space, as Java's URLEncoder and URLSearchParams send it; %XX):
  * 1 found, 0 absent, -1 too long or badly encoded. */
 int ig_http_query(ig_req_t *r, const char *name, char *buf, size_t cap);
-/* Percent-decodes a path segment src[0..len) into buf ('+' stays '+'); -1 if it does not fit, has a bad
- * escape, or decodes to a NUL. */
+/* Percent-decodes a path segment src[0..len) into buf ('+' is a space, see decode() in http.c); -1 if it does
+ * not fit, has a bad escape, or decodes to a NUL. */
 int ig_http_decode(const char *src, size_t len, char *buf, size_t cap);
 /* The client's address as 16 bytes (IPv4 mapped into IPv6); 0 or -1. */
 int ig_http_client_addr(ig_req_t *r, unsigned char out[16]);

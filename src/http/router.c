@@ -32,3 +32,18 @@ ig_res_t ig_router_handle(void *ctx, ig_req_t *r)
     }
     return ig_http_no_route(r);
 }
+
+ig_res_t ig_router_before_body(void *ctx, ig_req_t *r)
+{
+    const ig_router_t *router = ctx;
+    ig_res_t res = 0;
+    for (size_t i = 0; i < router->n; i++) {
+        const ig_route_t *rt = &router->routes[i];
+        if (!matches(rt, r)) continue;
+        if (rt->prefix[rt->len - 1] != '/') r->route = rt->prefix;
+        else if (rt->name) r->route = rt->name(r);
+        if (rt->auth != IG_ROUTE_PUBLIC && router->precheck) router->precheck(router->auth_ctx, r, rt->auth, &res);
+        return res;
+    }
+    return res;
+}

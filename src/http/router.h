@@ -33,10 +33,15 @@ typedef struct {
 /* Authenticates r as auth says: 0 with r->who filled, or -1 with a 401/403/429 queued and its result in *res. */
 typedef int (*ig_authenticate_t)(void *ctx, ig_req_t *r, ig_route_auth_t auth, bool rate_limit, ig_res_t *res);
 
+/* The check made before a body is read: 0 when r's credentials would be accepted (nothing counted, nothing
+ * taken from any limit), or -1 with a 401/403 queued and its result in *res. */
+typedef int (*ig_precheck_t)(void *ctx, ig_req_t *r, ig_route_auth_t auth, ig_res_t *res);
+
 typedef struct {
     const ig_route_t *routes;
     size_t n;
     ig_authenticate_t authenticate;
+    ig_precheck_t precheck;
     void *auth_ctx;
 } ig_router_t;
 
@@ -44,5 +49,8 @@ typedef struct {
 void ig_router_init(ig_route_t *routes, size_t n);
 /* The ig_http_handler_t of a server whose context is an ig_router_t.  404 when no route matches. */
 ig_res_t ig_router_handle(void *router, ig_req_t *r);
+/* Its before_body hook (ig_http_opts_t): the route's credentials checked before the body is read; a route
+ * without authentication, or no route at all, queues nothing here (the handler answers later). */
+ig_res_t ig_router_before_body(void *router, ig_req_t *r);
 
 #endif

@@ -138,12 +138,10 @@ static int up_add_schema(ig_icemeta_commit_t *c, json_object *u, ig_error_t *err
     int r = ig_icemeta_opt_int(u, "last-column-id", ACTION(u), &given, err);
     if (r < 0) return -1;
     if (lkey) {
+        /* The table's last column id only grows: max(last, given, highest id in the schema).  A given id below
+         * the table's is not an error: Iceberg's Java client sends schema.highestFieldId() after dropping the
+         * highest-id column (MetadataUpdate.AddSchema), and TableMetadata.Builder.addSchema keeps the max. */
         int64_t last = ig_icemeta_get_i64(c->m, lkey, 0), next_last = last;
-        if (r == 1 && given < last)
-            return ig_error_set(err, IG_E_BAD_REQUEST,
-                                "add-schema: invalid last-column-id %" PRId64 " < %" PRId64
-                                " (previous last column id)",
-                                given, last);
         if (max_id > next_last) next_last = max_id;
         if (r == 1 && given > next_last) next_last = given;
         ig_icemeta_set_i64(c->m, lkey, next_last);

@@ -5,6 +5,7 @@
  * of a commit (snapshot-log, metadata-log, last-updated-ms).  Current metadata is loaded (validated and
  * normalized) by tablemeta_validate.c first, and the result validated again before it is returned. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -241,15 +242,27 @@ static int append_spec(json_object *specs, int64_t id, json_object *fields, int6
     return 0;
 }
 
+/* The schema a new partition spec or sort order is bound to: the current one, or while a staged create has
+ * none yet, the schema added last in this commit.  DuckDB's staged create sends add-spec and add-sort-order
+ * before set-current-schema; Iceberg's TableMetadata.Builder accepts that order, and the document's final
+ * check (ig_tablemeta_validate) still holds every spec and order to the schema that ends up current. */
+static json_object *binding_schema(ig_icemeta_commit_t *c)
+{
+    json_object *s = ig_tablemeta_current_schema(c->m);
+    if (!s && c->last_schema >= 0)
+        s = ig_icemeta_find_by_id(ig_icemeta_get(c->m, "schemas"), "schema-id", c->last_schema, NULL);
+    return s;
+}
+
 static int up_add_spec(ig_icemeta_commit_t *c, json_object *u, ig_error_t *err)
 {
-    json_object *spec, *fields, *specs = array_member(c->m, "partition-specs"),
-                                *schema = ig_tablemeta_current_schema(c->m);
+    json_object *spec, *fields, *specs = array_member(c->m, "partition-specs"), *schema = binding_schema(c);
     const char *dup;
     if (ig_icemeta_req_object(u, "spec", ACTION(u), &spec, err) < 0 ||
         ig_icemeta_req_array(spec, "fields", "add-spec: spec", &fields, err) < 0)
         return -1;
-    if (!schema) return ig_error_set(err, IG_E_BAD_REQUEST, "add-spec: the table has no current schema");
+    if (!schema && json_object_array_length(fields))
+        return ig_error_set(err, IG_E_BAD_REQUEST, "add-spec: the table has no current schema");
     for (size_t i = 0; i < json_object_array_length(fields); i++) {
         if (ig_tablemeta_check_partition_field(json_object_array_get_idx(fields, i), 0, schema, err) < 0)
             return -1;
@@ -274,8 +287,7 @@ static int up_add_spec(ig_icemeta_commit_t *c, json_object *u, ig_error_t *err)
 
 static int up_add_sort_order(ig_icemeta_commit_t *c, json_object *u, ig_error_t *err)
 {
-    json_object *order, *fields, *orders = array_member(c->m, "sort-orders"),
-                                 *schema = ig_tablemeta_current_schema(c->m), *no;
+    json_object *order, *fields, *orders = array_member(c->m, "sort-orders"), *schema = binding_schema(c), *no;
     if (ig_icemeta_req_object(u, "sort-order", ACTION(u), &order, err) < 0 ||
         ig_icemeta_req_array(order, "fields", "add-sort-order: sort-order", &fields, err) < 0)
         return -1;
@@ -312,17 +324,22 @@ static int snapshot_added_here(commit_t *c, int64_t id)
     return 0;
 }
 
-/* v2+: the snapshot's sequence number must follow last-sequence-number (returned in *seq).  v3: row
- * lineage — first-row-id not behind next-row-id, which then advances by added-rows. */
-static int snapshot_numbers(json_object *m, json_object *snap, int64_t fv, int64_t *seq, ig_error_t *err)
+/* v2+: the snapshot's sequence number must follow last-sequence-number (returned in *seq), unless it has no
+ * parent: a replace transaction starts a new history, built on the table as the client saw it, and Iceberg's
+ * TableMetadata.Builder.addSnapshot exempts such a snapshot too.  v3: row lineage — first-row-id not behind
+ * next-row-id, which then advances by added-rows. */
+static int snapshot_numbers(json_object *m, json_object *snap, int64_t fv, bool has_parent, int64_t *seq,
+                            ig_error_t *err)
 {
     if (fv >= 2) {
         int64_t last = ig_icemeta_get_i64(m, "last-sequence-number", 0);
         if (ig_icemeta_req_int(snap, "sequence-number", "add-snapshot: snapshot", seq, err) < 0) return -1;
-        if (*seq <= last)
-            return ig_error_set(err, IG_E_BAD_REQUEST,
-                                "add-snapshot: cannot add snapshot with sequence number %" PRId64
-                                " older than or equal to last sequence number %" PRId64,
+        /* A 409, as Java's RetryableValidationException becomes: the writer built on an older table, and a
+         * refresh and retry (which Iceberg clients do on 409) fixes it. */
+        if (*seq <= last && has_parent)
+            return ig_error_set(err, IG_E_COMMIT_FAILED,
+                                "Validation failed, please retry: add-snapshot: cannot add snapshot with sequence "
+                                "number %" PRId64 " older than or equal to last sequence number %" PRId64,
                                 *seq, last);
     }
     if (fv >= 3) {
@@ -331,8 +348,9 @@ static int snapshot_numbers(json_object *m, json_object *snap, int64_t fv, int64
             ig_icemeta_req_int(snap, "added-rows", "add-snapshot: snapshot (v3)", &added, err) < 0)
             return -1;
         if (first < next)
-            return ig_error_set(err, IG_E_BAD_REQUEST,
-                                "add-snapshot: first-row-id %" PRId64 " is behind table next-row-id %" PRId64,
+            return ig_error_set(err, IG_E_COMMIT_FAILED,
+                                "Validation failed, please retry: add-snapshot: first-row-id %" PRId64
+                                " is behind table next-row-id %" PRId64,
                                 first, next);
         if (added < 0)
             return ig_error_set(err, IG_E_BAD_REQUEST, "add-snapshot: added-rows must not be negative");
@@ -353,16 +371,18 @@ static int up_add_snapshot(ig_icemeta_commit_t *c, json_object *u, ig_error_t *e
     id = ig_icemeta_get_i64(snap, "snapshot-id", 0);
     if (ig_icemeta_find_by_id(snaps, "snapshot-id", id, NULL))
         return ig_error_set(err, IG_E_BAD_REQUEST, "add-snapshot: snapshot %" PRId64 " already exists", id);
-    if (ig_icemeta_opt_int(snap, "parent-snapshot-id", "snapshot", &parent, err) == 1 &&
-        !ig_icemeta_find_by_id(snaps, "snapshot-id", parent, NULL))
+    int has_parent = ig_icemeta_opt_int(snap, "parent-snapshot-id", "snapshot", &parent, err);
+    if (has_parent == 1 && !ig_icemeta_find_by_id(snaps, "snapshot-id", parent, NULL))
         return ig_error_set(err, IG_E_BAD_REQUEST,
                             "add-snapshot: parent snapshot %" PRId64 " of snapshot %" PRId64
                             " does not exist",
                             parent, id);
-    if (snapshot_numbers(c->m, snap, fv, &seq, err) < 0) return -1;
+    if (snapshot_numbers(c->m, snap, fv, has_parent == 1, &seq, err) < 0) return -1;
     if (!(copy = ig_icemeta_copy(snap))) return ig_icemeta_oom(err);
     json_object_array_add(snaps, copy);
-    if (fv >= 2) ig_icemeta_set_i64(c->m, "last-sequence-number", seq);
+    /* last-sequence-number never goes back (a parentless snapshot may carry a lower one). */
+    if (fv >= 2 && seq > ig_icemeta_get_i64(c->m, "last-sequence-number", 0))
+        ig_icemeta_set_i64(c->m, "last-sequence-number", seq);
     json_object_array_add(T(c)->added, json_object_new_int64(id));
     return 0;
 }
@@ -771,13 +791,33 @@ static void append_metadata_log(json_object *m, const char *prev, int64_t prev_t
     if (n > (size_t)max) json_object_array_del_idx(log, 0, n - (size_t)max);
 }
 
+/* A staged create's default partition spec and sort order must bind to the schema that is current after the
+ * commit: a spec added before set-current-schema was bound to the schema added last (binding_schema), and
+ * a later set-current-schema may have picked another. */
+static int check_defaults_bind(json_object *m, ig_error_t *err)
+{
+    json_object *schema = ig_tablemeta_current_schema(m), *spec, *order, *f;
+    if (!schema) return 0;
+    spec = ig_icemeta_find_by_id(ig_icemeta_get(m, "partition-specs"), "spec-id",
+                                 ig_icemeta_get_i64(m, "default-spec-id", 0), NULL);
+    f = spec ? ig_icemeta_get(spec, "fields") : NULL;
+    for (size_t i = 0; f && i < json_object_array_length(f); i++)
+        if (ig_tablemeta_check_partition_field(json_object_array_get_idx(f, i), 1, schema, err) < 0) return -1;
+    order = ig_icemeta_find_by_id(ig_icemeta_get(m, "sort-orders"), "order-id",
+                                  ig_icemeta_get_i64(m, "default-sort-order-id", 0), NULL);
+    f = order ? ig_icemeta_get(order, "fields") : NULL;
+    for (size_t i = 0; f && i < json_object_array_length(f); i++)
+        if (ig_tablemeta_check_sort_field(json_object_array_get_idx(f, i), schema, err) < 0) return -1;
+    return 0;
+}
+
 /* The bookkeeping after the updates: staged-create checks, next-row-id for v3 (an upgrade to v3 starts it
  * at 0), snapshot-log, metadata-log, last-updated-ms. */
 static int finish_commit(commit_t *c, json_object *current, const char *prev_location, int64_t now_ms,
                          ig_error_t *err)
 {
     json_object *m = c->base.m;
-    if (c->base.is_new && check_created(m, err) < 0) return -1;
+    if (c->base.is_new && (check_created(m, err) < 0 || check_defaults_bind(m, err) < 0)) return -1;
     if (ig_icemeta_get_i64(m, "format-version", 1) >= 3 && !ig_icemeta_get(m, "next-row-id"))
         ig_icemeta_set_i64(m, "next-row-id", 0);
     if (finish_snapshot_log(m, c->removed_snapshots, now_ms, err) < 0) return -1;

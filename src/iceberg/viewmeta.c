@@ -5,6 +5,7 @@
  * set-current-view-version, and version expiry.  Semantics follow Iceberg Java's ViewMetadata.Builder. */
 #include "iceberg/viewmeta.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +50,16 @@ static int check_version(json_object *v, int need_ids, ig_error_t *err)
         for (size_t j = 0; j < k; j++) {
             json_object *o = json_object_array_get_idx(reps, j);
             const char *t = ig_icemeta_get_str(o, "type"), *d = ig_icemeta_get_str(o, "dialect");
-            if (t && strcmp(t, "sql") == 0 && d && strcasecmp(d, dialect) == 0)
-                return ig_error_set(err, IG_E_BAD_REQUEST,
-                                    "view version: multiple SQL representations for dialect %s",
-                                    dialect);
+            /* Java's ViewMetadata.Builder words it so, and its client raises IllegalArgumentException only
+             * for a 400 of that type (ErrorHandlers). */
+            if (t && strcmp(t, "sql") == 0 && d && strcasecmp(d, dialect) == 0) {
+                char low[64];
+                size_t x = 0;
+                for (; dialect[x] && x + 1 < sizeof low; x++) low[x] = (char)tolower((unsigned char)dialect[x]);
+                low[x] = '\0';
+                return ig_error_set(err, IG_E_INVALID_ARGUMENT,
+                                    "Invalid view version: Cannot add multiple queries for dialect %s", low);
+            }
         }
     }
     return 0;

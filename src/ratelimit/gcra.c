@@ -59,6 +59,12 @@ int ig_gcra_params_init(ig_gcra_params_t *p, double max_rps, int burst)
 
 void ig_gcra_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns, ig_gcra_result_t *out)
 {
+    ig_gcra_take_within(cell, p, now_ns, 0, out);
+}
+
+void ig_gcra_take_within(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns, int64_t max_wait_ns,
+                         ig_gcra_result_t *out)
+{
     const int64_t T = p->emission_ns;
     const int64_t tau = p->tolerance_ns;
     /* now + tau + T is the largest TAT the current policy can produce (the last token was just taken at now).
@@ -73,13 +79,27 @@ void ig_gcra_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_n
         int64_t tat = old < now_ns ? now_ns : old; /* an idle client does not bank more than a full bucket */
         if (tat > limit) tat = limit;
 
-        if (tat - tau > now_ns) {
+        int64_t wait = tat - tau - now_ns; /* > 0: the request's slot is still ahead */
+        if (wait > 0 && wait <= max_wait_ns) {
+            /* Admitted for later: take the slot now, as an admission at now + wait would. */
+            if (!atomic_compare_exchange_weak_explicit(&cell->tat, &old, tat + T, memory_order_relaxed,
+                                                       memory_order_relaxed))
+                continue;
+            out->allowed = 1;
+            out->delay_ns = wait;
+            out->remaining = 0;
+            out->retry_after_ns = 0;
+            out->reset_ns = tat + T - now_ns;
+            return;
+        }
+        if (wait > 0) {
             /* Refused. Normally nothing is written; only a clamped TAT is stored, otherwise the clamp would
              * slide forward with now and the old debt would never be paid off. */
             if (old > limit && !atomic_compare_exchange_weak_explicit(
                                    &cell->tat, &old, limit, memory_order_relaxed, memory_order_relaxed))
                 continue; /* someone else moved the TAT: decide again on the fresh value */
             out->allowed = 0;
+            out->delay_ns = 0;
             out->remaining = 0;
             out->retry_after_ns = tat - tau - now_ns;
             out->reset_ns = tat - now_ns;
@@ -92,6 +112,7 @@ void ig_gcra_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_n
             /* Further requests admissible now: each needs TAT - tau <= now, and each adds T. */
             int64_t room = now_ns + tau - next;
             out->allowed = 1;
+            out->delay_ns = 0;
             out->remaining = room >= 0 ? (int)(room / T + 1) : 0;
             out->retry_after_ns = 0;
             out->reset_ns = next - now_ns;

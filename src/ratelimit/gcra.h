@@ -44,7 +44,8 @@ typedef struct {
 int ig_gcra_params_init(ig_gcra_params_t *p, double max_rps, int burst);
 
 typedef struct {
-    int allowed;            /* 1 admitted, 0 refused */
+    int allowed;            /* 1 admitted (at once, or after delay_ns), 0 refused */
+    int64_t delay_ns;       /* admitted for later: the request's slot opens this far from now (0: now) */
     int remaining;          /* requests still allowed right now after this one (>= 0) */
     int64_t retry_after_ns; /* when refused: time until one request would be admitted; 0 when allowed */
     int64_t reset_ns;       /* time until the bucket is full again (>= 0) */
@@ -61,6 +62,13 @@ typedef struct {
  * handing out extra requests. */
 void ig_gcra_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns,
                        ig_gcra_result_t *out);
+
+/* Like ig_gcra_take, but a request whose slot opens within max_wait_ns is admitted for that later time: its
+ * slot is taken now (the TAT advances by T, as for an admission at the slot's time) and out->delay_ns says
+ * how long to hold it before serving it.  Served at their slots, held requests conform to the same GCRA as
+ * immediate ones, so what is served never exceeds burst + rate x time.  max_wait_ns 0 is ig_gcra_take. */
+void ig_gcra_take_within(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns, int64_t max_wait_ns,
+                         ig_gcra_result_t *out);
 
 
 /* Moves a cell from policy `from` to policy `to` (a PATCH of maxRps/burst), keeping how full the bucket is:

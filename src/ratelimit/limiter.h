@@ -21,11 +21,12 @@ typedef struct ig_limiter ig_limiter_t;
 typedef struct {
     const char *name;
     unsigned supports; /* IG_LIMITER_* bits */
-    /* Takes one request of token token_id at now_ns under policy p and fills *out.  cell is the token's
-     * in-memory cell (the local back end's state; a shared back end's fallback).  Never blocks the caller
-     * for longer than the back end's own timeout. */
+    /* Takes one request of token token_id at now_ns under policy p and fills *out; a request whose slot
+     * opens within max_wait_ns is admitted for later (out->delay_ns, ig_gcra_take_within).  cell is the
+     * token's in-memory cell (the local back end's state; a shared back end's fallback).  Never blocks the
+     * caller for longer than the back end's own timeout. */
     void (*take)(ig_limiter_t *l, const char *token_id, ig_gcra_cell_t *cell, const ig_gcra_params_t *p,
-                 int64_t now_ns, ig_gcra_result_t *out);
+                 int64_t now_ns, int64_t max_wait_ns, ig_gcra_result_t *out);
     void (*close)(ig_limiter_t *l);
 } ig_limiter_ops_t;
 

@@ -4,11 +4,11 @@
 #include "ratelimit/limiter.h"
 
 static void local_take(ig_limiter_t *l, const char *token_id, ig_gcra_cell_t *cell, const ig_gcra_params_t *p,
-                       int64_t now_ns, ig_gcra_result_t *out)
+                       int64_t now_ns, int64_t max_wait_ns, ig_gcra_result_t *out)
 {
     (void)l;
     (void)token_id;
-    ig_gcra_take(cell, p, now_ns, out);
+    ig_gcra_take_within(cell, p, now_ns, max_wait_ns, out);
 }
 
 static void local_close(ig_limiter_t *l)

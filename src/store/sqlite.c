@@ -560,11 +560,7 @@ static void ns_parent(const char *ns, char *out, size_t cap)
 
 static int no_ns(ig_error_t *err, const char *ns)
 {
-    char shown[512];
-    snprintf(shown, sizeof shown, "%s", ns);
-    for (char *p = shown; *p; p++)
-        if (*p == 0x1f) *p = '.';
-    return ig_error_set(err, IG_E_NO_SUCH_NAMESPACE, "Namespace does not exist: %s", shown);
+    return ig_store_err_no_ns(err, ns);
 }
 
 /* 1 if the namespace exists, 0 if not, -1 on error. */
@@ -604,11 +600,9 @@ static int sq_ns_create(ig_store_t *base, const char *ns, const char *props, ig_
     bind_text(st, 3, props ? props : "{}");
     int r = sqlite3_step(st);
     if (r == SQLITE_CONSTRAINT) {
-        char shown[512];
-        snprintf(shown, sizeof shown, "%s", ns);
-        for (char *p = shown; *p; p++)
-            if (*p == 0x1f) *p = '.';
-        ig_error_set(err, IG_E_ALREADY_EXISTS, "Namespace already exists: %s", shown);
+        char shown[1025];
+        ig_error_set(err, IG_E_ALREADY_EXISTS, "Namespace already exists: %s",
+                     ig_store_ns_shown(ns, shown, sizeof shown));
         goto out;
     }
     if (r != SQLITE_DONE) {
@@ -709,12 +703,9 @@ static int sq_ns_drop(ig_store_t *base, const char *ns, ig_error_t *err)
         goto out;
     }
     if (children > 0) {
-        char shown[512];
-        snprintf(shown, sizeof shown, "%s", ns);
-        for (char *p = shown; *p; p++)
-            if (*p == 0x1f) *p = '.';
+        char shown[1025];
         ig_error_set(err, IG_E_NAMESPACE_NOT_EMPTY, "Namespace %s is not empty: %lld tables, views or namespaces",
-                     shown, (long long)children);
+                     ig_store_ns_shown(ns, shown, sizeof shown), (long long)children);
         goto out;
     }
     st = prep(db, "DELETE FROM namespaces WHERE name=?", err);
@@ -731,19 +722,9 @@ out:
 
 /* ------------------------------------------------------------------ tables and views */
 
-static const char *kind_word(ig_obj_kind_t k)
-{
-    return k == IG_OBJ_VIEW ? "View" : "Table";
-}
-
 static int no_obj(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const char *name)
 {
-    char shown[512];
-    snprintf(shown, sizeof shown, "%s", ns);
-    for (char *p = shown; *p; p++)
-        if (*p == 0x1f) *p = '.';
-    return ig_error_set(err, kind == IG_OBJ_VIEW ? IG_E_NO_SUCH_VIEW : IG_E_NO_SUCH_TABLE,
-                        "%s does not exist: %s.%s", kind_word(kind), shown, name);
+    return ig_store_err_no_obj(err, kind, ns, name);
 }
 
 /* Reads (kind, location) of (ns, name) in db: 0 found, NOTFOUND, -1. */
@@ -814,9 +795,7 @@ static int swap_one(sqlite3 *db, const ig_obj_swap_t *w, ig_error_t *err)
         int e = ns_exists(db, w->ns, err);
         if (e < 0) return -1;
         if (e == 0) return no_ns(err, w->ns);
-        if (r == 0)
-            return ig_error_set(err, IG_E_ALREADY_EXISTS, "%s already exists: %s",
-                                k == IG_OBJ_VIEW ? "View with same name" : "Table with same name", w->name);
+        if (r == 0) return ig_store_err_exists(err, k, w->kind, w->ns, w->name);
         sqlite3_stmt *st = prep(db, "INSERT INTO objects(ns, name, kind, location) VALUES(?,?,?,?)", err);
         if (!st) return -1;
         bind_text(st, 1, w->ns);
@@ -899,8 +878,7 @@ static int sq_obj_rename(ig_store_t *base, const char *from_ns, const char *from
     r = obj_read(db, to_ns, to_name, &k, NULL, 0, err);
     if (r < 0) goto out;
     if (r == 0) {
-        ig_error_set(err, IG_E_ALREADY_EXISTS, "%s already exists: %s",
-                     k == IG_OBJ_VIEW ? "View with same name" : "Table with same name", to_name);
+        ig_store_err_rename_exists(err, k, from_ns, from_name, to_ns, to_name);
         goto out;
     }
     st = prep(db, "UPDATE objects SET ns=?, name=? WHERE ns=? AND name=?", err);

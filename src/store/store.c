@@ -32,3 +32,51 @@ void ig_store_close(ig_store_t *st)
 {
     if (st) st->ops->close(st);
 }
+
+/* ------------------------------------------------------------------ shared error texts */
+
+#define SHOWN_MAX 1025 /* a namespace as the catalog caps it (1024 bytes), and its NUL */
+
+const char *ig_store_ns_shown(const char *ns, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", ns);
+    for (char *p = buf; *p; p++)
+        if (*p == 0x1f) *p = '.';
+    return buf;
+}
+
+static const char *kind_word(ig_obj_kind_t k)
+{
+    return k == IG_OBJ_VIEW ? "View" : "Table";
+}
+
+int ig_store_err_no_ns(ig_error_t *err, const char *ns)
+{
+    char b[SHOWN_MAX];
+    return ig_error_set(err, IG_E_NO_SUCH_NAMESPACE, "Namespace does not exist: %s",
+                        ig_store_ns_shown(ns, b, sizeof b));
+}
+
+int ig_store_err_no_obj(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const char *name)
+{
+    char b[SHOWN_MAX];
+    return ig_error_set(err, kind == IG_OBJ_VIEW ? IG_E_NO_SUCH_VIEW : IG_E_NO_SUCH_TABLE,
+                        "%s does not exist: %s.%s", kind_word(kind), ig_store_ns_shown(ns, b, sizeof b), name);
+}
+
+int ig_store_err_exists(ig_error_t *err, ig_obj_kind_t existing, ig_obj_kind_t wanted, const char *ns,
+                        const char *name)
+{
+    char b[SHOWN_MAX];
+    return ig_error_set(err, IG_E_ALREADY_EXISTS, "%s%s already exists: %s.%s", kind_word(existing),
+                        existing == wanted ? "" : " with same name", ig_store_ns_shown(ns, b, sizeof b), name);
+}
+
+int ig_store_err_rename_exists(ig_error_t *err, ig_obj_kind_t existing, const char *from_ns, const char *from,
+                               const char *to_ns, const char *to)
+{
+    char a[SHOWN_MAX], b[SHOWN_MAX];
+    return ig_error_set(err, IG_E_ALREADY_EXISTS, "Cannot rename %s.%s to %s.%s. %s already exists",
+                        ig_store_ns_shown(from_ns, a, sizeof a), from, ig_store_ns_shown(to_ns, b, sizeof b), to,
+                        kind_word(existing));
+}

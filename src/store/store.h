@@ -170,4 +170,17 @@ ig_store_t *ig_store_open(const ig_config_t *cfg, ig_error_t *err);
 ig_store_t *ig_store_sqlite_open(const char *path, ig_error_t *err);
 void ig_store_close(ig_store_t *st);
 
+/* The errors every back end and the catalog word the same way (Iceberg's Java catalogs' texts, which the
+ * REST compatibility kit matches).  Namespaces are shown with '.' between levels.  Each returns -1. */
+const char *ig_store_ns_shown(const char *ns, char *buf, size_t cap);
+int ig_store_err_no_ns(ig_error_t *err, const char *ns);
+int ig_store_err_no_obj(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const char *name);
+/* Creating `wanted` where `existing` is: "Table already exists: ns.t" or "View with same name already
+ * exists: ns.t". */
+int ig_store_err_exists(ig_error_t *err, ig_obj_kind_t existing, ig_obj_kind_t wanted, const char *ns,
+                        const char *name);
+/* "Cannot rename ns.a to ns.b. Table already exists" (the kind is the one at the destination). */
+int ig_store_err_rename_exists(ig_error_t *err, ig_obj_kind_t existing, const char *from_ns, const char *from,
+                               const char *to_ns, const char *to);
+
 #endif

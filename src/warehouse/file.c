@@ -321,9 +321,8 @@ static int file_write_metadata(ig_warehouse_t *wh, const char *location, int64_t
                                 size_t len, char *out, size_t cap, ig_error_t *err)
 {
     file_wh_t *w = (file_wh_t *)wh;
-    char rel[IG_LOCATION_MAX], dir[IG_LOCATION_MAX + 16], name[96], tmp[112], uuid[37];
-    if (to_rel(w, location, rel, sizeof rel, err)) return -1;
-    snprintf(dir, sizeof dir, "%s/metadata", rel);
+    char dir[IG_LOCATION_MAX], name[96], tmp[112], uuid[37];
+    if (to_rel(w, location, dir, sizeof dir, err)) return -1;
     ig_uuid4(uuid);
     if (version < 0 || version > 99999999) version = 0;
     snprintf(name, sizeof name, "%05lld-%s.metadata.json", (long long)version, uuid);

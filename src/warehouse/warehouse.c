@@ -46,7 +46,7 @@ void ig_warehouse_set_max_bytes(ig_warehouse_t *w, int64_t max_bytes)
     w->max_bytes = max_bytes;
 }
 
-int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *location, int64_t version, const char *json,
+int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *dir, int64_t version, const char *json,
                                 size_t len, char *out, size_t cap, ig_error_t *err)
 {
     if ((int64_t)len > w->max_bytes)
@@ -54,7 +54,7 @@ int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *location, int64_t
                             "the new metadata would be %zu bytes, over catalog.max_metadata_bytes (%lld): nothing "
                             "was written (remove snapshots, properties or schemas, or raise the limit)",
                             len, (long long)w->max_bytes);
-    return w->ops->write_metadata(w, location, version, json, len, out, cap, err);
+    return w->ops->write_metadata(w, dir, version, json, len, out, cap, err);
 }
 
 int ig_warehouse_read(ig_warehouse_t *w, const char *file_location, char **buf, size_t *len, ig_error_t *err)

@@ -87,10 +87,11 @@ int ig_warehouse_canonical(const ig_warehouse_t *w, const char *loc, char *out, 
 int ig_warehouse_default_location(ig_warehouse_t *w, const char *const *levels, size_t n, const char *name,
                                   char *out, size_t cap, ig_error_t *err);
 
-/* Writes len bytes of metadata JSON as <location>/metadata/<version:05>-<uuid>.metadata.json (directories
- * created as needed) and puts the new file's canonical URI in out.  400 naming catalog.max_metadata_bytes, with
+/* Writes len bytes of metadata JSON as <dir>/<version:05>-<uuid>.metadata.json (dir is the canonical metadata
+ * folder, <location>/metadata or write.metadata.path; created as needed) and puts the new file's canonical URI
+ * in out.  400 naming catalog.max_metadata_bytes, with
  * nothing written, when len is over the cap. */
-int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *location, int64_t version, const char *json,
+int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *dir, int64_t version, const char *json,
                                 size_t len, char *out, size_t cap, ig_error_t *err);
 
 /* The version a new metadata file should carry after prev ("00007-....metadata.json" -> 8; "v3.metadata.json"

@@ -239,7 +239,9 @@ describe('tables', () => {
     assert.deepEqual(res.json, { 'storage-credentials': [] });
     await call(srv, tok, 'POST', '/v1/namespaces/db/tables/events/metrics',
       { body: { 'report-type': 'scan-report' }, status: 204 });
-    await call(srv, tok, 'POST', '/v1/namespaces/db/tables/ghost/metrics', { body: {}, status: 404 });
+    // a report for a table not created yet (a staged create's scan) is taken; its namespace must exist
+    await call(srv, tok, 'POST', '/v1/namespaces/db/tables/ghost/metrics', { body: {}, status: 204 });
+    await call(srv, tok, 'POST', '/v1/namespaces/nons/tables/ghost/metrics', { body: {}, status: 404 });
   });
 
   test('schema evolution through commits', async () => {

@@ -148,7 +148,7 @@ test('CLI: bad input exits non-zero naming the option or field, and writes nothi
 test('CLI changes are seen by a running server within 1 s; server changes are seen by the CLI at once', async () => {
   const d = tempDir();
   const admin = createToken(d, 'admin-key');
-  const srv = await new Server({ dataDir: d }).start();
+  const srv = await new Server({ dataDir: d, env: { ICEGATE_RATELIMITER_MAX_DELAY_MS: '0' } }).start();
   try {
     const T = '/api/v1/access-tokens';
     const seen = {};

@@ -1,7 +1,8 @@
 // Hardening (issue 10), the items landed so far: /metrics for admins only; login takes JSON from this origin
 // only and its answer is never cached; console sessions are capped per user; a FIFO in the warehouse cannot
 // block a worker; framing a proxy could read another way is refused; one metadata size cap on both paths;
-// integers outside int64 are refused, never clamped; libmicrohttpd's messages go through the logger.
+// integers outside int64 are refused, never clamped; libmicrohttpd's messages go through the logger; the
+// credentials of a request with a body are checked before the body is read.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -195,7 +196,8 @@ test("libmicrohttpd's own messages go through the logger, at most 10 a second", 
   for (let i = 0; i < 60; i++) {
     await new Promise((resolve) => {
       const s = net.connect(srv.port, '127.0.0.1', () => {
-        s.write('POST /v1/config HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
+        // a public route, whose body is read (a catalog route without a token is refused before its body)
+        s.write('POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
         setTimeout(() => { s.destroy(); resolve(); }, 5);
       });
       s.on('error', resolve);
@@ -210,4 +212,35 @@ test("libmicrohttpd's own messages go through the logger, at most 10 a second", 
   assert.ok(mhd.length <= 10 * (Math.ceil(secs) + 1), `${mhd.length} lines in ${secs} s`);
   const raw = lines.filter((l) => !/^\d{4}-\d\d-\d\dT/.test(l) && !l.startsWith('{'));
   assert.deepEqual(raw, [], 'every line has a timestamp and a level');
+});
+
+// Item 5: the credentials of a request with a body are checked before any of the body is read.
+test('a body is never read for a request without valid credentials: the 401 comes after the headers', async () => {
+  const dataDir = tempDir();
+  const tok = createToken(dataDir, 'valid');
+  const srv = await new Server({ dataDir }).start();
+  try {
+    const t0 = Date.now();
+    // 16 MB announced, not one byte of it sent: the answer must not wait for the body
+    for (const [auth, why] of [['', /missing access token/], ['X-API-Token: igt_nope\r\n', /malformed/],
+      ['Cookie: icegate_session=forged\r\n', /session|access token/]]) {
+      const out = await raw(srv.port, `POST /v1/namespaces HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\n` +
+        'Content-Length: 16000000\r\n\r\n');
+      assert.match(out, /^HTTP\/1\.1 401 /, out);
+      assert.match(out, why);
+    }
+    for (const p of ['/api/v1/access-tokens', '/v1/transactions/commit']) {
+      const out = await raw(srv.port, `POST ${p} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n`);
+      assert.match(out, /^HTTP\/1\.1 401 /, `${p}: ${out}`);
+    }
+    assert.ok(Date.now() - t0 < 2500, 'answered at the headers, not after a timeout');
+    // with a valid token the body is read and served as before, and the request is counted once (2: it and
+    // the /metrics request that reads the count)
+    const ok = await srv.req('POST', '/v1/namespaces', { token: tok.token, body: { namespace: ['fine'] } });
+    assert.equal(ok.status, 200, ok.text);
+    const m = await srv.req('GET', '/metrics', { token: tok.token });
+    assert.match(m.text, new RegExp(`icegate_token_requests_total\\{token_id="${tok.id}"\\} 2\\n`));
+  } finally {
+    await srv.stop();
+  }
 });

@@ -3,6 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Server, createToken, tempDir, cli, sleep } from './lib/harness.js';
 
+// These tests pin the limiter's admission, so nothing is held: a request over the limit is a 429 at once.
+// Holding requests to their slot (ratelimiter.max_delay_ms, on by default) is tested in throttle.test.js.
+const NO_HOLD = 'ratelimiter:\n  max_delay_ms: 0\n';
+
 // Sends requests back to back from `concurrency` workers for `ms`, counting statuses; keeps one 429 sample.
 async function hammer(srv, token, ms, concurrency = 8, path = '/v1/config') {
   const counts = {};
@@ -24,7 +28,7 @@ test('maxRps 5 for 3 s admits 5*3 + burst, the rest are complete 429s', async ()
   const dataDir = tempDir();
   const tok = createToken(dataDir, 'limited', ['--max-rps', '5']);
   assert.equal(tok.burst, 5);
-  const srv = await new Server({ dataDir }).start();
+  const srv = await new Server({ dataDir, config: NO_HOLD }).start();
   try {
     const t0 = Date.now();
     const { counts, sample429 } = await hammer(srv, tok.token, 3000);
@@ -67,7 +71,7 @@ test('maxRps 5 for 3 s admits 5*3 + burst, the rest are complete 429s', async ()
 test('the admin API is not limited by the token\'s Max RPS', async () => {
   const dataDir = tempDir();
   const tok = createToken(dataDir, 'admin-limited', ['--max-rps', '1']);
-  const srv = await new Server({ dataDir }).start();
+  const srv = await new Server({ dataDir, config: NO_HOLD }).start();
   try {
     for (let i = 0; i < 10; i++) assert.equal((await srv.req('GET', '/api/v1/access-tokens', { token: tok.token })).status, 200);
     assert.equal((await srv.req('GET', '/v1/config', { token: tok.token })).status, 200);
@@ -81,7 +85,7 @@ test('PATCH maxRps applies to the very next request; null makes the token unlimi
   const dataDir = tempDir();
   const admin = createToken(dataDir, 'admin');
   const tok = createToken(dataDir, 'client', ['--max-rps', '1']);
-  const srv = await new Server({ dataDir }).start();
+  const srv = await new Server({ dataDir, config: NO_HOLD }).start();
   try {
     assert.equal((await srv.req('GET', '/v1/config', { token: tok.token })).status, 200);
     assert.equal((await srv.req('GET', '/v1/config', { token: tok.token })).status, 429);
@@ -123,7 +127,7 @@ test('two tokens are independent: a hammered token does not slow or limit anothe
   const dataDir = tempDir();
   const noisy = createToken(dataDir, 'noisy', ['--max-rps', '2']);
   const quiet = createToken(dataDir, 'quiet', ['--max-rps', '100']);
-  const srv = await new Server({ dataDir }).start();
+  const srv = await new Server({ dataDir, config: NO_HOLD }).start();
   try {
     const noise = hammer(srv, noisy.token, 1500, 6);
     const quietStatuses = [];
@@ -144,7 +148,7 @@ test('two tokens are independent: a hammered token does not slow or limit anothe
 test('features.ratelimiter.enabled=false: nothing limited, and every surface says Max RPS is not enforced', async () => {
   const dataDir = tempDir();
   const tok = createToken(dataDir, 'stored-only', ['--max-rps', '1']);
-  let srv = await new Server({ dataDir, config: 'features:\n  ratelimiter:\n    enabled: false\n' }).start();
+  let srv = await new Server({ dataDir, config: NO_HOLD + 'features:\n  ratelimiter:\n    enabled: false\n' }).start();
   try {
     for (let i = 0; i < 20; i++) {
       const r = await srv.req('GET', '/v1/config', { token: tok.token });
@@ -165,7 +169,7 @@ test('features.ratelimiter.enabled=false: nothing limited, and every surface say
   const listed = cli(dataDir, ['token', 'list'], { env: { ICEGATE_FEATURES_RATELIMITER_ENABLED: 'false' } });
   assert.match(listed.stdout, /not enforced/);
   // Back on: the same stored limit bites again after a restart.
-  srv = await new Server({ dataDir }).start();
+  srv = await new Server({ dataDir, config: NO_HOLD }).start();
   try {
     assert.equal((await srv.req('GET', '/v1/config', { token: tok.token })).status, 200);
     assert.equal((await srv.req('GET', '/v1/config', { token: tok.token })).status, 429);
@@ -180,7 +184,7 @@ test('fractional and very high rates', async () => {
   const dataDir = tempDir();
   const slow = createToken(dataDir, 'slow', ['--max-rps', '0.5']);
   const fast = createToken(dataDir, 'fast', ['--max-rps', '100000']);
-  const srv = await new Server({ dataDir }).start();
+  const srv = await new Server({ dataDir, config: NO_HOLD }).start();
   try {
     assert.equal((await srv.req('GET', '/v1/config', { token: slow.token })).status, 200);
     const r = await srv.req('GET', '/v1/config', { token: slow.token });

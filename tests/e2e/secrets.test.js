@@ -26,7 +26,7 @@ const readAll = (dir) => filesUnder(dir).map((p) => ({ where: p, data: fs.readFi
 test('secrets never appear in the database, the log, or any response after creation', async () => {
   const d = tempDir();
   const admin = createToken(d, 'admin-key');
-  const srv = await new Server({ dataDir: d, env: { ICEGATE_LOG_LEVEL: 'debug' } }).start();
+  const srv = await new Server({ dataDir: d, env: { ICEGATE_LOG_LEVEL: 'debug', ICEGATE_RATELIMITER_MAX_DELAY_MS: '0' } }).start();
   const secrets = new Map(); // name → secret
   const seen = [];           // {where, data} everything we later search
   const record = (where, r) => { seen.push({ where, data: Buffer.from(`${JSON.stringify([...r.headers])}\n${r.text}`) }); return r; };

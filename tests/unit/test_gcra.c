@@ -569,6 +569,54 @@ static void test_rescale(void **state)
     assert_int_equal(r.remaining, 9);
 }
 
+/* ratelimiter.max_delay_ms: a request whose slot opens within the wait is admitted for that time, the slot
+ * taken at once; beyond the wait it is refused as before.  Served at their slots, the held requests keep the
+ * GCRA bound: by any time t, at most burst + t / T have been served. */
+static void test_take_within_holds_to_the_slot(void **state)
+{
+    (void)state;
+    ig_gcra_params_t p = params(10, 2); /* T = 100 ms, burst 2 */
+    ig_gcra_cell_t cell = {0};
+    ig_gcra_result_t r;
+    int64_t served_at[64];
+    int n = 0;
+    /* 30 requests at once with a 1 s wait: 2 now, then one per 100 ms up to 1 s (10 more), the rest refused */
+    for (int i = 0; i < 30; i++) {
+        ig_gcra_take_within(&cell, &p, UPTIME, 1 * S, &r);
+        if (!r.allowed) {
+            assert_int_equal(r.delay_ns, 0);
+            assert_true(r.retry_after_ns > 1 * S);
+            continue;
+        }
+        assert_true(r.delay_ns >= 0 && r.delay_ns <= 1 * S);
+        served_at[n++] = UPTIME + r.delay_ns;
+    }
+    assert_int_equal(n, 12);
+    for (int i = 0; i < n; i++) assert_int_equal(served_at[i], UPTIME + (i < 2 ? 0 : (i - 1) * 100 * MS));
+    /* the bound, at every serve time */
+    for (int i = 0; i < n; i++) assert_true(i + 1 <= 2 + (served_at[i] - UPTIME) / (100 * MS));
+    /* an immediate take now sees the whole second booked */
+    ig_gcra_take(&cell, &p, UPTIME + 1, &r);
+    assert_false(r.allowed);
+    /* a wait of 0 is plain take: refused, nothing booked */
+    ig_gcra_cell_t c2 = {0};
+    ig_gcra_take_within(&c2, &p, UPTIME, 0, &r);
+    ig_gcra_take_within(&c2, &p, UPTIME, 0, &r);
+    ig_gcra_take_within(&c2, &p, UPTIME, 0, &r);
+    assert_false(r.allowed);
+    int64_t tat = atomic_load(&c2.tat);
+    ig_gcra_take_within(&c2, &p, UPTIME, 0, &r);
+    assert_int_equal(atomic_load(&c2.tat), tat);
+    /* the held slot is the one an immediate take would get when it opens */
+    ig_gcra_take_within(&c2, &p, UPTIME, 150 * MS, &r);
+    assert_true(r.allowed);
+    assert_int_equal(r.delay_ns, 100 * MS);
+    ig_gcra_take(&c2, &p, UPTIME + 100 * MS, &r);
+    assert_false(r.allowed); /* taken by the held request */
+    ig_gcra_take(&c2, &p, UPTIME + 200 * MS, &r);
+    assert_true(r.allowed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -588,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_stress),
         cmocka_unit_test(test_clock),
         cmocka_unit_test(test_rescale),
+        cmocka_unit_test(test_take_within_holds_to_the_slot),
     };
     return cmocka_run_group_tests_name("ratelimit", tests, NULL, NULL);
 }

@@ -433,16 +433,19 @@ static void test_add_schema_and_set_current(void **state)
     assert_int_equal(geti(out, "current-schema-id"), 0);
     json_object_put(out);
 
-    /* explicit last-column-id is honoured when higher, rejected when lower */
+    /* explicit last-column-id is honoured when higher, and a lower one keeps the table's (Java sends the
+     * schema's highest id after a drop of the highest-id column) */
     out = commit_ok(m, NULL,
                     "[{'action':'add-schema','last-column-id':10,'schema':{'type':'struct','fields':[{'id':5,"
                     "'name':'q','required':false,'type':'int'}]}}]");
     assert_int_equal(geti(out, "last-column-id"), 10);
     assert_int_equal(geti(out, "current-schema-id"), 1); /* unchanged without set-current-schema */
     json_object_put(out);
-    commit_fails(m, NULL,
-                 "[{'action':'add-schema','last-column-id':2,'schema':{'type':'struct','fields':[]}}]", 400,
-                 "invalid last-column-id 2 < 3");
+    out = commit_ok(m, NULL,
+                    "[{'action':'add-schema','last-column-id':2,'schema':{'type':'struct','fields':[{'id':1,"
+                    "'name':'x','required':false,'type':'long'}]}},{'action':'set-current-schema','schema-id':-1}]");
+    assert_int_equal(geti(out, "last-column-id"), 3);
+    json_object_put(out);
     commit_fails(m, NULL, "[{'action':'set-current-schema','schema-id':-1}]", 400, "nothing was added");
     commit_fails(m, NULL, "[{'action':'set-current-schema','schema-id':7}]", 400, "unknown schema-id 7");
     out = commit_ok(m, NULL, "[{'action':'set-current-schema','schema-id':0}]");
@@ -551,12 +554,19 @@ static void test_add_snapshot_and_main_ref(void **state)
     assert_non_null(strstr(ig_tablemeta_to_string(out), "9007199254740993"));
     json_object_put(out);
 
-    /* the sequence-number rule */
+    /* the sequence-number rule, for a snapshot with a parent */
     commit_fails(
         m, NULL,
-        "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':57,'timestamp-ms':1,"
-        "'manifest-list':'m','summary':{'operation':'append'}}}]",
-        400, "sequence number 57 older than or equal to last sequence number 57");
+        "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'parent-snapshot-id':8935141660703064071,"
+        "'sequence-number':57,'timestamp-ms':1,'manifest-list':'m','summary':{'operation':'append'}}}]",
+        409, "sequence number 57 older than or equal to last sequence number 57");
+    /* a parentless one (a replace transaction's) is exempt, as in Java, and last-sequence-number stays */
+    out = commit_ok(m, NULL,
+                    "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'sequence-number':57,'timestamp-ms':1,"
+                    "'manifest-list':'m','summary':{'operation':'overwrite'}}}]");
+    assert_int_equal(geti(out, "last-sequence-number"), 57);
+    assert_int_equal(len(get(out, "snapshots")), 3);
+    json_object_put(out);
     commit_fails(m, NULL,
                  "[{'action':'add-snapshot','snapshot':{'snapshot-id':5,'timestamp-ms':1,"
                  "'manifest-list':'m','summary':{'operation':'append'}}}]",
@@ -582,7 +592,7 @@ static void test_add_snapshot_and_main_ref(void **state)
                  "1,'manifest-list':'m','summary':{'operation':'append'}}},"
                  "{'action':'add-snapshot','snapshot':{'snapshot-id':6,'parent-snapshot-id':5,'sequence-"
                  "number':60,'timestamp-ms':2,'manifest-list':'m','summary':{'operation':'append'}}}]",
-                 400, "older than or equal to last sequence number 60");
+                 409, "older than or equal to last sequence number 60");
     json_object_put(m);
 
     /* v1: no sequence numbers */
@@ -616,7 +626,7 @@ static void test_v3_row_lineage(void **state)
         out, NULL,
         "[{'action':'add-snapshot','snapshot':{'snapshot-id':3,'sequence-number':10,'timestamp-ms':2,"
         "'manifest-list':'m','summary':{'operation':'append'},'first-row-id':3,'added-rows':5}}]",
-        400, "behind table next-row-id");
+        409, "behind table next-row-id");
     commit_fails(
         out, NULL,
         "[{'action':'add-snapshot','snapshot':{'snapshot-id':3,'sequence-number':10,'timestamp-ms':2,"
@@ -904,6 +914,34 @@ static void test_staged_create_commit(void **state)
     assert_int_equal(geti(out, "default-sort-order-id"), 0);
     assert_int_equal(geti(out, "last-partition-id"), 999);
     json_object_put(out);
+
+    /* DuckDB's order: add-spec, add-sort-order and a snapshot before set-current-schema (last).  A spec with
+     * fields binds to the schema added in the same commit; one naming a column it lacks is refused. */
+#define DUCK(spec_fields)                                                                           \
+    "[{'action':'assign-uuid','uuid':'d'},{'action':'upgrade-format-version','format-version':2},"  \
+    "{'action':'add-schema','schema':{'type':'struct','schema-id':0,'fields':[{'id':1,'name':'id'," \
+    "'required':false,'type':'long'}]},'last-column-id':1},"                                        \
+    "{'action':'add-spec','spec':{'spec-id':0,'fields':[" spec_fields "]}},"                        \
+    "{'action':'set-default-spec','spec-id':-1},"                                                   \
+    "{'action':'add-sort-order','sort-order':{'order-id':0,'fields':[]}},"                          \
+    "{'action':'set-default-sort-order','sort-order-id':-1},"                                       \
+    "{'action':'set-location','location':'s3://wh/duck'},{'action':'set-properties','updates':{}}," \
+    "{'action':'set-current-schema','schema-id':0}]"
+    out = commit_ok(NULL, "[{'type':'assert-create'}]", DUCK(""));
+    assert_int_equal(geti(out, "current-schema-id"), 0);
+    assert_int_equal(len(get(idx(get(out, "partition-specs"), 0), "fields")), 0);
+    json_object_put(out);
+    out = commit_ok(NULL, "[{'type':'assert-create'}]",
+                    DUCK("{'name':'id_b','transform':'bucket[4]','source-id':1}"));
+    assert_int_equal(geti(idx(get(idx(get(out, "partition-specs"), 0), "fields"), 0), "field-id"), 1000);
+    json_object_put(out);
+    commit_fails(NULL, "[{'type':'assert-create'}]",
+                 DUCK("{'name':'x_b','transform':'bucket[4]','source-id':7}"), 400, "cannot find source column 7");
+#undef DUCK
+    /* a spec with fields and no schema at all is still refused */
+    commit_fails(NULL, "[{'type':'assert-create'}]",
+                 "[{'action':'add-spec','spec':{'fields':[{'name':'a','transform':'identity','source-id':1}]}}]",
+                 400, "add-spec: the table has no current schema");
 
     commit_fails(NULL, "[{'type':'assert-create'}]", "[{'action':'set-location','location':'s3://x'}]", 400,
                  "requires an assign-uuid");

@@ -11,6 +11,9 @@
 
 #include <cmocka.h>
 
+#include <json-c/json.h>
+
+#include "core/buf.h"
 #include "core/util.h"
 #include "core/clock.h"
 
@@ -510,6 +513,25 @@ static void test_crc32(void **state)
     assert_int_equal(ig_crc32(buf, 256), crc32_bitwise(buf, 256));
 }
 
+/* ig_buf_json_string: what json-c would parse back to the same bytes. */
+static void test_buf_json_string(void **state)
+{
+    (void)state;
+    ig_buf_t b;
+    assert_int_equal(ig_buf_init(&b, 4), 0);
+    const char in[] = "a\"b\\c\x01\x1f d/\xc3\xa9";
+    ig_buf_json_string(&b, in, sizeof in - 1);
+    assert_string_equal(b.data, "\"a\\\"b\\\\c\\u0001\\u001f d/\xc3\xa9\"");
+    json_object *o = json_tokener_parse(b.data);
+    assert_non_null(o);
+    assert_string_equal(json_object_get_string(o), in);
+    json_object_put(o);
+    ig_buf_json_string(&b, "", 0); /* appends "" */
+    assert_int_equal(b.data[b.len - 1], '"');
+    assert_int_equal(b.data[b.len - 2], '"');
+    ig_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -531,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_uuid4),
         cmocka_unit_test(test_crc32),
+        cmocka_unit_test(test_buf_json_string),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

@@ -26,7 +26,7 @@ static void test_view_fixtures(void **state)
         {"view-invalid-current-version.json", "cannot find current version 3 "},
         {"view-missing-current-version.json", "missing required field 'current-version-id'"},
         {"view-missing-location.json", "missing required field 'location'"},
-        {"view-multiple-sqls-for-dialect.json", "multiple SQL representations for dialect spark"},
+        {"view-multiple-sqls-for-dialect.json", "Cannot add multiple queries for dialect spark"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         m = fixture(cases[i].file);
@@ -181,7 +181,7 @@ static void test_view_errors(void **state)
         "[{'action':'add-view-version','view-version':{'schema-id':0,'timestamp-ms':1,'summary':{},"
         "'representations':[{'type':'sql','sql':'a','dialect':'x'},{'type':'sql','sql':'b','dialect':'X'}],"
         "'default-namespace':[]}}]",
-        400, "multiple SQL representations for dialect");
+        400, "Cannot add multiple queries for dialect");
     commit_fails(NULL, NULL, "[]", 404, "does not exist");
     json_object_put(m);
 }

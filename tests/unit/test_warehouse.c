@@ -131,12 +131,12 @@ static void test_write_read_roundtrip(void **state)
     fx_t *f = *state;
     char loc[600], out[IG_LOCATION_MAX];
     ig_error_t err;
-    snprintf(loc, sizeof loc, "file://%s/db/t", f->root);
+    snprintf(loc, sizeof loc, "file://%s/db/t/metadata", f->root); /* the metadata folder the caller picked */
     const char *json = "{\"format-version\":2,\"id\":9007199254740993}";
     if (ig_warehouse_write_metadata(f->w, loc, 3, json, strlen(json), out, sizeof out, &err))
         fail_msg("write: %s", err.message);
     char prefix[700];
-    snprintf(prefix, sizeof prefix, "%s/metadata/00003-", loc);
+    snprintf(prefix, sizeof prefix, "%s/00003-", loc);
     assert_int_equal(strncmp(out, prefix, strlen(prefix)), 0);
     assert_non_null(strstr(out, ".metadata.json"));
     assert_int_equal(strlen(out), strlen(prefix) + 36 + strlen(".metadata.json"));
@@ -176,7 +176,7 @@ static void test_metadata_cap_on_write_and_read(void **state)
     fx_t *f = *state;
     char loc[600], out[IG_LOCATION_MAX], dir[700];
     ig_error_t err;
-    snprintf(loc, sizeof loc, "file://%s/db/capped", f->root);
+    snprintf(loc, sizeof loc, "file://%s/db/capped/metadata", f->root);
     ig_warehouse_set_max_bytes(f->w, 64);
     char big[65];
     memset(big, 'x', 64);
