@@ -42,6 +42,7 @@ typedef struct {
     ig_http_server_t *http;
     ig_auth_t auth;   /* the router's authenticator context */
     ig_admin_t admin; /* the admin API's and the console session routes' context */
+    ig_login_guard_t *logins;
     ig_ops_t ops;     /* /healthz, /readyz, /metrics */
 } server_t;
 
@@ -71,8 +72,9 @@ static int open_parts(server_t *s)
     }
     ig_info("loaded %zu access tokens in %lld ms", ig_token_table_count(s->tokens), (long long)(mono_ms() - t0));
     s->sessions = ig_sessions_new(s->cfg.session_ttl_s);
+    s->logins = ig_login_guard_new();
     s->catalog = ig_catalog_new(&s->cfg, s->store, &err);
-    if (!s->sessions || !s->catalog) {
+    if (!s->sessions || !s->catalog || !s->logins) {
         ig_error("cannot start: %s", s->catalog ? "out of memory" : err.message);
         return -1;
     }
@@ -86,7 +88,7 @@ static int open_parts(server_t *s)
                           .limiter = s->limiter,
                           .max_wait_ns = (int64_t)s->cfg.ratelimit_max_delay_ms * 1000000,
                           .max_held = s->cfg.ratelimit_max_held};
-    s->admin = (ig_admin_t){.tokens = s->tokens, .store = s->store, .sessions = s->sessions};
+    s->admin = (ig_admin_t){.tokens = s->tokens, .store = s->store, .sessions = s->sessions, .logins = s->logins};
     s->ops.tokens = s->tokens;
     s->ops.store = s->store;
     atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());
@@ -123,6 +125,8 @@ static int start_http(server_t *s)
         .max_header_bytes = cfg->max_header_bytes,
         .max_body_bytes = cfg->max_body_bytes,
         .max_connections = cfg->max_connections,
+        .max_connections_per_ip = cfg->max_connections_per_ip,
+        .request_timeout_s = cfg->request_timeout_s,
         .reuse_port = cfg->reuse_port,
         .access_log = cfg->log_access,
         .slow_request_ms = cfg->slow_request_ms,
@@ -220,6 +224,7 @@ out:
     ig_http_stop(srv.http);
     ig_catalog_free(srv.catalog);
     ig_sessions_free(srv.sessions);
+    ig_login_guard_free(srv.logins);
     ig_limiter_close(srv.limiter);
     ig_token_table_free(srv.tokens);
     ig_store_close(srv.store);

@@ -4,6 +4,7 @@
 #ifndef IG_ADMIN_API_H
 #define IG_ADMIN_API_H
 
+#include "access/login_guard.h"
 #include "access/sessions.h"
 #include "access/token_table.h"
 #include "http/http.h"
@@ -14,6 +15,7 @@ typedef struct {
     ig_token_table_t *tokens;
     ig_store_t *store;
     ig_sessions_t *sessions;
+    ig_login_guard_t *logins; /* console password guessing, throttled */
 } ig_admin_t;
 
 /* /api/v1/... (ctx: ig_admin_t), after the router authenticated the caller by session or token. */

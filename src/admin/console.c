@@ -8,6 +8,7 @@
 #include "access/users.h"
 #include "admin/console_assets.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/util.h"
 
 /* The session with its CSRF token: never cached (Cache-Control: no-store on the response). */
@@ -44,6 +45,15 @@ static bool login_allowed(ig_req_t *r, ig_res_t *res)
     return true;
 }
 
+/* 429 for a user or address blocked after repeated failures (login_guard.h). */
+static ig_res_t too_many_logins(ig_req_t *r, int64_t wait_s)
+{
+    char retry[24];
+    snprintf(retry, sizeof retry, "%lld", (long long)wait_s);
+    ig_http_add_header(r, "Retry-After", retry);
+    return ig_http_error(r, IG_E_TOO_MANY_REQUESTS, "too many failed logins: try again in %lld s", (long long)wait_s);
+}
+
 static ig_res_t login(ig_admin_t *a, ig_req_t *r)
 {
     ig_res_t res;
@@ -59,9 +69,30 @@ static ig_res_t login(ig_admin_t *a, ig_req_t *r)
         return ig_http_error(r, IG_E_BAD_REQUEST, "expected {\"username\": string, \"password\": string}");
     }
     ig_user_t user;
-    int ok = ig_users_verify(a->store, json_object_get_string(u), json_object_get_string(p), &user);
+    const char *name = json_object_get_string(u);
+    unsigned char addr[16];
+    const unsigned char *from = ig_http_client_addr(r, addr) == 0 ? addr : NULL;
+    int64_t now = ig_clock_wall_ms(), wait = ig_login_guard_check(a->logins, name, from, now);
+    if (wait > 0) { /* before the password is looked at: a blocked guesser costs no argon2 work */
+        json_object_put(body);
+        return too_many_logins(r, wait);
+    }
+    int ok = ig_users_verify(a->store, name, json_object_get_string(p), &user);
+    if (ok != 0) {
+        int64_t block;
+        int n = ig_login_guard_failed(a->logins, name, from, now, &block);
+        char shown[72];
+        ig_log_safe(name, shown, sizeof shown);
+        if (block)
+            ig_warn("console: failed login for user '%s' (%d in a row): refused for the next %lld s", shown, n,
+                    (long long)block);
+        else
+            ig_warn("console: failed login for user '%s' (%d in a row)", shown, n);
+        json_object_put(body);
+        return ig_http_unauthorized(r, "wrong username or password");
+    }
+    ig_login_guard_succeeded(a->logins, name, from);
     json_object_put(body);
-    if (ok != 0) return ig_http_unauthorized(r, "wrong username or password");
     ig_session_t x;
     if (ig_sessions_start(a->sessions, user.name, user.role, ig_clock_wall_ms(), &x)) {
         ig_http_add_header(r, "Retry-After", "60");

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -32,6 +33,7 @@ typedef struct {
     bool written;
     char *body; /* the response for the new version */
     size_t len, meta_off, meta_len;
+    json_object *drop; /* metadata files to delete once the commit is in (strings), or NULL */
 } change_t;
 
 static void change_undo(ig_catalog_t *c, change_t *ch)
@@ -44,6 +46,50 @@ static void change_undo(ig_catalog_t *c, change_t *ch)
     }
     free(ch->body);
     ch->body = NULL;
+    json_object_put(ch->drop);
+    ch->drop = NULL;
+}
+
+/* The metadata files a table commit let fall off its metadata-log (write.metadata.previous-versions-max),
+ * when the table asks for them to be deleted (write.metadata.delete-after-commit.enabled, as Iceberg's
+ * TableOperations do): the previous current file and the old log's entries the new log no longer has. */
+static json_object *dropped_files(json_object *cur, const char *cur_loc, json_object *next)
+{
+    json_object *props = NULL, *nlog = NULL, *olog = NULL;
+    json_object_object_get_ex(next, "properties", &props);
+    const char *on = cat_meta_str(props, "write.metadata.delete-after-commit.enabled");
+    if (!cur || !on || strcasecmp(on, "true") != 0) return NULL;
+    json_object_object_get_ex(next, "metadata-log", &nlog);
+    json_object_object_get_ex(cur, "metadata-log", &olog);
+    json_object *out = json_object_new_array();
+    size_t on_ = olog ? json_object_array_length(olog) : 0;
+    for (size_t i = 0; i <= on_; i++) {
+        const char *f = i < on_ ? cat_meta_str(json_object_array_get_idx(olog, i), "metadata-file") : cur_loc;
+        bool kept = !f;
+        for (size_t j = 0; !kept && nlog && j < json_object_array_length(nlog); j++) {
+            const char *g = cat_meta_str(json_object_array_get_idx(nlog, j), "metadata-file");
+            kept = g && strcmp(g, f) == 0;
+        }
+        if (!kept) json_object_array_add(out, json_object_new_string(f));
+    }
+    if (json_object_array_length(out) == 0) {
+        json_object_put(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* After the commit is in: the files dropped_files named go (a failure is logged, never the commit's). */
+static void delete_dropped(ig_catalog_t *c, change_t *ch)
+{
+    for (size_t i = 0; ch->drop && i < json_object_array_length(ch->drop); i++) {
+        const char *f = json_object_get_string(json_object_array_get_idx(ch->drop, i));
+        ig_error_t e;
+        if (ig_warehouse_remove(c->wh, f, &e) && ig_error_status(&e) != 404)
+            ig_warn("catalog: cannot delete old metadata file %s: %s", f, e.message);
+    }
+    json_object_put(ch->drop);
+    ch->drop = NULL;
 }
 
 /* Evaluates one change against the object's current metadata and writes the next metadata file. */
@@ -71,6 +117,7 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
         rc = ig_viewmeta_commit(cur, ch->reqs, ch->updates, now, &next, err);
     else
         rc = ig_tablemeta_commit(cur, ch->exists ? ch->cur : NULL, ch->reqs, ch->updates, now, &next, err);
+    if (rc == 0 && kind == IG_OBJ_TABLE) ch->drop = dropped_files(cur, ch->cur, next);
     json_object_put(cur);
     if (rc) {
         if (ig_error_status(err) == 404) cat_no_object(err, kind, ch->ns, ch->name);
@@ -155,6 +202,7 @@ static int commit_changes_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind
         }
         if (k->st->ops->obj_swap(k->st, sw, n, err) == 0) {
             for (i = 0; i < n; i++) {
+                delete_dropped(k->c, &chs[i]);
                 centry_t *e = cat_cache_put(&k->c->cache, kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL, chs[i].next,
                                         chs[i].body, chs[i].len, chs[i].meta_off, chs[i].meta_len);
                 chs[i].body = NULL;

@@ -33,6 +33,8 @@ static const key_t_ keys[] = {
     {"server.max_header_bytes", T_INT, F(max_header_bytes), 0, 4096, 1 << 20, NULL},
     {"server.connection_timeout", T_INT, F(connection_timeout_s), 0, 1, 3600, NULL},
     {"server.max_connections", T_INT, F(max_connections), 0, 16, 1000000, NULL},
+    {"server.max_connections_per_ip", T_INT, F(max_connections_per_ip), 0, 1, 1000000, NULL},
+    {"server.request_timeout", T_INT, F(request_timeout_s), 0, 1, 3600, NULL},
     {"server.reuse_port", T_BOOL, F(reuse_port), 0, 0, 0, NULL},
     {"data_dir", T_STR, F(data_dir), S(data_dir), 0, 0, NULL},
     {"storage.driver", T_ENUM, F(storage_driver), S(storage_driver), 0, 0, "sqlite|postgres"},
@@ -68,6 +70,8 @@ void ig_config_defaults(ig_config_t *cfg)
     cfg->max_header_bytes = 8192;
     cfg->connection_timeout_s = 60;
     cfg->max_connections = 4096;
+    cfg->max_connections_per_ip = 256;
+    cfg->request_timeout_s = 30;
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "./data");
     snprintf(cfg->storage_driver, sizeof cfg->storage_driver, "sqlite");
     cfg->ratelimiter_enabled = true;

@@ -19,6 +19,8 @@ typedef struct {
     int max_header_bytes;     /* per connection memory for the request line + headers */
     int connection_timeout_s; /* idle keep-alive / slow client timeout */
     int max_connections;
+    int max_connections_per_ip; /* concurrent connections from one client address */
+    int request_timeout_s;      /* a request's body must be in within this of its headers */
     bool reuse_port; /* share the port with other processes (SO_REUSEPORT); off: a busy port stops the start */
     char data_dir[IG_PATH_MAX];
     char storage_driver[16]; /* "sqlite" | "postgres" */

@@ -393,3 +393,15 @@ void ig_log_access(const ig_access_t *a)
     buf[l.n++] = '\n';
     push(buf, l.n);
 }
+
+const char *ig_log_safe(const char *s, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; s[n] && n + 1 < cap; n++) {
+        unsigned char ch = (unsigned char)s[n];
+        out[n] = ch < 0x20 || ch >= 0x7f ? '?' : (char)ch;
+    }
+    out[n] = '\0';
+    if (s[n] && cap >= 4) memcpy(out + cap - 4, "...", 4);
+    return out;
+}

@@ -13,6 +13,7 @@
 #define IG_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { IG_LOG_DEBUG, IG_LOG_INFO, IG_LOG_WARN, IG_LOG_ERROR } ig_log_level_t;
@@ -25,6 +26,10 @@ int ig_log_parse_level(const char *s, ig_log_level_t *out);
 bool ig_log_enabled(ig_log_level_t level);
 void ig_log_set_format(ig_log_format_t format);
 void ig_log(ig_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Copies client text s into out (cap >= 4) for a log line: control characters and bytes >= 0x7f become '?',
+ * and a longer text ends in "..." — a name a client chose can neither forge a line nor flood one. */
+const char *ig_log_safe(const char *s, char *out, size_t cap);
 
 /* The request this thread is serving (NULL: none); it must stay valid until cleared. */
 void ig_log_set_request(const char *request_id);

@@ -40,6 +40,7 @@ struct ig_http_server {
     int64_t slow_ns;
     ig_holds_t *holds; /* requests held to their rate-limit slot; NULL when holding is off */
     ig_http_handler_t before_body;
+    int64_t request_ns; /* server.request_timeout */
 };
 
 /* A request's state between calls: its body, and while it is held, what its response already carries. */
@@ -345,6 +346,13 @@ static enum MHD_Result on_headers(ig_http_server_t *s, struct MHD_Connection *c,
  * server.connection_timeout) and the 413 goes out at the end. */
 static enum MHD_Result on_body_chunk(ig_http_server_t *s, body_ctx_t *b, const char *data, size_t n)
 {
+    /* server.request_timeout: a body trickled in a byte at a time would keep the connection for ever (the
+     * connection timeout only counts idle time).  No response can be queued mid-upload: close it. */
+    if (ig_clock_mono_ns() - b->start_ns > s->request_ns) {
+        ig_warn("http: a request body took longer than server.request_timeout (%lld s): connection closed",
+                (long long)(s->request_ns / 1000000000));
+        return MHD_NO;
+    }
     if (!b->too_big && b->len + n > (size_t)s->max_body_bytes) {
         b->too_big = true;
         free(b->buf);
@@ -526,6 +534,7 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
     s->access_log = o->access_log;
     s->slow_ns = (int64_t)o->slow_request_ms * IG_NS_PER_MS;
     s->before_body = o->before_body;
+    s->request_ns = (int64_t)o->request_timeout_s * 1000000000;
     int fd = listen_socket(o, &s->port, err);
     if (fd < 0) {
         free(s);
@@ -551,7 +560,8 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
         (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)o->threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->max_header_bytes + 4096, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)o->max_connections, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
+        (unsigned)o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->max_connections_per_ip,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
         keep_raw, NULL, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);

@@ -19,8 +19,43 @@ static bool beyond_int64(json_object *o)
     return json_object_get_int64(o) == INT64_MAX && json_object_get_uint64(o) != (uint64_t)INT64_MAX;
 }
 
+/* The members the Iceberg spec types as int (32 bits): schema, field, spec, partition-field and sort-order ids,
+ * format and view versions.  Java reads them with an int parser and fails on anything larger; here a value
+ * outside int32 is refused by name instead of being stored for other clients to choke on. */
+static bool int32_key(const char *k)
+{
+    static const char *const keys[] = {
+        "current-schema-id", "current-version-id", "default-sort-order-id", "default-spec-id", "element-id",
+        "field-id", "format-version", "id", "identifier-field-ids", "key-id", "last-column-id",
+        "last-partition-id", "order-id", "schema-id", "source-id", "source-ids", "spec-id", "value-id",
+        "version-id"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(k, keys[i]) == 0) return true;
+    return false;
+}
+
+static bool beyond_int32(json_object *v)
+{
+    if (!json_object_is_type(v, json_type_int)) return false;
+    int64_t x = json_object_get_int64(v);
+    return x < INT32_MIN || x > INT32_MAX || beyond_int64(v);
+}
+
+/* 4 when member k holds an int32 value (or array of them) outside int32, else 0. */
+static int check_int32(const char *k, json_object *v)
+{
+    if (!int32_key(k)) return 0;
+    if (json_object_is_type(v, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            if (beyond_int32(json_object_array_get_idx(v, i))) return 4;
+        return 0;
+    }
+    return beyond_int32(v) ? 4 : 0;
+}
+
 /* 0 ok, 1 nested too deep, 2 a number that is not finite (json-c reads NaN/Infinity even in strict mode,
- * and would write them back as invalid JSON), 3 an integer outside int64 (*key names its field). */
+ * and would write them back as invalid JSON), 3 an integer outside int64, 4 an int32 field outside int32
+ * (*key names the field for 3 and 4). */
 static int walk(json_object *o, int depth, const char **key)
 {
     int r;
@@ -29,8 +64,8 @@ static int walk(json_object *o, int depth, const char **key)
     case json_type_object: {
         json_object_object_foreach(o, k, v)
         {
-            if (v && (r = walk(v, depth + 1, key)) != 0) {
-                if (r == 3 && !*key) *key = k;
+            if (v && ((r = check_int32(k, v)) != 0 || (r = walk(v, depth + 1, key)) != 0)) {
+                if ((r == 3 || r == 4) && !*key) *key = k;
                 return r;
             }
         }
@@ -63,6 +98,9 @@ int ig_icemeta_check_depth(json_object *o, ig_error_t *err)
     if (r == 3)
         return ig_error_set(err, IG_E_BAD_REQUEST, "field '%.100s': integer outside the 64-bit range (never clamped)",
                             key ? key : "(array element)");
+    if (r == 4)
+        return ig_error_set(err, IG_E_BAD_REQUEST,
+                            "field '%.100s': integer outside the 32-bit range the Iceberg spec gives it", key);
     if (r == 1)
         return ig_error_set(err, IG_E_BAD_REQUEST,
                             "JSON document nested deeper than %d levels", IG_ICEMETA_MAX_DEPTH);

@@ -2,7 +2,8 @@
 // only and its answer is never cached; console sessions are capped per user; a FIFO in the warehouse cannot
 // block a worker; framing a proxy could read another way is refused; one metadata size cap on both paths;
 // integers outside int64 are refused, never clamped; libmicrohttpd's messages go through the logger; the
-// credentials of a request with a body are checked before the body is read.
+// credentials of a request with a body are checked before the body is read; connections per client address
+// are capped, and a body must arrive within server.request_timeout; console password guessing is throttled.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -240,6 +241,75 @@ test('a body is never read for a request without valid credentials: the 401 come
     assert.equal(ok.status, 200, ok.text);
     const m = await srv.req('GET', '/metrics', { token: tok.token });
     assert.match(m.text, new RegExp(`icegate_token_requests_total\\{token_id="${tok.id}"\\} 2\\n`));
+  } finally {
+    await srv.stop();
+  }
+});
+
+// Item 6 (in part): a cap on connections per client address, and a deadline for a request's body.
+test('server.max_connections_per_ip: connections past the cap from one address are refused; others go on', async () => {
+  const srv = await new Server({ config: 'server:\n  max_connections_per_ip: 4\n' }).start();
+  const held = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      const s = net.connect(srv.port, '127.0.0.1');
+      await new Promise((resolve) => s.on('connect', resolve));
+      held.push(s);
+    }
+    const refused = await raw(srv.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(refused, '', `a 5th connection from 127.0.0.1 was served: ${refused}`);
+    for (const s of held) s.destroy();
+    await sleep(200);
+    const ok = await raw(srv.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.match(ok, /^HTTP\/1\.1 200 /);
+  } finally {
+    for (const s of held) s.destroy();
+    await srv.stop();
+  }
+});
+
+test('server.request_timeout: a body trickled in a byte at a time is cut off at the deadline', async () => {
+  const srv = await new Server({ config: 'server:\n  request_timeout: 1\n  connection_timeout: 60\n' }).start();
+  try {
+    const t0 = Date.now();
+    const closedAfter = await new Promise((resolve) => {
+      const s = net.connect(srv.port, '127.0.0.1', () => s.write('POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n'));
+      const tick = setInterval(() => s.write('x'), 200); // never idle: the idle timeout alone never fires
+      const stop = setTimeout(() => { s.destroy(); }, 8000);
+      const done = () => { clearInterval(tick); clearTimeout(stop); resolve(Date.now() - t0); };
+      s.on('close', done);
+      s.on('error', () => {});
+    });
+    assert.ok(closedAfter >= 900 && closedAfter < 4000, `closed after ${closedAfter} ms`);
+    assert.equal((await srv.req('GET', '/healthz')).status, 200);
+    await sleep(300);
+    assert.match(srv.ownLog(), /longer than server\.request_timeout \(1 s\)/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+// Item 10 (in part): password guessing on the console login is throttled per user name and per address.
+test('login brute force: after 5 failures each guess waits longer (429 + Retry-After), failures are logged', async () => {
+  const srv = await new Server({ env: { ICEGATE_ADMIN_PASSWORD: ADMIN_PASSWORD } }).start();
+  try {
+    const login = (username, password) => srv.req('POST', '/api/v1/session/login', { body: { username, password } });
+    for (let i = 0; i < 5; i++) assert.equal((await login('admin', `guess-${i}`)).status, 401);
+    // the 6th failure blocks for 1 s: the right password is refused too until then, without being checked
+    assert.equal((await login('admin', 'guess-5')).status, 401);
+    const blocked = await login('admin', ADMIN_PASSWORD);
+    assertError(assert, blocked, 429, /TooManyRequests/, /too many failed logins/);
+    assert.ok(Number(blocked.headers.get('retry-after')) >= 1);
+    await sleep(1100);
+    const ok = await login('admin', ADMIN_PASSWORD);
+    assert.equal(ok.status, 200, ok.text);
+    // the success cleared the count: a typo now costs nothing
+    assert.equal((await login('admin', 'typo')).status, 401);
+    assert.equal((await login('admin', ADMIN_PASSWORD)).status, 200);
+    await sleep(300);
+    const log = srv.ownLog();
+    assert.match(log, /warn  console: failed login for user 'admin' \(6 in a row\): refused for the next 1 s/);
+    assert.ok(!/guess-/.test(log), 'a password never reaches the log');
   } finally {
     await srv.stop();
   }

@@ -240,3 +240,29 @@ test('a metadata file deleted out of band: loadTable is a 404 NotFoundException 
   assertError(assert, r, 404, /^NotFoundException$/, new RegExp(`^Failed to open input stream for file: ${c.json['metadata-location']}`));
   await s.stop();
 });
+
+test('write.metadata.delete-after-commit.enabled: files past previous-versions-max are deleted after the commit', async () => {
+  const dir = tempDir();
+  const t = createToken(dir, 'trim').token;
+  const s = await new Server({ dataDir: dir }).start();
+  await call(s, t, 'POST', '/v1/namespaces', { body: { namespace: ['d'] }, status: 200 });
+  const props = (on) => ({ 'write.metadata.delete-after-commit.enabled': on, 'write.metadata.previous-versions-max': '2' });
+  const mk = async (name, on) => {
+    const c = await call(s, t, 'POST', '/v1/namespaces/d/tables', { body: { name, schema: schema([idCol]), properties: props(on) }, status: 200 });
+    let last;
+    for (let i = 0; i < 6; i++)
+      last = await call(s, t, 'POST', `/v1/namespaces/d/tables/${name}`, { body: { requirements: [],
+        updates: [{ action: 'set-properties', updates: { n: String(i) } }] }, status: 200 });
+    const metaDir = path.dirname(c.json['metadata-location'].replace(/^file:\/\//, ''));
+    return { files: fs.readdirSync(metaDir).filter((f) => f.endsWith('.metadata.json')), last };
+  };
+  const on = await mk('on', 'true');
+  // the current file and the two the log keeps: the other four are gone
+  assert.equal(on.files.length, 3, on.files.join(' '));
+  assert.equal(on.last.json.metadata['metadata-log'].length, 2);
+  for (const e of on.last.json.metadata['metadata-log']) assert.ok(on.files.includes(path.basename(e['metadata-file'])));
+  const off = await mk('off', 'false');
+  assert.equal(off.files.length, 7, 'without the property every file stays');
+  await call(s, t, 'GET', '/v1/namespaces/d/tables/on', { status: 200 });
+  await s.stop();
+});

@@ -1001,6 +1001,23 @@ static void test_caps(void **state)
     expect_fail(ig_tablemeta_commit(m, NULL, NULL, nan, 1, &out, &err), err, 400, "not finite");
     json_object_put(nan);
 
+    /* an int32 field outside int32 is refused by name; INT32_MAX itself is fine */
+    commit_fails(m, NULL,
+                 "[{'action':'add-schema','schema':{'type':'struct','fields':[{'id':2147483648,'name':'big',"
+                 "'required':false,'type':'long'}]}}]",
+                 400, "field 'id': integer outside the 32-bit range");
+    commit_fails(m, NULL, "[{'action':'set-current-schema','schema-id':-2147483649}]", 400,
+                 "field 'schema-id': integer outside the 32-bit range");
+    commit_fails(m, NULL,
+                 "[{'action':'add-spec','spec':{'fields':[{'name':'b','transform':'identity','source-ids':[1,"
+                 "4294967296]}]}}]",
+                 400, "field 'source-ids': integer outside the 32-bit range");
+    out = commit_ok(m, NULL,
+                    "[{'action':'add-schema','schema':{'type':'struct','fields':[{'id':2147483647,'name':'max',"
+                    "'required':false,'type':'long'}]}}]");
+    assert_int_equal(geti(out, "last-column-id"), 2147483647);
+    json_object_put(out);
+
     /* 100,001 fields */
     json_object *fields = json_object_new_array();
     for (int i = 1; i <= 100001; i++) {
