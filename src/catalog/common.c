@@ -2,6 +2,8 @@
  * "does not exist" errors, request bodies, and the store lookups behind them. */
 #include "catalog/internal.h"
 
+#include "core/util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,22 +31,11 @@ int cat_check_ident(const char *s, size_t n, const char *what, ig_error_t *err)
         unsigned char ch = *p;
         if (ch < 0x20 || ch == 0x7f)
             return ig_error_set(err, IG_E_BAD_REQUEST, "%s contains a control character", what);
-        int extra = ch < 0x80             ? 0
-                    : (ch & 0xe0) == 0xc0 ? 1
-                    : (ch & 0xf0) == 0xe0 ? 2
-                    : (ch & 0xf8) == 0xf0 ? 3
-                                          : -1;
-        if (extra < 0 || ch == 0xc0 || ch == 0xc1 || (size_t)(end - p) <= (size_t)extra) goto bad;
-        for (int i = 1; i <= extra; i++)
-            if ((p[i] & 0xc0) != 0x80) goto bad;
-        if (extra == 2 && ((ch == 0xe0 && p[1] < 0xa0) || (ch == 0xed && p[1] >= 0xa0))) goto bad;
-        if (extra == 3 && ((ch == 0xf0 && p[1] < 0x90) || ch > 0xf4 || (ch == 0xf4 && p[1] >= 0x90)))
-            goto bad;
-        p += 1 + extra;
+        size_t len = ig_utf8_len(p, (size_t)(end - p));
+        if (!len) return ig_error_set(err, IG_E_BAD_REQUEST, "%s is not valid UTF-8", what);
+        p += len;
     }
     return 0;
-bad:
-    return ig_error_set(err, IG_E_BAD_REQUEST, "%s is not valid UTF-8", what);
 }
 
 int cat_check_ns(const char *ns, ig_error_t *err)

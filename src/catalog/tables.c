@@ -279,14 +279,20 @@ ig_res_t cat_unregister_table(call_t *k)
 }
 
 /* A report needs its namespace, not its table: inside a staged create (CTAS) the Java client reports a scan
- * before the table exists, and Iceberg's reference adapter accepts it. */
+ * before the table exists, and Iceberg's reference adapter accepts it.  Its body must say what it is
+ * (report-type scan-report or commit-report, as ReportMetricsRequest requires); what it reports is not kept. */
 ig_res_t cat_report_metrics(call_t *k)
 {
     ig_error_t err = {0};
     json_object *req = cat_body_object(k->r, &err);
     if (!req) return ig_http_error_from(k->r, &err);
+    const char *type = cat_meta_str(req, "report-type");
+    bool known = type && (strcmp(type, "scan-report") == 0 || strcmp(type, "commit-report") == 0);
     json_object_put(req);
     if (cat_ns_exists(k, k->ns, &err)) return ig_http_error_from(k->r, &err);
+    if (!known)
+        return ig_http_error(k->r, IG_E_BAD_REQUEST, "metrics report: 'report-type' must be \"scan-report\" or "
+                                                    "\"commit-report\"");
     return ig_http_no_content(k->r);
 }
 

@@ -217,3 +217,16 @@ int ig_mkdirs(const char *path)
     }
     return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
+
+size_t ig_utf8_len(const unsigned char *p, size_t avail)
+{
+    if (avail == 0) return 0;
+    unsigned char ch = p[0];
+    size_t extra = ch < 0x80 ? 0 : (ch & 0xe0) == 0xc0 ? 1 : (ch & 0xf0) == 0xe0 ? 2 : (ch & 0xf8) == 0xf0 ? 3 : 9;
+    if (extra == 9 || ch == 0xc0 || ch == 0xc1 || avail <= extra) return 0;
+    for (size_t i = 1; i <= extra; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    if (extra == 2 && ((ch == 0xe0 && p[1] < 0xa0) || (ch == 0xed && p[1] >= 0xa0))) return 0;
+    if (extra == 3 && ((ch == 0xf0 && p[1] < 0x90) || ch > 0xf4 || (ch == 0xf4 && p[1] >= 0x90))) return 0;
+    return extra + 1;
+}

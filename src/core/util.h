@@ -38,4 +38,8 @@ int ig_mkdirs(const char *path);
 /* Parses a base-10 integer that fills the whole string into [min,max]. Returns 0 or -1. */
 int ig_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* The length (1..4) of the well-formed UTF-8 sequence at p, of which avail bytes are there, or 0 when it is
+ * not one (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF, or cut short). */
+size_t ig_utf8_len(const unsigned char *p, size_t avail);
+
 #endif

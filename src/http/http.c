@@ -639,16 +639,29 @@ ig_res_t ig_http_json(ig_req_t *r, int status, json_object *o)
     return res;
 }
 
-/* Writes s as a JSON string body (quotes included) into out; returns bytes written. */
+/* Writes s as a JSON string body (quotes included) into out; returns bytes written.  Always valid UTF-8: a
+ * message that quotes client text cut at a byte count (%.200s) may end in half a character, and a body that
+ * is not UTF-8 is one no JSON parser takes, so any byte that does not start a whole sequence is U+FFFD. */
 static size_t json_quote(const char *s, char *out, size_t cap)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
+    size_t n = 0, left = strlen(s);
     if (cap < 3) return 0;
     out[n++] = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p && n + 7 < cap; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p && n + 7 < cap; p++, left--) {
         unsigned char ch = *p;
-        if (ch == '"' || ch == '\\') {
+        if (ch >= 0x80) {
+            size_t len = ig_utf8_len(p, left);
+            if (len && n + len + 1 < cap) {
+                memcpy(out + n, p, len);
+                n += len;
+                p += len - 1;
+                left -= len - 1;
+            } else {
+                memcpy(out + n, "\\ufffd", 6);
+                n += 6;
+            }
+        } else if (ch == '"' || ch == '\\') {
             out[n++] = '\\';
             out[n++] = (char)ch;
         } else if (ch < 0x20) {

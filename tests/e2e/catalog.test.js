@@ -240,7 +240,8 @@ describe('tables', () => {
     await call(srv, tok, 'POST', '/v1/namespaces/db/tables/events/metrics',
       { body: { 'report-type': 'scan-report' }, status: 204 });
     // a report for a table not created yet (a staged create's scan) is taken; its namespace must exist
-    await call(srv, tok, 'POST', '/v1/namespaces/db/tables/ghost/metrics', { body: {}, status: 204 });
+    await call(srv, tok, 'POST', '/v1/namespaces/db/tables/ghost/metrics', { body: { 'report-type': 'commit-report' }, status: 204 });
+    await call(srv, tok, 'POST', '/v1/namespaces/db/tables/events/metrics', { body: {}, status: 400 }); // no report-type
     await call(srv, tok, 'POST', '/v1/namespaces/nons/tables/ghost/metrics', { body: {}, status: 404 });
   });
 

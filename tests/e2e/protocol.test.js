@@ -266,3 +266,12 @@ test('write.metadata.delete-after-commit.enabled: files past previous-versions-m
   await call(s, t, 'GET', '/v1/namespaces/d/tables/on', { status: 200 });
   await s.stop();
 });
+
+test('an error quoting client text cut mid-character is still valid UTF-8 (schemathesis F5)', async () => {
+  const w = 'a'.repeat(199) + 'é'; // the message quotes 200 bytes: the cut falls inside 'é'
+  const r = await fetch(`${srv.url}/v1/config?warehouse=${encodeURIComponent(w)}`, { headers: { 'X-API-Token': tok } });
+  assert.equal(r.status, 404);
+  const bytes = new Uint8Array(await r.arrayBuffer());
+  const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes); // throws on invalid UTF-8
+  assert.match(JSON.parse(text).error.message, /^The given warehouse does not exist: a{199}\uFFFD/);
+});

@@ -532,6 +532,22 @@ static void test_buf_json_string(void **state)
     ig_buf_free(&b);
 }
 
+static void test_utf8_len(void **state)
+{
+    (void)state;
+    const unsigned char *u = (const unsigned char *)"a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+    assert_int_equal(ig_utf8_len(u, 10), 1);
+    assert_int_equal(ig_utf8_len(u + 1, 9), 2);
+    assert_int_equal(ig_utf8_len(u + 3, 7), 3);
+    assert_int_equal(ig_utf8_len(u + 6, 4), 4);
+    assert_int_equal(ig_utf8_len(u + 1, 1), 0);                                  /* cut short */
+    assert_int_equal(ig_utf8_len((const unsigned char *)"\xa9", 1), 0);          /* stray continuation */
+    assert_int_equal(ig_utf8_len((const unsigned char *)"\xc0\x80", 2), 0);      /* overlong NUL */
+    assert_int_equal(ig_utf8_len((const unsigned char *)"\xed\xa0\x80", 3), 0);  /* a surrogate */
+    assert_int_equal(ig_utf8_len((const unsigned char *)"\xf4\x90\x80\x80", 4), 0); /* past U+10FFFF */
+    assert_int_equal(ig_utf8_len(u, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_uuid4),
         cmocka_unit_test(test_crc32),
         cmocka_unit_test(test_buf_json_string),
+        cmocka_unit_test(test_utf8_len),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
