@@ -49,6 +49,13 @@ static ig_auth_result_t refusal(const ig_token_entry_t *m, int64_t now_ms, ig_re
     return IG_AUTH_OK;
 }
 
+/* A held request's hold ended (it came back at its slot, or its client left): it holds nothing any more.  arg
+ * is the token's state, which lives as long as the process. */
+static void release_held(void *arg)
+{
+    atomic_fetch_sub_explicit((_Atomic uint64_t *)arg, 1, memory_order_relaxed);
+}
+
 /* Takes one request from the token's Max RPS and adds the RateLimit headers.  A request whose slot opens
  * within ratelimiter.max_delay_ms is held to it, unless the token already has max_held_per_token held (read
  * without a write, so concurrent requests may pass the cap by at most the number of worker threads); beyond
@@ -68,7 +75,7 @@ static ig_auth_result_t take(const ig_auth_t *a, const ig_token_entry_t *m, ig_r
     ig_http_add_header(r, "RateLimit-Policy", policy);
     ig_http_add_header(r, "RateLimit", rl);
     if (g.allowed && g.delay_ns > 0) {
-        if (ig_http_hold(r, g.delay_ns, res)) {
+        if (ig_http_hold(r, g.delay_ns, res, release_held, &m->state->held)) {
             atomic_fetch_add_explicit(&m->state->held, IG_HELD_ONE, memory_order_relaxed);
             ig_metrics_ratelimit_held(g.delay_ns);
             return IG_AUTH_HELD;
@@ -121,8 +128,6 @@ static ig_auth_result_t check_token(const ig_auth_t *a, ig_req_t *r, bool rate_l
     /* The token is known from here on: its id names the request in the access log even when it is refused
      * (suspended, expired, over its limit), so an operator sees who keeps trying. */
     ig_strlcpy(r->who.token_id, m->id, sizeof r->who.token_id);
-    /* A held request back at its slot: it holds nothing any more, and its slot was taken when it was held. */
-    if (r->resumed) atomic_fetch_sub_explicit(&m->state->held, 1, memory_order_relaxed);
     ig_auth_result_t out = refusal(m, now_ms, r, res);
     if (out == IG_AUTH_OK) {
         if (rate_limit && m->limited && !r->resumed) out = take(a, m, r, res);

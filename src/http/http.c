@@ -51,6 +51,8 @@ typedef struct {
     int64_t start_ns;
     bool held;
     int64_t held_since_ns;
+    void (*release)(void *arg); /* ig_http_hold's, called once when the hold ends */
+    void *release_arg;
     int nhdr;
     ig_http_hdr_t hdr[IG_MAX_EXTRA_HEADERS];
     char request_id[IG_REQUEST_ID_MAX + 1];
@@ -132,6 +134,8 @@ static void init_req(ig_req_t *r, struct MHD_Connection *c, const char *url, con
     r->capture.body = NULL;
     r->capture.len = 0;
     r->hold_ns = 0;
+    r->hold_release = NULL;
+    r->hold_arg = NULL;
     r->resumed = false;
     r->held_ns = 0;
     r->srv = NULL;
@@ -212,6 +216,8 @@ static enum MHD_Result suspend(ig_http_server_t *s, ig_req_t *r, int64_t start_n
     }
     b->held = true;
     b->held_since_ns = ig_clock_mono_ns();
+    b->release = r->hold_release;
+    b->release_arg = r->hold_arg;
     b->nhdr = r->nhdr;
     memcpy(b->hdr, r->hdr, sizeof b->hdr);
     memcpy(b->request_id, r->request_id, sizeof b->request_id);
@@ -247,10 +253,12 @@ bool ig_http_may_hold(const ig_req_t *r)
     return r->srv && r->srv->holds && !r->resumed;
 }
 
-bool ig_http_hold(ig_req_t *r, int64_t delay_ns, ig_res_t *res)
+bool ig_http_hold(ig_req_t *r, int64_t delay_ns, ig_res_t *res, void (*release)(void *arg), void *arg)
 {
     if (!ig_http_may_hold(r) || !ig_holds_reserve(r->srv->holds)) return false;
     r->hold_ns = delay_ns > 0 ? delay_ns : 1;
+    r->hold_release = release;
+    r->hold_arg = arg;
     *res = MHD_YES;
     return true;
 }
@@ -398,6 +406,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     init_req(&r, c, url, method);
     if (b->held) { /* its slot is due: the timer resumed it */
         b->held = false;
+        if (b->release) b->release(b->release_arg);
         r.resumed = true;
         r.held_ns = ig_clock_mono_ns() - b->held_since_ns;
         r.nhdr = b->nhdr;
@@ -425,6 +434,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (*con_cls == NULL) return;
     if (*con_cls != &answered_marker && *con_cls != &no_body_marker) {
         body_ctx_t *b = *con_cls;
+        if (b->held && b->release) b->release(b->release_arg); /* its client left while it was held */
         free(b->buf);
         free(b);
     }

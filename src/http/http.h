@@ -64,6 +64,8 @@ typedef struct ig_req {
     /* A request held to its rate-limit slot (ratelimiter.max_delay_ms): ig_http_hold sets hold_ns, and the
      * handler runs again when it is due, with resumed set and the headers it had added kept. */
     int64_t hold_ns;
+    void (*hold_release)(void *arg);
+    void *hold_arg;
     bool resumed;
     int64_t held_ns; /* a resumed request: how long it was held (the access log names it apart) */
     struct ig_http_server *srv; /* the transport's own */
@@ -137,8 +139,9 @@ ig_res_t ig_http_no_route(ig_req_t *r);
 bool ig_http_may_hold(const ig_req_t *r);
 /* Holds r for delay_ns without a worker thread (its connection is suspended), then runs the handler on it
  * again with r->resumed set and the headers added so far kept.  True with *res set (the handler returns it
- * and queues nothing now); false when there is no room or the server is stopping. */
-bool ig_http_hold(ig_req_t *r, int64_t delay_ns, ig_res_t *res);
+ * and queues nothing now); false when there is no room or the server is stopping.  release(arg) is called
+ * exactly once when the hold ends: as the request comes back, or when its client went away meanwhile. */
+bool ig_http_hold(ig_req_t *r, int64_t delay_ns, ig_res_t *res, void (*release)(void *arg), void *arg);
 /* Adds a header to the response this request will send (value copied; at most IG_MAX_EXTRA_HEADERS). */
 void ig_http_add_header(ig_req_t *r, const char *name, const char *value);
 

@@ -131,3 +131,20 @@ test('SIGTERM with requests held: they are served at their slots, then a clean e
   assert.equal(times.length, 3);
   assertWithinLimit(times, 1, 1);
 });
+
+test('a client that leaves while its request is held gives its place back (max_held_per_token stays exact)', async () => {
+  const { srv, tok } = await setup(
+    'server:\n  threads: 1\nratelimiter:\n  max_delay_ms: 3000\n  max_held_per_token: 1\n', '1', ['--burst', '1']);
+  const get = (signal) => fetch(`${srv.url}/v1/config`, { headers: { 'X-API-Token': tok.token }, signal });
+  assert.equal((await get()).status, 200);
+  const ac = new AbortController();
+  const gone = get(ac.signal).catch((e) => e.name); // held for its slot ~1 s away
+  await sleep(150);
+  ac.abort();
+  assert.equal(await gone, 'AbortError');
+  await sleep(1400); // its slot passed: the server resumed it, found the client gone, and let the place go
+  const t0 = Date.now();
+  const r = await get(); // held again (one place per token): served at its slot, not refused
+  assert.equal(r.status, 200, await r.text());
+  assert.ok(Date.now() - t0 >= 200, 'it waited for its slot');
+});
