@@ -35,7 +35,8 @@ def cli(data_dir, args, config=None, check=True):
     argv = [BIN] + list(args) + ["--data-dir", data_dir]
     if config:
         argv += ["--config", config]
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ICEGATE_")}
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
     if check and r.returncode != 0:
         raise RuntimeError(f"icegate {' '.join(args)} failed ({r.returncode}): {r.stderr}{r.stdout}")
     return r
@@ -61,7 +62,9 @@ class Server:
 
     def start(self, timeout=20):
         self._log = open(self.log_path, "w")
-        env = dict(os.environ, ICEGATE_ADMIN_PASSWORD="engines-admin-pw-1")
+        # no inherited ICEGATE_* settings (icegate refuses one that is not a setting): only what a test configures
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ICEGATE_")}
+        env["ICEGATE_ADMIN_PASSWORD"] = "engines-admin-pw-1"
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir, "--config", self.config_path],
             stdout=self._log, stderr=subprocess.STDOUT, env=env)

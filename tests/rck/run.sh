@@ -47,6 +47,9 @@
 # requires-namespace-create left to the kit's defaults (false for tables, true for views: the reference creates a
 # table in a namespace that does not exist, but not a view); no allowed failures): the control that tells a rig problem from an icegate one. Its log is build/rck/icegate.log.
 set -euo pipefail
+# icegate refuses an ICEGATE_* variable that is not one of its settings: none is inherited (ICEGATE_BIN,
+# which names the binary under test, is read here and by nothing else).
+for v in $(compgen -e | grep '^ICEGATE_' || true); do [ "$v" = ICEGATE_BIN ] || unset "$v"; done
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 ICEGATE_BIN=${ICEGATE_BIN:-$ROOT/bin/icegate}

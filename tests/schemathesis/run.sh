@@ -16,6 +16,9 @@
 # status failure not triaged, a server that died or did not stop cleanly, a run over its time cap).
 # The last line is "schemathesis: N operations, N checks passed, N failed".
 set -uo pipefail
+# icegate refuses an ICEGATE_* variable that is not one of its settings: none is inherited (ICEGATE_BIN,
+# which names the binary under test, is read here and by nothing else).
+for v in $(compgen -e | grep '^ICEGATE_' || true); do [ "$v" = ICEGATE_BIN ] || unset "$v"; done
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 if [ -z "${ICEBERG_OPENAPI:-}" ]; then
