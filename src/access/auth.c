@@ -150,26 +150,26 @@ ig_auth_result_t ig_auth_token(const ig_auth_t *a, ig_req_t *r, bool rate_limit,
     return check_token(a, r, rate_limit, true, res);
 }
 
-int ig_auth_precheck(void *ctx, ig_req_t *r, ig_route_auth_t kind, ig_res_t *res)
+/* A route's authentication: a session and then a token for IG_ROUTE_TOKEN_OR_SESSION, a token for
+ * IG_ROUTE_TOKEN.  0, or -1 with the refusal queued. */
+static int route_auth(const ig_auth_t *a, ig_req_t *r, ig_route_auth_t kind, bool rate_limit, bool count,
+                      ig_res_t *res)
 {
-    const ig_auth_t *a = ctx;
     if (kind == IG_ROUTE_PUBLIC) return 0;
     if (kind == IG_ROUTE_TOKEN_OR_SESSION) {
         ig_session_auth_t s = ig_sessions_auth(a->sessions, r, res);
         if (s == IG_SESSION_SENT) return -1;
         if (s == IG_SESSION_OK) return 0;
     }
-    return check_token(a, r, false, false, res) == IG_AUTH_OK ? 0 : -1;
+    return check_token(a, r, rate_limit, count, res) == IG_AUTH_OK ? 0 : -1;
+}
+
+int ig_auth_precheck(void *ctx, ig_req_t *r, ig_route_auth_t kind, ig_res_t *res)
+{
+    return route_auth(ctx, r, kind, false, false, res);
 }
 
 int ig_auth_route(void *ctx, ig_req_t *r, ig_route_auth_t kind, bool rate_limit, ig_res_t *res)
 {
-    const ig_auth_t *a = ctx;
-    if (kind == IG_ROUTE_PUBLIC) return 0;
-    if (kind == IG_ROUTE_TOKEN_OR_SESSION) {
-        ig_session_auth_t s = ig_sessions_auth(a->sessions, r, res);
-        if (s == IG_SESSION_SENT) return -1;
-        if (s == IG_SESSION_OK) return 0;
-    }
-    return ig_auth_token(a, r, rate_limit, res) == IG_AUTH_OK ? 0 : -1;
+    return route_auth(ctx, r, kind, rate_limit, true, res);
 }
