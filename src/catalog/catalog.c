@@ -12,10 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
+#include "core/log.h"
 #include "http/idempotency.h"
 #include "warehouse/warehouse.h"
 
 /* ------------------------------------------------------------------ life cycle */
+
+/* Temp files older than this process are what a kill -9 mid-write left: nothing will ever rename them. */
+static void *sweep(void *arg)
+{
+    ig_catalog_t *c = arg;
+    int64_t n = ig_warehouse_sweep_temps(c->wh, c->started_s, &c->stop_sweep);
+    if (n > 0) ig_info("warehouse: removed %lld temp files left by an earlier process", (long long)n);
+    return NULL;
+}
 
 ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error_t *err)
 {
@@ -40,12 +51,18 @@ ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error
         ig_error_set(err, IG_E_INTERNAL, "out of memory");
         return NULL;
     }
+    c->started_s = ig_clock_wall_ms() / 1000;
+    c->sweeping = pthread_create(&c->sweeper, NULL, sweep, c) == 0;
     return c;
 }
 
 void ig_catalog_free(ig_catalog_t *c)
 {
     if (!c) return;
+    if (c->sweeping) {
+        atomic_store(&c->stop_sweep, true);
+        pthread_join(c->sweeper, NULL);
+    }
     cat_cache_clear(&c->cache);
     pthread_mutex_destroy(&c->cache.mu);
     pthread_mutex_destroy(&c->props_mu);

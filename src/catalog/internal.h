@@ -9,6 +9,7 @@
 
 #include <json-c/json.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,6 +67,11 @@ struct ig_catalog {
     /* GET /v1/config bodies, built once: every client calls it first, often, and it never changes. */
     char *config_body, *config_body_prefixed;
     size_t config_len, config_prefixed_len;
+    /* The sweep of temp files a killed process left in the warehouse, run once at start on its own thread. */
+    pthread_t sweeper;
+    bool sweeping;
+    _Atomic bool stop_sweep;
+    int64_t started_s;
 };
 
 /* Response variants: the ETag and the cache key both depend on them. */

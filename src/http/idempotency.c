@@ -11,6 +11,11 @@
 
 #define INFLIGHT 256                  /* keyed mutations running at once that we guard against duplicates */
 #define KEEP_MS (60 * 60 * 1000LL)    /* advertised lifetime PT30M, kept twice as long */
+/* What the store may hold, whatever the traffic (issue 10, item 4): the newest entries are kept.  A response
+ * larger than MAX_ENTRY is not kept: a retry of it runs again (and a commit's requirements refuse a repeat). */
+#define MAX_ENTRIES 100000
+#define MAX_BYTES (256LL << 20)
+#define MAX_ENTRY (8 << 20)
 
 struct ig_idempotency {
     ig_store_t *store;
@@ -97,12 +102,17 @@ static void keep_if_final(ig_idempotency_t *ik, ig_req_t *r, ig_idem_t *e, int64
 {
     int st = r->status;
     if (!((st >= 200 && st < 300) || (st >= 400 && st < 500 && st != 408 && st != 429))) return;
+    if (r->capture.len > MAX_ENTRY) {
+        ig_warn("the response for Idempotency-Key %s is %zu bytes, over %d: not kept for a replay", e->key,
+                r->capture.len, MAX_ENTRY);
+        return;
+    }
     ig_error_t err;
     e->status = st;
     e->body = r->capture.body;
     e->body_len = r->capture.len;
     e->created_at_ms = now;
-    if (ik->store->ops->idem_put(ik->store, e, now - KEEP_MS, &err))
+    if (ik->store->ops->idem_put(ik->store, e, now - KEEP_MS, MAX_ENTRIES, MAX_BYTES, &err))
         ig_warn("cannot store the response for Idempotency-Key %s: %s", e->key, err.message);
 }
 

@@ -955,7 +955,24 @@ out:
     return finish(s, db, st, rc);
 }
 
-static int sq_idem_put(ig_store_t *base, const ig_idem_t *e, int64_t expire_before_ms, ig_error_t *err)
+/* The oldest entries go until at most max_entries are left with at most max_bytes of bodies. */
+static int idem_trim(sqlite3 *db, int64_t max_entries, int64_t max_bytes, ig_error_t *err)
+{
+    sqlite3_stmt *st = prep(db,
+                            "DELETE FROM idempotency WHERE key IN (SELECT key FROM (SELECT key, row_number() OVER w AS n,"
+                            " sum(length(body)) OVER w AS total FROM idempotency"
+                            " WINDOW w AS (ORDER BY created_at DESC, key)) WHERE n > ? OR total > ?)",
+                            err);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, max_entries);
+    sqlite3_bind_int64(st, 2, max_bytes);
+    int d = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return d == SQLITE_DONE ? 0 : fail_db(err, db, "idempotency trim");
+}
+
+static int sq_idem_put(ig_store_t *base, const ig_idem_t *e, int64_t expire_before_ms, int64_t max_entries,
+                       int64_t max_bytes, ig_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)base;
     sqlite3 *db = borrow(s, err);
@@ -985,6 +1002,7 @@ static int sq_idem_put(ig_store_t *base, const ig_idem_t *e, int64_t expire_befo
         fail_db(err, db, "idempotency store");
         goto out;
     }
+    if (idem_trim(db, max_entries, max_bytes, err)) goto out;
     rc = exec(db, "COMMIT", err);
 out:
     return finish(s, db, st, rc);

@@ -155,8 +155,10 @@ typedef struct {
     /* The response stored for key, if any (NOTFOUND), not older than since_ms. */
     int (*idem_get)(ig_store_t *st, const char *key, int64_t since_ms, ig_idem_t *out, ig_error_t *err);
     /* Stores e unless the key is already there (the first finalized response wins); drops entries created
-     * before expire_before_ms. */
-    int (*idem_put)(ig_store_t *st, const ig_idem_t *e, int64_t expire_before_ms, ig_error_t *err);
+     * before expire_before_ms, then the oldest ones until at most max_entries are left holding at most
+     * max_bytes of bodies in all (the store never grows past that, whatever the traffic). */
+    int (*idem_put)(ig_store_t *st, const ig_idem_t *e, int64_t expire_before_ms, int64_t max_entries,
+                    int64_t max_bytes, ig_error_t *err);
 } ig_store_ops_t;
 
 struct ig_store {

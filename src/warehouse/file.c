@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -523,6 +524,48 @@ static int file_exists(ig_warehouse_t *wh, const char *loc, ig_error_t *err)
     return io_fail(err, "stat", rel, en);
 }
 
+/* A temp file write_metadata leaves when the process dies between create and rename: ".<name>.tmp" with
+ * <name> a metadata file's name. */
+static bool is_temp(const char *n)
+{
+    size_t len = strlen(n), suf = sizeof ".metadata.json.tmp" - 1;
+    return n[0] == '.' && len > suf + 1 && strcmp(n + len - suf, ".metadata.json.tmp") == 0;
+}
+
+/* Removes the temp files older than before_s below directory fd (closed here); data/ folders, which hold
+ * only data files, are not walked.  Stops early once *stop is set. */
+static void sweep_dir(int fd, int depth, int64_t before_s, const _Atomic bool *stop, int64_t *removed)
+{
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    struct dirent *de;
+    while (!atomic_load(stop) && (de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0) continue;
+        struct stat sb;
+        if (fstatat(dirfd(d), n, &sb, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (S_ISREG(sb.st_mode) && is_temp(n) && sb.st_mtime < before_s) {
+            if (unlinkat(dirfd(d), n, 0) == 0) ++*removed;
+        } else if (S_ISDIR(sb.st_mode) && depth < MAX_DEPTH && strcmp(n, "data") != 0) {
+            int sub = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0) sweep_dir(sub, depth + 1, before_s, stop, removed);
+        }
+    }
+    closedir(d);
+}
+
+static int64_t file_sweep_temps(ig_warehouse_t *wh, int64_t before_s, const _Atomic bool *stop)
+{
+    file_wh_t *w = (file_wh_t *)wh;
+    int64_t removed = 0;
+    int fd = openat(w->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) sweep_dir(fd, 0, before_s, stop, &removed);
+    return removed;
+}
+
 static const ig_warehouse_ops_t file_ops = {
     .scheme = "file",
     .supports = IG_WAREHOUSE_RENAME,
@@ -534,4 +577,5 @@ static const ig_warehouse_ops_t file_ops = {
     .remove = file_remove,
     .purge = file_purge,
     .exists = file_exists,
+    .sweep_temps = file_sweep_temps,
 };

@@ -94,3 +94,8 @@ int64_t ig_warehouse_next_version(const char *prev)
     return v + 1;
 }
 
+
+int64_t ig_warehouse_sweep_temps(ig_warehouse_t *w, int64_t before_s, const _Atomic bool *stop)
+{
+    return w->ops->sweep_temps ? w->ops->sweep_temps(w, before_s, stop) : 0;
+}

@@ -21,6 +21,7 @@
 #define IG_WAREHOUSE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -49,6 +50,7 @@ typedef struct {
     int (*remove)(ig_warehouse_t *w, const char *file_location, ig_error_t *err);
     int (*purge)(ig_warehouse_t *w, const char *location, ig_error_t *err);
     int (*exists)(ig_warehouse_t *w, const char *location, ig_error_t *err);
+    int64_t (*sweep_temps)(ig_warehouse_t *w, int64_t before_s, const _Atomic bool *stop);
 } ig_warehouse_ops_t;
 
 /* Every back end's warehouse starts with this. */
@@ -93,6 +95,11 @@ int ig_warehouse_default_location(ig_warehouse_t *w, const char *const *levels, 
  * nothing written, when len is over the cap. */
 int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *dir, int64_t version, const char *json,
                                 size_t len, char *out, size_t cap, ig_error_t *err);
+
+/* Removes the temp files a metadata write leaves when the process dies mid-write, older than before_s (wall
+ * clock, s): run at start, off the request path (it walks the warehouse, not its data/ folders); returns how
+ * many went.  Stops early once *stop is set. */
+int64_t ig_warehouse_sweep_temps(ig_warehouse_t *w, int64_t before_s, const _Atomic bool *stop);
 
 /* The version a new metadata file should carry after prev ("00007-....metadata.json" -> 8; "v3.metadata.json"
  * -> 4; NULL or unparsable -> 0 / 1). */

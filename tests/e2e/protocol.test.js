@@ -5,7 +5,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Server, createToken, tempDir, assertError } from './lib/harness.js';
+import { Server, createToken, tempDir, assertError, sleep } from './lib/harness.js';
 import { call } from './lib/spec.js';
 
 const schema = (fields) => ({ type: 'struct', 'schema-id': 0, fields });
@@ -274,4 +274,29 @@ test('an error quoting client text cut mid-character is still valid UTF-8 (schem
   const bytes = new Uint8Array(await r.arrayBuffer());
   const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes); // throws on invalid UTF-8
   assert.match(JSON.parse(text).error.message, /^The given warehouse does not exist: a{199}\uFFFD/);
+});
+
+test('temp files a killed process left are removed at start; data/ and other files are left alone', async () => {
+  const dir = tempDir();
+  const t = createToken(dir, 'sweep').token;
+  let s = await new Server({ dataDir: dir }).start();
+  await call(s, t, 'POST', '/v1/namespaces', { body: { namespace: ['sw'] }, status: 200 });
+  const c = await call(s, t, 'POST', '/v1/namespaces/sw/tables', { body: { name: 't', schema: schema([idCol]) }, status: 200 });
+  await s.stop();
+  const meta = path.dirname(c.json['metadata-location'].replace(/^file:\/\//, ''));
+  const data = path.join(path.dirname(meta), 'data');
+  fs.mkdirSync(data, { recursive: true });
+  const old = new Date(Date.now() - 3600e3);
+  const stale = path.join(meta, '.00001-0b9e7c3a-5d1f-4c2e-9a8b-7f6e5d4c3b2a.metadata.json.tmp');
+  const inData = path.join(data, '.00001-1b9e7c3a-5d1f-4c2e-9a8b-7f6e5d4c3b2a.metadata.json.tmp');
+  const other = path.join(meta, '.keep-me');
+  for (const f of [stale, inData, other]) { fs.writeFileSync(f, '{'); fs.utimesSync(f, old, old); }
+  s = await new Server({ dataDir: dir }).start();
+  for (let i = 0; i < 50 && fs.existsSync(stale); i++) await sleep(20);
+  assert.ok(!fs.existsSync(stale), 'the stale temp file is gone');
+  assert.ok(fs.existsSync(inData) && fs.existsSync(other), 'data/ and other files stay');
+  await call(s, t, 'GET', '/v1/namespaces/sw/tables/t', { status: 200 });
+  await sleep(200);
+  assert.match(s.ownLog(), /removed 1 temp files left by an earlier process/);
+  await s.stop();
 });

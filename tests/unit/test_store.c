@@ -909,9 +909,10 @@ static void test_idempotency_keys(void **state)
     assert_int_equal(st->ops->idem_get(st, k1, 0, &got, &err), IG_STORE_NOTFOUND);
 
     ig_idem_t first = idem(k1, "alice", 200, "{\"namespace\":[\"a\"]}", 10000);
-    assert_int_equal(st->ops->idem_put(st, &first, 0, &err), 0);
+    assert_int_equal(st->ops->idem_put(st, &first, 0, 1000, 1 << 20, &err), 0);
     ig_idem_t second = idem(k1, "alice", 409, "{\"error\":{}}", 10500);
-    assert_int_equal(st->ops->idem_put(st, &second, 0, &err), 0); /* not an error: the first one stays */
+    /* not an error: the first one stays */
+    assert_int_equal(st->ops->idem_put(st, &second, 0, 1000, 1 << 20, &err), 0);
     assert_int_equal(st->ops->idem_get(st, k1, 0, &got, &err), 0);
     assert_string_equal(got.key, k1);
     assert_string_equal(got.principal, "alice");
@@ -929,7 +930,7 @@ static void test_idempotency_keys(void **state)
 
     /* A later put expires what was created before expire_before_ms, and keeps its own entry. */
     ig_idem_t later = idem(k2, "bob", 204, "", 20000);
-    assert_int_equal(st->ops->idem_put(st, &later, 15000, &err), 0);
+    assert_int_equal(st->ops->idem_put(st, &later, 15000, 1000, 1 << 20, &err), 0);
     assert_int_equal(st->ops->idem_get(st, k1, 0, &got, &err), IG_STORE_NOTFOUND);
     assert_int_equal(st->ops->idem_get(st, k2, 0, &got, &err), 0);
     assert_string_equal(got.principal, "bob");
@@ -939,10 +940,40 @@ static void test_idempotency_keys(void **state)
     free(got.body);
     /* The expired key is free again. */
     ig_idem_t again = idem(k1, "carol", 409, "{\"error\":{}}", 21000);
-    assert_int_equal(st->ops->idem_put(st, &again, 15000, &err), 0);
+    assert_int_equal(st->ops->idem_put(st, &again, 15000, 1000, 1 << 20, &err), 0);
     assert_int_equal(st->ops->idem_get(st, k1, 0, &got, &err), 0);
     assert_string_equal(got.principal, "carol");
     assert_int_equal(got.status, 409);
+    free(got.body);
+}
+
+/* The store never holds more than max_entries entries nor max_bytes of bodies: the oldest go first. */
+static void test_idempotency_bounded(void **state)
+{
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
+    ig_error_t err;
+    char keys[6][37], body[101];
+    memset(body, 'x', 100);
+    body[100] = '\0';
+    for (int i = 0; i < 6; i++) {
+        snprintf(keys[i], sizeof keys[i], "00000000-0000-4000-8000-00000000000%d", i);
+        ig_idem_t e = idem(keys[i], "alice", 200, body, 1000 + i);
+        assert_int_equal(st->ops->idem_put(st, &e, 0, 4, 1 << 20, &err), 0);
+    }
+    ig_idem_t got;
+    for (int i = 0; i < 6; i++) {
+        int rc = st->ops->idem_get(st, keys[i], 0, &got, &err);
+        assert_int_equal(rc, i < 2 ? IG_STORE_NOTFOUND : 0); /* 4 entries at most: the 2 oldest went */
+        if (rc == 0) free(got.body);
+    }
+    /* 250 bytes of bodies at most: only the two newest 100-byte ones fit */
+    ig_idem_t e = idem("11111111-0000-4000-8000-000000000000", "alice", 200, body, 2000);
+    assert_int_equal(st->ops->idem_put(st, &e, 0, 4, 250, &err), 0);
+    assert_int_equal(st->ops->idem_get(st, keys[4], 0, &got, &err), IG_STORE_NOTFOUND);
+    assert_int_equal(st->ops->idem_get(st, keys[5], 0, &got, &err), 0);
+    free(got.body);
+    assert_int_equal(st->ops->idem_get(st, e.key, 0, &got, &err), 0);
     free(got.body);
 }
 
@@ -1084,6 +1115,7 @@ static int run_conformance(const backend_t *be)
         CASE(test_changed_sees_other_connections, be),
         CASE(test_users, be),
         CASE(test_idempotency_keys, be),
+        CASE(test_idempotency_bounded, be),
         CASE(test_reopen_keeps_data, be),
     };
     char group[64];
