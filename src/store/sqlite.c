@@ -50,6 +50,15 @@ static const char *const migrations[] = {
     "CREATE TABLE idempotency(key TEXT PRIMARY KEY, principal TEXT NOT NULL, request TEXT NOT NULL,"
     "  status INTEGER NOT NULL, body BLOB NOT NULL, created_at INTEGER NOT NULL);"
     "CREATE INDEX idempotency_created ON idempotency(created_at);",
+    /* 3: what the idempotency entries hold, kept by triggers, so a put learns it without a scan */
+    "INSERT INTO meta SELECT 'idem_count', count(*) FROM idempotency;"
+    "INSERT INTO meta SELECT 'idem_bytes', coalesce(sum(length(body)), 0) FROM idempotency;"
+    "CREATE TRIGGER idem_ins AFTER INSERT ON idempotency BEGIN"
+    "  UPDATE meta SET v = v + 1 WHERE k = 'idem_count';"
+    "  UPDATE meta SET v = v + length(NEW.body) WHERE k = 'idem_bytes'; END;"
+    "CREATE TRIGGER idem_del AFTER DELETE ON idempotency BEGIN"
+    "  UPDATE meta SET v = v - 1 WHERE k = 'idem_count';"
+    "  UPDATE meta SET v = v - length(OLD.body) WHERE k = 'idem_bytes'; END;",
 };
 
 static int fail_db(ig_error_t *err, sqlite3 *db, const char *what)
@@ -955,20 +964,33 @@ out:
     return finish(s, db, st, rc);
 }
 
-/* The oldest entries go until at most max_entries are left with at most max_bytes of bodies. */
+/* The oldest entries go until at most max_entries are left with at most max_bytes of bodies.  The totals
+ * come from meta (kept by triggers, migration 3): a put that is within them costs one indexed read; a trim
+ * deletes through the created_at index the oldest entries past the count, or one at a time past the bytes. */
 static int idem_trim(sqlite3 *db, int64_t max_entries, int64_t max_bytes, ig_error_t *err)
 {
-    sqlite3_stmt *st = prep(db,
-                            "DELETE FROM idempotency WHERE key IN (SELECT key FROM (SELECT key, row_number() OVER w AS n,"
-                            " sum(length(body)) OVER w AS total FROM idempotency"
-                            " WINDOW w AS (ORDER BY created_at DESC, key)) WHERE n > ? OR total > ?)",
-                            err);
-    if (!st) return -1;
-    sqlite3_bind_int64(st, 1, max_entries);
-    sqlite3_bind_int64(st, 2, max_bytes);
-    int d = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return d == SQLITE_DONE ? 0 : fail_db(err, db, "idempotency trim");
+    sqlite3_stmt *q = prep(db, "SELECT (SELECT v FROM meta WHERE k='idem_count'), (SELECT v FROM meta WHERE k='idem_bytes')",
+                           err);
+    sqlite3_stmt *d = prep(db,
+                           "DELETE FROM idempotency WHERE key IN"
+                           " (SELECT key FROM idempotency ORDER BY created_at, key LIMIT ?)",
+                           err);
+    int rc = q && d ? 0 : -1;
+    for (int round = 0; rc == 0 && round < 1000; round++) {
+        sqlite3_reset(q);
+        if (sqlite3_step(q) != SQLITE_ROW) {
+            rc = fail_db(err, db, "idempotency totals");
+            break;
+        }
+        int64_t n = sqlite3_column_int64(q, 0);
+        if (n <= max_entries && sqlite3_column_int64(q, 1) <= max_bytes) break;
+        sqlite3_reset(d);
+        sqlite3_bind_int64(d, 1, n > max_entries ? n - max_entries : 1);
+        if (sqlite3_step(d) != SQLITE_DONE) rc = fail_db(err, db, "idempotency trim");
+    }
+    sqlite3_finalize(q);
+    sqlite3_finalize(d);
+    return rc;
 }
 
 static int sq_idem_put(ig_store_t *base, const ig_idem_t *e, int64_t expire_before_ms, int64_t max_entries,
