@@ -131,6 +131,7 @@ static int start_http(server_t *s)
         .access_log = cfg->log_access,
         .slow_request_ms = cfg->slow_request_ms,
         .before_body = ig_router_before_body,
+        .gate_slots = cfg->threads, /* catalog mutations; the pool gets one more worker than them */
         .hold = cfg->ratelimiter_enabled && cfg->ratelimit_max_delay_ms > 0 && cfg->ratelimit_max_held > 0,
     };
     ig_error_t err;

@@ -132,7 +132,7 @@ static ig_auth_result_t check_token(const ig_auth_t *a, ig_req_t *r, bool rate_l
     if (out == IG_AUTH_OK) {
         if (rate_limit && m->limited && !r->resumed) out = take(a, m, r, res);
         /* counted when served: a held request is noted when it comes back */
-        if (out != IG_AUTH_HELD && count)
+        if (out != IG_AUTH_HELD && count && !r->counted)
             ig_token_runtime_note(m->state, now_ms, have_addr ? addr : NULL, out == IG_AUTH_LIMITED);
         if (out == IG_AUTH_OK) {
             r->who.ok = true;

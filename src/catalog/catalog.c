@@ -337,6 +337,11 @@ ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
     int k = n - base;
     /* Only a mutation the route has is keyed: any other method gets its 405, never a key's answer. */
     const pattern_t *pt = pattern_of(t, k);
+    /* Mutations (commits, creates, drops with purge: the requests that can take long) pass the transport's
+     * gate, so they never occupy every worker (a metrics report is neither long nor a change). */
+    ig_res_t parked;
+    if (pt && (pt->mutations & r->method) && !strstr(pt->tpl, "/metrics") && !ig_http_gate(r, &parked))
+        return parked;
     const char *ik = pt && (pt->mutations & r->method) ? ig_http_header(r, "Idempotency-Key") : NULL;
     if (ik) {
         keyed_t kd = {c, t, k};

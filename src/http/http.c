@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,15 @@ struct ig_http_server {
     ig_holds_t *holds; /* requests held to their rate-limit slot; NULL when holding is off */
     ig_http_handler_t before_body;
     int64_t request_ns; /* server.request_timeout */
+    /* The mutation gate (ig_http_gate): slots in use, and the parked requests in arrival order (a ring with
+     * room for every connection). */
+    struct {
+        pthread_mutex_t mu;
+        int slots, in_use;
+        void **ring; /* body_ctx_t * */
+        size_t cap, head, n;
+        bool stopping;
+    } gate;
 };
 
 /* A request's state between calls: its body, and while it is held, what its response already carries. */
@@ -50,6 +60,8 @@ typedef struct {
     bool too_big, has_body;
     int64_t start_ns;
     bool held;
+    bool parked, gate_slot; /* waiting for the mutation gate; handed a slot as it was woken */
+    struct MHD_Connection *conn;
     int64_t held_since_ns;
     void (*release)(void *arg); /* ig_http_hold's, called once when the hold ends */
     void *release_arg;
@@ -137,6 +149,11 @@ static void init_req(ig_req_t *r, struct MHD_Connection *c, const char *url, con
     r->hold_release = NULL;
     r->hold_arg = NULL;
     r->resumed = false;
+    r->counted = false;
+    r->gate_slot = false;
+    r->parked = false;
+    r->con_cls = NULL;
+    r->start_ns = 0;
     r->held_ns = 0;
     r->srv = NULL;
 }
@@ -201,26 +218,36 @@ static void finish(ig_http_server_t *s, ig_req_t *r, int64_t start_ns)
     ig_log_access(&a);
 }
 
+/* What r must keep while its connection is suspended (held or parked): its body context (made for a request
+ * without a body) with the headers its response carries so far and its id.  NULL when out of memory. */
+static body_ctx_t *keep_for_resume(ig_req_t *r)
+{
+    body_ctx_t *b = *r->con_cls;
+    if (b == (void *)&answered_marker || b == (void *)&no_body_marker) {
+        if (!(b = calloc(1, sizeof *b))) return NULL;
+        b->start_ns = r->start_ns;
+        *r->con_cls = b;
+    }
+    b->conn = r->conn;
+    b->nhdr = r->nhdr;
+    memcpy(b->hdr, r->hdr, sizeof b->hdr);
+    memcpy(b->request_id, r->request_id, sizeof b->request_id);
+    return b;
+}
+
 /* The handler asked to hold r (ig_http_hold): keep what the response carries so far, suspend the connection
  * (no worker thread waits on it) and have the timer resume it when its slot is due. */
-static enum MHD_Result suspend(ig_http_server_t *s, ig_req_t *r, int64_t start_ns, void **con_cls)
+static enum MHD_Result suspend(ig_http_server_t *s, ig_req_t *r)
 {
-    body_ctx_t *b = *con_cls;
-    if (b == (void *)&answered_marker || b == (void *)&no_body_marker) {
-        if (!(b = calloc(1, sizeof *b))) {
-            ig_holds_add(s->holds, 0, NULL); /* gives the reserved room back: a NULL item is skipped */
-            return MHD_NO;
-        }
-        b->start_ns = start_ns;
-        *con_cls = b;
+    body_ctx_t *b = keep_for_resume(r);
+    if (!b) {
+        ig_holds_add(s->holds, 0, NULL); /* gives the reserved room back: a NULL item is skipped */
+        return MHD_NO;
     }
     b->held = true;
     b->held_since_ns = ig_clock_mono_ns();
     b->release = r->hold_release;
     b->release_arg = r->hold_arg;
-    b->nhdr = r->nhdr;
-    memcpy(b->hdr, r->hdr, sizeof b->hdr);
-    memcpy(b->request_id, r->request_id, sizeof b->request_id);
     MHD_suspend_connection(r->conn);
     ig_holds_add(s->holds, ig_clock_mono_ns() + r->hold_ns, r->conn); /* room reserved by ig_http_hold */
     return MHD_YES;
@@ -231,15 +258,76 @@ static void wake(void *conn)
     if (conn) MHD_resume_connection(conn);
 }
 
+/* ---- the mutation gate ---- */
+
+/* A slot goes back: to the first parked request (woken with it), else to the pool. */
+static void gate_leave(ig_http_server_t *s)
+{
+    body_ctx_t *next = NULL;
+    pthread_mutex_lock(&s->gate.mu);
+    if (s->gate.n) {
+        next = s->gate.ring[s->gate.head];
+        s->gate.head = (s->gate.head + 1) % s->gate.cap;
+        s->gate.n--;
+        next->gate_slot = true;
+    } else {
+        s->gate.in_use--;
+    }
+    pthread_mutex_unlock(&s->gate.mu);
+    if (next) MHD_resume_connection(next->conn);
+}
+
+bool ig_http_gate(ig_req_t *r, ig_res_t *res)
+{
+    ig_http_server_t *s = r->srv;
+    if (!s || !s->gate.slots || r->gate_slot) return true;
+    pthread_mutex_lock(&s->gate.mu);
+    bool go = s->gate.stopping || s->gate.in_use < s->gate.slots || s->gate.n == s->gate.cap;
+    body_ctx_t *b = go ? NULL : keep_for_resume(r);
+    if (go || !b) {
+        s->gate.in_use++;
+        r->gate_slot = true;
+    } else { /* parked under the lock, so a slot given back now finds it */
+        b->parked = true;
+        MHD_suspend_connection(r->conn);
+        s->gate.ring[(s->gate.head + s->gate.n) % s->gate.cap] = b;
+        s->gate.n++;
+        r->parked = true;
+        *res = MHD_YES;
+    }
+    pthread_mutex_unlock(&s->gate.mu);
+    return !r->parked;
+}
+
+/* Wakes every parked request (they run without a slot from then on): the server is stopping. */
+static void gate_stop(ig_http_server_t *s)
+{
+    if (!s->gate.slots) return;
+    pthread_mutex_lock(&s->gate.mu);
+    s->gate.stopping = true;
+    while (s->gate.n) {
+        body_ctx_t *b = s->gate.ring[s->gate.head];
+        s->gate.head = (s->gate.head + 1) % s->gate.cap;
+        s->gate.n--;
+        MHD_resume_connection(b->conn);
+    }
+    pthread_mutex_unlock(&s->gate.mu);
+}
+
 /* Runs the handler on a complete request; every line it logs names the request. */
 static enum MHD_Result serve(ig_http_server_t *s, ig_req_t *r, int64_t start_ns, void **con_cls)
 {
     r->srv = s;
+    r->con_cls = con_cls;
+    r->start_ns = start_ns;
     ig_log_set_request(r->request_id);
     ig_res_t res = s->handler(s->ctx, r);
     enum MHD_Result out = (enum MHD_Result)res;
-    if (r->hold_ns > 0 && r->status == 0) {
-        out = suspend(s, r, start_ns, con_cls);
+    if (r->gate_slot) gate_leave(s);
+    if (r->parked) {
+        out = MHD_YES; /* comes back when the gate has a slot for it */
+    } else if (r->hold_ns > 0 && r->status == 0) {
+        out = suspend(s, r);
     } else {
         if (r->hold_ns > 0) ig_holds_add(s->holds, 0, NULL); /* answered after all: the room goes back */
         finish(s, r, start_ns);
@@ -404,11 +492,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return ok;
     }
     init_req(&r, c, url, method);
-    if (b->held) { /* its slot is due: the timer resumed it */
-        b->held = false;
-        if (b->release) b->release(b->release_arg);
+    if (b->held || b->parked) { /* its rate-limit slot is due (the timer), or a gate slot is its (gate_leave) */
         r.resumed = true;
-        r.held_ns = ig_clock_mono_ns() - b->held_since_ns;
+        r.counted = b->parked; /* a parked request was authenticated and counted before it was parked */
+        if (b->held) {
+            if (b->release) b->release(b->release_arg);
+            b->release = NULL;
+            r.held_ns = ig_clock_mono_ns() - b->held_since_ns;
+        }
+        r.gate_slot = b->gate_slot;
+        b->held = b->parked = b->gate_slot = false;
         r.nhdr = b->nhdr;
         memcpy(r.hdr, b->hdr, sizeof r.hdr);
         memcpy(r.request_id, b->request_id, sizeof r.request_id);
@@ -435,6 +528,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (*con_cls != &answered_marker && *con_cls != &no_body_marker) {
         body_ctx_t *b = *con_cls;
         if (b->held && b->release) b->release(b->release_arg); /* its client left while it was held */
+        if (b->gate_slot) gate_leave(cls);                       /* ... or as the gate woke it */
         free(b->buf);
         free(b);
     }
@@ -544,6 +638,14 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
     s->access_log = o->access_log;
     s->slow_ns = (int64_t)o->slow_request_ms * IG_NS_PER_MS;
     s->before_body = o->before_body;
+    pthread_mutex_init(&s->gate.mu, NULL);
+    s->gate.slots = o->gate_slots;
+    s->gate.cap = (size_t)o->max_connections;
+    if (s->gate.slots && !(s->gate.ring = calloc(s->gate.cap, sizeof *s->gate.ring))) {
+        free(s);
+        ig_error_set(err, IG_E_INTERNAL, "out of memory");
+        return NULL;
+    }
     s->request_ns = (int64_t)o->request_timeout_s * 1000000000;
     int fd = listen_socket(o, &s->port, err);
     if (fd < 0) {
@@ -553,9 +655,9 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
     /* MHD_USE_ITC: MHD_quiesce_daemon() refuses to work in thread-pool mode without it (it logs "requires
      * MHD_USE_ITC" and keeps accepting), and SIGTERM must stop new connections while requests finish. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (o->hold || o->gate_slots) flags |= MHD_ALLOW_SUSPEND_RESUME;
     if (o->hold) {
         /* A held request pins its connection, so there are never more than max_connections of them. */
-        flags |= MHD_ALLOW_SUSPEND_RESUME;
         if (!(s->holds = ig_holds_new((size_t)o->max_connections, wake))) {
             close(fd);
             free(s);
@@ -568,7 +670,7 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
         (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)o->threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->connection_timeout_s,
+        (unsigned)(o->threads + (o->gate_slots ? 1 : 0)), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->max_header_bytes + 4096, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->max_connections_per_ip,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
@@ -602,9 +704,12 @@ void ig_http_stop(ig_http_server_t *s)
     if (!s) return;
     /* Held requests are resumed at their slots first (at most max_delay_ms): libmicrohttpd must not be
      * stopped with suspended connections, and each of them is served as it would have been. */
+    gate_stop(s);
     ig_holds_stop(s->holds);
     if (s->daemon) MHD_stop_daemon(s->daemon);
     ig_holds_free(s->holds);
+    free(s->gate.ring);
+    pthread_mutex_destroy(&s->gate.mu);
     free(s);
 }
 

@@ -67,6 +67,11 @@ typedef struct ig_req {
     void (*hold_release)(void *arg);
     void *hold_arg;
     bool resumed;
+    bool counted;   /* authenticated and counted in an earlier pass (a request back from the mutation gate) */
+    bool gate_slot; /* holds one of the mutation gate's slots (ig_http_gate); given back after the handler */
+    bool parked;    /* ig_http_gate parked it: the handler queued nothing and it comes back later */
+    void **con_cls; /* the transport's own */
+    int64_t start_ns;
     int64_t held_ns; /* a resumed request: how long it was held (the access log names it apart) */
     struct ig_http_server *srv; /* the transport's own */
     /* When set, ig_http_send also keeps a copy of the response body here (malloc'd; the caller frees). */
@@ -97,6 +102,7 @@ typedef struct {
     bool access_log; /* one line per completed request (log.access) */
     int slow_request_ms; /* a slower request is logged at warn even with the access log off */
     bool hold;           /* requests may be held (ratelimiter.max_delay_ms > 0) */
+    int gate_slots;      /* ig_http_gate's slots (0: no gate); the pool then has threads + 1 workers */
     /* Called, with the handler's ctx, once the headers of a request that has a body are in and before any of
      * the body is read (NULL: none): it may queue a refusal (a 401 for a request that will never be served),
      * so a client without a valid token cannot make the server buffer a body.  Queuing nothing lets the body
@@ -142,6 +148,11 @@ bool ig_http_may_hold(const ig_req_t *r);
  * and queues nothing now); false when there is no room or the server is stopping.  release(arg) is called
  * exactly once when the hold ends: as the request comes back, or when its client went away meanwhile. */
 bool ig_http_hold(ig_req_t *r, int64_t delay_ns, ig_res_t *res, void (*release)(void *arg), void *arg);
+/* The mutation gate: at most server.threads requests run a handler that calls this at once, so one worker
+ * thread of the pool (which has one more) is always free for /healthz and every other request, however long
+ * commits take.  True: r holds a slot until its handler returns.  False: r is parked without a worker
+ * thread (*res set, queue nothing) and comes back to its handler when a slot frees, in arrival order. */
+bool ig_http_gate(ig_req_t *r, ig_res_t *res);
 /* Adds a header to the response this request will send (value copied; at most IG_MAX_EXTRA_HEADERS). */
 void ig_http_add_header(ig_req_t *r, const char *name, const char *value);
 

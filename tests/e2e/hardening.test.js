@@ -3,7 +3,8 @@
 // block a worker; framing a proxy could read another way is refused; one metadata size cap on both paths;
 // integers outside int64 are refused, never clamped; libmicrohttpd's messages go through the logger; the
 // credentials of a request with a body are checked before the body is read; connections per client address
-// are capped, and a body must arrive within server.request_timeout; console password guessing is throttled.
+// are capped, and a body must arrive within server.request_timeout; console password guessing is throttled;
+// long commits never take every worker.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -310,6 +311,50 @@ test('login brute force: after 5 failures each guess waits longer (429 + Retry-A
     const log = srv.ownLog();
     assert.match(log, /warn  console: failed login for user 'admin' \(6 in a row\): refused for the next 1 s/);
     assert.ok(!/guess-/.test(log), 'a password never reaches the log');
+  } finally {
+    await srv.stop();
+  }
+});
+
+// Item 15: long commits never occupy every worker; /healthz is answered while they run.
+test('/healthz answers while commits on big metadata run: mutations pass a gate of server.threads slots', async () => {
+  const dataDir = tempDir();
+  const tok = createToken(dataDir, 'big');
+  // one worker for mutations, and the pool's extra one for everything else
+  const srv = await new Server({ dataDir, config: 'server:\n  threads: 1\n  max_body_bytes: 16M\n' }).start();
+  try {
+    const headers = { 'Content-Type': 'application/json' };
+    await srv.req('POST', '/v1/namespaces', { token: tok.token, body: { namespace: ['big'] } });
+    await srv.req('POST', '/v1/namespaces/big/tables', { token: tok.token,
+      body: { name: 't', schema: { type: 'struct', fields: [{ id: 1, name: 'id', type: 'long', required: false }] } } });
+    const blob = 'x'.repeat(1 << 20);
+    for (let i = 0; i < 3; i++) { // ~24 MB of properties: every later commit parses and writes all of it
+      const updates = {};
+      for (let j = 0; j < 8; j++) updates[`p${i}_${j}`] = blob;
+      const r = await srv.req('POST', '/v1/namespaces/big/tables/t', { token: tok.token, headers,
+        body: JSON.stringify({ requirements: [], updates: [{ action: 'set-properties', updates }] }) });
+      assert.equal(r.status, 200, r.text.slice(0, 200));
+    }
+    const commit = (n) => srv.req('POST', '/v1/namespaces/big/tables/t', { token: tok.token, headers,
+      body: JSON.stringify({ requirements: [], updates: [{ action: 'set-properties', updates: { n: String(n) } }] }),
+      headers: { ...headers, 'X-Request-Id': `commit-${n}` } });
+    const commits = [commit(1), commit(2)];
+    await sleep(30); // both sent: one runs, one waits at the gate
+    // a new connection, as a probe opens one (a kept-alive one belongs to the worker that accepted it)
+    const health = raw(srv.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: probe\r\nConnection: close\r\n\r\n');
+    const [c1, c2, h] = await Promise.all([...commits, health]);
+    assert.deepEqual([c1.status, c2.status], [200, 200]);
+    assert.match(h, /^HTTP\/1\.1 200 /);
+    // The order on the server's own clock (the access line is written when the response is queued): the
+    // probe was answered before either commit finished, not after the first one freed the only worker.
+    await sleep(300);
+    const at = (id) => {
+      const line = srv.ownLog().split('\n').find((l) => l.includes(`requestId=${id}`));
+      assert.ok(line, `no access line for ${id}`);
+      return Date.parse(line.split(' ')[0]);
+    };
+    assert.ok(at('probe') < Math.min(at('commit-1'), at('commit-2')),
+      `healthz at ${at('probe')}, commits at ${at('commit-1')} and ${at('commit-2')}`);
   } finally {
     await srv.stop();
   }
