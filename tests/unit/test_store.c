@@ -957,7 +957,8 @@ static void test_idempotency_bounded(void **state)
     memset(body, 'x', 100);
     body[100] = '\0';
     for (int i = 0; i < 6; i++) {
-        snprintf(keys[i], sizeof keys[i], "00000000-0000-4000-8000-00000000000%d", i);
+        memcpy(keys[i], "00000000-0000-4000-8000-000000000000", 37);
+        keys[i][35] = (char)('0' + i);
         ig_idem_t e = idem(keys[i], "alice", 200, body, 1000 + i);
         assert_int_equal(st->ops->idem_put(st, &e, 0, 4, 1 << 20, &err), 0);
     }
