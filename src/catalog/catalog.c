@@ -171,7 +171,7 @@ static ig_res_t route_namespaces(call_t *k, seg_t *s, int n)
 typedef struct {
     const char *segs[5]; /* NULL ends */
     const char *tpl;
-    unsigned mutations; /* which of POST and DELETE the route has: only those reach the Idempotency-Key layer */
+    unsigned mutations; /* which of POST and DELETE change something: keyed (Idempotency-Key) and gated */
 } pattern_t;
 
 #define NS_TPL "/v1/{prefix}/namespaces/{namespace}"
@@ -186,7 +186,8 @@ static const pattern_t patterns[] = {
     {{"namespaces", "*", "views"}, NS_TPL "/views", P},
     {{"namespaces", "*", "register-view"}, NS_TPL "/register-view", P},
     {{"namespaces", "*", "tables", "*"}, NS_TPL "/tables/{table}", P | D},
-    {{"namespaces", "*", "tables", "*", "metrics"}, NS_TPL "/tables/{table}/metrics", P},
+    /* a report changes nothing: neither keyed nor gated */
+    {{"namespaces", "*", "tables", "*", "metrics"}, NS_TPL "/tables/{table}/metrics", 0},
     {{"namespaces", "*", "tables", "*", "credentials"}, NS_TPL "/tables/{table}/credentials", 0},
     {{"namespaces", "*", "tables", "*", "unregister"}, NS_TPL "/tables/{table}/unregister", P},
     {{"namespaces", "*", "views", "*"}, NS_TPL "/views/{view}", P | D},
@@ -338,10 +339,9 @@ ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
     /* Only a mutation the route has is keyed: any other method gets its 405, never a key's answer. */
     const pattern_t *pt = pattern_of(t, k);
     /* Mutations (commits, creates, drops with purge: the requests that can take long) pass the transport's
-     * gate, so they never occupy every worker (a metrics report is neither long nor a change). */
+     * gate, so they never occupy every worker. */
     ig_res_t parked;
-    if (pt && (pt->mutations & r->method) && !strstr(pt->tpl, "/metrics") && !ig_http_gate(r, &parked))
-        return parked;
+    if (pt && (pt->mutations & r->method) && !ig_http_gate(r, &parked)) return parked;
     const char *ik = pt && (pt->mutations & r->method) ? ig_http_header(r, "Idempotency-Key") : NULL;
     if (ik) {
         keyed_t kd = {c, t, k};

@@ -62,9 +62,9 @@ static json_object *dropped_files(json_object *cur, const char *cur_loc, json_ob
     json_object_object_get_ex(next, "metadata-log", &nlog);
     json_object_object_get_ex(cur, "metadata-log", &olog);
     json_object *out = json_object_new_array();
-    size_t on_ = olog ? json_object_array_length(olog) : 0;
-    for (size_t i = 0; i <= on_; i++) {
-        const char *f = i < on_ ? cat_meta_str(json_object_array_get_idx(olog, i), "metadata-file") : cur_loc;
+    size_t olen = olog ? json_object_array_length(olog) : 0;
+    for (size_t i = 0; i <= olen; i++) {
+        const char *f = i < olen ? cat_meta_str(json_object_array_get_idx(olog, i), "metadata-file") : cur_loc;
         bool kept = !f;
         for (size_t j = 0; !kept && nlog && j < json_object_array_length(nlog); j++) {
             const char *g = cat_meta_str(json_object_array_get_idx(nlog, j), "metadata-file");

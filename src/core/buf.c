@@ -1,6 +1,8 @@
 /* buf — see buf.h. */
 #include "core/buf.h"
 
+#include "core/util.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,27 +62,48 @@ void ig_buf_append(ig_buf_t *b, const void *p, size_t n)
     b->data[b->len] = '\0';
 }
 
-void ig_buf_json_string(ig_buf_t *b, const char *s, size_t n)
+size_t ig_json_quote(const char *s, size_t n, char *out, size_t cap)
 {
     static const char hex[] = "0123456789abcdef";
-    if (!reserve(b, n + 2)) return;
-    b->data[b->len++] = '"';
-    size_t run = 0; /* bytes that need no escape, copied in one go */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
-        ig_buf_append(b, s + run, i - run);
-        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
-        size_t el = 2;
-        if (ch < 0x20) {
-            esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[ch >> 4], esc[5] = hex[ch & 15];
-            el = 6;
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    size_t o = 0;
+    if (cap < 3) return 0;
+    out[o++] = '"';
+    while (p < end && o + 7 < cap) {
+        unsigned char ch = *p;
+        if (ch >= 0x80) {
+            size_t len = ig_utf8_len(p, (size_t)(end - p));
+            if (len && o + len + 1 < cap) {
+                memcpy(out + o, p, len);
+                o += len;
+                p += len;
+                continue;
+            }
+            memcpy(out + o, "\\ufffd", 6); /* not a whole UTF-8 sequence: the body stays valid UTF-8 */
+            o += 6;
+        } else if (ch == '"' || ch == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)ch;
+        } else if (ch < 0x20) {
+            memcpy(out + o, "\\u00", 4);
+            out[o + 4] = hex[ch >> 4];
+            out[o + 5] = hex[ch & 15];
+            o += 6;
+        } else {
+            out[o++] = (char)ch;
         }
-        ig_buf_append(b, esc, el);
-        run = i + 1;
+        p++;
     }
-    ig_buf_append(b, s + run, n - run);
-    ig_buf_append(b, "\"", 1);
+    out[o++] = '"';
+    return o;
+}
+
+void ig_buf_json_string(ig_buf_t *b, const char *s, size_t n)
+{
+    size_t cap = 6 * n + 8; /* every byte escaped at worst, the quotes, and ig_json_quote's margin */
+    if (!reserve(b, cap)) return;
+    b->len += ig_json_quote(s, n, b->data + b->len, cap);
+    b->data[b->len] = '\0';
 }
 
 char *ig_buf_take(ig_buf_t *b, size_t *len)

@@ -123,6 +123,14 @@ void ig_holds_add(ig_holds_t *h, int64_t due_ns, void *item)
     pthread_mutex_unlock(&h->mu);
 }
 
+void ig_holds_unreserve(ig_holds_t *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->reserved--;
+    if (h->stopping) pthread_cond_signal(&h->cv); /* the thread may be waiting for this one to land */
+    pthread_mutex_unlock(&h->mu);
+}
+
 size_t ig_holds_count(ig_holds_t *h)
 {
     pthread_mutex_lock(&h->mu);

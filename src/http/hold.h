@@ -21,6 +21,8 @@ ig_holds_t *ig_holds_new(size_t cap, void (*wake)(void *item));
 bool ig_holds_reserve(ig_holds_t *h);
 /* Wakes item at due_ns (monotonic), in the room reserved before; never fails. */
 void ig_holds_add(ig_holds_t *h, int64_t due_ns, void *item);
+/* Gives reserved room back unused (the request was answered, or could not be suspended after all). */
+void ig_holds_unreserve(ig_holds_t *h);
 /* Held right now. */
 size_t ig_holds_count(ig_holds_t *h);
 /* Takes no more adds, wakes what is held at its due time (at most max_delay_ms away) and joins the thread

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -241,7 +242,7 @@ static enum MHD_Result suspend(ig_http_server_t *s, ig_req_t *r)
 {
     body_ctx_t *b = keep_for_resume(r);
     if (!b) {
-        ig_holds_add(s->holds, 0, NULL); /* gives the reserved room back: a NULL item is skipped */
+        ig_holds_unreserve(s->holds);
         return MHD_NO;
     }
     b->held = true;
@@ -255,7 +256,7 @@ static enum MHD_Result suspend(ig_http_server_t *s, ig_req_t *r)
 
 static void wake(void *conn)
 {
-    if (conn) MHD_resume_connection(conn);
+    MHD_resume_connection(conn);
 }
 
 /* ---- the mutation gate ---- */
@@ -329,7 +330,7 @@ static enum MHD_Result serve(ig_http_server_t *s, ig_req_t *r, int64_t start_ns,
     } else if (r->hold_ns > 0 && r->status == 0) {
         out = suspend(s, r);
     } else {
-        if (r->hold_ns > 0) ig_holds_add(s->holds, 0, NULL); /* answered after all: the room goes back */
+        if (r->hold_ns > 0) ig_holds_unreserve(s->holds); /* answered after all: the room goes back */
         finish(s, r, start_ns);
     }
     ig_log_set_request(NULL);
@@ -754,46 +755,6 @@ ig_res_t ig_http_json(ig_req_t *r, int status, json_object *o)
     return res;
 }
 
-/* Writes s as a JSON string body (quotes included) into out; returns bytes written.  Always valid UTF-8: a
- * message that quotes client text cut at a byte count (%.200s) may end in half a character, and a body that
- * is not UTF-8 is one no JSON parser takes, so any byte that does not start a whole sequence is U+FFFD. */
-static size_t json_quote(const char *s, char *out, size_t cap)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t n = 0, left = strlen(s);
-    if (cap < 3) return 0;
-    out[n++] = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p && n + 7 < cap; p++, left--) {
-        unsigned char ch = *p;
-        if (ch >= 0x80) {
-            size_t len = ig_utf8_len(p, left);
-            if (len && n + len + 1 < cap) {
-                memcpy(out + n, p, len);
-                n += len;
-                p += len - 1;
-                left -= len - 1;
-            } else {
-                memcpy(out + n, "\\ufffd", 6);
-                n += 6;
-            }
-        } else if (ch == '"' || ch == '\\') {
-            out[n++] = '\\';
-            out[n++] = (char)ch;
-        } else if (ch < 0x20) {
-            out[n++] = '\\';
-            out[n++] = 'u';
-            out[n++] = '0';
-            out[n++] = '0';
-            out[n++] = hex[ch >> 4];
-            out[n++] = hex[ch & 15];
-        } else {
-            out[n++] = (char)ch;
-        }
-    }
-    out[n++] = '"';
-    return n;
-}
-
 /* The Iceberg error body for kind with message msg. */
 static ig_res_t send_error(ig_req_t *r, ig_errkind_t kind, const char *msg)
 {
@@ -801,7 +762,7 @@ static ig_res_t send_error(ig_req_t *r, ig_errkind_t kind, const char *msg)
     int status = ig_error_kind_status(kind);
     r->err_type = ig_error_kind_type(kind);
     snprintf(r->err_msg, sizeof r->err_msg, "%s", msg);
-    size_t q = json_quote(msg, quoted, sizeof quoted);
+    size_t q = ig_json_quote(msg, strlen(msg), quoted, sizeof quoted);
     int n = snprintf(body, sizeof body, "{\"error\":{\"message\":%.*s,\"type\":\"%s\",\"code\":%d}}", (int)q, quoted,
                      ig_error_kind_type(kind), status);
     if (n < 0 || (size_t)n >= sizeof body) n = (int)strlen(body);
