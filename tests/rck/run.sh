@@ -80,6 +80,15 @@ if [ -z "${RCK_INSIDE:-}" ]; then
   export ICEGATE_BIN
   rm -rf "$RUN" "$OUT/reports" "$OUT/launcher.txt" "$OUT/icegate.log" "$OUT/results.tsv"
   mkdir -p "$RUN/tmp" "$RUN/data" "$OUT/reports"
+  # A private /tmp would hide a clone, its jars or its binary that live under /tmp themselves.
+  if [ "$RCK_ISOLATION" = auto ]; then
+    for p in "$ROOT" "$JARS" "$OUT" "$ICEGATE_BIN"; do
+      case "$(readlink -f "$p" 2>/dev/null || echo "$p")/" in
+        /tmp/*) RCK_ISOLATION=shared-tmp
+          echo "rck: $p is under /tmp, which a private /tmp would hide: RCK_ISOLATION=shared-tmp" >&2 ;;
+      esac
+    done
+  fi
   if [ "$RCK_ISOLATION" = auto ] || [ "$RCK_ISOLATION" = namespace ]; then
     for ns in "unshare --mount --propagation private" "unshare --user --map-root-user --mount --propagation private"; do
       # shellcheck disable=SC2086  # $ns is a command line
