@@ -42,6 +42,8 @@ ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error
         free(c);
         return NULL;
     }
+    c->allow_overlap = cfg->allow_location_overlap;
+    cat_loc_init(c);
     pthread_mutex_init(&c->props_mu, NULL);
     pthread_mutex_init(&c->cache.mu, NULL);
     for (int i = 0; i < COMMIT_STRIPES; i++) pthread_mutex_init(&c->commit_mu[i], NULL);
@@ -68,6 +70,7 @@ void ig_catalog_free(ig_catalog_t *c)
     pthread_mutex_destroy(&c->props_mu);
     for (int i = 0; i < COMMIT_STRIPES; i++) pthread_mutex_destroy(&c->commit_mu[i]);
     ig_idempotency_free(c->idem);
+    cat_loc_free(c);
     ig_warehouse_close(c->wh);
     free(c->config_body);
     free(c->config_body_prefixed);

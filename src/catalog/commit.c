@@ -31,10 +31,21 @@ typedef struct {
     char cur[IG_LOCATION_MAX];
     char next[IG_LOCATION_MAX];
     bool written;
+    char base[IG_LOCATION_MAX + 1]; /* the new version's location (trailing '/'), held from write to swap */
+    bool locked;
+    bool check_overlap; /* a create or a set-location: the store checks base against other objects */
     char *body; /* the response for the new version */
     size_t len, meta_off, meta_len;
     json_object *drop; /* metadata files to delete once the commit is in (strings), or NULL */
 } change_t;
+
+/* Gives the change's location back (loclock.c). */
+static void change_release(ig_catalog_t *c, change_t *ch)
+{
+    const char *bases[1] = {ch->base};
+    if (ch->locked) cat_loc_unlock(c, bases, 1);
+    ch->locked = false;
+}
 
 static void change_undo(ig_catalog_t *c, change_t *ch)
 {
@@ -44,6 +55,7 @@ static void change_undo(ig_catalog_t *c, change_t *ch)
             ig_warn("catalog: cannot remove %s: %s", ch->next, e.message);
         ch->written = false;
     }
+    change_release(c, ch);
     free(ch->body);
     ch->body = NULL;
     json_object_put(ch->drop);
@@ -112,6 +124,9 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
     } else if (kind == IG_OBJ_VIEW) {
         return cat_no_object(err, kind, ch->ns, ch->name);
     }
+    char cur_base[IG_LOCATION_MAX + 1] = "";
+    ig_error_t scratch;
+    if (cur && cat_base_of(c, cur, cur_base, &scratch)) cur_base[0] = '\0';
     int64_t now = ig_clock_wall_ms();
     if (kind == IG_OBJ_VIEW)
         rc = ig_viewmeta_commit(cur, ch->reqs, ch->updates, now, &next, err);
@@ -123,13 +138,14 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
         if (ig_error_status(err) == 404) cat_no_object(err, kind, ch->ns, ch->name);
         return -1;
     }
-    char canon[IG_LOCATION_MAX];
-    const char *loc = cat_meta_str(next, "location");
-    if (!loc || ig_warehouse_canonical(c->wh, loc, canon, sizeof canon, err)) {
-        if (!loc) ig_error_set(err, IG_E_BAD_REQUEST, "metadata has no location");
+    const char *bases[1] = {ch->base};
+    if (cat_base_of(c, next, ch->base, err) ||
+        (cat_loc_lock(c, bases, 1, false) && ig_error_set(err, IG_E_INTERNAL, "out of memory"))) {
         json_object_put(next);
         return -1;
     }
+    ch->locked = true;
+    ch->check_overlap = !c->allow_overlap && strcmp(cur_base, ch->base) != 0;
     const char *text = ig_tablemeta_to_string(next);
     size_t tl = strlen(text);
     rc = cat_write_metadata(c, next, ig_warehouse_next_version(ch->exists ? ch->cur : NULL), text, tl, ch->next,
@@ -198,7 +214,9 @@ static int commit_changes_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind
                                     .name = chs[i].name,
                                     .kind = kind,
                                     .expected_location = chs[i].exists ? chs[i].cur : NULL,
-                                    .new_location = chs[i].next};
+                                    .new_location = chs[i].next,
+                                    .new_base = chs[i].base,
+                                    .check_overlap = chs[i].check_overlap};
         }
         if (k->st->ops->obj_swap(k->st, sw, n, err) == 0) {
             for (i = 0; i < n; i++) {
@@ -207,6 +225,7 @@ static int commit_changes_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind
                                         chs[i].body, chs[i].len, chs[i].meta_off, chs[i].meta_len);
                 chs[i].body = NULL;
                 chs[i].written = false;
+                change_release(k->c, &chs[i]);
                 cat_cache_release(&k->c->cache, e);
             }
             rc = 0;

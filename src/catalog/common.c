@@ -238,9 +238,21 @@ int cat_name_free(call_t *k, const char *ns, const char *name, ig_obj_kind_t wan
     return 0;
 }
 
+/* 1 when loc (no trailing '/') overlaps a live object's location, 0 when not, -1. */
+static int default_taken(call_t *k, const char *loc, ig_error_t *err)
+{
+    char base[IG_LOCATION_MAX + 1], who[256];
+    snprintf(base, sizeof base, "%s/", loc);
+    return k->st->ops->obj_overlap(k->st, base, NULL, NULL, who, sizeof who, err);
+}
+
+/* The default location is <warehouse>/<levels>/<name>, but table t of namespace a and the tables of namespace
+ * a.t would nest in one another.  A default that overlaps a live object takes a "-<8 hex>" suffix: on the
+ * name when something lives at or below it, else on the deepest namespace level that gets it clear of the
+ * object above (the store checks again at the swap; this only keeps a default create from being refused). */
 int cat_default_location(call_t *k, const char *ns, const char *name, char *out, ig_error_t *err)
 {
-    char buf[NS_MAX + 1];
+    char buf[NS_MAX + 1], alt[IDENT_MAX + 12], hex[10];
     const char *levels[LEVELS_MAX];
     size_t n = 0;
     snprintf(buf, sizeof buf, "%s", ns);
@@ -252,6 +264,28 @@ int cat_default_location(call_t *k, const char *ns, const char *name, char *out,
         *e = '\0';
         p = e + 1;
     }
-    return ig_warehouse_default_location(k->c->wh, levels, n, name, out, IG_LOCATION_MAX, err);
+    /* attempt 0: as it is; 1: the name suffixed; 2..n+1: level n+1-attempt suffixed */
+    for (size_t attempt = 0; attempt <= n + 1; attempt++) {
+        const char *leaf = name, *saved = NULL;
+        size_t at = n + 1 - attempt;
+        unsigned char rnd[4];
+        ig_random_bytes(rnd, sizeof rnd);
+        snprintf(hex, sizeof hex, "-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+        if (attempt == 1) {
+            snprintf(alt, sizeof alt, "%s%s", name, hex);
+            leaf = alt;
+        } else if (attempt >= 2) {
+            saved = levels[at];
+            snprintf(alt, sizeof alt, "%s%s", saved, hex);
+            levels[at] = alt;
+        }
+        int rc = ig_warehouse_default_location(k->c->wh, levels, n, leaf, out, IG_LOCATION_MAX, err);
+        if (saved) levels[at] = saved;
+        if (rc) return -1;
+        if (k->c->allow_overlap) return 0;
+        int t = default_taken(k, out, err);
+        if (t <= 0) return t;
+    }
+    return ig_error_set(err, IG_E_ALREADY_EXISTS, "no default location for %s is clear of other tables and views",
+                        name);
 }
-

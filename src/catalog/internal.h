@@ -55,6 +55,20 @@ typedef struct {
 
 #define COMMIT_STRIPES 64
 
+/* The locations mutations hold right now (loclock.c): base points into the holder's own memory. */
+typedef struct {
+    const char *base;
+    size_t len;
+    bool excl;
+} loc_hold_t;
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    loc_hold_t *v;
+    size_t n, cap;
+} loclocks_t;
+
 struct ig_catalog {
     ig_store_t *store;
     ig_warehouse_t *wh;
@@ -63,6 +77,8 @@ struct ig_catalog {
      * (the swap's compare-and-set still arbitrates between processes).  Not a global lock: 64 stripes. */
     pthread_mutex_t commit_mu[COMMIT_STRIPES];
     ig_idempotency_t *idem; /* Idempotency-Key replay (http/idempotency.h) */
+    loclocks_t locs;        /* creates, commits and purges at one location are ordered (loclock.c) */
+    bool allow_overlap;     /* catalog.allow_location_overlap */
     cache_t cache;
     /* GET /v1/config bodies, built once: every client calls it first, often, and it never changes. */
     char *config_body, *config_body_prefixed;
@@ -206,6 +222,17 @@ ig_res_t cat_load_credentials(call_t *k);
 /* ------------------------------------------------------------------ views */
 ig_res_t cat_create_view(call_t *k);
 ig_res_t cat_load_view(call_t *k);
+
+/* ---- loclock.c */
+/* Holds bases[0..n) (canonical locations with a trailing '/', kept alive by the caller until the unlock):
+ * shared for a writer (waits only while an overlapping purge runs), exclusive for a purge (waits until nothing
+ * overlapping is held).  -1 when out of memory, nothing held. */
+int cat_loc_lock(ig_catalog_t *c, const char *const *bases, size_t n, bool excl);
+void cat_loc_unlock(ig_catalog_t *c, const char *const *bases, size_t n);
+void cat_loc_init(ig_catalog_t *c);
+void cat_loc_free(ig_catalog_t *c);
+/* The canonical "location" of metadata meta with a trailing '/', into base (IG_LOCATION_MAX + 1 bytes). */
+int cat_base_of(ig_catalog_t *c, json_object *meta, char *base, ig_error_t *err);
 
 /* ---- commit.c */
 /* POST .../tables/{t} and .../views/{v}. */

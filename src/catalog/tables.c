@@ -16,7 +16,8 @@
 
 /* ------------------------------------------------------------------ tables */
 
-/* A create request's location (inside the warehouse), or the default one. */
+#define MAX_PURGE_BASES 64 /* locations of one table a purge deletes (a set-location each); more are kept */
+
 /* The location of a new object: canonical in out (what icegate writes to and compares), and as the metadata
  * shows it in shown.  A requested location is shown as the client spelled it ("file:/tmp/t" stays so, as in
  * Iceberg's catalogs; only trailing slashes go), since clients compare table.location() with what they
@@ -63,20 +64,44 @@ int cat_create_target(call_t *k, json_object *req, ig_obj_kind_t kind, char *loc
     return resolve_location(k, req, loc, shown, err);
 }
 
+/* Refuses, before anything is written, a location that overlaps a live object's (DESIGN.md §6); the swap
+ * checks again under the store's lock. */
+static int location_free(call_t *k, const char *base, ig_error_t *err)
+{
+    char who[512];
+    if (k->c->allow_overlap) return 0;
+    int o = k->st->ops->obj_overlap(k->st, base, k->ns, k->name, who, sizeof who, err);
+    return o <= 0 ? o : ig_store_err_overlap(err, base, who);
+}
+
+/* Writes the first metadata file of a new object and creates it, holding its location (loclock.c). */
+static int create_locked(call_t *k, ig_obj_kind_t kind, json_object *meta, const char *text, size_t tl, char *mloc,
+                         ig_error_t *err)
+{
+    char base[IG_LOCATION_MAX + 1];
+    const char *bases[1] = {base};
+    if (cat_base_of(k->c, meta, base, err)) return -1;
+    if (cat_loc_lock(k->c, bases, 1, false)) return ig_error_set(err, IG_E_INTERNAL, "out of memory");
+    int rc = location_free(k, base, err) ? -1 : cat_write_metadata(k->c, meta, 0, text, tl, mloc, err);
+    if (rc == 0) {
+        ig_obj_swap_t sw = {.ns = k->ns, .name = k->name, .kind = kind, .expected_location = NULL,
+                            .new_location = mloc, .new_base = base, .check_overlap = !k->c->allow_overlap};
+        if ((rc = k->st->ops->obj_swap(k->st, &sw, 1, err))) {
+            ig_error_t e2;
+            ig_warehouse_remove(k->c->wh, mloc, &e2);
+        }
+    }
+    cat_loc_unlock(k->c, bases, 1);
+    return rc;
+}
+
 ig_res_t cat_create_with_meta(call_t *k, ig_obj_kind_t kind, json_object *meta)
 {
     ig_error_t err = {0};
     char mloc[IG_LOCATION_MAX];
     const char *text = ig_tablemeta_to_string(meta);
     size_t tl = strlen(text);
-    if (cat_write_metadata(k->c, meta, 0, text, tl, mloc, &err)) return ig_http_error_from(k->r, &err);
-    ig_obj_swap_t sw = {
-        .ns = k->ns, .name = k->name, .kind = kind, .expected_location = NULL, .new_location = mloc};
-    if (k->st->ops->obj_swap(k->st, &sw, 1, &err)) {
-        ig_error_t e2;
-        ig_warehouse_remove(k->c->wh, mloc, &e2);
-        return ig_http_error_from(k->r, &err);
-    }
+    if (create_locked(k, kind, meta, text, tl, mloc, &err)) return ig_http_error_from(k->r, &err);
     return cat_send_new(k, kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL, mloc, text, tl);
 }
 
@@ -131,39 +156,75 @@ ig_res_t cat_object_exists(call_t *k, ig_obj_kind_t kind)
     return ig_http_no_content(k->r);
 }
 
-/* Deletes a dropped table's directory, unless another table or view still keeps metadata below it. */
-static void purge_location(call_t *k, const char *table_loc)
+/* The locations a purge deletes: every one the table has had (its files may be in each), or for a table the
+ * store knows none of (one registered before locations were kept) the location its metadata names. */
+typedef struct {
+    char *v[MAX_PURGE_BASES];
+    size_t n;
+} bases_t;
+
+static int add_base(void *ud, const char *base)
+{
+    bases_t *b = ud;
+    if (b->n < MAX_PURGE_BASES && (b->v[b->n] = strdup(base))) b->n++;
+    return 0;
+}
+
+static void purge_bases(call_t *k, const char *loc, bases_t *b)
 {
     ig_error_t err = {0};
-    char canon[IG_LOCATION_MAX + 2];
-    if (ig_warehouse_canonical(k->c->wh, table_loc, canon, IG_LOCATION_MAX, &err)) {
-        ig_warn("catalog: purge skipped for %s: %s", table_loc, err.message);
-        return;
+    if (k->st->ops->obj_bases(k->st, k->ns, k->name, add_base, b, &err))
+        ig_warn("catalog: purge of %s.%s: %s", k->ns, k->name, err.message);
+    if (b->n) return;
+    centry_t *e = cat_load_entry(k->c, V_TABLE_ALL, loc, &err);
+    json_object *m = e ? cat_parse_meta(e->body + e->meta_off, e->meta_len, &err) : NULL;
+    cat_cache_release(&k->c->cache, e);
+    char base[IG_LOCATION_MAX + 1];
+    if (m && cat_base_of(k->c, m, base, &err) == 0) add_base(b, base);
+    else ig_warn("catalog: purge of %s.%s: cannot read its metadata: %s", k->ns, k->name, err.message);
+    json_object_put(m);
+}
+
+/* Deletes a dropped table's folder, unless a live table or view has or had a location that overlaps it (then
+ * some of the files there may be that object's: nothing is deleted). */
+static void purge_base(call_t *k, const char *base)
+{
+    ig_error_t err = {0};
+    char who[512], dir[IG_LOCATION_MAX];
+    snprintf(dir, sizeof dir, "%.*s", (int)strlen(base) - 1, base);
+    int o = k->st->ops->obj_overlap(k->st, base, NULL, NULL, who, sizeof who, &err);
+    if (o < 0)
+        ig_warn("catalog: purge of %s skipped: %s", dir, err.message);
+    else if (o > 0)
+        ig_warn("catalog: purge of %s skipped: it overlaps the location of %s", dir, who);
+    else if (ig_warehouse_purge(k->c->wh, dir, &err))
+        ig_warn("catalog: purge of %s failed: %s", dir, err.message);
+}
+
+/* Drops the table and deletes its files, holding its locations so that no create, commit or register writes
+ * there meanwhile (loclock.c). */
+static int drop_purge(call_t *k, const char *loc, ig_error_t *err)
+{
+    bases_t b = {.n = 0};
+    purge_bases(k, loc, &b);
+    int rc = -1;
+    if (b.n && cat_loc_lock(k->c, (const char *const *)b.v, b.n, true)) {
+        ig_error_set(err, IG_E_INTERNAL, "out of memory");
+        goto out;
     }
-    size_t n = strlen(canon);
-    canon[n] = '/';
-    canon[n + 1] = '\0';
-    int64_t others = 0;
-    if (k->st->ops->obj_count_under(k->st, canon, &others, &err)) {
-        ig_warn("catalog: purge skipped for %s: %s", table_loc, err.message);
-        return;
-    }
-    canon[n] = '\0';
-    if (others > 0) {
-        ig_warn("catalog: purge of %s skipped: %lld other table(s) or view(s) live below it", canon,
-                (long long)others);
-        return;
-    }
-    if (ig_warehouse_purge(k->c->wh, canon, &err))
-        ig_warn("catalog: purge of %s failed: %s", canon, err.message);
+    rc = k->st->ops->obj_drop(k->st, k->ns, k->name, IG_OBJ_TABLE, err);
+    for (size_t i = 0; rc == 0 && i < b.n; i++) purge_base(k, b.v[i]);
+    if (b.n) cat_loc_unlock(k->c, (const char *const *)b.v, b.n);
+out:
+    for (size_t i = 0; i < b.n; i++) free(b.v[i]);
+    return rc;
 }
 
 ig_res_t cat_drop_object(call_t *k, ig_obj_kind_t kind)
 {
     ig_error_t err = {0};
-    char q[16], loc[IG_LOCATION_MAX], table_loc[IG_LOCATION_MAX];
+    char q[16], loc[IG_LOCATION_MAX];
     bool purge = false;
-    table_loc[0] = '\0';
     if (kind == IG_OBJ_TABLE) {
         int g = ig_http_query(k->r, "purgeRequested", q, sizeof q);
         if (g < 0 || (g == 1 && strcasecmp(q, "true") != 0 && strcasecmp(q, "false") != 0))
@@ -171,21 +232,9 @@ ig_res_t cat_drop_object(call_t *k, ig_obj_kind_t kind)
         purge = g == 1 && strcasecmp(q, "true") == 0;
     }
     if (cat_obj_location(k, k->ns, k->name, kind, loc, &err)) return ig_http_error_from(k->r, &err);
-    if (purge) {
-        centry_t *e = cat_load_entry(k->c, V_TABLE_ALL, loc, &err);
-        json_object *m = e ? cat_parse_meta(e->body + e->meta_off, e->meta_len, &err) : NULL;
-        cat_cache_release(&k->c->cache, e);
-        const char *tl = m ? cat_meta_str(m, "location") : NULL;
-        if (tl)
-            snprintf(table_loc, sizeof table_loc, "%s", tl);
-        else
-            ig_warn("catalog: purge of %s.%s: cannot read its metadata: %s", k->ns, k->name, err.message);
-        json_object_put(m);
-    }
-    int rc = k->st->ops->obj_drop(k->st, k->ns, k->name, kind, &err);
+    int rc = purge ? drop_purge(k, loc, &err) : k->st->ops->obj_drop(k->st, k->ns, k->name, kind, &err);
     if (rc == IG_STORE_NOTFOUND) cat_no_object(&err, kind, k->ns, k->name);
     if (rc) return ig_http_error_from(k->r, &err);
-    if (purge && table_loc[0]) purge_location(k, table_loc);
     return ig_http_no_content(k->r);
 }
 
@@ -215,7 +264,7 @@ ig_res_t cat_register_object(call_t *k, ig_obj_kind_t kind)
 {
     ig_error_t err = {0};
     json_object *req = cat_body_object(k->r, &err), *v, *meta = NULL;
-    char mloc[IG_LOCATION_MAX], cur[IG_LOCATION_MAX], canon[IG_LOCATION_MAX];
+    char mloc[IG_LOCATION_MAX], cur[IG_LOCATION_MAX], base[IG_LOCATION_MAX + 1];
     char *text = NULL;
     size_t tl = 0;
     bool overwrite = false;
@@ -238,19 +287,22 @@ ig_res_t cat_register_object(call_t *k, ig_obj_kind_t kind)
     if (!(meta = cat_parse_meta(text, tl, &err))) goto bad;
     if ((kind == IG_OBJ_VIEW ? ig_viewmeta_validate(meta, &err) : ig_tablemeta_validate(meta, &err)))
         goto bad;
-    const char *loc = cat_meta_str(meta, "location");
-    if (!loc || ig_warehouse_canonical(k->c->wh, loc, canon, sizeof canon, &err)) {
-        if (!loc) ig_error_set(&err, IG_E_BAD_REQUEST, "metadata has no location");
-        goto bad;
-    }
-    ig_obj_swap_t sw = {
-        .ns = k->ns, .name = k->name, .kind = kind, .expected_location = NULL, .new_location = mloc};
+    if (cat_base_of(k->c, meta, base, &err)) goto bad;
+    ig_obj_swap_t sw = {.ns = k->ns, .name = k->name, .kind = kind, .expected_location = NULL,
+                        .new_location = mloc, .new_base = base, .check_overlap = !k->c->allow_overlap};
     if (overwrite) {
         int rc = k->st->ops->obj_get(k->st, k->ns, k->name, IG_OBJ_TABLE, NULL, cur, sizeof cur, &err);
         if (rc < 0) goto bad;
         if (rc == 0) sw.expected_location = cur;
     }
-    if (k->st->ops->obj_swap(k->st, &sw, 1, &err)) goto bad;
+    const char *bases[1] = {base};
+    if (cat_loc_lock(k->c, bases, 1, false)) {
+        ig_error_set(&err, IG_E_INTERNAL, "out of memory");
+        goto bad;
+    }
+    int swapped = k->st->ops->obj_swap(k->st, &sw, 1, &err);
+    cat_loc_unlock(k->c, bases, 1);
+    if (swapped) goto bad;
     ig_res_t res = cat_send_new(k, kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL, mloc, text, tl);
     free(text);
     json_object_put(meta);

@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "store/sqlite_bases.h"
 #include "store/store.h"
 
 #define POOL_MAX 16
@@ -59,6 +60,14 @@ static const char *const migrations[] = {
     "CREATE TRIGGER idem_del AFTER DELETE ON idempotency BEGIN"
     "  UPDATE meta SET v = v - 1 WHERE k = 'idem_count';"
     "  UPDATE meta SET v = v - length(OLD.body) WHERE k = 'idem_bytes'; END;",
+    /* 4: the locations of tables and views (sqlite_bases.h), for existing objects the folder that holds their
+     * metadata folder (<location>/metadata/<file>, as icegate writes it) */
+    "CREATE TABLE object_bases(ns TEXT NOT NULL, name TEXT NOT NULL, base TEXT NOT NULL,"
+    "  PRIMARY KEY(ns, name, base));"
+    "CREATE INDEX object_bases_base ON object_bases(base);"
+    "INSERT OR IGNORE INTO object_bases SELECT ns, name,"
+    "  CASE WHEN dir LIKE '%/metadata/' THEN substr(dir, 1, length(dir) - 9) ELSE dir END"
+    "  FROM (SELECT ns, name, rtrim(location, replace(location, '/', '')) AS dir FROM objects);",
 };
 
 static int fail_db(ig_error_t *err, sqlite3 *db, const char *what)
@@ -813,7 +822,7 @@ static int swap_one(sqlite3 *db, const ig_obj_swap_t *w, ig_error_t *err)
         bind_text(st, 4, w->new_location);
         int d = sqlite3_step(st);
         sqlite3_finalize(st);
-        return d == SQLITE_DONE ? 0 : fail_db(err, db, "object create");
+        return d == SQLITE_DONE ? ig_sqb_add(db, w, err) : fail_db(err, db, "object create");
     }
     if (r == IG_STORE_NOTFOUND || k != w->kind) return no_obj(err, w->kind, w->ns, w->name);
     /* The comparison is done by SQLite on the whole string: locations have no length bound here. */
@@ -830,7 +839,7 @@ static int swap_one(sqlite3 *db, const ig_obj_swap_t *w, ig_error_t *err)
         return ig_error_set(err, IG_E_COMMIT_FAILED,
                             "Commit failed: %s %s was updated concurrently (base metadata is no longer current)",
                             k == IG_OBJ_VIEW ? "view" : "table", w->name);
-    return 0;
+    return ig_sqb_add(db, w, err);
 }
 
 static int sq_obj_swap(ig_store_t *base, const ig_obj_swap_t *swaps, size_t n, ig_error_t *err)
@@ -852,13 +861,15 @@ static int sq_obj_drop(ig_store_t *base, const char *ns, const char *name, ig_ob
     sq_store_t *s = (sq_store_t *)base;
     sqlite3 *db = borrow(s, err);
     int rc = -1;
-    sqlite3_stmt *st = prep(db, "DELETE FROM objects WHERE ns=? AND name=? AND kind=?", err);
-    if (!st) goto out;
+    sqlite3_stmt *st = NULL;
+    if (exec(db, "BEGIN IMMEDIATE", err)) goto out;
+    if (!(st = prep(db, "DELETE FROM objects WHERE ns=? AND name=? AND kind=?", err))) goto out;
     bind_text(st, 1, ns);
     bind_text(st, 2, name);
     sqlite3_bind_int(st, 3, kind);
     if (sqlite3_step(st) != SQLITE_DONE) fail_db(err, db, "object drop");
-    else rc = sqlite3_changes(db) ? 0 : IG_STORE_NOTFOUND;
+    else if (sqlite3_changes(db) == 0) rc = IG_STORE_NOTFOUND;
+    else if (ig_sqb_drop(db, ns, name, err) == 0) rc = exec(db, "COMMIT", err);
 out:
     return finish(s, db, st, rc);
 }
@@ -900,30 +911,30 @@ static int sq_obj_rename(ig_store_t *base, const char *from_ns, const char *from
         fail_db(err, db, "object rename");
         goto out;
     }
+    if (ig_sqb_rename(db, from_ns, from_name, to_ns, to_name, err)) goto out;
     rc = exec(db, "COMMIT", err);
 out:
     return finish(s, db, st, rc);
 }
 
-static int sq_obj_count_under(ig_store_t *base, const char *prefix, int64_t *n, ig_error_t *err)
+static int sq_obj_bases(ig_store_t *base, const char *ns, const char *name, ig_name_cb cb, void *ud,
+                        ig_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)base;
     sqlite3 *db = borrow(s, err);
-    int rc = -1;
-    /* substr over a BLOB counts bytes (over TEXT it counts characters). */
-    sqlite3_stmt *st =
-        prep(db, "SELECT COUNT(*) FROM objects WHERE substr(CAST(location AS BLOB), 1, ?2) = CAST(?1 AS BLOB)", err);
-    if (!st) goto out;
-    bind_text(st, 1, prefix);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)strlen(prefix));
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        *n = sqlite3_column_int64(st, 0);
-        rc = 0;
-    } else {
-        fail_db(err, db, "object count");
-    }
-out:
-    return finish(s, db, st, rc);
+    int rc = ig_sqb_list(db, ns, name, cb, ud, err);
+    give_back(s, db);
+    return rc;
+}
+
+static int sq_obj_overlap(ig_store_t *base, const char *loc, const char *ex_ns, const char *ex_name, char *who,
+                          size_t cap, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = ig_sqb_overlap(db, loc, ex_ns, ex_name, who, cap, err);
+    give_back(s, db);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ idempotency keys */
@@ -1068,7 +1079,8 @@ static const ig_store_ops_t sqlite_ops = {
     .obj_swap = sq_obj_swap,
     .obj_drop = sq_obj_drop,
     .obj_rename = sq_obj_rename,
-    .obj_count_under = sq_obj_count_under,
+    .obj_bases = sq_obj_bases,
+    .obj_overlap = sq_obj_overlap,
     .idem_get = sq_idem_get,
     .idem_put = sq_idem_put,
 };

@@ -72,6 +72,15 @@ int ig_store_err_exists(ig_error_t *err, ig_obj_kind_t existing, ig_obj_kind_t w
                         existing == wanted ? "" : " with same name", ig_store_ns_shown(ns, b, sizeof b), name);
 }
 
+int ig_store_err_overlap(ig_error_t *err, const char *base, const char *who)
+{
+    int n = (int)strlen(base) - 1;
+    return ig_error_set(err, IG_E_ALREADY_EXISTS,
+                        "Location %.*s overlaps %.300s: locations of tables and views may not be equal, inside or "
+                        "above one another (catalog.allow_location_overlap)",
+                        n > 300 ? 300 : n, base, who);
+}
+
 int ig_store_err_rename_exists(ig_error_t *err, ig_obj_kind_t existing, const char *from_ns, const char *from,
                                const char *to_ns, const char *to)
 {

@@ -65,6 +65,12 @@ typedef struct {
     ig_obj_kind_t kind;
     const char *expected_location; /* NULL: the object must not exist yet (it is created) */
     const char *new_location;
+    /* The object's location (the table's or view's "location", canonical, with a trailing '/'), kept with
+     * every earlier one while the object lives: its files may still be there.  NULL: unchanged. */
+    const char *new_base;
+    /* Refuse (409 AlreadyExistsException naming the other object) a new_base equal to, inside or above a
+     * location another live object has or had (DESIGN.md §6; off with catalog.allow_location_overlap). */
+    bool check_overlap;
 } ig_obj_swap_t;
 
 /* A finalized catalog response kept for an Idempotency-Key (Iceberg REST spec). */
@@ -147,9 +153,13 @@ typedef struct {
     int (*obj_drop)(ig_store_t *st, const char *ns, const char *name, ig_obj_kind_t kind, ig_error_t *err);
     int (*obj_rename)(ig_store_t *st, const char *from_ns, const char *from_name, const char *to_ns,
                       const char *to_name, ig_obj_kind_t kind, ig_error_t *err);
-    /* How many tables/views have a metadata location starting with prefix (byte-wise); purge uses it to
-     * refuse deleting a directory another object still lives in. */
-    int (*obj_count_under)(ig_store_t *st, const char *prefix, int64_t *n, ig_error_t *err);
+    /* The locations (new_base of its swaps) object (ns, name) has had while live, each with a trailing '/';
+     * cb returning non-zero stops the walk. */
+    int (*obj_bases)(ig_store_t *st, const char *ns, const char *name, ig_name_cb cb, void *ud, ig_error_t *err);
+    /* 1 when a live object other than (ex_ns, ex_name) (NULL: none excluded) has or had a location equal to,
+     * inside or above base (trailing '/'), with "table ns.name at <location>" in who; 0 when none; -1. */
+    int (*obj_overlap)(ig_store_t *st, const char *base, const char *ex_ns, const char *ex_name, char *who,
+                       size_t cap, ig_error_t *err);
 
     /* ---- idempotency keys ---- */
     /* The response stored for key, if any (NOTFOUND), not older than since_ms. */
@@ -182,6 +192,8 @@ int ig_store_err_no_obj(ig_error_t *err, ig_obj_kind_t kind, const char *ns, con
 int ig_store_err_exists(ig_error_t *err, ig_obj_kind_t existing, ig_obj_kind_t wanted, const char *ns,
                         const char *name);
 /* "Cannot rename ns.a to ns.b. Table already exists" (the kind is the one at the destination). */
+/* 409: base (trailing '/') overlaps who (obj_overlap's description). */
+int ig_store_err_overlap(ig_error_t *err, const char *base, const char *who);
 int ig_store_err_rename_exists(ig_error_t *err, ig_obj_kind_t existing, const char *from_ns, const char *from,
                                const char *to_ns, const char *to);
 

@@ -151,15 +151,15 @@ test('under load no access line is lost or torn: lines = requests answered, each
 });
 
 test('a warning a request causes names its request id, like its access line', async () => {
-  const { srv, tok } = await startWithToken();
+  const { srv, tok } = await startWithToken('catalog:\n  allow_location_overlap: true\n');
   const schema = { type: 'struct', fields: [{ id: 1, name: 'id', type: 'long', required: true }] };
   const call = (method, p, body) => srv.req(method, p, { token: tok.token, body });
   assert.equal((await call('POST', '/v1/namespaces', { namespace: ['w'] })).status, 200);
   const outer = await call('POST', '/v1/namespaces/w/tables', { name: 'outer', schema });
   assert.equal(outer.status, 200, outer.text);
   const loc = outer.json.metadata.location;
-  // A second table lives below the first one's location: purging the first must skip its directory, and say so.
-  // (When overlapping locations are refused (DESIGN.md §6), this needs catalog.allow_location_overlap: true.)
+  // A second table lives below the first one's location (allowed here): purging the first must skip its
+  // directory, and say so.
   const inner = await call('POST', '/v1/namespaces/w/tables', { name: 'inner', schema, location: `${loc}/inner` });
   assert.equal(inner.status, 200, inner.text);
   const drop = await srv.req('DELETE', '/v1/namespaces/w/tables/outer?purgeRequested=true',

@@ -384,17 +384,23 @@ describe('tables', () => {
     assert.ok(fs.existsSync(fsPath(un.json['metadata-location'])));
   });
 
-  test('purge never deletes a directory another table still lives in', async () => {
+  test('a location equal to, inside or above a live table\'s is refused, naming it (DESIGN.md §6)', async () => {
     const outer = await cat.createTable({ namespace: ['db'] }, { name: 'outer', schema: schema1 });
-    const inner = await cat.createTable({ namespace: ['db'] },
-      { name: 'inner', schema: schema1, location: `${outer.location}/nested` });
-    assert.equal(inner.location, `${outer.location}/nested`);
-    await cat.dropTable({ namespace: ['db'], name: 'outer' }, { purge: true });
-    assert.equal(await cat.tableExists({ namespace: ['db'], name: 'outer' }), false);
-    assert.ok(fs.existsSync(fsPath(inner.location)), 'inner table files kept');
-    assert.equal((await cat.loadTable({ namespace: ['db'], name: 'inner' }))['table-uuid'], inner['table-uuid']);
+    const cases = [[outer.location, /db\.outer/], [`${outer.location}/nested`, /db\.outer/], [outer.location.replace(/\/outer$/, ''), /db\./]];
+    for (const [location, named] of cases) {
+      const r = await call(srv, tok, 'POST', '/v1/namespaces/db/tables',
+        { body: { name: 'inner', schema: schema1, location }, status: 409 });
+      assert.equal(r.json.error.type, 'AlreadyExistsException');
+      assert.match(r.json.error.message, /overlaps table .* at .*catalog\.allow_location_overlap/);
+      assert.match(r.json.error.message, named);
+    }
+    assert.equal(await cat.tableExists({ namespace: ['db'], name: 'inner' }), false);
+    // a neighbour whose name only starts the same is not inside
+    const next = await cat.createTable({ namespace: ['db'] }, { name: 'inner', schema: schema1, location: `${outer.location}2` });
+    assert.equal(next.location, `${outer.location}2`);
     await cat.dropTable({ namespace: ['db'], name: 'inner' }, { purge: true });
-    assert.equal(fs.existsSync(fsPath(inner.location)), false);
+    await cat.dropTable({ namespace: ['db'], name: 'outer' }, { purge: true });
+    assert.equal(fs.existsSync(fsPath(outer.location)), false);
   });
 
   test('stage-create then assert-create commit', async () => {
@@ -539,11 +545,15 @@ describe('views', () => {
     await call(srv, tok, 'GET', '/v1/namespaces/vw/views/v1', { status: 404 });
     await call(srv, tok, 'POST', '/v1/tables/rename',
       { body: { source: { namespace: ['vw'], name: 'v2' }, destination: { namespace: ['vw'], name: 'v3' } }, status: 404 });
+    // a live view's files are its own: registering them as a second view is refused, after a drop it works
+    const twin = await call(srv, tok, 'POST', '/v1/namespaces/vw/register-view',
+      { body: { name: 'again', 'metadata-location': rep.json['metadata-location'] }, status: 409 });
+    assert.match(twin.json.error.message, /overlaps view vw\.v2 at /);
+    await call(srv, tok, 'DELETE', '/v1/namespaces/vw/views/v2', { status: 204 });
+    await call(srv, tok, 'DELETE', '/v1/namespaces/vw/views/v2', { status: 404 });
     const reg = await call(srv, tok, 'POST', '/v1/namespaces/vw/register-view',
       { body: { name: 'again', 'metadata-location': rep.json['metadata-location'] }, status: 200 });
     assert.equal(reg.json.metadata['current-version-id'], 2);
-    await call(srv, tok, 'DELETE', '/v1/namespaces/vw/views/v2', { status: 204 });
-    await call(srv, tok, 'DELETE', '/v1/namespaces/vw/views/v2', { status: 404 });
     await call(srv, tok, 'DELETE', '/v1/namespaces/vw/views/again', { status: 204 });
   });
 });

@@ -185,14 +185,14 @@ static void ns_create_ok(ig_store_t *st, const char *ns)
 static int obj_create(ig_store_t *st, const char *ns, const char *name, ig_obj_kind_t kind, const char *loc,
                       ig_error_t *err)
 {
-    ig_obj_swap_t w = {ns, name, kind, NULL, loc};
+    ig_obj_swap_t w = {ns, name, kind, NULL, loc, NULL, false};
     return st->ops->obj_swap(st, &w, 1, err);
 }
 
 static int obj_cas(ig_store_t *st, const char *ns, const char *name, ig_obj_kind_t kind, const char *expected,
                    const char *loc, ig_error_t *err)
 {
-    ig_obj_swap_t w = {ns, name, kind, expected, loc};
+    ig_obj_swap_t w = {ns, name, kind, expected, loc, NULL, false};
     return st->ops->obj_swap(st, &w, 1, err);
 }
 
@@ -376,29 +376,29 @@ static void test_obj_multi_swap_all_or_none(void **state)
     assert_int_equal(obj_create(st, "db", "b", IG_OBJ_TABLE, "B1", &err), 0);
 
     /* Both right: both move. */
-    ig_obj_swap_t ok[2] = {{"db", "a", IG_OBJ_TABLE, "A1", "A2"}, {"db", "b", IG_OBJ_TABLE, "B1", "B2"}};
+    ig_obj_swap_t ok[2] = {{"db", "a", IG_OBJ_TABLE, "A1", "A2", NULL, false}, {"db", "b", IG_OBJ_TABLE, "B1", "B2", NULL, false}};
     assert_int_equal(st->ops->obj_swap(st, ok, 2, &err), 0);
     assert_string_equal(loc_of(st, "db", "a", 0), "A2");
     assert_string_equal(loc_of(st, "db", "b", 0), "B2");
 
     /* The second is stale: the first is rolled back. */
-    ig_obj_swap_t bad[2] = {{"db", "a", IG_OBJ_TABLE, "A2", "A3"}, {"db", "b", IG_OBJ_TABLE, "B1", "B3"}};
+    ig_obj_swap_t bad[2] = {{"db", "a", IG_OBJ_TABLE, "A2", "A3", NULL, false}, {"db", "b", IG_OBJ_TABLE, "B1", "B3", NULL, false}};
     assert_fails(err, st->ops->obj_swap(st, bad, 2, &err), IG_E_COMMIT_FAILED);
     assert_contains(err.message, "b");
     assert_string_equal(loc_of(st, "db", "a", 0), "A2");
     assert_string_equal(loc_of(st, "db", "b", 0), "B2");
 
     /* A create followed by a failing swap: the create is rolled back too. */
-    ig_obj_swap_t mixed[3] = {{"db", "c", IG_OBJ_TABLE, NULL, "C1"},
-                              {"other", "d", IG_OBJ_VIEW, NULL, "D1"},
-                              {"db", "a", IG_OBJ_TABLE, "stale", "A9"}};
+    ig_obj_swap_t mixed[3] = {{"db", "c", IG_OBJ_TABLE, NULL, "C1", NULL, false},
+                              {"other", "d", IG_OBJ_VIEW, NULL, "D1", NULL, false},
+                              {"db", "a", IG_OBJ_TABLE, "stale", "A9", NULL, false}};
     assert_fails(err, st->ops->obj_swap(st, mixed, 3, &err), IG_E_COMMIT_FAILED);
     assert_string_equal(loc_of(st, "db", "c", 0), "");
     assert_string_equal(loc_of(st, "other", "d", 0), "");
     assert_string_equal(loc_of(st, "db", "a", 0), "A2");
 
     /* ... and a failing create (namespace gone) after a good swap rolls the swap back. */
-    ig_obj_swap_t gone[2] = {{"db", "a", IG_OBJ_TABLE, "A2", "A3"}, {"nope", "x", IG_OBJ_TABLE, NULL, "X1"}};
+    ig_obj_swap_t gone[2] = {{"db", "a", IG_OBJ_TABLE, "A2", "A3", NULL, false}, {"nope", "x", IG_OBJ_TABLE, NULL, "X1", NULL, false}};
     assert_fails(err, st->ops->obj_swap(st, gone, 2, &err), IG_E_NO_SUCH_NAMESPACE);
     assert_string_equal(loc_of(st, "db", "a", 0), "A2");
 
@@ -835,50 +835,104 @@ static void test_token_list(void **state)
     assert_string_equal(c.ids[0], "tok_1");
 }
 
-/* obj_count_under: a byte-wise prefix over tables and views alike; no wildcard, no character semantics. */
-static void test_obj_count_under(void **state)
+/* Creates (ns, name) as kind with its location base (trailing '/'), the overlap checked. */
+static int obj_create_at(ig_store_t *st, const char *ns, const char *name, ig_obj_kind_t kind, const char *base,
+                         ig_error_t *err)
+{
+    char loc[256];
+    snprintf(loc, sizeof loc, "%smetadata/00000-x.metadata.json", base);
+    ig_obj_swap_t w = {ns, name, kind, NULL, loc, base, true};
+    return st->ops->obj_swap(st, &w, 1, err);
+}
+
+/* obj_overlap: equal, inside or above, byte-wise over tables and views alike; no wildcard, no character
+ * semantics; t1/ is not inside t/. */
+static void test_obj_overlap(void **state)
 {
     fixture_t *f = *state;
     ig_store_t *st = f->st;
     ig_error_t err;
+    char who[256];
     ns_create_ok(st, "db");
-    static const char *const locs[] = {
-        "file:///wh/db/t1/metadata/1.json", "file:///wh/db/t10/metadata/1.json",
-        "file:///wh/a_b/t/metadata/1.json", "file:///wh/aXb/t/metadata/1.json",
-        "file:///wh/\xc3\xa9t\xc3\xa9/t/metadata/1.json",
-    };
+    static const char *const bases[] = {"file:///wh/db/t1/", "file:///wh/a_b/t/", "file:///wh/\xc3\xa9t\xc3\xa9/t/"};
     char name[8];
-    for (size_t i = 0; i < sizeof locs / sizeof locs[0]; i++) {
+    for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
         snprintf(name, sizeof name, "t%zu", i);
-        assert_int_equal(obj_create(st, "db", name, IG_OBJ_TABLE, locs[i], &err), 0);
+        assert_int_equal(obj_create_at(st, "db", name, IG_OBJ_TABLE, bases[i], &err), 0);
     }
-    assert_int_equal(obj_create(st, "db", "v", IG_OBJ_VIEW, "file:///wh/db/v/metadata/1.json", &err), 0);
+    assert_int_equal(obj_create_at(st, "db", "v", IG_OBJ_VIEW, "file:///wh/db/v/", &err), 0);
     static const struct {
-        const char *prefix;
-        int64_t n;
+        const char *base;
+        int overlaps;
     } cases[] = {
-        {"file:///wh/db/t1/", 1}, /* not t10 */
-        {"file:///wh/db/t1", 2},
-        {"file:///wh/db/", 3}, /* the view counts too */
-        {"file:///wh/", 6},
-        {"file:///wh/a_b/", 1}, /* '_' is no wildcard */
-        {"file:///wh/a%", 0},   /* nor is '%' */
-        {"file:///wh/\xc3\xa9", 1}, /* "é": two bytes */
-        {"file:///wh/e", 0},         /* no accent folding */
-        {"FILE:///wh/", 0},          /* nor case folding */
-        {"file:///other/", 0},
-        {"file:///wh/db/t1/metadata/1.json/more", 0},
+        {"file:///wh/db/t1/", 1},          {"file:///wh/db/t1/data/", 1}, /* inside */
+        {"file:///wh/db/", 1},             {"file:///wh/", 1},            /* above */
+        {"file:///wh/db/t10/", 0},         {"file:///wh/db/t/", 0},       /* neighbours */
+        {"file:///wh/aXb/t/", 0},          {"file:///wh/a%/", 0},         /* '_', '%': no wildcards */
+        {"file:///wh/\xc3\xa9t\xc3\xa9/", 1}, {"file:///wh/ete/", 0},     /* no accent folding */
+        {"FILE:///wh/db/", 0},             {"file:///other/", 0},        /* nor case folding */
+        {"file:///wh/db/v/x/", 1},         /* views count */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int64_t n = -1;
-        assert_int_equal(st->ops->obj_count_under(st, cases[i].prefix, &n, &err), 0);
-        if (n != cases[i].n) fail_msg("count under \"%s\": %lld, want %lld", cases[i].prefix, (long long)n,
-                                      (long long)cases[i].n);
+        int o = st->ops->obj_overlap(st, cases[i].base, NULL, NULL, who, sizeof who, &err);
+        if (o != cases[i].overlaps) fail_msg("overlap of \"%s\": %d, want %d", cases[i].base, o, cases[i].overlaps);
     }
+    /* The one it names, with the namespace shown with dots; an object never overlaps itself. */
+    assert_int_equal(st->ops->obj_overlap(st, "file:///wh/db/t1/x/", NULL, NULL, who, sizeof who, &err), 1);
+    assert_string_equal(who, "table db.t0 at file:///wh/db/t1");
+    assert_int_equal(st->ops->obj_overlap(st, "file:///wh/db/t1/x/", "db", "t0", who, sizeof who, &err), 0);
+    /* A create there is refused, naming the table and the setting; nothing is created. */
+    assert_fails(err, obj_create_at(st, "db", "n", IG_OBJ_TABLE, "file:///wh/db/t1/n/", &err), IG_E_ALREADY_EXISTS);
+    assert_contains(err.message, "table db.t0 at file:///wh/db/t1");
+    assert_contains(err.message, "catalog.allow_location_overlap");
+    assert_string_equal(loc_of(st, "db", "n", 0), "");
+    /* Unchecked (catalog.allow_location_overlap), it is created. */
+    ig_obj_swap_t w = {"db", "n", IG_OBJ_TABLE, NULL, "file:///wh/db/t1/n/metadata/1.json", "file:///wh/db/t1/n/", false};
+    assert_int_equal(st->ops->obj_swap(st, &w, 1, &err), 0);
+    assert_int_equal(st->ops->obj_drop(st, "db", "n", IG_OBJ_TABLE, &err), 0);
+    /* A drop frees the location. */
     assert_int_equal(st->ops->obj_drop(st, "db", "t0", IG_OBJ_TABLE, &err), 0);
-    int64_t n = -1;
-    assert_int_equal(st->ops->obj_count_under(st, "file:///wh/db/t1/", &n, &err), 0);
-    assert_int_equal(n, 0);
+    assert_int_equal(st->ops->obj_overlap(st, "file:///wh/db/t1/", NULL, NULL, who, sizeof who, &err), 0);
+}
+
+/* A set-location keeps the earlier location (files may still be there) until the drop; a rename takes the
+ * locations along. */
+static void test_obj_bases_follow(void **state)
+{
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
+    ig_error_t err;
+    char who[256];
+    ns_create_ok(st, "db");
+    ns_create_ok(st, "db2");
+    assert_int_equal(obj_create_at(st, "db", "a", IG_OBJ_TABLE, "file:///wh/db/a/", &err), 0);
+    const char *cur = loc_of(st, "db", "a", 0);
+    char was[256];
+    snprintf(was, sizeof was, "%s", cur);
+    ig_obj_swap_t mv = {"db", "a", IG_OBJ_TABLE, was, "file:///wh/moved/metadata/1.json", "file:///wh/moved/", true};
+    assert_int_equal(st->ops->obj_swap(st, &mv, 1, &err), 0);
+    /* A commit that keeps its location adds nothing, and is not checked against itself. */
+    ig_obj_swap_t again = {"db", "a", IG_OBJ_TABLE, "file:///wh/moved/metadata/1.json",
+                           "file:///wh/moved/metadata/2.json", "file:///wh/moved/", true};
+    assert_int_equal(st->ops->obj_swap(st, &again, 1, &err), 0);
+    names_t c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(st->ops->obj_bases(st, "db", "a", collect, &c, &err), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.names[0], "file:///wh/db/a/");
+    assert_string_equal(c.names[1], "file:///wh/moved/");
+    /* The old folder is still the table's: another table may not move in. */
+    assert_fails(err, obj_create_at(st, "db", "c", IG_OBJ_TABLE, "file:///wh/db/a/", &err), IG_E_ALREADY_EXISTS);
+    assert_int_equal(st->ops->obj_rename(st, "db", "a", "db2", "b", IG_OBJ_TABLE, &err), 0);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(st->ops->obj_bases(st, "db", "a", collect, &c, &err), 0);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(st->ops->obj_bases(st, "db2", "b", collect, &c, &err), 0);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(st->ops->obj_overlap(st, "file:///wh/db/a/", NULL, NULL, who, sizeof who, &err), 1);
+    assert_string_equal(who, "table db2.b at file:///wh/db/a");
+    assert_int_equal(st->ops->obj_drop(st, "db2", "b", IG_OBJ_TABLE, &err), 0);
+    assert_int_equal(st->ops->obj_overlap(st, "file:///wh/", NULL, NULL, who, sizeof who, &err), 0);
 }
 
 /* Idempotency keys: the first stored response wins, lookups honour since_ms, a put drops entries older than
@@ -1042,8 +1096,8 @@ static void test_sqlite_migrations_run_once(void **state)
     assert_int_equal(obj_create(f->st, "kept", "t", IG_OBJ_TABLE, "K1", &err), 0);
     ig_store_close(f->st);
     f->st = NULL;
-    /* 1: tokens and catalog, 2: idempotency keys, 3: their totals */
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 3);
+    /* 1: tokens and catalog, 2: idempotency keys, 3: their totals, 4: locations */
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 4);
     for (int i = 0; i < 2; i++) { /* reopening twice migrates nothing */
         f->st = ig_store_sqlite_open(f->where, &err);
         assert_non_null(f->st);
@@ -1052,7 +1106,30 @@ static void test_sqlite_migrations_run_once(void **state)
         f->st = NULL;
     }
     /* one row per migration, none added by reopening */
-    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 3);
+    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 4);
+}
+
+/* Migration 4 gives the objects of an older data dir their locations: the folder that holds the metadata
+ * folder, or the metadata file's folder when it is elsewhere. */
+static void test_sqlite_locations_backfilled(void **state)
+{
+    fixture_t *f = *state;
+    ig_error_t err;
+    char who[256];
+    ns_create_ok(f->st, "db");
+    assert_int_equal(obj_create(f->st, "db", "t", IG_OBJ_TABLE, "file:///wh/db/t/metadata/00001-a.metadata.json",
+                                &err), 0);
+    assert_int_equal(obj_create(f->st, "db", "r", IG_OBJ_TABLE, "file:///wh/reg/r.json", &err), 0);
+    ig_store_close(f->st);
+    f->st = NULL;
+    exec_sql(f->where, "DROP TABLE object_bases; DELETE FROM schema_version WHERE version = 4");
+    f->st = ig_store_sqlite_open(f->where, &err);
+    assert_non_null(f->st);
+    assert_int_equal(f->st->ops->obj_overlap(f->st, "file:///wh/db/t/x/", NULL, NULL, who, sizeof who, &err), 1);
+    assert_string_equal(who, "table db.t at file:///wh/db/t");
+    assert_int_equal(f->st->ops->obj_overlap(f->st, "file:///wh/reg/", NULL, NULL, who, sizeof who, &err), 1);
+    assert_string_equal(who, "table db.r at file:///wh/reg");
+    assert_int_equal(f->st->ops->obj_overlap(f->st, "file:///wh/db/t2/", NULL, NULL, who, sizeof who, &err), 0);
 }
 
 static void test_sqlite_newer_schema_refused(void **state)
@@ -1109,7 +1186,8 @@ static int run_conformance(const backend_t *be)
         CASE(test_obj_list_paginated, be),
         CASE(test_obj_rename_and_drop, be),
         CASE(test_obj_cas_race, be),
-        CASE(test_obj_count_under, be),
+        CASE(test_obj_overlap, be),
+        CASE(test_obj_bases_follow, be),
         CASE(test_token_rows_and_change_feed, be),
         CASE(test_token_update_is_cas, be),
         CASE(test_token_list, be),
@@ -1130,6 +1208,7 @@ static int run_sqlite_only(void)
     const backend_t *be = &sqlite_backend;
     const struct CMUnitTest tests[] = {
         CASE(test_sqlite_migrations_run_once, be),
+        CASE(test_sqlite_locations_backfilled, be),
         CASE(test_sqlite_newer_schema_refused, be),
         cmocka_unit_test(test_sqlite_open_bad_path),
     };
