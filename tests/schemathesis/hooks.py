@@ -241,7 +241,7 @@ def _examples(prefix):
         "dropTable": [dict(path={"namespace": ns, "table": "droptbl"}, query={"purgeRequested": True})],
         "unregisterTable": [dict(path={"namespace": ns, "table": "unregtbl"})],
         "registerTable": [dict(path={"namespace": ns}, body={
-            "name": "st_registered", "metadata-location": loc.get("unregtbl", "")})] if loc.get("unregtbl") else [],
+            "name": "st_registered", "metadata-location": loc.get("regtbl", "")})] if loc.get("regtbl") else [],
         "loadCredentials": [dict(path={"namespace": ns, "table": "seedtbl"})],
         "renameTable": [dict(body={"source": {"namespace": ["seedns"], "name": "renametbl"},
                                    "destination": {"namespace": ["seedns", "sub"], "name": "renamed_tbl"}})],
@@ -268,7 +268,7 @@ def _examples(prefix):
         "renameView": [dict(body={"source": {"namespace": ["seedns"], "name": "renameview"},
                                   "destination": {"namespace": ["seedns"], "name": "renamed_view"}})],
         "registerView": [dict(path={"namespace": ns}, body={
-            "name": "st_regview", "metadata-location": loc.get("seedview", "")})] if loc.get("seedview") else [],
+            "name": "st_regview", "metadata-location": loc.get("regview", "")})] if loc.get("regview") else [],
     }
 
 

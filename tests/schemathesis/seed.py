@@ -81,8 +81,15 @@ def view(name):
 for name in ("seedview", "dropview", "renameview", "doomview1", "doomview2"):
     r = post("/namespaces/seedns/views", view(name))
     locations[name] = r["metadata-location"]
+# The register examples register metadata files whose objects are gone (dropped without purge here): a live
+# object's files cannot be registered a second time (locations never overlap, DESIGN.md §6).
+for kind, name, body in (("tables", "regtbl", {"name": "regtbl", "schema": SCHEMA}), ("views", "regview", view("regview"))):
+    locations[name] = post(f"/namespaces/seedns/{kind}", body)["metadata-location"]
+    r = s.delete(f"{root}/namespaces/seedns/{kind}/{name}", timeout=10)
+    if r.status_code != 204:
+        sys.exit(f"seed: DELETE {kind}/{name} -> {r.status_code} {r.text[:500]}")
 with open(out, "w") as f:
     json.dump({"prefix": prefix, "endpoints": cfg.get("endpoints", []), "locations": locations}, f, indent=1)
 print(f"seed: prefix {prefix}; namespaces seedns, seedns.sub, dropns, doomns1-2; tables seedtbl in seedns and "
       "seedns.sub, droptbl, unregtbl, renametbl, doomtbl1-3 in seedns; views seedview, dropview, renameview, "
-      "doomview1-2 in seedns")
+      "doomview1-2 in seedns; the files of dropped regtbl and regview to register")
