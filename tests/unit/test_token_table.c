@@ -48,6 +48,9 @@
 
 /* ------------------------------------------------------------------ fixture */
 
+/* Who makes the changes: an admin for every test but the ones about what a member may lift. */
+static const ig_principal_t test_admin = {.ok = true, .role = IG_ROLE_ADMIN, .user = "root"};
+
 typedef struct {
     char dir[256];
     char db[300];
@@ -121,7 +124,7 @@ static void create_ok(ig_token_table_t *ts, const char *owner, const ig_token_sp
                       ig_token_row_t *rec)
 {
     ig_error_t err = {0};
-    int rc = ig_token_table_create(ts, owner, spec, secret, rec, &err);
+    int rc = ig_token_table_create(ts, &test_admin, owner, spec, secret, rec, &err);
     if (rc) fail_msg("create %s/%s: %d %s", owner, spec->name, ig_error_status(&err), err.message);
     assert_int_equal(ig_token_check(secret, strlen(secret)), IG_TOKEN_OK);
 }
@@ -452,7 +455,7 @@ static void test_lifecycle(void **state)
     assert_null(find_secret(e->ts, other));
     ig_token_table_read_end();
 
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, "leaked in CI log", &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, "leaked in CI log", &out, &err), 0);
     assert_true(out.suspended);
     assert_string_equal(out.suspend_reason, "leaked in CI log");
     assert_true(out.suspended_at_ms > 0);
@@ -463,7 +466,7 @@ static void test_lifecycle(void **state)
     assert_ptr_equal(m->state, cell_state);
     ig_token_table_read_end();
 
-    assert_int_equal(ig_token_table_activate(e->ts, rec.id, &out, &err), 0);
+    assert_int_equal(ig_token_table_activate(e->ts, &test_admin, rec.id, &out, &err), 0);
     assert_false(out.suspended);
     assert_int_equal(out.suspended_at_ms, 0);
     assert_string_equal(out.suspend_reason, "");
@@ -478,7 +481,7 @@ static void test_lifecycle(void **state)
     memset(&patch, 0, sizeof patch);
     patch.has_max_rps = true;
     patch.max_rps = 2;
-    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &patch, &out, &err), 0);
     assert_true(out.max_rps == 2);
     assert_int_equal(out.burst, 1);
     ig_token_table_read_begin();
@@ -497,7 +500,7 @@ static void test_lifecycle(void **state)
 
     /* maxRps null: unlimited. */
     patch.max_rps = 0;
-    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &patch, &out, &err), 0);
     ig_token_table_read_begin();
     m = find_secret(e->ts, secret);
     assert_false(m->limited);
@@ -505,7 +508,7 @@ static void test_lifecycle(void **state)
     ig_token_table_read_end();
 
     patch = named("deploy");
-    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &patch, &out, &err), 0);
     assert_string_equal(out.name, "deploy");
     ig_token_table_read_begin();
     m = find_secret(e->ts, secret);
@@ -518,7 +521,7 @@ static void test_lifecycle(void **state)
 
     /* An invalid PATCH changes nothing. */
     patch = named("");
-    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), -1);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &patch, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 400);
     assert_int_equal(ig_token_table_get(e->ts, rec.id, &out, &err), 0);
     assert_string_equal(out.name, "deploy");
@@ -537,12 +540,12 @@ static void test_lifecycle(void **state)
     assert_contains(err.message, rec.id);
     assert_int_equal(ig_token_table_delete(e->ts, rec.id, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, NULL, &out, &err), -1);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, NULL, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
-    assert_int_equal(ig_token_table_activate(e->ts, "tok_nope", &out, &err), -1);
+    assert_int_equal(ig_token_table_activate(e->ts, &test_admin, "tok_nope", &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
     patch = named("x");
-    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), -1);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &patch, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
 }
 
@@ -556,19 +559,19 @@ static void test_suspend_reason_checked(void **state)
     create_ok(e->ts, "alice", &spec, secret, &rec);
     memset(longr, 'x', sizeof longr - 1);
     longr[sizeof longr - 1] = '\0';
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, longr, &out, &err), -1);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, longr, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 400);
     assert_contains(err.message, "reason");
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, "line\nbreak", &out, &err), -1);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, "line\nbreak", &out, &err), -1);
     assert_contains(err.message, "reason");
     ig_token_table_read_begin();
     assert_false(find_secret(e->ts, secret)->suspended);
     ig_token_table_read_end();
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, NULL, &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, NULL, &out, &err), 0);
     assert_true(out.suspended);
     /* Suspending again keeps the first suspendedAt. */
     int64_t at = out.suspended_at_ms;
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, "again", &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, "again", &out, &err), 0);
     assert_int_equal(out.suspended_at_ms, at);
 }
 
@@ -607,7 +610,7 @@ static void test_names_owners_and_listing(void **state)
 
     /* Same name, same owner: 409, and no token appears in memory or the store. */
     char dup[IG_TOKEN_LEN + 1];
-    assert_int_equal(ig_token_table_create(e->ts, "alice", &spec, dup, &out, &err), -1);
+    assert_int_equal(ig_token_table_create(e->ts, &test_admin, "alice", &spec, dup, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 409);
     assert_string_equal(ig_error_kind_type(err.kind), "AlreadyExistsException");
     assert_contains(err.message, "name");
@@ -624,7 +627,7 @@ static void test_names_owners_and_listing(void **state)
 
     /* Renaming onto a taken name: 409, unchanged. */
     spec = named("ci");
-    assert_int_equal(ig_token_table_update(e->ts, a2.id, &spec, &out, &err), -1);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, a2.id, &spec, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 409);
     assert_int_equal(ig_token_table_get(e->ts, a2.id, &out, &err), 0);
     assert_string_equal(out.name, "deploy");
@@ -643,7 +646,7 @@ static void test_names_owners_and_listing(void **state)
     assert_int_equal(c.n, 0);
 
     /* Status filter: suspend a2; expire b2 (written straight to the store, as time passing would). */
-    assert_int_equal(ig_token_table_suspend(e->ts, a2.id, NULL, &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, a2.id, NULL, &out, &err), 0);
     assert_int_equal(e->st->ops->token_get(e->st, b2.id, &out, &err), 0);
     out.expires_at_ms = 1000;
     assert_int_equal(e->st->ops->token_update(e->st, &out, &err), 0);
@@ -830,7 +833,7 @@ static void test_sync_from_cli(void **state)
     ig_token_table_read_end();
     assert_int_equal(ig_token_table_sync(A), 0);
 
-    assert_int_equal(ig_token_table_suspend(cli.ts, rec.id, "cli", &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(cli.ts, &test_admin, rec.id, "cli", &out, &err), 0);
     assert_true(ig_token_table_sync(A) > 0);
     ig_token_table_read_begin();
     m = find_secret(A, secret);
@@ -844,8 +847,8 @@ static void test_sync_from_cli(void **state)
     patch.max_rps = 7.5;
     patch.has_burst = true;
     patch.burst = 3;
-    assert_int_equal(ig_token_table_update(cli.ts, rec.id, &patch, &out, &err), 0);
-    assert_int_equal(ig_token_table_activate(cli.ts, rec.id, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(cli.ts, &test_admin, rec.id, &patch, &out, &err), 0);
+    assert_int_equal(ig_token_table_activate(cli.ts, &test_admin, rec.id, &out, &err), 0);
     assert_true(ig_token_table_sync(A) > 0);
     ig_token_table_read_begin();
     m = find_secret(A, secret);
@@ -917,9 +920,9 @@ static void test_stale_record_never_wins(void **state)
     char secret[IG_TOKEN_LEN + 1];
     ig_token_spec_t spec = named("stale");
     create_ok(e->ts, "alice", &spec, secret, &v1);
-    assert_int_equal(ig_token_table_suspend(e->ts, v1.id, "v2", &v2, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, v1.id, "v2", &v2, &err), 0);
     spec = named("stale-renamed");
-    assert_int_equal(ig_token_table_update(e->ts, v1.id, &spec, &v3, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, v1.id, &spec, &v3, &err), 0);
     assert_true(v1.seq < v2.seq && v2.seq < v3.seq);
 
     replay_store_t rs;
@@ -1042,7 +1045,7 @@ static int interleave_get(ig_store_t *st, const char *id, ig_token_row_t *out, i
     if (s->gets++ == 0) {
         ig_token_row_t tmp;
         ig_error_t e2;
-        if (ig_token_table_suspend(s->other, s->id, "concurrent", &tmp, &e2)) fail_msg("%s", e2.message);
+        if (ig_token_table_suspend(s->other, &test_admin, s->id, "concurrent", &tmp, &e2)) fail_msg("%s", e2.message);
     }
     return rc;
 }
@@ -1074,7 +1077,7 @@ static void test_concurrent_suspend_not_lost(void **state)
     ig_token_table_t *ts = ig_token_table_new(&s.base, false, true);
 
     spec = named("raced-renamed");
-    assert_int_equal(ig_token_table_update(ts, rec.id, &spec, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(ts, &test_admin, rec.id, &spec, &out, &err), 0);
     assert_string_equal(out.name, "raced-renamed");
     assert_true(out.suspended); /* the result reflects both writes */
     assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
@@ -1166,9 +1169,9 @@ static void test_reader_keeps_record_alive(void **state)
     const ig_token_entry_t *old = h.held;
 
     /* Replace the record (suspend and rename), then try hard to free it. */
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, NULL, &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, NULL, &out, &err), 0);
     spec = named("held-renamed");
-    assert_int_equal(ig_token_table_update(e->ts, rec.id, &spec, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &spec, &out, &err), 0);
     ig_token_table_reclaim(e->ts);
     ig_token_table_reclaim(e->ts);
     ig_token_table_read_begin();
@@ -1331,10 +1334,10 @@ static void test_concurrent_readers_and_writer(void **state)
         int rc;
         switch (w / STRESS_TOKENS % 3) {
         case 0:
-            rc = ig_token_table_suspend(e->ts, s->id[i], "stress", &out, &err);
+            rc = ig_token_table_suspend(e->ts, &test_admin, s->id[i], "stress", &out, &err);
             break;
         case 1:
-            rc = ig_token_table_activate(e->ts, s->id[i], &out, &err);
+            rc = ig_token_table_activate(e->ts, &test_admin, s->id[i], &out, &err);
             break;
         default: {
             char name[32];
@@ -1344,7 +1347,7 @@ static void test_concurrent_readers_and_writer(void **state)
             spec.max_rps = rate;
             spec.has_burst = true;
             spec.burst = 2 * rate;
-            rc = ig_token_table_update(e->ts, s->id[i], &spec, &out, &err);
+            rc = ig_token_table_update(e->ts, &test_admin, s->id[i], &spec, &out, &err);
         }
         }
         if (rc) fail_msg("write %d: %s", w, err.message);
@@ -1460,7 +1463,7 @@ static void test_counters_survive_update(void **state)
     ig_token_table_read_begin();
     ig_token_runtime_note(find_secret(e->ts, secret)->state, T * 1000, NULL, true);
     ig_token_table_read_end();
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, NULL, &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, NULL, &out, &err), 0);
     ig_token_table_read_begin();
     ig_token_runtime_note(find_secret(e->ts, secret)->state, T * 1000 + 1, NULL, false);
     ig_token_table_read_end();
