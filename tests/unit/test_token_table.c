@@ -1088,6 +1088,222 @@ static void test_concurrent_suspend_not_lost(void **state)
     ig_token_table_free(s.other);
 }
 
+/* ------------------------------------------------------------------ what a member may lift */
+
+/* Hardening item 12: a member could activate a token an admin suspended, and remove or raise a Max RPS an
+ * admin set.  Now a suspension records its principal and a limit its setter's role, and a member may lift
+ * only a member's. */
+static const ig_principal_t test_member = {.ok = true, .role = IG_ROLE_MEMBER, .user = "mel"};
+
+#define assert_forbidden(call, err, needle)                                                                  \
+    do {                                                                                                     \
+        memset(&(err), 0, sizeof(err));                                                                      \
+        assert_int_equal((call), -1);                                                                        \
+        assert_int_equal((err).kind, IG_E_FORBIDDEN);                                                        \
+        assert_int_equal(ig_error_status(&(err)), 403);                                                      \
+        assert_contains((err).message, needle);                                                              \
+    } while (0)
+
+/* The in-memory entry (what authentication reads) agrees with the row. */
+static void assert_entry_suspended(ig_token_table_t *ts, const char *secret, bool suspended, ig_set_by_t by)
+{
+    ig_token_table_read_begin();
+    const ig_token_entry_t *m = find_secret(ts, secret);
+    assert_non_null(m);
+    assert_int_equal(m->suspended, suspended);
+    assert_int_equal(m->suspended_by, by);
+    ig_token_table_read_end();
+}
+
+static void test_member_cannot_lift_admin_suspension(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_row_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("mel-key");
+    create_ok(e->ts, "mel", &spec, secret, &rec);
+
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, "incident 42", &out, &err), 0);
+    assert_int_equal(out.suspended_by_role, IG_SET_BY_ADMIN);
+    assert_string_equal(out.suspended_by, "root");
+    assert_entry_suspended(e->ts, secret, true, IG_SET_BY_ADMIN);
+
+    assert_forbidden(ig_token_table_activate(e->ts, &test_member, rec.id, &out, &err), err,
+                     "suspended by an admin: only an admin can activate it");
+    /* Suspending it again would make the member its suspender: refused too. */
+    assert_forbidden(ig_token_table_suspend(e->ts, &test_member, rec.id, "mine now", &out, &err), err,
+                     "only an admin can change its suspension");
+    /* Nothing was written. */
+    assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
+    assert_true(out.suspended);
+    assert_string_equal(out.suspend_reason, "incident 42");
+    assert_int_equal(out.suspended_by_role, IG_SET_BY_ADMIN);
+    assert_string_equal(out.suspended_by, "root");
+    assert_entry_suspended(e->ts, secret, true, IG_SET_BY_ADMIN);
+
+    /* The member may still rename it; the admin may activate it. */
+    spec = named("mel-key-2");
+    assert_int_equal(ig_token_table_update(e->ts, &test_member, rec.id, &spec, &out, &err), 0);
+    assert_true(out.suspended);
+    assert_int_equal(ig_token_table_activate(e->ts, &test_admin, rec.id, &out, &err), 0);
+    assert_false(out.suspended);
+    assert_int_equal(out.suspended_by_role, IG_SET_BY_UNKNOWN);
+    assert_string_equal(out.suspended_by, "");
+    assert_entry_suspended(e->ts, secret, false, IG_SET_BY_UNKNOWN);
+    /* Activating an active token lifts nothing: a member may. */
+    assert_int_equal(ig_token_table_activate(e->ts, &test_member, rec.id, &out, &err), 0);
+}
+
+static void test_member_lifts_member_suspension(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_row_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("mel-own");
+    create_ok(e->ts, "mel", &spec, secret, &rec);
+
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_member, rec.id, "pausing", &out, &err), 0);
+    assert_int_equal(out.suspended_by_role, IG_SET_BY_MEMBER);
+    assert_string_equal(out.suspended_by, "mel");
+    assert_entry_suspended(e->ts, secret, true, IG_SET_BY_MEMBER);
+    assert_int_equal(ig_token_table_activate(e->ts, &test_member, rec.id, &out, &err), 0);
+    assert_false(out.suspended);
+
+    /* An admin suspending a member-suspended token takes the suspension over. */
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_member, rec.id, "pausing", &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, "taken over", &out, &err), 0);
+    assert_int_equal(out.suspended_by_role, IG_SET_BY_ADMIN);
+    assert_string_equal(out.suspended_by, "root");
+    assert_forbidden(ig_token_table_activate(e->ts, &test_member, rec.id, &out, &err), err, "by an admin");
+}
+
+static ig_token_spec_t limit_spec(double max_rps, bool has_burst, int burst)
+{
+    ig_token_spec_t s;
+    memset(&s, 0, sizeof s);
+    s.has_max_rps = true;
+    s.max_rps = max_rps;
+    s.has_burst = has_burst;
+    s.burst = burst;
+    return s;
+}
+
+static void test_member_cannot_move_admin_limit(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_row_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("capped");
+    spec.has_max_rps = true;
+    spec.max_rps = 5;
+    create_ok(e->ts, "mel", &spec, secret, &rec); /* by test_admin */
+    assert_int_equal(rec.max_rps_set_by, IG_SET_BY_ADMIN);
+
+    static const char why[] = "was set by an admin: only an admin can change or remove it";
+    ig_token_spec_t remove = limit_spec(0, false, 0), raise = limit_spec(500, false, 0);
+    ig_token_spec_t burst = limit_spec(5, true, 1000);
+    burst.has_max_rps = false;
+    assert_forbidden(ig_token_table_update(e->ts, &test_member, rec.id, &remove, &out, &err), err, why);
+    assert_forbidden(ig_token_table_update(e->ts, &test_member, rec.id, &raise, &out, &err), err, why);
+    assert_forbidden(ig_token_table_update(e->ts, &test_member, rec.id, &burst, &out, &err), err, why);
+    assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
+    assert_true(out.max_rps == 5);
+    assert_int_equal(out.burst, 0);
+    ig_token_table_read_begin();
+    const ig_token_entry_t *m = find_secret(e->ts, secret);
+    assert_true(m->limited);
+    assert_int_equal(m->max_rps_set_by, IG_SET_BY_ADMIN);
+    ig_token_table_read_end();
+
+    /* Repeating the limit (a console form that sends every field) moves nothing: allowed, setter kept. */
+    ig_token_spec_t same = limit_spec(5, false, 0);
+    same.has_name = true;
+    snprintf(same.name, sizeof same.name, "capped-renamed");
+    assert_int_equal(ig_token_table_update(e->ts, &test_member, rec.id, &same, &out, &err), 0);
+    assert_string_equal(out.name, "capped-renamed");
+    assert_int_equal(out.max_rps_set_by, IG_SET_BY_ADMIN);
+
+    /* The admin may move it; removing it leaves nothing to lock, and the member's own limit is theirs. */
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &raise, &out, &err), 0);
+    assert_int_equal(out.max_rps_set_by, IG_SET_BY_ADMIN);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &remove, &out, &err), 0);
+    assert_int_equal(out.max_rps_set_by, IG_SET_BY_UNKNOWN);
+    ig_token_spec_t mine = limit_spec(2, false, 0);
+    assert_int_equal(ig_token_table_update(e->ts, &test_member, rec.id, &mine, &out, &err), 0);
+    assert_int_equal(out.max_rps_set_by, IG_SET_BY_MEMBER);
+    assert_int_equal(ig_token_table_update(e->ts, &test_member, rec.id, &raise, &out, &err), 0);
+    assert_true(out.max_rps == 500);
+    assert_int_equal(ig_token_table_update(e->ts, &test_member, rec.id, &remove, &out, &err), 0);
+
+    /* A member creating a limited token sets it as a member. */
+    ig_token_spec_t own = named("own-cap");
+    own.has_max_rps = true;
+    own.max_rps = 3;
+    assert_int_equal(ig_token_table_create(e->ts, &test_member, "mel", &own, secret, &out, &err), 0);
+    assert_int_equal(out.max_rps_set_by, IG_SET_BY_MEMBER);
+    assert_int_equal(ig_token_table_update(e->ts, &test_member, out.id, &remove, &out, &err), 0);
+}
+
+/* Rows from before migration 4 have no recorded setter: only an admin lifts them. */
+static void test_unrecorded_setter_needs_admin(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_row_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("legacy");
+    create_ok(e->ts, "mel", &spec, secret, &rec);
+    assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
+    out.suspended = true;
+    out.max_rps = 4;
+    out.suspended_by_role = IG_SET_BY_UNKNOWN;
+    out.max_rps_set_by = IG_SET_BY_UNKNOWN;
+    assert_int_equal(e->st->ops->token_update(e->st, &out, &err), 0);
+    ig_token_spec_t remove = limit_spec(0, false, 0);
+    assert_forbidden(ig_token_table_activate(e->ts, &test_member, rec.id, &out, &err), err,
+                     "before icegate recorded by whom: only an admin can activate it");
+    assert_forbidden(ig_token_table_update(e->ts, &test_member, rec.id, &remove, &out, &err), err,
+                     "only an admin can change or remove it");
+    assert_int_equal(ig_token_table_activate(e->ts, &test_admin, rec.id, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &remove, &out, &err), 0);
+}
+
+/* The check is made on the row the write is a compare-and-set on: a member activating their own suspension
+ * while an admin suspends it again (between the member's read and write) is refused on the re-read, never
+ * lifting the admin's suspension.  The interleave store commits the admin's suspend after the first read. */
+static void test_lift_check_is_atomic_with_the_write(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_row_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("raced-lift");
+    create_ok(e->ts, "mel", &spec, secret, &rec);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_member, rec.id, "mine", &out, &err), 0);
+
+    interleave_store_t s;
+    memset(&s, 0, sizeof s);
+    s.real = e->st;
+    s.ops.token_get = interleave_get;
+    s.ops.token_update = interleave_update;
+    s.base.ops = &s.ops;
+    s.other = ig_token_table_new(e->st, false, true);
+    s.id = rec.id;
+    ig_token_table_t *ts = ig_token_table_new(&s.base, false, true);
+    assert_forbidden(ig_token_table_activate(ts, &test_member, rec.id, &out, &err), err,
+                     "suspended by an admin: only an admin can activate it");
+    assert_int_equal(s.gets, 2); /* the first write was stale: read again, and the check saw the admin */
+    assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
+    assert_true(out.suspended);
+    assert_string_equal(out.suspend_reason, "concurrent");
+    assert_int_equal(out.suspended_by_role, IG_SET_BY_ADMIN);
+    ig_token_table_free(ts);
+    ig_token_table_free(s.other);
+}
+
 /* ------------------------------------------------------------------ reclamation */
 
 typedef struct {
@@ -1500,11 +1716,27 @@ static void test_token_json(void **state)
     assert_string_equal(json_object_get_string(v), "active");
     assert_true(json_object_object_get_ex(o, "expiresAt", &v));
     assert_null(v);
+    assert_true(json_object_object_get_ex(o, "maxRpsSetBy", &v));
+    assert_null(v); /* not recorded */
+    assert_true(json_object_object_get_ex(o, "suspendedBy", &v));
+    assert_null(v); /* not suspended */
+    json_object_put(o);
+    t.max_rps_set_by = IG_SET_BY_ADMIN;
+    t.suspended = true;
+    t.suspended_by_role = IG_SET_BY_MEMBER;
+    snprintf(t.suspended_by, sizeof t.suspended_by, "mel");
+    o = ig_token_to_json(&t, true, NULL, NOW_MS);
+    assert_string_equal(json_object_to_json_string_ext(json_object_object_get(o, "suspendedBy"),
+                                                       JSON_C_TO_STRING_PLAIN),
+                        "{\"role\":\"member\",\"user\":\"mel\"}");
+    assert_string_equal(json_object_get_string(json_object_object_get(o, "maxRpsSetBy")), "admin");
     json_object_put(o);
 
     t.max_rps = 0;
     t.suspended = true;
     o = ig_token_to_json(&t, true, NULL, NOW_MS);
+    assert_true(json_object_object_get_ex(o, "maxRpsSetBy", &v));
+    assert_null(v); /* no limit, no setter */
     assert_false(json_object_object_get_ex(o, "token", &v));
     assert_true(json_object_object_get_ex(o, "burst", &v));
     assert_null(v);
@@ -1575,6 +1807,11 @@ int main(void)
         cmocka_unit_test(test_sync_reports_a_silent_store),
         cmocka_unit_test_setup_teardown(test_reader_slots_are_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_suspend_not_lost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_cannot_lift_admin_suspension, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_lifts_member_suspension, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_cannot_move_admin_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unrecorded_setter_needs_admin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lift_check_is_atomic_with_the_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_keeps_record_alive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readers_across_rebuilds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, setup, teardown),
