@@ -2,7 +2,8 @@
  * (every refusal a 400 naming its field), the lifecycle on a live table (the very next lookup sees a
  * suspend; a PATCH keeps the rate-limit cell), table growth with tombstones, changes made by another process
  * (a second token table on the same SQLite file, as the CLI is), epoch-based reclamation under a reader, a
- * reader/writer stress run, and the per-second counters.  Each test gets a fresh temp dir and database.
+ * reader/writer stress run, the per-second counters, and what a member may lift (an admin's suspension or
+ * Max RPS: 403, checked on the row the compare-and-set writes).  Each test gets a fresh temp dir and database.
  *
  * Reclamation is checked directly under AddressSanitizer: a record a reader still holds must not be poisoned
  * (freed) after the writer's reclaim, and must be once the reader has left. */
