@@ -22,6 +22,10 @@
 
 extern char **environ;
 
+/* The command line works on the store directly, as the operator: what it changes is recorded as an admin's
+ * (a suspension's user is "cli"), so a member cannot undo it from the console. */
+static const ig_principal_t cli_operator = {.ok = true, .role = IG_ROLE_ADMIN, .user = "cli"};
+
 typedef struct {
     const char *config, *data_dir, *listen;
     const char *name, *max_rps, *burst, *expires, *owner, *reason, *status, *role, *password;
@@ -158,8 +162,13 @@ static void print_token_text(const ig_token_row_t *t, bool enforced)
            t->last_used_ip[0] ? " from " : "", t->last_used_ip);
     if (t->suspended) {
         fmt_time(t->suspended_at_ms, susp, sizeof susp);
-        printf("suspended:   %s%s%s\n", susp, t->suspend_reason[0] ? " — " : "", t->suspend_reason);
+        char by[IG_USER_MAX + 24] = "";
+        const char *role = ig_set_by_name(t->suspended_by_role);
+        if (role) snprintf(by, sizeof by, " by %s %s", role, t->suspended_by);
+        printf("suspended:   %s%s%s%s\n", susp, by, t->suspend_reason[0] ? " — " : "", t->suspend_reason);
     }
+    if (t->max_rps > 0 && ig_set_by_name(t->max_rps_set_by))
+        printf("max rps by:  %s\n", ig_set_by_name(t->max_rps_set_by));
     if (!enforced && t->max_rps > 0)
         printf("note:        Max RPS is stored but not enforced (features.ratelimiter.enabled=false)\n");
 }
@@ -272,7 +281,7 @@ static int token_create(token_cmd_t *c)
         fprintf(stderr, "icegate: --owner: no user named '%s'\n", owner);
         return 1;
     }
-    if (ig_token_table_create(c->ts, owner, &spec, secret, &t, &err)) return fail_err(&err);
+    if (ig_token_table_create(c->ts, &cli_operator, owner, &spec, secret, &t, &err)) return fail_err(&err);
     if (c->o->json) {
         print_json(ig_token_to_json(&t, c->enf, secret, ig_clock_wall_ms()));
     } else {
@@ -318,11 +327,11 @@ static int token_one(token_cmd_t *c, const char *sub, const char *id)
             fprintf(stderr, "icegate: token update: nothing to change (--name, --max-rps, --burst, --expires)\n");
             return 2;
         }
-        r = ig_token_table_update(c->ts, id, &spec, &t, &err);
+        r = ig_token_table_update(c->ts, &cli_operator, id, &spec, &t, &err);
     } else if (strcmp(sub, "suspend") == 0) {
-        r = ig_token_table_suspend(c->ts, id, c->o->reason, &t, &err);
+        r = ig_token_table_suspend(c->ts, &cli_operator, id, c->o->reason, &t, &err);
     } else if (strcmp(sub, "activate") == 0) {
-        r = ig_token_table_activate(c->ts, id, &t, &err);
+        r = ig_token_table_activate(c->ts, &cli_operator, id, &t, &err);
     } else if (strcmp(sub, "delete") == 0) {
         if (ig_token_table_delete(c->ts, id, &err)) return fail_err(&err);
         if (c->o->json) printf("{\"deleted\": \"%s\"}\n", id);

@@ -35,7 +35,9 @@ static ig_auth_result_t refusal(const ig_token_entry_t *m, int64_t now_ms, ig_re
 {
     char msg[640];
     if (m->suspended) {
-        snprintf(msg, sizeof msg, "access token '%s' is suspended", m->name);
+        /* Who suspended it tells the client whether its owner can lift it or must ask an admin. */
+        snprintf(msg, sizeof msg, "access token '%s' is suspended%s", m->name,
+                 m->suspended_by == IG_SET_BY_ADMIN ? " by an admin" : "");
         *res = ig_http_unauthorized(r, msg);
         return IG_AUTH_SUSPENDED;
     }

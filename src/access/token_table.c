@@ -303,6 +303,8 @@ static ig_token_entry_t *make_mem(ig_token_table_t *ts, const ig_token_row_t *re
     m->state = state;
     memcpy(m->hash, rec->hash, 32);
     m->suspended = rec->suspended;
+    m->suspended_by = (uint8_t)rec->suspended_by_role;
+    m->max_rps_set_by = (uint8_t)rec->max_rps_set_by;
     m->expires_at_ms = rec->expires_at_ms;
     m->seq = rec->seq;
     m->limited = ts->rl_enabled && rec->max_rps > 0 &&
@@ -812,6 +814,15 @@ json_object *ig_token_to_json(const ig_token_row_t *t, bool enforced, const char
     json_object_object_add(o, "suspendedAt", t->suspended ? time_or_null(t->suspended_at_ms) : NULL);
     json_object_object_add(o, "suspendReason",
                            t->suspended && t->suspend_reason[0] ? json_object_new_string(t->suspend_reason) : NULL);
+    json_object *by = NULL;
+    if (t->suspended && t->suspended_by_role != IG_SET_BY_UNKNOWN) {
+        by = json_object_new_object();
+        json_object_object_add(by, "role", json_object_new_string(ig_set_by_name(t->suspended_by_role)));
+        json_object_object_add(by, "user", t->suspended_by[0] ? json_object_new_string(t->suspended_by) : NULL);
+    }
+    json_object_object_add(o, "suspendedBy", by);
+    const char *set_by = t->max_rps > 0 ? ig_set_by_name(t->max_rps_set_by) : NULL;
+    json_object_object_add(o, "maxRpsSetBy", set_by ? json_object_new_string(set_by) : NULL);
     json_object_object_add(o, "rateLimitEnforced", json_object_new_boolean(enforced && t->max_rps > 0));
     if (secret) json_object_object_add(o, "token", json_object_new_string(secret));
     return o;
@@ -824,8 +835,9 @@ int ig_token_table_not_found(ig_error_t *err, const char *id)
     return ig_error_set(err, IG_E_NO_SUCH_TOKEN, "access token '%.40s' does not exist", id);
 }
 
-int ig_token_table_create(ig_token_table_t *ts, const char *owner, const ig_token_spec_t *spec,
-                         char secret[IG_TOKEN_LEN + 1], ig_token_row_t *out, ig_error_t *err)
+int ig_token_table_create(ig_token_table_t *ts, const ig_principal_t *who, const char *owner,
+                         const ig_token_spec_t *spec, char secret[IG_TOKEN_LEN + 1], ig_token_row_t *out,
+                         ig_error_t *err)
 {
     int64_t now = ig_clock_wall_ms();
     if (ig_token_spec_validate(spec, true, now, err)) return -1;
@@ -840,6 +852,7 @@ int ig_token_table_create(ig_token_table_t *ts, const char *owner, const ig_toke
     snprintf(t->owner, sizeof t->owner, "%s", owner);
     t->max_rps = spec->has_max_rps ? spec->max_rps : 0;
     t->burst = spec->has_burst ? spec->burst : 0;
+    if (t->max_rps > 0) t->max_rps_set_by = ig_set_by_role(who->role);
     t->expires_at_ms = spec->has_expires ? spec->expires_at_ms : 0;
     t->created_at_ms = t->updated_at_ms = now;
     if (ts->store->ops->token_insert(ts->store, t, err)) {
@@ -850,18 +863,21 @@ int ig_token_table_create(ig_token_table_t *ts, const char *owner, const ig_toke
     return 0;
 }
 
-/* Read-modify-write of one token: fetch, let `change` edit, write, apply.  The write is a compare-and-set
- * on the version read, so a change committed in between (a suspend from the CLI or another request) is
- * never overwritten with stale fields: read again and redo the change on top of it. */
-static int modify(ig_token_table_t *ts, const char *id, ig_token_row_t *out, ig_error_t *err,
-                  int (*change)(ig_token_row_t *t, const void *arg, ig_error_t *err), const void *arg)
+/* Read-modify-write of one token: fetch, let `change` check and edit, write, apply.  The write is a
+ * compare-and-set on the version read, so a change committed in between (a suspend from the CLI or another
+ * request) is never overwritten with stale fields, and a check `change` made (may this principal lift it?)
+ * is never acted on after the row moved: read again, check and redo the change on top of it. */
+typedef int (*change_fn)(ig_token_row_t *t, const ig_principal_t *who, const void *arg, ig_error_t *err);
+
+static int modify(ig_token_table_t *ts, const ig_principal_t *who, const char *id, ig_token_row_t *out,
+                  ig_error_t *err, change_fn change, const void *arg)
 {
     int rc = IG_STORE_STALE;
     for (int attempt = 0; rc == IG_STORE_STALE && attempt < 16; attempt++) {
         rc = ts->store->ops->token_get(ts->store, id, out, err);
         if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
         if (rc) return -1;
-        if (change(out, arg, err)) return -1;
+        if (change(out, who, arg, err)) return -1;
         out->updated_at_ms = ig_clock_wall_ms();
         rc = ts->store->ops->token_update(ts->store, out, err);
     }
@@ -875,45 +891,78 @@ static int modify(ig_token_table_t *ts, const char *id, ig_token_row_t *out, ig_
     return 0;
 }
 
-static int change_spec(ig_token_row_t *t, const void *arg, ig_error_t *err)
+/* A member may lift only what is recorded as a member's; an admin's, or one from before icegate recorded
+ * who (unknown), only an admin. */
+static bool may_lift(const ig_principal_t *who, ig_set_by_t by)
+{
+    return who->role == IG_ROLE_ADMIN || by == IG_SET_BY_MEMBER;
+}
+
+static const char *imposer(ig_set_by_t by)
+{
+    return by == IG_SET_BY_ADMIN ? "by an admin" : "before icegate recorded by whom";
+}
+
+static int change_spec(ig_token_row_t *t, const ig_principal_t *who, const void *arg, ig_error_t *err)
 {
     const ig_token_spec_t *s = arg;
     if (ig_token_spec_validate(s, false, ig_clock_wall_ms(), err)) return -1;
+    bool limit_moves = (s->has_max_rps && s->max_rps != t->max_rps) || (s->has_burst && s->burst != t->burst);
+    if (limit_moves && t->max_rps > 0 && !may_lift(who, t->max_rps_set_by))
+        return ig_error_set(err, IG_E_FORBIDDEN,
+                            "the Max RPS of access token '%.40s' was set %s: only an admin can change or "
+                            "remove it",
+                            t->id, imposer(t->max_rps_set_by));
     if (s->has_name) snprintf(t->name, sizeof t->name, "%s", s->name);
     if (s->has_max_rps) t->max_rps = s->max_rps;
     if (s->has_burst) t->burst = s->burst;
     if (s->has_expires) t->expires_at_ms = s->expires_at_ms;
+    /* The setter is whoever last moved the limit; a PATCH that repeats it (a rename from the console) keeps
+     * the one recorded. */
+    if (limit_moves) t->max_rps_set_by = t->max_rps > 0 ? ig_set_by_role(who->role) : IG_SET_BY_UNKNOWN;
     return 0;
 }
 
-static int change_suspend(ig_token_row_t *t, const void *arg, ig_error_t *err)
+static int change_suspend(ig_token_row_t *t, const ig_principal_t *who, const void *arg, ig_error_t *err)
 {
-    (void)err;
     const char *reason = arg;
+    /* Suspending again rewrites the reason and the suspender: a member doing that to an admin's suspension
+     * would then be able to activate it. */
+    if (t->suspended && !may_lift(who, t->suspended_by_role))
+        return ig_error_set(err, IG_E_FORBIDDEN,
+                            "access token '%.40s' was suspended %s: only an admin can change its suspension",
+                            t->id, imposer(t->suspended_by_role));
     if (!t->suspended) t->suspended_at_ms = ig_clock_wall_ms();
     t->suspended = true;
     snprintf(t->suspend_reason, sizeof t->suspend_reason, "%s", reason ? reason : "");
+    t->suspended_by_role = ig_set_by_role(who->role);
+    snprintf(t->suspended_by, sizeof t->suspended_by, "%s", who->user);
     return 0;
 }
 
-static int change_activate(ig_token_row_t *t, const void *arg, ig_error_t *err)
+static int change_activate(ig_token_row_t *t, const ig_principal_t *who, const void *arg, ig_error_t *err)
 {
     (void)arg;
-    (void)err;
+    if (t->suspended && !may_lift(who, t->suspended_by_role))
+        return ig_error_set(err, IG_E_FORBIDDEN,
+                            "access token '%.40s' was suspended %s: only an admin can activate it", t->id,
+                            imposer(t->suspended_by_role));
     t->suspended = false;
     t->suspended_at_ms = 0;
     t->suspend_reason[0] = '\0';
+    t->suspended_by_role = IG_SET_BY_UNKNOWN;
+    t->suspended_by[0] = '\0';
     return 0;
 }
 
-int ig_token_table_update(ig_token_table_t *ts, const char *id, const ig_token_spec_t *spec, ig_token_row_t *out,
-                         ig_error_t *err)
+int ig_token_table_update(ig_token_table_t *ts, const ig_principal_t *who, const char *id,
+                         const ig_token_spec_t *spec, ig_token_row_t *out, ig_error_t *err)
 {
-    return modify(ts, id, out, err, change_spec, spec);
+    return modify(ts, who, id, out, err, change_spec, spec);
 }
 
-int ig_token_table_suspend(ig_token_table_t *ts, const char *id, const char *reason, ig_token_row_t *out,
-                          ig_error_t *err)
+int ig_token_table_suspend(ig_token_table_t *ts, const ig_principal_t *who, const char *id, const char *reason,
+                          ig_token_row_t *out, ig_error_t *err)
 {
     if (reason && strlen(reason) > IG_REASON_MAX)
         return ig_error_set(err, IG_E_BAD_REQUEST, "reason: must be at most %d characters", IG_REASON_MAX);
@@ -922,12 +971,13 @@ int ig_token_table_suspend(ig_token_table_t *ts, const char *id, const char *rea
             if (*p < 0x20 || *p == 0x7f)
                 return ig_error_set(err, IG_E_BAD_REQUEST, "reason: must contain only printable characters");
     }
-    return modify(ts, id, out, err, change_suspend, reason);
+    return modify(ts, who, id, out, err, change_suspend, reason);
 }
 
-int ig_token_table_activate(ig_token_table_t *ts, const char *id, ig_token_row_t *out, ig_error_t *err)
+int ig_token_table_activate(ig_token_table_t *ts, const ig_principal_t *who, const char *id, ig_token_row_t *out,
+                           ig_error_t *err)
 {
-    return modify(ts, id, out, err, change_activate, NULL);
+    return modify(ts, who, id, out, err, change_activate, NULL);
 }
 
 int ig_token_table_delete(ig_token_table_t *ts, const char *id, ig_error_t *err)

@@ -61,6 +61,8 @@ typedef struct {
     bool suspended;
     bool limited; /* has a max_rps and the limiter is enabled */
     bool deleted; /* a tombstone: remembers the deletion's seq so a stale copy never brings the token back */
+    uint8_t suspended_by;   /* ig_set_by_t: who suspended it, so the 401 can say whether its owner may lift it */
+    uint8_t max_rps_set_by; /* ig_set_by_t: who set the limit */
     const char *id;    /* lives with the state (one copy per token, not per version) */
     const char *owner; /* points into name[] */
     char name[];       /* "name\0owner\0" */
@@ -111,14 +113,24 @@ int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, 
 /* Checks values (name printable 1..100 chars, maxRps finite > 0, burst >= 1, expiry in the future). */
 int ig_token_spec_validate(const ig_token_spec_t *spec, bool for_create, int64_t now_ms, ig_error_t *err);
 
+/* Every change names who makes it (`who`: the request's principal; the CLI acts as an admin named "cli").
+ * A suspension records its principal's role and name, a Max RPS its setter's role, and a member may not lift
+ * what is not recorded as a member's: activating a token an admin suspended, suspending it again, or changing
+ * or removing (maxRps or burst) a limit an admin set is 403 ForbiddenException saying so, nothing written.
+ * Admins may do everything.  The rule is checked on the row each attempt reads and the write is a
+ * compare-and-set on that row's version, so no change (from another request or the CLI) can slip in between
+ * the check and the write. */
+
 /* Creates a token owned by owner; secret receives the only copy of the token value. */
-int ig_token_table_create(ig_token_table_t *ts, const char *owner, const ig_token_spec_t *spec,
-                         char secret[IG_TOKEN_LEN + 1], ig_token_row_t *out, ig_error_t *err);
-int ig_token_table_update(ig_token_table_t *ts, const char *id, const ig_token_spec_t *spec, ig_token_row_t *out,
+int ig_token_table_create(ig_token_table_t *ts, const ig_principal_t *who, const char *owner,
+                         const ig_token_spec_t *spec, char secret[IG_TOKEN_LEN + 1], ig_token_row_t *out,
                          ig_error_t *err);
-int ig_token_table_suspend(ig_token_table_t *ts, const char *id, const char *reason, ig_token_row_t *out,
-                          ig_error_t *err);
-int ig_token_table_activate(ig_token_table_t *ts, const char *id, ig_token_row_t *out, ig_error_t *err);
+int ig_token_table_update(ig_token_table_t *ts, const ig_principal_t *who, const char *id,
+                         const ig_token_spec_t *spec, ig_token_row_t *out, ig_error_t *err);
+int ig_token_table_suspend(ig_token_table_t *ts, const ig_principal_t *who, const char *id, const char *reason,
+                          ig_token_row_t *out, ig_error_t *err);
+int ig_token_table_activate(ig_token_table_t *ts, const ig_principal_t *who, const char *id, ig_token_row_t *out,
+                           ig_error_t *err);
 int ig_token_table_delete(ig_token_table_t *ts, const char *id, ig_error_t *err);
 /* Reads a token, with last-use fresh from memory when live.  404 NoSuchAccessTokenException if absent. */
 /* The 404 NoSuchAccessTokenException for id (also what members get for someone else's token); returns -1. */

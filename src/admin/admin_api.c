@@ -7,6 +7,8 @@
  *   DELETE /api/v1/access-tokens/{id}                204
  *   POST   /api/v1/access-tokens/{id}/suspend        {"reason": "..."} optional
  *   POST   /api/v1/access-tokens/{id}/activate
+ *   (a member may not activate a token an admin suspended, nor change or remove a Max RPS an admin set: 403,
+ *    decided in token_table.c on the row it writes)
  *   GET    /api/v1/access-tokens/{id}/stats[?seconds=N]   per-second requests and 429s (console chart)
  *   POST   /api/v1/users                             admin: {"name","password","role"}
  *   GET    /api/v1/settings                          {"rateLimiterEnabled": bool, "version": "..."}
@@ -90,7 +92,8 @@ static ig_res_t create_token(ig_admin_t *a, ig_req_t *r)
     if (rc) return ig_http_error_from(r, &err);
     char secret[IG_TOKEN_LEN + 1];
     ig_token_row_t t;
-    if (ig_token_table_create(a->tokens, r->who.user, &spec, secret, &t, &err)) return ig_http_error_from(r, &err);
+    if (ig_token_table_create(a->tokens, &r->who, r->who.user, &spec, secret, &t, &err))
+        return ig_http_error_from(r, &err);
     ig_res_t res = send_token(a, r, 201, &t, secret);
     memset(secret, 0, sizeof secret);
     return res;
@@ -168,7 +171,7 @@ static ig_res_t one_token(ig_admin_t *a, ig_req_t *r, const char *id, const char
             ig_token_spec_t spec;
             int rc = ig_token_spec_from_json(body, false, ig_clock_wall_ms(), &spec, &err);
             json_object_put(body);
-            if (rc || ig_token_table_update(a->tokens, id, &spec, &t, &err)) return ig_http_error_from(r, &err);
+            if (rc || ig_token_table_update(a->tokens, &r->who, id, &spec, &t, &err)) return ig_http_error_from(r, &err);
             return send_token(a, r, 200, &t, NULL);
         }
         return ig_http_not_allowed(r, "GET, PATCH, DELETE");
@@ -192,8 +195,8 @@ static ig_res_t one_token(ig_admin_t *a, ig_req_t *r, const char *id, const char
     char reason[IG_REASON_MAX * 4 + 1] = "";
     if (r->body_len > 0 && (suspend ? suspend_reason(r, reason, sizeof reason, &err) : activate_body(r, &err)))
         return ig_http_error_from(r, &err);
-    int rc = suspend ? ig_token_table_suspend(a->tokens, id, reason, &t, &err)
-                     : ig_token_table_activate(a->tokens, id, &t, &err);
+    int rc = suspend ? ig_token_table_suspend(a->tokens, &r->who, id, reason, &t, &err)
+                     : ig_token_table_activate(a->tokens, &r->who, id, &t, &err);
     if (rc) return ig_http_error_from(r, &err);
     return send_token(a, r, 200, &t, NULL);
 }

@@ -68,6 +68,10 @@ static const char *const migrations[] = {
     "INSERT OR IGNORE INTO object_bases SELECT ns, name,"
     "  CASE WHEN dir LIKE '%/metadata/' THEN substr(dir, 1, length(dir) - 9) ELSE dir END"
     "  FROM (SELECT ns, name, rtrim(location, replace(location, '/', '')) AS dir FROM objects);",
+    /* 5: who suspended a token and who set its Max RPS ('admin' | 'member'; NULL on older rows: unknown) */
+    "ALTER TABLE tokens ADD COLUMN suspended_by_role TEXT;"
+    "ALTER TABLE tokens ADD COLUMN suspended_by TEXT;"
+    "ALTER TABLE tokens ADD COLUMN max_rps_set_by TEXT;",
 };
 
 static int fail_db(ig_error_t *err, sqlite3 *db, const char *what)
@@ -203,10 +207,12 @@ fail:
 
 #define TOKEN_COLS                                                                                            \
     "id, hash, prefix, name, owner, suspended, max_rps, burst, expires_at, created_at, updated_at,"             \
-    " suspended_at, suspend_reason, last_used_at, last_used_ip, seq, deleted"
+    " suspended_at, suspend_reason, last_used_at, last_used_ip, seq, deleted, suspended_by_role,"              \
+    " suspended_by, max_rps_set_by"
 
-/* The fields a token update may change, bound as parameters i..i+7: name, suspended, max_rps, burst,
- * expires_at, updated_at, suspended_at, suspend_reason (0 and "" are NULL). */
+/* The fields a token update may change, bound as parameters i..i+10: name, suspended, max_rps, burst,
+ * expires_at, updated_at, suspended_at, suspend_reason, suspended_by_role, suspended_by, max_rps_set_by
+ * (0, "" and unknown are NULL). */
 static void bind_mutable(sqlite3_stmt *st, int i, const ig_token_row_t *t)
 {
     bind_text(st, i, t->name);
@@ -219,6 +225,9 @@ static void bind_mutable(sqlite3_stmt *st, int i, const ig_token_row_t *t)
     sqlite3_bind_int64(st, i + 5, t->updated_at_ms);
     bind_ms(st, i + 6, t->suspended_at_ms);
     bind_text(st, i + 7, t->suspend_reason[0] ? t->suspend_reason : NULL);
+    bind_text(st, i + 8, ig_set_by_name(t->suspended_by_role));
+    bind_text(st, i + 9, t->suspended_by[0] ? t->suspended_by : NULL);
+    bind_text(st, i + 10, ig_set_by_name(t->max_rps_set_by));
 }
 
 static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
@@ -243,6 +252,9 @@ static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
     col_text(st, 14, t->last_used_ip, sizeof t->last_used_ip);
     t->seq = sqlite3_column_int64(st, 15);
     t->deleted = sqlite3_column_int(st, 16) != 0;
+    t->suspended_by_role = ig_set_by_parse((const char *)sqlite3_column_text(st, 17));
+    col_text(st, 18, t->suspended_by, sizeof t->suspended_by);
+    t->max_rps_set_by = ig_set_by_parse((const char *)sqlite3_column_text(st, 19));
 }
 
 /* Bumps the store-wide change sequence inside the caller's transaction. */
@@ -272,19 +284,20 @@ static int sq_token_insert(ig_store_t *base, ig_token_row_t *t, ig_error_t *err)
     /* The mutable fields first, in bind_mutable's order, so insert and update bind them with one function. */
     st = prep(db,
               "INSERT INTO tokens(name, suspended, max_rps, burst, expires_at, updated_at, suspended_at,"
-              " suspend_reason, id, hash, prefix, owner, created_at, last_used_at, last_used_ip, seq, deleted)"
-              " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+              " suspend_reason, suspended_by_role, suspended_by, max_rps_set_by, id, hash, prefix, owner,"
+              " created_at, last_used_at, last_used_ip, seq, deleted)"
+              " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
               err);
     if (!st) goto out;
     bind_mutable(st, 1, t);
-    bind_text(st, 9, t->id);
-    sqlite3_bind_blob(st, 10, t->hash, 32, SQLITE_TRANSIENT);
-    bind_text(st, 11, t->prefix);
-    bind_text(st, 12, t->owner);
-    sqlite3_bind_int64(st, 13, t->created_at_ms);
-    bind_ms(st, 14, t->last_used_at_ms);
-    bind_text(st, 15, t->last_used_ip[0] ? t->last_used_ip : NULL);
-    sqlite3_bind_int64(st, 16, t->seq);
+    bind_text(st, 12, t->id);
+    sqlite3_bind_blob(st, 13, t->hash, 32, SQLITE_TRANSIENT);
+    bind_text(st, 14, t->prefix);
+    bind_text(st, 15, t->owner);
+    sqlite3_bind_int64(st, 16, t->created_at_ms);
+    bind_ms(st, 17, t->last_used_at_ms);
+    bind_text(st, 18, t->last_used_ip[0] ? t->last_used_ip : NULL);
+    sqlite3_bind_int64(st, 19, t->seq);
     int r = sqlite3_step(st);
     if (r == SQLITE_CONSTRAINT) {
         dup_name(err, t);
@@ -309,13 +322,14 @@ static int sq_token_update(ig_store_t *base, ig_token_row_t *t, ig_error_t *err)
     if (exec(db, "BEGIN IMMEDIATE", err) || next_seq(db, &t->seq, err)) goto out;
     st = prep(db,
               "UPDATE tokens SET name=?, suspended=?, max_rps=?, burst=?, expires_at=?, updated_at=?,"
-              " suspended_at=?, suspend_reason=?, seq=? WHERE id=? AND deleted=0 AND seq=?",
+              " suspended_at=?, suspend_reason=?, suspended_by_role=?, suspended_by=?, max_rps_set_by=?,"
+              " seq=? WHERE id=? AND deleted=0 AND seq=?",
               err);
     if (!st) goto out;
     bind_mutable(st, 1, t);
-    sqlite3_bind_int64(st, 9, t->seq);
-    bind_text(st, 10, t->id);
-    sqlite3_bind_int64(st, 11, read_seq);
+    sqlite3_bind_int64(st, 12, t->seq);
+    bind_text(st, 13, t->id);
+    sqlite3_bind_int64(st, 14, read_seq);
     int r = sqlite3_step(st);
     if (r == SQLITE_CONSTRAINT) {
         dup_name(err, t);

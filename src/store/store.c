@@ -1,5 +1,6 @@
 /* store — opening a store by driver (see store.h).  Each back end lives in its own file and exports one open
- * function; this is the only place that knows the list. */
+ * function; this is the only place that knows the list.  Also what every back end shares: the names of a
+ * restriction's setter and the error texts. */
 #include "store/store.h"
 
 #include <errno.h>
@@ -31,6 +32,25 @@ ig_store_t *ig_store_open(const ig_config_t *cfg, ig_error_t *err)
 void ig_store_close(ig_store_t *st)
 {
     if (st) st->ops->close(st);
+}
+
+/* ------------------------------------------------------------------ who set a restriction */
+
+const char *ig_set_by_name(ig_set_by_t by)
+{
+    return by == IG_SET_BY_ADMIN ? "admin" : by == IG_SET_BY_MEMBER ? "member" : NULL;
+}
+
+ig_set_by_t ig_set_by_parse(const char *s)
+{
+    if (!s) return IG_SET_BY_UNKNOWN;
+    return strcmp(s, "admin") == 0 ? IG_SET_BY_ADMIN : strcmp(s, "member") == 0 ? IG_SET_BY_MEMBER
+                                                                                 : IG_SET_BY_UNKNOWN;
+}
+
+ig_set_by_t ig_set_by_role(ig_role_t role)
+{
+    return role == IG_ROLE_ADMIN ? IG_SET_BY_ADMIN : IG_SET_BY_MEMBER;
 }
 
 /* ------------------------------------------------------------------ shared error texts */

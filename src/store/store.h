@@ -24,6 +24,11 @@
 #define IG_REASON_MAX 500
 #define IG_IP_MAX 46
 
+/* Who imposed a restriction on a token (a suspension, a Max RPS), so that a member cannot lift what an admin
+ * set.  UNKNOWN: imposed before icegate recorded it (schema 3 and older), or nothing is imposed; a member may
+ * lift only what is recorded as a member's. */
+typedef enum { IG_SET_BY_UNKNOWN = 0, IG_SET_BY_MEMBER = 1, IG_SET_BY_ADMIN = 2 } ig_set_by_t;
+
 typedef struct {
     char id[IG_ID_MAX];
     char name[IG_NAME_MAX * 4 + 1]; /* up to 100 UTF-8 characters */
@@ -37,6 +42,9 @@ typedef struct {
     int64_t created_at_ms, updated_at_ms, suspended_at_ms, last_used_at_ms;
     char last_used_ip[IG_IP_MAX];
     char suspend_reason[IG_REASON_MAX * 4 + 1];
+    ig_set_by_t suspended_by_role;   /* who suspended it (when suspended) */
+    char suspended_by[IG_USER_MAX + 1]; /* their user name ("cli" for the command line) */
+    ig_set_by_t max_rps_set_by;     /* who set max_rps and burst (when max_rps > 0) */
     int64_t seq;  /* store-wide change sequence of the last write to this row */
     bool deleted; /* only ever seen through token_changes */
 } ig_token_row_t;
@@ -103,7 +111,7 @@ typedef struct {
      * active token with that name. */
     int (*token_insert)(ig_store_t *st, ig_token_row_t *t, ig_error_t *err);
     /* Replaces the mutable fields of the live token t->id (name, suspended, max_rps, burst, expires_at,
-     * suspended_at, suspend_reason, updated_at) if the row is still at t->seq, the version the caller read
+     * suspended_at, suspend_reason, suspended_by_role, suspended_by, max_rps_set_by, updated_at) if the row is still at t->seq, the version the caller read
      * (compare-and-set, so a concurrent suspend is never overwritten); sets t->seq.  NOTFOUND if absent or
      * deleted; STALE if another write came first (read again and retry); 409 on a duplicate name. */
     int (*token_update)(ig_store_t *st, ig_token_row_t *t, ig_error_t *err);
@@ -181,6 +189,14 @@ ig_store_t *ig_store_open(const ig_config_t *cfg, ig_error_t *err);
 /* The back ends, one file each (sqlite.c). */
 ig_store_t *ig_store_sqlite_open(const char *path, ig_error_t *err);
 void ig_store_close(ig_store_t *st);
+
+/* "admin" | "member" for a recorded setter, NULL for IG_SET_BY_UNKNOWN (how back ends store it and the API
+ * shows it). */
+const char *ig_set_by_name(ig_set_by_t by);
+/* The inverse: "admin" | "member", anything else (NULL included) is IG_SET_BY_UNKNOWN. */
+ig_set_by_t ig_set_by_parse(const char *s);
+/* The setter a principal of this role records. */
+ig_set_by_t ig_set_by_role(ig_role_t role);
 
 /* The errors every back end and the catalog word the same way (Iceberg's Java catalogs' texts, which the
  * REST compatibility kit matches).  Namespaces are shown with '.' between levels.  Each returns -1. */

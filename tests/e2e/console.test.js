@@ -468,6 +468,45 @@ test('a member sees only their own tokens and no Owner column', async () => {
   }
 });
 
+test('a member sees who suspended a token and who set its limit; what an admin imposed she cannot lift', async () => {
+  const dataDir = tempDir();
+  createToken(dataDir, 'admins-token');
+  const add = cli(dataDir, ['user', 'add', 'maria', '--role', 'member', '--password-stdin'], { input: 'maria-password-1\n' });
+  assert.equal(add.code, 0, add.stderr);
+  const locked = createToken(dataDir, 'locked-by-admin', ['--owner', 'maria', '--max-rps', '5']);
+  assert.equal(cli(dataDir, ['token', 'suspend', locked.id, '--reason', 'incident 7']).code, 0);
+  createToken(dataDir, 'marias-own', ['--owner', 'maria']);
+  const s3 = await new Server({ dataDir }).start();
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  try {
+    const p = await watchedPage(context);
+    await login(p, s3.url, 'maria', 'maria-password-1');
+    const r = row(p, 'locked-by-admin');
+    await r.waitFor();
+    assert.equal(await r.locator('.suspended-by').textContent(), 'by admin cli');
+    assert.match(await r.locator('.cell-status .lock-note').textContent(), /only an admin can activate it/);
+    const act = r.getByRole('button', { name: 'Activate locked-by-admin' });
+    assert.equal(await act.isDisabled(), true);
+    assert.match(await act.getAttribute('title'), /Suspended by an admin/);
+    assert.equal(await r.locator('.rps-set-by').textContent(), 'set by admin');
+    assert.equal(await r.getByRole('button', { name: 'Edit Max RPS locked-by-admin' }).isDisabled(), true);
+    // Her own token: she suspends it, sees herself as the suspender, and may activate it again.
+    const own = row(p, 'marias-own');
+    await own.getByRole('button', { name: 'Suspend marias-own' }).click();
+    await p.locator('#dlg-suspend').getByRole('button', { name: 'Suspend' }).click();
+    await own.locator('.suspended-by', { hasText: 'by member maria' }).waitFor();
+    assert.equal(await own.locator('.lock-note').count(), 0);
+    const ownAct = own.getByRole('button', { name: 'Activate marias-own' });
+    assert.equal(await ownAct.isDisabled(), false);
+    await ownAct.click();
+    await own.locator('.badge-active').waitFor();
+    assert.deepEqual(await cspViolations(p), []);
+  } finally {
+    await context.close();
+    await s3.stop();
+  }
+});
+
 test('an ended session sends the person back to the login page with a message', async () => {
   const context = await browser.newContext({ viewport: VIEWPORT });
   const seen = [];

@@ -5,7 +5,8 @@
  * suite once per row as the cmocka group "store/<name>", so the PostgreSQL store plugs in by adding its row.
  * Covered: namespaces (hierarchy, pagination, properties, drop rules), catalog objects (create, the
  * compare-and-set commit, all-or-none multi-object commits, tables and views sharing names, rename, drop,
- * counting under a location prefix), the token rows (list, change feed, compare-and-set update), users,
+ * counting under a location prefix), the token rows (list, change feed, compare-and-set update, who
+ * suspended a token and who set its Max RPS), users,
  * idempotency keys, a second client seeing another's commits, and reopening.  Errors are checked by kind
  * (IG_E_*), which fixes the HTTP status and Iceberg type through the error table.
  *
@@ -737,6 +738,74 @@ static void test_token_update_is_cas(void **state)
     assert_int_equal(st->ops->token_update(st, &r2, &err), IG_STORE_NOTFOUND);
 }
 
+typedef struct {
+    const char *id;
+    ig_token_row_t row;
+    int seen;
+} find_row_t;
+
+static int find_row_cb(void *ud, const ig_token_row_t *t)
+{
+    find_row_t *f = ud;
+    if (strcmp(t->id, f->id) == 0) {
+        f->row = *t;
+        f->seen++;
+    }
+    return 0;
+}
+
+static void assert_setters(const ig_token_row_t *t, ig_set_by_t susp, const char *user, ig_set_by_t rps)
+{
+    assert_int_equal(t->suspended_by_role, susp);
+    assert_string_equal(t->suspended_by, user);
+    assert_int_equal(t->max_rps_set_by, rps);
+}
+
+/* Who suspended a token and who set its Max RPS (hardening item 12: a member may not lift an admin's) are
+ * kept by insert and update and read back by get, list and the change feed the token table loads from. */
+static void test_token_setters_kept(void **state)
+{
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
+    ig_error_t err;
+    ig_token_row_t t, got;
+    token_row(&t, "tok_w", "w", "mel", 5);
+    t.max_rps = 5;
+    t.max_rps_set_by = IG_SET_BY_ADMIN;
+    t.suspended = true;
+    t.suspended_at_ms = 2000;
+    t.suspended_by_role = IG_SET_BY_ADMIN;
+    snprintf(t.suspended_by, sizeof t.suspended_by, "alice");
+    assert_int_equal(st->ops->token_insert(st, &t, &err), 0);
+    assert_int_equal(st->ops->token_get(st, "tok_w", &got, &err), 0);
+    assert_setters(&got, IG_SET_BY_ADMIN, "alice", IG_SET_BY_ADMIN);
+
+    got.suspended_by_role = IG_SET_BY_MEMBER;
+    snprintf(got.suspended_by, sizeof got.suspended_by, "mel");
+    got.max_rps_set_by = IG_SET_BY_MEMBER;
+    assert_int_equal(st->ops->token_update(st, &got, &err), 0);
+    find_row_t fr;
+    memset(&fr, 0, sizeof fr);
+    fr.id = "tok_w";
+    assert_int_equal(st->ops->token_list(st, "mel", find_row_cb, &fr, &err), 0);
+    assert_int_equal(fr.seen, 1);
+    assert_setters(&fr.row, IG_SET_BY_MEMBER, "mel", IG_SET_BY_MEMBER);
+    int64_t max = 0;
+    fr.seen = 0;
+    assert_int_equal(st->ops->token_changes(st, 0, find_row_cb, &fr, &max, &err), 0);
+    assert_int_equal(fr.seen, 1);
+    assert_setters(&fr.row, IG_SET_BY_MEMBER, "mel", IG_SET_BY_MEMBER);
+
+    /* Unknown and "" are stored as nothing and read back as such. */
+    got.suspended = false;
+    got.suspended_by_role = IG_SET_BY_UNKNOWN;
+    got.suspended_by[0] = '\0';
+    got.max_rps_set_by = IG_SET_BY_UNKNOWN;
+    assert_int_equal(st->ops->token_update(st, &got, &err), 0);
+    assert_int_equal(st->ops->token_get(st, "tok_w", &t, &err), 0);
+    assert_setters(&t, IG_SET_BY_UNKNOWN, "", IG_SET_BY_UNKNOWN);
+}
+
 /* changed() is the cheap poll the server's refresher runs: another client's commit shows up once. */
 static void test_changed_sees_other_connections(void **state)
 {
@@ -1096,8 +1165,9 @@ static void test_sqlite_migrations_run_once(void **state)
     assert_int_equal(obj_create(f->st, "kept", "t", IG_OBJ_TABLE, "K1", &err), 0);
     ig_store_close(f->st);
     f->st = NULL;
-    /* 1: tokens and catalog, 2: idempotency keys, 3: their totals, 4: locations */
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 4);
+    /* 1: tokens and catalog, 2: idempotency keys, 3: their totals, 4: locations, 5: who suspended / set a Max
+     * RPS */
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 5);
     for (int i = 0; i < 2; i++) { /* reopening twice migrates nothing */
         f->st = ig_store_sqlite_open(f->where, &err);
         assert_non_null(f->st);
@@ -1106,7 +1176,7 @@ static void test_sqlite_migrations_run_once(void **state)
         f->st = NULL;
     }
     /* one row per migration, none added by reopening */
-    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 4);
+    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 5);
 }
 
 /* Migration 4 gives the objects of an older data dir their locations: the folder that holds the metadata
@@ -1122,7 +1192,12 @@ static void test_sqlite_locations_backfilled(void **state)
     assert_int_equal(obj_create(f->st, "db", "r", IG_OBJ_TABLE, "file:///wh/reg/r.json", &err), 0);
     ig_store_close(f->st);
     f->st = NULL;
-    exec_sql(f->where, "DROP TABLE object_bases; DELETE FROM schema_version WHERE version = 4");
+    /* Back to schema 3 as an older binary left it. */
+    exec_sql(f->where, "DROP TABLE object_bases;"
+                       "ALTER TABLE tokens DROP COLUMN suspended_by_role;"
+                       "ALTER TABLE tokens DROP COLUMN suspended_by;"
+                       "ALTER TABLE tokens DROP COLUMN max_rps_set_by;"
+                       "DELETE FROM schema_version WHERE version >= 4;");
     f->st = ig_store_sqlite_open(f->where, &err);
     assert_non_null(f->st);
     assert_int_equal(f->st->ops->obj_overlap(f->st, "file:///wh/db/t/x/", NULL, NULL, who, sizeof who, &err), 1);
@@ -1130,6 +1205,37 @@ static void test_sqlite_locations_backfilled(void **state)
     assert_int_equal(f->st->ops->obj_overlap(f->st, "file:///wh/reg/", NULL, NULL, who, sizeof who, &err), 1);
     assert_string_equal(who, "table db.r at file:///wh/reg");
     assert_int_equal(f->st->ops->obj_overlap(f->st, "file:///wh/db/t2/", NULL, NULL, who, sizeof who, &err), 0);
+}
+
+/* Migration 5 on a data dir of schema 4: the columns appear, rows made before keep everything else and read
+ * back with unknown setters (which only an admin may lift). */
+static void test_sqlite_migration_5_from_4(void **state)
+{
+    fixture_t *f = *state;
+    ig_error_t err;
+    ig_token_row_t t;
+    token_row(&t, "tok_old", "old", "mel", 6);
+    t.max_rps = 2;
+    t.suspended = true;
+    snprintf(t.suspend_reason, sizeof t.suspend_reason, "from before");
+    assert_int_equal(f->st->ops->token_insert(f->st, &t, &err), 0);
+    ig_store_close(f->st);
+    f->st = NULL;
+    /* Back to schema 4 as an older binary left it. */
+    exec_sql(f->where, "ALTER TABLE tokens DROP COLUMN suspended_by_role;"
+                       "ALTER TABLE tokens DROP COLUMN suspended_by;"
+                       "ALTER TABLE tokens DROP COLUMN max_rps_set_by;"
+                       "DELETE FROM schema_version WHERE version = 5;");
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 4);
+    f->st = ig_store_sqlite_open(f->where, &err);
+    assert_non_null(f->st);
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 5);
+    ig_token_row_t got;
+    assert_int_equal(f->st->ops->token_get(f->st, "tok_old", &got, &err), 0);
+    assert_true(got.suspended);
+    assert_string_equal(got.suspend_reason, "from before");
+    assert_true(got.max_rps == 2);
+    assert_setters(&got, IG_SET_BY_UNKNOWN, "", IG_SET_BY_UNKNOWN);
 }
 
 static void test_sqlite_newer_schema_refused(void **state)
@@ -1190,6 +1296,7 @@ static int run_conformance(const backend_t *be)
         CASE(test_obj_bases_follow, be),
         CASE(test_token_rows_and_change_feed, be),
         CASE(test_token_update_is_cas, be),
+        CASE(test_token_setters_kept, be),
         CASE(test_token_list, be),
         CASE(test_changed_sees_other_connections, be),
         CASE(test_users, be),
@@ -1209,6 +1316,7 @@ static int run_sqlite_only(void)
     const struct CMUnitTest tests[] = {
         CASE(test_sqlite_migrations_run_once, be),
         CASE(test_sqlite_locations_backfilled, be),
+        CASE(test_sqlite_migration_5_from_4, be),
         CASE(test_sqlite_newer_schema_refused, be),
         cmocka_unit_test(test_sqlite_open_bad_path),
     };

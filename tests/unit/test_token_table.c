@@ -2,7 +2,8 @@
  * (every refusal a 400 naming its field), the lifecycle on a live table (the very next lookup sees a
  * suspend; a PATCH keeps the rate-limit cell), table growth with tombstones, changes made by another process
  * (a second token table on the same SQLite file, as the CLI is), epoch-based reclamation under a reader, a
- * reader/writer stress run, and the per-second counters.  Each test gets a fresh temp dir and database.
+ * reader/writer stress run, the per-second counters, and what a member may lift (an admin's suspension or
+ * Max RPS: 403, checked on the row the compare-and-set writes).  Each test gets a fresh temp dir and database.
  *
  * Reclamation is checked directly under AddressSanitizer: a record a reader still holds must not be poisoned
  * (freed) after the writer's reclaim, and must be once the reader has left. */
@@ -47,6 +48,9 @@
     } while (0)
 
 /* ------------------------------------------------------------------ fixture */
+
+/* Who makes the changes: an admin for every test but the ones about what a member may lift. */
+static const ig_principal_t test_admin = {.ok = true, .role = IG_ROLE_ADMIN, .user = "root"};
 
 typedef struct {
     char dir[256];
@@ -121,7 +125,7 @@ static void create_ok(ig_token_table_t *ts, const char *owner, const ig_token_sp
                       ig_token_row_t *rec)
 {
     ig_error_t err = {0};
-    int rc = ig_token_table_create(ts, owner, spec, secret, rec, &err);
+    int rc = ig_token_table_create(ts, &test_admin, owner, spec, secret, rec, &err);
     if (rc) fail_msg("create %s/%s: %d %s", owner, spec->name, ig_error_status(&err), err.message);
     assert_int_equal(ig_token_check(secret, strlen(secret)), IG_TOKEN_OK);
 }
@@ -452,7 +456,7 @@ static void test_lifecycle(void **state)
     assert_null(find_secret(e->ts, other));
     ig_token_table_read_end();
 
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, "leaked in CI log", &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, "leaked in CI log", &out, &err), 0);
     assert_true(out.suspended);
     assert_string_equal(out.suspend_reason, "leaked in CI log");
     assert_true(out.suspended_at_ms > 0);
@@ -463,7 +467,7 @@ static void test_lifecycle(void **state)
     assert_ptr_equal(m->state, cell_state);
     ig_token_table_read_end();
 
-    assert_int_equal(ig_token_table_activate(e->ts, rec.id, &out, &err), 0);
+    assert_int_equal(ig_token_table_activate(e->ts, &test_admin, rec.id, &out, &err), 0);
     assert_false(out.suspended);
     assert_int_equal(out.suspended_at_ms, 0);
     assert_string_equal(out.suspend_reason, "");
@@ -478,7 +482,7 @@ static void test_lifecycle(void **state)
     memset(&patch, 0, sizeof patch);
     patch.has_max_rps = true;
     patch.max_rps = 2;
-    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &patch, &out, &err), 0);
     assert_true(out.max_rps == 2);
     assert_int_equal(out.burst, 1);
     ig_token_table_read_begin();
@@ -497,7 +501,7 @@ static void test_lifecycle(void **state)
 
     /* maxRps null: unlimited. */
     patch.max_rps = 0;
-    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &patch, &out, &err), 0);
     ig_token_table_read_begin();
     m = find_secret(e->ts, secret);
     assert_false(m->limited);
@@ -505,7 +509,7 @@ static void test_lifecycle(void **state)
     ig_token_table_read_end();
 
     patch = named("deploy");
-    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &patch, &out, &err), 0);
     assert_string_equal(out.name, "deploy");
     ig_token_table_read_begin();
     m = find_secret(e->ts, secret);
@@ -518,7 +522,7 @@ static void test_lifecycle(void **state)
 
     /* An invalid PATCH changes nothing. */
     patch = named("");
-    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), -1);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &patch, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 400);
     assert_int_equal(ig_token_table_get(e->ts, rec.id, &out, &err), 0);
     assert_string_equal(out.name, "deploy");
@@ -537,12 +541,12 @@ static void test_lifecycle(void **state)
     assert_contains(err.message, rec.id);
     assert_int_equal(ig_token_table_delete(e->ts, rec.id, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, NULL, &out, &err), -1);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, NULL, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
-    assert_int_equal(ig_token_table_activate(e->ts, "tok_nope", &out, &err), -1);
+    assert_int_equal(ig_token_table_activate(e->ts, &test_admin, "tok_nope", &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
     patch = named("x");
-    assert_int_equal(ig_token_table_update(e->ts, rec.id, &patch, &out, &err), -1);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &patch, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
 }
 
@@ -556,19 +560,19 @@ static void test_suspend_reason_checked(void **state)
     create_ok(e->ts, "alice", &spec, secret, &rec);
     memset(longr, 'x', sizeof longr - 1);
     longr[sizeof longr - 1] = '\0';
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, longr, &out, &err), -1);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, longr, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 400);
     assert_contains(err.message, "reason");
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, "line\nbreak", &out, &err), -1);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, "line\nbreak", &out, &err), -1);
     assert_contains(err.message, "reason");
     ig_token_table_read_begin();
     assert_false(find_secret(e->ts, secret)->suspended);
     ig_token_table_read_end();
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, NULL, &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, NULL, &out, &err), 0);
     assert_true(out.suspended);
     /* Suspending again keeps the first suspendedAt. */
     int64_t at = out.suspended_at_ms;
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, "again", &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, "again", &out, &err), 0);
     assert_int_equal(out.suspended_at_ms, at);
 }
 
@@ -607,7 +611,7 @@ static void test_names_owners_and_listing(void **state)
 
     /* Same name, same owner: 409, and no token appears in memory or the store. */
     char dup[IG_TOKEN_LEN + 1];
-    assert_int_equal(ig_token_table_create(e->ts, "alice", &spec, dup, &out, &err), -1);
+    assert_int_equal(ig_token_table_create(e->ts, &test_admin, "alice", &spec, dup, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 409);
     assert_string_equal(ig_error_kind_type(err.kind), "AlreadyExistsException");
     assert_contains(err.message, "name");
@@ -624,7 +628,7 @@ static void test_names_owners_and_listing(void **state)
 
     /* Renaming onto a taken name: 409, unchanged. */
     spec = named("ci");
-    assert_int_equal(ig_token_table_update(e->ts, a2.id, &spec, &out, &err), -1);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, a2.id, &spec, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 409);
     assert_int_equal(ig_token_table_get(e->ts, a2.id, &out, &err), 0);
     assert_string_equal(out.name, "deploy");
@@ -643,7 +647,7 @@ static void test_names_owners_and_listing(void **state)
     assert_int_equal(c.n, 0);
 
     /* Status filter: suspend a2; expire b2 (written straight to the store, as time passing would). */
-    assert_int_equal(ig_token_table_suspend(e->ts, a2.id, NULL, &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, a2.id, NULL, &out, &err), 0);
     assert_int_equal(e->st->ops->token_get(e->st, b2.id, &out, &err), 0);
     out.expires_at_ms = 1000;
     assert_int_equal(e->st->ops->token_update(e->st, &out, &err), 0);
@@ -830,7 +834,7 @@ static void test_sync_from_cli(void **state)
     ig_token_table_read_end();
     assert_int_equal(ig_token_table_sync(A), 0);
 
-    assert_int_equal(ig_token_table_suspend(cli.ts, rec.id, "cli", &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(cli.ts, &test_admin, rec.id, "cli", &out, &err), 0);
     assert_true(ig_token_table_sync(A) > 0);
     ig_token_table_read_begin();
     m = find_secret(A, secret);
@@ -844,8 +848,8 @@ static void test_sync_from_cli(void **state)
     patch.max_rps = 7.5;
     patch.has_burst = true;
     patch.burst = 3;
-    assert_int_equal(ig_token_table_update(cli.ts, rec.id, &patch, &out, &err), 0);
-    assert_int_equal(ig_token_table_activate(cli.ts, rec.id, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(cli.ts, &test_admin, rec.id, &patch, &out, &err), 0);
+    assert_int_equal(ig_token_table_activate(cli.ts, &test_admin, rec.id, &out, &err), 0);
     assert_true(ig_token_table_sync(A) > 0);
     ig_token_table_read_begin();
     m = find_secret(A, secret);
@@ -917,9 +921,9 @@ static void test_stale_record_never_wins(void **state)
     char secret[IG_TOKEN_LEN + 1];
     ig_token_spec_t spec = named("stale");
     create_ok(e->ts, "alice", &spec, secret, &v1);
-    assert_int_equal(ig_token_table_suspend(e->ts, v1.id, "v2", &v2, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, v1.id, "v2", &v2, &err), 0);
     spec = named("stale-renamed");
-    assert_int_equal(ig_token_table_update(e->ts, v1.id, &spec, &v3, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, v1.id, &spec, &v3, &err), 0);
     assert_true(v1.seq < v2.seq && v2.seq < v3.seq);
 
     replay_store_t rs;
@@ -1042,7 +1046,7 @@ static int interleave_get(ig_store_t *st, const char *id, ig_token_row_t *out, i
     if (s->gets++ == 0) {
         ig_token_row_t tmp;
         ig_error_t e2;
-        if (ig_token_table_suspend(s->other, s->id, "concurrent", &tmp, &e2)) fail_msg("%s", e2.message);
+        if (ig_token_table_suspend(s->other, &test_admin, s->id, "concurrent", &tmp, &e2)) fail_msg("%s", e2.message);
     }
     return rc;
 }
@@ -1074,13 +1078,229 @@ static void test_concurrent_suspend_not_lost(void **state)
     ig_token_table_t *ts = ig_token_table_new(&s.base, false, true);
 
     spec = named("raced-renamed");
-    assert_int_equal(ig_token_table_update(ts, rec.id, &spec, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(ts, &test_admin, rec.id, &spec, &out, &err), 0);
     assert_string_equal(out.name, "raced-renamed");
     assert_true(out.suspended); /* the result reflects both writes */
     assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
     assert_string_equal(out.name, "raced-renamed");
     assert_true(out.suspended);
     assert_string_equal(out.suspend_reason, "concurrent");
+    ig_token_table_free(ts);
+    ig_token_table_free(s.other);
+}
+
+/* ------------------------------------------------------------------ what a member may lift */
+
+/* Hardening item 12: a member could activate a token an admin suspended, and remove or raise a Max RPS an
+ * admin set.  Now a suspension records its principal and a limit its setter's role, and a member may lift
+ * only a member's. */
+static const ig_principal_t test_member = {.ok = true, .role = IG_ROLE_MEMBER, .user = "mel"};
+
+#define assert_forbidden(call, err, needle)                                                                  \
+    do {                                                                                                     \
+        memset(&(err), 0, sizeof(err));                                                                      \
+        assert_int_equal((call), -1);                                                                        \
+        assert_int_equal((err).kind, IG_E_FORBIDDEN);                                                        \
+        assert_int_equal(ig_error_status(&(err)), 403);                                                      \
+        assert_contains((err).message, needle);                                                              \
+    } while (0)
+
+/* The in-memory entry (what authentication reads) agrees with the row. */
+static void assert_entry_suspended(ig_token_table_t *ts, const char *secret, bool suspended, ig_set_by_t by)
+{
+    ig_token_table_read_begin();
+    const ig_token_entry_t *m = find_secret(ts, secret);
+    assert_non_null(m);
+    assert_int_equal(m->suspended, suspended);
+    assert_int_equal(m->suspended_by, by);
+    ig_token_table_read_end();
+}
+
+static void test_member_cannot_lift_admin_suspension(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_row_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("mel-key");
+    create_ok(e->ts, "mel", &spec, secret, &rec);
+
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, "incident 42", &out, &err), 0);
+    assert_int_equal(out.suspended_by_role, IG_SET_BY_ADMIN);
+    assert_string_equal(out.suspended_by, "root");
+    assert_entry_suspended(e->ts, secret, true, IG_SET_BY_ADMIN);
+
+    assert_forbidden(ig_token_table_activate(e->ts, &test_member, rec.id, &out, &err), err,
+                     "suspended by an admin: only an admin can activate it");
+    /* Suspending it again would make the member its suspender: refused too. */
+    assert_forbidden(ig_token_table_suspend(e->ts, &test_member, rec.id, "mine now", &out, &err), err,
+                     "only an admin can change its suspension");
+    /* Nothing was written. */
+    assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
+    assert_true(out.suspended);
+    assert_string_equal(out.suspend_reason, "incident 42");
+    assert_int_equal(out.suspended_by_role, IG_SET_BY_ADMIN);
+    assert_string_equal(out.suspended_by, "root");
+    assert_entry_suspended(e->ts, secret, true, IG_SET_BY_ADMIN);
+
+    /* The member may still rename it; the admin may activate it. */
+    spec = named("mel-key-2");
+    assert_int_equal(ig_token_table_update(e->ts, &test_member, rec.id, &spec, &out, &err), 0);
+    assert_true(out.suspended);
+    assert_int_equal(ig_token_table_activate(e->ts, &test_admin, rec.id, &out, &err), 0);
+    assert_false(out.suspended);
+    assert_int_equal(out.suspended_by_role, IG_SET_BY_UNKNOWN);
+    assert_string_equal(out.suspended_by, "");
+    assert_entry_suspended(e->ts, secret, false, IG_SET_BY_UNKNOWN);
+    /* Activating an active token lifts nothing: a member may. */
+    assert_int_equal(ig_token_table_activate(e->ts, &test_member, rec.id, &out, &err), 0);
+}
+
+static void test_member_lifts_member_suspension(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_row_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("mel-own");
+    create_ok(e->ts, "mel", &spec, secret, &rec);
+
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_member, rec.id, "pausing", &out, &err), 0);
+    assert_int_equal(out.suspended_by_role, IG_SET_BY_MEMBER);
+    assert_string_equal(out.suspended_by, "mel");
+    assert_entry_suspended(e->ts, secret, true, IG_SET_BY_MEMBER);
+    assert_int_equal(ig_token_table_activate(e->ts, &test_member, rec.id, &out, &err), 0);
+    assert_false(out.suspended);
+
+    /* An admin suspending a member-suspended token takes the suspension over. */
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_member, rec.id, "pausing", &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, "taken over", &out, &err), 0);
+    assert_int_equal(out.suspended_by_role, IG_SET_BY_ADMIN);
+    assert_string_equal(out.suspended_by, "root");
+    assert_forbidden(ig_token_table_activate(e->ts, &test_member, rec.id, &out, &err), err, "by an admin");
+}
+
+static ig_token_spec_t limit_spec(double max_rps, bool has_burst, int burst)
+{
+    ig_token_spec_t s;
+    memset(&s, 0, sizeof s);
+    s.has_max_rps = true;
+    s.max_rps = max_rps;
+    s.has_burst = has_burst;
+    s.burst = burst;
+    return s;
+}
+
+static void test_member_cannot_move_admin_limit(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_row_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("capped");
+    spec.has_max_rps = true;
+    spec.max_rps = 5;
+    create_ok(e->ts, "mel", &spec, secret, &rec); /* by test_admin */
+    assert_int_equal(rec.max_rps_set_by, IG_SET_BY_ADMIN);
+
+    static const char why[] = "was set by an admin: only an admin can change or remove it";
+    ig_token_spec_t remove = limit_spec(0, false, 0), raise = limit_spec(500, false, 0);
+    ig_token_spec_t burst = limit_spec(5, true, 1000);
+    burst.has_max_rps = false;
+    assert_forbidden(ig_token_table_update(e->ts, &test_member, rec.id, &remove, &out, &err), err, why);
+    assert_forbidden(ig_token_table_update(e->ts, &test_member, rec.id, &raise, &out, &err), err, why);
+    assert_forbidden(ig_token_table_update(e->ts, &test_member, rec.id, &burst, &out, &err), err, why);
+    assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
+    assert_true(out.max_rps == 5);
+    assert_int_equal(out.burst, 0);
+    ig_token_table_read_begin();
+    const ig_token_entry_t *m = find_secret(e->ts, secret);
+    assert_true(m->limited);
+    assert_int_equal(m->max_rps_set_by, IG_SET_BY_ADMIN);
+    ig_token_table_read_end();
+
+    /* Repeating the limit (a console form that sends every field) moves nothing: allowed, setter kept. */
+    ig_token_spec_t same = limit_spec(5, false, 0);
+    same.has_name = true;
+    snprintf(same.name, sizeof same.name, "capped-renamed");
+    assert_int_equal(ig_token_table_update(e->ts, &test_member, rec.id, &same, &out, &err), 0);
+    assert_string_equal(out.name, "capped-renamed");
+    assert_int_equal(out.max_rps_set_by, IG_SET_BY_ADMIN);
+
+    /* The admin may move it; removing it leaves nothing to lock, and the member's own limit is theirs. */
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &raise, &out, &err), 0);
+    assert_int_equal(out.max_rps_set_by, IG_SET_BY_ADMIN);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &remove, &out, &err), 0);
+    assert_int_equal(out.max_rps_set_by, IG_SET_BY_UNKNOWN);
+    ig_token_spec_t mine = limit_spec(2, false, 0);
+    assert_int_equal(ig_token_table_update(e->ts, &test_member, rec.id, &mine, &out, &err), 0);
+    assert_int_equal(out.max_rps_set_by, IG_SET_BY_MEMBER);
+    assert_int_equal(ig_token_table_update(e->ts, &test_member, rec.id, &raise, &out, &err), 0);
+    assert_true(out.max_rps == 500);
+    assert_int_equal(ig_token_table_update(e->ts, &test_member, rec.id, &remove, &out, &err), 0);
+
+    /* A member creating a limited token sets it as a member. */
+    ig_token_spec_t own = named("own-cap");
+    own.has_max_rps = true;
+    own.max_rps = 3;
+    assert_int_equal(ig_token_table_create(e->ts, &test_member, "mel", &own, secret, &out, &err), 0);
+    assert_int_equal(out.max_rps_set_by, IG_SET_BY_MEMBER);
+    assert_int_equal(ig_token_table_update(e->ts, &test_member, out.id, &remove, &out, &err), 0);
+}
+
+/* Rows from before migration 5 have no recorded setter: only an admin lifts them. */
+static void test_unrecorded_setter_needs_admin(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_row_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("legacy");
+    create_ok(e->ts, "mel", &spec, secret, &rec);
+    assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
+    out.suspended = true;
+    out.max_rps = 4;
+    out.suspended_by_role = IG_SET_BY_UNKNOWN;
+    out.max_rps_set_by = IG_SET_BY_UNKNOWN;
+    assert_int_equal(e->st->ops->token_update(e->st, &out, &err), 0);
+    ig_token_spec_t remove = limit_spec(0, false, 0);
+    assert_forbidden(ig_token_table_activate(e->ts, &test_member, rec.id, &out, &err), err,
+                     "before icegate recorded by whom: only an admin can activate it");
+    assert_forbidden(ig_token_table_update(e->ts, &test_member, rec.id, &remove, &out, &err), err,
+                     "only an admin can change or remove it");
+    assert_int_equal(ig_token_table_activate(e->ts, &test_admin, rec.id, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &remove, &out, &err), 0);
+}
+
+/* The check is made on the row the write is a compare-and-set on: a member activating their own suspension
+ * while an admin suspends it again (between the member's read and write) is refused on the re-read, never
+ * lifting the admin's suspension.  The interleave store commits the admin's suspend after the first read. */
+static void test_lift_check_is_atomic_with_the_write(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    ig_token_row_t rec, out;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("raced-lift");
+    create_ok(e->ts, "mel", &spec, secret, &rec);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_member, rec.id, "mine", &out, &err), 0);
+
+    interleave_store_t s;
+    memset(&s, 0, sizeof s);
+    s.real = e->st;
+    s.ops.token_get = interleave_get;
+    s.ops.token_update = interleave_update;
+    s.base.ops = &s.ops;
+    s.other = ig_token_table_new(e->st, false, true);
+    s.id = rec.id;
+    ig_token_table_t *ts = ig_token_table_new(&s.base, false, true);
+    assert_forbidden(ig_token_table_activate(ts, &test_member, rec.id, &out, &err), err,
+                     "suspended by an admin: only an admin can activate it");
+    assert_int_equal(s.gets, 2); /* the first write was stale: read again, and the check saw the admin */
+    assert_int_equal(e->st->ops->token_get(e->st, rec.id, &out, &err), 0);
+    assert_true(out.suspended);
+    assert_string_equal(out.suspend_reason, "concurrent");
+    assert_int_equal(out.suspended_by_role, IG_SET_BY_ADMIN);
     ig_token_table_free(ts);
     ig_token_table_free(s.other);
 }
@@ -1166,9 +1386,9 @@ static void test_reader_keeps_record_alive(void **state)
     const ig_token_entry_t *old = h.held;
 
     /* Replace the record (suspend and rename), then try hard to free it. */
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, NULL, &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, NULL, &out, &err), 0);
     spec = named("held-renamed");
-    assert_int_equal(ig_token_table_update(e->ts, rec.id, &spec, &out, &err), 0);
+    assert_int_equal(ig_token_table_update(e->ts, &test_admin, rec.id, &spec, &out, &err), 0);
     ig_token_table_reclaim(e->ts);
     ig_token_table_reclaim(e->ts);
     ig_token_table_read_begin();
@@ -1331,10 +1551,10 @@ static void test_concurrent_readers_and_writer(void **state)
         int rc;
         switch (w / STRESS_TOKENS % 3) {
         case 0:
-            rc = ig_token_table_suspend(e->ts, s->id[i], "stress", &out, &err);
+            rc = ig_token_table_suspend(e->ts, &test_admin, s->id[i], "stress", &out, &err);
             break;
         case 1:
-            rc = ig_token_table_activate(e->ts, s->id[i], &out, &err);
+            rc = ig_token_table_activate(e->ts, &test_admin, s->id[i], &out, &err);
             break;
         default: {
             char name[32];
@@ -1344,7 +1564,7 @@ static void test_concurrent_readers_and_writer(void **state)
             spec.max_rps = rate;
             spec.has_burst = true;
             spec.burst = 2 * rate;
-            rc = ig_token_table_update(e->ts, s->id[i], &spec, &out, &err);
+            rc = ig_token_table_update(e->ts, &test_admin, s->id[i], &spec, &out, &err);
         }
         }
         if (rc) fail_msg("write %d: %s", w, err.message);
@@ -1460,7 +1680,7 @@ static void test_counters_survive_update(void **state)
     ig_token_table_read_begin();
     ig_token_runtime_note(find_secret(e->ts, secret)->state, T * 1000, NULL, true);
     ig_token_table_read_end();
-    assert_int_equal(ig_token_table_suspend(e->ts, rec.id, NULL, &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, NULL, &out, &err), 0);
     ig_token_table_read_begin();
     ig_token_runtime_note(find_secret(e->ts, secret)->state, T * 1000 + 1, NULL, false);
     ig_token_table_read_end();
@@ -1497,11 +1717,27 @@ static void test_token_json(void **state)
     assert_string_equal(json_object_get_string(v), "active");
     assert_true(json_object_object_get_ex(o, "expiresAt", &v));
     assert_null(v);
+    assert_true(json_object_object_get_ex(o, "maxRpsSetBy", &v));
+    assert_null(v); /* not recorded */
+    assert_true(json_object_object_get_ex(o, "suspendedBy", &v));
+    assert_null(v); /* not suspended */
+    json_object_put(o);
+    t.max_rps_set_by = IG_SET_BY_ADMIN;
+    t.suspended = true;
+    t.suspended_by_role = IG_SET_BY_MEMBER;
+    snprintf(t.suspended_by, sizeof t.suspended_by, "mel");
+    o = ig_token_to_json(&t, true, NULL, NOW_MS);
+    assert_string_equal(json_object_to_json_string_ext(json_object_object_get(o, "suspendedBy"),
+                                                       JSON_C_TO_STRING_PLAIN),
+                        "{\"role\":\"member\",\"user\":\"mel\"}");
+    assert_string_equal(json_object_get_string(json_object_object_get(o, "maxRpsSetBy")), "admin");
     json_object_put(o);
 
     t.max_rps = 0;
     t.suspended = true;
     o = ig_token_to_json(&t, true, NULL, NOW_MS);
+    assert_true(json_object_object_get_ex(o, "maxRpsSetBy", &v));
+    assert_null(v); /* no limit, no setter */
     assert_false(json_object_object_get_ex(o, "token", &v));
     assert_true(json_object_object_get_ex(o, "burst", &v));
     assert_null(v);
@@ -1572,6 +1808,11 @@ int main(void)
         cmocka_unit_test(test_sync_reports_a_silent_store),
         cmocka_unit_test_setup_teardown(test_reader_slots_are_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_suspend_not_lost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_cannot_lift_admin_suspension, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_lifts_member_suspension, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_cannot_move_admin_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unrecorded_setter_needs_admin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lift_check_is_atomic_with_the_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_keeps_record_alive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readers_across_rebuilds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, setup, teardown),

@@ -37,6 +37,17 @@ function el(tag, props = {}, ...children) {
 }
 
 const isAdmin = () => state.session && state.session.role === 'admin';
+// A member may lift only what a member imposed: an admin's suspension or Max RPS (or one from before icegate
+// recorded who set it, null) is the server's 403; the console says so up front instead of offering the button.
+const lockedForMe = (setBy) => !isAdmin() && setBy !== 'member';
+const suspendLock = (t) => (t.status === 'suspended' && lockedForMe(t.suspendedBy && t.suspendedBy.role)
+  ? (t.suspendedBy ? 'Suspended by an admin: only an admin can activate it.'
+    : 'Suspended before icegate recorded by whom: only an admin can activate it.')
+  : null);
+const rpsLock = (t) => (t.maxRps != null && lockedForMe(t.maxRpsSetBy)
+  ? (t.maxRpsSetBy ? 'Max RPS set by an admin: only an admin can change or remove it.'
+    : 'Max RPS set before icegate recorded by whom: only an admin can change or remove it.')
+  : null);
 const rateLimiterOn = () => {
   if (state.settings && typeof state.settings.rateLimiterEnabled === 'boolean') return state.settings.rateLimiterEnabled;
   return !state.session || state.session.rateLimiterEnabled !== false;
@@ -200,9 +211,15 @@ function statusCell(t) {
   if (t.status === 'suspended') {
     const since = t.suspendedAt ? `since ${fmt.relative(t.suspendedAt)}` : '';
     td.append(el('div', { class: 'sub', text: since, title: t.suspendedAt ? fmt.dateTime(t.suspendedAt) : null }));
+    if (t.suspendedBy) {
+      const who = t.suspendedBy.user ? `${t.suspendedBy.role} ${t.suspendedBy.user}` : t.suspendedBy.role;
+      td.append(el('div', { class: 'sub suspended-by', text: `by ${who}` }));
+    }
     if (t.suspendReason) {
       td.append(el('div', { class: 'sub reason', text: `Reason: ${t.suspendReason}`, title: t.suspendReason }));
     }
+    const lock = suspendLock(t);
+    if (lock) td.append(el('div', { class: 'sub lock-note', text: lock }));
   }
   return td;
 }
@@ -215,6 +232,8 @@ function rpsCell(t) {
   }
   td.append(el('span', { class: 'rps-value', text: `${fmt.num(t.maxRps)}/s` }));
   td.append(el('div', { class: 'sub', text: `burst ${fmt.num(t.burst)}` }));
+  if (t.maxRpsSetBy) td.append(el('div', { class: 'sub rps-set-by', text: `set by ${t.maxRpsSetBy}` }));
+  if (rpsLock(t)) td.append(el('div', { class: 'sub lock-note', text: 'only an admin can change it', title: rpsLock(t) }));
   if (!rateLimiterOn()) {
     td.append(el('span', {
       class: 'tag tag-warn', text: 'not enforced',
@@ -267,9 +286,10 @@ function tokenRow(t, ncols) {
     actionButton('activity', 'Activity', t, open ? 'btn btn-small btn-ghost is-on' : 'btn btn-small btn-ghost', {
       'aria-expanded': open ? 'true' : 'false', 'aria-controls': `detail-${t.id}`,
     }),
-    actionButton('edit-rps', 'Edit Max RPS', t),
+    actionButton('edit-rps', 'Edit Max RPS', t, undefined, { disabled: !!rpsLock(t), title: rpsLock(t) }),
     t.status === 'suspended'
-      ? actionButton('activate', 'Activate', t, 'btn btn-small btn-ghost btn-ok')
+      ? actionButton('activate', 'Activate', t, 'btn btn-small btn-ghost btn-ok',
+        { disabled: !!suspendLock(t), title: suspendLock(t) })
       : actionButton('suspend', 'Suspend', t, 'btn btn-small btn-ghost btn-warn-text'),
     actionButton('delete', 'Delete', t, 'btn btn-small btn-ghost btn-danger-text'));
   tds.push(el('td', { class: 'cell-actions' }, actions));
