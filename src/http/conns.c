@@ -115,6 +115,7 @@ int ig_conns_sweep(ig_conns_t *t, int64_t now_ns)
         ig_conn_t *c = &t->slots[i];
         if (c->fd < 0 || atomic_load_explicit(&c->deadline_ns, memory_order_relaxed) > now_ns) continue;
         int phase = atomic_load_explicit(&c->phase, memory_order_relaxed);
+        atomic_fetch_add(&t->cut_total, 1);
         /* Not closed: libmicrohttpd owns the fd.  It reads end-of-file now and closes the connection. */
         shutdown(c->fd, SHUT_RDWR);
         atomic_store_explicit(&c->deadline_ns, INT64_MAX, memory_order_relaxed);
@@ -125,7 +126,6 @@ int ig_conns_sweep(ig_conns_t *t, int64_t now_ns)
         memcpy(t->log.addr, c->addr, sizeof c->addr);
     }
     pthread_mutex_unlock(&t->mu);
-    if (cut) atomic_fetch_add(&t->cut_total, (uint64_t)cut);
     if (t->log.n && now_ns - t->log.last_ns >= LOG_EVERY_NS) {
         t->log.last_ns = now_ns;
         log_cuts(t);

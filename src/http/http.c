@@ -487,7 +487,8 @@ static enum MHD_Result on_headers(ig_http_server_t *s, struct MHD_Connection *c,
 static enum MHD_Result on_body_chunk(ig_http_server_t *s, body_ctx_t *b, const char *data, size_t n)
 {
     /* server.request_timeout: a body trickled in a byte at a time would keep the connection for ever (the
-     * connection timeout only counts idle time).  No response can be queued mid-upload: close it. */
+     * connection timeout only counts idle time).  No response can be queued mid-upload: close it.  A body that
+     * stops arriving is cut by the sweeper (conns.c) instead; this catches a late byte at once. */
     if (ig_clock_mono_ns() - b->start_ns > s->request_ns) {
         ig_warn("http: a request body took longer than server.request_timeout (%lld s): connection closed",
                 (long long)(s->request_ns / 1000000000));
