@@ -30,6 +30,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
+#include "http/conns.h"
 #include "http/hold.h"
 
 struct ig_http_server {
@@ -43,6 +44,7 @@ struct ig_http_server {
     ig_holds_t *holds; /* requests held to their rate-limit slot; NULL when holding is off */
     ig_http_handler_t before_body;
     int64_t request_ns; /* server.request_timeout */
+    ig_conns_t *conns;  /* every connection's deadline over its request (conns.h) */
     /* The mutation gate (ig_http_gate): slots in use, and the parked requests in arrival order (a ring with
      * room for every connection). */
     struct {
@@ -387,12 +389,52 @@ static const char *framing_error(struct MHD_Connection *c, const char *version)
     return NULL;
 }
 
+/* ---- deadlines (conns.h): server.request_timeout over the request line, the headers and the body ---- */
+
+/* The connection's slot in the deadline table (NULL when it has none). */
+static ig_conn_t *conn_slot(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* libmicrohttpd calls this with STARTED as a connection is accepted and with CLOSED before it closes the fd
+ * (MHD_cleanup_connections, daemon.c), which is what lets the sweeper shut the fd down safely. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    ig_http_server_t *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        ig_conns_close(s->conns, *socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *addr = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    *socket_context = fd ? ig_conns_open(s->conns, fd->connect_fd, addr ? addr->client_addr : NULL,
+                                         ig_clock_mono_ns())
+                         : NULL;
+}
+
+/* The request line is in (libmicrohttpd's URI log callback): the headers are due within
+ * server.request_timeout.  What it returns becomes the request's *con_cls, which must start NULL. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)uri;
+    ig_http_server_t *s = cls;
+    ig_conns_set(s->conns, conn_slot(c), IG_CONN_HEADERS, ig_clock_mono_ns());
+    return NULL;
+}
+
 /* First call, headers only.  Answering now would count as an "early response" and libmicrohttpd would close
  * the connection; so note the request and answer on the next call, except for a body announced too big. */
 static enum MHD_Result on_headers(ig_http_server_t *s, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, void **con_cls)
 {
     ig_metrics_request_start();
+    /* The headers are in: what follows is the server's time (answering now, or running the handler next),
+     * except for a body, which gets its own deadline below. */
+    ig_conns_set(s->conns, conn_slot(c), IG_CONN_BUSY, 0);
     const char *bad = framing_error(c, version);
     if (bad) { /* answered at once: libmicrohttpd closes the connection after it, as it should here */
         ig_req_t r;
@@ -435,6 +477,7 @@ static enum MHD_Result on_headers(ig_http_server_t *s, struct MHD_Connection *c,
     b->has_body = true;
     b->start_ns = start;
     *con_cls = b;
+    ig_conns_set(s->conns, conn_slot(c), IG_CONN_BODY, start);
     return MHD_YES;
 }
 
@@ -444,7 +487,8 @@ static enum MHD_Result on_headers(ig_http_server_t *s, struct MHD_Connection *c,
 static enum MHD_Result on_body_chunk(ig_http_server_t *s, body_ctx_t *b, const char *data, size_t n)
 {
     /* server.request_timeout: a body trickled in a byte at a time would keep the connection for ever (the
-     * connection timeout only counts idle time).  No response can be queued mid-upload: close it. */
+     * connection timeout only counts idle time).  No response can be queued mid-upload: close it.  A body that
+     * stops arriving is cut by the sweeper (conns.c) instead; this catches a late byte at once. */
     if (ig_clock_mono_ns() - b->start_ns > s->request_ns) {
         ig_warn("http: a request body took longer than server.request_timeout (%lld s): connection closed",
                 (long long)(s->request_ns / 1000000000));
@@ -492,6 +536,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return ok;
     }
+    ig_conns_set(s->conns, conn_slot(c), IG_CONN_BUSY, 0); /* the body is in */
     init_req(&r, c, url, method);
     if (b->held || b->parked) { /* its rate-limit slot is due (the timer), or a gate slot is its (gate_leave) */
         r.resumed = true;
@@ -522,10 +567,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode tc)
 {
-    (void)cls;
-    (void)c;
     (void)tc;
-    if (*con_cls == NULL) return;
+    ig_http_server_t *s = cls;
+    ig_conns_set(s->conns, conn_slot(c), IG_CONN_WAITING, ig_clock_mono_ns()); /* until the next request line */
+    if (*con_cls == NULL) return; /* the request line came (on_request_line), the headers never did */
     if (*con_cls != &answered_marker && *con_cls != &no_body_marker) {
         body_ctx_t *b = *con_cls;
         if (b->held && b->release) b->release(b->release_arg); /* its client left while it was held */
@@ -626,6 +671,23 @@ fail:;
     return -1;
 }
 
+/* server.max_connections connections need as many descriptors, and the default soft RLIMIT_NOFILE is often
+ * 1024: the limit is raised to fit, or the connections are capped below it with a warning (past it accept()
+ * fails with EMFILE, and so would every file, database or socket the server opens).  The reserve is for those:
+ * the listening socket, each worker's epoll and wake-up descriptors, the store, the warehouse, logs. */
+static int fit_fd_limit(const ig_http_opts_t *o)
+{
+    int reserve = 64 + 4 * (o->threads + 1);
+    long limit;
+    int fit = ig_conns_fit_fd_limit(o->max_connections, reserve, &limit);
+    if (fit < o->max_connections)
+        ig_warn("http: server.max_connections is %d but the open-file limit (RLIMIT_NOFILE) is %ld and cannot be "
+                "raised: serving at most %d connections (%d descriptors kept for files and sockets); raise the "
+                "limit (ulimit -n, systemd LimitNOFILE=) or lower server.max_connections",
+                o->max_connections, limit, fit, reserve);
+    return fit;
+}
+
 ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handler, void *ctx, ig_error_t *err)
 {
     ig_http_server_t *s = calloc(1, sizeof *s);
@@ -648,8 +710,13 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
         return NULL;
     }
     s->request_ns = (int64_t)o->request_timeout_s * 1000000000;
-    int fd = listen_socket(o, &s->port, err);
+    int max_conns = fit_fd_limit(o);
+    s->conns = ig_conns_new((size_t)max_conns, (int64_t)o->connection_timeout_s * 1000000000, s->request_ns, true);
+    int fd = s->conns ? listen_socket(o, &s->port, err) : -1;
     if (fd < 0) {
+        if (!s->conns) ig_error_set(err, IG_E_INTERNAL, "cannot start the request deadline sweeper");
+        ig_conns_free(s->conns);
+        free(s->gate.ring);
         free(s);
         return NULL;
     }
@@ -661,6 +728,8 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
         /* A held request pins its connection, so there are never more than max_connections of them. */
         if (!(s->holds = ig_holds_new((size_t)o->max_connections, wake))) {
             close(fd);
+            ig_conns_free(s->conns);
+            free(s->gate.ring);
             free(s);
             ig_error_set(err, IG_E_INTERNAL, "cannot start the rate-limit hold timer");
             return NULL;
@@ -673,12 +742,15 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
         (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(o->threads + (o->gate_slots ? 1 : 0)), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->max_header_bytes + 4096, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->max_connections_per_ip,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
-        keep_raw, NULL, MHD_OPTION_END);
+        (unsigned)max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->max_connections_per_ip,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, NULL,
+        MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
         ig_holds_free(s->holds);
+        ig_conns_free(s->conns);
+        free(s->gate.ring);
         free(s);
         ig_error_set(err, IG_E_INTERNAL, "cannot start the HTTP server on %s:%d", o->host, o->port);
         return NULL;
@@ -708,6 +780,7 @@ void ig_http_stop(ig_http_server_t *s)
     gate_stop(s);
     ig_holds_stop(s->holds);
     if (s->daemon) MHD_stop_daemon(s->daemon);
+    ig_conns_free(s->conns); /* after the daemon: closing its connections tells the table */
     ig_holds_free(s->holds);
     free(s->gate.ring);
     pthread_mutex_destroy(&s->gate.mu);

@@ -97,7 +97,7 @@ typedef struct {
     int64_t max_body_bytes; /* 413 beyond it */
     int max_connections;
     int max_connections_per_ip;
-    int request_timeout_s; /* the body of a request must arrive within this of its headers */
+    int request_timeout_s; /* the headers within this of the request line, the body within this of the headers */
     bool reuse_port; /* SO_REUSEPORT: share the port with other processes; off: a busy port is an error */
     bool access_log; /* one line per completed request (log.access) */
     int slow_request_ms; /* a slower request is logged at warn even with the access log off */
