@@ -562,7 +562,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             b->deferred = false;
             b->defer_release = NULL;
         }
-        r.counted = b->parked; /* a parked request was authenticated and counted before it was parked */
+        r.counted = b->parked || b->deferred; /* authenticated and counted before it was parked or deferred */
         if (b->held) {
             if (b->release) b->release(b->release_arg);
             b->release = NULL;
