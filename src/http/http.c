@@ -303,7 +303,6 @@ static enum MHD_Result defer_suspend(ig_http_server_t *s, ig_req_t *r)
     b->deferred = true;
     b->defer_arg = r->defer_arg;
     b->defer_release = r->defer_release;
-    b->held_since_ns = ig_clock_mono_ns();
     MHD_suspend_connection(r->conn);
     ig_offload_add(s->offload, r->defer_work, r->defer_arg, b);
     return MHD_YES;
@@ -558,7 +557,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r.deferred = b->defer_arg;
             r.deferred_ran = b->defer_ran;
             r.deferred_release = b->defer_release;
-            r.held_ns = ig_clock_mono_ns() - b->held_since_ns; /* queued behind other hashes: not slowness */
             b->deferred = false;
             b->defer_release = NULL;
         }
