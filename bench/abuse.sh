@@ -6,8 +6,9 @@
 #            with ~24 MB of metadata, against idle;
 #   item 10: loadTable p50/p99 at a fixed PROBE_RPS (200) on a keep-alive connection, idle and while 32
 #            guessing clients (separate processes, each from its own 127.x address, admin + 7 user names of its
-#            own, 10 guesses/s)
-#            flood the console login; 3 alternating runs, medians, and the target (flood p99 within 2x idle).
+#            own, 10 guesses/s) flood the console login, and a control flood (the same clients and rate, each
+#            request a 415 refused before any JSON or hash); 3 alternating runs, medians, and the target
+#            (flood p99 within 2x idle).
 # One icegate (default config), 127.0.0.1 only, bounded: every phase has a fixed count or duration.
 #
 # Usage: bench/abuse.sh     env: SECS (5), ICEGATE_BIN (bin/icegate), BENCH_KEEP=1 keeps the temp dir,
@@ -132,11 +133,11 @@ def prober(secs, out):  # one keep-alive connection, PROBE_RPS loadTables a seco
         lat.append((time.perf_counter() - due) * 1000)
     out.put(lat)
 
-def guesser(run, k, stop, out):  # one guessing client: its own address, a few user names, ~10 guesses/s
+def guesser(run, k, stop, out, control):  # one guessing client: its own address, its user names, ~10 guesses/s
     import http.client
     src = f"127.{run + 1}.0.{k + 2}"
     names = ["admin"] + [f"r{run}g{k}n{j}" for j in range(7)]  # admin, and 7 names of its own
-    counts = {200: 0, 401: 0, 429: 0, 503: 0, "other": 0}
+    counts = {200: 0, 401: 0, 415: 0, 429: 0, 503: 0, "other": 0}
     c, i, t0 = None, 0, time.perf_counter()
     while not stop.is_set():
         due = t0 + i / guess_rps
@@ -148,7 +149,7 @@ def guesser(run, k, stop, out):  # one guessing client: its own address, a few u
                 c = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(src, 0))
             c.request("POST", "/api/v1/session/login", body=json.dumps(
                 {"username": names[i % len(names)], "password": f"guess-{k}-{i}"}),
-                headers={"Content-Type": "application/json"})
+                headers={"Content-Type": "text/plain" if control else "application/json"})
             r = c.getresponse()
             r.read()
             counts[r.status if r.status in counts else "other"] += 1
@@ -165,11 +166,11 @@ def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
-def measure(run, flood):
+def measure(run, flood, control=False):
     import multiprocessing as mp
     ctx = mp.get_context("fork")
     stop, q, res = ctx.Event(), ctx.Queue(), ctx.Queue()
-    gs = [ctx.Process(target=guesser, args=(run, k, stop, res)) for k in range(guessers if flood else 0)]
+    gs = [ctx.Process(target=guesser, args=(run, k, stop, res, control)) for k in range(guessers if flood else 0)]
     for g in gs: g.start()
     if gs: time.sleep(0.2)  # the guessers are connected; their free guesses (5 per address) are the burst
     p = ctx.Process(target=prober, args=(secs, q))
@@ -177,7 +178,7 @@ def measure(run, flood):
     lat = q.get()
     p.join()
     stop.set()
-    tot = {200: 0, 401: 0, 429: 0, 503: 0, "other": 0}
+    tot = {200: 0, 401: 0, 415: 0, 429: 0, 503: 0, "other": 0}
     for _ in gs:
         for key, v in res.get().items(): tot[key] += v
     for g in gs: g.join()
@@ -190,10 +191,14 @@ if "10" in items:
     for run in range(3):  # alternate idle and flood; each run's guessers come from fresh addresses and names
         i50, i99, _ = measure(run, False)
         f50, f99, tot = measure(run, True)
-        rows.append((i50, i99, f50, f99, tot))
+        # control: the same 32 clients and request rate, refused at once (415, no JSON, no hash): what the
+        # flood's traffic and its Python clients cost on these 2 shared cores, hashing aside
+        c50, c99, _ = measure(run, True, control=True)
+        rows.append((i50, i99, f50, f99, tot, c50, c99))
         print(f"item 10  run {run + 1}: idle p50 {i50:.2f} p99 {i99:.2f} ms; flood p50 {f50:.2f} p99 {f99:.2f} ms "
-              f"({f99 / i99:.2f}x); guesses: {tot[401]} hashed (401), {tot[429]} throttled (429), "
-              f"{tot[503]} queue full (503), {tot[200]} ok, {tot['other']} other", flush=True)
+              f"({f99 / i99:.2f}x); control p50 {c50:.2f} p99 {c99:.2f} ms ({c99 / i99:.2f}x); guesses: "
+              f"{tot[401]} hashed (401), {tot[429]} throttled (429), {tot[503]} queue full (503), {tot[200]} ok, "
+              f"{tot['other']} other", flush=True)
     med = lambda j: statistics.median(r[j] for r in rows)
     mtot = lambda key: statistics.median(r[4][key] for r in rows)
     i99, f99 = med(1), med(3)
@@ -201,5 +206,7 @@ if "10" in items:
           f"idle p50 {med(0):.2f} ms p99 {i99:.2f} ms; during a login flood (32 guessers in separate processes on "
           f"127.x.0.2-33, admin + 7 user names each, {guess_rps:.0f} guesses/s each) p50 {med(2):.2f} ms p99 {f99:.2f} ms: "
           f"p99 {f99 / i99:.2f}x idle (target: within 2x, {'met' if f99 <= 2 * i99 else 'NOT met'}); "
-          f"per {secs:.1f} s flood {mtot(401):.0f} hashes ran, {mtot(429):.0f} throttled, {mtot(503):.0f} queue full")
+          f"per {secs:.1f} s flood {mtot(401):.0f} hashes ran, {mtot(429):.0f} throttled, {mtot(503):.0f} queue full; "
+          f"control (same clients and rate, every request a 415 with no hash) p50 {med(5):.2f} ms p99 {med(6):.2f} ms "
+          f"({med(6) / i99:.2f}x)")
 PY

@@ -134,7 +134,7 @@ static int start_http(server_t *s)
         .gate_slots = cfg->threads, /* catalog mutations; the pool gets one more worker than them */
         .offload_threads = cfg->login_threads, /* console password hashing (ig_http_defer) */
         .offload_queue = cfg->login_queue,
-        .offload_nice = 10, /* the catalog's workers keep the CPU under a login flood (docs/benchmarks.md) */
+        .offload_nice = 10, /* under a CPU-saturating load the workers win (no measurable gain otherwise) */
         .hold = cfg->ratelimiter_enabled && cfg->ratelimit_max_delay_ms > 0 && cfg->ratelimit_max_held > 0,
     };
     ig_error_t err;
