@@ -553,6 +553,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (b->held || b->parked || b->deferred) { /* its slot is due (the timer), a gate slot is its (gate_leave), or
                                                  * its deferred work is done (defer_done) */
         r.resumed = true;
+        r.counted = b->parked || b->deferred; /* authenticated and counted before it was parked or deferred */
         if (b->deferred) {
             r.deferred = b->defer_arg;
             r.deferred_ran = b->defer_ran;
@@ -560,7 +561,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             b->deferred = false;
             b->defer_release = NULL;
         }
-        r.counted = b->parked || b->deferred; /* authenticated and counted before it was parked or deferred */
         if (b->held) {
             if (b->release) b->release(b->release_arg);
             b->release = NULL;

@@ -97,3 +97,24 @@ test('SIGTERM with hashes queued: every login is answered (200, or 503 when its 
   assert.ok(res.every((r) => r.status === 200 || r.status === 503), JSON.stringify(res.map((r) => r.status)));
   assert.ok(Date.now() - t0 < 15000, 'the stop did not hang');
 });
+
+test('POST /api/v1/users hashes on the hashing thread too: created, errors as before, and counted once in the token\'s usage', async () => {
+  const dataDir = tempDir();
+  const admin = createToken(dataDir, 'admin-key');
+  const srv = await new Server({ dataDir }).start();
+  for (const name of ['ann', 'bob', 'cat']) {
+    const r = await srv.req('POST', '/api/v1/users', { token: admin.token, body: { name, password: `${name}-password-1` } });
+    assert.equal(r.status, 201, r.text);
+    assert.deepEqual(r.json, { name, role: 'member' });
+  }
+  const short = await srv.req('POST', '/api/v1/users', { token: admin.token, body: { name: 'dan', password: 'short' } });
+  assert.equal(short.status, 400, short.text);
+  assert.match(short.text, /password: must be 8 to 1024 characters/);
+  const dup = await srv.req('POST', '/api/v1/users', { token: admin.token, body: { name: 'ann', password: 'ann-password-2' } });
+  assert.equal(dup.status, 409, dup.text);
+  assert.equal((await login(srv, { username: 'bob', password: 'bob-password-1' })).status, 200);
+  // 5 creates and this stats request: a request back from the hashing thread is not counted a second time
+  const st = await srv.req('GET', `/api/v1/access-tokens/${admin.id}/stats?seconds=60`, { token: admin.token });
+  assert.equal(st.status, 200, st.text);
+  assert.equal(st.json.totalRequests, 6, st.text);
+});
