@@ -132,6 +132,9 @@ static int start_http(server_t *s)
         .slow_request_ms = cfg->slow_request_ms,
         .before_body = ig_router_before_body,
         .gate_slots = cfg->threads, /* catalog mutations; the pool gets one more worker than them */
+        .offload_threads = cfg->login_threads, /* console password hashing (ig_http_defer) */
+        .offload_queue = cfg->login_queue,
+        .offload_nice = 10, /* under a CPU-saturating load the workers win (no measurable gain otherwise) */
         .hold = cfg->ratelimiter_enabled && cfg->ratelimit_max_delay_ms > 0 && cfg->ratelimit_max_held > 0,
     };
     ig_error_t err;

@@ -201,9 +201,65 @@ static ig_res_t one_token(ig_admin_t *a, ig_req_t *r, const char *id, const char
     return send_token(a, r, 200, &t, NULL);
 }
 
+/* A user creation handed to the hashing thread (ig_http_defer): argon2 never runs on a worker thread. */
+typedef struct {
+    ig_store_t *store;
+    char *name, *password; /* copies: the request's body is not touched off its thread */
+    ig_role_t role;
+    int rc;
+    ig_error_t err;
+} new_user_t;
+
+static void new_user_free(void *arg)
+{
+    new_user_t *u = arg;
+    if (!u) return;
+    if (u->password) explicit_bzero(u->password, strlen(u->password));
+    free(u->password);
+    free(u->name);
+    free(u);
+}
+
+static void new_user_run(void *arg)
+{
+    new_user_t *u = arg;
+    u->rc = ig_users_create(u->store, u->name, u->role, u->password, &u->err);
+}
+
+static ig_res_t new_user_done(ig_req_t *r, const new_user_t *u)
+{
+    if (!r->deferred_ran) {
+        ig_http_add_header(r, "Retry-After", "1");
+        return ig_http_error(r, IG_E_UNAVAILABLE, "the server is stopping: try again in a moment");
+    }
+    if (u->rc) return ig_http_error_from(r, &u->err);
+    json_object *out = json_object_new_object();
+    json_object_object_add(out, "name", json_object_new_string(u->name));
+    json_object_object_add(out, "role", json_object_new_string(u->role == IG_ROLE_ADMIN ? "admin" : "member"));
+    return ig_http_json(r, 201, out);
+}
+
+/* The password is hashed on the hashing thread, the request suspended meanwhile; 503 when its queue is full. */
+static ig_res_t new_user_defer(ig_admin_t *a, ig_req_t *r, const char *name, const char *pw, ig_role_t role)
+{
+    ig_res_t res;
+    new_user_t *u = calloc(1, sizeof *u);
+    if (u && (u->name = strdup(name)) != NULL && (!pw || (u->password = strdup(pw)) != NULL)) {
+        u->store = a->store;
+        u->role = role;
+        if (ig_http_defer(r, &res, new_user_run, u, new_user_free)) return res;
+        new_user_free(u);
+        ig_http_add_header(r, "Retry-After", "1");
+        return ig_http_error(r, IG_E_UNAVAILABLE, "too many passwords being hashed: try again in 1 s");
+    }
+    new_user_free(u);
+    return ig_http_error(r, IG_E_INTERNAL, "out of memory");
+}
+
 static ig_res_t create_user(ig_admin_t *a, ig_req_t *r)
 {
     if (r->who.role != IG_ROLE_ADMIN) return ig_http_error(r, IG_E_FORBIDDEN, "only admins create users");
+    if (r->deferred) return new_user_done(r, r->deferred);
     ig_error_t err;
     json_object *body = ig_http_body_json(r, &err);
     if (!body) return ig_http_error_from(r, &err);
@@ -230,18 +286,10 @@ static ig_res_t create_user(ig_admin_t *a, ig_req_t *r)
     if (!bad && !name) bad = ig_error_set(&err, IG_E_BAD_REQUEST, "name: is required");
     if (!bad && strcmp(role, "admin") != 0 && strcmp(role, "member") != 0)
         bad = ig_error_set(&err, IG_E_BAD_REQUEST, "role: must be admin or member");
-    if (!bad && ig_users_create(a->store, name, strcmp(role, "admin") == 0 ? IG_ROLE_ADMIN : IG_ROLE_MEMBER, pw,
-                                &err))
-        bad = -1;
-    json_object *out = NULL;
-    if (!bad) {
-        out = json_object_new_object();
-        json_object_object_add(out, "name", json_object_new_string(name));
-        json_object_object_add(out, "role", json_object_new_string(role));
-    }
+    ig_res_t res = bad ? ig_http_error_from(r, &err)
+                       : new_user_defer(a, r, name, pw, strcmp(role, "admin") == 0 ? IG_ROLE_ADMIN : IG_ROLE_MEMBER);
     json_object_put(body);
-    if (bad) return ig_http_error_from(r, &err);
-    return ig_http_json(r, 201, out);
+    return res;
 }
 
 /* The route template of /api/v1/access-tokens/{id}[/action], or NULL for an action no route has. */

@@ -2,6 +2,7 @@
 #include "admin/console.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -54,8 +55,83 @@ static ig_res_t too_many_logins(ig_req_t *r, int64_t wait_s)
     return ig_http_error(r, IG_E_TOO_MANY_REQUESTS, "too many failed logins: try again in %lld s", (long long)wait_s);
 }
 
+/* A password check handed to the hashing thread (ig_http_defer): argon2 never runs on a worker thread. */
+typedef struct {
+    ig_store_t *store;
+    char *name, *password; /* copies: the request's body is not touched off its thread */
+    int rc;                /* ig_users_verify's answer */
+    ig_user_t user;
+} check_t;
+
+static void check_free(void *arg)
+{
+    check_t *c = arg;
+    if (!c) return;
+    if (c->password) explicit_bzero(c->password, strlen(c->password));
+    free(c->password);
+    free(c->name);
+    explicit_bzero(&c->user, sizeof c->user);
+    free(c);
+}
+
+static void check_run(void *arg)
+{
+    check_t *c = arg;
+    c->rc = ig_users_verify(c->store, c->name, c->password, &c->user);
+    explicit_bzero(c->password, strlen(c->password)); /* not needed any more */
+}
+
+/* The checked password's verdict: a failure counted against the user and the address (and logged, never the
+ * password), or a session. */
+static ig_res_t login_done(ig_admin_t *a, ig_req_t *r, const check_t *c)
+{
+    if (!r->deferred_ran) {
+        ig_http_add_header(r, "Retry-After", "1");
+        return ig_http_error(r, IG_E_UNAVAILABLE, "the server is stopping: log in again in a moment");
+    }
+    unsigned char addr[16];
+    const unsigned char *from = ig_http_client_addr(r, addr) == 0 ? addr : NULL;
+    if (c->rc != 0) {
+        int64_t block;
+        int n = ig_login_guard_failed(a->logins, c->name, from, ig_clock_wall_ms(), &block);
+        char shown[72];
+        ig_log_safe(c->name, shown, sizeof shown);
+        if (block)
+            ig_warn("console: failed login for user '%s' (%d in a row): refused for the next %lld s", shown, n,
+                    (long long)block);
+        else
+            ig_warn("console: failed login for user '%s' (%d in a row)", shown, n);
+        return ig_http_unauthorized(r, "wrong username or password");
+    }
+    ig_login_guard_succeeded(a->logins, c->name, from);
+    ig_session_t x;
+    if (ig_sessions_start(a->sessions, c->user.name, c->user.role, ig_clock_wall_ms(), &x)) {
+        ig_http_add_header(r, "Retry-After", "60");
+        return ig_http_error(r, IG_E_UNAVAILABLE, "too many console sessions: try again later");
+    }
+    ig_sessions_set_cookie(r, x.id, ig_sessions_ttl(a->sessions));
+    return ig_http_json(r, 200, session_json(r, a, &x));
+}
+
+/* The password check goes to the hashing thread, with the request suspended; 503 when its queue is full. */
+static ig_res_t login_defer(ig_admin_t *a, ig_req_t *r, const char *name, const char *password)
+{
+    ig_res_t res;
+    check_t *c = calloc(1, sizeof *c);
+    if (c && (c->name = strdup(name)) != NULL && (c->password = strdup(password)) != NULL) {
+        c->store = a->store;
+        if (ig_http_defer(r, &res, check_run, c, check_free)) return res;
+        check_free(c);
+        ig_http_add_header(r, "Retry-After", "1");
+        return ig_http_error(r, IG_E_UNAVAILABLE, "too many logins being checked: try again in 1 s");
+    }
+    check_free(c);
+    return ig_http_error(r, IG_E_INTERNAL, "out of memory");
+}
+
 static ig_res_t login(ig_admin_t *a, ig_req_t *r)
 {
+    if (r->deferred) return login_done(a, r, r->deferred);
     ig_res_t res;
     if (!login_allowed(r, &res)) return res;
     ig_error_t err;
@@ -68,38 +144,14 @@ static ig_res_t login(ig_admin_t *a, ig_req_t *r)
         json_object_put(body);
         return ig_http_error(r, IG_E_BAD_REQUEST, "expected {\"username\": string, \"password\": string}");
     }
-    ig_user_t user;
     const char *name = json_object_get_string(u);
     unsigned char addr[16];
     const unsigned char *from = ig_http_client_addr(r, addr) == 0 ? addr : NULL;
-    int64_t now = ig_clock_wall_ms(), wait = ig_login_guard_check(a->logins, name, from, now);
-    if (wait > 0) { /* before the password is looked at: a blocked guesser costs no argon2 work */
-        json_object_put(body);
-        return too_many_logins(r, wait);
-    }
-    int ok = ig_users_verify(a->store, name, json_object_get_string(p), &user);
-    if (ok != 0) {
-        int64_t block;
-        int n = ig_login_guard_failed(a->logins, name, from, now, &block);
-        char shown[72];
-        ig_log_safe(name, shown, sizeof shown);
-        if (block)
-            ig_warn("console: failed login for user '%s' (%d in a row): refused for the next %lld s", shown, n,
-                    (long long)block);
-        else
-            ig_warn("console: failed login for user '%s' (%d in a row)", shown, n);
-        json_object_put(body);
-        return ig_http_unauthorized(r, "wrong username or password");
-    }
-    ig_login_guard_succeeded(a->logins, name, from);
+    int64_t wait = ig_login_guard_check(a->logins, name, from, ig_clock_wall_ms());
+    /* before the password is looked at: a blocked guesser costs no argon2 work and no place in the queue */
+    res = wait > 0 ? too_many_logins(r, wait) : login_defer(a, r, name, json_object_get_string(p));
     json_object_put(body);
-    ig_session_t x;
-    if (ig_sessions_start(a->sessions, user.name, user.role, ig_clock_wall_ms(), &x)) {
-        ig_http_add_header(r, "Retry-After", "60");
-        return ig_http_error(r, IG_E_UNAVAILABLE, "too many console sessions: try again later");
-    }
-    ig_sessions_set_cookie(r, x.id, ig_sessions_ttl(a->sessions));
-    return ig_http_json(r, 200, session_json(r, a, &x));
+    return res;
 }
 
 ig_res_t ig_console_session_api(void *ctx, ig_req_t *r)

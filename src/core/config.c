@@ -54,6 +54,8 @@ static const key_t_ keys[] = {
     {"log.access", T_BOOL, F(log_access), 0, 0, 0, NULL},
     {"log.slow_request_ms", T_INT, F(slow_request_ms), 0, 1, 3600000, NULL},
     {"console.session_ttl", T_INT, F(session_ttl_s), 0, 60, 30 * 86400, NULL},
+    {"console.login_threads", T_INT, F(login_threads), 0, 1, 64, NULL},
+    {"console.login_queue", T_INT, F(login_queue), 0, 1, 4096, NULL},
     {"tokens.poll_interval_ms", T_INT, F(token_poll_ms), 0, 10, 1000, NULL},
 };
 #undef F
@@ -85,6 +87,8 @@ void ig_config_defaults(ig_config_t *cfg)
     cfg->log_access = true;
     cfg->slow_request_ms = 1000;
     cfg->session_ttl_s = 8 * 3600;
+    cfg->login_threads = 1;
+    cfg->login_queue = 32;
     cfg->token_poll_ms = 100;
 }
 

@@ -39,6 +39,8 @@ typedef struct {
     bool log_access;     /* one access line per request */
     int slow_request_ms; /* slower requests are logged at warn, access log on or off */
     int session_ttl_s; /* console sessions */
+    int login_threads; /* threads that hash console passwords, off the HTTP workers */
+    int login_queue;   /* password hashes queued or running at once; beyond it a login is a 503 */
     int token_poll_ms; /* how often the server looks for changes made by other processes */
 } ig_config_t;
 

@@ -32,6 +32,7 @@
 #include "core/util.h"
 #include "http/conns.h"
 #include "http/hold.h"
+#include "http/offload.h"
 
 struct ig_http_server {
     struct MHD_Daemon *daemon;
@@ -42,6 +43,7 @@ struct ig_http_server {
     bool access_log;
     int64_t slow_ns;
     ig_holds_t *holds; /* requests held to their rate-limit slot; NULL when holding is off */
+    ig_offload_t *offload; /* ig_http_defer's threads; NULL when there are none */
     ig_http_handler_t before_body;
     int64_t request_ns; /* server.request_timeout */
     ig_conns_t *conns;  /* every connection's deadline over its request (conns.h) */
@@ -68,6 +70,9 @@ typedef struct {
     int64_t held_since_ns;
     void (*release)(void *arg); /* ig_http_hold's, called once when the hold ends */
     void *release_arg;
+    bool deferred, defer_ran; /* suspended for ig_http_defer's work; set (by the offload thread) before the resume */
+    void *defer_arg;
+    void (*defer_release)(void *arg);
     int nhdr;
     ig_http_hdr_t hdr[IG_MAX_EXTRA_HEADERS];
     char request_id[IG_REQUEST_ID_MAX + 1];
@@ -155,6 +160,12 @@ static void init_req(ig_req_t *r, struct MHD_Connection *c, const char *url, con
     r->counted = false;
     r->gate_slot = false;
     r->parked = false;
+    r->deferred = NULL;
+    r->deferred_ran = false;
+    r->defer_work = NULL;
+    r->defer_release = NULL;
+    r->defer_arg = NULL;
+    r->deferred_release = NULL;
     r->con_cls = NULL;
     r->start_ns = 0;
     r->held_ns = 0;
@@ -261,6 +272,44 @@ static void wake(void *conn)
     MHD_resume_connection(conn);
 }
 
+/* ---- work deferred to the offload threads (ig_http_defer) ---- */
+
+bool ig_http_defer(ig_req_t *r, ig_res_t *res, void (*work)(void *arg), void *arg, void (*release)(void *arg))
+{
+    ig_http_server_t *s = r->srv;
+    if (!s || !s->offload || r->defer_work || !ig_offload_reserve(s->offload)) return false;
+    r->defer_work = work;
+    r->defer_arg = arg;
+    r->defer_release = release;
+    *res = MHD_YES;
+    return true;
+}
+
+/* Called by an offload thread when r's work is done (or, at stop, never ran): the handler runs again. */
+static void defer_done(void *item, bool ran)
+{
+    body_ctx_t *b = item;
+    b->defer_ran = ran; /* read after the resume, which takes libmicrohttpd's lock */
+    MHD_resume_connection(b->conn);
+}
+
+/* The handler deferred work (ig_http_defer): suspend the connection, then queue the work in the room reserved. */
+static enum MHD_Result defer_suspend(ig_http_server_t *s, ig_req_t *r)
+{
+    body_ctx_t *b = keep_for_resume(r);
+    if (!b) {
+        ig_offload_unreserve(s->offload);
+        if (r->defer_release) r->defer_release(r->defer_arg);
+        return MHD_NO;
+    }
+    b->deferred = true;
+    b->defer_arg = r->defer_arg;
+    b->defer_release = r->defer_release;
+    MHD_suspend_connection(r->conn);
+    ig_offload_add(s->offload, r->defer_work, r->defer_arg, b);
+    return MHD_YES;
+}
+
 /* ---- the mutation gate ---- */
 
 /* A slot goes back: to the first parked request (woken with it), else to the pool. */
@@ -327,8 +376,16 @@ static enum MHD_Result serve(ig_http_server_t *s, ig_req_t *r, int64_t start_ns,
     ig_res_t res = s->handler(s->ctx, r);
     enum MHD_Result out = (enum MHD_Result)res;
     if (r->gate_slot) gate_leave(s);
+    if (r->deferred && r->deferred_release) r->deferred_release(r->deferred); /* the handler has read it */
+    if (r->defer_work && (r->parked || r->hold_ns > 0 || r->status != 0)) { /* answered (or parked) after all */
+        ig_offload_unreserve(s->offload);
+        if (r->defer_release) r->defer_release(r->defer_arg);
+        r->defer_work = NULL;
+    }
     if (r->parked) {
         out = MHD_YES; /* comes back when the gate has a slot for it */
+    } else if (r->defer_work) {
+        out = defer_suspend(s, r);
     } else if (r->hold_ns > 0 && r->status == 0) {
         out = suspend(s, r);
     } else {
@@ -538,9 +595,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     ig_conns_set(s->conns, conn_slot(c), IG_CONN_BUSY, 0); /* the body is in */
     init_req(&r, c, url, method);
-    if (b->held || b->parked) { /* its rate-limit slot is due (the timer), or a gate slot is its (gate_leave) */
+    if (b->held || b->parked || b->deferred) { /* its slot is due (the timer), a gate slot is its (gate_leave), or
+                                                 * its deferred work is done (defer_done) */
         r.resumed = true;
-        r.counted = b->parked; /* a parked request was authenticated and counted before it was parked */
+        r.counted = b->parked || b->deferred; /* authenticated and counted before it was parked or deferred */
+        if (b->deferred) {
+            r.deferred = b->defer_arg;
+            r.deferred_ran = b->defer_ran;
+            r.deferred_release = b->defer_release;
+            b->deferred = false;
+            b->defer_release = NULL;
+        }
         if (b->held) {
             if (b->release) b->release(b->release_arg);
             b->release = NULL;
@@ -574,6 +639,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (*con_cls != &answered_marker && *con_cls != &no_body_marker) {
         body_ctx_t *b = *con_cls;
         if (b->held && b->release) b->release(b->release_arg); /* its client left while it was held */
+        if (b->deferred && b->defer_release) b->defer_release(b->defer_arg); /* ... or before its work came back */
         if (b->gate_slot) gate_leave(cls);                       /* ... or as the gate woke it */
         free(b->buf);
         free(b);
@@ -688,6 +754,20 @@ static int fit_fd_limit(const ig_http_opts_t *o)
     return fit;
 }
 
+/* Undoes a start that failed part way (what was not made yet is NULL or -1) and says why. */
+static ig_http_server_t *start_failed(ig_http_server_t *s, int fd, ig_error_t *err, const char *why)
+{
+    if (fd >= 0) close(fd);
+    ig_holds_free(s->holds);
+    ig_conns_free(s->conns);
+    ig_offload_free(s->offload);
+    free(s->gate.ring);
+    pthread_mutex_destroy(&s->gate.mu);
+    free(s);
+    if (why) ig_error_set(err, IG_E_INTERNAL, "%s", why);
+    return NULL;
+}
+
 ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handler, void *ctx, ig_error_t *err)
 {
     ig_http_server_t *s = calloc(1, sizeof *s);
@@ -704,37 +784,24 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
     pthread_mutex_init(&s->gate.mu, NULL);
     s->gate.slots = o->gate_slots;
     s->gate.cap = (size_t)o->max_connections;
-    if (s->gate.slots && !(s->gate.ring = calloc(s->gate.cap, sizeof *s->gate.ring))) {
-        free(s);
-        ig_error_set(err, IG_E_INTERNAL, "out of memory");
-        return NULL;
-    }
+    if (s->gate.slots && !(s->gate.ring = calloc(s->gate.cap, sizeof *s->gate.ring)))
+        return start_failed(s, -1, err, "out of memory");
     s->request_ns = (int64_t)o->request_timeout_s * 1000000000;
     int max_conns = fit_fd_limit(o);
     s->conns = ig_conns_new((size_t)max_conns, (int64_t)o->connection_timeout_s * 1000000000, s->request_ns, true);
-    int fd = s->conns ? listen_socket(o, &s->port, err) : -1;
-    if (fd < 0) {
-        if (!s->conns) ig_error_set(err, IG_E_INTERNAL, "cannot start the request deadline sweeper");
-        ig_conns_free(s->conns);
-        free(s->gate.ring);
-        free(s);
-        return NULL;
-    }
+    if (!s->conns) return start_failed(s, -1, err, "cannot start the request deadline sweeper");
+    int fd = listen_socket(o, &s->port, err);
+    if (fd < 0) return start_failed(s, -1, err, NULL);
     /* MHD_USE_ITC: MHD_quiesce_daemon() refuses to work in thread-pool mode without it (it logs "requires
      * MHD_USE_ITC" and keeps accepting), and SIGTERM must stop new connections while requests finish. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-    if (o->hold || o->gate_slots) flags |= MHD_ALLOW_SUSPEND_RESUME;
-    if (o->hold) {
-        /* A held request pins its connection, so there are never more than max_connections of them. */
-        if (!(s->holds = ig_holds_new((size_t)o->max_connections, wake))) {
-            close(fd);
-            ig_conns_free(s->conns);
-            free(s->gate.ring);
-            free(s);
-            ig_error_set(err, IG_E_INTERNAL, "cannot start the rate-limit hold timer");
-            return NULL;
-        }
-    }
+    if (o->hold || o->gate_slots || o->offload_threads) flags |= MHD_ALLOW_SUSPEND_RESUME;
+    if (o->offload_threads && !(s->offload = ig_offload_new(o->offload_threads, (size_t)o->offload_queue,
+                                                              o->offload_nice, defer_done)))
+        return start_failed(s, fd, err, "cannot start the password hashing threads");
+    /* A held request pins its connection, so there are never more than max_connections of them. */
+    if (o->hold && !(s->holds = ig_holds_new((size_t)o->max_connections, wake)))
+        return start_failed(s, fd, err, "cannot start the rate-limit hold timer");
     if (strchr(o->host, ':')) flags |= MHD_USE_IPv6;
     MHD_set_panic_func(on_panic, NULL);
     s->daemon = MHD_start_daemon(
@@ -747,13 +814,9 @@ ig_http_server_t *ig_http_start(const ig_http_opts_t *o, ig_http_handler_t handl
         MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, NULL,
         MHD_OPTION_END);
     if (!s->daemon) {
-        close(fd);
-        ig_holds_free(s->holds);
-        ig_conns_free(s->conns);
-        free(s->gate.ring);
-        free(s);
-        ig_error_set(err, IG_E_INTERNAL, "cannot start the HTTP server on %s:%d", o->host, o->port);
-        return NULL;
+        char why[160];
+        snprintf(why, sizeof why, "cannot start the HTTP server on %s:%d", o->host, o->port);
+        return start_failed(s, fd, err, why);
     }
     return s;
 }
@@ -779,9 +842,11 @@ void ig_http_stop(ig_http_server_t *s)
      * stopped with suspended connections, and each of them is served as it would have been. */
     gate_stop(s);
     ig_holds_stop(s->holds);
+    ig_offload_stop(s->offload); /* deferred requests still queued come back refused; none stays suspended */
     if (s->daemon) MHD_stop_daemon(s->daemon);
     ig_conns_free(s->conns); /* after the daemon: closing its connections tells the table */
     ig_holds_free(s->holds);
+    ig_offload_free(s->offload);
     free(s->gate.ring);
     pthread_mutex_destroy(&s->gate.mu);
     free(s);

@@ -70,6 +70,15 @@ typedef struct ig_req {
     bool counted;   /* authenticated and counted in an earlier pass (a request back from the mutation gate) */
     bool gate_slot; /* holds one of the mutation gate's slots (ig_http_gate); given back after the handler */
     bool parked;    /* ig_http_gate parked it: the handler queued nothing and it comes back later */
+    /* A request back from ig_http_defer: the arg it deferred (its work done, or not run when deferred_ran is
+     * false: the server is stopping), else NULL.  The transport releases it after the handler returns. */
+    void *deferred;
+    bool deferred_ran;
+    /* the transport's own: what ig_http_defer was given in this pass, and who releases r->deferred */
+    void (*defer_work)(void *arg);
+    void (*defer_release)(void *arg);
+    void *defer_arg;
+    void (*deferred_release)(void *arg);
     void **con_cls; /* the transport's own */
     int64_t start_ns;
     int64_t held_ns; /* a resumed request: how long it was held (the access log names it apart) */
@@ -103,6 +112,11 @@ typedef struct {
     int slow_request_ms; /* a slower request is logged at warn even with the access log off */
     bool hold;           /* requests may be held (ratelimiter.max_delay_ms > 0) */
     int gate_slots;      /* ig_http_gate's slots (0: no gate); the pool then has threads + 1 workers */
+    /* ig_http_defer's threads (0: none, ig_http_defer always answers false), the jobs they take at once
+     * (queued or running; beyond it ig_http_defer answers false) and their niceness (http/offload.h). */
+    int offload_threads;
+    int offload_queue;
+    int offload_nice;
     /* Called, with the handler's ctx, once the headers of a request that has a body are in and before any of
      * the body is read (NULL: none): it may queue a refusal (a 401 for a request that will never be served),
      * so a client without a valid token cannot make the server buffer a body.  Queuing nothing lets the body
@@ -153,6 +167,15 @@ bool ig_http_hold(ig_req_t *r, int64_t delay_ns, ig_res_t *res, void (*release)(
  * commits take.  True: r holds a slot until its handler returns.  False: r is parked without a worker
  * thread (*res set, queue nothing) and comes back to its handler when a slot frees, in arrival order. */
 bool ig_http_gate(ig_req_t *r, ig_res_t *res);
+/* Runs work(arg) on an offload thread (http/offload.h) instead of this worker thread: r's connection is
+ * suspended meanwhile (no worker thread waits on it), and when work returns the handler runs on r again with
+ * r->resumed set, r->deferred == arg and r->deferred_ran true, and the headers added so far kept.  When the
+ * server stops first, the handler gets r->deferred with deferred_ran false (work never ran: answer 503).
+ * True with *res set (the handler returns it and queues nothing now).  False when the queue is full or there
+ * is no offload pool: nothing was taken; the handler answers (503 + Retry-After) and frees arg itself.
+ * Once true, release(arg) (NULL: none) is called exactly once: after the handler's run on the result
+ * returns, or when the request ends without it (its client went away).  work must not touch r. */
+bool ig_http_defer(ig_req_t *r, ig_res_t *res, void (*work)(void *arg), void *arg, void (*release)(void *arg));
 /* Adds a header to the response this request will send (value copied; at most IG_MAX_EXTRA_HEADERS). */
 void ig_http_add_header(ig_req_t *r, const char *name, const char *value);
 

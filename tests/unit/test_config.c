@@ -77,6 +77,8 @@ static void test_defaults(void **state)
     assert_true(c.connection_timeout_s > 0);
     assert_true(c.max_connections > 0);
     assert_true(c.session_ttl_s > 0);
+    assert_int_equal(c.login_threads, 1);
+    assert_int_equal(c.login_queue, 32);
     assert_true(c.token_poll_ms > 0 && c.token_poll_ms <= 1000); /* DESIGN: changes seen within 1 s */
 
     char err[512] = "";
@@ -364,6 +366,9 @@ static void test_error_bad_values_name_key_and_source(void **state)
         {"server.threads", ""},
         {"server.max_connections", "15"},
         {"console.session_ttl", "59"},
+        {"console.login_threads", "0"},
+        {"console.login_queue", "0"},
+        {"console.login_queue", "4097"},
         {"tokens.poll_interval_ms", "1001"},
         {"tokens.poll_interval_ms", "9"},
         {"server.max_body_bytes", "1023"},
