@@ -1,6 +1,7 @@
 /* catalog/cache — the loadTable cache.  Responses are cached fully serialized, keyed by (variant, metadata file
  * location): a location never changes content (every commit writes a new uniquely named file), so an entry
- * never goes stale and a load is a store lookup plus a copy of bytes.  The ETag is derived from the location,
+ * never goes stale and a load is a store lookup and the entry's bytes handed to the transport (shared, never
+ * copied: an entry lives while a response still sends it).  The ETag is derived from the location,
  * so If-None-Match → 304 needs no cache at all.  LRU, bounded in bytes and entries, behind one mutex. */
 #include "catalog/internal.h"
 
@@ -77,13 +78,20 @@ static void lru_front(cache_t *c, centry_t *e)
     if (!c->tail) c->tail = e;
 }
 
+/* The entry of (variant, loc), whose key_hash is h, or NULL; under the cache mutex. */
+static centry_t *find_locked(cache_t *c, char variant, const char *loc, uint64_t h)
+{
+    centry_t *e = c->buckets[h % CACHE_BUCKETS];
+    for (; e; e = e->hnext)
+        if (e->hash == h && e->key[0] == variant && strcmp(e->key + 1, loc) == 0) break;
+    return e;
+}
+
 static centry_t *cache_get(cache_t *c, char variant, const char *loc)
 {
     uint64_t h = key_hash(variant, loc);
     pthread_mutex_lock(&c->mu);
-    centry_t *e = c->buckets[h % CACHE_BUCKETS];
-    for (; e; e = e->hnext)
-        if (e->hash == h && e->key[0] == variant && strcmp(e->key + 1, loc) == 0) break;
+    centry_t *e = find_locked(c, variant, loc, h);
     if (e) {
         e->refs++;
         lru_front(c, e);
@@ -115,6 +123,7 @@ centry_t *cat_cache_put(cache_t *c, char variant, const char *loc, char *body, s
     e->key[0] = variant;
     memcpy(e->key + 1, loc, kl + 1);
     e->hash = key_hash(variant, loc);
+    e->cache = c;
     e->body = body;
     e->len = len;
     e->meta_off = meta_off;
@@ -139,7 +148,7 @@ centry_t *cat_cache_put(cache_t *c, char variant, const char *loc, char *body, s
     c->bytes += len + kl + 1;
     c->count++;
     centry_t *dead = NULL;
-    while ((c->bytes > CACHE_MAX_BYTES || c->count > CACHE_MAX_ENTRIES) && c->tail && c->tail != e) {
+    while ((c->bytes > c->max_bytes || c->count > CACHE_MAX_ENTRIES) && c->tail && c->tail != e) {
         centry_t *t = c->tail;
         cache_unlink(c, t);
         if (--t->refs == 0) {
@@ -154,6 +163,28 @@ centry_t *cat_cache_put(cache_t *c, char variant, const char *loc, char *body, s
         dead = n;
     }
     return e;
+}
+
+void cat_cache_forget(cache_t *c, const char *loc)
+{
+    static const char variants[] = {V_TABLE_ALL, V_TABLE_REFS, V_VIEW};
+    centry_t *dead = NULL;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < sizeof variants; i++) {
+        centry_t *e = find_locked(c, variants[i], loc, key_hash(variants[i], loc));
+        if (!e) continue;
+        cache_unlink(c, e);
+        if (--e->refs == 0) {
+            e->hnext = dead;
+            dead = e;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    while (dead) {
+        centry_t *n = dead->hnext;
+        centry_free(dead);
+        dead = n;
+    }
 }
 
 void cat_cache_clear(cache_t *c)
@@ -250,12 +281,23 @@ centry_t *cat_load_entry(ig_catalog_t *c, char variant, const char *loc, ig_erro
     return e;
 }
 
+static void release_sent(void *arg)
+{
+    centry_t *e = arg;
+    cat_cache_release(e->cache, e);
+}
+
+/* The entry's bytes go out as they are, never copied (a 1 MB metadata file to 16 clients was 16 copies of it):
+ * the response holds a reference, given back once it is sent. */
 static ig_res_t send_entry(ig_req_t *r, centry_t *e, char variant, const char *loc)
 {
     char etag[40];
     etag_of(variant, loc, etag);
     ig_http_add_header(r, "ETag", etag);
-    return ig_http_send(r, 200, "application/json", e->body, e->len, false);
+    pthread_mutex_lock(&e->cache->mu);
+    e->refs++;
+    pthread_mutex_unlock(&e->cache->mu);
+    return ig_http_send_shared(r, 200, "application/json", e->body, e->len, release_sent, e);
 }
 
 /* True when If-None-Match lists etag (or "*"). */

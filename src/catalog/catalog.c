@@ -46,6 +46,7 @@ ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error
     cat_loc_init(c);
     pthread_mutex_init(&c->props_mu, NULL);
     pthread_mutex_init(&c->cache.mu, NULL);
+    c->cache.max_bytes = (size_t)cfg->cache_bytes;
     for (int i = 0; i < COMMIT_STRIPES; i++) pthread_mutex_init(&c->commit_mu[i], NULL);
     c->idem = ig_idempotency_new(store);
     if (cat_build_config_bodies(c)) {

@@ -221,6 +221,7 @@ static int commit_changes_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind
         if (k->st->ops->obj_swap(k->st, sw, n, err) == 0) {
             for (i = 0; i < n; i++) {
                 delete_dropped(k->c, &chs[i]);
+                if (chs[i].exists) cat_cache_forget(&k->c->cache, chs[i].cur);
                 centry_t *e = cat_cache_put(&k->c->cache, kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL, chs[i].next,
                                         chs[i].body, chs[i].len, chs[i].meta_off, chs[i].meta_len);
                 chs[i].body = NULL;

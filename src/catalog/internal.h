@@ -31,7 +31,6 @@ typedef struct ig_idempotency ig_idempotency_t;
 #define MAX_CHANGES 100    /* tables in one transaction */
 #define META_DEPTH 128     /* JSON nesting accepted in metadata files we read back */
 #define CACHE_BUCKETS 1024
-#define CACHE_MAX_BYTES ((size_t)128 << 20)
 #define CACHE_MAX_ENTRIES 4096
 
 
@@ -43,14 +42,16 @@ typedef struct centry {
     size_t len;
     size_t meta_off, meta_len; /* the metadata document inside body */
     int refs;                  /* the cache's own reference + borrowers; guarded by the cache mutex */
+    struct cache *cache;       /* the cache it belongs to (a response sending it gives it back there) */
     bool linked;
 } centry_t;
 
-typedef struct {
+typedef struct cache {
     pthread_mutex_t mu;
     centry_t *buckets[CACHE_BUCKETS];
     centry_t *head, *tail; /* most recently used first */
     size_t bytes, count;
+    size_t max_bytes; /* catalog.cache_bytes */
 } cache_t;
 
 #define COMMIT_STRIPES 64
@@ -130,6 +131,9 @@ void cat_cache_release(cache_t *c, centry_t *e);
 centry_t *cat_cache_put(cache_t *c, char variant, const char *loc, char *body, size_t len, size_t meta_off,
                         size_t meta_len);
 void cat_cache_clear(cache_t *c);
+/* Evicts every variant of metadata location loc: a commit superseded it, and only a load that raced the
+ * commit could still ask for it (it reads the file again).  A superseded version never fills the cache. */
+void cat_cache_forget(cache_t *c, const char *loc);
 /* {"metadata-location":loc,"config":{},"metadata":META} — metadata last so it can be found again by offset.
  * loc NULL: a staged table, no location. */
 char *cat_build_body(const char *loc, const char *meta, size_t mlen, size_t *len, size_t *meta_off);

@@ -41,6 +41,7 @@ static const key_t_ keys[] = {
     {"storage.postgres.dsn", T_STR, F(postgres_dsn), S(postgres_dsn), 0, 0, NULL},
     {"catalog.warehouse", T_STR, F(warehouse), S(warehouse), 0, 0, NULL},
     {"catalog.max_metadata_bytes", T_SIZE, F(max_metadata_bytes), 0, 4096, 1LL << 30, NULL},
+    {"catalog.cache_bytes", T_SIZE, F(cache_bytes), 0, 0, 1LL << 40, NULL},
     {"catalog.allow_location_overlap", T_BOOL, F(allow_location_overlap), 0, 0, 0, NULL},
     {"features.ratelimiter.enabled", T_BOOL, F(ratelimiter_enabled), 0, 0, 0, NULL},
     {"ratelimiter.backend", T_ENUM, F(ratelimiter_backend), S(ratelimiter_backend), 0, 0, "local|redis"},
@@ -70,6 +71,7 @@ void ig_config_defaults(ig_config_t *cfg)
     cfg->threads = n > 0 && n <= 256 ? (int)n : 2;
     cfg->max_body_bytes = 16 << 20;
     cfg->max_metadata_bytes = 64 << 20;
+    cfg->cache_bytes = 64 << 20;
     cfg->max_header_bytes = 8192;
     cfg->connection_timeout_s = 60;
     cfg->max_connections = 4096;

@@ -859,11 +859,10 @@ int64_t ig_http_inflight(void)
 
 /* ------------------------------------------------------------------ responses */
 
-ig_res_t ig_http_send(ig_req_t *r, int status, const char *ctype, const void *body, size_t len, bool persistent)
+/* Adds the headers every response carries and queues resp (destroyed here). */
+static ig_res_t queue(ig_req_t *r, int status, const char *ctype, struct MHD_Response *resp, const void *body,
+                      size_t len)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        len, (void *)(uintptr_t)body, persistent ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
-    if (!resp) return MHD_NO;
     if (ctype) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     for (int i = 0; i < r->nhdr; i++) MHD_add_response_header(resp, r->hdr[i].name, r->hdr[i].value);
     MHD_add_response_header(resp, "X-Request-Id", r->request_id);
@@ -877,6 +876,26 @@ ig_res_t ig_http_send(ig_req_t *r, int status, const char *ctype, const void *bo
     ig_res_t res = (ig_res_t)MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return res;
+}
+
+ig_res_t ig_http_send(ig_req_t *r, int status, const char *ctype, const void *body, size_t len, bool persistent)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, (void *)(uintptr_t)body, persistent ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
+    if (!resp) return MHD_NO;
+    return queue(r, status, ctype, resp, body, len);
+}
+
+ig_res_t ig_http_send_shared(ig_req_t *r, int status, const char *ctype, const void *body, size_t len,
+                             void (*release)(void *arg), void *arg)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback_cls(len, (void *)(uintptr_t)body, release, arg);
+    if (!resp) {
+        release(arg);
+        return MHD_NO;
+    }
+    return queue(r, status, ctype, resp, body, len);
 }
 
 ig_res_t ig_http_no_content(ig_req_t *r)

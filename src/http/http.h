@@ -140,6 +140,11 @@ void ig_http_stop(ig_http_server_t *s);
 
 /* Queues a response.  body is copied unless `persistent` (static or outliving the response). */
 ig_res_t ig_http_send(ig_req_t *r, int status, const char *ctype, const void *body, size_t len, bool persistent);
+/* Queues a response whose body is shared, not copied (a cached loadTable response, sent as it is to every
+ * client): release(arg) is called exactly once when the transport is done with it — after the last byte went
+ * out or the client left, or at once when it cannot be queued. */
+ig_res_t ig_http_send_shared(ig_req_t *r, int status, const char *ctype, const void *body, size_t len,
+                             void (*release)(void *arg), void *arg);
 /* 204 No Content. */
 ig_res_t ig_http_no_content(ig_req_t *r);
 /* Serialises o (and releases it) as application/json. */
