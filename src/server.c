@@ -196,6 +196,7 @@ static void drain(server_t *s)
         nanosleep(&ms10, NULL);
     }
     if (ig_http_inflight() > 0) ig_warn("stopping with %lld requests still in flight", (long long)ig_http_inflight());
+    ig_catalog_quiesce(s->catalog);
     ig_http_stop(s->http);
     s->http = NULL;
 }

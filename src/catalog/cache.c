@@ -344,6 +344,11 @@ ig_res_t cat_send_object(call_t *k, char variant, const char *loc, bool conditio
     return res;
 }
 
+ig_res_t cat_send_cached(call_t *k, centry_t *e, char variant)
+{
+    return send_entry(k->r, e, variant, e->key + 1);
+}
+
 ig_res_t cat_send_new(call_t *k, char variant, const char *mloc, const char *meta, size_t mlen)
 {
     size_t len, off;

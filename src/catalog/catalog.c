@@ -54,9 +54,16 @@ ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error
         ig_error_set(err, IG_E_INTERNAL, "out of memory");
         return NULL;
     }
+    if (cat_group_start(c, cfg->threads > 1 ? cfg->threads : 2))
+        ig_warn("catalog: no group commit threads: every commit syncs on its own");
     c->started_s = ig_clock_wall_ms() / 1000;
     c->sweeping = pthread_create(&c->sweeper, NULL, sweep, c) == 0;
     return c;
+}
+
+void ig_catalog_quiesce(ig_catalog_t *c)
+{
+    if (c) cat_group_stop(c);
 }
 
 void ig_catalog_free(ig_catalog_t *c)
@@ -66,6 +73,7 @@ void ig_catalog_free(ig_catalog_t *c)
         atomic_store(&c->stop_sweep, true);
         pthread_join(c->sweeper, NULL);
     }
+    cat_group_free(c);
     cat_cache_clear(&c->cache);
     pthread_mutex_destroy(&c->cache.mu);
     pthread_mutex_destroy(&c->props_mu);
@@ -345,7 +353,7 @@ ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
     /* Mutations (commits, creates, drops with purge: the requests that can take long) pass the transport's
      * gate, so they never occupy every worker. */
     ig_res_t parked;
-    if (pt && (pt->mutations & r->method) && !ig_http_gate(r, &parked)) return parked;
+    if (pt && (pt->mutations & r->method) && !r->deferred && !ig_http_gate(r, &parked)) return parked;
     const char *ik = pt && (pt->mutations & r->method) ? ig_http_header(r, "Idempotency-Key") : NULL;
     if (ik) {
         keyed_t kd = {c, t, k};

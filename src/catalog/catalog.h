@@ -12,6 +12,9 @@ typedef struct ig_catalog ig_catalog_t;
 /* Opens the warehouse the config names and builds the catalog on store (borrowed).  NULL with err filled. */
 ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error_t *err);
 void ig_catalog_free(ig_catalog_t *c);
+/* Finishes the commits handed to the group commit and runs later ones on their worker threads: called before
+ * the transport stops, so no request waits on a committer then. */
+void ig_catalog_quiesce(ig_catalog_t *c);
 /* Every /v1/ route (ctx: ig_catalog_t). */
 ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r);
 /* The route template of a /v1/ request ("/v1/{prefix}/namespaces/{namespace}", "unmatched"): the router names

@@ -22,22 +22,6 @@
 
 /* ------------------------------------------------------------------ commits (tables and views) */
 
-/* One object's part of a commit. */
-typedef struct {
-    char ns[NS_MAX + 1];
-    char name[IDENT_MAX + 1];
-    json_object *reqs, *updates; /* borrowed from the request */
-    bool exists;
-    char cur[IG_LOCATION_MAX];
-    char next[IG_LOCATION_MAX];
-    bool written;
-    char base[IG_LOCATION_MAX + 1]; /* the new version's location (trailing '/'), held from write to swap */
-    bool locked;
-    bool check_overlap; /* a create or a set-location: the store checks base against other objects */
-    char *body; /* the response for the new version */
-    size_t len, meta_off, meta_len;
-    json_object *drop; /* metadata files to delete once the commit is in (strings), or NULL */
-} change_t;
 
 /* Gives the change's location back (loclock.c). */
 static void change_release(ig_catalog_t *c, change_t *ch)
@@ -47,7 +31,7 @@ static void change_release(ig_catalog_t *c, change_t *ch)
     ch->locked = false;
 }
 
-static void change_undo(ig_catalog_t *c, change_t *ch)
+void cat_change_undo(ig_catalog_t *c, change_t *ch)
 {
     if (ch->written) {
         ig_error_t e;
@@ -65,7 +49,7 @@ static void change_undo(ig_catalog_t *c, change_t *ch)
 /* The metadata files a table commit let fall off its metadata-log (write.metadata.previous-versions-max),
  * when the table asks for them to be deleted (write.metadata.delete-after-commit.enabled, as Iceberg's
  * TableOperations do): the previous current file and the old log's entries the new log no longer has. */
-static json_object *dropped_files(json_object *cur, const char *cur_loc, json_object *next)
+json_object *cat_dropped_files(json_object *cur, const char *cur_loc, json_object *next)
 {
     json_object *props = NULL, *nlog = NULL, *olog = NULL;
     json_object_object_get_ex(next, "properties", &props);
@@ -92,7 +76,7 @@ static json_object *dropped_files(json_object *cur, const char *cur_loc, json_ob
 }
 
 /* After the commit is in: the files dropped_files named go (a failure is logged, never the commit's). */
-static void delete_dropped(ig_catalog_t *c, change_t *ch)
+void cat_delete_dropped(ig_catalog_t *c, change_t *ch)
 {
     for (size_t i = 0; ch->drop && i < json_object_array_length(ch->drop); i++) {
         const char *f = json_object_get_string(json_object_array_get_idx(ch->drop, i));
@@ -132,7 +116,7 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
         rc = ig_viewmeta_commit(cur, ch->reqs, ch->updates, now, &next, err);
     else
         rc = ig_tablemeta_commit(cur, ch->exists ? ch->cur : NULL, ch->reqs, ch->updates, now, &next, err);
-    if (rc == 0 && kind == IG_OBJ_TABLE) ch->drop = dropped_files(cur, ch->cur, next);
+    if (rc == 0 && kind == IG_OBJ_TABLE) ch->drop = cat_dropped_files(cur, ch->cur, next);
     json_object_put(cur);
     if (rc) {
         if (ig_error_status(err) == 404) cat_no_object(err, kind, ch->ns, ch->name);
@@ -161,33 +145,28 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
 }
 
 /* The stripes of n changes as a bit set; taken in ascending order, so transactions never deadlock. */
-static uint64_t commit_stripes(const change_t *chs, size_t n)
+uint64_t cat_stripe_bit(const char *ns, const char *name)
 {
-    uint64_t set = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t h = cat_fnv1a(chs[i].ns, strlen(chs[i].ns), 0xcbf29ce484222325ULL);
-        h = cat_fnv1a(chs[i].name, strlen(chs[i].name) + 1, h);
-        set |= UINT64_C(1) << (h % COMMIT_STRIPES);
-    }
-    return set;
+    uint64_t h = cat_fnv1a(ns, strlen(ns), 0xcbf29ce484222325ULL);
+    h = cat_fnv1a(name, strlen(name) + 1, h);
+    return UINT64_C(1) << (h % COMMIT_STRIPES);
 }
-
-static int commit_changes_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind, ig_error_t *err);
 
 /* Applies n changes atomically: prepare all, one swap; on a lost race re-evaluate everything.  On success
  * the new bodies are in the cache. */
 static int commit_changes(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind, ig_error_t *err)
 {
-    uint64_t set = commit_stripes(chs, n);
+    uint64_t set = 0;
+    for (size_t i = 0; i < n; i++) set |= cat_stripe_bit(chs[i].ns, chs[i].name);
     for (int i = 0; i < COMMIT_STRIPES; i++)
         if (set >> i & 1) pthread_mutex_lock(&k->c->commit_mu[i]);
-    int rc = commit_changes_locked(k, chs, n, kind, err);
+    int rc = cat_commit_locked(k, chs, n, kind, err);
     for (int i = COMMIT_STRIPES - 1; i >= 0; i--)
         if (set >> i & 1) pthread_mutex_unlock(&k->c->commit_mu[i]);
     return rc;
 }
 
-static int commit_changes_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind, ig_error_t *err)
+int cat_commit_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind, ig_error_t *err)
 {
     ig_obj_swap_t *sw = calloc(n, sizeof *sw);
     if (!sw) return ig_error_set(err, IG_E_INTERNAL, "out of memory");
@@ -206,7 +185,7 @@ static int commit_changes_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind
         }
         if (i < n) {
             for (size_t j = 0; j <= i && j < n; j++)
-                change_undo(k->c, &chs[j]);
+                cat_change_undo(k->c, &chs[j]);
             goto out;
         }
         for (i = 0; i < n; i++) {
@@ -220,7 +199,7 @@ static int commit_changes_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind
         }
         if (k->st->ops->obj_swap(k->st, sw, n, err) == 0) {
             for (i = 0; i < n; i++) {
-                delete_dropped(k->c, &chs[i]);
+                cat_delete_dropped(k->c, &chs[i]);
                 if (chs[i].exists) cat_cache_forget(&k->c->cache, chs[i].cur);
                 centry_t *e = cat_cache_put(&k->c->cache, kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL, chs[i].next,
                                         chs[i].body, chs[i].len, chs[i].meta_off, chs[i].meta_len);
@@ -233,7 +212,7 @@ static int commit_changes_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind
             goto out;
         }
         for (i = 0; i < n; i++)
-            change_undo(k->c, &chs[i]);
+            cat_change_undo(k->c, &chs[i]);
         /* assert-create lost to a concurrent create: the store's "Table already exists: ns.t", as Iceberg's
          * catalogs word it (the Java client raises AlreadyExistsException with that message). */
         if (err->kind == IG_E_ALREADY_EXISTS) goto out;
@@ -272,6 +251,7 @@ static ig_res_t commit_failed(call_t *k, const ig_error_t *err)
 
 ig_res_t cat_commit_object(call_t *k, ig_obj_kind_t kind)
 {
+    if (k->r->deferred) return cat_group_answer(k, kind, k->r->deferred, k->r->deferred_ran);
     ig_error_t err = {0};
     json_object *req = cat_body_object(k->r, &err), *id;
     if (!req) return commit_failed(k, &err);
@@ -292,11 +272,18 @@ ig_res_t cat_commit_object(call_t *k, ig_obj_kind_t kind)
         }
     }
     if (commit_body(req, ch, kind == IG_OBJ_VIEW, &err)) goto bad;
+    /* Shares its syncs with the commits around it (group.c); an Idempotency-Key's commit stays here, inside
+     * the key's claim. */
+    ig_res_t res;
+    if (!k->r->capture.on && cat_group_offer(k, kind, req, ch, &res)) {
+        free(ch);
+        return res;
+    }
     if (commit_changes(k, ch, 1, kind, &err)) goto bad;
     ig_metrics_commit(IG_COMMIT_OK);
     json_object_put(req);
     /* The new version is in the cache (or, evicted at once by a tiny cache, read back). */
-    ig_res_t res = cat_send_object(k, kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL, ch->next, false);
+    res = cat_send_object(k, kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL, ch->next, false);
     free(ch);
     return res;
 bad:

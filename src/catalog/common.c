@@ -190,28 +190,49 @@ static int metadata_dir(json_object *meta, char *out, ig_error_t *err)
     return 0;
 }
 
-int cat_write_metadata(ig_catalog_t *c, json_object *meta, int64_t version, const char *text, size_t len,
-                       char *out, ig_error_t *err)
+/* The canonical metadata folder of meta (<location>/metadata or write.metadata.path) into canon. */
+static int metadata_folder(ig_catalog_t *c, json_object *meta, char *dir, char *canon, ig_error_t *err)
 {
-    char dir[IG_LOCATION_MAX], canon[IG_LOCATION_MAX];
     if (metadata_dir(meta, dir, err)) return -1;
     json_object *props = NULL;
     json_object_object_get_ex(meta, "properties", &props);
     bool custom = cat_meta_str(props, "write.metadata.path") != NULL;
-    if (ig_warehouse_canonical(c->wh, dir, canon, sizeof canon, err)) {
-        if (!custom) return -1;
-        char why[sizeof err->message];
-        snprintf(why, sizeof why, "%s", err->message);
-        return ig_error_set(err, IG_E_BAD_REQUEST, "write.metadata.path: %.400s", why);
-    }
-    if (ig_warehouse_write_metadata(c->wh, canon, version, text, len, out, IG_LOCATION_MAX, err)) return -1;
-    /* The file's location in the folder's own spelling ("file:/tmp/t/metadata/00001-....metadata.json"), as
-     * Iceberg's catalogs build it by concatenation; the warehouse reads every spelling of a path inside it. */
+    if (ig_warehouse_canonical(c->wh, dir, canon, IG_LOCATION_MAX, err) == 0) return 0;
+    if (!custom) return -1;
+    char why[sizeof err->message];
+    snprintf(why, sizeof why, "%s", err->message);
+    return ig_error_set(err, IG_E_BAD_REQUEST, "write.metadata.path: %.400s", why);
+}
+
+/* The file's location in the folder's own spelling ("file:/tmp/t/metadata/00001-....metadata.json"), as
+ * Iceberg's catalogs build it by concatenation; the warehouse reads every spelling of a path inside it. */
+static void shown_location(const char *dir, char *out)
+{
     const char *name = strrchr(out, '/');
     char shown[IG_LOCATION_MAX];
     if (name && (size_t)snprintf(shown, sizeof shown, "%s%s", dir, name) < sizeof shown)
         memcpy(out, shown, strlen(shown) + 1);
+}
+
+int cat_write_metadata(ig_catalog_t *c, json_object *meta, int64_t version, const char *text, size_t len,
+                       char *out, ig_error_t *err)
+{
+    char dir[IG_LOCATION_MAX], canon[IG_LOCATION_MAX];
+    if (metadata_folder(c, meta, dir, canon, err) ||
+        ig_warehouse_write_metadata(c->wh, canon, version, text, len, out, IG_LOCATION_MAX, err))
+        return -1;
+    shown_location(dir, out);
     return 0;
+}
+
+ig_wh_staged_t *cat_stage_metadata(ig_catalog_t *c, json_object *meta, int64_t version, const char *text,
+                                   size_t len, char *out, ig_error_t *err)
+{
+    char dir[IG_LOCATION_MAX], canon[IG_LOCATION_MAX];
+    if (metadata_folder(c, meta, dir, canon, err)) return NULL;
+    ig_wh_staged_t *p = ig_warehouse_stage(c->wh, canon, version, text, len, out, IG_LOCATION_MAX, err);
+    if (p) shown_location(dir, out);
+    return p;
 }
 
 int cat_ns_exists(call_t *k, const char *ns, ig_error_t *err)

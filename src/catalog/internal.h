@@ -70,6 +70,19 @@ typedef struct {
     size_t n, cap;
 } loclocks_t;
 
+/* The group commit's queue and threads (group.c). */
+#define GROUP_THREADS_MAX 8
+typedef struct cat_job cat_job_t;
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    cat_job_t *head, *tail;
+    size_t count; /* queued or in a batch */
+    bool stopping;
+    pthread_t threads[GROUP_THREADS_MAX];
+    int nthreads;
+} committer_t;
+
 struct ig_catalog {
     ig_store_t *store;
     ig_warehouse_t *wh;
@@ -79,6 +92,7 @@ struct ig_catalog {
     pthread_mutex_t commit_mu[COMMIT_STRIPES];
     ig_idempotency_t *idem; /* Idempotency-Key replay (http/idempotency.h) */
     loclocks_t locs;        /* creates, commits and purges at one location are ordered (loclock.c) */
+    committer_t group;      /* group commit (group.c) */
     bool allow_overlap;     /* catalog.allow_location_overlap */
     cache_t cache;
     /* GET /v1/config bodies, built once: every client calls it first, often, and it never changes. */
@@ -144,6 +158,8 @@ centry_t *cat_load_entry(ig_catalog_t *c, char variant, const char *loc, ig_erro
  * else the (cached) LoadTableResult/LoadViewResult with its ETag. */
 ig_res_t cat_send_object(call_t *k, char variant, const char *loc, bool conditional);
 /* Caches and sends the first response of an object just created or registered with metadata meta at mloc. */
+/* Sends a cached entry (ETag, shared bytes) held by the caller. */
+ig_res_t cat_send_cached(call_t *k, centry_t *e, char variant);
 ig_res_t cat_send_new(call_t *k, char variant, const char *mloc, const char *meta, size_t mlen);
 
 /* ---- common.c */
@@ -172,6 +188,9 @@ const char *cat_meta_str(json_object *m, const char *key);
  * that folder is (Iceberg's catalogs keep "file:/x" as "file:/x"). */
 int cat_write_metadata(ig_catalog_t *c, json_object *meta, int64_t version, const char *text, size_t len,
                        char *out, ig_error_t *err);
+/* cat_write_metadata's first half (ig_warehouse_stage): published with others in one group commit. */
+ig_wh_staged_t *cat_stage_metadata(ig_catalog_t *c, json_object *meta, int64_t version, const char *text,
+                                   size_t len, char *out, ig_error_t *err);
 int cat_ns_exists(call_t *k, const char *ns, ig_error_t *err);
 /* Current metadata location of (ns, name) of kind: 0, or -1 with 404/500 in err. */
 int cat_obj_location(call_t *k, const char *ns, const char *name, ig_obj_kind_t kind, char *loc, ig_error_t *err);
@@ -239,8 +258,49 @@ void cat_loc_free(ig_catalog_t *c);
 int cat_base_of(ig_catalog_t *c, json_object *meta, char *base, ig_error_t *err);
 
 /* ---- commit.c */
+/* One object's part of a commit. */
+typedef struct {
+    char ns[NS_MAX + 1];
+    char name[IDENT_MAX + 1];
+    json_object *reqs, *updates; /* borrowed from the request */
+    bool exists;
+    char cur[IG_LOCATION_MAX];
+    char next[IG_LOCATION_MAX];
+    bool written;
+    char base[IG_LOCATION_MAX + 1]; /* the new version's location (trailing '/'), held from write to swap */
+    bool locked;
+    bool check_overlap; /* a create or a set-location: the store checks base against other objects */
+    char *body; /* the response for the new version */
+    size_t len, meta_off, meta_len;
+    json_object *drop; /* metadata files to delete once the commit is in (strings), or NULL */
+} change_t;
+
+/* The metadata files a table commit from cur (at cur_loc) to next lets go (write.metadata.delete-after-commit),
+ * or NULL; deleted by cat_delete_dropped once the commit is in. */
+json_object *cat_dropped_files(json_object *cur, const char *cur_loc, json_object *next);
+void cat_delete_dropped(ig_catalog_t *c, change_t *ch);
+/* Removes what a change wrote and gives its location back. */
+void cat_change_undo(ig_catalog_t *c, change_t *ch);
+/* The commit stripe of object (ns, name) as a bit (commit_mu[i] for bit i; several taken in ascending order). */
+uint64_t cat_stripe_bit(const char *ns, const char *name);
+/* Applies n changes atomically, their stripes held by the caller: prepare all, one swap, re-evaluated on a
+ * lost race; on success the new bodies are in the cache. */
+int cat_commit_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind, ig_error_t *err);
+
 /* POST .../tables/{t} and .../views/{v}. */
 ig_res_t cat_commit_object(call_t *k, ig_obj_kind_t kind);
 ig_res_t cat_commit_transaction(call_t *k);
+
+/* ---- group.c */
+/* Starts the committer threads (0 or -1: none, every commit then runs on its worker thread). */
+int cat_group_start(ig_catalog_t *c, int threads);
+/* Lets the queued commits finish, refuses new ones (they run on their worker thread), joins the threads. */
+void cat_group_stop(ig_catalog_t *c);
+void cat_group_free(ig_catalog_t *c);
+/* Hands a parsed commit of one object to the group commit: true with *res set and req taken (the request
+ * comes back to its handler with r->deferred set: answer it with cat_group_answer); false when there is no
+ * room (or no committer): nothing taken, commit it here. */
+bool cat_group_offer(call_t *k, ig_obj_kind_t kind, json_object *req, const change_t *ch, ig_res_t *res);
+ig_res_t cat_group_answer(call_t *k, ig_obj_kind_t kind, void *deferred, bool ran);
 
 #endif

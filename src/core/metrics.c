@@ -56,6 +56,7 @@ static tblock_t *blocks;
 static _Thread_local tblock_t *mine;
 static _Atomic uint64_t commits[3];
 static _Atomic uint64_t store_errors;
+static _Atomic uint64_t commit_batches, commit_batched;
 static _Atomic uint64_t rl_held, rl_held_ns, rl_refused;
 
 static tblock_t *me(void)
@@ -174,6 +175,12 @@ void ig_metrics_ratelimit_held(int64_t delay_ns)
 void ig_metrics_ratelimit_refused(void)
 {
     atomic_fetch_add_explicit(&rl_refused, 1, memory_order_relaxed);
+}
+
+void ig_metrics_commit_batch(size_t n)
+{
+    atomic_fetch_add_explicit(&commit_batches, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&commit_batched, n, memory_order_relaxed);
 }
 
 void ig_metrics_store_error(void)
@@ -358,6 +365,13 @@ void ig_metrics_render(ig_buf_t *sb)
     for (int i = 0; i < 3; i++)
         ig_buf_printf(sb, "icegate_commits_total{result=\"%s\"} %llu\n", results[i],
                       (unsigned long long)atomic_load_explicit(&commits[i], memory_order_relaxed));
+    ig_buf_printf(sb, "# HELP icegate_commit_batches_total Batches of the group commit: each made its commits "
+                      "durable with one set of syncs.\n# TYPE icegate_commit_batches_total counter\n"
+                      "icegate_commit_batches_total %llu\n# HELP icegate_commit_batched_total Commits made durable "
+                      "by those batches.\n# TYPE icegate_commit_batched_total counter\nicegate_commit_batched_total "
+                      "%llu\n",
+                  (unsigned long long)atomic_load_explicit(&commit_batches, memory_order_relaxed),
+                  (unsigned long long)atomic_load_explicit(&commit_batched, memory_order_relaxed));
     ig_buf_printf(sb, "# HELP icegate_store_errors_total Store operations that failed with an I/O or database "
                       "error.\n# TYPE icegate_store_errors_total counter\nicegate_store_errors_total %llu\n",
                   (unsigned long long)atomic_load_explicit(&store_errors, memory_order_relaxed));

@@ -36,6 +36,8 @@ void ig_metrics_request_end(void);
 int64_t ig_metrics_inflight(void);
 /* A commit (of a table, a view or a transaction) ended so. */
 void ig_metrics_commit(ig_commit_result_t result);
+/* The group commit made n commits durable with one batch of syncs (catalog/group.c). */
+void ig_metrics_commit_batch(size_t n);
 /* A store operation failed with an I/O or database error. */
 void ig_metrics_store_error(void);
 /* A request over its token's limit was held delay_ns for its slot (ratelimiter.max_delay_ms); and one

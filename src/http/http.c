@@ -163,6 +163,7 @@ static void init_req(ig_req_t *r, struct MHD_Connection *c, const char *url, con
     r->deferred = NULL;
     r->deferred_ran = false;
     r->defer_work = NULL;
+    r->defer_submit = NULL;
     r->defer_release = NULL;
     r->defer_arg = NULL;
     r->deferred_release = NULL;
@@ -277,8 +278,19 @@ static void wake(void *conn)
 bool ig_http_defer(ig_req_t *r, ig_res_t *res, void (*work)(void *arg), void *arg, void (*release)(void *arg))
 {
     ig_http_server_t *s = r->srv;
-    if (!s || !s->offload || r->defer_work || !ig_offload_reserve(s->offload)) return false;
+    if (!s || !s->offload || r->defer_work || r->defer_submit || !ig_offload_reserve(s->offload)) return false;
     r->defer_work = work;
+    r->defer_arg = arg;
+    r->defer_release = release;
+    *res = MHD_YES;
+    return true;
+}
+
+bool ig_http_defer_to(ig_req_t *r, ig_res_t *res, void (*submit)(void *arg, void *ticket), void *arg,
+                      void (*release)(void *arg))
+{
+    if (!r->srv || r->defer_work || r->defer_submit || r->status != 0) return false;
+    r->defer_submit = submit;
     r->defer_arg = arg;
     r->defer_release = release;
     *res = MHD_YES;
@@ -298,7 +310,7 @@ static enum MHD_Result defer_suspend(ig_http_server_t *s, ig_req_t *r)
 {
     body_ctx_t *b = keep_for_resume(r);
     if (!b) {
-        ig_offload_unreserve(s->offload);
+        if (r->defer_work) ig_offload_unreserve(s->offload);
         if (r->defer_release) r->defer_release(r->defer_arg);
         return MHD_NO;
     }
@@ -306,8 +318,16 @@ static enum MHD_Result defer_suspend(ig_http_server_t *s, ig_req_t *r)
     b->defer_arg = r->defer_arg;
     b->defer_release = r->defer_release;
     MHD_suspend_connection(r->conn);
-    ig_offload_add(s->offload, r->defer_work, r->defer_arg, b);
+    if (r->defer_submit)
+        r->defer_submit(r->defer_arg, b);
+    else
+        ig_offload_add(s->offload, r->defer_work, r->defer_arg, b);
     return MHD_YES;
+}
+
+void ig_http_defer_done(void *ticket, bool ran)
+{
+    defer_done(ticket, ran);
 }
 
 /* ---- the mutation gate ---- */
@@ -377,14 +397,17 @@ static enum MHD_Result serve(ig_http_server_t *s, ig_req_t *r, int64_t start_ns,
     enum MHD_Result out = (enum MHD_Result)res;
     if (r->gate_slot) gate_leave(s);
     if (r->deferred && r->deferred_release) r->deferred_release(r->deferred); /* the handler has read it */
-    if (r->defer_work && (r->parked || r->hold_ns > 0 || r->status != 0)) { /* answered (or parked) after all */
-        ig_offload_unreserve(s->offload);
+    bool deferring = r->defer_work || r->defer_submit;
+    if (deferring && (r->parked || r->hold_ns > 0 || r->status != 0)) { /* answered (or parked) after all */
+        if (r->defer_work) ig_offload_unreserve(s->offload);
         if (r->defer_release) r->defer_release(r->defer_arg);
         r->defer_work = NULL;
+        r->defer_submit = NULL;
+        deferring = false;
     }
     if (r->parked) {
         out = MHD_YES; /* comes back when the gate has a slot for it */
-    } else if (r->defer_work) {
+    } else if (deferring) {
         out = defer_suspend(s, r);
     } else if (r->hold_ns > 0 && r->status == 0) {
         out = suspend(s, r);

@@ -76,6 +76,7 @@ typedef struct ig_req {
     bool deferred_ran;
     /* the transport's own: what ig_http_defer was given in this pass, and who releases r->deferred */
     void (*defer_work)(void *arg);
+    void (*defer_submit)(void *arg, void *ticket);
     void (*defer_release)(void *arg);
     void *defer_arg;
     void (*deferred_release)(void *arg);
@@ -181,6 +182,14 @@ bool ig_http_gate(ig_req_t *r, ig_res_t *res);
  * Once true, release(arg) (NULL: none) is called exactly once: after the handler's run on the result
  * returns, or when the request ends without it (its client went away).  work must not touch r. */
 bool ig_http_defer(ig_req_t *r, ig_res_t *res, void (*work)(void *arg), void *arg, void (*release)(void *arg));
+/* ig_http_defer for work the caller runs on threads of its own (the catalog's group commit): once r is
+ * suspended, submit(arg, ticket) is called on this worker thread, and whoever does the work then calls
+ * ig_http_defer_done(ticket, ran) exactly once, from any thread, touching neither arg nor ticket after it
+ * (ran false: the work was refused, the server stopping).  The caller checks for room before: this never
+ * refuses but when the handler already answered or r cannot be kept (false: nothing was taken). */
+bool ig_http_defer_to(ig_req_t *r, ig_res_t *res, void (*submit)(void *arg, void *ticket), void *arg,
+                      void (*release)(void *arg));
+void ig_http_defer_done(void *ticket, bool ran);
 /* Adds a header to the response this request will send (value copied; at most IG_MAX_EXTRA_HEADERS). */
 void ig_http_add_header(ig_req_t *r, const char *name, const char *value);
 

@@ -318,53 +318,102 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-static int file_write_metadata(ig_warehouse_t *wh, const char *location, int64_t version, const char *json,
-                                size_t len, char *out, size_t cap, ig_error_t *err)
+/* A metadata file being written: its temp file, written and open, in its folder (open too). */
+struct ig_wh_staged {
+    int dfd, fd;
+    char dir[IG_LOCATION_MAX]; /* the folder, relative to the root */
+    char name[96], tmp[112];
+    bool renamed;
+};
+
+static void staged_drop(ig_wh_staged_t *p)
+{
+    if (p->fd >= 0) close(p->fd);
+    unlinkat(p->dfd, p->renamed ? p->name : p->tmp, 0);
+    close(p->dfd);
+    free(p);
+}
+
+static ig_wh_staged_t *file_stage(ig_warehouse_t *wh, const char *location, int64_t version, const char *json,
+                                  size_t len, char *out, size_t cap, ig_error_t *err)
 {
     file_wh_t *w = (file_wh_t *)wh;
-    char dir[IG_LOCATION_MAX], name[96], tmp[112], uuid[37];
-    if (to_rel(w, location, dir, sizeof dir, err)) return -1;
+    ig_wh_staged_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        ig_error_set(err, IG_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    char uuid[37];
+    p->fd = -1;
+    if (to_rel(w, location, p->dir, sizeof p->dir, err)) goto fail;
     ig_uuid4(uuid);
     if (version < 0 || version > 99999999) version = 0;
-    snprintf(name, sizeof name, "%05lld-%s.metadata.json", (long long)version, uuid);
-    snprintf(tmp, sizeof tmp, ".%s.tmp", name);
-    if ((size_t)snprintf(out, cap, "%s/%s/%s", w->uri, dir, name) >= cap)
-        return ig_error_set(err, IG_E_BAD_REQUEST, "location is too long: %.200s", location);
-    int dfd = open_dir(w, dir, true, err);
-    if (dfd < 0) return -1;
-    int rc = -1;
-    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        io_fail(err, "create", dir, errno);
-        goto out;
+    snprintf(p->name, sizeof p->name, "%05lld-%s.metadata.json", (long long)version, uuid);
+    snprintf(p->tmp, sizeof p->tmp, ".%s.tmp", p->name);
+    if ((size_t)snprintf(out, cap, "%s/%s/%s", w->uri, p->dir, p->name) >= cap) {
+        ig_error_set(err, IG_E_BAD_REQUEST, "location is too long: %.200s", location);
+        goto fail;
     }
-    if (write_all(fd, json, len) != 0 || fsync(fd) != 0) {
-        io_fail(err, "write", dir, errno);
-        close(fd);
-        unlinkat(dfd, tmp, 0);
-        goto out;
+    if ((p->dfd = open_dir(w, p->dir, true, err)) < 0) goto fail;
+    p->fd = openat(p->dfd, p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (p->fd < 0) {
+        io_fail(err, "create", p->dir, errno);
+        close(p->dfd);
+        goto fail;
     }
-    if (close(fd) != 0) {
-        io_fail(err, "close", dir, errno);
-        unlinkat(dfd, tmp, 0);
-        goto out;
+    if (write_all(p->fd, json, len) != 0) {
+        io_fail(err, "write", p->dir, errno);
+        staged_drop(p);
+        return NULL;
     }
-    /* The uuid makes the name unique; NOREPLACE makes sure an existing file is never clobbered anyway. */
-    int r = renameat2(dfd, tmp, dfd, name, RENAME_NOREPLACE);
-    if (r != 0 && (errno == EINVAL || errno == ENOSYS)) r = renameat(dfd, tmp, dfd, name);
-    if (r != 0) {
-        io_fail(err, "rename", dir, errno);
-        unlinkat(dfd, tmp, 0);
-        goto out;
+    return p;
+fail:
+    free(p);
+    return NULL;
+}
+
+/* True when an earlier entry of v[0..i) is in the same folder (synced once for all). */
+static bool dir_seen(ig_wh_staged_t *const *v, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(v[j]->dir, v[i]->dir) == 0) return true;
+    return false;
+}
+
+/* Each file synced (on ext4 the first sync's journal commit usually carries the data of all of them, and the
+ * others return at once), renamed into place (NOREPLACE: the uuid makes the name unique, an existing file is
+ * never clobbered anyway), then each folder synced once: n files cost about two syncs, not 2n. */
+static int file_publish(ig_warehouse_t *wh, ig_wh_staged_t *const *v, size_t n, ig_error_t *err)
+{
+    (void)wh;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (fsync(v[i]->fd) != 0 || close(v[i]->fd) != 0) rc = io_fail(err, "write", v[i]->dir, errno);
+        v[i]->fd = -1;
     }
-    if (fsync(dfd) != 0) {
-        io_fail(err, "fsync", dir, errno);
-        goto out;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        int r = renameat2(v[i]->dfd, v[i]->tmp, v[i]->dfd, v[i]->name, RENAME_NOREPLACE);
+        if (r != 0 && (errno == EINVAL || errno == ENOSYS)) r = renameat(v[i]->dfd, v[i]->tmp, v[i]->dfd, v[i]->name);
+        if (r != 0) rc = io_fail(err, "rename", v[i]->dir, errno);
+        else v[i]->renamed = true;
     }
-    rc = 0;
-out:
-    close(dfd);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!dir_seen(v, i) && fsync(v[i]->dfd) != 0) rc = io_fail(err, "fsync", v[i]->dir, errno);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0) {
+            close(v[i]->dfd);
+            free(v[i]);
+        } else {
+            staged_drop(v[i]);
+        }
+    }
     return rc;
+}
+
+static void file_unstage(ig_warehouse_t *wh, ig_wh_staged_t *p)
+{
+    (void)wh;
+    if (p) staged_drop(p);
 }
 
 /* Opens the parent directory of a file location; *base points into rel. */
@@ -572,7 +621,9 @@ static const ig_warehouse_ops_t file_ops = {
     .close = file_close,
     .canonical = file_canonical,
     .default_location = file_default_location,
-    .write_metadata = file_write_metadata,
+    .stage = file_stage,
+    .publish = file_publish,
+    .unstage = file_unstage,
     .read = file_read,
     .remove = file_remove,
     .purge = file_purge,

@@ -46,15 +46,34 @@ void ig_warehouse_set_max_bytes(ig_warehouse_t *w, int64_t max_bytes)
     w->max_bytes = max_bytes;
 }
 
+ig_wh_staged_t *ig_warehouse_stage(ig_warehouse_t *w, const char *dir, int64_t version, const char *json,
+                                   size_t len, char *out, size_t cap, ig_error_t *err)
+{
+    if ((int64_t)len > w->max_bytes) {
+        ig_error_set(err, IG_E_BAD_REQUEST,
+                     "the new metadata would be %zu bytes, over catalog.max_metadata_bytes (%lld): nothing was "
+                     "written (remove snapshots, properties or schemas, or raise the limit)",
+                     len, (long long)w->max_bytes);
+        return NULL;
+    }
+    return w->ops->stage(w, dir, version, json, len, out, cap, err);
+}
+
+int ig_warehouse_publish(ig_warehouse_t *w, ig_wh_staged_t *const *v, size_t n, ig_error_t *err)
+{
+    return n ? w->ops->publish(w, v, n, err) : 0;
+}
+
+void ig_warehouse_unstage(ig_warehouse_t *w, ig_wh_staged_t *p)
+{
+    w->ops->unstage(w, p);
+}
+
 int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *dir, int64_t version, const char *json,
                                 size_t len, char *out, size_t cap, ig_error_t *err)
 {
-    if ((int64_t)len > w->max_bytes)
-        return ig_error_set(err, IG_E_BAD_REQUEST,
-                            "the new metadata would be %zu bytes, over catalog.max_metadata_bytes (%lld): nothing "
-                            "was written (remove snapshots, properties or schemas, or raise the limit)",
-                            len, (long long)w->max_bytes);
-    return w->ops->write_metadata(w, dir, version, json, len, out, cap, err);
+    ig_wh_staged_t *p = ig_warehouse_stage(w, dir, version, json, len, out, cap, err);
+    return p ? ig_warehouse_publish(w, &p, 1, err) : -1;
 }
 
 int ig_warehouse_read(ig_warehouse_t *w, const char *file_location, char **buf, size_t *len, ig_error_t *err)

@@ -32,6 +32,7 @@
 #define IG_WAREHOUSE_MAX_FILE (64 << 20)
 
 typedef struct ig_warehouse ig_warehouse_t;
+typedef struct ig_wh_staged ig_wh_staged_t; /* a metadata file staged (ig_warehouse_stage), owned by its back end */
 
 /* What a back end can do: the `supports` word. */
 #define IG_WAREHOUSE_RENAME (1u << 0)          /* atomic rename: new files appear whole via a temp name */
@@ -44,8 +45,10 @@ typedef struct {
     int (*canonical)(const ig_warehouse_t *w, const char *loc, char *out, size_t cap, ig_error_t *err);
     int (*default_location)(ig_warehouse_t *w, const char *const *levels, size_t n, const char *name, char *out,
                             size_t cap, ig_error_t *err);
-    int (*write_metadata)(ig_warehouse_t *w, const char *location, int64_t version, const char *json, size_t len,
-                          char *out, size_t cap, ig_error_t *err);
+    ig_wh_staged_t *(*stage)(ig_warehouse_t *w, const char *location, int64_t version, const char *json,
+                             size_t len, char *out, size_t cap, ig_error_t *err);
+    int (*publish)(ig_warehouse_t *w, ig_wh_staged_t *const *v, size_t n, ig_error_t *err);
+    void (*unstage)(ig_warehouse_t *w, ig_wh_staged_t *p);
     int (*read)(ig_warehouse_t *w, const char *file_location, char **buf, size_t *len, ig_error_t *err);
     int (*remove)(ig_warehouse_t *w, const char *file_location, ig_error_t *err);
     int (*purge)(ig_warehouse_t *w, const char *location, ig_error_t *err);
@@ -95,6 +98,16 @@ int ig_warehouse_default_location(ig_warehouse_t *w, const char *const *levels, 
  * nothing written, when len is over the cap. */
 int ig_warehouse_write_metadata(ig_warehouse_t *w, const char *dir, int64_t version, const char *json,
                                 size_t len, char *out, size_t cap, ig_error_t *err);
+
+/* A metadata file written in two steps, so that a group of commits pays for one sync, not one each:
+ * ig_warehouse_stage writes it (not durable, not under its name yet; out gets its final location, with the
+ * same cap check as ig_warehouse_write_metadata), ig_warehouse_publish makes a whole group durable and
+ * visible at once, or none of it (every one given back either way), ig_warehouse_unstage drops one unused.
+ * ig_warehouse_write_metadata is one stage and its publish. */
+ig_wh_staged_t *ig_warehouse_stage(ig_warehouse_t *w, const char *dir, int64_t version, const char *json,
+                                   size_t len, char *out, size_t cap, ig_error_t *err);
+int ig_warehouse_publish(ig_warehouse_t *w, ig_wh_staged_t *const *v, size_t n, ig_error_t *err);
+void ig_warehouse_unstage(ig_warehouse_t *w, ig_wh_staged_t *p);
 
 /* Removes the temp files a metadata write leaves when the process dies mid-write, older than before_s (wall
  * clock, s): run at start, off the request path (it walks the warehouse, not its data/ folders); returns how
