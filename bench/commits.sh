@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # bench/commits.sh — table commits per second with fsync on (every commit writes a new metadata file:
 # temp name, fsync, rename, fsync dir; then a compare-and-set of the pointer in SQLite with synchronous=FULL).
-# Each commit is a set-properties update with no requirements, POSTed by wrk (-t2 -c8, SECS seconds) to
+# Each commit is a set-properties update with no requirements, POSTed by wrk (-t2, CLIENTS connections, SECS
+# seconds) to
 #   - one table (all committers race for the same pointer), and
-#   - 16 tables (round robin).
-# Prints commits/s, conflicts (409) and p50/p99 latency for both.  No nginx baseline: nginx has no commits.
+#   - 16 tables (round robin),
+# for each of CLIENTS ("4 16").  Prints commits/s, conflicts (409), p50/p99 latency and p99/p50 for each, and
+# how many commits each group-commit batch carried (icegate_commit_batched_total / _batches_total).  No nginx
+# baseline: nginx has no commits.  bench/peers.sh has the same rows beside the reference server and rustberg.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 SECS=${SECS:-10}
@@ -17,11 +20,22 @@ curl -sf "${H[@]}" -X POST "http://127.0.0.1:$ICEGATE_PORT/v1/namespaces" -d '{"
 for i in $(seq 0 15); do
   curl -sf "${H[@]}" -X POST "$BASE" -d '{"name":"t'"$i"'","schema":{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"id","type":"long","required":true}]}}' >/dev/null
 done
-printf '%-8s %12s %10s %8s %9s %9s\n' tables "commits/s" conflicts other "p50 ms" "p99 ms"
-for tables in 1 16; do
-  out=$(cd "$BENCH_TMP" && timeout $((SECS + 20)) wrk -t2 -c8 -d"${SECS}s" --latency -s "$BENCH_ROOT/bench/commits.lua" "$BASE" -- "$TOKEN" "$tables" 2>&1 | grep '^COMMITS')
-  eval "$(echo "$out" | sed 's/^COMMITS //')"
-  # shellcheck disable=SC2154  # set by eval
-  printf '%-8s %12.1f %10s %8s %9s %9s\n' "$tables" "$(awk -v o="$ok" -v s="$secs" 'BEGIN{print o/s}')" "$conflict" "$other" "$p50_ms" "$p99_ms"
+CLIENTS=${CLIENTS:-4 16}
+batch_counts() { # "batches commits" from /metrics (the token is an admin's: icegate_setup makes it so)
+  curl -sf -H "X-API-Token: $TOKEN" "http://127.0.0.1:$ICEGATE_PORT/metrics" \
+    | awk '/^icegate_commit_batches_total /{b=$2} /^icegate_commit_batched_total /{c=$2} END{print b+0, c+0}'
+}
+printf '%-8s %8s %12s %10s %8s %9s %9s %8s %12s\n' tables clients "commits/s" conflicts other "p50 ms" "p99 ms" p99/p50 "per batch"
+for clients in $CLIENTS; do
+  for tables in 1 16; do
+    read -r b0 c0 < <(batch_counts)
+    out=$(cd "$BENCH_TMP" && timeout $((SECS + 20)) wrk -t2 -c"$clients" -d"${SECS}s" --latency -s "$BENCH_ROOT/bench/commits.lua" "$BASE" -- "$TOKEN" "$tables" 2>&1 | grep '^COMMITS')
+    eval "$(echo "$out" | sed 's/^COMMITS //')"
+    read -r b1 c1 < <(batch_counts)
+    # shellcheck disable=SC2154  # set by eval
+    printf '%-8s %8s %12.1f %10s %8s %9s %9s %8.1f %12.1f\n' "$tables" "$clients" "$(awk -v o="$ok" -v s="$secs" 'BEGIN{print o/s}')" \
+      "$conflict" "$other" "$p50_ms" "$p99_ms" "$(awk -v a="$p99_ms" -v b="$p50_ms" 'BEGIN{print (b > 0 ? a / b : 0)}')" \
+      "$(awk -v b="$((b1 - b0))" -v c="$((c1 - c0))" 'BEGIN{print (b > 0 ? c / b : 0)}')"
+  done
 done
-echo "fsync is on: SQLite synchronous=FULL and an fsync of every metadata file and its directory."
+echo "fsync is on: SQLite synchronous=FULL and an fsync of every metadata file and its directory (shared by a batch)."

@@ -17,8 +17,9 @@
  * So n commits cost about three syncs, not 3n, and nothing is acknowledged before it is durable.  What the
  * fast path does not take — a commit that creates the table (assert-create), moves it (set-location, whose
  * location the store must check), or lost the swap to another process — runs on its own as before
- * (cat_commit_locked), still inside the batch's locks.  Several committer threads take turns: while one
- * waits for its syncs the next takes the commits that came meanwhile. */
+ * (cat_commit_locked), still inside the batch's locks.  Each committer thread has its lane: the tables of
+ * its commit stripes, so committers work side by side on different tables and never queue on each other's
+ * stripes (two committers on one table took turns unfairly: a batch could wait a second for the other). */
 #include "catalog/internal.h"
 
 #include <stdio.h>
@@ -32,7 +33,7 @@
 #include "iceberg/viewmeta.h"
 #include "warehouse/warehouse.h"
 
-#define QUEUE_MAX 4096 /* commits queued or in a batch at once; past it a commit runs on its worker thread */
+#define QUEUE_MAX 4096 /* commits queued or in a batch at once, per lane; past it a commit runs on its worker */
 #define BATCH_MAX 256
 
 struct cat_job {
@@ -263,8 +264,8 @@ static void run_batch(ig_catalog_t *c, batch_t *b)
 
 static void *committer(void *arg)
 {
-    ig_catalog_t *c = arg;
-    committer_t *q = &c->group;
+    committer_t *q = arg;
+    ig_catalog_t *c = q->c;
     batch_t *b = malloc(sizeof *b);
     for (;;) {
         pthread_mutex_lock(&q->mu);
@@ -301,35 +302,43 @@ static void *committer(void *arg)
 
 int cat_group_start(ig_catalog_t *c, int threads)
 {
-    committer_t *q = &c->group;
-    pthread_mutex_init(&q->mu, NULL);
-    pthread_cond_init(&q->cv, NULL);
     if (threads > GROUP_THREADS_MAX) threads = GROUP_THREADS_MAX;
     for (int i = 0; i < threads; i++) {
-        if (pthread_create(&q->threads[i], NULL, committer, c) != 0) break;
-        q->nthreads++;
+        committer_t *q = &c->lanes[i];
+        pthread_mutex_init(&q->mu, NULL);
+        pthread_cond_init(&q->cv, NULL);
+        q->c = c;
+        c->nlanes++;
+        q->running = pthread_create(&q->thread, NULL, committer, q) == 0;
+        if (!q->running) q->stopping = true; /* a lane without its thread takes nothing */
     }
-    return q->nthreads > 0 ? 0 : -1;
+    return c->nlanes > 0 && c->lanes[0].running ? 0 : -1;
 }
 
 void cat_group_stop(ig_catalog_t *c)
 {
-    committer_t *q = &c->group;
-    pthread_mutex_lock(&q->mu);
-    bool was = q->stopping;
-    q->stopping = true;
-    pthread_cond_broadcast(&q->cv);
-    pthread_mutex_unlock(&q->mu);
-    if (was) return;
-    for (int i = 0; i < q->nthreads; i++) pthread_join(q->threads[i], NULL);
-    q->nthreads = 0;
+    for (int i = 0; i < c->nlanes; i++) {
+        committer_t *q = &c->lanes[i];
+        pthread_mutex_lock(&q->mu);
+        q->stopping = true;
+        pthread_cond_broadcast(&q->cv);
+        pthread_mutex_unlock(&q->mu);
+    }
+    for (int i = 0; i < c->nlanes; i++)
+        if (c->lanes[i].running) {
+            pthread_join(c->lanes[i].thread, NULL);
+            c->lanes[i].running = false;
+        }
 }
 
 void cat_group_free(ig_catalog_t *c)
 {
     cat_group_stop(c);
-    pthread_mutex_destroy(&c->group.mu);
-    pthread_cond_destroy(&c->group.cv);
+    for (int i = 0; i < c->nlanes; i++) {
+        pthread_mutex_destroy(&c->lanes[i].mu);
+        pthread_cond_destroy(&c->lanes[i].cv);
+    }
+    c->nlanes = 0;
 }
 
 /* ------------------------------------------------------------------ the request's side */
@@ -366,9 +375,11 @@ static void job_release(void *arg)
 
 bool cat_group_offer(call_t *k, ig_obj_kind_t kind, json_object *req, const change_t *ch, ig_res_t *res)
 {
-    committer_t *q = &k->c->group;
+    if (k->c->nlanes == 0) return false;
+    uint64_t bit = cat_stripe_bit(ch->ns, ch->name);
+    committer_t *q = &k->c->lanes[(size_t)__builtin_ctzll(bit) % (size_t)k->c->nlanes];
     pthread_mutex_lock(&q->mu);
-    bool room = !q->stopping && q->nthreads > 0 && q->count < QUEUE_MAX;
+    bool room = !q->stopping && q->count < QUEUE_MAX;
     if (room) q->count++;
     pthread_mutex_unlock(&q->mu);
     cat_job_t *j = room ? calloc(1, sizeof *j) : NULL;

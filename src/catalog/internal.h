@@ -70,17 +70,18 @@ typedef struct {
     size_t n, cap;
 } loclocks_t;
 
-/* The group commit's queue and threads (group.c). */
+/* The group commit's lanes (group.c): a queue and its committer thread each; a table's commits always go to
+ * the lane of its commit stripe, so two committers never wait for each other's tables. */
 #define GROUP_THREADS_MAX 8
 typedef struct cat_job cat_job_t;
-typedef struct {
+typedef struct committer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     cat_job_t *head, *tail;
     size_t count; /* queued or in a batch */
-    bool stopping;
-    pthread_t threads[GROUP_THREADS_MAX];
-    int nthreads;
+    bool stopping, running;
+    pthread_t thread;
+    struct ig_catalog *c;
 } committer_t;
 
 struct ig_catalog {
@@ -92,7 +93,8 @@ struct ig_catalog {
     pthread_mutex_t commit_mu[COMMIT_STRIPES];
     ig_idempotency_t *idem; /* Idempotency-Key replay (http/idempotency.h) */
     loclocks_t locs;        /* creates, commits and purges at one location are ordered (loclock.c) */
-    committer_t group;      /* group commit (group.c) */
+    committer_t lanes[GROUP_THREADS_MAX]; /* group commit (group.c) */
+    int nlanes;
     bool allow_overlap;     /* catalog.allow_location_overlap */
     cache_t cache;
     /* GET /v1/config bodies, built once: every client calls it first, often, and it never changes. */

@@ -126,6 +126,53 @@ static void test_next_version(void **state)
     assert_int_equal(ig_warehouse_next_version("file:///w/t/metadata/custom.json"), 1);
 }
 
+/* Files in a folder, temp names included ("." and ".." not). */
+static int entries(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
+    closedir(d);
+    return n;
+}
+
+/* Staged files are invisible (only their temp names exist) until a publish makes all of them durable and
+ * visible at once; an unstaged one leaves nothing. */
+static void test_stage_publish_unstage(void **state)
+{
+    fx_t *f = *state;
+    char loc[600], dir[700], out[3][IG_LOCATION_MAX];
+    ig_error_t err;
+    snprintf(loc, sizeof loc, "file://%s/db/g/metadata", f->root);
+    snprintf(dir, sizeof dir, "%s/db/g/metadata", f->root);
+    ig_wh_staged_t *v[3];
+    for (int i = 0; i < 3; i++) {
+        v[i] = ig_warehouse_stage(f->w, loc, i + 1, "{}", 2, out[i], sizeof out[i], &err);
+        if (!v[i]) fail_msg("stage: %s", err.message);
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(ig_warehouse_read(f->w, out[0], &buf, &len, &err), -1); /* not under its name yet */
+    assert_int_equal(entries(dir), 3);                                        /* three temp files */
+    ig_warehouse_unstage(f->w, v[2]);
+    assert_int_equal(entries(dir), 2);
+    if (ig_warehouse_publish(f->w, v, 2, &err)) fail_msg("publish: %s", err.message);
+    for (int i = 0; i < 2; i++) {
+        if (ig_warehouse_read(f->w, out[i], &buf, &len, &err)) fail_msg("read: %s", err.message);
+        assert_string_equal(buf, "{}");
+        free(buf);
+    }
+    assert_int_equal(entries(dir), 2); /* the two files, no temp name left */
+    /* the cap holds for a staged file too: nothing written */
+    ig_warehouse_set_max_bytes(f->w, 1);
+    assert_null(ig_warehouse_stage(f->w, loc, 9, "{}", 2, out[2], sizeof out[2], &err));
+    assert_int_equal(ig_error_status(&err), 400);
+    assert_int_equal(entries(dir), 2);
+}
+
 static void test_write_read_roundtrip(void **state)
 {
     fx_t *f = *state;
@@ -299,6 +346,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_canonical_rejects_escapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_read_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stage_publish_unstage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlinks_are_never_followed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_cap_on_write_and_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_default_location, setup, teardown),
