@@ -78,10 +78,11 @@ def sqlite_clone(db, ns, template, count):
 
 
 def big_commit(n, location="file:///warehouse/bench/big"):
-    ups, parent = [], None
+    # Timestamps from now on: rustberg (iceberg-rust) refuses a snapshot older than the table's last-updated-ms.
+    ups, parent, now_ms = [], None, int(time.time() * 1000)
     for i in range(1, n + 1):
         sid = 1000000000000000000 + i
-        snap = {"snapshot-id": sid, "sequence-number": i, "timestamp-ms": 1700000000000 + i,
+        snap = {"snapshot-id": sid, "sequence-number": i, "timestamp-ms": now_ms + i,
                 "manifest-list": f"{location}/metadata/snap-{sid}-1-0f4a6b5e-6a3e-4c2b-9d7c-{i:012d}.avro",
                 "summary": {"operation": "append", "added-data-files": "1", "added-records": "1000"}, "schema-id": 0}
         if parent:
