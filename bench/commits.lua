@@ -1,5 +1,6 @@
 -- wrk script for bench/commits.sh: POSTs a set-properties commit to one of TABLES tables (round robin per
--- thread), counting 200 / 409 / other.  Usage: wrk ... -s bench/commits.lua URL_BASE -- TOKEN TABLES
+-- thread), counting 200 / 409 / other.  Usage: wrk ... -s bench/commits.lua URL_BASE -- TOKEN TABLES [HEADER]
+-- (HEADER: the name of the header that carries TOKEN, X-API-Token by default; bench/peers.sh sends X-API-Key to rustberg)
 local counts = {}
 local threads = {}
 function setup(thread)
@@ -8,6 +9,7 @@ end
 function init(args)
   token = args[1]
   tables = tonumber(args[2] or "1")
+  header = args[3] or "X-API-Token"
   n = 0
   ok, conflict, other = 0, 0, 0
 end
@@ -15,7 +17,7 @@ function request()
   n = n + 1
   local t = (n % tables)
   local body = string.format('{"requirements":[],"updates":[{"action":"set-properties","updates":{"bench.k":"%d-%d"}}]}', n, math.random(1000000))
-  return wrk.format("POST", wrk.path .. "/t" .. t, {["X-API-Token"] = token, ["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", wrk.path .. "/t" .. t, {[header] = token, ["Content-Type"] = "application/json"}, body)
 end
 function response(status, headers, body)
   if status == 200 then ok = ok + 1 elseif status == 409 then conflict = conflict + 1 else other = other + 1 end

@@ -1,6 +1,6 @@
 /*
  * bench/peer/PeerServer.java: Iceberg's reference REST catalog server (open-api test fixtures, 1.11.0), bound
- * to 127.0.0.1, for bench/peer.sh.
+ * to 127.0.0.1, for bench/peers.sh.
  *
  * It builds what RESTCatalogServer.start() builds: a JdbcCatalog (jdbc.schema-version V1, so views work) on a
  * SQLite FILE (the stock default jdbc:sqlite::memory: gives each pooled connection its own empty database),
@@ -9,7 +9,7 @@
  * this one binds the given host (127.0.0.1) and port (0: any free port).
  *
  * In package org.apache.iceberg.rest because RESTServerCatalogAdapter and RESTCatalogServer.CatalogContext are
- * package-private. Compiled by bench/peer.sh against build/rck/jars (tests/rck/install.sh).
+ * package-private. Compiled by bench/peers.sh (or bench/peers-setup.sh) against build/rck/jars (tests/rck/install.sh).
  *
  *   java -cp 'build/peer/classes:build/rck/jars/*' org.apache.iceberg.rest.PeerServer \
  *        --host 127.0.0.1 --port 0 --db /tmp/x/catalog.db --warehouse /tmp/x/warehouse

@@ -1,6 +1,6 @@
--- wrk script for bench/peer.sh: createTable requests (POST URL, the namespace's tables collection) with
+-- wrk script for bench/peers.sh: createTable requests (POST URL, the namespace's tables collection) with
 -- names unique per run: <PREFIX>_<thread>_<n>. Counts 200 / other.
--- Usage: wrk ... -s bench/peer/create.lua URL -- TOKEN PREFIX
+-- Usage: wrk ... -s bench/peer/create.lua URL -- TOKEN PREFIX [HEADER]   (HEADER carries TOKEN; default X-API-Token)
 local threads = {}
 local counter = 0
 function setup(thread)
@@ -11,6 +11,7 @@ end
 function init(args)
   token = args[1]
   prefix = args[2] or "c"
+  header = args[3] or "X-API-Token"
   n = 0
   ok, other = 0, 0
 end
@@ -19,7 +20,7 @@ function request()
   local body = string.format('{"name":"%s_%d_%d","schema":{"type":"struct","schema-id":0,"fields":[' ..
     '{"id":1,"name":"id","type":"long","required":true},{"id":2,"name":"data","type":"string","required":false}]}}',
     prefix, tid, n)
-  return wrk.format("POST", wrk.path, {["X-API-Token"] = token, ["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", wrk.path, {[header] = token, ["Content-Type"] = "application/json"}, body)
 end
 function response(status, headers, body)
   if status == 200 then ok = ok + 1 else other = other + 1 end

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/peer/setup.py: set-up helpers for bench/peer.sh (standard library only).
+"""bench/peer/setup.py: set-up helpers for bench/peers.sh (standard library only).
 
   setup.py bulk-create BASE_URL TOKEN NAMESPACE COUNT THREADS MAX_SECONDS
       creates COUNT tables NAMESPACE.t<i> through THREADS keep-alive connections; stops at MAX_SECONDS;
@@ -7,8 +7,10 @@
   setup.py sqlite-clone DB NAMESPACE TEMPLATE COUNT
       the reference's JdbcCatalog only: inserts rows NAMESPACE.t<i> (i < COUNT, those missing) into its
       iceberg_tables, copies of TEMPLATE's row (same metadata file); prints "cloned=N"
-  setup.py big-commit SNAPSHOTS
-      prints a commit body of SNAPSHOTS add-snapshot updates (~330 bytes each in the metadata) + set-snapshot-ref
+  setup.py big-commit SNAPSHOTS [TABLE_LOCATION]
+      prints a commit body of SNAPSHOTS add-snapshot updates (~330 bytes each in the metadata) + set-snapshot-ref;
+      the manifest lists are named under TABLE_LOCATION/metadata (default file:///warehouse/bench/big: rustberg
+      refuses a snapshot whose manifest list is outside the table's location)
 """
 import http.client
 import json
@@ -75,12 +77,13 @@ def sqlite_clone(db, ns, template, count):
     print(f"cloned={len(names)}")
 
 
-def big_commit(n):
-    ups, parent = [], None
+def big_commit(n, location="file:///warehouse/bench/big"):
+    # Timestamps from now on: rustberg (iceberg-rust) refuses a snapshot older than the table's last-updated-ms.
+    ups, parent, now_ms = [], None, int(time.time() * 1000)
     for i in range(1, n + 1):
         sid = 1000000000000000000 + i
-        snap = {"snapshot-id": sid, "sequence-number": i, "timestamp-ms": 1700000000000 + i,
-                "manifest-list": f"file:///warehouse/bench/big/metadata/snap-{sid}-1-0f4a6b5e-6a3e-4c2b-9d7c-{i:012d}.avro",
+        snap = {"snapshot-id": sid, "sequence-number": i, "timestamp-ms": now_ms + i,
+                "manifest-list": f"{location}/metadata/snap-{sid}-1-0f4a6b5e-6a3e-4c2b-9d7c-{i:012d}.avro",
                 "summary": {"operation": "append", "added-data-files": "1", "added-records": "1000"}, "schema-id": 0}
         if parent:
             snap["parent-snapshot-id"] = parent
@@ -95,7 +98,7 @@ if __name__ == "__main__":
         bulk_create(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]))
     elif len(sys.argv) == 6 and sys.argv[1] == "sqlite-clone":
         sqlite_clone(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
-    elif len(sys.argv) == 3 and sys.argv[1] == "big-commit":
-        big_commit(int(sys.argv[2]))
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "big-commit":
+        big_commit(int(sys.argv[2]), *sys.argv[3:])
     else:
         sys.exit(__doc__)

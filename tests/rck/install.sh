@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/rck/install.sh — fetches Iceberg's REST Compatibility Kit and its run-time class path into
-# build/rck/jars/ (one flat directory of jars, read by tests/rck/run.sh and bench/peer.sh).
+# build/rck/jars/ (one flat directory of jars, read by tests/rck/run.sh and bench/peers.sh).
 #
 # Needs a JDK (17+) and Maven (Debian 12: openjdk-17-jdk-headless maven) and Maven Central, once; after
 # that nothing here touches the network. Idempotent: when build/rck/jars/ was filled from the same
