@@ -109,6 +109,25 @@ void cat_cache_release(cache_t *c, centry_t *e)
     if (dead) centry_free(e);
 }
 
+/* Unlinks e; the cache's reference goes, and e joins *dead (freed after the unlock) if it was the last. */
+static void evict_locked(cache_t *c, centry_t *e, centry_t **dead)
+{
+    cache_unlink(c, e);
+    if (--e->refs == 0) {
+        e->hnext = *dead;
+        *dead = e;
+    }
+}
+
+static void free_all(centry_t *dead)
+{
+    while (dead) {
+        centry_t *n = dead->hnext;
+        centry_free(dead);
+        dead = n;
+    }
+}
+
 centry_t *cat_cache_put(cache_t *c, char variant, const char *loc, char *body, size_t len, size_t meta_off,
                            size_t meta_len)
 {
@@ -148,20 +167,10 @@ centry_t *cat_cache_put(cache_t *c, char variant, const char *loc, char *body, s
     c->bytes += len + kl + 1;
     c->count++;
     centry_t *dead = NULL;
-    while ((c->bytes > c->max_bytes || c->count > CACHE_MAX_ENTRIES) && c->tail && c->tail != e) {
-        centry_t *t = c->tail;
-        cache_unlink(c, t);
-        if (--t->refs == 0) {
-            t->hnext = dead;
-            dead = t;
-        }
-    }
+    while ((c->bytes > c->max_bytes || c->count > CACHE_MAX_ENTRIES) && c->tail && c->tail != e)
+        evict_locked(c, c->tail, &dead);
     pthread_mutex_unlock(&c->mu);
-    while (dead) {
-        centry_t *n = dead->hnext;
-        centry_free(dead);
-        dead = n;
-    }
+    free_all(dead);
     return e;
 }
 
@@ -172,19 +181,10 @@ void cat_cache_forget(cache_t *c, const char *loc)
     pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < sizeof variants; i++) {
         centry_t *e = find_locked(c, variants[i], loc, key_hash(variants[i], loc));
-        if (!e) continue;
-        cache_unlink(c, e);
-        if (--e->refs == 0) {
-            e->hnext = dead;
-            dead = e;
-        }
+        if (e) evict_locked(c, e, &dead);
     }
     pthread_mutex_unlock(&c->mu);
-    while (dead) {
-        centry_t *n = dead->hnext;
-        centry_free(dead);
-        dead = n;
-    }
+    free_all(dead);
 }
 
 void cat_cache_clear(cache_t *c)
