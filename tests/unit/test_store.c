@@ -1166,8 +1166,8 @@ static void test_sqlite_migrations_run_once(void **state)
     ig_store_close(f->st);
     f->st = NULL;
     /* 1: tokens and catalog, 2: idempotency keys, 3: their totals, 4: locations, 5: who suspended / set a Max
-     * RPS */
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 5);
+     * RPS, 6: rotation */
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 6);
     for (int i = 0; i < 2; i++) { /* reopening twice migrates nothing */
         f->st = ig_store_sqlite_open(f->where, &err);
         assert_non_null(f->st);
@@ -1176,7 +1176,7 @@ static void test_sqlite_migrations_run_once(void **state)
         f->st = NULL;
     }
     /* one row per migration, none added by reopening */
-    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 5);
+    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 6);
 }
 
 /* Migration 4 gives the objects of an older data dir their locations: the folder that holds the metadata
@@ -1194,6 +1194,9 @@ static void test_sqlite_locations_backfilled(void **state)
     f->st = NULL;
     /* Back to schema 3 as an older binary left it. */
     exec_sql(f->where, "DROP TABLE object_bases;"
+                       "ALTER TABLE tokens DROP COLUMN prev_hash;"
+                       "ALTER TABLE tokens DROP COLUMN prev_valid_until;"
+                       "ALTER TABLE tokens DROP COLUMN rotated_at;"
                        "ALTER TABLE tokens DROP COLUMN suspended_by_role;"
                        "ALTER TABLE tokens DROP COLUMN suspended_by;"
                        "ALTER TABLE tokens DROP COLUMN max_rps_set_by;"
@@ -1222,14 +1225,17 @@ static void test_sqlite_migration_5_from_4(void **state)
     ig_store_close(f->st);
     f->st = NULL;
     /* Back to schema 4 as an older binary left it. */
-    exec_sql(f->where, "ALTER TABLE tokens DROP COLUMN suspended_by_role;"
+    exec_sql(f->where, "ALTER TABLE tokens DROP COLUMN prev_hash;"
+                       "ALTER TABLE tokens DROP COLUMN prev_valid_until;"
+                       "ALTER TABLE tokens DROP COLUMN rotated_at;"
+                       "ALTER TABLE tokens DROP COLUMN suspended_by_role;"
                        "ALTER TABLE tokens DROP COLUMN suspended_by;"
                        "ALTER TABLE tokens DROP COLUMN max_rps_set_by;"
-                       "DELETE FROM schema_version WHERE version = 5;");
+                       "DELETE FROM schema_version WHERE version >= 5;");
     assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 4);
     f->st = ig_store_sqlite_open(f->where, &err);
     assert_non_null(f->st);
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 5);
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 6);
     ig_token_row_t got;
     assert_int_equal(f->st->ops->token_get(f->st, "tok_old", &got, &err), 0);
     assert_true(got.suspended);

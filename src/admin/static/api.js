@@ -60,6 +60,8 @@ export const api = {
   suspend: (id, reason) =>
     request('POST', `/api/v1/access-tokens/${encodeURIComponent(id)}/suspend`, reason ? { reason } : {}),
   activate: (id) => request('POST', `/api/v1/access-tokens/${encodeURIComponent(id)}/activate`),
+  rotate: (id, gracePeriod) =>
+    request('POST', `/api/v1/access-tokens/${encodeURIComponent(id)}/rotate`, { gracePeriod }),
   stats: (id, seconds) =>
     request('GET', `/api/v1/access-tokens/${encodeURIComponent(id)}/stats?seconds=${seconds}`),
 };
