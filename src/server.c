@@ -90,7 +90,8 @@ static int open_parts(server_t *s)
                           .limiter = s->limiter,
                           .max_wait_ns = (int64_t)s->cfg.ratelimit_max_delay_ms * 1000000,
                           .max_held = s->cfg.ratelimit_max_held};
-    s->admin = (ig_admin_t){.tokens = s->tokens, .store = s->store, .sessions = s->sessions, .logins = s->logins};
+    s->admin = (ig_admin_t){.tokens = s->tokens, .store = s->store, .sessions = s->sessions, .logins = s->logins,
+                            .warehouse = ig_catalog_warehouse_name(s->catalog)};
     s->ops.tokens = s->tokens;
     s->ops.store = s->store;
     atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());

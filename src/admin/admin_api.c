@@ -382,9 +382,9 @@ ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r)
         json_object *o = json_object_new_object();
         json_object_object_add(o, "rateLimiterEnabled", json_object_new_boolean(enforced(a)));
         json_object_object_add(o, "version", json_object_new_string(IG_VERSION));
-        /* The default warehouse's name (DESIGN.md §7: catalog.warehouse is the one named "warehouse"), for the
-         * console's client snippets. */
-        json_object_object_add(o, "warehouse", json_object_new_string("warehouse"));
+        /* The default warehouse's name (its root's last segment: "warehouse" unless catalog.warehouse says
+         * otherwise), for the console's client snippets. */
+        json_object_object_add(o, "warehouse", json_object_new_string(a->warehouse ? a->warehouse : "warehouse"));
         json_object_object_add(o, "user", json_object_new_string(r->who.user));
         json_object_object_add(o, "role",
                                json_object_new_string(r->who.role == IG_ROLE_ADMIN ? "admin" : "member"));

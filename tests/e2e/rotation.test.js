@@ -230,3 +230,17 @@ test('rotation under load: clients switching from the old to the new secret duri
     await srv.stop();
   }
 });
+
+test('settings name the warehouse the console snippets fill in, and /v1/config accepts that name', async () => {
+  const dir = (await import('node:fs')).mkdtempSync('/tmp/icegate-lake-');
+  const { srv, admin } = await startWithAdmin({ config: `catalog:\n  warehouse: ${dir}/lake\n` });
+  try {
+    const s = await srv.req('GET', '/api/v1/settings', { token: admin });
+    assert.equal(s.json.warehouse, 'lake');
+    const c = await srv.req('GET', '/v1/config?warehouse=lake', { token: admin });
+    assert.equal(c.status, 200, c.text);
+  } finally {
+    await srv.stop();
+    (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
+  }
+});
