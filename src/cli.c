@@ -28,7 +28,7 @@ static const ig_principal_t cli_operator = {.ok = true, .role = IG_ROLE_ADMIN, .
 
 typedef struct {
     const char *config, *data_dir, *listen;
-    const char *name, *max_rps, *burst, *expires, *owner, *reason, *status, *role, *password, *grace;
+    const char *name, *max_rps, *burst, *expires, *owner, *reason, *status, *role, *password, *grace, *scopes;
     bool json, password_stdin;
     const char *pos[4];
     int npos;
@@ -39,10 +39,11 @@ static void usage(FILE *f)
     fputs("usage:\n"
           "  icegate serve [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
           "  icegate token create --name NAME [--max-rps R] [--burst B] [--expires 2027-01-31T00:00:00Z|30d]\n"
-          "                       [--owner USER] [--json]\n"
+          "                       [--scopes catalog:read,catalog:write,admin] [--owner USER] [--json]\n"
           "  icegate token list [--status active|suspended|expired] [--owner USER] [--json]\n"
           "  icegate token show ID [--json]\n"
           "  icegate token update ID [--name NAME] [--max-rps R|none] [--burst B|none] [--expires T|D|never]\n"
+          "                       [--scopes LIST]\n"
           "  icegate token suspend ID [--reason TEXT]\n"
           "  icegate token activate ID\n"
           "  icegate token rotate ID [--grace 1h|SECONDS] [--json]   (default grace 1h; 0 ends the old secret now)\n"
@@ -65,6 +66,7 @@ static int parse_opts(int argc, char **argv, int start, opts_t *o)
         {"--expires", offsetof(opts_t, expires)}, {"--owner", offsetof(opts_t, owner)},
         {"--reason", offsetof(opts_t, reason)},   {"--status", offsetof(opts_t, status)},
         {"--role", offsetof(opts_t, role)},       {"--grace", offsetof(opts_t, grace)},
+        {"--scopes", offsetof(opts_t, scopes)},
     };
     for (int i = start; i < argc; i++) {
         const char *a = argv[i];
@@ -170,6 +172,9 @@ static void print_token_text(const ig_token_row_t *t, bool enforced)
     }
     if (t->max_rps > 0 && ig_set_by_name(t->max_rps_set_by))
         printf("max rps by:  %s\n", ig_set_by_name(t->max_rps_set_by));
+    char scopes[64];
+    ig_scopes_text(t->scopes, scopes, sizeof scopes);
+    printf("scopes:      %s\n", scopes);
     if (!enforced && t->max_rps > 0)
         printf("note:        Max RPS is stored but not enforced (features.ratelimiter.enabled=false)\n");
 }
@@ -229,6 +234,13 @@ static int parse_spec(const opts_t *o, ig_token_spec_t *s)
             return -1;
         }
         s->burst = (int)b;
+    }
+    if (o->scopes) {
+        s->has_scopes = true;
+        if (ig_scopes_parse(o->scopes, &s->scopes)) {
+            fprintf(stderr, "icegate: --scopes: a comma-separated list of catalog:read, catalog:write, admin\n");
+            return -1;
+        }
     }
     if (o->expires) {
         s->has_expires = true;
@@ -351,8 +363,9 @@ static int token_one(token_cmd_t *c, const char *sub, const char *id)
         r = ig_token_table_get(c->ts, id, &t, &err);
     } else if (strcmp(sub, "update") == 0) {
         if (parse_spec(c->o, &spec)) return 1;
-        if (!spec.has_name && !spec.has_max_rps && !spec.has_burst && !spec.has_expires) {
-            fprintf(stderr, "icegate: token update: nothing to change (--name, --max-rps, --burst, --expires)\n");
+        if (!spec.has_name && !spec.has_max_rps && !spec.has_burst && !spec.has_expires && !spec.has_scopes) {
+            fprintf(stderr, "icegate: token update: nothing to change (--name, --max-rps, --burst, --expires, "
+                            "--scopes)\n");
             return 2;
         }
         r = ig_token_table_update(c->ts, &cli_operator, id, &spec, &t, &err);

@@ -105,16 +105,17 @@ static int start_http(server_t *s)
     static ig_route_t routes[12];
     static ig_router_t router;
     size_t n = 0;
-    routes[n++] = (ig_route_t){"/v1/oauth/tokens", 0, IG_ROUTE_PUBLIC, false, ig_catalog_oauth, NULL, NULL};
-    routes[n++] = (ig_route_t){"/v1/", 0, IG_ROUTE_TOKEN, true, ig_catalog_handle, s->catalog, ig_catalog_route};
-    routes[n++] = (ig_route_t){"/v1", 0, IG_ROUTE_TOKEN, true, ig_catalog_handle, s->catalog, NULL};
-    routes[n++] = (ig_route_t){"/api/v1/session", 0, IG_ROUTE_PUBLIC, false, ig_console_session_api, &s->admin, NULL};
-    routes[n++] = (ig_route_t){"/api/v1/session/", 0, IG_ROUTE_PUBLIC, false, ig_console_session_api, &s->admin, NULL};
-    routes[n++] = (ig_route_t){"/api/", 0, IG_ROUTE_TOKEN_OR_SESSION, false, ig_admin_api_handle, &s->admin, NULL};
-    routes[n++] = (ig_route_t){"/healthz", 0, IG_ROUTE_PUBLIC, false, ig_ops_healthz, &s->ops, NULL};
-    routes[n++] = (ig_route_t){"/readyz", 0, IG_ROUTE_PUBLIC, false, ig_ops_readyz, &s->ops, NULL};
-    routes[n++] = (ig_route_t){"/metrics", 0, IG_ROUTE_TOKEN, false, ig_ops_metrics, &s->ops, NULL};
-    routes[n++] = (ig_route_t){"/", 0, IG_ROUTE_PUBLIC, false, ig_console_files, NULL, NULL};
+    routes[n++] = (ig_route_t){"/v1/oauth/tokens", 0, IG_ROUTE_PUBLIC, false, ig_catalog_oauth, NULL, NULL, NULL};
+    routes[n++] = (ig_route_t){"/v1/", 0, IG_ROUTE_TOKEN, true, ig_catalog_handle, s->catalog, ig_catalog_route,
+                               ig_catalog_scope};
+    routes[n++] = (ig_route_t){"/v1", 0, IG_ROUTE_TOKEN, true, ig_catalog_handle, s->catalog, NULL, ig_catalog_scope};
+    routes[n++] = (ig_route_t){"/api/v1/session", 0, IG_ROUTE_PUBLIC, false, ig_console_session_api, &s->admin, NULL, NULL};
+    routes[n++] = (ig_route_t){"/api/v1/session/", 0, IG_ROUTE_PUBLIC, false, ig_console_session_api, &s->admin, NULL, NULL};
+    routes[n++] = (ig_route_t){"/api/", 0, IG_ROUTE_TOKEN_OR_SESSION, false, ig_admin_api_handle, &s->admin, NULL, NULL};
+    routes[n++] = (ig_route_t){"/healthz", 0, IG_ROUTE_PUBLIC, false, ig_ops_healthz, &s->ops, NULL, NULL};
+    routes[n++] = (ig_route_t){"/readyz", 0, IG_ROUTE_PUBLIC, false, ig_ops_readyz, &s->ops, NULL, NULL};
+    routes[n++] = (ig_route_t){"/metrics", 0, IG_ROUTE_TOKEN, false, ig_ops_metrics, &s->ops, NULL, NULL};
+    routes[n++] = (ig_route_t){"/", 0, IG_ROUTE_PUBLIC, false, ig_console_files, NULL, NULL, NULL};
     ig_router_init(routes, n);
     router = (ig_router_t){
         .routes = routes, .n = n, .authenticate = ig_auth_route, .precheck = ig_auth_precheck, .auth_ctx = &s->auth};

@@ -72,6 +72,16 @@ static ig_auth_result_t refusal(const ig_token_entry_t *m, int64_t now_ms, ig_re
     return IG_AUTH_OK;
 }
 
+/* 403 for a token without a scope the route needs (decided before the body and any side effect). */
+static ig_auth_result_t forbidden(const ig_token_entry_t *m, unsigned missing, ig_req_t *r, ig_res_t *res)
+{
+    char has[64];
+    ig_scopes_text(m->scopes, has, sizeof has);
+    *res = ig_http_error(r, IG_E_FORBIDDEN, "access token '%s' lacks the scope %s for %s %s (it has: %s)", m->name,
+                         ig_scope_name(missing), r->method_str, r->route, has[0] ? has : "none");
+    return IG_AUTH_FORBIDDEN;
+}
+
 /* A held request's hold ended (it came back at its slot, or its client left): it holds nothing any more.  arg
  * is the token's state, which lives as long as the process. */
 static void release_held(void *arg)
@@ -153,6 +163,7 @@ static ig_auth_result_t check_token(const ig_auth_t *a, ig_req_t *r, bool rate_l
     ig_strlcpy(r->who.token_id, m->id, sizeof r->who.token_id);
     if (m->expires_text[0]) add_expiration(r, m->expires_text);
     ig_auth_result_t out = refusal(m, now_ms, r, res);
+    if (out == IG_AUTH_OK && (r->need_scope & ~m->scopes)) out = forbidden(m, r->need_scope & ~m->scopes, r, res);
     if (out == IG_AUTH_OK) {
         if (rate_limit && m->limited && !r->resumed) out = take(a, m, r, res);
         /* counted when served: a held request is noted when it comes back */
@@ -163,6 +174,7 @@ static ig_auth_result_t check_token(const ig_auth_t *a, ig_req_t *r, bool rate_l
             r->who.via_session = false;
             ig_strlcpy(r->who.user, m->owner, sizeof r->who.user); /* snprintf was ~570 instructions here */
             r->who.role = IG_ROLE_MEMBER; /* the admin API resolves the owner's role when it needs it */
+            r->who.scopes = m->scopes;
         }
     }
     ig_token_table_read_end();

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access/users.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -311,6 +312,7 @@ static ig_token_entry_t *make_mem(ig_token_table_t *ts, const ig_token_row_t *re
     m->expires_at_ms = rec->expires_at_ms;
     if (rec->expires_at_ms) ig_rfc3339_format(rec->expires_at_ms, m->expires_text, sizeof m->expires_text);
     m->rotated_at_ms = rec->rotated_at_ms;
+    m->scopes = rec->scopes;
     m->seq = rec->seq;
     m->limited = ts->rl_enabled && rec->max_rps > 0 &&
                  ig_gcra_params_init(&m->params, rec->max_rps, ig_token_effective_burst(rec)) == 0;
@@ -720,188 +722,25 @@ json_object *ig_token_table_stats_json(ig_token_table_t *ts, const char *id, int
     return o;
 }
 
-/* ------------------------------------------------------------------ validation and JSON */
-
-/* 1..100 Unicode characters of valid UTF-8, no control characters. */
-static int check_name(const char *s, ig_error_t *err)
-{
-    size_t chars = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p;
-        int extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
-        if (extra < 0 || (extra == 1 && c < 0xC2)) goto bad;
-        if (c < 0x20 || c == 0x7f) goto ctl;
-        unsigned cp = c & (0x7Fu >> extra);
-        for (int i = 1; i <= extra; i++) {
-            if ((p[i] & 0xC0) != 0x80) goto bad;
-            cp = cp << 6 | (p[i] & 0x3Fu);
-        }
-        /* RFC 3629: no overlong 3/4-byte forms, no UTF-16 surrogates, nothing above U+10FFFF. */
-        if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) || (cp >= 0xD800 && cp <= 0xDFFF) ||
-            cp > 0x10FFFF)
-            goto bad;
-        if (extra == 1 && c == 0xC2 && p[1] < 0xA0) goto ctl; /* C1 controls */
-        p += 1 + extra;
-        chars++;
-    }
-    if (chars == 0) return ig_error_set(err, IG_E_BAD_REQUEST, "name: must not be empty");
-    if (chars > IG_NAME_MAX)
-        return ig_error_set(err, IG_E_BAD_REQUEST, "name: must be at most %d characters (got %zu)",
-                            IG_NAME_MAX, chars);
-    if (s[0] == ' ' || s[strlen(s) - 1] == ' ')
-        return ig_error_set(err, IG_E_BAD_REQUEST, "name: must not start or end with a space");
-    return 0;
-ctl:
-    return ig_error_set(err, IG_E_BAD_REQUEST, "name: must contain only printable characters");
-bad:
-    return ig_error_set(err, IG_E_BAD_REQUEST, "name: is not valid UTF-8");
-}
-
-#define MAX_RPS_LIMIT 1000000.0
-/* The limiter works in whole nanoseconds: emission = 1e9 / maxRps, tolerance = emission * (burst - 1), both
- * int64.  Below 0.001 (one request per 1000 s) with the largest burst that product no longer fits, and a tiny
- * maxRps such as 1e-12 overflowed at once (undefined behaviour, a crash under UBSan, on every load). */
-#define MIN_RPS_LIMIT 0.001
-#define BURST_LIMIT 1000000
-
-int ig_token_spec_validate(const ig_token_spec_t *spec, bool for_create, int64_t now_ms, ig_error_t *err)
-{
-    if (for_create && !spec->has_name)
-        return ig_error_set(err, IG_E_BAD_REQUEST, "name: is required");
-    if (spec->has_name && check_name(spec->name, err)) return -1;
-    if (spec->has_max_rps && spec->max_rps != 0 &&
-        (!isfinite(spec->max_rps) || spec->max_rps < MIN_RPS_LIMIT || spec->max_rps > MAX_RPS_LIMIT))
-        return ig_error_set(err, IG_E_BAD_REQUEST,
-                            "maxRps: must be a number from %g to %.0f, or null", MIN_RPS_LIMIT, MAX_RPS_LIMIT);
-    if (spec->has_max_rps && spec->max_rps < 0)
-        return ig_error_set(err, IG_E_BAD_REQUEST, "maxRps: must be greater than 0, or null");
-    if (spec->has_burst && spec->burst != 0 && (spec->burst < 1 || spec->burst > BURST_LIMIT))
-        return ig_error_set(err, IG_E_BAD_REQUEST, "burst: must be an integer from 1 to %d, or null",
-                            BURST_LIMIT);
-    if (spec->has_expires && spec->expires_at_ms != 0 && spec->expires_at_ms <= now_ms)
-        return ig_error_set(err, IG_E_BAD_REQUEST, "expiresAt: must be in the future");
-    return 0;
-}
-
-int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, ig_token_spec_t *spec,
-                            ig_error_t *err)
-{
-    memset(spec, 0, sizeof *spec);
-    if (!body || !json_object_is_type(body, json_type_object))
-        return ig_error_set(err, IG_E_BAD_REQUEST, "request body must be a JSON object");
-    json_object_object_foreach(body, key, val)
-    {
-        json_type t = val ? json_object_get_type(val) : json_type_null;
-        if (strcmp(key, "name") == 0) {
-            if (t != json_type_string)
-                return ig_error_set(err, IG_E_BAD_REQUEST, "name: must be a string");
-            if (json_object_get_string_len(val) >= (int)sizeof spec->name)
-                return ig_error_set(err, IG_E_BAD_REQUEST, "name: must be at most %d characters",
-                                    IG_NAME_MAX);
-            /* "\u0000" is valid JSON: refuse it rather than let the copy below cut the name short. */
-            if (strlen(json_object_get_string(val)) != (size_t)json_object_get_string_len(val))
-                return ig_error_set(err, IG_E_BAD_REQUEST,
-                                    "name: must contain only printable characters");
-            spec->has_name = true;
-            snprintf(spec->name, sizeof spec->name, "%s", json_object_get_string(val));
-        } else if (strcmp(key, "maxRps") == 0) {
-            spec->has_max_rps = true;
-            if (t == json_type_null) {
-                spec->max_rps = 0;
-            } else if (t == json_type_int || t == json_type_double) {
-                spec->max_rps = json_object_get_double(val);
-                if (!(spec->max_rps > 0))
-                    return ig_error_set(err, IG_E_BAD_REQUEST,
-                                        "maxRps: must be a number greater than 0, or null");
-            } else {
-                return ig_error_set(err, IG_E_BAD_REQUEST, "maxRps: must be a number or null");
-            }
-        } else if (strcmp(key, "burst") == 0) {
-            spec->has_burst = true;
-            if (t == json_type_null) {
-                spec->burst = 0;
-            } else if (t == json_type_int) {
-                int64_t b = json_object_get_int64(val);
-                if (b < 1 || b > BURST_LIMIT)
-                    return ig_error_set(err, IG_E_BAD_REQUEST,
-                                        "burst: must be an integer from 1 to %d, or null", BURST_LIMIT);
-                spec->burst = (int)b;
-            } else {
-                return ig_error_set(err, IG_E_BAD_REQUEST, "burst: must be an integer or null");
-            }
-        } else if (strcmp(key, "expiresAt") == 0) {
-            spec->has_expires = true;
-            if (t == json_type_null) {
-                spec->expires_at_ms = 0;
-            } else if (t == json_type_string) {
-                if (ig_rfc3339_parse(json_object_get_string(val), &spec->expires_at_ms))
-                    return ig_error_set(err, IG_E_BAD_REQUEST,
-                                        "expiresAt: must be an RFC 3339 date-time such as 2027-01-31T00:00:00Z");
-                /* Checked here, not only in validate: the epoch itself parses to 0, which means "never". */
-                if (spec->expires_at_ms <= now_ms)
-                    return ig_error_set(err, IG_E_BAD_REQUEST, "expiresAt: must be in the future");
-            } else {
-                return ig_error_set(err, IG_E_BAD_REQUEST, "expiresAt: must be a string or null");
-            }
-        } else {
-            return ig_error_set(err, IG_E_BAD_REQUEST, "unknown field '%.64s'", key);
-        }
-    }
-    return ig_token_spec_validate(spec, for_create, now_ms, err);
-}
-
-const char *ig_token_status(const ig_token_row_t *t, int64_t now_ms)
-{
-    if (t->suspended) return "suspended";
-    if (t->expires_at_ms && t->expires_at_ms <= now_ms) return "expired";
-    return "active";
-}
-
-static json_object *time_or_null(int64_t ms)
-{
-    if (!ms) return NULL;
-    char buf[40];
-    ig_rfc3339_format(ms, buf, sizeof buf);
-    return json_object_new_string(buf);
-}
-
-json_object *ig_token_to_json(const ig_token_row_t *t, bool enforced, const char *secret, int64_t now_ms)
-{
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "id", json_object_new_string(t->id));
-    json_object_object_add(o, "name", json_object_new_string(t->name));
-    json_object_object_add(o, "owner", json_object_new_string(t->owner));
-    json_object_object_add(o, "prefix", json_object_new_string(t->prefix));
-    json_object_object_add(o, "status", json_object_new_string(ig_token_status(t, now_ms)));
-    json_object_object_add(o, "maxRps", t->max_rps > 0 ? json_object_new_double(t->max_rps) : NULL);
-    json_object_object_add(o, "burst",
-                           t->max_rps > 0 || t->burst > 0 ? json_object_new_int(ig_token_effective_burst(t)) : NULL);
-    json_object_object_add(o, "expiresAt", time_or_null(t->expires_at_ms));
-    json_object_object_add(o, "createdAt", time_or_null(t->created_at_ms));
-    json_object_object_add(o, "updatedAt", time_or_null(t->updated_at_ms));
-    json_object_object_add(o, "lastUsedAt", time_or_null(t->last_used_at_ms));
-    json_object_object_add(o, "lastUsedIp", t->last_used_ip[0] ? json_object_new_string(t->last_used_ip) : NULL);
-    json_object_object_add(o, "suspendedAt", t->suspended ? time_or_null(t->suspended_at_ms) : NULL);
-    json_object_object_add(o, "suspendReason",
-                           t->suspended && t->suspend_reason[0] ? json_object_new_string(t->suspend_reason) : NULL);
-    json_object *by = NULL;
-    if (t->suspended && t->suspended_by_role != IG_SET_BY_UNKNOWN) {
-        by = json_object_new_object();
-        json_object_object_add(by, "role", json_object_new_string(ig_set_by_name(t->suspended_by_role)));
-        json_object_object_add(by, "user", t->suspended_by[0] ? json_object_new_string(t->suspended_by) : NULL);
-    }
-    json_object_object_add(o, "suspendedBy", by);
-    const char *set_by = t->max_rps > 0 ? ig_set_by_name(t->max_rps_set_by) : NULL;
-    json_object_object_add(o, "maxRpsSetBy", set_by ? json_object_new_string(set_by) : NULL);
-    json_object_object_add(o, "rateLimitEnforced", json_object_new_boolean(enforced && t->max_rps > 0));
-    json_object_object_add(o, "rotatedAt", time_or_null(t->rotated_at_ms));
-    json_object_object_add(o, "previousTokenValidUntil", t->has_prev ? time_or_null(t->prev_valid_until_ms) : NULL);
-    if (secret) json_object_object_add(o, "token", json_object_new_string(secret));
-    return o;
-}
-
 /* ------------------------------------------------------------------ management */
+
+/* The scopes a token of owner may have, and the caller may give: an admin scope only on an admin user's token;
+ * through a token, nothing that token lacks itself (a read-only token cannot mint a writer). */
+static int check_scopes(ig_token_table_t *ts, const ig_principal_t *who, const char *owner, unsigned bits,
+                        ig_error_t *err)
+{
+    if ((bits & IG_SCOPE_ADMIN) && ig_users_role(ts->store, owner) != IG_ROLE_ADMIN)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "scopes: admin is only for tokens of admin users ('%.64s' is a "
+                                                   "member)", owner);
+    if (!who->via_session && who->token_id[0] && (bits & ~who->scopes)) {
+        char has[64];
+        ig_scopes_text(who->scopes, has, sizeof has);
+        return ig_error_set(err, IG_E_FORBIDDEN, "scopes: a token can only grant scopes it has itself (%s has: %s)",
+                            who->token_id, has);
+    }
+    return 0;
+}
+
 
 int ig_token_table_not_found(ig_error_t *err, const char *id)
 {
@@ -927,6 +766,8 @@ int ig_token_table_create(ig_token_table_t *ts, const ig_principal_t *who, const
     t->burst = spec->has_burst ? spec->burst : 0;
     if (t->max_rps > 0) t->max_rps_set_by = ig_set_by_role(who->role);
     t->expires_at_ms = spec->has_expires ? spec->expires_at_ms : 0;
+    t->scopes = spec->has_scopes ? spec->scopes : ig_scopes_default(ig_users_role(ts->store, owner));
+    if (check_scopes(ts, who, owner, t->scopes, err)) return -1;
     t->created_at_ms = t->updated_at_ms = now;
     if (ts->store->ops->token_insert(ts->store, t, err)) {
         memset(secret, 0, IG_TOKEN_LEN + 1);
@@ -990,6 +831,7 @@ static int change_spec(ig_token_row_t *t, const ig_principal_t *who, const void 
     if (s->has_max_rps) t->max_rps = s->max_rps;
     if (s->has_burst) t->burst = s->burst;
     if (s->has_expires) t->expires_at_ms = s->expires_at_ms;
+    if (s->has_scopes) t->scopes = s->scopes; /* checked by ig_token_table_update */
     /* The setter is whoever last moved the limit; a PATCH that repeats it (a rename from the console) keeps
      * the one recorded. */
     if (limit_moves) t->max_rps_set_by = t->max_rps > 0 ? ig_set_by_role(who->role) : IG_SET_BY_UNKNOWN;
@@ -1031,6 +873,11 @@ static int change_activate(ig_token_row_t *t, const ig_principal_t *who, const v
 int ig_token_table_update(ig_token_table_t *ts, const ig_principal_t *who, const char *id,
                          const ig_token_spec_t *spec, ig_token_row_t *out, ig_error_t *err)
 {
+    if (spec->has_scopes) { /* the owner never changes: check against it once */
+        int rc = ts->store->ops->token_get(ts->store, id, out, err);
+        if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
+        if (rc || check_scopes(ts, who, out->owner, spec->scopes, err)) return -1;
+    }
     return modify(ts, who, id, out, err, change_spec, spec);
 }
 

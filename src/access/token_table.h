@@ -65,6 +65,7 @@ typedef struct {
     uint8_t max_rps_set_by; /* ig_set_by_t: who set the limit */
     /* A previous secret of a rotated token (same state, id and fields as the current version): it works until
      * alias_until_ms, then gets 401 "rotated".  Not a token of its own (not counted, not listed). */
+    unsigned scopes; /* IG_SCOPE_* */
     bool alias;
     int64_t alias_until_ms;
     int64_t rotated_at_ms;
@@ -105,7 +106,8 @@ void ig_token_runtime_note(ig_token_runtime_t *s, int64_t now_ms, const void *in
 
 /* ---- management (API and CLI) ---- */
 typedef struct {
-    bool has_name, has_max_rps, has_burst, has_expires;
+    bool has_name, has_max_rps, has_burst, has_expires, has_scopes;
+    unsigned scopes;       /* IG_SCOPE_* (has_scopes) */
     char name[IG_NAME_MAX * 4 + 1];
     double max_rps;        /* 0 = null */
     int burst;             /* 0 = null (default) */
@@ -151,6 +153,15 @@ int ig_token_table_get(ig_token_table_t *ts, const char *id, ig_token_row_t *out
 /* Lists live tokens (of one owner when owner != NULL, of one status when status != NULL). */
 int ig_token_table_list(ig_token_table_t *ts, const char *owner, const char *status, ig_token_cb cb, void *ud,
                        ig_error_t *err);
+
+/* "catalog:read" | "catalog:write" | "admin" for one IG_SCOPE_* bit (the lowest set in bits). */
+const char *ig_scope_name(unsigned bits);
+/* The scopes of bits as "catalog:read,catalog:write" ("" for none). */
+void ig_scopes_text(unsigned bits, char *buf, size_t cap);
+/* Parses "catalog:read,admin" (the CLI's --scopes): 0 with *bits, or -1. */
+int ig_scopes_parse(const char *text, unsigned *bits);
+/* The scopes a new token of an owner of this role gets when none are asked for. */
+unsigned ig_scopes_default(ig_role_t owner_role);
 
 /* Shortest decimal text that reads back as r ("5", "0.5", "1000"). */
 void ig_format_rate(double r, char *buf, size_t cap);

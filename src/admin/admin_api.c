@@ -374,7 +374,10 @@ ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r)
     memcpy(path, r->path, r->path_len);
     path[r->path_len] = '\0';
     /* The router authenticated the caller (session or token); a token's owner gets the owner's role here. */
-    if (!r->who.via_session) r->who.role = ig_users_role(a->store, r->who.user);
+    if (!r->who.via_session) {
+        /* an admin user's token acts as an admin only with the admin scope (DESIGN.md §8) */
+        r->who.role = (r->who.scopes & IG_SCOPE_ADMIN) ? ig_users_role(a->store, r->who.user) : IG_ROLE_MEMBER;
+    }
 
     if (strcmp(path, "/api/v1/settings") == 0) {
         r->route = "/api/v1/settings";

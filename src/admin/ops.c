@@ -42,6 +42,8 @@ ig_res_t ig_ops_metrics(void *ctx, ig_req_t *r)
     /* Every token's id and counts are in it: an admin user's token only. */
     if (ig_users_role(o->store, r->who.user) != IG_ROLE_ADMIN)
         return ig_http_error(r, IG_E_FORBIDDEN, "/metrics needs an access token of an admin user");
+    if (!(r->who.scopes & IG_SCOPE_ADMIN))
+        return ig_http_error(r, IG_E_FORBIDDEN, "/metrics needs a token with the admin scope");
     ig_buf_t sb;
     ig_buf_init(&sb, 8192);
     ig_metrics_render(&sb);

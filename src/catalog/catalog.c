@@ -366,3 +366,12 @@ const char *ig_catalog_warehouse_name(const ig_catalog_t *c)
 {
     return ig_warehouse_name(c->wh);
 }
+
+unsigned ig_catalog_scope(const ig_req_t *r)
+{
+    static const char report[] = "/tables/{table}/metrics"; /* a metrics report changes nothing */
+    size_t n = strlen(r->route), rl = sizeof report - 1;
+    if (r->method == IG_GET || r->method == IG_HEAD) return IG_SCOPE_READ;
+    if (r->method == IG_POST && n >= rl && strcmp(r->route + n - rl, report) == 0) return IG_SCOPE_READ;
+    return IG_SCOPE_WRITE;
+}

@@ -13,6 +13,9 @@ typedef struct ig_catalog ig_catalog_t;
 ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error_t *err);
 /* The default warehouse's name (what clients pass as ?warehouse= to /v1/config): the root's last segment. */
 const char *ig_catalog_warehouse_name(const ig_catalog_t *c);
+/* The scope a token needs for r (its route template already named by ig_catalog_route): IG_SCOPE_READ for
+ * GET/HEAD and metrics reports, IG_SCOPE_WRITE for every other request. */
+unsigned ig_catalog_scope(const ig_req_t *r);
 void ig_catalog_free(ig_catalog_t *c);
 /* Finishes the commits handed to the group commit and runs later ones on their worker threads: called before
  * the transport stops, so no request waits on a committer then. */

@@ -281,7 +281,8 @@ out:
 
 int ig_config_load_env(ig_config_t *cfg, char *const *envp, char *errbuf, size_t errcap)
 {
-    static const char *const not_settings[] = {"ICEGATE_ADMIN_PASSWORD", "ICEGATE_CONFIG", "ICEGATE_BIN", NULL};
+    static const char *const not_settings[] = {"ICEGATE_ADMIN_PASSWORD", "ICEGATE_NEW_PASSWORD", "ICEGATE_CONFIG",
+                                               "ICEGATE_BIN", NULL};
     for (; envp && *envp; envp++) {
         const char *e = *envp;
         if (strncmp(e, "ICEGATE_", 8) != 0) continue;

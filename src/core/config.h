@@ -54,7 +54,8 @@ int ig_config_set(ig_config_t *cfg, const char *key, const char *value, const ch
 /* Loads a YAML file: nested mappings flatten to dotted keys.  Returns 0 or -1 with a message. */
 int ig_config_load_file(ig_config_t *cfg, const char *path, char *errbuf, size_t errcap);
 /* Applies ICEGATE_* variables from envp (NULL-terminated, e.g. environ).  Unknown ICEGATE_* names are errors,
- * except ICEGATE_ADMIN_PASSWORD (read at bootstrap, not a setting) and ICEGATE_CONFIG. */
+ * except ICEGATE_ADMIN_PASSWORD (read at bootstrap, not a setting), ICEGATE_NEW_PASSWORD (`user add`) and
+ * ICEGATE_CONFIG. */
 int ig_config_load_env(ig_config_t *cfg, char *const *envp, char *errbuf, size_t errcap);
 /* Final checks and derived values (warehouse default from data_dir).  Returns 0 or -1. */
 int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap);

@@ -11,12 +11,21 @@
 
 typedef enum { IG_ROLE_MEMBER = 0, IG_ROLE_ADMIN = 1 } ig_role_t;
 
+/* A token's scopes (DESIGN.md §8), a bit set.  READ: GET/HEAD on /v1/..., metrics reports, credentials;
+ * WRITE: every /v1 route; ADMIN: what an admin user may do beyond their own tokens (other owners' tokens,
+ * users, /metrics).  A console session has them all (its user's role still decides admin). */
+#define IG_SCOPE_READ 1u
+#define IG_SCOPE_WRITE 2u
+#define IG_SCOPE_ADMIN 4u
+#define IG_SCOPES_ALL (IG_SCOPE_READ | IG_SCOPE_WRITE | IG_SCOPE_ADMIN)
+
 typedef struct {
     bool ok;          /* authenticated */
     bool via_session; /* by a console cookie rather than an access token */
     ig_role_t role;
     char user[IG_USER_MAX + 1];
     char token_id[IG_ID_MAX]; /* "" for a console session */
+    unsigned scopes;          /* IG_SCOPE_* of the token (IG_SCOPES_ALL for a session) */
 } ig_principal_t;
 
 #endif

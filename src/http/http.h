@@ -52,6 +52,7 @@ typedef struct ig_req {
     const char *body; /* NULL when there is none; NUL-terminated */
     size_t body_len;
     ig_principal_t who; /* filled by authentication */
+    unsigned need_scope; /* IG_SCOPE_* the route needs of a token (set by the router before authentication) */
     int nhdr;
     ig_http_hdr_t hdr[IG_MAX_EXTRA_HEADERS];
     int status; /* status of the response queued, 0 before */

@@ -24,6 +24,7 @@ ig_res_t ig_router_handle(void *ctx, ig_req_t *r)
         /* An exact route is its own template; a prefix route's handler names the template it serves. */
         if (rt->prefix[rt->len - 1] != '/') r->route = rt->prefix;
         else if (rt->name) r->route = rt->name(r);
+        r->need_scope = rt->scope ? rt->scope(r) : 0;
         ig_res_t res;
         if (rt->auth != IG_ROUTE_PUBLIC &&
             router->authenticate(router->auth_ctx, r, rt->auth, rt->rate_limit, &res) != 0)
@@ -42,6 +43,7 @@ ig_res_t ig_router_before_body(void *ctx, ig_req_t *r)
         if (!matches(rt, r)) continue;
         if (rt->prefix[rt->len - 1] != '/') r->route = rt->prefix;
         else if (rt->name) r->route = rt->name(r);
+        r->need_scope = rt->scope ? rt->scope(r) : 0;
         if (rt->auth != IG_ROUTE_PUBLIC && router->precheck) router->precheck(router->auth_ctx, r, rt->auth, &res);
         return res;
     }

@@ -28,6 +28,9 @@ typedef struct {
     void *ctx;
     /* For a prefix route, the template of a request before it is authenticated (NULL: named by the handler). */
     const char *(*name)(const ig_req_t *r);
+    /* The IG_SCOPE_* bits a token needs for this request, decided from the route (NULL: none); checked at
+     * authentication, so before any body is read and before any side effect. */
+    unsigned (*scope)(const ig_req_t *r);
 } ig_route_t;
 
 /* Authenticates r as auth says: 0 with r->who filled, or -1 with a 401/403/429 queued and its result in *res. */

@@ -76,6 +76,10 @@ static const char *const migrations[] = {
     "ALTER TABLE tokens ADD COLUMN prev_hash BLOB;"
     "ALTER TABLE tokens ADD COLUMN prev_valid_until INTEGER;"
     "ALTER TABLE tokens ADD COLUMN rotated_at INTEGER;",
+    /* 7: scopes (a bit set: 1 catalog:read, 2 catalog:write, 4 admin); a token made before gets its owner's
+     * default: all three for an admin user's, read and write for a member's */
+    "ALTER TABLE tokens ADD COLUMN scopes INTEGER NOT NULL DEFAULT 3;"
+    "UPDATE tokens SET scopes = 7 WHERE owner IN (SELECT name FROM users WHERE role = 'admin');",
 };
 
 static int fail_db(ig_error_t *err, sqlite3 *db, const char *what)
@@ -216,12 +220,12 @@ fail:
 #define TOKEN_COLS                                                                                            \
     "id, hash, prefix, name, owner, suspended, max_rps, burst, expires_at, created_at, updated_at,"             \
     " suspended_at, suspend_reason, last_used_at, last_used_ip, seq, deleted, suspended_by_role,"              \
-    " suspended_by, max_rps_set_by, prev_hash, prev_valid_until, rotated_at"
+    " suspended_by, max_rps_set_by, prev_hash, prev_valid_until, rotated_at, scopes"
 
-/* The fields a token update may change, bound as parameters i..i+15: name, suspended, max_rps, burst,
+/* The fields a token update may change, bound as parameters i..i+16: name, suspended, max_rps, burst,
  * expires_at, updated_at, suspended_at, suspend_reason, suspended_by_role, suspended_by, max_rps_set_by,
- * hash, prefix, prev_hash, prev_valid_until, rotated_at (0, "" and unknown are NULL). */
-#define TOKEN_MUTABLE 16
+ * hash, prefix, prev_hash, prev_valid_until, rotated_at, scopes (0, "" and unknown are NULL). */
+#define TOKEN_MUTABLE 17
 static void bind_mutable(sqlite3_stmt *st, int i, const ig_token_row_t *t)
 {
     bind_text(st, i, t->name);
@@ -243,6 +247,7 @@ static void bind_mutable(sqlite3_stmt *st, int i, const ig_token_row_t *t)
     else sqlite3_bind_null(st, i + 13);
     bind_ms(st, i + 14, t->has_prev ? t->prev_valid_until_ms : 0);
     bind_ms(st, i + 15, t->rotated_at_ms);
+    sqlite3_bind_int(st, i + 16, (int)t->scopes);
 }
 
 static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
@@ -276,6 +281,7 @@ static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
     else memset(t->prev_hash, 0, sizeof t->prev_hash);
     t->prev_valid_until_ms = sqlite3_column_int64(st, 21);
     t->rotated_at_ms = sqlite3_column_int64(st, 22);
+    t->scopes = (unsigned)sqlite3_column_int(st, 23);
 }
 
 /* Bumps the store-wide change sequence inside the caller's transaction. */
@@ -306,8 +312,8 @@ static int sq_token_insert(ig_store_t *base, ig_token_row_t *t, ig_error_t *err)
     st = prep(db,
               "INSERT INTO tokens(name, suspended, max_rps, burst, expires_at, updated_at, suspended_at,"
               " suspend_reason, suspended_by_role, suspended_by, max_rps_set_by, hash, prefix, prev_hash,"
-              " prev_valid_until, rotated_at, id, owner, created_at, last_used_at, last_used_ip, seq, deleted)"
-              " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+              " prev_valid_until, rotated_at, scopes, id, owner, created_at, last_used_at, last_used_ip, seq,"
+              " deleted) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
               err);
     if (!st) goto out;
     bind_mutable(st, 1, t);
@@ -343,7 +349,7 @@ static int sq_token_update(ig_store_t *base, ig_token_row_t *t, ig_error_t *err)
     st = prep(db,
               "UPDATE tokens SET name=?, suspended=?, max_rps=?, burst=?, expires_at=?, updated_at=?,"
               " suspended_at=?, suspend_reason=?, suspended_by_role=?, suspended_by=?, max_rps_set_by=?,"
-              " hash=?, prefix=?, prev_hash=?, prev_valid_until=?, rotated_at=?,"
+              " hash=?, prefix=?, prev_hash=?, prev_valid_until=?, rotated_at=?, scopes=?,"
               " seq=? WHERE id=? AND deleted=0 AND seq=?",
               err);
     if (!st) goto out;

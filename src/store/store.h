@@ -47,6 +47,7 @@ typedef struct {
     ig_set_by_t max_rps_set_by;     /* who set max_rps and burst (when max_rps > 0) */
     /* Rotation (DESIGN.md §8): hash and prefix are the current secret's; prev_hash the one it replaced, which
      * works until prev_valid_until_ms (0 when the token was never rotated). */
+    unsigned scopes; /* IG_SCOPE_* (core/principal.h) */
     bool has_prev;
     uint8_t prev_hash[32];
     int64_t prev_valid_until_ms, rotated_at_ms;

@@ -1166,8 +1166,8 @@ static void test_sqlite_migrations_run_once(void **state)
     ig_store_close(f->st);
     f->st = NULL;
     /* 1: tokens and catalog, 2: idempotency keys, 3: their totals, 4: locations, 5: who suspended / set a Max
-     * RPS, 6: rotation */
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 6);
+     * RPS, 6: rotation, 7: scopes */
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 7);
     for (int i = 0; i < 2; i++) { /* reopening twice migrates nothing */
         f->st = ig_store_sqlite_open(f->where, &err);
         assert_non_null(f->st);
@@ -1176,7 +1176,7 @@ static void test_sqlite_migrations_run_once(void **state)
         f->st = NULL;
     }
     /* one row per migration, none added by reopening */
-    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 6);
+    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 7);
 }
 
 /* Migration 4 gives the objects of an older data dir their locations: the folder that holds the metadata
@@ -1194,6 +1194,7 @@ static void test_sqlite_locations_backfilled(void **state)
     f->st = NULL;
     /* Back to schema 3 as an older binary left it. */
     exec_sql(f->where, "DROP TABLE object_bases;"
+                       "ALTER TABLE tokens DROP COLUMN scopes;"
                        "ALTER TABLE tokens DROP COLUMN prev_hash;"
                        "ALTER TABLE tokens DROP COLUMN prev_valid_until;"
                        "ALTER TABLE tokens DROP COLUMN rotated_at;"
@@ -1222,10 +1223,17 @@ static void test_sqlite_migration_5_from_4(void **state)
     t.suspended = true;
     snprintf(t.suspend_reason, sizeof t.suspend_reason, "from before");
     assert_int_equal(f->st->ops->token_insert(f->st, &t, &err), 0);
+    /* and one of an admin user (migration 7 gives it the admin scope too) */
+    ig_user_t root = {.name = "root", .role = IG_ROLE_ADMIN, .password_hash = "x", .created_at_ms = 1};
+    assert_int_equal(f->st->ops->user_insert(f->st, &root, &err), 0);
+    ig_token_row_t r;
+    token_row(&r, "tok_root", "rooted", "root", 7);
+    assert_int_equal(f->st->ops->token_insert(f->st, &r, &err), 0);
     ig_store_close(f->st);
     f->st = NULL;
     /* Back to schema 4 as an older binary left it. */
-    exec_sql(f->where, "ALTER TABLE tokens DROP COLUMN prev_hash;"
+    exec_sql(f->where, "ALTER TABLE tokens DROP COLUMN scopes;"
+                       "ALTER TABLE tokens DROP COLUMN prev_hash;"
                        "ALTER TABLE tokens DROP COLUMN prev_valid_until;"
                        "ALTER TABLE tokens DROP COLUMN rotated_at;"
                        "ALTER TABLE tokens DROP COLUMN suspended_by_role;"
@@ -1235,13 +1243,16 @@ static void test_sqlite_migration_5_from_4(void **state)
     assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 4);
     f->st = ig_store_sqlite_open(f->where, &err);
     assert_non_null(f->st);
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 6);
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 7);
     ig_token_row_t got;
     assert_int_equal(f->st->ops->token_get(f->st, "tok_old", &got, &err), 0);
     assert_true(got.suspended);
     assert_string_equal(got.suspend_reason, "from before");
     assert_true(got.max_rps == 2);
     assert_setters(&got, IG_SET_BY_UNKNOWN, "", IG_SET_BY_UNKNOWN);
+    assert_int_equal(got.scopes, IG_SCOPE_READ | IG_SCOPE_WRITE); /* a member's token: its owner's default */
+    assert_int_equal(f->st->ops->token_get(f->st, "tok_root", &got, &err), 0);
+    assert_int_equal(got.scopes, IG_SCOPES_ALL); /* an admin user's */
 }
 
 static void test_sqlite_newer_schema_refused(void **state)
