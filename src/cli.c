@@ -333,7 +333,7 @@ static int token_one(token_cmd_t *c, const char *sub, const char *id)
     } else if (strcmp(sub, "activate") == 0) {
         r = ig_token_table_activate(c->ts, &cli_operator, id, &t, &err);
     } else if (strcmp(sub, "delete") == 0) {
-        if (ig_token_table_delete(c->ts, id, &err)) return fail_err(&err);
+        if (ig_token_table_delete(c->ts, &cli_operator, id, &err)) return fail_err(&err);
         if (c->o->json) printf("{\"deleted\": \"%s\"}\n", id);
         else printf("Deleted access token %s.\n", id);
         return 0;
@@ -400,7 +400,7 @@ static int cmd_user(const opts_t *o, const ig_config_t *cfg)
     ig_error_t err;
     ig_store_t *st = open_store(cfg);
     if (!st) return 1;
-    int rc = ig_users_bootstrap(st, &err) || ig_users_create(st, o->pos[2], role, pw, &err) ? fail_err(&err) : 0;
+    int rc = ig_users_bootstrap(st, &err) || ig_users_create(st, &cli_operator, o->pos[2], role, pw, &err) ? fail_err(&err) : 0;
     if (rc == 0) printf("Created user %s (%s).\n", o->pos[2], role == IG_ROLE_ADMIN ? "admin" : "member");
     memset(pw, 0, sizeof pw);
     ig_store_close(st);

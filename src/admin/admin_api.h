@@ -20,5 +20,7 @@ typedef struct {
 
 /* /api/v1/... (ctx: ig_admin_t), after the router authenticated the caller by session or token. */
 ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r);
+/* GET /api/v1/audit (audit_api.c), called by ig_admin_api_handle with the caller's role resolved. */
+ig_res_t ig_audit_api_handle(ig_admin_t *a, ig_req_t *r);
 
 #endif
