@@ -365,6 +365,8 @@ static int cmd_token(const opts_t *o, const ig_config_t *cfg)
     if (!st) return 1;
     token_cmd_t c = {o, st, ig_token_table_new(st, false, cfg->ratelimiter_enabled), cfg->ratelimiter_enabled};
     int rc;
+    /* the CLI writes the events of its changes too; the server's notifier delivers them */
+    if (c.ts) ig_token_table_set_events(c.ts, cfg->webhook_url[0] != '\0');
     if (!c.ts) rc = 1;
     else if (ig_users_bootstrap(st, &err)) rc = fail_err(&err);
     else if (strcmp(sub, "create") == 0) rc = token_create(&c);

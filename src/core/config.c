@@ -391,6 +391,17 @@ int ig_config_load_env(ig_config_t *cfg, char *const *envp, char *errbuf, size_t
     return 0;
 }
 
+/* The webhook is an operator's setting, and only ever http(s): no file://, no gopher:// through libcurl. */
+static int check_webhook(const ig_config_t *cfg, char *errbuf, size_t errcap)
+{
+    const char *u = cfg->webhook_url;
+    if (u[0] && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+        snprintf(errbuf, errcap, "config key notifications.webhook.url: must be an http:// or https:// URL");
+        return -1;
+    }
+    return 0;
+}
+
 int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
 {
     if (cfg->data_dir[0] == '\0') {
@@ -417,11 +428,7 @@ int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
                  cfg->ratelimiter_backend);
         return -1;
     }
-    const char *u = cfg->webhook_url;
-    if (u[0] && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
-        snprintf(errbuf, errcap, "config key notifications.webhook.url: must be an http:// or https:// URL");
-        return -1;
-    }
+    if (check_webhook(cfg, errbuf, errcap)) return -1;
     if (cfg->warehouse[0] == '\0') {
         /* file://<absolute data_dir>/warehouse.  "./", "." and trailing '/' are dropped so that no "//" or
          * "/./" ends up in the warehouse and in every table location derived from it. */
