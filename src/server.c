@@ -97,7 +97,11 @@ static int open_parts(server_t *s)
                           .limiter = s->limiter,
                           .max_wait_ns = (int64_t)s->cfg.ratelimit_max_delay_ms * 1000000,
                           .max_held = s->cfg.ratelimit_max_held};
-    s->admin = (ig_admin_t){.tokens = s->tokens, .store = s->store, .sessions = s->sessions, .logins = s->logins};
+    s->admin = (ig_admin_t){.tokens = s->tokens,
+                            .store = s->store,
+                            .sessions = s->sessions,
+                            .logins = s->logins,
+                            .expiry_warning_days = s->cfg.n_expiry_days ? s->cfg.expiry_days[0] : 0};
     s->ops.tokens = s->tokens;
     s->ops.store = s->store;
     atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());

@@ -12,7 +12,8 @@
  *   GET    /api/v1/access-tokens/{id}/stats[?seconds=N]   per-second requests and 429s (console chart)
  *   POST   /api/v1/users                             admin: {"name","password","role"}
  *   GET    /api/v1/audit?target=&actor=&action=&since=&pageToken=&pageSize=   the audit log (audit_api.c)
- *   GET    /api/v1/settings                          {"rateLimiterEnabled": bool, "version": "..."}
+ *   GET    /api/v1/settings                          {"rateLimiterEnabled": bool, "version": "...",
+ *                                                    "expiryWarningDays": n (the console's banner), ...}
  *   /api/v1/session, /login, /logout                 console sessions (console.c, routed before this)
  */
 #include "admin/admin_api.h"
@@ -323,6 +324,7 @@ static ig_res_t route(ig_admin_t *a, ig_req_t *r)
         json_object *o = json_object_new_object();
         json_object_object_add(o, "rateLimiterEnabled", json_object_new_boolean(enforced(a)));
         json_object_object_add(o, "version", json_object_new_string(IG_VERSION));
+        json_object_object_add(o, "expiryWarningDays", json_object_new_int(a->expiry_warning_days));
         json_object_object_add(o, "user", json_object_new_string(r->who.user));
         json_object_object_add(o, "role",
                                json_object_new_string(r->who.role == IG_ROLE_ADMIN ? "admin" : "member"));
