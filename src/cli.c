@@ -29,6 +29,7 @@ static const ig_principal_t cli_operator = {.ok = true, .role = IG_ROLE_ADMIN, .
 typedef struct {
     const char *config, *data_dir, *listen;
     const char *name, *max_rps, *burst, *expires, *owner, *reason, *status, *role, *password;
+    const char *target, *actor, *action, *since; /* icegate audit */
     bool json, password_stdin;
     const char *pos[4];
     int npos;
@@ -47,6 +48,7 @@ static void usage(FILE *f)
           "  icegate token activate ID\n"
           "  icegate token delete ID\n"
           "  icegate user add NAME [--role admin|member] (--password-stdin | env ICEGATE_NEW_PASSWORD)\n"
+          "  icegate audit [--target ID|USER] [--actor USER] [--action ACTION] [--since RFC3339] [--json]\n"
           "  icegate version\n"
           "Every command takes --config FILE and --data-dir DIR; settings: DESIGN.md section 2.\n",
           f);
@@ -63,7 +65,9 @@ static int parse_opts(int argc, char **argv, int start, opts_t *o)
         {"--max-rps", offsetof(opts_t, max_rps)}, {"--burst", offsetof(opts_t, burst)},
         {"--expires", offsetof(opts_t, expires)}, {"--owner", offsetof(opts_t, owner)},
         {"--reason", offsetof(opts_t, reason)},   {"--status", offsetof(opts_t, status)},
-        {"--role", offsetof(opts_t, role)},
+        {"--role", offsetof(opts_t, role)},       {"--target", offsetof(opts_t, target)},
+        {"--actor", offsetof(opts_t, actor)},     {"--action", offsetof(opts_t, action)},
+        {"--since", offsetof(opts_t, since)},
     };
     for (int i = start; i < argc; i++) {
         const char *a = argv[i];
@@ -409,6 +413,57 @@ static int cmd_user(const opts_t *o, const ig_config_t *cfg)
     return rc;
 }
 
+/* ------------------------------------------------------------------ audit */
+
+typedef struct {
+    bool json;
+    json_object *arr;
+} audit_ctx_t;
+
+static int audit_row(void *ud, const ig_audit_entry_t *e)
+{
+    audit_ctx_t *c = ud;
+    char at[40];
+    ig_rfc3339_format(e->at_ms, at, sizeof at);
+    if (!c->json) {
+        printf("%-24s %-16s %-22s %-22s %-15s %s\n", at, e->actor, e->action, e->target,
+               e->client_ip[0] ? e->client_ip : "-", e->details ? e->details : "{}");
+        return 0;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_int64(e->id));
+    json_object_object_add(o, "at", json_object_new_string(at));
+    json_object_object_add(o, "actor", json_object_new_string(e->actor));
+    json_object_object_add(o, "actorTokenId", e->actor_token_id[0] ? json_object_new_string(e->actor_token_id) : NULL);
+    json_object_object_add(o, "action", json_object_new_string(e->action));
+    json_object_object_add(o, "target", json_object_new_string(e->target));
+    json_object *d = e->details ? json_tokener_parse(e->details) : NULL;
+    json_object_object_add(o, "details", d ? d : json_object_new_object());
+    json_object_object_add(o, "clientIp", e->client_ip[0] ? json_object_new_string(e->client_ip) : NULL);
+    json_object_array_add(c->arr, o);
+    return 0;
+}
+
+/* The newest 1000 entries matching the filters (the API pages further). */
+static int cmd_audit(const opts_t *o, const ig_config_t *cfg)
+{
+    ig_audit_query_t q = {.target = o->target, .actor = o->actor, .action = o->action, .limit = 1000};
+    if (o->since && ig_rfc3339_parse(o->since, &q.since_ms)) {
+        fprintf(stderr, "icegate: --since: not an RFC 3339 time (e.g. 2026-01-31T00:00:00Z)\n");
+        return 2;
+    }
+    ig_store_t *st = open_store(cfg);
+    if (!st) return 1;
+    audit_ctx_t c = {o->json, o->json ? json_object_new_array() : NULL};
+    if (!o->json) printf("%-24s %-16s %-22s %-22s %-15s %s\n", "AT", "ACTOR", "ACTION", "TARGET", "CLIENT", "DETAILS");
+    ig_error_t err;
+    int rc = st->ops->audit_list(st, &q, audit_row, &c, &err) ? fail_err(&err) : 0;
+    if (rc == 0 && o->json) print_json(c.arr);
+    else json_object_put(c.arr);
+    ig_store_close(st);
+    return rc;
+}
+
 int ig_cli_main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -439,6 +494,7 @@ int ig_cli_main(int argc, char **argv)
     }
     if (strcmp(cmd, "token") == 0) return cmd_token(&o, &cfg);
     if (strcmp(cmd, "user") == 0) return cmd_user(&o, &cfg);
+    if (strcmp(cmd, "audit") == 0) return cmd_audit(&o, &cfg);
     fprintf(stderr, "icegate: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -63,6 +63,17 @@ test('token changes by API and CLI are audited: actor, token, address, old -> ne
   assert.deepEqual(patch.details, { name: { old: 'spark', new: 'spark-2' }, maxRps: { old: 5, new: 10 } });
   assert.deepEqual(entries[5].details, { name: 'spark', owner: 'admin', maxRps: 5, burst: null, expiresAt: null });
   assert.deepEqual(entries[3].details.status, { old: 'active', new: 'suspended' });
+  // The CLI reads the same log from the store.
+  const c1 = cli(dataDir, ['audit', '--target', id, '--action', 'token.suspend', '--json']);
+  assert.equal(c1.code, 0, c1.stderr);
+  assert.deepEqual(c1.json.map((e) => e.actor), ['cli', 'admin']);
+  const c2 = cli(dataDir, ['audit', '--actor', 'cli']);
+  assert.equal(c2.code, 0, c2.stderr);
+  // the CLI's two changes: the suspend above and the create of the admin's own token (harness setup)
+  const lines = c2.stdout.trim().split('\n').slice(1);
+  assert.deepEqual(lines.map((l) => l.split(/ +/)[2]), ['token.suspend', 'token.create']);
+  assert.ok(lines.every((l) => l.split(/ +/)[1] === 'cli'));
+  assert.equal(cli(dataDir, ['audit', '--since', 'soon']).code, 2);
   // No secret anywhere in the log (the created token's value, its random part).
   const all = JSON.stringify(await audit(srv, { token: admin }, '?pageSize=1000'));
   assert.ok(!all.includes(c.json.token) && !all.includes(c.json.token.slice(4, 36)), 'a token secret is in the audit log');
