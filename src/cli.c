@@ -28,7 +28,7 @@ static const ig_principal_t cli_operator = {.ok = true, .role = IG_ROLE_ADMIN, .
 
 typedef struct {
     const char *config, *data_dir, *listen;
-    const char *name, *max_rps, *burst, *expires, *owner, *reason, *status, *role, *password;
+    const char *name, *max_rps, *burst, *expires, *owner, *reason, *status, *role, *password, *grace;
     const char *target, *actor, *action, *since; /* icegate audit */
     bool json, password_stdin;
     const char *pos[4];
@@ -46,6 +46,7 @@ static void usage(FILE *f)
           "  icegate token update ID [--name NAME] [--max-rps R|none] [--burst B|none] [--expires T|D|never]\n"
           "  icegate token suspend ID [--reason TEXT]\n"
           "  icegate token activate ID\n"
+          "  icegate token rotate ID [--grace 1h|SECONDS] [--json]   (default grace 1h; 0 ends the old secret now)\n"
           "  icegate token delete ID\n"
           "  icegate user add NAME [--role admin|member] (--password-stdin | env ICEGATE_NEW_PASSWORD)\n"
           "  icegate audit [--target ID|USER] [--actor USER] [--action ACTION] [--since RFC3339] [--json]\n"
@@ -65,9 +66,9 @@ static int parse_opts(int argc, char **argv, int start, opts_t *o)
         {"--max-rps", offsetof(opts_t, max_rps)}, {"--burst", offsetof(opts_t, burst)},
         {"--expires", offsetof(opts_t, expires)}, {"--owner", offsetof(opts_t, owner)},
         {"--reason", offsetof(opts_t, reason)},   {"--status", offsetof(opts_t, status)},
-        {"--role", offsetof(opts_t, role)},       {"--target", offsetof(opts_t, target)},
-        {"--actor", offsetof(opts_t, actor)},     {"--action", offsetof(opts_t, action)},
-        {"--since", offsetof(opts_t, since)},
+        {"--role", offsetof(opts_t, role)},       {"--grace", offsetof(opts_t, grace)},
+        {"--target", offsetof(opts_t, target)},   {"--actor", offsetof(opts_t, actor)},
+        {"--action", offsetof(opts_t, action)},   {"--since", offsetof(opts_t, since)},
     };
     for (int i = start; i < argc; i++) {
         const char *a = argv[i];
@@ -316,6 +317,33 @@ static int token_list(token_cmd_t *c)
     return 0;
 }
 
+/* A new secret for token id; the old one works for --grace (a duration, or seconds; default an hour). */
+static int token_rotate(token_cmd_t *c, const char *id)
+{
+    int64_t grace_ms = 3600 * 1000LL, secs;
+    if (c->o->grace) {
+        if (ig_parse_i64(c->o->grace, 0, IG_ROTATE_GRACE_MAX_MS / 1000, &secs) == 0) grace_ms = secs * 1000;
+        else if (ig_duration_parse(c->o->grace, &grace_ms) || grace_ms > IG_ROTATE_GRACE_MAX_MS) {
+            fprintf(stderr, "icegate: --grace: use a duration (1h, 30m, 7d; at most 30d) or seconds (0 = at once)\n");
+            return 2;
+        }
+    }
+    ig_error_t err;
+    ig_token_row_t t;
+    char secret[IG_TOKEN_LEN + 1], until[40];
+    if (ig_token_table_rotate(c->ts, &cli_operator, id, grace_ms, secret, &t, &err)) return fail_err(&err);
+    fmt_time(t.prev_valid_until_ms, until, sizeof until);
+    if (c->o->json) {
+        print_json(ig_token_to_json(&t, c->enf, secret, ig_clock_wall_ms()));
+    } else {
+        printf("Rotated access token '%s' (%s).  The new secret:\n\n    %s\n\n"
+               "Copy it now: it is shown only this once.  The previous secret works until %s.\n",
+               t.name, t.id, secret, until);
+    }
+    explicit_bzero(secret, sizeof secret);
+    return 0;
+}
+
 /* show, update, suspend, activate, delete of token id. */
 static int token_one(token_cmd_t *c, const char *sub, const char *id)
 {
@@ -375,6 +403,7 @@ static int cmd_token(const opts_t *o, const ig_config_t *cfg)
     else if (ig_users_bootstrap(st, &err)) rc = fail_err(&err);
     else if (strcmp(sub, "create") == 0) rc = token_create(&c);
     else if (strcmp(sub, "list") == 0) rc = token_list(&c);
+    else if (strcmp(sub, "rotate") == 0) rc = token_rotate(&c, id);
     else rc = token_one(&c, sub, id);
     ig_token_table_free(c.ts);
     ig_store_close(st);

@@ -30,10 +30,31 @@ static const char *find_token(ig_req_t *r, size_t *len)
     return n ? t : NULL;
 }
 
+static const char expiration_header[] = "X-API-Token-Expiration";
+
+/* Expiry in band (DESIGN.md §8): on every response to a token that expires, refusals included.  Once: the
+ * check before a body and the one after it see the same request. */
+static void add_expiration(ig_req_t *r, const char *when)
+{
+    for (int i = 0; i < r->nhdr; i++)
+        if (r->hdr[i].name == expiration_header) return;
+    ig_http_add_header(r, expiration_header, when);
+}
+
 /* The refusal for a token that is found but may not be used now (suspended, expired), or IG_AUTH_OK. */
 static ig_auth_result_t refusal(const ig_token_entry_t *m, int64_t now_ms, ig_req_t *r, ig_res_t *res)
 {
     char msg[640];
+    if (m->alias && now_ms >= m->alias_until_ms) {
+        char when[40];
+        ig_rfc3339_format(m->rotated_at_ms, when, sizeof when);
+        snprintf(msg, sizeof msg,
+                 "access token '%s' was rotated at %s: this is its previous secret, which no longer works; use "
+                 "the new one",
+                 m->name, when);
+        *res = ig_http_unauthorized(r, msg);
+        return IG_AUTH_ROTATED;
+    }
     if (m->suspended) {
         /* Who suspended it tells the client whether its owner can lift it or must ask an admin. */
         snprintf(msg, sizeof msg, "access token '%s' is suspended%s", m->name,
@@ -130,6 +151,7 @@ static ig_auth_result_t check_token(const ig_auth_t *a, ig_req_t *r, bool rate_l
     /* The token is known from here on: its id names the request in the access log even when it is refused
      * (suspended, expired, over its limit), so an operator sees who keeps trying. */
     ig_strlcpy(r->who.token_id, m->id, sizeof r->who.token_id);
+    if (m->expires_text[0]) add_expiration(r, m->expires_text);
     ig_auth_result_t out = refusal(m, now_ms, r, res);
     if (out == IG_AUTH_OK) {
         if (rate_limit && m->limited && !r->resumed) out = take(a, m, r, res);

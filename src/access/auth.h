@@ -31,6 +31,7 @@ typedef enum {
     IG_AUTH_UNKNOWN,
     IG_AUTH_EXPIRED,
     IG_AUTH_SUSPENDED,
+    IG_AUTH_ROTATED, /* the previous secret of a rotated token, after its grace */
     IG_AUTH_LIMITED, /* authenticated, but over the token's Max RPS */
     IG_AUTH_HELD,    /* over it, and held for its slot: the transport runs the request again then */
 } ig_auth_result_t;

@@ -128,6 +128,7 @@ static json_object *token_details(const char *action, const ig_token_row_t *x, c
     diff(d, "maxRps", rate_json(x->max_rps), rate_json(t->max_rps));
     diff(d, "burst", burst_json(x->burst), burst_json(t->burst));
     diff(d, "expiresAt", time_json(x->expires_at_ms), time_json(t->expires_at_ms));
+    diff(d, "prefix", json_object_new_string(x->prefix), json_object_new_string(t->prefix)); /* a rotation */
     diff(d, "status", json_object_new_string(x->suspended ? "suspended" : "active"),
          json_object_new_string(t->suspended ? "suspended" : "active"));
     diff(d, "suspendReason", x->suspend_reason[0] ? json_object_new_string(x->suspend_reason) : NULL,
@@ -142,8 +143,10 @@ void ig_journal_token(ig_jbuild_t *b, const ig_principal_t *who, const char *act
     if (!event_type) return;
     json_object *d = json_object_new_object();
     json_object_object_add(d, "by", json_object_new_string(who ? who->user : "system"));
-    if (after->suspended && after->suspend_reason[0])
+    if (after->suspended && after->suspend_reason[0] && strcmp(action, "token.suspend") == 0)
         json_object_object_add(d, "reason", json_object_new_string(after->suspend_reason));
+    if (strcmp(action, "token.rotate") == 0)
+        json_object_object_add(d, "previousTokenValidUntil", time_json(after->prev_valid_until_ms));
     ig_journal_event(b, event_type, after, d, now_ms);
 }
 

@@ -31,7 +31,7 @@ const ig_journal_t *ig_journal_get(ig_jbuild_t *b);
 void ig_journal_free(ig_jbuild_t *b);
 
 /* A token change by who: action "token.create" (before NULL), "token.update", "token.suspend",
- * "token.activate", "token.delete"; event_type (NULL: none) also builds that event about `after`. */
+ * "token.activate", "token.rotate", "token.delete"; event_type (NULL: none) also builds that event about `after`. */
 void ig_journal_token(ig_jbuild_t *b, const ig_principal_t *who, const char *action, const ig_token_row_t *before,
                       const ig_token_row_t *after, const char *event_type, int64_t now_ms);
 /* A user change: action "user.create" or "user.password"; details is taken (may be NULL). */

@@ -99,6 +99,8 @@ struct ig_token_table {
     size_t used;  /* live + tombstones */
     size_t count; /* records in the table (tombstones included) */
     size_t dead;  /* of which tombstones */
+    size_t aliases; /* of which previous secrets of rotated tokens */
+    bool loading;   /* ig_token_table_load is running */
     int64_t seq;  /* highest store seq applied */
     retired_t *retired;
     ig_token_runtime_t *free_states; /* unused states of the slabs, chained via ->stats; a state lives as long as
@@ -235,8 +237,8 @@ static void rebuild(ig_token_table_t *ts, size_t want_live)
     retire(ts, old);
 }
 
-/* Inserts or replaces m (by hash).  Takes ownership of m.  Caller holds wmu. */
-static void put(ig_token_table_t *ts, ig_token_entry_t *m)
+/* Inserts or replaces m (by hash).  Takes ownership of m.  Caller holds wmu.  Returns whether m is new. */
+static bool put(ig_token_table_t *ts, ig_token_entry_t *m)
 {
     table_t *t = atomic_load(&ts->table);
     size_t mask = t->cap - 1, tomb = SIZE_MAX;
@@ -259,10 +261,11 @@ static void put(ig_token_table_t *ts, ig_token_entry_t *m)
         if (memcmp(cur->hash, m->hash, 32) == 0) {
             atomic_store_explicit(&t->slots[i], m, memory_order_release);
             retire(ts, cur); /* the state is shared with m and stays */
-            return;
+            return false;
         }
     }
     if (ts->used * 10 > t->cap * 7) rebuild(ts, ts->count + 1);
+    return true;
 }
 
 int ig_token_effective_burst(const ig_token_row_t *t)
@@ -308,6 +311,8 @@ static ig_token_entry_t *make_mem(ig_token_table_t *ts, const ig_token_row_t *re
     m->suspended_by = (uint8_t)rec->suspended_by_role;
     m->max_rps_set_by = (uint8_t)rec->max_rps_set_by;
     m->expires_at_ms = rec->expires_at_ms;
+    if (rec->expires_at_ms) ig_rfc3339_format(rec->expires_at_ms, m->expires_text, sizeof m->expires_text);
+    m->rotated_at_ms = rec->rotated_at_ms;
     m->seq = rec->seq;
     m->limited = ts->rl_enabled && rec->max_rps > 0 &&
                  ig_gcra_params_init(&m->params, rec->max_rps, ig_token_effective_burst(rec)) == 0;
@@ -317,15 +322,73 @@ static ig_token_entry_t *make_mem(ig_token_table_t *ts, const ig_token_row_t *re
     return m;
 }
 
+/* The current (not alias) version of token id, or NULL: a walk of the table, only when a rotation made the
+ * hash we know it by unknown (another process rotated it).  Caller holds wmu. */
+static const ig_token_entry_t *find_by_id(ig_token_table_t *ts, const char *id)
+{
+    table_t *t = atomic_load(&ts->table);
+    for (size_t i = 0; i < t->cap; i++) {
+        ig_token_entry_t *m = atomic_load(&t->slots[i]);
+        if (m && m != TOMB && !m->alias && strcmp(m->id, id) == 0) return m;
+    }
+    return NULL;
+}
+
+/* Puts a previous secret of rec's token (a copy of its current version under hash, working until until_ms;
+ * a secret two rotations old gets until 0: refused at once).  Caller holds wmu. */
+static void put_alias(ig_token_table_t *ts, const ig_token_row_t *rec, const uint8_t hash[32], int64_t until_ms,
+                      ig_token_runtime_t *state)
+{
+    ig_token_entry_t *a = make_mem(ts, rec, state);
+    memcpy(a->hash, hash, 32);
+    a->alias = true;
+    a->alias_until_ms = until_ms;
+    a->deleted = rec->deleted;
+    const ig_token_entry_t *was = ig_token_table_find(ts, hash); /* the token's old current version, often */
+    bool counted = was && was->alias;
+    put(ts, a);
+    if (!counted) ts->aliases++;
+}
+
+/* After a rotation, the secrets the token had before (cur's, the version we knew) that rec no longer names
+ * work no more: each is kept as an alias refused at once, so it gets "rotated", not "unknown". */
+static void retire_secrets(ig_token_table_t *ts, const ig_token_row_t *rec, const ig_token_entry_t *cur,
+                           const uint8_t cur_prev[32], bool cur_has_prev)
+{
+    const uint8_t *old[2] = {cur->hash, cur_has_prev ? cur_prev : NULL};
+    ig_token_runtime_t *state = cur->state;
+    for (int i = 0; i < 2; i++)
+        if (old[i] && memcmp(old[i], rec->hash, 32) != 0 && !(rec->has_prev && memcmp(old[i], rec->prev_hash, 32) == 0))
+            put_alias(ts, rec, old[i], 0, state);
+}
+
 /* Applies a store record (insert, update or tombstone) to the table, unless it is older than what we have.
  * Only sync() advances ts->seq: our own writes are applied here at once, but a concurrent write by another
- * process may have a lower seq that sync() has yet to read. */
+ * process may have a lower seq that sync() has yet to read.  A rotated token is found by id when its new
+ * hash is new to us; its previous secret is an alias entry sharing its state (limit cell, usage). */
 static void apply(ig_token_table_t *ts, const ig_token_row_t *rec)
 {
     if (!ts->serving) return;
     pthread_mutex_lock(&ts->wmu);
     const ig_token_entry_t *cur = ig_token_table_find(ts, rec->hash);
+    bool rotated = false;
+    /* (not while loading: every row is new then, and a walk per rotated token would make the load quadratic) */
+    if (!cur && rec->rotated_at_ms && !ts->loading && (cur = find_by_id(ts, rec->id))) rotated = true;
     if (!cur || cur->seq < rec->seq) {
+        uint8_t cur_prev[32];
+        bool cur_has_prev = false;
+        if (rotated) { /* the secrets cur knew: its own hash, and the alias it may have had */
+            const ig_token_entry_t *p = NULL;
+            table_t *t = atomic_load(&ts->table);
+            for (size_t i = 0; !p && i < t->cap; i++) {
+                ig_token_entry_t *m = atomic_load(&t->slots[i]);
+                if (m && m != TOMB && m->alias && m->state == cur->state && m->alias_until_ms) p = m;
+            }
+            if (p) {
+                memcpy(cur_prev, p->hash, 32);
+                cur_has_prev = true;
+            }
+        }
         if (cur && cur->deleted) {
             /* deleted is final: nothing brings a token back */
         } else if (rec->deleted) {
@@ -336,6 +399,7 @@ static void apply(ig_token_table_t *ts, const ig_token_row_t *rec)
             m->limited = false;
             ts->dead++;
             put(ts, m);
+            if (rec->has_prev) put_alias(ts, rec, rec->prev_hash, 0, m->state);
         } else {
             ig_token_entry_t *m = make_mem(ts, rec, cur ? cur->state : NULL);
             if (cur && m->limited &&
@@ -343,7 +407,12 @@ static void apply(ig_token_table_t *ts, const ig_token_row_t *rec)
                  cur->params.tolerance_ns != m->params.tolerance_ns))
                 ig_gcra_rescale(&m->state->cell, cur->limited ? &cur->params : NULL, &m->params,
                                      ig_clock_mono_ns());
+            if (rotated) retire_secrets(ts, rec, cur, cur_prev, cur_has_prev); /* cur stays readable: retired */
+            ig_token_runtime_t *state = m->state;
             put(ts, m);
+            /* A grace of 0 ends the old secret exactly now, whatever the coarse clock of the request path says. */
+            int64_t until = rec->prev_valid_until_ms > rec->rotated_at_ms ? rec->prev_valid_until_ms : 0;
+            if (rec->has_prev) put_alias(ts, rec, rec->prev_hash, until, state);
         }
     }
     pthread_mutex_unlock(&ts->wmu);
@@ -370,7 +439,7 @@ void ig_token_table_free(ig_token_table_t *ts)
     for (size_t i = 0; i < t->cap; i++) {
         ig_token_entry_t *m = atomic_load(&t->slots[i]);
         if (m && m != TOMB) {
-            free(atomic_load(&m->state->stats));
+            if (!m->alias) free(atomic_load(&m->state->stats)); /* an alias shares its token's */
             free(m);
         }
     }
@@ -400,7 +469,7 @@ bool ig_token_table_ratelimiter_enabled(const ig_token_table_t *ts)
 size_t ig_token_table_count(ig_token_table_t *ts)
 {
     pthread_mutex_lock(&ts->wmu);
-    size_t n = ts->count - ts->dead;
+    size_t n = ts->count - ts->dead - ts->aliases;
     pthread_mutex_unlock(&ts->wmu);
     return n;
 }
@@ -411,7 +480,7 @@ void ig_token_table_walk(ig_token_table_t *ts, int (*cb)(void *ud, const ig_toke
     table_t *t = atomic_load(&ts->table);
     for (size_t i = 0; i < t->cap; i++) {
         ig_token_entry_t *m = atomic_load(&t->slots[i]);
-        if (m && m != TOMB && !m->deleted && cb(ud, m)) break;
+        if (m && m != TOMB && !m->deleted && !m->alias && cb(ud, m)) break;
     }
     ig_token_table_read_end();
 }
@@ -458,7 +527,9 @@ int ig_token_table_load(ig_token_table_t *ts, ig_error_t *err)
 {
     int64_t max = 0;
     /* Changes since 0 = every row, tombstones included (they are skipped by apply). */
+    ts->loading = true;
     int rc = ts->store->ops->token_changes(ts->store, 0, load_cb, ts, &max, err);
+    ts->loading = false;
     ig_token_table_reclaim(ts);
     return rc;
 }
@@ -831,6 +902,8 @@ json_object *ig_token_to_json(const ig_token_row_t *t, bool enforced, const char
     const char *set_by = t->max_rps > 0 ? ig_set_by_name(t->max_rps_set_by) : NULL;
     json_object_object_add(o, "maxRpsSetBy", set_by ? json_object_new_string(set_by) : NULL);
     json_object_object_add(o, "rateLimitEnforced", json_object_new_boolean(enforced && t->max_rps > 0));
+    json_object_object_add(o, "rotatedAt", time_or_null(t->rotated_at_ms));
+    json_object_object_add(o, "previousTokenValidUntil", t->has_prev ? time_or_null(t->prev_valid_until_ms) : NULL);
     if (secret) json_object_object_add(o, "token", json_object_new_string(secret));
     return o;
 }
@@ -1035,6 +1108,42 @@ int ig_token_table_delete(ig_token_table_t *ts, const ig_principal_t *who, const
     t.deleted = true;
     apply(ts, &t);
     return 0;
+}
+
+typedef struct {
+    int64_t grace_ms;
+    char *secret;
+} rotate_arg_t;
+
+static int change_rotate(ig_token_row_t *t, const ig_principal_t *who, const void *arg, ig_error_t *err)
+{
+    (void)who;
+    (void)err;
+    const rotate_arg_t *r = arg;
+    int64_t now = ig_clock_wall_ms();
+    /* The secret being replaced is the one that keeps working; one from an earlier rotation still in its
+     * grace is dropped here, so it ends at once. */
+    memcpy(t->prev_hash, t->hash, 32);
+    t->has_prev = true;
+    t->prev_valid_until_ms = now + r->grace_ms;
+    t->rotated_at_ms = now;
+    ig_token_generate(r->secret);
+    ig_token_hash(r->secret, IG_TOKEN_LEN, t->hash);
+    ig_token_display_prefix(r->secret, t->prefix);
+    return 0;
+}
+
+int ig_token_table_rotate(ig_token_table_t *ts, const ig_principal_t *who, const char *id, int64_t grace_ms,
+                          char secret[IG_TOKEN_LEN + 1], ig_token_row_t *out, ig_error_t *err)
+{
+    if (grace_ms < 0 || grace_ms > IG_ROTATE_GRACE_MAX_MS)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "gracePeriod: must be from 0 to %lld seconds",
+                            IG_ROTATE_GRACE_MAX_MS / 1000);
+    rotate_arg_t arg = {grace_ms, secret};
+    static const change_t c = {change_rotate, "token.rotate", "token.rotated"};
+    if (modify(ts, who, id, out, err, &c, &arg) == 0) return 0;
+    memset(secret, 0, IG_TOKEN_LEN + 1);
+    return -1;
 }
 
 int ig_token_table_get(ig_token_table_t *ts, const char *id, ig_token_row_t *out, ig_error_t *err)

@@ -63,6 +63,12 @@ typedef struct {
     bool deleted; /* a tombstone: remembers the deletion's seq so a stale copy never brings the token back */
     uint8_t suspended_by;   /* ig_set_by_t: who suspended it, so the 401 can say whether its owner may lift it */
     uint8_t max_rps_set_by; /* ig_set_by_t: who set the limit */
+    /* A previous secret of a rotated token (same state, id and fields as the current version): it works until
+     * alias_until_ms, then gets 401 "rotated".  Not a token of its own (not counted, not listed). */
+    bool alias;
+    int64_t alias_until_ms;
+    int64_t rotated_at_ms;
+    char expires_text[32]; /* expires_at_ms as RFC 3339, the X-API-Token-Expiration header ("" = never) */
     const char *id;    /* lives with the state (one copy per token, not per version) */
     const char *owner; /* points into name[] */
     char name[];       /* "name\0owner\0" */
@@ -135,6 +141,12 @@ int ig_token_table_suspend(ig_token_table_t *ts, const ig_principal_t *who, cons
 int ig_token_table_activate(ig_token_table_t *ts, const ig_principal_t *who, const char *id, ig_token_row_t *out,
                            ig_error_t *err);
 int ig_token_table_delete(ig_token_table_t *ts, const ig_principal_t *who, const char *id, ig_error_t *err);
+/* Gives token id a new secret (into secret, its only copy); the old one keeps working for grace_ms (0: not at
+ * all), then gets 401 "rotated".  Same id, settings, limit cell and usage.  A rotation during an earlier one's
+ * grace ends that earlier secret at once.  400 for a grace outside 0..IG_ROTATE_GRACE_MAX_MS. */
+#define IG_ROTATE_GRACE_MAX_MS (30LL * 24 * 3600 * 1000)
+int ig_token_table_rotate(ig_token_table_t *ts, const ig_principal_t *who, const char *id, int64_t grace_ms,
+                          char secret[IG_TOKEN_LEN + 1], ig_token_row_t *out, ig_error_t *err);
 /* Reads a token, with last-use fresh from memory when live.  404 NoSuchAccessTokenException if absent. */
 /* The 404 NoSuchAccessTokenException for id (also what members get for someone else's token); returns -1. */
 int ig_token_table_not_found(ig_error_t *err, const char *id);

@@ -9,7 +9,11 @@
  *   POST   /api/v1/access-tokens/{id}/activate
  *   (a member may not activate a token an admin suspended, nor change or remove a Max RPS an admin set: 403,
  *    decided in token_table.c on the row it writes)
+ *   POST   /api/v1/access-tokens/{id}/rotate         {"gracePeriod": seconds} optional (default 3600): a new
+ *                                                    secret, shown once; the old one works until
+ *                                                    previousTokenValidUntil, then 401 "rotated"
  *   GET    /api/v1/access-tokens/{id}/stats[?seconds=N]   per-second requests and 429s (console chart)
+ *   GET    /api/v1/whoami                            the calling token's own record (no secret)
  *   POST   /api/v1/users                             admin: {"name","password","role"}
  *   GET    /api/v1/audit?target=&actor=&action=&since=&pageToken=&pageSize=   the audit log (audit_api.c)
  *   GET    /api/v1/settings                          {"rateLimiterEnabled": bool, "version": "...",
@@ -155,6 +159,64 @@ static int activate_body(ig_req_t *r, ig_error_t *err)
     return empty ? 0 : ig_error_set(err, IG_E_BAD_REQUEST, "activate takes no fields");
 }
 
+#define DEFAULT_GRACE_S 3600
+
+/* The optional {"gracePeriod": seconds} of a rotation: 0 with *grace_ms, or -1 with err. */
+static int rotate_body(ig_req_t *r, int64_t *grace_ms, ig_error_t *err)
+{
+    *grace_ms = DEFAULT_GRACE_S * 1000LL;
+    if (r->body_len == 0) return 0;
+    json_object *body = ig_http_body_json(r, err);
+    if (!body) return -1;
+    int rc = 0;
+    if (!json_object_is_type(body, json_type_object)) {
+        rc = ig_error_set(err, IG_E_BAD_REQUEST, "request body must be a JSON object");
+    } else {
+        json_object_object_foreach(body, key, val)
+        {
+            if (strcmp(key, "gracePeriod") != 0) {
+                rc = ig_error_set(err, IG_E_BAD_REQUEST, "unknown field '%.64s'", key);
+                break;
+            }
+            int64_t max_s = IG_ROTATE_GRACE_MAX_MS / 1000;
+            if (!json_object_is_type(val, json_type_int) || json_object_get_int64(val) < 0 ||
+                json_object_get_int64(val) > max_s) {
+                rc = ig_error_set(err, IG_E_BAD_REQUEST, "gracePeriod: must be an integer number of seconds from 0 "
+                                                         "to %lld", (long long)max_s);
+                break;
+            }
+            *grace_ms = json_object_get_int64(val) * 1000;
+        }
+    }
+    json_object_put(body);
+    return rc;
+}
+
+static ig_res_t rotate_token(ig_admin_t *a, ig_req_t *r, const char *id)
+{
+    if (r->method != IG_POST) return ig_http_not_allowed(r, "POST");
+    ig_error_t err;
+    int64_t grace_ms;
+    ig_token_row_t t;
+    char secret[IG_TOKEN_LEN + 1];
+    if (rotate_body(r, &grace_ms, &err) || ig_token_table_rotate(a->tokens, &r->who, id, grace_ms, secret, &t, &err))
+        return ig_http_error_from(r, &err);
+    ig_res_t res = send_token(a, r, 200, &t, secret);
+    explicit_bzero(secret, sizeof secret);
+    return res;
+}
+
+static ig_res_t whoami(ig_admin_t *a, ig_req_t *r)
+{
+    if (r->method != IG_GET && r->method != IG_HEAD) return ig_http_not_allowed(r, "GET");
+    if (r->who.via_session || !r->who.token_id[0])
+        return ig_http_error(r, IG_E_BAD_REQUEST, "whoami describes an access token: send one in X-API-Token");
+    ig_token_row_t t;
+    ig_error_t err;
+    if (ig_token_table_get(a->tokens, r->who.token_id, &t, &err)) return ig_http_error_from(r, &err);
+    return send_token(a, r, 200, &t, NULL);
+}
+
 static ig_res_t one_token(ig_admin_t *a, ig_req_t *r, const char *id, const char *action)
 {
     ig_token_row_t t;
@@ -191,6 +253,7 @@ static ig_res_t one_token(ig_admin_t *a, ig_req_t *r, const char *id, const char
         ig_http_add_header(r, "Cache-Control", "no-store");
         return ig_http_json(r, 200, o);
     }
+    if (strcmp(action, "rotate") == 0) return rotate_token(a, r, id);
     bool suspend = strcmp(action, "suspend") == 0;
     if (!suspend && strcmp(action, "activate") != 0) return ig_http_no_route(r);
     if (r->method != IG_POST) return ig_http_not_allowed(r, "POST");
@@ -306,6 +369,7 @@ static const char *token_template(const char *action)
     if (strcmp(action, "stats") == 0) return "/api/v1/access-tokens/{id}/stats";
     if (strcmp(action, "suspend") == 0) return "/api/v1/access-tokens/{id}/suspend";
     if (strcmp(action, "activate") == 0) return "/api/v1/access-tokens/{id}/activate";
+    if (strcmp(action, "rotate") == 0) return "/api/v1/access-tokens/{id}/rotate";
     return NULL;
 }
 
@@ -331,6 +395,10 @@ static ig_res_t route(ig_admin_t *a, ig_req_t *r)
         return ig_http_json(r, 200, o);
     }
     if (strcmp(path, "/api/v1/audit") == 0) return ig_audit_api_handle(a, r);
+    if (strcmp(path, "/api/v1/whoami") == 0) {
+        r->route = "/api/v1/whoami";
+        return whoami(a, r);
+    }
     if (strcmp(path, "/api/v1/users") == 0) {
         r->route = "/api/v1/users";
         if (r->method != IG_POST) return ig_http_not_allowed(r, "POST");

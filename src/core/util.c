@@ -4,7 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,11 +117,21 @@ int ig_duration_parse(const char *s, int64_t *ms)
     return 0;
 }
 
+/* The kernel's CSPRNG through getrandom(2), not OpenSSL's RAND_bytes: that one brings up OpenSSL's providers
+ * and DRBGs at the first call, ~2 MB of pages resident for the process's life (idle RSS 11.9 -> 9.x MB), for
+ * bytes the kernel hands out directly (and with no user-space state to go wrong across fork). */
 void ig_random_bytes(void *buf, size_t n)
 {
-    if (RAND_bytes(buf, (int)n) != 1) {
-        ig_error("fatal: the system random generator failed");
-        abort();
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t k = getrandom(p, n, 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            ig_error("fatal: the system random generator failed: %s", k < 0 ? strerror(errno) : "no bytes");
+            abort();
+        }
+        p += k;
+        n -= (size_t)k;
     }
 }
 

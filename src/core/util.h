@@ -16,7 +16,7 @@ int ig_rfc3339_parse(const char *s, int64_t *ms);
 /* Parses a duration "30d", "12h", "15m", "45s", "2w" into milliseconds (> 0).  Returns 0 or -1. */
 int ig_duration_parse(const char *s, int64_t *ms);
 
-/* Fills buf with n bytes from the OS CSPRNG (OpenSSL RAND_bytes).  Aborts if it cannot: running on without
+/* Fills buf with n bytes from the OS CSPRNG (getrandom(2)).  Aborts if it cannot: running on without
  * randomness would mint guessable tokens. */
 void ig_random_bytes(void *buf, size_t n);
 /* n uniformly random base62 characters (rejection sampling, no modulo bias); out gets a NUL at out[n]. */

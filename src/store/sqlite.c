@@ -73,8 +73,10 @@ static const char *const migrations[] = {
     "ALTER TABLE tokens ADD COLUMN suspended_by_role TEXT;"
     "ALTER TABLE tokens ADD COLUMN suspended_by TEXT;"
     "ALTER TABLE tokens ADD COLUMN max_rps_set_by TEXT;",
-    /* 6: reserved for the token rotation columns (issue 16, items 1-2) */
-    "SELECT 1;",
+    /* 6: rotation with a grace period: the secret a rotation replaced and until when it still works */
+    "ALTER TABLE tokens ADD COLUMN prev_hash BLOB;"
+    "ALTER TABLE tokens ADD COLUMN prev_valid_until INTEGER;"
+    "ALTER TABLE tokens ADD COLUMN rotated_at INTEGER;",
     /* 7: the audit log, the event outbox and the expiry notices (sqlite_journal.h) */
     IG_SQJ_MIGRATION,
 };
@@ -234,11 +236,12 @@ fail:
 #define TOKEN_COLS                                                                                            \
     "id, hash, prefix, name, owner, suspended, max_rps, burst, expires_at, created_at, updated_at,"             \
     " suspended_at, suspend_reason, last_used_at, last_used_ip, seq, deleted, suspended_by_role,"              \
-    " suspended_by, max_rps_set_by"
+    " suspended_by, max_rps_set_by, prev_hash, prev_valid_until, rotated_at"
 
-/* The fields a token update may change, bound as parameters i..i+10: name, suspended, max_rps, burst,
- * expires_at, updated_at, suspended_at, suspend_reason, suspended_by_role, suspended_by, max_rps_set_by
- * (0, "" and unknown are NULL). */
+/* The fields a token update may change, bound as parameters i..i+15: name, suspended, max_rps, burst,
+ * expires_at, updated_at, suspended_at, suspend_reason, suspended_by_role, suspended_by, max_rps_set_by,
+ * hash, prefix, prev_hash, prev_valid_until, rotated_at (0, "" and unknown are NULL). */
+#define TOKEN_MUTABLE 16
 static void bind_mutable(sqlite3_stmt *st, int i, const ig_token_row_t *t)
 {
     bind_text(st, i, t->name);
@@ -254,6 +257,12 @@ static void bind_mutable(sqlite3_stmt *st, int i, const ig_token_row_t *t)
     bind_text(st, i + 8, ig_set_by_name(t->suspended_by_role));
     bind_text(st, i + 9, t->suspended_by[0] ? t->suspended_by : NULL);
     bind_text(st, i + 10, ig_set_by_name(t->max_rps_set_by));
+    sqlite3_bind_blob(st, i + 11, t->hash, 32, SQLITE_TRANSIENT);
+    bind_text(st, i + 12, t->prefix);
+    if (t->has_prev) sqlite3_bind_blob(st, i + 13, t->prev_hash, 32, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, i + 13);
+    bind_ms(st, i + 14, t->has_prev ? t->prev_valid_until_ms : 0);
+    bind_ms(st, i + 15, t->rotated_at_ms);
 }
 
 static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
@@ -281,6 +290,12 @@ static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
     t->suspended_by_role = ig_set_by_parse((const char *)sqlite3_column_text(st, 17));
     col_text(st, 18, t->suspended_by, sizeof t->suspended_by);
     t->max_rps_set_by = ig_set_by_parse((const char *)sqlite3_column_text(st, 19));
+    const void *ph = sqlite3_column_blob(st, 20);
+    t->has_prev = ph && sqlite3_column_bytes(st, 20) == 32;
+    if (t->has_prev) memcpy(t->prev_hash, ph, 32);
+    else memset(t->prev_hash, 0, sizeof t->prev_hash);
+    t->prev_valid_until_ms = sqlite3_column_int64(st, 21);
+    t->rotated_at_ms = sqlite3_column_int64(st, 22);
 }
 
 /* Bumps the store-wide change sequence inside the caller's transaction. */
@@ -310,20 +325,19 @@ static int sq_token_insert(ig_store_t *base, ig_token_row_t *t, const ig_journal
     /* The mutable fields first, in bind_mutable's order, so insert and update bind them with one function. */
     st = prep(db,
               "INSERT INTO tokens(name, suspended, max_rps, burst, expires_at, updated_at, suspended_at,"
-              " suspend_reason, suspended_by_role, suspended_by, max_rps_set_by, id, hash, prefix, owner,"
-              " created_at, last_used_at, last_used_ip, seq, deleted)"
-              " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+              " suspend_reason, suspended_by_role, suspended_by, max_rps_set_by, hash, prefix, prev_hash,"
+              " prev_valid_until, rotated_at, id, owner, created_at, last_used_at, last_used_ip, seq, deleted)"
+              " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
               err);
     if (!st) goto out;
     bind_mutable(st, 1, t);
-    bind_text(st, 12, t->id);
-    sqlite3_bind_blob(st, 13, t->hash, 32, SQLITE_TRANSIENT);
-    bind_text(st, 14, t->prefix);
-    bind_text(st, 15, t->owner);
-    sqlite3_bind_int64(st, 16, t->created_at_ms);
-    bind_ms(st, 17, t->last_used_at_ms);
-    bind_text(st, 18, t->last_used_ip[0] ? t->last_used_ip : NULL);
-    sqlite3_bind_int64(st, 19, t->seq);
+    int i = 1 + TOKEN_MUTABLE;
+    bind_text(st, i, t->id);
+    bind_text(st, i + 1, t->owner);
+    sqlite3_bind_int64(st, i + 2, t->created_at_ms);
+    bind_ms(st, i + 3, t->last_used_at_ms);
+    bind_text(st, i + 4, t->last_used_ip[0] ? t->last_used_ip : NULL);
+    sqlite3_bind_int64(st, i + 5, t->seq);
     int r = sqlite3_step(st);
     if (r == SQLITE_CONSTRAINT) {
         dup_name(err, t);
@@ -350,13 +364,14 @@ static int sq_token_update(ig_store_t *base, ig_token_row_t *t, const ig_journal
     st = prep(db,
               "UPDATE tokens SET name=?, suspended=?, max_rps=?, burst=?, expires_at=?, updated_at=?,"
               " suspended_at=?, suspend_reason=?, suspended_by_role=?, suspended_by=?, max_rps_set_by=?,"
+              " hash=?, prefix=?, prev_hash=?, prev_valid_until=?, rotated_at=?,"
               " seq=? WHERE id=? AND deleted=0 AND seq=?",
               err);
     if (!st) goto out;
     bind_mutable(st, 1, t);
-    sqlite3_bind_int64(st, 12, t->seq);
-    bind_text(st, 13, t->id);
-    sqlite3_bind_int64(st, 14, read_seq);
+    sqlite3_bind_int64(st, 1 + TOKEN_MUTABLE, t->seq);
+    bind_text(st, 2 + TOKEN_MUTABLE, t->id);
+    sqlite3_bind_int64(st, 3 + TOKEN_MUTABLE, read_seq);
     int r = sqlite3_step(st);
     if (r == SQLITE_CONSTRAINT) {
         dup_name(err, t);

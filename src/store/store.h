@@ -45,6 +45,11 @@ typedef struct {
     ig_set_by_t suspended_by_role;   /* who suspended it (when suspended) */
     char suspended_by[IG_USER_MAX + 1]; /* their user name ("cli" for the command line) */
     ig_set_by_t max_rps_set_by;     /* who set max_rps and burst (when max_rps > 0) */
+    /* Rotation (DESIGN.md §8): hash and prefix are the current secret's; prev_hash the one it replaced, which
+     * works until prev_valid_until_ms (0 when the token was never rotated). */
+    bool has_prev;
+    uint8_t prev_hash[32];
+    int64_t prev_valid_until_ms, rotated_at_ms;
     int64_t seq;  /* store-wide change sequence of the last write to this row */
     bool deleted; /* only ever seen through token_changes */
 } ig_token_row_t;
@@ -167,7 +172,8 @@ typedef struct {
      * active token with that name. */
     int (*token_insert)(ig_store_t *st, ig_token_row_t *t, const ig_journal_t *j, ig_error_t *err);
     /* Replaces the mutable fields of the live token t->id (name, suspended, max_rps, burst, expires_at,
-     * suspended_at, suspend_reason, suspended_by_role, suspended_by, max_rps_set_by, updated_at) if the row is still at t->seq, the version the caller read
+     * suspended_at, suspend_reason, suspended_by_role, suspended_by, max_rps_set_by, updated_at, and for a
+     * rotation hash, prefix, prev_hash, prev_valid_until, rotated_at) if the row is still at t->seq, the version the caller read
      * (compare-and-set, so a concurrent suspend is never overwritten); sets t->seq.  NOTFOUND if absent or
      * deleted; STALE if another write came first (read again and retry); 409 on a duplicate name.
      * Every write op's journal j (NULL: none) is written in the same transaction, only when the write is. */

@@ -242,6 +242,36 @@ test('edit Max RPS: the dialog saves, the row and the API show the new value', a
   assert.equal(t.burst, 3);
 });
 
+test('rotate asks for a grace period, shows the new secret once; the old one is refused with "rotated"', async () => {
+  const { id, token: old } = created['spark-etl'];
+  const r = rowById(page, id);
+  await r.getByRole('button', { name: 'Rotate spark-etl' }).click();
+  const dlg = page.locator('#dlg-rotate');
+  await dlg.waitFor({ state: 'visible' });
+  assert.match(await dlg.textContent(), /Give spark-etl/);
+  assert.equal(await dlg.getByLabel('Keep the current secret working for').inputValue(), '3600', 'an hour by default');
+  await dlg.getByLabel('Keep the current secret working for').selectOption('0');
+  await dlg.getByRole('button', { name: 'Rotate' }).click();
+  const shown = page.locator('#dlg-created');
+  await shown.waitFor({ state: 'visible' });
+  assert.equal(await shown.locator('#dlg-created-title').textContent(), 'Token rotated');
+  assert.match(await shown.textContent(), /previous secret no longer works/);
+  const fresh = await readGenerated(page);
+  assert.match(fresh, /^igt_[0-9A-Za-z]{38}$/);
+  assert.notEqual(fresh, old);
+  await shown.getByRole('button', { name: 'Done' }).click();
+  await shown.waitFor({ state: 'hidden' });
+  assert.equal(await page.locator('#created-value').inputValue(), '', 'the secret is gone from the page');
+  assert.match(await r.locator('.cell-name').textContent(), new RegExp(fresh.slice(0, 8)), 'the row shows the new prefix');
+  const refused = await srv.req('GET', '/v1/config', { token: old });
+  assert.equal(refused.status, 401, refused.text);
+  assert.match(refused.json.error.message, /rotated/);
+  assert.equal((await srv.req('GET', '/v1/config', { token: fresh })).status, 200);
+  const t = (await apiToken(id)).json;
+  assert.equal(t.maxRps, 2.5, 'settings carry over (set by the Max RPS test)');
+  created['spark-etl'].token = fresh;
+});
+
 test('validation: empty name, duplicate name (409) and bad Max RPS are shown next to their field', async () => {
   await page.getByRole('button', { name: 'Generate new token' }).click();
   const dlg = page.locator('#dlg-create');

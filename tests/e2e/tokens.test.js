@@ -10,7 +10,8 @@ import {
 
 const T = '/api/v1/access-tokens';
 const RECORD_KEYS = ['burst', 'createdAt', 'expiresAt', 'id', 'lastUsedAt', 'lastUsedIp', 'maxRps', 'maxRpsSetBy', 'name',
-  'owner', 'prefix', 'rateLimitEnforced', 'status', 'suspendReason', 'suspendedAt', 'suspendedBy', 'updatedAt'];
+  'owner', 'prefix', 'previousTokenValidUntil', 'rateLimitEnforced', 'rotatedAt', 'status', 'suspendReason', 'suspendedAt',
+  'suspendedBy', 'updatedAt'];
 
 test('admin API: create, list with filters, get, patch, suspend, activate, delete', async () => {
   const { srv, admin, adminRec } = await startWithAdmin();

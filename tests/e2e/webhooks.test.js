@@ -193,3 +193,24 @@ test('token.rate_limited: raised off the request path, at most once a minute per
   await srv.stop();
   await rcv.close();
 });
+
+test('token.rotated: the event and its audit entry (the prefix old -> new, never a secret)', async () => {
+  const rcv = await new Receiver().listen();
+  const { srv, admin } = await setup(rcv);
+  const t = (await srv.req('POST', T, { token: admin, body: { name: 'rot' } })).json;
+  const r = await srv.req('POST', `${T}/${t.id}/rotate`, { token: admin, body: { gracePeriod: 60 } });
+  assert.equal(r.status, 200, r.text);
+  await pollUntil('token.rotated', () => rcv.events('token.rotated', t.id).length === 1, 10000);
+  const e = rcv.events('token.rotated', t.id)[0];
+  assert.ok(e.valid);
+  assert.equal(e.event.details.by, 'admin');
+  assert.equal(e.event.details.previousTokenValidUntil, r.json.previousTokenValidUntil);
+  const a = await srv.req('GET', `/api/v1/audit?target=${t.id}&action=token.rotate`, { token: admin });
+  assert.equal(a.json.entries.length, 1);
+  assert.deepEqual(a.json.entries[0].details.prefix, { old: t.prefix, new: r.json.prefix });
+  for (const s of [t.token, r.json.token]) {
+    assert.ok(!a.text.includes(s.slice(4, 36)) && !e.body.includes(s.slice(4, 36)), 'a secret in the audit log or an event');
+  }
+  await srv.stop();
+  await rcv.close();
+});

@@ -1169,7 +1169,7 @@ static void test_sqlite_migrations_run_once(void **state)
     ig_store_close(f->st);
     f->st = NULL;
     /* 1: tokens and catalog, 2: idempotency keys, 3: their totals, 4: locations, 5: who suspended / set a Max
-     * RPS, 6: reserved (token rotation), 7: audit log, event outbox, expiry notices */
+     * RPS, 6: rotation, 7: audit log, event outbox, expiry notices */
     assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 7);
     for (int i = 0; i < 2; i++) { /* reopening twice migrates nothing */
         f->st = ig_store_sqlite_open(f->where, &err);
@@ -1197,6 +1197,9 @@ static void test_sqlite_locations_backfilled(void **state)
     f->st = NULL;
     /* Back to schema 3 as an older binary left it. */
     exec_sql(f->where, "DROP TABLE object_bases;" JOURNAL_DROP
+                       "ALTER TABLE tokens DROP COLUMN prev_hash;"
+                       "ALTER TABLE tokens DROP COLUMN prev_valid_until;"
+                       "ALTER TABLE tokens DROP COLUMN rotated_at;"
                        "ALTER TABLE tokens DROP COLUMN suspended_by_role;"
                        "ALTER TABLE tokens DROP COLUMN suspended_by;"
                        "ALTER TABLE tokens DROP COLUMN max_rps_set_by;"
@@ -1225,7 +1228,10 @@ static void test_sqlite_migration_5_from_4(void **state)
     ig_store_close(f->st);
     f->st = NULL;
     /* Back to schema 4 as an older binary left it. */
-    exec_sql(f->where, JOURNAL_DROP "ALTER TABLE tokens DROP COLUMN suspended_by_role;"
+    exec_sql(f->where, JOURNAL_DROP "ALTER TABLE tokens DROP COLUMN prev_hash;"
+                       "ALTER TABLE tokens DROP COLUMN prev_valid_until;"
+                       "ALTER TABLE tokens DROP COLUMN rotated_at;"
+                       "ALTER TABLE tokens DROP COLUMN suspended_by_role;"
                        "ALTER TABLE tokens DROP COLUMN suspended_by;"
                        "ALTER TABLE tokens DROP COLUMN max_rps_set_by;"
                        "DELETE FROM schema_version WHERE version >= 5;");

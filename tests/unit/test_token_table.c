@@ -884,6 +884,102 @@ static void test_sync_from_cli(void **state)
     close_proc(&cli);
 }
 
+/* Rotation (DESIGN.md §8): the new secret is the token, the old one an alias sharing its state until the grace
+ * ends; a second rotation ends the first old secret; all of it seen the same way by a table that learns of the
+ * rotation from the store (the CLI's process), and after a reload. */
+static void expect_alias(ig_token_table_t *ts, const char *secret, const ig_token_runtime_t *state, bool works)
+{
+    const ig_token_entry_t *m = find_secret(ts, secret);
+    if (!m) fail_msg("the old secret is unknown, it should say rotated");
+    assert_true(m->alias);
+    assert_ptr_equal(m->state, state);
+    assert_true(m->rotated_at_ms > 0);
+    if (works) assert_true(m->alias_until_ms > ig_clock_wall_ms());
+    else assert_true(m->alias_until_ms <= ig_clock_wall_ms());
+}
+
+static void test_rotation(void **state)
+{
+    env_t *e = *state;
+    proc_t cli = open_proc(e, false);
+    ig_token_table_t *A = e->ts;
+    ig_error_t err;
+    ig_token_row_t rec, out;
+    char s1[IG_TOKEN_LEN + 1], s2[IG_TOKEN_LEN + 1], s3[IG_TOKEN_LEN + 1], s4[IG_TOKEN_LEN + 1];
+    ig_token_spec_t spec = named("rotating");
+    spec.has_max_rps = true;
+    spec.max_rps = 10;
+    create_ok(A, "alice", &spec, s1, &rec);
+    ig_token_table_read_begin();
+    ig_token_runtime_t *st0 = find_secret(A, s1)->state;
+    ig_token_table_read_end();
+
+    /* Here: rotate with an hour's grace. */
+    assert_int_equal(ig_token_table_rotate(A, &test_admin, rec.id, 3600 * 1000, s2, &out, &err), 0);
+    assert_string_equal(out.id, rec.id);
+    assert_true(out.has_prev);
+    assert_memory_not_equal(out.hash, rec.hash, 32);
+    assert_memory_equal(out.prev_hash, rec.hash, 32);
+    ig_token_table_read_begin();
+    const ig_token_entry_t *m = find_secret(A, s2);
+    assert_non_null(m);
+    assert_false(m->alias);
+    assert_ptr_equal(m->state, st0); /* one limit cell and usage for both secrets */
+    assert_true(m->limited);
+    expect_alias(A, s1, st0, true);
+    ig_token_table_read_end();
+    assert_int_equal(ig_token_table_count(A), 1); /* an old secret is not a token */
+
+    /* The CLI's process rotates again with no grace: A learns it from the store (by id: s3 is new to it). */
+    assert_int_equal(ig_token_table_rotate(cli.ts, &test_admin, rec.id, 0, s3, &out, &err), 0);
+    assert_true(ig_token_table_sync(A) > 0);
+    ig_token_table_read_begin();
+    m = find_secret(A, s3);
+    assert_non_null(m);
+    assert_false(m->alias);
+    assert_ptr_equal(m->state, st0);
+    expect_alias(A, s2, st0, false); /* grace 0: refused at once */
+    expect_alias(A, s1, st0, false); /* two rotations old: ended */
+    ig_token_table_read_end();
+
+    /* Suspend reaches the alias; a grace rotation, then a second one inside the grace ends the first old. */
+    assert_int_equal(ig_token_table_rotate(A, &test_admin, rec.id, 600 * 1000, s4, &out, &err), 0);
+    assert_int_equal(ig_token_table_suspend(cli.ts, &test_admin, rec.id, NULL, &out, &err), 0);
+    assert_true(ig_token_table_sync(A) > 0);
+    ig_token_table_read_begin();
+    expect_alias(A, s3, st0, true);
+    assert_true(find_secret(A, s3)->suspended);
+    assert_true(find_secret(A, s4)->suspended);
+    ig_token_table_read_end();
+    assert_int_equal(ig_token_table_count(A), 1);
+
+    /* A fresh table (a restart) loads the current secret and the previous one. */
+    proc_t again = open_proc(e, true);
+    assert_int_equal(ig_token_table_load(again.ts, &err), 0);
+    ig_token_table_read_begin();
+    m = find_secret(again.ts, s4);
+    assert_non_null(m);
+    expect_alias(again.ts, s3, m->state, true);
+    assert_null(find_secret(again.ts, s1)); /* older secrets are forgotten at a restart: unknown */
+    ig_token_table_read_end();
+    assert_int_equal(ig_token_table_count(again.ts), 1);
+
+    /* Delete ends both secrets. */
+    assert_int_equal(ig_token_table_delete(A, &test_admin, rec.id, &err), 0);
+    ig_token_table_read_begin();
+    assert_null(find_secret(A, s4));
+    assert_null(find_secret(A, s3));
+    ig_token_table_read_end();
+    assert_int_equal(ig_token_table_count(A), 0);
+
+    /* Out of range grace: 400, nothing written. */
+    assert_int_equal(ig_token_table_rotate(A, &test_admin, rec.id, -1, s1, &out, &err), -1);
+    assert_int_equal(ig_error_status(&err), 400);
+    ig_token_table_reclaim(A);
+    close_proc(&again);
+    close_proc(&cli);
+}
+
 /* A store wrapper whose change feed replays a canned record: lets a test hand the table an old version. */
 typedef struct {
     ig_store_t base;
@@ -1818,6 +1914,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_and_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counters_survive_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -292,6 +292,7 @@ function tokenRow(t, ncols) {
       ? actionButton('activate', 'Activate', t, 'btn btn-small btn-ghost btn-ok',
         { disabled: !!suspendLock(t), title: suspendLock(t) })
       : actionButton('suspend', 'Suspend', t, 'btn btn-small btn-ghost btn-warn-text'),
+    actionButton('rotate', 'Rotate', t, 'btn btn-small btn-ghost'),
     actionButton('delete', 'Delete', t, 'btn btn-small btn-ghost btn-danger-text'));
   tds.push(el('td', { class: 'cell-actions' }, actions));
   const rows = [el('tr', { class: `token-row${open ? ' is-open' : ''}`, dataset: { id: t.id } }, ...tds)];
@@ -384,7 +385,7 @@ function wireDialogs() {
         clearErrors(form);
       }
       if (dlg.id === 'dlg-created') $('created-value').value = ''; // the secret leaves the page
-      if (dlg.id !== 'dlg-create' || !dlg.dataset.keepFocus) restoreFocus();
+      if (!dlg.dataset.keepFocus) restoreFocus();
       delete dlg.dataset.keepFocus;
     });
   }
@@ -498,8 +499,13 @@ async function submitCreate(ev) {
   showCreated(created, secret);
 }
 
-function showCreated(t, secret) {
-  $('created-name-line').textContent = `“${t.name}” was created${t.expiresAt ? `; it expires on ${fmt.dateTime(t.expiresAt)}` : ''}.`;
+function showCreated(t, secret, rotated = false) {
+  $('dlg-created-title').textContent = rotated ? 'Token rotated' : 'Token generated';
+  const expires = t.expiresAt ? `; it expires on ${fmt.dateTime(t.expiresAt)}` : '';
+  const grace = rotated && t.previousTokenValidUntil && Date.parse(t.previousTokenValidUntil) > Date.now()
+    ? ` The previous secret works until ${fmt.dateTime(t.previousTokenValidUntil)}.`
+    : rotated ? ' The previous secret no longer works.' : '';
+  $('created-name-line').textContent = `“${t.name}” was ${rotated ? 'given a new secret' : 'created'}${expires}.${grace}`;
   $('created-value').value = secret;
   $('created-copy-status').textContent = '';
   $('created-snippet').textContent = `curl -H "X-API-Token: <token>" ${location.origin}/v1/config`;
@@ -623,6 +629,44 @@ async function submitRps(ev) {
   }
 }
 
+// ---- Rotate
+
+function openRotate(t) {
+  state.current = t;
+  $('rotate-text').textContent = '';
+  $('rotate-text').append('Give ', el('strong', { text: t.name }), ' ', el('span', { class: 'mono', text: `(${t.prefix}…)` }),
+    ' a new secret?');
+  clearErrors($('rotate-form'));
+  $('rotate-grace').value = '3600';
+  openDialog($('dlg-rotate'), $('rotate-grace'));
+}
+
+async function submitRotate(ev) {
+  ev.preventDefault();
+  const t = state.current;
+  clearErrors($('rotate-form'));
+  const btn = $('rotate-submit');
+  setBusy(btn, true, 'Rotating…');
+  let rotated;
+  try {
+    rotated = await api.rotate(t.id, Number($('rotate-grace').value));
+  } catch (e) {
+    if (e.status === 404) { forget(t.id); $('dlg-rotate').close(); notice(e.message); return; }
+    showApiError(e, { gracePeriod: ['rotate-grace', 'rotate-grace-error'] }, 'rotate-error');
+    return;
+  } finally {
+    setBusy(btn, false);
+  }
+  const secret = rotated.token;
+  delete rotated.token;
+  upsert(rotated);
+  $('dlg-rotate').dataset.keepFocus = '1';
+  const back = returnFocus;
+  $('dlg-rotate').close();
+  returnFocus = back;
+  showCreated(rotated, secret, true);
+}
+
 // ---- Delete
 
 function openDelete(t) {
@@ -735,6 +779,7 @@ function wire() {
   $('suspend-form').addEventListener('submit', submitSuspend);
   $('rps-form').addEventListener('submit', submitRps);
   $('delete-form').addEventListener('submit', submitDelete);
+  $('rotate-form').addEventListener('submit', submitRotate);
   // Typing into a field clears its error.
   for (const f of document.querySelectorAll('dialog input, dialog select, dialog textarea')) {
     f.addEventListener('input', () => {
@@ -766,6 +811,7 @@ function wire() {
       case 'edit-rps': openRps(t); break;
       case 'suspend': openSuspend(t); break;
       case 'activate': activate(t, b); break;
+      case 'rotate': openRotate(t); break;
       case 'delete': openDelete(t); break;
       default: break;
     }
