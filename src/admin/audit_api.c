@@ -1,8 +1,8 @@
 /* audit_api — GET /api/v1/audit (DESIGN.md §8, Audit log): the audit log, newest first, one page at a time.
  *
  *   ?target=  a token id or a user name       ?actor=  who made the change (a user name, "cli", "system")
- *   ?action=  token.create | token.update | token.suspend | token.activate | token.rotate | token.delete | user.create |
- *             user.password | console.login | console.login_failed
+ *   ?action=  token.create | token.update | token.suspend | token.activate | token.rotate | token.delete |
+ *             user.create | user.password | console.login | console.login_failed
  *   ?since=   RFC 3339: entries at or after    ?pageSize= 1..1000 (default 100)   ?pageToken= from the last page
  *   → {"entries": [{id, at, actor, actorTokenId, action, target, details, clientIp}], "nextPageToken": ...}
  *
