@@ -101,6 +101,7 @@ static int open_parts(server_t *s)
                             .store = s->store,
                             .sessions = s->sessions,
                             .logins = s->logins,
+                            .warehouse = ig_catalog_warehouse_name(s->catalog),
                             .expiry_warning_days = s->cfg.n_expiry_days ? s->cfg.expiry_days[0] : 0};
     s->ops.tokens = s->tokens;
     s->ops.store = s->store;

@@ -389,6 +389,9 @@ static ig_res_t route(ig_admin_t *a, ig_req_t *r)
         json_object_object_add(o, "rateLimiterEnabled", json_object_new_boolean(enforced(a)));
         json_object_object_add(o, "version", json_object_new_string(IG_VERSION));
         json_object_object_add(o, "expiryWarningDays", json_object_new_int(a->expiry_warning_days));
+        /* The default warehouse's name (its root's last segment: "warehouse" unless catalog.warehouse says
+         * otherwise), for the console's client snippets. */
+        json_object_object_add(o, "warehouse", json_object_new_string(a->warehouse ? a->warehouse : "warehouse"));
         json_object_object_add(o, "user", json_object_new_string(r->who.user));
         json_object_object_add(o, "role",
                                json_object_new_string(r->who.role == IG_ROLE_ADMIN ? "admin" : "member"));

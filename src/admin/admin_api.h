@@ -17,6 +17,7 @@ typedef struct {
     ig_sessions_t *sessions;
     ig_login_guard_t *logins; /* console password guessing, throttled */
     int expiry_warning_days;  /* the first of notifications.expiry_warning_days (0: none): the console's banner */
+    const char *warehouse;    /* the default warehouse's name (the console's client snippets) */
 } ig_admin_t;
 
 /* /api/v1/... (ctx: ig_admin_t), after the router authenticated the caller by session or token. */

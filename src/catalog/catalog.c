@@ -361,3 +361,8 @@ ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
     }
     return dispatch(r, c, t, k);
 }
+
+const char *ig_catalog_warehouse_name(const ig_catalog_t *c)
+{
+    return ig_warehouse_name(c->wh);
+}

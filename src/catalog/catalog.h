@@ -11,6 +11,8 @@ typedef struct ig_catalog ig_catalog_t;
 
 /* Opens the warehouse the config names and builds the catalog on store (borrowed).  NULL with err filled. */
 ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error_t *err);
+/* The default warehouse's name (what clients pass as ?warehouse= to /v1/config): the root's last segment. */
+const char *ig_catalog_warehouse_name(const ig_catalog_t *c);
 void ig_catalog_free(ig_catalog_t *c);
 /* Finishes the commits handed to the group commit and runs later ones on their worker threads: called before
  * the transport stops, so no request waits on a committer then. */

@@ -167,7 +167,7 @@ test('generate: Max RPS and 7-day expiry; the value is shown once, copies, and w
   assert.equal(await dlg.getByLabel('Access token').getAttribute('readonly'), '');
   await page.screenshot({ path: path.join(ARTIFACTS, 'console-token-generated.png') });
 
-  await dlg.getByRole('button', { name: 'Copy' }).click();
+  await dlg.getByRole('button', { name: 'Copy', exact: true }).click();
   await dlg.getByText(/Copied|Ctrl\+C/).waitFor();
   // The context was granted clipboard access, so the real Clipboard API path runs.
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), value, 'the clipboard holds the token');
@@ -259,9 +259,23 @@ test('rotate asks for a grace period, shows the new secret once; the old one is 
   const fresh = await readGenerated(page);
   assert.match(fresh, /^igt_[0-9A-Za-z]{38}$/);
   assert.notEqual(fresh, old);
+  // The client settings: Spark first, then PyIceberg, DuckDB, curl, each with this server's URL and the new secret.
+  const tabs = shown.locator('#created-snippet-tabs [role="tab"]');
+  assert.deepEqual(await tabs.allTextContents(), ['Spark', 'PyIceberg', 'DuckDB', 'curl']);
+  const pre = shown.locator('#created-snippet');
+  assert.match(await pre.textContent(), new RegExp(`spark\\.sql\\.catalog\\.icegate\\.header\\.X-API-Token\\s+${fresh}`));
+  for (const [tab, re] of [['PyIceberg', /load_catalog\(/], ['DuckDB', /ATTACH 'warehouse' AS icegate/], ['curl', /curl -H/]]) {
+    await tabs.filter({ hasText: tab }).click();
+    const text = await pre.textContent();
+    assert.match(text, re, tab);
+    assert.ok(text.includes(fresh) && text.includes(srv.url), `${tab}: ${text}`);
+  }
+  assert.equal(await tabs.filter({ hasText: 'curl' }).getAttribute('aria-selected'), 'true');
   await shown.getByRole('button', { name: 'Done' }).click();
   await shown.waitFor({ state: 'hidden' });
   assert.equal(await page.locator('#created-value').inputValue(), '', 'the secret is gone from the page');
+  assert.equal(await page.locator('#created-snippet').textContent(), '', 'and from the settings');
+  assert.equal(await page.locator('#created-snippet-tabs [role="tab"]').count(), 0);
   assert.match(await r.locator('.cell-name').textContent(), new RegExp(fresh.slice(0, 8)), 'the row shows the new prefix');
   const refused = await srv.req('GET', '/v1/config', { token: old });
   assert.equal(refused.status, 401, refused.text);
@@ -327,7 +341,15 @@ test('keyboard only: Generate new token, fill the form, generate, Done', async (
   const value = await readGenerated(page);
   assert.match(value, /^igt_/);
   await page.keyboard.press('Tab'); // Copy
+  await page.keyboard.press('Tab'); // the client settings' selected tab (Spark)
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.snippet), 'spark');
+  await page.keyboard.press('ArrowRight'); // the next tab: PyIceberg, shown
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.snippet), 'pyiceberg');
+  assert.match(await page.locator('#created-snippet').textContent(), /load_catalog/);
+  await page.keyboard.press('Tab'); // the settings
+  await page.keyboard.press('Tab'); // Copy settings
   await page.keyboard.press('Tab'); // Done
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'created-done');
   await page.keyboard.press('Enter');
   await page.locator('#dlg-created').waitFor({ state: 'hidden' });
   assert.equal(await page.evaluate(() => document.activeElement.id), 'new-token', 'focus returns to the button');

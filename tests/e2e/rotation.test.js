@@ -193,3 +193,54 @@ test('rotation from the CLI reaches a running server (another process) at its ne
     await srv.stop();
   }
 });
+
+test('rotation under load: clients switching from the old to the new secret during the grace see no 401', async () => {
+  const { srv, admin } = await startWithAdmin();
+  try {
+    const c = await srv.req('POST', T, { token: admin, body: { name: 'busy' } });
+    const { id } = c.json;
+    let current = c.json.token;
+    const old = current;
+    let stop = false;
+    const seen = [];
+    // 4 clients in a loop, each using whichever secret it was last handed.
+    const clients = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        const tok = current;
+        const r = await useToken(srv, tok);
+        seen.push({ status: r.status, old: tok === old, at: Date.now(), text: r.text });
+      }
+    });
+    await sleep(300);
+    const r = await srv.req('POST', `${T}/${id}/rotate`, { token: admin, body: { gracePeriod: 2 } });
+    assert.equal(r.status, 200, r.text);
+    const until = ms(r.json.previousTokenValidUntil);
+    await sleep(500); // clients still on the old secret meanwhile
+    current = r.json.token; // the clients switch
+    await sleep(500);
+    stop = true;
+    await Promise.all(clients);
+    const bad = seen.filter((x) => x.status !== 200);
+    assert.deepEqual(bad, [], 'no refusal during the rotation');
+    assert.ok(seen.filter((x) => x.old).length > 20 && seen.filter((x) => !x.old).length > 20, 'both secrets in use');
+    await sleep(Math.max(0, until - Date.now() + 50));
+    assert401(await useToken(srv, old), /rotated/); // its next request after the grace
+    assert.equal((await useToken(srv, current)).status, 200);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('settings name the warehouse the console snippets fill in, and /v1/config accepts that name', async () => {
+  const dir = (await import('node:fs')).mkdtempSync('/tmp/icegate-lake-');
+  const { srv, admin } = await startWithAdmin({ config: `catalog:\n  warehouse: ${dir}/lake\n` });
+  try {
+    const s = await srv.req('GET', '/api/v1/settings', { token: admin });
+    assert.equal(s.json.warehouse, 'lake');
+    const c = await srv.req('GET', '/v1/config?warehouse=lake', { token: admin });
+    assert.equal(c.status, 200, c.text);
+  } finally {
+    await srv.stop();
+    (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -5,6 +5,7 @@ import { api, ApiError, setCsrf, setUnauthorizedHandler } from './api.js';
 import * as fmt from './format.js';
 import { ActivityChart } from './chart.js';
 import { renderExpiryBanner, showAudit, wireAudit } from './audit.js';
+import { snippets } from './snippets.js';
 
 const $ = (id) => document.getElementById(id);
 const LIST_REFRESH_MS = 15000;
@@ -384,7 +385,10 @@ function wireDialogs() {
         form.reset();
         clearErrors(form);
       }
-      if (dlg.id === 'dlg-created') $('created-value').value = ''; // the secret leaves the page
+      if (dlg.id === 'dlg-created') { // the secret leaves the page
+        $('created-value').value = '';
+        showSnippets(null);
+      }
       if (!dlg.dataset.keepFocus) restoreFocus();
       delete dlg.dataset.keepFocus;
     });
@@ -508,10 +512,53 @@ function showCreated(t, secret, rotated = false) {
   $('created-name-line').textContent = `“${t.name}” was ${rotated ? 'given a new secret' : 'created'}${expires}.${grace}`;
   $('created-value').value = secret;
   $('created-copy-status').textContent = '';
-  $('created-snippet').textContent = `curl -H "X-API-Token: <token>" ${location.origin}/v1/config`;
+  showSnippets(secret);
   $('dlg-created').showModal();
   $('created-value').focus();
   $('created-value').select();
+}
+
+// The show-once dialog's client settings, one tab per engine; they hold the secret, so they go with it.
+let shownSnippets = [];
+function showSnippets(secret) {
+  const warehouse = (state.settings && state.settings.warehouse) || 'warehouse';
+  shownSnippets = secret ? snippets({ url: location.origin, token: secret, warehouse }) : [];
+  const tabs = $('created-snippet-tabs');
+  tabs.textContent = '';
+  for (const sn of shownSnippets) {
+    tabs.append(el('button', {
+      type: 'button', class: 'btn btn-ghost', role: 'tab', text: sn.title, dataset: { snippet: sn.id },
+      'aria-controls': 'created-snippet',
+    }));
+  }
+  selectSnippet(shownSnippets.length ? shownSnippets[0].id : null);
+}
+
+function selectSnippet(id) {
+  const sn = shownSnippets.find((x) => x.id === id);
+  for (const b of $('created-snippet-tabs').querySelectorAll('button')) { // one tab stop; arrows move (ARIA tabs)
+    b.setAttribute('aria-selected', b.dataset.snippet === id ? 'true' : 'false');
+    b.tabIndex = b.dataset.snippet === id ? 0 : -1;
+  }
+  $('created-snippet').textContent = sn ? sn.text : '';
+  $('created-snippet').dataset.snippet = sn ? sn.id : '';
+  $('created-snippet-hint').textContent = sn ? sn.hint : '';
+}
+
+async function copySnippet() {
+  const text = $('created-snippet').textContent;
+  try {
+    if (!navigator.clipboard || !window.isSecureContext) throw new Error('no clipboard API');
+    await navigator.clipboard.writeText(text);
+    $('created-copy-status').textContent = 'Settings copied to the clipboard.';
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents($('created-snippet'));
+    const sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+    $('created-copy-status').textContent = 'The settings are selected: press Ctrl+C (⌘C on a Mac) to copy them.';
+  }
 }
 
 async function copySecret() {
@@ -771,9 +818,24 @@ function wire() {
   $('create-date').addEventListener('change', updateExpirationHint);
   $('create-form').addEventListener('submit', submitCreate);
   $('created-copy').addEventListener('click', copySecret);
+  $('created-snippet-copy').addEventListener('click', copySnippet);
+  $('created-snippet-tabs').addEventListener('click', (ev) => {
+    const b = ev.target.closest('button[data-snippet]');
+    if (b) selectSnippet(b.dataset.snippet);
+  });
+  $('created-snippet-tabs').addEventListener('keydown', (ev) => {
+    if (ev.key !== 'ArrowRight' && ev.key !== 'ArrowLeft') return;
+    ev.preventDefault();
+    const ids = shownSnippets.map((x) => x.id);
+    const at = ids.indexOf($('created-snippet').dataset.snippet);
+    const next = ids[(at + (ev.key === 'ArrowRight' ? 1 : ids.length - 1)) % ids.length];
+    selectSnippet(next);
+    $('created-snippet-tabs').querySelector(`button[data-snippet="${next}"]`).focus();
+  });
   $('created-value').addEventListener('focus', () => $('created-value').select());
   $('created-done').addEventListener('click', () => {
     $('created-value').value = ''; // at once: the dialog's close event comes a task later
+    showSnippets(null);
     $('dlg-created').close();
   });
   $('suspend-form').addEventListener('submit', submitSuspend);
