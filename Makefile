@@ -3,7 +3,7 @@
 
 CC      ?= cc
 # Only what the code links against; libpq and hiredis join when the PostgreSQL store and Redis limiter land.
-PKGS    := libmicrohttpd json-c sqlite3 libcrypto yaml-0.1 libargon2
+PKGS    := libmicrohttpd json-c sqlite3 libcrypto yaml-0.1 libargon2 libcurl
 # Recursively expanded on purpose: read when a recipe runs, i.e. after `make run`/`make test` installed the
 # packages (a := here was read when make started, before deps, and the first build on a fresh machine failed).
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

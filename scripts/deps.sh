@@ -17,7 +17,7 @@ NODE_DIR=build/node
 # What the code links (the Makefile's PKGS); libpq-dev and libhiredis-dev come with the PostgreSQL store and
 # the Redis limiter.
 build_pkgs="build-essential pkg-config libmicrohttpd-dev libjson-c-dev libsqlite3-dev libssl-dev libyaml-dev
-  libargon2-dev"
+  libargon2-dev libcurl4-openssl-dev"
 test_pkgs="libcmocka-dev curl jq sqlite3 chromium nginx-light wrk clang libclang-rt-14-dev"
 
 # The major version of the node binary $1, or 0 when it does not run.

@@ -29,6 +29,7 @@ static const ig_principal_t cli_operator = {.ok = true, .role = IG_ROLE_ADMIN, .
 typedef struct {
     const char *config, *data_dir, *listen;
     const char *name, *max_rps, *burst, *expires, *owner, *reason, *status, *role, *password, *grace, *scopes;
+    const char *target, *actor, *action, *since; /* icegate audit */
     bool json, password_stdin;
     const char *pos[4];
     int npos;
@@ -49,6 +50,7 @@ static void usage(FILE *f)
           "  icegate token rotate ID [--grace 1h|SECONDS] [--json]   (default grace 1h; 0 ends the old secret now)\n"
           "  icegate token delete ID\n"
           "  icegate user add NAME [--role admin|member] (--password-stdin | env ICEGATE_NEW_PASSWORD)\n"
+          "  icegate audit [--target ID|USER] [--actor USER] [--action ACTION] [--since RFC3339] [--json]\n"
           "  icegate version\n"
           "Every command takes --config FILE and --data-dir DIR; settings: DESIGN.md section 2.\n",
           f);
@@ -67,6 +69,8 @@ static int parse_opts(int argc, char **argv, int start, opts_t *o)
         {"--reason", offsetof(opts_t, reason)},   {"--status", offsetof(opts_t, status)},
         {"--role", offsetof(opts_t, role)},       {"--grace", offsetof(opts_t, grace)},
         {"--scopes", offsetof(opts_t, scopes)},
+        {"--target", offsetof(opts_t, target)},   {"--actor", offsetof(opts_t, actor)},
+        {"--action", offsetof(opts_t, action)},   {"--since", offsetof(opts_t, since)},
     };
     for (int i = start; i < argc; i++) {
         const char *a = argv[i];
@@ -374,7 +378,7 @@ static int token_one(token_cmd_t *c, const char *sub, const char *id)
     } else if (strcmp(sub, "activate") == 0) {
         r = ig_token_table_activate(c->ts, &cli_operator, id, &t, &err);
     } else if (strcmp(sub, "delete") == 0) {
-        if (ig_token_table_delete(c->ts, id, &err)) return fail_err(&err);
+        if (ig_token_table_delete(c->ts, &cli_operator, id, &err)) return fail_err(&err);
         if (c->o->json) printf("{\"deleted\": \"%s\"}\n", id);
         else printf("Deleted access token %s.\n", id);
         return 0;
@@ -406,6 +410,8 @@ static int cmd_token(const opts_t *o, const ig_config_t *cfg)
     if (!st) return 1;
     token_cmd_t c = {o, st, ig_token_table_new(st, false, cfg->ratelimiter_enabled), cfg->ratelimiter_enabled};
     int rc;
+    /* the CLI writes the events of its changes too; the server's notifier delivers them */
+    if (c.ts) ig_token_table_set_events(c.ts, cfg->webhook_url[0] != '\0');
     if (!c.ts) rc = 1;
     else if (ig_users_bootstrap(st, &err)) rc = fail_err(&err);
     else if (strcmp(sub, "create") == 0) rc = token_create(&c);
@@ -442,9 +448,60 @@ static int cmd_user(const opts_t *o, const ig_config_t *cfg)
     ig_error_t err;
     ig_store_t *st = open_store(cfg);
     if (!st) return 1;
-    int rc = ig_users_bootstrap(st, &err) || ig_users_create(st, o->pos[2], role, pw, &err) ? fail_err(&err) : 0;
+    int rc = ig_users_bootstrap(st, &err) || ig_users_create(st, &cli_operator, o->pos[2], role, pw, &err) ? fail_err(&err) : 0;
     if (rc == 0) printf("Created user %s (%s).\n", o->pos[2], role == IG_ROLE_ADMIN ? "admin" : "member");
     memset(pw, 0, sizeof pw);
+    ig_store_close(st);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ audit */
+
+typedef struct {
+    bool json;
+    json_object *arr;
+} audit_ctx_t;
+
+static int audit_row(void *ud, const ig_audit_entry_t *e)
+{
+    audit_ctx_t *c = ud;
+    char at[40];
+    ig_rfc3339_format(e->at_ms, at, sizeof at);
+    if (!c->json) {
+        printf("%-24s %-16s %-22s %-22s %-15s %s\n", at, e->actor, e->action, e->target,
+               e->client_ip[0] ? e->client_ip : "-", e->details ? e->details : "{}");
+        return 0;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_int64(e->id));
+    json_object_object_add(o, "at", json_object_new_string(at));
+    json_object_object_add(o, "actor", json_object_new_string(e->actor));
+    json_object_object_add(o, "actorTokenId", e->actor_token_id[0] ? json_object_new_string(e->actor_token_id) : NULL);
+    json_object_object_add(o, "action", json_object_new_string(e->action));
+    json_object_object_add(o, "target", json_object_new_string(e->target));
+    json_object *d = e->details ? json_tokener_parse(e->details) : NULL;
+    json_object_object_add(o, "details", d ? d : json_object_new_object());
+    json_object_object_add(o, "clientIp", e->client_ip[0] ? json_object_new_string(e->client_ip) : NULL);
+    json_object_array_add(c->arr, o);
+    return 0;
+}
+
+/* The newest 1000 entries matching the filters (the API pages further). */
+static int cmd_audit(const opts_t *o, const ig_config_t *cfg)
+{
+    ig_audit_query_t q = {.target = o->target, .actor = o->actor, .action = o->action, .limit = 1000};
+    if (o->since && ig_rfc3339_parse(o->since, &q.since_ms)) {
+        fprintf(stderr, "icegate: --since: not an RFC 3339 time (e.g. 2026-01-31T00:00:00Z)\n");
+        return 2;
+    }
+    ig_store_t *st = open_store(cfg);
+    if (!st) return 1;
+    audit_ctx_t c = {o->json, o->json ? json_object_new_array() : NULL};
+    if (!o->json) printf("%-24s %-16s %-22s %-22s %-15s %s\n", "AT", "ACTOR", "ACTION", "TARGET", "CLIENT", "DETAILS");
+    ig_error_t err;
+    int rc = st->ops->audit_list(st, &q, audit_row, &c, &err) ? fail_err(&err) : 0;
+    if (rc == 0 && o->json) print_json(c.arr);
+    else json_object_put(c.arr);
     ig_store_close(st);
     return rc;
 }
@@ -479,6 +536,7 @@ int ig_cli_main(int argc, char **argv)
     }
     if (strcmp(cmd, "token") == 0) return cmd_token(&o, &cfg);
     if (strcmp(cmd, "user") == 0) return cmd_user(&o, &cfg);
+    if (strcmp(cmd, "audit") == 0) return cmd_audit(&o, &cfg);
     fprintf(stderr, "icegate: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -31,6 +31,7 @@
 #include "core/version.h"
 #include "http/http.h"
 #include "http/router.h"
+#include "notify/notify.h"
 #include "ratelimit/limiter.h"
 #include "store/store.h"
 
@@ -46,6 +47,7 @@ typedef struct {
     ig_admin_t admin; /* the admin API's and the console session routes' context */
     ig_login_guard_t *logins;
     ig_ops_t ops;     /* /healthz, /readyz, /metrics */
+    ig_notify_t *notify; /* events, expiry warnings, audit retention (notify.h) */
 } server_t;
 
 static int64_t mono_ms(void)
@@ -73,6 +75,11 @@ static int open_parts(server_t *s)
         return -1;
     }
     ig_info("loaded %zu access tokens in %lld ms", ig_token_table_count(s->tokens), (long long)(mono_ms() - t0));
+    ig_token_table_set_events(s->tokens, s->cfg.webhook_url[0] != '\0');
+    if (!(s->notify = ig_notify_start(&s->cfg, s->store, s->tokens, &err))) {
+        ig_error("cannot start: %s", err.message);
+        return -1;
+    }
     s->sessions = ig_sessions_new(s->cfg.session_ttl_s);
     s->logins = ig_login_guard_new();
     s->catalog = ig_catalog_new(&s->cfg, s->store, &err);
@@ -90,8 +97,12 @@ static int open_parts(server_t *s)
                           .limiter = s->limiter,
                           .max_wait_ns = (int64_t)s->cfg.ratelimit_max_delay_ms * 1000000,
                           .max_held = s->cfg.ratelimit_max_held};
-    s->admin = (ig_admin_t){.tokens = s->tokens, .store = s->store, .sessions = s->sessions, .logins = s->logins,
-                            .warehouse = ig_catalog_warehouse_name(s->catalog)};
+    s->admin = (ig_admin_t){.tokens = s->tokens,
+                            .store = s->store,
+                            .sessions = s->sessions,
+                            .logins = s->logins,
+                            .warehouse = ig_catalog_warehouse_name(s->catalog),
+                            .expiry_warning_days = s->cfg.n_expiry_days ? s->cfg.expiry_days[0] : 0};
     s->ops.tokens = s->tokens;
     s->ops.store = s->store;
     atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());
@@ -236,6 +247,7 @@ int ig_server_run(const ig_config_t *cfg)
     ig_info("stopped cleanly");
 out:
     ig_http_stop(srv.http);
+    ig_notify_stop(srv.notify); /* before the store and the token table it reads */
     ig_catalog_free(srv.catalog);
     ig_sessions_free(srv.sessions);
     ig_login_guard_free(srv.logins);

@@ -11,6 +11,7 @@
  * epoch; it is freed once every active reader has published a later epoch.  Readers therefore pay two
  * uncontended stores per request and never wait. */
 #include "access/token_table.h"
+#include "access/journal.h"
 #include "core/clock.h"
 
 #include <arpa/inet.h>
@@ -93,6 +94,7 @@ struct ig_token_table {
     ig_store_t *store;
     bool serving; /* in the server: keep the in-memory table (the CLI only writes the store) */
     bool rl_enabled;
+    bool events; /* changes also write their webhook event (notifications.webhook.url is set) */
     pthread_mutex_t wmu; /* serialises writers */
     _Atomic(table_t *) table;
     size_t used;  /* live + tombstones */
@@ -456,6 +458,11 @@ void ig_token_table_free(ig_token_table_t *ts)
     free(ts);
 }
 
+void ig_token_table_set_events(ig_token_table_t *ts, bool on)
+{
+    ts->events = on;
+}
+
 bool ig_token_table_ratelimiter_enabled(const ig_token_table_t *ts)
 {
     return ts->rl_enabled;
@@ -769,7 +776,12 @@ int ig_token_table_create(ig_token_table_t *ts, const ig_principal_t *who, const
     t->scopes = spec->has_scopes ? spec->scopes : ig_scopes_default(ig_users_role(ts->store, owner));
     if (check_scopes(ts, who, owner, t->scopes, err)) return -1;
     t->created_at_ms = t->updated_at_ms = now;
-    if (ts->store->ops->token_insert(ts->store, t, err)) {
+    ig_jbuild_t jb;
+    ig_journal_init(&jb);
+    ig_journal_token(&jb, who, "token.create", NULL, t, NULL, now);
+    int rc = ts->store->ops->token_insert(ts->store, t, ig_journal_get(&jb), err);
+    ig_journal_free(&jb);
+    if (rc) {
         memset(secret, 0, IG_TOKEN_LEN + 1);
         return -1;
     }
@@ -783,18 +795,41 @@ int ig_token_table_create(ig_token_table_t *ts, const ig_principal_t *who, const
  * is never acted on after the row moved: read again, check and redo the change on top of it. */
 typedef int (*change_fn)(ig_token_row_t *t, const ig_principal_t *who, const void *arg, ig_error_t *err);
 
+/* What a change is called in the audit log, and the event it raises (NULL: none). */
+typedef struct {
+    change_fn change;
+    const char *action, *event;
+} change_t;
+
+/* One attempt's write: the row with its audit entry (old -> new, from the version read) and event. */
+static int write_change(ig_token_table_t *ts, const ig_principal_t *who, const change_t *c,
+                        const ig_token_row_t *before, ig_token_row_t *out, ig_error_t *err)
+{
+    ig_jbuild_t jb;
+    ig_journal_init(&jb);
+    ig_journal_token(&jb, who, c->action, before, out, ts->events ? c->event : NULL, out->updated_at_ms);
+    int rc = ts->store->ops->token_update(ts->store, out, ig_journal_get(&jb), err);
+    ig_journal_free(&jb);
+    return rc;
+}
+
 static int modify(ig_token_table_t *ts, const ig_principal_t *who, const char *id, ig_token_row_t *out,
-                  ig_error_t *err, change_fn change, const void *arg)
+                  ig_error_t *err, const change_t *c, const void *arg)
 {
     int rc = IG_STORE_STALE;
+    ig_token_row_t *before = malloc(sizeof *before);
+    if (!before) return ig_error_set(err, IG_E_INTERNAL, "out of memory");
     for (int attempt = 0; rc == IG_STORE_STALE && attempt < 16; attempt++) {
         rc = ts->store->ops->token_get(ts->store, id, out, err);
-        if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
-        if (rc) return -1;
-        if (change(out, who, arg, err)) return -1;
+        if (rc == 0) {
+            *before = *out;
+            rc = c->change(out, who, arg, err) ? -1 : 0;
+        }
+        if (rc) break;
         out->updated_at_ms = ig_clock_wall_ms();
-        rc = ts->store->ops->token_update(ts->store, out, err);
+        rc = write_change(ts, who, c, before, out, err);
     }
+    free(before);
     if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
     if (rc == IG_STORE_STALE)
         return ig_error_set(err, IG_E_COMMIT_FAILED,
@@ -878,7 +913,8 @@ int ig_token_table_update(ig_token_table_t *ts, const ig_principal_t *who, const
         if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
         if (rc || check_scopes(ts, who, out->owner, spec->scopes, err)) return -1;
     }
-    return modify(ts, who, id, out, err, change_spec, spec);
+    static const change_t c = {change_spec, "token.update", NULL};
+    return modify(ts, who, id, out, err, &c, spec);
 }
 
 int ig_token_table_suspend(ig_token_table_t *ts, const ig_principal_t *who, const char *id, const char *reason,
@@ -891,22 +927,29 @@ int ig_token_table_suspend(ig_token_table_t *ts, const ig_principal_t *who, cons
             if (*p < 0x20 || *p == 0x7f)
                 return ig_error_set(err, IG_E_BAD_REQUEST, "reason: must contain only printable characters");
     }
-    return modify(ts, who, id, out, err, change_suspend, reason);
+    static const change_t c = {change_suspend, "token.suspend", "token.suspended"};
+    return modify(ts, who, id, out, err, &c, reason);
 }
 
 int ig_token_table_activate(ig_token_table_t *ts, const ig_principal_t *who, const char *id, ig_token_row_t *out,
                            ig_error_t *err)
 {
-    return modify(ts, who, id, out, err, change_activate, NULL);
+    static const change_t c = {change_activate, "token.activate", "token.activated"};
+    return modify(ts, who, id, out, err, &c, NULL);
 }
 
-int ig_token_table_delete(ig_token_table_t *ts, const char *id, ig_error_t *err)
+int ig_token_table_delete(ig_token_table_t *ts, const ig_principal_t *who, const char *id, ig_error_t *err)
 {
     ig_token_row_t t;
     int rc = ts->store->ops->token_get(ts->store, id, &t, err);
     if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
     if (rc) return -1;
-    rc = ts->store->ops->token_delete(ts->store, id, ig_clock_wall_ms(), &t.seq, err);
+    int64_t now = ig_clock_wall_ms();
+    ig_jbuild_t jb;
+    ig_journal_init(&jb);
+    ig_journal_token(&jb, who, "token.delete", &t, &t, ts->events ? "token.deleted" : NULL, now);
+    rc = ts->store->ops->token_delete(ts->store, id, now, &t.seq, ig_journal_get(&jb), err);
+    ig_journal_free(&jb);
     if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
     if (rc) return -1;
     t.deleted = true;
@@ -944,7 +987,8 @@ int ig_token_table_rotate(ig_token_table_t *ts, const ig_principal_t *who, const
         return ig_error_set(err, IG_E_BAD_REQUEST, "gracePeriod: must be from 0 to %lld seconds",
                             IG_ROTATE_GRACE_MAX_MS / 1000);
     rotate_arg_t arg = {grace_ms, secret};
-    if (modify(ts, who, id, out, err, change_rotate, &arg) == 0) return 0;
+    static const change_t c = {change_rotate, "token.rotate", "token.rotated"};
+    if (modify(ts, who, id, out, err, &c, &arg) == 0) return 0;
     memset(secret, 0, IG_TOKEN_LEN + 1);
     return -1;
 }

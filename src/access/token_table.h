@@ -93,6 +93,9 @@ size_t ig_token_table_count(ig_token_table_t *ts);
 /* Calls cb for every in-memory token (inside a read section: cb must not block). */
 void ig_token_table_walk(ig_token_table_t *ts, int (*cb)(void *ud, const ig_token_entry_t *m), void *ud);
 bool ig_token_table_ratelimiter_enabled(const ig_token_table_t *ts);
+/* Every change is written with its audit entry (access/journal.h); with events on, suspend, activate and
+ * delete also write their webhook event (token.suspended, ...) in the same transaction.  Off by default. */
+void ig_token_table_set_events(ig_token_table_t *ts, bool on);
 /* Appends the per-token metrics (Prometheus text: tokens loaded, requests and 429s per token id) to sb. */
 void ig_token_table_render_metrics(ig_token_table_t *ts, ig_buf_t *sb);
 
@@ -139,7 +142,7 @@ int ig_token_table_suspend(ig_token_table_t *ts, const ig_principal_t *who, cons
                           ig_token_row_t *out, ig_error_t *err);
 int ig_token_table_activate(ig_token_table_t *ts, const ig_principal_t *who, const char *id, ig_token_row_t *out,
                            ig_error_t *err);
-int ig_token_table_delete(ig_token_table_t *ts, const char *id, ig_error_t *err);
+int ig_token_table_delete(ig_token_table_t *ts, const ig_principal_t *who, const char *id, ig_error_t *err);
 /* Gives token id a new secret (into secret, its only copy); the old one keeps working for grace_ms (0: not at
  * all), then gets 401 "rotated".  Same id, settings, limit cell and usage.  A rotation during an earlier one's
  * grace ends that earlier secret at once.  400 for a grace outside 0..IG_ROTATE_GRACE_MAX_MS. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access/journal.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -25,7 +26,8 @@ static int hash_password(const char *pw, char *out, size_t cap)
                : -1;
 }
 
-int ig_users_create(ig_store_t *st, const char *name, ig_role_t role, const char *password, ig_error_t *err)
+int ig_users_create(ig_store_t *st, const ig_principal_t *who, const char *name, ig_role_t role,
+                    const char *password, ig_error_t *err)
 {
     size_t n = strlen(name);
     if (n == 0 || n > IG_USER_MAX)
@@ -43,7 +45,15 @@ int ig_users_create(ig_store_t *st, const char *name, ig_role_t role, const char
     u.created_at_ms = ig_clock_wall_ms();
     if (hash_password(password, u.password_hash, sizeof u.password_hash))
         return ig_error_set(err, IG_E_INTERNAL, "cannot hash the password");
-    return st->ops->user_insert(st, &u, err);
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "role", json_object_new_string(role == IG_ROLE_ADMIN ? "admin" : "member"));
+    ig_jbuild_t jb;
+    ig_journal_init(&jb);
+    ig_journal_user(&jb, who, "user.create", u.name, d, u.created_at_ms);
+    int rc = st->ops->user_insert(st, &u, ig_journal_get(&jb), err);
+    ig_journal_free(&jb);
+    explicit_bzero(u.password_hash, sizeof u.password_hash);
+    return rc;
 }
 
 int ig_users_bootstrap(ig_store_t *st, ig_error_t *err)
@@ -58,7 +68,7 @@ int ig_users_bootstrap(ig_store_t *st, ig_error_t *err)
         ig_random_base62(gen, 24);
         pw = gen;
     }
-    int rc = ig_users_create(st, "admin", IG_ROLE_ADMIN, pw, err);
+    int rc = ig_users_create(st, NULL, "admin", IG_ROLE_ADMIN, pw, err);
     if (rc == -1 && ig_error_status(err) == 409) return 0; /* another process bootstrapped first */
     if (rc) return -1;
     if (generated)

@@ -10,7 +10,9 @@
  * once on stderr.  Returns 0 or -1. */
 int ig_users_bootstrap(ig_store_t *st, ig_error_t *err);
 /* Creates a user; name is 1..64 of [A-Za-z0-9._-], password at least 8 characters.  400/409 on error. */
-int ig_users_create(ig_store_t *st, const char *name, ig_role_t role, const char *password, ig_error_t *err);
+/* The creation is audited (user.create) as who's (NULL: the system, e.g. the first start's bootstrap). */
+int ig_users_create(ig_store_t *st, const ig_principal_t *who, const char *name, ig_role_t role,
+                    const char *password, ig_error_t *err);
 /* Checks a password; 0 with *out filled when it matches, -1 otherwise (same answer for unknown users). */
 int ig_users_verify(ig_store_t *st, const char *name, const char *password, ig_user_t *out);
 /* The role of a user; members when unknown. */

@@ -15,7 +15,9 @@
  *   GET    /api/v1/access-tokens/{id}/stats[?seconds=N]   per-second requests and 429s (console chart)
  *   GET    /api/v1/whoami                            the calling token's own record (no secret)
  *   POST   /api/v1/users                             admin: {"name","password","role"}
- *   GET    /api/v1/settings                          {"rateLimiterEnabled": bool, "version": "..."}
+ *   GET    /api/v1/audit?target=&actor=&action=&since=&pageToken=&pageSize=   the audit log (audit_api.c)
+ *   GET    /api/v1/settings                          {"rateLimiterEnabled": bool, "version": "...",
+ *                                                    "expiryWarningDays": n (the console's banner), ...}
  *   /api/v1/session, /login, /logout                 console sessions (console.c, routed before this)
  */
 #include "admin/admin_api.h"
@@ -224,7 +226,7 @@ static ig_res_t one_token(ig_admin_t *a, ig_req_t *r, const char *id, const char
     if (!action) {
         if (r->method == IG_GET || r->method == IG_HEAD) return send_token(a, r, 200, &t, NULL);
         if (r->method == IG_DELETE) {
-            if (ig_token_table_delete(a->tokens, id, &err)) return ig_http_error_from(r, &err);
+            if (ig_token_table_delete(a->tokens, &r->who, id, &err)) return ig_http_error_from(r, &err);
             return ig_http_no_content(r);
         }
         if (r->method == IG_PATCH) {
@@ -269,6 +271,8 @@ typedef struct {
     ig_store_t *store;
     char *name, *password; /* copies: the request's body is not touched off its thread */
     ig_role_t role;
+    ig_principal_t who; /* a copy, with client_ip pointing at ip: the audit entry's actor */
+    char ip[IG_IP_MAX];
     int rc;
     ig_error_t err;
 } new_user_t;
@@ -286,7 +290,7 @@ static void new_user_free(void *arg)
 static void new_user_run(void *arg)
 {
     new_user_t *u = arg;
-    u->rc = ig_users_create(u->store, u->name, u->role, u->password, &u->err);
+    u->rc = ig_users_create(u->store, &u->who, u->name, u->role, u->password, &u->err);
 }
 
 static ig_res_t new_user_done(ig_req_t *r, const new_user_t *u)
@@ -310,6 +314,9 @@ static ig_res_t new_user_defer(ig_admin_t *a, ig_req_t *r, const char *name, con
     if (u && (u->name = strdup(name)) != NULL && (!pw || (u->password = strdup(pw)) != NULL)) {
         u->store = a->store;
         u->role = role;
+        u->who = r->who;
+        ig_strlcpy(u->ip, r->who.client_ip ? r->who.client_ip : "", sizeof u->ip);
+        u->who.client_ip = u->ip;
         if (ig_http_defer(r, &res, new_user_run, u, new_user_free)) return res;
         new_user_free(u);
         ig_http_add_header(r, "Retry-After", "1");
@@ -366,9 +373,8 @@ static const char *token_template(const char *action)
     return NULL;
 }
 
-ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r)
+static ig_res_t route(ig_admin_t *a, ig_req_t *r)
 {
-    ig_admin_t *a = ctx;
     char path[256];
     if (r->path_len >= sizeof path) return ig_http_no_route(r);
     memcpy(path, r->path, r->path_len);
@@ -385,6 +391,7 @@ ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r)
         json_object *o = json_object_new_object();
         json_object_object_add(o, "rateLimiterEnabled", json_object_new_boolean(enforced(a)));
         json_object_object_add(o, "version", json_object_new_string(IG_VERSION));
+        json_object_object_add(o, "expiryWarningDays", json_object_new_int(a->expiry_warning_days));
         /* The default warehouse's name (its root's last segment: "warehouse" unless catalog.warehouse says
          * otherwise), for the console's client snippets. */
         json_object_object_add(o, "warehouse", json_object_new_string(a->warehouse ? a->warehouse : "warehouse"));
@@ -393,6 +400,7 @@ ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r)
                                json_object_new_string(r->who.role == IG_ROLE_ADMIN ? "admin" : "member"));
         return ig_http_json(r, 200, o);
     }
+    if (strcmp(path, "/api/v1/audit") == 0) return ig_audit_api_handle(a, r);
     if (strcmp(path, "/api/v1/whoami") == 0) {
         r->route = "/api/v1/whoami";
         return whoami(a, r);
@@ -423,4 +431,16 @@ ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r)
     memcpy(id, rest, idl);
     id[idl] = '\0';
     return one_token(a, r, id, action);
+}
+
+ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r)
+{
+    /* The address every change made here is audited with; the principal points at it only during this call
+     * (the request is reused for the connection's next one). */
+    char ip[IG_IP_MAX];
+    ig_http_client_text(r, ip, sizeof ip);
+    r->who.client_ip = ip;
+    ig_res_t res = route(ctx, r);
+    r->who.client_ip = NULL;
+    return res;
 }

@@ -16,10 +16,13 @@ typedef struct {
     ig_store_t *store;
     ig_sessions_t *sessions;
     ig_login_guard_t *logins; /* console password guessing, throttled */
+    int expiry_warning_days;  /* the first of notifications.expiry_warning_days (0: none): the console's banner */
     const char *warehouse;    /* the default warehouse's name (the console's client snippets) */
 } ig_admin_t;
 
 /* /api/v1/... (ctx: ig_admin_t), after the router authenticated the caller by session or token. */
 ig_res_t ig_admin_api_handle(void *ctx, ig_req_t *r);
+/* GET /api/v1/audit (audit_api.c), called by ig_admin_api_handle with the caller's role resolved. */
+ig_res_t ig_audit_api_handle(ig_admin_t *a, ig_req_t *r);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "access/journal.h"
 #include "access/users.h"
 #include "admin/console_assets.h"
 #include "core/clock.h"
@@ -61,6 +62,7 @@ typedef struct {
     char *name, *password; /* copies: the request's body is not touched off its thread */
     int rc;                /* ig_users_verify's answer */
     ig_user_t user;
+    char ip[IG_IP_MAX]; /* the client's address, for the audit entry */
 } check_t;
 
 static void check_free(void *arg)
@@ -79,6 +81,15 @@ static void check_run(void *arg)
     check_t *c = arg;
     c->rc = ig_users_verify(c->store, c->name, c->password, &c->user);
     explicit_bzero(c->password, strlen(c->password)); /* not needed any more */
+    /* The audit entry is written here, on the hashing thread, not on an HTTP worker; a login refused before
+     * its password was checked (throttled, login_guard.h) is only logged, so a guesser cannot flood it. */
+    ig_jbuild_t jb;
+    ig_journal_init(&jb);
+    ig_journal_login(&jb, c->name, c->rc == 0, NULL, c->ip[0] ? c->ip : NULL, ig_clock_wall_ms());
+    ig_error_t err;
+    if (c->store->ops->journal_append(c->store, ig_journal_get(&jb), &err))
+        ig_warn("console: cannot write the login's audit entry: %s", err.message);
+    ig_journal_free(&jb);
 }
 
 /* The checked password's verdict: a failure counted against the user and the address (and logged, never the
@@ -120,6 +131,7 @@ static ig_res_t login_defer(ig_admin_t *a, ig_req_t *r, const char *name, const 
     check_t *c = calloc(1, sizeof *c);
     if (c && (c->name = strdup(name)) != NULL && (c->password = strdup(password)) != NULL) {
         c->store = a->store;
+        ig_http_client_text(r, c->ip, sizeof c->ip);
         if (ig_http_defer(r, &res, check_run, c, check_free)) return res;
         check_free(c);
         ig_http_add_header(r, "Retry-After", "1");

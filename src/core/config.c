@@ -13,7 +13,7 @@
 
 #include "core/util.h"
 
-typedef enum { T_STR, T_INT, T_BOOL, T_LISTEN, T_ENUM, T_SIZE } ktype_t;
+typedef enum { T_STR, T_INT, T_BOOL, T_LISTEN, T_ENUM, T_SIZE, T_DAYS } ktype_t;
 
 typedef struct {
     const char *key;
@@ -58,6 +58,12 @@ static const key_t_ keys[] = {
     {"console.login_threads", T_INT, F(login_threads), 0, 1, 64, NULL},
     {"console.login_queue", T_INT, F(login_queue), 0, 1, 4096, NULL},
     {"tokens.poll_interval_ms", T_INT, F(token_poll_ms), 0, 10, 1000, NULL},
+    {"audit.retention_days", T_INT, F(audit_retention_days), 0, 1, 36500, NULL},
+    {"notifications.webhook.url", T_STR, F(webhook_url), S(webhook_url), 0, 0, NULL},
+    {"notifications.webhook.secret_file", T_STR, F(webhook_secret_file), S(webhook_secret_file), 0, 0, NULL},
+    {"notifications.webhook.timeout_ms", T_INT, F(webhook_timeout_ms), 0, 100, 60000, NULL},
+    {"notifications.webhook.max_backoff_ms", T_INT, F(webhook_max_backoff_ms), 0, 100, 3600000, NULL},
+    {"notifications.expiry_warning_days", T_DAYS, 0, 0, 1, 3650, NULL},
 };
 #undef F
 #undef S
@@ -92,6 +98,36 @@ void ig_config_defaults(ig_config_t *cfg)
     cfg->login_threads = 1;
     cfg->login_queue = 32;
     cfg->token_poll_ms = 100;
+    cfg->audit_retention_days = 365;
+    cfg->webhook_timeout_ms = 5000;
+    cfg->webhook_max_backoff_ms = 60000;
+    cfg->expiry_days[0] = 7;
+    cfg->expiry_days[1] = 1;
+    cfg->n_expiry_days = 2;
+}
+
+/* "7,1" (a YAML list arrives joined by commas): distinct day counts in [min, max], kept largest first; ""
+ * is no thresholds. */
+static int parse_days(ig_config_t *cfg, const char *v, int64_t min, int64_t max)
+{
+    int d[IG_EXPIRY_THRESHOLDS_MAX], n = 0;
+    while (*v) {
+        char one[16];
+        size_t l = strcspn(v, ",");
+        if (l == 0 || l >= sizeof one || n == IG_EXPIRY_THRESHOLDS_MAX) return -1;
+        memcpy(one, v, l);
+        one[l] = '\0';
+        int64_t x;
+        if (ig_parse_i64(one, min, max, &x)) return -1;
+        int i = n++;
+        for (; i > 0 && d[i - 1] < x; i--) d[i] = d[i - 1]; /* insertion: largest first */
+        if (i > 0 && d[i - 1] == x) return -1;
+        d[i] = (int)x;
+        v += l + (v[l] == ',');
+    }
+    memcpy(cfg->expiry_days, d, sizeof d);
+    cfg->n_expiry_days = n;
+    return 0;
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -194,6 +230,14 @@ int ig_config_set(ig_config_t *cfg, const char *key, const char *value, const ch
             }
             *(bool *)(void *)field = b;
             return 0;
+        case T_DAYS:
+            if (parse_days(cfg, value, k->min, k->max)) {
+                snprintf(errbuf, errcap,
+                         "config key %s (%s): \"%s\" is not a list of at most %d distinct whole days in [%lld, %lld]",
+                         key, source, value, IG_EXPIRY_THRESHOLDS_MAX, (long long)k->min, (long long)k->max);
+                return -1;
+            }
+            return 0;
         case T_LISTEN:
             if (parse_listen(cfg, value)) {
                 snprintf(errbuf, errcap, "config key %s (%s): \"%s\" is not HOST:PORT", key, source, value);
@@ -207,6 +251,35 @@ int ig_config_set(ig_config_t *cfg, const char *key, const char *value, const ch
     }
     snprintf(errbuf, errcap, "unknown config key %s (%s)", key, source);
     return -1;
+}
+
+/* Whether key takes a list (in YAML a sequence, in the environment comma-separated). */
+static bool list_key(const char *key)
+{
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (keys[i].type == T_DAYS && strcmp(keys[i].key, key) == 0) return true;
+    return false;
+}
+
+/* A YAML list of scalars is the comma-separated form the environment uses (e.g. [7, 1] is "7,1"). */
+static int join_list(ig_config_t *cfg, yaml_document_t *doc, yaml_node_t *node, const char *key,
+                     const char *source, char *errbuf, size_t errcap)
+{
+    char v[512];
+    size_t n = 0;
+    v[0] = '\0';
+    for (yaml_node_item_t *i = node->data.sequence.items.start; i < node->data.sequence.items.top; i++) {
+        yaml_node_t *e = yaml_document_get_node(doc, *i);
+        if (!e || e->type != YAML_SCALAR_NODE || n + e->data.scalar.length + 2 >= sizeof v) {
+            snprintf(errbuf, errcap, "config key %s (%s): a list of plain values expected", key, source);
+            return -1;
+        }
+        if (n) v[n++] = ',';
+        memcpy(v + n, e->data.scalar.value, e->data.scalar.length);
+        n += e->data.scalar.length;
+        v[n] = '\0';
+    }
+    return ig_config_set(cfg, key, v, source, errbuf, errcap);
 }
 
 /* Walks a YAML node; mappings extend the dotted prefix, scalars are set. */
@@ -225,6 +298,8 @@ static int walk(ig_config_t *cfg, yaml_document_t *doc, yaml_node_t *node, char 
         }
         return ig_config_set(cfg, prefix, (const char *)node->data.scalar.value, source, errbuf, errcap);
     }
+    if (node->type == YAML_SEQUENCE_NODE && plen && list_key(prefix))
+        return join_list(cfg, doc, node, prefix, source, errbuf, errcap);
     if (node->type != YAML_MAPPING_NODE) {
         snprintf(errbuf, errcap, "config key %s (%s): lists are not settings", plen ? prefix : "(top)", source);
         return -1;
@@ -317,6 +392,17 @@ int ig_config_load_env(ig_config_t *cfg, char *const *envp, char *errbuf, size_t
     return 0;
 }
 
+/* The webhook is an operator's setting, and only ever http(s): no file://, no gopher:// through libcurl. */
+static int check_webhook(const ig_config_t *cfg, char *errbuf, size_t errcap)
+{
+    const char *u = cfg->webhook_url;
+    if (u[0] && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+        snprintf(errbuf, errcap, "config key notifications.webhook.url: must be an http:// or https:// URL");
+        return -1;
+    }
+    return 0;
+}
+
 int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
 {
     if (cfg->data_dir[0] == '\0') {
@@ -343,6 +429,7 @@ int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
                  cfg->ratelimiter_backend);
         return -1;
     }
+    if (check_webhook(cfg, errbuf, errcap)) return -1;
     if (cfg->warehouse[0] == '\0') {
         /* file://<absolute data_dir>/warehouse.  "./", "." and trailing '/' are dropped so that no "//" or
          * "/./" ends up in the warehouse and in every table location derived from it. */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #define IG_PATH_MAX 1024
+#define IG_EXPIRY_THRESHOLDS_MAX 8
 
 typedef struct {
     char listen_host[64];
@@ -43,6 +44,13 @@ typedef struct {
     int login_threads; /* threads that hash console passwords, off the HTTP workers */
     int login_queue;   /* password hashes queued or running at once; beyond it a login is a 503 */
     int token_poll_ms; /* how often the server looks for changes made by other processes */
+    int audit_retention_days; /* audit.retention_days: older audit entries are deleted */
+    char webhook_url[512];    /* notifications.webhook.url: http(s) URL events are POSTed to; "" = no events */
+    char webhook_secret_file[IG_PATH_MAX]; /* notifications.webhook.secret_file: the HMAC-SHA256 key */
+    int webhook_timeout_ms;     /* notifications.webhook.timeout_ms: one delivery attempt, connect included */
+    int webhook_max_backoff_ms; /* notifications.webhook.max_backoff_ms: the longest wait between retries */
+    int expiry_days[IG_EXPIRY_THRESHOLDS_MAX]; /* notifications.expiry_warning_days, largest first, distinct */
+    int n_expiry_days;
 } ig_config_t;
 
 /* Fills cfg with the defaults. */

@@ -206,6 +206,11 @@ static void client_text(ig_req_t *r, char *out, size_t cap)
     }
 }
 
+void ig_http_client_text(ig_req_t *r, char *out, size_t cap)
+{
+    client_text(r, out, cap);
+}
+
 /* A request is done: count it, and log its access line (always for a slow one or a 5xx). */
 static void finish(ig_http_server_t *s, ig_req_t *r, int64_t start_ns)
 {

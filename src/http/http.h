@@ -206,6 +206,8 @@ int ig_http_query(ig_req_t *r, const char *name, char *buf, size_t cap);
 int ig_http_decode(const char *src, size_t len, char *buf, size_t cap);
 /* The client's address as 16 bytes (IPv4 mapped into IPv6); 0 or -1. */
 int ig_http_client_addr(ig_req_t *r, unsigned char out[16]);
+/* The same as text ("127.0.0.1", "::1"; "-" when unknown), for logs and the audit log (cap >= 46). */
+void ig_http_client_text(ig_req_t *r, char *out, size_t cap);
 /* Parses the body as JSON (depth-limited); NULL with *err filled (400) if absent or malformed. */
 json_object *ig_http_body_json(ig_req_t *r, ig_error_t *err);
 /* The method as one of a fixed set of names ("GET" ... "OPTIONS", "OTHER" for anything else): safe as a

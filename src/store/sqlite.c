@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "store/sqlite_bases.h"
+#include "store/sqlite_journal.h"
 #include "store/store.h"
 
 #define POOL_MAX 16
@@ -76,8 +77,9 @@ static const char *const migrations[] = {
     "ALTER TABLE tokens ADD COLUMN prev_hash BLOB;"
     "ALTER TABLE tokens ADD COLUMN prev_valid_until INTEGER;"
     "ALTER TABLE tokens ADD COLUMN rotated_at INTEGER;",
-    /* 7: scopes (a bit set: 1 catalog:read, 2 catalog:write, 4 admin); a token made before gets its owner's
-     * default: all three for an admin user's, read and write for a member's */
+    /* 7: the audit log, the event outbox and the expiry notices (sqlite_journal.h) */
+    IG_SQJ_MIGRATION,
+    /* 8: scopes (bits: 1 catalog:read, 2 catalog:write, 4 admin); older tokens get their owner's default */
     "ALTER TABLE tokens ADD COLUMN scopes INTEGER NOT NULL DEFAULT 3;"
     "UPDATE tokens SET scopes = 7 WHERE owner IN (SELECT name FROM users WHERE role = 'admin');",
 };
@@ -159,6 +161,23 @@ static int exec(sqlite3 *db, const char *sql, ig_error_t *err)
 {
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) return fail_db(err, db, sql);
     return 0;
+}
+
+int ig_sq_fail(ig_error_t *err, sqlite3 *db, const char *what)
+{
+    return fail_db(err, db, what);
+}
+
+int ig_sq_run(ig_store_t *base, bool write, ig_sq_fn fn, void *arg, ig_error_t *err)
+{
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    if (write && exec(db, "BEGIN IMMEDIATE", err)) goto out;
+    rc = fn(db, arg, err);
+    if (rc == 0 && write) rc = exec(db, "COMMIT", err);
+out:
+    return finish(s, db, NULL, rc);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -301,7 +320,7 @@ static int dup_name(ig_error_t *err, const ig_token_row_t *t)
                         "name: owner '%s' already has an access token named '%s'", t->owner, t->name);
 }
 
-static int sq_token_insert(ig_store_t *base, ig_token_row_t *t, ig_error_t *err)
+static int sq_token_insert(ig_store_t *base, ig_token_row_t *t, const ig_journal_t *j, ig_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)base;
     sqlite3 *db = borrow(s, err);
@@ -333,12 +352,13 @@ static int sq_token_insert(ig_store_t *base, ig_token_row_t *t, ig_error_t *err)
         fail_db(err, db, "token insert");
         goto out;
     }
+    if (ig_sqj_write(db, j, err)) goto out;
     rc = exec(db, "COMMIT", err);
 out:
     return finish(s, db, st, rc);
 }
 
-static int sq_token_update(ig_store_t *base, ig_token_row_t *t, ig_error_t *err)
+static int sq_token_update(ig_store_t *base, ig_token_row_t *t, const ig_journal_t *j, ig_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)base;
     sqlite3 *db = borrow(s, err);
@@ -378,12 +398,14 @@ static int sq_token_update(ig_store_t *base, ig_token_row_t *t, ig_error_t *err)
         else fail_db(err, db, "token update");
         goto out;
     }
+    if (ig_sqj_write(db, j, err)) goto out;
     rc = exec(db, "COMMIT", err);
 out:
     return finish(s, db, st, rc);
 }
 
-static int sq_token_delete(ig_store_t *base, const char *id, int64_t now_ms, int64_t *seq, ig_error_t *err)
+static int sq_token_delete(ig_store_t *base, const char *id, int64_t now_ms, int64_t *seq, const ig_journal_t *j,
+                           ig_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)base;
     sqlite3 *db = borrow(s, err);
@@ -403,6 +425,7 @@ static int sq_token_delete(ig_store_t *base, const char *id, int64_t now_ms, int
         rc = IG_STORE_NOTFOUND;
         goto out;
     }
+    if (ig_sqj_write(db, j, err)) goto out;
     rc = exec(db, "COMMIT", err);
 out:
     return finish(s, db, st, rc);
@@ -550,12 +573,14 @@ out:
     return finish(s, db, st, rc);
 }
 
-static int sq_user_insert(ig_store_t *base, const ig_user_t *u, ig_error_t *err)
+static int sq_user_insert(ig_store_t *base, const ig_user_t *u, const ig_journal_t *j, ig_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)base;
     sqlite3 *db = borrow(s, err);
     int rc = -1;
-    sqlite3_stmt *st = prep(db, "INSERT INTO users(name, role, password_hash, created_at) VALUES(?,?,?,?)", err);
+    sqlite3_stmt *st = NULL;
+    if (exec(db, "BEGIN IMMEDIATE", err)) goto out;
+    st = prep(db, "INSERT INTO users(name, role, password_hash, created_at) VALUES(?,?,?,?)", err);
     if (!st) goto out;
     bind_text(st, 1, u->name);
     bind_text(st, 2, u->role == IG_ROLE_ADMIN ? "admin" : "member");
@@ -564,7 +589,7 @@ static int sq_user_insert(ig_store_t *base, const ig_user_t *u, ig_error_t *err)
     int r = sqlite3_step(st);
     if (r == SQLITE_CONSTRAINT) ig_error_set(err, IG_E_ALREADY_EXISTS, "user '%s' already exists", u->name);
     else if (r != SQLITE_DONE) fail_db(err, db, "user insert");
-    else rc = 0;
+    else if (ig_sqj_write(db, j, err) == 0) rc = exec(db, "COMMIT", err);
 out:
     return finish(s, db, st, rc);
 }
@@ -585,10 +610,22 @@ static int update_row(sq_store_t *s, const char *sql, const char *a, const char 
     return finish(s, db, st, rc);
 }
 
-static int sq_user_set_password(ig_store_t *base, const char *name, const char *hash, ig_error_t *err)
+static int sq_user_set_password(ig_store_t *base, const char *name, const char *hash, const ig_journal_t *j,
+                                ig_error_t *err)
 {
-    return update_row((sq_store_t *)base, "UPDATE users SET password_hash=? WHERE name=?", hash, name,
-                      "user password", err);
+    sq_store_t *s = (sq_store_t *)base;
+    sqlite3 *db = borrow(s, err);
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    if (exec(db, "BEGIN IMMEDIATE", err) || !(st = prep(db, "UPDATE users SET password_hash=? WHERE name=?", err)))
+        goto out;
+    bind_text(st, 1, hash);
+    bind_text(st, 2, name);
+    if (sqlite3_step(st) != SQLITE_DONE) fail_db(err, db, "user password");
+    else if (sqlite3_changes(db) == 0) rc = IG_STORE_NOTFOUND;
+    else if (ig_sqj_write(db, j, err) == 0) rc = exec(db, "COMMIT", err);
+out:
+    return finish(s, db, st, rc);
 }
 
 static int sq_user_count(ig_store_t *base, int64_t *n, ig_error_t *err)
@@ -1124,6 +1161,13 @@ static const ig_store_ops_t sqlite_ops = {
     .obj_overlap = sq_obj_overlap,
     .idem_get = sq_idem_get,
     .idem_put = sq_idem_put,
+    .journal_append = ig_sqj_journal_append,
+    .audit_list = ig_sqj_audit_list,
+    .audit_prune = ig_sqj_audit_prune,
+    .event_next = ig_sqj_event_next,
+    .event_done = ig_sqj_event_done,
+    .event_retry = ig_sqj_event_retry,
+    .notice_raise = ig_sqj_notice_raise,
 };
 
 ig_store_t *ig_store_sqlite_open(const char *path, ig_error_t *err)

@@ -98,6 +98,62 @@ typedef struct {
     int64_t created_at_ms;
 } ig_idem_t;
 
+/* ---- the journal: audit entries and outgoing events (DESIGN.md §8) ----
+ * A change to a token or a user hands the store an ig_journal_t (NULL: none) and the store writes its rows in
+ * the change's own transaction: an audit entry exists exactly when its change does, and an event is never
+ * lost between the change and its delivery (the events table is an outbox the notifier drains). */
+
+/* One audit entry as written.  Strings may be NULL (stored as null); details is JSON object text. */
+typedef struct {
+    int64_t at_ms;
+    const char *actor;          /* user name, "cli", or the name a failed login gave */
+    const char *actor_token_id; /* the token the actor used, NULL for a console session or the CLI */
+    const char *action;         /* "token.create", "user.create", "console.login", ... */
+    const char *target;         /* a token id or a user name */
+    const char *target_owner;   /* whose the target is (the token's owner, the user): members see these */
+    const char *details;        /* JSON object text, never a secret or a password */
+    const char *client_ip;
+} ig_audit_row_t;
+
+/* One event to deliver: body is the JSON that is POSTed, as is (its "id" is the event's id). */
+typedef struct {
+    const char *id;   /* "evt_" + 16 base62 */
+    const char *type; /* "token.suspended", ... */
+    const char *body;
+    int64_t at_ms;
+} ig_event_row_t;
+
+typedef struct {
+    const ig_audit_row_t *audit; /* NULL: none */
+    const ig_event_row_t *event; /* NULL: none */
+} ig_journal_t;
+
+/* An audit entry as read back: the row's strings ("" for null) and its id, increasing with time. */
+typedef struct {
+    int64_t id, at_ms;
+    char actor[IG_USER_MAX + 1], actor_token_id[IG_ID_MAX], action[48], target[IG_USER_MAX + 1];
+    char target_owner[IG_USER_MAX + 1], client_ip[IG_IP_MAX];
+    const char *details; /* valid during the callback only */
+} ig_audit_entry_t;
+
+/* A walk over the audit log, newest first.  NULL/0 fields do not filter. */
+typedef struct {
+    const char *target, *actor, *action;
+    const char *visible_to; /* a member: only entries whose actor or target_owner is this user */
+    int64_t since_ms;       /* entries at or after */
+    int64_t before_id;      /* entries with a smaller id (paging), 0 = from the newest */
+    int limit;              /* at most this many (1..1000) */
+} ig_audit_query_t;
+
+/* A pending event as read back; body is malloc'd (caller frees). */
+typedef struct {
+    int64_t seq; /* the outbox row */
+    char id[IG_ID_MAX];
+    char *body;
+    int attempts;
+} ig_event_t;
+
+typedef int (*ig_audit_cb)(void *ud, const ig_audit_entry_t *e);
 typedef int (*ig_token_cb)(void *ud, const ig_token_row_t *t);
 typedef int (*ig_name_cb)(void *ud, const char *name);
 
@@ -115,16 +171,18 @@ typedef struct {
     /* ---- tokens ---- */
     /* Inserts t (id/hash/name/owner/... filled by the caller); sets t->seq.  409 if the owner already has an
      * active token with that name. */
-    int (*token_insert)(ig_store_t *st, ig_token_row_t *t, ig_error_t *err);
+    int (*token_insert)(ig_store_t *st, ig_token_row_t *t, const ig_journal_t *j, ig_error_t *err);
     /* Replaces the mutable fields of the live token t->id (name, suspended, max_rps, burst, expires_at,
      * suspended_at, suspend_reason, suspended_by_role, suspended_by, max_rps_set_by, updated_at, and for a
      * rotation hash, prefix, prev_hash, prev_valid_until, rotated_at) if the row is still at t->seq, the version the caller read
      * (compare-and-set, so a concurrent suspend is never overwritten); sets t->seq.  NOTFOUND if absent or
-     * deleted; STALE if another write came first (read again and retry); 409 on a duplicate name. */
-    int (*token_update)(ig_store_t *st, ig_token_row_t *t, ig_error_t *err);
+     * deleted; STALE if another write came first (read again and retry); 409 on a duplicate name.
+     * Every write op's journal j (NULL: none) is written in the same transaction, only when the write is. */
+    int (*token_update)(ig_store_t *st, ig_token_row_t *t, const ig_journal_t *j, ig_error_t *err);
     /* Deletes a live token (kept as a tombstone so other processes learn of it); *seq gets the tombstone's
      * sequence.  NOTFOUND if absent. */
-    int (*token_delete)(ig_store_t *st, const char *id, int64_t now_ms, int64_t *seq, ig_error_t *err);
+    int (*token_delete)(ig_store_t *st, const char *id, int64_t now_ms, int64_t *seq, const ig_journal_t *j,
+                        ig_error_t *err);
     int (*token_get)(ig_store_t *st, const char *id, ig_token_row_t *out, ig_error_t *err);
     /* Live tokens, optionally of one owner, ordered by creation; cb returning non-zero stops the walk. */
     int (*token_list)(ig_store_t *st, const char *owner, ig_token_cb cb, void *ud, ig_error_t *err);
@@ -140,8 +198,9 @@ typedef struct {
 
     /* ---- users ---- */
     int (*user_get)(ig_store_t *st, const char *name, ig_user_t *out, ig_error_t *err);
-    int (*user_insert)(ig_store_t *st, const ig_user_t *u, ig_error_t *err); /* 409 if it exists */
-    int (*user_set_password)(ig_store_t *st, const char *name, const char *hash, ig_error_t *err);
+    int (*user_insert)(ig_store_t *st, const ig_user_t *u, const ig_journal_t *j, ig_error_t *err); /* 409 if it exists */
+    int (*user_set_password)(ig_store_t *st, const char *name, const char *hash, const ig_journal_t *j,
+                             ig_error_t *err);
     int (*user_count)(ig_store_t *st, int64_t *n, ig_error_t *err);
 
     /* ---- catalog ---- namespaces are level strings joined by 0x1F; properties are JSON object text. */
@@ -184,6 +243,25 @@ typedef struct {
      * max_bytes of bodies in all (the store never grows past that, whatever the traffic). */
     int (*idem_put)(ig_store_t *st, const ig_idem_t *e, int64_t expire_before_ms, int64_t max_entries,
                     int64_t max_bytes, ig_error_t *err);
+
+    /* ---- journal ---- */
+    /* Writes j alone (a console login, an event no change of a row carries), in one transaction. */
+    int (*journal_append)(ig_store_t *st, const ig_journal_t *j, ig_error_t *err);
+    /* Audit entries matching q, newest first, at most q->limit; cb returning non-zero stops the walk. */
+    int (*audit_list)(ig_store_t *st, const ig_audit_query_t *q, ig_audit_cb cb, void *ud, ig_error_t *err);
+    /* Deletes audit entries older than before_ms, at most max_rows per call (so a first prune of a large log
+     * never holds the write lock for long); *deleted gets how many.  SQLite reuses the freed pages. */
+    int (*audit_prune)(ig_store_t *st, int64_t before_ms, int max_rows, int64_t *deleted, ig_error_t *err);
+    /* The oldest pending event due at now_ms (NOTFOUND when none). */
+    int (*event_next)(ig_store_t *st, int64_t now_ms, ig_event_t *out, ig_error_t *err);
+    /* Delivered: the outbox row goes.  Failed: it waits until next_at_ms with attempts counted. */
+    int (*event_done)(ig_store_t *st, int64_t seq, ig_error_t *err);
+    int (*event_retry)(ig_store_t *st, int64_t seq, int attempts, int64_t next_at_ms, ig_error_t *err);
+    /* Expiry notices: records that token_id (expiring at expires_at_ms) has been warned at level (a
+     * threshold in days; 0 = expired) and writes j with it, unless it already was at that level or a nearer
+     * one for that same expiry (then IG_STORE_NOTFOUND, nothing written).  A new expiresAt starts afresh. */
+    int (*notice_raise)(ig_store_t *st, const char *token_id, int64_t expires_at_ms, int level,
+                        const ig_journal_t *j, ig_error_t *err);
 } ig_store_ops_t;
 
 struct ig_store {

@@ -125,7 +125,7 @@ test('the console is served with a strict CSP and no inline code', async () => {
   assert.match(csp, /script-src 'self'/);
   assert.match(csp, /frame-ancestors 'none'$/, 'the whole policy arrives, not a truncated one');
   assert.doesNotMatch(r.text, /<script>|<script [^>]*>[^<]|style=|<style/i, 'no inline script or style');
-  for (const asset of ['/app.js', '/app.css', '/api.js', '/chart.js', '/format.js', '/favicon.svg']) {
+  for (const asset of ['/app.js', '/app.css', '/api.js', '/audit.js', '/chart.js', '/format.js', '/favicon.svg']) {
     assert.equal((await srv.req('GET', asset)).status, 200, asset);
   }
 });
@@ -455,6 +455,56 @@ test('changes made elsewhere show up without a reload', async () => {
   await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
   await rowById(page, id).locator('.badge', { hasText: 'Suspended' }).waitFor();
   await srv.req('POST', `/api/v1/access-tokens/${id}/activate`, { token: seedToken });
+});
+
+test('a banner lists the tokens that expire within the first warning threshold (7 days)', async () => {
+  const mk = async (name, ms) => {
+    const r = await srv.req('POST', '/api/v1/access-tokens', { token: seedToken,
+      body: { name, expiresAt: new Date(Date.now() + ms).toISOString() } });
+    assert.equal(r.status, 201, r.text);
+    return r.json;
+  };
+  await mk('expires-in-2-days', 2 * DAY);
+  await mk('expires-in-30-days', 30 * DAY);
+  await page.reload();
+  await page.locator('#app-view').waitFor({ state: 'visible' });
+  const banner = page.locator('#expiry-banner');
+  await banner.waitFor({ state: 'visible' });
+  assert.match(await banner.locator('strong').textContent(), /expire within 7 days/);
+  const items = await banner.locator('li').allTextContents();
+  assert.ok(items.some((t) => /^expires-in-2-days \(admin\) expires in 2 days/.test(t)), items.join(' | '));
+  assert.ok(!items.some((t) => t.includes('expires-in-30-days')), items.join(' | '));
+  // the one nearest to expiry comes first
+  const first = items[0];
+  assert.ok(items.every((t) => t === first || !/in (\d+) hours?/.test(t)), items.join(' | '));
+});
+
+test('Settings → Audit: the changes made in this console, with filters and old → new', async () => {
+  await page.getByRole('tab', { name: 'Audit' }).click();
+  const panel = page.locator('#panel-audit');
+  await panel.waitFor({ state: 'visible' });
+  const rows = panel.locator('tr.audit-row');
+  await rows.first().waitFor();
+  const actions = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.action));
+  for (const a of ['token.create', 'token.suspend', 'token.activate', 'token.update', 'console.login', 'console.login_failed'])
+    assert.ok(actions.includes(a), `${a} missing from ${actions.join(',')}`);
+  // filter by action: only Max RPS edits, which show old → new
+  await panel.getByLabel('Action').selectOption('token.update');
+  await panel.getByRole('button', { name: 'Apply' }).click();
+  await page.waitForFunction(() => [...document.querySelectorAll('#audit-body tr')].every((tr) => tr.dataset.action === 'token.update'));
+  const details = await panel.locator('tr.audit-row td.details').allTextContents();
+  assert.ok(details.length >= 1);
+  assert.ok(details.some((d) => /maxRps: \S+ → \S+/.test(d)), details.join(' | '));
+  // filter by actor: nobody of that name, an empty table
+  await panel.getByLabel('Action').selectOption('');
+  await panel.getByLabel('Actor').fill('nobody-at-all');
+  await panel.getByRole('button', { name: 'Apply' }).click();
+  await panel.locator('#audit-empty').waitFor({ state: 'visible' });
+  assert.equal(await rows.count(), 0);
+  // no password in the page, though a failed login is listed
+  assert.ok(!(await page.content()).includes('not-the-password'));
+  await panel.getByLabel('Actor').fill('');
+  await page.getByRole('tab', { name: 'Access Tokens' }).click();
 });
 
 test('logout returns to the login page and the session is over', async () => {

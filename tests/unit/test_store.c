@@ -649,10 +649,10 @@ static void test_token_rows_and_change_feed(void **state)
     ig_token_row_t a, b, got;
     token_row(&a, "tok_a", "n", "alice", 1);
     token_row(&b, "tok_b", "n", "alice", 2);
-    assert_int_equal(st->ops->token_insert(st, &a, &err), 0);
-    assert_fails(err, st->ops->token_insert(st, &b, &err), IG_E_ALREADY_EXISTS); /* same owner, same name */
+    assert_int_equal(st->ops->token_insert(st, &a, NULL, &err), 0);
+    assert_fails(err, st->ops->token_insert(st, &b, NULL, &err), IG_E_ALREADY_EXISTS); /* same owner, same name */
     snprintf(b.owner, sizeof b.owner, "bob");
-    assert_int_equal(st->ops->token_insert(st, &b, &err), 0);
+    assert_int_equal(st->ops->token_insert(st, &b, NULL, &err), 0);
     assert_true(b.seq > a.seq);
 
     assert_int_equal(st->ops->token_get(st, "tok_a", &got, &err), 0);
@@ -672,12 +672,12 @@ static void test_token_rows_and_change_feed(void **state)
     assert_int_equal(got.seq, a.seq);
 
     int64_t mark = b.seq, del_seq = 0;
-    assert_int_equal(st->ops->token_delete(st, "tok_a", 9000, &del_seq, &err), 0);
+    assert_int_equal(st->ops->token_delete(st, "tok_a", 9000, &del_seq, NULL, &err), 0);
     assert_true(del_seq > b.seq); /* the tombstone gets the next sequence */
-    assert_int_equal(st->ops->token_delete(st, "tok_a", 9000, &del_seq, &err), IG_STORE_NOTFOUND);
+    assert_int_equal(st->ops->token_delete(st, "tok_a", 9000, &del_seq, NULL, &err), IG_STORE_NOTFOUND);
     assert_int_equal(st->ops->token_get(st, "tok_a", &got, &err), IG_STORE_NOTFOUND);
     got = a;
-    assert_int_equal(st->ops->token_update(st, &got, &err), IG_STORE_NOTFOUND);
+    assert_int_equal(st->ops->token_update(st, &got, NULL, &err), IG_STORE_NOTFOUND);
 
     /* A first load skips tombstones; a later poll sees them. */
     feed_t feed = {0};
@@ -701,7 +701,7 @@ static void test_token_rows_and_change_feed(void **state)
 
     /* After the delete, alice may reuse the name. */
     token_row(&a, "tok_c", "n", "alice", 3);
-    assert_int_equal(st->ops->token_insert(st, &a, &err), 0);
+    assert_int_equal(st->ops->token_insert(st, &a, NULL, &err), 0);
 }
 
 /* token_update is a compare-and-set on the seq the caller read: a write based on an old read is STALE and
@@ -713,14 +713,14 @@ static void test_token_update_is_cas(void **state)
     ig_error_t err;
     ig_token_row_t t, r1, r2;
     token_row(&t, "tok_s", "s", "alice", 4);
-    assert_int_equal(st->ops->token_insert(st, &t, &err), 0);
+    assert_int_equal(st->ops->token_insert(st, &t, NULL, &err), 0);
     assert_int_equal(st->ops->token_get(st, "tok_s", &r1, &err), 0);
     assert_int_equal(st->ops->token_get(st, "tok_s", &r2, &err), 0);
     r1.suspended = true;
-    assert_int_equal(st->ops->token_update(st, &r1, &err), 0);
+    assert_int_equal(st->ops->token_update(st, &r1, NULL, &err), 0);
     assert_true(r1.seq > r2.seq);
     snprintf(r2.name, sizeof r2.name, "renamed");
-    assert_int_equal(st->ops->token_update(st, &r2, &err), IG_STORE_STALE);
+    assert_int_equal(st->ops->token_update(st, &r2, NULL, &err), IG_STORE_STALE);
     ig_token_row_t now;
     assert_int_equal(st->ops->token_get(st, "tok_s", &now, &err), 0);
     assert_true(now.suspended);
@@ -728,14 +728,14 @@ static void test_token_update_is_cas(void **state)
     assert_int_equal(now.seq, r1.seq);
     /* Redone on a fresh read, it goes through. */
     snprintf(now.name, sizeof now.name, "renamed");
-    assert_int_equal(st->ops->token_update(st, &now, &err), 0);
+    assert_int_equal(st->ops->token_update(st, &now, NULL, &err), 0);
     assert_int_equal(st->ops->token_get(st, "tok_s", &r2, &err), 0);
     assert_true(r2.suspended);
     assert_string_equal(r2.name, "renamed");
     /* A deleted token is NOTFOUND, not STALE. */
     int64_t del_seq;
-    assert_int_equal(st->ops->token_delete(st, "tok_s", 1, &del_seq, &err), 0);
-    assert_int_equal(st->ops->token_update(st, &r2, &err), IG_STORE_NOTFOUND);
+    assert_int_equal(st->ops->token_delete(st, "tok_s", 1, &del_seq, NULL, &err), 0);
+    assert_int_equal(st->ops->token_update(st, &r2, NULL, &err), IG_STORE_NOTFOUND);
 }
 
 typedef struct {
@@ -776,14 +776,14 @@ static void test_token_setters_kept(void **state)
     t.suspended_at_ms = 2000;
     t.suspended_by_role = IG_SET_BY_ADMIN;
     snprintf(t.suspended_by, sizeof t.suspended_by, "alice");
-    assert_int_equal(st->ops->token_insert(st, &t, &err), 0);
+    assert_int_equal(st->ops->token_insert(st, &t, NULL, &err), 0);
     assert_int_equal(st->ops->token_get(st, "tok_w", &got, &err), 0);
     assert_setters(&got, IG_SET_BY_ADMIN, "alice", IG_SET_BY_ADMIN);
 
     got.suspended_by_role = IG_SET_BY_MEMBER;
     snprintf(got.suspended_by, sizeof got.suspended_by, "mel");
     got.max_rps_set_by = IG_SET_BY_MEMBER;
-    assert_int_equal(st->ops->token_update(st, &got, &err), 0);
+    assert_int_equal(st->ops->token_update(st, &got, NULL, &err), 0);
     find_row_t fr;
     memset(&fr, 0, sizeof fr);
     fr.id = "tok_w";
@@ -801,7 +801,7 @@ static void test_token_setters_kept(void **state)
     got.suspended_by_role = IG_SET_BY_UNKNOWN;
     got.suspended_by[0] = '\0';
     got.max_rps_set_by = IG_SET_BY_UNKNOWN;
-    assert_int_equal(st->ops->token_update(st, &got, &err), 0);
+    assert_int_equal(st->ops->token_update(st, &got, NULL, &err), 0);
     assert_int_equal(st->ops->token_get(st, "tok_w", &t, &err), 0);
     assert_setters(&t, IG_SET_BY_UNKNOWN, "", IG_SET_BY_UNKNOWN);
 }
@@ -831,10 +831,10 @@ static void test_users(void **state)
     assert_int_equal(st->ops->user_count(st, &n, &err), 0);
     assert_int_equal(n, 0);
     ig_user_t u = {"admin", IG_ROLE_ADMIN, "$argon2id$x", 42};
-    assert_int_equal(st->ops->user_insert(st, &u, &err), 0);
-    assert_fails(err, st->ops->user_insert(st, &u, &err), IG_E_ALREADY_EXISTS);
+    assert_int_equal(st->ops->user_insert(st, &u, NULL, &err), 0);
+    assert_fails(err, st->ops->user_insert(st, &u, NULL, &err), IG_E_ALREADY_EXISTS);
     ig_user_t m = {"mia", IG_ROLE_MEMBER, "$argon2id$y", 43};
-    assert_int_equal(st->ops->user_insert(st, &m, &err), 0);
+    assert_int_equal(st->ops->user_insert(st, &m, NULL, &err), 0);
     ig_user_t got;
     assert_int_equal(st->ops->user_get(st, "admin", &got, &err), 0);
     assert_int_equal(got.role, IG_ROLE_ADMIN);
@@ -842,10 +842,10 @@ static void test_users(void **state)
     assert_int_equal(got.created_at_ms, 42);
     assert_int_equal(st->ops->user_get(st, "mia", &got, &err), 0);
     assert_int_equal(got.role, IG_ROLE_MEMBER);
-    assert_int_equal(st->ops->user_set_password(st, "mia", "$argon2id$z", &err), 0);
+    assert_int_equal(st->ops->user_set_password(st, "mia", "$argon2id$z", NULL, &err), 0);
     assert_int_equal(st->ops->user_get(st, "mia", &got, &err), 0);
     assert_string_equal(got.password_hash, "$argon2id$z");
-    assert_int_equal(st->ops->user_set_password(st, "nobody", "h", &err), IG_STORE_NOTFOUND);
+    assert_int_equal(st->ops->user_set_password(st, "nobody", "h", NULL, &err), IG_STORE_NOTFOUND);
     assert_int_equal(st->ops->user_get(st, "nobody", &got, &err), IG_STORE_NOTFOUND);
     assert_int_equal(st->ops->user_count(st, &n, &err), 0);
     assert_int_equal(n, 2);
@@ -873,15 +873,15 @@ static void test_token_list(void **state)
     ig_token_row_t t;
     /* Inserted out of creation order (created_at_ms is 1000 + the last argument). */
     token_row(&t, "tok_3", "three", "alice", 30);
-    assert_int_equal(st->ops->token_insert(st, &t, &err), 0);
+    assert_int_equal(st->ops->token_insert(st, &t, NULL, &err), 0);
     token_row(&t, "tok_1", "one", "alice", 10);
-    assert_int_equal(st->ops->token_insert(st, &t, &err), 0);
+    assert_int_equal(st->ops->token_insert(st, &t, NULL, &err), 0);
     token_row(&t, "tok_2", "two", "bob", 20);
-    assert_int_equal(st->ops->token_insert(st, &t, &err), 0);
+    assert_int_equal(st->ops->token_insert(st, &t, NULL, &err), 0);
     token_row(&t, "tok_4", "four", "alice", 40);
-    assert_int_equal(st->ops->token_insert(st, &t, &err), 0);
+    assert_int_equal(st->ops->token_insert(st, &t, NULL, &err), 0);
     int64_t del_seq;
-    assert_int_equal(st->ops->token_delete(st, "tok_4", 9000, &del_seq, &err), 0);
+    assert_int_equal(st->ops->token_delete(st, "tok_4", 9000, &del_seq, NULL, &err), 0);
 
     ids_t c = {0};
     assert_int_equal(st->ops->token_list(st, NULL, ids_cb, &c, &err), 0);
@@ -1118,7 +1118,7 @@ static void test_reopen_keeps_data(void **state)
     assert_int_equal(obj_create(f->st, "kept", "t", IG_OBJ_TABLE, "K1", &err), 0);
     ig_token_row_t t;
     token_row(&t, "tok_k", "k", "alice", 7);
-    assert_int_equal(f->st->ops->token_insert(f->st, &t, &err), 0);
+    assert_int_equal(f->st->ops->token_insert(f->st, &t, NULL, &err), 0);
     for (int i = 0; i < 2; i++) { /* reopening twice loses nothing */
         reopen(f);
         assert_string_equal(loc_of(f->st, "kept", "t", IG_OBJ_TABLE), "K1");
@@ -1129,7 +1129,7 @@ static void test_reopen_keeps_data(void **state)
     /* The change sequence continues where it was. */
     ig_token_row_t t2;
     token_row(&t2, "tok_k2", "k2", "alice", 8);
-    assert_int_equal(f->st->ops->token_insert(f->st, &t2, &err), 0);
+    assert_int_equal(f->st->ops->token_insert(f->st, &t2, NULL, &err), 0);
     assert_true(t2.seq > t.seq);
 }
 
@@ -1147,6 +1147,9 @@ static int64_t scalar(const char *db, const char *sql)
     sqlite3_close(h);
     return v;
 }
+
+/* What migration 7 made, undone, to go back to an older schema. */
+#define JOURNAL_DROP "DROP TABLE audit; DROP TABLE events; DROP TABLE token_notices;"
 
 static void exec_sql(const char *db, const char *sql)
 {
@@ -1166,8 +1169,8 @@ static void test_sqlite_migrations_run_once(void **state)
     ig_store_close(f->st);
     f->st = NULL;
     /* 1: tokens and catalog, 2: idempotency keys, 3: their totals, 4: locations, 5: who suspended / set a Max
-     * RPS, 6: rotation, 7: scopes */
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 7);
+     * RPS, 6: rotation, 7: audit log, event outbox, expiry notices, 8: scopes */
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 8);
     for (int i = 0; i < 2; i++) { /* reopening twice migrates nothing */
         f->st = ig_store_sqlite_open(f->where, &err);
         assert_non_null(f->st);
@@ -1176,7 +1179,7 @@ static void test_sqlite_migrations_run_once(void **state)
         f->st = NULL;
     }
     /* one row per migration, none added by reopening */
-    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 7);
+    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 8);
 }
 
 /* Migration 4 gives the objects of an older data dir their locations: the folder that holds the metadata
@@ -1193,7 +1196,7 @@ static void test_sqlite_locations_backfilled(void **state)
     ig_store_close(f->st);
     f->st = NULL;
     /* Back to schema 3 as an older binary left it. */
-    exec_sql(f->where, "DROP TABLE object_bases;"
+    exec_sql(f->where, "DROP TABLE object_bases;" JOURNAL_DROP
                        "ALTER TABLE tokens DROP COLUMN scopes;"
                        "ALTER TABLE tokens DROP COLUMN prev_hash;"
                        "ALTER TABLE tokens DROP COLUMN prev_valid_until;"
@@ -1222,17 +1225,17 @@ static void test_sqlite_migration_5_from_4(void **state)
     t.max_rps = 2;
     t.suspended = true;
     snprintf(t.suspend_reason, sizeof t.suspend_reason, "from before");
-    assert_int_equal(f->st->ops->token_insert(f->st, &t, &err), 0);
-    /* and one of an admin user (migration 7 gives it the admin scope too) */
+    assert_int_equal(f->st->ops->token_insert(f->st, &t, NULL, &err), 0);
+    /* and one of an admin user (migration 8 gives it the admin scope too) */
     ig_user_t root = {.name = "root", .role = IG_ROLE_ADMIN, .password_hash = "x", .created_at_ms = 1};
-    assert_int_equal(f->st->ops->user_insert(f->st, &root, &err), 0);
+    assert_int_equal(f->st->ops->user_insert(f->st, &root, NULL, &err), 0);
     ig_token_row_t r;
     token_row(&r, "tok_root", "rooted", "root", 7);
-    assert_int_equal(f->st->ops->token_insert(f->st, &r, &err), 0);
+    assert_int_equal(f->st->ops->token_insert(f->st, &r, NULL, &err), 0);
     ig_store_close(f->st);
     f->st = NULL;
     /* Back to schema 4 as an older binary left it. */
-    exec_sql(f->where, "ALTER TABLE tokens DROP COLUMN scopes;"
+    exec_sql(f->where, JOURNAL_DROP "ALTER TABLE tokens DROP COLUMN scopes;"
                        "ALTER TABLE tokens DROP COLUMN prev_hash;"
                        "ALTER TABLE tokens DROP COLUMN prev_valid_until;"
                        "ALTER TABLE tokens DROP COLUMN rotated_at;"
@@ -1243,7 +1246,7 @@ static void test_sqlite_migration_5_from_4(void **state)
     assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 4);
     f->st = ig_store_sqlite_open(f->where, &err);
     assert_non_null(f->st);
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 7);
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 8);
     ig_token_row_t got;
     assert_int_equal(f->st->ops->token_get(f->st, "tok_old", &got, &err), 0);
     assert_true(got.suspended);

@@ -527,7 +527,7 @@ static void test_lifecycle(void **state)
     assert_int_equal(ig_token_table_get(e->ts, rec.id, &out, &err), 0);
     assert_string_equal(out.name, "deploy");
 
-    assert_int_equal(ig_token_table_delete(e->ts, rec.id, &err), 0);
+    assert_int_equal(ig_token_table_delete(e->ts, &test_admin, rec.id, &err), 0);
     ig_token_table_read_begin();
     assert_null(find_secret(e->ts, secret));
     ig_token_table_read_end();
@@ -539,7 +539,7 @@ static void test_lifecycle(void **state)
     assert_int_equal(ig_error_status(&err), 404);
     assert_string_equal(ig_error_kind_type(err.kind), "NoSuchAccessTokenException");
     assert_contains(err.message, rec.id);
-    assert_int_equal(ig_token_table_delete(e->ts, rec.id, &err), -1);
+    assert_int_equal(ig_token_table_delete(e->ts, &test_admin, rec.id, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
     assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, rec.id, NULL, &out, &err), -1);
     assert_int_equal(ig_error_status(&err), 404);
@@ -650,7 +650,7 @@ static void test_names_owners_and_listing(void **state)
     assert_int_equal(ig_token_table_suspend(e->ts, &test_admin, a2.id, NULL, &out, &err), 0);
     assert_int_equal(e->st->ops->token_get(e->st, b2.id, &out, &err), 0);
     out.expires_at_ms = 1000;
-    assert_int_equal(e->st->ops->token_update(e->st, &out, &err), 0);
+    assert_int_equal(e->st->ops->token_update(e->st, &out, NULL, &err), 0);
     memset(&c, 0, sizeof c);
     assert_int_equal(ig_token_table_list(e->ts, NULL, "suspended", collect, &c, &err), 0);
     assert_int_equal(c.n, 1);
@@ -675,7 +675,7 @@ static void test_names_owners_and_listing(void **state)
     assert_string_equal(ig_token_status(&out, ig_clock_wall_ms()), "expired");
 
     /* A deleted token's name is free again. */
-    assert_int_equal(ig_token_table_delete(e->ts, a1.id, &err), 0);
+    assert_int_equal(ig_token_table_delete(e->ts, &test_admin, a1.id, &err), 0);
     spec = named("ci");
     create_ok(e->ts, "alice", &spec, s1, &a1);
     ig_token_table_read_begin();
@@ -715,7 +715,7 @@ static void test_growth_and_tombstones(void **state)
 
     /* Delete every other: tombstones must not cut the probe chains of the survivors. */
     for (int i = 0; i < GROW_N; i += 2)
-        assert_int_equal(ig_token_table_delete(e->ts, ids[i], &err), 0);
+        assert_int_equal(ig_token_table_delete(e->ts, &test_admin, ids[i], &err), 0);
     ig_token_table_reclaim(e->ts);
     assert_int_equal(ig_token_table_count(e->ts), GROW_N / 2);
     ig_token_table_read_begin();
@@ -769,7 +769,7 @@ static void test_tombstone_churn(void **state)
     for (int i = 0; i < 1200; i++) {
         spec = named("tmp");
         create_ok(e->ts, "churn", &spec, secret, &rec);
-        assert_int_equal(ig_token_table_delete(e->ts, rec.id, &err), 0);
+        assert_int_equal(ig_token_table_delete(e->ts, &test_admin, rec.id, &err), 0);
     }
     ig_token_table_reclaim(e->ts);
     assert_int_equal(ig_token_table_count(e->ts), 1);
@@ -860,7 +860,7 @@ static void test_sync_from_cli(void **state)
     assert_ptr_equal(m->state, st0);
     ig_token_table_read_end();
 
-    assert_int_equal(ig_token_table_delete(cli.ts, rec.id, &err), 0);
+    assert_int_equal(ig_token_table_delete(cli.ts, &test_admin, rec.id, &err), 0);
     assert_true(ig_token_table_sync(A) > 0);
     ig_token_table_read_begin();
     assert_null(find_secret(A, secret));
@@ -965,7 +965,7 @@ static void test_rotation(void **state)
     assert_int_equal(ig_token_table_count(again.ts), 1);
 
     /* Delete ends both secrets. */
-    assert_int_equal(ig_token_table_delete(A, rec.id, &err), 0);
+    assert_int_equal(ig_token_table_delete(A, &test_admin, rec.id, &err), 0);
     ig_token_table_read_begin();
     assert_null(find_secret(A, s4));
     assert_null(find_secret(A, s3));
@@ -1147,10 +1147,10 @@ static int interleave_get(ig_store_t *st, const char *id, ig_token_row_t *out, i
     return rc;
 }
 
-static int interleave_update(ig_store_t *st, ig_token_row_t *t, ig_error_t *err)
+static int interleave_update(ig_store_t *st, ig_token_row_t *t, const ig_journal_t *j, ig_error_t *err)
 {
     interleave_store_t *s = (interleave_store_t *)(void *)st;
-    return s->real->ops->token_update(s->real, t, err);
+    return s->real->ops->token_update(s->real, t, j, err);
 }
 
 static void test_concurrent_suspend_not_lost(void **state)
@@ -1358,7 +1358,7 @@ static void test_unrecorded_setter_needs_admin(void **state)
     out.max_rps = 4;
     out.suspended_by_role = IG_SET_BY_UNKNOWN;
     out.max_rps_set_by = IG_SET_BY_UNKNOWN;
-    assert_int_equal(e->st->ops->token_update(e->st, &out, &err), 0);
+    assert_int_equal(e->st->ops->token_update(e->st, &out, NULL, &err), 0);
     ig_token_spec_t remove = limit_spec(0, false, 0);
     assert_forbidden(ig_token_table_activate(e->ts, &test_member, rec.id, &out, &err), err,
                      "before icegate recorded by whom: only an admin can activate it");

@@ -60,6 +60,7 @@ export const api = {
   suspend: (id, reason) =>
     request('POST', `/api/v1/access-tokens/${encodeURIComponent(id)}/suspend`, reason ? { reason } : {}),
   activate: (id) => request('POST', `/api/v1/access-tokens/${encodeURIComponent(id)}/activate`),
+  audit: (query) => request('GET', `/api/v1/audit?${new URLSearchParams(query)}`),
   rotate: (id, gracePeriod) =>
     request('POST', `/api/v1/access-tokens/${encodeURIComponent(id)}/rotate`, { gracePeriod }),
   stats: (id, seconds) =>

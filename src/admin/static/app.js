@@ -1,9 +1,10 @@
 // app.js — the icegate console: login, Settings → Access Tokens (list, generate, suspend/activate, edit Max RPS,
-// delete, live activity). Plain DOM; data is only ever written with textContent or attributes, never as HTML.
+// delete, live activity, a banner for tokens that expire soon), Settings → Audit (audit.js), General. Plain DOM; data is only ever written with textContent or attributes, never as HTML.
 
 import { api, ApiError, setCsrf, setUnauthorizedHandler } from './api.js';
 import * as fmt from './format.js';
 import { ActivityChart } from './chart.js';
+import { renderExpiryBanner, showAudit, wireAudit } from './audit.js';
 import { snippets } from './snippets.js';
 
 const $ = (id) => document.getElementById(id);
@@ -330,6 +331,8 @@ function renderList() {
     if (c) c.start();
   }
   $('tokens-empty').hidden = !state.loaded || state.tokens.length > 0;
+  const days = state.settings && typeof state.settings.expiryWarningDays === 'number' ? state.settings.expiryWarningDays : 0;
+  renderExpiryBanner(state.tokens, days);
   $('tokens-table').classList.toggle('is-empty', state.loaded && state.tokens.length === 0);
 
   // Charts of tokens that are gone stop polling.
@@ -745,8 +748,11 @@ async function submitDelete(ev) {
 
 // ------------------------------------------------------------------ tabs
 
+const TABS = ['tokens', 'audit', 'general'];
+
 function selectTab(which, focus = true) {
-  for (const name of ['tokens', 'general']) {
+  if (which === 'audit') showAudit(isAdmin());
+  for (const name of TABS) {
     const on = name === which;
     const tab = $(`tab-${name}`);
     tab.setAttribute('aria-selected', on ? 'true' : 'false');
@@ -795,16 +801,17 @@ function wire() {
     showLogin();
   });
 
-  $('tab-tokens').addEventListener('click', () => selectTab('tokens'));
-  $('tab-general').addEventListener('click', () => selectTab('general'));
-  for (const id of ['tab-tokens', 'tab-general']) {
-    $(id).addEventListener('keydown', (ev) => {
+  TABS.forEach((name, i) => {
+    $(`tab-${name}`).addEventListener('click', () => selectTab(name));
+    $(`tab-${name}`).addEventListener('keydown', (ev) => {
       if (ev.key === 'ArrowRight' || ev.key === 'ArrowLeft') {
         ev.preventDefault();
-        selectTab(id === 'tab-tokens' ? 'general' : 'tokens');
+        const step = ev.key === 'ArrowRight' ? 1 : TABS.length - 1;
+        selectTab(TABS[(i + step) % TABS.length]);
       }
     });
-  }
+  });
+  wireAudit();
 
   $('new-token').addEventListener('click', openCreate);
   $('create-exp').addEventListener('change', updateExpirationHint);
