@@ -108,11 +108,12 @@ static void diff(json_object *d, const char *key, json_object *a, json_object *b
     json_object_object_add(d, key, o);
 }
 
-static json_object *scopes_json(unsigned bits)
+static json_object *scopes_json(unsigned bits) /* as the API shows them: ["catalog:read", ...] */
 {
-    char text[64];
-    ig_scopes_text(bits, text, sizeof text);
-    return json_object_new_string(text);
+    json_object *a = json_object_new_array();
+    for (unsigned b = 1; b <= IG_SCOPE_ADMIN; b <<= 1)
+        if (bits & b) json_object_array_add(a, json_object_new_string(ig_scope_name(b)));
+    return a;
 }
 
 static json_object *token_details(const char *action, const ig_token_row_t *x, const ig_token_row_t *t)

@@ -129,3 +129,16 @@ test('a token cannot grant what it lacks; admin scope gates /metrics and other o
     await srv.stop();
   }
 });
+
+test('a scopes change is audited old -> new', async () => {
+  const { srv, admin } = await startWithAdmin();
+  try {
+    const t = (await srv.req('POST', T, { token: admin, body: { name: 'narrowed' } })).json;
+    assert.equal((await srv.req('PATCH', `${T}/${t.id}`, { token: admin, body: { scopes: [READ] } })).status, 200);
+    const a = await srv.req('GET', `/api/v1/audit?target=${t.id}&action=token.update`, { token: admin });
+    assert.equal(a.status, 200, a.text);
+    assert.deepEqual(a.json.entries[0].details.scopes, { old: [READ, WRITE, ADMIN], new: [READ] });
+  } finally {
+    await srv.stop();
+  }
+});
