@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
+
 static void bind_str(sqlite3_stmt *st, int i, const char *s)
 {
     if (s && *s) sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
@@ -53,6 +55,8 @@ static int write_audit(sqlite3 *db, const ig_audit_row_t *a, ig_error_t *err)
     return step_done(db, st, "audit append", err);
 }
 
+#define EVENTS_MAX 100000 /* undelivered events kept */
+
 static int write_event(sqlite3 *db, const ig_event_row_t *e, ig_error_t *err)
 {
     sqlite3_stmt *st = prepare(db, "INSERT INTO events(id, type, body, created_at, next_at) VALUES(?,?,?,?,?)", err);
@@ -62,7 +66,17 @@ static int write_event(sqlite3 *db, const ig_event_row_t *e, ig_error_t *err)
     sqlite3_bind_text(st, 3, e->body, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 4, e->at_ms);
     sqlite3_bind_int64(st, 5, e->at_ms);
-    return step_done(db, st, "event append", err);
+    if (step_done(db, st, "event append", err)) return -1;
+    /* The outbox is bounded: with the receiver gone for good it keeps the newest EVENTS_MAX and drops the
+     * oldest (a range of the primary key: nothing to scan when there is nothing to drop). */
+    st = prepare(db, "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?", err);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, EVENTS_MAX);
+    if (step_done(db, st, "event trim", err)) return -1;
+    if (sqlite3_changes(db) > 0)
+        ig_warn("notify: %d undelivered webhook events dropped: more than %d were pending (is the receiver down?)",
+                sqlite3_changes(db), EVENTS_MAX);
+    return 0;
 }
 
 int ig_sqj_write(sqlite3 *db, const ig_journal_t *j, ig_error_t *err)

@@ -19,6 +19,8 @@
 #include "access/users.h"
 #include "store/store.h"
 
+#include <sqlite3.h>
+
 typedef struct {
     char dir[256], db[300];
     ig_store_t *st;
@@ -241,6 +243,37 @@ static void test_audit_prune(void **state)
 }
 
 /* The outbox: oldest due first, a retry waits until its time, done deletes. */
+/* The outbox is bounded: 100,000 undelivered events (made here with one SQL statement, as if the receiver had been
+ * gone for weeks), one more through the store, and the oldest go so that the newest 100,000 stay. */
+static void test_outbox_bounded(void **state)
+{
+    env_t *e = *state;
+    ig_error_t err;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(e->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)"
+                                  " INSERT INTO events(id, type, body, created_at, next_at)"
+                                  " SELECT 'evt_old' || i, 'token.expired', '{}', i, i FROM n",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    ig_token_row_t t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.id, sizeof t.id, "tok_y");
+    ig_jbuild_t jb;
+    ig_journal_init(&jb);
+    ig_journal_event(&jb, "token.expiring", &t, NULL, 200000);
+    assert_int_equal(e->st->ops->journal_append(e->st, ig_journal_get(&jb), &err), 0);
+    ig_journal_free(&jb);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*), MIN(seq) FROM events", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 100000);
+    assert_int_equal(sqlite3_column_int(st, 1), 2); /* the oldest went: 2..100000 and the new one stay */
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 static void test_outbox(void **state)
 {
     env_t *e = *state;
@@ -326,6 +359,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_filters_and_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_prune, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notices_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_create_audited, setup, teardown),
     };
