@@ -96,7 +96,9 @@ static int open_parts(server_t *s)
                           .sessions = s->sessions,
                           .limiter = s->limiter,
                           .max_wait_ns = (int64_t)s->cfg.ratelimit_max_delay_ms * 1000000,
-                          .max_held = s->cfg.ratelimit_max_held};
+                          .max_held = s->cfg.ratelimit_max_held,
+                          .trusted = s->cfg.trusted_proxies,
+                          .ntrusted = s->cfg.ntrusted_proxies};
     s->admin = (ig_admin_t){.tokens = s->tokens,
                             .store = s->store,
                             .sessions = s->sessions,

@@ -82,6 +82,53 @@ static ig_auth_result_t forbidden(const ig_token_entry_t *m, unsigned missing, i
     return IG_AUTH_FORBIDDEN;
 }
 
+static bool trusted(const ig_auth_t *a, const uint8_t addr[16])
+{
+    for (int i = 0; i < a->ntrusted; i++)
+        if (ig_cidr_contains(&a->trusted[i], addr)) return true;
+    return false;
+}
+
+/* The client's address (DESIGN.md §8): the peer, unless it is a trusted proxy; then X-Forwarded-For walked
+ * from the right past every trusted address, the first one that is not being the client (all trusted: the
+ * leftmost).  A forged header from an untrusted peer is never read.  0, or -1 when it cannot be told (a
+ * malformed entry on the way). */
+static int client_address(const ig_auth_t *a, ig_req_t *r, uint8_t out[16])
+{
+    if (ig_http_client_addr(r, out) != 0) return -1;
+    const char *x = a->ntrusted && trusted(a, out) ? ig_http_header(r, "X-Forwarded-For") : NULL;
+    for (size_t end = x ? strlen(x) : 0; x;) {
+        size_t b = end;
+        while (b > 0 && x[b - 1] != ',') b--;
+        size_t s = b, t = end;
+        while (s < t && (x[s] == ' ' || x[s] == '\t')) s++;
+        while (t > s && (x[t - 1] == ' ' || x[t - 1] == '\t')) t--;
+        if (ig_addr_parse(x + s, t - s, out)) return -1;
+        if (!trusted(a, out) || b == 0) return 0;
+        end = b - 1;
+    }
+    return 0;
+}
+
+/* 403 for a token used from outside its allowedCidrs. */
+static ig_auth_result_t check_cidrs(const ig_auth_t *a, const ig_token_entry_t *m, ig_req_t *r, ig_res_t *res)
+{
+    uint8_t addr[16];
+    char text[64];
+    if (client_address(a, r, addr) != 0) {
+        *res = ig_http_error(r, IG_E_FORBIDDEN,
+                             "access token '%s' is limited to its allowedCidrs and the client address cannot be told "
+                             "(a malformed X-Forwarded-For from a trusted proxy)", m->name);
+        return IG_AUTH_FORBIDDEN;
+    }
+    for (int i = 0; i < m->ncidrs; i++)
+        if (ig_cidr_contains(&m->cidrs[i], addr)) return IG_AUTH_OK;
+    ig_addr_format(addr, text, sizeof text);
+    *res = ig_http_error(r, IG_E_FORBIDDEN, "access token '%s' is not allowed from %s (outside its allowedCidrs)",
+                         m->name, text);
+    return IG_AUTH_FORBIDDEN;
+}
+
 /* A held request's hold ended (it came back at its slot, or its client left): it holds nothing any more.  arg
  * is the token's state, which lives as long as the process. */
 static void release_held(void *arg)
@@ -164,6 +211,7 @@ static ig_auth_result_t check_token(const ig_auth_t *a, ig_req_t *r, bool rate_l
     if (m->expires_text[0]) add_expiration(r, m->expires_text);
     ig_auth_result_t out = refusal(m, now_ms, r, res);
     if (out == IG_AUTH_OK && (r->need_scope & ~m->scopes)) out = forbidden(m, r->need_scope & ~m->scopes, r, res);
+    if (out == IG_AUTH_OK && m->ncidrs) out = check_cidrs(a, m, r, res);
     if (out == IG_AUTH_OK) {
         if (rate_limit && m->limited && !r->resumed) out = take(a, m, r, res);
         /* counted when served: a held request is noted when it comes back */

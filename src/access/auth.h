@@ -22,6 +22,8 @@ typedef struct {
     ig_limiter_t *limiter;
     int64_t max_wait_ns; /* 0: never hold */
     int64_t max_held;    /* per token */
+    const ig_cidr_t *trusted; /* server.trusted_proxies: peers whose X-Forwarded-For names the client */
+    int ntrusted;
 } ig_auth_t;
 
 typedef enum {
@@ -32,7 +34,7 @@ typedef enum {
     IG_AUTH_EXPIRED,
     IG_AUTH_SUSPENDED,
     IG_AUTH_ROTATED, /* the previous secret of a rotated token, after its grace */
-    IG_AUTH_FORBIDDEN, /* 403: the token lacks a scope the route needs */
+    IG_AUTH_FORBIDDEN, /* 403: the token lacks a scope the route needs, or is used from outside its CIDRs */
     IG_AUTH_LIMITED, /* authenticated, but over the token's Max RPS */
     IG_AUTH_HELD,    /* over it, and held for its slot: the transport runs the request again then */
 } ig_auth_result_t;

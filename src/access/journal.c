@@ -116,6 +116,11 @@ static json_object *scopes_json(unsigned bits) /* as the API shows them: ["catal
     return a;
 }
 
+static json_object *cidrs_json(const char *text) /* null (anywhere) or the canonical list */
+{
+    return text[0] ? json_object_new_string(text) : NULL;
+}
+
 static json_object *token_details(const char *action, const ig_token_row_t *x, const ig_token_row_t *t)
 {
     json_object *d = json_object_new_object();
@@ -126,6 +131,7 @@ static json_object *token_details(const char *action, const ig_token_row_t *x, c
         json_object_object_add(d, "burst", burst_json(t->burst));
         json_object_object_add(d, "expiresAt", time_json(t->expires_at_ms));
         json_object_object_add(d, "scopes", scopes_json(t->scopes));
+        json_object_object_add(d, "allowedCidrs", cidrs_json(t->allowed_cidrs));
         return d;
     }
     if (strcmp(action, "token.delete") == 0) {
@@ -139,6 +145,7 @@ static json_object *token_details(const char *action, const ig_token_row_t *x, c
     diff(d, "expiresAt", time_json(x->expires_at_ms), time_json(t->expires_at_ms));
     diff(d, "prefix", json_object_new_string(x->prefix), json_object_new_string(t->prefix)); /* a rotation */
     diff(d, "scopes", scopes_json(x->scopes), scopes_json(t->scopes));
+    diff(d, "allowedCidrs", cidrs_json(x->allowed_cidrs), cidrs_json(t->allowed_cidrs));
     diff(d, "status", json_object_new_string(x->suspended ? "suspended" : "active"),
          json_object_new_string(t->suspended ? "suspended" : "active"));
     diff(d, "suspendReason", x->suspend_reason[0] ? json_object_new_string(x->suspend_reason) : NULL,

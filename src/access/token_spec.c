@@ -63,6 +63,55 @@ unsigned ig_scopes_default(ig_role_t owner_role)
     return owner_role == IG_ROLE_ADMIN ? IG_SCOPES_ALL : IG_SCOPE_READ | IG_SCOPE_WRITE;
 }
 
+_Static_assert(_Alignof(ig_cidr_t) == 1, "a token's CIDRs follow its names unaligned");
+
+/* Appends CIDR text t (len bytes) to out in canonical form: 0, or -1 with a 400. */
+static int add_cidr(const char *t, size_t len, char *out, size_t cap, int *n, ig_error_t *err)
+{
+    ig_cidr_t c;
+    char canon[IG_CIDR_TEXT_MAX];
+    if (len == 0 || ig_cidr_parse(t, len, &c))
+        return ig_error_set(err, IG_E_BAD_REQUEST, "allowedCidrs: '%.*s' is not an IPv4 or IPv6 CIDR (e.g. "
+                                                   "10.0.0.0/8, 2001:db8::/32)", (int)(len > 60 ? 60 : len), t);
+    if (++*n > IG_TOKEN_CIDRS_MAX)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "allowedCidrs: at most %d entries", IG_TOKEN_CIDRS_MAX);
+    ig_cidr_format(&c, canon, sizeof canon);
+    size_t used = strlen(out);
+    snprintf(out + used, cap - used, "%s%s", used ? "," : "", canon);
+    return 0;
+}
+
+int ig_token_cidrs_canonical(const char *text, char *out, size_t cap, ig_error_t *err)
+{
+    int n = 0;
+    out[0] = '\0';
+    if (strcmp(text, "none") == 0 || strcmp(text, "null") == 0) return 0;
+    for (const char *p = text; *p;) {
+        size_t l = strcspn(p, ",");
+        if (add_cidr(p, l, out, cap, &n, err)) return -1;
+        p += l;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+/* "allowedCidrs": null (anywhere) or an array of CIDR strings. */
+static int cidrs_from_json(json_object *val, char *out, size_t cap, ig_error_t *err)
+{
+    int n = 0;
+    out[0] = '\0';
+    if (!val) return 0;
+    if (!json_object_is_type(val, json_type_array) || json_object_array_length(val) == 0)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "allowedCidrs: must be null or a non-empty array of CIDRs");
+    for (size_t i = 0; i < json_object_array_length(val); i++) {
+        json_object *e = json_object_array_get_idx(val, i);
+        if (!json_object_is_type(e, json_type_string))
+            return ig_error_set(err, IG_E_BAD_REQUEST, "allowedCidrs: each entry must be a string");
+        if (add_cidr(json_object_get_string(e), (size_t)json_object_get_string_len(e), out, cap, &n, err)) return -1;
+    }
+    return 0;
+}
+
 /* "scopes": a non-empty array of distinct scope names. */
 static int scopes_from_json(json_object *val, unsigned *bits, ig_error_t *err)
 {
@@ -191,6 +240,9 @@ int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, 
             } else {
                 return ig_error_set(err, IG_E_BAD_REQUEST, "burst: must be an integer or null");
             }
+        } else if (strcmp(key, "allowedCidrs") == 0) {
+            spec->has_cidrs = true;
+            if (cidrs_from_json(val, spec->cidrs, sizeof spec->cidrs, err)) return -1;
         } else if (strcmp(key, "scopes") == 0) {
             spec->has_scopes = true;
             if (scopes_from_json(val, &spec->scopes, err)) return -1;
@@ -263,6 +315,16 @@ json_object *ig_token_to_json(const ig_token_row_t *t, bool enforced, const char
     for (size_t i = 0; i < NSCOPES; i++)
         if (t->scopes & scope_names[i].bit) json_object_array_add(sc, json_object_new_string(scope_names[i].name));
     json_object_object_add(o, "scopes", sc);
+    json_object *cid = NULL;
+    if (t->allowed_cidrs[0]) {
+        cid = json_object_new_array();
+        for (const char *p = t->allowed_cidrs; *p;) {
+            size_t l = strcspn(p, ",");
+            json_object_array_add(cid, json_object_new_string_len(p, (int)l));
+            p += l + (p[l] == ',');
+        }
+    }
+    json_object_object_add(o, "allowedCidrs", cid);
     json_object_object_add(o, "rotatedAt", time_or_null(t->rotated_at_ms));
     json_object_object_add(o, "previousTokenValidUntil", t->has_prev ? time_or_null(t->prev_valid_until_ms) : NULL);
     if (secret) json_object_object_add(o, "token", json_object_new_string(secret));

@@ -291,7 +291,16 @@ void ig_format_rate(double r, char *buf, size_t cap)
 static ig_token_entry_t *make_mem(ig_token_table_t *ts, const ig_token_row_t *rec, ig_token_runtime_t *state)
 {
     size_t nl = strlen(rec->name) + 1, ol = strlen(rec->owner) + 1;
-    ig_token_entry_t *m = malloc(sizeof *m + nl + ol);
+    ig_cidr_t cidrs[IG_TOKEN_CIDRS_MAX];
+    int nc = rec->allowed_cidrs[0] ? ig_cidr_list_parse(rec->allowed_cidrs, cidrs, IG_TOKEN_CIDRS_MAX) : 0;
+    if (nc < 0) { /* written canonical by this code: only a hand-edited store gets here; refuse everywhere */
+        ig_warn("tokens: %s has unreadable allowedCidrs '%.100s': refused from every address", rec->id,
+                rec->allowed_cidrs);
+        memset(&cidrs[0], 0, sizeof cidrs[0]);
+        cidrs[0].bits = 128; /* :: only, which no client has */
+        nc = 1;
+    }
+    ig_token_entry_t *m = malloc(sizeof *m + nl + ol + (size_t)nc * sizeof(ig_cidr_t));
     if (!m) {
         ig_error("fatal: out of memory for the token table");
         abort();
@@ -321,6 +330,12 @@ static ig_token_entry_t *make_mem(ig_token_table_t *ts, const ig_token_row_t *re
     memcpy(m->name, rec->name, nl);
     memcpy(m->name + nl, rec->owner, ol);
     m->owner = m->name + nl;
+    m->ncidrs = (uint8_t)nc;
+    if (nc) { /* byte-aligned, so right after the names */
+        ig_cidr_t *tail = (ig_cidr_t *)(void *)(m->name + nl + ol);
+        memcpy(tail, cidrs, (size_t)nc * sizeof(ig_cidr_t));
+        m->cidrs = tail;
+    }
     return m;
 }
 
@@ -774,6 +789,7 @@ int ig_token_table_create(ig_token_table_t *ts, const ig_principal_t *who, const
     if (t->max_rps > 0) t->max_rps_set_by = ig_set_by_role(who->role);
     t->expires_at_ms = spec->has_expires ? spec->expires_at_ms : 0;
     t->scopes = spec->has_scopes ? spec->scopes : ig_scopes_default(ig_users_role(ts->store, owner));
+    if (spec->has_cidrs) snprintf(t->allowed_cidrs, sizeof t->allowed_cidrs, "%s", spec->cidrs);
     if (check_scopes(ts, who, owner, t->scopes, err)) return -1;
     t->created_at_ms = t->updated_at_ms = now;
     ig_jbuild_t jb;
@@ -867,6 +883,7 @@ static int change_spec(ig_token_row_t *t, const ig_principal_t *who, const void 
     if (s->has_burst) t->burst = s->burst;
     if (s->has_expires) t->expires_at_ms = s->expires_at_ms;
     if (s->has_scopes) t->scopes = s->scopes; /* checked by ig_token_table_update */
+    if (s->has_cidrs) snprintf(t->allowed_cidrs, sizeof t->allowed_cidrs, "%s", s->cidrs);
     /* The setter is whoever last moved the limit; a PATCH that repeats it (a rename from the console) keeps
      * the one recorded. */
     if (limit_moves) t->max_rps_set_by = t->max_rps > 0 ? ig_set_by_role(who->role) : IG_SET_BY_UNKNOWN;

@@ -66,6 +66,8 @@ typedef struct {
     /* A previous secret of a rotated token (same state, id and fields as the current version): it works until
      * alias_until_ms, then gets 401 "rotated".  Not a token of its own (not counted, not listed). */
     unsigned scopes; /* IG_SCOPE_* */
+    uint8_t ncidrs;  /* allowedCidrs: 0 = anywhere */
+    const ig_cidr_t *cidrs; /* in the same allocation, after the names */
     bool alias;
     int64_t alias_until_ms;
     int64_t rotated_at_ms;
@@ -109,8 +111,9 @@ void ig_token_runtime_note(ig_token_runtime_t *s, int64_t now_ms, const void *in
 
 /* ---- management (API and CLI) ---- */
 typedef struct {
-    bool has_name, has_max_rps, has_burst, has_expires, has_scopes;
+    bool has_name, has_max_rps, has_burst, has_expires, has_scopes, has_cidrs;
     unsigned scopes;       /* IG_SCOPE_* (has_scopes) */
+    char cidrs[IG_TOKEN_CIDRS_MAX * IG_CIDR_TEXT_MAX]; /* canonical, comma-separated; "" = anywhere */
     char name[IG_NAME_MAX * 4 + 1];
     double max_rps;        /* 0 = null */
     int burst;             /* 0 = null (default) */
@@ -163,6 +166,9 @@ const char *ig_scope_name(unsigned bits);
 void ig_scopes_text(unsigned bits, char *buf, size_t cap);
 /* Parses "catalog:read,admin" (the CLI's --scopes): 0 with *bits, or -1. */
 int ig_scopes_parse(const char *text, unsigned *bits);
+/* Parses allowedCidrs text (comma-separated CIDRs, at most IG_TOKEN_CIDRS_MAX; "none"/"" = anywhere) into
+ * canonical text: 0, or -1 with a 400 naming the bad entry. */
+int ig_token_cidrs_canonical(const char *text, char *out, size_t cap, ig_error_t *err);
 /* The scopes a new token of an owner of this role gets when none are asked for. */
 unsigned ig_scopes_default(ig_role_t owner_role);
 

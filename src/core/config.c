@@ -13,7 +13,7 @@
 
 #include "core/util.h"
 
-typedef enum { T_STR, T_INT, T_BOOL, T_LISTEN, T_ENUM, T_SIZE, T_DAYS } ktype_t;
+typedef enum { T_STR, T_INT, T_BOOL, T_LISTEN, T_ENUM, T_SIZE, T_DAYS, T_CIDRS } ktype_t;
 
 typedef struct {
     const char *key;
@@ -36,6 +36,7 @@ static const key_t_ keys[] = {
     {"server.max_connections_per_ip", T_INT, F(max_connections_per_ip), 0, 1, 1000000, NULL},
     {"server.request_timeout", T_INT, F(request_timeout_s), 0, 1, 3600, NULL},
     {"server.reuse_port", T_BOOL, F(reuse_port), 0, 0, 0, NULL},
+    {"server.trusted_proxies", T_CIDRS, 0, 0, 0, 0, NULL},
     {"data_dir", T_STR, F(data_dir), S(data_dir), 0, 0, NULL},
     {"storage.driver", T_ENUM, F(storage_driver), S(storage_driver), 0, 0, "sqlite|postgres"},
     {"storage.postgres.dsn", T_STR, F(postgres_dsn), S(postgres_dsn), 0, 0, NULL},
@@ -238,6 +239,16 @@ int ig_config_set(ig_config_t *cfg, const char *key, const char *value, const ch
                 return -1;
             }
             return 0;
+        case T_CIDRS: {
+            int np = ig_cidr_list_parse(value, cfg->trusted_proxies, IG_TRUSTED_PROXIES_MAX);
+            if (np < 0) {
+                snprintf(errbuf, errcap, "config key %s (%s): \"%s\" is not a list of at most %d IPv4/IPv6 CIDRs",
+                         key, source, value, IG_TRUSTED_PROXIES_MAX);
+                return -1;
+            }
+            cfg->ntrusted_proxies = np;
+            return 0;
+        }
         case T_LISTEN:
             if (parse_listen(cfg, value)) {
                 snprintf(errbuf, errcap, "config key %s (%s): \"%s\" is not HOST:PORT", key, source, value);
@@ -257,7 +268,7 @@ int ig_config_set(ig_config_t *cfg, const char *key, const char *value, const ch
 static bool list_key(const char *key)
 {
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (keys[i].type == T_DAYS && strcmp(keys[i].key, key) == 0) return true;
+        if ((keys[i].type == T_DAYS || keys[i].type == T_CIDRS) && strcmp(keys[i].key, key) == 0) return true;
     return false;
 }
 

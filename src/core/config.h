@@ -9,8 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/cidr.h"
+
 #define IG_PATH_MAX 1024
 #define IG_EXPIRY_THRESHOLDS_MAX 8
+#define IG_TRUSTED_PROXIES_MAX 32
 
 typedef struct {
     char listen_host[64];
@@ -49,6 +52,8 @@ typedef struct {
     char webhook_secret_file[IG_PATH_MAX]; /* notifications.webhook.secret_file: the HMAC-SHA256 key */
     int webhook_timeout_ms;     /* notifications.webhook.timeout_ms: one delivery attempt, connect included */
     int webhook_max_backoff_ms; /* notifications.webhook.max_backoff_ms: the longest wait between retries */
+    ig_cidr_t trusted_proxies[IG_TRUSTED_PROXIES_MAX]; /* server.trusted_proxies */
+    int ntrusted_proxies;
     int expiry_days[IG_EXPIRY_THRESHOLDS_MAX]; /* notifications.expiry_warning_days, largest first, distinct */
     int n_expiry_days;
 } ig_config_t;

@@ -16,6 +16,7 @@
 #include "core/metrics.h"
 #include "store/sqlite_bases.h"
 #include "store/sqlite_journal.h"
+#include "store/sqlite_migrations.h"
 #include "store/store.h"
 
 #define POOL_MAX 16
@@ -31,58 +32,6 @@ typedef struct {
     char path[IG_PATH_MAX];
 } sq_store_t;
 
-static const char *const migrations[] = {
-    /* 1: tokens, users, catalog */
-    "CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
-    "INSERT INTO meta VALUES('token_seq', 0);"
-    "CREATE TABLE users(name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL,"
-    "  created_at INTEGER NOT NULL);"
-    "CREATE TABLE tokens(id TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE, prefix TEXT NOT NULL,"
-    "  name TEXT NOT NULL, owner TEXT NOT NULL, suspended INTEGER NOT NULL DEFAULT 0, max_rps REAL,"
-    "  burst INTEGER, expires_at INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
-    "  suspended_at INTEGER, suspend_reason TEXT, last_used_at INTEGER, last_used_ip TEXT,"
-    "  seq INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);"
-    "CREATE UNIQUE INDEX tokens_owner_name ON tokens(owner, name) WHERE deleted = 0;"
-    "CREATE INDEX tokens_seq ON tokens(seq);"
-    "CREATE TABLE namespaces(name TEXT PRIMARY KEY, parent TEXT NOT NULL, properties TEXT NOT NULL);"
-    "CREATE INDEX namespaces_parent ON namespaces(parent, name);"
-    "CREATE TABLE objects(ns TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,"
-    "  location TEXT NOT NULL, PRIMARY KEY(ns, name));",
-    /* 2: Idempotency-Key responses */
-    "CREATE TABLE idempotency(key TEXT PRIMARY KEY, principal TEXT NOT NULL, request TEXT NOT NULL,"
-    "  status INTEGER NOT NULL, body BLOB NOT NULL, created_at INTEGER NOT NULL);"
-    "CREATE INDEX idempotency_created ON idempotency(created_at);",
-    /* 3: what the idempotency entries hold, kept by triggers, so a put learns it without a scan */
-    "INSERT INTO meta SELECT 'idem_count', count(*) FROM idempotency;"
-    "INSERT INTO meta SELECT 'idem_bytes', coalesce(sum(length(body)), 0) FROM idempotency;"
-    "CREATE TRIGGER idem_ins AFTER INSERT ON idempotency BEGIN"
-    "  UPDATE meta SET v = v + 1 WHERE k = 'idem_count';"
-    "  UPDATE meta SET v = v + length(NEW.body) WHERE k = 'idem_bytes'; END;"
-    "CREATE TRIGGER idem_del AFTER DELETE ON idempotency BEGIN"
-    "  UPDATE meta SET v = v - 1 WHERE k = 'idem_count';"
-    "  UPDATE meta SET v = v - length(OLD.body) WHERE k = 'idem_bytes'; END;",
-    /* 4: the locations of tables and views (sqlite_bases.h), for existing objects the folder that holds their
-     * metadata folder (<location>/metadata/<file>, as icegate writes it) */
-    "CREATE TABLE object_bases(ns TEXT NOT NULL, name TEXT NOT NULL, base TEXT NOT NULL,"
-    "  PRIMARY KEY(ns, name, base));"
-    "CREATE INDEX object_bases_base ON object_bases(base);"
-    "INSERT OR IGNORE INTO object_bases SELECT ns, name,"
-    "  CASE WHEN dir LIKE '%/metadata/' THEN substr(dir, 1, length(dir) - 9) ELSE dir END"
-    "  FROM (SELECT ns, name, rtrim(location, replace(location, '/', '')) AS dir FROM objects);",
-    /* 5: who suspended a token and who set its Max RPS ('admin' | 'member'; NULL on older rows: unknown) */
-    "ALTER TABLE tokens ADD COLUMN suspended_by_role TEXT;"
-    "ALTER TABLE tokens ADD COLUMN suspended_by TEXT;"
-    "ALTER TABLE tokens ADD COLUMN max_rps_set_by TEXT;",
-    /* 6: rotation with a grace period: the secret a rotation replaced and until when it still works */
-    "ALTER TABLE tokens ADD COLUMN prev_hash BLOB;"
-    "ALTER TABLE tokens ADD COLUMN prev_valid_until INTEGER;"
-    "ALTER TABLE tokens ADD COLUMN rotated_at INTEGER;",
-    /* 7: the audit log, the event outbox and the expiry notices (sqlite_journal.h) */
-    IG_SQJ_MIGRATION,
-    /* 8: scopes (bits: 1 catalog:read, 2 catalog:write, 4 admin); older tokens get their owner's default */
-    "ALTER TABLE tokens ADD COLUMN scopes INTEGER NOT NULL DEFAULT 3;"
-    "UPDATE tokens SET scopes = 7 WHERE owner IN (SELECT name FROM users WHERE role = 'admin');",
-};
 
 static int fail_db(ig_error_t *err, sqlite3 *db, const char *what)
 {
@@ -206,7 +155,7 @@ static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
 static int migrate(sqlite3 *db, ig_error_t *err)
 {
     if (exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)", err)) return -1;
-    int n = (int)(sizeof migrations / sizeof migrations[0]);
+    int n = ig_sq_migrations_count;
     for (;;) {
         if (exec(db, "BEGIN IMMEDIATE", err)) return -1;
         sqlite3_stmt *st = prep(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", err);
@@ -224,7 +173,7 @@ static int migrate(sqlite3 *db, ig_error_t *err)
         }
         if (v == n) return exec(db, "COMMIT", err);
         ig_info("store: migrating schema %d -> %d", v, v + 1);
-        if (exec(db, migrations[v], err)) goto fail;
+        if (exec(db, ig_sq_migrations[v], err)) goto fail;
         char sql[96];
         snprintf(sql, sizeof sql, "INSERT INTO schema_version VALUES(%d)", v + 1);
         if (exec(db, sql, err) || exec(db, "COMMIT", err)) goto fail;
@@ -239,12 +188,12 @@ fail:
 #define TOKEN_COLS                                                                                            \
     "id, hash, prefix, name, owner, suspended, max_rps, burst, expires_at, created_at, updated_at,"             \
     " suspended_at, suspend_reason, last_used_at, last_used_ip, seq, deleted, suspended_by_role,"              \
-    " suspended_by, max_rps_set_by, prev_hash, prev_valid_until, rotated_at, scopes"
+    " suspended_by, max_rps_set_by, prev_hash, prev_valid_until, rotated_at, scopes, allowed_cidrs"
 
 /* The fields a token update may change, bound as parameters i..i+16: name, suspended, max_rps, burst,
  * expires_at, updated_at, suspended_at, suspend_reason, suspended_by_role, suspended_by, max_rps_set_by,
- * hash, prefix, prev_hash, prev_valid_until, rotated_at, scopes (0, "" and unknown are NULL). */
-#define TOKEN_MUTABLE 17
+ * hash, prefix, prev_hash, prev_valid_until, rotated_at, scopes, allowed_cidrs (0, "" and unknown: NULL). */
+#define TOKEN_MUTABLE 18
 static void bind_mutable(sqlite3_stmt *st, int i, const ig_token_row_t *t)
 {
     bind_text(st, i, t->name);
@@ -267,6 +216,7 @@ static void bind_mutable(sqlite3_stmt *st, int i, const ig_token_row_t *t)
     bind_ms(st, i + 14, t->has_prev ? t->prev_valid_until_ms : 0);
     bind_ms(st, i + 15, t->rotated_at_ms);
     sqlite3_bind_int(st, i + 16, (int)t->scopes);
+    bind_text(st, i + 17, t->allowed_cidrs[0] ? t->allowed_cidrs : NULL);
 }
 
 static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
@@ -301,6 +251,7 @@ static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
     t->prev_valid_until_ms = sqlite3_column_int64(st, 21);
     t->rotated_at_ms = sqlite3_column_int64(st, 22);
     t->scopes = (unsigned)sqlite3_column_int(st, 23);
+    col_text(st, 24, t->allowed_cidrs, sizeof t->allowed_cidrs);
 }
 
 /* Bumps the store-wide change sequence inside the caller's transaction. */
@@ -331,8 +282,8 @@ static int sq_token_insert(ig_store_t *base, ig_token_row_t *t, const ig_journal
     st = prep(db,
               "INSERT INTO tokens(name, suspended, max_rps, burst, expires_at, updated_at, suspended_at,"
               " suspend_reason, suspended_by_role, suspended_by, max_rps_set_by, hash, prefix, prev_hash,"
-              " prev_valid_until, rotated_at, scopes, id, owner, created_at, last_used_at, last_used_ip, seq,"
-              " deleted) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+              " prev_valid_until, rotated_at, scopes, allowed_cidrs, id, owner, created_at, last_used_at,"
+              " last_used_ip, seq, deleted) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
               err);
     if (!st) goto out;
     bind_mutable(st, 1, t);
@@ -369,7 +320,7 @@ static int sq_token_update(ig_store_t *base, ig_token_row_t *t, const ig_journal
     st = prep(db,
               "UPDATE tokens SET name=?, suspended=?, max_rps=?, burst=?, expires_at=?, updated_at=?,"
               " suspended_at=?, suspend_reason=?, suspended_by_role=?, suspended_by=?, max_rps_set_by=?,"
-              " hash=?, prefix=?, prev_hash=?, prev_valid_until=?, rotated_at=?, scopes=?,"
+              " hash=?, prefix=?, prev_hash=?, prev_valid_until=?, rotated_at=?, scopes=?, allowed_cidrs=?,"
               " seq=? WHERE id=? AND deleted=0 AND seq=?",
               err);
     if (!st) goto out;

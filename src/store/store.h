@@ -15,6 +15,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/cidr.h"
 #include "core/principal.h"
 
 #define IG_STORE_NOTFOUND 1
@@ -23,6 +24,7 @@
 #define IG_NAME_MAX 100   /* token names: 1..100 printable characters */
 #define IG_REASON_MAX 500
 #define IG_IP_MAX 46
+#define IG_TOKEN_CIDRS_MAX 16 /* allowedCidrs per token */
 
 /* Who imposed a restriction on a token (a suspension, a Max RPS), so that a member cannot lift what an admin
  * set.  UNKNOWN: imposed before icegate recorded it (schema 3 and older), or nothing is imposed; a member may
@@ -48,6 +50,8 @@ typedef struct {
     /* Rotation (DESIGN.md §8): hash and prefix are the current secret's; prev_hash the one it replaced, which
      * works until prev_valid_until_ms (0 when the token was never rotated). */
     unsigned scopes; /* IG_SCOPE_* (core/principal.h) */
+    /* allowedCidrs as canonical text, comma-separated ("" = anywhere); at most IG_TOKEN_CIDRS_MAX */
+    char allowed_cidrs[IG_TOKEN_CIDRS_MAX * IG_CIDR_TEXT_MAX];
     bool has_prev;
     uint8_t prev_hash[32];
     int64_t prev_valid_until_ms, rotated_at_ms;
