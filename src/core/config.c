@@ -109,6 +109,20 @@ void ig_config_defaults(ig_config_t *cfg)
 
 /* "7,1" (a YAML list arrives joined by commas): distinct day counts in [min, max], kept largest first; ""
  * is no thresholds. */
+/* server.trusted_proxies: a comma-separated (or YAML) list of CIDRs. */
+static int set_cidrs(ig_config_t *cfg, const char *key, const char *source, const char *value, char *errbuf,
+                     size_t errcap)
+{
+    int np = ig_cidr_list_parse(value, cfg->trusted_proxies, IG_TRUSTED_PROXIES_MAX);
+    if (np < 0) {
+        snprintf(errbuf, errcap, "config key %s (%s): \"%s\" is not a list of at most %d IPv4/IPv6 CIDRs", key,
+                 source, value, IG_TRUSTED_PROXIES_MAX);
+        return -1;
+    }
+    cfg->ntrusted_proxies = np;
+    return 0;
+}
+
 static int parse_days(ig_config_t *cfg, const char *v, int64_t min, int64_t max)
 {
     int d[IG_EXPIRY_THRESHOLDS_MAX], n = 0;
@@ -239,16 +253,8 @@ int ig_config_set(ig_config_t *cfg, const char *key, const char *value, const ch
                 return -1;
             }
             return 0;
-        case T_CIDRS: {
-            int np = ig_cidr_list_parse(value, cfg->trusted_proxies, IG_TRUSTED_PROXIES_MAX);
-            if (np < 0) {
-                snprintf(errbuf, errcap, "config key %s (%s): \"%s\" is not a list of at most %d IPv4/IPv6 CIDRs",
-                         key, source, value, IG_TRUSTED_PROXIES_MAX);
-                return -1;
-            }
-            cfg->ntrusted_proxies = np;
-            return 0;
-        }
+        case T_CIDRS:
+            return set_cidrs(cfg, key, source, value, errbuf, errcap);
         case T_LISTEN:
             if (parse_listen(cfg, value)) {
                 snprintf(errbuf, errcap, "config key %s (%s): \"%s\" is not HOST:PORT", key, source, value);
