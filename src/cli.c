@@ -29,7 +29,7 @@ static const ig_principal_t cli_operator = {.ok = true, .role = IG_ROLE_ADMIN, .
 typedef struct {
     const char *config, *data_dir, *listen;
     const char *name, *max_rps, *burst, *expires, *owner, *reason, *status, *role, *password, *grace, *scopes;
-    const char *cidrs;
+    const char *cidrs, *mode;
     const char *target, *actor, *action, *since; /* icegate audit */
     bool json, password_stdin;
     const char *pos[4];
@@ -42,11 +42,11 @@ static void usage(FILE *f)
           "  icegate serve [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
           "  icegate token create --name NAME [--max-rps R] [--burst B] [--expires 2027-01-31T00:00:00Z|30d]\n"
           "                       [--scopes catalog:read,catalog:write,admin] [--allowed-cidrs 10.0.0.0/8,...|none]\n"
-          "                       [--owner USER] [--json]\n"
+          "                       [--rate-limit-mode enforce|shadow] [--owner USER] [--json]\n"
           "  icegate token list [--status active|suspended|expired] [--owner USER] [--json]\n"
           "  icegate token show ID [--json]\n"
           "  icegate token update ID [--name NAME] [--max-rps R|none] [--burst B|none] [--expires T|D|never]\n"
-          "                       [--scopes LIST] [--allowed-cidrs LIST|none]\n"
+          "                       [--scopes LIST] [--allowed-cidrs LIST|none] [--rate-limit-mode enforce|shadow]\n"
           "  icegate token suspend ID [--reason TEXT]\n"
           "  icegate token activate ID\n"
           "  icegate token rotate ID [--grace 1h|SECONDS] [--json]   (default grace 1h; 0 ends the old secret now)\n"
@@ -71,6 +71,7 @@ static int parse_opts(int argc, char **argv, int start, opts_t *o)
         {"--reason", offsetof(opts_t, reason)},   {"--status", offsetof(opts_t, status)},
         {"--role", offsetof(opts_t, role)},       {"--grace", offsetof(opts_t, grace)},
         {"--scopes", offsetof(opts_t, scopes)},   {"--allowed-cidrs", offsetof(opts_t, cidrs)},
+        {"--rate-limit-mode", offsetof(opts_t, mode)},
         {"--target", offsetof(opts_t, target)},   {"--actor", offsetof(opts_t, actor)},
         {"--action", offsetof(opts_t, action)},   {"--since", offsetof(opts_t, since)},
     };
@@ -182,6 +183,7 @@ static void print_token_text(const ig_token_row_t *t, bool enforced)
     ig_scopes_text(t->scopes, scopes, sizeof scopes);
     printf("scopes:      %s\n", scopes);
     if (t->allowed_cidrs[0]) printf("allowed from: %s\n", t->allowed_cidrs);
+    if (t->rate_limit_shadow) printf("rate limit:  shadow (over Max RPS is served and counted, not refused)\n");
     if (!enforced && t->max_rps > 0)
         printf("note:        Max RPS is stored but not enforced (features.ratelimiter.enabled=false)\n");
 }
@@ -241,6 +243,14 @@ static int parse_spec(const opts_t *o, ig_token_spec_t *s)
             return -1;
         }
         s->burst = (int)b;
+    }
+    if (o->mode) {
+        s->has_mode = true;
+        s->shadow = strcmp(o->mode, "shadow") == 0;
+        if (!s->shadow && strcmp(o->mode, "enforce") != 0) {
+            fprintf(stderr, "icegate: --rate-limit-mode: enforce or shadow\n");
+            return -1;
+        }
     }
     if (o->cidrs) {
         ig_error_t err;
@@ -379,7 +389,7 @@ static int token_one(token_cmd_t *c, const char *sub, const char *id)
     } else if (strcmp(sub, "update") == 0) {
         if (parse_spec(c->o, &spec)) return 1;
         if (!spec.has_name && !spec.has_max_rps && !spec.has_burst && !spec.has_expires && !spec.has_scopes &&
-            !spec.has_cidrs) {
+            !spec.has_cidrs && !spec.has_mode) {
             fprintf(stderr, "icegate: token update: nothing to change (--name, --max-rps, --burst, --expires, "
                             "--scopes)\n");
             return 2;

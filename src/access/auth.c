@@ -145,10 +145,15 @@ static ig_auth_result_t take(const ig_auth_t *a, const ig_token_entry_t *m, ig_r
 {
     ig_gcra_result_t g;
     int64_t wait = 0;
-    if (a->max_wait_ns > 0 && ig_http_may_hold(r) &&
+    if (!m->shadow && a->max_wait_ns > 0 && ig_http_may_hold(r) &&
         IG_HELD_NOW(atomic_load_explicit(&m->state->held, memory_order_relaxed)) < a->max_held)
         wait = a->max_wait_ns;
     a->limiter->ops->take(a->limiter, m->id, &m->state->cell, &m->params, ig_clock_mono_ns(), wait, &g);
+    if (m->shadow) { /* served at once whatever the limit says, the would-be 429 counted; no headers: the client
+                      * must not behave differently before the limit is enforced */
+        if (!g.allowed) ig_token_runtime_note_shadow(m->state, ig_clock_wall_coarse_ms());
+        return IG_AUTH_OK;
+    }
     char policy[96], rl[96];
     ig_gcra_policy_header(&m->params, policy, sizeof policy);
     ig_gcra_header(&m->params, &g, rl, sizeof rl);

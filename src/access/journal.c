@@ -146,6 +146,8 @@ static json_object *token_details(const char *action, const ig_token_row_t *x, c
     diff(d, "prefix", json_object_new_string(x->prefix), json_object_new_string(t->prefix)); /* a rotation */
     diff(d, "scopes", scopes_json(x->scopes), scopes_json(t->scopes));
     diff(d, "allowedCidrs", cidrs_json(x->allowed_cidrs), cidrs_json(t->allowed_cidrs));
+    diff(d, "rateLimitMode", json_object_new_string(x->rate_limit_shadow ? "shadow" : "enforce"),
+         json_object_new_string(t->rate_limit_shadow ? "shadow" : "enforce"));
     diff(d, "status", json_object_new_string(x->suspended ? "suspended" : "active"),
          json_object_new_string(t->suspended ? "suspended" : "active"));
     diff(d, "suspendReason", x->suspend_reason[0] ? json_object_new_string(x->suspend_reason) : NULL,

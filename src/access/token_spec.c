@@ -240,6 +240,12 @@ int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, 
             } else {
                 return ig_error_set(err, IG_E_BAD_REQUEST, "burst: must be an integer or null");
             }
+        } else if (strcmp(key, "rateLimitMode") == 0) {
+            const char *v = t == json_type_string ? json_object_get_string(val) : "";
+            if (strcmp(v, "enforce") != 0 && strcmp(v, "shadow") != 0)
+                return ig_error_set(err, IG_E_BAD_REQUEST, "rateLimitMode: must be \"enforce\" or \"shadow\"");
+            spec->has_mode = true;
+            spec->shadow = strcmp(v, "shadow") == 0;
         } else if (strcmp(key, "allowedCidrs") == 0) {
             spec->has_cidrs = true;
             if (cidrs_from_json(val, spec->cidrs, sizeof spec->cidrs, err)) return -1;
@@ -325,6 +331,7 @@ json_object *ig_token_to_json(const ig_token_row_t *t, bool enforced, const char
         }
     }
     json_object_object_add(o, "allowedCidrs", cid);
+    json_object_object_add(o, "rateLimitMode", json_object_new_string(t->rate_limit_shadow ? "shadow" : "enforce"));
     json_object_object_add(o, "rotatedAt", time_or_null(t->rotated_at_ms));
     json_object_object_add(o, "previousTokenValidUntil", t->has_prev ? time_or_null(t->prev_valid_until_ms) : NULL);
     if (secret) json_object_object_add(o, "token", json_object_new_string(secret));

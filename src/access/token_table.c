@@ -324,6 +324,7 @@ static ig_token_entry_t *make_mem(ig_token_table_t *ts, const ig_token_row_t *re
     if (rec->expires_at_ms) ig_rfc3339_format(rec->expires_at_ms, m->expires_text, sizeof m->expires_text);
     m->rotated_at_ms = rec->rotated_at_ms;
     m->scopes = rec->scopes;
+    m->shadow = rec->rate_limit_shadow;
     m->seq = rec->seq;
     m->limited = ts->rl_enabled && rec->max_rps > 0 &&
                  ig_gcra_params_init(&m->params, rec->max_rps, ig_token_effective_burst(rec)) == 0;
@@ -509,6 +510,11 @@ static int metrics_line(void *ud, const ig_token_entry_t *m)
     if (r == 0) return 0;
     ig_buf_printf(sb, "icegate_token_requests_total{token_id=\"%s\"} %llu\n", m->id, (unsigned long long)r);
     ig_buf_printf(sb, "icegate_token_rate_limited_total{token_id=\"%s\"} %llu\n", m->id, (unsigned long long)l);
+    ig_token_history_t *hist = atomic_load(&m->state->stats);
+    uint64_t sh = hist ? atomic_load(&hist->shadow_total) : 0;
+    if (sh)
+        ig_buf_printf(sb, "icegate_token_rate_shadow_limited_total{token_id=\"%s\"} %llu\n", m->id,
+                      (unsigned long long)sh);
     uint64_t h = atomic_load(&m->state->held);
     if (h)
         ig_buf_printf(sb, "icegate_token_rate_held_total{token_id=\"%s\"} %llu\n", m->id,
@@ -526,7 +532,9 @@ void ig_token_table_render_metrics(ig_token_table_t *ts, ig_buf_t *sb)
                       "# HELP icegate_token_rate_limited_total Requests refused with 429 per access token.\n"
                       "# TYPE icegate_token_rate_limited_total counter\n"
                       "# HELP icegate_token_rate_held_total Requests held to their slot per access token "
-                      "(ratelimiter.max_delay_ms).\n# TYPE icegate_token_rate_held_total counter\n");
+                      "(ratelimiter.max_delay_ms).\n# TYPE icegate_token_rate_held_total counter\n"
+                      "# HELP icegate_token_rate_shadow_limited_total Requests over the Max RPS of a token in shadow "
+                      "mode, served (would-be 429s).\n# TYPE icegate_token_rate_shadow_limited_total counter\n");
     ig_token_table_walk(ts, metrics_line, sb);
 }
 
@@ -601,6 +609,27 @@ static void count_second(_Atomic uint64_t *ring, uint64_t sec)
     }
 }
 
+/* The token's per-second counters, made on its first request (one allocation, raced by CAS so exactly one ring
+ * survives); NULL when out of memory. */
+static ig_token_history_t *history_of(ig_token_runtime_t *s)
+{
+    ig_token_history_t *st = atomic_load_explicit(&s->stats, memory_order_acquire);
+    if (st) return st;
+    ig_token_history_t *fresh = calloc(1, sizeof *fresh), *expected = NULL;
+    if (!fresh) return NULL;
+    if (atomic_compare_exchange_strong(&s->stats, &expected, fresh)) return fresh;
+    free(fresh);
+    return expected;
+}
+
+void ig_token_runtime_note_shadow(ig_token_runtime_t *s, int64_t now_ms)
+{
+    ig_token_history_t *st = history_of(s);
+    if (!st) return;
+    atomic_fetch_add_explicit(&st->shadow_total, 1, memory_order_relaxed);
+    count_second(st->shadow, (uint64_t)(now_ms / 1000));
+}
+
 void ig_token_runtime_note(ig_token_runtime_t *s, int64_t now_ms, const void *addr16, bool limited)
 {
     /* Store only on change so clients hammering one token do not bounce the cache line more than needed. */
@@ -627,17 +656,8 @@ void ig_token_runtime_note(ig_token_runtime_t *s, int64_t now_ms, const void *ad
     }
     uint64_t sec = (uint64_t)(now_ms / 1000);
     atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
-    ig_token_history_t *st = atomic_load_explicit(&s->stats, memory_order_acquire);
-    if (!st) {
-        /* First request of this token: one allocation, raced by CAS so exactly one ring survives. */
-        ig_token_history_t *fresh = calloc(1, sizeof *fresh), *expected = NULL;
-        if (!fresh) return;
-        if (atomic_compare_exchange_strong(&s->stats, &expected, fresh)) st = fresh;
-        else {
-            free(fresh);
-            st = expected;
-        }
-    }
+    ig_token_history_t *st = history_of(s);
+    if (!st) return;
     count_second(st->req, sec);
     if (limited) {
         atomic_fetch_add_explicit(&s->limited, 1, memory_order_relaxed);
@@ -714,24 +734,30 @@ json_object *ig_token_table_stats_json(ig_token_table_t *ts, const char *id, int
     if (seconds < 1) seconds = 1;
     if (seconds > IG_STATS_SLOTS - 1) seconds = IG_STATS_SLOTS - 1;
     json_object *o = json_object_new_object(), *req = json_object_new_array(), *lim = json_object_new_array();
-    uint64_t now_s = (uint64_t)(now_ms / 1000), tot_r = 0, tot_l = 0;
+    json_object *shw = json_object_new_array();
+    uint64_t now_s = (uint64_t)(now_ms / 1000), tot_r = 0, tot_l = 0, tot_s = 0;
     ig_token_table_read_begin();
     const ig_token_entry_t *m = ig_token_table_find(ts, rec.hash);
     for (int i = seconds - 1; i >= 0; i--) {
-        uint64_t sec = now_s - (uint64_t)i, r = 0, l = 0;
+        uint64_t sec = now_s - (uint64_t)i, r = 0, l = 0, w = 0;
         ig_token_history_t *st = m ? atomic_load(&m->state->stats) : NULL;
         if (st) {
             uint64_t a = atomic_load(&st->req[sec % IG_STATS_SLOTS]);
             uint64_t b = atomic_load(&st->lim[sec % IG_STATS_SLOTS]);
+            uint64_t c = atomic_load(&st->shadow[sec % IG_STATS_SLOTS]);
             if ((a >> 32) == (sec & 0xffffffffu)) r = a & 0xffffffffu;
             if ((b >> 32) == (sec & 0xffffffffu)) l = b & 0xffffffffu;
+            if ((c >> 32) == (sec & 0xffffffffu)) w = c & 0xffffffffu;
         }
         json_object_array_add(req, json_object_new_int64((int64_t)r));
         json_object_array_add(lim, json_object_new_int64((int64_t)l));
+        json_object_array_add(shw, json_object_new_int64((int64_t)w));
     }
     if (m) {
+        ig_token_history_t *st = atomic_load(&m->state->stats);
         tot_r = atomic_load(&m->state->requests);
         tot_l = atomic_load(&m->state->limited);
+        tot_s = st ? atomic_load(&st->shadow_total) : 0;
     }
     ig_token_table_read_end();
     json_object_object_add(o, "id", json_object_new_string(rec.id));
@@ -741,6 +767,8 @@ json_object *ig_token_table_stats_json(ig_token_table_t *ts, const char *id, int
     json_object_object_add(o, "limited", lim);
     json_object_object_add(o, "totalRequests", json_object_new_int64((int64_t)tot_r));
     json_object_object_add(o, "totalLimited", json_object_new_int64((int64_t)tot_l));
+    json_object_object_add(o, "shadowLimited", shw); /* would-be 429s of a shadow-mode token, served */
+    json_object_object_add(o, "totalShadowLimited", json_object_new_int64((int64_t)tot_s));
     return o;
 }
 
@@ -790,6 +818,7 @@ int ig_token_table_create(ig_token_table_t *ts, const ig_principal_t *who, const
     t->expires_at_ms = spec->has_expires ? spec->expires_at_ms : 0;
     t->scopes = spec->has_scopes ? spec->scopes : ig_scopes_default(ig_users_role(ts->store, owner));
     if (spec->has_cidrs) snprintf(t->allowed_cidrs, sizeof t->allowed_cidrs, "%s", spec->cidrs);
+    t->rate_limit_shadow = spec->has_mode && spec->shadow;
     if (check_scopes(ts, who, owner, t->scopes, err)) return -1;
     t->created_at_ms = t->updated_at_ms = now;
     ig_jbuild_t jb;
@@ -884,6 +913,7 @@ static int change_spec(ig_token_row_t *t, const ig_principal_t *who, const void 
     if (s->has_expires) t->expires_at_ms = s->expires_at_ms;
     if (s->has_scopes) t->scopes = s->scopes; /* checked by ig_token_table_update */
     if (s->has_cidrs) snprintf(t->allowed_cidrs, sizeof t->allowed_cidrs, "%s", s->cidrs);
+    if (s->has_mode) t->rate_limit_shadow = s->shadow;
     /* The setter is whoever last moved the limit; a PATCH that repeats it (a rename from the console) keeps
      * the one recorded. */
     if (limit_moves) t->max_rps_set_by = t->max_rps > 0 ? ig_set_by_role(who->role) : IG_SET_BY_UNKNOWN;

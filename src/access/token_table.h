@@ -32,6 +32,8 @@
 typedef struct {
     _Atomic uint64_t req[IG_STATS_SLOTS];
     _Atomic uint64_t lim[IG_STATS_SLOTS];
+    _Atomic uint64_t shadow[IG_STATS_SLOTS]; /* served over the limit in shadow mode: would-be 429s */
+    _Atomic uint64_t shadow_total;
 } ig_token_history_t;
 
 /* Mutable per-token state, shared by every version of a record: one cache line. */
@@ -67,6 +69,7 @@ typedef struct {
      * alias_until_ms, then gets 401 "rotated".  Not a token of its own (not counted, not listed). */
     unsigned scopes; /* IG_SCOPE_* */
     uint8_t ncidrs;  /* allowedCidrs: 0 = anywhere */
+    bool shadow;     /* rateLimitMode shadow: over the limit is served, counted as a would-be 429 */
     const ig_cidr_t *cidrs; /* in the same allocation, after the names */
     bool alias;
     int64_t alias_until_ms;
@@ -106,12 +109,15 @@ void ig_token_table_read_begin(void);
 void ig_token_table_read_end(void);
 /* Looks a token up by hash; valid until ig_token_table_read_end. NULL if unknown; check ->deleted. */
 const ig_token_entry_t *ig_token_table_find(ig_token_table_t *ts, const uint8_t hash[32]);
+/* Counts one request a shadow-mode token let through over its limit (a would-be 429). */
+void ig_token_runtime_note_shadow(ig_token_runtime_t *s, int64_t now_ms);
 /* Notes one use (time, client address) and counts it, limited or not.  No allocation, no lock. */
 void ig_token_runtime_note(ig_token_runtime_t *s, int64_t now_ms, const void *in6_addr16, bool limited);
 
 /* ---- management (API and CLI) ---- */
 typedef struct {
-    bool has_name, has_max_rps, has_burst, has_expires, has_scopes, has_cidrs;
+    bool has_name, has_max_rps, has_burst, has_expires, has_scopes, has_cidrs, has_mode;
+    bool shadow;           /* rateLimitMode (has_mode) */
     unsigned scopes;       /* IG_SCOPE_* (has_scopes) */
     char cidrs[IG_TOKEN_CIDRS_MAX * IG_CIDR_TEXT_MAX]; /* canonical, comma-separated; "" = anywhere */
     char name[IG_NAME_MAX * 4 + 1];

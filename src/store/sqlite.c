@@ -188,12 +188,13 @@ fail:
 #define TOKEN_COLS                                                                                            \
     "id, hash, prefix, name, owner, suspended, max_rps, burst, expires_at, created_at, updated_at,"             \
     " suspended_at, suspend_reason, last_used_at, last_used_ip, seq, deleted, suspended_by_role,"              \
-    " suspended_by, max_rps_set_by, prev_hash, prev_valid_until, rotated_at, scopes, allowed_cidrs"
+    " suspended_by, max_rps_set_by, prev_hash, prev_valid_until, rotated_at, scopes, allowed_cidrs, rate_limit_mode"
 
 /* The fields a token update may change, bound as parameters i..i+16: name, suspended, max_rps, burst,
  * expires_at, updated_at, suspended_at, suspend_reason, suspended_by_role, suspended_by, max_rps_set_by,
- * hash, prefix, prev_hash, prev_valid_until, rotated_at, scopes, allowed_cidrs (0, "" and unknown: NULL). */
-#define TOKEN_MUTABLE 18
+ * hash, prefix, prev_hash, prev_valid_until, rotated_at, scopes, allowed_cidrs, rate_limit_mode (0, "" and
+ * unknown: NULL). */
+#define TOKEN_MUTABLE 19
 static void bind_mutable(sqlite3_stmt *st, int i, const ig_token_row_t *t)
 {
     bind_text(st, i, t->name);
@@ -217,6 +218,7 @@ static void bind_mutable(sqlite3_stmt *st, int i, const ig_token_row_t *t)
     bind_ms(st, i + 15, t->rotated_at_ms);
     sqlite3_bind_int(st, i + 16, (int)t->scopes);
     bind_text(st, i + 17, t->allowed_cidrs[0] ? t->allowed_cidrs : NULL);
+    bind_text(st, i + 18, t->rate_limit_shadow ? "shadow" : NULL);
 }
 
 static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
@@ -252,6 +254,8 @@ static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
     t->rotated_at_ms = sqlite3_column_int64(st, 22);
     t->scopes = (unsigned)sqlite3_column_int(st, 23);
     col_text(st, 24, t->allowed_cidrs, sizeof t->allowed_cidrs);
+    const unsigned char *mode = sqlite3_column_text(st, 25);
+    t->rate_limit_shadow = mode && strcmp((const char *)mode, "shadow") == 0;
 }
 
 /* Bumps the store-wide change sequence inside the caller's transaction. */
@@ -282,8 +286,8 @@ static int sq_token_insert(ig_store_t *base, ig_token_row_t *t, const ig_journal
     st = prep(db,
               "INSERT INTO tokens(name, suspended, max_rps, burst, expires_at, updated_at, suspended_at,"
               " suspend_reason, suspended_by_role, suspended_by, max_rps_set_by, hash, prefix, prev_hash,"
-              " prev_valid_until, rotated_at, scopes, allowed_cidrs, id, owner, created_at, last_used_at,"
-              " last_used_ip, seq, deleted) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+              " prev_valid_until, rotated_at, scopes, allowed_cidrs, rate_limit_mode, id, owner, created_at,"
+              " last_used_at, last_used_ip, seq, deleted) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
               err);
     if (!st) goto out;
     bind_mutable(st, 1, t);
@@ -321,7 +325,7 @@ static int sq_token_update(ig_store_t *base, ig_token_row_t *t, const ig_journal
               "UPDATE tokens SET name=?, suspended=?, max_rps=?, burst=?, expires_at=?, updated_at=?,"
               " suspended_at=?, suspend_reason=?, suspended_by_role=?, suspended_by=?, max_rps_set_by=?,"
               " hash=?, prefix=?, prev_hash=?, prev_valid_until=?, rotated_at=?, scopes=?, allowed_cidrs=?,"
-              " seq=? WHERE id=? AND deleted=0 AND seq=?",
+              " rate_limit_mode=?, seq=? WHERE id=? AND deleted=0 AND seq=?",
               err);
     if (!st) goto out;
     bind_mutable(st, 1, t);

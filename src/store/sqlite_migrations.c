@@ -56,6 +56,8 @@ const char *const ig_sq_migrations[] = {
     "UPDATE tokens SET scopes = 7 WHERE owner IN (SELECT name FROM users WHERE role = 'admin');",
     /* 9: allowedCidrs, canonical and comma-separated (NULL: anywhere) */
     "ALTER TABLE tokens ADD COLUMN allowed_cidrs TEXT;",
+    /* 10: rateLimitMode ('shadow'; NULL: enforce) */
+    "ALTER TABLE tokens ADD COLUMN rate_limit_mode TEXT;",
 };
 
 const int ig_sq_migrations_count = (int)(sizeof ig_sq_migrations / sizeof ig_sq_migrations[0]);

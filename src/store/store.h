@@ -50,6 +50,7 @@ typedef struct {
     /* Rotation (DESIGN.md §8): hash and prefix are the current secret's; prev_hash the one it replaced, which
      * works until prev_valid_until_ms (0 when the token was never rotated). */
     unsigned scopes; /* IG_SCOPE_* (core/principal.h) */
+    bool rate_limit_shadow; /* rateLimitMode: shadow (else enforce) */
     /* allowedCidrs as canonical text, comma-separated ("" = anywhere); at most IG_TOKEN_CIDRS_MAX */
     char allowed_cidrs[IG_TOKEN_CIDRS_MAX * IG_CIDR_TEXT_MAX];
     bool has_prev;

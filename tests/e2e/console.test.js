@@ -655,3 +655,26 @@ test('no console errors, page errors or CSP violations on any page', async () =>
   assert.deepEqual(await cspViolations(page), []);
   assert.deepEqual(problems, []);
 });
+
+test('shadow mode: the row says so and the activity chart counts the would-be 429s as their own series', async () => {
+  const c = await srv.req('POST', '/api/v1/access-tokens', { token: seedToken, body: { name: 'shadowed', maxRps: 0.5, burst: 1, rateLimitMode: 'shadow' } });
+  assert.equal(c.status, 201, c.text);
+  for (let i = 0; i < 5; i++) assert.equal((await srv.req('GET', '/v1/config', { token: c.json.token })).status, 200);
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  const p = await watchedPage(context);
+  try {
+    await login(p, srv.url);
+    const r = rowById(p, c.json.id);
+    await r.waitFor();
+    assert.equal(await r.locator('.tag-shadow').textContent(), 'shadow');
+    await r.getByRole('button', { name: 'Activity shadowed' }).click();
+    const chart = p.locator(`#detail-${c.json.id}`);
+    await chart.locator('.bar-shadow').first().waitFor({ timeout: 10000 });
+    await p.waitForFunction((id) => /over the limit but served/.test(document.querySelector(`#detail-${id}`)?.textContent || ''),
+      c.json.id, { timeout: 10000 });
+    assert.match(await chart.textContent(), /4 over the limit but served/);
+  } finally {
+    await context.close();
+  }
+});
+

@@ -10,7 +10,7 @@ import {
 
 const T = '/api/v1/access-tokens';
 const RECORD_KEYS = ['allowedCidrs', 'burst', 'createdAt', 'expiresAt', 'id', 'lastUsedAt', 'lastUsedIp', 'maxRps', 'maxRpsSetBy', 'name',
-  'owner', 'prefix', 'previousTokenValidUntil', 'rateLimitEnforced', 'rotatedAt', 'scopes', 'status', 'suspendReason', 'suspendedAt',
+  'owner', 'prefix', 'previousTokenValidUntil', 'rateLimitEnforced', 'rateLimitMode', 'rotatedAt', 'scopes', 'status', 'suspendReason', 'suspendedAt',
   'suspendedBy', 'updatedAt'];
 
 test('admin API: create, list with filters, get, patch, suspend, activate, delete', async () => {

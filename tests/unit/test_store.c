@@ -1169,8 +1169,8 @@ static void test_sqlite_migrations_run_once(void **state)
     ig_store_close(f->st);
     f->st = NULL;
     /* 1: tokens and catalog, 2: idempotency keys, 3: their totals, 4: locations, 5: who suspended / set a Max
-     * RPS, 6: rotation, 7: audit log, event outbox, expiry notices, 8: scopes, 9: allowedCidrs */
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 9);
+     * RPS, 6: rotation, 7: audit log, event outbox, expiry notices, 8: scopes, 9: allowedCidrs, 10: rateLimitMode */
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 10);
     for (int i = 0; i < 2; i++) { /* reopening twice migrates nothing */
         f->st = ig_store_sqlite_open(f->where, &err);
         assert_non_null(f->st);
@@ -1179,7 +1179,7 @@ static void test_sqlite_migrations_run_once(void **state)
         f->st = NULL;
     }
     /* one row per migration, none added by reopening */
-    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 9);
+    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 10);
 }
 
 /* Migration 4 gives the objects of an older data dir their locations: the folder that holds the metadata
@@ -1197,6 +1197,7 @@ static void test_sqlite_locations_backfilled(void **state)
     f->st = NULL;
     /* Back to schema 3 as an older binary left it. */
     exec_sql(f->where, "DROP TABLE object_bases;" JOURNAL_DROP
+                       "ALTER TABLE tokens DROP COLUMN rate_limit_mode;"
                        "ALTER TABLE tokens DROP COLUMN allowed_cidrs;"
                        "ALTER TABLE tokens DROP COLUMN scopes;"
                        "ALTER TABLE tokens DROP COLUMN prev_hash;"
@@ -1236,7 +1237,8 @@ static void test_sqlite_migration_5_from_4(void **state)
     ig_store_close(f->st);
     f->st = NULL;
     /* Back to schema 4 as an older binary left it. */
-    exec_sql(f->where, JOURNAL_DROP "ALTER TABLE tokens DROP COLUMN allowed_cidrs;"
+    exec_sql(f->where, JOURNAL_DROP "ALTER TABLE tokens DROP COLUMN rate_limit_mode;"
+                       "ALTER TABLE tokens DROP COLUMN allowed_cidrs;"
                        "ALTER TABLE tokens DROP COLUMN scopes;"
                        "ALTER TABLE tokens DROP COLUMN prev_hash;"
                        "ALTER TABLE tokens DROP COLUMN prev_valid_until;"
@@ -1248,7 +1250,7 @@ static void test_sqlite_migration_5_from_4(void **state)
     assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 4);
     f->st = ig_store_sqlite_open(f->where, &err);
     assert_non_null(f->st);
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 9);
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 10);
     ig_token_row_t got;
     assert_int_equal(f->st->ops->token_get(f->st, "tok_old", &got, &err), 0);
     assert_true(got.suspended);

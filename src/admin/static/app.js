@@ -236,6 +236,12 @@ function rpsCell(t) {
   td.append(el('div', { class: 'sub', text: `burst ${fmt.num(t.burst)}` }));
   if (t.maxRpsSetBy) td.append(el('div', { class: 'sub rps-set-by', text: `set by ${t.maxRpsSetBy}` }));
   if (rpsLock(t)) td.append(el('div', { class: 'sub lock-note', text: 'only an admin can change it', title: rpsLock(t) }));
+  if (t.rateLimitMode === 'shadow') {
+    td.append(el('span', {
+      class: 'tag tag-shadow', text: 'shadow',
+      title: 'rateLimitMode shadow: requests over this limit are served and counted, not refused',
+    }));
+  }
   if (!rateLimiterOn()) {
     td.append(el('span', {
       class: 'tag tag-warn', text: 'not enforced',

@@ -106,12 +106,15 @@ export class ActivityChart {
     const n = WINDOW_SECONDS;
     const req = s ? s.requests : new Array(n).fill(0);
     const lim = s ? s.limited : new Array(n).fill(0);
+    // A shadow-mode token's would-be 429s: served, drawn as their own series (hatched) on top of the allowed part.
+    const shw = s && s.shadowLimited ? s.shadowLimited : new Array(n).fill(0);
     const maxRps = this.token.maxRps;
-    let peak = 0, sumReq = 0, sumLim = 0;
+    let peak = 0, sumReq = 0, sumLim = 0, sumShadow = 0;
     for (let i = 0; i < req.length; i++) {
       peak = Math.max(peak, req[i]);
       sumReq += req[i];
       sumLim += lim[i] || 0;
+      sumShadow += shw[i] || 0;
     }
     let ymax = niceCeil(Math.max(peak, 1));
     const showLimit = maxRps != null && maxRps <= ymax * 2;
@@ -156,6 +159,11 @@ export class ActivityChart {
         const top = y(r);
         svg('rect', { x, y: top, width: w, height: Math.max(y(ok) - top, 1), class: 'bar-lim' }, bars);
       }
+      const sv = Math.min(shw[i] || 0, ok);
+      if (sv > 0) {
+        const top = y(ok);
+        svg('rect', { x, y: top, width: w, height: Math.max(y(ok - sv) - top, 1), class: 'bar-shadow' }, bars);
+      }
     }
     if (showLimit) {
       const yy = y(maxRps);
@@ -172,9 +180,13 @@ export class ActivityChart {
         `now ${num(last)}/s`,
         `since start: ${num(s.totalRequests)} requests, ${num(s.totalLimited)} rejected`,
       ];
+      if (this.token.rateLimitMode === 'shadow' || s.totalShadowLimited) {
+        parts.splice(1, 0, `${num(sumShadow)} over the limit but served (shadow mode: would be 429)`);
+      }
       this.summary.textContent = parts.join(' · ');
       this.el.dataset.totalRequests = String(s.totalRequests);
       this.el.dataset.totalLimited = String(s.totalLimited);
+      this.el.dataset.totalShadowLimited = String(s.totalShadowLimited || 0);
     }
   }
 }
