@@ -9,7 +9,9 @@
 # and prints a table, the medians and the median ratio icegate/nginx. Both share the machine's cores with wrk,
 # so only the ratio measured in this run means anything.
 #
-# Usage: bench/auth.sh        env: ICEGATE_BIN (default bin/icegate), RUNS (3), SECS (5), BENCH_KEEP=1 keeps
+# Usage: bench/auth.sh        env: ICEGATE_BIN (default bin/icegate), RUNS (3), SECS (5), TOKEN_ARGS (more
+#                             `token create` options, e.g. "--scopes catalog:read --allowed-cidrs 127.0.0.0/8"),
+#                             BENCH_KEEP=1 keeps
 #                             the temp dir. Exit 0 ok, 1 error, 2 icegate missing / not serving (nginx-only
 #                             numbers are still printed).
 # Runtime: about 2 * RUNS * (SECS + 1) seconds. Traffic goes to 127.0.0.1 only.

@@ -215,6 +215,9 @@ icegate_token() {
   local args=(token create --data-dir "$data_dir" --name "$name" --json)
   [ -n "$rps" ] && args+=(--max-rps "$rps")
   [ -n "$burst" ] && args+=(--burst "$burst")
+  # TOKEN_ARGS: more `token create` options for every benchmark token (e.g. scopes and allowedCidrs)
+  # shellcheck disable=SC2206  # split on purpose
+  [ -n "${TOKEN_ARGS:-}" ] && args+=(${TOKEN_ARGS})
   if ! out=$(timeout 30 "$ICEGATE_BIN" "${args[@]}" 2>"$BENCH_TMP/token.err"); then
     echo "icegate: '$ICEGATE_BIN ${args[*]}' failed:" >&2
     sed 's/^/    /' "$BENCH_TMP/token.err" | tail -n 10 >&2
