@@ -678,3 +678,60 @@ test('shadow mode: the row says so and the activity chart counts the would-be 42
   }
 });
 
+test('access: scopes, allowed networks and rate limit mode in Generate and in Edit access, with validation', async () => {
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  const page = await watchedPage(context); // its own page: an earlier test logged the shared one out
+  try {
+    await login(page, srv.url);
+    const shown = page.locator('#dlg-created');
+    await page.getByRole('button', { name: 'Generate new token' }).click();
+    const dlg = page.locator('#dlg-create');
+    await dlg.waitFor({ state: 'visible' });
+    await dlg.getByLabel('Token name').fill('dash-ro');
+    assert.equal(await dlg.getByLabel(/Write the catalog/).isChecked(), true, 'read and write by default');
+    assert.equal(await dlg.locator('#create-scope-admin').isChecked(), true, 'an admin\'s token gets admin by default');
+    await dlg.getByLabel(/Write the catalog/).uncheck();
+    await dlg.locator('#create-scope-admin').uncheck();
+    await dlg.getByLabel(/Allowed networks/).fill('10.0.0.0/8, nope');
+    await dlg.getByRole('button', { name: 'Generate' }).click();
+    await dlg.locator('#create-cidrs-error', { hasText: /“nope” is not an IPv4 or IPv6 CIDR/ }).waitFor();
+    await dlg.getByLabel(/Allowed networks/).fill('10.0.0.0/8\n127.0.0.0/8');
+    await dlg.getByLabel('Rate limit mode').selectOption('shadow');
+    await dlg.getByRole('button', { name: 'Generate' }).click();
+    const value = await readGenerated(page);
+    await shown.getByRole('button', { name: 'Done' }).click();
+    const r = row(page, 'dash-ro');
+    await r.waitFor();
+    assert.match(await r.locator('.access-line').textContent(), /read-only · from 10\.0\.0\.0\/8 \+1/);
+    const id = await r.getAttribute('data-id');
+    const t = (await apiToken(id)).json;
+    assert.deepEqual(t.scopes, ['catalog:read']);
+    assert.deepEqual(t.allowedCidrs, ['10.0.0.0/8', '127.0.0.0/8']);
+    assert.equal(t.rateLimitMode, 'shadow');
+    assert.equal((await srv.req('GET', '/v1/config', { token: value })).status, 200);
+    assert.equal((await srv.req('POST', '/v1/namespaces', { token: value, body: { namespace: ['ro'] } })).status, 403);
+    // Edit access: give it write, drop the networks; the next request sees it.
+    await r.getByRole('button', { name: 'Access dash-ro' }).click();
+    const ed = page.locator('#dlg-access');
+    await ed.waitFor({ state: 'visible' });
+    assert.equal(await ed.getByLabel(/Write the catalog/).isChecked(), false);
+    assert.equal(await ed.getByLabel(/Allowed networks/).inputValue(), '10.0.0.0/8\n127.0.0.0/8');
+    await ed.getByLabel(/Read the catalog/).uncheck();
+    await ed.getByRole('button', { name: 'Save' }).click();
+    await ed.locator('#access-scopes-error', { hasText: 'Choose at least one scope.' }).waitFor();
+    await ed.getByLabel(/Read the catalog/).check();
+    await ed.getByLabel(/Write the catalog/).check();
+    await ed.getByLabel(/Allowed networks/).fill('');
+    await ed.getByRole('button', { name: 'Save' }).click();
+    await ed.waitFor({ state: 'hidden' });
+    await page.locator('#notice', { hasText: 'Access of “dash-ro” saved.' }).waitFor();
+    assert.equal(await r.locator('.access-line').count(), 0, 'default access: no line');
+    const after = (await apiToken(id)).json;
+    assert.deepEqual(after.scopes, ['catalog:read', 'catalog:write']);
+    assert.equal(after.allowedCidrs, null);
+    assert.equal((await srv.req('POST', '/v1/namespaces', { token: value, body: { namespace: ['rw'] } })).status, 200);
+  } finally {
+    await context.close();
+  }
+});
+

@@ -285,6 +285,8 @@ function tokenRow(t, ncols) {
   const nameTd = el('td', { class: 'cell-name' },
     el('div', { class: 'token-name', text: t.name, title: t.name }),
     el('div', { class: 'sub mono', text: `${t.prefix}…` }));
+  const line = accessLine(t);
+  if (line) nameTd.append(el('div', { class: 'sub access-line', text: line, title: (t.scopes || []).join(', ') }));
   const tds = [nameTd];
   if (isAdmin()) tds.push(el('td', { class: 'cell-owner', text: t.owner }));
   tds.push(statusCell(t), rpsCell(t), expiresCell(t),
@@ -299,6 +301,7 @@ function tokenRow(t, ncols) {
       ? actionButton('activate', 'Activate', t, 'btn btn-small btn-ghost btn-ok',
         { disabled: !!suspendLock(t), title: suspendLock(t) })
       : actionButton('suspend', 'Suspend', t, 'btn btn-small btn-ghost btn-warn-text'),
+    actionButton('access', 'Access', t, 'btn btn-small btn-ghost'),
     actionButton('rotate', 'Rotate', t, 'btn btn-small btn-ghost'),
     actionButton('delete', 'Delete', t, 'btn btn-small btn-ghost btn-danger-text'));
   tds.push(el('td', { class: 'cell-actions' }, actions));
@@ -438,15 +441,57 @@ function openCreate() {
   form.reset();
   clearErrors(form);
   updateExpirationHint();
+  fillAccess('create', null);
   openDialog($('dlg-create'), $('create-name'));
 }
 
+const accessFields = (p) => ({
+  scopes: [`${p}-scope-read`, `${p}-scopes-error`],
+  allowedCidrs: [`${p}-cidrs`, `${p}-cidrs-error`],
+  rateLimitMode: [`${p}-mode`, `${p}-mode-error`],
+});
 const CREATE_FIELDS = {
   name: ['create-name', 'create-name-error'],
   maxRps: ['create-rps', 'create-rps-error'],
   burst: ['create-rps', 'create-rps-error'],
   expiresAt: ['create-exp', 'create-exp-error'],
+  ...accessFields('create'),
 };
+const SCOPES = ['read', 'write', 'admin'];
+
+// The access fields of a dialog (prefix 'create' or 'access'): filled from a token, or the defaults.
+function fillAccess(p, t) {
+  const has = t ? new Set(t.scopes || []) : new Set(['catalog:read', 'catalog:write', ...(isAdmin() ? ['admin'] : [])]);
+  for (const s of SCOPES) $(`${p}-scope-${s}`).checked = has.has($(`${p}-scope-${s}`).value);
+  for (const e of document.querySelectorAll(`#${p === 'create' ? 'dlg-create' : 'dlg-access'} .admin-only`)) e.hidden = !isAdmin();
+  $(`${p}-cidrs`).value = t && t.allowedCidrs ? t.allowedCidrs.join('\n') : '';
+  $(`${p}-mode`).value = t && t.rateLimitMode === 'shadow' ? 'shadow' : 'enforce';
+}
+
+// What the access fields say: {scopes, allowedCidrs (null: anywhere), rateLimitMode}, or an error shown.
+function readAccess(p) {
+  const scopes = SCOPES.map((s) => $(`${p}-scope-${s}`)).filter((c) => c.checked).map((c) => c.value);
+  if (!scopes.length) {
+    showFieldError($(`${p}-scope-read`), $(`${p}-scopes-error`), 'Choose at least one scope.');
+    return null;
+  }
+  const cidrs = $(`${p}-cidrs`).value.split(/[\s,]+/).filter(Boolean);
+  const bad = cidrs.find((c) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(c));
+  if (bad) {
+    showFieldError($(`${p}-cidrs`), $(`${p}-cidrs-error`), `“${bad}” is not an IPv4 or IPv6 CIDR (e.g. 10.0.0.0/8).`);
+    return null;
+  }
+  return { scopes, allowedCidrs: cidrs.length ? cidrs : null, rateLimitMode: $(`${p}-mode`).value };
+}
+
+// A short line for the row when a token is narrower than its owner's default.
+function accessLine(t) {
+  const parts = [];
+  const sc = t.scopes || [];
+  if (!sc.includes('catalog:write')) parts.push(sc.includes('catalog:read') ? 'read-only' : 'no catalog access');
+  if (t.allowedCidrs) parts.push(`from ${t.allowedCidrs[0]}${t.allowedCidrs.length > 1 ? ` +${t.allowedCidrs.length - 1}` : ''}`);
+  return parts.join(' · ');
+}
 
 // Shows an API error next to the field its message names, or at the bottom of the form.
 function showApiError(e, fields, formErrId) {
@@ -485,7 +530,11 @@ async function submitCreate(ev) {
     first.focus();
     return;
   }
-  const spec = { name };
+  const access = readAccess('create');
+  if (!access) return;
+  const spec = { name, scopes: access.scopes };
+  if (access.allowedCidrs) spec.allowedCidrs = access.allowedCidrs;
+  if (access.rateLimitMode === 'shadow') spec.rateLimitMode = 'shadow';
   if (rps.value !== null) spec.maxRps = rps.value;
   if (exp.at) spec.expiresAt = exp.at.toISOString();
   const btn = $('create-submit');
@@ -682,6 +731,37 @@ async function submitRps(ev) {
   }
 }
 
+// ---- Access (scopes, allowed networks, rate limit mode)
+
+function openAccess(t) {
+  state.current = t;
+  clearErrors($('access-form'));
+  $('access-text').textContent = `Token “${t.name}” (${t.prefix}…). Changes apply from its next request.`;
+  fillAccess('access', t);
+  openDialog($('dlg-access'), $('access-scope-read'));
+}
+
+async function submitAccess(ev) {
+  ev.preventDefault();
+  const t = state.current;
+  clearErrors($('access-form'));
+  const access = readAccess('access');
+  if (!access) return;
+  const btn = $('access-submit');
+  setBusy(btn, true, 'Saving…');
+  try {
+    const updated = await api.update(t.id, access);
+    upsert(updated);
+    $('dlg-access').close();
+    notice(`Access of “${t.name}” saved.`);
+  } catch (e) {
+    if (e.status === 404) { forget(t.id); $('dlg-access').close(); notice(e.message); return; }
+    showApiError(e, accessFields('access'), 'access-error');
+  } finally {
+    setBusy(btn, false);
+  }
+}
+
 // ---- Rotate
 
 function openRotate(t) {
@@ -848,6 +928,7 @@ function wire() {
   $('rps-form').addEventListener('submit', submitRps);
   $('delete-form').addEventListener('submit', submitDelete);
   $('rotate-form').addEventListener('submit', submitRotate);
+  $('access-form').addEventListener('submit', submitAccess);
   // Typing into a field clears its error.
   for (const f of document.querySelectorAll('dialog input, dialog select, dialog textarea')) {
     f.addEventListener('input', () => {
@@ -880,6 +961,7 @@ function wire() {
       case 'suspend': openSuspend(t); break;
       case 'activate': activate(t, b); break;
       case 'rotate': openRotate(t); break;
+      case 'access': openAccess(t); break;
       case 'delete': openDelete(t); break;
       default: break;
     }
