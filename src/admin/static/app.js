@@ -459,6 +459,33 @@ const CREATE_FIELDS = {
 };
 const SCOPES = ['read', 'write', 'admin'];
 
+// The access fields (scopes, allowed networks, rate limit mode) of the Generate and the Edit access dialogs, one
+// builder for both: ids are prefixed ('create-…', 'access-…').
+function buildAccessFields(slot) {
+  const p = slot.dataset.prefix;
+  const check = (s, label, hint, extra = '') => el('label', { class: `check${extra}` },
+    el('input', { id: `${p}-scope-${s}`, type: 'checkbox', value: s === 'admin' ? 'admin' : `catalog:${s}` }),
+    ` ${label} `, el('span', { class: 'hint-inline', text: hint }));
+  const field = (id, label, input, hint) => el('div', { class: 'field' },
+    el('label', { for: `${p}-${id}` }, label), input,
+    el('p', { id: `${p}-${id}-hint`, class: 'hint', text: hint }),
+    el('p', { id: `${p}-${id}-error`, class: 'field-error', hidden: true }));
+  const mode = el('select', { id: `${p}-mode`, 'aria-describedby': `${p}-mode-hint ${p}-mode-error` },
+    el('option', { value: 'enforce', text: 'Enforce: refuse over Max RPS (429)' }),
+    el('option', { value: 'shadow', text: 'Shadow: serve over Max RPS, count would-be 429s' }));
+  slot.replaceWith(
+    el('fieldset', { class: 'field access-fields' }, el('legend', { text: 'Scopes' }),
+      check('read', 'Read the catalog', '(list, load, metrics reports)'),
+      check('write', 'Write the catalog', '(create, commit, drop, rename)'),
+      check('admin', 'Admin', "(other users' tokens, users, /metrics)", ' admin-only'),
+      el('p', { id: `${p}-scopes-error`, class: 'field-error', hidden: true })),
+    field('cidrs', 'Allowed networks (optional)',
+      el('textarea', { id: `${p}-cidrs`, rows: '2', spellcheck: 'false', class: 'mono',
+        'aria-describedby': `${p}-cidrs-hint ${p}-cidrs-error` }),
+      'IPv4 or IPv6 CIDRs, one per line or comma-separated, e.g. 10.0.0.0/8. Empty means from anywhere.'),
+    field('mode', 'Rate limit mode', mode, 'Shadow lets you size a limit before enforcing it.'));
+}
+
 // The access fields of a dialog (prefix 'create' or 'access'): filled from a token, or the defaults.
 function fillAccess(p, t) {
   const has = t ? new Set(t.scopes || []) : new Set(['catalog:read', 'catalog:write', ...(isAdmin() ? ['admin'] : [])]);
@@ -899,6 +926,7 @@ function wire() {
   });
   wireAudit();
 
+  for (const slot of document.querySelectorAll('.access-slot')) buildAccessFields(slot);
   $('new-token').addEventListener('click', openCreate);
   $('create-exp').addEventListener('change', updateExpirationHint);
   $('create-date').addEventListener('change', updateExpirationHint);
