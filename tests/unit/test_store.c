@@ -1150,6 +1150,13 @@ static int64_t scalar(const char *db, const char *sql)
 
 /* What migration 7 made, undone, to go back to an older schema. */
 #define JOURNAL_DROP "DROP TABLE audit; DROP TABLE events; DROP TABLE token_notices;"
+/* The token columns migrations 5 and later added, dropped to take a data dir back to schema 4 or older. */
+#define TOKEN_COLUMNS_SINCE_5                                                                                     \
+    "ALTER TABLE tokens DROP COLUMN rate_limit_mode; ALTER TABLE tokens DROP COLUMN allowed_cidrs;"              \
+    "ALTER TABLE tokens DROP COLUMN scopes; ALTER TABLE tokens DROP COLUMN prev_hash;"                          \
+    "ALTER TABLE tokens DROP COLUMN prev_valid_until; ALTER TABLE tokens DROP COLUMN rotated_at;"              \
+    "ALTER TABLE tokens DROP COLUMN suspended_by_role; ALTER TABLE tokens DROP COLUMN suspended_by;"           \
+    "ALTER TABLE tokens DROP COLUMN max_rps_set_by;"
 
 static void exec_sql(const char *db, const char *sql)
 {
@@ -1196,17 +1203,7 @@ static void test_sqlite_locations_backfilled(void **state)
     ig_store_close(f->st);
     f->st = NULL;
     /* Back to schema 3 as an older binary left it. */
-    exec_sql(f->where, "DROP TABLE object_bases;" JOURNAL_DROP
-                       "ALTER TABLE tokens DROP COLUMN rate_limit_mode;"
-                       "ALTER TABLE tokens DROP COLUMN allowed_cidrs;"
-                       "ALTER TABLE tokens DROP COLUMN scopes;"
-                       "ALTER TABLE tokens DROP COLUMN prev_hash;"
-                       "ALTER TABLE tokens DROP COLUMN prev_valid_until;"
-                       "ALTER TABLE tokens DROP COLUMN rotated_at;"
-                       "ALTER TABLE tokens DROP COLUMN suspended_by_role;"
-                       "ALTER TABLE tokens DROP COLUMN suspended_by;"
-                       "ALTER TABLE tokens DROP COLUMN max_rps_set_by;"
-                       "DELETE FROM schema_version WHERE version >= 4;");
+    exec_sql(f->where, "DROP TABLE object_bases;" JOURNAL_DROP TOKEN_COLUMNS_SINCE_5 "DELETE FROM schema_version WHERE version >= 4;");
     f->st = ig_store_sqlite_open(f->where, &err);
     assert_non_null(f->st);
     assert_int_equal(f->st->ops->obj_overlap(f->st, "file:///wh/db/t/x/", NULL, NULL, who, sizeof who, &err), 1);
@@ -1237,16 +1234,7 @@ static void test_sqlite_migration_5_from_4(void **state)
     ig_store_close(f->st);
     f->st = NULL;
     /* Back to schema 4 as an older binary left it. */
-    exec_sql(f->where, JOURNAL_DROP "ALTER TABLE tokens DROP COLUMN rate_limit_mode;"
-                       "ALTER TABLE tokens DROP COLUMN allowed_cidrs;"
-                       "ALTER TABLE tokens DROP COLUMN scopes;"
-                       "ALTER TABLE tokens DROP COLUMN prev_hash;"
-                       "ALTER TABLE tokens DROP COLUMN prev_valid_until;"
-                       "ALTER TABLE tokens DROP COLUMN rotated_at;"
-                       "ALTER TABLE tokens DROP COLUMN suspended_by_role;"
-                       "ALTER TABLE tokens DROP COLUMN suspended_by;"
-                       "ALTER TABLE tokens DROP COLUMN max_rps_set_by;"
-                       "DELETE FROM schema_version WHERE version >= 5;");
+    exec_sql(f->where, JOURNAL_DROP TOKEN_COLUMNS_SINCE_5 "DELETE FROM schema_version WHERE version >= 5;");
     assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 4);
     f->st = ig_store_sqlite_open(f->where, &err);
     assert_non_null(f->st);
