@@ -244,3 +244,32 @@ test('settings name the warehouse the console snippets fill in, and /v1/config a
     (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('storage access follows the token: /credentials answers a live token, 401 once it is suspended, expired or rotated out', async () => {
+  const { srv, admin } = await startWithAdmin();
+  try {
+    assert.equal((await srv.req('POST', '/v1/namespaces', { token: admin, body: { namespace: ['cred'] } })).status, 200);
+    const schema = { type: 'struct', 'schema-id': 0, fields: [{ id: 1, name: 'id', type: 'long', required: true }] };
+    assert.equal((await srv.req('POST', '/v1/namespaces/cred/tables', { token: admin, body: { name: 't', schema } })).status, 200);
+    const path = '/v1/namespaces/cred/tables/t/credentials';
+    const c = (await srv.req('POST', T, { token: admin, body: { name: 'reader', expiresAt: new Date(Date.now() + 1500).toISOString() } })).json;
+    const ok = await srv.req('GET', path, { token: c.token });
+    assert.equal(ok.status, 200, ok.text);
+    // rotated out (grace 0)
+    const r = (await srv.req('POST', `${T}/${c.id}/rotate`, { token: admin, body: { gracePeriod: 0 } })).json;
+    assert401(await srv.req('GET', path, { token: c.token }), /rotated/);
+    assert.equal((await srv.req('GET', path, { token: r.token })).status, 200);
+    // suspended
+    await srv.req('POST', `${T}/${c.id}/suspend`, { token: admin });
+    assert401(await srv.req('GET', path, { token: r.token }), /suspended/);
+    await srv.req('POST', `${T}/${c.id}/activate`, { token: admin });
+    // expired
+    const { value: x } = await pollUntil('expiry', async () => {
+      const y = await srv.req('GET', path, { token: r.token });
+      return y.status === 401 ? y : null;
+    }, 5000, 100);
+    assert401(x, /expired/);
+  } finally {
+    await srv.stop();
+  }
+});
