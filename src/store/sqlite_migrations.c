@@ -52,8 +52,8 @@ const char *const ig_sq_migrations[] = {
     /* 7: the audit log, the event outbox and the expiry notices (sqlite_journal.h) */
     IG_SQJ_MIGRATION,
     /* 8: scopes (bits: 1 catalog:read, 2 catalog:write, 4 admin); older tokens get their owner's default */
-    "ALTER TABLE tokens ADD COLUMN scopes INTEGER NOT NULL DEFAULT 3;"
-    "UPDATE tokens SET scopes = 7 WHERE owner IN (SELECT name FROM users WHERE role = 'admin');",
+    ("ALTER TABLE tokens ADD COLUMN scopes INTEGER NOT NULL DEFAULT 3;"
+     "UPDATE tokens SET scopes = 7 WHERE owner IN (SELECT name FROM users WHERE role = 'admin');"),
     /* 9: allowedCidrs, canonical and comma-separated (NULL: anywhere) */
     "ALTER TABLE tokens ADD COLUMN allowed_cidrs TEXT;",
     /* 10: rateLimitMode ('shadow'; NULL: enforce) */
