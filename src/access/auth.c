@@ -228,6 +228,7 @@ static ig_auth_result_t check_token(const ig_auth_t *a, ig_req_t *r, bool rate_l
             ig_strlcpy(r->who.user, m->owner, sizeof r->who.user); /* snprintf was ~570 instructions here */
             r->who.role = IG_ROLE_MEMBER; /* the admin API resolves the owner's role when it needs it */
             r->who.scopes = m->scopes;
+            r->who.net_limited = m->ncidrs > 0;
         }
     }
     ig_token_table_read_end();

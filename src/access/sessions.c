@@ -163,5 +163,6 @@ ig_session_auth_t ig_sessions_auth(ig_sessions_t *s, ig_req_t *r, ig_res_t *res)
     snprintf(r->who.user, sizeof r->who.user, "%s", copy.user);
     r->who.token_id[0] = '\0';
     r->who.scopes = IG_SCOPES_ALL;
+    r->who.net_limited = false;
     return IG_SESSION_OK;
 }

@@ -775,13 +775,20 @@ json_object *ig_token_table_stats_json(ig_token_table_t *ts, const char *id, int
 /* ------------------------------------------------------------------ management */
 
 /* The scopes a token of owner may have, and the caller may give: an admin scope only on an admin user's token;
- * through a token, nothing that token lacks itself (a read-only token cannot mint a writer). */
+ * through a token, nothing that token lacks itself (a read-only token cannot mint a writer), and nothing at all
+ * about networks from a token limited to some (nets_kept false: a create, or a change of allowedCidrs), which
+ * would otherwise mint a token that works from anywhere. */
 static int check_scopes(ig_token_table_t *ts, const ig_principal_t *who, const char *owner, unsigned bits,
-                        ig_error_t *err)
+                        bool nets_kept, ig_error_t *err)
 {
     if ((bits & IG_SCOPE_ADMIN) && ig_users_role(ts->store, owner) != IG_ROLE_ADMIN)
         return ig_error_set(err, IG_E_BAD_REQUEST, "scopes: admin is only for tokens of admin users ('%.64s' is a "
                                                    "member)", owner);
+    if (!who->via_session && who->token_id[0] && who->net_limited && !nets_kept)
+        return ig_error_set(err, IG_E_FORBIDDEN,
+                            "allowedCidrs: a token limited to networks (%s) cannot make a token or change networks; use "
+                            "the console or a token without allowedCidrs",
+                            who->token_id);
     if (!who->via_session && who->token_id[0] && (bits & ~who->scopes)) {
         char has[64];
         ig_scopes_text(who->scopes, has, sizeof has);
@@ -819,7 +826,7 @@ int ig_token_table_create(ig_token_table_t *ts, const ig_principal_t *who, const
     t->scopes = spec->has_scopes ? spec->scopes : ig_scopes_default(ig_users_role(ts->store, owner));
     if (spec->has_cidrs) snprintf(t->allowed_cidrs, sizeof t->allowed_cidrs, "%s", spec->cidrs);
     t->rate_limit_shadow = spec->has_mode && spec->shadow;
-    if (check_scopes(ts, who, owner, t->scopes, err)) return -1;
+    if (check_scopes(ts, who, owner, t->scopes, false, err)) return -1;
     t->created_at_ms = t->updated_at_ms = now;
     ig_jbuild_t jb;
     ig_journal_init(&jb);
@@ -955,10 +962,12 @@ static int change_activate(ig_token_row_t *t, const ig_principal_t *who, const v
 int ig_token_table_update(ig_token_table_t *ts, const ig_principal_t *who, const char *id,
                          const ig_token_spec_t *spec, ig_token_row_t *out, ig_error_t *err)
 {
-    if (spec->has_scopes) { /* the owner never changes: check against it once */
+    if (spec->has_scopes || spec->has_cidrs) { /* the owner never changes: check against it once */
         int rc = ts->store->ops->token_get(ts->store, id, out, err);
         if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
-        if (rc || check_scopes(ts, who, out->owner, spec->scopes, err)) return -1;
+        if (rc || check_scopes(ts, who, out->owner, spec->has_scopes ? spec->scopes : out->scopes & who->scopes,
+                               !spec->has_cidrs, err))
+            return -1;
     }
     static const change_t c = {change_spec, "token.update", NULL};
     return modify(ts, who, id, out, err, &c, spec);

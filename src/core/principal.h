@@ -26,6 +26,7 @@ typedef struct {
     char user[IG_USER_MAX + 1];
     char token_id[IG_ID_MAX]; /* "" for a console session */
     unsigned scopes;          /* IG_SCOPE_* of the token (IG_SCOPES_ALL for a session) */
+    bool net_limited;         /* the token has allowedCidrs: it may not mint a token free of them */
     /* The client's address as text, for the audit log: set by the surface that makes a change (the admin
      * API) just before it, never by authentication (the request path formats no address); NULL: unknown. */
     const char *client_ip;

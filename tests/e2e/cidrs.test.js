@@ -78,3 +78,24 @@ test('behind a trusted proxy: X-Forwarded-For walked from the right past trusted
     await srv.stop();
   }
 });
+
+test('a token limited to networks cannot mint a token free of them, nor change networks; other changes are fine', async () => {
+  const { srv, admin } = await startWithAdmin();
+  try {
+    const lim = (await srv.req('POST', T, { token: admin, body: { name: 'ci-runner', allowedCidrs: ['127.0.0.0/8'] } })).json;
+    const mint = await srv.req('POST', T, { token: lim.token, body: { name: 'escape' } });
+    assert.equal(mint.status, 403, mint.text);
+    assert.match(mint.json.error.message, /^allowedCidrs: a token limited to networks/);
+    const widen = await srv.req('PATCH', `${T}/${lim.id}`, { token: lim.token, body: { allowedCidrs: null } });
+    assert.equal(widen.status, 403, widen.text);
+    const rename = await srv.req('PATCH', `${T}/${lim.id}`, { token: lim.token, body: { name: 'ci-runner-2' } });
+    assert.equal(rename.status, 200, rename.text);
+    assert.deepEqual(rename.json.allowedCidrs, ['127.0.0.0/8']);
+    const list = (await srv.req('GET', T, { token: admin })).json.accessTokens.map((t) => t.name);
+    assert.ok(!list.includes('escape'), 'nothing minted');
+    // the admin (no allowedCidrs) may change them
+    assert.equal((await srv.req('PATCH', `${T}/${lim.id}`, { token: admin, body: { allowedCidrs: null } })).status, 200);
+  } finally {
+    await srv.stop();
+  }
+});
