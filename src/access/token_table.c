@@ -14,7 +14,6 @@
 #include "access/journal.h"
 #include "core/clock.h"
 
-#include <arpa/inet.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -585,13 +584,7 @@ static void format_ip(uint64_t hi, uint64_t lo, char *buf, size_t cap)
         b[i] = (unsigned char)(hi >> (56 - 8 * i));
         b[8 + i] = (unsigned char)(lo >> (56 - 8 * i));
     }
-    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (memcmp(b, v4mapped, 12) == 0) {
-        snprintf(buf, cap, "%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
-        return;
-    }
-    /* RFC 5952 text ("::1", not "0:0:0:0:0:0:0:1"), so the address compares equal to what other tools print. */
-    if (!inet_ntop(AF_INET6, b, buf, (socklen_t)cap) && cap) buf[0] = '\0';
+    ig_addr_format(b, buf, cap); /* dotted IPv4, or RFC 5952 IPv6 ("::1") as other tools print it */
 }
 
 static void count_second(_Atomic uint64_t *ring, uint64_t sec)
