@@ -102,6 +102,7 @@ struct ig_token_table {
     size_t aliases; /* of which previous secrets of rotated tokens */
     bool loading;   /* ig_token_table_load is running */
     int64_t seq;  /* highest store seq applied */
+    bool resync;  /* the last sync saw a change but could not read it: read again without asking changed() */
     retired_t *retired;
     ig_token_runtime_t *free_states; /* unused states of the slabs, chained via ->stats; a state lives as long as
                                    the process (a deleted token's tombstone keeps it) */
@@ -560,7 +561,9 @@ int ig_token_table_load(ig_token_table_t *ts, ig_error_t *err)
 
 int ig_token_table_sync(ig_token_table_t *ts)
 {
-    int changed = ts->store->ops->changed(ts->store);
+    /* changed() consumes the change it reports (SQLite's data_version is read once), so a read that fails
+     * (the store busy or down) must be retried at the next poll, or the change would wait for the next one. */
+    int changed = ts->resync ? 1 : ts->store->ops->changed(ts->store);
     if (changed <= 0) return changed;
     ig_error_t err;
     int64_t since;
@@ -570,8 +573,10 @@ int ig_token_table_sync(ig_token_table_t *ts)
     int64_t max = since;
     if (ts->store->ops->token_changes(ts->store, since, load_cb, ts, &max, &err)) {
         ig_warn("tokens: cannot read changes: %s", err.message);
+        ts->resync = true;
         return -1;
     }
+    ts->resync = false;
     return (int)(max - since);
 }
 

@@ -49,6 +49,10 @@ log=$out/server.log
 # one is printed.
 env_clean=(env)
 for v in $(compgen -e | grep '^ICEGATE_'); do env_clean+=(-u "$v"); done
+# The token is made before the server starts: a token the CLI makes while the server runs reaches it at its next
+# poll (tokens.poll_interval_ms), so the seed's first request could race it and get a 401.
+token=$("${env_clean[@]}" ICEGATE_ADMIN_PASSWORD=schemathesis-admin-pw "$bin" token create --name schemathesis --data-dir "$data" --json |
+  "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["token"])') || exit 1
 "${env_clean[@]}" ICEGATE_ADMIN_PASSWORD=schemathesis-admin-pw \
   "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" >"$log" 2>&1 &
 pid=$!
@@ -64,8 +68,6 @@ for _ in $(seq 1 300); do
 done
 [ -n "$port" ] || { echo "schemathesis: icegate did not come up:"; cat "$log"; exit 1; }
 base=http://127.0.0.1:$port
-token=$("${env_clean[@]}" "$bin" token create --name schemathesis --data-dir "$data" --json |
-  "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["token"])') || exit 1
 "$venv/bin/python" "$here/seed.py" "$base" "$token" "$out/served.json" || exit 1
 prefix=$("$venv/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["prefix"])' "$out/served.json")
 

@@ -806,6 +806,51 @@ static void close_proc(proc_t *p)
     ig_store_close(p->st);
 }
 
+/* A store whose token_changes fails while fail_changes is set: the store busy or down at a poll. */
+static const ig_store_ops_t *real_ops;
+static bool fail_changes;
+
+static int flaky_token_changes(ig_store_t *st, int64_t since, ig_token_cb cb, void *ud, int64_t *max,
+                               ig_error_t *err)
+{
+    if (fail_changes) {
+        ig_error_set(err, IG_E_UNAVAILABLE, "store busy (test)");
+        return -1;
+    }
+    return real_ops->token_changes(st, since, cb, ud, max, err);
+}
+
+/* A change seen by changed() but not read (the read failed) is read at the next poll: changed() reports a
+ * change once, so a sync that dropped it would leave the CLI's token unknown until some later write. */
+static void test_sync_retries_failed_read(void **state)
+{
+    env_t *e = *state;
+    proc_t srv = open_proc(e, true), cli = open_proc(e, false);
+    static ig_store_ops_t flaky;
+    real_ops = srv.st->ops;
+    flaky = *real_ops;
+    flaky.token_changes = flaky_token_changes;
+    srv.st->ops = &flaky;
+    ig_token_row_t rec;
+    char secret[IG_TOKEN_LEN + 1];
+    ig_token_table_sync(srv.ts);
+
+    ig_token_spec_t spec = named("while-busy");
+    create_ok(cli.ts, "alice", &spec, secret, &rec);
+    fail_changes = true;
+    assert_int_equal(ig_token_table_sync(srv.ts), -1);
+    fail_changes = false;
+    assert_true(ig_token_table_sync(srv.ts) > 0); /* no new write since: only the retry can find it */
+    ig_token_table_read_begin();
+    assert_non_null(find_secret(srv.ts, secret));
+    ig_token_table_read_end();
+    assert_int_equal(ig_token_table_sync(srv.ts), 0);
+
+    srv.st->ops = real_ops;
+    close_proc(&cli);
+    close_proc(&srv);
+}
+
 static void test_sync_from_cli(void **state)
 {
     env_t *e = *state;
@@ -1900,6 +1945,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_growth_and_tombstones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstone_churn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_from_cli, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_retries_failed_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_record_never_wins, setup, teardown),
         cmocka_unit_test(test_sync_reports_a_silent_store),
         cmocka_unit_test_setup_teardown(test_reader_slots_are_reused, setup, teardown),
