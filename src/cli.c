@@ -13,6 +13,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/nsallow.h"
 #include "server.h"
 #include "store/store.h"
 #include "access/token_table.h"
@@ -29,7 +30,7 @@ static const ig_principal_t cli_operator = {.ok = true, .role = IG_ROLE_ADMIN, .
 typedef struct {
     const char *config, *data_dir, *listen;
     const char *name, *max_rps, *burst, *expires, *owner, *reason, *status, *role, *password, *grace, *scopes;
-    const char *cidrs, *mode;
+    const char *cidrs, *mode, *namespaces;
     const char *target, *actor, *action, *since; /* icegate audit */
     bool json, password_stdin;
     const char *pos[4];
@@ -42,11 +43,13 @@ static void usage(FILE *f)
           "  icegate serve [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
           "  icegate token create --name NAME [--max-rps R] [--burst B] [--expires 2027-01-31T00:00:00Z|30d]\n"
           "                       [--scopes catalog:read,catalog:write,admin] [--allowed-cidrs 10.0.0.0/8,...|none]\n"
-          "                       [--rate-limit-mode enforce|shadow] [--owner USER] [--json]\n"
+          "                       [--namespaces analytics,raw.events|JSON|none] [--rate-limit-mode enforce|shadow]\n"
+          "                       [--owner USER] [--json]\n"
           "  icegate token list [--status active|suspended|expired] [--owner USER] [--json]\n"
           "  icegate token show ID [--json]\n"
           "  icegate token update ID [--name NAME] [--max-rps R|none] [--burst B|none] [--expires T|D|never]\n"
-          "                       [--scopes LIST] [--allowed-cidrs LIST|none] [--rate-limit-mode enforce|shadow]\n"
+          "                       [--scopes LIST] [--allowed-cidrs LIST|none] [--namespaces LIST|none]\n"
+          "                       [--rate-limit-mode enforce|shadow]\n"
           "  icegate token suspend ID [--reason TEXT]\n"
           "  icegate token activate ID\n"
           "  icegate token rotate ID [--grace 1h|SECONDS] [--json]   (default grace 1h; 0 ends the old secret now)\n"
@@ -71,7 +74,7 @@ static int parse_opts(int argc, char **argv, int start, opts_t *o)
         {"--reason", offsetof(opts_t, reason)},   {"--status", offsetof(opts_t, status)},
         {"--role", offsetof(opts_t, role)},       {"--grace", offsetof(opts_t, grace)},
         {"--scopes", offsetof(opts_t, scopes)},   {"--allowed-cidrs", offsetof(opts_t, cidrs)},
-        {"--rate-limit-mode", offsetof(opts_t, mode)},
+        {"--rate-limit-mode", offsetof(opts_t, mode)}, {"--namespaces", offsetof(opts_t, namespaces)},
         {"--target", offsetof(opts_t, target)},   {"--actor", offsetof(opts_t, actor)},
         {"--action", offsetof(opts_t, action)},   {"--since", offsetof(opts_t, since)},
     };
@@ -183,6 +186,11 @@ static void print_token_text(const ig_token_row_t *t, bool enforced)
     ig_scopes_text(t->scopes, scopes, sizeof scopes);
     printf("scopes:      %s\n", scopes);
     if (t->allowed_cidrs[0]) printf("allowed from: %s\n", t->allowed_cidrs);
+    if (t->namespaces[0]) {
+        char ns[IG_NS_ALLOW_MAX * 2];
+        ig_ns_allow_text(t->namespaces, ns, sizeof ns);
+        printf("namespaces:  %s\n", ns);
+    }
     if (t->rate_limit_shadow) printf("rate limit:  shadow (over Max RPS is served and counted, not refused)\n");
     if (!enforced && t->max_rps > 0)
         printf("note:        Max RPS is stored but not enforced (features.ratelimiter.enabled=false)\n");
@@ -257,6 +265,14 @@ static int parse_spec(const opts_t *o, ig_token_spec_t *s)
         s->has_cidrs = true;
         if (ig_token_cidrs_canonical(o->cidrs, s->cidrs, sizeof s->cidrs, &err)) {
             fprintf(stderr, "icegate: --allowed-cidrs: %s\n", err.message);
+            return -1;
+        }
+    }
+    if (o->namespaces) {
+        ig_error_t err;
+        s->has_namespaces = true;
+        if (ig_token_namespaces_parse(o->namespaces, s->namespaces, sizeof s->namespaces, &err)) {
+            fprintf(stderr, "icegate: --namespaces: %s\n", err.message);
             return -1;
         }
     }
@@ -389,9 +405,9 @@ static int token_one(token_cmd_t *c, const char *sub, const char *id)
     } else if (strcmp(sub, "update") == 0) {
         if (parse_spec(c->o, &spec)) return 1;
         if (!spec.has_name && !spec.has_max_rps && !spec.has_burst && !spec.has_expires && !spec.has_scopes &&
-            !spec.has_cidrs && !spec.has_mode) {
+            !spec.has_cidrs && !spec.has_mode && !spec.has_namespaces) {
             fprintf(stderr, "icegate: token update: nothing to change (--name, --max-rps, --burst, --expires, "
-                            "--scopes)\n");
+                            "--scopes, --allowed-cidrs, --namespaces, --rate-limit-mode)\n");
             return 2;
         }
         r = ig_token_table_update(c->ts, &cli_operator, id, &spec, &t, &err);

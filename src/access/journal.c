@@ -132,6 +132,7 @@ static json_object *token_details(const char *action, const ig_token_row_t *x, c
         json_object_object_add(d, "expiresAt", time_json(t->expires_at_ms));
         json_object_object_add(d, "scopes", scopes_json(t->scopes));
         json_object_object_add(d, "allowedCidrs", cidrs_json(t->allowed_cidrs));
+        json_object_object_add(d, "namespaces", ig_token_namespaces_json(t->namespaces));
         return d;
     }
     if (strcmp(action, "token.delete") == 0) {
@@ -146,6 +147,7 @@ static json_object *token_details(const char *action, const ig_token_row_t *x, c
     diff(d, "prefix", json_object_new_string(x->prefix), json_object_new_string(t->prefix)); /* a rotation */
     diff(d, "scopes", scopes_json(x->scopes), scopes_json(t->scopes));
     diff(d, "allowedCidrs", cidrs_json(x->allowed_cidrs), cidrs_json(t->allowed_cidrs));
+    diff(d, "namespaces", ig_token_namespaces_json(x->namespaces), ig_token_namespaces_json(t->namespaces));
     diff(d, "rateLimitMode", json_object_new_string(x->rate_limit_shadow ? "shadow" : "enforce"),
          json_object_new_string(t->rate_limit_shadow ? "shadow" : "enforce"));
     diff(d, "status", json_object_new_string(x->suspended ? "suspended" : "active"),

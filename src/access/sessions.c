@@ -164,5 +164,6 @@ ig_session_auth_t ig_sessions_auth(ig_sessions_t *s, ig_req_t *r, ig_res_t *res)
     r->who.token_id[0] = '\0';
     r->who.scopes = IG_SCOPES_ALL;
     r->who.net_limited = false;
+    r->who.ns_allow[0] = '\0';
     return IG_SESSION_OK;
 }

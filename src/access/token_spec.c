@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/nsallow.h"
 #include "core/util.h"
 
 /* ------------------------------------------------------------------ validation and JSON */
@@ -110,6 +111,148 @@ static int cidrs_from_json(json_object *val, char *out, size_t cap, ig_error_t *
         if (add_cidr(json_object_get_string(e), (size_t)json_object_get_string_len(e), out, cap, &n, err)) return -1;
     }
     return 0;
+}
+
+/* ---- namespaces: checked as the catalog checks a namespace in a path, kept packed (core/principal.h) */
+
+#define NS_LEVEL_MAX 255 /* bytes of one level, as the catalog allows */
+#define NS_LEVELS_MAX 32 /* levels of one namespace */
+
+static int ns_level(const char *s, size_t n, ig_error_t *err)
+{
+    if (n == 0 || n > NS_LEVEL_MAX)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "namespaces: each level must be 1 to %d bytes", NS_LEVEL_MAX);
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        if (*p < 0x20 || *p == 0x7f)
+            return ig_error_set(err, IG_E_BAD_REQUEST, "namespaces: a level contains a control character");
+        size_t l = ig_utf8_len(p, (size_t)(end - p));
+        if (!l) return ig_error_set(err, IG_E_BAD_REQUEST, "namespaces: a level is not valid UTF-8");
+        p += l;
+    }
+    return 0;
+}
+
+/* Adds namespace one (levels joined by 0x1F) to the packed list out: nothing when out already reaches it,
+ * and the ones it reaches itself are dropped, so the list is the shortest that reaches the same. */
+static int ns_add(char *out, const char *one, ig_error_t *err)
+{
+    if (out[0] && ig_ns_within(out, one)) return 0;
+    char keep[IG_NS_ALLOW_MAX + 1];
+    size_t kl = 0, ol = strlen(one);
+    int n = 0;
+    for (const char *p = out; *p;) {
+        size_t l = strcspn(p, "\x1e");
+        char e[IG_NS_ALLOW_MAX + 1];
+        memcpy(e, p, l);
+        e[l] = '\0';
+        if (!ig_ns_within(one, e)) {
+            if (kl) keep[kl++] = IG_NS_SEP;
+            memcpy(keep + kl, e, l);
+            kl += l;
+            n++;
+        }
+        p += l + (p[l] == IG_NS_SEP);
+    }
+    if (n + 1 > IG_NS_ALLOW_COUNT)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "namespaces: at most %d entries", IG_NS_ALLOW_COUNT);
+    if (kl + (kl ? 1 : 0) + ol > IG_NS_ALLOW_MAX)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "namespaces: at most %d bytes in all", IG_NS_ALLOW_MAX);
+    if (kl) keep[kl++] = IG_NS_SEP;
+    memcpy(keep + kl, one, ol + 1);
+    memcpy(out, keep, kl + ol + 1);
+    return 0;
+}
+
+/* Appends level s (n bytes) to the namespace being built in one (used bytes so far). */
+static int ns_push(char *one, size_t *used, int *levels, const char *s, size_t n, ig_error_t *err)
+{
+    if (ns_level(s, n, err)) return -1;
+    if (++*levels > NS_LEVELS_MAX)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "namespaces: at most %d levels in a namespace", NS_LEVELS_MAX);
+    if (*used + (*used ? 1 : 0) + n > IG_NS_ALLOW_MAX)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "namespaces: at most %d bytes in all", IG_NS_ALLOW_MAX);
+    if (*used) one[(*used)++] = '\x1f';
+    memcpy(one + *used, s, n);
+    *used += n;
+    one[*used] = '\0';
+    return 0;
+}
+
+/* "namespaces": null (every namespace) or a non-empty array of namespaces, each a non-empty array of levels. */
+static int namespaces_from_json(json_object *val, char *out, ig_error_t *err)
+{
+    out[0] = '\0';
+    if (!val) return 0;
+    if (!json_object_is_type(val, json_type_array) || json_object_array_length(val) == 0)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "namespaces: must be null or a non-empty array of namespaces, "
+                                                   "each an array of levels (e.g. [[\"analytics\"],[\"raw\",\"events\"]])");
+    for (size_t i = 0; i < json_object_array_length(val); i++) {
+        json_object *ns = json_object_array_get_idx(val, i);
+        if (!json_object_is_type(ns, json_type_array) || json_object_array_length(ns) == 0)
+            return ig_error_set(err, IG_E_BAD_REQUEST,
+                                "namespaces: each entry must be a non-empty array of levels (strings)");
+        char one[IG_NS_ALLOW_MAX + 1] = "";
+        size_t used = 0;
+        int levels = 0;
+        for (size_t j = 0; j < json_object_array_length(ns); j++) {
+            json_object *lv = json_object_array_get_idx(ns, j);
+            if (!json_object_is_type(lv, json_type_string))
+                return ig_error_set(err, IG_E_BAD_REQUEST, "namespaces: each level must be a string");
+            const char *s = json_object_get_string(lv);
+            size_t n = (size_t)json_object_get_string_len(lv);
+            if (strlen(s) != n) return ig_error_set(err, IG_E_BAD_REQUEST, "namespaces: a level contains a NUL");
+            if (ns_push(one, &used, &levels, s, n, err)) return -1;
+        }
+        if (ns_add(out, one, err)) return -1;
+    }
+    return 0;
+}
+
+int ig_token_namespaces_parse(const char *text, char *out, size_t cap, ig_error_t *err)
+{
+    if (cap < IG_NS_ALLOW_MAX + 1) return ig_error_set(err, IG_E_INTERNAL, "namespaces: buffer too small");
+    out[0] = '\0';
+    if (strcmp(text, "none") == 0 || strcmp(text, "null") == 0 || !text[0]) return 0;
+    if (text[0] == '[') {
+        json_object *v = json_tokener_parse(text);
+        int rc = v ? namespaces_from_json(v, out, err)
+                   : ig_error_set(err, IG_E_BAD_REQUEST, "namespaces: not valid JSON");
+        json_object_put(v);
+        return rc;
+    }
+    for (const char *p = text; *p;) {
+        size_t l = strcspn(p, ",");
+        char one[IG_NS_ALLOW_MAX + 1] = "";
+        size_t used = 0;
+        int levels = 0;
+        for (size_t i = 0; i <= l;) {
+            size_t k = i;
+            while (k < l && p[k] != '.') k++;
+            if (ns_push(one, &used, &levels, p + i, k - i, err)) return -1;
+            i = k + 1;
+        }
+        if (ns_add(out, one, err)) return -1;
+        p += l + (p[l] == ',');
+    }
+    return 0;
+}
+
+json_object *ig_token_namespaces_json(const char *packed)
+{
+    if (!packed[0]) return NULL;
+    json_object *all = json_object_new_array(), *one = json_object_new_array();
+    for (const char *p = packed;; p++) {
+        size_t l = strcspn(p, "\x1e\x1f");
+        json_object_array_add(one, json_object_new_string_len(p, (int)l));
+        p += l;
+        if (*p != '\x1f') {
+            json_object_array_add(all, one);
+            if (!*p) break;
+            one = json_object_new_array();
+        }
+    }
+    return all;
 }
 
 /* "scopes": a non-empty array of distinct scope names. */
@@ -249,6 +392,9 @@ int ig_token_spec_from_json(json_object *body, bool for_create, int64_t now_ms, 
         } else if (strcmp(key, "allowedCidrs") == 0) {
             spec->has_cidrs = true;
             if (cidrs_from_json(val, spec->cidrs, sizeof spec->cidrs, err)) return -1;
+        } else if (strcmp(key, "namespaces") == 0) {
+            spec->has_namespaces = true;
+            if (namespaces_from_json(val, spec->namespaces, err)) return -1;
         } else if (strcmp(key, "scopes") == 0) {
             spec->has_scopes = true;
             if (scopes_from_json(val, &spec->scopes, err)) return -1;
@@ -331,6 +477,7 @@ json_object *ig_token_to_json(const ig_token_row_t *t, bool enforced, const char
         }
     }
     json_object_object_add(o, "allowedCidrs", cid);
+    json_object_object_add(o, "namespaces", ig_token_namespaces_json(t->namespaces));
     json_object_object_add(o, "rateLimitMode", json_object_new_string(t->rate_limit_shadow ? "shadow" : "enforce"));
     json_object_object_add(o, "rotatedAt", time_or_null(t->rotated_at_ms));
     json_object_object_add(o, "previousTokenValidUntil", t->has_prev ? time_or_null(t->prev_valid_until_ms) : NULL);

@@ -300,7 +300,8 @@ static ig_token_entry_t *make_mem(ig_token_table_t *ts, const ig_token_row_t *re
         cidrs[0].bits = 128; /* :: only, which no client has */
         nc = 1;
     }
-    ig_token_entry_t *m = malloc(sizeof *m + nl + ol + (size_t)nc * sizeof(ig_cidr_t));
+    size_t nsl = strlen(rec->namespaces);
+    ig_token_entry_t *m = malloc(sizeof *m + nl + ol + (size_t)nc * sizeof(ig_cidr_t) + (nsl ? nsl + 1 : 0));
     if (!m) {
         ig_error("fatal: out of memory for the token table");
         abort();
@@ -336,6 +337,12 @@ static ig_token_entry_t *make_mem(ig_token_table_t *ts, const ig_token_row_t *re
         ig_cidr_t *tail = (ig_cidr_t *)(void *)(m->name + nl + ol);
         memcpy(tail, cidrs, (size_t)nc * sizeof(ig_cidr_t));
         m->cidrs = tail;
+    }
+    if (nsl) {
+        char *ns = m->name + nl + ol + (size_t)nc * sizeof(ig_cidr_t);
+        memcpy(ns, rec->namespaces, nsl + 1);
+        m->ns = ns;
+        m->ns_len = (uint16_t)nsl;
     }
     return m;
 }
@@ -774,18 +781,24 @@ json_object *ig_token_table_stats_json(ig_token_table_t *ts, const char *id, int
 
 /* The scopes a token of owner may have, and the caller may give: an admin scope only on an admin user's token;
  * through a token, nothing that token lacks itself (a read-only token cannot mint a writer), and nothing at all
- * about networks from a token limited to some (nets_kept false: a create, or a change of allowedCidrs), which
- * would otherwise mint a token that works from anywhere. */
+ * about networks or namespaces from a token limited to some (limits_kept false: a create, or a change of
+ * allowedCidrs or namespaces), which would otherwise mint a token that works from anywhere, on everything. */
 static int check_scopes(ig_token_table_t *ts, const ig_principal_t *who, const char *owner, unsigned bits,
-                        bool nets_kept, ig_error_t *err)
+                        bool limits_kept, ig_error_t *err)
 {
     if ((bits & IG_SCOPE_ADMIN) && ig_users_role(ts->store, owner) != IG_ROLE_ADMIN)
         return ig_error_set(err, IG_E_BAD_REQUEST, "scopes: admin is only for tokens of admin users ('%.64s' is a "
                                                    "member)", owner);
-    if (!who->via_session && who->token_id[0] && who->net_limited && !nets_kept)
+    bool by_token = !who->via_session && who->token_id[0];
+    if (by_token && who->net_limited && !limits_kept)
         return ig_error_set(err, IG_E_FORBIDDEN,
-                            "allowedCidrs: a token limited to networks (%s) cannot make a token or change networks; use "
-                            "the console or a token without allowedCidrs",
+                            "allowedCidrs: a token limited to networks (%s) cannot make a token or change networks or "
+                            "namespaces; use the console or a token without allowedCidrs",
+                            who->token_id);
+    if (by_token && who->ns_allow[0] && !limits_kept)
+        return ig_error_set(err, IG_E_FORBIDDEN,
+                            "namespaces: a token limited to namespaces (%s) cannot make a token or change networks or "
+                            "namespaces; use the console or a token without namespaces",
                             who->token_id);
     if (!who->via_session && who->token_id[0] && (bits & ~who->scopes)) {
         char has[64];
@@ -823,6 +836,7 @@ int ig_token_table_create(ig_token_table_t *ts, const ig_principal_t *who, const
     t->expires_at_ms = spec->has_expires ? spec->expires_at_ms : 0;
     t->scopes = spec->has_scopes ? spec->scopes : ig_scopes_default(ig_users_role(ts->store, owner));
     if (spec->has_cidrs) snprintf(t->allowed_cidrs, sizeof t->allowed_cidrs, "%s", spec->cidrs);
+    if (spec->has_namespaces) snprintf(t->namespaces, sizeof t->namespaces, "%s", spec->namespaces);
     t->rate_limit_shadow = spec->has_mode && spec->shadow;
     if (check_scopes(ts, who, owner, t->scopes, false, err)) return -1;
     t->created_at_ms = t->updated_at_ms = now;
@@ -918,6 +932,7 @@ static int change_spec(ig_token_row_t *t, const ig_principal_t *who, const void 
     if (s->has_expires) t->expires_at_ms = s->expires_at_ms;
     if (s->has_scopes) t->scopes = s->scopes; /* checked by ig_token_table_update */
     if (s->has_cidrs) snprintf(t->allowed_cidrs, sizeof t->allowed_cidrs, "%s", s->cidrs);
+    if (s->has_namespaces) snprintf(t->namespaces, sizeof t->namespaces, "%s", s->namespaces);
     if (s->has_mode) t->rate_limit_shadow = s->shadow;
     /* The setter is whoever last moved the limit; a PATCH that repeats it (a rename from the console) keeps
      * the one recorded. */
@@ -960,11 +975,11 @@ static int change_activate(ig_token_row_t *t, const ig_principal_t *who, const v
 int ig_token_table_update(ig_token_table_t *ts, const ig_principal_t *who, const char *id,
                          const ig_token_spec_t *spec, ig_token_row_t *out, ig_error_t *err)
 {
-    if (spec->has_scopes || spec->has_cidrs) { /* the owner never changes: check against it once */
+    if (spec->has_scopes || spec->has_cidrs || spec->has_namespaces) { /* the owner never changes: check once */
         int rc = ts->store->ops->token_get(ts->store, id, out, err);
         if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
         if (rc || check_scopes(ts, who, out->owner, spec->has_scopes ? spec->scopes : out->scopes & who->scopes,
-                               !spec->has_cidrs, err))
+                               !spec->has_cidrs && !spec->has_namespaces, err))
             return -1;
     }
     static const change_t c = {change_spec, "token.update", NULL};

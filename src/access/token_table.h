@@ -71,6 +71,8 @@ typedef struct {
     uint8_t ncidrs;  /* allowedCidrs: 0 = anywhere */
     bool shadow;     /* rateLimitMode shadow: over the limit is served, counted as a would-be 429 */
     const ig_cidr_t *cidrs; /* in the same allocation, after the names */
+    uint16_t ns_len;        /* namespaces: 0 = every one */
+    const char *ns;         /* packed as core/principal.h says, in the same allocation, after the CIDRs */
     bool alias;
     int64_t alias_until_ms;
     int64_t rotated_at_ms;
@@ -116,10 +118,11 @@ void ig_token_runtime_note(ig_token_runtime_t *s, int64_t now_ms, const void *in
 
 /* ---- management (API and CLI) ---- */
 typedef struct {
-    bool has_name, has_max_rps, has_burst, has_expires, has_scopes, has_cidrs, has_mode;
+    bool has_name, has_max_rps, has_burst, has_expires, has_scopes, has_cidrs, has_mode, has_namespaces;
     bool shadow;           /* rateLimitMode (has_mode) */
     unsigned scopes;       /* IG_SCOPE_* (has_scopes) */
     char cidrs[IG_TOKEN_CIDRS_MAX * IG_CIDR_TEXT_MAX]; /* canonical, comma-separated; "" = anywhere */
+    char namespaces[IG_NS_ALLOW_MAX + 1]; /* packed (core/principal.h); "" = every namespace */
     char name[IG_NAME_MAX * 4 + 1];
     double max_rps;        /* 0 = null */
     int burst;             /* 0 = null (default) */
@@ -175,6 +178,12 @@ int ig_scopes_parse(const char *text, unsigned *bits);
 /* Parses allowedCidrs text (comma-separated CIDRs, at most IG_TOKEN_CIDRS_MAX; "none"/"" = anywhere) into
  * canonical text: 0, or -1 with a 400 naming the bad entry. */
 int ig_token_cidrs_canonical(const char *text, char *out, size_t cap, ig_error_t *err);
+/* Parses the CLI's --namespaces: "none" (every namespace), a JSON array of level arrays
+ * ('[["analytics"],["raw","events"]]'), or namespaces separated by commas with levels joined by '.'
+ * ("analytics,raw.events"), into the packed form (core/principal.h): 0, or -1 with a 400. */
+int ig_token_namespaces_parse(const char *text, char *out, size_t cap, ig_error_t *err);
+/* The packed namespaces as the API shows them: null for every namespace, else an array of level arrays. */
+json_object *ig_token_namespaces_json(const char *packed);
 /* The scopes a new token of an owner of this role gets when none are asked for. */
 unsigned ig_scopes_default(ig_role_t owner_role);
 

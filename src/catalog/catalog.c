@@ -143,7 +143,8 @@ static ig_res_t route_namespaces(call_t *k, seg_t *s, int n)
         if (r->method == IG_POST) return cat_create_namespace(k);
         return ig_http_not_allowed(r, "GET, POST");
     }
-    if (cat_ns_from_segment(s[1].p, s[1].n, k->ns, &err)) return ig_http_error_from(r, &err);
+    if (cat_ns_from_segment(s[1].p, s[1].n, k->ns, &err) || cat_ns_allowed(k, k->ns, &err))
+        return ig_http_error_from(r, &err);
     if (n == 2) {
         switch (r->method) {
         case IG_GET:

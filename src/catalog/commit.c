@@ -321,7 +321,10 @@ ig_res_t cat_commit_transaction(call_t *k)
             ig_error_set(&err, IG_E_BAD_REQUEST, "every table change needs an 'identifier'");
             goto bad;
         }
-        if (cat_ident_from_json(id, chs[i].ns, chs[i].name, "identifier", &err)) goto bad;
+        /* a transaction that touches a namespace the token does not reach is refused whole, before any write */
+        if (cat_ident_from_json(id, chs[i].ns, chs[i].name, "identifier", &err) ||
+            cat_ns_allowed(k, chs[i].ns, &err))
+            goto bad;
         if (commit_body(tc, &chs[i], false, &err)) goto bad;
         for (size_t j = 0; j < i; j++)
             if (strcmp(chs[j].ns, chs[i].ns) == 0 && strcmp(chs[j].name, chs[i].name) == 0) {

@@ -2,6 +2,7 @@
  * "does not exist" errors, request bodies, and the store lookups behind them. */
 #include "catalog/internal.h"
 
+#include "core/nsallow.h"
 #include "core/util.h"
 
 #include <stdio.h>
@@ -19,6 +20,17 @@ int cat_no_namespace(ig_error_t *err, const char *ns)
 int cat_no_object(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const char *name)
 {
     return ig_store_err_no_obj(err, kind, ns, name);
+}
+
+int cat_ns_allowed(const call_t *k, const char *ns, ig_error_t *err)
+{
+    const ig_principal_t *who = &k->r->who;
+    if (ig_ns_within(who->ns_allow, ns)) return 0;
+    char list[256], b[NS_MAX + 1];
+    ig_ns_allow_text(who->ns_allow, list, sizeof list);
+    return ig_error_set(err, IG_E_FORBIDDEN,
+                        "access token '%s' is limited to the namespaces %s (and what is below them): %s is outside "
+                        "them", who->token_id, list, ig_store_ns_shown(ns, b, sizeof b));
 }
 
 int cat_check_ident(const char *s, size_t n, const char *what, ig_error_t *err)

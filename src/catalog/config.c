@@ -2,6 +2,8 @@
  * pagination every list route shares (pageToken is the hex of the last name served). */
 #include "catalog/internal.h"
 
+#include "core/nsallow.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +161,7 @@ static void put_ns(ig_buf_t *b, const char *ns)
 int cat_collect_cb(void *ud, const char *name)
 {
     collect_t *cl = ud;
+    if (cl->sees && !ig_ns_sees(cl->sees, name)) return 0;
     if (cl->limit && cl->count == cl->limit) {
         cl->more = true;
         return 1;

@@ -135,6 +135,7 @@ typedef struct {
     const char *ns;   /* for table identifiers; NULL for namespaces */
     int count, limit; /* limit 0: no pagination */
     bool more;
+    const char *sees; /* namespaces: only those a token limited to these may see (NULL: all) */
     char last[NS_MAX + IDENT_MAX + 2];
 } collect_t;
 
@@ -171,6 +172,8 @@ int cat_no_object(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const cha
 int cat_check_ident(const char *s, size_t n, const char *what, ig_error_t *err);
 /* Validates a decoded namespace (levels joined by 0x1F). */
 int cat_check_ns(const char *ns, ig_error_t *err);
+/* 0 when the request's token reaches ns (its namespaces, DESIGN.md §8), else -1 with a 403 naming them. */
+int cat_ns_allowed(const call_t *k, const char *ns, ig_error_t *err);
 /* Decodes a namespace path segment ("a%1Fb"). */
 int cat_ns_from_segment(const char *seg, size_t len, char *out, ig_error_t *err);
 int cat_name_from_segment(const char *seg, size_t len, char *out, const char *what, ig_error_t *err);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/nsallow.h"
 #include "iceberg/icemeta.h"
 
 /* ------------------------------------------------------------------ namespaces */
@@ -19,12 +20,21 @@ ig_res_t cat_list_namespaces(call_t *k)
     if (q == 0) parent[0] = '\0';
     if (parent[0] && cat_check_ns(parent, &err)) return ig_http_error_from(k->r, &err);
     if (cat_parse_page(k->r, &pg, &err)) return ig_http_error_from(k->r, &err);
+    /* A token limited to some namespaces sees the way down to them and what is below them; under one of them
+     * it sees everything, above them only what leads there, elsewhere nothing (403). */
+    const char *allow = k->r->who.ns_allow, *sees = NULL;
+    if (allow[0] && !(parent[0] && ig_ns_within(allow, parent))) {
+        if (parent[0] && !ig_ns_sees(allow, parent) && cat_ns_allowed(k, parent, &err))
+            return ig_http_error_from(k->r, &err);
+        sees = allow;
+    }
     ig_buf_t out;
     ig_buf_init(&out, 4096);
-    collect_t cl = {.out = &out, .limit = pg.paginate ? pg.limit : 0};
+    collect_t cl = {.out = &out, .limit = pg.paginate ? pg.limit : 0, .sees = sees};
     cat_begin_list(&cl, "namespaces");
-    ig_res_t res = k->st->ops->ns_list(k->st, parent, pg.after[0] ? pg.after : NULL, cl.limit ? cl.limit + 1 : 0,
-                                       cat_collect_cb, &cl, &err)
+    /* filtered, the store cannot know how many rows make a page: the callback stops the walk instead */
+    int want = cl.limit && !sees ? cl.limit + 1 : 0;
+    ig_res_t res = k->st->ops->ns_list(k->st, parent, pg.after[0] ? pg.after : NULL, want, cat_collect_cb, &cl, &err)
                        ? ig_http_error_from(k->r, &err)
                        : cat_send_list(k->r, &cl);
     ig_buf_free(&out);
@@ -41,7 +51,7 @@ ig_res_t cat_create_namespace(call_t *k)
         ig_error_set(&err, IG_E_BAD_REQUEST, "missing 'namespace'");
         goto bad;
     }
-    if (cat_ns_from_json(jns, ns, "namespace", &err)) goto bad;
+    if (cat_ns_from_json(jns, ns, "namespace", &err) || cat_ns_allowed(k, ns, &err)) goto bad;
     if (json_object_object_get_ex(req, "properties", &props) && props &&
         ig_icemeta_check_string_map(props, "properties", &err))
         goto bad;

@@ -250,7 +250,8 @@ ig_res_t cat_rename_object(call_t *k, ig_obj_kind_t kind)
         goto bad;
     }
     if (cat_ident_from_json(src, fns, fname, "source", &err) ||
-        cat_ident_from_json(dst, tns, tname, "destination", &err))
+        cat_ident_from_json(dst, tns, tname, "destination", &err) || cat_ns_allowed(k, fns, &err) ||
+        cat_ns_allowed(k, tns, &err))
         goto bad;
     json_object_put(req);
     if (k->st->ops->obj_rename(k->st, fns, fname, tns, tname, kind, &err)) return ig_http_error_from(k->r, &err);

@@ -19,6 +19,12 @@ typedef enum { IG_ROLE_MEMBER = 0, IG_ROLE_ADMIN = 1 } ig_role_t;
 #define IG_SCOPE_ADMIN 4u
 #define IG_SCOPES_ALL (IG_SCOPE_READ | IG_SCOPE_WRITE | IG_SCOPE_ADMIN)
 
+/* A token's namespaces (DESIGN.md §8) in one string: the namespaces joined by IG_NS_SEP, the levels of each
+ * by 0x1F (the catalog's own form, so a path's namespace is compared without decoding).  "" = every one. */
+#define IG_NS_SEP '\x1e'
+#define IG_NS_ALLOW_COUNT 16  /* namespaces per token */
+#define IG_NS_ALLOW_MAX 1024  /* bytes of them all, separators included */
+
 typedef struct {
     bool ok;          /* authenticated */
     bool via_session; /* by a console cookie rather than an access token */
@@ -27,6 +33,9 @@ typedef struct {
     char token_id[IG_ID_MAX]; /* "" for a console session */
     unsigned scopes;          /* IG_SCOPE_* of the token (IG_SCOPES_ALL for a session) */
     bool net_limited;         /* the token has allowedCidrs: it may not mint a token free of them */
+    /* The token's namespaces ("" = all; core/nsallow.h asks what they reach); a session's are "".  Copied by
+     * authentication only for a token that has some. */
+    char ns_allow[IG_NS_ALLOW_MAX + 1];
     /* The client's address as text, for the audit log: set by the surface that makes a change (the admin
      * API) just before it, never by authentication (the request path formats no address); NULL: unknown. */
     const char *client_ip;

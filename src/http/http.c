@@ -145,6 +145,7 @@ static void init_req(ig_req_t *r, struct MHD_Connection *c, const char *url, con
     r->body_len = 0;
     r->who.ok = false;
     r->who.token_id[0] = '\0';
+    r->who.ns_allow[0] = '\0';
     r->nhdr = 0;
     r->status = 0;
     r->bytes_out = 0;

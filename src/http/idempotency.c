@@ -123,7 +123,10 @@ ig_res_t ig_idempotency_run(ig_idempotency_t *ik, ig_req_t *r, const char *hdr, 
     if (parse_key(hdr, e.key))
         return ig_http_error(r, IG_E_BAD_REQUEST, "Idempotency-Key must be a UUID (36 characters, e.g. "
                                                   "017f22e2-79b0-7cc3-98c4-dc0c0c07398f)");
-    snprintf(e.principal, sizeof e.principal, "%s", r->who.user);
+    if (r->who.ns_allow[0])
+        snprintf(e.principal, sizeof e.principal, "%s/%s", r->who.user, r->who.token_id);
+    else
+        snprintf(e.principal, sizeof e.principal, "%s", r->who.user);
     if ((size_t)snprintf(e.request, sizeof e.request, "%s %.*s", r->method_str, (int)r->path_len, r->path) >=
         sizeof e.request)
         return ig_http_error(r, IG_E_BAD_REQUEST, "path too long for an Idempotency-Key request");

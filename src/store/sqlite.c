@@ -188,13 +188,14 @@ fail:
 #define TOKEN_COLS                                                                                            \
     "id, hash, prefix, name, owner, suspended, max_rps, burst, expires_at, created_at, updated_at,"             \
     " suspended_at, suspend_reason, last_used_at, last_used_ip, seq, deleted, suspended_by_role,"              \
-    " suspended_by, max_rps_set_by, prev_hash, prev_valid_until, rotated_at, scopes, allowed_cidrs, rate_limit_mode"
+    " suspended_by, max_rps_set_by, prev_hash, prev_valid_until, rotated_at, scopes, allowed_cidrs, rate_limit_mode,"  \
+    " namespaces"
 
-/* The fields a token update may change, bound as parameters i..i+16: name, suspended, max_rps, burst,
+/* The fields a token update may change, bound as parameters i..i+19: name, suspended, max_rps, burst,
  * expires_at, updated_at, suspended_at, suspend_reason, suspended_by_role, suspended_by, max_rps_set_by,
- * hash, prefix, prev_hash, prev_valid_until, rotated_at, scopes, allowed_cidrs, rate_limit_mode (0, "" and
- * unknown: NULL). */
-#define TOKEN_MUTABLE 19
+ * hash, prefix, prev_hash, prev_valid_until, rotated_at, scopes, allowed_cidrs, rate_limit_mode, namespaces
+ * (0, "" and unknown: NULL). */
+#define TOKEN_MUTABLE 20
 static void bind_mutable(sqlite3_stmt *st, int i, const ig_token_row_t *t)
 {
     bind_text(st, i, t->name);
@@ -219,6 +220,7 @@ static void bind_mutable(sqlite3_stmt *st, int i, const ig_token_row_t *t)
     sqlite3_bind_int(st, i + 16, (int)t->scopes);
     bind_text(st, i + 17, t->allowed_cidrs[0] ? t->allowed_cidrs : NULL);
     bind_text(st, i + 18, t->rate_limit_shadow ? "shadow" : NULL);
+    bind_text(st, i + 19, t->namespaces[0] ? t->namespaces : NULL);
 }
 
 static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
@@ -256,6 +258,7 @@ static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
     col_text(st, 24, t->allowed_cidrs, sizeof t->allowed_cidrs);
     const unsigned char *mode = sqlite3_column_text(st, 25);
     t->rate_limit_shadow = mode && strcmp((const char *)mode, "shadow") == 0;
+    col_text(st, 26, t->namespaces, sizeof t->namespaces);
 }
 
 /* Bumps the store-wide change sequence inside the caller's transaction. */
@@ -286,8 +289,9 @@ static int sq_token_insert(ig_store_t *base, ig_token_row_t *t, const ig_journal
     st = prep(db,
               "INSERT INTO tokens(name, suspended, max_rps, burst, expires_at, updated_at, suspended_at,"
               " suspend_reason, suspended_by_role, suspended_by, max_rps_set_by, hash, prefix, prev_hash,"
-              " prev_valid_until, rotated_at, scopes, allowed_cidrs, rate_limit_mode, id, owner, created_at,"
-              " last_used_at, last_used_ip, seq, deleted) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+              " prev_valid_until, rotated_at, scopes, allowed_cidrs, rate_limit_mode, namespaces, id, owner,"
+              " created_at, last_used_at, last_used_ip, seq, deleted)"
+              " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
               err);
     if (!st) goto out;
     bind_mutable(st, 1, t);
@@ -325,7 +329,7 @@ static int sq_token_update(ig_store_t *base, ig_token_row_t *t, const ig_journal
               "UPDATE tokens SET name=?, suspended=?, max_rps=?, burst=?, expires_at=?, updated_at=?,"
               " suspended_at=?, suspend_reason=?, suspended_by_role=?, suspended_by=?, max_rps_set_by=?,"
               " hash=?, prefix=?, prev_hash=?, prev_valid_until=?, rotated_at=?, scopes=?, allowed_cidrs=?,"
-              " rate_limit_mode=?, seq=? WHERE id=? AND deleted=0 AND seq=?",
+              " rate_limit_mode=?, namespaces=?, seq=? WHERE id=? AND deleted=0 AND seq=?",
               err);
     if (!st) goto out;
     bind_mutable(st, 1, t);

@@ -58,6 +58,8 @@ const char *const ig_sq_migrations[] = {
     "ALTER TABLE tokens ADD COLUMN allowed_cidrs TEXT;",
     /* 10: rateLimitMode ('shadow'; NULL: enforce) */
     "ALTER TABLE tokens ADD COLUMN rate_limit_mode TEXT;",
+    /* 11: namespaces, as core/principal.h packs them (NULL: every namespace) */
+    "ALTER TABLE tokens ADD COLUMN namespaces TEXT;",
 };
 
 const int ig_sq_migrations_count = (int)(sizeof ig_sq_migrations / sizeof ig_sq_migrations[0]);

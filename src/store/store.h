@@ -53,6 +53,8 @@ typedef struct {
     bool rate_limit_shadow; /* rateLimitMode: shadow (else enforce) */
     /* allowedCidrs as canonical text, comma-separated ("" = anywhere); at most IG_TOKEN_CIDRS_MAX */
     char allowed_cidrs[IG_TOKEN_CIDRS_MAX * IG_CIDR_TEXT_MAX];
+    /* namespaces, packed as core/principal.h says ("" = every namespace) */
+    char namespaces[IG_NS_ALLOW_MAX + 1];
     bool has_prev;
     uint8_t prev_hash[32];
     int64_t prev_valid_until_ms, rotated_at_ms;
@@ -95,7 +97,9 @@ typedef struct {
 /* A finalized catalog response kept for an Idempotency-Key (Iceberg REST spec). */
 typedef struct {
     char key[37];                    /* lower-case UUID */
-    char principal[IG_USER_MAX + 1]; /* who sent it: a key is never replayed to someone else */
+    /* who sent it: a key is never replayed to someone else ("user", or "user/tok_..." for a token limited to
+     * namespaces, whose replays must not show what another of the user's tokens did elsewhere) */
+    char principal[IG_USER_MAX + IG_ID_MAX + 2];
     char request[1024];              /* "METHOD /raw/path" */
     int status;
     char *body; /* malloc'd by idem_get; caller frees */

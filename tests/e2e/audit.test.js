@@ -61,7 +61,7 @@ test('token changes by API and CLI are audited: actor, token, address, old -> ne
   const patch = entries[4];
   // only what moved (the burst stays the default, the expiry null)
   assert.deepEqual(patch.details, { name: { old: 'spark', new: 'spark-2' }, maxRps: { old: 5, new: 10 } });
-  assert.deepEqual(entries[5].details, { name: 'spark', owner: 'admin', maxRps: 5, burst: null, expiresAt: null, scopes: ['catalog:read', 'catalog:write', 'admin'], allowedCidrs: null });
+  assert.deepEqual(entries[5].details, { name: 'spark', owner: 'admin', maxRps: 5, burst: null, expiresAt: null, scopes: ['catalog:read', 'catalog:write', 'admin'], allowedCidrs: null, namespaces: null });
   assert.deepEqual(entries[3].details.status, { old: 'active', new: 'suspended' });
   // The CLI reads the same log from the store.
   const c1 = cli(dataDir, ['audit', '--target', id, '--action', 'token.suspend', '--json']);

@@ -678,7 +678,7 @@ test('shadow mode: the row says so and the activity chart counts the would-be 42
   }
 });
 
-test('access: scopes, allowed networks and rate limit mode in Generate and in Edit access, with validation', async () => {
+test('access: scopes, allowed networks, namespaces and rate limit mode in Generate and in Edit access, with validation', async () => {
   const context = await browser.newContext({ viewport: VIEWPORT });
   const page = await watchedPage(context); // its own page: an earlier test logged the shared one out
   try {
@@ -696,18 +696,23 @@ test('access: scopes, allowed networks and rate limit mode in Generate and in Ed
     await dlg.getByRole('button', { name: 'Generate' }).click();
     await dlg.locator('#create-cidrs-error', { hasText: /“nope” is not an IPv4 or IPv6 CIDR/ }).waitFor();
     await dlg.getByLabel(/Allowed networks/).fill('10.0.0.0/8\n127.0.0.0/8');
+    await dlg.getByLabel(/Namespaces/).fill('analytics\nraw..events');
+    await dlg.getByRole('button', { name: 'Generate' }).click();
+    await dlg.locator('#create-ns-error', { hasText: /“raw..events” has an empty level/ }).waitFor();
+    await dlg.getByLabel(/Namespaces/).fill('analytics\nraw.events');
     await dlg.getByLabel('Rate limit mode').selectOption('shadow');
     await dlg.getByRole('button', { name: 'Generate' }).click();
     const value = await readGenerated(page);
     await shown.getByRole('button', { name: 'Done' }).click();
     const r = row(page, 'dash-ro');
     await r.waitFor();
-    assert.match(await r.locator('.access-line').textContent(), /read-only · from 10\.0\.0\.0\/8 \+1/);
+    assert.match(await r.locator('.access-line').textContent(), /read-only · from 10\.0\.0\.0\/8 \+1 · in analytics \+1/);
     const id = await r.getAttribute('data-id');
     const t = (await apiToken(id)).json;
     assert.deepEqual(t.scopes, ['catalog:read']);
     assert.deepEqual(t.allowedCidrs, ['10.0.0.0/8', '127.0.0.0/8']);
     assert.equal(t.rateLimitMode, 'shadow');
+    assert.deepEqual(t.namespaces, [['analytics'], ['raw', 'events']]);
     assert.equal((await srv.req('GET', '/v1/config', { token: value })).status, 200);
     assert.equal((await srv.req('POST', '/v1/namespaces', { token: value, body: { namespace: ['ro'] } })).status, 403);
     // Edit access: give it write, drop the networks; the next request sees it.
@@ -716,12 +721,14 @@ test('access: scopes, allowed networks and rate limit mode in Generate and in Ed
     await ed.waitFor({ state: 'visible' });
     assert.equal(await ed.getByLabel(/Write the catalog/).isChecked(), false);
     assert.equal(await ed.getByLabel(/Allowed networks/).inputValue(), '10.0.0.0/8\n127.0.0.0/8');
+    assert.equal(await ed.getByLabel(/Namespaces/).inputValue(), 'analytics\nraw.events');
     await ed.getByLabel(/Read the catalog/).uncheck();
     await ed.getByRole('button', { name: 'Save' }).click();
     await ed.locator('#access-scopes-error', { hasText: 'Choose at least one scope.' }).waitFor();
     await ed.getByLabel(/Read the catalog/).check();
     await ed.getByLabel(/Write the catalog/).check();
     await ed.getByLabel(/Allowed networks/).fill('');
+    await ed.getByLabel(/Namespaces/).fill('');
     await ed.getByRole('button', { name: 'Save' }).click();
     await ed.waitFor({ state: 'hidden' });
     await page.locator('#notice', { hasText: 'Access of “dash-ro” saved.' }).waitFor();
@@ -729,6 +736,7 @@ test('access: scopes, allowed networks and rate limit mode in Generate and in Ed
     const after = (await apiToken(id)).json;
     assert.deepEqual(after.scopes, ['catalog:read', 'catalog:write']);
     assert.equal(after.allowedCidrs, null);
+    assert.equal(after.namespaces, null);
     assert.equal((await srv.req('POST', '/v1/namespaces', { token: value, body: { namespace: ['rw'] } })).status, 200);
   } finally {
     await context.close();

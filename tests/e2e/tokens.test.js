@@ -9,7 +9,7 @@ import {
 } from './lib/helpers.js';
 
 const T = '/api/v1/access-tokens';
-const RECORD_KEYS = ['allowedCidrs', 'burst', 'createdAt', 'expiresAt', 'id', 'lastUsedAt', 'lastUsedIp', 'maxRps', 'maxRpsSetBy', 'name',
+const RECORD_KEYS = ['allowedCidrs', 'burst', 'createdAt', 'expiresAt', 'id', 'lastUsedAt', 'lastUsedIp', 'maxRps', 'maxRpsSetBy', 'name', 'namespaces',
   'owner', 'prefix', 'previousTokenValidUntil', 'rateLimitEnforced', 'rateLimitMode', 'rotatedAt', 'scopes', 'status', 'suspendReason', 'suspendedAt',
   'suspendedBy', 'updatedAt'];
 

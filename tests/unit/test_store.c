@@ -806,6 +806,39 @@ static void test_token_setters_kept(void **state)
     assert_setters(&t, IG_SET_BY_UNKNOWN, "", IG_SET_BY_UNKNOWN);
 }
 
+/* A token's narrowing fields (scopes, allowedCidrs, namespaces, rateLimitMode) are written and read back as
+ * they are, on insert, update and the change feed; "" (everything) stays "". */
+static void test_token_access_fields_kept(void **state)
+{
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
+    ig_error_t err;
+    ig_token_row_t t, got;
+    token_row(&t, "tok_n", "n", "mel", 5);
+    t.scopes = IG_SCOPE_READ;
+    snprintf(t.allowed_cidrs, sizeof t.allowed_cidrs, "10.0.0.0/8");
+    snprintf(t.namespaces, sizeof t.namespaces, "analytics\x1eraw\x1f" "events");
+    t.rate_limit_shadow = true;
+    assert_int_equal(st->ops->token_insert(st, &t, NULL, &err), 0);
+    assert_int_equal(st->ops->token_get(st, "tok_n", &got, &err), 0);
+    assert_int_equal(got.scopes, IG_SCOPE_READ);
+    assert_string_equal(got.allowed_cidrs, "10.0.0.0/8");
+    assert_string_equal(got.namespaces, "analytics\x1eraw\x1f" "events");
+    assert_true(got.rate_limit_shadow);
+    got.namespaces[0] = '\0';
+    got.allowed_cidrs[0] = '\0';
+    assert_int_equal(st->ops->token_update(st, &got, NULL, &err), 0);
+    find_row_t fr;
+    memset(&fr, 0, sizeof fr);
+    fr.id = "tok_n";
+    int64_t max = 0;
+    assert_int_equal(st->ops->token_changes(st, 0, find_row_cb, &fr, &max, &err), 0);
+    assert_int_equal(fr.seen, 1);
+    assert_string_equal(fr.row.namespaces, "");
+    assert_string_equal(fr.row.allowed_cidrs, "");
+    assert_true(fr.row.rate_limit_shadow);
+}
+
 /* changed() is the cheap poll the server's refresher runs: another client's commit shows up once. */
 static void test_changed_sees_other_connections(void **state)
 {
@@ -1152,6 +1185,7 @@ static int64_t scalar(const char *db, const char *sql)
 #define JOURNAL_DROP "DROP TABLE audit; DROP TABLE events; DROP TABLE token_notices;"
 /* The token columns migrations 5 and later added, dropped to take a data dir back to schema 4 or older. */
 #define TOKEN_COLUMNS_SINCE_5                                                                                     \
+    "ALTER TABLE tokens DROP COLUMN namespaces;"                                                                  \
     "ALTER TABLE tokens DROP COLUMN rate_limit_mode; ALTER TABLE tokens DROP COLUMN allowed_cidrs;"              \
     "ALTER TABLE tokens DROP COLUMN scopes; ALTER TABLE tokens DROP COLUMN prev_hash;"                          \
     "ALTER TABLE tokens DROP COLUMN prev_valid_until; ALTER TABLE tokens DROP COLUMN rotated_at;"              \
@@ -1176,8 +1210,8 @@ static void test_sqlite_migrations_run_once(void **state)
     ig_store_close(f->st);
     f->st = NULL;
     /* 1: tokens and catalog, 2: idempotency keys, 3: their totals, 4: locations, 5: who suspended / set a Max
-     * RPS, 6: rotation, 7: audit log, event outbox, expiry notices, 8: scopes, 9: allowedCidrs, 10: rateLimitMode */
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 10);
+     * RPS, 6: rotation, 7: audit log, event outbox, expiry notices, 8: scopes, 9: allowedCidrs, 10: rateLimitMode, 11: namespaces */
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 11);
     for (int i = 0; i < 2; i++) { /* reopening twice migrates nothing */
         f->st = ig_store_sqlite_open(f->where, &err);
         assert_non_null(f->st);
@@ -1186,7 +1220,7 @@ static void test_sqlite_migrations_run_once(void **state)
         f->st = NULL;
     }
     /* one row per migration, none added by reopening */
-    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 10);
+    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 11);
 }
 
 /* Migration 4 gives the objects of an older data dir their locations: the folder that holds the metadata
@@ -1238,7 +1272,7 @@ static void test_sqlite_migration_5_from_4(void **state)
     assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 4);
     f->st = ig_store_sqlite_open(f->where, &err);
     assert_non_null(f->st);
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 10);
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 11);
     ig_token_row_t got;
     assert_int_equal(f->st->ops->token_get(f->st, "tok_old", &got, &err), 0);
     assert_true(got.suspended);
@@ -1308,7 +1342,7 @@ static int run_conformance(const backend_t *be)
         CASE(test_obj_bases_follow, be),
         CASE(test_token_rows_and_change_feed, be),
         CASE(test_token_update_is_cas, be),
-        CASE(test_token_setters_kept, be),
+        CASE(test_token_setters_kept, be), CASE(test_token_access_fields_kept, be),
         CASE(test_token_list, be),
         CASE(test_changed_sees_other_connections, be),
         CASE(test_users, be),

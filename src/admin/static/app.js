@@ -448,6 +448,7 @@ function openCreate() {
 const accessFields = (p) => ({
   scopes: [`${p}-scope-read`, `${p}-scopes-error`],
   allowedCidrs: [`${p}-cidrs`, `${p}-cidrs-error`],
+  namespaces: [`${p}-ns`, `${p}-ns-error`],
   rateLimitMode: [`${p}-mode`, `${p}-mode-error`],
 });
 const CREATE_FIELDS = {
@@ -483,6 +484,11 @@ function buildAccessFields(slot) {
       el('textarea', { id: `${p}-cidrs`, rows: '2', spellcheck: 'false', class: 'mono',
         'aria-describedby': `${p}-cidrs-hint ${p}-cidrs-error` }),
       'IPv4 or IPv6 CIDRs, one per line or comma-separated, e.g. 10.0.0.0/8. Empty means from anywhere.'),
+    field('ns', 'Namespaces (optional)',
+      el('textarea', { id: `${p}-ns`, rows: '2', spellcheck: 'false', class: 'mono',
+        'aria-describedby': `${p}-ns-hint ${p}-ns-error` }),
+      'One per line, levels joined by dots (analytics, raw.events): the token reaches those and what is below them. ' +
+      'Empty means every namespace.'),
     field('mode', 'Rate limit mode', mode, 'Shadow lets you size a limit before enforcing it.'));
 }
 
@@ -492,10 +498,34 @@ function fillAccess(p, t) {
   for (const s of SCOPES) $(`${p}-scope-${s}`).checked = has.has($(`${p}-scope-${s}`).value);
   for (const e of document.querySelectorAll(`#${p === 'create' ? 'dlg-create' : 'dlg-access'} .admin-only`)) e.hidden = !isAdmin();
   $(`${p}-cidrs`).value = t && t.allowedCidrs ? t.allowedCidrs.join('\n') : '';
+  $(`${p}-ns`).value = t && t.namespaces ? nsText(t.namespaces) : '';
   $(`${p}-mode`).value = t && t.rateLimitMode === 'shadow' ? 'shadow' : 'enforce';
 }
 
-// What the access fields say: {scopes, allowedCidrs (null: anywhere), rateLimitMode}, or an error shown.
+// Namespaces as the field shows them: one per line, levels joined by dots; as JSON when a level has a dot.
+function nsText(list) {
+  return list.some((ns) => ns.some((l) => l.includes('.'))) ? JSON.stringify(list) : list.map((ns) => ns.join('.')).join('\n');
+}
+
+// The namespaces field: null (every namespace), a list of level arrays, or {error}.
+function parseNs(text) {
+  const s = text.trim();
+  if (!s) return null;
+  if (s.startsWith('[')) {
+    try {
+      const v = JSON.parse(s);
+      if (Array.isArray(v) && v.every((ns) => Array.isArray(ns) && ns.length && ns.every((l) => typeof l === 'string' && l))) return v;
+    } catch { /* shown below */ }
+    return { error: 'Write namespaces one per line (raw.events), or as JSON: [["raw","events"]].' };
+  }
+  const list = s.split(/[\s,]+/).filter(Boolean).map((line) => line.split('.'));
+  const bad = list.find((ns) => ns.some((l) => !l));
+  if (bad) return { error: `“${bad.join('.')}” has an empty level: write levels joined by single dots, e.g. raw.events.` };
+  return list;
+}
+
+// What the access fields say: {scopes, allowedCidrs (null: anywhere), namespaces (null: all), rateLimitMode}, or
+// an error shown.
 function readAccess(p) {
   const scopes = SCOPES.map((s) => $(`${p}-scope-${s}`)).filter((c) => c.checked).map((c) => c.value);
   if (!scopes.length) {
@@ -508,7 +538,12 @@ function readAccess(p) {
     showFieldError($(`${p}-cidrs`), $(`${p}-cidrs-error`), `“${bad}” is not an IPv4 or IPv6 CIDR (e.g. 10.0.0.0/8).`);
     return null;
   }
-  return { scopes, allowedCidrs: cidrs.length ? cidrs : null, rateLimitMode: $(`${p}-mode`).value };
+  const namespaces = parseNs($(`${p}-ns`).value);
+  if (namespaces && namespaces.error) {
+    showFieldError($(`${p}-ns`), $(`${p}-ns-error`), namespaces.error);
+    return null;
+  }
+  return { scopes, allowedCidrs: cidrs.length ? cidrs : null, namespaces, rateLimitMode: $(`${p}-mode`).value };
 }
 
 // A short line for the row when a token is narrower than its owner's default.
@@ -517,6 +552,7 @@ function accessLine(t) {
   const sc = t.scopes || [];
   if (!sc.includes('catalog:write')) parts.push(sc.includes('catalog:read') ? 'read-only' : 'no catalog access');
   if (t.allowedCidrs) parts.push(`from ${t.allowedCidrs[0]}${t.allowedCidrs.length > 1 ? ` +${t.allowedCidrs.length - 1}` : ''}`);
+  if (t.namespaces) parts.push(`in ${t.namespaces[0].join('.')}${t.namespaces.length > 1 ? ` +${t.namespaces.length - 1}` : ''}`);
   return parts.join(' · ');
 }
 
@@ -561,6 +597,7 @@ async function submitCreate(ev) {
   if (!access) return;
   const spec = { name, scopes: access.scopes };
   if (access.allowedCidrs) spec.allowedCidrs = access.allowedCidrs;
+  if (access.namespaces) spec.namespaces = access.namespaces;
   if (access.rateLimitMode === 'shadow') spec.rateLimitMode = 'shadow';
   if (rps.value !== null) spec.maxRps = rps.value;
   if (exp.at) spec.expiresAt = exp.at.toISOString();
