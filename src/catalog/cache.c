@@ -287,13 +287,62 @@ static void release_sent(void *arg)
     cat_cache_release(e->cache, e);
 }
 
+bool cat_wants_credentials(ig_req_t *r)
+{
+    const char *d = ig_http_header(r, "X-Iceberg-Access-Delegation");
+    return d && strstr(d, "vended-credentials");
+}
+
+/* A table answer with vended credentials (DESIGN.md §7): the same metadata with the warehouse's credential
+ * config in "config" and in "storage-credentials" for the warehouse's root.  Built per request (the secret is
+ * never in the cache), and never for a request whose answer is kept for an Idempotency-Key replay (the store
+ * would hold the secret): that answer goes without, and a load gets them again.  NULL: no credentials to give. */
+static char *with_credentials(ig_catalog_t *c, ig_req_t *r, const centry_t *e, size_t *len)
+{
+    if (r->capture.on || !cat_wants_credentials(r)) return NULL;
+    ig_buf_t cfg;
+    ig_buf_init(&cfg, 512);
+    if (ig_warehouse_vend(c->wh, &cfg) != 1) {
+        ig_buf_free(&cfg);
+        return NULL;
+    }
+    static const char empty[] = "\"config\":{}";
+    const char *at = strstr(e->body, empty);
+    ig_buf_t out;
+    ig_buf_init(&out, e->len + 2 * cfg.len + 512);
+    if (at && (size_t)(at - e->body) < e->meta_off) {
+        const char *root = ig_warehouse_uri(c->wh);
+        ig_buf_append(&out, e->body, (size_t)(at - e->body));
+        ig_buf_printf(&out, "\"config\":{%.*s},\"storage-credentials\":[{\"prefix\":", (int)cfg.len, cfg.data);
+        ig_buf_json_string(&out, root, strlen(root));
+        ig_buf_printf(&out, ",\"config\":{%.*s}}]", (int)cfg.len, cfg.data);
+        ig_buf_append(&out, at + sizeof empty - 1, e->len - (size_t)(at - e->body) - (sizeof empty - 1));
+    }
+    memset(cfg.data, 0, cfg.len);
+    ig_buf_free(&cfg);
+    char *body = ig_buf_take(&out, len);
+    return body;
+}
+
+static void free_sent(void *arg)
+{
+    free(arg);
+}
+
 /* The entry's bytes go out as they are, never copied (a 1 MB metadata file to 16 clients was 16 copies of it):
  * the response holds a reference, given back once it is sent. */
-static ig_res_t send_entry(ig_req_t *r, centry_t *e, char variant, const char *loc)
+static ig_res_t send_entry(call_t *k, centry_t *e, char variant, const char *loc)
 {
+    ig_req_t *r = k->r;
     char etag[40];
     etag_of(variant, loc, etag);
     ig_http_add_header(r, "ETag", etag);
+    size_t vl = 0;
+    char *vended = variant != V_VIEW ? with_credentials(k->c, r, e, &vl) : NULL;
+    if (vended) {
+        ig_http_add_header(r, "Cache-Control", "no-store");
+        return ig_http_send_shared(r, 200, "application/json", vended, vl, free_sent, vended);
+    }
     pthread_mutex_lock(&e->cache->mu);
     e->refs++;
     pthread_mutex_unlock(&e->cache->mu);
@@ -339,14 +388,14 @@ ig_res_t cat_send_object(call_t *k, char variant, const char *loc, bool conditio
     }
     centry_t *e = cat_load_entry(k->c, variant, loc, &err);
     if (!e) return ig_http_error_from(k->r, &err);
-    ig_res_t res = send_entry(k->r, e, variant, loc);
+    ig_res_t res = send_entry(k, e, variant, loc);
     cat_cache_release(&k->c->cache, e);
     return res;
 }
 
 ig_res_t cat_send_cached(call_t *k, centry_t *e, char variant)
 {
-    return send_entry(k->r, e, variant, e->key + 1);
+    return send_entry(k, e, variant, e->key + 1);
 }
 
 ig_res_t cat_send_new(call_t *k, char variant, const char *mloc, const char *meta, size_t mlen)
@@ -355,7 +404,7 @@ ig_res_t cat_send_new(call_t *k, char variant, const char *mloc, const char *met
     char *body = cat_build_body(mloc, meta, mlen, &len, &off);
     centry_t *e = body ? cat_cache_put(&k->c->cache, variant, mloc, body, len, off, mlen) : NULL;
     if (!e) return ig_http_error(k->r, IG_E_INTERNAL, "out of memory");
-    ig_res_t res = send_entry(k->r, e, variant, mloc);
+    ig_res_t res = send_entry(k, e, variant, mloc);
     cat_cache_release(&k->c->cache, e);
     return res;
 }

@@ -36,7 +36,7 @@ ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error
         return NULL;
     }
     c->store = store;
-    c->wh = ig_warehouse_open(cfg->warehouse, err);
+    c->wh = ig_warehouse_open_config(cfg, err);
     if (c->wh) ig_warehouse_set_max_bytes(c->wh, cfg->max_metadata_bytes);
     if (!c->wh) {
         free(c);

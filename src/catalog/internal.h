@@ -141,6 +141,8 @@ typedef struct {
 
 
 /* ---- cache.c */
+/* The request asks for vended credentials (X-Iceberg-Access-Delegation: vended-credentials). */
+bool cat_wants_credentials(ig_req_t *r);
 uint64_t cat_fnv1a(const void *p, size_t n, uint64_t h);
 void cat_cache_release(cache_t *c, centry_t *e);
 /* Inserts (takes ownership of body) and returns a borrowed reference; an entry another thread inserted

@@ -356,6 +356,28 @@ ig_res_t cat_load_credentials(call_t *k)
     ig_error_t err = {0};
     char loc[IG_LOCATION_MAX];
     if (cat_obj_location(k, k->ns, k->name, IG_OBJ_TABLE, loc, &err)) return ig_http_error_from(k->r, &err);
-    return ig_http_send(k->r, 200, "application/json", no_credentials, sizeof no_credentials - 1, true);
+    ig_buf_t cfg;
+    ig_buf_init(&cfg, 512);
+    if (ig_warehouse_vend(k->c->wh, &cfg) != 1) {
+        ig_buf_free(&cfg);
+        return ig_http_send(k->r, 200, "application/json", no_credentials, sizeof no_credentials - 1, true);
+    }
+    const char *root = ig_warehouse_uri(k->c->wh);
+    ig_buf_t out;
+    ig_buf_init(&out, cfg.len + 256);
+    static const char head[] = "{\"storage-credentials\":[{\"prefix\":";
+    ig_buf_append(&out, head, sizeof head - 1);
+    ig_buf_json_string(&out, root, strlen(root));
+    ig_buf_printf(&out, ",\"config\":{%.*s}}]}", (int)cfg.len, cfg.data);
+    memset(cfg.data, 0, cfg.len);
+    ig_buf_free(&cfg);
+    size_t len = 0;
+    char *body = ig_buf_take(&out, &len);
+    if (!body) return ig_http_error(k->r, IG_E_INTERNAL, "out of memory");
+    ig_http_add_header(k->r, "Cache-Control", "no-store");
+    ig_res_t res = ig_http_send(k->r, 200, "application/json", body, len, false); /* copied */
+    memset(body, 0, len);
+    free(body);
+    return res;
 }
 

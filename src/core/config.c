@@ -44,6 +44,7 @@ static const key_t_ keys[] = {
     {"catalog.max_metadata_bytes", T_SIZE, F(max_metadata_bytes), 0, 4096, 1LL << 30, NULL},
     {"catalog.cache_bytes", T_SIZE, F(cache_bytes), 0, 0, 1LL << 40, NULL},
     {"catalog.allow_location_overlap", T_BOOL, F(allow_location_overlap), 0, 0, 0, NULL},
+    {"catalog.credentials.mode", T_ENUM, F(credentials_mode), S(credentials_mode), 0, 0, "none|static|sts"},
     {"features.ratelimiter.enabled", T_BOOL, F(ratelimiter_enabled), 0, 0, 0, NULL},
     {"ratelimiter.backend", T_ENUM, F(ratelimiter_backend), S(ratelimiter_backend), 0, 0, "local|redis"},
     {"ratelimiter.max_delay_ms", T_INT, F(ratelimit_max_delay_ms), 0, 0, 60000, NULL},
@@ -86,6 +87,7 @@ void ig_config_defaults(ig_config_t *cfg)
     cfg->request_timeout_s = 30;
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "./data");
     snprintf(cfg->storage_driver, sizeof cfg->storage_driver, "sqlite");
+    snprintf(cfg->credentials_mode, sizeof cfg->credentials_mode, "none");
     cfg->ratelimiter_enabled = true;
     snprintf(cfg->ratelimiter_backend, sizeof cfg->ratelimiter_backend, "local");
     cfg->ratelimit_max_delay_ms = 1000;
@@ -299,6 +301,112 @@ static int join_list(ig_config_t *cfg, yaml_document_t *doc, yaml_node_t *node, 
     return ig_config_set(cfg, key, v, source, errbuf, errcap);
 }
 
+/* ---- catalog.warehouses: a YAML list of mappings (DESIGN.md §7), each flattened to its own dotted keys */
+
+#define WF(field) offsetof(ig_warehouse_cfg_t, field)
+#define WS(field) sizeof(((ig_warehouse_cfg_t *)0)->field)
+static const struct {
+    const char *key;
+    ktype_t type; /* T_STR, T_BOOL or T_INT */
+    size_t off, cap;
+} wh_keys[] = {
+    {"name", T_STR, WF(name), WS(name)},
+    {"location", T_STR, WF(location), WS(location)},
+    {"s3.endpoint", T_STR, WF(endpoint), WS(endpoint)},
+    {"s3.client_endpoint", T_STR, WF(client_endpoint), WS(client_endpoint)},
+    {"s3.region", T_STR, WF(region), WS(region)},
+    {"s3.path_style", T_BOOL, WF(path_style), 0},
+    {"s3.timeout_ms", T_INT, WF(timeout_ms), 0},
+    {"credentials.mode", T_STR, WF(credentials_mode), WS(credentials_mode)},
+    {"s3.access_key_id", T_STR, WF(access_key_id), WS(access_key_id)},
+    {"s3.secret_access_key", T_STR, WF(secret_access_key), WS(secret_access_key)},
+    {"s3.access_key_id_file", T_STR, WF(access_key_id_file), WS(access_key_id_file)},
+    {"s3.secret_access_key_file", T_STR, WF(secret_access_key_file), WS(secret_access_key_file)},
+    {"s3.access_key_id_env", T_STR, WF(access_key_id_env), WS(access_key_id_env)},
+    {"s3.secret_access_key_env", T_STR, WF(secret_access_key_env), WS(secret_access_key_env)},
+};
+#undef WF
+#undef WS
+
+static int wh_set(ig_warehouse_cfg_t *w, int idx, const char *key, const char *value, const char *source,
+                  char *errbuf, size_t errcap)
+{
+    for (size_t i = 0; i < sizeof wh_keys / sizeof wh_keys[0]; i++) {
+        if (strcmp(wh_keys[i].key, key) != 0) continue;
+        char *field = (char *)w + wh_keys[i].off;
+        bool b;
+        int64_t n;
+        switch (wh_keys[i].type) {
+        case T_BOOL:
+            if (parse_bool(value, &b)) break;
+            *(bool *)(void *)field = b;
+            return 0;
+        case T_INT:
+            if (ig_parse_i64(value, 100, 600000, &n)) break;
+            *(int *)(void *)field = (int)n;
+            return 0;
+        default:
+            if (strlen(value) >= wh_keys[i].cap) break;
+            snprintf(field, wh_keys[i].cap, "%s", value);
+            return 0;
+        }
+        /* the value itself is not repeated: it may be a secret */
+        snprintf(errbuf, errcap, "config key catalog.warehouses[%d].%s (%s): bad value (%s)", idx, key, source,
+                 wh_keys[i].type == T_BOOL ? "true or false" : wh_keys[i].type == T_INT ? "an integer in [100, 600000]"
+                                                                                      : "too long");
+        return -1;
+    }
+    snprintf(errbuf, errcap, "config key catalog.warehouses[%d].%s (%s): unknown", idx, key, source);
+    return -1;
+}
+
+static int wh_walk(ig_warehouse_cfg_t *w, int idx, yaml_document_t *doc, yaml_node_t *node, char *prefix,
+                   size_t plen, const char *source, char *errbuf, size_t errcap, int depth)
+{
+    if (node->type == YAML_SCALAR_NODE && plen)
+        return wh_set(w, idx, prefix, (const char *)node->data.scalar.value, source, errbuf, errcap);
+    if (node->type != YAML_MAPPING_NODE || depth > 3) {
+        snprintf(errbuf, errcap, "config key catalog.warehouses[%d]%s%s (%s): a mapping or a plain value expected",
+                 idx, plen ? "." : "", prefix, source);
+        return -1;
+    }
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key), *v = yaml_document_get_node(doc, p->value);
+        if (!k || !v || k->type != YAML_SCALAR_NODE || plen + 1 + k->data.scalar.length >= 128) {
+            snprintf(errbuf, errcap, "%s: catalog.warehouses[%d]: keys must be short plain names", source, idx);
+            return -1;
+        }
+        size_t nl = plen;
+        if (plen) prefix[nl++] = '.';
+        memcpy(prefix + nl, k->data.scalar.value, k->data.scalar.length);
+        prefix[nl + k->data.scalar.length] = '\0';
+        if (wh_walk(w, idx, doc, v, prefix, nl + k->data.scalar.length, source, errbuf, errcap, depth + 1))
+            return -1;
+        prefix[plen] = '\0';
+    }
+    return 0;
+}
+
+static int load_warehouses(ig_config_t *cfg, yaml_document_t *doc, yaml_node_t *node, const char *source,
+                           char *errbuf, size_t errcap)
+{
+    cfg->nwarehouses = 0;
+    for (yaml_node_item_t *i = node->data.sequence.items.start; i < node->data.sequence.items.top; i++) {
+        if (cfg->nwarehouses == IG_WAREHOUSES_MAX) {
+            snprintf(errbuf, errcap, "config key catalog.warehouses (%s): at most %d", source, IG_WAREHOUSES_MAX);
+            return -1;
+        }
+        ig_warehouse_cfg_t *w = &cfg->warehouses[cfg->nwarehouses];
+        memset(w, 0, sizeof *w);
+        w->timeout_ms = 30000;
+        char prefix[128] = "";
+        if (wh_walk(w, cfg->nwarehouses, doc, yaml_document_get_node(doc, *i), prefix, 0, source, errbuf, errcap, 0))
+            return -1;
+        cfg->nwarehouses++;
+    }
+    return 0;
+}
+
 /* Walks a YAML node; mappings extend the dotted prefix, scalars are set. */
 static int walk(ig_config_t *cfg, yaml_document_t *doc, yaml_node_t *node, char *prefix, size_t plen,
                 const char *source, char *errbuf, size_t errcap, int depth)
@@ -315,6 +423,8 @@ static int walk(ig_config_t *cfg, yaml_document_t *doc, yaml_node_t *node, char 
         }
         return ig_config_set(cfg, prefix, (const char *)node->data.scalar.value, source, errbuf, errcap);
     }
+    if (node->type == YAML_SEQUENCE_NODE && strcmp(prefix, "catalog.warehouses") == 0)
+        return load_warehouses(cfg, doc, node, source, errbuf, errcap);
     if (node->type == YAML_SEQUENCE_NODE && plen && list_key(prefix))
         return join_list(cfg, doc, node, prefix, source, errbuf, errcap);
     if (node->type != YAML_MAPPING_NODE) {
@@ -420,6 +530,105 @@ static int check_webhook(const ig_config_t *cfg, char *errbuf, size_t errcap)
     return 0;
 }
 
+/* A secret given as _file or _env into its plain field: 0, or -1 naming the key (never the value). */
+static int resolve_secret(int idx, const char *name, char *field, size_t cap, const char *file, const char *env,
+                          char *errbuf, size_t errcap)
+{
+    int given = (field[0] != '\0') + (file[0] != '\0') + (env[0] != '\0');
+    if (given > 1) {
+        snprintf(errbuf, errcap, "config key catalog.warehouses[%d].s3.%s: give it once (value, _file or _env)", idx,
+                 name);
+        return -1;
+    }
+    if (env[0]) {
+        const char *v = getenv(env);
+        if (!v || !v[0] || strlen(v) >= cap) {
+            snprintf(errbuf, errcap, "config key catalog.warehouses[%d].s3.%s_env: %s is %s", idx, name, env,
+                     v && v[0] ? "too long" : "not set");
+            return -1;
+        }
+        snprintf(field, cap, "%s", v);
+    } else if (file[0]) {
+        FILE *f = fopen(file, "r");
+        size_t n = f ? fread(field, 1, cap - 1, f) : 0;
+        bool more = f && fgetc(f) != EOF;
+        if (f) fclose(f);
+        field[n] = '\0';
+        while (n > 0 && (field[n - 1] == '\n' || field[n - 1] == '\r')) field[--n] = '\0';
+        if (!f || !n || more) {
+            snprintf(errbuf, errcap, "config key catalog.warehouses[%d].s3.%s_file: %s %s", idx, name, file,
+                     !f ? strerror(errno) : more ? "is too long" : "is empty");
+            field[0] = '\0';
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* catalog.warehouses: names, locations and S3 keys checked; the first becomes catalog.warehouse. */
+static int finish_warehouses(ig_config_t *cfg, char *errbuf, size_t errcap)
+{
+    if (!cfg->nwarehouses && strcmp(cfg->credentials_mode, "none") != 0) {
+        snprintf(errbuf, errcap, "config key catalog.credentials.mode: '%s' needs an s3:// warehouse in "
+                                 "catalog.warehouses", cfg->credentials_mode);
+        return -1;
+    }
+    if (!cfg->nwarehouses) return 0;
+    if (cfg->warehouse[0]) {
+        snprintf(errbuf, errcap, "config keys catalog.warehouse and catalog.warehouses: give one of them");
+        return -1;
+    }
+    if (cfg->nwarehouses > 1) { /* several need a warehouse per namespace in the store: not built yet */
+        snprintf(errbuf, errcap, "config key catalog.warehouses: this build serves one warehouse (%d given)",
+                 cfg->nwarehouses);
+        return -1;
+    }
+    ig_warehouse_cfg_t *w = &cfg->warehouses[0];
+    if (!w->name[0] || strspn(w->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
+                           strlen(w->name)) {
+        snprintf(errbuf, errcap, "config key catalog.warehouses[0].name: required, letters, digits, '_', '-', '.'");
+        return -1;
+    }
+    if (!w->location[0]) {
+        snprintf(errbuf, errcap, "config key catalog.warehouses[0].location: required");
+        return -1;
+    }
+    if (strncmp(w->location, "s3://", 5) == 0) {
+        if (!w->region[0]) snprintf(w->region, sizeof w->region, "us-east-1");
+        if (!w->endpoint[0]) snprintf(w->endpoint, sizeof w->endpoint, "https://s3.%s.amazonaws.com", w->region);
+        if (strncmp(w->endpoint, "http://", 7) != 0 && strncmp(w->endpoint, "https://", 8) != 0) {
+            snprintf(errbuf, errcap, "config key catalog.warehouses[0].s3.endpoint: must be an http(s):// URL");
+            return -1;
+        }
+        if (resolve_secret(0, "access_key_id", w->access_key_id, sizeof w->access_key_id, w->access_key_id_file,
+                           w->access_key_id_env, errbuf, errcap) ||
+            resolve_secret(0, "secret_access_key", w->secret_access_key, sizeof w->secret_access_key,
+                           w->secret_access_key_file, w->secret_access_key_env, errbuf, errcap))
+            return -1;
+        if (!w->access_key_id[0] || !w->secret_access_key[0]) {
+            snprintf(errbuf, errcap, "config key catalog.warehouses[0].s3: access_key_id and secret_access_key are "
+                                     "required (each as a value, _file or _env)");
+            return -1;
+        }
+    } else if (w->endpoint[0] || w->access_key_id[0] || w->access_key_id_file[0] || w->access_key_id_env[0]) {
+        snprintf(errbuf, errcap, "config key catalog.warehouses[0].s3: only for an s3:// location");
+        return -1;
+    }
+    if (!w->credentials_mode[0]) snprintf(w->credentials_mode, sizeof w->credentials_mode, "%s", cfg->credentials_mode);
+    if (strcmp(w->credentials_mode, "none") != 0 && strcmp(w->credentials_mode, "static") != 0) {
+        snprintf(errbuf, errcap, "config key catalog.warehouses[0].credentials.mode: '%s' is %s", w->credentials_mode,
+                 strcmp(w->credentials_mode, "sts") == 0 ? "not built into this binary yet (built: none, static)"
+                                                         : "not one of none|static|sts");
+        return -1;
+    }
+    if (strcmp(w->credentials_mode, "static") == 0 && strncmp(w->location, "s3://", 5) != 0) {
+        snprintf(errbuf, errcap, "config key catalog.warehouses[0].credentials.mode: static is for s3:// warehouses");
+        return -1;
+    }
+    snprintf(cfg->warehouse, sizeof cfg->warehouse, "%s", w->location);
+    return 0;
+}
+
 int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
 {
     if (cfg->data_dir[0] == '\0') {
@@ -447,6 +656,7 @@ int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
         return -1;
     }
     if (check_webhook(cfg, errbuf, errcap)) return -1;
+    if (finish_warehouses(cfg, errbuf, errcap)) return -1;
     if (cfg->warehouse[0] == '\0') {
         /* file://<absolute data_dir>/warehouse.  "./", "." and trailing '/' are dropped so that no "//" or
          * "/./" ends up in the warehouse and in every table location derived from it. */
@@ -488,9 +698,10 @@ int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
             return -1;
         }
         memcpy(cfg->warehouse, uri, sizeof uri);
-    } else if (strncmp(cfg->warehouse, "file://", 7) != 0) {
+    } else if (strncmp(cfg->warehouse, "file://", 7) != 0 &&
+               (strncmp(cfg->warehouse, "s3://", 5) != 0 || !cfg->nwarehouses)) {
         snprintf(errbuf, errcap, "config key catalog.warehouse: \"%s\" must be a file:// URI or an absolute path "
-                 "(only local storage is supported)", cfg->warehouse);
+                 "(s3:// goes in catalog.warehouses, with its keys)", cfg->warehouse);
         return -1;
     }
     return 0;

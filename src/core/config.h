@@ -14,6 +14,24 @@
 #define IG_PATH_MAX 1024
 #define IG_EXPIRY_THRESHOLDS_MAX 8
 #define IG_TRUSTED_PROXIES_MAX 32
+#define IG_WAREHOUSES_MAX 8
+
+/* One entry of catalog.warehouses (DESIGN.md §7).  The S3 keys are resolved by ig_config_finish: a key given
+ * as _file (a path, trailing newline trimmed) or _env (an environment variable's name) ends up in the plain
+ * field.  Secrets: never logged, never in /v1/config or an error. */
+typedef struct {
+    char name[64];
+    char location[IG_PATH_MAX];     /* file:// or s3://bucket/path */
+    char endpoint[256];             /* s3.endpoint: http(s)://host[:port]; default AWS for the region */
+    char client_endpoint[256];      /* s3.client_endpoint: as clients reach it ("" = endpoint) */
+    char region[64];                /* s3.region, default us-east-1 */
+    bool path_style;                /* s3.path_style */
+    int timeout_ms;                 /* s3.timeout_ms: one request, connect included */
+    char credentials_mode[8];       /* credentials.mode: none | static | sts ("" = catalog.credentials.mode) */
+    char access_key_id[256], secret_access_key[256];
+    char access_key_id_file[IG_PATH_MAX], secret_access_key_file[IG_PATH_MAX];
+    char access_key_id_env[128], secret_access_key_env[128];
+} ig_warehouse_cfg_t;
 
 typedef struct {
     char listen_host[64];
@@ -56,6 +74,9 @@ typedef struct {
     int ntrusted_proxies;
     int expiry_days[IG_EXPIRY_THRESHOLDS_MAX]; /* notifications.expiry_warning_days, largest first, distinct */
     int n_expiry_days;
+    ig_warehouse_cfg_t warehouses[IG_WAREHOUSES_MAX]; /* catalog.warehouses (YAML only); 0 = catalog.warehouse */
+    int nwarehouses;
+    char credentials_mode[8]; /* catalog.credentials.mode: none | static | sts */
 } ig_config_t;
 
 /* Fills cfg with the defaults. */

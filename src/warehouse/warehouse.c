@@ -8,11 +8,22 @@ ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
 {
     /* file:// URIs and bare absolute paths; the file back end checks the rest. */
     if (!uri || strncmp(uri, "s3://", 5) == 0 || strncmp(uri, "s3a://", 6) == 0) {
-        ig_error_set(err, IG_E_INTERNAL, "catalog.warehouse: %s is not served by this binary (built: file://)",
+        ig_error_set(err, IG_E_INTERNAL, "catalog.warehouse: %s: an s3:// warehouse is configured in "
+                                         "catalog.warehouses, with its endpoint and keys",
                      uri ? uri : "(none)");
         return NULL;
     }
     return ig_warehouse_file_open(uri, err);
+}
+
+ig_warehouse_t *ig_warehouse_open_config(const ig_config_t *cfg, ig_error_t *err)
+{
+    if (!cfg->nwarehouses) return ig_warehouse_open(cfg->warehouse, err);
+    const ig_warehouse_cfg_t *c = &cfg->warehouses[0];
+    ig_warehouse_t *w = strncmp(c->location, "s3://", 5) == 0 ? ig_warehouse_s3_open(c, err)
+                                                               : ig_warehouse_open(cfg->warehouse, err);
+    if (w) w->name = c->name; /* the configuration outlives the warehouse */
+    return w;
 }
 
 void ig_warehouse_close(ig_warehouse_t *w)
@@ -113,6 +124,11 @@ int64_t ig_warehouse_next_version(const char *prev)
     return v + 1;
 }
 
+
+int ig_warehouse_vend(ig_warehouse_t *w, ig_buf_t *out)
+{
+    return w->ops->vend ? w->ops->vend(w, out) : 0;
+}
 
 int64_t ig_warehouse_sweep_temps(ig_warehouse_t *w, int64_t before_s, const _Atomic bool *stop)
 {

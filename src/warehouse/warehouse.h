@@ -24,6 +24,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/buf.h"
+#include "core/config.h"
 #include "core/error.h"
 
 /* Longest location (table/view directory or metadata file URI) the catalog handles. */
@@ -54,6 +56,9 @@ typedef struct {
     int (*purge)(ig_warehouse_t *w, const char *location, ig_error_t *err);
     int (*exists)(ig_warehouse_t *w, const char *location, ig_error_t *err);
     int64_t (*sweep_temps)(ig_warehouse_t *w, int64_t before_s, const _Atomic bool *stop);
+    /* Appends the storage-credential config a client gets for the warehouse (a JSON object's members, no
+     * braces) to out: 1 when it vends some, 0 when it vends none (NULL: never). */
+    int (*vend)(ig_warehouse_t *w, ig_buf_t *out);
 } ig_warehouse_ops_t;
 
 /* Every back end's warehouse starts with this. */
@@ -69,8 +74,13 @@ struct ig_warehouse {
  * fine). */
 ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err);
 void ig_warehouse_close(ig_warehouse_t *w);
+/* Opens the warehouse the configuration names: catalog.warehouses[0] (file:// or s3://, named by its name),
+ * else catalog.warehouse. */
+ig_warehouse_t *ig_warehouse_open_config(const ig_config_t *cfg, ig_error_t *err);
 /* The back ends, one file each. */
 ig_warehouse_t *ig_warehouse_file_open(const char *uri, ig_error_t *err);
+/* s3://bucket[/path], its endpoint, region and keys from c; the bucket must answer a listing, or NULL. */
+ig_warehouse_t *ig_warehouse_s3_open(const ig_warehouse_cfg_t *c, ig_error_t *err);
 
 /* Sets the largest metadata file written or read (catalog.max_metadata_bytes): what is written can always
  * be read back. */
@@ -129,6 +139,10 @@ int ig_warehouse_remove(ig_warehouse_t *w, const char *file_location, ig_error_t
 /* Deletes the directory tree at location (a table's files), never following symlinks (a link is removed,
  * not its target).  The root itself is refused.  A missing directory is not an error. */
 int ig_warehouse_purge(ig_warehouse_t *w, const char *location, ig_error_t *err);
+
+/* Appends the members of the credentials config clients get (s3.access-key-id, ...; DESIGN.md §7) to out: 1,
+ * or 0 when the warehouse vends none (catalog.credentials.mode none, or a file:// warehouse). */
+int ig_warehouse_vend(ig_warehouse_t *w, ig_buf_t *out);
 
 /* 1 if the file or directory at location exists, 0 if not, -1 with err on error. */
 int ig_warehouse_exists(ig_warehouse_t *w, const char *location, ig_error_t *err);

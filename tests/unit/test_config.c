@@ -609,6 +609,68 @@ static void test_finish_required_companions(void **state)
     assert_contains(err, "data_dir");
 }
 
+/* catalog.warehouses (DESIGN.md §7): one S3 warehouse read from YAML with its secret from the environment or a
+ * file (never repeated in an error); two, both forms at once, sts, a bad bucket key or an unknown key refused. */
+#define WH_YAML(extra)                                                                                       \
+    "catalog:\n  warehouses:\n    - name: lake\n      location: s3://bucket/tables\n      s3:\n"              \
+    "        endpoint: http://127.0.0.1:9000\n        path_style: true\n        access_key_id: AK\n" extra
+
+static void test_warehouses(void **state)
+{
+    (void)state;
+    ig_config_t c;
+    char err[512];
+    ig_config_defaults(&c);
+    setenv("IG_TEST_S3_SECRET", "s3cr3t-value", 1);
+    assert_int_equal(load_yaml(&c, WH_YAML("        secret_access_key_env: IG_TEST_S3_SECRET\n"
+                                           "      credentials: {mode: static}\n"), err, sizeof err), 0);
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
+    assert_int_equal(c.nwarehouses, 1);
+    assert_string_equal(c.warehouses[0].name, "lake");
+    assert_string_equal(c.warehouses[0].secret_access_key, "s3cr3t-value");
+    assert_string_equal(c.warehouses[0].region, "us-east-1");
+    assert_string_equal(c.warehouses[0].credentials_mode, "static");
+    assert_true(c.warehouses[0].path_style);
+    assert_string_equal(c.warehouse, "s3://bucket/tables");
+
+    tmpfile_t f = {""};
+    write_yaml(&f, "from-a-file\n");
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml, WH_YAML("        secret_access_key_file: %s\n"), f.path);
+    ig_config_defaults(&c);
+    assert_int_equal(load_yaml(&c, yaml, err, sizeof err), 0);
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
+    assert_string_equal(c.warehouses[0].secret_access_key, "from-a-file");
+    assert_string_equal(c.warehouses[0].credentials_mode, "none");
+    unlink(f.path);
+
+    static const struct {
+        const char *yaml, *msg;
+        bool at_load;
+    } bad[] = {
+        {WH_YAML("        secret_access_key: x\n        secret_access_key_env: IG_TEST_S3_SECRET\n"), "give it once", false},
+        {WH_YAML("        secret_access_key_env: IG_TEST_UNSET_VAR\n"), "IG_TEST_UNSET_VAR is not set", false},
+        {WH_YAML("        secret_access_key: x\n      credentials: {mode: sts}\n"), "not built", false},
+        {WH_YAML("        secret_access_key: x\n        colour: blue\n"), "catalog.warehouses[0].s3.colour", true},
+        {WH_YAML("        secret_access_key: x\n  warehouse: file:///w\n"), "give one of them", false},
+        {WH_YAML("        secret_access_key: x\n    - name: two\n      location: file:///w2\n"), "one warehouse", false},
+        {WH_YAML(""), "access_key_id and secret_access_key are required", false},
+        {WH_YAML("        secret_access_key: x\n        timeout_ms: 5\n"), "timeout_ms", true},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ig_config_defaults(&c);
+        int rc = load_yaml(&c, bad[i].yaml, err, sizeof err);
+        if (!bad[i].at_load) {
+            assert_int_equal(rc, 0);
+            rc = ig_config_finish(&c, err, sizeof err);
+        }
+        if (rc != -1) fail_msg("case %zu: accepted", i);
+        assert_contains(err, bad[i].msg);
+        assert_not_contains(err, "s3cr3t-value");
+    }
+    unsetenv("IG_TEST_S3_SECRET");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -620,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_yaml_empty_file),
         cmocka_unit_test(test_yaml_syntax_error_names_line),
         cmocka_unit_test(test_yaml_lists_rejected),
+        cmocka_unit_test(test_warehouses),
         cmocka_unit_test(test_yaml_recursion_bounded),
         cmocka_unit_test(test_yaml_missing_file),
         cmocka_unit_test(test_error_unknown_key_in_file),

@@ -1,0 +1,133 @@
+"""Tables on S3 through icegate (issue 11), with a real S3 server (versitygw, installed by scripts/s3server.sh,
+started here on 127.0.0.1 with its own temp dir and keys): the engines get NO S3 keys, only what icegate vends
+(catalog.credentials.mode static) in the LoadTableResult; PyIceberg creates, writes, reads and evolves a table,
+DuckDB reads what PyIceberg wrote.  The data files land under the table's own prefix in the bucket."""
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pyarrow as pa
+import pytest
+from pyiceberg.types import DoubleType
+
+from conftest import ROOT, duckdb_connect, pyiceberg_catalog
+
+S3_BIN = os.environ.get("ICEGATE_S3_BIN") or os.path.join(ROOT, "build", "s3", "bin", "versitygw")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class S3:
+    def __init__(self):
+        if not os.path.exists(S3_BIN):
+            pytest.fail(f"no S3 server at {S3_BIN}: run scripts/s3server.sh")
+        self.dir = tempfile.mkdtemp(prefix="engines-s3-")
+        os.makedirs(os.path.join(self.dir, "data"))
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.key = "AK" + secrets.token_hex(8).upper()
+        self.secret = secrets.token_hex(20)
+        env = dict(os.environ, ROOT_ACCESS_KEY=self.key, ROOT_SECRET_KEY=self.secret)
+        self.log = open(os.path.join(self.dir, "server.log"), "wb")
+        self.proc = subprocess.Popen([S3_BIN, "--port", f"127.0.0.1:{self.port}", "posix",
+                                      os.path.join(self.dir, "data")], env=env, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 20
+        while True:
+            try:
+                urllib.request.urlopen(self.endpoint, timeout=1)
+                break
+            except urllib.error.HTTPError:
+                break  # it answers (403 without a signature)
+            except OSError:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"S3 server did not start; log in {self.dir}/server.log")
+                time.sleep(0.05)
+
+    def curl(self, method, path, *extra):
+        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--aws-sigv4",
+                            "aws:amz:us-east-1:s3", "--user", f"{self.key}:{self.secret}",
+                            "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-X", method, *extra,
+                            f"{self.endpoint}/{path}"], capture_output=True, text=True, timeout=30)
+        return int(r.stdout or 0)
+
+    def files(self, bucket, prefix):
+        root = os.path.join(self.dir, "data", bucket, prefix)
+        return [os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def s3():
+    s = S3()
+    assert s.curl("PUT", "lakehouse") == 200
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def s3_server(s3, tmp_path_factory):
+    from conftest import _start
+    secret_file = tmp_path_factory.mktemp("s3key") / "secret"
+    secret_file.write_text(s3.secret + "\n")
+    config = f"""catalog:
+  warehouses:
+    - name: lake
+      location: s3://lakehouse/warehouse
+      s3:
+        endpoint: {s3.endpoint}
+        path_style: true
+        access_key_id: {s3.key}
+        secret_access_key_file: {secret_file}
+      credentials:
+        mode: static
+"""
+    srv = _start(config, "s3")
+    yield srv
+    assert srv.stop() == 0
+
+
+def test_pyiceberg_and_duckdb_on_s3_with_vended_credentials_only(s3, s3_server, ns):
+    tok = s3_server.token(f"s3-{ns}")["token"]
+    cat = pyiceberg_catalog(s3_server, tok)  # no s3.* properties: everything comes from icegate
+    cat.create_namespace(ns)
+    rows = pa.table({"id": pa.array([1, 2, 3], pa.int64()), "v": pa.array(["a", "b", "c"])})
+    t = cat.create_table(f"{ns}.events", schema=rows.schema)
+    assert t.location() == f"s3://lakehouse/warehouse/{ns}/events"
+    t.append(rows)
+    with t.update_schema() as u:
+        u.add_column("score", DoubleType())
+    t = cat.load_table(f"{ns}.events")
+    more = pa.table({"id": pa.array([4], pa.int64()), "v": pa.array(["d"]), "score": pa.array([0.5])})
+    t.append(more)
+    got = cat.load_table(f"{ns}.events").scan().to_arrow()
+    assert sorted(got["id"].to_pylist()) == [1, 2, 3, 4]
+    assert [r for r in got.to_pylist() if r["id"] == 4][0]["score"] == 0.5
+    files = s3.files("lakehouse", f"warehouse/{ns}/events")
+    assert any(f.startswith("data/") and f.endswith(".parquet") for f in files), files
+    assert sum(f.startswith("metadata/") and f.endswith(".metadata.json") for f in files) >= 3, files
+
+    con = duckdb_connect()
+    try:
+        con.execute(f"CREATE SECRET s3ice (TYPE iceberg, TOKEN '{tok}')")
+        con.execute(f"ATTACH 'lake' AS lake (TYPE iceberg, ENDPOINT '{s3_server.uri}', SECRET s3ice, "
+                    "ACCESS_DELEGATION_MODE 'vended_credentials')")
+        assert con.execute(f"SELECT count(*), sum(id) FROM lake.{ns}.events").fetchone() == (4, 10)
+    finally:
+        con.close()
