@@ -50,7 +50,8 @@ else
     *) echo "s3server: Go >= $GO_MIN needed and no pinned toolchain for $(uname -m); install Go" >&2; exit 1 ;;
   esac
   mod=golang.org/toolchain@v0.0.1-go$GO_PIN.linux-$arch
-  echo "s3server: go $(go_version go || true) is missing or older than $GO_MIN: fetching $mod from $PROXY" >&2
+  have=$(command -v go >/dev/null && echo "go $(go_version go) is older than $GO_MIN" || echo "no go on PATH")
+  echo "s3server: $have: fetching the Go toolchain $mod from $PROXY into $S3/go" >&2
   rm -rf "$S3/go" "$S3/go.zip" "$S3/go.tmp"
   mkdir -p "$S3"
   curl -sSf --retry 3 -o "$S3/go.zip" "$PROXY/golang.org/toolchain/@v/v0.0.1-go$GO_PIN.linux-$arch.zip"
@@ -89,9 +90,14 @@ rm -f "$S3/stamp" "$S3/bin/versitygw"
 mkdir -p "$S3/bin"
 # -modcacherw: the module cache is made writable, so `rm -rf build` (make clean) can remove it.
 # GOTOOLCHAIN=local: build with the go chosen above, never switch to another one behind our back.
-GOBIN=$PWD/$S3/bin GOPATH=$PWD/$S3/gopath GOCACHE=$PWD/$S3/gocache GOMODCACHE=$PWD/$S3/gopath/pkg/mod \
+# go's output (a line per module downloaded) goes to $S3/install.log, shown only when the build fails.
+if ! GOBIN=$PWD/$S3/bin GOPATH=$PWD/$S3/gopath GOCACHE=$PWD/$S3/gocache GOMODCACHE=$PWD/$S3/gopath/pkg/mod \
   GOFLAGS="-mod=mod -modcacherw" GOTOOLCHAIN=local CGO_ENABLED=0 GOENV=off \
-  "$go" install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_PIN"
+  "$go" install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_PIN" >"$S3/install.log" 2>&1; then
+  cat "$S3/install.log" >&2
+  echo "s3server: building versitygw $VERSITYGW_PIN failed (log: $S3/install.log)" >&2
+  exit 1
+fi
 "$S3/bin/versitygw" --version >/dev/null 2>&1 || "$S3/bin/versitygw" --help >/dev/null 2>&1 ||
   { echo "s3server: $S3/bin/versitygw does not run" >&2; exit 1; }
 # The module and build caches (~750 MB) serve no later run: the stamp skips the build until the pin changes.
