@@ -90,13 +90,21 @@ rm -f "$S3/stamp" "$S3/bin/versitygw"
 mkdir -p "$S3/bin"
 # -modcacherw: the module cache is made writable, so `rm -rf build` (make clean) can remove it.
 # GOTOOLCHAIN=local: build with the go chosen above, never switch to another one behind our back.
-# go's output (a line per module downloaded) goes to $S3/install.log, shown only when the build fails.
-if ! GOBIN=$PWD/$S3/bin GOPATH=$PWD/$S3/gopath GOCACHE=$PWD/$S3/gocache GOMODCACHE=$PWD/$S3/gopath/pkg/mod \
-  GOFLAGS="-mod=mod -modcacherw" GOTOOLCHAIN=local CGO_ENABLED=0 GOENV=off \
-  "$go" install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_PIN" >"$S3/install.log" 2>&1; then
-  cat "$S3/install.log" >&2
-  echo "s3server: building versitygw $VERSITYGW_PIN failed (log: $S3/install.log)" >&2
-  exit 1
+# go's output (a line per module downloaded) goes to $S3/install.log; on failure all but those lines is shown.
+# One retry: a transient proxy error once failed a build here, and the retry reuses what was downloaded.
+build() {
+  GOBIN=$PWD/$S3/bin GOPATH=$PWD/$S3/gopath GOCACHE=$PWD/$S3/gocache GOMODCACHE=$PWD/$S3/gopath/pkg/mod \
+    GOFLAGS="-mod=mod -modcacherw" GOTOOLCHAIN=local CGO_ENABLED=0 GOENV=off \
+    "$go" install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_PIN" >"$S3/install.log" 2>&1
+}
+if ! build; then
+  grep -v '^go: downloading ' "$S3/install.log" >&2 || true
+  echo "s3server: building versitygw $VERSITYGW_PIN failed; retrying once" >&2
+  if ! build; then
+    grep -v '^go: downloading ' "$S3/install.log" >&2 || true
+    echo "s3server: building versitygw $VERSITYGW_PIN failed (log: $S3/install.log)" >&2
+    exit 1
+  fi
 fi
 "$S3/bin/versitygw" --version >/dev/null 2>&1 || "$S3/bin/versitygw" --help >/dev/null 2>&1 ||
   { echo "s3server: $S3/bin/versitygw does not run" >&2; exit 1; }

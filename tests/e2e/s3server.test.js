@@ -2,7 +2,10 @@
 // on, checked once here so a failure there points at icegate, not at the server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startS3 } from './lib/s3.js';
 
 const md5b64 = (s) => crypto.createHash('md5').update(s).digest('base64');
@@ -78,4 +81,12 @@ test('s3 server: each start has its own port, keys and dir; the old keys do not 
     await a.stop();
     await b.stop();
   }
+});
+
+test('s3 server: without build/s3/bin/versitygw, startS3 throws and says how to install it', () => {
+  const code = "import('./lib/s3.js').then((m) => m.startS3()).then(() => process.exit(3), (e) => { console.log(e.message); process.exit(0); })";
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code],
+    { cwd: path.dirname(fileURLToPath(import.meta.url)), env: { ...process.env, ICEGATE_S3_BIN: '/nonexistent/versitygw' }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\/nonexistent\/versitygw is missing: run scripts\/s3server\.sh/);
 });
