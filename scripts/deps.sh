@@ -84,3 +84,7 @@ if [ -f tests/e2e/package-lock.json ] &&
      [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; }; then
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# The S3-compatible server the S3 warehouse tests run against (versitygw, pinned there), built once into
+# build/s3/bin; it fetches its own Go toolchain from the Go module proxy when the machine's go is too old.
+scripts/s3server.sh
