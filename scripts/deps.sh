@@ -18,7 +18,7 @@ NODE_DIR=build/node
 # the Redis limiter.
 build_pkgs="build-essential pkg-config libmicrohttpd-dev libjson-c-dev libsqlite3-dev libssl-dev libyaml-dev
   libargon2-dev libcurl4-openssl-dev"
-test_pkgs="libcmocka-dev curl jq sqlite3 chromium nginx-light wrk clang libclang-rt-14-dev"
+test_pkgs="libcmocka-dev ca-certificates curl jq sqlite3 chromium nginx-light wrk clang libclang-rt-14-dev"
 
 # The major version of the node binary $1, or 0 when it does not run.
 node_major() { "$1" -e 'process.stdout.write(process.versions.node.split(".")[0])' 2>/dev/null || echo 0; }
