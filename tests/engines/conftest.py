@@ -290,6 +290,7 @@ def spark(server, token):
     jars = sorted(glob.glob(os.path.join(JARS, "iceberg-spark-runtime*.jar")))
     if not jars:
         pytest.fail(f"no iceberg-spark-runtime jar in {JARS}: run tests/engines/install.sh")
+    jars += sorted(glob.glob(os.path.join(JARS, "iceberg-aws-bundle*.jar")))  # S3FileIO, for tables on S3
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable

@@ -1,7 +1,7 @@
 """Tables on S3 through icegate (issue 11), with a real S3 server (versitygw, installed by scripts/s3server.sh,
 started here on 127.0.0.1 with its own temp dir and keys): the engines get NO S3 keys, only what icegate vends
 (catalog.credentials.mode static) in the LoadTableResult; PyIceberg creates, writes, reads and evolves a table,
-DuckDB reads what PyIceberg wrote.  The data files land under the table's own prefix in the bucket."""
+DuckDB reads what PyIceberg wrote, Spark (Iceberg's S3FileIO) creates, writes, updates and reads one.  The data files land under the table's own prefix in the bucket."""
 import os
 import secrets
 import shutil
@@ -131,3 +131,23 @@ def test_pyiceberg_and_duckdb_on_s3_with_vended_credentials_only(s3, s3_server, 
         assert con.execute(f"SELECT count(*), sum(id) FROM lake.{ns}.events").fetchone() == (4, 10)
     finally:
         con.close()
+
+
+def test_spark_on_s3_with_vended_credentials_only(s3, s3_server, spark, ns):
+    from conftest import spark_add_catalog
+    tok = s3_server.token(f"s3-spark-{ns}")["token"]
+    spark_add_catalog(spark, "lake", s3_server, tok)
+    spark.conf.set("spark.sql.catalog.lake.header.X-Iceberg-Access-Delegation", "vended-credentials")
+    spark.sql(f"CREATE NAMESPACE lake.{ns}")
+    spark.sql(f"CREATE TABLE lake.{ns}.orders (id bigint, amount double) USING iceberg")
+    spark.sql(f"INSERT INTO lake.{ns}.orders VALUES (1, 10.0), (2, 20.0), (3, 30.0)")
+    spark.sql(f"UPDATE lake.{ns}.orders SET amount = amount * 2 WHERE id = 2")
+    spark.sql(f"ALTER TABLE lake.{ns}.orders ADD COLUMN note string")
+    spark.sql(f"INSERT INTO lake.{ns}.orders VALUES (4, 1.0, 'new')")
+    rows = spark.sql(f"SELECT id, amount, note FROM lake.{ns}.orders ORDER BY id").collect()
+    assert [(r.id, r.amount, r.note) for r in rows] == [(1, 10.0, None), (2, 40.0, None), (3, 30.0, None),
+                                                        (4, 1.0, "new")]
+    files = s3.files("lakehouse", f"warehouse/{ns}/orders")
+    assert any(f.startswith("data/") and f.endswith(".parquet") for f in files), files
+    spark.sql(f"DROP TABLE lake.{ns}.orders PURGE")
+    assert s3.files("lakehouse", f"warehouse/{ns}/orders") == []
