@@ -17,9 +17,13 @@
 # min(rate + 4, 72) so that held connections still leave requests in flight to fill every slot.  Admitted must
 # stay burst + rate * SECS in both.
 #
+# Then a mixed-cost row per mode, icegate only (ratelimiter.costs; see mix_rows below): commits, loads and
+# loads answered 304 on one token; the cost units admitted against burst + rate * SECS.
+#
 # Usage: bench/ratelimit.sh     env: RATES ("10 100 1000", integers >= 1 for nginx's r/s), BURST (= rate),
 #                               SECS (10), OVERLOAD (10), MODES ("refuse hold"), ICEGATE_BIN (bin/icegate),
-#                               BENCH_KEEP=1 keeps the temp dir.
+#                               MIX_RATE (100; empty skips the mixed row), MIX_COSTS ("1 0.1 5": read,
+#                               not_modified, commit), BENCH_KEEP=1 keeps the temp dir.
 # Exit 0 ok, 1 error, 2 icegate missing / not serving (nginx numbers are still printed).
 # Runtime: about (1 + |MODES|) * |RATES| * (SECS + 2) seconds. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
@@ -97,13 +101,15 @@ pace() {
   fi
 }
 
-# Runs the Lua-driven wrk; sets R_OK R_429 R_OTHER R_OFFERED (req/s actually sent).
+# Runs the Lua-driven wrk (with an ETag $3: the mixed-cost requests); sets R_OK R_429 R_OTHER R_OFFERED
+# (req/s actually sent) and R_LINE (the RESULT line).
 measure() {
   local url=$1 token=$2
-  wrk_run "$SECS" "$url" -t2 -c"$PACE_CONNS" -s "$LUA" -- "$token" "$PACE_DELAY" || return 1
+  wrk_run "$SECS" "$url" -t2 -c"$PACE_CONNS" -s "$LUA" -- "$token" "$PACE_DELAY" ${3:+"$3"} || return 1
   local line
   line=$(grep '^RESULT ' "$WRK_OUT" | tail -n 1)
   [ -n "$line" ] || { echo "bench: no RESULT line from $LUA ($WRK_OUT)" >&2; return 1; }
+  R_LINE=$line
   R_OK=$(sed -E 's/.* ok=([0-9]+).*/\1/' <<<"$line")
   R_429=$(sed -E 's/.* limited=([0-9]+).*/\1/' <<<"$line")
   R_OTHER=$(sed -E 's/.* other=([0-9]+).*/\1/' <<<"$line")
@@ -115,6 +121,57 @@ measure() {
 
 cell() { # ok expected -> "ok/expected (pct%)"
   awk -v a="$1" -v e="$2" 'BEGIN { printf "%d/%d (%.1f%%)", a, e, 100 * a / e }'
+}
+
+# ---- the mixed-cost row (ratelimiter.costs, DESIGN.md section 8): icegate only, nginx has no per-request cost.
+# One token (MIX_RATE, burst = MIX_RATE) cycles through commits, loadTables answered 200 and loadTables
+# answered 304 (bench/ratelimit.lua given an ETag) at ~OVERLOAD x MIX_RATE requests/s; the server runs with
+# ratelimiter.costs read / not_modified / commit = MIX_COSTS.  The cost units admitted are
+# read * 200-loads + not_modified * 304s + commit * commits, against expected = burst + MIX_RATE * SECS.
+MIX_RATE=${MIX_RATE-100}
+read -r MIX_READ MIX_NM MIX_COMMIT <<<"${MIX_COSTS:-1 0.1 5}"
+mix_rows() {
+  local admin tok etag url h mode delay
+  admin=$(icegate_token "$DATA" bench-mix-admin) && tok=$(icegate_token "$DATA" bench-mix "$MIX_RATE" "$MIX_RATE") ||
+    { echo "mix: token create failed" >&2; return 1; }
+  echo
+  echo "mixed costs: read $MIX_READ, not_modified $MIX_NM, commit $MIX_COMMIT; one token at $MIX_RATE/s, burst $MIX_RATE;" \
+    "commit : load : conditional load = 1 : 1 : 2; units = read*loads + not_modified*304s + commit*commits"
+  printf '%-14s | %7s %7s %7s %7s %6s %9s | %s\n' mode "loads" "304s" commits 429s other "offered/s" "units admitted/expected"
+  for mode in $MODES; do
+    delay=0
+    [ "$mode" = hold ] && delay=1000
+    ICEGATE_RATELIMITER_MAX_DELAY_MS=$delay ICEGATE_RATELIMITER_COSTS_READ=$MIX_READ \
+      ICEGATE_RATELIMITER_COSTS_NOT_MODIFIED=$MIX_NM ICEGATE_RATELIMITER_COSTS_COMMIT=$MIX_COMMIT \
+      icegate_start "$DATA" || return 1
+    h="http://127.0.0.1:$ICEGATE_PORT"
+    url="$h/v1/namespaces/mix/tables"
+    if [ "$mode" = "${MODES%% *}" ]; then # the first run makes the namespace and the two tables
+      curl -sf -o /dev/null -H "X-API-Token: $admin" -H 'Content-Type: application/json' \
+        -d '{"namespace":["mix"]}' "$h/v1/namespaces" || { echo "mix: create namespace failed" >&2; return 1; }
+      for t in t c; do
+        curl -sf -o /dev/null -H "X-API-Token: $admin" -H 'Content-Type: application/json' \
+          -d "{\"name\":\"$t\",\"schema\":{\"type\":\"struct\",\"fields\":[{\"id\":1,\"name\":\"id\",\"type\":\"long\",\"required\":true}]}}" \
+          "$url" || { echo "mix: create table $t failed" >&2; return 1; }
+      done
+    fi
+    etag=$(curl -s -D - -o /dev/null -H "X-API-Token: $admin" "$url/t" | tr -d '\r' | awk 'tolower($1) == "etag:" { print $2 }')
+    [ -n "$etag" ] || { echo "mix: no ETag on $url/t" >&2; return 1; }
+    pace "$MIX_RATE"
+    want=$((MIX_RATE + 4 < 72 ? MIX_RATE + 4 : 72))
+    [ "$mode" = hold ] && [ "$PACE_CONNS" -lt "$want" ] && PACE_CONNS=$want
+    [ "$PACE_CONNS" -lt 8 ] && PACE_CONNS=8 # commits take longer than loads: keep the offered rate up
+    measure "$url" "$tok" "$etag" || return 1
+    local loads=$R_OK nm commits
+    nm=$(sed -E 's/.* not_modified=([0-9]+).*/\1/' <<<"$R_LINE")
+    commits=$(sed -E 's/.* commits=([0-9]+).*/\1/' <<<"$R_LINE")
+    printf '%-14s | %7s %7s %7s %7s %6s %9s | %s\n' "icegate $mode" "$loads" "$nm" "$commits" "$R_429" "$R_OTHER" \
+      "$R_OFFERED" \
+      "$(awk -v l="$loads" -v m="$nm" -v c="$commits" -v r="$MIX_READ" -v nmc="$MIX_NM" -v cc="$MIX_COMMIT" \
+        -v e="$((MIX_RATE + MIX_RATE * SECS))" \
+        'BEGIN { u = l * r + m * nmc + c * cc; printf "%.1f/%d (%.2f%%)", u, e, 100 * u / e }')"
+  done
+  echo "(wrk -t2, ${PACE_CONNS} connections, ${PACE_DELAY} ms pacing for the last mode; counted by wrk like the rows above)"
 }
 
 # Restarts icegate with max_delay_ms $1 (same data dir, same tokens).
@@ -158,6 +215,7 @@ for mode in $MODES; do
 done
 for r in $RATES; do echo "${ROWS[$r]}"; done
 echo "(wrk -t2, ${PACE_CONNS} connections and ${PACE_DELAY} ms pacing for the last rate; offered/s = requests sent / wrk duration)"
+[ "$have_icegate" = 1 ] && [ -n "$MIX_RATE" ] && mix_rows
 [ "$have_icegate" = 1 ] && exit 0
 echo "icegate: n/a -- build the real server (bin/icegate serve / token create) and rerun."
 exit 2

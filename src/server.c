@@ -98,7 +98,11 @@ static int open_parts(server_t *s)
                           .max_wait_ns = (int64_t)s->cfg.ratelimit_max_delay_ms * 1000000,
                           .max_held = s->cfg.ratelimit_max_held,
                           .trusted = s->cfg.trusted_proxies,
-                          .ntrusted = s->cfg.ntrusted_proxies};
+                          .ntrusted = s->cfg.ntrusted_proxies,
+                          .cost_milli = {[IG_COST_READ] = s->cfg.cost_read_milli,
+                                         [IG_COST_WRITE] = s->cfg.cost_write_milli,
+                                         [IG_COST_COMMIT] = s->cfg.cost_commit_milli,
+                                         [IG_COST_NOT_MODIFIED] = s->cfg.cost_not_modified_milli}};
     s->admin = (ig_admin_t){.tokens = s->tokens,
                             .store = s->store,
                             .sessions = s->sessions,
@@ -118,17 +122,18 @@ static int start_http(server_t *s)
     static ig_route_t routes[12];
     static ig_router_t router;
     size_t n = 0;
-    routes[n++] = (ig_route_t){"/v1/oauth/tokens", 0, IG_ROUTE_PUBLIC, false, ig_catalog_oauth, NULL, NULL, NULL};
+    routes[n++] = (ig_route_t){"/v1/oauth/tokens", 0, IG_ROUTE_PUBLIC, false, ig_catalog_oauth, NULL, NULL, NULL, NULL};
     routes[n++] = (ig_route_t){"/v1/", 0, IG_ROUTE_TOKEN, true, ig_catalog_handle, s->catalog, ig_catalog_route,
-                               ig_catalog_scope};
-    routes[n++] = (ig_route_t){"/v1", 0, IG_ROUTE_TOKEN, true, ig_catalog_handle, s->catalog, NULL, ig_catalog_scope};
-    routes[n++] = (ig_route_t){"/api/v1/session", 0, IG_ROUTE_PUBLIC, false, ig_console_session_api, &s->admin, NULL, NULL};
-    routes[n++] = (ig_route_t){"/api/v1/session/", 0, IG_ROUTE_PUBLIC, false, ig_console_session_api, &s->admin, NULL, NULL};
-    routes[n++] = (ig_route_t){"/api/", 0, IG_ROUTE_TOKEN_OR_SESSION, false, ig_admin_api_handle, &s->admin, NULL, NULL};
-    routes[n++] = (ig_route_t){"/healthz", 0, IG_ROUTE_PUBLIC, false, ig_ops_healthz, &s->ops, NULL, NULL};
-    routes[n++] = (ig_route_t){"/readyz", 0, IG_ROUTE_PUBLIC, false, ig_ops_readyz, &s->ops, NULL, NULL};
-    routes[n++] = (ig_route_t){"/metrics", 0, IG_ROUTE_TOKEN, false, ig_ops_metrics, &s->ops, NULL, NULL};
-    routes[n++] = (ig_route_t){"/", 0, IG_ROUTE_PUBLIC, false, ig_console_files, NULL, NULL, NULL};
+                               ig_catalog_scope, ig_catalog_cost};
+    routes[n++] = (ig_route_t){"/v1", 0, IG_ROUTE_TOKEN, true, ig_catalog_handle, s->catalog, NULL, ig_catalog_scope,
+                               ig_catalog_cost};
+    routes[n++] = (ig_route_t){"/api/v1/session", 0, IG_ROUTE_PUBLIC, false, ig_console_session_api, &s->admin, NULL, NULL, NULL};
+    routes[n++] = (ig_route_t){"/api/v1/session/", 0, IG_ROUTE_PUBLIC, false, ig_console_session_api, &s->admin, NULL, NULL, NULL};
+    routes[n++] = (ig_route_t){"/api/", 0, IG_ROUTE_TOKEN_OR_SESSION, false, ig_admin_api_handle, &s->admin, NULL, NULL, NULL};
+    routes[n++] = (ig_route_t){"/healthz", 0, IG_ROUTE_PUBLIC, false, ig_ops_healthz, &s->ops, NULL, NULL, NULL};
+    routes[n++] = (ig_route_t){"/readyz", 0, IG_ROUTE_PUBLIC, false, ig_ops_readyz, &s->ops, NULL, NULL, NULL};
+    routes[n++] = (ig_route_t){"/metrics", 0, IG_ROUTE_TOKEN, false, ig_ops_metrics, &s->ops, NULL, NULL, NULL};
+    routes[n++] = (ig_route_t){"/", 0, IG_ROUTE_PUBLIC, false, ig_console_files, NULL, NULL, NULL, NULL};
     ig_router_init(routes, n);
     router = (ig_router_t){
         .routes = routes, .n = n, .authenticate = ig_auth_route, .precheck = ig_auth_precheck, .auth_ctx = &s->auth};

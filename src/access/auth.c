@@ -136,7 +136,53 @@ static void release_held(void *arg)
     atomic_fetch_sub_explicit((_Atomic uint64_t *)arg, 1, memory_order_relaxed);
 }
 
-/* Takes one request from the token's Max RPS and adds the RateLimit headers.  A request whose slot opens
+static int64_t cost_of(const ig_auth_t *a, int cls)
+{
+    int64_t c = cls >= 0 && cls < IG_COST_CLASSES ? a->cost_milli[cls] : 0;
+    return c > 0 ? c : IG_GCRA_COST_ONE;
+}
+
+/* A read answered 304 (ig_req_t.on_304): it costs not_modified, so the difference from the read it was
+ * charged goes back to its token's cell.  Refunded after the fact rather than decided up front: only the
+ * catalog knows, after its store lookup, whether the ETag still matches (docs/ratelimit.md).  The limiter
+ * lives as long as the server and the cell as long as the process, so both outlive any request. */
+static void refund_not_modified(ig_req_t *r)
+{
+    ig_limiter_t *l = r->on_304.ctx;
+    l->ops->refund(l, r->who.token_id, r->on_304.cell, r->on_304.tat_ns, r->on_304.back_ns, ig_clock_mono_ns());
+}
+
+/* After an admission of a read: arm the refund a 304 would earn. */
+static void arm_refund(const ig_auth_t *a, const ig_token_entry_t *m, ig_req_t *r, const ig_gcra_result_t *g)
+{
+    if (r->cost_class != IG_COST_READ) return;
+    int64_t back = ig_gcra_cost_ns(&m->params, cost_of(a, IG_COST_READ)) -
+                   ig_gcra_cost_ns(&m->params, cost_of(a, IG_COST_NOT_MODIFIED));
+    if (back <= 0) return;
+    r->on_304 = (ig_http_on_304_t){refund_not_modified, a->limiter, &m->state->cell, g->tat_ns, back};
+}
+
+/* The 429 for a request over its token's Max RPS (its RateLimit headers already added). */
+static ig_auth_result_t limited(const ig_token_entry_t *m, int64_t cost, const ig_gcra_result_t *g, ig_req_t *r,
+                                ig_res_t *res)
+{
+    char retry[24], rate[32], costs[64] = "";
+    ig_format_rate(m->params.max_rps, rate, sizeof rate);
+    snprintf(retry, sizeof retry, "%ld", ig_gcra_retry_after_s(g));
+    ig_http_add_header(r, "Retry-After", retry);
+    ig_metrics_ratelimit_refused();
+    if (cost != IG_GCRA_COST_ONE) { /* say why a token with requests left is refused */
+        char c[32];
+        ig_format_rate((double)cost / (double)IG_GCRA_COST_ONE, c, sizeof c);
+        snprintf(costs, sizeof costs, " (this request costs %s)", c);
+    }
+    *res = ig_http_error(r, IG_E_TOO_MANY_REQUESTS,
+                         "rate limit exceeded for access token '%s': %s requests per second%s", m->name, rate, costs);
+    return IG_AUTH_LIMITED;
+}
+
+/* Takes the request's cost (ratelimiter.costs of its route class) from the token's Max RPS and adds the
+ * RateLimit headers.  A request whose slot opens
  * within ratelimiter.max_delay_ms is held to it, unless the token already has max_held_per_token held (read
  * without a write, so concurrent requests may pass the cap by at most the number of worker threads); beyond
  * that wait, the 429 is queued.  A slot booked for a hold the transport then cannot take is refused too:
@@ -144,11 +190,12 @@ static void release_held(void *arg)
 static ig_auth_result_t take(const ig_auth_t *a, const ig_token_entry_t *m, ig_req_t *r, ig_res_t *res)
 {
     ig_gcra_result_t g;
-    int64_t wait = 0;
+    int64_t wait = 0, cost = cost_of(a, r->cost_class);
     if (!m->shadow && a->max_wait_ns > 0 && ig_http_may_hold(r) &&
         IG_HELD_NOW(atomic_load_explicit(&m->state->held, memory_order_relaxed)) < a->max_held)
         wait = a->max_wait_ns;
-    a->limiter->ops->take(a->limiter, m->id, &m->state->cell, &m->params, ig_clock_mono_ns(), wait, &g);
+    a->limiter->ops->take(a->limiter, m->id, &m->state->cell, &m->params, ig_clock_mono_ns(), wait, cost, &g);
+    if (g.allowed) arm_refund(a, m, r, &g);
     if (m->shadow) { /* served at once whatever the limit says, the would-be 429 counted; no headers: the client
                       * must not behave differently before the limit is enforced */
         if (!g.allowed) ig_token_runtime_note_shadow(m->state, ig_clock_wall_coarse_ms());
@@ -167,16 +214,10 @@ static ig_auth_result_t take(const ig_auth_t *a, const ig_token_entry_t *m, ig_r
         }
         g.allowed = 0;
         g.retry_after_ns = g.delay_ns;
+        r->on_304.fn = NULL; /* refused: the booked slot is not given back either */
     }
     if (g.allowed) return IG_AUTH_OK;
-    char retry[24], rate[32];
-    ig_format_rate(m->params.max_rps, rate, sizeof rate);
-    snprintf(retry, sizeof retry, "%ld", ig_gcra_retry_after_s(&g));
-    ig_http_add_header(r, "Retry-After", retry);
-    ig_metrics_ratelimit_refused();
-    *res = ig_http_error(r, IG_E_TOO_MANY_REQUESTS, "rate limit exceeded for access token '%s': %s requests per second",
-                         m->name, rate);
-    return IG_AUTH_LIMITED;
+    return limited(m, cost, &g, r, res);
 }
 
 /* The token check; count: note the request in the token's usage (false for the check before the body, so

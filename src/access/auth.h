@@ -14,8 +14,9 @@
 #include "http/router.h"
 #include "ratelimit/limiter.h"
 
-/* What authentication reads: the token table, the console sessions, the limiter back end, and how long a
- * request over its limit may be held for its slot (ratelimiter.max_delay_ms, .max_held_per_token). */
+/* What authentication reads: the token table, the console sessions, the limiter back end, how long a request
+ * over its limit may be held for its slot (ratelimiter.max_delay_ms, .max_held_per_token), and what each
+ * route class costs (ratelimiter.costs). */
 typedef struct {
     ig_token_table_t *tokens;
     ig_sessions_t *sessions;
@@ -24,6 +25,9 @@ typedef struct {
     int64_t max_held;    /* per token */
     const ig_cidr_t *trusted; /* server.trusted_proxies: peers whose X-Forwarded-For names the client */
     int ntrusted;
+    /* ratelimiter.costs in thousandths of a request, by ig_cost_class_t (0: IG_GCRA_COST_ONE); not_modified
+     * never exceeds read (config.c checks it) */
+    int64_t cost_milli[IG_COST_CLASSES];
 } ig_auth_t;
 
 typedef enum {

@@ -376,3 +376,12 @@ unsigned ig_catalog_scope(const ig_req_t *r)
     if (r->method == IG_POST && n >= rl && strcmp(r->route + n - rl, report) == 0) return IG_SCOPE_READ;
     return IG_SCOPE_WRITE;
 }
+
+ig_cost_class_t ig_catalog_cost(const ig_req_t *r)
+{
+    if (ig_catalog_scope(r) == IG_SCOPE_READ) return IG_COST_READ;
+    if (r->method == IG_POST &&
+        (strcmp(r->route, NS_TPL "/tables/{table}") == 0 || strcmp(r->route, "/v1/{prefix}/transactions/commit") == 0))
+        return IG_COST_COMMIT;
+    return IG_COST_WRITE;
+}

@@ -5,6 +5,7 @@
 
 #include "core/config.h"
 #include "http/http.h"
+#include "http/router.h"
 #include "store/store.h"
 
 typedef struct ig_catalog ig_catalog_t;
@@ -16,6 +17,10 @@ const char *ig_catalog_warehouse_name(const ig_catalog_t *c);
 /* The scope a token needs for r (its route template already named by ig_catalog_route): IG_SCOPE_READ for
  * GET/HEAD and metrics reports, IG_SCOPE_WRITE for every other request. */
 unsigned ig_catalog_scope(const ig_req_t *r);
+/* The rate-limit class of r (ratelimiter.costs, DESIGN.md section 8), like the scope from its route template:
+ * IG_COST_READ for what needs only catalog:read, IG_COST_COMMIT for updateTable and transactions/commit,
+ * IG_COST_WRITE for every other mutation. */
+ig_cost_class_t ig_catalog_cost(const ig_req_t *r);
 void ig_catalog_free(ig_catalog_t *c);
 /* Finishes the commits handed to the group commit and runs later ones on their worker threads: called before
  * the transport stops, so no request waits on a committer then. */

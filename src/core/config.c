@@ -13,7 +13,7 @@
 
 #include "core/util.h"
 
-typedef enum { T_STR, T_INT, T_BOOL, T_LISTEN, T_ENUM, T_SIZE, T_DAYS, T_CIDRS } ktype_t;
+typedef enum { T_STR, T_INT, T_BOOL, T_LISTEN, T_ENUM, T_SIZE, T_DAYS, T_CIDRS, T_COST } ktype_t;
 
 typedef struct {
     const char *key;
@@ -24,6 +24,10 @@ typedef struct {
     const char *choices; /* T_ENUM: "a|b" */
 } key_t_;
 
+/* ratelimiter.costs.*: in thousandths of a request, 0.01 up to a million (a cost above a token's burst is
+ * taken as the burst anyway) */
+#define COST_MIN 10
+#define COST_MAX INT64_C(1000000000)
 #define F(field) offsetof(ig_config_t, field)
 #define S(field) sizeof(((ig_config_t *)0)->field)
 static const key_t_ keys[] = {
@@ -49,6 +53,10 @@ static const key_t_ keys[] = {
     {"ratelimiter.backend", T_ENUM, F(ratelimiter_backend), S(ratelimiter_backend), 0, 0, "local|redis"},
     {"ratelimiter.max_delay_ms", T_INT, F(ratelimit_max_delay_ms), 0, 0, 60000, NULL},
     {"ratelimiter.max_held_per_token", T_INT, F(ratelimit_max_held), 0, 0, 100000, NULL},
+    {"ratelimiter.costs.read", T_COST, F(cost_read_milli), 0, COST_MIN, COST_MAX, NULL},
+    {"ratelimiter.costs.write", T_COST, F(cost_write_milli), 0, COST_MIN, COST_MAX, NULL},
+    {"ratelimiter.costs.commit", T_COST, F(cost_commit_milli), 0, COST_MIN, COST_MAX, NULL},
+    {"ratelimiter.costs.not_modified", T_COST, F(cost_not_modified_milli), 0, COST_MIN, COST_MAX, NULL},
     {"ratelimiter.redis.url", T_STR, F(redis_url), S(redis_url), 0, 0, NULL},
     {"ratelimiter.redis.failure_policy", T_ENUM, F(redis_failure_policy), S(redis_failure_policy), 0, 0,
      "fail-open|fail-closed"},
@@ -92,6 +100,7 @@ void ig_config_defaults(ig_config_t *cfg)
     snprintf(cfg->ratelimiter_backend, sizeof cfg->ratelimiter_backend, "local");
     cfg->ratelimit_max_delay_ms = 1000;
     cfg->ratelimit_max_held = 64;
+    cfg->cost_read_milli = cfg->cost_write_milli = cfg->cost_commit_milli = cfg->cost_not_modified_milli = 1000;
     snprintf(cfg->redis_failure_policy, sizeof cfg->redis_failure_policy, "fail-open");
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
     snprintf(cfg->log_format, sizeof cfg->log_format, "text");
@@ -155,6 +164,43 @@ static int parse_bool(const char *v, bool *out)
         if (strcasecmp(v, f[i]) == 0) return *out = false, 0;
     }
     return -1;
+}
+
+/* A cost: "1", "0.25", "5.125" — digits with at most 3 decimals (no sign, exponent or spaces), in
+ * thousandths in [min, max]. */
+static int parse_cost(const char *v, int64_t min, int64_t max, int64_t *out)
+{
+    int64_t n = 0;
+    const char *p = v;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (n > max) return -1;
+        n = n * 10 + (*p - '0');
+    }
+    if (p == v) return -1;
+    n *= 1000;
+    if (*p == '.') {
+        int64_t scale = 100;
+        for (p++; isdigit((unsigned char)*p) && scale > 0; p++, scale /= 10) n += (*p - '0') * scale;
+        if (p[-1] == '.') return -1; /* "1." */
+    }
+    if (*p != '\0' || n < min || n > max) return -1;
+    *out = n;
+    return 0;
+}
+
+static int set_cost(const key_t_ *k, char *field, const char *source, const char *value, char *errbuf,
+                    size_t errcap)
+{
+    int64_t n;
+    if (parse_cost(value, k->min, k->max, &n)) {
+        snprintf(errbuf, errcap,
+                 "config key %s (%s): \"%s\" is not a cost: a decimal number from 0.01 to %lld with at most 3 "
+                 "decimals (1 is one request)",
+                 k->key, source, value, (long long)(k->max / 1000));
+        return -1;
+    }
+    *(int64_t *)(void *)field = n;
+    return 0;
 }
 
 /* "1048576", "64k", "16M", "1G" */
@@ -257,6 +303,8 @@ int ig_config_set(ig_config_t *cfg, const char *key, const char *value, const ch
             return 0;
         case T_CIDRS:
             return set_cidrs(cfg, key, source, value, errbuf, errcap);
+        case T_COST:
+            return set_cost(k, field, source, value, errbuf, errcap);
         case T_LISTEN:
             if (parse_listen(cfg, value)) {
                 snprintf(errbuf, errcap, "config key %s (%s): \"%s\" is not HOST:PORT", key, source, value);
@@ -629,6 +677,17 @@ static int finish_warehouses(ig_config_t *cfg, char *errbuf, size_t errcap)
     return 0;
 }
 
+/* A loadTable is charged a read and given back the difference when it is answered 304: it cannot cost more. */
+static int check_costs(const ig_config_t *cfg, char *errbuf, size_t errcap)
+{
+    if (cfg->cost_not_modified_milli > cfg->cost_read_milli) {
+        snprintf(errbuf, errcap, "config key ratelimiter.costs.not_modified: must not exceed ratelimiter.costs.read (a "
+                                 "loadTable is charged a read and given back the difference when it is answered 304)");
+        return -1;
+    }
+    return 0;
+}
+
 int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
 {
     if (cfg->data_dir[0] == '\0') {
@@ -639,6 +698,7 @@ int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
         snprintf(errbuf, errcap, "config key storage.postgres.dsn: required when storage.driver is postgres");
         return -1;
     }
+    if (check_costs(cfg, errbuf, errcap)) return -1;
     if (strcmp(cfg->ratelimiter_backend, "redis") == 0 && cfg->redis_url[0] == '\0') {
         snprintf(errbuf, errcap, "config key ratelimiter.redis.url: required when ratelimiter.backend is redis");
         return -1;

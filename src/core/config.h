@@ -55,6 +55,9 @@ typedef struct {
     char ratelimiter_backend[16];   /* "local" | "redis" */
     int ratelimit_max_delay_ms;     /* a request over its limit whose turn comes within this is held; 0: never */
     int ratelimit_max_held;         /* held requests per token; beyond it, 429 */
+    /* ratelimiter.costs.read|write|commit|not_modified: what one request of each route class takes from its
+     * token's limit, in thousandths of a request (1000 = 1, the default; >= 10, i.e. 0.01) */
+    int64_t cost_read_milli, cost_write_milli, cost_commit_milli, cost_not_modified_milli;
     char redis_url[256];
     char redis_failure_policy[16];  /* "fail-open" | "fail-closed" */
     char log_level[8];

@@ -76,6 +76,7 @@ typedef struct {
     int nhdr;
     ig_http_hdr_t hdr[IG_MAX_EXTRA_HEADERS];
     char request_id[IG_REQUEST_ID_MAX + 1];
+    ig_http_on_304_t on_304;
 } body_ctx_t;
 
 /* Markers stored in *con_cls: a request without a body, before and after it was answered. */
@@ -149,6 +150,8 @@ static void init_req(ig_req_t *r, struct MHD_Connection *c, const char *url, con
     r->nhdr = 0;
     r->status = 0;
     r->bytes_out = 0;
+    r->cost_class = 0;
+    r->on_304.fn = NULL;
     r->err_type = NULL;
     request_id(c, r->request_id);
     r->capture.on = false;
@@ -253,6 +256,7 @@ static body_ctx_t *keep_for_resume(ig_req_t *r)
     b->nhdr = r->nhdr;
     memcpy(b->hdr, r->hdr, sizeof b->hdr);
     memcpy(b->request_id, r->request_id, sizeof b->request_id);
+    b->on_304 = r->on_304; /* a held read booked its cost before the hold */
     return b;
 }
 
@@ -645,6 +649,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r.nhdr = b->nhdr;
         memcpy(r.hdr, b->hdr, sizeof r.hdr);
         memcpy(r.request_id, b->request_id, sizeof r.request_id);
+        r.on_304 = b->on_304;
     }
     if (b->too_big) {
         ig_res_t res = too_big(s, &r);
@@ -897,6 +902,11 @@ static ig_res_t queue(ig_req_t *r, int status, const char *ctype, struct MHD_Res
     MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     r->status = status;
     r->bytes_out = len;
+    if (status == 304 && r->on_304.fn) {
+        void (*fn)(ig_req_t *) = r->on_304.fn;
+        r->on_304.fn = NULL; /* once, whatever happens next */
+        fn(r);
+    }
     if (r->capture.on && !r->capture.body && (r->capture.body = malloc(len + 1)) != NULL) {
         memcpy(r->capture.body, body, len);
         r->capture.body[len] = '\0';

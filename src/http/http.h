@@ -40,6 +40,14 @@ typedef struct {
     char value[256]; /* the console CSP is ~200 bytes */
 } ig_http_hdr_t;
 
+/* A request's hook for when a 304 is queued for it (ig_req_t.on_304); kept across a hold like its headers. */
+struct ig_req;
+typedef struct {
+    void (*fn)(struct ig_req *r);
+    void *ctx, *cell;
+    int64_t tat_ns, back_ns;
+} ig_http_on_304_t;
+
 typedef struct ig_req {
     struct MHD_Connection *conn; /* the transport's own; only http.c looks inside */
     ig_method_t method;
@@ -53,6 +61,10 @@ typedef struct ig_req {
     size_t body_len;
     ig_principal_t who; /* filled by authentication */
     unsigned need_scope; /* IG_SCOPE_* the route needs of a token (set by the router before authentication) */
+    int cost_class;      /* the route's ig_cost_class_t (http/router.h), set by the router like need_scope */
+    /* Called once, when a 304 is queued for this request (fn NULL: nothing to do).  Authentication sets it for
+     * a read that a 304 makes cheaper (ratelimiter.costs.not_modified); the fields are the setter's. */
+    ig_http_on_304_t on_304;
     int nhdr;
     ig_http_hdr_t hdr[IG_MAX_EXTRA_HEADERS];
     int status; /* status of the response queued, 0 before */

@@ -25,6 +25,7 @@ ig_res_t ig_router_handle(void *ctx, ig_req_t *r)
         if (rt->prefix[rt->len - 1] != '/') r->route = rt->prefix;
         else if (rt->name) r->route = rt->name(r);
         r->need_scope = rt->scope ? rt->scope(r) : 0;
+        r->cost_class = rt->rate_limit && rt->cost ? (int)rt->cost(r) : (int)IG_COST_WRITE;
         ig_res_t res;
         if (rt->auth != IG_ROUTE_PUBLIC &&
             router->authenticate(router->auth_ctx, r, rt->auth, rt->rate_limit, &res) != 0)

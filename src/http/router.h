@@ -19,6 +19,16 @@ typedef enum {
     IG_ROUTE_TOKEN_OR_SESSION, /* a console session cookie (CSRF-checked on changes), else an access token */
 } ig_route_auth_t;
 
+/* The rate-limit class of a request (DESIGN.md section 8, per-route cost): which of ratelimiter.costs it takes
+ * from its token's limit. */
+typedef enum {
+    IG_COST_READ,         /* GET/HEAD, metrics reports, credentials */
+    IG_COST_WRITE,        /* every other mutation */
+    IG_COST_COMMIT,       /* updateTable and transactions/commit */
+    IG_COST_NOT_MODIFIED, /* never a route's answer: what a read answered 304 costs in the end */
+    IG_COST_CLASSES
+} ig_cost_class_t;
+
 typedef struct {
     const char *prefix;
     size_t len; /* strlen(prefix), filled by ig_router_init */
@@ -31,6 +41,9 @@ typedef struct {
     /* The IG_SCOPE_* bits a token needs for this request, decided from the route (NULL: none); checked at
      * authentication, so before any body is read and before any side effect. */
     unsigned (*scope)(const ig_req_t *r);
+    /* The request's ig_cost_class_t, decided from the route like the scope (NULL: IG_COST_WRITE, the cost of a
+     * mutation); only read for a rate-limited route. */
+    ig_cost_class_t (*cost)(const ig_req_t *r);
 } ig_route_t;
 
 /* Authenticates r as auth says: 0 with r->who filled, or -1 with a 401/403/429 queued and its result in *res. */

@@ -59,14 +59,40 @@ int ig_gcra_params_init(ig_gcra_params_t *p, double max_rps, int burst)
 
 void ig_gcra_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns, ig_gcra_result_t *out)
 {
-    ig_gcra_take_within(cell, p, now_ns, 0, out);
+    ig_gcra_take_cost(cell, p, now_ns, 0, IG_GCRA_COST_ONE, out);
 }
 
 void ig_gcra_take_within(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns, int64_t max_wait_ns,
                          ig_gcra_result_t *out)
 {
+    ig_gcra_take_cost(cell, p, now_ns, max_wait_ns, IG_GCRA_COST_ONE, out);
+}
+
+int64_t ig_gcra_cost_ns(const ig_gcra_params_t *p, int64_t cost_milli)
+{
+    const int64_t T = p->emission_ns, full = p->tolerance_ns + T;
+    if (cost_milli == IG_GCRA_COST_ONE) return T;
+    if (cost_milli < 1) cost_milli = 1;
+    if (cost_milli >= (int64_t)p->burst * IG_GCRA_COST_ONE) return full; /* above the burst: the whole bucket */
+    /* ceil(T * cost / 1000) without overflow: T = 1000q + r, so it is q * cost + ceil(r * cost / 1000); both
+     * terms stay below burst * T <= 2^62 (cost < burst * 1000 here). Rounded up: never over-admits. */
+    int64_t c = (T / IG_GCRA_COST_ONE) * cost_milli + ((T % IG_GCRA_COST_ONE) * cost_milli + IG_GCRA_COST_ONE - 1) /
+                                                          IG_GCRA_COST_ONE;
+    return c < full ? c : full;
+}
+
+/* Whole requests of cost 1 that fit in room ns of bucket (floor; 0 for none). */
+static int units(int64_t room, int64_t T)
+{
+    return room > 0 ? (int)(room / T) : 0;
+}
+
+void ig_gcra_take_cost(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns, int64_t max_wait_ns,
+                       int64_t cost_milli, ig_gcra_result_t *out)
+{
     const int64_t T = p->emission_ns;
     const int64_t tau = p->tolerance_ns;
+    const int64_t C = ig_gcra_cost_ns(p, cost_milli); /* what this request adds to the TAT; T at cost 1 */
     /* now + tau + T is the largest TAT the current policy can produce (the last token was just taken at now).
      * Well beyond that (see IG_GCRA_CLAMP_SLACK_NS) is debt left by an older, slower policy after a PATCH of
      * maxRps/burst; clamping it keeps such a client from staying blocked for the old policy's window. */
@@ -79,17 +105,15 @@ void ig_gcra_take_within(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_
         int64_t tat = old < now_ns ? now_ns : old; /* an idle client does not bank more than a full bucket */
         if (tat > limit) tat = limit;
 
-        int64_t wait = tat - tau - now_ns; /* > 0: the request's slot is still ahead */
+        /* > 0: the request's slot is still ahead. It opens when tat + C - tau - T <= now, i.e. when C ns of the
+         * bucket are free (for C = T: tat - tau <= now, the classic GCRA test). */
+        int64_t wait = tat + C - T - tau - now_ns;
         if (wait > 0 && wait <= max_wait_ns) {
             /* Admitted for later: take the slot now, as an admission at now + wait would. */
-            if (!atomic_compare_exchange_weak_explicit(&cell->tat, &old, tat + T, memory_order_relaxed,
+            if (!atomic_compare_exchange_weak_explicit(&cell->tat, &old, tat + C, memory_order_relaxed,
                                                        memory_order_relaxed))
                 continue;
-            out->allowed = 1;
-            out->delay_ns = wait;
-            out->remaining = 0;
-            out->retry_after_ns = 0;
-            out->reset_ns = tat + T - now_ns;
+            *out = (ig_gcra_result_t){.allowed = 1, .delay_ns = wait, .reset_ns = tat + C - now_ns, .tat_ns = tat + C};
             return;
         }
         if (wait > 0) {
@@ -98,28 +122,39 @@ void ig_gcra_take_within(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_
             if (old > limit && !atomic_compare_exchange_weak_explicit(
                                    &cell->tat, &old, limit, memory_order_relaxed, memory_order_relaxed))
                 continue; /* someone else moved the TAT: decide again on the fresh value */
-            out->allowed = 0;
-            out->delay_ns = 0;
-            out->remaining = 0;
-            out->retry_after_ns = tat - tau - now_ns;
-            out->reset_ns = tat - now_ns;
+            /* remaining counts requests of cost 1: a refused costly request may leave some (0 at cost 1) */
+            *out = (ig_gcra_result_t){.remaining = units(now_ns + tau + T - tat, T),
+                                      .retry_after_ns = wait,
+                                      .reset_ns = tat - now_ns};
             return;
         }
 
-        int64_t next = tat + T;
+        int64_t next = tat + C;
         if (atomic_compare_exchange_weak_explicit(&cell->tat, &old, next, memory_order_relaxed,
                                                   memory_order_relaxed)) {
-            /* Further requests admissible now: each needs TAT - tau <= now, and each adds T. */
-            int64_t room = now_ns + tau - next;
-            out->allowed = 1;
-            out->delay_ns = 0;
-            out->remaining = room >= 0 ? (int)(room / T + 1) : 0;
-            out->retry_after_ns = 0;
-            out->reset_ns = next - now_ns;
+            /* Further requests of cost 1 admissible now: each needs T ns of the bucket free. */
+            *out = (ig_gcra_result_t){
+                .allowed = 1, .remaining = units(now_ns + tau + T - next, T), .reset_ns = next - now_ns, .tat_ns = next};
             return;
         }
         /* CAS lost (or spurious failure): old now holds the current TAT; retry. Lock-free: some thread won.
          */
+    }
+}
+
+void ig_gcra_refund(ig_gcra_cell_t *cell, int64_t booked_tat_ns, int64_t back_ns, int64_t now_ns)
+{
+    /* Only what is still ahead of now of the booking: the part before now has refilled already (the bucket may
+     * have been full meanwhile, had the request cost less), and giving that back would hand out credit twice. */
+    int64_t d = booked_tat_ns - now_ns;
+    if (d > back_ns) d = back_ns;
+    if (d <= 0) return;
+    int64_t old = atomic_load_explicit(&cell->tat, memory_order_relaxed);
+    for (;;) {
+        if (old <= now_ns) return; /* the bucket is full: there is nothing to give back */
+        int64_t next = old - d < now_ns ? now_ns : old - d; /* never beyond a full bucket */
+        if (atomic_compare_exchange_weak_explicit(&cell->tat, &old, next, memory_order_relaxed, memory_order_relaxed))
+            return;
     }
 }
 

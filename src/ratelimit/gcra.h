@@ -49,7 +49,11 @@ typedef struct {
     int remaining;          /* requests still allowed right now after this one (>= 0) */
     int64_t retry_after_ns; /* when refused: time until one request would be admitted; 0 when allowed */
     int64_t reset_ns;       /* time until the bucket is full again (>= 0) */
+    int64_t tat_ns;         /* when allowed: the TAT this request booked (what ig_gcra_refund needs); else 0 */
 } ig_gcra_result_t;
+
+/* Costs are in thousandths of a request: a request of cost 1 is IG_GCRA_COST_ONE. */
+#define IG_GCRA_COST_ONE INT64_C(1000)
 
 /* Takes one request at now_ns (>= 0; ig_clock_mono_ns() in production, any clock in tests) and fills *out.
  * A request arriving exactly when its slot opens is admitted, so a full bucket over [0, D] admits exactly
@@ -70,6 +74,26 @@ void ig_gcra_take(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_n
 void ig_gcra_take_within(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns, int64_t max_wait_ns,
                          ig_gcra_result_t *out);
 
+/* Like ig_gcra_take_within for a request that costs cost_milli / 1000 requests (ratelimiter.costs, DESIGN.md
+ * section 8): the TAT advances by C = ceil(cost x T) ns instead of T, and the request is admitted iff
+ * max(TAT, now) + C - tau - T <= now, i.e. when C ns of the bucket are free.  A cost above the burst is taken
+ * as the burst (C = tau + T: the request passes on a full bucket).  In the result, remaining counts requests of
+ * cost 1 (the floor of the free capacity, so a refused costly request may report some), retry_after_ns is the
+ * time until a request of THIS cost would pass.  IG_GCRA_COST_ONE is exactly ig_gcra_take_within.  Integer
+ * arithmetic only. */
+void ig_gcra_take_cost(ig_gcra_cell_t *cell, const ig_gcra_params_t *p, int64_t now_ns, int64_t max_wait_ns,
+                       int64_t cost_milli, ig_gcra_result_t *out);
+
+/* C of a request of cost_milli under p: ceil(cost_milli x T / 1000) ns, at least 1, at most tau + T (the
+ * burst).  T for IG_GCRA_COST_ONE. */
+int64_t ig_gcra_cost_ns(const ig_gcra_params_t *p, int64_t cost_milli);
+
+/* Gives back up to back_ns of a request admitted earlier, whose take booked the TAT booked_tat_ns (its
+ * result's tat_ns): a loadTable answered 304 costs not_modified, not the read it was charged.  Only the part
+ * of the booking still ahead of now_ns is given back (the rest has refilled already: returning it would let
+ * the bucket hold more than it ever can), and the TAT never goes below now_ns (a full bucket), so what a
+ * token is served never exceeds burst + rate x time.  One CAS loop; never blocks. */
+void ig_gcra_refund(ig_gcra_cell_t *cell, int64_t booked_tat_ns, int64_t back_ns, int64_t now_ns);
 
 /* Moves a cell from policy `from` to policy `to` (a PATCH of maxRps/burst), keeping how full the bucket is:
  * a client that had used 40% of its old bucket has used 40% of the new one, which then refills at the new

@@ -21,12 +21,15 @@ typedef struct ig_limiter ig_limiter_t;
 typedef struct {
     const char *name;
     unsigned supports; /* IG_LIMITER_* bits */
-    /* Takes one request of token token_id at now_ns under policy p and fills *out; a request whose slot
-     * opens within max_wait_ns is admitted for later (out->delay_ns, ig_gcra_take_within).  cell is the
-     * token's in-memory cell (the local back end's state; a shared back end's fallback).  Never blocks the
-     * caller for longer than the back end's own timeout. */
+    /* Takes one request of cost cost_milli / 1000 (IG_GCRA_COST_ONE: 1) of token token_id at now_ns under
+     * policy p and fills *out; a request whose slot opens within max_wait_ns is admitted for later
+     * (out->delay_ns, ig_gcra_take_cost).  cell is the token's in-memory cell (the local back end's state; a
+     * shared back end's fallback).  Never blocks the caller for longer than the back end's own timeout. */
     void (*take)(ig_limiter_t *l, const char *token_id, ig_gcra_cell_t *cell, const ig_gcra_params_t *p,
-                 int64_t now_ns, int64_t max_wait_ns, ig_gcra_result_t *out);
+                 int64_t now_ns, int64_t max_wait_ns, int64_t cost_milli, ig_gcra_result_t *out);
+    /* Gives back up to back_ns of an admitted request whose take booked booked_tat_ns (ig_gcra_refund). */
+    void (*refund)(ig_limiter_t *l, const char *token_id, ig_gcra_cell_t *cell, int64_t booked_tat_ns,
+                   int64_t back_ns, int64_t now_ns);
     void (*close)(ig_limiter_t *l);
 } ig_limiter_ops_t;
 

@@ -609,6 +609,68 @@ static void test_finish_required_companions(void **state)
     assert_contains(err, "data_dir");
 }
 
+/* ---- ratelimiter.costs (DESIGN.md section 8) ---- */
+
+static void test_costs_parsed(void **state)
+{
+    (void)state;
+    ig_config_t c;
+    char err[512];
+    ig_config_defaults(&c);
+    assert_int_equal(c.cost_read_milli, 1000);
+    assert_int_equal(c.cost_write_milli, 1000);
+    assert_int_equal(c.cost_commit_milli, 1000);
+    assert_int_equal(c.cost_not_modified_milli, 1000);
+    if (load_yaml(&c, "ratelimiter:\n  costs: {read: 1, write: 2.5, commit: 5, not_modified: 0.01}\n", err,
+                  sizeof err))
+        fail_msg("%s", err);
+    assert_int_equal(c.cost_read_milli, 1000);
+    assert_int_equal(c.cost_write_milli, 2500);
+    assert_int_equal(c.cost_commit_milli, 5000);
+    assert_int_equal(c.cost_not_modified_milli, 10);
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
+
+    char *envp[] = {"ICEGATE_RATELIMITER_COSTS_READ=0.125", "ICEGATE_RATELIMITER_COSTS_NOT_MODIFIED=0.1", NULL};
+    if (ig_config_load_env(&c, envp, err, sizeof err) != 0) fail_msg("%s", err);
+    assert_int_equal(c.cost_read_milli, 125);
+    assert_int_equal(c.cost_not_modified_milli, 100);
+    assert_int_equal(ig_config_set(&c, "ratelimiter.costs.commit", "1000000", "flag", err, sizeof err), 0);
+    assert_int_equal(c.cost_commit_milli, INT64_C(1000000000));
+    assert_int_equal(ig_config_set(&c, "ratelimiter.costs.write", "0.010", "flag", err, sizeof err), 0);
+    assert_int_equal(c.cost_write_milli, 10);
+}
+
+static void test_costs_rejected(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"0",    "0.009", "0.001", "-1",  "1e2",    "1.",   ".5",      "1.2345",
+                                      "abc",  "",      " 1",    "1 ",  "0x10",   "nan",  "1000001", "1,5",
+                                      "+1",   "inf",   "5..1",  "1.5x", "99999999999999999999999"};
+    ig_config_t c;
+    char err[512];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ig_config_defaults(&c);
+        err[0] = '\0';
+        if (ig_config_set(&c, "ratelimiter.costs.read", bad[i], "flag", err, sizeof err) != -1)
+            fail_msg("cost \"%s\" was accepted", bad[i]);
+        assert_contains(err, "config key ratelimiter.costs.read (flag)");
+        assert_contains(err, "is not a cost");
+        assert_int_equal(c.cost_read_milli, 1000); /* untouched */
+    }
+    ig_config_defaults(&c);
+    assert_int_equal(load_yaml(&c, "ratelimiter:\n  costs:\n    commit: 0.001\n", err, sizeof err), -1);
+    assert_contains(err, "config key ratelimiter.costs.commit (file ");
+    assert_int_equal(load_yaml(&c, "ratelimiter:\n  costs:\n    reads: 1\n", err, sizeof err), -1);
+    assert_contains(err, "unknown config key ratelimiter.costs.reads");
+    /* a 304 is charged a read up front and refunded down to not_modified: it cannot cost more */
+    ig_config_defaults(&c);
+    assert_int_equal(ig_config_set(&c, "ratelimiter.costs.not_modified", "2", "flag", err, sizeof err), 0);
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), -1);
+    assert_contains(err, "config key ratelimiter.costs.not_modified: must not exceed ratelimiter.costs.read");
+    assert_int_equal(ig_config_set(&c, "ratelimiter.costs.read", "2", "flag", err, sizeof err), 0);
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
+}
+
 /* catalog.warehouses (DESIGN.md §7): one S3 warehouse read from YAML with its secret from the environment or a
  * file (never repeated in an error); two, both forms at once, sts, a bad bucket key or an unknown key refused. */
 #define WH_YAML(extra)                                                                                       \
@@ -695,6 +757,8 @@ int main(void)
         cmocka_unit_test(test_finish_warehouse_rejects_remote),
         cmocka_unit_test(test_finish_relative_data_dir_without_cwd),
         cmocka_unit_test(test_finish_required_companions),
+        cmocka_unit_test(test_costs_parsed),
+        cmocka_unit_test(test_costs_rejected),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
