@@ -20,7 +20,6 @@
 #include "core/log.h"
 #include "core/util.h"
 
-#define MAX_DEPTH 64 /* directory levels below the root a location or a purge may reach */
 
 typedef struct {
     ig_warehouse_t base;
@@ -48,31 +47,6 @@ static const char *path_of(const char *loc)
     return NULL;
 }
 
-/* Checks the segments of a relative path: non-empty, not "." or "..", no control bytes. */
-static int check_rel(const char *rel, size_t len, const char *loc, ig_error_t *err)
-{
-    size_t depth = 0, i = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && rel[j] != '/') {
-            unsigned char ch = (unsigned char)rel[j];
-            if (ch < 0x20 || ch == 0x7f)
-                return ig_error_set(err, IG_E_BAD_REQUEST,
-                                    "location contains a control character: %.200s", loc);
-            j++;
-        }
-        size_t n = j - i;
-        if (n == 0 || (n == 1 && rel[i] == '.') || (n == 2 && rel[i] == '.' && rel[i + 1] == '.'))
-            return ig_error_set(err, IG_E_BAD_REQUEST,
-                                "location must not contain empty, '.' or '..' segments: %.200s", loc);
-        if (++depth > MAX_DEPTH)
-            return ig_error_set(err, IG_E_BAD_REQUEST, "location is nested too deeply: %.200s",
-                                loc);
-        i = j + 1;
-    }
-    return 0;
-}
-
 /* loc -> path relative to the root (no leading or trailing '/').  400 unless strictly inside the root. */
 static int to_rel(const file_wh_t *w, const char *loc, char *rel, size_t cap, ig_error_t *err)
 {
@@ -91,7 +65,7 @@ static int to_rel(const file_wh_t *w, const char *loc, char *rel, size_t cap, ig
     size_t rl = len - w->root_len - 1;
     if (rl + 1 > cap || w->root_len + rl + 16 > IG_LOCATION_MAX)
         return ig_error_set(err, IG_E_BAD_REQUEST, "location is too long: %.200s", loc);
-    if (check_rel(r, rl, loc, err)) return -1;
+    if (ig_wh_check_segments(r, rl, loc, err)) return -1;
     memcpy(rel, r, rl);
     rel[rl] = '\0';
     return 0;
@@ -194,7 +168,7 @@ ig_warehouse_t *ig_warehouse_file_open(const char *uri, ig_error_t *err)
     memcpy(w->root, p, len);
     w->root[len] = '\0';
     w->root_len = len;
-    if (check_rel(w->root + 1, len - 1, uri, err)) {
+    if (ig_wh_check_segments(w->root + 1, len - 1, uri, err)) {
         ig_error_set(err, IG_E_INTERNAL,
                      "catalog.warehouse must be a normalised absolute path (no '.', '..' or '//'): %s", uri);
         goto fail;
@@ -225,28 +199,6 @@ static void file_close(ig_warehouse_t *wh)
     if (!w) return;
     if (w->rootfd >= 0) close(w->rootfd);
     free(w);
-}
-
-/* Appends s to out as one safe path segment. */
-static int put_segment(char *out, size_t cap, size_t *n, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    bool leading = true;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char ch = *p;
-        bool esc = ch == '/' || ch == '%' || ch < 0x20 || ch == 0x7f || (leading && ch == '.');
-        leading = false;
-        if (*n + 4 >= cap) return -1;
-        if (esc) {
-            out[(*n)++] = '%';
-            out[(*n)++] = hex[ch >> 4];
-            out[(*n)++] = hex[ch & 15];
-        } else {
-            out[(*n)++] = (char)ch;
-        }
-    }
-    out[*n] = '\0';
-    return 0;
 }
 
 /* 1 if directory rel exists and has an entry, 0 if missing or empty, -1 on error. */
@@ -281,23 +233,11 @@ static int file_default_location(ig_warehouse_t *wh, const char *const *levels, 
     file_wh_t *w = (file_wh_t *)wh;
     char rel[IG_LOCATION_MAX];
     size_t len = 0;
-    rel[0] = '\0';
-    for (size_t i = 0; i <= n; i++) {
-        if (i > 0) {
-            if (len + 2 >= sizeof rel) goto toolong;
-            rel[len++] = '/';
-            rel[len] = '\0';
-        }
-        if (put_segment(rel, sizeof rel - 16, &len, i < n ? levels[i] : name)) goto toolong;
-    }
+    if (ig_wh_default_rel(levels, n, name, rel, sizeof rel, &len)) goto toolong;
     if (w->root_len + len + 80 > IG_LOCATION_MAX) goto toolong;
     int used = dir_nonempty(w, rel, err);
     if (used < 0) return -1;
-    if (used) {
-        unsigned char rnd[4];
-        ig_random_bytes(rnd, sizeof rnd);
-        snprintf(rel + len, sizeof rel - len, "-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
-    }
+    if (used) ig_wh_suffix(rel, sizeof rel, len);
     if ((size_t)snprintf(out, cap, "%s/%s", w->uri, rel) >= cap) goto toolong;
     return 0;
 toolong:
@@ -526,7 +466,7 @@ static int rm_tree(int dfd, const char *name, int depth, ig_error_t *err)
 {
     if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT) return 0;
     if (errno != EISDIR && errno != EPERM) return io_fail(err, "unlink", name, errno);
-    if (depth > MAX_DEPTH)
+    if (depth > IG_WH_MAX_DEPTH)
         return ig_error_set(err, IG_E_INTERNAL, "directory tree too deep");
     int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return io_fail(err, "open", name, errno);
@@ -601,7 +541,7 @@ static void sweep_dir(int fd, int depth, int64_t before_s, const _Atomic bool *s
         if (fstatat(dirfd(d), n, &sb, AT_SYMLINK_NOFOLLOW) != 0) continue;
         if (S_ISREG(sb.st_mode) && is_temp(n) && sb.st_mtime < before_s) {
             if (unlinkat(dirfd(d), n, 0) == 0) ++*removed;
-        } else if (S_ISDIR(sb.st_mode) && depth < MAX_DEPTH && strcmp(n, "data") != 0) {
+        } else if (S_ISDIR(sb.st_mode) && depth < IG_WH_MAX_DEPTH && strcmp(n, "data") != 0) {
             int sub = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (sub >= 0) sweep_dir(sub, depth + 1, before_s, stop, removed);
         }

@@ -29,7 +29,6 @@
 #include "core/log.h"
 #include "core/util.h"
 
-#define MAX_DEPTH 64   /* segments below the root a location may have */
 #define TRIES 4        /* attempts of one request */
 #define LIST_MAX 1000  /* keys per ListObjectsV2 page and per DeleteObjects batch */
 
@@ -90,28 +89,6 @@ static int url_encode(const char *s, size_t n, bool keep_slash, char *out, size_
     return 0;
 }
 
-/* Checks the segments of a key below the root: non-empty, not "." or "..", no control bytes. */
-static int check_rel(const char *rel, size_t len, const char *loc, ig_error_t *err)
-{
-    size_t depth = 0, i = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && rel[j] != '/') {
-            unsigned char ch = (unsigned char)rel[j];
-            if (ch < 0x20 || ch == 0x7f)
-                return ig_error_set(err, IG_E_BAD_REQUEST, "location contains a control character: %.200s", loc);
-            j++;
-        }
-        size_t n = j - i;
-        if (n == 0 || (n == 1 && rel[i] == '.') || (n == 2 && rel[i] == '.' && rel[i + 1] == '.'))
-            return ig_error_set(err, IG_E_BAD_REQUEST,
-                                "location must not contain empty, '.' or '..' segments: %.200s", loc);
-        if (++depth > MAX_DEPTH) return ig_error_set(err, IG_E_BAD_REQUEST, "location is nested too deeply: %.200s", loc);
-        i = j + 1;
-    }
-    return 0;
-}
-
 /* loc -> its object key (the root's path included), 400 unless strictly inside the root. */
 static int to_key(const s3_wh_t *w, const char *loc, char *key, size_t cap, ig_error_t *err)
 {
@@ -122,7 +99,7 @@ static int to_key(const s3_wh_t *w, const char *loc, char *key, size_t cap, ig_e
                             loc ? loc : "(none)");
     const char *rel = loc + ul + 1;
     size_t rl = len - ul - 1;
-    if (check_rel(rel, rl, loc, err)) return -1;
+    if (ig_wh_check_segments(rel, rl, loc, err)) return -1;
     size_t pl = strlen(w->path);
     if (pl + 1 + rl + 1 > cap || ul + rl + 16 > IG_LOCATION_MAX)
         return ig_error_set(err, IG_E_BAD_REQUEST, "location is too long: %.200s", loc);
@@ -446,44 +423,13 @@ static int any_under(s3_wh_t *w, const char *prefix, ig_error_t *err)
 
 /* ------------------------------------------------------------------ the ops */
 
-/* Appends s to out as one safe key segment (as file.c does: '/', '%', control bytes and a leading '.'
- * percent-encoded), so a name never adds a level. */
-static int put_segment(char *out, size_t cap, size_t *n, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    bool leading = true;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char ch = *p;
-        bool esc = ch == '/' || ch == '%' || ch < 0x20 || ch == 0x7f || (leading && ch == '.');
-        leading = false;
-        if (*n + 4 >= cap) return -1;
-        if (esc) {
-            out[(*n)++] = '%';
-            out[(*n)++] = hex[ch >> 4];
-            out[(*n)++] = hex[ch & 15];
-        } else {
-            out[(*n)++] = (char)ch;
-        }
-    }
-    out[*n] = '\0';
-    return 0;
-}
-
 static int s3_default_location(ig_warehouse_t *wh, const char *const *levels, size_t n, const char *name, char *out,
                                size_t cap, ig_error_t *err)
 {
     s3_wh_t *w = (s3_wh_t *)wh;
-    char rel[IG_LOCATION_MAX], key[IG_LOCATION_MAX + 16], loc[IG_LOCATION_MAX + 80];
+    char rel[IG_LOCATION_MAX], key[IG_LOCATION_MAX + 16], loc[2 * IG_LOCATION_MAX + 8];
     size_t len = 0;
-    rel[0] = '\0';
-    for (size_t i = 0; i <= n; i++) {
-        if (i > 0) {
-            if (len + 2 >= sizeof rel) goto toolong;
-            rel[len++] = '/';
-            rel[len] = '\0';
-        }
-        if (put_segment(rel, sizeof rel - 16, &len, i < n ? levels[i] : name)) goto toolong;
-    }
+    if (ig_wh_default_rel(levels, n, name, rel, sizeof rel, &len)) goto toolong;
     if (strlen(w->uri) + len + 80 > IG_LOCATION_MAX) goto toolong;
     snprintf(loc, sizeof loc, "%s/%s", w->uri, rel);
     if (to_key(w, loc, key, sizeof key - 2, err)) return -1;
@@ -492,11 +438,7 @@ static int s3_default_location(ig_warehouse_t *wh, const char *const *levels, si
     key[kl + 1] = '\0';
     int used = any_under(w, key, err); /* a table dropped without purge left files there */
     if (used < 0) return -1;
-    if (used) {
-        unsigned char rnd[4];
-        ig_random_bytes(rnd, sizeof rnd);
-        snprintf(rel + len, sizeof rel - len, "-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
-    }
+    if (used) ig_wh_suffix(rel, sizeof rel, len);
     if ((size_t)snprintf(out, cap, "%s/%s", w->uri, rel) >= cap) goto toolong;
     return 0;
 toolong:
@@ -744,7 +686,7 @@ ig_warehouse_t *ig_warehouse_s3_open(const ig_warehouse_cfg_t *c, ig_error_t *er
     const char *path = slash ? slash + 1 : "";
     size_t pl = strlen(path);
     while (pl > 0 && path[pl - 1] == '/') pl--;
-    if (pl >= sizeof w->path || (pl && check_rel(path, pl, loc, err))) {
+    if (pl >= sizeof w->path || (pl && ig_wh_check_segments(path, pl, loc, err))) {
         ig_error_set(err, IG_E_INTERNAL, "catalog.warehouses: %s: not a normalised location", loc);
         goto fail;
     }

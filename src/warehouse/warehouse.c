@@ -2,6 +2,9 @@
  * warehouse.h).  The only place that knows the list of back ends. */
 #include "warehouse/warehouse.h"
 
+#include "core/util.h"
+
+#include <stdio.h>
 #include <string.h>
 
 ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
@@ -133,4 +136,73 @@ int ig_warehouse_vend(ig_warehouse_t *w, ig_buf_t *out)
 int64_t ig_warehouse_sweep_temps(ig_warehouse_t *w, int64_t before_s, const _Atomic bool *stop)
 {
     return w->ops->sweep_temps ? w->ops->sweep_temps(w, before_s, stop) : 0;
+}
+
+
+/* ------------------------------------------------------------------ for the back ends */
+
+int ig_wh_check_segments(const char *rel, size_t len, const char *loc, ig_error_t *err)
+{
+    size_t depth = 0, i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && rel[j] != '/') {
+            unsigned char ch = (unsigned char)rel[j];
+            if (ch < 0x20 || ch == 0x7f)
+                return ig_error_set(err, IG_E_BAD_REQUEST, "location contains a control character: %.200s", loc);
+            j++;
+        }
+        size_t n = j - i;
+        if (n == 0 || (n == 1 && rel[i] == '.') || (n == 2 && rel[i] == '.' && rel[i + 1] == '.'))
+            return ig_error_set(err, IG_E_BAD_REQUEST,
+                                "location must not contain empty, '.' or '..' segments: %.200s", loc);
+        if (++depth > IG_WH_MAX_DEPTH)
+            return ig_error_set(err, IG_E_BAD_REQUEST, "location is nested too deeply: %.200s", loc);
+        i = j + 1;
+    }
+    return 0;
+}
+
+/* Appends s to out as one safe path segment. */
+static int put_segment(char *out, size_t cap, size_t *n, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    bool leading = true;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char ch = *p;
+        bool esc = ch == '/' || ch == '%' || ch < 0x20 || ch == 0x7f || (leading && ch == '.');
+        leading = false;
+        if (*n + 4 >= cap) return -1;
+        if (esc) {
+            out[(*n)++] = '%';
+            out[(*n)++] = hex[ch >> 4];
+            out[(*n)++] = hex[ch & 15];
+        } else {
+            out[(*n)++] = (char)ch;
+        }
+    }
+    out[*n] = '\0';
+    return 0;
+}
+
+int ig_wh_default_rel(const char *const *levels, size_t n, const char *name, char *rel, size_t cap, size_t *len)
+{
+    *len = 0;
+    rel[0] = '\0';
+    for (size_t i = 0; i <= n; i++) {
+        if (i > 0) {
+            if (*len + 2 >= cap) return -1;
+            rel[(*len)++] = '/';
+            rel[*len] = '\0';
+        }
+        if (put_segment(rel, cap - 16, len, i < n ? levels[i] : name)) return -1;
+    }
+    return 0;
+}
+
+void ig_wh_suffix(char *rel, size_t cap, size_t len)
+{
+    unsigned char rnd[4];
+    ig_random_bytes(rnd, sizeof rnd);
+    snprintf(rel + len, cap - len, "-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
 }

@@ -147,4 +147,15 @@ int ig_warehouse_vend(ig_warehouse_t *w, ig_buf_t *out);
 /* 1 if the file or directory at location exists, 0 if not, -1 with err on error. */
 int ig_warehouse_exists(ig_warehouse_t *w, const char *location, ig_error_t *err);
 
+/* ---- for the back ends (file.c, s3.c): the rules every back end keeps the same way */
+#define IG_WH_MAX_DEPTH 64 /* segments below the root a location or a purge may reach */
+/* The segments of rel (len bytes, below the root): non-empty, not "." or "..", no control bytes, at most
+ * IG_WH_MAX_DEPTH; 0, or -1 with a 400 naming loc. */
+int ig_wh_check_segments(const char *rel, size_t len, const char *loc, ig_error_t *err);
+/* <level>/.../<name> below the root, each made one safe segment ('/', '%', control bytes and a leading '.'
+ * percent-encoded) into rel (leaving 16 bytes of cap for a suffix), its length in *len; -1 when too long. */
+int ig_wh_default_rel(const char *const *levels, size_t n, const char *name, char *rel, size_t cap, size_t *len);
+/* Appends "-<8 hex>" to rel (len bytes): a default location whose folder is in use already. */
+void ig_wh_suffix(char *rel, size_t cap, size_t len);
+
 #endif
