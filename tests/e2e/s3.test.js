@@ -3,7 +3,8 @@
 // by libcurl; creates, commits, loads after a restart (nothing cached), a purge that removes only the table's
 // own prefix (t2 is not inside t), locations outside the warehouse refused, vended credentials (static mode)
 // only when asked for and never cached, the keys from a file or the environment and never in the log,
-// /v1/config or an error; a wrong key or endpoint stops the start.
+// /v1/config or an error; a wrong key or endpoint stops the start; with the store down a commit fails with a 503
+// and swaps nothing, and when it is back commits go on from where they were.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -135,6 +136,39 @@ test('S3 warehouse: credentials mode none vends nothing; a wrong key or endpoint
     await assert.rejects(missing.start(), /icegate exited at start/);
     assert.match(missing.readLog(), /catalog\.warehouses\[0\]\.s3\.secret_access_key_file: \/nonexistent\/secret/);
   } finally {
+    await s3.stop();
+  }
+});
+
+test('S3 down: a commit is a 503 that swaps nothing; back up, the table is where it was and commits go on', async () => {
+  const s3 = await startS3({ buckets: ['lakehouse'] });
+  const { srv, admin } = await startWithAdmin({ config: s3Config(s3, { secretFile: secretFile(s3), mode: 'none' }) });
+  const req = (m, p, body) => srv.req(m, p, { token: admin, body });
+  const commit = (k, v) => req('POST', '/v1/namespaces/db/tables/t', {
+    requirements: [], updates: [{ action: 'set-properties', updates: { [k]: v } }],
+  });
+  try {
+    await req('POST', '/v1/namespaces', { namespace: ['db'] });
+    assert.equal((await req('POST', '/v1/namespaces/db/tables', { name: 't', schema })).status, 200);
+    const before = (await commit('a', '1')).json['metadata-location'];
+    await s3.stop();
+    const down = await commit('b', '2');
+    assert.equal(down.status, 503, down.text);
+    assert.equal(down.json.error.type, 'ServiceUnavailableException');
+    assert.match(down.json.error.message, /object storage: PUT s3:\/\/lakehouse\/tables\/db\/t\/metadata\//);
+    assert.ok(!down.text.includes(s3.secretAccessKey));
+    const still = await req('GET', '/v1/namespaces/db/tables/t');
+    assert.equal(still.json['metadata-location'], before, 'the pointer did not move');
+    assert.equal(still.json.metadata.properties.b, undefined);
+    await s3.start({ again: true });
+    const up = await commit('c', '3');
+    assert.equal(up.status, 200, up.text);
+    assert.deepEqual([up.json.metadata.properties.a, up.json.metadata.properties.b, up.json.metadata.properties.c],
+      ['1', undefined, '3']);
+    const keys = await s3.listObjects('lakehouse', 'tables/db/t/metadata/');
+    assert.equal(keys.length, 3, `create, the first and the last commit; nothing of the failed one: ${keys}`);
+  } finally {
+    await srv.stop();
     await s3.stop();
   }
 });

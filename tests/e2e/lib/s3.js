@@ -122,10 +122,11 @@ class S3Server {
     this.secretAccessKey = randomKey(40, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/');
   }
 
-  async start() {
+  // again: the same port, keys and data as before it was stopped (a store coming back), buckets kept.
+  async start({ again = false } = {}) {
     fs.mkdirSync(this.dataDir, { recursive: true });
     for (let attempt = 1; ; attempt++) {
-      this.port = await freePort();
+      if (!again) this.port = await freePort();
       this.endpoint = `http://127.0.0.1:${this.port}`;
       this.logStart = fs.existsSync(this.logPath) ? fs.statSync(this.logPath).size : 0;
       const log = fs.openSync(this.logPath, 'a');
@@ -141,11 +142,14 @@ class S3Server {
       if (testServers) testServers.push(this);
       if (await this.waitReady()) break;
       const log2 = this.ownLog();
-      if (attempt < 5 && /address already in use/i.test(log2)) continue;
+      if (attempt < 5 && /address already in use/i.test(log2)) {
+        if (again) await sleep(200); // the old process's socket going away
+        continue;
+      }
       this.kill();
       throw new Error(`versitygw did not start on ${this.endpoint}:\n${log2}`);
     }
-    for (const b of this.buckets) {
+    for (const b of again ? [] : this.buckets) {
       const r = await this.request('PUT', b);
       if (r.status !== 200) throw new Error(`CreateBucket ${b}: ${r.status} ${r.body}`);
     }
