@@ -409,7 +409,9 @@ done
 for side in "${SIDES[@]:1}"; do
   for sc in $SCENARIOS; do [ -z "${NA[$side:$sc]:-}" ] || echo "${NAME[$side]} $sc: ${NA[$side:$sc]}"; done
 done
-echo "icegate: $("$ICEGATE_BIN" --version 2>/dev/null | head -n 1); metadata file + directory fsynced, SQLite WAL" \
+if [ "${ICEGATE_CATALOG_METADATA_SYNC:-journal}" = fsync ]; then ICEGATE_DURABILITY="metadata file + directory fsynced, then"
+else ICEGATE_DURABILITY="catalog.metadata_sync journal: metadata bytes in the pointer swap's transaction (files synced by the flusher),"; fi
+echo "icegate: $("$ICEGATE_BIN" --version 2>/dev/null | head -n 1); $ICEGATE_DURABILITY SQLite WAL" \
   "synchronous=FULL; X-API-Token on every request; access log on."
 has_side ref && echo "reference: Iceberg 1.11.0 JdbcCatalog on a SQLite file (sqlite-jdbc defaults: the pointer fsynced)," \
   "HadoopFileIO: metadata files not fsynced; no auth; JVM defaults."

@@ -49,6 +49,10 @@ ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error
     c->cache.max_bytes = (size_t)cfg->cache_bytes;
     for (int i = 0; i < COMMIT_STRIPES; i++) pthread_mutex_init(&c->commit_mu[i], NULL);
     c->idem = ig_idempotency_new(store);
+    if (cat_pending_start(c, cfg, err)) {
+        ig_catalog_free(c);
+        return NULL;
+    }
     if (cat_build_config_bodies(c)) {
         ig_catalog_free(c);
         ig_error_set(err, IG_E_INTERNAL, "out of memory");
@@ -63,7 +67,10 @@ ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error
 
 void ig_catalog_quiesce(ig_catalog_t *c)
 {
-    if (c) cat_group_stop(c);
+    if (c) {
+        cat_group_stop(c);
+        cat_pending_stop(c);
+    }
 }
 
 void ig_catalog_free(ig_catalog_t *c)
@@ -74,6 +81,10 @@ void ig_catalog_free(ig_catalog_t *c)
         pthread_join(c->sweeper, NULL);
     }
     cat_group_free(c);
+    cat_pending_stop(c);
+    pthread_mutex_destroy(&c->flush_mu);
+    pthread_mutex_destroy(&c->pend_mu);
+    pthread_cond_destroy(&c->pend_cv);
     cat_cache_clear(&c->cache);
     pthread_mutex_destroy(&c->cache.mu);
     pthread_mutex_destroy(&c->props_mu);

@@ -78,12 +78,8 @@ json_object *cat_dropped_files(json_object *cur, const char *cur_loc, json_objec
 /* After the commit is in: the files dropped_files named go (a failure is logged, never the commit's). */
 void cat_delete_dropped(ig_catalog_t *c, change_t *ch)
 {
-    for (size_t i = 0; ch->drop && i < json_object_array_length(ch->drop); i++) {
-        const char *f = json_object_get_string(json_object_array_get_idx(ch->drop, i));
-        ig_error_t e;
-        if (ig_warehouse_remove(c->wh, f, &e) && ig_error_status(&e) != 404)
-            ig_warn("catalog: cannot delete old metadata file %s: %s", f, e.message);
-    }
+    for (size_t i = 0; ch->drop && i < json_object_array_length(ch->drop); i++)
+        cat_pending_unlink(c, json_object_get_string(json_object_array_get_idx(ch->drop, i)));
     json_object_put(ch->drop);
     ch->drop = NULL;
 }
@@ -169,7 +165,12 @@ static int commit_changes(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind
 int cat_commit_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind, ig_error_t *err)
 {
     ig_obj_swap_t *sw = calloc(n, sizeof *sw);
-    if (!sw) return ig_error_set(err, IG_E_INTERNAL, "out of memory");
+    ig_meta_file_t *files = calloc(n, sizeof *files);
+    if (!sw || !files) {
+        free(sw);
+        free(files);
+        return ig_error_set(err, IG_E_INTERNAL, "out of memory");
+    }
     int rc = -1;
     for (int attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
         size_t i;
@@ -197,7 +198,9 @@ int cat_commit_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind, ig
                                     .new_base = chs[i].base,
                                     .check_overlap = chs[i].check_overlap};
         }
-        if (k->st->ops->obj_swap(k->st, sw, n, err) == 0) {
+        size_t nf = cat_pending_files(k->c, chs, n, files);
+        if (k->st->ops->obj_swap(k->st, sw, n, files, nf, err) == 0) {
+            if (nf) cat_pending_note(k->c);
             for (i = 0; i < n; i++) {
                 cat_delete_dropped(k->c, &chs[i]);
                 if (chs[i].exists) cat_cache_forget(&k->c->cache, chs[i].cur);
@@ -222,6 +225,7 @@ int cat_commit_locked(call_t *k, change_t *chs, size_t n, ig_obj_kind_t kind, ig
     ig_error_set(err, IG_E_COMMIT_FAILED, "Commit failed: too much contention, retry");
 out:
     free(sw);
+    free(files);
     return rc;
 }
 

@@ -9,17 +9,19 @@
  *      checked against that, exactly as if they had come one at a time; one that fails gets its 409 or 400
  *      and the others go on from the version before it);
  *   2. every new metadata file of the batch is written, then all are made durable at once
- *      (ig_warehouse_publish: one sync of the files, one of each folder);
+ *      (ig_warehouse_publish: one sync of the files, one of each folder), or, with catalog.metadata_sync:
+ *      journal, only renamed into place (pending.c);
  *   3. one compare-and-set in the store moves each table from the version the batch started from to its
- *      last new version (one transaction, one sync);
+ *      last new version (one transaction, one sync; in journal mode the batch's files' bytes are in it);
  *   4. only then is each request woken and answered with its own new version.
  *
- * So n commits cost about three syncs, not 3n, and nothing is acknowledged before it is durable.  What the
- * fast path does not take — a commit that creates the table (assert-create), moves it (set-location, whose
- * location the store must check), or lost the swap to another process — runs on its own as before
- * (cat_commit_locked), still inside the batch's locks.  Each committer thread has its lane: the tables of
- * its commit stripes, so committers work side by side on different tables and never queue on each other's
- * stripes (two committers on one table took turns unfairly: a batch could wait a second for the other). */
+ * So n commits cost about three syncs (one in journal mode), not 3n, and nothing is acknowledged before it
+ * is durable.  What the fast path does not take — a commit that creates the table (assert-create), moves it
+ * (set-location, whose location the store must check), or lost the swap to another process — runs on its
+ * own as before (cat_commit_locked), still inside the batch's locks.  Each committer thread has its lane:
+ * the tables of its commit stripes, so committers work side by side on different tables and never queue on
+ * each other's stripes (two committers on one table took turns unfairly: a batch could wait a second for
+ * the other). */
 #include "catalog/internal.h"
 
 #include <stdio.h>
@@ -184,14 +186,20 @@ static size_t stage_all(call_t *k, batch_t *b, ig_wh_staged_t **files)
 static int publish_and_swap(call_t *k, batch_t *b, ig_wh_staged_t **files, size_t nf, ig_error_t *err)
 {
     ig_obj_swap_t sw[BATCH_MAX];
-    size_t ns = 0;
+    ig_meta_file_t pend[BATCH_MAX];
+    size_t ns = 0, np = 0;
     if (ig_warehouse_publish(k->c->wh, files, nf, err)) return -1;
+    for (size_t i = 0; k->c->lazy && i < b->n; i++)
+        if (b->v[i]->staged) np += cat_pending_files(k->c, &b->v[i]->ch, 1, &pend[np]);
     for (size_t g = 0; g < b->ng; g++)
         if (b->g[g].moved)
             sw[ns++] = (ig_obj_swap_t){.ns = b->g[g].first->ch.ns, .name = b->g[g].first->ch.name,
                                        .kind = b->g[g].first->kind, .expected_location = b->g[g].start,
                                        .new_location = b->g[g].at, .new_base = b->g[g].base};
-    if (ns == 0 || k->st->ops->obj_swap(k->st, sw, ns, err) == 0) return 0;
+    if (ns == 0 || k->st->ops->obj_swap(k->st, sw, ns, pend, np, err) == 0) {
+        if (np) cat_pending_note(k->c);
+        return 0;
+    }
     for (size_t i = 0; i < b->n; i++)
         if (b->v[i]->staged) {
             ig_error_t e;

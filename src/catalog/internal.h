@@ -105,6 +105,18 @@ struct ig_catalog {
     bool sweeping;
     _Atomic bool stop_sweep;
     int64_t started_s;
+    /* catalog.metadata_sync: journal (pending.c): new metadata files are synced later by the flusher, their
+     * bytes kept in the store until then. */
+    bool lazy;
+    int flush_ms;
+    pthread_t flusher;
+    bool flushing;
+    pthread_mutex_t pend_mu; /* the fields below */
+    pthread_cond_t pend_cv;
+    bool pend_stop, pend_dirty;
+    char **unlinks; /* metadata files to delete once nothing pending may bring them back */
+    size_t nunlinks, capunlinks;
+    pthread_mutex_t flush_mu; /* one flush at a time */
 };
 
 /* Response variants: the ETag and the cache key both depend on them. */
@@ -309,5 +321,20 @@ void cat_group_free(ig_catalog_t *c);
  * room (or no committer): nothing taken, commit it here. */
 bool cat_group_offer(call_t *k, ig_obj_kind_t kind, json_object *req, const change_t *ch, ig_res_t *res);
 ig_res_t cat_group_answer(call_t *k, ig_obj_kind_t kind, void *deferred, bool ran);
+
+/* ---- pending.c: lazily synced metadata files (catalog.metadata_sync: journal) */
+/* Writes again every file a crash may have lost, then (journal mode) starts the flusher; -1 with err. */
+int cat_pending_start(ig_catalog_t *c, const ig_config_t *cfg, ig_error_t *err);
+/* Stops the flusher after a last flush. */
+void cat_pending_stop(ig_catalog_t *c);
+/* A swap kept files pending: the flusher has work. */
+void cat_pending_note(ig_catalog_t *c);
+/* Deletes a metadata file now, or (journal mode) after the next flush, so a restart never writes it again. */
+void cat_pending_unlink(ig_catalog_t *c, const char *location);
+/* Makes every file pending so far durable and forgets it; 0, or -1 with err (they stay pending). */
+int cat_pending_flush(ig_catalog_t *c, ig_error_t *err);
+/* The swap's files for n changes (their new locations and bodies) into files, when the catalog is lazy:
+ * how many (0 when not lazy). */
+size_t cat_pending_files(const ig_catalog_t *c, const change_t *chs, size_t n, ig_meta_file_t *files);
 
 #endif

@@ -86,9 +86,13 @@ static int create_locked(call_t *k, ig_obj_kind_t kind, json_object *meta, const
     if (rc == 0) {
         ig_obj_swap_t sw = {.ns = k->ns, .name = k->name, .kind = kind, .expected_location = NULL,
                             .new_location = mloc, .new_base = base, .check_overlap = !k->c->allow_overlap};
-        if ((rc = k->st->ops->obj_swap(k->st, &sw, 1, err))) {
+        ig_meta_file_t file = {.location = mloc, .body = text, .len = tl};
+        size_t nf = k->c->lazy ? 1 : 0;
+        if ((rc = k->st->ops->obj_swap(k->st, &sw, 1, &file, nf, err))) {
             ig_error_t e2;
             ig_warehouse_remove(k->c->wh, mloc, &e2);
+        } else if (nf) {
+            cat_pending_note(k->c);
         }
     }
     cat_loc_unlock(k->c, bases, 1);
@@ -213,7 +217,12 @@ static int drop_purge(call_t *k, const char *loc, ig_error_t *err)
         goto out;
     }
     rc = k->st->ops->obj_drop(k->st, k->ns, k->name, IG_OBJ_TABLE, err);
-    for (size_t i = 0; rc == 0 && i < b.n; i++) purge_base(k, b.v[i]);
+    /* Files still pending would be written back by the next start into the folder purged now: sync them
+     * first (pending.c). */
+    ig_error_t ferr = {0};
+    bool synced = rc || !b.n || cat_pending_flush(k->c, &ferr) == 0;
+    if (!synced) ig_warn("catalog: purge of %s.%s skipped: %s", k->ns, k->name, ferr.message);
+    for (size_t i = 0; rc == 0 && synced && i < b.n; i++) purge_base(k, b.v[i]);
     if (b.n) cat_loc_unlock(k->c, (const char *const *)b.v, b.n);
 out:
     for (size_t i = 0; i < b.n; i++) free(b.v[i]);
@@ -301,7 +310,7 @@ ig_res_t cat_register_object(call_t *k, ig_obj_kind_t kind)
         ig_error_set(&err, IG_E_INTERNAL, "out of memory");
         goto bad;
     }
-    int swapped = k->st->ops->obj_swap(k->st, &sw, 1, &err);
+    int swapped = k->st->ops->obj_swap(k->st, &sw, 1, NULL, 0, &err);
     cat_loc_unlock(k->c, bases, 1);
     if (swapped) goto bad;
     ig_res_t res = cat_send_new(k, kind == IG_OBJ_VIEW ? V_VIEW : V_TABLE_ALL, mloc, text, tl);

@@ -47,6 +47,8 @@ static const key_t_ keys[] = {
     {"catalog.warehouse", T_STR, F(warehouse), S(warehouse), 0, 0, NULL},
     {"catalog.max_metadata_bytes", T_SIZE, F(max_metadata_bytes), 0, 4096, 1LL << 30, NULL},
     {"catalog.cache_bytes", T_SIZE, F(cache_bytes), 0, 0, 1LL << 40, NULL},
+    {"catalog.metadata_sync", T_ENUM, F(metadata_sync), S(metadata_sync), 0, 0, "journal|fsync"},
+    {"catalog.metadata_flush_ms", T_INT, F(metadata_flush_ms), 0, 1, 600000, NULL},
     {"catalog.allow_location_overlap", T_BOOL, F(allow_location_overlap), 0, 0, 0, NULL},
     {"catalog.credentials.mode", T_ENUM, F(credentials_mode), S(credentials_mode), 0, 0, "none|static|sts"},
     {"features.ratelimiter.enabled", T_BOOL, F(ratelimiter_enabled), 0, 0, 0, NULL},
@@ -88,6 +90,8 @@ void ig_config_defaults(ig_config_t *cfg)
     cfg->max_body_bytes = 16 << 20;
     cfg->max_metadata_bytes = 64 << 20;
     cfg->cache_bytes = 64 << 20;
+    snprintf(cfg->metadata_sync, sizeof cfg->metadata_sync, "journal");
+    cfg->metadata_flush_ms = 50;
     cfg->max_header_bytes = 8192;
     cfg->connection_timeout_s = 60;
     cfg->max_connections = 4096;

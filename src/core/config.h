@@ -50,6 +50,8 @@ typedef struct {
     char warehouse[IG_PATH_MAX]; /* file:// URI of the root of new tables */
     int64_t max_metadata_bytes;  /* catalog.max_metadata_bytes: the largest metadata file written or read */
     int64_t cache_bytes;         /* catalog.cache_bytes: serialized loadTable responses kept (0: none) */
+    char metadata_sync[8];       /* catalog.metadata_sync: "journal" (bytes in the store, files synced later) | "fsync" */
+    int metadata_flush_ms;       /* catalog.metadata_flush_ms: how often journaled files are synced */
     bool allow_location_overlap; /* catalog.allow_location_overlap: tables and views may share folders */
     bool ratelimiter_enabled;    /* features.ratelimiter.enabled */
     char ratelimiter_backend[16];   /* "local" | "redis" */

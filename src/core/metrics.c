@@ -57,6 +57,7 @@ static _Thread_local tblock_t *mine;
 static _Atomic uint64_t commits[3];
 static _Atomic uint64_t store_errors;
 static _Atomic uint64_t commit_batches, commit_batched;
+static _Atomic uint64_t meta_syncs, meta_sync_failures;
 static _Atomic uint64_t rl_held, rl_held_ns, rl_refused;
 
 static tblock_t *me(void)
@@ -181,6 +182,11 @@ void ig_metrics_commit_batch(size_t n)
 {
     atomic_fetch_add_explicit(&commit_batches, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&commit_batched, n, memory_order_relaxed);
+}
+
+void ig_metrics_metadata_sync(bool ok)
+{
+    atomic_fetch_add_explicit(ok ? &meta_syncs : &meta_sync_failures, 1, memory_order_relaxed);
 }
 
 void ig_metrics_store_error(void)
@@ -372,6 +378,12 @@ void ig_metrics_render(ig_buf_t *sb)
                       "%llu\n",
                   (unsigned long long)atomic_load_explicit(&commit_batches, memory_order_relaxed),
                   (unsigned long long)atomic_load_explicit(&commit_batched, memory_order_relaxed));
+    ig_buf_printf(sb, "# HELP icegate_metadata_syncs_total Syncs of the warehouse by the metadata flusher "
+                      "(catalog.metadata_sync: journal).\n# TYPE icegate_metadata_syncs_total counter\n"
+                      "icegate_metadata_syncs_total{result=\"ok\"} %llu\nicegate_metadata_syncs_total{result=\"error\"} "
+                      "%llu\n",
+                  (unsigned long long)atomic_load_explicit(&meta_syncs, memory_order_relaxed),
+                  (unsigned long long)atomic_load_explicit(&meta_sync_failures, memory_order_relaxed));
     ig_buf_printf(sb, "# HELP icegate_store_errors_total Store operations that failed with an I/O or database "
                       "error.\n# TYPE icegate_store_errors_total counter\nicegate_store_errors_total %llu\n",
                   (unsigned long long)atomic_load_explicit(&store_errors, memory_order_relaxed));

@@ -40,6 +40,9 @@ void ig_metrics_commit(ig_commit_result_t result);
 void ig_metrics_commit_batch(size_t n);
 /* A store operation failed with an I/O or database error. */
 void ig_metrics_store_error(void);
+/* The metadata flusher (catalog.metadata_sync: journal): one sync of the warehouse that made the files up to
+ * it durable (ok) or failed (they stay pending and are tried again). */
+void ig_metrics_metadata_sync(bool ok);
 /* A request over its token's limit was held delay_ns for its slot (ratelimiter.max_delay_ms); and one
  * refused with 429, held or not. */
 void ig_metrics_ratelimit_held(int64_t delay_ns);

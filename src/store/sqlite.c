@@ -16,6 +16,7 @@
 #include "core/metrics.h"
 #include "store/sqlite_bases.h"
 #include "store/sqlite_journal.h"
+#include "store/sqlite_pending.h"
 #include "store/sqlite_migrations.h"
 #include "store/store.h"
 
@@ -879,7 +880,8 @@ static int swap_one(sqlite3 *db, const ig_obj_swap_t *w, ig_error_t *err)
     return ig_sqb_add(db, w, err);
 }
 
-static int sq_obj_swap(ig_store_t *base, const ig_obj_swap_t *swaps, size_t n, ig_error_t *err)
+static int sq_obj_swap(ig_store_t *base, const ig_obj_swap_t *swaps, size_t n, const ig_meta_file_t *files,
+                       size_t nf, ig_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)base;
     sqlite3 *db = borrow(s, err);
@@ -888,7 +890,7 @@ static int sq_obj_swap(ig_store_t *base, const ig_obj_swap_t *swaps, size_t n, i
     if (exec(db, "BEGIN IMMEDIATE", err)) goto out;
     for (size_t i = 0; i < n; i++)
         if (swap_one(db, &swaps[i], err)) goto out;
-    rc = exec(db, "COMMIT", err);
+    if (ig_sqp_add(db, files, nf, err) == 0) rc = exec(db, "COMMIT", err);
 out:
     return finish(s, db, NULL, rc);
 }
@@ -1114,6 +1116,9 @@ static const ig_store_ops_t sqlite_ops = {
     .obj_get = sq_obj_get,
     .obj_list = sq_obj_list,
     .obj_swap = sq_obj_swap,
+    .meta_pending_last = ig_sqp_last,
+    .meta_pending_each = ig_sqp_each,
+    .meta_pending_done = ig_sqp_done,
     .obj_drop = sq_obj_drop,
     .obj_rename = sq_obj_rename,
     .obj_bases = sq_obj_bases,

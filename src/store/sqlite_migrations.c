@@ -60,6 +60,8 @@ const char *const ig_sq_migrations[] = {
     "ALTER TABLE tokens ADD COLUMN rate_limit_mode TEXT;",
     /* 11: namespaces, as core/principal.h packs them (NULL: every namespace) */
     "ALTER TABLE tokens ADD COLUMN namespaces TEXT;",
+    /* 12: metadata files written but not yet synced (catalog.metadata_sync: journal), in commit order */
+    "CREATE TABLE meta_pending(seq INTEGER PRIMARY KEY, location TEXT NOT NULL, body BLOB NOT NULL);",
 };
 
 const int ig_sq_migrations_count = (int)(sizeof ig_sq_migrations / sizeof ig_sq_migrations[0]);

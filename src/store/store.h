@@ -94,6 +94,17 @@ typedef struct {
     bool check_overlap;
 } ig_obj_swap_t;
 
+/* A metadata file a commit wrote but did not sync (catalog.metadata_sync: journal): its bytes go into the
+ * store in the swap's own transaction, so the one sync of that transaction makes the commit durable; the
+ * catalog's flusher syncs the files later and forgets them (meta_pending_done), and a start after a crash
+ * writes again every file still pending (DESIGN.md §6 as docs/operations.md explains it). */
+typedef struct {
+    const char *location; /* the file's location, as the swap names it */
+    const char *body;
+    size_t len;
+} ig_meta_file_t;
+typedef int (*ig_meta_file_cb)(void *ud, const ig_meta_file_t *f);
+
 /* A finalized catalog response kept for an Idempotency-Key (Iceberg REST spec). */
 typedef struct {
     char key[37];                    /* lower-case UUID */
@@ -231,8 +242,16 @@ typedef struct {
                     void *ud, ig_error_t *err);
     /* Atomically applies every swap (compare-and-set on expected_location) or none: 409 CommitFailedException
      * naming the object when one lost a race, 409 AlreadyExistsException when a create finds the name taken,
-     * 404 when the namespace is gone. */
-    int (*obj_swap)(ig_store_t *st, const ig_obj_swap_t *swaps, size_t n, ig_error_t *err);
+     * 404 when the namespace is gone.  The nf files (may be 0) are kept as pending in the same transaction. */
+    int (*obj_swap)(ig_store_t *st, const ig_obj_swap_t *swaps, size_t n, const ig_meta_file_t *files, size_t nf,
+                    ig_error_t *err);
+    /* ---- pending metadata files (ig_meta_file_t) ---- */
+    /* The newest pending file's sequence number in *seq (0: none pending). */
+    int (*meta_pending_last)(ig_store_t *st, int64_t *seq, ig_error_t *err);
+    /* Every pending file, oldest first; cb returning non-zero stops the walk (its value returned). */
+    int (*meta_pending_each)(ig_store_t *st, ig_meta_file_cb cb, void *ud, ig_error_t *err);
+    /* Forgets the pending files up to seq (their files are durable now), in a synchronous transaction. */
+    int (*meta_pending_done)(ig_store_t *st, int64_t seq, ig_error_t *err);
     int (*obj_drop)(ig_store_t *st, const char *ns, const char *name, ig_obj_kind_t kind, ig_error_t *err);
     int (*obj_rename)(ig_store_t *st, const char *from_ns, const char *from_name, const char *to_ns,
                       const char *to_name, ig_obj_kind_t kind, ig_error_t *err);

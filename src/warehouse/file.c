@@ -81,10 +81,12 @@ static int file_canonical(const ig_warehouse_t *wh, const char *loc, char *out, 
     return 0;
 }
 
+enum { DIR_OPEN, DIR_CREATE, DIR_CREATE_SYNCED };
+
 /* Opens directory rel (relative to the root, "" = root itself) without following any symlink, creating
- * missing directories when create is set (fsyncing each parent so the new entry is durable).  The caller
- * closes the returned descriptor. */
-static int open_dir(file_wh_t *w, const char *rel, bool create, ig_error_t *err)
+ * missing directories with DIR_CREATE (and fsyncing each parent so the new entry is durable with
+ * DIR_CREATE_SYNCED).  The caller closes the returned descriptor. */
+static int open_dir(file_wh_t *w, const char *rel, int create, ig_error_t *err)
 {
     int fd = openat(w->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return io_fail(err, "open", "(root)", errno);
@@ -107,7 +109,7 @@ static int open_dir(file_wh_t *w, const char *rel, bool create, ig_error_t *err)
                 close(fd);
                 return io_fail(err, "mkdir", rel, en);
             }
-            (void)fsync(fd);
+            if (create == DIR_CREATE_SYNCED) (void)fsync(fd);
             nfd = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         }
         if (nfd < 0) {
@@ -205,7 +207,7 @@ static void file_close(ig_warehouse_t *wh)
 static int dir_nonempty(file_wh_t *w, const char *rel, ig_error_t *err)
 {
     ig_error_t e2;
-    int fd = open_dir(w, rel, false, &e2);
+    int fd = open_dir(w, rel, DIR_OPEN, &e2);
     if (fd < 0) {
         if (ig_error_status(&e2) == 404) return 0;
         if (err) *err = e2;
@@ -294,7 +296,7 @@ static ig_wh_staged_t *file_stage(ig_warehouse_t *wh, const char *location, int6
         ig_error_set(err, IG_E_BAD_REQUEST, "location is too long: %.200s", location);
         goto fail;
     }
-    if ((p->dfd = open_dir(w, p->dir, true, err)) < 0) goto fail;
+    if ((p->dfd = open_dir(w, p->dir, wh->lazy ? DIR_CREATE : DIR_CREATE_SYNCED, err)) < 0) goto fail;
     p->fd = openat(p->dfd, p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (p->fd < 0) {
         io_fail(err, "create", p->dir, errno);
@@ -307,8 +309,9 @@ static ig_wh_staged_t *file_stage(ig_warehouse_t *wh, const char *location, int6
         return NULL;
     }
     /* Start writing the data out now: the batch's later files are built while this one is on its way, and
-     * the fsync at publish waits for less (advice only: an error here is found again by that fsync). */
-    (void)sync_file_range(p->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+     * the fsync at publish waits for less (advice only: an error here is found again by that fsync).  A lazy
+     * write leaves it to the write-back and the flusher's sync. */
+    if (!wh->lazy) (void)sync_file_range(p->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     return p;
 fail:
     free(p);
@@ -325,13 +328,14 @@ static bool dir_seen(ig_wh_staged_t *const *v, size_t i)
 
 /* Each file synced (on ext4 the first sync's journal commit usually carries the data of all of them, and the
  * others return at once), renamed into place (NOREPLACE: the uuid makes the name unique, an existing file is
- * never clobbered anyway), then each folder synced once: n files cost about two syncs, not 2n. */
+ * never clobbered anyway), then each folder synced once: n files cost about two syncs, not 2n.  A lazy
+ * warehouse (the store keeps the bytes until ig_warehouse_sync) renames without a sync. */
 static int file_publish(ig_warehouse_t *wh, ig_wh_staged_t *const *v, size_t n, ig_error_t *err)
 {
-    (void)wh;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (fsync(v[i]->fd) != 0 || close(v[i]->fd) != 0) rc = io_fail(err, "write", v[i]->dir, errno);
+        if ((!wh->lazy && fsync(v[i]->fd) != 0) || close(v[i]->fd) != 0)
+            rc = io_fail(err, "write", v[i]->dir, errno);
         v[i]->fd = -1;
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -340,7 +344,7 @@ static int file_publish(ig_warehouse_t *wh, ig_wh_staged_t *const *v, size_t n, 
         if (r != 0) rc = io_fail(err, "rename", v[i]->dir, errno);
         else v[i]->renamed = true;
     }
-    for (size_t i = 0; rc == 0 && i < n; i++)
+    for (size_t i = 0; !wh->lazy && rc == 0 && i < n; i++)
         if (!dir_seen(v, i) && fsync(v[i]->dfd) != 0) rc = io_fail(err, "fsync", v[i]->dir, errno);
     for (size_t i = 0; i < n; i++) {
         if (rc == 0) {
@@ -351,6 +355,40 @@ static int file_publish(ig_warehouse_t *wh, ig_wh_staged_t *const *v, size_t n, 
         }
     }
     return rc;
+}
+
+/* Writes a pending file again, durably, under its own name (replacing what a crash left there): a temp
+ * file, fsync, rename, fsync of the folder, every folder made on the way synced into its parent. */
+static int file_restore(ig_warehouse_t *wh, const char *loc, const char *body, size_t len, ig_error_t *err)
+{
+    file_wh_t *w = (file_wh_t *)wh;
+    char rel[IG_LOCATION_MAX], dir[IG_LOCATION_MAX], tmp[NAME_MAX + 1];
+    const char *base;
+    if (to_rel(w, loc, rel, sizeof rel, err)) return -1;
+    split_rel(rel, dir, sizeof dir, &base);
+    if (strlen(base) + 16 > sizeof tmp)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "file name too long: %.200s", loc);
+    snprintf(tmp, sizeof tmp, ".%s.tmp", base);
+    int dfd = open_dir(w, dir, DIR_CREATE_SYNCED, err);
+    if (dfd < 0) return -1;
+    int rc = 0, fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 || write_all(fd, body, len) != 0 || fsync(fd) != 0) rc = io_fail(err, "write", dir, errno);
+    if (fd >= 0 && close(fd) != 0 && rc == 0) rc = io_fail(err, "write", dir, errno);
+    if (rc == 0 && renameat(dfd, tmp, dfd, base) != 0) rc = io_fail(err, "rename", dir, errno);
+    if (rc == 0 && fsync(dfd) != 0) rc = io_fail(err, "fsync", dir, errno);
+    if (rc) unlinkat(dfd, tmp, 0);
+    close(dfd);
+    return rc;
+}
+
+/* Everything written lazily so far is durable once this returns 0: one syncfs(2) of the warehouse's file
+ * system (it reports write-back errors since Linux 5.8), which covers the files, their folders and the
+ * folders made for them, however many. */
+static int file_sync(ig_warehouse_t *wh, ig_error_t *err)
+{
+    file_wh_t *w = (file_wh_t *)wh;
+    if (syncfs(w->rootfd) != 0) return io_fail(err, "syncfs", "(root)", errno);
+    return 0;
 }
 
 static void file_unstage(ig_warehouse_t *wh, ig_wh_staged_t *p)
@@ -366,7 +404,7 @@ static int open_parent(file_wh_t *w, const char *loc, char *rel, size_t cap, con
     char dir[IG_LOCATION_MAX];
     if (to_rel(w, loc, rel, cap, err)) return -1;
     split_rel(rel, dir, sizeof dir, base);
-    return open_dir(w, dir, false, err);
+    return open_dir(w, dir, DIR_OPEN, err);
 }
 
 static int file_read(ig_warehouse_t *wh, const char *loc, char **buf, size_t *len, ig_error_t *err)
@@ -560,13 +598,15 @@ static int64_t file_sweep_temps(ig_warehouse_t *wh, int64_t before_s, const _Ato
 
 static const ig_warehouse_ops_t file_ops = {
     .scheme = "file",
-    .supports = IG_WAREHOUSE_RENAME,
+    .supports = IG_WAREHOUSE_RENAME | IG_WAREHOUSE_LAZY,
     .close = file_close,
     .canonical = file_canonical,
     .default_location = file_default_location,
     .stage = file_stage,
     .publish = file_publish,
     .unstage = file_unstage,
+    .restore = file_restore,
+    .sync = file_sync,
     .read = file_read,
     .remove = file_remove,
     .purge = file_purge,

@@ -78,6 +78,26 @@ int ig_warehouse_publish(ig_warehouse_t *w, ig_wh_staged_t *const *v, size_t n, 
     return n ? w->ops->publish(w, v, n, err) : 0;
 }
 
+int ig_warehouse_set_lazy(ig_warehouse_t *w, bool lazy)
+{
+    if (lazy && !(w->ops->supports & IG_WAREHOUSE_LAZY)) return -1;
+    w->lazy = lazy;
+    return 0;
+}
+
+int ig_warehouse_sync(ig_warehouse_t *w, ig_error_t *err)
+{
+    return w->lazy ? w->ops->sync(w, err) : 0;
+}
+
+int ig_warehouse_restore(ig_warehouse_t *w, const char *file_location, const char *body, size_t len,
+                         ig_error_t *err)
+{
+    if (!w->ops->restore)
+        return ig_error_set(err, IG_E_INTERNAL, "this warehouse cannot write a pending file again");
+    return w->ops->restore(w, file_location, body, len, err);
+}
+
 void ig_warehouse_unstage(ig_warehouse_t *w, ig_wh_staged_t *p)
 {
     w->ops->unstage(w, p);

@@ -12,7 +12,8 @@
  *
  * Metadata files are written as <location>/metadata/<NNNNN>-<uuid>.metadata.json through a temporary name:
  * write, fsync, rename (never replacing an existing file), fsync of the directory — a reader sees either no
- * file or the whole file.
+ * file or the whole file.  A lazy warehouse (ig_warehouse_set_lazy) skips the syncs: the caller has the bytes
+ * durable elsewhere and calls ig_warehouse_sync later.
  *
  * Every function returning int gives 0 on success or -1 with *err filled: 400 BadRequestException for a
  * location outside the warehouse or crossing a symlink, 404 NotFoundException for a missing file, 500
@@ -39,6 +40,7 @@ typedef struct ig_wh_staged ig_wh_staged_t; /* a metadata file staged (ig_wareho
 /* What a back end can do: the `supports` word. */
 #define IG_WAREHOUSE_RENAME (1u << 0)          /* atomic rename: new files appear whole via a temp name */
 #define IG_WAREHOUSE_CONDITIONAL_PUT (1u << 1) /* create-only writes (S3 If-None-Match: *) */
+#define IG_WAREHOUSE_LAZY (1u << 2) /* writes can wait for a later sync (restore and sync are set) */
 
 typedef struct {
     const char *scheme; /* "file" */
@@ -51,6 +53,8 @@ typedef struct {
                              size_t len, char *out, size_t cap, ig_error_t *err);
     int (*publish)(ig_warehouse_t *w, ig_wh_staged_t *const *v, size_t n, ig_error_t *err);
     void (*unstage)(ig_warehouse_t *w, ig_wh_staged_t *p);
+    int (*restore)(ig_warehouse_t *w, const char *file_location, const char *body, size_t len, ig_error_t *err);
+    int (*sync)(ig_warehouse_t *w, ig_error_t *err);
     int (*read)(ig_warehouse_t *w, const char *file_location, char **buf, size_t *len, ig_error_t *err);
     int (*remove)(ig_warehouse_t *w, const char *file_location, ig_error_t *err);
     int (*purge)(ig_warehouse_t *w, const char *location, ig_error_t *err);
@@ -67,6 +71,7 @@ struct ig_warehouse {
     const char *uri;  /* the canonical root URI, e.g. "file:///abs/path", no trailing '/' */
     const char *name; /* the root's last path segment ("warehouse" by default): the warehouse name and prefix */
     int64_t max_bytes; /* the one cap for metadata files on both paths (catalog.max_metadata_bytes) */
+    bool lazy;         /* ig_warehouse_set_lazy */
 };
 
 /* Opens (creating it if needed) the warehouse root named by uri ("file:///abs/path" or an absolute path),
@@ -118,6 +123,15 @@ ig_wh_staged_t *ig_warehouse_stage(ig_warehouse_t *w, const char *dir, int64_t v
                                    size_t len, char *out, size_t cap, ig_error_t *err);
 int ig_warehouse_publish(ig_warehouse_t *w, ig_wh_staged_t *const *v, size_t n, ig_error_t *err);
 void ig_warehouse_unstage(ig_warehouse_t *w, ig_wh_staged_t *p);
+
+/* Lazy writes (catalog.metadata_sync: journal, on a back end with IG_WAREHOUSE_LAZY): publish renames a
+ * group into place without syncing it, and folders are made without syncing their parents; the caller keeps
+ * the bytes elsewhere (the store) until ig_warehouse_sync has made everything written so far durable, and
+ * after a crash writes each one again, durably, with ig_warehouse_restore.  -1 when the back end cannot. */
+int ig_warehouse_set_lazy(ig_warehouse_t *w, bool lazy);
+int ig_warehouse_sync(ig_warehouse_t *w, ig_error_t *err);
+int ig_warehouse_restore(ig_warehouse_t *w, const char *file_location, const char *body, size_t len,
+                         ig_error_t *err);
 
 /* Removes the temp files a metadata write leaves when the process dies mid-write, older than before_s (wall
  * clock, s): run at start, off the request path (it walks the warehouse, not its data/ folders); returns how

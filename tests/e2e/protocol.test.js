@@ -254,7 +254,10 @@ test('write.metadata.delete-after-commit.enabled: files past previous-versions-m
       last = await call(s, t, 'POST', `/v1/namespaces/d/tables/${name}`, { body: { requirements: [],
         updates: [{ action: 'set-properties', updates: { n: String(i) } }] }, status: 200 });
     const metaDir = path.dirname(c.json['metadata-location'].replace(/^file:\/\//, ''));
-    return { files: fs.readdirSync(metaDir).filter((f) => f.endsWith('.metadata.json')), last };
+    const files = () => fs.readdirSync(metaDir).filter((f) => f.endsWith('.metadata.json'));
+    // the deletions wait for the metadata flusher (catalog.metadata_flush_ms, 50 ms; catalog/pending.c)
+    for (let i = 0; i < 100 && on === 'true' && files().length > 3; i++) await sleep(20);
+    return { files: files(), last };
   };
   const on = await mk('on', 'true');
   // the current file and the two the log keeps: the other four are gone

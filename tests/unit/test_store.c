@@ -187,14 +187,14 @@ static int obj_create(ig_store_t *st, const char *ns, const char *name, ig_obj_k
                       ig_error_t *err)
 {
     ig_obj_swap_t w = {ns, name, kind, NULL, loc, NULL, false};
-    return st->ops->obj_swap(st, &w, 1, err);
+    return st->ops->obj_swap(st, &w, 1, NULL, 0, err);
 }
 
 static int obj_cas(ig_store_t *st, const char *ns, const char *name, ig_obj_kind_t kind, const char *expected,
                    const char *loc, ig_error_t *err)
 {
     ig_obj_swap_t w = {ns, name, kind, expected, loc, NULL, false};
-    return st->ops->obj_swap(st, &w, 1, err);
+    return st->ops->obj_swap(st, &w, 1, NULL, 0, err);
 }
 
 /* The current location of (ns, name) of kind (0 = either), or "" if absent. */
@@ -378,13 +378,13 @@ static void test_obj_multi_swap_all_or_none(void **state)
 
     /* Both right: both move. */
     ig_obj_swap_t ok[2] = {{"db", "a", IG_OBJ_TABLE, "A1", "A2", NULL, false}, {"db", "b", IG_OBJ_TABLE, "B1", "B2", NULL, false}};
-    assert_int_equal(st->ops->obj_swap(st, ok, 2, &err), 0);
+    assert_int_equal(st->ops->obj_swap(st, ok, 2, NULL, 0, &err), 0);
     assert_string_equal(loc_of(st, "db", "a", 0), "A2");
     assert_string_equal(loc_of(st, "db", "b", 0), "B2");
 
     /* The second is stale: the first is rolled back. */
     ig_obj_swap_t bad[2] = {{"db", "a", IG_OBJ_TABLE, "A2", "A3", NULL, false}, {"db", "b", IG_OBJ_TABLE, "B1", "B3", NULL, false}};
-    assert_fails(err, st->ops->obj_swap(st, bad, 2, &err), IG_E_COMMIT_FAILED);
+    assert_fails(err, st->ops->obj_swap(st, bad, 2, NULL, 0, &err), IG_E_COMMIT_FAILED);
     assert_contains(err.message, "b");
     assert_string_equal(loc_of(st, "db", "a", 0), "A2");
     assert_string_equal(loc_of(st, "db", "b", 0), "B2");
@@ -393,22 +393,94 @@ static void test_obj_multi_swap_all_or_none(void **state)
     ig_obj_swap_t mixed[3] = {{"db", "c", IG_OBJ_TABLE, NULL, "C1", NULL, false},
                               {"other", "d", IG_OBJ_VIEW, NULL, "D1", NULL, false},
                               {"db", "a", IG_OBJ_TABLE, "stale", "A9", NULL, false}};
-    assert_fails(err, st->ops->obj_swap(st, mixed, 3, &err), IG_E_COMMIT_FAILED);
+    assert_fails(err, st->ops->obj_swap(st, mixed, 3, NULL, 0, &err), IG_E_COMMIT_FAILED);
     assert_string_equal(loc_of(st, "db", "c", 0), "");
     assert_string_equal(loc_of(st, "other", "d", 0), "");
     assert_string_equal(loc_of(st, "db", "a", 0), "A2");
 
     /* ... and a failing create (namespace gone) after a good swap rolls the swap back. */
     ig_obj_swap_t gone[2] = {{"db", "a", IG_OBJ_TABLE, "A2", "A3", NULL, false}, {"nope", "x", IG_OBJ_TABLE, NULL, "X1", NULL, false}};
-    assert_fails(err, st->ops->obj_swap(st, gone, 2, &err), IG_E_NO_SUCH_NAMESPACE);
+    assert_fails(err, st->ops->obj_swap(st, gone, 2, NULL, 0, &err), IG_E_NO_SUCH_NAMESPACE);
     assert_string_equal(loc_of(st, "db", "a", 0), "A2");
 
     /* The same transaction retried with the right bases succeeds, and the store is usable afterwards. */
     mixed[2].expected_location = "A2";
-    assert_int_equal(st->ops->obj_swap(st, mixed, 3, &err), 0);
+    assert_int_equal(st->ops->obj_swap(st, mixed, 3, NULL, 0, &err), 0);
     assert_string_equal(loc_of(st, "db", "c", IG_OBJ_TABLE), "C1");
     assert_string_equal(loc_of(st, "other", "d", IG_OBJ_VIEW), "D1");
     assert_string_equal(loc_of(st, "db", "a", 0), "A9");
+}
+
+/* Pending metadata files ride the swap's transaction: kept when it commits, never when it fails; listed in
+ * commit order with their exact bytes (NUL bytes included); forgotten up to a sequence number only. */
+typedef struct {
+    int n;
+    char loc[4][32];
+    size_t len[4];
+    char first_bytes[4][8];
+} pending_seen_t;
+
+static int pending_collect(void *ud, const ig_meta_file_t *f)
+{
+    pending_seen_t *p = ud;
+    if (p->n == 4) return 7;
+    snprintf(p->loc[p->n], sizeof p->loc[0], "%s", f->location);
+    p->len[p->n] = f->len;
+    memcpy(p->first_bytes[p->n], f->body, f->len < 8 ? f->len : 8);
+    p->n++;
+    return 0;
+}
+
+static void test_meta_pending(void **state)
+{
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
+    ig_error_t err;
+    int64_t last = -1;
+    pending_seen_t seen = {0};
+    ns_create_ok(st, "db");
+    assert_int_equal(st->ops->meta_pending_last(st, &last, &err), 0);
+    assert_int_equal(last, 0);
+
+    ig_obj_swap_t mk = {"db", "t", IG_OBJ_TABLE, NULL, "L1", NULL, false};
+    ig_meta_file_t one[1] = {{"L1", "{\"a\":1}", 7}};
+    assert_int_equal(st->ops->obj_swap(st, &mk, 1, one, 1, &err), 0);
+    ig_obj_swap_t mv = {"db", "t", IG_OBJ_TABLE, "L1", "L3", NULL, false};
+    ig_meta_file_t two[2] = {{"L2", "x\0y", 3}, {"L3", "zz", 2}};
+    assert_int_equal(st->ops->obj_swap(st, &mv, 1, two, 2, &err), 0);
+    /* A lost race keeps nothing of its files. */
+    ig_obj_swap_t stale = {"db", "t", IG_OBJ_TABLE, "L1", "L4", NULL, false};
+    ig_meta_file_t lost[1] = {{"L4", "no", 2}};
+    assert_fails(err, st->ops->obj_swap(st, &stale, 1, lost, 1, &err), IG_E_COMMIT_FAILED);
+
+    assert_int_equal(st->ops->meta_pending_each(st, pending_collect, &seen, &err), 0);
+    assert_int_equal(seen.n, 3);
+    assert_string_equal(seen.loc[0], "L1");
+    assert_string_equal(seen.loc[1], "L2");
+    assert_string_equal(seen.loc[2], "L3");
+    assert_int_equal(seen.len[1], 3);
+    assert_memory_equal(seen.first_bytes[1], "x\0y", 3);
+    assert_int_equal(st->ops->meta_pending_last(st, &last, &err), 0);
+    assert_true(last >= 3);
+
+    /* Forget up to the first: the other two stay, in order; a new one comes after them. */
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(st->ops->meta_pending_done(st, last - 2, &err), 0);
+    ig_obj_swap_t mv2 = {"db", "t", IG_OBJ_TABLE, "L3", "L5", NULL, false};
+    ig_meta_file_t five[1] = {{"L5", "5", 1}};
+    assert_int_equal(st->ops->obj_swap(st, &mv2, 1, five, 1, &err), 0);
+    assert_int_equal(st->ops->meta_pending_each(st, pending_collect, &seen, &err), 0);
+    assert_int_equal(seen.n, 3);
+    assert_string_equal(seen.loc[0], "L2");
+    assert_string_equal(seen.loc[2], "L5");
+    /* A callback's non-zero value stops the walk and is returned. */
+    seen.n = 4;
+    assert_int_equal(st->ops->meta_pending_each(st, pending_collect, &seen, &err), 7);
+    assert_int_equal(st->ops->meta_pending_last(st, &last, &err), 0);
+    assert_int_equal(st->ops->meta_pending_done(st, last, &err), 0);
+    assert_int_equal(st->ops->meta_pending_last(st, &last, &err), 0);
+    assert_int_equal(last, 0);
+    assert_string_equal(loc_of(st, "db", "t", 0), "L5");
 }
 
 /* Locations are not bounded by the store: a commit on a table whose metadata path is longer than any
@@ -944,7 +1016,7 @@ static int obj_create_at(ig_store_t *st, const char *ns, const char *name, ig_ob
     char loc[256];
     snprintf(loc, sizeof loc, "%smetadata/00000-x.metadata.json", base);
     ig_obj_swap_t w = {ns, name, kind, NULL, loc, base, true};
-    return st->ops->obj_swap(st, &w, 1, err);
+    return st->ops->obj_swap(st, &w, 1, NULL, 0, err);
 }
 
 /* obj_overlap: equal, inside or above, byte-wise over tables and views alike; no wildcard, no character
@@ -990,7 +1062,7 @@ static void test_obj_overlap(void **state)
     assert_string_equal(loc_of(st, "db", "n", 0), "");
     /* Unchecked (catalog.allow_location_overlap), it is created. */
     ig_obj_swap_t w = {"db", "n", IG_OBJ_TABLE, NULL, "file:///wh/db/t1/n/metadata/1.json", "file:///wh/db/t1/n/", false};
-    assert_int_equal(st->ops->obj_swap(st, &w, 1, &err), 0);
+    assert_int_equal(st->ops->obj_swap(st, &w, 1, NULL, 0, &err), 0);
     assert_int_equal(st->ops->obj_drop(st, "db", "n", IG_OBJ_TABLE, &err), 0);
     /* A drop frees the location. */
     assert_int_equal(st->ops->obj_drop(st, "db", "t0", IG_OBJ_TABLE, &err), 0);
@@ -1012,11 +1084,11 @@ static void test_obj_bases_follow(void **state)
     char was[256];
     snprintf(was, sizeof was, "%s", cur);
     ig_obj_swap_t mv = {"db", "a", IG_OBJ_TABLE, was, "file:///wh/moved/metadata/1.json", "file:///wh/moved/", true};
-    assert_int_equal(st->ops->obj_swap(st, &mv, 1, &err), 0);
+    assert_int_equal(st->ops->obj_swap(st, &mv, 1, NULL, 0, &err), 0);
     /* A commit that keeps its location adds nothing, and is not checked against itself. */
     ig_obj_swap_t again = {"db", "a", IG_OBJ_TABLE, "file:///wh/moved/metadata/1.json",
                            "file:///wh/moved/metadata/2.json", "file:///wh/moved/", true};
-    assert_int_equal(st->ops->obj_swap(st, &again, 1, &err), 0);
+    assert_int_equal(st->ops->obj_swap(st, &again, 1, NULL, 0, &err), 0);
     names_t c;
     memset(&c, 0, sizeof c);
     assert_int_equal(st->ops->obj_bases(st, "db", "a", collect, &c, &err), 0);
@@ -1182,7 +1254,7 @@ static int64_t scalar(const char *db, const char *sql)
 }
 
 /* What migration 7 made, undone, to go back to an older schema. */
-#define JOURNAL_DROP "DROP TABLE audit; DROP TABLE events; DROP TABLE token_notices;"
+#define JOURNAL_DROP "DROP TABLE audit; DROP TABLE events; DROP TABLE token_notices; DROP TABLE meta_pending;"
 /* The token columns migrations 5 and later added, dropped to take a data dir back to schema 4 or older. */
 #define TOKEN_COLUMNS_SINCE_5                                                                                     \
     "ALTER TABLE tokens DROP COLUMN namespaces;"                                                                  \
@@ -1210,8 +1282,9 @@ static void test_sqlite_migrations_run_once(void **state)
     ig_store_close(f->st);
     f->st = NULL;
     /* 1: tokens and catalog, 2: idempotency keys, 3: their totals, 4: locations, 5: who suspended / set a Max
-     * RPS, 6: rotation, 7: audit log, event outbox, expiry notices, 8: scopes, 9: allowedCidrs, 10: rateLimitMode, 11: namespaces */
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 11);
+     * RPS, 6: rotation, 7: audit log, event outbox, expiry notices, 8: scopes, 9: allowedCidrs, 10: rateLimitMode, 11: namespaces,
+     * 12: pending metadata files */
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 12);
     for (int i = 0; i < 2; i++) { /* reopening twice migrates nothing */
         f->st = ig_store_sqlite_open(f->where, &err);
         assert_non_null(f->st);
@@ -1220,7 +1293,7 @@ static void test_sqlite_migrations_run_once(void **state)
         f->st = NULL;
     }
     /* one row per migration, none added by reopening */
-    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 11);
+    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 12);
 }
 
 /* Migration 4 gives the objects of an older data dir their locations: the folder that holds the metadata
@@ -1272,7 +1345,7 @@ static void test_sqlite_migration_5_from_4(void **state)
     assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 4);
     f->st = ig_store_sqlite_open(f->where, &err);
     assert_non_null(f->st);
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 11);
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 12);
     ig_token_row_t got;
     assert_int_equal(f->st->ops->token_get(f->st, "tok_old", &got, &err), 0);
     assert_true(got.suspended);
@@ -1333,6 +1406,7 @@ static int run_conformance(const backend_t *be)
         CASE(test_ns_drop_rules, be),
         CASE(test_obj_create_and_cas, be),
         CASE(test_obj_multi_swap_all_or_none, be),
+        CASE(test_meta_pending, be),
         CASE(test_obj_cas_long_locations, be),
         CASE(test_tables_and_views_share_names, be),
         CASE(test_obj_list_paginated, be),
