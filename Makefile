@@ -7,7 +7,8 @@ PKGS    := libmicrohttpd json-c sqlite3 libcrypto yaml-0.1 libargon2 libcurl
 # Recursively expanded on purpose: read when a recipe runs, i.e. after `make run`/`make test` installed the
 # packages (a := here was read when make started, before deps, and the first build on a fresh machine failed).
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl is compiled against but loaded at run time when first needed (src/core/curl_lib.h).
+PKG_LIBS   = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Werror
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -Isrc

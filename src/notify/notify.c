@@ -1,7 +1,7 @@
 /* notify — see notify.h. */
 #include "notify/notify.h"
 
-#include <curl/curl.h>
+#include "core/curl_lib.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -290,10 +290,12 @@ ig_notify_t *ig_notify_start(const ig_config_t *cfg, ig_store_t *st, ig_token_ta
     n->events = cfg->webhook_url[0] != '\0';
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->cv, NULL);
-    if (n->events && (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || open_hook(n, err))) {
-        if (!err->message[0]) ig_error_set(err, IG_E_INTERNAL, "cannot start libcurl");
+    char why[256];
+    if (n->events && ig_curl_load(why, sizeof why)) {
+        ig_error_set(err, IG_E_INTERNAL, "notifications.webhook.url: %s", why);
         goto fail;
     }
+    if (n->events && open_hook(n, err)) goto fail;
     if (pthread_create(&n->watcher, NULL, watcher_main, n)) goto nothread;
     n->watcher_on = true;
     if (n->events) {
@@ -318,7 +320,6 @@ void ig_notify_stop(ig_notify_t *n)
     if (n->watcher_on) pthread_join(n->watcher, NULL);
     if (n->sender_on) pthread_join(n->sender, NULL);
     ig_webhook_free(n->hook);
-    if (n->events) curl_global_cleanup();
     pthread_mutex_destroy(&n->mu);
     pthread_cond_destroy(&n->cv);
     free(n->seen);

@@ -1,7 +1,7 @@
 /* webhook — see webhook.h. */
 #include "notify/webhook.h"
 
-#include <curl/curl.h>
+#include "core/curl_lib.h"
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -75,8 +75,9 @@ static int progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off
 ig_webhook_t *ig_webhook_new(const char *url, const unsigned char *key, size_t keylen, int timeout_ms,
                              const _Atomic bool *stop)
 {
-    ig_webhook_t *w = calloc(1, sizeof *w);
-    if (!w || keylen > sizeof w->key || !(w->url = strdup(url)) || !(w->curl = curl_easy_init())) {
+    char why[256];
+    ig_webhook_t *w = ig_curl_load(why, sizeof why) ? NULL : calloc(1, sizeof *w);
+    if (!w || keylen > sizeof w->key || !(w->url = strdup(url)) || !(w->curl = ig_curl.init())) {
         ig_webhook_free(w);
         return NULL;
     }
@@ -90,7 +91,7 @@ ig_webhook_t *ig_webhook_new(const char *url, const unsigned char *key, size_t k
 void ig_webhook_free(ig_webhook_t *w)
 {
     if (!w) return;
-    if (w->curl) curl_easy_cleanup(w->curl);
+    if (w->curl) ig_curl.cleanup(w->curl);
     free(w->url);
     OPENSSL_cleanse(w->key, sizeof w->key);
     free(w);
@@ -99,40 +100,40 @@ void ig_webhook_free(ig_webhook_t *w)
 static void set_options(ig_webhook_t *w, const char *body, struct curl_slist *h)
 {
     CURL *c = w->curl;
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, w->url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)w->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(w->timeout_ms < 5000 ? w->timeout_ms : 5000));
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "icegate/" IG_VERSION);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)w->stop);
+    ig_curl.reset(c);
+    ig_curl.setopt(c, CURLOPT_URL, w->url);
+    ig_curl.setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    ig_curl.setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    ig_curl.setopt(c, CURLOPT_NOSIGNAL, 1L);
+    ig_curl.setopt(c, CURLOPT_TIMEOUT_MS, (long)w->timeout_ms);
+    ig_curl.setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(w->timeout_ms < 5000 ? w->timeout_ms : 5000));
+    ig_curl.setopt(c, CURLOPT_HTTPHEADER, h);
+    ig_curl.setopt(c, CURLOPT_POSTFIELDS, body);
+    ig_curl.setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    ig_curl.setopt(c, CURLOPT_USERAGENT, "icegate/" IG_VERSION);
+    ig_curl.setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    ig_curl.setopt(c, CURLOPT_NOPROGRESS, 0L);
+    ig_curl.setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
+    ig_curl.setopt(c, CURLOPT_XFERINFODATA, (void *)w->stop);
 }
 
 int ig_webhook_post(ig_webhook_t *w, const char *event_id, const char *body, char *why, size_t cap)
 {
     char id[96], sig[IG_SIGNATURE_LEN + 32];
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
+    struct curl_slist *h = ig_curl.slist_append(NULL, "Content-Type: application/json");
+    h = ig_curl.slist_append(h, "Expect:"); /* no 100-continue round trip */
     snprintf(id, sizeof id, "X-Icegate-Event-Id: %s", event_id);
-    h = curl_slist_append(h, id);
+    h = ig_curl.slist_append(h, id);
     if (w->keylen) {
         memcpy(sig, "X-Icegate-Signature: ", 21);
         ig_webhook_signature(w->key, w->keylen, body, strlen(body), sig + 21);
-        h = curl_slist_append(h, sig);
+        h = ig_curl.slist_append(h, sig);
     }
     set_options(w, body, h);
-    CURLcode rc = curl_easy_perform(w->curl);
+    CURLcode rc = ig_curl.perform(w->curl);
     long status = 0;
-    if (rc == CURLE_OK) curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
-    snprintf(why, cap, "%s", rc == CURLE_OK ? "answered" : curl_easy_strerror(rc));
-    curl_slist_free_all(h);
+    if (rc == CURLE_OK) ig_curl.getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
+    snprintf(why, cap, "%s", rc == CURLE_OK ? "answered" : ig_curl.strerror(rc));
+    ig_curl.slist_free_all(h);
     return (int)status;
 }

@@ -18,7 +18,6 @@
  * the operation, the object and S3's error code — never a key or a signature. */
 #include "warehouse/warehouse.h"
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/curl_lib.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -48,17 +48,13 @@ typedef struct {
     bool path_style;
 } s3_wh_t;
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
-
-static void handle_free(void *h) { curl_easy_cleanup(h); }
+static void handle_free(void *h) { ig_curl.cleanup(h); }
 
 static CURL *handle(s3_wh_t *w)
 {
     CURL *h = pthread_getspecific(w->handle_key);
-    if (!h && (h = curl_easy_init()) != NULL && pthread_setspecific(w->handle_key, h) != 0) {
-        curl_easy_cleanup(h);
+    if (!h && (h = ig_curl.init()) != NULL && pthread_setspecific(w->handle_key, h) != 0) {
+        ig_curl.cleanup(h);
         h = NULL;
     }
     return h;
@@ -230,42 +226,42 @@ static int request(s3_wh_t *w, const char *method, const char *key, const char *
     n = strlen(url);
     if (query && query[0]) snprintf(url + n, sizeof url - n, "?%s", query);
     if (!h) return ig_error_set(err, IG_E_INTERNAL, "out of memory (curl handle)");
-    struct curl_slist *hl = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-    hl = curl_slist_append(hl, "Expect:");
-    for (size_t i = 0; hdrs && hdrs[i]; i++) hl = curl_slist_append(hl, hdrs[i]);
+    struct curl_slist *hl = ig_curl.slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    hl = ig_curl.slist_append(hl, "Expect:");
+    for (size_t i = 0; hdrs && hdrs[i]; i++) hl = ig_curl.slist_append(hl, hdrs[i]);
     CURLcode cc = CURLE_OK;
     for (int attempt = 0; attempt < TRIES; attempt++) {
         if (attempt) backoff(attempt - 1);
-        curl_easy_reset(h);
+        ig_curl.reset(h);
         memset(rep, 0, sizeof *rep);
         if (out) {
             out->len = 0;
             out->over = false;
             if (out->buf) out->buf[0] = '\0';
         }
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, w->timeout_ms);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, w->timeout_ms < 5000 ? w->timeout_ms : 5000L);
-        curl_easy_setopt(h, CURLOPT_AWS_SIGV4, w->sigv4);
-        curl_easy_setopt(h, CURLOPT_USERPWD, w->userpwd);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(h, CURLOPT_HEADERDATA, rep);
+        ig_curl.setopt(h, CURLOPT_URL, url);
+        ig_curl.setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        ig_curl.setopt(h, CURLOPT_NOSIGNAL, 1L);
+        ig_curl.setopt(h, CURLOPT_TIMEOUT_MS, w->timeout_ms);
+        ig_curl.setopt(h, CURLOPT_CONNECTTIMEOUT_MS, w->timeout_ms < 5000 ? w->timeout_ms : 5000L);
+        ig_curl.setopt(h, CURLOPT_AWS_SIGV4, w->sigv4);
+        ig_curl.setopt(h, CURLOPT_USERPWD, w->userpwd);
+        ig_curl.setopt(h, CURLOPT_HTTPHEADER, hl);
+        ig_curl.setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+        ig_curl.setopt(h, CURLOPT_WRITEDATA, out);
+        ig_curl.setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        ig_curl.setopt(h, CURLOPT_HEADERDATA, rep);
         if (strcmp(method, "HEAD") == 0) {
-            curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+            ig_curl.setopt(h, CURLOPT_NOBODY, 1L);
         } else {
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+            ig_curl.setopt(h, CURLOPT_CUSTOMREQUEST, method);
             if (body) {
-                curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+                ig_curl.setopt(h, CURLOPT_POSTFIELDS, body);
+                ig_curl.setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
             }
         }
-        cc = curl_easy_perform(h);
-        if (cc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rep->status);
+        cc = ig_curl.perform(h);
+        if (cc == CURLE_OK) ig_curl.getinfo(h, CURLINFO_RESPONSE_CODE, &rep->status);
         if (out && out->over) break; /* too big: no retry will make it smaller */
         if (cc == CURLE_OK && rep->status < 500) break;
         if (cc != CURLE_OK && cc != CURLE_OPERATION_TIMEDOUT && cc != CURLE_COULDNT_CONNECT &&
@@ -273,13 +269,13 @@ static int request(s3_wh_t *w, const char *method, const char *key, const char *
             break;
         if (attempt + 1 < TRIES)
             ig_warn("warehouse: S3 %s %s/%s: %s, retrying", what, w->bucket, key ? key : "",
-                    cc == CURLE_OK ? "server error" : curl_easy_strerror(cc));
+                    cc == CURLE_OK ? "server error" : ig_curl.strerror(cc));
         rep->status = cc == CURLE_OK ? rep->status : 0;
     }
-    curl_slist_free_all(hl);
+    ig_curl.slist_free_all(hl);
     if (cc != CURLE_OK && !(out && out->over)) {
         return ig_error_set(err, IG_E_UNAVAILABLE, "object storage: %s s3://%s/%.300s: %s", what, w->bucket,
-                            key ? key : "", curl_easy_strerror(cc));
+                            key ? key : "", ig_curl.strerror(cc));
     }
     return 0;
 }
@@ -632,7 +628,7 @@ static void s3_close(ig_warehouse_t *wh)
     CURL *h = pthread_getspecific(w->handle_key); /* the other threads' handles go with their threads */
     if (h) {
         pthread_setspecific(w->handle_key, NULL);
-        curl_easy_cleanup(h);
+        ig_curl.cleanup(h);
     }
     pthread_key_delete(w->handle_key);
     memset(w->userpwd, 0, sizeof w->userpwd);
@@ -664,9 +660,9 @@ ig_warehouse_t *ig_warehouse_s3_open(const ig_warehouse_cfg_t *c, ig_error_t *er
         ig_error_set(err, IG_E_INTERNAL, "catalog.warehouses: %s is not an s3:// location", loc);
         return NULL;
     }
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK) {
-        ig_error_set(err, IG_E_INTERNAL, "libcurl did not initialise");
+    char why[256];
+    if (ig_curl_load(why, sizeof why)) {
+        ig_error_set(err, IG_E_INTERNAL, "catalog.warehouses: %s", why);
         return NULL;
     }
     s3_wh_t *w = calloc(1, sizeof *w);
