@@ -126,7 +126,8 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBOBJ)
 	@echo "  FUZZ  $@"
 	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -fsanitize=fuzzer -Wno-missing-prototypes $< $(LIBOBJ) -o $@ $(PKG_LIBS) $(LDLIBS)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# (tool trees under build/, e.g. a Go module cache with D sources, are not ours to include)
+-include $(shell find $(BUILD) \( -name gopath -o -name gocache -o -name venv -o -name node_modules -o -name peers \) -prune -o -name '*.d' -print 2>/dev/null)
 
 clean:
 	rm -rf build build-san build-fuzz bin

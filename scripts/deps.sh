@@ -85,6 +85,6 @@ if [ -f tests/e2e/package-lock.json ] &&
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-# The S3-compatible server the S3 warehouse tests run against (versitygw, pinned there), built once into
+# The S3-compatible servers the S3 warehouse tests run against (versitygw and SeaweedFS, pinned there), built once into
 # build/s3/bin; it fetches its own Go toolchain from the Go module proxy when the machine's go is too old.
 scripts/s3server.sh

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs the S3-compatible server the tests use: versitygw (Apache-2.0), pinned, built from the Go module
-# proxy into build/s3/bin/versitygw.  Idempotent: build/s3/stamp holds the pinned version, and a matching
-# stamp with the binary in place means nothing to do (quiet).  Called by `scripts/deps.sh test`.
+# Installs the S3-compatible servers the tests use, pinned, built from the Go module proxy:
+#   versitygw (Apache-2.0) into build/s3/bin/versitygw: light, for every S3 test that needs no STS;
+#   SeaweedFS (Apache-2.0) into build/s3/bin/weed: the one permissive server whose STS AssumeRole enforces an
+#   inline session policy (catalog.credentials.mode sts: credentials for table A refused on table B).
+# Idempotent: build/s3/stamp holds the pinned versions, and a matching stamp with both binaries in place means
+# nothing to do (quiet).  Called by `scripts/deps.sh test`.
 #
 # Everything goes under build/s3 (GOPATH, GOCACHE, GOBIN, any Go toolchain), nothing into $HOME.  versitygw's
 # go.mod needs Go >= $GO_MIN: when the `go` on PATH is missing or older (Debian 12's golang is 1.19), the Go
@@ -12,17 +15,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSITYGW_PIN=v1.8.0
-GO_MIN=1.25.0                       # the `go` line of versitygw v1.8.0's go.mod
-GO_PIN=1.25.14                      # the toolchain fetched when the machine's go is older than GO_MIN
+# SeaweedFS publishes no module versions: a pseudo-version of its main branch, the one the proxy served.
+SEAWEEDFS_MOD=github.com/seaweedfs/seaweedfs
+SEAWEEDFS_PIN=v0.0.0-20261109003541-7506e5f91cd6
+GO_MIN=1.26.6                       # the `go` line of that SeaweedFS's go.mod (versitygw v1.8.0 needs 1.25.0)
+GO_PIN=1.26.8                       # the toolchain fetched when the machine's go is older than GO_MIN
 declare -A GO_H1=(                  # sum.golang.org: golang.org/toolchain v0.0.1-go$GO_PIN.linux-<arch> h1:...
-  [amd64]=h1:XriDgll2yv4W2YeUo2X/WuUuy+iGJkXGH0CQloMBEXo=
-  [arm64]=h1:tccCYNAEolyjUyQVNxD/wJuly2Sx85m+OUkzGIhO1oY=
+  [amd64]=h1:ZOmGe1OnfREDMIdb1Qi4G9JSuDPBLGExZMQ4nis1RXM=
+  [arm64]=h1:sYL/O6MqS68ML0kjsQ36WoYIpJqkw60TxizWUYUKQMc=
 )
 PROXY=https://proxy.golang.org
 S3=build/s3
-stamp="versitygw $VERSITYGW_PIN"
+stamp="versitygw $VERSITYGW_PIN seaweedfs $SEAWEEDFS_PIN"
 
-if [ -x "$S3/bin/versitygw" ] && [ "$(cat "$S3/stamp" 2>/dev/null)" = "$stamp" ]; then exit 0; fi
+if [ -x "$S3/bin/versitygw" ] && [ -x "$S3/bin/weed" ] && [ "$(cat "$S3/stamp" 2>/dev/null)" = "$stamp" ]; then
+  exit 0
+fi
 
 # 0 when Go version $1 (e.g. 1.19.8, 1.25.0, go1.26rc1 without the "go") is at least $2.
 version_ge() {
@@ -86,29 +94,42 @@ EOF
   [ "$(go_version "$go")" = "$GO_PIN" ] || { echo "s3server: $S3/go/bin/go does not run as go$GO_PIN" >&2; exit 1; }
 fi
 
-rm -f "$S3/stamp" "$S3/bin/versitygw"
+rm -f "$S3/stamp" "$S3/bin/versitygw" "$S3/bin/weed"
 mkdir -p "$S3/bin"
+: >"$S3/install.log"
 # -modcacherw: the module cache is made writable, so `rm -rf build` (make clean) can remove it.
 # GOTOOLCHAIN=local: build with the go chosen above, never switch to another one behind our back.
 # go's output (a line per module downloaded) goes to $S3/install.log; on failure all but those lines is shown.
 # One retry: a transient proxy error once failed a build here, and the retry reuses what was downloaded.
-build() {
+goenv() {
   GOBIN=$PWD/$S3/bin GOPATH=$PWD/$S3/gopath GOCACHE=$PWD/$S3/gocache GOMODCACHE=$PWD/$S3/gopath/pkg/mod \
-    GOFLAGS="-mod=mod -modcacherw" GOTOOLCHAIN=local CGO_ENABLED=0 GOENV=off \
-    "$go" install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_PIN" >"$S3/install.log" 2>&1
+    GOFLAGS="-mod=mod -modcacherw" GOTOOLCHAIN=local CGO_ENABLED=0 GOENV=off "$@"
 }
-if ! build; then
-  grep -v '^go: downloading ' "$S3/install.log" >&2 || true
-  echo "s3server: building versitygw $VERSITYGW_PIN failed; retrying once" >&2
-  if ! build; then
+build_versitygw() {
+  goenv "$go" install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_PIN"
+}
+# `go install …@version` refuses SeaweedFS (its go.mod has replace directives): the module is downloaded and
+# its ./weed built inside it, stripped (-s -w: 233 MB -> ~150 MB).
+build_weed() {
+  local dir
+  dir=$(goenv "$go" mod download -json "$SEAWEEDFS_MOD@$SEAWEEDFS_PIN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') &&
+    (cd "$dir" && goenv "$go" build -trimpath -ldflags "-s -w" -o "$OLDPWD/$S3/bin/weed" ./weed)
+}
+for server in versitygw weed; do
+  if ! "build_$server" >>"$S3/install.log" 2>&1; then
     grep -v '^go: downloading ' "$S3/install.log" >&2 || true
-    echo "s3server: building versitygw $VERSITYGW_PIN failed (log: $S3/install.log)" >&2
-    exit 1
+    echo "s3server: building $server failed; retrying once" >&2
+    if ! "build_$server" >>"$S3/install.log" 2>&1; then
+      grep -v '^go: downloading ' "$S3/install.log" >&2 || true
+      echo "s3server: building $server failed (log: $S3/install.log)" >&2
+      exit 1
+    fi
   fi
-fi
+done
 "$S3/bin/versitygw" --version >/dev/null 2>&1 || "$S3/bin/versitygw" --help >/dev/null 2>&1 ||
   { echo "s3server: $S3/bin/versitygw does not run" >&2; exit 1; }
-# The module and build caches (~750 MB) serve no later run: the stamp skips the build until the pin changes.
+"$S3/bin/weed" version >/dev/null 2>&1 || { echo "s3server: $S3/bin/weed does not run" >&2; exit 1; }
+# The module and build caches (~2 GB) serve no later run: the stamp skips the build until a pin changes.
 rm -rf "$S3/gopath" "$S3/gocache"
 echo "$stamp" >"$S3/stamp"
-echo "s3server: installed versitygw $VERSITYGW_PIN into $S3/bin/versitygw (built with go $(go_version "$go"))" >&2
+echo "s3server: installed versitygw $VERSITYGW_PIN and SeaweedFS $SEAWEEDFS_PIN into $S3/bin (built with go $(go_version "$go"))" >&2

@@ -269,6 +269,7 @@ static ig_auth_result_t check_token(const ig_auth_t *a, ig_req_t *r, bool rate_l
             ig_strlcpy(r->who.user, m->owner, sizeof r->who.user); /* snprintf was ~570 instructions here */
             r->who.role = IG_ROLE_MEMBER; /* the admin API resolves the owner's role when it needs it */
             r->who.scopes = m->scopes;
+            r->who.expires_at_ms = m->expires_at_ms;
             r->who.net_limited = m->ncidrs > 0;
             if (m->ns_len) memcpy(r->who.ns_allow, m->ns, (size_t)m->ns_len + 1u);
             else r->who.ns_allow[0] = '\0';

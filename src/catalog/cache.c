@@ -293,16 +293,65 @@ bool cat_wants_credentials(ig_req_t *r)
     return d && strstr(d, "vended-credentials");
 }
 
-/* A table answer with vended credentials (DESIGN.md §7): the same metadata with the warehouse's credential
- * config in "config" and in "storage-credentials" for the warehouse's root.  Built per request (the secret is
- * never in the cache), and never for a request whose answer is kept for an Idempotency-Key replay (the store
- * would hold the secret): that answer goes without, and a load gets them again.  NULL: no credentials to give. */
-static char *with_credentials(ig_catalog_t *c, ig_req_t *r, const centry_t *e, size_t *len)
+/* The top-level "location" of a metadata document without parsing the rest of it (a loadTable with vended
+ * credentials is as frequent as a loadTable): 0, or -1 when it is not a plain string there. */
+static int meta_location(const char *m, size_t n, char *out, size_t cap)
 {
+    int depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m[i] == '{' || m[i] == '[') depth++;
+        else if (m[i] == '}' || m[i] == ']') depth--;
+        if (m[i] != '"') continue;
+        size_t s = ++i;
+        while (i < n && m[i] != '"') i += m[i] == '\\' ? 2 : 1;
+        if (i >= n) return -1;
+        size_t j = i + 1;
+        while (j < n && strchr(" \t\r\n", m[j])) j++;
+        if (depth != 1 || j >= n || m[j] != ':' || i - s != 8 || memcmp(m + s, "location", 8) != 0) continue;
+        for (j++; j < n && strchr(" \t\r\n", m[j]); j++) {
+        }
+        size_t v = j + 1, e = v;
+        while (e < n && m[e] != '"' && m[e] != '\\') e++;
+        if (j >= n || m[j] != '"' || e >= n || m[e] != '"' || e - v >= cap) return -1;
+        memcpy(out, m + v, e - v);
+        out[e - v] = '\0';
+        return 0;
+    }
+    return -1;
+}
+
+int cat_vend(ig_catalog_t *c, ig_req_t *r, const char *meta, size_t mlen, ig_buf_t *cfg, char *prefix,
+             size_t pcap, ig_error_t *err)
+{
+    char loc[IG_LOCATION_MAX];
+    if (meta_location(meta, mlen, loc, sizeof loc)) {
+        json_object *m = cat_parse_meta(meta, mlen, err);
+        const char *l = m ? cat_meta_str(m, "location") : NULL;
+        int bad = !l || (size_t)snprintf(loc, sizeof loc, "%s", l) >= sizeof loc;
+        json_object_put(m);
+        if (bad) return ig_error_set(err, IG_E_INTERNAL, "the table's metadata has no location");
+    }
+    return ig_warehouse_vend(c->wh, loc, (r->who.scopes & IG_SCOPE_WRITE) != 0, r->who.expires_at_ms, cfg, prefix,
+                             pcap, err);
+}
+
+/* A table answer with vended credentials (DESIGN.md §7): the same metadata with the credential config in
+ * "config" and in "storage-credentials" for the location it reaches.  Built per request (the secret is never
+ * in the cache), and never for a request whose answer is kept for an Idempotency-Key replay (the store would
+ * hold the secret): that answer goes without, and a load gets them again.  NULL: no credentials to give, or
+ * (*failed set) none could be had (err). */
+static char *with_credentials(ig_catalog_t *c, ig_req_t *r, const centry_t *e, size_t *len, bool *failed,
+                              ig_error_t *err)
+{
+    *failed = false;
     if (r->capture.on || !cat_wants_credentials(r)) return NULL;
     ig_buf_t cfg;
     ig_buf_init(&cfg, 512);
-    if (ig_warehouse_vend(c->wh, &cfg) != 1) {
+    char prefix[IG_LOCATION_MAX];
+    int v = cat_vend(c, r, e->body + e->meta_off, e->meta_len, &cfg, prefix, sizeof prefix, err);
+    if (v != 1) {
+        *failed = v < 0;
+        if (cfg.data) memset(cfg.data, 0, cfg.len);
         ig_buf_free(&cfg);
         return NULL;
     }
@@ -311,10 +360,9 @@ static char *with_credentials(ig_catalog_t *c, ig_req_t *r, const centry_t *e, s
     ig_buf_t out;
     ig_buf_init(&out, e->len + 2 * cfg.len + 512);
     if (at && (size_t)(at - e->body) < e->meta_off) {
-        const char *root = ig_warehouse_uri(c->wh);
         ig_buf_append(&out, e->body, (size_t)(at - e->body));
         ig_buf_printf(&out, "\"config\":{%.*s},\"storage-credentials\":[{\"prefix\":", (int)cfg.len, cfg.data);
-        ig_buf_json_string(&out, root, strlen(root));
+        ig_buf_json_string(&out, prefix, strlen(prefix));
         ig_buf_printf(&out, ",\"config\":{%.*s}}]", (int)cfg.len, cfg.data);
         ig_buf_append(&out, at + sizeof empty - 1, e->len - (size_t)(at - e->body) - (sizeof empty - 1));
     }
@@ -338,7 +386,10 @@ static ig_res_t send_entry(call_t *k, centry_t *e, char variant, const char *loc
     etag_of(variant, loc, etag);
     ig_http_add_header(r, "ETag", etag);
     size_t vl = 0;
-    char *vended = variant != V_VIEW ? with_credentials(k->c, r, e, &vl) : NULL;
+    bool failed = false;
+    ig_error_t err = {0};
+    char *vended = variant != V_VIEW ? with_credentials(k->c, r, e, &vl, &failed, &err) : NULL;
+    if (failed) return ig_http_error_from(r, &err);
     if (vended) {
         ig_http_add_header(r, "Cache-Control", "no-store");
         return ig_http_send_shared(r, 200, "application/json", vended, vl, free_sent, vended);

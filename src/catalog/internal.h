@@ -322,6 +322,11 @@ void cat_group_free(ig_catalog_t *c);
 bool cat_group_offer(call_t *k, ig_obj_kind_t kind, json_object *req, const change_t *ch, ig_res_t *res);
 ig_res_t cat_group_answer(call_t *k, ig_obj_kind_t kind, void *deferred, bool ran);
 
+/* Vended credentials (cache.c) for the table whose metadata document is meta: ig_warehouse_vend's 1 / 0 /
+ * -1, for the request's token (its write scope, its expiry). */
+int cat_vend(ig_catalog_t *c, ig_req_t *r, const char *meta, size_t mlen, ig_buf_t *cfg, char *prefix,
+             size_t pcap, ig_error_t *err);
+
 /* ---- pending.c: lazily synced metadata files (catalog.metadata_sync: journal) */
 /* Writes again every file a crash may have lost, then (journal mode) starts the flusher; -1 with err. */
 int cat_pending_start(ig_catalog_t *c, const ig_config_t *cfg, ig_error_t *err);

@@ -363,20 +363,25 @@ static const char no_credentials[] = "{\"storage-credentials\":[]}";
 ig_res_t cat_load_credentials(call_t *k)
 {
     ig_error_t err = {0};
-    char loc[IG_LOCATION_MAX];
+    char loc[IG_LOCATION_MAX], prefix[IG_LOCATION_MAX];
     if (cat_obj_location(k, k->ns, k->name, IG_OBJ_TABLE, loc, &err)) return ig_http_error_from(k->r, &err);
+    centry_t *e = cat_load_entry(k->c, V_TABLE_ALL, loc, &err);
+    if (!e) return ig_http_error_from(k->r, &err);
     ig_buf_t cfg;
     ig_buf_init(&cfg, 512);
-    if (ig_warehouse_vend(k->c->wh, &cfg) != 1) {
+    int v = cat_vend(k->c, k->r, e->body + e->meta_off, e->meta_len, &cfg, prefix, sizeof prefix, &err);
+    cat_cache_release(&k->c->cache, e);
+    if (v != 1) {
+        if (cfg.data) memset(cfg.data, 0, cfg.len);
         ig_buf_free(&cfg);
+        if (v < 0) return ig_http_error_from(k->r, &err);
         return ig_http_send(k->r, 200, "application/json", no_credentials, sizeof no_credentials - 1, true);
     }
-    const char *root = ig_warehouse_uri(k->c->wh);
     ig_buf_t out;
     ig_buf_init(&out, cfg.len + 256);
     static const char head[] = "{\"storage-credentials\":[{\"prefix\":";
     ig_buf_append(&out, head, sizeof head - 1);
-    ig_buf_json_string(&out, root, strlen(root));
+    ig_buf_json_string(&out, prefix, strlen(prefix));
     ig_buf_printf(&out, ",\"config\":{%.*s}}]}", (int)cfg.len, cfg.data);
     memset(cfg.data, 0, cfg.len);
     ig_buf_free(&cfg);

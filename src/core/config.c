@@ -51,6 +51,9 @@ static const key_t_ keys[] = {
     {"catalog.metadata_flush_ms", T_INT, F(metadata_flush_ms), 0, 1, 600000, NULL},
     {"catalog.allow_location_overlap", T_BOOL, F(allow_location_overlap), 0, 0, 0, NULL},
     {"catalog.credentials.mode", T_ENUM, F(credentials_mode), S(credentials_mode), 0, 0, "none|static|sts"},
+    {"catalog.credentials.ttl", T_INT, F(credentials_ttl_s), 0, 900, 3600, NULL},
+    {"catalog.credentials.sts.endpoint", T_STR, F(sts_endpoint), S(sts_endpoint), 0, 0, NULL},
+    {"catalog.credentials.sts.role_arn", T_STR, F(sts_role_arn), S(sts_role_arn), 0, 0, NULL},
     {"features.ratelimiter.enabled", T_BOOL, F(ratelimiter_enabled), 0, 0, 0, NULL},
     {"ratelimiter.backend", T_ENUM, F(ratelimiter_backend), S(ratelimiter_backend), 0, 0, "local|redis"},
     {"ratelimiter.max_delay_ms", T_INT, F(ratelimit_max_delay_ms), 0, 0, 60000, NULL},
@@ -100,6 +103,7 @@ void ig_config_defaults(ig_config_t *cfg)
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "./data");
     snprintf(cfg->storage_driver, sizeof cfg->storage_driver, "sqlite");
     snprintf(cfg->credentials_mode, sizeof cfg->credentials_mode, "none");
+    cfg->credentials_ttl_s = 900;
     cfg->ratelimiter_enabled = true;
     snprintf(cfg->ratelimiter_backend, sizeof cfg->ratelimiter_backend, "local");
     cfg->ratelimit_max_delay_ms = 1000;
@@ -667,16 +671,26 @@ static int finish_warehouses(ig_config_t *cfg, char *errbuf, size_t errcap)
         return -1;
     }
     if (!w->credentials_mode[0]) snprintf(w->credentials_mode, sizeof w->credentials_mode, "%s", cfg->credentials_mode);
-    if (strcmp(w->credentials_mode, "none") != 0 && strcmp(w->credentials_mode, "static") != 0) {
-        snprintf(errbuf, errcap, "config key catalog.warehouses[0].credentials.mode: '%s' is %s", w->credentials_mode,
-                 strcmp(w->credentials_mode, "sts") == 0 ? "not built into this binary yet (built: none, static)"
-                                                         : "not one of none|static|sts");
+    if (strcmp(w->credentials_mode, "none") != 0 && strcmp(w->credentials_mode, "static") != 0 &&
+        strcmp(w->credentials_mode, "sts") != 0) {
+        snprintf(errbuf, errcap, "config key catalog.warehouses[0].credentials.mode: '%s' is not one of "
+                                 "none|static|sts", w->credentials_mode);
         return -1;
     }
-    if (strcmp(w->credentials_mode, "static") == 0 && strncmp(w->location, "s3://", 5) != 0) {
-        snprintf(errbuf, errcap, "config key catalog.warehouses[0].credentials.mode: static is for s3:// warehouses");
+    if (strcmp(w->credentials_mode, "none") != 0 && strncmp(w->location, "s3://", 5) != 0) {
+        snprintf(errbuf, errcap, "config key catalog.warehouses[0].credentials.mode: %s is for s3:// warehouses",
+                 w->credentials_mode);
         return -1;
     }
+    const char *sts = cfg->sts_endpoint[0] ? cfg->sts_endpoint : w->endpoint;
+    if (strcmp(w->credentials_mode, "sts") == 0 && strncmp(sts, "http://", 7) != 0 &&
+        strncmp(sts, "https://", 8) != 0) {
+        snprintf(errbuf, errcap, "config key catalog.credentials.sts.endpoint: must be an http(s):// URL");
+        return -1;
+    }
+    snprintf(w->sts_endpoint, sizeof w->sts_endpoint, "%s", sts);
+    snprintf(w->sts_role_arn, sizeof w->sts_role_arn, "%s", cfg->sts_role_arn);
+    w->credentials_ttl_s = cfg->credentials_ttl_s;
     snprintf(cfg->warehouse, sizeof cfg->warehouse, "%s", w->location);
     return 0;
 }

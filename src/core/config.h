@@ -31,6 +31,11 @@ typedef struct {
     char access_key_id[256], secret_access_key[256];
     char access_key_id_file[IG_PATH_MAX], secret_access_key_file[IG_PATH_MAX];
     char access_key_id_env[128], secret_access_key_env[128];
+    /* credentials.mode sts (from catalog.credentials.*): AssumeRole at sts_endpoint ("" = endpoint) for
+     * sts_role_arn ("" = a session of the warehouse's own identity, which SeaweedFS and MinIO allow), for
+     * credentials_ttl_s seconds */
+    char sts_endpoint[256], sts_role_arn[256];
+    int credentials_ttl_s;
 } ig_warehouse_cfg_t;
 
 typedef struct {
@@ -82,6 +87,9 @@ typedef struct {
     ig_warehouse_cfg_t warehouses[IG_WAREHOUSES_MAX]; /* catalog.warehouses (YAML only); 0 = catalog.warehouse */
     int nwarehouses;
     char credentials_mode[8]; /* catalog.credentials.mode: none | static | sts */
+    int credentials_ttl_s;    /* catalog.credentials.ttl: how long vended sts credentials live (900..3600) */
+    char sts_endpoint[256];   /* catalog.credentials.sts.endpoint ("" = the warehouse's S3 endpoint) */
+    char sts_role_arn[256];   /* catalog.credentials.sts.role_arn */
 } ig_config_t;
 
 /* Fills cfg with the defaults. */

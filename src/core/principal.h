@@ -32,6 +32,7 @@ typedef struct {
     char user[IG_USER_MAX + 1];
     char token_id[IG_ID_MAX]; /* "" for a console session */
     unsigned scopes;          /* IG_SCOPE_* of the token (IG_SCOPES_ALL for a session) */
+    long long expires_at_ms;  /* the token's expiry (0: none, or a session): vended credentials end by it */
     bool net_limited;         /* the token has allowedCidrs: it may not mint a token free of them */
     /* The token's namespaces ("" = all; core/nsallow.h asks what they reach); a session's are "".  Copied by
      * authentication only for a token that has some. */

@@ -44,6 +44,11 @@ typedef struct {
     long timeout_ms;
     pthread_key_t handle_key;
     bool vend_static;           /* credentials.mode static: clients get the warehouse's own keys */
+    bool vend_sts;              /* credentials.mode sts: AssumeRole, a session policy per table */
+    char sts_url[512], sts_sigv4[96], role_arn[256];
+    int ttl_s;
+    pthread_mutex_t sts_mu;     /* the sessions below */
+    struct sts_session *sessions; /* STS_SESSIONS of them, NULL until the first */
     char key_id[256], secret[256], client_endpoint[256], region[64];
     bool path_style;
 } s3_wh_t;
@@ -221,13 +226,17 @@ static int request(s3_wh_t *w, const char *method, const char *key, const char *
     const char *what = !key && strcmp(method, "GET") == 0 ? "LIST" : method; /* for messages */
     char url[IG_LOCATION_MAX * 3 + 600];
     size_t n = (size_t)snprintf(url, sizeof url, "%s", w->base_url);
+    /* The bucket itself is ".../bucket", not ".../bucket/": SeaweedFS signs the path without the slash, and a
+     * signature over the other spelling does not match (versitygw took both). */
+    if (!key && w->path_style && n > 1 && url[n - 1] == '/') url[--n] = '\0';
     if (key && url_encode(key, strlen(key), true, url + n, sizeof url - n - 1) != 0)
         return ig_error_set(err, IG_E_BAD_REQUEST, "object key too long");
     n = strlen(url);
     if (query && query[0]) snprintf(url + n, sizeof url - n, "?%s", query);
     if (!h) return ig_error_set(err, IG_E_INTERNAL, "out of memory (curl handle)");
+    /* No "Expect:" to turn 100-continue off: libcurl 7.88 then signs an empty expect header it does not send,
+     * and a server that checks SignedHeaders strictly (SeaweedFS) refuses every request. */
     struct curl_slist *hl = ig_curl.slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-    hl = ig_curl.slist_append(hl, "Expect:");
     for (size_t i = 0; hdrs && hdrs[i]; i++) hl = ig_curl.slist_append(hl, hdrs[i]);
     CURLcode cc = CURLE_OK;
     for (int attempt = 0; attempt < TRIES; attempt++) {
@@ -604,21 +613,207 @@ static int s3_exists(ig_warehouse_t *wh, const char *loc, ig_error_t *err)
     return any_under(w, key, err);
 }
 
-/* credentials.mode static: the warehouse's keys, for development (DESIGN.md §7); sts is not built yet. */
-static int s3_vend(ig_warehouse_t *wh, ig_buf_t *out)
+/* ------------------------------------------------------------------ vended credentials */
+
+/* The members every vended config ends with: where and how to reach the store. */
+static void vend_endpoint(const s3_wh_t *w, ig_buf_t *out)
+{
+    ig_buf_append(out, ",\"s3.endpoint\":", 15);
+    ig_buf_json_string(out, w->client_endpoint, strlen(w->client_endpoint));
+    ig_buf_append(out, ",\"client.region\":", 17);
+    ig_buf_json_string(out, w->region, strlen(w->region));
+    ig_buf_printf(out, ",\"s3.path-style-access\":\"%s\"", w->path_style ? "true" : "false");
+}
+
+static void vend_keys(ig_buf_t *out, const char *id, const char *secret)
+{
+    ig_buf_append(out, "\"s3.access-key-id\":", 19);
+    ig_buf_json_string(out, id, strlen(id));
+    ig_buf_append(out, ",\"s3.secret-access-key\":", 24);
+    ig_buf_json_string(out, secret, strlen(secret));
+}
+
+/* sts: a session per table prefix and access (read, or read-write), reused while it has more than half its
+ * life left, so a table loaded a thousand times costs one AssumeRole per half TTL.  At most STS_SESSIONS are
+ * kept; the one used longest ago makes room. */
+#define STS_SESSIONS 256
+#define STS_TOKEN_MAX 8192
+
+typedef struct sts_session {
+    char prefix[IG_LOCATION_MAX]; /* the object key prefix ("" = a free slot) */
+    bool write;
+    char key_id[128], secret[128], token[STS_TOKEN_MAX];
+    int64_t expires_ms, used_ms;
+} sts_session_t;
+
+/* The session policy: objects under prefix/ (read, or read-write), and listing only that prefix. */
+static void sts_policy(const s3_wh_t *w, const char *prefix, bool write, ig_buf_t *p)
+{
+    ig_buf_printf(p, "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"s3:GetObject\"%s],"
+                     "\"Resource\":[\"arn:aws:s3:::%s/%s/*\"]},{\"Effect\":\"Allow\",\"Action\":[\"s3:ListBucket\"],"
+                     "\"Resource\":[\"arn:aws:s3:::%s\"],\"Condition\":{\"StringLike\":{\"s3:prefix\":[\"%s\",\"%s/*\"]}}},"
+                     "{\"Effect\":\"Allow\",\"Action\":[\"s3:GetBucketLocation\"],\"Resource\":[\"arn:aws:s3:::%s\"]}]}",
+                  write ? ",\"s3:PutObject\",\"s3:DeleteObject\",\"s3:AbortMultipartUpload\",\"s3:ListMultipartUploadParts\""
+                        : "",
+                  w->bucket, prefix, w->bucket, prefix, prefix, w->bucket);
+}
+
+/* "2026-12-03T12:30:00Z" (fractions allowed) -> ms since the epoch; 0 when unparsable. */
+static int64_t iso_ms(const char *s)
+{
+    struct tm tm = {0};
+    const char *e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!e) return 0;
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+/* The AssumeRole form (DESIGN.md §7): this table's session policy, duration_s, the role if one is set. */
+static int sts_form(const s3_wh_t *w, const char *prefix, bool write, int duration_s, ig_buf_t *form)
+{
+    ig_buf_t pol;
+    ig_buf_init(&pol, 1024);
+    sts_policy(w, prefix, write, &pol);
+    char enc[IG_LOCATION_MAX * 9], name[40];
+    unsigned char r[8];
+    ig_random_bytes(r, sizeof r);
+    snprintf(name, sizeof name, "icegate-%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5], r[6],
+             r[7]);
+    int rc = pol.data && url_encode(pol.data, pol.len, false, enc, sizeof enc) == 0 ? 0 : -1;
+    ig_buf_free(&pol);
+    if (rc) return -1;
+    ig_buf_printf(form, "Action=AssumeRole&DurationSeconds=%d&Policy=%s&RoleSessionName=%s&Version=2011-06-15",
+                  duration_s, enc, name);
+    if (w->role_arn[0] && url_encode(w->role_arn, strlen(w->role_arn), false, enc, sizeof enc) == 0)
+        ig_buf_printf(form, "&RoleArn=%s", enc);
+    return form->data ? 0 : -1;
+}
+
+/* One AssumeRole call: the new session into *s, or -1 with a 503 (never quoting a key or a token). */
+static int sts_assume(s3_wh_t *w, const char *prefix, bool write, int duration_s, sts_session_t *s,
+                      ig_error_t *err)
+{
+    ig_buf_t form;
+    ig_buf_init(&form, 2048);
+    if (sts_form(w, prefix, write, duration_s, &form)) {
+        ig_buf_free(&form);
+        return ig_error_set(err, IG_E_INTERNAL, "cannot build the AssumeRole request for %.200s", prefix);
+    }
+    CURL *h = handle(w);
+    sink_t out = {.max = 1 << 16};
+    long status = 0;
+    CURLcode cc = CURLE_FAILED_INIT;
+    struct curl_slist *hl = ig_curl.slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
+    for (int attempt = 0; h && hl && attempt < TRIES; attempt++) {
+        if (attempt) backoff(attempt - 1);
+        ig_curl.reset(h);
+        out.len = 0;
+        ig_curl.setopt(h, CURLOPT_URL, w->sts_url);
+        ig_curl.setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        ig_curl.setopt(h, CURLOPT_NOSIGNAL, 1L);
+        ig_curl.setopt(h, CURLOPT_TIMEOUT_MS, w->timeout_ms);
+        ig_curl.setopt(h, CURLOPT_AWS_SIGV4, w->sts_sigv4);
+        ig_curl.setopt(h, CURLOPT_USERPWD, w->userpwd);
+        ig_curl.setopt(h, CURLOPT_HTTPHEADER, hl);
+        ig_curl.setopt(h, CURLOPT_POSTFIELDS, form.data);
+        ig_curl.setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)form.len);
+        ig_curl.setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+        ig_curl.setopt(h, CURLOPT_WRITEDATA, &out);
+        cc = ig_curl.perform(h);
+        status = 0;
+        if (cc == CURLE_OK) ig_curl.getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        if (cc == CURLE_OK && status < 500) break;
+    }
+    ig_curl.slist_free_all(hl);
+    memset(form.data, 0, form.len);
+    ig_buf_free(&form);
+    const char *at = out.buf ? out.buf : "";
+    int rc = 0;
+    char code[64] = "", exp[64] = "";
+    if (cc != CURLE_OK || status != 200) {
+        xml_text(&at, "Code", code, sizeof code);
+        ig_warn("warehouse: STS AssumeRole for s3://%s/%.300s: %s %ld %s", w->bucket, prefix,
+                cc == CURLE_OK ? "HTTP" : ig_curl.strerror(cc), status, code);
+        rc = ig_error_set(err, IG_E_UNAVAILABLE, "cannot vend credentials: STS AssumeRole for s3://%s/%.300s: %s%s%s",
+                          w->bucket, prefix, cc == CURLE_OK ? "refused" : "no answer", code[0] ? " " : "", code);
+    } else if (xml_text(&at, "AccessKeyId", s->key_id, sizeof s->key_id) ||
+               xml_text(&at, "SecretAccessKey", s->secret, sizeof s->secret) ||
+               xml_text(&at, "SessionToken", s->token, sizeof s->token) ||
+               xml_text(&at, "Expiration", exp, sizeof exp) || !(s->expires_ms = iso_ms(exp))) {
+        rc = ig_error_set(err, IG_E_UNAVAILABLE, "cannot vend credentials: STS answered without credentials");
+    }
+    if (out.buf) memset(out.buf, 0, out.len);
+    free(out.buf);
+    return rc;
+}
+
+/* The session for prefix: a kept one with more than half its life left (and not past not_after_ms), else a
+ * new one in the slot used longest ago.  Copied into *s; 0, or -1 with err. */
+static int sts_session(s3_wh_t *w, const char *prefix, bool write, int64_t not_after_ms, sts_session_t *s,
+                       ig_error_t *err)
+{
+    int64_t now = (int64_t)time(NULL) * 1000;
+    int64_t life = (int64_t)w->ttl_s * 1000;
+    if (not_after_ms && not_after_ms - now < life) life = not_after_ms - now; /* never beyond the token */
+    if (life < 900 * 1000) /* STS's shortest session: the token expires sooner than any credential would */
+        return ig_error_set(err, IG_E_FORBIDDEN, "no credentials: the token expires in less than the 15 minutes "
+                                                 "of the shortest storage session");
+    pthread_mutex_lock(&w->sts_mu);
+    if (!w->sessions) w->sessions = calloc(STS_SESSIONS, sizeof *w->sessions);
+    sts_session_t *v = w->sessions, *hit = NULL, *lru = v;
+    for (size_t i = 0; v && i < STS_SESSIONS && !hit; i++) {
+        if (v[i].prefix[0] && v[i].write == write && strcmp(v[i].prefix, prefix) == 0 &&
+            v[i].expires_ms - now > (int64_t)w->ttl_s * 500 && v[i].expires_ms <= now + life)
+            hit = &v[i];
+        else if (v[i].used_ms < lru->used_ms)
+            lru = &v[i];
+    }
+    if (hit) {
+        hit->used_ms = now;
+        *s = *hit;
+    }
+    pthread_mutex_unlock(&w->sts_mu);
+    if (hit) return 0;
+    if (!v) return ig_error_set(err, IG_E_INTERNAL, "out of memory");
+    memset(s, 0, sizeof *s);
+    if (sts_assume(w, prefix, write, (int)(life / 1000), s, err)) return -1;
+    snprintf(s->prefix, sizeof s->prefix, "%s", prefix);
+    s->write = write;
+    s->used_ms = now;
+    pthread_mutex_lock(&w->sts_mu);
+    *lru = *s;
+    pthread_mutex_unlock(&w->sts_mu);
+    return 0;
+}
+
+/* static: the warehouse's keys, for development, prefix the root; sts: a session for the table's location
+ * (DESIGN.md §7). */
+static int s3_vend(ig_warehouse_t *wh, const char *location, bool write, int64_t not_after_ms, ig_buf_t *out,
+                   char *prefix, size_t pcap, ig_error_t *err)
 {
     s3_wh_t *w = (s3_wh_t *)wh;
-    if (!w->vend_static) return 0;
-    static const char *const names[] = {"s3.access-key-id", "s3.secret-access-key", "s3.endpoint", "client.region"};
-    const char *vals[] = {w->key_id, w->secret, w->client_endpoint, w->region};
-    for (size_t i = 0; i < 4; i++) {
-        if (i) ig_buf_append(out, ",", 1);
-        ig_buf_json_string(out, names[i], strlen(names[i]));
-        ig_buf_append(out, ":", 1);
-        ig_buf_json_string(out, vals[i], strlen(vals[i]));
+    if (w->vend_static) {
+        vend_keys(out, w->key_id, w->secret);
+        vend_endpoint(w, out);
+        snprintf(prefix, pcap, "%s", w->uri);
+        return 1;
     }
-    ig_buf_printf(out, ",\"s3.path-style-access\":\"%s\"", w->path_style ? "true" : "false");
-    return 1;
+    if (!w->vend_sts) return 0;
+    char key[IG_LOCATION_MAX];
+    if (to_key(w, location, key, sizeof key, err)) return -1;
+    sts_session_t *s = malloc(sizeof *s);
+    if (!s) return ig_error_set(err, IG_E_INTERNAL, "out of memory");
+    int rc = sts_session(w, key, write, not_after_ms, s, err);
+    if (rc == 0) {
+        vend_keys(out, s->key_id, s->secret);
+        ig_buf_append(out, ",\"s3.session-token\":", 20);
+        ig_buf_json_string(out, s->token, strlen(s->token));
+        ig_buf_printf(out, ",\"s3.session-token-expires-at-ms\":\"%lld\"", (long long)s->expires_ms);
+        vend_endpoint(w, out);
+        snprintf(prefix, pcap, "s3://%s/%s", w->bucket, key);
+    }
+    memset(s, 0, sizeof *s);
+    free(s);
+    return rc ? -1 : 1;
 }
 
 static void s3_close(ig_warehouse_t *wh)
@@ -633,6 +828,11 @@ static void s3_close(ig_warehouse_t *wh)
     pthread_key_delete(w->handle_key);
     memset(w->userpwd, 0, sizeof w->userpwd);
     memset(w->secret, 0, sizeof w->secret);
+    if (w->sessions) {
+        memset(w->sessions, 0, STS_SESSIONS * sizeof *w->sessions);
+        free(w->sessions);
+    }
+    pthread_mutex_destroy(&w->sts_mu);
     free(w);
 }
 
@@ -671,6 +871,7 @@ ig_warehouse_t *ig_warehouse_s3_open(const ig_warehouse_cfg_t *c, ig_error_t *er
         ig_error_set(err, IG_E_INTERNAL, "out of memory");
         return NULL;
     }
+    pthread_mutex_init(&w->sts_mu, NULL);
     const char *b = loc + 5, *slash = strchr(b, '/');
     size_t bl = slash ? (size_t)(slash - b) : strlen(b);
     /* bucket names: 3..63 of lower-case letters, digits, '.', '-' (the rules S3 has) */
@@ -704,6 +905,11 @@ ig_warehouse_t *ig_warehouse_s3_open(const ig_warehouse_cfg_t *c, ig_error_t *er
     snprintf(w->userpwd, sizeof w->userpwd, "%s:%s", c->access_key_id, c->secret_access_key);
     w->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 30000;
     w->vend_static = strcmp(c->credentials_mode, "static") == 0;
+    w->vend_sts = strcmp(c->credentials_mode, "sts") == 0;
+    snprintf(w->sts_url, sizeof w->sts_url, "%s", c->sts_endpoint[0] ? c->sts_endpoint : ep);
+    snprintf(w->sts_sigv4, sizeof w->sts_sigv4, "aws:amz:%s:sts", c->region);
+    snprintf(w->role_arn, sizeof w->role_arn, "%s", c->sts_role_arn);
+    w->ttl_s = c->credentials_ttl_s >= 900 ? c->credentials_ttl_s : 900;
     w->path_style = c->path_style;
     snprintf(w->key_id, sizeof w->key_id, "%s", c->access_key_id);
     snprintf(w->secret, sizeof w->secret, "%s", c->secret_access_key);

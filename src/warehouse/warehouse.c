@@ -148,9 +148,10 @@ int64_t ig_warehouse_next_version(const char *prev)
 }
 
 
-int ig_warehouse_vend(ig_warehouse_t *w, ig_buf_t *out)
+int ig_warehouse_vend(ig_warehouse_t *w, const char *location, bool write, int64_t not_after_ms, ig_buf_t *out,
+                      char *prefix, size_t pcap, ig_error_t *err)
 {
-    return w->ops->vend ? w->ops->vend(w, out) : 0;
+    return w->ops->vend ? w->ops->vend(w, location, write, not_after_ms, out, prefix, pcap, err) : 0;
 }
 
 int64_t ig_warehouse_sweep_temps(ig_warehouse_t *w, int64_t before_s, const _Atomic bool *stop)

@@ -60,9 +60,11 @@ typedef struct {
     int (*purge)(ig_warehouse_t *w, const char *location, ig_error_t *err);
     int (*exists)(ig_warehouse_t *w, const char *location, ig_error_t *err);
     int64_t (*sweep_temps)(ig_warehouse_t *w, int64_t before_s, const _Atomic bool *stop);
-    /* Appends the storage-credential config a client gets for the warehouse (a JSON object's members, no
-     * braces) to out: 1 when it vends some, 0 when it vends none (NULL: never). */
-    int (*vend)(ig_warehouse_t *w, ig_buf_t *out);
+    /* Appends the storage-credential config a client gets for the table at location (a JSON object's
+     * members, no braces) to out and the location they reach to prefix: 1 when it vends some, 0 when it vends
+     * none, -1 with err (NULL: never). */
+    int (*vend)(ig_warehouse_t *w, const char *location, bool write, int64_t not_after_ms, ig_buf_t *out,
+                char *prefix, size_t pcap, ig_error_t *err);
 } ig_warehouse_ops_t;
 
 /* Every back end's warehouse starts with this. */
@@ -154,9 +156,13 @@ int ig_warehouse_remove(ig_warehouse_t *w, const char *file_location, ig_error_t
  * not its target).  The root itself is refused.  A missing directory is not an error. */
 int ig_warehouse_purge(ig_warehouse_t *w, const char *location, ig_error_t *err);
 
-/* Appends the members of the credentials config clients get (s3.access-key-id, ...; DESIGN.md §7) to out: 1,
- * or 0 when the warehouse vends none (catalog.credentials.mode none, or a file:// warehouse). */
-int ig_warehouse_vend(ig_warehouse_t *w, ig_buf_t *out);
+/* Appends the members of the credentials config a client gets for the table at location (s3.access-key-id,
+ * ...; DESIGN.md §7) to out, and the location they reach (the table's, or with static keys the root) to prefix:
+ * 1, or 0 when the warehouse vends none (catalog.credentials.mode none, or a file:// warehouse), or -1 with err
+ * (503 when STS cannot be reached).  write: may the client write (the token's catalog:write scope); not_after_ms:
+ * the credentials must not outlive it (the token's expiry; 0 = none).  Secrets: out is the caller's to wipe. */
+int ig_warehouse_vend(ig_warehouse_t *w, const char *location, bool write, int64_t not_after_ms, ig_buf_t *out,
+                      char *prefix, size_t pcap, ig_error_t *err);
 
 /* 1 if the file or directory at location exists, 0 if not, -1 with err on error. */
 int ig_warehouse_exists(ig_warehouse_t *w, const char *location, ig_error_t *err);

@@ -706,13 +706,29 @@ static void test_warehouses(void **state)
     assert_string_equal(c.warehouses[0].credentials_mode, "none");
     unlink(f.path);
 
+    /* sts: the S3 endpoint is the STS endpoint unless one is named; the TTL and role come from catalog.credentials */
+    ig_config_defaults(&c);
+    assert_int_equal(load_yaml(&c, WH_YAML("        secret_access_key: x\n      credentials: {mode: sts}\n"
+                                           "  credentials:\n    ttl: 1800\n    sts: {role_arn: 'arn:aws:iam::1:role/r'}\n"),
+                               err, sizeof err), 0);
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
+    assert_string_equal(c.warehouses[0].credentials_mode, "sts");
+    assert_string_equal(c.warehouses[0].sts_endpoint, "http://127.0.0.1:9000");
+    assert_string_equal(c.warehouses[0].sts_role_arn, "arn:aws:iam::1:role/r");
+    assert_int_equal(c.warehouses[0].credentials_ttl_s, 1800);
+
     static const struct {
         const char *yaml, *msg;
         bool at_load;
     } bad[] = {
         {WH_YAML("        secret_access_key: x\n        secret_access_key_env: IG_TEST_S3_SECRET\n"), "give it once", false},
         {WH_YAML("        secret_access_key_env: IG_TEST_UNSET_VAR\n"), "IG_TEST_UNSET_VAR is not set", false},
-        {WH_YAML("        secret_access_key: x\n      credentials: {mode: sts}\n"), "not built", false},
+        {WH_YAML("        secret_access_key: x\n      credentials: {mode: vend}\n"), "not one of none|static|sts", false},
+        {WH_YAML("        secret_access_key: x\n      credentials: {mode: sts}\n  credentials:\n    ttl: 600\n"),
+         "catalog.credentials.ttl", true},
+        {WH_YAML("        secret_access_key: x\n      credentials: {mode: sts}\n  credentials:\n    sts:\n"
+                 "      endpoint: ftp://x\n"),
+         "sts.endpoint", false},
         {WH_YAML("        secret_access_key: x\n        colour: blue\n"), "catalog.warehouses[0].s3.colour", true},
         {WH_YAML("        secret_access_key: x\n  warehouse: file:///w\n"), "give one of them", false},
         {WH_YAML("        secret_access_key: x\n    - name: two\n      location: file:///w2\n"), "one warehouse", false},

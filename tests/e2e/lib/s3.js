@@ -26,6 +26,7 @@ import { beforeEach, afterEach } from 'node:test';
 import { repoRoot, tempDir, sleep } from './harness.js';
 
 export const S3_BIN = process.env.ICEGATE_S3_BIN || path.join(repoRoot, 'build/s3/bin/versitygw');
+export const WEED_BIN = process.env.ICEGATE_WEED_BIN || path.join(repoRoot, 'build/s3/bin/weed');
 const REGION = 'us-east-1';
 
 // ---- who owns a running server (as in harness.js) ----
@@ -236,5 +237,77 @@ export async function startS3({ buckets = ['warehouse'] } = {}) {
     throw new Error(`${S3_BIN} is missing: run scripts/s3server.sh (scripts/deps.sh test runs it)`);
   }
   const srv = new S3Server({ dir: tempDir('icegate-s3-'), buckets: [...buckets] });
+  return srv.start();
+}
+
+// SeaweedFS (`weed mini`: master, volume, filer and S3 gateway in one process, Apache-2.0, pinned in
+// scripts/s3server.sh), for what versitygw lacks: STS AssumeRole with an inline session policy that the gateway
+// enforces.  One identity (this.accessKeyId / this.secretAccessKey, an admin, allowed sts:AssumeRole) in an
+// advanced IAM config with a random STS signing key; every port it opens is chosen here and bound to
+// 127.0.0.1 (it opens about a dozen, some on fixed defaults unless each is set or turned off).  Ready in ~5 s.
+// Its S3 endpoint is also its STS endpoint (POST / with Action=AssumeRole).
+class SeaweedServer extends S3Server {
+  async start() {
+    fs.mkdirSync(this.dataDir, { recursive: true });
+    const conf = path.join(this.dir, 'iam.json');
+    fs.writeFileSync(conf, JSON.stringify({
+      identities: [{ name: 'icegate', credentials: [{ accessKey: this.accessKeyId, secretKey: this.secretAccessKey }],
+        actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'] }],
+      sts: { tokenDuration: '1h', maxSessionLength: '12h', issuer: 'icegate-tests',
+        signingKey: crypto.randomBytes(32).toString('base64') },
+      policy: { defaultEffect: 'Deny', storeType: 'memory' },
+    }));
+    for (let attempt = 1; ; attempt++) {
+      const p = [];
+      for (let i = 0; i < 10; i++) p.push(await freePort());
+      this.port = p[6];
+      this.endpoint = `http://127.0.0.1:${this.port}`;
+      this.logStart = fs.existsSync(this.logPath) ? fs.statSync(this.logPath).size : 0;
+      const log = fs.openSync(this.logPath, 'a');
+      const args = ['mini', `-dir=${this.dataDir}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1',
+        `-master.port=${p[0]}`, `-master.port.grpc=${p[1]}`, `-volume.port=${p[2]}`, `-volume.port.grpc=${p[3]}`,
+        `-filer.port=${p[4]}`, `-filer.port.grpc=${p[5]}`, `-s3.port=${p[6]}`, `-s3.port.grpc=${p[7]}`,
+        `-admin.port=${p[8]}`, `-admin.port.grpc=${p[9]}`, '-admin.port.legacy=0', '-s3.port.iceberg=0',
+        '-s3.port.lance=0', '-webdav=false', `-s3.config=${conf}`, `-s3.iam.config=${conf}`, '-s3.iam.readOnly=false'];
+      this.proc = spawn(WEED_BIN, args, { cwd: this.dir, env: { PATH: process.env.PATH || '/usr/bin:/bin', HOME: this.dir },
+        stdio: ['ignore', log, log] });
+      fs.closeSync(log);
+      this.proc.unref();
+      this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal })));
+      fileServers.push(this);
+      if (testServers) testServers.push(this);
+      if (await this.waitStatus()) break;
+      const log2 = this.ownLog();
+      this.kill();
+      if (attempt < 3 && /address already in use/i.test(log2)) continue;
+      throw new Error(`SeaweedFS did not start on ${this.endpoint}:\n${log2.slice(-3000)}`);
+    }
+    for (const b of this.buckets) {
+      const r = await this.request('PUT', b);
+      if (r.status !== 200) throw new Error(`CreateBucket ${b}: ${r.status} ${r.body}`);
+    }
+    return this;
+  }
+
+  // true once GET /status answers 200 (the S3 gateway is up behind its filer), false when it exited first.
+  async waitStatus() {
+    const deadline = Date.now() + 60000;
+    while (Date.now() < deadline) {
+      if (!this.running()) return false;
+      try {
+        if ((await fetch(`${this.endpoint}/status`)).status === 200) return true;
+      } catch { /* not listening yet */ }
+      await sleep(100);
+    }
+    return false;
+  }
+}
+
+// Starts SeaweedFS with the buckets made (names of 3 to 63 characters: it refuses shorter ones).
+export async function startSeaweed({ buckets = ['warehouse'] } = {}) {
+  if (!fs.existsSync(WEED_BIN)) {
+    throw new Error(`${WEED_BIN} is missing: run scripts/s3server.sh (scripts/deps.sh test runs it)`);
+  }
+  const srv = new SeaweedServer({ dir: tempDir('icegate-weed-'), buckets: [...buckets] });
   return srv.start();
 }
