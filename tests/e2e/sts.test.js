@@ -108,6 +108,20 @@ test('sts: credentials for one table reach only its prefix, read-only without ca
     assert.equal((await req('POST', `${T}/${ro.id}/suspend`, { reason: 'leaked' })).status, 200);
     assert.equal((await req('GET', '/v1/namespaces/db/tables/a/credentials', undefined, undefined, ro.token)).status, 401);
 
+    // Rotated out (no grace) and expired: 401 on /credentials at the next call, as every route.
+    const rot = (await req('POST', T, { name: 'rotated' })).json;
+    const dying = (await req('POST', T, { name: 'expiring', expiresAt: new Date(Date.now() + 1500).toISOString() })).json;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await req('GET', '/v1/namespaces/db/tables/a/credentials', undefined, undefined, rot.token)).status, 200);
+    assert.equal((await req('POST', `${T}/${rot.id}/rotate`, { gracePeriod: 0 })).status, 200);
+    const rr = await req('GET', '/v1/namespaces/db/tables/a/credentials', undefined, undefined, rot.token);
+    assert.equal(rr.status, 401, rr.text);
+    assert.match(rr.json.error.message, /rotated/);
+    await new Promise((r) => setTimeout(r, 1500));
+    const er = await req('GET', '/v1/namespaces/db/tables/a/credentials', undefined, undefined, dying.token);
+    assert.equal(er.status, 401, er.text);
+    assert.match(er.json.error.message, /expired/);
+
     // A token that expires in 10 minutes: no 15-minute session can end in time, so none is handed out.
     const soon = (await req('POST', T, { name: 'soon', expiresAt: new Date(Date.now() + 10 * 60e3).toISOString() })).json;
     await new Promise((r) => setTimeout(r, 300));
