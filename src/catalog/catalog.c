@@ -44,6 +44,8 @@ ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error
     }
     c->allow_overlap = cfg->allow_location_overlap;
     cat_loc_init(c);
+    pthread_mutex_init(&c->purge_mu, NULL);
+    pthread_cond_init(&c->purge_cv, NULL);
     pthread_mutex_init(&c->props_mu, NULL);
     pthread_mutex_init(&c->cache.mu, NULL);
     c->cache.max_bytes = (size_t)cfg->cache_bytes;
@@ -51,6 +53,11 @@ ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error
     c->idem = ig_idempotency_new(store);
     if (cat_pending_start(c, cfg, err)) {
         ig_catalog_free(c);
+        return NULL;
+    }
+    if (cat_purge_start(c)) {
+        ig_catalog_free(c);
+        ig_error_set(err, IG_E_INTERNAL, "cannot start the purge thread");
         return NULL;
     }
     if (cat_build_config_bodies(c)) {
@@ -69,6 +76,7 @@ void ig_catalog_quiesce(ig_catalog_t *c)
 {
     if (c) {
         cat_group_stop(c);
+        cat_purge_stop(c);
         cat_pending_stop(c);
     }
 }
@@ -81,6 +89,9 @@ void ig_catalog_free(ig_catalog_t *c)
         pthread_join(c->sweeper, NULL);
     }
     cat_group_free(c);
+    cat_purge_stop(c);
+    pthread_mutex_destroy(&c->purge_mu);
+    pthread_cond_destroy(&c->purge_cv);
     cat_pending_stop(c);
     pthread_mutex_destroy(&c->flush_mu);
     pthread_mutex_destroy(&c->pend_mu);

@@ -117,6 +117,12 @@ struct ig_catalog {
     char **unlinks; /* metadata files to delete once nothing pending may bring them back */
     size_t nunlinks, capunlinks;
     pthread_mutex_t flush_mu; /* one flush at a time */
+    /* purge.c */
+    pthread_t purger;
+    bool purging;
+    pthread_mutex_t purge_mu;
+    pthread_cond_t purge_cv;
+    bool purge_stop, purge_kicked;
 };
 
 /* Response variants: the ETag and the cache key both depend on them. */
@@ -326,6 +332,14 @@ ig_res_t cat_group_answer(call_t *k, ig_obj_kind_t kind, void *deferred, bool ra
  * -1, for the request's token (its write scope, its expiry). */
 int cat_vend(ig_catalog_t *c, ig_req_t *r, const char *meta, size_t mlen, ig_buf_t *cfg, char *prefix,
              size_t pcap, ig_error_t *err);
+
+/* ---- purge.c: the deletion of dropped tables' files, off the request path */
+/* Starts the purger thread (it first finishes what an earlier process queued); -1 when it cannot start. */
+int cat_purge_start(ig_catalog_t *c);
+/* Stops it once the purge in hand is done (the rest stay queued for the next start). */
+void cat_purge_stop(ig_catalog_t *c);
+/* A drop queued a purge. */
+void cat_purge_kick(ig_catalog_t *c);
 
 /* ---- pending.c: lazily synced metadata files (catalog.metadata_sync: journal) */
 /* Writes again every file a crash may have lost, then (journal mode) starts the flusher; -1 with err. */

@@ -3,12 +3,12 @@
  * A purge deletes a folder; a create or commit writes a metadata file into one and then swaps the store's
  * pointer to it.  If a purge of L ran between the write and the swap of a new table at L, the table would be
  * created with its metadata file already gone.  So writers hold their location shared from before the write
- * until after the swap, and a purge holds its locations exclusively from before the drop until the files are
- * gone: a writer at L waits for a purge of L (and the purge then sees the new object live and keeps L) or the
+ * until after the swap, and the purger (purge.c) holds a location exclusively from before its overlap check
+ * until the files are gone: a writer at L waits for a purge of L (and the purge then sees the new object live and keeps L) or the
  * purge waits for the writer.  Writers never wait for each other (the store's compare-and-set orders them).
  *
- * Locations are canonical with a trailing '/', so two overlap when one is a prefix of the other.  A purge takes
- * all its locations at once and never waits holding one; a writer waits only on purges; so nothing deadlocks.
+ * Locations are canonical with a trailing '/', so two overlap when one is a prefix of the other.  The purger
+ * takes one location at a time and never waits holding one; a writer waits only on purges; so nothing deadlocks.
  * One mutex for the whole catalog, but only mutations come here, never a load. */
 #include "catalog/internal.h"
 

@@ -189,42 +189,33 @@ static void purge_bases(call_t *k, const char *loc, bases_t *b)
     json_object_put(m);
 }
 
-/* Deletes a dropped table's folder, unless a live table or view has or had a location that overlaps it (then
- * some of the files there may be that object's: nothing is deleted). */
-static void purge_base(call_t *k, const char *base)
+/* Keeps in b the locations no other live object has or had a location equal to, inside or above (some files
+ * there may be that object's): those are skipped now, with a warning the request's id goes with.  The purger
+ * checks again when it runs. */
+static void drop_overlapping(call_t *k, bases_t *b)
 {
-    ig_error_t err = {0};
-    char who[512], dir[IG_LOCATION_MAX];
-    snprintf(dir, sizeof dir, "%.*s", (int)strlen(base) - 1, base);
-    int o = k->st->ops->obj_overlap(k->st, base, NULL, NULL, who, sizeof who, &err);
-    if (o < 0)
-        ig_warn("catalog: purge of %s skipped: %s", dir, err.message);
-    else if (o > 0)
-        ig_warn("catalog: purge of %s skipped: it overlaps the location of %s", dir, who);
-    else if (ig_warehouse_purge(k->c->wh, dir, &err))
-        ig_warn("catalog: purge of %s failed: %s", dir, err.message);
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        ig_error_t err = {0};
+        char who[512];
+        int o = k->st->ops->obj_overlap(k->st, b->v[i], k->ns, k->name, who, sizeof who, &err);
+        if (o > 0) ig_warn("catalog: purge of %.*s skipped: it overlaps the location of %s", (int)strlen(b->v[i]) - 1,
+                           b->v[i], who);
+        if (o > 0) free(b->v[i]);
+        else b->v[n++] = b->v[i];
+    }
+    b->n = n;
 }
 
-/* Drops the table and deletes its files, holding its locations so that no create, commit or register writes
- * there meanwhile (loclock.c). */
+/* Drops the table and queues the deletion of its locations in the same store transaction: the purger
+ * (purge.c) deletes the files after the answer, and after a crash (DESIGN.md §6). */
 static int drop_purge(call_t *k, const char *loc, ig_error_t *err)
 {
     bases_t b = {.n = 0};
     purge_bases(k, loc, &b);
-    int rc = -1;
-    if (b.n && cat_loc_lock(k->c, (const char *const *)b.v, b.n, true)) {
-        ig_error_set(err, IG_E_INTERNAL, "out of memory");
-        goto out;
-    }
-    rc = k->st->ops->obj_drop(k->st, k->ns, k->name, IG_OBJ_TABLE, err);
-    /* Files still pending would be written back by the next start into the folder purged now: sync them
-     * first (pending.c). */
-    ig_error_t ferr = {0};
-    bool synced = rc || !b.n || cat_pending_flush(k->c, &ferr) == 0;
-    if (!synced) ig_warn("catalog: purge of %s.%s skipped: %s", k->ns, k->name, ferr.message);
-    for (size_t i = 0; rc == 0 && synced && i < b.n; i++) purge_base(k, b.v[i]);
-    if (b.n) cat_loc_unlock(k->c, (const char *const *)b.v, b.n);
-out:
+    drop_overlapping(k, &b);
+    int rc = k->st->ops->obj_drop(k->st, k->ns, k->name, IG_OBJ_TABLE, (const char *const *)b.v, b.n, err);
+    if (rc == 0 && b.n) cat_purge_kick(k->c);
     for (size_t i = 0; i < b.n; i++) free(b.v[i]);
     return rc;
 }
@@ -241,7 +232,7 @@ ig_res_t cat_drop_object(call_t *k, ig_obj_kind_t kind)
         purge = g == 1 && strcasecmp(q, "true") == 0;
     }
     if (cat_obj_location(k, k->ns, k->name, kind, loc, &err)) return ig_http_error_from(k->r, &err);
-    int rc = purge ? drop_purge(k, loc, &err) : k->st->ops->obj_drop(k->st, k->ns, k->name, kind, &err);
+    int rc = purge ? drop_purge(k, loc, &err) : k->st->ops->obj_drop(k->st, k->ns, k->name, kind, NULL, 0, &err);
     if (rc == IG_STORE_NOTFOUND) cat_no_object(&err, kind, k->ns, k->name);
     if (rc) return ig_http_error_from(k->r, &err);
     return ig_http_no_content(k->r);
@@ -332,7 +323,7 @@ ig_res_t cat_unregister_table(call_t *k)
     if (cat_obj_location(k, k->ns, k->name, IG_OBJ_TABLE, loc, &err)) return ig_http_error_from(k->r, &err);
     centry_t *e = cat_load_entry(k->c, V_TABLE_ALL, loc, &err);
     if (!e) return ig_http_error_from(k->r, &err);
-    int rc = k->st->ops->obj_drop(k->st, k->ns, k->name, IG_OBJ_TABLE, &err);
+    int rc = k->st->ops->obj_drop(k->st, k->ns, k->name, IG_OBJ_TABLE, NULL, 0, &err);
     if (rc == IG_STORE_NOTFOUND) cat_no_object(&err, IG_OBJ_TABLE, k->ns, k->name);
     ig_res_t res =
         rc ? ig_http_error_from(k->r, &err) : ig_http_send(k->r, 200, "application/json", e->body, e->len, false);

@@ -58,6 +58,7 @@ static _Atomic uint64_t commits[3];
 static _Atomic uint64_t store_errors;
 static _Atomic uint64_t commit_batches, commit_batched;
 static _Atomic uint64_t meta_syncs, meta_sync_failures;
+static _Atomic uint64_t purges[3];
 static _Atomic uint64_t rl_held, rl_held_ns, rl_refused;
 
 static tblock_t *me(void)
@@ -187,6 +188,11 @@ void ig_metrics_commit_batch(size_t n)
 void ig_metrics_metadata_sync(bool ok)
 {
     atomic_fetch_add_explicit(ok ? &meta_syncs : &meta_sync_failures, 1, memory_order_relaxed);
+}
+
+void ig_metrics_purge(ig_purge_result_t r)
+{
+    atomic_fetch_add_explicit(&purges[r], 1, memory_order_relaxed);
 }
 
 void ig_metrics_store_error(void)
@@ -384,6 +390,13 @@ void ig_metrics_render(ig_buf_t *sb)
                       "%llu\n",
                   (unsigned long long)atomic_load_explicit(&meta_syncs, memory_order_relaxed),
                   (unsigned long long)atomic_load_explicit(&meta_sync_failures, memory_order_relaxed));
+    ig_buf_printf(sb, "# HELP icegate_purges_total Locations of dropped tables the purger handled: deleted, "
+                      "skipped (a live object overlaps them) or failed (queued again).\n# TYPE icegate_purges_total "
+                      "counter\nicegate_purges_total{result=\"done\"} %llu\nicegate_purges_total{result=\"skipped\"} "
+                      "%llu\nicegate_purges_total{result=\"failed\"} %llu\n",
+                  (unsigned long long)atomic_load_explicit(&purges[IG_PURGE_DONE], memory_order_relaxed),
+                  (unsigned long long)atomic_load_explicit(&purges[IG_PURGE_SKIPPED], memory_order_relaxed),
+                  (unsigned long long)atomic_load_explicit(&purges[IG_PURGE_FAILED], memory_order_relaxed));
     ig_buf_printf(sb, "# HELP icegate_store_errors_total Store operations that failed with an I/O or database "
                       "error.\n# TYPE icegate_store_errors_total counter\nicegate_store_errors_total %llu\n",
                   (unsigned long long)atomic_load_explicit(&store_errors, memory_order_relaxed));

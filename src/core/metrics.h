@@ -43,6 +43,9 @@ void ig_metrics_store_error(void);
 /* The metadata flusher (catalog.metadata_sync: journal): one sync of the warehouse that made the files up to
  * it durable (ok) or failed (they stay pending and are tried again). */
 void ig_metrics_metadata_sync(bool ok);
+/* A queued purge of a dropped table's location (catalog/purge.c). */
+typedef enum { IG_PURGE_DONE, IG_PURGE_SKIPPED, IG_PURGE_FAILED } ig_purge_result_t;
+void ig_metrics_purge(ig_purge_result_t r);
 /* A request over its token's limit was held delay_ns for its slot (ratelimiter.max_delay_ms); and one
  * refused with 429, held or not. */
 void ig_metrics_ratelimit_held(int64_t delay_ns);

@@ -895,7 +895,8 @@ out:
     return finish(s, db, NULL, rc);
 }
 
-static int sq_obj_drop(ig_store_t *base, const char *ns, const char *name, ig_obj_kind_t kind, ig_error_t *err)
+static int sq_obj_drop(ig_store_t *base, const char *ns, const char *name, ig_obj_kind_t kind,
+                       const char *const *purge, size_t npurge, ig_error_t *err)
 {
     sq_store_t *s = (sq_store_t *)base;
     sqlite3 *db = borrow(s, err);
@@ -908,7 +909,8 @@ static int sq_obj_drop(ig_store_t *base, const char *ns, const char *name, ig_ob
     sqlite3_bind_int(st, 3, kind);
     if (sqlite3_step(st) != SQLITE_DONE) fail_db(err, db, "object drop");
     else if (sqlite3_changes(db) == 0) rc = IG_STORE_NOTFOUND;
-    else if (ig_sqb_drop(db, ns, name, err) == 0) rc = exec(db, "COMMIT", err);
+    else if (ig_sqb_drop(db, ns, name, err) == 0 && ig_sqp_purge_add(db, purge, npurge, err) == 0)
+        rc = exec(db, "COMMIT", err);
 out:
     return finish(s, db, st, rc);
 }
@@ -1119,6 +1121,8 @@ static const ig_store_ops_t sqlite_ops = {
     .meta_pending_last = ig_sqp_last,
     .meta_pending_each = ig_sqp_each,
     .meta_pending_done = ig_sqp_done,
+    .purge_next = ig_sqp_purge_next,
+    .purge_done = ig_sqp_purge_done,
     .obj_drop = sq_obj_drop,
     .obj_rename = sq_obj_rename,
     .obj_bases = sq_obj_bases,

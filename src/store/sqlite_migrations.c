@@ -62,6 +62,8 @@ const char *const ig_sq_migrations[] = {
     "ALTER TABLE tokens ADD COLUMN namespaces TEXT;",
     /* 12: metadata files written but not yet synced (catalog.metadata_sync: journal), in commit order */
     "CREATE TABLE meta_pending(seq INTEGER PRIMARY KEY, location TEXT NOT NULL, body BLOB NOT NULL);",
+    /* 13: locations of dropped tables whose files are still to be deleted (dropTable?purgeRequested=true) */
+    "CREATE TABLE purges(seq INTEGER PRIMARY KEY AUTOINCREMENT, location TEXT NOT NULL);",
 };
 
 const int ig_sq_migrations_count = (int)(sizeof ig_sq_migrations / sizeof ig_sq_migrations[0]);

@@ -252,7 +252,14 @@ typedef struct {
     int (*meta_pending_each)(ig_store_t *st, ig_meta_file_cb cb, void *ud, ig_error_t *err);
     /* Forgets the pending files up to seq (their files are durable now), in a synchronous transaction. */
     int (*meta_pending_done)(ig_store_t *st, int64_t seq, ig_error_t *err);
-    int (*obj_drop)(ig_store_t *st, const char *ns, const char *name, ig_obj_kind_t kind, ig_error_t *err);
+    /* Drops the object; the npurge locations in purge (may be 0) are queued for deletion in the same
+     * transaction (purge_next), so a drop with purge never loses its purge to a crash. */
+    int (*obj_drop)(ig_store_t *st, const char *ns, const char *name, ig_obj_kind_t kind, const char *const *purge,
+                    size_t npurge, ig_error_t *err);
+    /* The oldest queued purge: its sequence number and location (NOTFOUND when none is queued). */
+    int (*purge_next)(ig_store_t *st, int64_t *seq, char *location, size_t cap, ig_error_t *err);
+    /* The purge seq is done (or given up): it leaves the queue. */
+    int (*purge_done)(ig_store_t *st, int64_t seq, ig_error_t *err);
     int (*obj_rename)(ig_store_t *st, const char *from_ns, const char *from_name, const char *to_ns,
                       const char *to_name, ig_obj_kind_t kind, ig_error_t *err);
     /* The locations (new_base of its swaps) object (ns, name) has had while live, each with a trailing '/';

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { IcebergRestCatalog, IcebergError } from 'iceberg-js';
 import { Server, createToken, tempDir, assertError } from './lib/harness.js';
+import { pollUntil } from './lib/helpers.js';
 import { call, validatingFetch, validate } from './lib/spec.js';
 
 const fsPath = (loc) => loc.replace(/^file:\/\//, '');
@@ -374,7 +375,7 @@ describe('tables', () => {
     fs.mkdirSync(path.join(fsPath(m.location), 'data'), { recursive: true });
     fs.writeFileSync(path.join(fsPath(m.location), 'data', 'part-00000.parquet'), 'PAR1');
     await cat.dropTable({ namespace: ['db2'], name: 'back' }, { purge: true });
-    assert.equal(fs.existsSync(fsPath(m.location)), false, 'purged table directory is gone');
+    await pollUntil('the purged table directory is gone', () => !fs.existsSync(fsPath(m.location)), 5000);
     assert.ok(fs.existsSync(fsPath(again.location)), 'the other table is untouched');
     await assert.rejects(cat.dropTable({ namespace: ['db2'], name: 'back' }), (e) => e.status === 404);
     // unregister keeps files and returns the last metadata
@@ -400,7 +401,7 @@ describe('tables', () => {
     assert.equal(next.location, `${outer.location}2`);
     await cat.dropTable({ namespace: ['db'], name: 'inner' }, { purge: true });
     await cat.dropTable({ namespace: ['db'], name: 'outer' }, { purge: true });
-    assert.equal(fs.existsSync(fsPath(outer.location)), false);
+    await pollUntil('the outer table purged', () => !fs.existsSync(fsPath(outer.location)), 5000);
   });
 
   test('stage-create then assert-create commit', async () => {
@@ -486,7 +487,7 @@ describe('tables', () => {
       const dots = await cat.createTable({ namespace: ['db'] }, { name, schema: schema1 });
       assert.ok(fsPath(dots.location).startsWith(`${dataDir}/warehouse/db/%2E`), dots.location);
       await cat.dropTable({ namespace: ['db'], name }, { purge: true });
-      assert.equal(fs.existsSync(fsPath(dots.location)), false);
+      await pollUntil(`${name} purged`, () => !fs.existsSync(fsPath(dots.location)), 5000);
     }
     assert.ok(fs.existsSync(path.join(dataDir, 'warehouse', 'db', 'stay')), 'siblings survive');
   });

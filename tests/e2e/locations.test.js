@@ -8,6 +8,7 @@ import path from 'node:path';
 import test from 'node:test';
 
 import { Server, createToken, sleep, tempDir } from './lib/harness.js';
+import { pollUntil } from './lib/helpers.js';
 
 const schema = { type: 'struct', fields: [{ id: 1, name: 'id', type: 'long', required: true }] };
 const fsPath = (loc) => loc.replace(/^file:(\/\/)?/, '');
@@ -74,8 +75,7 @@ test('a moved table keeps its old folder: no table is created there, and a purge
     for (const e of again.json.metadata['metadata-log']) assert.ok(fs.existsSync(fsPath(e['metadata-file'])));
     // Dropping a with purge deletes both its folders.
     assert.equal((await call('DELETE', '/db/tables/a?purgeRequested=true')).status, 204);
-    assert.equal(fs.existsSync(fsPath(old)), false);
-    assert.equal(fs.existsSync(fsPath(`${old}-moved`)), false);
+    await pollUntil('both folders purged', () => !fs.existsSync(fsPath(old)) && !fs.existsSync(fsPath(`${old}-moved`)), 5000);
   } finally {
     await srv.stop();
   }
@@ -97,6 +97,7 @@ test('default locations of nested namespaces never overlap: the inner one takes 
     assert.ok(!li.startsWith(`${lo}/`) && !lo.startsWith(`${li}/`), `${li} overlaps ${lo}`);
     // Purging the outer table leaves the inner one whole.
     assert.equal((await call('DELETE', '/a/tables/b?purgeRequested=true')).status, 204);
+    await pollUntil('the outer table purged', () => !fs.existsSync(fsPath(lo)), 5000);
     assert.equal((await call('GET', '/a%1Fb/tables/t')).status, 200);
     assert.ok(fs.existsSync(fsPath(inner.json['metadata-location'])));
   } finally {

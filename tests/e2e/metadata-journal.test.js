@@ -135,6 +135,7 @@ test('a purge with files pending: they are synced first, and no restart writes t
     assert.equal((await call('POST', '/v1/namespaces/db/tables/t', setProp('k'))).status, 200);
     const folder = path.dirname(path.dirname(fsPath(t.json['metadata-location'])));
     assert.equal((await call('DELETE', '/v1/namespaces/db/tables/t?purgeRequested=true')).status, 204);
+    for (let i = 0; i < 250 && fs.existsSync(folder); i++) await sleep(20); // the purger runs after the answer
     assert.ok(!fs.existsSync(folder), 'the purge left the folder');
     srv.kill();
     await srv.exited;

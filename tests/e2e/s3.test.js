@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Server, tempDir } from './lib/harness.js';
-import { startWithAdmin } from './lib/helpers.js';
+import { pollUntil, startWithAdmin } from './lib/helpers.js';
 import { startS3 } from './lib/s3.js';
 
 const schema = { type: 'struct', 'schema-id': 0, fields: [{ id: 1, name: 'id', required: true, type: 'long' }] };
@@ -97,7 +97,7 @@ test('a catalog on S3: create, commit, load after a restart, purge of its own pr
     // purge: the table's own prefix, never t2's (which starts with the same letters)
     const d = await srv.req('DELETE', '/v1/namespaces/db/tables/t?purgeRequested=true', { token: admin });
     assert.equal(d.status, 204, d.text);
-    assert.deepEqual(await s3.listObjects('lakehouse', 'tables/db/t/'), []);
+    await pollUntil('t purged', async () => (await s3.listObjects('lakehouse', 'tables/db/t/')).length === 0, 5000);
     assert.equal((await s3.listObjects('lakehouse', 'tables/db/t2/')).length, 1);
     assert.equal((await req('GET', '/v1/namespaces/db/tables/t2')).status, 200);
 
@@ -167,6 +167,42 @@ test('S3 down: a commit is a 503 that swaps nothing; back up, the table is where
       ['1', undefined, '3']);
     const keys = await s3.listObjects('lakehouse', 'tables/db/t/metadata/');
     assert.equal(keys.length, 3, `create, the first and the last commit; nothing of the failed one: ${keys}`);
+  } finally {
+    await srv.stop();
+    await s3.stop();
+  }
+});
+
+// Purge off the request path (catalog/purge.c): the drop is queued with its purge in one store transaction and
+// answered at once; with S3 down the purge fails and stays queued (counted), survives a kill -9, and the next
+// start deletes the files once S3 is back.
+test('purge with S3 down: the drop answers at once, the purge waits in the store across a kill -9, then runs', async () => {
+  const s3 = await startS3({ buckets: ['lakehouse'] });
+  const config = s3Config(s3, { secretFile: secretFile(s3), mode: 'none' });
+  let { srv, admin, dataDir } = await startWithAdmin({ config });
+  const req = (m, p, body) => srv.req(m, p, { token: admin, body });
+  try {
+    await req('POST', '/v1/namespaces', { namespace: ['db'] });
+    assert.equal((await req('POST', '/v1/namespaces/db/tables', { name: 't', schema })).status, 200);
+    assert.equal((await req('POST', '/v1/namespaces/db/tables', { name: 'kept', schema })).status, 200);
+    await s3.stop();
+    const t0 = Date.now();
+    const d = await req('DELETE', '/v1/namespaces/db/tables/t?purgeRequested=true');
+    assert.equal(d.status, 204, d.text);
+    assert.ok(Date.now() - t0 < 1000, `the drop waited for S3 (${Date.now() - t0} ms)`);
+    assert.equal((await req('GET', '/v1/namespaces/db/tables/t')).status, 404);
+    await pollUntil('the purge failed and was kept', () => /purge of s3:\/\/lakehouse\/tables\/db\/t failed, tried again later/.test(srv.ownLog()), 5000);
+    const m = await req('GET', '/metrics');
+    assert.match(m.text, /^icegate_purges_total\{result="failed"\} [1-9]/m);
+    srv.kill();
+    await srv.exited;
+    await s3.start({ again: true });
+    assert.ok((await s3.listObjects('lakehouse', 'tables/db/t/')).length > 0, 'nothing was deleted while S3 was down');
+    srv = new Server({ dataDir, config });
+    await srv.start();
+    await pollUntil('the queued purge ran after the restart', async () => (await s3.listObjects('lakehouse', 'tables/db/t/')).length === 0, 10000);
+    assert.match(srv.ownLog(), /purged s3:\/\/lakehouse\/tables\/db\/t /);
+    assert.equal((await s3.listObjects('lakehouse', 'tables/db/kept/')).length, 1, 'another table was touched');
   } finally {
     await srv.stop();
     await s3.stop();

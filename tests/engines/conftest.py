@@ -337,6 +337,17 @@ def warehouse_files(srv, table_location):
     return path, found
 
 
+def purged_files(srv, table_location, timeout=10.0):
+    """The files left under a dropped table's location once its purge has run: icegate deletes them after the
+    drop's answer (catalog/purge.c), so this waits up to timeout for the folder to go (and returns what is left)."""
+    deadline = time.time() + timeout
+    while True:
+        path, files = warehouse_files(srv, table_location)
+        if not os.path.exists(path) or time.time() > deadline:
+            return files if os.path.exists(path) else []
+        time.sleep(0.05)
+
+
 def pytest_sessionfinish(session, exitstatus):
     for s in _servers:
         if s.exit_code is None:

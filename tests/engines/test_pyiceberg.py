@@ -11,7 +11,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.transforms import DayTransform, IdentityTransform
 from pyiceberg.types import IntegerType, LongType, NestedField, StringType, TimestampType
 
-from conftest import metric_sum, pyiceberg_catalog, warehouse_files
+from conftest import metric_sum, purged_files, pyiceberg_catalog, warehouse_files
 
 SCHEMA = Schema(
     NestedField(1, "id", LongType(), required=False),
@@ -206,7 +206,7 @@ def test_drop_with_purge_removes_files(pyi, ns, server):
     pyi.purge_table(f"{ns}.gone")
     with pytest.raises(NoSuchTableError):
         pyi.load_table(f"{ns}.gone")
-    left = [f for f in warehouse_files(server, t.location())[1]] if os.path.exists(path) else []
+    left = purged_files(server, t.location())
     assert left == [], f"purge left files: {left}"
 
 

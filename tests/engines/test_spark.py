@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from conftest import pyiceberg_catalog, warehouse_files
+from conftest import purged_files, pyiceberg_catalog, warehouse_files
 
 pytestmark = pytest.mark.spark
 
@@ -142,7 +142,7 @@ def test_drop_table_purge(spark, sns, server, token):
     spark.sql(f"DROP TABLE {t} PURGE")
     assert q(spark, f"SHOW TABLES IN ice.{sns}") == []
     import os
-    left = warehouse_files(server, loc)[1] if os.path.exists(path) else []
+    left = purged_files(server, loc)
     assert left == [], f"files left after DROP TABLE PURGE: {left}"
 
 

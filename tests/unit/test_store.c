@@ -312,12 +312,12 @@ static void test_ns_drop_rules(void **state)
 
     assert_int_equal(obj_create(st, "p" SEP "q", "t", IG_OBJ_TABLE, "file:///t/1.json", &err), 0);
     assert_fails(err, st->ops->ns_drop(st, "p" SEP "q", &err), IG_E_NAMESPACE_NOT_EMPTY);
-    assert_int_equal(st->ops->obj_drop(st, "p" SEP "q", "t", IG_OBJ_TABLE, &err), 0);
+    assert_int_equal(st->ops->obj_drop(st, "p" SEP "q", "t", IG_OBJ_TABLE, NULL, 0, &err), 0);
 
     /* A view counts too. */
     assert_int_equal(obj_create(st, "p" SEP "q", "v", IG_OBJ_VIEW, "file:///v/1.json", &err), 0);
     assert_fails(err, st->ops->ns_drop(st, "p" SEP "q", &err), IG_E_NAMESPACE_NOT_EMPTY);
-    assert_int_equal(st->ops->obj_drop(st, "p" SEP "q", "v", IG_OBJ_VIEW, &err), 0);
+    assert_int_equal(st->ops->obj_drop(st, "p" SEP "q", "v", IG_OBJ_VIEW, NULL, 0, &err), 0);
 
     assert_int_equal(st->ops->ns_drop(st, "p" SEP "q", &err), 0);
     assert_int_equal(st->ops->ns_get(st, "p" SEP "q", NULL, &err), IG_STORE_NOTFOUND);
@@ -483,6 +483,33 @@ static void test_meta_pending(void **state)
     assert_string_equal(loc_of(st, "db", "t", 0), "L5");
 }
 
+/* A drop with purges queues them in its own transaction, in order; a failed drop queues nothing. */
+static void test_purge_queue(void **state)
+{
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
+    ig_error_t err;
+    int64_t seq = 0, first;
+    char loc[64];
+    ns_create_ok(st, "db");
+    assert_int_equal(st->ops->purge_next(st, &seq, loc, sizeof loc, &err), IG_STORE_NOTFOUND);
+    assert_int_equal(obj_create(st, "db", "t", IG_OBJ_TABLE, "L1", &err), 0);
+    const char *bases[2] = {"file:///w/db/t/", "file:///w/elsewhere/"};
+    assert_int_equal(st->ops->obj_drop(st, "db", "gone", IG_OBJ_TABLE, bases, 2, &err), IG_STORE_NOTFOUND);
+    assert_int_equal(st->ops->purge_next(st, &seq, loc, sizeof loc, &err), IG_STORE_NOTFOUND);
+    assert_int_equal(st->ops->obj_drop(st, "db", "t", IG_OBJ_TABLE, bases, 2, &err), 0);
+    assert_int_equal(st->ops->purge_next(st, &first, loc, sizeof loc, &err), 0);
+    assert_string_equal(loc, "file:///w/db/t/");
+    assert_int_equal(st->ops->purge_next(st, &seq, loc, sizeof loc, &err), 0); /* not taken until done */
+    assert_int_equal(seq, first);
+    assert_int_equal(st->ops->purge_done(st, first, &err), 0);
+    assert_int_equal(st->ops->purge_next(st, &seq, loc, sizeof loc, &err), 0);
+    assert_string_equal(loc, "file:///w/elsewhere/");
+    assert_true(seq > first);
+    assert_int_equal(st->ops->purge_done(st, seq, &err), 0);
+    assert_int_equal(st->ops->purge_next(st, &seq, loc, sizeof loc, &err), IG_STORE_NOTFOUND);
+}
+
 /* Locations are not bounded by the store: a commit on a table whose metadata path is longer than any
  * fixed buffer must still compare the whole string, neither failing forever nor matching on a prefix. */
 static void test_obj_cas_long_locations(void **state)
@@ -536,7 +563,7 @@ static void test_tables_and_views_share_names(void **state)
     assert_string_equal(c.names[0], "v");
 
     /* Dropping with the wrong kind finds nothing and drops nothing. */
-    assert_int_equal(st->ops->obj_drop(st, "db", "t", IG_OBJ_VIEW, &err), IG_STORE_NOTFOUND);
+    assert_int_equal(st->ops->obj_drop(st, "db", "t", IG_OBJ_VIEW, NULL, 0, &err), IG_STORE_NOTFOUND);
     assert_string_equal(loc_of(st, "db", "t", 0), "T1");
     /* Renaming a view onto a table's name: 409. */
     assert_fails(err, st->ops->obj_rename(st, "db", "v", "db", "t", IG_OBJ_VIEW, &err), IG_E_ALREADY_EXISTS);
@@ -607,8 +634,8 @@ static void test_obj_rename_and_drop(void **state)
     assert_fails(err, obj_cas(st, "db", "t", IG_OBJ_TABLE, "T1", "T2", &err), IG_E_NO_SUCH_TABLE);
     assert_string_equal(loc_of(st, "arch", "t2", 0), "T1");
 
-    assert_int_equal(st->ops->obj_drop(st, "arch", "t2", IG_OBJ_TABLE, &err), 0);
-    assert_int_equal(st->ops->obj_drop(st, "arch", "t2", IG_OBJ_TABLE, &err), IG_STORE_NOTFOUND);
+    assert_int_equal(st->ops->obj_drop(st, "arch", "t2", IG_OBJ_TABLE, NULL, 0, &err), 0);
+    assert_int_equal(st->ops->obj_drop(st, "arch", "t2", IG_OBJ_TABLE, NULL, 0, &err), IG_STORE_NOTFOUND);
     assert_string_equal(loc_of(st, "arch", "t2", 0), "");
     assert_int_equal(st->ops->ns_drop(st, "arch", &err), 0);
 }
@@ -1063,9 +1090,9 @@ static void test_obj_overlap(void **state)
     /* Unchecked (catalog.allow_location_overlap), it is created. */
     ig_obj_swap_t w = {"db", "n", IG_OBJ_TABLE, NULL, "file:///wh/db/t1/n/metadata/1.json", "file:///wh/db/t1/n/", false};
     assert_int_equal(st->ops->obj_swap(st, &w, 1, NULL, 0, &err), 0);
-    assert_int_equal(st->ops->obj_drop(st, "db", "n", IG_OBJ_TABLE, &err), 0);
+    assert_int_equal(st->ops->obj_drop(st, "db", "n", IG_OBJ_TABLE, NULL, 0, &err), 0);
     /* A drop frees the location. */
-    assert_int_equal(st->ops->obj_drop(st, "db", "t0", IG_OBJ_TABLE, &err), 0);
+    assert_int_equal(st->ops->obj_drop(st, "db", "t0", IG_OBJ_TABLE, NULL, 0, &err), 0);
     assert_int_equal(st->ops->obj_overlap(st, "file:///wh/db/t1/", NULL, NULL, who, sizeof who, &err), 0);
 }
 
@@ -1105,7 +1132,7 @@ static void test_obj_bases_follow(void **state)
     assert_int_equal(c.n, 2);
     assert_int_equal(st->ops->obj_overlap(st, "file:///wh/db/a/", NULL, NULL, who, sizeof who, &err), 1);
     assert_string_equal(who, "table db2.b at file:///wh/db/a");
-    assert_int_equal(st->ops->obj_drop(st, "db2", "b", IG_OBJ_TABLE, &err), 0);
+    assert_int_equal(st->ops->obj_drop(st, "db2", "b", IG_OBJ_TABLE, NULL, 0, &err), 0);
     assert_int_equal(st->ops->obj_overlap(st, "file:///wh/", NULL, NULL, who, sizeof who, &err), 0);
 }
 
@@ -1254,7 +1281,7 @@ static int64_t scalar(const char *db, const char *sql)
 }
 
 /* What migration 7 made, undone, to go back to an older schema. */
-#define JOURNAL_DROP "DROP TABLE audit; DROP TABLE events; DROP TABLE token_notices; DROP TABLE meta_pending;"
+#define JOURNAL_DROP "DROP TABLE audit; DROP TABLE events; DROP TABLE token_notices; DROP TABLE meta_pending; DROP TABLE purges;"
 /* The token columns migrations 5 and later added, dropped to take a data dir back to schema 4 or older. */
 #define TOKEN_COLUMNS_SINCE_5                                                                                     \
     "ALTER TABLE tokens DROP COLUMN namespaces;"                                                                  \
@@ -1283,8 +1310,8 @@ static void test_sqlite_migrations_run_once(void **state)
     f->st = NULL;
     /* 1: tokens and catalog, 2: idempotency keys, 3: their totals, 4: locations, 5: who suspended / set a Max
      * RPS, 6: rotation, 7: audit log, event outbox, expiry notices, 8: scopes, 9: allowedCidrs, 10: rateLimitMode, 11: namespaces,
-     * 12: pending metadata files */
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 12);
+     * 12: pending metadata files, 13: queued purges */
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 13);
     for (int i = 0; i < 2; i++) { /* reopening twice migrates nothing */
         f->st = ig_store_sqlite_open(f->where, &err);
         assert_non_null(f->st);
@@ -1293,7 +1320,7 @@ static void test_sqlite_migrations_run_once(void **state)
         f->st = NULL;
     }
     /* one row per migration, none added by reopening */
-    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 12);
+    assert_int_equal(scalar(f->where, "SELECT COUNT(*) FROM schema_version"), 13);
 }
 
 /* Migration 4 gives the objects of an older data dir their locations: the folder that holds the metadata
@@ -1345,7 +1372,7 @@ static void test_sqlite_migration_5_from_4(void **state)
     assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 4);
     f->st = ig_store_sqlite_open(f->where, &err);
     assert_non_null(f->st);
-    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 12);
+    assert_int_equal(scalar(f->where, "SELECT MAX(version) FROM schema_version"), 13);
     ig_token_row_t got;
     assert_int_equal(f->st->ops->token_get(f->st, "tok_old", &got, &err), 0);
     assert_true(got.suspended);
@@ -1407,6 +1434,7 @@ static int run_conformance(const backend_t *be)
         CASE(test_obj_create_and_cas, be),
         CASE(test_obj_multi_swap_all_or_none, be),
         CASE(test_meta_pending, be),
+        CASE(test_purge_queue, be),
         CASE(test_obj_cas_long_locations, be),
         CASE(test_tables_and_views_share_names, be),
         CASE(test_obj_list_paginated, be),
