@@ -21,13 +21,14 @@
 #include "store/store.h"
 
 #define POOL_MAX 16
+#define POOL_SIZE 8 /* connections opened at most, each when first needed (an idle server keeps one) */
 
 typedef struct {
     ig_store_t base;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     sqlite3 *free[POOL_MAX];
-    int nfree;
+    int nfree, nopen; /* connections idle in free, and open in all (the poll connection aside) */
     sqlite3 *poll_db;
     int64_t data_version;
     char path[IG_PATH_MAX];
@@ -55,7 +56,7 @@ static sqlite3 *open_conn(const char *path, ig_error_t *err)
     sqlite3_busy_timeout(db, 10000);
     /* NORMAL is durable in WAL mode across application crashes; FULL also survives power loss on commit,
      * which a catalog pointer swap deserves.  Each connection caches at most 1 MiB of pages (SQLite's default
-     * is 2 MiB): 9 connections, so the store's memory is bounded at ~9 MiB however large the catalog; the
+     * is 2 MiB): at most 9 connections, so the store's memory is bounded at ~9 MiB however large the catalog; the
      * kernel's page cache holds the file anyway. */
     if (sqlite3_exec(db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
@@ -69,10 +70,23 @@ static sqlite3 *open_conn(const char *path, ig_error_t *err)
     return db;
 }
 
+/* An idle connection, else a new one while fewer than POOL_SIZE are open, else the next one given back.  Never
+ * NULL: one that cannot be opened (no descriptor left) waits for one of those open (at least the first). */
 static sqlite3 *borrow(sq_store_t *s, ig_error_t *err)
 {
     pthread_mutex_lock(&s->mu);
-    while (s->nfree == 0) pthread_cond_wait(&s->cv, &s->mu);
+    for (;;) {
+        while (s->nfree == 0 && s->nopen >= POOL_SIZE) pthread_cond_wait(&s->cv, &s->mu);
+        if (s->nfree) break;
+        s->nopen++;
+        pthread_mutex_unlock(&s->mu);
+        ig_error_t e2 = {0};
+        sqlite3 *db = open_conn(s->path, &e2);
+        if (db) return db;
+        pthread_mutex_lock(&s->mu);
+        s->nopen--;
+        while (s->nfree == 0) pthread_cond_wait(&s->cv, &s->mu);
+    }
     sqlite3 *db = s->free[--s->nfree];
     pthread_mutex_unlock(&s->mu);
     (void)err;
@@ -1153,11 +1167,7 @@ ig_store_t *ig_store_sqlite_open(const char *path, ig_error_t *err)
         goto fail;
     }
     s->free[s->nfree++] = first;
-    for (int i = 1; i < 8; i++) {
-        sqlite3 *db = open_conn(path, err);
-        if (!db) goto fail;
-        s->free[s->nfree++] = db;
-    }
+    s->nopen = 1;
     s->poll_db = open_conn(path, err);
     if (!s->poll_db) goto fail;
     sq_changed(&s->base);
