@@ -337,6 +337,49 @@ def warehouse_files(srv, table_location):
     return path, found
 
 
+class S3Process:
+    """An S3-compatible server a test module starts (test_s3.py: versitygw, test_sts.py: SeaweedFS): requests
+    signed with its keys (or others) by curl, and its stop.  Subclasses set dir, endpoint, key, secret, proc, log."""
+
+    def curl(self, method, path, *extra, key=None, secret=None, token=None, out=None):
+        hdrs = ["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
+        if token:
+            hdrs += ["-H", f"x-amz-security-token: {token}"]
+        r = subprocess.run(["curl", "-s", "-o", out or "/dev/null", "-w", "%{http_code}", "--aws-sigv4",
+                            "aws:amz:us-east-1:s3", "--user", f"{key or self.key}:{secret or self.secret}", *hdrs,
+                            "-X", method, *extra, f"{self.endpoint}/{path}"], capture_output=True, text=True,
+                           timeout=30)
+        return int(r.stdout or 0)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_on_s3(s3, tmp_path_factory, mode, name):
+    """icegate with one S3 warehouse, s3://lakehouse/warehouse on s3, its secret from a file, credentials.mode mode."""
+    secret_file = tmp_path_factory.mktemp(f"{name}key") / "secret"
+    secret_file.write_text(s3.secret + "\n")
+    config = f"""catalog:
+  warehouses:
+    - name: lake
+      location: s3://lakehouse/warehouse
+      s3:
+        endpoint: {s3.endpoint}
+        path_style: true
+        access_key_id: {s3.key}
+        secret_access_key_file: {secret_file}
+      credentials:
+        mode: {mode}
+"""
+    return _start(config, name)
+
+
 def purged_files(srv, table_location, timeout=10.0):
     """The files left under a dropped table's location once its purge has run: icegate deletes them after the
     drop's answer (catalog/purge.c), so this waits up to timeout for the folder to go (and returns what is left)."""

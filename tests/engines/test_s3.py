@@ -4,7 +4,6 @@ started here on 127.0.0.1 with its own temp dir and keys): the engines get NO S3
 DuckDB reads what PyIceberg wrote, Spark (Iceberg's S3FileIO) creates, writes, updates and reads one.  The data files land under the table's own prefix in the bucket."""
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -15,7 +14,7 @@ import pyarrow as pa
 import pytest
 from pyiceberg.types import DoubleType
 
-from conftest import ROOT, duckdb_connect, pyiceberg_catalog
+from conftest import ROOT, S3Process, duckdb_connect, pyiceberg_catalog, start_on_s3
 
 S3_BIN = os.environ.get("ICEGATE_S3_BIN") or os.path.join(ROOT, "build", "s3", "bin", "versitygw")
 
@@ -26,7 +25,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
-class S3:
+class S3(S3Process):
     def __init__(self):
         if not os.path.exists(S3_BIN):
             pytest.fail(f"no S3 server at {S3_BIN}: run scripts/s3server.sh")
@@ -52,25 +51,9 @@ class S3:
                     raise RuntimeError(f"S3 server did not start; log in {self.dir}/server.log")
                 time.sleep(0.05)
 
-    def curl(self, method, path, *extra):
-        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--aws-sigv4",
-                            "aws:amz:us-east-1:s3", "--user", f"{self.key}:{self.secret}",
-                            "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-X", method, *extra,
-                            f"{self.endpoint}/{path}"], capture_output=True, text=True, timeout=30)
-        return int(r.stdout or 0)
-
     def files(self, bucket, prefix):
         root = os.path.join(self.dir, "data", bucket, prefix)
         return [os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs]
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -83,22 +66,7 @@ def s3():
 
 @pytest.fixture(scope="module")
 def s3_server(s3, tmp_path_factory):
-    from conftest import _start
-    secret_file = tmp_path_factory.mktemp("s3key") / "secret"
-    secret_file.write_text(s3.secret + "\n")
-    config = f"""catalog:
-  warehouses:
-    - name: lake
-      location: s3://lakehouse/warehouse
-      s3:
-        endpoint: {s3.endpoint}
-        path_style: true
-        access_key_id: {s3.key}
-        secret_access_key_file: {secret_file}
-      credentials:
-        mode: static
-"""
-    srv = _start(config, "s3")
+    srv = start_on_s3(s3, tmp_path_factory, "static", "s3")
     yield srv
     assert srv.stop() == 0
 

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -21,7 +20,7 @@ import pyarrow as pa
 import pytest
 from pyiceberg.types import DoubleType
 
-from conftest import ROOT, duckdb_connect, pyiceberg_catalog
+from conftest import ROOT, S3Process, duckdb_connect, pyiceberg_catalog, start_on_s3
 
 WEED_BIN = os.environ.get("ICEGATE_WEED_BIN") or os.path.join(ROOT, "build", "s3", "bin", "weed")
 
@@ -38,7 +37,7 @@ def _free_ports(n):
     return ports
 
 
-class Seaweed:
+class Seaweed(S3Process):
     """weed mini with one admin identity allowed sts:AssumeRole and every port chosen (see tests/e2e/lib/s3.js)."""
 
     def __init__(self):
@@ -76,29 +75,11 @@ class Seaweed:
                 raise RuntimeError(f"SeaweedFS did not start; log in {self.dir}/server.log")
             time.sleep(0.1)
 
-    def curl(self, method, path, key=None, secret=None, token=None, out=None):
-        hdrs = ["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
-        if token:
-            hdrs += ["-H", f"x-amz-security-token: {token}"]
-        r = subprocess.run(["curl", "-s", "-o", out or "/dev/null", "-w", "%{http_code}", "--aws-sigv4",
-                            "aws:amz:us-east-1:s3", "--user", f"{key or self.key}:{secret or self.secret}", *hdrs,
-                            "-X", method, f"{self.endpoint}/{path}"], capture_output=True, text=True, timeout=30)
-        return int(r.stdout or 0)
-
     def keys(self, bucket, prefix):
         out = os.path.join(self.dir, "list.xml")
         assert self.curl("GET", f"{bucket}?list-type=2&prefix={urllib.parse.quote(prefix, safe='')}", out=out) == 200
         with open(out) as f:
             return [k[len(prefix):] for k in re.findall(r"<Key>([^<]*)</Key>", f.read())]
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -111,22 +92,7 @@ def weed():
 
 @pytest.fixture(scope="module")
 def sts_server(weed, tmp_path_factory):
-    from conftest import _start
-    secret_file = tmp_path_factory.mktemp("stskey") / "secret"
-    secret_file.write_text(weed.secret + "\n")
-    config = f"""catalog:
-  warehouses:
-    - name: lake
-      location: s3://lakehouse/warehouse
-      s3:
-        endpoint: {weed.endpoint}
-        path_style: true
-        access_key_id: {weed.key}
-        secret_access_key_file: {secret_file}
-      credentials:
-        mode: sts
-"""
-    srv = _start(config, "sts")
+    srv = start_on_s3(weed, tmp_path_factory, "sts", "sts")
     yield srv
     assert srv.stop() == 0
 
@@ -164,10 +130,10 @@ def test_pyiceberg_and_duckdb_with_sts_sessions_only(weed, sts_server, ns):
     data = [f for f in weed.keys("lakehouse", f"warehouse/{ns}/other/") if f.endswith(".parquet")]
     p = t.io.properties
     own = [f for f in files if f.endswith(".parquet")][0]
-    assert weed.curl("GET", f"lakehouse/warehouse/{ns}/events/{own}", p["s3.access-key-id"], p["s3.secret-access-key"],
-                     p["s3.session-token"]) == 200
-    assert weed.curl("GET", f"lakehouse/warehouse/{ns}/other/{data[0]}", p["s3.access-key-id"], p["s3.secret-access-key"],
-                     p["s3.session-token"]) == 403
+    assert weed.curl("GET", f"lakehouse/warehouse/{ns}/events/{own}", key=p["s3.access-key-id"],
+                     secret=p["s3.secret-access-key"], token=p["s3.session-token"]) == 200
+    assert weed.curl("GET", f"lakehouse/warehouse/{ns}/other/{data[0]}", key=p["s3.access-key-id"],
+                     secret=p["s3.secret-access-key"], token=p["s3.session-token"]) == 403
 
 
 def test_spark_with_sts_sessions_only(weed, sts_server, spark, ns):
