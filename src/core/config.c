@@ -94,7 +94,7 @@ void ig_config_defaults(ig_config_t *cfg)
     cfg->max_metadata_bytes = 64 << 20;
     cfg->cache_bytes = 64 << 20;
     snprintf(cfg->metadata_sync, sizeof cfg->metadata_sync, "journal");
-    cfg->metadata_flush_ms = 50;
+    cfg->metadata_flush_ms = 20;
     cfg->max_header_bytes = 8192;
     cfg->connection_timeout_s = 60;
     cfg->max_connections = 4096;

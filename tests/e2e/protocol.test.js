@@ -255,7 +255,7 @@ test('write.metadata.delete-after-commit.enabled: files past previous-versions-m
         updates: [{ action: 'set-properties', updates: { n: String(i) } }] }, status: 200 });
     const metaDir = path.dirname(c.json['metadata-location'].replace(/^file:\/\//, ''));
     const files = () => fs.readdirSync(metaDir).filter((f) => f.endsWith('.metadata.json'));
-    // the deletions wait for the metadata flusher (catalog.metadata_flush_ms, 50 ms; catalog/pending.c)
+    // the deletions wait for the metadata flusher (catalog.metadata_flush_ms, 20 ms; catalog/pending.c)
     for (let i = 0; i < 100 && on === 'true' && files().length > 3; i++) await sleep(20);
     return { files: files(), last };
   };
