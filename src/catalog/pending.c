@@ -21,8 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "warehouse/warehouse.h"
@@ -117,11 +117,7 @@ static void *flusher(void *arg)
     ig_catalog_t *c = arg;
     pthread_mutex_lock(&c->pend_mu);
     while (!c->pend_stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        int64_t ns = until.tv_nsec + (int64_t)c->flush_ms * 1000000;
-        until.tv_sec += ns / 1000000000;
-        until.tv_nsec = ns % 1000000000;
+        struct timespec until = ig_clock_deadline(c->flush_ms);
         while (!c->pend_stop && pthread_cond_timedwait(&c->pend_cv, &c->pend_mu, &until) != ETIMEDOUT) {
         }
         if (c->pend_stop || (!c->pend_dirty && c->nunlinks == 0)) continue;

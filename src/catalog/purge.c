@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -60,11 +59,7 @@ static int purge_one(ig_catalog_t *c, const char *base)
 /* Waits up to ms, or until a drop kicks or the catalog stops; false once stopping. */
 static bool nap(ig_catalog_t *c, int64_t ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    int64_t ns = until.tv_nsec + ms * 1000000;
-    until.tv_sec += ns / 1000000000;
-    until.tv_nsec = ns % 1000000000;
+    struct timespec until = ig_clock_deadline(ms);
     pthread_mutex_lock(&c->purge_mu);
     while (!c->purge_stop && !c->purge_kicked &&
            pthread_cond_timedwait(&c->purge_cv, &c->purge_mu, &until) != ETIMEDOUT) {

@@ -33,4 +33,15 @@ static inline int64_t ig_clock_wall_coarse_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The CLOCK_REALTIME instant ms from now, for pthread_cond_timedwait (whose default clock that is). */
+static inline struct timespec ig_clock_deadline(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + ms % 1000 * IG_NS_PER_MS;
+    ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    return ts;
+}
+
 #endif

@@ -6,6 +6,7 @@
  * writes of at most PIPE_BUF bytes ending at a line end, so even on a pipe (journald) an event line written by
  * another thread can never land inside an access line. */
 #include "core/log.h"
+#include "core/clock.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -309,13 +310,7 @@ static void *writer_main(void *arg)
     (void)arg;
     pthread_mutex_lock(&wake_mu);
     while (!stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += FLUSH_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = ig_clock_deadline(FLUSH_MS);
         pthread_cond_timedwait(&wake, &wake_mu, &until);
         pthread_mutex_unlock(&wake_mu);
         drain_all();

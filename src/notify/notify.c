@@ -70,11 +70,7 @@ int ig_notify_expiry_level(int64_t remaining_ms, const int *days, int n)
 /* Sleeps up to ms, or less when stopping; true when stopping. */
 static bool nap(ig_notify_t *n, int64_t ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    struct timespec until = ig_clock_deadline(ms);
     pthread_mutex_lock(&n->mu);
     while (!atomic_load(&n->stop) && pthread_cond_timedwait(&n->cv, &n->mu, &until) != ETIMEDOUT) {
     }
