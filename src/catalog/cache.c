@@ -260,7 +260,7 @@ centry_t *cat_load_entry(ig_catalog_t *c, char variant, const char *loc, ig_erro
     } else {
         char *text = NULL;
         ig_error_t e2;
-        if (ig_warehouse_read(c->wh, loc, &text, &mlen, &e2)) {
+        if (ig_warehouse_read(cat_wh_of(c, loc), loc, &text, &mlen, &e2)) {
             /* Gone from under the catalog (deleted out of band): the 404 Iceberg's catalogs answer, which
              * the Java client raises as NotFoundException. */
             if (ig_error_status(&e2) == 404)
@@ -331,7 +331,7 @@ int cat_vend(ig_catalog_t *c, ig_req_t *r, const char *meta, size_t mlen, ig_buf
         json_object_put(m);
         if (bad) return ig_error_set(err, IG_E_INTERNAL, "the table's metadata has no location");
     }
-    return ig_warehouse_vend(c->wh, loc, (r->who.scopes & IG_SCOPE_WRITE) != 0, r->who.expires_at_ms, cfg, prefix,
+    return ig_warehouse_vend(cat_wh_of(c, loc), loc, (r->who.scopes & IG_SCOPE_WRITE) != 0, r->who.expires_at_ms, cfg, prefix,
                              pcap, err);
 }
 

@@ -23,9 +23,41 @@
 static void *sweep(void *arg)
 {
     ig_catalog_t *c = arg;
-    int64_t n = ig_warehouse_sweep_temps(c->wh, c->started_s, &c->stop_sweep);
-    if (n > 0) ig_info("warehouse: removed %lld temp files left by an earlier process", (long long)n);
+    for (int i = 0; i < c->nwh; i++) {
+        int64_t n = ig_warehouse_sweep_temps(c->whs[i].w, c->started_s, &c->stop_sweep);
+        if (n > 0)
+            ig_info("warehouse %s: removed %lld temp files left by an earlier process", ig_warehouse_name(c->whs[i].w),
+                    (long long)n);
+    }
     return NULL;
+}
+
+/* Opens every configured warehouse: their names distinct and their roots apart (a location is in one
+ * warehouse at most), so that a table's files are found from its location alone. */
+static int open_warehouses(ig_catalog_t *c, const ig_config_t *cfg, ig_error_t *err)
+{
+    int n = cfg->nwarehouses ? cfg->nwarehouses : 1;
+    for (; c->nwh < n; c->nwh++) {
+        cat_wh_t *h = &c->whs[c->nwh];
+        if (!(h->w = ig_warehouse_open_config(cfg, c->nwh, err))) return -1;
+        ig_warehouse_set_max_bytes(h->w, cfg->max_metadata_bytes);
+        const char *name = ig_warehouse_name(h->w);
+        if (c->nwh) h->tag_len = (size_t)snprintf(h->tag, sizeof h->tag, "%s%c", name, IG_WH_TAG);
+        for (int i = 0; i < c->nwh; i++) {
+            const char *a = ig_warehouse_uri(c->whs[i].w), *b = ig_warehouse_uri(h->w);
+            char canon[IG_LOCATION_MAX];
+            ig_error_t e;
+            if (strcmp(ig_warehouse_name(c->whs[i].w), name) == 0)
+                return ig_error_set(err, IG_E_INTERNAL, "catalog.warehouses: the name %s is given twice", name);
+            if (strcmp(a, b) == 0 || ig_warehouse_canonical(c->whs[i].w, b, canon, sizeof canon, &e) == 0 ||
+                ig_warehouse_canonical(h->w, a, canon, sizeof canon, &e) == 0)
+                return ig_error_set(err, IG_E_INTERNAL,
+                                    "catalog.warehouses: the locations of %s (%s) and %s (%s) overlap: each "
+                                    "warehouse needs a root of its own",
+                                    ig_warehouse_name(c->whs[i].w), a, name, b);
+        }
+    }
+    return 0;
 }
 
 ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error_t *err)
@@ -36,9 +68,8 @@ ig_catalog_t *ig_catalog_new(const ig_config_t *cfg, ig_store_t *store, ig_error
         return NULL;
     }
     c->store = store;
-    c->wh = ig_warehouse_open_config(cfg, err);
-    if (c->wh) ig_warehouse_set_max_bytes(c->wh, cfg->max_metadata_bytes);
-    if (!c->wh) {
+    if (open_warehouses(c, cfg, err)) {
+        for (int i = 0; i < c->nwh; i++) ig_warehouse_close(c->whs[i].w);
         free(c);
         return NULL;
     }
@@ -102,9 +133,11 @@ void ig_catalog_free(ig_catalog_t *c)
     for (int i = 0; i < COMMIT_STRIPES; i++) pthread_mutex_destroy(&c->commit_mu[i]);
     ig_idempotency_free(c->idem);
     cat_loc_free(c);
-    ig_warehouse_close(c->wh);
+    for (int i = 0; i < c->nwh; i++) {
+        ig_warehouse_close(c->whs[i].w);
+        free(c->whs[i].config_body);
+    }
     free(c->config_body);
-    free(c->config_body_prefixed);
     free(c);
 }
 
@@ -165,7 +198,7 @@ static ig_res_t route_namespaces(call_t *k, seg_t *s, int n)
         if (r->method == IG_POST) return cat_create_namespace(k);
         return ig_http_not_allowed(r, "GET, POST");
     }
-    if (cat_ns_from_segment(s[1].p, s[1].n, k->ns, &err) || cat_ns_allowed(k, k->ns, &err))
+    if (cat_ns_from_segment(k, s[1].p, s[1].n, k->ns, &err) || cat_ns_allowed(k, k->ns, &err))
         return ig_http_error_from(r, &err);
     if (n == 2) {
         switch (r->method) {
@@ -264,13 +297,14 @@ static bool is_root_word(seg_t s)
     return seg_is(s, "namespaces") || seg_is(s, "tables") || seg_is(s, "views") || seg_is(s, "transactions");
 }
 
-static ig_res_t dispatch(ig_req_t *r, ig_catalog_t *c, seg_t *t, int k)
+static ig_res_t dispatch(ig_req_t *r, ig_catalog_t *c, const cat_wh_t *wh, seg_t *t, int k)
 {
     call_t *call = malloc(sizeof *call);
     if (!call) return ig_http_error(r, IG_E_INTERNAL, "out of memory");
     call->r = r;
     call->c = c;
     call->st = c->store;
+    call->wh = wh;
     call->ns[0] = call->name[0] = '\0';
     ig_res_t res;
     if (seg_is(t[0], "namespaces"))
@@ -291,6 +325,7 @@ static ig_res_t dispatch(ig_req_t *r, ig_catalog_t *c, seg_t *t, int k)
 /* A keyed mutation runs dispatch() through the idempotency layer: this carries its segments. */
 typedef struct {
     ig_catalog_t *c;
+    const cat_wh_t *wh;
     seg_t *t;
     int k;
 } keyed_t;
@@ -298,7 +333,7 @@ typedef struct {
 static ig_res_t run_keyed(void *ctx, ig_req_t *r)
 {
     keyed_t *kd = ctx;
-    return dispatch(r, kd->c, kd->t, kd->k);
+    return dispatch(r, kd->c, kd->wh, kd->t, kd->k);
 }
 
 ig_res_t ig_catalog_oauth(void *ctx, ig_req_t *r)
@@ -362,12 +397,16 @@ ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
         if (r->method != IG_GET && r->method != IG_HEAD) return ig_http_not_allowed(r, "GET");
         return cat_get_config(r, c);
     }
+    const cat_wh_t *wh = &c->whs[0];
     if (base) {
         char pre[IG_LOCATION_MAX];
-        if (ig_http_decode(s[0].p, s[0].n, pre, sizeof pre) || strcmp(pre, ig_warehouse_name(c->wh)) != 0)
+        int i = ig_http_decode(s[0].p, s[0].n, pre, sizeof pre) ? c->nwh : 0;
+        while (i < c->nwh && strcmp(pre, ig_warehouse_name(c->whs[i].w)) != 0) i++;
+        if (i == c->nwh)
             return ig_http_error(r, IG_E_NO_SUCH_WAREHOUSE,
                                  "The given warehouse does not exist: %.*s",
                                  (int)(s[0].n > 200 ? 200 : s[0].n), s[0].p);
+        wh = &c->whs[i];
     }
     seg_t *t = s + base;
     int k = n - base;
@@ -379,15 +418,15 @@ ig_res_t ig_catalog_handle(void *ctx, ig_req_t *r)
     if (pt && (pt->mutations & r->method) && !r->deferred && !ig_http_gate(r, &parked)) return parked;
     const char *ik = pt && (pt->mutations & r->method) ? ig_http_header(r, "Idempotency-Key") : NULL;
     if (ik) {
-        keyed_t kd = {c, t, k};
+        keyed_t kd = {c, wh, t, k};
         return ig_idempotency_run(c->idem, r, ik, run_keyed, &kd);
     }
-    return dispatch(r, c, t, k);
+    return dispatch(r, c, wh, t, k);
 }
 
 const char *ig_catalog_warehouse_name(const ig_catalog_t *c)
 {
-    return ig_warehouse_name(c->wh);
+    return ig_warehouse_name(c->whs[0].w);
 }
 
 unsigned ig_catalog_scope(const ig_req_t *r)

@@ -35,7 +35,7 @@ void cat_change_undo(ig_catalog_t *c, change_t *ch)
 {
     if (ch->written) {
         ig_error_t e;
-        if (ig_warehouse_remove(c->wh, ch->next, &e))
+        if (ig_warehouse_remove(ch->wh, ch->next, &e))
             ig_warn("catalog: cannot remove %s: %s", ch->next, e.message);
         ch->written = false;
     }
@@ -106,7 +106,7 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
     }
     char cur_base[IG_LOCATION_MAX + 1] = "";
     ig_error_t scratch;
-    if (cur && cat_base_of(c, cur, cur_base, &scratch)) cur_base[0] = '\0';
+    if (cur && cat_base_of(ch->wh, cur, cur_base, &scratch)) cur_base[0] = '\0';
     int64_t now = ig_clock_wall_ms();
     if (kind == IG_OBJ_VIEW)
         rc = ig_viewmeta_commit(cur, ch->reqs, ch->updates, now, &next, err);
@@ -119,7 +119,7 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
         return -1;
     }
     const char *bases[1] = {ch->base};
-    if (cat_base_of(c, next, ch->base, err) ||
+    if (cat_base_of(ch->wh, next, ch->base, err) ||
         (cat_loc_lock(c, bases, 1, false) && ig_error_set(err, IG_E_INTERNAL, "out of memory"))) {
         json_object_put(next);
         return -1;
@@ -128,7 +128,7 @@ static int change_prepare(call_t *k, change_t *ch, ig_obj_kind_t kind, ig_error_
     ch->check_overlap = !c->allow_overlap && strcmp(cur_base, ch->base) != 0;
     const char *text = ig_tablemeta_to_string(next);
     size_t tl = strlen(text);
-    rc = cat_write_metadata(c, next, ig_warehouse_next_version(ch->exists ? ch->cur : NULL), text, tl, ch->next,
+    rc = cat_write_metadata(ch->wh, next, ig_warehouse_next_version(ch->exists ? ch->cur : NULL), text, tl, ch->next,
                             err);
     if (rc == 0) {
         ch->written = true;
@@ -265,11 +265,12 @@ ig_res_t cat_commit_object(call_t *k, ig_obj_kind_t kind)
         ig_error_set(&err, IG_E_INTERNAL, "out of memory");
         return commit_failed(k, &err);
     }
+    ch->wh = k->wh->w;
     snprintf(ch->ns, sizeof ch->ns, "%s", k->ns);
     snprintf(ch->name, sizeof ch->name, "%s", k->name);
     if (json_object_object_get_ex(req, "identifier", &id)) { /* optional, but a null is not an identifier */
         char ns[NS_MAX + 1], name[IDENT_MAX + 1];
-        if (cat_ident_from_json(id, ns, name, "identifier", &err)) goto bad;
+        if (cat_ident_from_json(k, id, ns, name, "identifier", &err)) goto bad;
         if (strcmp(ns, k->ns) != 0 || strcmp(name, k->name) != 0) {
             ig_error_set(&err, IG_E_BAD_REQUEST, "identifier in the body does not match the path");
             goto bad;
@@ -326,7 +327,8 @@ ig_res_t cat_commit_transaction(call_t *k)
             goto bad;
         }
         /* a transaction that touches a namespace the token does not reach is refused whole, before any write */
-        if (cat_ident_from_json(id, chs[i].ns, chs[i].name, "identifier", &err) ||
+        chs[i].wh = k->wh->w;
+        if (cat_ident_from_json(k, id, chs[i].ns, chs[i].name, "identifier", &err) ||
             cat_ns_allowed(k, chs[i].ns, &err))
             goto bad;
         if (commit_body(tc, &chs[i], false, &err)) goto bad;

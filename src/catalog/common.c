@@ -25,6 +25,7 @@ int cat_no_object(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const cha
 int cat_ns_allowed(const call_t *k, const char *ns, ig_error_t *err)
 {
     const ig_principal_t *who = &k->r->who;
+    ns = ig_store_ns_untagged(ns); /* a token's namespaces are the same in every warehouse */
     if (ig_ns_within(who->ns_allow, ns)) return 0;
     char list[256], b[NS_MAX + 1];
     ig_ns_allow_text(who->ns_allow, list, sizeof list);
@@ -67,12 +68,24 @@ int cat_check_ns(const char *ns, ig_error_t *err)
     return 0;
 }
 
-int cat_ns_from_segment(const char *seg, size_t len, char *out, ig_error_t *err)
+int cat_ns_key(const call_t *k, char *ns, ig_error_t *err)
+{
+    size_t tl = k->wh->tag_len, n = strlen(ns);
+    if (!tl) return 0;
+    if (tl + n > NS_MAX)
+        return ig_error_set(err, IG_E_BAD_REQUEST, "namespace is longer than %zu bytes (in this warehouse)",
+                            NS_MAX - tl);
+    memmove(ns + tl, ns, n + 1);
+    memcpy(ns, k->wh->tag, tl);
+    return 0;
+}
+
+int cat_ns_from_segment(const call_t *k, const char *seg, size_t len, char *out, ig_error_t *err)
 {
     if (ig_http_decode(seg, len, out, NS_MAX + 1))
         return ig_error_set(err, IG_E_BAD_REQUEST,
                             "namespace in the path is too long or badly encoded");
-    return cat_check_ns(out, err);
+    return cat_check_ns(out, err) || cat_ns_key(k, out, err) ? -1 : 0;
 }
 
 int cat_name_from_segment(const char *seg, size_t len, char *out, const char *what, ig_error_t *err)
@@ -83,7 +96,7 @@ int cat_name_from_segment(const char *seg, size_t len, char *out, const char *wh
     return cat_check_ident(out, strlen(out), what, err);
 }
 
-int cat_ns_from_json(json_object *arr, char *out, const char *what, ig_error_t *err)
+int cat_ns_from_json(const call_t *k, json_object *arr, char *out, const char *what, ig_error_t *err)
 {
     if (!arr || !json_object_is_type(arr, json_type_array))
         return ig_error_set(err, IG_E_BAD_REQUEST, "%s must be an array of strings", what);
@@ -107,13 +120,13 @@ int cat_ns_from_json(json_object *arr, char *out, const char *what, ig_error_t *
         len += vl;
     }
     out[len] = '\0';
-    return 0;
+    return cat_ns_key(k, out, err);
 }
 
 json_object *cat_ns_to_json(const char *ns)
 {
     json_object *a = json_object_new_array();
-    const char *p = ns;
+    const char *p = ig_store_ns_untagged(ns);
     for (;;) {
         const char *e = strchr(p, 0x1f);
         size_t n = e ? (size_t)(e - p) : strlen(p);
@@ -124,14 +137,14 @@ json_object *cat_ns_to_json(const char *ns)
     return a;
 }
 
-int cat_ident_from_json(json_object *o, char *ns, char *name, const char *what, ig_error_t *err)
+int cat_ident_from_json(const call_t *k, json_object *o, char *ns, char *name, const char *what, ig_error_t *err)
 {
     json_object *jns, *jname;
     if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "namespace", &jns) ||
         !json_object_object_get_ex(o, "name", &jname) || !json_object_is_type(jname, json_type_string))
         return ig_error_set(err, IG_E_BAD_REQUEST,
                             "%s must be an object with 'namespace' and 'name'", what);
-    if (cat_ns_from_json(jns, ns, "namespace", err)) return -1;
+    if (cat_ns_from_json(k, jns, ns, "namespace", err)) return -1;
     const char *v = json_object_get_string(jname);
     size_t vl = (size_t)json_object_get_string_len(jname);
     if (strlen(v) != vl || cat_check_ident(v, vl, "name", err)) {
@@ -203,13 +216,13 @@ static int metadata_dir(json_object *meta, char *out, ig_error_t *err)
 }
 
 /* The canonical metadata folder of meta (<location>/metadata or write.metadata.path) into canon. */
-static int metadata_folder(ig_catalog_t *c, json_object *meta, char *dir, char *canon, ig_error_t *err)
+static int metadata_folder(ig_warehouse_t *wh, json_object *meta, char *dir, char *canon, ig_error_t *err)
 {
     if (metadata_dir(meta, dir, err)) return -1;
     json_object *props = NULL;
     json_object_object_get_ex(meta, "properties", &props);
     bool custom = cat_meta_str(props, "write.metadata.path") != NULL;
-    if (ig_warehouse_canonical(c->wh, dir, canon, IG_LOCATION_MAX, err) == 0) return 0;
+    if (ig_warehouse_canonical(wh, dir, canon, IG_LOCATION_MAX, err) == 0) return 0;
     if (!custom) return -1;
     char why[sizeof err->message];
     snprintf(why, sizeof why, "%s", err->message);
@@ -226,23 +239,23 @@ static void shown_location(const char *dir, char *out)
         memcpy(out, shown, strlen(shown) + 1);
 }
 
-int cat_write_metadata(ig_catalog_t *c, json_object *meta, int64_t version, const char *text, size_t len,
+int cat_write_metadata(ig_warehouse_t *wh, json_object *meta, int64_t version, const char *text, size_t len,
                        char *out, ig_error_t *err)
 {
     char dir[IG_LOCATION_MAX], canon[IG_LOCATION_MAX];
-    if (metadata_folder(c, meta, dir, canon, err) ||
-        ig_warehouse_write_metadata(c->wh, canon, version, text, len, out, IG_LOCATION_MAX, err))
+    if (metadata_folder(wh, meta, dir, canon, err) ||
+        ig_warehouse_write_metadata(wh, canon, version, text, len, out, IG_LOCATION_MAX, err))
         return -1;
     shown_location(dir, out);
     return 0;
 }
 
-ig_wh_staged_t *cat_stage_metadata(ig_catalog_t *c, json_object *meta, int64_t version, const char *text,
+ig_wh_staged_t *cat_stage_metadata(ig_warehouse_t *wh, json_object *meta, int64_t version, const char *text,
                                    size_t len, char *out, ig_error_t *err)
 {
     char dir[IG_LOCATION_MAX], canon[IG_LOCATION_MAX];
-    if (metadata_folder(c, meta, dir, canon, err)) return NULL;
-    ig_wh_staged_t *p = ig_warehouse_stage(c->wh, canon, version, text, len, out, IG_LOCATION_MAX, err);
+    if (metadata_folder(wh, meta, dir, canon, err)) return NULL;
+    ig_wh_staged_t *p = ig_warehouse_stage(wh, canon, version, text, len, out, IG_LOCATION_MAX, err);
     if (p) shown_location(dir, out);
     return p;
 }
@@ -288,7 +301,7 @@ int cat_default_location(call_t *k, const char *ns, const char *name, char *out,
     char buf[NS_MAX + 1], alt[IDENT_MAX + 12], hex[10];
     const char *levels[LEVELS_MAX];
     size_t n = 0;
-    snprintf(buf, sizeof buf, "%s", ns);
+    snprintf(buf, sizeof buf, "%s", ig_store_ns_untagged(ns));
     char *p = buf;
     for (;;) {
         levels[n++] = p;
@@ -312,7 +325,7 @@ int cat_default_location(call_t *k, const char *ns, const char *name, char *out,
             snprintf(alt, sizeof alt, "%s%s", saved, hex);
             levels[at] = alt;
         }
-        int rc = ig_warehouse_default_location(k->c->wh, levels, n, leaf, out, IG_LOCATION_MAX, err);
+        int rc = ig_warehouse_default_location(k->wh->w, levels, n, leaf, out, IG_LOCATION_MAX, err);
         if (saved) levels[at] = saved;
         if (rc) return -1;
         if (k->c->allow_overlap) return 0;
@@ -321,4 +334,13 @@ int cat_default_location(call_t *k, const char *ns, const char *name, char *out,
     }
     return ig_error_set(err, IG_E_ALREADY_EXISTS, "no default location for %s is clear of other tables and views",
                         name);
+}
+
+ig_warehouse_t *cat_wh_of(const ig_catalog_t *c, const char *loc)
+{
+    char canon[IG_LOCATION_MAX];
+    ig_error_t e;
+    for (int i = 1; i < c->nwh; i++) /* roots never overlap (checked at start): at most one holds loc */
+        if (ig_warehouse_canonical(c->whs[i].w, loc, canon, sizeof canon, &e) == 0) return c->whs[i].w;
+    return c->whs[0].w;
 }

@@ -43,12 +43,13 @@ static const char *const endpoints[] = {
     "POST /v1/{prefix}/namespaces/{namespace}/register-view",
 };
 
-/* The one warehouse is known by its name (the root's last path segment, "warehouse" by default) or by its
- * URI; naming it yields overrides.prefix = name, and every route also answers under /v1/<name>/. */
-static bool warehouse_matches(ig_catalog_t *c, const char *w)
+/* A warehouse is known by its name (for the catalog.warehouse shorthand the root's last path segment,
+ * "warehouse" by default) or by its URI; naming it yields overrides.prefix = name, and its routes answer
+ * under /v1/<name>/. */
+static bool warehouse_matches(const ig_warehouse_t *wh, const char *w)
 {
-    if (strcmp(w, ig_warehouse_name(c->wh)) == 0) return true;
-    const char *uri = ig_warehouse_uri(c->wh);
+    if (strcmp(w, ig_warehouse_name(wh)) == 0) return true;
+    const char *uri = ig_warehouse_uri(wh);
     size_t ul = strlen(uri), wl = strlen(w);
     while (wl > 0 && w[wl - 1] == '/')
         wl--;
@@ -61,14 +62,14 @@ static bool warehouse_matches(ig_catalog_t *c, const char *w)
     return false;
 }
 
-/* {"defaults":{},"overrides":{...},"endpoints":[...]} as text (malloc'd), with or without the prefix. */
-static char *config_json(ig_catalog_t *c, bool with_prefix, size_t *len)
+/* {"defaults":{},"overrides":{...},"endpoints":[...]} as text (malloc'd), with or without wh's prefix. */
+static char *config_json(const ig_warehouse_t *wh, bool with_prefix, size_t *len)
 {
     json_object *o = json_object_new_object(), *overrides = json_object_new_object(),
                 *eps = json_object_new_array();
     /* A name that is also a route word ("namespaces", ...) would make prefixed paths ambiguous: such a
-     * warehouse is served without a prefix. */
-    const char *name = ig_warehouse_name(c->wh);
+     * warehouse is served without a prefix (the configuration refuses such a name beside other warehouses). */
+    const char *name = ig_warehouse_name(wh);
     static const char *const words[] = {"namespaces", "tables", "views", "transactions", "config", "oauth"};
     bool clash = false;
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
@@ -94,9 +95,10 @@ static char *config_json(ig_catalog_t *c, bool with_prefix, size_t *len)
 
 int cat_build_config_bodies(ig_catalog_t *c)
 {
-    c->config_body = config_json(c, false, &c->config_len);
-    c->config_body_prefixed = config_json(c, true, &c->config_prefixed_len);
-    return c->config_body && c->config_body_prefixed ? 0 : -1;
+    int ok = (c->config_body = config_json(c->whs[0].w, false, &c->config_len)) != NULL;
+    for (int i = 0; i < c->nwh; i++)
+        ok &= (c->whs[i].config_body = config_json(c->whs[i].w, true, &c->whs[i].config_len)) != NULL;
+    return ok ? 0 : -1;
 }
 
 ig_res_t cat_get_config(ig_req_t *r, ig_catalog_t *c)
@@ -106,11 +108,15 @@ ig_res_t cat_get_config(ig_req_t *r, ig_catalog_t *c)
     if (q < 0)
         return ig_http_error(r, IG_E_BAD_REQUEST, "warehouse parameter too long or badly encoded");
     if (q == 0 || !w[0]) return ig_http_send(r, 200, "application/json", c->config_body, c->config_len, true);
-    if (!warehouse_matches(c, w))
-        return ig_http_error(r, IG_E_NO_SUCH_WAREHOUSE,
-                             "The given warehouse does not exist: %.200s (this catalog serves \"%s\", %s)", w,
-                             ig_warehouse_name(c->wh), ig_warehouse_uri(c->wh));
-    return ig_http_send(r, 200, "application/json", c->config_body_prefixed, c->config_prefixed_len, true);
+    for (int i = 0; i < c->nwh; i++)
+        if (warehouse_matches(c->whs[i].w, w))
+            return ig_http_send(r, 200, "application/json", c->whs[i].config_body, c->whs[i].config_len, true);
+    char names[512];
+    size_t n = 0;
+    for (int i = 0; i < c->nwh && n < sizeof names; i++)
+        n += (size_t)snprintf(names + n, sizeof names - n, "%s\"%s\"", i ? ", " : "", ig_warehouse_name(c->whs[i].w));
+    return ig_http_error(r, IG_E_NO_SUCH_WAREHOUSE, "The given warehouse does not exist: %.200s (this catalog "
+                         "serves %s)", w, names);
 }
 
 /* ------------------------------------------------------------------ pagination */
@@ -143,11 +149,11 @@ badtok:
     return ig_error_set(err, IG_E_BAD_REQUEST, "invalid pageToken");
 }
 
-/* ["a","b"] for the namespace "a\x1fb". */
+/* ["a","b"] for the namespace "a\x1fb" (its warehouse tag, if any, not shown). */
 static void put_ns(ig_buf_t *b, const char *ns)
 {
     ig_buf_append(b, "[", 1);
-    for (const char *p = ns;;) {
+    for (const char *p = ig_store_ns_untagged(ns);;) {
         const char *e = strchr(p, 0x1f);
         size_t n = e ? (size_t)(e - p) : strlen(p);
         ig_buf_json_string(b, p, n);
@@ -161,7 +167,7 @@ static void put_ns(ig_buf_t *b, const char *ns)
 int cat_collect_cb(void *ud, const char *name)
 {
     collect_t *cl = ud;
-    if (cl->sees && !ig_ns_sees(cl->sees, name)) return 0;
+    if (cl->sees && !ig_ns_sees(cl->sees, ig_store_ns_untagged(name))) return 0;
     if (cl->limit && cl->count == cl->limit) {
         cl->more = true;
         return 1;

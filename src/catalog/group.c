@@ -78,7 +78,7 @@ static int chain_start(call_t *k, chain_t *g, ig_obj_kind_t kind)
     if (!e) return -1;
     g->meta = cat_parse_meta(e->body + e->meta_off, e->meta_len, &err);
     cat_cache_release(&k->c->cache, e);
-    if (!g->meta || cat_base_of(k->c, g->meta, g->base, &err)) return -1;
+    if (!g->meta || cat_base_of(j->ch.wh, g->meta, g->base, &err)) return -1;
     const char *bases[1] = {g->base};
     if (cat_loc_lock(k->c, bases, 1, false)) return -1;
     g->locked = true;
@@ -87,7 +87,7 @@ static int chain_start(call_t *k, chain_t *g, ig_obj_kind_t kind)
 }
 
 /* Applies job j on the chain's version and stages its file: 0, or -1 with j failed or set to go alone. */
-static int chain_step(call_t *k, chain_t *g, cat_job_t *j)
+static int chain_step(chain_t *g, cat_job_t *j)
 {
     json_object *next = NULL;
     char base[IG_LOCATION_MAX + 1];
@@ -100,18 +100,18 @@ static int chain_step(call_t *k, chain_t *g, cat_job_t *j)
         job_fail(j, &err);
         return -1;
     }
-    if (cat_base_of(k->c, next, base, &err) || strcmp(base, g->base) != 0) {
+    if (cat_base_of(j->ch.wh, next, base, &err) || strcmp(base, g->base) != 0) {
         j->alone = true; /* a new location: the store checks it, on the slow path */
         json_object_put(next);
         return -1;
     }
     const char *text = ig_tablemeta_to_string(next);
     size_t tl = strlen(text);
-    j->staged = cat_stage_metadata(k->c, next, ig_warehouse_next_version(g->at), text, tl, j->ch.next, &err);
+    j->staged = cat_stage_metadata(j->ch.wh, next, ig_warehouse_next_version(g->at), text, tl, j->ch.next, &err);
     if (j->staged) j->ch.body = cat_build_body(j->ch.next, text, tl, &j->ch.len, &j->ch.meta_off);
     if (!j->staged || !j->ch.body) {
         if (j->staged) ig_error_set(&err, IG_E_INTERNAL, "out of memory");
-        ig_warehouse_unstage(k->c->wh, j->staged);
+        ig_warehouse_unstage(j->ch.wh, j->staged);
         j->staged = NULL;
         job_fail(j, &err);
         json_object_put(next);
@@ -174,21 +174,44 @@ static size_t stage_all(call_t *k, batch_t *b, ig_wh_staged_t **files)
         bool ok = chain_start(k, c, c->first->kind) == 0;
         for (cat_job_t *j = c->first; j; j = b->gnext[index_of(b, j)]) {
             if (!ok) j->alone = true;
-            else if (chain_step(k, c, j) == 0) files[nf++] = j->staged;
+            else if (chain_step(c, j) == 0) files[nf++] = j->staged;
         }
         c->moved = strcmp(c->at, c->start) != 0;
     }
     return nf;
 }
 
+/* Publishes the batch's files, one group per warehouse: 0, or -1 with err (every file given back; those of
+ * a warehouse published before the failure are visible, for the caller to remove). */
+static int publish_all(batch_t *b, ig_error_t *err)
+{
+    ig_wh_staged_t *part[BATCH_MAX];
+    ig_warehouse_t *done[IG_WAREHOUSES_MAX];
+    size_t nd = 0;
+    int rc = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        ig_warehouse_t *w = b->v[i]->ch.wh;
+        size_t d = 0, np = 0;
+        while (d < nd && done[d] != w) d++;
+        if (!b->v[i]->staged || d < nd || nd == IG_WAREHOUSES_MAX) continue;
+        done[nd++] = w;
+        for (size_t j = i; j < b->n; j++)
+            if (b->v[j]->staged && b->v[j]->ch.wh == w) part[np++] = b->v[j]->staged;
+        if (rc == 0) rc = ig_warehouse_publish(w, part, np, err);
+        else
+            while (np) ig_warehouse_unstage(w, part[--np]);
+    }
+    return rc;
+}
+
 /* Publishes the batch's files and swaps every moved table in one store transaction: 0, or -1 with err (the
  * files are gone then; a lost race is for the slow path). */
-static int publish_and_swap(call_t *k, batch_t *b, ig_wh_staged_t **files, size_t nf, ig_error_t *err)
+static int publish_and_swap(call_t *k, batch_t *b, ig_error_t *err)
 {
     ig_obj_swap_t sw[BATCH_MAX];
     ig_meta_file_t pend[BATCH_MAX];
     size_t ns = 0, np = 0;
-    if (ig_warehouse_publish(k->c->wh, files, nf, err)) return -1;
+    int rc = publish_all(b, err);
     for (size_t i = 0; k->c->lazy && i < b->n; i++)
         if (b->v[i]->staged) np += cat_pending_files(k->c, &b->v[i]->ch, 1, &pend[np]);
     for (size_t g = 0; g < b->ng; g++)
@@ -196,14 +219,14 @@ static int publish_and_swap(call_t *k, batch_t *b, ig_wh_staged_t **files, size_
             sw[ns++] = (ig_obj_swap_t){.ns = b->g[g].first->ch.ns, .name = b->g[g].first->ch.name,
                                        .kind = b->g[g].first->kind, .expected_location = b->g[g].start,
                                        .new_location = b->g[g].at, .new_base = b->g[g].base};
-    if (ns == 0 || k->st->ops->obj_swap(k->st, sw, ns, pend, np, err) == 0) {
+    if (rc == 0 && (ns == 0 || k->st->ops->obj_swap(k->st, sw, ns, pend, np, err) == 0)) {
         if (np) cat_pending_note(k->c);
         return 0;
     }
     for (size_t i = 0; i < b->n; i++)
         if (b->v[i]->staged) {
             ig_error_t e;
-            ig_warehouse_remove(k->c->wh, b->v[i]->ch.next, &e);
+            ig_warehouse_remove(b->v[i]->ch.wh, b->v[i]->ch.next, &e);
         }
     return -1;
 }
@@ -247,7 +270,7 @@ static void run_batch(ig_catalog_t *c, batch_t *b)
     group_jobs(b);
     size_t nf = stage_all(&k, b, files);
     ig_error_t err = {0};
-    int rc = publish_and_swap(&k, b, files, nf, &err);
+    int rc = publish_and_swap(&k, b, &err);
     if (rc == 0) settle(&k, b);
     if (rc == 0 && nf) ig_metrics_commit_batch(nf);
     release_chains(&k, b);

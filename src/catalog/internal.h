@@ -84,9 +84,21 @@ typedef struct committer {
     struct ig_catalog *c;
 } committer_t;
 
+/* One warehouse the catalog serves (catalog.warehouses).  Its namespaces are its own: their keys in the store
+ * carry its tag (store.h), except the first warehouse's, which carry none (so a catalog that had one
+ * warehouse keeps its namespaces when it gets more). */
+typedef struct {
+    ig_warehouse_t *w;
+    char tag[72]; /* "" for the first, else its name and IG_WH_TAG */
+    size_t tag_len;
+    char *config_body; /* GET /v1/config?warehouse=<name>: overrides.prefix is the name */
+    size_t config_len;
+} cat_wh_t;
+
 struct ig_catalog {
     ig_store_t *store;
-    ig_warehouse_t *wh;
+    cat_wh_t whs[IG_WAREHOUSES_MAX]; /* whs[0]: the default, served without a prefix */
+    int nwh;
     pthread_mutex_t props_mu; /* namespace property read-modify-write */
     /* Commits to one table queue on its stripe instead of racing for the pointer swap inside this process
      * (the swap's compare-and-set still arbitrates between processes).  Not a global lock: 64 stripes. */
@@ -97,9 +109,10 @@ struct ig_catalog {
     int nlanes;
     bool allow_overlap;     /* catalog.allow_location_overlap */
     cache_t cache;
-    /* GET /v1/config bodies, built once: every client calls it first, often, and it never changes. */
-    char *config_body, *config_body_prefixed;
-    size_t config_len, config_prefixed_len;
+    /* GET /v1/config without ?warehouse (the default warehouse, no prefix), built once like each warehouse's:
+     * every client calls it first, often, and it never changes. */
+    char *config_body;
+    size_t config_len;
     /* The sweep of temp files a killed process left in the warehouse, run once at start on its own thread. */
     pthread_t sweeper;
     bool sweeping;
@@ -133,7 +146,8 @@ typedef struct {
     ig_req_t *r;
     ig_catalog_t *c;
     ig_store_t *st;
-    char ns[NS_MAX + 1];
+    const cat_wh_t *wh; /* the warehouse its prefix names (the default without one) */
+    char ns[NS_MAX + 1]; /* the store's key: tagged with the warehouse (cat_ns_key) */
     char name[IDENT_MAX + 1];
 } call_t;
 
@@ -195,13 +209,17 @@ int cat_check_ns(const char *ns, ig_error_t *err);
 /* 0 when the request's token reaches ns (its namespaces, DESIGN.md §8), else -1 with a 403 naming them. */
 int cat_ns_allowed(const call_t *k, const char *ns, ig_error_t *err);
 /* Decodes a namespace path segment ("a%1Fb"). */
-int cat_ns_from_segment(const char *seg, size_t len, char *out, ig_error_t *err);
+int cat_ns_from_segment(const call_t *k, const char *seg, size_t len, char *out, ig_error_t *err);
+/* Makes the namespace ns (NS_MAX + 1 bytes) the store's key of it in the call's warehouse: its tag first. */
+int cat_ns_key(const call_t *k, char *ns, ig_error_t *err);
+/* The warehouse that holds location loc (a location from the store: a table's, a file's), else the first. */
+ig_warehouse_t *cat_wh_of(const ig_catalog_t *c, const char *loc);
 int cat_name_from_segment(const char *seg, size_t len, char *out, const char *what, ig_error_t *err);
 /* A JSON Namespace (array of strings) → joined form. */
-int cat_ns_from_json(json_object *arr, char *out, const char *what, ig_error_t *err);
+int cat_ns_from_json(const call_t *k, json_object *arr, char *out, const char *what, ig_error_t *err);
 json_object *cat_ns_to_json(const char *ns);
 /* A TableIdentifier {"namespace":[...],"name":"..."} → (ns, name). */
-int cat_ident_from_json(json_object *o, char *ns, char *name, const char *what, ig_error_t *err);
+int cat_ident_from_json(const call_t *k, json_object *o, char *ns, char *name, const char *what, ig_error_t *err);
 json_object *cat_ident_to_json(const char *ns, const char *name);
 /* The request body as a JSON object. */
 json_object *cat_body_object(ig_req_t *r, ig_error_t *err);
@@ -211,10 +229,10 @@ const char *cat_meta_str(json_object *m, const char *key);
  * `version`, into the folder its write.metadata.path property names (a location inside the warehouse like
  * any other) or else <location>/metadata; puts the new file's location in out (IG_LOCATION_MAX), spelled as
  * that folder is (Iceberg's catalogs keep "file:/x" as "file:/x"). */
-int cat_write_metadata(ig_catalog_t *c, json_object *meta, int64_t version, const char *text, size_t len,
+int cat_write_metadata(ig_warehouse_t *wh, json_object *meta, int64_t version, const char *text, size_t len,
                        char *out, ig_error_t *err);
 /* cat_write_metadata's first half (ig_warehouse_stage): published with others in one group commit. */
-ig_wh_staged_t *cat_stage_metadata(ig_catalog_t *c, json_object *meta, int64_t version, const char *text,
+ig_wh_staged_t *cat_stage_metadata(ig_warehouse_t *wh, json_object *meta, int64_t version, const char *text,
                                    size_t len, char *out, ig_error_t *err);
 int cat_ns_exists(call_t *k, const char *ns, ig_error_t *err);
 /* Current metadata location of (ns, name) of kind: 0, or -1 with 404/500 in err. */
@@ -280,11 +298,12 @@ void cat_loc_unlock(ig_catalog_t *c, const char *const *bases, size_t n);
 void cat_loc_init(ig_catalog_t *c);
 void cat_loc_free(ig_catalog_t *c);
 /* The canonical "location" of metadata meta with a trailing '/', into base (IG_LOCATION_MAX + 1 bytes). */
-int cat_base_of(ig_catalog_t *c, json_object *meta, char *base, ig_error_t *err);
+int cat_base_of(ig_warehouse_t *wh, json_object *meta, char *base, ig_error_t *err);
 
 /* ---- commit.c */
 /* One object's part of a commit. */
 typedef struct {
+    ig_warehouse_t *wh; /* the object's: its namespace's warehouse, which every one of its files is in */
     char ns[NS_MAX + 1];
     char name[IDENT_MAX + 1];
     json_object *reqs, *updates; /* borrowed from the request */

@@ -78,11 +78,11 @@ void cat_loc_free(ig_catalog_t *c)
     free(c->locs.v);
 }
 
-int cat_base_of(ig_catalog_t *c, json_object *meta, char *base, ig_error_t *err)
+int cat_base_of(ig_warehouse_t *wh, json_object *meta, char *base, ig_error_t *err)
 {
     const char *loc = cat_meta_str(meta, "location");
     if (!loc) return ig_error_set(err, IG_E_BAD_REQUEST, "metadata has no location");
-    if (ig_warehouse_canonical(c->wh, loc, base, IG_LOCATION_MAX, err)) return -1;
+    if (ig_warehouse_canonical(wh, loc, base, IG_LOCATION_MAX, err)) return -1;
     size_t n = strlen(base);
     base[n] = '/';
     base[n + 1] = '\0';

@@ -28,6 +28,7 @@ ig_res_t cat_list_namespaces(call_t *k)
             return ig_http_error_from(k->r, &err);
         sees = allow;
     }
+    if (cat_ns_key(k, parent, &err)) return ig_http_error_from(k->r, &err); /* "" in a warehouse: its tag */
     ig_buf_t out;
     ig_buf_init(&out, 4096);
     collect_t cl = {.out = &out, .limit = pg.paginate ? pg.limit : 0, .sees = sees};
@@ -51,7 +52,7 @@ ig_res_t cat_create_namespace(call_t *k)
         ig_error_set(&err, IG_E_BAD_REQUEST, "missing 'namespace'");
         goto bad;
     }
-    if (cat_ns_from_json(jns, ns, "namespace", &err) || cat_ns_allowed(k, ns, &err)) goto bad;
+    if (cat_ns_from_json(k, jns, ns, "namespace", &err) || cat_ns_allowed(k, ns, &err)) goto bad;
     if (json_object_object_get_ex(req, "properties", &props) && props &&
         ig_icemeta_check_string_map(props, "properties", &err))
         goto bad;

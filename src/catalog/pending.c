@@ -36,7 +36,7 @@ static int restore_one(void *ud, const ig_meta_file_t *f)
 {
     restore_t *r = ud;
     ig_error_t err = {0};
-    if (ig_warehouse_restore(r->c->wh, f->location, f->body, f->len, &err) == 0) {
+    if (ig_warehouse_restore(cat_wh_of(r->c, f->location), f->location, f->body, f->len, &err) == 0) {
         r->restored++;
     } else {
         r->failed++;
@@ -69,7 +69,7 @@ static int restore_all(ig_catalog_t *c, ig_error_t *err)
 static void unlink_now(ig_catalog_t *c, const char *location)
 {
     ig_error_t e;
-    if (ig_warehouse_remove(c->wh, location, &e) && ig_error_status(&e) != 404)
+    if (ig_warehouse_remove(cat_wh_of(c, location), location, &e) && ig_error_status(&e) != 404)
         ig_warn("catalog: cannot delete old metadata file %s: %s", location, e.message);
 }
 
@@ -92,7 +92,8 @@ int cat_pending_flush(ig_catalog_t *c, ig_error_t *err)
     if (dirty || ngone) {
         rc = st->ops->meta_pending_last(st, &last, err);
         if (rc == 0 && last > 0) {
-            rc = ig_warehouse_sync(c->wh, err);
+            for (int i = 0; rc == 0 && i < c->nwh; i++)
+                if (c->whs[i].w->lazy) rc = ig_warehouse_sync(c->whs[i].w, err);
             ig_metrics_metadata_sync(rc == 0);
             if (rc == 0) rc = st->ops->meta_pending_done(st, last, err);
         }
@@ -140,12 +141,14 @@ int cat_pending_start(ig_catalog_t *c, const ig_config_t *cfg, ig_error_t *err)
     pthread_mutex_init(&c->flush_mu, NULL);
     c->flush_ms = cfg->metadata_flush_ms;
     if (restore_all(c, err)) return -1;
-    bool want = strcmp(cfg->metadata_sync, "journal") == 0;
-    if (!want || ig_warehouse_set_lazy(c->wh, true)) return 0; /* S3: every PUT is durable already */
-    c->lazy = true;
+    if (strcmp(cfg->metadata_sync, "journal") != 0) return 0;
+    for (int i = 0; i < c->nwh; i++) /* S3: every PUT is durable already, it stays as it is */
+        c->lazy |= ig_warehouse_set_lazy(c->whs[i].w, true) == 0;
+    if (!c->lazy) return 0;
     c->flushing = pthread_create(&c->flusher, NULL, flusher, c) == 0;
     if (!c->flushing) {
-        ig_warehouse_set_lazy(c->wh, false);
+        for (int i = 0; i < c->nwh; i++)
+            if (c->whs[i].w->lazy) ig_warehouse_set_lazy(c->whs[i].w, false);
         c->lazy = false;
         ig_warn("catalog: no metadata flusher thread: every commit syncs its files itself");
     }
@@ -206,9 +209,10 @@ void cat_pending_unlink(ig_catalog_t *c, const char *location)
 
 size_t cat_pending_files(const ig_catalog_t *c, const change_t *chs, size_t n, ig_meta_file_t *files)
 {
-    if (!c->lazy) return 0;
-    for (size_t i = 0; i < n; i++)
-        files[i] = (ig_meta_file_t){.location = chs[i].next, .body = chs[i].body + chs[i].meta_off,
-                                    .len = chs[i].meta_len};
-    return n;
+    size_t nf = 0;
+    for (size_t i = 0; c->lazy && i < n; i++) /* an S3 warehouse's file is durable already */
+        if (chs[i].wh->lazy)
+            files[nf++] = (ig_meta_file_t){.location = chs[i].next, .body = chs[i].body + chs[i].meta_off,
+                                           .len = chs[i].meta_len};
+    return nf;
 }

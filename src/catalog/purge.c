@@ -44,7 +44,7 @@ static int purge_one(ig_catalog_t *c, const char *base)
     } else if (o > 0) {
         ig_warn("catalog: purge of %s skipped: it overlaps the location of %s", dir, who);
         ig_metrics_purge(IG_PURGE_SKIPPED);
-    } else if (cat_pending_flush(c, &err) || ig_warehouse_purge(c->wh, dir, &err)) {
+    } else if (cat_pending_flush(c, &err) || ig_warehouse_purge(cat_wh_of(c, dir), dir, &err)) {
         ig_warn("catalog: purge of %s failed, tried again later: %s", dir, err.message);
         ig_metrics_purge(IG_PURGE_FAILED);
         rc = -1;

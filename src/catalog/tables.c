@@ -29,7 +29,7 @@ static int resolve_location(call_t *k, json_object *req, char *out, char *shown,
         if (!json_object_is_type(v, json_type_string))
             return ig_error_set(err, IG_E_BAD_REQUEST, "'location' must be a string");
         const char *s = json_object_get_string(v);
-        if (ig_warehouse_canonical(k->c->wh, s, out, IG_LOCATION_MAX, err)) return -1;
+        if (ig_warehouse_canonical(k->wh->w, s, out, IG_LOCATION_MAX, err)) return -1;
         size_t n = strlen(s);
         while (n > 1 && s[n - 1] == '/') n--;
         if (n >= IG_LOCATION_MAX) n = 0; /* cannot happen: canonical refused longer ones */
@@ -80,17 +80,17 @@ static int create_locked(call_t *k, ig_obj_kind_t kind, json_object *meta, const
 {
     char base[IG_LOCATION_MAX + 1];
     const char *bases[1] = {base};
-    if (cat_base_of(k->c, meta, base, err)) return -1;
+    if (cat_base_of(k->wh->w, meta, base, err)) return -1;
     if (cat_loc_lock(k->c, bases, 1, false)) return ig_error_set(err, IG_E_INTERNAL, "out of memory");
-    int rc = location_free(k, base, err) ? -1 : cat_write_metadata(k->c, meta, 0, text, tl, mloc, err);
+    int rc = location_free(k, base, err) ? -1 : cat_write_metadata(k->wh->w, meta, 0, text, tl, mloc, err);
     if (rc == 0) {
         ig_obj_swap_t sw = {.ns = k->ns, .name = k->name, .kind = kind, .expected_location = NULL,
                             .new_location = mloc, .new_base = base, .check_overlap = !k->c->allow_overlap};
         ig_meta_file_t file = {.location = mloc, .body = text, .len = tl};
-        size_t nf = k->c->lazy ? 1 : 0;
+        size_t nf = k->c->lazy && k->wh->w->lazy ? 1 : 0;
         if ((rc = k->st->ops->obj_swap(k->st, &sw, 1, &file, nf, err))) {
             ig_error_t e2;
-            ig_warehouse_remove(k->c->wh, mloc, &e2);
+            ig_warehouse_remove(k->wh->w, mloc, &e2);
         } else if (nf) {
             cat_pending_note(k->c);
         }
@@ -177,15 +177,17 @@ static int add_base(void *ud, const char *base)
 static void purge_bases(call_t *k, const char *loc, bases_t *b)
 {
     ig_error_t err = {0};
+    char shown[NS_MAX + 1];
+    ig_store_ns_shown(k->ns, shown, sizeof shown);
     if (k->st->ops->obj_bases(k->st, k->ns, k->name, add_base, b, &err))
-        ig_warn("catalog: purge of %s.%s: %s", k->ns, k->name, err.message);
+        ig_warn("catalog: purge of %s.%s: %s", shown, k->name, err.message);
     if (b->n) return;
     centry_t *e = cat_load_entry(k->c, V_TABLE_ALL, loc, &err);
     json_object *m = e ? cat_parse_meta(e->body + e->meta_off, e->meta_len, &err) : NULL;
     cat_cache_release(&k->c->cache, e);
     char base[IG_LOCATION_MAX + 1];
-    if (m && cat_base_of(k->c, m, base, &err) == 0) add_base(b, base);
-    else ig_warn("catalog: purge of %s.%s: cannot read its metadata: %s", k->ns, k->name, err.message);
+    if (m && cat_base_of(k->wh->w, m, base, &err) == 0) add_base(b, base);
+    else ig_warn("catalog: purge of %s.%s: cannot read its metadata: %s", shown, k->name, err.message);
     json_object_put(m);
 }
 
@@ -249,8 +251,8 @@ ig_res_t cat_rename_object(call_t *k, ig_obj_kind_t kind)
         ig_error_set(&err, IG_E_BAD_REQUEST, "'source' and 'destination' are required");
         goto bad;
     }
-    if (cat_ident_from_json(src, fns, fname, "source", &err) ||
-        cat_ident_from_json(dst, tns, tname, "destination", &err) || cat_ns_allowed(k, fns, &err) ||
+    if (cat_ident_from_json(k, src, fns, fname, "source", &err) ||
+        cat_ident_from_json(k, dst, tns, tname, "destination", &err) || cat_ns_allowed(k, fns, &err) ||
         cat_ns_allowed(k, tns, &err))
         goto bad;
     json_object_put(req);
@@ -276,11 +278,11 @@ ig_res_t cat_register_object(call_t *k, ig_obj_kind_t kind)
         ig_error_set(&err, IG_E_BAD_REQUEST, "missing or non-string 'metadata-location'");
         goto bad;
     }
-    if (ig_warehouse_canonical(k->c->wh, json_object_get_string(v), mloc, sizeof mloc, &err)) goto bad;
+    if (ig_warehouse_canonical(k->wh->w, json_object_get_string(v), mloc, sizeof mloc, &err)) goto bad;
     if (kind == IG_OBJ_TABLE && json_object_object_get_ex(req, "overwrite", &v))
         overwrite = json_object_get_boolean(v);
     if (cat_ns_exists(k, k->ns, &err)) goto bad;
-    if (ig_warehouse_read(k->c->wh, mloc, &text, &tl, &err)) {
+    if (ig_warehouse_read(k->wh->w, mloc, &text, &tl, &err)) {
         if (ig_error_status(&err) == 404)
             ig_error_set(&err, IG_E_BAD_REQUEST, "metadata file does not exist: %.300s", mloc);
         goto bad;
@@ -288,7 +290,7 @@ ig_res_t cat_register_object(call_t *k, ig_obj_kind_t kind)
     if (!(meta = cat_parse_meta(text, tl, &err))) goto bad;
     if ((kind == IG_OBJ_VIEW ? ig_viewmeta_validate(meta, &err) : ig_tablemeta_validate(meta, &err)))
         goto bad;
-    if (cat_base_of(k->c, meta, base, &err)) goto bad;
+    if (cat_base_of(k->wh->w, meta, base, &err)) goto bad;
     ig_obj_swap_t sw = {.ns = k->ns, .name = k->name, .kind = kind, .expected_location = NULL,
                         .new_location = mloc, .new_base = base, .check_overlap = !k->c->allow_overlap};
     if (overwrite) {

@@ -621,7 +621,82 @@ static int resolve_secret(int idx, const char *name, char *field, size_t cap, co
     return 0;
 }
 
-/* catalog.warehouses: names, locations and S3 keys checked; the first becomes catalog.warehouse. */
+/* Each warehouse's name, location and S3 keys checked; catalog.credentials.* as its defaults. */
+static int finish_warehouse(ig_config_t *cfg, int idx, char *errbuf, size_t errcap)
+{
+    ig_warehouse_cfg_t *w = &cfg->warehouses[idx];
+    static const char *const words[] = {"namespaces", "tables", "views", "transactions", "config", "oauth"};
+    bool word = false;
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        word |= strcmp(w->name, words[i]) == 0;
+    if (!w->name[0] || strspn(w->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
+                           strlen(w->name)) {
+        snprintf(errbuf, errcap, "config key catalog.warehouses[%d].name: required, letters, digits, '_', '-', '.'",
+                 idx);
+        return -1;
+    }
+    if (word && cfg->nwarehouses > 1) { /* /v1/<name>/... could not name it */
+        snprintf(errbuf, errcap, "config key catalog.warehouses[%d].name: %s is a word of the catalog's routes",
+                 idx, w->name);
+        return -1;
+    }
+    if (!w->location[0]) {
+        snprintf(errbuf, errcap, "config key catalog.warehouses[%d].location: required", idx);
+        return -1;
+    }
+    if (strncmp(w->location, "s3://", 5) == 0) {
+        if (!w->region[0]) snprintf(w->region, sizeof w->region, "us-east-1");
+        if (!w->endpoint[0]) snprintf(w->endpoint, sizeof w->endpoint, "https://s3.%s.amazonaws.com", w->region);
+        if (strncmp(w->endpoint, "http://", 7) != 0 && strncmp(w->endpoint, "https://", 8) != 0) {
+            snprintf(errbuf, errcap, "config key catalog.warehouses[%d].s3.endpoint: must be an http(s):// URL",
+                     idx);
+            return -1;
+        }
+        if (resolve_secret(idx, "access_key_id", w->access_key_id, sizeof w->access_key_id, w->access_key_id_file,
+                           w->access_key_id_env, errbuf, errcap) ||
+            resolve_secret(idx, "secret_access_key", w->secret_access_key, sizeof w->secret_access_key,
+                           w->secret_access_key_file, w->secret_access_key_env, errbuf, errcap))
+            return -1;
+        if (!w->access_key_id[0] || !w->secret_access_key[0]) {
+            snprintf(errbuf, errcap, "config key catalog.warehouses[%d].s3: access_key_id and secret_access_key are "
+                                     "required (each as a value, _file or _env)", idx);
+            return -1;
+        }
+    } else if (w->endpoint[0] || w->access_key_id[0] || w->access_key_id_file[0] || w->access_key_id_env[0]) {
+        snprintf(errbuf, errcap, "config key catalog.warehouses[%d].s3: only for an s3:// location", idx);
+        return -1;
+    }
+    bool inherited = !w->credentials_mode[0];
+    if (inherited) snprintf(w->credentials_mode, sizeof w->credentials_mode, "%s", cfg->credentials_mode);
+    if (strcmp(w->credentials_mode, "none") != 0 && strcmp(w->credentials_mode, "static") != 0 &&
+        strcmp(w->credentials_mode, "sts") != 0) {
+        snprintf(errbuf, errcap, "config key catalog.warehouses[%d].credentials.mode: '%s' is not one of "
+                                 "none|static|sts", idx, w->credentials_mode);
+        return -1;
+    }
+    if (strcmp(w->credentials_mode, "none") != 0 && strncmp(w->location, "s3://", 5) != 0) {
+        /* catalog.credentials.mode is every warehouse's default: a file:// one beside s3:// ones vends nothing */
+        if (inherited && cfg->nwarehouses > 1) {
+            snprintf(w->credentials_mode, sizeof w->credentials_mode, "none");
+        } else {
+            snprintf(errbuf, errcap, "config key catalog.warehouses[%d].credentials.mode: %s is for s3:// warehouses",
+                     idx, w->credentials_mode);
+            return -1;
+        }
+    }
+    const char *sts = cfg->sts_endpoint[0] ? cfg->sts_endpoint : w->endpoint;
+    if (strcmp(w->credentials_mode, "sts") == 0 && strncmp(sts, "http://", 7) != 0 &&
+        strncmp(sts, "https://", 8) != 0) {
+        snprintf(errbuf, errcap, "config key catalog.credentials.sts.endpoint: must be an http(s):// URL");
+        return -1;
+    }
+    snprintf(w->sts_endpoint, sizeof w->sts_endpoint, "%s", sts);
+    snprintf(w->sts_role_arn, sizeof w->sts_role_arn, "%s", cfg->sts_role_arn);
+    w->credentials_ttl_s = cfg->credentials_ttl_s;
+    return 0;
+}
+
+/* catalog.warehouses: each checked; the first is the default (and becomes catalog.warehouse). */
 static int finish_warehouses(ig_config_t *cfg, char *errbuf, size_t errcap)
 {
     if (!cfg->nwarehouses && strcmp(cfg->credentials_mode, "none") != 0) {
@@ -634,64 +709,9 @@ static int finish_warehouses(ig_config_t *cfg, char *errbuf, size_t errcap)
         snprintf(errbuf, errcap, "config keys catalog.warehouse and catalog.warehouses: give one of them");
         return -1;
     }
-    if (cfg->nwarehouses > 1) { /* several need a warehouse per namespace in the store: not built yet */
-        snprintf(errbuf, errcap, "config key catalog.warehouses: this build serves one warehouse (%d given)",
-                 cfg->nwarehouses);
-        return -1;
-    }
-    ig_warehouse_cfg_t *w = &cfg->warehouses[0];
-    if (!w->name[0] || strspn(w->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
-                           strlen(w->name)) {
-        snprintf(errbuf, errcap, "config key catalog.warehouses[0].name: required, letters, digits, '_', '-', '.'");
-        return -1;
-    }
-    if (!w->location[0]) {
-        snprintf(errbuf, errcap, "config key catalog.warehouses[0].location: required");
-        return -1;
-    }
-    if (strncmp(w->location, "s3://", 5) == 0) {
-        if (!w->region[0]) snprintf(w->region, sizeof w->region, "us-east-1");
-        if (!w->endpoint[0]) snprintf(w->endpoint, sizeof w->endpoint, "https://s3.%s.amazonaws.com", w->region);
-        if (strncmp(w->endpoint, "http://", 7) != 0 && strncmp(w->endpoint, "https://", 8) != 0) {
-            snprintf(errbuf, errcap, "config key catalog.warehouses[0].s3.endpoint: must be an http(s):// URL");
-            return -1;
-        }
-        if (resolve_secret(0, "access_key_id", w->access_key_id, sizeof w->access_key_id, w->access_key_id_file,
-                           w->access_key_id_env, errbuf, errcap) ||
-            resolve_secret(0, "secret_access_key", w->secret_access_key, sizeof w->secret_access_key,
-                           w->secret_access_key_file, w->secret_access_key_env, errbuf, errcap))
-            return -1;
-        if (!w->access_key_id[0] || !w->secret_access_key[0]) {
-            snprintf(errbuf, errcap, "config key catalog.warehouses[0].s3: access_key_id and secret_access_key are "
-                                     "required (each as a value, _file or _env)");
-            return -1;
-        }
-    } else if (w->endpoint[0] || w->access_key_id[0] || w->access_key_id_file[0] || w->access_key_id_env[0]) {
-        snprintf(errbuf, errcap, "config key catalog.warehouses[0].s3: only for an s3:// location");
-        return -1;
-    }
-    if (!w->credentials_mode[0]) snprintf(w->credentials_mode, sizeof w->credentials_mode, "%s", cfg->credentials_mode);
-    if (strcmp(w->credentials_mode, "none") != 0 && strcmp(w->credentials_mode, "static") != 0 &&
-        strcmp(w->credentials_mode, "sts") != 0) {
-        snprintf(errbuf, errcap, "config key catalog.warehouses[0].credentials.mode: '%s' is not one of "
-                                 "none|static|sts", w->credentials_mode);
-        return -1;
-    }
-    if (strcmp(w->credentials_mode, "none") != 0 && strncmp(w->location, "s3://", 5) != 0) {
-        snprintf(errbuf, errcap, "config key catalog.warehouses[0].credentials.mode: %s is for s3:// warehouses",
-                 w->credentials_mode);
-        return -1;
-    }
-    const char *sts = cfg->sts_endpoint[0] ? cfg->sts_endpoint : w->endpoint;
-    if (strcmp(w->credentials_mode, "sts") == 0 && strncmp(sts, "http://", 7) != 0 &&
-        strncmp(sts, "https://", 8) != 0) {
-        snprintf(errbuf, errcap, "config key catalog.credentials.sts.endpoint: must be an http(s):// URL");
-        return -1;
-    }
-    snprintf(w->sts_endpoint, sizeof w->sts_endpoint, "%s", sts);
-    snprintf(w->sts_role_arn, sizeof w->sts_role_arn, "%s", cfg->sts_role_arn);
-    w->credentials_ttl_s = cfg->credentials_ttl_s;
-    snprintf(cfg->warehouse, sizeof cfg->warehouse, "%s", w->location);
+    for (int i = 0; i < cfg->nwarehouses; i++)
+        if (finish_warehouse(cfg, i, errbuf, errcap)) return -1;
+    snprintf(cfg->warehouse, sizeof cfg->warehouse, "%s", cfg->warehouses[0].location);
     return 0;
 }
 

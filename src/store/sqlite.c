@@ -619,10 +619,11 @@ static int sq_user_count(ig_store_t *base, int64_t *n, ig_error_t *err)
 
 /* ------------------------------------------------------------------ namespaces */
 
+/* The parent's key: the levels but the last, or the warehouse tag alone (with its 0x1D) for a top level. */
 static void ns_parent(const char *ns, char *out, size_t cap)
 {
-    const char *sep = strrchr(ns, 0x1f);
-    size_t n = sep ? (size_t)(sep - ns) : 0;
+    const char *sep = strrchr(ns, 0x1f), *tag = strchr(ns, IG_WH_TAG);
+    size_t n = sep ? (size_t)(sep - ns) : tag ? (size_t)(tag - ns) + 1 : 0;
     if (n >= cap) n = cap - 1;
     memcpy(out, ns, n);
     out[n] = '\0';
@@ -655,7 +656,7 @@ static int sq_ns_create(ig_store_t *base, const char *ns, const char *props, ig_
     sqlite3_stmt *st = NULL;
     ns_parent(ns, parent, sizeof parent);
     if (exec(db, "BEGIN IMMEDIATE", err)) goto out;
-    if (parent[0]) {
+    if (parent[0] && parent[strlen(parent) - 1] != IG_WH_TAG) { /* a warehouse's root has no row */
         int e = ns_exists(db, parent, err);
         if (e < 0) goto out;
         if (e == 0) {
@@ -723,7 +724,7 @@ static int sq_ns_list(ig_store_t *base, const char *parent, const char *after, i
     sqlite3 *db = borrow(s, err);
     int rc = -1;
     sqlite3_stmt *st = NULL;
-    if (parent && parent[0]) {
+    if (parent && parent[0] && parent[strlen(parent) - 1] != IG_WH_TAG) { /* a warehouse's root has no row */
         int e = ns_exists(db, parent, err);
         if (e < 0) goto out;
         if (e == 0) {

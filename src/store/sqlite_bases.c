@@ -39,7 +39,7 @@ static void describe(sqlite3_stmt *st, char *who, size_t cap)
     int blen = sqlite3_column_bytes(st, 2);
     if (blen > 1 && base[blen - 1] == '/') blen--;
     int n = snprintf(who, cap, "%s %s.%s at %.*s", sqlite3_column_int(st, 3) == IG_OBJ_VIEW ? "view" : "table",
-                     ns ? ns : "", name ? name : "", blen, base ? base : "");
+                     ns ? ig_store_ns_untagged(ns) : "", name ? name : "", blen, base ? base : "");
     for (int i = 0; i < n && (size_t)i < cap; i++)
         if (who[i] == 0x1f) who[i] = '.';
 }

@@ -57,9 +57,15 @@ ig_set_by_t ig_set_by_role(ig_role_t role)
 
 #define SHOWN_MAX 1025 /* a namespace as the catalog caps it (1024 bytes), and its NUL */
 
+const char *ig_store_ns_untagged(const char *ns)
+{
+    const char *t = strchr(ns, IG_WH_TAG);
+    return t ? t + 1 : ns;
+}
+
 const char *ig_store_ns_shown(const char *ns, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s", ns);
+    snprintf(buf, cap, "%s", ig_store_ns_untagged(ns));
     for (char *p = buf; *p; p++)
         if (*p == 0x1f) *p = '.';
     return buf;

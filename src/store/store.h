@@ -9,6 +9,9 @@
 #ifndef IG_STORE_H
 #define IG_STORE_H
 
+/* Ends a namespace key's warehouse tag (see ns_create). */
+#define IG_WH_TAG '\x1d'
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -223,7 +226,11 @@ typedef struct {
                              ig_error_t *err);
     int (*user_count)(ig_store_t *st, int64_t *n, ig_error_t *err);
 
-    /* ---- catalog ---- namespaces are level strings joined by 0x1F; properties are JSON object text. */
+    /* ---- catalog ---- namespaces are level strings joined by 0x1F; properties are JSON object text.  A
+     * namespace key may begin with a warehouse tag, a name and 0x1D (IG_WH_TAG): the catalog gives the
+     * namespaces of every warehouse but its first one their warehouse's tag, so each warehouse has namespaces
+     * of its own.  The tag alone is that warehouse's root: the parent of its top-level namespaces
+     * ("w\x1d" for "w\x1ddb"), which has no row; messages never show it. */
     int (*ns_create)(ig_store_t *st, const char *ns, const char *props_json, ig_error_t *err); /* 409 exists */
     /* *props_json: malloc'd JSON text, caller frees. */
     int (*ns_get)(ig_store_t *st, const char *ns, char **props_json, ig_error_t *err);
@@ -321,6 +328,8 @@ ig_set_by_t ig_set_by_role(ig_role_t role);
 /* The errors every back end and the catalog word the same way (Iceberg's Java catalogs' texts, which the
  * REST compatibility kit matches).  Namespaces are shown with '.' between levels.  Each returns -1. */
 const char *ig_store_ns_shown(const char *ns, char *buf, size_t cap);
+/* ns past its warehouse tag, if it has one. */
+const char *ig_store_ns_untagged(const char *ns);
 int ig_store_err_no_ns(ig_error_t *err, const char *ns);
 int ig_store_err_no_obj(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const char *name);
 /* Creating `wanted` where `existing` is: "Table already exists: ns.t" or "View with same name already

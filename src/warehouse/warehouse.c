@@ -19,13 +19,18 @@ ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err)
     return ig_warehouse_file_open(uri, err);
 }
 
-ig_warehouse_t *ig_warehouse_open_config(const ig_config_t *cfg, ig_error_t *err)
+ig_warehouse_t *ig_warehouse_open_config(const ig_config_t *cfg, int i, ig_error_t *err)
 {
     if (!cfg->nwarehouses) return ig_warehouse_open(cfg->warehouse, err);
-    const ig_warehouse_cfg_t *c = &cfg->warehouses[0];
+    const ig_warehouse_cfg_t *c = &cfg->warehouses[i];
     ig_warehouse_t *w = strncmp(c->location, "s3://", 5) == 0 ? ig_warehouse_s3_open(c, err)
-                                                               : ig_warehouse_open(cfg->warehouse, err);
+                                                               : ig_warehouse_open(c->location, err);
     if (w) w->name = c->name; /* the configuration outlives the warehouse */
+    else if (cfg->nwarehouses > 1) {
+        char why[sizeof err->message];
+        snprintf(why, sizeof why, "%s", err->message);
+        ig_error_set(err, err->kind, "catalog.warehouses[%d] (%s): %s", i, c->name, why);
+    }
     return w;
 }
 

@@ -81,9 +81,9 @@ struct ig_warehouse {
  * fine). */
 ig_warehouse_t *ig_warehouse_open(const char *uri, ig_error_t *err);
 void ig_warehouse_close(ig_warehouse_t *w);
-/* Opens the warehouse the configuration names: catalog.warehouses[0] (file:// or s3://, named by its name),
- * else catalog.warehouse. */
-ig_warehouse_t *ig_warehouse_open_config(const ig_config_t *cfg, ig_error_t *err);
+/* Opens the warehouse the configuration names: catalog.warehouses[i] (file:// or s3://, named by its name),
+ * else (no list, i 0) catalog.warehouse. */
+ig_warehouse_t *ig_warehouse_open_config(const ig_config_t *cfg, int i, ig_error_t *err);
 /* The back ends, one file each. */
 ig_warehouse_t *ig_warehouse_file_open(const char *uri, ig_error_t *err);
 /* s3://bucket[/path], its endpoint, region and keys from c; the bucket must answer a listing, or NULL. */

@@ -140,6 +140,38 @@ test('S3 warehouse: credentials mode none vends nothing; a wrong key or endpoint
   }
 });
 
+test('a file warehouse beside an S3 one: each table on its own storage, credentials vended only for S3, a commit batch on both', async () => {
+  const s3 = await startS3({ buckets: ['lakehouse'] });
+  const local = tempDir('icegate-local-wh-');
+  const lake = s3Config(s3, { secretFile: secretFile(s3) }).split('\n').slice(2).join('\n');
+  const config = `catalog:\n  warehouses:\n    - name: local\n      location: file://${local}\n${lake}`;
+  const { srv, admin } = await startWithAdmin({ config });
+  const req = (m, p, body, headers) => srv.req(m, p, { token: admin, body, headers });
+  try {
+    for (const p of ['', '/lake']) {
+      assert.equal((await req('POST', `/v1${p}/namespaces`, { namespace: ['db'] })).status, 200);
+      const t = await req('POST', `/v1${p}/namespaces/db/tables`, { name: 't', schema }, VEND);
+      assert.equal(t.status, 200, t.text);
+      assert.equal(t.json.metadata.location, p ? 's3://lakehouse/tables/db/t' : `file://${local}/db/t`);
+      assert.equal(Object.keys(t.json.config).length ? 'vended' : 'none', p ? 'vended' : 'none', t.text);
+    }
+    assert.deepEqual((await req('GET', '/v1/namespaces/db/tables/t/credentials')).json, { 'storage-credentials': [] });
+    assert.equal((await req('GET', '/v1/lake/namespaces/db/tables/t/credentials')).json['storage-credentials'].length, 1);
+    // commits to both at once: one batch publishes to each warehouse
+    const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => req('POST', `/v1${i % 2 ? '/lake' : ''}/namespaces/db/tables/t`, {
+      requirements: [], updates: [{ action: 'set-properties', updates: { [`k${i}`]: 'v' } }],
+    })));
+    for (const r of burst) assert.equal(r.status, 200, r.text);
+    assert.equal((await s3.listObjects('lakehouse', 'tables/db/t/metadata/')).length, 7, 'create + 6 commits on S3');
+    assert.equal(fs.readdirSync(path.join(local, 'db/t/metadata')).length, 7, 'create + 6 commits on disk');
+    const l = await req('GET', '/v1/namespaces/db/tables/t');
+    assert.deepEqual(Object.keys(l.json.metadata.properties).filter((k) => /^k\d/.test(k)).length, 6);
+  } finally {
+    await srv.stop();
+    await s3.stop();
+  }
+});
+
 test('S3 down: a commit is a 503 that swaps nothing; back up, the table is where it was and commits go on', async () => {
   const s3 = await startS3({ buckets: ['lakehouse'] });
   const { srv, admin } = await startWithAdmin({ config: s3Config(s3, { secretFile: secretFile(s3), mode: 'none' }) });

@@ -122,3 +122,77 @@ def test_spark_on_s3_with_vended_credentials_only(s3, s3_server, spark, ns):
     while s3.files("lakehouse", f"warehouse/{ns}/orders") and time.time() < deadline:
         time.sleep(0.05)
     assert s3.files("lakehouse", f"warehouse/{ns}/orders") == []
+
+
+@pytest.fixture(scope="module")
+def two_server(s3, tmp_path_factory):
+    """icegate with two warehouses: `local` (file://, the default) first, then `lake` on S3 (static mode)."""
+    secret_file = tmp_path_factory.mktemp("twokey") / "secret"
+    secret_file.write_text(s3.secret + "\n")
+    local = tmp_path_factory.mktemp("local-wh")
+    config = f"""catalog:
+  warehouses:
+    - name: local
+      location: file://{local}
+    - name: lake
+      location: s3://lakehouse/two
+      s3:
+        endpoint: {s3.endpoint}
+        path_style: true
+        access_key_id: {s3.key}
+        secret_access_key_file: {secret_file}
+  credentials:
+    mode: static
+"""
+    from conftest import _start
+    srv = _start(config, "two")
+    srv.local_dir = str(local)
+    yield srv
+    assert srv.stop() == 0
+
+
+def test_two_warehouses_pyiceberg_and_duckdb_pick_theirs_by_name(s3, two_server, ns):
+    """The same namespace and table name in both warehouses, each engine choosing one with its `warehouse`
+    setting (PyIceberg's property, DuckDB's ATTACH name): each sees only its own rows, in its own storage."""
+    tok = two_server.token(f"two-{ns}")["token"]
+    lake = pyiceberg_catalog(two_server, tok, warehouse="lake")
+    local = pyiceberg_catalog(two_server, tok)  # no warehouse: the first, `local`
+    for cat, ids in ((lake, [1, 2, 3]), (local, [10, 20])):
+        cat.create_namespace(ns)
+        rows = pa.table({"id": pa.array(ids, pa.int64())})
+        cat.create_table(f"{ns}.events", schema=rows.schema).append(rows)
+    assert lake.load_table(f"{ns}.events").location() == f"s3://lakehouse/two/{ns}/events"
+    assert local.load_table(f"{ns}.events").location() == f"file://{two_server.local_dir}/{ns}/events"
+    assert sorted(lake.load_table(f"{ns}.events").scan().to_arrow()["id"].to_pylist()) == [1, 2, 3]
+    assert sorted(local.load_table(f"{ns}.events").scan().to_arrow()["id"].to_pylist()) == [10, 20]
+    assert any(f.endswith(".parquet") for f in s3.files("lakehouse", f"two/{ns}/events")), "lake's data is on S3"
+    lake.create_namespace(f"{ns}_lake_only")
+    assert (f"{ns}_lake_only",) in lake.list_namespaces()
+    assert (f"{ns}_lake_only",) not in local.list_namespaces()
+
+    con = duckdb_connect()
+    try:
+        con.execute(f"CREATE SECRET twoice (TYPE iceberg, TOKEN '{tok}')")
+        con.execute(f"ATTACH 'lake' AS lake (TYPE iceberg, ENDPOINT '{two_server.uri}', SECRET twoice, "
+                    "ACCESS_DELEGATION_MODE 'vended_credentials')")
+        con.execute(f"ATTACH 'local' AS loc (TYPE iceberg, ENDPOINT '{two_server.uri}', SECRET twoice, "
+                    "ACCESS_DELEGATION_MODE 'none')")
+        assert con.execute(f"SELECT count(*), sum(id) FROM lake.{ns}.events").fetchone() == (3, 6)
+        assert con.execute(f"SELECT count(*), sum(id) FROM loc.{ns}.events").fetchone() == (2, 30)
+    finally:
+        con.close()
+
+
+def test_two_warehouses_spark_writes_to_the_one_it_names(s3, two_server, spark, ns):
+    from conftest import spark_add_catalog
+    tok = two_server.token(f"two-spark-{ns}")["token"]
+    spark_add_catalog(spark, "twolake", two_server, tok)
+    spark.conf.set("spark.sql.catalog.twolake.warehouse", "lake")
+    spark.conf.set("spark.sql.catalog.twolake.header.X-Iceberg-Access-Delegation", "vended-credentials")
+    spark.sql(f"CREATE NAMESPACE twolake.{ns}")
+    spark.sql(f"CREATE TABLE twolake.{ns}.orders (id bigint, amount double) USING iceberg")
+    spark.sql(f"INSERT INTO twolake.{ns}.orders VALUES (1, 10.0), (2, 20.0)")
+    assert spark.sql(f"SELECT sum(amount) AS s FROM twolake.{ns}.orders").collect()[0].s == 30.0
+    assert any(f.endswith(".parquet") for f in s3.files("lakehouse", f"two/{ns}/orders"))
+    local = pyiceberg_catalog(two_server, tok)
+    assert (ns,) not in local.list_namespaces(), "the namespace is lake's, not the default warehouse's"

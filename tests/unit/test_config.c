@@ -717,6 +717,18 @@ static void test_warehouses(void **state)
     assert_string_equal(c.warehouses[0].sts_role_arn, "arn:aws:iam::1:role/r");
     assert_int_equal(c.warehouses[0].credentials_ttl_s, 1800);
 
+    /* several: each checked on its own; catalog.credentials.mode is the default of the s3:// ones only */
+    ig_config_defaults(&c);
+    assert_int_equal(load_yaml(&c, WH_YAML("        secret_access_key: x\n    - name: scratch\n"
+                                           "      location: file:///tmp/scratch\n  credentials: {mode: static}\n"),
+                               err, sizeof err), 0);
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
+    assert_int_equal(c.nwarehouses, 2);
+    assert_string_equal(c.warehouses[0].credentials_mode, "static");
+    assert_string_equal(c.warehouses[1].name, "scratch");
+    assert_string_equal(c.warehouses[1].credentials_mode, "none");
+    assert_string_equal(c.warehouse, "s3://bucket/tables");
+
     static const struct {
         const char *yaml, *msg;
         bool at_load;
@@ -731,7 +743,15 @@ static void test_warehouses(void **state)
          "sts.endpoint", false},
         {WH_YAML("        secret_access_key: x\n        colour: blue\n"), "catalog.warehouses[0].s3.colour", true},
         {WH_YAML("        secret_access_key: x\n  warehouse: file:///w\n"), "give one of them", false},
-        {WH_YAML("        secret_access_key: x\n    - name: two\n      location: file:///w2\n"), "one warehouse", false},
+        {WH_YAML("        secret_access_key: x\n    - name: two\n      location: s3://b2\n"),
+         "catalog.warehouses[1].s3: access_key_id and secret_access_key are required", false},
+        {WH_YAML("        secret_access_key: x\n    - name: tables\n      location: file:///w2\n"),
+         "catalog.warehouses[1].name: tables is a word", false},
+        {WH_YAML("        secret_access_key: x\n    - location: file:///w2\n"), "catalog.warehouses[1].name: required",
+         false},
+        {WH_YAML("        secret_access_key: x\n    - name: two\n      location: file:///w2\n"
+                 "      credentials: {mode: static}\n"),
+         "catalog.warehouses[1].credentials.mode: static is for s3://", false},
         {WH_YAML(""), "access_key_id and secret_access_key are required", false},
         {WH_YAML("        secret_access_key: x\n        timeout_ms: 5\n"), "timeout_ms", true},
     };

@@ -300,6 +300,45 @@ static void test_ns_list_children_paginated(void **state)
     assert_fails(err, st->ops->ns_list(st, "zzz", NULL, 0, collect, &none, &err), IG_E_NO_SUCH_NAMESPACE);
 }
 
+/* A warehouse's namespaces carry its tag (store.h): the tag alone is their root, which lists them and only
+ * them, and the same names live in another warehouse (or untagged) apart from them. */
+static void test_ns_warehouse_tags(void **state)
+{
+    fixture_t *f = *state;
+    ig_store_t *st = f->st;
+#define WT "lake\x1d"
+    ns_create_ok(st, "db");
+    ns_create_ok(st, WT "db");
+    ns_create_ok(st, WT "db" SEP "raw");
+    ns_create_ok(st, WT "ops");
+    ns_create_ok(st, "other\x1d" "db");
+    names_t c = ns_list(st, "", NULL, 0, 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.names[0], "db");
+    c = ns_list(st, WT, NULL, 0, 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.names[0], WT "db");
+    assert_string_equal(c.names[1], WT "ops");
+    c = ns_list(st, WT "db", NULL, 0, 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.names[0], WT "db" SEP "raw");
+    c = ns_list(st, "nowhere\x1d", NULL, 0, 0);
+    assert_int_equal(c.n, 0);
+    ig_error_t err;
+    /* a tagged child needs its tagged parent: the untagged "db" is another namespace */
+    assert_fails(err, st->ops->ns_create(st, WT "x" SEP "y", NULL, &err), IG_E_NO_SUCH_NAMESPACE);
+    assert_null(strchr(err.message, 0x1d));
+    assert_fails(err, st->ops->ns_create(st, WT "db", NULL, &err), IG_E_ALREADY_EXISTS);
+    assert_non_null(strstr(err.message, ": db"));
+    assert_null(strchr(err.message, 0x1d));
+    assert_int_equal(obj_create(st, WT "db", "t", IG_OBJ_TABLE, "s3://b/db/t/m1.json", &err), 0);
+    assert_string_equal(loc_of(st, WT "db", "t", IG_OBJ_TABLE), "s3://b/db/t/m1.json");
+    assert_string_equal(loc_of(st, "db", "t", IG_OBJ_TABLE), "");
+    assert_int_equal(obj_create(st, "db", "t", IG_OBJ_TABLE, "file:///w/db/t/m1.json", &err), 0);
+    assert_fails(err, st->ops->ns_drop(st, WT "db", &err), IG_E_NAMESPACE_NOT_EMPTY);
+#undef WT
+}
+
 static void test_ns_drop_rules(void **state)
 {
     fixture_t *f = *state;
@@ -1430,6 +1469,7 @@ static int run_conformance(const backend_t *be)
     const struct CMUnitTest tests[] = {
         CASE(test_ns_create_and_hierarchy, be),
         CASE(test_ns_list_children_paginated, be),
+        CASE(test_ns_warehouse_tags, be),
         CASE(test_ns_drop_rules, be),
         CASE(test_obj_create_and_cas, be),
         CASE(test_obj_multi_swap_all_or_none, be),
