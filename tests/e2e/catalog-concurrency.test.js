@@ -3,15 +3,12 @@
 // every metadata file the table's log names must exist.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { IcebergRestCatalog, IcebergError } from 'iceberg-js';
 import { Server, createToken, tempDir } from './lib/harness.js';
 import { call, validate, validatingFetch } from './lib/spec.js';
 
 const CLIENTS = 8;
 const COMMITS_EACH = 6;
-const fsPath = (loc) => loc.replace(/^file:\/\//, '');
 
 let srv, tok, dataDir;
 
@@ -90,8 +87,8 @@ test(`${CLIENTS} clients commit add-snapshot to one table at once`, async () => 
   assert.equal(chain, total);
   // Every file in the metadata log exists; losers left no file behind.
   assert.equal(m['metadata-log'].length, total);
-  for (const e of m['metadata-log']) assert.ok(fs.existsSync(fsPath(e['metadata-file'])), e['metadata-file']);
-  const files = fs.readdirSync(path.join(fsPath(m.location), 'metadata'));
+  for (const e of m['metadata-log']) assert.ok(await srv.wh.exists(e['metadata-file']), e['metadata-file']);
+  const files = await srv.wh.list(`${m.location}/metadata`);
   assert.equal(files.length, total + 1, `${files.length} files for ${total} commits + create`);
   assert.ok(files.every((f) => f.endsWith('.metadata.json') && !f.startsWith('.')));
   test.diagnostic?.(`conflicts retried: ${conflicts}`);
@@ -102,11 +99,6 @@ test('concurrent creates of one name: exactly one wins, the rest get 409', async
   const rs = await Promise.all(Array.from({ length: CLIENTS }, () => call(srv, tok, 'POST', '/v1/namespaces/cc/tables', { body })));
   assert.equal(rs.filter((r) => r.status === 200).length, 1);
   assert.ok(rs.filter((r) => r.status !== 200).every((r) => r.status === 409));
-  const dir = path.join(dataDir, 'warehouse', 'cc');
-  const raceDirs = fs.readdirSync(dir).filter((d) => d.startsWith('race'));
-  const metaFiles = raceDirs.flatMap((d) => {
-    const md = path.join(dir, d, 'metadata');
-    return fs.existsSync(md) ? fs.readdirSync(md) : [];
-  });
+  const metaFiles = (await srv.wh.tree(`${srv.wh.root}/cc`)).filter((f) => /^race[^/]*\/metadata\/[^/]+$/.test(f));
   assert.equal(metaFiles.length, 1, `only the winner's metadata file remains: ${metaFiles}`);
 });

@@ -2,13 +2,11 @@
 // the version before it, answered with its own version, and acknowledged only once durable — a kill -9 in the
 // middle of a burst loses no acknowledged commit.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import test from 'node:test';
 
 import { Server, createToken, sleep, tempDir } from './lib/harness.js';
 
 const schema = { type: 'struct', fields: [{ id: 1, name: 'id', type: 'long', required: true }] };
-const fsPath = (loc) => loc.replace(/^file:(\/\/)?/, '');
 
 async function withTable(fn, { name = 't', dataDir = tempDir() } = {}) {
   const tok = createToken(dataDir, 'group');
@@ -56,7 +54,7 @@ test('a burst of commits on one table shares syncs, and each answer is its own v
     const log = cur.json.metadata['metadata-log'].map((e) => e['metadata-file']);
     const chain = [...log, cur.json['metadata-location']];
     for (const l of locs) assert.ok(chain.includes(l), `${l} is not in the table's history`);
-    for (const l of chain) assert.ok(fs.existsSync(fsPath(l)), `${l} is missing`);
+    for (const l of chain) assert.ok(await srv.wh.exists(l), `${l} is missing`);
     // Every answer's version is the next of the one before it in the chain.
     for (const r of rs) {
       const at = chain.indexOf(r.json['metadata-location']);
@@ -129,7 +127,7 @@ test('kill -9 in the middle of a burst loses no acknowledged commit (5 rounds)',
       assert.equal(cur.status, 200, cur.text);
       for (const a of acked) {
         assert.equal(cur.json.metadata.properties[a.key], 'v', `acknowledged commit ${a.key} lost after kill -9`);
-        assert.ok(fs.existsSync(fsPath(a.loc)), `${a.loc} of an acknowledged commit is missing`);
+        assert.ok(await srv.wh.exists(a.loc), `${a.loc} of an acknowledged commit is missing`);
       }
     }
     assert.ok(acked.length > 0, 'no commit was acknowledged before a kill');

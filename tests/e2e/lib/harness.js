@@ -152,9 +152,10 @@ export class Server {
   async start() {
     const args = ['serve', '--listen', `${this.host}:0`, '--data-dir', this.dataDir, ...this.args];
     fs.mkdirSync(this.dataDir, { recursive: true });
-    if (this.config !== undefined) {
+    const config = process.env.E2E_WAREHOUSE === 's3' ? await this.onS3(this.config) : this.config;
+    if (config !== undefined) {
       const cfgPath = path.join(this.dataDir, 'icegate.yaml');
-      fs.writeFileSync(cfgPath, this.config);
+      fs.writeFileSync(cfgPath, config);
       args.push('--config', cfgPath);
     }
     // The log is appended to across restarts on one data dir: only what this process writes counts.
@@ -188,6 +189,64 @@ export class Server {
       }
       await sleep(20);
     }
+  }
+
+  // E2E_WAREHOUSE=s3 (scripts/test.sh's second catalog pass): the config with its default warehouse moved to
+  // S3 — the shared versitygw of this process, a prefix of its own per data dir (the same across restarts),
+  // named `warehouse` as the file default is.  A config that names its own warehouse stays as it is.
+  async onS3(config = '') {
+    if (/warehouse/.test(config) || /^catalog:\s*\{/m.test(config) || this.env.ICEGATE_CATALOG_WAREHOUSE) {
+      return config || undefined;
+    }
+    const { suiteS3 } = await import('./s3.js');
+    const s3 = await suiteS3();
+    this.s3 = s3;
+    this.s3Prefix = path.basename(this.dataDir);
+    const wh = `  warehouses:\n    - name: warehouse\n      location: s3://suite/${this.s3Prefix}\n      s3:\n` +
+      `        endpoint: ${s3.endpoint}\n        path_style: true\n        access_key_id: ${s3.accessKeyId}\n` +
+      `        secret_access_key: ${s3.secretAccessKey}\n`;
+    if (/^catalog:[ \t]*$/m.test(config)) return config.replace(/^catalog:[ \t]*$/m, `catalog:\n${wh.replace(/\n$/, '')}`);
+    return `${config}${config && !config.endsWith('\n') ? '\n' : ''}catalog:\n${wh}`;
+  }
+
+  // The default warehouse's files, whichever storage it is on (E2E_WAREHOUSE), by location: what a test checks
+  // and what it does to them out of band.  A folder "exists" when something is inside it.
+  get wh() {
+    const s3 = this.s3, root = s3 ? `s3://suite/${this.s3Prefix}` : `file://${this.dataDir}/warehouse`;
+    const local = (loc) => loc.replace(/^file:(\/\/)?/, '');
+    const key = (loc) => loc.replace(/^s3:\/\/suite\//, '');
+    if (!s3) {
+      return {
+        root, s3: false,
+        exists: async (loc) => fs.existsSync(local(loc)),
+        read: async (loc) => fs.readFileSync(local(loc)),
+        list: async (loc) => fs.readdirSync(local(loc)),
+        tree: async (loc) => (fs.existsSync(local(loc)) ? fs.readdirSync(local(loc), { recursive: true }) : [])
+          .filter((f) => fs.statSync(path.join(local(loc), f)).isFile()),
+        write: async (loc, body) => {
+          fs.mkdirSync(path.dirname(local(loc)), { recursive: true });
+          fs.writeFileSync(local(loc), body);
+        },
+        remove: async (loc) => fs.rmSync(local(loc)),
+      };
+    }
+    return {
+      root, s3: true,
+      exists: async (loc) => (await s3.getObject('suite', key(loc))) !== null ||
+        (await s3.listObjects('suite', `${key(loc)}/`)).length > 0,
+      read: async (loc) => s3.getObject('suite', key(loc)),
+      list: async (loc) => (await s3.listObjects('suite', `${key(loc)}/`)).map((k) => k.slice(key(loc).length + 1))
+        .filter((k) => !k.includes('/')),
+      tree: async (loc) => (await s3.listObjects('suite', `${key(loc)}/`)).map((k) => k.slice(key(loc).length + 1)),
+      write: async (loc, body) => {
+        const r = await s3.request('PUT', 'suite', key(loc), { body: Buffer.from(body) });
+        if (r.status !== 200) throw new Error(`PUT ${loc}: ${r.status}`);
+      },
+      remove: async (loc) => {
+        const r = await s3.request('DELETE', 'suite', key(loc));
+        if (r.status !== 204 && r.status !== 200) throw new Error(`DELETE ${loc}: ${r.status}`);
+      },
+    };
   }
 
   readLog() {

@@ -21,6 +21,7 @@ import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { beforeEach, afterEach } from 'node:test';
 import { repoRoot, tempDir, sleep } from './harness.js';
@@ -310,4 +311,20 @@ export async function startSeaweed({ buckets = ['warehouse'] } = {}) {
   }
   const srv = new SeaweedServer({ dir: tempDir('icegate-weed-'), buckets: [...buckets] });
   return srv.start();
+}
+
+// The S3 server every icegate of this test process shares when the catalog suite runs on S3
+// (E2E_WAREHOUSE=s3, harness.js): started at the first server's start, owned by no test, its temp dir
+// removed and the process killed when the test process exits.
+let suite = null;
+export function suiteS3() {
+  if (!suite) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'icegate-suite-s3-'));
+    const srv = new S3Server({ dir, buckets: ['suite'] });
+    const mine = testServers;
+    testServers = null; // not the current test's: it outlives it
+    suite = srv.start().finally(() => { testServers = mine; });
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return suite;
 }
