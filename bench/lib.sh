@@ -11,8 +11,9 @@
 #                                    NGINX_DIR. HTTP_CONF goes in the http{} block, SERVER_CONF in server{}.
 #   nginx_stop                       graceful stop (QUIT), bounded; removes nothing (bench_init's trap does)
 #   icegate_check                    0 if $ICEGATE_BIN is an executable file, else prints why and returns 1
-#   icegate_start DATA_DIR           `icegate serve` on a free port; sets ICEGATE_PID, ICEGATE_PORT; waits
-#                                    for /healthz (up to 15 s); on failure prints its log and returns 1
+#   icegate_start DATA_DIR           `icegate serve` on a free port (--config $BENCH_CONFIG when set); sets
+#                                    ICEGATE_PID, ICEGATE_PORT; waits for /healthz (up to 15 s); on failure
+#                                    prints its log and returns 1
 #   icegate_stop
 #   icegate_token DATA_DIR NAME [MAX_RPS [BURST]]
 #                                    `icegate token create ... --json`, prints the secret ("token" field)
@@ -20,6 +21,8 @@
 #                                    runs wrk bounded in time; output saved in $WRK_OUT; sets WRK_RPS
 #                                    (Requests/sec) and WRK_NON2XX (Non-2xx or 3xx responses, 0 if absent)
 #   median N...                      prints the median (mean of the two middle values for an even count)
+#   snapshots_commit N               prints a commit body adding N snapshots (~330 bytes each in the metadata)
+#                                    on a main branch: a table's metadata of ~1 MB at N = 3000
 #
 # Every server listens on 127.0.0.1 only and every load run is bounded with `timeout`.
 
@@ -172,7 +175,9 @@ icegate_start() {
   icegate_stop
   ICEGATE_PORT=$(free_port)
   ICEGATE_LOG=$BENCH_TMP/icegate.$ICEGATE_PORT.log
-  "$ICEGATE_BIN" serve --listen "127.0.0.1:$ICEGATE_PORT" --data-dir "$data_dir" >"$ICEGATE_LOG" 2>&1 &
+  local cfg=()
+  [ -n "${BENCH_CONFIG:-}" ] && cfg=(--config "$BENCH_CONFIG") # a YAML file for every server started here
+  "$ICEGATE_BIN" serve --listen "127.0.0.1:$ICEGATE_PORT" --data-dir "$data_dir" "${cfg[@]}" >"$ICEGATE_LOG" 2>&1 &
   ICEGATE_PID=$!
   local i code
   for ((i = 0; i < 15 * 20; i++)); do
@@ -262,4 +267,22 @@ median() {
   [ $# -gt 0 ] || { echo "nan"; return; }
   printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
     if (NR % 2) printf "%.2f\n", v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+snapshots_commit() {
+  python3 - "$1" <<'PY'
+import json, sys
+n = int(sys.argv[1])
+ups, parent = [], None
+for i in range(1, n + 1):
+    sid = 1000000000000000000 + i
+    snap = {"snapshot-id": sid, "sequence-number": i, "timestamp-ms": 1700000000000 + i,
+            "manifest-list": f"file:///warehouse/bench/big/metadata/snap-{sid}-1-0f4a6b5e-6a3e-4c2b-9d7c-{i:012d}.avro",
+            "summary": {"operation": "append", "added-data-files": "1", "added-records": "1000"}, "schema-id": 0}
+    if parent: snap["parent-snapshot-id"] = parent
+    ups.append({"action": "add-snapshot", "snapshot": snap})
+    parent = sid
+ups.append({"action": "set-snapshot-ref", "ref-name": "main", "type": "branch", "snapshot-id": parent})
+print(json.dumps({"requirements": [], "updates": ups}))
+PY
 }

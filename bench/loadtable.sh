@@ -19,21 +19,7 @@ H=(-H "X-API-Token: $TOKEN" -H "Content-Type: application/json")
 curl -sf "${H[@]}" -X POST "$BASE/namespaces" -d '{"namespace":["bench"]}' >/dev/null
 curl -sf "${H[@]}" -X POST "$BASE/namespaces/bench/tables" -d '{"name":"big","schema":{"type":"struct","schema-id":0,"fields":[
   {"id":1,"name":"id","type":"long","required":true},{"id":2,"name":"payload","type":"string","required":false}]}}' >/dev/null
-python3 - "$SNAPSHOTS" >"$BENCH_TMP/commit.json" <<'PY'
-import json, sys
-n = int(sys.argv[1])
-ups, parent = [], None
-for i in range(1, n + 1):
-    sid = 1000000000000000000 + i
-    snap = {"snapshot-id": sid, "sequence-number": i, "timestamp-ms": 1700000000000 + i,
-            "manifest-list": f"file:///warehouse/bench/big/metadata/snap-{sid}-1-0f4a6b5e-6a3e-4c2b-9d7c-{i:012d}.avro",
-            "summary": {"operation": "append", "added-data-files": "1", "added-records": "1000"}, "schema-id": 0}
-    if parent: snap["parent-snapshot-id"] = parent
-    ups.append({"action": "add-snapshot", "snapshot": snap})
-    parent = sid
-ups.append({"action": "set-snapshot-ref", "ref-name": "main", "type": "branch", "snapshot-id": parent})
-print(json.dumps({"requirements": [], "updates": ups}))
-PY
+snapshots_commit "$SNAPSHOTS" >"$BENCH_TMP/commit.json"
 curl -sf "${H[@]}" -X POST "$BASE/namespaces/bench/tables/big" --data-binary @"$BENCH_TMP/commit.json" >"$BENCH_TMP/loaded.json" \
   || bench_die "the commit of $SNAPSHOTS snapshots failed"
 META=$(jq -r '."metadata-location"' "$BENCH_TMP/loaded.json")

@@ -16,6 +16,7 @@
 #include "core/metrics.h"
 #include "store/sqlite_bases.h"
 #include "store/sqlite_journal.h"
+#include "store/sqlite_idem.h"
 #include "store/sqlite_pending.h"
 #include "store/sqlite_migrations.h"
 #include "store/store.h"
@@ -119,6 +120,33 @@ static sqlite3_stmt *prep(sqlite3 *db, const char *sql, ig_error_t *err)
         return NULL;
     }
     return st;
+}
+
+/* The connection's own statement for sql, prepared once and kept (the hot lookups: a loadTable's, a
+ * commit's); give it back with unkeep.  A connection's kept statements go with it (close_conn). */
+static sqlite3_stmt *keep(sqlite3 *db, const char *sql, ig_error_t *err)
+{
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st))
+        if (!sqlite3_stmt_busy(st) && strcmp(sqlite3_sql(st), sql) == 0) return st;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        fail_db(err, db, "prepare");
+        return NULL;
+    }
+    return st;
+}
+
+static void unkeep(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+static void close_conn(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    while (db && (st = sqlite3_next_stmt(db, NULL))) sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 static int exec(sqlite3 *db, const char *sql, ig_error_t *err)
@@ -802,7 +830,7 @@ static int no_obj(ig_error_t *err, ig_obj_kind_t kind, const char *ns, const cha
 static int obj_read(sqlite3 *db, const char *ns, const char *name, ig_obj_kind_t *kind, char *loc, size_t cap,
                     ig_error_t *err)
 {
-    sqlite3_stmt *st = prep(db, "SELECT kind, location FROM objects WHERE ns=? AND name=?", err);
+    sqlite3_stmt *st = keep(db, "SELECT kind, location FROM objects WHERE ns=? AND name=?", err);
     if (!st) return -1;
     bind_text(st, 1, ns);
     bind_text(st, 2, name);
@@ -816,7 +844,7 @@ static int obj_read(sqlite3 *db, const char *ns, const char *name, ig_obj_kind_t
     } else {
         rc = fail_db(err, db, "object lookup");
     }
-    sqlite3_finalize(st);
+    unkeep(st);
     return rc;
 }
 
@@ -993,117 +1021,13 @@ static int sq_obj_overlap(ig_store_t *base, const char *loc, const char *ex_ns, 
     return rc;
 }
 
-/* ------------------------------------------------------------------ idempotency keys */
-
-static int sq_idem_get(ig_store_t *base, const char *key, int64_t since_ms, ig_idem_t *out, ig_error_t *err)
-{
-    sq_store_t *s = (sq_store_t *)base;
-    sqlite3 *db = borrow(s, err);
-    int rc = -1;
-    sqlite3_stmt *st =
-        prep(db, "SELECT principal, request, status, body, created_at FROM idempotency WHERE key=? AND created_at>=?",
-             err);
-    if (!st) goto out;
-    bind_text(st, 1, key);
-    sqlite3_bind_int64(st, 2, since_ms);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_DONE) {
-        rc = IG_STORE_NOTFOUND;
-    } else if (r != SQLITE_ROW) {
-        fail_db(err, db, "idempotency lookup");
-    } else {
-        snprintf(out->key, sizeof out->key, "%s", key);
-        col_text(st, 0, out->principal, sizeof out->principal);
-        col_text(st, 1, out->request, sizeof out->request);
-        out->status = sqlite3_column_int(st, 2);
-        out->body_len = (size_t)sqlite3_column_bytes(st, 3);
-        out->body = malloc(out->body_len + 1);
-        out->created_at_ms = sqlite3_column_int64(st, 4);
-        if (!out->body) {
-            ig_error_set(err, IG_E_INTERNAL, "out of memory");
-        } else {
-            if (out->body_len) memcpy(out->body, sqlite3_column_blob(st, 3), out->body_len);
-            out->body[out->body_len] = '\0';
-            rc = 0;
-        }
-    }
-out:
-    return finish(s, db, st, rc);
-}
-
-/* The oldest entries go until at most max_entries are left with at most max_bytes of bodies.  The totals
- * come from meta (kept by triggers, migration 3): a put that is within them costs one indexed read; a trim
- * deletes through the created_at index the oldest entries past the count, or one at a time past the bytes. */
-static int idem_trim(sqlite3 *db, int64_t max_entries, int64_t max_bytes, ig_error_t *err)
-{
-    sqlite3_stmt *q = prep(db, "SELECT (SELECT v FROM meta WHERE k='idem_count'), (SELECT v FROM meta WHERE k='idem_bytes')",
-                           err);
-    sqlite3_stmt *d = prep(db,
-                           "DELETE FROM idempotency WHERE key IN"
-                           " (SELECT key FROM idempotency ORDER BY created_at, key LIMIT ?)",
-                           err);
-    int rc = q && d ? 0 : -1;
-    for (int round = 0; rc == 0 && round < 1000; round++) {
-        sqlite3_reset(q);
-        if (sqlite3_step(q) != SQLITE_ROW) {
-            rc = fail_db(err, db, "idempotency totals");
-            break;
-        }
-        int64_t n = sqlite3_column_int64(q, 0);
-        if (n <= max_entries && sqlite3_column_int64(q, 1) <= max_bytes) break;
-        sqlite3_reset(d);
-        sqlite3_bind_int64(d, 1, n > max_entries ? n - max_entries : 1);
-        if (sqlite3_step(d) != SQLITE_DONE) rc = fail_db(err, db, "idempotency trim");
-    }
-    sqlite3_finalize(q);
-    sqlite3_finalize(d);
-    return rc;
-}
-
-static int sq_idem_put(ig_store_t *base, const ig_idem_t *e, int64_t expire_before_ms, int64_t max_entries,
-                       int64_t max_bytes, ig_error_t *err)
-{
-    sq_store_t *s = (sq_store_t *)base;
-    sqlite3 *db = borrow(s, err);
-    int rc = -1;
-    sqlite3_stmt *st = NULL;
-    if (exec(db, "BEGIN IMMEDIATE", err)) goto out;
-    st = prep(db, "DELETE FROM idempotency WHERE created_at<?", err);
-    if (!st) goto out;
-    sqlite3_bind_int64(st, 1, expire_before_ms);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        fail_db(err, db, "idempotency expiry");
-        goto out;
-    }
-    sqlite3_finalize(st);
-    st = prep(db,
-              "INSERT OR IGNORE INTO idempotency(key, principal, request, status, body, created_at)"
-              " VALUES(?,?,?,?,?,?)",
-              err);
-    if (!st) goto out;
-    bind_text(st, 1, e->key);
-    bind_text(st, 2, e->principal);
-    bind_text(st, 3, e->request);
-    sqlite3_bind_int(st, 4, e->status);
-    sqlite3_bind_blob(st, 5, e->body ? e->body : "", (int)e->body_len, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 6, e->created_at_ms);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        fail_db(err, db, "idempotency store");
-        goto out;
-    }
-    if (idem_trim(db, max_entries, max_bytes, err)) goto out;
-    rc = exec(db, "COMMIT", err);
-out:
-    return finish(s, db, st, rc);
-}
-
 /* ------------------------------------------------------------------ lifecycle */
 
 static void sq_close(ig_store_t *base)
 {
     sq_store_t *s = (sq_store_t *)base;
-    for (int i = 0; i < s->nfree; i++) sqlite3_close(s->free[i]);
-    sqlite3_close(s->poll_db);
+    for (int i = 0; i < s->nfree; i++) close_conn(s->free[i]);
+    close_conn(s->poll_db);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);
@@ -1142,8 +1066,8 @@ static const ig_store_ops_t sqlite_ops = {
     .obj_rename = sq_obj_rename,
     .obj_bases = sq_obj_bases,
     .obj_overlap = sq_obj_overlap,
-    .idem_get = sq_idem_get,
-    .idem_put = sq_idem_put,
+    .idem_get = ig_sqi_get,
+    .idem_put = ig_sqi_put,
     .journal_append = ig_sqj_journal_append,
     .audit_list = ig_sqj_audit_list,
     .audit_prune = ig_sqj_audit_prune,
@@ -1153,8 +1077,17 @@ static const ig_store_ops_t sqlite_ops = {
     .notice_raise = ig_sqj_notice_raise,
 };
 
+/* SQLite counts every allocation under one global mutex unless told not to: that mutex was where the
+ * worker threads queued on a loadTable's lookup (we never read those counts). */
+static void sqlite_once(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 ig_store_t *ig_store_sqlite_open(const char *path, ig_error_t *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_once);
     sq_store_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->base.ops = &sqlite_ops;
@@ -1164,7 +1097,7 @@ ig_store_t *ig_store_sqlite_open(const char *path, ig_error_t *err)
     sqlite3 *first = open_conn(path, err);
     if (!first) goto fail;
     if (migrate(first, err)) {
-        sqlite3_close(first);
+        close_conn(first);
         goto fail;
     }
     s->free[s->nfree++] = first;
