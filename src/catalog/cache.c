@@ -320,9 +320,51 @@ static int meta_location(const char *m, size_t n, char *out, size_t cap)
     return -1;
 }
 
-int cat_vend(ig_catalog_t *c, ig_req_t *r, const char *meta, size_t mlen, ig_buf_t *cfg, char *prefix,
-             size_t pcap, ig_error_t *err)
+/* Appends s (n bytes) as a path segment: RFC 3986's unreserved bytes as they are, every other one %XX. */
+static void put_segment(ig_buf_t *b, const char *s, size_t n)
 {
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-._~", ch)) {
+            ig_buf_append(b, s + i, 1);
+        } else {
+            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            ig_buf_append(b, e, 3);
+        }
+    }
+}
+
+static void put_text(ig_buf_t *b, const char *s)
+{
+    ig_buf_append(b, s, strlen(s));
+}
+
+/* Session credentials expire: Iceberg's S3FileIO (VendedCredentialsProvider) asks for new ones five minutes
+ * before, at client.refresh-credentials-endpoint, a path it resolves against the catalog URI and calls with the
+ * catalog's own token.  Static keys do not expire, and get no endpoint (the provider would insist on a session
+ * token). */
+static void put_refresh_endpoint(const call_t *k, ig_buf_t *cfg)
+{
+    const char *ns = ig_store_ns_untagged(k->ns);
+    put_text(cfg, ",\"client.refresh-credentials-endpoint\":\"/v1/");
+    if (k->c->nwh > 1) {
+        const char *w = ig_warehouse_name(k->wh->w);
+        put_segment(cfg, w, strlen(w));
+        put_text(cfg, "/");
+    }
+    put_text(cfg, "namespaces/");
+    put_segment(cfg, ns, strlen(ns)); /* levels joined by 0x1F: %1F, as the spec's paths have them */
+    put_text(cfg, "/tables/");
+    put_segment(cfg, k->name, strlen(k->name));
+    put_text(cfg, "/credentials\"");
+}
+
+int cat_vend(const call_t *k, const char *meta, size_t mlen, ig_buf_t *cfg, char *prefix, size_t pcap,
+             ig_error_t *err)
+{
+    ig_catalog_t *c = k->c;
+    ig_req_t *r = k->r;
     char loc[IG_LOCATION_MAX];
     if (meta_location(meta, mlen, loc, sizeof loc)) {
         json_object *m = cat_parse_meta(meta, mlen, err);
@@ -331,8 +373,12 @@ int cat_vend(ig_catalog_t *c, ig_req_t *r, const char *meta, size_t mlen, ig_buf
         json_object_put(m);
         if (bad) return ig_error_set(err, IG_E_INTERNAL, "the table's metadata has no location");
     }
-    return ig_warehouse_vend(cat_wh_of(c, loc), loc, (r->who.scopes & IG_SCOPE_WRITE) != 0, r->who.expires_at_ms, cfg, prefix,
-                             pcap, err);
+    size_t before = cfg->len;
+    int v = ig_warehouse_vend(cat_wh_of(c, loc), loc, (r->who.scopes & IG_SCOPE_WRITE) != 0, r->who.expires_at_ms,
+                              cfg, prefix, pcap, err);
+    if (v == 1 && cfg->data && memmem(cfg->data + before, cfg->len - before, "\"s3.session-token\"", 18))
+        put_refresh_endpoint(k, cfg);
+    return v;
 }
 
 /* A table answer with vended credentials (DESIGN.md §7): the same metadata with the credential config in
@@ -340,15 +386,15 @@ int cat_vend(ig_catalog_t *c, ig_req_t *r, const char *meta, size_t mlen, ig_buf
  * in the cache), and never for a request whose answer is kept for an Idempotency-Key replay (the store would
  * hold the secret): that answer goes without, and a load gets them again.  NULL: no credentials to give, or
  * (*failed set) none could be had (err). */
-static char *with_credentials(ig_catalog_t *c, ig_req_t *r, const centry_t *e, size_t *len, bool *failed,
-                              ig_error_t *err)
+static char *with_credentials(const call_t *k, const centry_t *e, size_t *len, bool *failed, ig_error_t *err)
 {
+    ig_req_t *r = k->r;
     *failed = false;
     if (r->capture.on || !cat_wants_credentials(r)) return NULL;
     ig_buf_t cfg;
     ig_buf_init(&cfg, 512);
     char prefix[IG_LOCATION_MAX];
-    int v = cat_vend(c, r, e->body + e->meta_off, e->meta_len, &cfg, prefix, sizeof prefix, err);
+    int v = cat_vend(k, e->body + e->meta_off, e->meta_len, &cfg, prefix, sizeof prefix, err);
     if (v != 1) {
         *failed = v < 0;
         if (cfg.data) memset(cfg.data, 0, cfg.len);
@@ -388,7 +434,7 @@ static ig_res_t send_entry(call_t *k, centry_t *e, char variant, const char *loc
     size_t vl = 0;
     bool failed = false;
     ig_error_t err = {0};
-    char *vended = variant != V_VIEW ? with_credentials(k->c, r, e, &vl, &failed, &err) : NULL;
+    char *vended = variant != V_VIEW ? with_credentials(k, e, &vl, &failed, &err) : NULL;
     if (failed) return ig_http_error_from(r, &err);
     if (vended) {
         ig_http_add_header(r, "Cache-Control", "no-store");

@@ -347,10 +347,10 @@ void cat_group_free(ig_catalog_t *c);
 bool cat_group_offer(call_t *k, ig_obj_kind_t kind, json_object *req, const change_t *ch, ig_res_t *res);
 ig_res_t cat_group_answer(call_t *k, ig_obj_kind_t kind, void *deferred, bool ran);
 
-/* Vended credentials (cache.c) for the table whose metadata document is meta: ig_warehouse_vend's 1 / 0 /
- * -1, for the request's token (its write scope, its expiry). */
-int cat_vend(ig_catalog_t *c, ig_req_t *r, const char *meta, size_t mlen, ig_buf_t *cfg, char *prefix,
-             size_t pcap, ig_error_t *err);
+/* Vended credentials (cache.c) for the call's table, whose metadata document is meta: ig_warehouse_vend's 1 /
+ * 0 / -1, for the request's token (its write scope, its expiry); a session's with the path to refresh it. */
+int cat_vend(const call_t *k, const char *meta, size_t mlen, ig_buf_t *cfg, char *prefix, size_t pcap,
+             ig_error_t *err);
 
 /* ---- purge.c: the deletion of dropped tables' files, off the request path */
 /* Starts the purger thread (it first finishes what an earlier process queued); -1 when it cannot start. */

@@ -362,7 +362,7 @@ ig_res_t cat_load_credentials(call_t *k)
     if (!e) return ig_http_error_from(k->r, &err);
     ig_buf_t cfg;
     ig_buf_init(&cfg, 512);
-    int v = cat_vend(k->c, k->r, e->body + e->meta_off, e->meta_len, &cfg, prefix, sizeof prefix, &err);
+    int v = cat_vend(k, e->body + e->meta_off, e->meta_len, &cfg, prefix, sizeof prefix, &err);
     cat_cache_release(&k->c->cache, e);
     if (v != 1) {
         if (cfg.data) memset(cfg.data, 0, cfg.len);

@@ -91,6 +91,21 @@ test('sts: credentials for one table reach only its prefix, read-only without ca
     const fresh = await req('GET', '/v1/namespaces/db/tables/a/credentials');
     assert.equal(fresh.status, 200, fresh.text);
     assert.deepEqual(fresh.json['storage-credentials'].map((c) => c.prefix), ['s3://lakehouse/tables/db/a']);
+    // Where a client refreshes the session (Iceberg's S3FileIO: the path against its catalog URI, with the
+    // catalog's token as a Bearer), five minutes before it expires: that table's /credentials.
+    assert.equal(cfg['client.refresh-credentials-endpoint'], '/v1/namespaces/db/tables/a/credentials');
+    const refreshed = await fetch(`${srv.url}${cfg['client.refresh-credentials-endpoint']}`, { headers: { Authorization: `Bearer ${admin}` } });
+    assert.equal(refreshed.status, 200);
+    const rc = (await refreshed.json())['storage-credentials'];
+    assert.equal(rc.length, 1);
+    assert.ok(rc[0].config['s3.session-token'] && rc[0].config['s3.session-token-expires-at-ms']);
+    // levels and odd names are path-encoded (%1F between levels, as the spec's routes want them)
+    assert.equal((await req('POST', '/v1/namespaces', { namespace: ['db', 'raw events'] })).status, 200);
+    const odd = await req('POST', '/v1/namespaces/db%1Fraw%20events/tables', { name: 't+1', schema }, VEND);
+    assert.equal(odd.status, 200, odd.text);
+    const oddEp = odd.json.config['client.refresh-credentials-endpoint'];
+    assert.equal(oddEp, '/v1/namespaces/db%1Fraw%20events/tables/t%2B1/credentials');
+    assert.equal((await fetch(`${srv.url}${oddEp}`, { headers: { Authorization: `Bearer ${admin}` } })).status, 200);
     const vb = await req('GET', '/v1/namespaces/db/tables/b', undefined, VEND);
     assert.notEqual(vb.json.config['s3.access-key-id'], cfg['s3.access-key-id'], "B's own session");
     assert.equal(await asVended(s3, vb.json.config).get(aMeta), 403);

@@ -152,3 +152,37 @@ def test_spark_with_sts_sessions_only(weed, sts_server, spark, ns):
                                                         (4, 1.0, "new")]
     files = weed.keys("lakehouse", f"warehouse/{ns}/orders/")
     assert any(f.startswith("data/") and f.endswith(".parquet") for f in files), files
+
+
+@pytest.mark.skipif(os.environ.get("ENGINES_LONG") != "1",
+                    reason="runs 16 minutes (a 15-minute session outlived): ENGINES_LONG=1 runs it")
+def test_spark_refreshes_its_session_before_it_expires(weed, sts_server, spark, ns):
+    """Spark (Iceberg's S3FileIO, VendedCredentialsProvider) asks icegate's client.refresh-credentials-endpoint
+    for a new session five minutes before its own expires, with the catalog's `token` as a Bearer; a job that
+    outlives the 15-minute session keeps reading and writing."""
+    from conftest import metric_sum
+    tok = sts_server.token(f"sts-refresh-{ns}")["token"]
+    admin = sts_server.token(f"sts-refresh-admin-{ns}")["token"]
+    p = "spark.sql.catalog.stsrefresh"
+    for k, v in {p: "org.apache.iceberg.spark.SparkCatalog", f"{p}.type": "rest", f"{p}.uri": sts_server.uri,
+                 f"{p}.token": tok, f"{p}.cache-enabled": "false",
+                 f"{p}.header.X-Iceberg-Access-Delegation": "vended-credentials"}.items():
+        spark.conf.set(k, v)
+    route = "/v1/{prefix}/namespaces/{namespace}/tables/{table}/credentials"
+
+    def refreshes():
+        return metric_sum(sts_server.metrics(admin), "icegate_http_requests_total", route=route, status="200")
+
+    spark.sql(f"CREATE NAMESPACE stsrefresh.{ns}")
+    spark.sql(f"CREATE TABLE stsrefresh.{ns}.events (id bigint) USING iceberg")
+    spark.sql(f"INSERT INTO stsrefresh.{ns}.events VALUES (1)")
+    before = refreshes()
+    # One table handle (one FileIO, one credentials provider) for the whole job: an open DataFrame's scans.
+    df = spark.table(f"stsrefresh.{ns}.events")
+    deadline = time.time() + 16 * 60  # past the session's 15 minutes
+    while time.time() < deadline:
+        assert df.count() >= 1
+        time.sleep(30)
+    spark.sql(f"INSERT INTO stsrefresh.{ns}.events VALUES (2)")
+    assert sorted(r.id for r in spark.sql(f"SELECT id FROM stsrefresh.{ns}.events").collect()) == [1, 2]
+    assert refreshes() > before, "Spark never asked for a new session"
