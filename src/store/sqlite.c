@@ -184,7 +184,7 @@ static void bind_ms(sqlite3_stmt *st, int i, int64_t ms)
     else sqlite3_bind_null(st, i);
 }
 
-static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
+void ig_sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
@@ -270,12 +270,12 @@ static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
 {
     /* Every field is assigned below (strings are always terminated), so no memset of the ~2.6 KB record. */
     memset(t->hash, 0, sizeof t->hash);
-    col_text(st, 0, t->id, sizeof t->id);
+    ig_sq_col_text(st, 0, t->id, sizeof t->id);
     const void *h = sqlite3_column_blob(st, 1);
     if (h && sqlite3_column_bytes(st, 1) == 32) memcpy(t->hash, h, 32);
-    col_text(st, 2, t->prefix, sizeof t->prefix);
-    col_text(st, 3, t->name, sizeof t->name);
-    col_text(st, 4, t->owner, sizeof t->owner);
+    ig_sq_col_text(st, 2, t->prefix, sizeof t->prefix);
+    ig_sq_col_text(st, 3, t->name, sizeof t->name);
+    ig_sq_col_text(st, 4, t->owner, sizeof t->owner);
     t->suspended = sqlite3_column_int(st, 5) != 0;
     t->max_rps = sqlite3_column_double(st, 6);
     t->burst = sqlite3_column_int(st, 7);
@@ -283,13 +283,13 @@ static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
     t->created_at_ms = sqlite3_column_int64(st, 9);
     t->updated_at_ms = sqlite3_column_int64(st, 10);
     t->suspended_at_ms = sqlite3_column_int64(st, 11);
-    col_text(st, 12, t->suspend_reason, sizeof t->suspend_reason);
+    ig_sq_col_text(st, 12, t->suspend_reason, sizeof t->suspend_reason);
     t->last_used_at_ms = sqlite3_column_int64(st, 13);
-    col_text(st, 14, t->last_used_ip, sizeof t->last_used_ip);
+    ig_sq_col_text(st, 14, t->last_used_ip, sizeof t->last_used_ip);
     t->seq = sqlite3_column_int64(st, 15);
     t->deleted = sqlite3_column_int(st, 16) != 0;
     t->suspended_by_role = ig_set_by_parse((const char *)sqlite3_column_text(st, 17));
-    col_text(st, 18, t->suspended_by, sizeof t->suspended_by);
+    ig_sq_col_text(st, 18, t->suspended_by, sizeof t->suspended_by);
     t->max_rps_set_by = ig_set_by_parse((const char *)sqlite3_column_text(st, 19));
     const void *ph = sqlite3_column_blob(st, 20);
     t->has_prev = ph && sqlite3_column_bytes(st, 20) == 32;
@@ -298,10 +298,10 @@ static void read_token(sqlite3_stmt *st, ig_token_row_t *t)
     t->prev_valid_until_ms = sqlite3_column_int64(st, 21);
     t->rotated_at_ms = sqlite3_column_int64(st, 22);
     t->scopes = (unsigned)sqlite3_column_int(st, 23);
-    col_text(st, 24, t->allowed_cidrs, sizeof t->allowed_cidrs);
+    ig_sq_col_text(st, 24, t->allowed_cidrs, sizeof t->allowed_cidrs);
     const unsigned char *mode = sqlite3_column_text(st, 25);
     t->rate_limit_shadow = mode && strcmp((const char *)mode, "shadow") == 0;
-    col_text(st, 26, t->namespaces, sizeof t->namespaces);
+    ig_sq_col_text(st, 26, t->namespaces, sizeof t->namespaces);
 }
 
 /* Bumps the store-wide change sequence inside the caller's transaction. */
@@ -560,10 +560,10 @@ static int sq_user_get(ig_store_t *base, const char *name, ig_user_t *out, ig_er
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
         memset(out, 0, sizeof *out);
-        col_text(st, 0, out->name, sizeof out->name);
+        ig_sq_col_text(st, 0, out->name, sizeof out->name);
         const unsigned char *role = sqlite3_column_text(st, 1);
         out->role = role && strcmp((const char *)role, "admin") == 0 ? IG_ROLE_ADMIN : IG_ROLE_MEMBER;
-        col_text(st, 2, out->password_hash, sizeof out->password_hash);
+        ig_sq_col_text(st, 2, out->password_hash, sizeof out->password_hash);
         out->created_at_ms = sqlite3_column_int64(st, 3);
         rc = 0;
     } else if (r == SQLITE_DONE) {
@@ -837,7 +837,7 @@ static int obj_read(sqlite3 *db, const char *ns, const char *name, ig_obj_kind_t
     int r = sqlite3_step(st), rc;
     if (r == SQLITE_ROW) {
         *kind = (ig_obj_kind_t)sqlite3_column_int(st, 0);
-        if (loc) col_text(st, 1, loc, cap);
+        if (loc) ig_sq_col_text(st, 1, loc, cap);
         rc = 0;
     } else if (r == SQLITE_DONE) {
         rc = IG_STORE_NOTFOUND;

@@ -15,15 +15,6 @@ static sqlite3_stmt *prep(sqlite3 *db, const char *sql, ig_error_t *err)
     return st;
 }
 
-static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
-    if (n >= cap) n = cap - 1;
-    if (n) memcpy(dst, t, n);
-    dst[n] = '\0';
-}
-
 typedef struct {
     const char *key;
     int64_t since_ms;
@@ -48,8 +39,8 @@ static int get_fn(sqlite3 *db, void *arg, ig_error_t *err)
         ig_sq_fail(err, db, "idempotency lookup");
     } else {
         snprintf(out->key, sizeof out->key, "%s", g->key);
-        col_text(st, 0, out->principal, sizeof out->principal);
-        col_text(st, 1, out->request, sizeof out->request);
+        ig_sq_col_text(st, 0, out->principal, sizeof out->principal);
+        ig_sq_col_text(st, 1, out->request, sizeof out->request);
         out->status = sqlite3_column_int(st, 2);
         out->body_len = (size_t)sqlite3_column_bytes(st, 3);
         out->body = malloc(out->body_len + 1);

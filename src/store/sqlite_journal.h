@@ -40,6 +40,8 @@
  * returns non-zero); returns fn's result (or -1 when the transaction cannot start or commit). */
 typedef int (*ig_sq_fn)(sqlite3 *db, void *arg, ig_error_t *err);
 int ig_sq_run(ig_store_t *st, bool write, ig_sq_fn fn, void *arg, ig_error_t *err);
+/* sqlite.c: column i of st as text into dst (cap bytes, cut to fit, NUL-terminated; NULL is ""). */
+void ig_sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap);
 /* sqlite.c: logs and counts a store error; fills err (500); returns -1. */
 int ig_sq_fail(ig_error_t *err, sqlite3 *db, const char *what);
 
