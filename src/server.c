@@ -87,6 +87,10 @@ static int open_parts(server_t *s)
         ig_error("cannot start: %s", s->catalog ? "out of memory" : err.message);
         return -1;
     }
+    if (s->cfg.redis_failure_policy[0])
+        ig_warn("config key ratelimiter.redis.failure_policy is the older name of ratelimiter.redis.on_error: "
+                "taken as on_error: %s",
+                s->cfg.redis_on_error);
     s->limiter = ig_limiter_open(&s->cfg, &err);
     if (!s->limiter) {
         ig_error("cannot start: %s", err.message);
@@ -111,6 +115,7 @@ static int open_parts(server_t *s)
                             .expiry_warning_days = s->cfg.n_expiry_days ? s->cfg.expiry_days[0] : 0};
     s->ops.tokens = s->tokens;
     s->ops.store = s->store;
+    s->ops.limiter = s->limiter;
     atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());
     return 0;
 }

@@ -181,6 +181,17 @@ static ig_auth_result_t limited(const ig_token_entry_t *m, int64_t cost, const i
     return IG_AUTH_LIMITED;
 }
 
+/* The 503 for a request the limiter could not decide (Redis down under ratelimiter.redis.on_error: deny), in
+ * shadow mode too: nothing says the token is within its limit. */
+static ig_auth_result_t undecided(const ig_token_entry_t *m, ig_req_t *r, ig_res_t *res)
+{
+    ig_http_add_header(r, "Retry-After", "1");
+    *res = ig_http_error(r, IG_E_SLOW_DOWN,
+                         "the rate limiter cannot reach its Redis to decide for access token '%s'; retry shortly",
+                         m->name);
+    return IG_AUTH_UNDECIDED;
+}
+
 /* Takes the request's cost (ratelimiter.costs of its route class) from the token's Max RPS and adds the
  * RateLimit headers.  A request whose slot opens
  * within ratelimiter.max_delay_ms is held to it, unless the token already has max_held_per_token held (read
@@ -195,6 +206,7 @@ static ig_auth_result_t take(const ig_auth_t *a, const ig_token_entry_t *m, ig_r
         IG_HELD_NOW(atomic_load_explicit(&m->state->held, memory_order_relaxed)) < a->max_held)
         wait = a->max_wait_ns;
     a->limiter->ops->take(a->limiter, m->id, &m->state->cell, &m->params, ig_clock_mono_ns(), wait, cost, &g);
+    if (g.unavailable) return undecided(m, r, res);
     if (g.allowed) arm_refund(a, m, r, &g);
     if (m->shadow) { /* served at once whatever the limit says, the would-be 429 counted; no headers: the client
                       * must not behave differently before the limit is enforced */

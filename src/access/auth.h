@@ -41,6 +41,7 @@ typedef enum {
     IG_AUTH_FORBIDDEN, /* 403: the token lacks a scope the route needs, or is used from outside its CIDRs */
     IG_AUTH_LIMITED, /* authenticated, but over the token's Max RPS */
     IG_AUTH_HELD,    /* over it, and held for its slot: the transport runs the request again then */
+    IG_AUTH_UNDECIDED, /* 503: the shared limiter cannot decide (ratelimiter.redis.on_error: deny) */
 } ig_auth_result_t;
 
 /* Authenticates r by access token.  On success fills r->who (and, when rate_limit, adds the RateLimit

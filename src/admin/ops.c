@@ -2,6 +2,7 @@
 #include "admin/ops.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "access/users.h"
 #include "core/clock.h"
@@ -13,6 +14,17 @@ static const char ready_ok[] = "{\"status\":\"ready\"}";
 static bool is_read(const ig_req_t *r)
 {
     return r->method == IG_GET || r->method == IG_HEAD;
+}
+
+/* A 200 with what b holds (b is emptied). */
+static ig_res_t send_buf(ig_req_t *r, ig_buf_t *b, const char *ctype)
+{
+    size_t len = 0;
+    char *text = ig_buf_take(b, &len);
+    if (!text) return ig_http_error(r, IG_E_INTERNAL, "out of memory");
+    ig_res_t res = ig_http_send(r, 200, ctype, text, len, false);
+    free(text);
+    return res;
 }
 
 ig_res_t ig_ops_healthz(void *ctx, ig_req_t *r)
@@ -32,7 +44,18 @@ ig_res_t ig_ops_readyz(void *ctx, ig_req_t *r)
     int64_t quiet = ig_clock_wall_ms() - atomic_load(&o->store_ok_ms);
     if (quiet > 5000)
         return ig_http_error(r, IG_E_UNAVAILABLE, "the store has not answered for %lld ms", (long long)quiet);
-    return ig_http_send(r, 200, "application/json", ready_ok, sizeof ready_ok - 1, true);
+    /* A limiter that decides nothing (Redis down under on_error: deny) takes the node out of the balancer; one
+     * deciding on a fallback is ready and says so. */
+    char why[200];
+    int st = ig_limiter_status(o->limiter, why, sizeof why);
+    if (st < 0) return ig_http_error(r, IG_E_UNAVAILABLE, "rate limiter: %s", why);
+    if (st == 0) return ig_http_send(r, 200, "application/json", ready_ok, sizeof ready_ok - 1, true);
+    ig_buf_t b;
+    ig_buf_init(&b, 256);
+    ig_buf_printf(&b, "{\"status\":\"ready\",\"ratelimiter\":");
+    ig_buf_json_string(&b, why, strlen(why));
+    ig_buf_printf(&b, "}");
+    return send_buf(r, &b, "application/json");
 }
 
 ig_res_t ig_ops_metrics(void *ctx, ig_req_t *r)
@@ -48,10 +71,6 @@ ig_res_t ig_ops_metrics(void *ctx, ig_req_t *r)
     ig_buf_init(&sb, 8192);
     ig_metrics_render(&sb);
     ig_token_table_render_metrics(o->tokens, &sb);
-    size_t len = 0;
-    char *text = ig_buf_take(&sb, &len);
-    if (!text) return ig_http_error(r, IG_E_INTERNAL, "out of memory");
-    ig_res_t res = ig_http_send(r, 200, "text/plain; version=0.0.4", text, len, false);
-    free(text);
-    return res;
+    ig_limiter_metrics(o->limiter, &sb);
+    return send_buf(r, &sb, "text/plain; version=0.0.4");
 }

@@ -9,6 +9,7 @@
 
 #include "access/token_table.h"
 #include "http/http.h"
+#include "ratelimit/limiter.h"
 #include "store/store.h"
 
 /* The operations surface's context, written by the server's main loop. */
@@ -17,6 +18,7 @@ typedef struct {
     _Atomic int64_t store_ok_ms;  /* wall time of the last successful poll of the store */
     ig_token_table_t *tokens;      /* per-token metrics */
     ig_store_t *store;             /* the caller's role: /metrics lists every token, so it is for admins */
+    ig_limiter_t *limiter;         /* its status in /readyz, its metrics in /metrics */
 } ig_ops_t;
 
 /* Handlers (ctx: ig_ops_t). */

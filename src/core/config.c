@@ -63,8 +63,13 @@ static const key_t_ keys[] = {
     {"ratelimiter.costs.commit", T_COST, F(cost_commit_milli), 0, COST_MIN, COST_MAX, NULL},
     {"ratelimiter.costs.not_modified", T_COST, F(cost_not_modified_milli), 0, COST_MIN, COST_MAX, NULL},
     {"ratelimiter.redis.url", T_STR, F(redis_url), S(redis_url), 0, 0, NULL},
+    {"ratelimiter.redis.password_file", T_STR, F(redis_password_file), S(redis_password_file), 0, 0, NULL},
+    {"ratelimiter.redis.timeout_ms", T_INT, F(redis_timeout_ms), 0, 1, 10000, NULL},
+    {"ratelimiter.redis.on_error", T_ENUM, F(redis_on_error), S(redis_on_error), 0, 0, "local|deny"},
     {"ratelimiter.redis.failure_policy", T_ENUM, F(redis_failure_policy), S(redis_failure_policy), 0, 0,
      "fail-open|fail-closed"},
+    {"cluster.node_id", T_STR, F(node_id), S(node_id), 0, 0, NULL},
+    {"cluster.heartbeat_ms", T_INT, F(heartbeat_ms), 0, 100, 60000, NULL},
     {"log.level", T_ENUM, F(log_level), S(log_level), 0, 0, "debug|info|warn|error"},
     {"log.format", T_ENUM, F(log_format), S(log_format), 0, 0, "text|json"},
     {"log.access", T_BOOL, F(log_access), 0, 0, 0, NULL},
@@ -109,7 +114,8 @@ void ig_config_defaults(ig_config_t *cfg)
     cfg->ratelimit_max_delay_ms = 1000;
     cfg->ratelimit_max_held = 64;
     cfg->cost_read_milli = cfg->cost_write_milli = cfg->cost_commit_milli = cfg->cost_not_modified_milli = 1000;
-    snprintf(cfg->redis_failure_policy, sizeof cfg->redis_failure_policy, "fail-open");
+    cfg->redis_timeout_ms = 20;
+    cfg->heartbeat_ms = 1000;
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
     snprintf(cfg->log_format, sizeof cfg->log_format, "text");
     cfg->log_access = true;
@@ -730,6 +736,36 @@ static int check_costs(const ig_config_t *cfg, char *errbuf, size_t errcap)
     return 0;
 }
 
+/* ratelimiter.redis.*: the URL when the back end is redis; on_error from its older name failure_policy
+ * (fail-open = local, fail-closed = deny; server.c warns about the old name); cluster.node_id defaults to the
+ * host name and port. */
+static int finish_redis(ig_config_t *cfg, char *errbuf, size_t errcap)
+{
+    if (strcmp(cfg->ratelimiter_backend, "redis") == 0 && cfg->redis_url[0] == '\0') {
+        snprintf(errbuf, errcap, "config key ratelimiter.redis.url: required when ratelimiter.backend is redis");
+        return -1;
+    }
+    if (cfg->redis_failure_policy[0]) {
+        const char *as = strcmp(cfg->redis_failure_policy, "fail-closed") == 0 ? "deny" : "local";
+        if (cfg->redis_on_error[0] && strcmp(cfg->redis_on_error, as) != 0) {
+            snprintf(errbuf, errcap,
+                     "config keys ratelimiter.redis.on_error (%s) and ratelimiter.redis.failure_policy (%s, its "
+                     "older name) disagree: set only on_error",
+                     cfg->redis_on_error, cfg->redis_failure_policy);
+            return -1;
+        }
+        snprintf(cfg->redis_on_error, sizeof cfg->redis_on_error, "%s", as);
+    }
+    if (!cfg->redis_on_error[0]) snprintf(cfg->redis_on_error, sizeof cfg->redis_on_error, "local");
+    if (!cfg->node_id[0]) {
+        char host[64] = "";
+        if (gethostname(host, sizeof host - 1) != 0 || !host[0]) snprintf(host, sizeof host, "icegate");
+        if (cfg->listen_port) snprintf(cfg->node_id, sizeof cfg->node_id, "%s:%d", host, cfg->listen_port);
+        else snprintf(cfg->node_id, sizeof cfg->node_id, "%s:pid%ld", host, (long)getpid()); /* port 0: any */
+    }
+    return 0;
+}
+
 int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
 {
     if (cfg->data_dir[0] == '\0') {
@@ -741,20 +777,12 @@ int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
         return -1;
     }
     if (check_costs(cfg, errbuf, errcap)) return -1;
-    if (strcmp(cfg->ratelimiter_backend, "redis") == 0 && cfg->redis_url[0] == '\0') {
-        snprintf(errbuf, errcap, "config key ratelimiter.redis.url: required when ratelimiter.backend is redis");
-        return -1;
-    }
+    if (finish_redis(cfg, errbuf, errcap)) return -1;
     /* A back end named in the config but not built into this binary stops the start (DESIGN.md §7): running the
      * local limiter when the operator asked for Redis would split a token's limit across nodes, silently. */
     if (strcmp(cfg->storage_driver, "sqlite") != 0) {
         snprintf(errbuf, errcap, "config key storage.driver: '%s' is not built into this binary (built: sqlite)",
                  cfg->storage_driver);
-        return -1;
-    }
-    if (strcmp(cfg->ratelimiter_backend, "local") != 0) {
-        snprintf(errbuf, errcap, "config key ratelimiter.backend: '%s' is not built into this binary (built: local)",
-                 cfg->ratelimiter_backend);
         return -1;
     }
     if (check_webhook(cfg, errbuf, errcap)) return -1;

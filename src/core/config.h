@@ -65,8 +65,13 @@ typedef struct {
     /* ratelimiter.costs.read|write|commit|not_modified: what one request of each route class takes from its
      * token's limit, in thousandths of a request (1000 = 1, the default; >= 10, i.e. 0.01) */
     int64_t cost_read_milli, cost_write_milli, cost_commit_milli, cost_not_modified_milli;
-    char redis_url[256];
-    char redis_failure_policy[16];  /* "fail-open" | "fail-closed" */
+    char redis_url[256];            /* ratelimiter.redis.url: redis://host[:port][/db] or unix:/path */
+    char redis_password_file[IG_PATH_MAX]; /* ratelimiter.redis.password_file (trailing newline trimmed) */
+    int redis_timeout_ms;           /* ratelimiter.redis.timeout_ms: per decision; past it on_error applies */
+    char redis_on_error[8];         /* ratelimiter.redis.on_error: "local" | "deny" */
+    char redis_failure_policy[16];  /* the older name: "fail-open" (= local) | "fail-closed" (= deny); "" unset */
+    char node_id[128];              /* cluster.node_id: default host name:port */
+    int heartbeat_ms;               /* cluster.heartbeat_ms */
     char log_level[8];
     char log_format[8];  /* "text" | "json" */
     bool log_access;     /* one access line per request */

@@ -33,7 +33,8 @@
     XX(UNPROCESSABLE, 422, "UnprocessableEntityException")                 \
     XX(TOO_MANY_REQUESTS, 429, "TooManyRequestsException")                 \
     XX(INTERNAL, 500, "ServiceFailureException")                           \
-    XX(UNAVAILABLE, 503, "ServiceUnavailableException")
+    XX(UNAVAILABLE, 503, "ServiceUnavailableException")                   \
+    XX(SLOW_DOWN, 503, "SlowDownException")
 
 typedef enum {
     IG_E_NONE = 0, /* a zeroed ig_error_t; answered as IG_E_INTERNAL if it ever reaches a response */

@@ -50,6 +50,8 @@ typedef struct {
     int64_t retry_after_ns; /* when refused: time until one request would be admitted; 0 when allowed */
     int64_t reset_ns;       /* time until the bucket is full again (>= 0) */
     int64_t tat_ns;         /* when allowed: the TAT this request booked (what ig_gcra_refund needs); else 0 */
+    int unavailable;        /* refused because a shared back end could not decide (ratelimiter.redis.on_error:
+                             * deny): a 503, not a 429.  GCRA itself never sets it */
 } ig_gcra_result_t;
 
 /* Costs are in thousandths of a request: a request of cost 1 is IG_GCRA_COST_ONE. */

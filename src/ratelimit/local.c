@@ -29,6 +29,8 @@ static const ig_limiter_ops_t local_ops = {
     .supports = 0,
     .take = local_take,
     .refund = local_refund,
+    .status = NULL,
+    .metrics = NULL,
     .close = local_close,
 };
 

@@ -70,7 +70,10 @@ static void test_defaults(void **state)
     assert_true(c.ratelimiter_enabled);
     assert_string_equal(c.ratelimiter_backend, "local");
     assert_string_equal(c.redis_url, "");
-    assert_string_equal(c.redis_failure_policy, "fail-open");
+    assert_string_equal(c.redis_failure_policy, ""); /* the older name of on_error: unset */
+    assert_string_equal(c.redis_on_error, "");       /* "local" once finished */
+    assert_int_equal(c.redis_timeout_ms, 20);
+    assert_int_equal(c.heartbeat_ms, 1000);
     assert_string_equal(c.log_level, "info");
     assert_true(c.max_body_bytes > 0);
     assert_true(c.max_header_bytes > 0);
@@ -125,11 +128,48 @@ static void test_precedence_file_env_flag(void **state)
     assert_string_equal(c.data_dir, "/tmp/from-flag");    /* flag over env over file */
     assert_string_equal(c.storage_driver, "sqlite");      /* default untouched */
 
-    assert_int_equal(ig_config_finish(&c, err, sizeof err), -1); /* redis is not built yet */
-    assert_contains(err, "ratelimiter.backend: 'redis' is not built");
-    assert_int_equal(ig_config_set(&c, "ratelimiter.backend", "local", "flag", err, sizeof err), 0);
     assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
+    assert_string_equal(c.redis_on_error, "local");
+    assert_string_equal(c.node_id + strcspn(c.node_id, ":"), ":9000"); /* host name:port */
     assert_string_equal(c.warehouse, "file:///tmp/from-flag/warehouse");
+}
+
+/* ratelimiter.redis.*: the URL is required with the redis back end; failure_policy is the older name of
+ * on_error (fail-open = local, fail-closed = deny) and may not contradict it. */
+static void test_redis_keys(void **state)
+{
+    (void)state;
+    ig_config_t c;
+    char err[512];
+    ig_config_defaults(&c);
+    assert_int_equal(ig_config_set(&c, "ratelimiter.backend", "redis", "flag", err, sizeof err), 0);
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), -1);
+    assert_contains(err, "ratelimiter.redis.url: required when ratelimiter.backend is redis");
+
+    ig_config_defaults(&c);
+    assert_int_equal(ig_config_set(&c, "ratelimiter.redis.failure_policy", "fail-closed", "file", err, sizeof err), 0);
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
+    assert_string_equal(c.redis_on_error, "deny");
+
+    ig_config_defaults(&c);
+    assert_int_equal(ig_config_set(&c, "ratelimiter.redis.failure_policy", "fail-open", "file", err, sizeof err), 0);
+    assert_int_equal(ig_config_set(&c, "ratelimiter.redis.on_error", "deny", "file", err, sizeof err), 0);
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), -1);
+    assert_contains(err, "disagree");
+
+    ig_config_defaults(&c);
+    assert_int_equal(ig_config_set(&c, "ratelimiter.redis.on_error", "ignore", "file", err, sizeof err), -1);
+    assert_contains(err, "not one of local|deny");
+    assert_int_equal(ig_config_set(&c, "ratelimiter.redis.timeout_ms", "0", "file", err, sizeof err), -1);
+    assert_int_equal(ig_config_set(&c, "cluster.heartbeat_ms", "50", "file", err, sizeof err), -1);
+    assert_int_equal(ig_config_set(&c, "cluster.node_id", "node-a", "file", err, sizeof err), 0);
+    assert_int_equal(ig_config_set(&c, "server.listen", "127.0.0.1:0", "flag", err, sizeof err), 0);
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
+    assert_string_equal(c.node_id, "node-a");
+    ig_config_defaults(&c);
+    assert_int_equal(ig_config_set(&c, "server.listen", "127.0.0.1:0", "flag", err, sizeof err), 0);
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
+    assert_non_null(strstr(c.node_id, ":pid")); /* port 0: the pid tells nodes of one host apart */
 }
 
 /* Every documented key can be set through the environment under its derived name. */
@@ -176,14 +216,12 @@ static void test_env_names_for_every_key(void **state)
     assert_string_equal(c.log_level, "warn");
     assert_int_equal(c.session_ttl_s, 3600);
     assert_int_equal(c.token_poll_ms, 50);
-    /* Parsed and merged, but neither back end is built yet: the start is refused, naming the key. */
+    /* Parsed and merged, but the postgres store is not built yet: the start is refused, naming the key. */
     assert_int_equal(ig_config_finish(&c, err, sizeof err), -1);
     assert_contains(err, "storage.driver: 'postgres' is not built");
     snprintf(c.storage_driver, sizeof c.storage_driver, "sqlite");
-    assert_int_equal(ig_config_finish(&c, err, sizeof err), -1);
-    assert_contains(err, "ratelimiter.backend: 'redis' is not built");
-    snprintf(c.ratelimiter_backend, sizeof c.ratelimiter_backend, "local");
     assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
+    assert_string_equal(c.redis_on_error, "deny"); /* from failure_policy: fail-closed */
 }
 
 static void test_env_ignores_non_settings(void **state)
@@ -600,8 +638,7 @@ static void test_finish_required_companions(void **state)
     assert_contains(err, "ratelimiter.redis.url");
     assert_int_equal(
         ig_config_set(&c, "ratelimiter.redis.url", "redis://localhost:6379", "flag", err, sizeof err), 0);
-    assert_int_equal(ig_config_finish(&c, err, sizeof err), -1);
-    assert_contains(err, "ratelimiter.backend: 'redis' is not built into this binary");
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
 
     ig_config_defaults(&c);
     assert_int_equal(ig_config_set(&c, "data_dir", "", "flag", err, sizeof err), 0);
@@ -774,6 +811,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_precedence_file_env_flag),
+        cmocka_unit_test(test_redis_keys),
         cmocka_unit_test(test_env_names_for_every_key),
         cmocka_unit_test(test_env_ignores_non_settings),
         cmocka_unit_test(test_yaml_nested_and_flow),

@@ -9,6 +9,7 @@
 // file's process exits, and only if every test in it passed.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +93,19 @@ export function tempDir(prefix = 'icegate-e2e-') {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export { sleep };
 
+// A port the kernel just handed out and released (for servers that want an explicit one: versitygw, nginx;
+// a race is retried by the caller).
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 // Environment for the binary: no inherited ICEGATE_* settings, the known admin password, and sanitizer
 // options that make any report fatal.
 export function binEnv(extra = {}) {
@@ -139,13 +153,15 @@ export function serveSync({ env = {}, args = [], timeout = 10000 } = {}) {
 const LISTENING_RE = /icegate \S+ listening on http:\/\/(\S+):(\d+) \(/;
 
 export class Server {
-  constructor({ dataDir, env = {}, args = [], config, host = '127.0.0.1' } = {}) {
+  // name: several servers on one data dir (the nodes of a cluster test) each need their own log and config.
+  constructor({ dataDir, env = {}, args = [], config, host = '127.0.0.1', name = 'server' } = {}) {
     this.dataDir = dataDir || tempDir();
     this.host = host.includes(':') ? `[${host}]` : host; // '::1' → '[::1]' in URLs and --listen
     this.env = env;
     this.args = args;
     this.config = config; // YAML text written to a file and passed with --config
-    this.logPath = path.join(this.dataDir, 'server.log');
+    this.name = name;
+    this.logPath = path.join(this.dataDir, `${name}.log`);
   }
 
   // Starts `serve --listen <host>:0`, learns the port from the log, then waits for /healthz.
@@ -154,7 +170,7 @@ export class Server {
     fs.mkdirSync(this.dataDir, { recursive: true });
     const config = process.env.E2E_WAREHOUSE === 's3' ? await this.onS3(this.config) : this.config;
     if (config !== undefined) {
-      const cfgPath = path.join(this.dataDir, 'icegate.yaml');
+      const cfgPath = path.join(this.dataDir, this.name === 'server' ? 'icegate.yaml' : `${this.name}.yaml`);
       fs.writeFileSync(cfgPath, config);
       args.push('--config', cfgPath);
     }

@@ -20,11 +20,10 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeEach, afterEach } from 'node:test';
-import { repoRoot, tempDir, sleep } from './harness.js';
+import { repoRoot, tempDir, sleep, freePort } from './harness.js';
 
 export const S3_BIN = process.env.ICEGATE_S3_BIN || path.join(repoRoot, 'build/s3/bin/versitygw');
 export const WEED_BIN = process.env.ICEGATE_WEED_BIN || path.join(repoRoot, 'build/s3/bin/weed');
@@ -99,17 +98,6 @@ const xmlText = (s) => s.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Numb
   .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
 const xmlTags = (xml, tag) => [...xml.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => m[1]);
 
-// A port the kernel just handed out and released (versitygw wants an explicit one; a race is retried).
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const randomKey = (n, alphabet) => Array.from(crypto.randomBytes(n), (b) => alphabet[b % alphabet.length]).join('');
 
