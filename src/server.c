@@ -12,6 +12,7 @@
 #include "server.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "admin/console.h"
 #include "admin/ops.h"
 #include "catalog/catalog.h"
+#include "cluster/changes.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/version.h"
@@ -48,6 +50,8 @@ typedef struct {
     ig_login_guard_t *logins;
     ig_ops_t ops;     /* /healthz, /readyz, /metrics */
     ig_notify_t *notify; /* events, expiry warnings, audit retention (notify.h) */
+    ig_changes_t *changes; /* token changes announced to and heard from other nodes (NULL: no Redis) */
+    pthread_t main_thread; /* runs the housekeeping loop; SIGUSR2 to it means "sync the tokens now" */
 } server_t;
 
 static int64_t mono_ms(void)
@@ -56,6 +60,18 @@ static int64_t mono_ms(void)
 }
 
 /* Opens the store and builds what the routes need.  0, or -1 after logging why. */
+/* The change stream heard another node: have the housekeeping loop read the store's changes now. */
+static void wake_sync(void *ud)
+{
+    server_t *s = ud;
+    pthread_kill(s->main_thread, SIGUSR2);
+}
+
+static void announce(void *ud, int64_t seq)
+{
+    ig_changes_publish(ud, seq);
+}
+
 static int open_parts(server_t *s)
 {
     ig_error_t err;
@@ -96,6 +112,13 @@ static int open_parts(server_t *s)
         ig_error("cannot start: %s", err.message);
         return -1;
     }
+    if (s->cfg.redis_url[0]) {
+        if (!(s->changes = ig_changes_start(&s->cfg, wake_sync, s, &err))) {
+            ig_error("cannot start: %s", err.message);
+            return -1;
+        }
+        ig_token_table_on_change(s->tokens, announce, s->changes);
+    }
     s->auth = (ig_auth_t){.tokens = s->tokens,
                           .sessions = s->sessions,
                           .limiter = s->limiter,
@@ -106,16 +129,21 @@ static int open_parts(server_t *s)
                           .cost_milli = {[IG_COST_READ] = s->cfg.cost_read_milli,
                                          [IG_COST_WRITE] = s->cfg.cost_write_milli,
                                          [IG_COST_COMMIT] = s->cfg.cost_commit_milli,
-                                         [IG_COST_NOT_MODIFIED] = s->cfg.cost_not_modified_milli}};
+                                         [IG_COST_NOT_MODIFIED] = s->cfg.cost_not_modified_milli},
+                          .max_stale_ms = s->cfg.max_staleness_ms};
     s->admin = (ig_admin_t){.tokens = s->tokens,
                             .store = s->store,
                             .sessions = s->sessions,
                             .logins = s->logins,
                             .warehouse = ig_catalog_warehouse_name(s->catalog),
                             .expiry_warning_days = s->cfg.n_expiry_days ? s->cfg.expiry_days[0] : 0};
+    /* Confirm the token table afresh just before serving: opening the catalog may have taken longer than
+     * auth.max_staleness_ms since the load. */
+    if (ig_token_table_sync(s->tokens) < 0) ig_warn("tokens: the store did not answer the poll before serving");
     s->ops.tokens = s->tokens;
     s->ops.store = s->store;
     s->ops.limiter = s->limiter;
+    s->ops.changes = s->changes;
     atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());
     return 0;
 }
@@ -196,6 +224,10 @@ static void housekeeping_loop(server_t *s, const sigset_t *stop)
     for (;;) {
         struct timespec wait = {poll_ms / 1000, (long)(poll_ms % 1000) * 1000000L};
         int sig = sigtimedwait(stop, NULL, &wait);
+        if (sig == SIGUSR2) { /* another node changed a token: read it now, the rest on schedule */
+            if (ig_token_table_sync(s->tokens) >= 0) atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());
+            continue;
+        }
         if (sig == SIGTERM || sig == SIGINT) {
             ig_info("received %s: no new connections; finishing requests in flight",
                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -243,7 +275,9 @@ int ig_server_run(const ig_config_t *cfg)
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGUSR2); /* not a stop: wake_sync's "tokens changed elsewhere" */
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    srv.main_thread = pthread_self();
     signal(SIGPIPE, SIG_IGN);
 
     if (ig_log_start_writer()) {
@@ -260,6 +294,8 @@ int ig_server_run(const ig_config_t *cfg)
 out:
     ig_http_stop(srv.http);
     ig_notify_stop(srv.notify); /* before the store and the token table it reads */
+    if (srv.tokens) ig_token_table_on_change(srv.tokens, NULL, NULL);
+    ig_changes_stop(srv.changes);
     ig_catalog_free(srv.catalog);
     ig_sessions_free(srv.sessions);
     ig_login_guard_free(srv.logins);

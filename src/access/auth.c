@@ -253,6 +253,16 @@ static ig_auth_result_t check_token(const ig_auth_t *a, ig_req_t *r, bool rate_l
     uint8_t hash[32];
     ig_token_hash(tok, len, hash);
     int64_t now_ms = ig_clock_wall_coarse_ms();
+    if (a->max_stale_ms > 0 && now_ms - ig_token_table_confirmed_ms(a->tokens) > a->max_stale_ms) {
+        /* The store has not answered the polls: a suspend made on another node may be missing here, so no
+         * token is trusted on what this node last saw (DESIGN.md §7, auth.max_staleness_ms). */
+        ig_http_add_header(r, "Retry-After", "1");
+        *res = ig_http_error(r, IG_E_UNAVAILABLE,
+                             "this node cannot confirm its access tokens are current (its store has not answered for "
+                             "%lld ms); retry shortly",
+                             (long long)(now_ms - ig_token_table_confirmed_ms(a->tokens)));
+        return IG_AUTH_UNDECIDED;
+    }
     unsigned char addr[16];
     bool have_addr = ig_http_client_addr(r, addr) == 0;
 

@@ -28,6 +28,8 @@ typedef struct {
     /* ratelimiter.costs in thousandths of a request, by ig_cost_class_t (0: IG_GCRA_COST_ONE); not_modified
      * never exceeds read (config.c checks it) */
     int64_t cost_milli[IG_COST_CLASSES];
+    /* auth.max_staleness_ms: a token table not confirmed current for longer answers 503 (0: never) */
+    int64_t max_stale_ms;
 } ig_auth_t;
 
 typedef enum {
@@ -41,7 +43,8 @@ typedef enum {
     IG_AUTH_FORBIDDEN, /* 403: the token lacks a scope the route needs, or is used from outside its CIDRs */
     IG_AUTH_LIMITED, /* authenticated, but over the token's Max RPS */
     IG_AUTH_HELD,    /* over it, and held for its slot: the transport runs the request again then */
-    IG_AUTH_UNDECIDED, /* 503: the shared limiter cannot decide (ratelimiter.redis.on_error: deny) */
+    IG_AUTH_UNDECIDED, /* 503: the shared limiter cannot decide (ratelimiter.redis.on_error: deny), or the
+                        * token table is not known to be current (auth.max_staleness_ms) */
 } ig_auth_result_t;
 
 /* Authenticates r by access token.  On success fills r->who (and, when rate_limit, adds the RateLimit

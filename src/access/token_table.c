@@ -103,6 +103,9 @@ struct ig_token_table {
     bool loading;   /* ig_token_table_load is running */
     int64_t seq;  /* highest store seq applied */
     bool resync;  /* the last sync saw a change but could not read it: read again without asking changed() */
+    _Atomic int64_t confirmed_ms; /* ig_token_table_confirmed_ms */
+    void (*on_change)(void *ud, int64_t seq);
+    void *on_change_ud;
     retired_t *retired;
     ig_token_runtime_t *free_states; /* unused states of the slabs, chained via ->stats; a state lives as long as
                                    the process (a deleted token's tombstone keeps it) */
@@ -555,14 +558,33 @@ static int load_cb(void *ud, const ig_token_row_t *rec)
     return 0;
 }
 
+int64_t ig_token_table_confirmed_ms(const ig_token_table_t *ts)
+{
+    return atomic_load_explicit(&ts->confirmed_ms, memory_order_relaxed);
+}
+
+void ig_token_table_on_change(ig_token_table_t *ts, void (*fn)(void *ud, int64_t seq), void *ud)
+{
+    ts->on_change_ud = ud;
+    ts->on_change = fn;
+}
+
+/* A change this process wrote, committed: into the table, and announced. */
+static void applied(ig_token_table_t *ts, const ig_token_row_t *rec)
+{
+    apply(ts, rec);
+    if (ts->on_change) ts->on_change(ts->on_change_ud, rec->seq);
+}
+
 int ig_token_table_load(ig_token_table_t *ts, ig_error_t *err)
 {
-    int64_t max = 0;
+    int64_t max = 0, t0 = ig_clock_wall_ms();
     /* Changes since 0 = every row, tombstones included (they are skipped by apply). */
     ts->loading = true;
     int rc = ts->store->ops->token_changes(ts->store, 0, load_cb, ts, &max, err);
     ts->loading = false;
     ig_token_table_reclaim(ts);
+    if (rc == 0) atomic_store_explicit(&ts->confirmed_ms, t0, memory_order_relaxed);
     return rc;
 }
 
@@ -570,7 +592,9 @@ int ig_token_table_sync(ig_token_table_t *ts)
 {
     /* changed() consumes the change it reports (SQLite's data_version is read once), so a read that fails
      * (the store busy or down) must be retried at the next poll, or the change would wait for the next one. */
+    int64_t t0 = ig_clock_wall_ms();
     int changed = ts->resync ? 1 : ts->store->ops->changed(ts->store);
+    if (changed == 0) atomic_store_explicit(&ts->confirmed_ms, t0, memory_order_relaxed);
     if (changed <= 0) return changed;
     ig_error_t err;
     int64_t since;
@@ -584,6 +608,7 @@ int ig_token_table_sync(ig_token_table_t *ts)
         return -1;
     }
     ts->resync = false;
+    atomic_store_explicit(&ts->confirmed_ms, t0, memory_order_relaxed);
     return (int)(max - since);
 }
 
@@ -849,7 +874,7 @@ int ig_token_table_create(ig_token_table_t *ts, const ig_principal_t *who, const
         memset(secret, 0, IG_TOKEN_LEN + 1);
         return -1;
     }
-    apply(ts, t);
+    applied(ts, t);
     return 0;
 }
 
@@ -899,7 +924,7 @@ static int modify(ig_token_table_t *ts, const ig_principal_t *who, const char *i
         return ig_error_set(err, IG_E_COMMIT_FAILED,
                             "access token '%.40s' is being changed concurrently; try again", id);
     if (rc) return -1;
-    apply(ts, out);
+    applied(ts, out);
     overlay_usage(ts, out);
     return 0;
 }
@@ -1022,7 +1047,7 @@ int ig_token_table_delete(ig_token_table_t *ts, const ig_principal_t *who, const
     if (rc == IG_STORE_NOTFOUND) return ig_token_table_not_found(err, id);
     if (rc) return -1;
     t.deleted = true;
-    apply(ts, &t);
+    applied(ts, &t);
     return 0;
 }
 

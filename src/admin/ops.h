@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "access/token_table.h"
+#include "cluster/changes.h"
 #include "http/http.h"
 #include "ratelimit/limiter.h"
 #include "store/store.h"
@@ -19,6 +20,7 @@ typedef struct {
     ig_token_table_t *tokens;      /* per-token metrics */
     ig_store_t *store;             /* the caller's role: /metrics lists every token, so it is for admins */
     ig_limiter_t *limiter;         /* its status in /readyz, its metrics in /metrics */
+    ig_changes_t *changes;         /* its metrics in /metrics (NULL: none) */
 } ig_ops_t;
 
 /* Handlers (ctx: ig_ops_t). */

@@ -70,6 +70,7 @@ static const key_t_ keys[] = {
      "fail-open|fail-closed"},
     {"cluster.node_id", T_STR, F(node_id), S(node_id), 0, 0, NULL},
     {"cluster.heartbeat_ms", T_INT, F(heartbeat_ms), 0, 100, 60000, NULL},
+    {"auth.max_staleness_ms", T_INT, F(max_staleness_ms), 0, 0, 3600000, NULL},
     {"log.level", T_ENUM, F(log_level), S(log_level), 0, 0, "debug|info|warn|error"},
     {"log.format", T_ENUM, F(log_format), S(log_format), 0, 0, "text|json"},
     {"log.access", T_BOOL, F(log_access), 0, 0, 0, NULL},
@@ -116,6 +117,7 @@ void ig_config_defaults(ig_config_t *cfg)
     cfg->cost_read_milli = cfg->cost_write_milli = cfg->cost_commit_milli = cfg->cost_not_modified_milli = 1000;
     cfg->redis_timeout_ms = 20;
     cfg->heartbeat_ms = 1000;
+    cfg->max_staleness_ms = 1000;
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
     snprintf(cfg->log_format, sizeof cfg->log_format, "text");
     cfg->log_access = true;
@@ -757,6 +759,13 @@ static int finish_redis(ig_config_t *cfg, char *errbuf, size_t errcap)
         snprintf(cfg->redis_on_error, sizeof cfg->redis_on_error, "%s", as);
     }
     if (!cfg->redis_on_error[0]) snprintf(cfg->redis_on_error, sizeof cfg->redis_on_error, "local");
+    /* Confirmed at every poll: a bound under two polls would refuse between two healthy ones. */
+    if (cfg->max_staleness_ms && cfg->max_staleness_ms < 2 * cfg->token_poll_ms) {
+        snprintf(errbuf, errcap,
+                 "config key auth.max_staleness_ms (%d): must be 0 or at least twice tokens.poll_interval_ms (%d)",
+                 cfg->max_staleness_ms, cfg->token_poll_ms);
+        return -1;
+    }
     if (!cfg->node_id[0]) {
         char host[64] = "";
         if (gethostname(host, sizeof host - 1) != 0 || !host[0]) snprintf(host, sizeof host, "icegate");

@@ -72,6 +72,7 @@ typedef struct {
     char redis_failure_policy[16];  /* the older name: "fail-open" (= local) | "fail-closed" (= deny); "" unset */
     char node_id[128];              /* cluster.node_id: default host name:port */
     int heartbeat_ms;               /* cluster.heartbeat_ms */
+    int max_staleness_ms;           /* auth.max_staleness_ms: 0 never refuses */
     char log_level[8];
     char log_format[8];  /* "text" | "json" */
     bool log_access;     /* one access line per request */

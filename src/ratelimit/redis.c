@@ -29,7 +29,6 @@
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,6 +40,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/redis_conn.h"
 #include "core/util.h"
 
 #define KEY_PREFIX "icegate:rl:"
@@ -127,14 +127,7 @@ typedef struct {
 
 typedef struct {
     ig_limiter_t base;
-    /* where and how: from ratelimiter.redis.* */
-    char host[256];
-    int port;
-    char unix_path[IG_PATH_MAX];
-    int db;
-    char user[128];
-    char password[256]; /* a secret: never logged */
-    struct timeval tv;  /* ratelimiter.redis.timeout_ms, for connect and each read or write */
+    ig_redis_target_t where; /* ratelimiter.redis.url, password, timeout */
     bool deny;          /* on_error: deny (else local) */
     char node_id[128];
     int heartbeat_ms;
@@ -165,47 +158,6 @@ static _Thread_local lease_t leases[LEASE_SLOTS];
 static void free_conn(void *c)
 {
     redisFree(c);
-}
-
-/* A reply of type t, or NULL with why filled (and the reply freed). */
-static redisReply *expect(redisContext *c, redisReply *rep, int t, char *why, size_t cap)
-{
-    if (!rep) {
-        snprintf(why, cap, "%s", c->errstr[0] ? c->errstr : "no reply");
-        return NULL;
-    }
-    if (rep->type == t || (t == REDIS_REPLY_STATUS && rep->type == REDIS_REPLY_STRING)) return rep;
-    snprintf(why, cap, "%.*s", rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 16,
-             rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
-    freeReplyObject(rep);
-    return NULL;
-}
-
-/* A new connection, authenticated and on its database; NULL with why filled. */
-static redisContext *dial(rl_redis_t *r, char *why, size_t cap)
-{
-    redisContext *c = r->unix_path[0] ? redisConnectUnixWithTimeout(r->unix_path, r->tv)
-                                      : redisConnectWithTimeout(r->host, r->port, r->tv);
-    if (!c || c->err) {
-        snprintf(why, cap, "cannot connect: %s", c ? c->errstr : "out of memory");
-        if (c) redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, r->tv);
-    redisReply *rep = NULL;
-    if (r->password[0]) {
-        rep = r->user[0] ? redisCommand(c, "AUTH %s %s", r->user, r->password) : redisCommand(c, "AUTH %s", r->password);
-        if (!(rep = expect(c, rep, REDIS_REPLY_STATUS, why, cap))) goto fail;
-        freeReplyObject(rep);
-    }
-    if (r->db) {
-        if (!(rep = expect(c, redisCommand(c, "SELECT %d", r->db), REDIS_REPLY_STATUS, why, cap))) goto fail;
-        freeReplyObject(rep);
-    }
-    return c;
-fail:
-    redisFree(c);
-    return NULL;
 }
 
 /* Runs script sc with one key and the given arguments (EVALSHA; EVAL when Redis does not know it yet, which
@@ -275,7 +227,7 @@ static redisContext *conn(rl_redis_t *r, bool *fresh, char *why, size_t cap)
     redisContext *c = pthread_getspecific(r->conn_key);
     *fresh = c == NULL;
     if (c) return c;
-    if (!(c = dial(r, why, cap))) return NULL;
+    if (!(c = ig_redis_dial(&r->where, why, cap))) return NULL;
     pthread_setspecific(r->conn_key, c);
     return c;
 }
@@ -477,7 +429,7 @@ static void redis_refund(ig_limiter_t *l, const char *token_id, ig_gcra_cell_t *
 /* One heartbeat on *c (dialled when NULL): the live nodes, or -1 with why filled (and *c dropped). */
 static int beat(rl_redis_t *r, redisContext **c, char *why, size_t cap)
 {
-    if (!*c && !(*c = dial(r, why, cap))) return -1;
+    if (!*c && !(*c = ig_redis_dial(&r->where, why, cap))) return -1;
     char ttl[24];
     fmt_i64(ttl, sizeof ttl, 3 * (int64_t)r->heartbeat_ms);
     const char *args[2] = {r->node_id, ttl};
@@ -583,7 +535,7 @@ static void redis_close(ig_limiter_t *l)
     pthread_key_delete(r->conn_key);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
-    OPENSSL_cleanse(r->password, sizeof r->password);
+    ig_redis_target_clear(&r->where);
     free(r);
 }
 
@@ -605,70 +557,6 @@ static void sha1_hex(const char *src, char out[41])
     for (unsigned i = 0; i < n && i < 20; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* ratelimiter.redis.url: redis://[[user]:password@]host[:port][/db] or unix:/path (unix:///path). */
-static int parse_url(rl_redis_t *r, const char *url, ig_error_t *err)
-{
-    if (strncmp(url, "unix:", 5) == 0) {
-        const char *p = url + 5;
-        if (strncmp(p, "//", 2) == 0) p += 2;
-        if (*p != '/' || strlen(p) >= sizeof r->unix_path)
-            return ig_error_set(err, IG_E_INTERNAL, "config key ratelimiter.redis.url: unix: needs an absolute path");
-        snprintf(r->unix_path, sizeof r->unix_path, "%s", p);
-        return 0;
-    }
-    if (strncmp(url, "redis://", 8) != 0)
-        return ig_error_set(err, IG_E_INTERNAL,
-                            "config key ratelimiter.redis.url: expected redis://host[:port][/db] or unix:/path");
-    const char *p = url + 8, *at = strchr(p, '@');
-    if (at) { /* user:password or :password; the password is a secret, so errors never quote the URL */
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        size_t ul = colon ? (size_t)(colon - p) : 0, pl = colon ? (size_t)(at - colon - 1) : (size_t)(at - p);
-        if (ul >= sizeof r->user || pl >= sizeof r->password)
-            return ig_error_set(err, IG_E_INTERNAL, "config key ratelimiter.redis.url: user or password too long");
-        memcpy(r->user, p, ul);
-        memcpy(r->password, colon ? colon + 1 : p, pl);
-        p = at + 1;
-    }
-    size_t hl = strcspn(p, ":/");
-    if (*p == '[') hl = strcspn(p, "]") + 1;
-    if (hl == 0 || hl >= sizeof r->host)
-        return ig_error_set(err, IG_E_INTERNAL, "config key ratelimiter.redis.url: no host");
-    memcpy(r->host, *p == '[' ? p + 1 : p, *p == '[' ? hl - 2 : hl);
-    p += hl;
-    r->port = 6379;
-    int64_t v;
-    if (*p == ':') {
-        size_t nl = strcspn(++p, "/");
-        char num[8] = "";
-        if (nl < sizeof num) memcpy(num, p, nl);
-        if (nl >= sizeof num || ig_parse_i64(num, 1, 65535, &v))
-            return ig_error_set(err, IG_E_INTERNAL, "config key ratelimiter.redis.url: bad port");
-        r->port = (int)v;
-        p += nl;
-    }
-    if (*p == '/' && p[1]) {
-        if (ig_parse_i64(p + 1, 0, 10000, &v))
-            return ig_error_set(err, IG_E_INTERNAL, "config key ratelimiter.redis.url: bad database number");
-        r->db = (int)v;
-    }
-    return 0;
-}
-
-static int read_password(rl_redis_t *r, const char *path, ig_error_t *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ig_error_set(err, IG_E_INTERNAL, "config key ratelimiter.redis.password_file: cannot read %s: %s", path,
-                            strerror(errno));
-    size_t n = fread(r->password, 1, sizeof r->password - 1, f);
-    bool big = n == sizeof r->password - 1 && fgetc(f) != EOF;
-    fclose(f);
-    if (big) return ig_error_set(err, IG_E_INTERNAL, "config key ratelimiter.redis.password_file: over 255 bytes");
-    while (n > 0 && (r->password[n - 1] == '\n' || r->password[n - 1] == '\r')) n--;
-    r->password[n] = '\0';
-    return 0;
-}
-
 ig_limiter_t *ig_limiter_redis_open(const ig_config_t *cfg, ig_error_t *err)
 {
     rl_redis_t *r = calloc(1, sizeof *r);
@@ -677,13 +565,10 @@ ig_limiter_t *ig_limiter_redis_open(const ig_config_t *cfg, ig_error_t *err)
         return NULL;
     }
     r->base.ops = &redis_ops;
-    if (parse_url(r, cfg->redis_url, err) ||
-        (cfg->redis_password_file[0] && read_password(r, cfg->redis_password_file, err))) {
-        OPENSSL_cleanse(r->password, sizeof r->password);
+    if (ig_redis_target_init(&r->where, cfg, err)) {
         free(r);
         return NULL;
     }
-    r->tv = (struct timeval){cfg->redis_timeout_ms / 1000, cfg->redis_timeout_ms % 1000 * 1000};
     r->deny = strcmp(cfg->redis_on_error, "deny") == 0;
     snprintf(r->node_id, sizeof r->node_id, "%s", cfg->node_id);
     r->heartbeat_ms = cfg->heartbeat_ms;
@@ -707,9 +592,8 @@ ig_limiter_t *ig_limiter_redis_open(const ig_config_t *cfg, ig_error_t *err)
     r->started = pthread_create(&r->beater, NULL, beat_main, r) == 0;
     if (!r->started) ig_warn("ratelimiter: cannot start the Redis heartbeat thread: an outage will not end");
     char where[IG_PATH_MAX + 8];
-    if (r->unix_path[0]) snprintf(where, sizeof where, "unix:%s", r->unix_path);
-    else snprintf(where, sizeof where, "%s:%d", r->host, r->port);
-    ig_info("ratelimiter: Redis back end at %s (db %d, timeout %d ms, on_error %s), node %s", where, r->db,
+    ig_redis_target_where(&r->where, where, sizeof where);
+    ig_info("ratelimiter: Redis back end at %s (db %d, timeout %d ms, on_error %s), node %s", where, r->where.db,
             cfg->redis_timeout_ms, cfg->redis_on_error, r->node_id);
     return &r->base;
 }

@@ -170,6 +170,15 @@ static void test_redis_keys(void **state)
     assert_int_equal(ig_config_set(&c, "server.listen", "127.0.0.1:0", "flag", err, sizeof err), 0);
     assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
     assert_non_null(strstr(c.node_id, ":pid")); /* port 0: the pid tells nodes of one host apart */
+
+    /* auth.max_staleness_ms: 0, or at least two polls (a healthy node confirms its table at every poll) */
+    ig_config_defaults(&c);
+    assert_int_equal(c.max_staleness_ms, 1000);
+    assert_int_equal(ig_config_set(&c, "tokens.poll_interval_ms", "600", "file", err, sizeof err), 0);
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), -1);
+    assert_contains(err, "auth.max_staleness_ms (1000): must be 0 or at least twice tokens.poll_interval_ms (600)");
+    assert_int_equal(ig_config_set(&c, "auth.max_staleness_ms", "0", "file", err, sizeof err), 0);
+    assert_int_equal(ig_config_finish(&c, err, sizeof err), 0);
 }
 
 /* Every documented key can be set through the environment under its derived name. */
