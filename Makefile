@@ -2,8 +2,8 @@
 # `make` builds bin/icegate; `make run` starts it on the embedded default; `make test` runs every test.
 
 CC      ?= cc
-# Only what the code links against; libpq joins when the PostgreSQL store lands.
-PKGS    := libmicrohttpd json-c sqlite3 libcrypto yaml-0.1 libargon2 libcurl hiredis
+# Only what the code links against.
+PKGS    := libmicrohttpd json-c sqlite3 libcrypto yaml-0.1 libargon2 libcurl hiredis libpq
 # Recursively expanded on purpose: read when a recipe runs, i.e. after `make run`/`make test` installed the
 # packages (a := here was read when make started, before deps, and the first build on a fresh machine failed).
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -14,13 +14,13 @@ cd "$(dirname "$0")/.."
 what=${1:-build}
 NODE_PIN=20.20.2
 NODE_DIR=build/node
-# What the code links (the Makefile's PKGS); libpq-dev comes with the PostgreSQL store.
+# What the code links (the Makefile's PKGS).
 build_pkgs="build-essential pkg-config libmicrohttpd-dev libjson-c-dev libsqlite3-dev libssl-dev libyaml-dev
-  libargon2-dev libcurl4-openssl-dev libhiredis-dev"
-# redis-server: the Redis limiter's tests start their own on a unix socket in a temp dir (the package's
-# system service, where Debian starts one, is never used).
+  libargon2-dev libcurl4-openssl-dev libhiredis-dev libpq-dev"
+# redis-server and postgresql: the scale-out tests start their own, on unix sockets in temp dirs (the
+# packages' system services, where Debian starts them, are never used).
 test_pkgs="libcmocka-dev ca-certificates curl jq sqlite3 chromium nginx-light wrk clang libclang-rt-14-dev
-  redis-server"
+  redis-server postgresql"
 
 # The major version of the node binary $1, or 0 when it does not run.
 node_major() { "$1" -e 'process.stdout.write(process.versions.node.split(".")[0])' 2>/dev/null || echo 0; }

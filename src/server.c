@@ -247,8 +247,14 @@ static void drain(server_t *s)
 {
     atomic_store(&s->ops.stopping, true);
     ig_http_quiesce(s->http);
-    int64_t deadline = mono_ms() + 30000;
+    int64_t deadline = mono_ms() + 30000, next_sync = 0;
     while (ig_http_inflight() > 0 && mono_ms() < deadline) {
+        /* Requests still running (held ones are authenticated again at their slot) see token changes, and
+         * the table stays confirmed for auth.max_staleness_ms. */
+        if (mono_ms() >= next_sync) {
+            if (ig_token_table_sync(s->tokens) >= 0) atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());
+            next_sync = mono_ms() + s->cfg.token_poll_ms;
+        }
         struct timespec ms10 = {0, 10000000};
         nanosleep(&ms10, NULL);
     }

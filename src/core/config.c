@@ -44,6 +44,8 @@ static const key_t_ keys[] = {
     {"data_dir", T_STR, F(data_dir), S(data_dir), 0, 0, NULL},
     {"storage.driver", T_ENUM, F(storage_driver), S(storage_driver), 0, 0, "sqlite|postgres"},
     {"storage.postgres.dsn", T_STR, F(postgres_dsn), S(postgres_dsn), 0, 0, NULL},
+    {"storage.postgres.dsn_file", T_STR, F(postgres_dsn_file), S(postgres_dsn_file), 0, 0, NULL},
+    {"storage.postgres.pool_size", T_INT, F(postgres_pool_size), 0, 1, 256, NULL},
     {"catalog.warehouse", T_STR, F(warehouse), S(warehouse), 0, 0, NULL},
     {"catalog.max_metadata_bytes", T_SIZE, F(max_metadata_bytes), 0, 4096, 1LL << 30, NULL},
     {"catalog.cache_bytes", T_SIZE, F(cache_bytes), 0, 0, 1LL << 40, NULL},
@@ -594,21 +596,20 @@ static int check_webhook(const ig_config_t *cfg, char *errbuf, size_t errcap)
     return 0;
 }
 
-/* A secret given as _file or _env into its plain field: 0, or -1 naming the key (never the value). */
-static int resolve_secret(int idx, const char *name, char *field, size_t cap, const char *file, const char *env,
-                          char *errbuf, size_t errcap)
+/* A secret given as _file or _env (env NULL: no _env form) into its plain field: 0, or -1 naming the key
+ * (never the value). */
+static int resolve_secret(const char *key, char *field, size_t cap, const char *file, const char *env, char *errbuf,
+                          size_t errcap)
 {
-    int given = (field[0] != '\0') + (file[0] != '\0') + (env[0] != '\0');
+    int given = (field[0] != '\0') + (file[0] != '\0') + (env && env[0] != '\0');
     if (given > 1) {
-        snprintf(errbuf, errcap, "config key catalog.warehouses[%d].s3.%s: give it once (value, _file or _env)", idx,
-                 name);
+        snprintf(errbuf, errcap, "config key %s: give it once (value, _file%s)", key, env ? " or _env" : "");
         return -1;
     }
-    if (env[0]) {
+    if (env && env[0]) {
         const char *v = getenv(env);
         if (!v || !v[0] || strlen(v) >= cap) {
-            snprintf(errbuf, errcap, "config key catalog.warehouses[%d].s3.%s_env: %s is %s", idx, name, env,
-                     v && v[0] ? "too long" : "not set");
+            snprintf(errbuf, errcap, "config key %s_env: %s is %s", key, env, v && v[0] ? "too long" : "not set");
             return -1;
         }
         snprintf(field, cap, "%s", v);
@@ -620,7 +621,7 @@ static int resolve_secret(int idx, const char *name, char *field, size_t cap, co
         field[n] = '\0';
         while (n > 0 && (field[n - 1] == '\n' || field[n - 1] == '\r')) field[--n] = '\0';
         if (!f || !n || more) {
-            snprintf(errbuf, errcap, "config key catalog.warehouses[%d].s3.%s_file: %s %s", idx, name, file,
+            snprintf(errbuf, errcap, "config key %s_file: %s %s", key, file,
                      !f ? strerror(errno) : more ? "is too long" : "is empty");
             field[0] = '\0';
             return -1;
@@ -664,10 +665,13 @@ static int finish_warehouse(ig_config_t *cfg, int idx, char *errbuf, size_t errc
                      idx);
             return -1;
         }
-        if (resolve_secret(idx, "access_key_id", w->access_key_id, sizeof w->access_key_id, w->access_key_id_file,
-                           w->access_key_id_env, errbuf, errcap) ||
-            resolve_secret(idx, "secret_access_key", w->secret_access_key, sizeof w->secret_access_key,
-                           w->secret_access_key_file, w->secret_access_key_env, errbuf, errcap))
+        char k1[64], k2[64];
+        snprintf(k1, sizeof k1, "catalog.warehouses[%d].s3.access_key_id", idx);
+        snprintf(k2, sizeof k2, "catalog.warehouses[%d].s3.secret_access_key", idx);
+        if (resolve_secret(k1, w->access_key_id, sizeof w->access_key_id, w->access_key_id_file, w->access_key_id_env,
+                           errbuf, errcap) ||
+            resolve_secret(k2, w->secret_access_key, sizeof w->secret_access_key, w->secret_access_key_file,
+                           w->secret_access_key_env, errbuf, errcap))
             return -1;
         if (!w->access_key_id[0] || !w->secret_access_key[0]) {
             snprintf(errbuf, errcap, "config key catalog.warehouses[%d].s3: access_key_id and secret_access_key are "
@@ -781,10 +785,15 @@ int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
         snprintf(errbuf, errcap, "config key data_dir: must not be empty");
         return -1;
     }
+    if (resolve_secret("storage.postgres.dsn", cfg->postgres_dsn, sizeof cfg->postgres_dsn, cfg->postgres_dsn_file,
+                       NULL, errbuf, errcap))
+        return -1;
     if (strcmp(cfg->storage_driver, "postgres") == 0 && cfg->postgres_dsn[0] == '\0') {
-        snprintf(errbuf, errcap, "config key storage.postgres.dsn: required when storage.driver is postgres");
+        snprintf(errbuf, errcap, "config key storage.postgres.dsn: required when storage.driver is postgres (or "
+                                 "storage.postgres.dsn_file)");
         return -1;
     }
+    if (!cfg->postgres_pool_size) cfg->postgres_pool_size = cfg->threads + 2;
     if (check_costs(cfg, errbuf, errcap)) return -1;
     if (finish_redis(cfg, errbuf, errcap)) return -1;
     /* A back end named in the config but not built into this binary stops the start (DESIGN.md §7): running the

@@ -51,7 +51,9 @@ typedef struct {
     bool reuse_port; /* share the port with other processes (SO_REUSEPORT); off: a busy port stops the start */
     char data_dir[IG_PATH_MAX];
     char storage_driver[16]; /* "sqlite" | "postgres" */
-    char postgres_dsn[512];
+    char postgres_dsn[512];        /* storage.postgres.dsn, or the contents of storage.postgres.dsn_file */
+    char postgres_dsn_file[IG_PATH_MAX];
+    int postgres_pool_size;        /* storage.postgres.pool_size: connections per instance (0: threads + 2) */
     char warehouse[IG_PATH_MAX]; /* file:// URI of the root of new tables */
     int64_t max_metadata_bytes;  /* catalog.max_metadata_bytes: the largest metadata file written or read */
     int64_t cache_bytes;         /* catalog.cache_bytes: serialized loadTable responses kept (0: none) */

@@ -207,9 +207,9 @@ static void mark_down(rl_redis_t *r, const char *why)
                 "(ratelimiter.redis.on_error: deny)",
                 why);
     else
-        ig_warn("ratelimiter: Redis failed (%s): deciding on this node's cells at maxRps/%d and burst/%d (%d live "
+        ig_warn("ratelimiter: Redis failed (%s): deciding on this node's cells at maxRps/%d and burst/%d (the live "
                 "nodes at the last heartbeat) until it is back (ratelimiter.redis.on_error: local)",
-                why, atomic_load(&r->nodes), atomic_load(&r->nodes), atomic_load(&r->nodes));
+                why, atomic_load(&r->nodes), atomic_load(&r->nodes));
 }
 
 static void mark_up(rl_redis_t *r)
@@ -581,6 +581,10 @@ ig_limiter_t *ig_limiter_redis_open(const ig_config_t *cfg, ig_error_t *err)
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     pthread_key_create(&r->conn_key, free_conn);
+    char where[IG_PATH_MAX + 8];
+    ig_redis_target_where(&r->where, where, sizeof where);
+    ig_info("ratelimiter: Redis back end at %s (db %d, timeout %d ms, on_error %s), node %s", where, r->where.db,
+            cfg->redis_timeout_ms, cfg->redis_on_error, r->node_id);
     /* The first heartbeat before the first request: up, and N counted, if Redis answers; else an outage
      * from the start (the node serves under on_error and recovers when Redis comes). */
     redisContext *c = NULL;
@@ -591,9 +595,5 @@ ig_limiter_t *ig_limiter_redis_open(const ig_config_t *cfg, ig_error_t *err)
     if (c) redisFree(c);
     r->started = pthread_create(&r->beater, NULL, beat_main, r) == 0;
     if (!r->started) ig_warn("ratelimiter: cannot start the Redis heartbeat thread: an outage will not end");
-    char where[IG_PATH_MAX + 8];
-    ig_redis_target_where(&r->where, where, sizeof where);
-    ig_info("ratelimiter: Redis back end at %s (db %d, timeout %d ms, on_error %s), node %s", where, r->where.db,
-            cfg->redis_timeout_ms, cfg->redis_on_error, r->node_id);
     return &r->base;
 }

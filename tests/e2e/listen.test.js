@@ -69,8 +69,6 @@ test('server.reuse_port: true on both lets two processes share a port', async ()
 
 test('a back end that is not built stops the start naming the key (no silent fallback)', () => {
   const cases = [
-    [{ ICEGATE_RATELIMITER_BACKEND: 'redis', ICEGATE_RATELIMITER_REDIS_URL: 'redis://127.0.0.1:1/0' },
-      /ratelimiter\.backend: 'redis' is not built into this binary/],
     [{ ICEGATE_STORAGE_DRIVER: 'postgres', ICEGATE_STORAGE_POSTGRES_DSN: 'postgres://127.0.0.1:1/x' },
       /storage\.driver: 'postgres' is not built into this binary/],
   ];
