@@ -28,6 +28,7 @@
 #include "admin/ops.h"
 #include "catalog/catalog.h"
 #include "cluster/changes.h"
+#include "cluster/members.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/version.h"
@@ -51,6 +52,7 @@ typedef struct {
     ig_ops_t ops;     /* /healthz, /readyz, /metrics */
     ig_notify_t *notify; /* events, expiry warnings, audit retention (notify.h) */
     ig_changes_t *changes; /* token changes announced to and heard from other nodes (NULL: no Redis) */
+    ig_members_t *members; /* this node's heartbeat, and the list of live nodes */
     pthread_t main_thread; /* runs the housekeeping loop; SIGUSR2 to it means "sync the tokens now" */
 } server_t;
 
@@ -70,6 +72,13 @@ static void wake_sync(void *ud)
 static void announce(void *ud, int64_t seq)
 {
     ig_changes_publish(ud, seq);
+}
+
+/* What the heartbeat says of this node. */
+static void report_self(void *ud, ig_member_self_t *out)
+{
+    out->token_seq = ig_token_table_seq(ud);
+    out->confirmed_ms = ig_token_table_confirmed_ms(ud);
 }
 
 static int open_parts(server_t *s)
@@ -119,6 +128,10 @@ static int open_parts(server_t *s)
         }
         ig_token_table_on_change(s->tokens, announce, s->changes);
     }
+    if (!(s->members = ig_members_start(&s->cfg, report_self, s->tokens, &err))) {
+        ig_error("cannot start: %s", err.message);
+        return -1;
+    }
     s->auth = (ig_auth_t){.tokens = s->tokens,
                           .sessions = s->sessions,
                           .limiter = s->limiter,
@@ -136,6 +149,7 @@ static int open_parts(server_t *s)
                             .sessions = s->sessions,
                             .logins = s->logins,
                             .warehouse = ig_catalog_warehouse_name(s->catalog),
+                            .members = s->members,
                             .expiry_warning_days = s->cfg.n_expiry_days ? s->cfg.expiry_days[0] : 0};
     /* Confirm the token table afresh just before serving: opening the catalog may have taken longer than
      * auth.max_staleness_ms since the load. */
@@ -144,6 +158,7 @@ static int open_parts(server_t *s)
     s->ops.store = s->store;
     s->ops.limiter = s->limiter;
     s->ops.changes = s->changes;
+    s->ops.members = s->members;
     atomic_store(&s->ops.store_ok_ms, ig_clock_wall_ms());
     return 0;
 }
@@ -302,6 +317,7 @@ out:
     ig_notify_stop(srv.notify); /* before the store and the token table it reads */
     if (srv.tokens) ig_token_table_on_change(srv.tokens, NULL, NULL);
     ig_changes_stop(srv.changes);
+    ig_members_stop(srv.members);
     ig_catalog_free(srv.catalog);
     ig_sessions_free(srv.sessions);
     ig_login_guard_free(srv.logins);

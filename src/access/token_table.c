@@ -563,6 +563,14 @@ int64_t ig_token_table_confirmed_ms(const ig_token_table_t *ts)
     return atomic_load_explicit(&ts->confirmed_ms, memory_order_relaxed);
 }
 
+int64_t ig_token_table_seq(ig_token_table_t *ts)
+{
+    pthread_mutex_lock(&ts->wmu);
+    int64_t seq = ts->seq;
+    pthread_mutex_unlock(&ts->wmu);
+    return seq;
+}
+
 void ig_token_table_on_change(ig_token_table_t *ts, void (*fn)(void *ud, int64_t seq), void *ud)
 {
     ts->on_change_ud = ud;

@@ -95,6 +95,8 @@ int ig_token_table_sync(ig_token_table_t *ts);
 /* The wall-clock ms of the last sync that reached the store (or of the load): up to then the table is known to
  * hold every committed change.  0 before the load. */
 int64_t ig_token_table_confirmed_ms(const ig_token_table_t *ts);
+/* The highest store change sequence the table has applied. */
+int64_t ig_token_table_seq(ig_token_table_t *ts);
 /* Called (in the writing thread, after the store committed and the table applied it) for every change this
  * process makes, so other nodes can be told at once (cluster/changes.h).  NULL: none. */
 void ig_token_table_on_change(ig_token_table_t *ts, void (*fn)(void *ud, int64_t seq), void *ud);

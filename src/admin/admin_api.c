@@ -16,6 +16,7 @@
  *   GET    /api/v1/whoami                            the calling token's own record (no secret)
  *   POST   /api/v1/users                             admin: {"name","password","role"}
  *   GET    /api/v1/audit?target=&actor=&action=&since=&pageToken=&pageSize=   the audit log (audit_api.c)
+ *   GET    /api/v1/cluster                           admin: the live nodes (cluster/members.h)
  *   GET    /api/v1/settings                          {"rateLimiterEnabled": bool, "version": "...",
  *                                                    "expiryWarningDays": n (the console's banner), ...}
  *   /api/v1/session, /login, /logout                 console sessions (console.c, routed before this)
@@ -373,6 +374,17 @@ static const char *token_template(const char *action)
     return NULL;
 }
 
+/* GET /api/v1/cluster: the live nodes, for admins (node names and versions are an operator's business). */
+static ig_res_t cluster(ig_admin_t *a, ig_req_t *r)
+{
+    if (r->method != IG_GET && r->method != IG_HEAD) return ig_http_not_allowed(r, "GET");
+    if (r->who.role != IG_ROLE_ADMIN) return ig_http_error(r, IG_E_FORBIDDEN, "/api/v1/cluster is for admins");
+    json_object *o = NULL;
+    ig_error_t err;
+    if (ig_members_list(a->members, &o, &err)) return ig_http_error_from(r, &err);
+    return ig_http_json(r, 200, o);
+}
+
 static ig_res_t route(ig_admin_t *a, ig_req_t *r)
 {
     char path[256];
@@ -401,6 +413,10 @@ static ig_res_t route(ig_admin_t *a, ig_req_t *r)
         return ig_http_json(r, 200, o);
     }
     if (strcmp(path, "/api/v1/audit") == 0) return ig_audit_api_handle(a, r);
+    if (strcmp(path, "/api/v1/cluster") == 0) {
+        r->route = "/api/v1/cluster";
+        return cluster(a, r);
+    }
     if (strcmp(path, "/api/v1/whoami") == 0) {
         r->route = "/api/v1/whoami";
         return whoami(a, r);

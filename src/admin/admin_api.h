@@ -4,6 +4,7 @@
 #ifndef IG_ADMIN_API_H
 #define IG_ADMIN_API_H
 
+#include "cluster/members.h"
 #include "access/login_guard.h"
 #include "access/sessions.h"
 #include "access/token_table.h"
@@ -18,6 +19,7 @@ typedef struct {
     ig_login_guard_t *logins; /* console password guessing, throttled */
     int expiry_warning_days;  /* the first of notifications.expiry_warning_days (0: none): the console's banner */
     const char *warehouse;    /* the default warehouse's name (the console's client snippets) */
+    ig_members_t *members;    /* GET /api/v1/cluster */
 } ig_admin_t;
 
 /* /api/v1/... (ctx: ig_admin_t), after the router authenticated the caller by session or token. */

@@ -73,5 +73,6 @@ ig_res_t ig_ops_metrics(void *ctx, ig_req_t *r)
     ig_token_table_render_metrics(o->tokens, &sb);
     ig_limiter_metrics(o->limiter, &sb);
     ig_changes_metrics(o->changes, &sb);
+    ig_members_metrics(o->members, &sb);
     return send_buf(r, &sb, "text/plain; version=0.0.4");
 }

@@ -9,6 +9,7 @@
 
 #include "access/token_table.h"
 #include "cluster/changes.h"
+#include "cluster/members.h"
 #include "http/http.h"
 #include "ratelimit/limiter.h"
 #include "store/store.h"
@@ -21,6 +22,7 @@ typedef struct {
     ig_store_t *store;             /* the caller's role: /metrics lists every token, so it is for admins */
     ig_limiter_t *limiter;         /* its status in /readyz, its metrics in /metrics */
     ig_changes_t *changes;         /* its metrics in /metrics (NULL: none) */
+    ig_members_t *members;         /* its metrics in /metrics */
 } ig_ops_t;
 
 /* Handlers (ctx: ig_ops_t). */

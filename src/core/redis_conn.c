@@ -136,3 +136,32 @@ void ig_redis_target_where(const ig_redis_target_t *t, char *buf, size_t cap)
     if (t->unix_path[0]) snprintf(buf, cap, "unix:%s", t->unix_path);
     else snprintf(buf, cap, "%s:%d", t->host, t->port);
 }
+
+redisReply *ig_redis_eval(redisContext *c, const char *sha, const char *src, int nkeys, const char *const *keys,
+                          int nargs, const char *const *args, char *why, size_t cap)
+{
+    enum { MAX = 16 };
+    const char *argv[MAX];
+    size_t lens[MAX];
+    char nk[12];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    int n = 0;
+    argv[n++] = sha ? "EVALSHA" : "EVAL", argv[n++] = sha ? sha : src, argv[n++] = nk;
+    for (int i = 0; i < nkeys && n < MAX; i++) argv[n++] = keys[i];
+    for (int i = 0; i < nargs && n < MAX; i++) argv[n++] = args[i];
+    for (int i = 0; i < n; i++) lens[i] = strlen(argv[i]);
+    redisReply *rep = redisCommandArgv(c, n, argv, lens);
+    if (sha && rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(rep);
+        argv[0] = "EVAL", argv[1] = src;
+        lens[0] = 4, lens[1] = strlen(src);
+        rep = redisCommandArgv(c, n, argv, lens);
+    }
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
+        snprintf(why, cap, "%.*s", (int)rep->len, rep->str);
+        freeReplyObject(rep);
+        return NULL;
+    }
+    if (!rep) snprintf(why, cap, "%s", c->errstr[0] ? c->errstr : "no reply");
+    return rep;
+}

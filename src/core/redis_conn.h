@@ -30,6 +30,11 @@ void ig_redis_target_clear(ig_redis_target_t *t);
 void ig_redis_target_where(const ig_redis_target_t *t, char *buf, size_t cap);
 /* A new connection, authenticated and on its database; NULL with why filled. */
 redisContext *ig_redis_dial(const ig_redis_target_t *t, char *why, size_t cap);
+/* Runs a Lua script with its keys and arguments (at most 13 in all): EVALSHA sha when sha is given (and EVAL
+ * once after a NOSCRIPT, which also loads it), else EVAL.  NULL with why filled for an error reply or a
+ * failed connection (c->err set then). */
+redisReply *ig_redis_eval(redisContext *c, const char *sha, const char *src, int nkeys, const char *const *keys,
+                          int nargs, const char *const *args, char *why, size_t cap);
 /* rep when it has type t (a status also passes as a string); else NULL with why filled and rep freed. */
 redisReply *ig_redis_expect(redisContext *c, redisReply *rep, int t, char *why, size_t cap);
 

@@ -160,32 +160,6 @@ static void free_conn(void *c)
     redisFree(c);
 }
 
-/* Runs script sc with one key and the given arguments (EVALSHA; EVAL when Redis does not know it yet, which
- * also makes it known).  NULL with why filled on any failure, the connection then unusable. */
-static redisReply *run(redisContext *c, const script_t *sc, const char *key, int argc, const char **args,
-                       char *why, size_t cap)
-{
-    const char *argv[12] = {"EVALSHA", sc->sha, "1", key};
-    size_t lens[12];
-    for (int i = 0; i < argc && i < 8; i++) argv[4 + i] = args[i];
-    int n = 4 + (argc < 8 ? argc : 8);
-    for (int i = 0; i < n; i++) lens[i] = strlen(argv[i]);
-    redisReply *rep = redisCommandArgv(c, n, argv, lens);
-    if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
-        freeReplyObject(rep);
-        argv[0] = "EVAL", argv[1] = sc->src;
-        lens[0] = 4, lens[1] = strlen(sc->src);
-        rep = redisCommandArgv(c, n, argv, lens);
-    }
-    if (rep && rep->type == REDIS_REPLY_ERROR) {
-        snprintf(why, cap, "%.*s", (int)rep->len, rep->str);
-        freeReplyObject(rep);
-        return NULL;
-    }
-    if (!rep) snprintf(why, cap, "%s", c->errstr[0] ? c->errstr : "no reply");
-    return rep;
-}
-
 /* ------------------------------------------------------------------ outages */
 
 static void mark_down(rl_redis_t *r, const char *why)
@@ -249,7 +223,7 @@ static redisReply *call(rl_redis_t *r, const script_t *sc, const char *key, int 
         redisContext *c = conn(r, &fresh, why, sizeof why);
         if (!c) break;
         atomic_fetch_add_explicit(&r->calls, 1, memory_order_relaxed);
-        redisReply *rep = run(c, sc, key, argc, args, why, sizeof why);
+        redisReply *rep = ig_redis_eval(c, sc->sha, sc->src, 1, &key, argc, args, why, sizeof why);
         int e = errno;
         if (rep) return rep;
         bool io = c->err != 0, timeout = c->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK);
@@ -434,7 +408,8 @@ static int beat(rl_redis_t *r, redisContext **c, char *why, size_t cap)
     fmt_i64(ttl, sizeof ttl, 3 * (int64_t)r->heartbeat_ms);
     const char *args[2] = {r->node_id, ttl};
     atomic_fetch_add_explicit(&r->calls, 1, memory_order_relaxed);
-    redisReply *rep = run(*c, &r->beat, NODES_KEY, 2, args, why, cap);
+    const char *key = NODES_KEY;
+    redisReply *rep = ig_redis_eval(*c, r->beat.sha, r->beat.src, 1, &key, 2, args, why, cap);
     if (!rep || rep->type != REDIS_REPLY_INTEGER) {
         if (rep) snprintf(why, cap, "the heartbeat script answered no integer");
         if (rep) freeReplyObject(rep);

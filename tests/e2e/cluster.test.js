@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { Server, createToken, tempDir, sleep } from './lib/harness.js';
+import { Server, createToken, cli, tempDir, sleep } from './lib/harness.js';
 import { startRedis } from './lib/cluster.js';
 
 const T = '/api/v1/access-tokens';
@@ -110,4 +110,42 @@ test('auth.max_staleness_ms: a node whose store stops answering refuses tokens w
   let status;
   for (let i = 0; i < 100 && (status = (await srv.req('GET', '/v1/config', { token: tok })).status) !== 200; i++) await sleep(50);
   assert.equal(status, 200, 'served again once the store answers');
+});
+
+test('GET /api/v1/cluster lists the live nodes for admins; a node that stops leaves the list at once', async (t) => {
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const { dataDir, admin, nodes: [a, b, c] } = await nodes(t, 3, `ratelimiter:
+  backend: redis
+  redis:
+    url: ${redis.url}
+cluster:
+  heartbeat_ms: 200
+`);
+  const ids = async (srv) => (await srv.req('GET', '/api/v1/cluster', { token: admin })).json.nodes.map((n) => n.id).sort();
+  let seen;
+  for (let i = 0; i < 50 && (seen = await ids(a)).length < 3; i++) await sleep(50);
+  assert.equal(seen.length, 3, JSON.stringify(seen));
+  const r = await b.req('GET', '/api/v1/cluster', { token: admin });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.shared, true);
+  assert.equal(r.json.heartbeatMs, 200);
+  const me = r.json.nodes.filter((n) => n.self);
+  assert.equal(me.length, 1);
+  for (const n of r.json.nodes) {
+    assert.match(n.version, /^\d+\.\d+\.\d+/);
+    assert.ok(n.lastHeartbeatMsAgo >= 0 && n.lastHeartbeatMsAgo < 2000, JSON.stringify(n));
+    assert.ok(n.uptimeSeconds >= 0 && n.changesBehind >= 0 && n.tokenSeq >= 1, JSON.stringify(n));
+    assert.ok(!Number.isNaN(Date.parse(n.startedAt)));
+  }
+  // a member's token: 403 (node names and versions are an operator's business)
+  assert.equal(cli(dataDir, ['user', 'add', 'bob', '--password-stdin'], { input: 'bob-password-1\n' }).code, 0);
+  const member = createToken(dataDir, 'bob-token', ['--owner', 'bob']).token;
+  await sleep(300);
+  const forbidden = await a.req('GET', '/api/v1/cluster', { token: member });
+  assert.equal(forbidden.status, 403);
+  assert.equal(forbidden.json.error.type, 'ForbiddenException');
+  await c.stop();
+  assert.equal((await ids(a)).length, 2, 'a clean stop leaves the set at once');
+  assert.equal((await a.req('GET', '/api/v1/cluster', { token: admin })).json.nodes.length, 2);
 });

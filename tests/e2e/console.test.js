@@ -507,6 +507,18 @@ test('Settings → Audit: the changes made in this console, with filters and old
   await page.getByRole('tab', { name: 'Access Tokens' }).click();
 });
 
+test('Settings → Cluster: this node alone when no Redis is configured', async () => {
+  await page.getByRole('tab', { name: 'Cluster' }).click();
+  const panel = page.locator('#panel-cluster');
+  await panel.waitFor({ state: 'visible' });
+  const rows = panel.locator('tr.cluster-row');
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), 1);
+  assert.match(await rows.first().locator('td').first().textContent(), /\(this node\)$/);
+  assert.match(await panel.locator('#cluster-status').textContent(), /This node alone: no Redis is configured/);
+  await page.getByRole('tab', { name: 'Access Tokens' }).click();
+});
+
 test('logout returns to the login page and the session is over', async () => {
   const cookie = (await page.context().cookies()).find((c) => c.name === 'icegate_session');
   assert.ok(cookie && cookie.httpOnly, 'an HttpOnly session cookie');

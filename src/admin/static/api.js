@@ -61,6 +61,7 @@ export const api = {
     request('POST', `/api/v1/access-tokens/${encodeURIComponent(id)}/suspend`, reason ? { reason } : {}),
   activate: (id) => request('POST', `/api/v1/access-tokens/${encodeURIComponent(id)}/activate`),
   audit: (query) => request('GET', `/api/v1/audit?${new URLSearchParams(query)}`),
+  cluster: () => request('GET', '/api/v1/cluster'),
   rotate: (id, gracePeriod) =>
     request('POST', `/api/v1/access-tokens/${encodeURIComponent(id)}/rotate`, { gracePeriod }),
   stats: (id, seconds) =>

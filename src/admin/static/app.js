@@ -5,6 +5,7 @@ import { api, ApiError, setCsrf, setUnauthorizedHandler } from './api.js';
 import * as fmt from './format.js';
 import { ActivityChart } from './chart.js';
 import { renderExpiryBanner, showAudit, wireAudit } from './audit.js';
+import { showCluster } from './cluster.js';
 import { snippets } from './snippets.js';
 
 const $ = (id) => document.getElementById(id);
@@ -898,10 +899,11 @@ async function submitDelete(ev) {
 
 // ------------------------------------------------------------------ tabs
 
-const TABS = ['tokens', 'audit', 'general'];
+const TABS = ['tokens', 'audit', 'cluster', 'general'];
 
 function selectTab(which, focus = true) {
   if (which === 'audit') showAudit(isAdmin());
+  if (which === 'cluster') showCluster(isAdmin());
   for (const name of TABS) {
     const on = name === which;
     const tab = $(`tab-${name}`);

@@ -10,7 +10,7 @@ const PAGE = 50;
 
 let next = null; // the page token of the next page, null at the end
 
-function cell(text, cls) {
+export function cell(text, cls) {
   const td = document.createElement('td');
   td.textContent = text == null ? '—' : String(text);
   if (cls) td.className = cls;
