@@ -45,12 +45,13 @@ def cli(data_dir, args, config=None, check=True):
 class Server:
     """One icegate process on a free port in its own temp data dir."""
 
-    def __init__(self, config=DEFAULT_CONFIG, name="icegate"):
-        self.data_dir = tempfile.mkdtemp(prefix=f"engines-{name}-")
-        self.config_path = os.path.join(self.data_dir, "icegate.yaml")
+    def __init__(self, config=DEFAULT_CONFIG, name="icegate", data_dir=None):
+        """data_dir: another server's, for the nodes of a cluster on one store (each its own config and log)."""
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix=f"engines-{name}-")
+        self.config_path = os.path.join(self.data_dir, f"{name}.yaml" if data_dir else "icegate.yaml")
         with open(self.config_path, "w") as f:
             f.write(config)
-        self.log_path = os.path.join(self.data_dir, "server.log")
+        self.log_path = os.path.join(self.data_dir, f"{name}.log" if data_dir else "server.log")
         self.proc = None
         self.port = None
         self.exit_code = None
