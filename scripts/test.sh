@@ -27,6 +27,26 @@ mkdir -p "$build/test-logs"
 
 if [ "$what" = all ] || [ "$what" = unit ]; then
   us=0
+  # The PostgreSQL store's cases (tests/unit/test_store.c) run against a throwaway server in a temp dir
+  # (scripts/pgserver.sh: unix socket only, never the system's service), stopped when the section ends or the
+  # script exits; without PostgreSQL they skip themselves and the note says why.  An ICEGATE_TEST_PG_DSN given
+  # by the caller is used as is (its database's public schema is emptied by every test).
+  pgdir=
+  if [ -z "${ICEGATE_TEST_PG_DSN:-}" ]; then
+    pgdir=$(mktemp -d "${TMPDIR:-/tmp}/icegate-pg-XXXXXX")
+    pglog="$build/test-logs/pgserver.log"
+    if dsn=$(scripts/pgserver.sh start "$pgdir" 2>"$pglog"); then
+      trap 'scripts/pgserver.sh stop "$pgdir" >/dev/null 2>&1; rm -rf "$pgdir"' EXIT
+      export ICEGATE_TEST_PG_DSN="$dsn"
+      export ICEGATE_TEST_PG_RESTART="$PWD/scripts/pgserver.sh restart $pgdir"
+    else
+      rc=$?
+      if [ "$rc" -eq 3 ]; then notes+=("PostgreSQL is not installed: the postgres store tests are skipped")
+      else notes+=("PostgreSQL could not be started (see $pglog): the postgres store tests are skipped"); fi
+      rm -rf "$pgdir"
+      pgdir=
+    fi
+  fi
   for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
     name=$(basename "$t")
@@ -46,6 +66,13 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
   done
   skipped=$((skipped + us))
   [ "$us" -eq 0 ] || notes+=("unit tests skipped: $us")
+  if [ -n "$pgdir" ]; then
+    scripts/pgserver.sh stop "$pgdir" >/dev/null 2>&1 || notes+=("the test PostgreSQL in $pgdir did not stop")
+    rm -rf "$pgdir"
+    trap - EXIT
+    # icegate refuses an ICEGATE_* variable that is not a setting: not for the servers the next suites start.
+    unset ICEGATE_TEST_PG_DSN ICEGATE_TEST_PG_RESTART
+  fi
 fi
 
 if [ "$what" = all ] || [ "$what" = e2e ]; then

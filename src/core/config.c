@@ -796,13 +796,6 @@ int ig_config_finish(ig_config_t *cfg, char *errbuf, size_t errcap)
     if (!cfg->postgres_pool_size) cfg->postgres_pool_size = cfg->threads + 2;
     if (check_costs(cfg, errbuf, errcap)) return -1;
     if (finish_redis(cfg, errbuf, errcap)) return -1;
-    /* A back end named in the config but not built into this binary stops the start (DESIGN.md §7): running the
-     * local limiter when the operator asked for Redis would split a token's limit across nodes, silently. */
-    if (strcmp(cfg->storage_driver, "sqlite") != 0) {
-        snprintf(errbuf, errcap, "config key storage.driver: '%s' is not built into this binary (built: sqlite)",
-                 cfg->storage_driver);
-        return -1;
-    }
     if (check_webhook(cfg, errbuf, errcap)) return -1;
     if (finish_warehouses(cfg, errbuf, errcap)) return -1;
     if (cfg->warehouse[0] == '\0') {

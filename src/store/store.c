@@ -1,4 +1,4 @@
-/* store — opening a store by driver (see store.h).  Each back end lives in its own file and exports one open
+/* store — opening a store by driver (see store.h).  Each back end lives in its own file(s) and exports one open
  * function; this is the only place that knows the list.  Also what every back end shares: the names of a
  * restriction's setter and the error texts. */
 #include "store/store.h"
@@ -23,8 +23,17 @@ static ig_store_t *open_sqlite(const ig_config_t *cfg, ig_error_t *err)
 ig_store_t *ig_store_open(const ig_config_t *cfg, ig_error_t *err)
 {
     if (strcmp(cfg->storage_driver, "sqlite") == 0) return open_sqlite(cfg, err);
+    if (strcmp(cfg->storage_driver, "postgres") == 0) {
+        if (cfg->postgres_dsn[0] == '\0') { /* config.c requires one; this guards configs built by hand */
+            ig_error_set(err, IG_E_INTERNAL, "config key storage.postgres.dsn: required when storage.driver is "
+                                             "postgres");
+            return NULL;
+        }
+        return ig_store_postgres_open(cfg->postgres_dsn, cfg->postgres_pool_size, err);
+    }
     /* config.c refuses any other value at start; this guards callers that build a config by hand. */
-    ig_error_set(err, IG_E_INTERNAL, "config key storage.driver: '%s' is not built into this binary (use sqlite)",
+    ig_error_set(err, IG_E_INTERNAL,
+                 "config key storage.driver: '%s' is not built into this binary (use sqlite or postgres)",
                  cfg->storage_driver);
     return NULL;
 }

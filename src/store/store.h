@@ -1,5 +1,5 @@
 /* store — the one interface to persistent state.  Token, user, session-free catalog code calls these
- * functions only; a back end (sqlite.c today, postgres.c for scale-out) fills ig_store_ops_t, as curl
+ * functions only; a back end (sqlite.c embedded, postgres.c for scale-out) fills ig_store_ops_t, as curl
  * does with its TLS back ends.  No SQL dialect leaks above this line.
  *
  * Threading: every function may be called from any thread; a back end serialises internally as it needs.
@@ -310,11 +310,17 @@ struct ig_store {
     const ig_store_ops_t *ops;
 };
 
-/* Opens the store the config names (store.c: SQLite under data_dir today), creating or migrating the schema.
- * Returns NULL with a message in err. */
+/* Opens the store the config names (store.c: storage.driver sqlite, under data_dir, or postgres), creating or
+ * migrating the schema.  Returns NULL with a message in err. */
 ig_store_t *ig_store_open(const ig_config_t *cfg, ig_error_t *err);
-/* The back ends, one file each (sqlite.c). */
+/* The back ends, one file each (sqlite.c; postgres.c and its postgres_*.c). */
 ig_store_t *ig_store_sqlite_open(const char *path, ig_error_t *err);
+/* PostgreSQL: dsn is a libpq connection string (keywords or a postgresql:// URI; it may hold a password, which
+ * never appears in a message), pool_size the most connections this store opens at once (each when first
+ * needed; below 1: 4), plus one of its own for changed().  Connects, and creates or migrates the schema
+ * (several nodes starting together migrate once).  NULL with the reason in err (IG_E_INTERNAL) when the
+ * server cannot be reached or the database's schema is newer than this binary. */
+ig_store_t *ig_store_postgres_open(const char *dsn, int pool_size, ig_error_t *err);
 void ig_store_close(ig_store_t *st);
 
 /* "admin" | "member" for a recorded setter, NULL for IG_SET_BY_UNKNOWN (how back ends store it and the API

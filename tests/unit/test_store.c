@@ -11,7 +11,10 @@
  * (IG_E_*), which fixes the HTTP status and Iceberg type through the error table.
  *
  * What is about SQLite itself (the schema_version rows, the file on disk) is the separate group
- * "store/sqlite-only" at the end.  Each test gets a fresh, empty store. */
+ * "store/sqlite-only" at the end; what is about PostgreSQL (migrations under several nodes, two nodes on one
+ * database, reconnection after a restart) is "store/postgres-only".  The postgres rows run when
+ * ICEGATE_TEST_PG_DSN names a database (scripts/test.sh starts a throwaway server for them) and are skipped
+ * otherwise.  Each test gets a fresh, empty store. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -73,6 +77,9 @@ typedef struct {
     ig_store_t *(*open)(fixture_t *f, ig_error_t *err);
     /* Removes what open() created.  Every client is closed before it is called. */
     void (*teardown)(fixture_t *f);
+    /* The environment variable that must be set for the back end to run (NULL: it always runs); without it
+     * every case of its group is skipped, and counted as skipped. */
+    const char *needs_env;
 } backend_t;
 
 struct fixture {
@@ -139,6 +146,50 @@ static void sqlite_teardown(fixture_t *f)
         snprintf(p, sizeof p, "%s%s", f->where, suffixes[i]);
         unlink(p);
     }
+}
+
+/* PostgreSQL (ICEGATE_TEST_PG_DSN, a libpq conninfo): the test's store is the database's public schema,
+ * emptied by the first open of each test; every client connects to the same database. */
+static void pg_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* Runs sql (constant text, several statements allowed) on a connection of its own; 0 or -1 with msg. */
+static int pg_admin(const char *dsn, const char *sql, char *msg, size_t cap)
+{
+    PGconn *c = PQconnectdb(dsn);
+    int rc = -1;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PQsetNoticeProcessor(c, pg_quiet, NULL);
+        PGresult *r = PQexec(c, sql);
+        ExecStatusType st = PQresultStatus(r);
+        rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
+        PQclear(r);
+    }
+    if (rc) snprintf(msg, cap, "%s", PQerrorMessage(c));
+    PQfinish(c);
+    return rc;
+}
+
+static ig_store_t *pg_open(fixture_t *f, ig_error_t *err)
+{
+    if (!f->where[0]) {
+        const char *dsn = getenv("ICEGATE_TEST_PG_DSN");
+        snprintf(f->where, sizeof f->where, "%s", dsn ? dsn : "");
+        char msg[256];
+        if (pg_admin(f->where, "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;", msg, sizeof msg)) {
+            ig_error_set(err, IG_E_INTERNAL, "cannot reset the test database: %s", msg);
+            return NULL;
+        }
+    }
+    return ig_store_postgres_open(f->where, 8, err);
+}
+
+static void pg_teardown(fixture_t *f)
+{
+    (void)f; /* the next test's first open empties the schema */
 }
 
 /* ---- helpers ---- */
@@ -1453,20 +1504,237 @@ static void test_sqlite_open_bad_path(void **state)
     assert_contains(err.message, "/nonexistent-dir-icegate/x/icegate.db");
 }
 
+/* ---- PostgreSQL only: migrations, several nodes on one database, reconnection ---- */
+
+static int64_t pg_scalar(const char *dsn, const char *sql)
+{
+    PGconn *c = PQconnectdb(dsn);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+static void pg_exec(const char *dsn, const char *sql)
+{
+    char msg[256];
+    if (pg_admin(dsn, sql, msg, sizeof msg)) fail_msg("%s: %s", sql, msg);
+}
+
+typedef struct {
+    const char *dsn;
+    pthread_barrier_t *go;
+    ig_store_t *st;
+    char msg[512];
+} pg_opener_t;
+
+static void *pg_opener(void *arg)
+{
+    pg_opener_t *o = arg;
+    ig_error_t err;
+    memset(&err, 0, sizeof err);
+    pthread_barrier_wait(o->go);
+    o->st = ig_store_postgres_open(o->dsn, 2, &err);
+    if (!o->st) snprintf(o->msg, sizeof o->msg, "%s", err.message);
+    return NULL;
+}
+
+/* The schema is built once: reopening runs nothing, and nodes starting together on an empty database (the
+ * advisory lock) all open it, with one schema_version row per step. */
+static void test_pg_migrations_run_once(void **state)
+{
+    fixture_t *f = *state;
+    int64_t steps = pg_scalar(f->where, "SELECT MAX(version) FROM schema_version");
+    assert_true(steps >= 1);
+    assert_int_equal(pg_scalar(f->where, "SELECT COUNT(*) FROM schema_version"), steps);
+    ns_create_ok(f->st, "kept");
+    reopen(f);
+    assert_int_equal(pg_scalar(f->where, "SELECT COUNT(*) FROM schema_version"), steps);
+    ig_error_t err;
+    assert_int_equal(f->st->ops->ns_get(f->st, "kept", NULL, &err), 0);
+    ig_store_close(f->st);
+    f->st = NULL;
+
+    pg_exec(f->where, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;");
+    enum { NODES = 6 };
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, NODES);
+    pg_opener_t o[NODES];
+    pthread_t t[NODES];
+    for (int i = 0; i < NODES; i++) {
+        memset(&o[i], 0, sizeof o[i]);
+        o[i].dsn = f->where;
+        o[i].go = &go;
+        assert_int_equal(pthread_create(&t[i], NULL, pg_opener, &o[i]), 0);
+    }
+    for (int i = 0; i < NODES; i++) pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < NODES; i++) {
+        if (!o[i].st) fail_msg("node %d: %s", i, o[i].msg);
+        ig_store_close(o[i].st);
+    }
+    assert_int_equal(pg_scalar(f->where, "SELECT COUNT(*) FROM schema_version"), steps);
+    assert_int_equal(pg_scalar(f->where, "SELECT COUNT(DISTINCT version) FROM schema_version"), steps);
+    f->st = f->be->open(f, &err);
+    assert_non_null(f->st);
+}
+
+static void test_pg_newer_schema_refused(void **state)
+{
+    fixture_t *f = *state;
+    ig_error_t err;
+    ns_create_ok(f->st, "kept");
+    ig_store_close(f->st);
+    f->st = NULL;
+    pg_exec(f->where, "INSERT INTO schema_version VALUES(99)");
+    memset(&err, 0, sizeof err);
+    ig_store_t *st = ig_store_postgres_open(f->where, 2, &err);
+    assert_null(st);
+    assert_int_equal(err.kind, IG_E_INTERNAL);
+    assert_contains(err.message, "99");
+    assert_contains(err.message, "newer");
+    assert_int_equal(pg_scalar(f->where, "SELECT MAX(version) FROM schema_version"), 99);
+    assert_int_equal(pg_scalar(f->where, "SELECT COUNT(*) FROM namespaces WHERE name='kept'"), 1);
+}
+
+/* Two nodes on one database: each sees the other's token writes through changed() and the change feed, in
+ * the order they were made (the feed a node's token table follows). */
+static void test_pg_nodes_see_each_others_tokens(void **state)
+{
+    fixture_t *f = *state;
+    ig_error_t err;
+    ig_store_t *a = f->st, *b = f->be->open(f, &err);
+    assert_non_null(b);
+    b->ops->changed(b);
+    assert_int_equal(b->ops->changed(b), 0);
+    int64_t since = 0;
+    find_row_t fr;
+    memset(&fr, 0, sizeof fr);
+    fr.id = "tok_x";
+    assert_int_equal(b->ops->token_changes(b, 0, find_row_cb, &fr, &since, &err), 0);
+    assert_int_equal(fr.seen, 0);
+
+    ig_token_row_t t;
+    token_row(&t, "tok_x", "x", "alice", 9);
+    assert_int_equal(a->ops->token_insert(a, &t, NULL, &err), 0);
+    assert_int_equal(b->ops->changed(b), 1);
+    assert_int_equal(b->ops->changed(b), 0);
+    int64_t max = 0;
+    assert_int_equal(b->ops->token_changes(b, since, find_row_cb, &fr, &max, &err), 0);
+    assert_int_equal(fr.seen, 1);
+    assert_int_equal(max, t.seq);
+    assert_false(fr.row.suspended);
+
+    /* b suspends it; a learns of it the same way */
+    a->ops->changed(a);
+    ig_token_row_t got = fr.row;
+    got.suspended = true;
+    assert_int_equal(b->ops->token_update(b, &got, NULL, &err), 0);
+    assert_int_equal(a->ops->changed(a), 1);
+    memset(&fr, 0, sizeof fr);
+    fr.id = "tok_x";
+    int64_t max2 = 0;
+    assert_int_equal(a->ops->token_changes(a, max, find_row_cb, &fr, &max2, &err), 0);
+    assert_int_equal(fr.seen, 1);
+    assert_true(fr.row.suspended);
+    assert_int_equal(max2, got.seq);
+    /* a's stale copy loses against b's write */
+    assert_int_equal(a->ops->token_update(a, &t, NULL, &err), IG_STORE_STALE);
+    int64_t del_seq = 0;
+    assert_int_equal(a->ops->token_delete(a, "tok_x", 5, &del_seq, NULL, &err), 0);
+    assert_int_equal(b->ops->changed(b), 1);
+    memset(&fr, 0, sizeof fr);
+    fr.id = "tok_x";
+    assert_int_equal(b->ops->token_changes(b, max2, find_row_cb, &fr, &max, &err), 0);
+    assert_int_equal(fr.seen, 1);
+    assert_true(fr.row.deleted);
+    assert_int_equal(max, del_seq);
+    ig_store_close(b);
+}
+
+/* The server restarts under a store (ICEGATE_TEST_PG_RESTART: a shell command that restarts it, as
+ * scripts/test.sh sets it): every pooled connection is dead; the next ops reconnect and succeed, nothing
+ * committed before is lost, and changed() keeps working. */
+static void test_pg_reconnects_after_restart(void **state)
+{
+    fixture_t *f = *state;
+    const char *restart = getenv("ICEGATE_TEST_PG_RESTART");
+    if (!restart || !*restart) skip();
+    ig_error_t err;
+    ig_store_t *st = f->st;
+    /* several connections open in the pool (the race's, in namespace db), all to be broken by the restart */
+    test_obj_cas_race(state);
+    st->ops->changed(st);
+    if (system(restart) != 0) fail_msg("%s failed", restart);
+    assert_int_equal(st->ops->ns_get(st, "db", NULL, &err), 0);
+    for (int i = 0; i < 4; i++) {
+        char name[24];
+        snprintf(name, sizeof name, "after%d", i);
+        ns_create_ok(st, name);
+    }
+    assert_int_equal(st->ops->changed(st), 1);
+    assert_int_equal(st->ops->changed(st), 0);
+    names_t c = ns_list(st, NULL, NULL, 0, 0);
+    assert_int_equal(c.n, 5);
+    if (system(restart) != 0) fail_msg("%s failed", restart);
+    assert_int_equal(st->ops->changed(st), 0); /* the poll connection reconnects too */
+    assert_int_equal(obj_create(st, "db", "t2", IG_OBJ_TABLE, "L1", &err), 0);
+    assert_int_equal(st->ops->changed(st), 1);
+}
+
+/* A server that cannot be reached: NULL and a 500 that names the reason, never the DSN's password. */
+static void test_pg_open_unreachable(void **state)
+{
+    (void)state;
+    ig_error_t err;
+    memset(&err, 0, sizeof err);
+    ig_store_t *st = ig_store_postgres_open("host=/nonexistent-icegate-dir dbname=x user=u password=sekrit-pw", 2,
+                                            &err);
+    assert_null(st);
+    assert_int_equal(err.kind, IG_E_INTERNAL);
+    assert_contains(err.message, "PostgreSQL");
+    assert_null(strstr(err.message, "sekrit-pw"));
+}
+
 /* ---- one group per back end ---- */
 
-static const backend_t sqlite_backend = {"sqlite", sqlite_open, sqlite_teardown};
+static const backend_t sqlite_backend = {"sqlite", sqlite_open, sqlite_teardown, NULL};
+static const backend_t postgres_backend = {"postgres", pg_open, pg_teardown, "ICEGATE_TEST_PG_DSN"};
 
 /* Add a row to run the suite against another back end (and build it in, as store.c does). */
 static const backend_t *const backends[] = {
     &sqlite_backend,
+    &postgres_backend,
 };
 
 #define CASE(fn, be) cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)(be))
 
+static void skipped(void **state)
+{
+    (void)state;
+    skip();
+}
+
+/* A back end whose variable is unset: each case keeps its name and is skipped (no setup: nothing to open). */
+static void skip_unless_available(const backend_t *be, struct CMUnitTest *tests, size_t n)
+{
+    const char *v = be->needs_env ? getenv(be->needs_env) : "1";
+    if (v && *v) return;
+    printf("# %s: %s is not set, its cases are skipped\n", be->name, be->needs_env);
+    for (size_t i = 0; i < n; i++) {
+        tests[i].test_func = skipped;
+        tests[i].setup_func = NULL;
+        tests[i].teardown_func = NULL;
+    }
+}
+
 static int run_conformance(const backend_t *be)
 {
-    const struct CMUnitTest tests[] = {
+    struct CMUnitTest tests[] = {
         CASE(test_ns_create_and_hierarchy, be),
         CASE(test_ns_list_children_paginated, be),
         CASE(test_ns_warehouse_tags, be),
@@ -1495,6 +1763,7 @@ static int run_conformance(const backend_t *be)
     char group[64];
     snprintf(group, sizeof group, "store/%s", be->name);
     printf("# %s\n", group); /* cmocka's plain output does not name the group */
+    skip_unless_available(be, tests, sizeof tests / sizeof tests[0]);
     return cmocka_run_group_tests_name(group, tests, NULL, NULL);
 }
 
@@ -1512,11 +1781,30 @@ static int run_sqlite_only(void)
     return cmocka_run_group_tests_name("store/sqlite-only", tests, NULL, NULL);
 }
 
+static int run_postgres_only(void)
+{
+    const backend_t *be = &postgres_backend;
+    struct CMUnitTest tests[] = {
+        CASE(test_pg_migrations_run_once, be),
+        CASE(test_pg_newer_schema_refused, be),
+        CASE(test_pg_nodes_see_each_others_tokens, be),
+        CASE(test_pg_reconnects_after_restart, be),
+    };
+    printf("# store/postgres-only\n");
+    skip_unless_available(be, tests, sizeof tests / sizeof tests[0]);
+    const struct CMUnitTest always[] = {
+        cmocka_unit_test(test_pg_open_unreachable),
+    };
+    return cmocka_run_group_tests_name("store/postgres-only", tests, NULL, NULL) +
+           cmocka_run_group_tests_name("store/postgres-unreachable", always, NULL, NULL);
+}
+
 int main(void)
 {
     int failed = 0;
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
         failed += run_conformance(backends[i]);
     failed += run_sqlite_only();
+    failed += run_postgres_only();
     return failed ? 1 : 0;
 }
