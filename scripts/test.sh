@@ -99,21 +99,47 @@ if [ "$what" = all ] || [ "$what" = e2e ]; then
   else
     notes+=("schema checks skipped: $sk (set ICEBERG_OPENAPI to the Iceberg REST OpenAPI yaml to run them)")
   fi
+  # e2e_pass NAME WHAT VAR=VALUE FILE...: the given suites again with VAR set (harness.js reads it), counted
+  # into the totals from their TAP file, with a note "WHAT: N passed, ...".
+  e2e_pass() {
+    local name=$1 what=$2 var=$3
+    shift 3
+    local pout="$build/test-logs/e2e-$name.log"
+    rm -f "$pout.tap"
+    (cd tests/e2e && env "$var" node --test --test-concurrency=1 --test-reporter=spec \
+        --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination=../../"$pout".tap \
+        "$@") 2>&1 | tee "$pout"
+    tapnum3() { grep -E "^# $1 [0-9]+" "$pout.tap" 2>/dev/null | awk '{print $3}' | tail -1; }
+    local p f c s
+    p=$(tapnum3 pass) f=$(tapnum3 fail) c=$(tapnum3 cancelled) s=$(tapnum3 skipped)
+    [ -n "$p" ] || p=0
+    [ -n "$f" ] || f=1
+    c=${c:-0} s=${s:-0}
+    passed=$((passed + p)); failed=$((failed + f + c)); skipped=$((skipped + s))
+    notes+=("$what: $p passed, $((f + c)) failed, $s skipped")
+  }
   # The catalog's suites again with the default warehouse on S3 (versitygw, one per test file; harness.js
   # Server.onS3): everything a catalog does, on object storage too.  File-only checks skip themselves there.
-  s3out="$build/test-logs/e2e-s3.log"
-  rm -f "$s3out.tap"
-  (cd tests/e2e && E2E_WAREHOUSE=s3 node --test --test-concurrency=1 --test-reporter=spec \
-      --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination=../../"$s3out".tap \
-      catalog.test.js namespaces.test.js idempotency.test.js group-commit.test.js catalog-concurrency.test.js \
-      protocol.test.js) 2>&1 | tee "$s3out"
-  tapnum3() { grep -E "^# $1 [0-9]+" "$s3out.tap" 2>/dev/null | awk '{print $3}' | tail -1; }
-  p=$(tapnum3 pass) f=$(tapnum3 fail) c=$(tapnum3 cancelled) s=$(tapnum3 skipped)
-  [ -n "$p" ] || p=0
-  [ -n "$f" ] || f=1
-  c=${c:-0} s=${s:-0}
-  passed=$((passed + p)); failed=$((failed + f + c)); skipped=$((skipped + s))
-  notes+=("catalog suites on an S3 warehouse: $p passed, $((f + c)) failed, $s skipped (file-only checks)")
+  e2e_pass s3 "catalog suites on an S3 warehouse (skips: file-only checks)" E2E_WAREHOUSE=s3 \
+    catalog.test.js namespaces.test.js idempotency.test.js group-commit.test.js catalog-concurrency.test.js \
+    protocol.test.js
+  # The whole suite again on storage.driver postgres: a throwaway PostgreSQL (scripts/pgserver.sh, a temp dir,
+  # unix socket only), a database per data dir (harness.js storeEnv).  SQLite-only checks skip themselves.
+  pgdir=$(mktemp -d "${TMPDIR:-/tmp}/icegate-pg-e2e-XXXXXX")
+  if scripts/pgserver.sh start "$pgdir" >/dev/null 2>"$build/test-logs/pgserver-e2e.log"; then
+    trap 'scripts/pgserver.sh stop "$pgdir" >/dev/null 2>&1; rm -rf "$pgdir"' EXIT
+    export ICEGATE_E2E_PG_HOST="$pgdir"
+    # shellcheck disable=SC2046  # one word per test file
+    e2e_pass postgres "the e2e suite on storage.driver postgres (skips: SQLite-only checks)" E2E_STORE=postgres \
+      $(cd tests/e2e && ls ./*.test.js)
+    unset ICEGATE_E2E_PG_HOST
+    scripts/pgserver.sh stop "$pgdir" >/dev/null 2>&1 || notes+=("the e2e PostgreSQL in $pgdir did not stop")
+    trap - EXIT
+  else
+    failed=$((failed + 1))
+    notes+=("the e2e suite on postgres did not run: PostgreSQL did not start ($build/test-logs/pgserver-e2e.log)")
+  fi
+  rm -rf "$pgdir"
   while read -r _ dir rest; do notes+=("kept for inspection: $dir ($rest)"); done \
     < <(grep '^kept ' "$ICEGATE_E2E_REPORT")
   # Not for the servers the next suites start: icegate refuses an ICEGATE_* variable that is not a setting.

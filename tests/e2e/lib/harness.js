@@ -8,6 +8,7 @@
 // dirs kept, their paths printed, for a look at the data dir and server.log.  The file's own dirs go when the
 // file's process exits, and only if every test in it passed.
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -117,9 +118,30 @@ export function binEnv(extra = {}) {
   return { ...env, ...extra };
 }
 
+// E2E_STORE=postgres (scripts/test.sh's PostgreSQL pass; ICEGATE_E2E_PG_HOST: the socket dir of the
+// server scripts/pgserver.sh started): every data dir gets a database of its own, made on first use, and every
+// server and CLI call on that data dir is pointed at it, so tests that share a data dir share a store as they
+// do on SQLite.  Elsewhere nothing (the store is the data dir's icegate.db).
+export const onPostgres = process.env.E2E_STORE === 'postgres';
+const pgDatabases = new Set();
+export function storeEnv(dataDir) {
+  if (!onPostgres || !dataDir) return {};
+  const host = process.env.ICEGATE_E2E_PG_HOST;
+  if (!host) throw new Error('E2E_STORE=postgres needs ICEGATE_E2E_PG_HOST (scripts/test.sh sets it)');
+  const db = `e2e_${crypto.createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 20)}`;
+  if (!pgDatabases.has(db)) {
+    const r = spawnSync('psql', ['-h', host, '-U', 'icegate', '-d', 'icegate', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
+      '-c', `CREATE DATABASE ${db}`], { encoding: 'utf8' });
+    if (r.status !== 0 && !/already exists/.test(r.stderr)) throw new Error(`psql CREATE DATABASE ${db}: ${r.stderr}`);
+    pgDatabases.add(db);
+  }
+  return { ICEGATE_STORAGE_DRIVER: 'postgres', ICEGATE_STORAGE_POSTGRES_DSN: `host=${host} dbname=${db} user=icegate` };
+}
+
 // Runs the CLI synchronously; returns {code, stdout, stderr, json}.
 export function cli(dataDir, args, { env = {}, input } = {}) {
-  const r = spawnSync(BIN, [...args, '--data-dir', dataDir], { env: binEnv(env), encoding: 'utf8', input, timeout: 30000 });
+  const r = spawnSync(BIN, [...args, '--data-dir', dataDir],
+    { env: binEnv({ ...storeEnv(dataDir), ...env }), encoding: 'utf8', input, timeout: 30000 });
   let json;
   try { json = JSON.parse(r.stdout); } catch { json = undefined; }
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
@@ -177,7 +199,7 @@ export class Server {
     // The log is appended to across restarts on one data dir: only what this process writes counts.
     this.logStart = fs.existsSync(this.logPath) ? fs.statSync(this.logPath).size : 0;
     this.log = fs.openSync(this.logPath, 'a');
-    this.proc = spawn(BIN, args, { env: binEnv(this.env), stdio: ['ignore', this.log, this.log] });
+    this.proc = spawn(BIN, args, { env: binEnv({ ...storeEnv(this.dataDir), ...this.env }), stdio: ['ignore', this.log, this.log] });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal })));
     scope.servers.push(this);
     const deadline = Date.now() + 15000;
