@@ -12,16 +12,6 @@
 
 #include "store/postgres.h"
 
-/* The parent's key: the levels but the last, or the warehouse tag alone (with its 0x1D) for a top level. */
-static void ns_parent(const char *ns, char *out, size_t cap)
-{
-    const char *sep = strrchr(ns, 0x1f), *tag = strchr(ns, IG_WH_TAG);
-    size_t n = sep ? (size_t)(sep - ns) : tag ? (size_t)(tag - ns) + 1 : 0;
-    if (n >= cap) n = cap - 1;
-    memcpy(out, ns, n);
-    out[n] = '\0';
-}
-
 static bool is_wh_root(const char *ns)
 {
     return ns[0] && ns[strlen(ns) - 1] == IG_WH_TAG; /* a warehouse's root has no row */
@@ -67,7 +57,7 @@ static int ns_create_fn(ig_pg_t *c, void *arg, ig_error_t *err)
 {
     ns_op_t *o = arg;
     char parent[2048];
-    ns_parent(o->ns, parent, sizeof parent);
+    ig_store_ns_parent(o->ns, parent, sizeof parent);
     if (parent[0] && !is_wh_root(parent) && ns_must_exist(c, parent, NS_SHARE, err)) return -1;
     ig_pg_params_t p = {0};
     ig_pg_text(&p, o->ns);

@@ -647,16 +647,6 @@ static int sq_user_count(ig_store_t *base, int64_t *n, ig_error_t *err)
 
 /* ------------------------------------------------------------------ namespaces */
 
-/* The parent's key: the levels but the last, or the warehouse tag alone (with its 0x1D) for a top level. */
-static void ns_parent(const char *ns, char *out, size_t cap)
-{
-    const char *sep = strrchr(ns, 0x1f), *tag = strchr(ns, IG_WH_TAG);
-    size_t n = sep ? (size_t)(sep - ns) : tag ? (size_t)(tag - ns) + 1 : 0;
-    if (n >= cap) n = cap - 1;
-    memcpy(out, ns, n);
-    out[n] = '\0';
-}
-
 static int no_ns(ig_error_t *err, const char *ns)
 {
     return ig_store_err_no_ns(err, ns);
@@ -682,7 +672,7 @@ static int sq_ns_create(ig_store_t *base, const char *ns, const char *props, ig_
     char parent[2048];
     int rc = -1;
     sqlite3_stmt *st = NULL;
-    ns_parent(ns, parent, sizeof parent);
+    ig_store_ns_parent(ns, parent, sizeof parent);
     if (exec(db, "BEGIN IMMEDIATE", err)) goto out;
     if (parent[0] && parent[strlen(parent) - 1] != IG_WH_TAG) { /* a warehouse's root has no row */
         int e = ns_exists(db, parent, err);

@@ -66,6 +66,16 @@ ig_set_by_t ig_set_by_role(ig_role_t role)
 
 #define SHOWN_MAX 1025 /* a namespace as the catalog caps it (1024 bytes), and its NUL */
 
+/* The parent's key: the levels but the last, or the warehouse tag alone (with its 0x1D) for a top level. */
+void ig_store_ns_parent(const char *ns, char *out, size_t cap)
+{
+    const char *sep = strrchr(ns, 0x1f), *tag = strchr(ns, IG_WH_TAG);
+    size_t n = sep ? (size_t)(sep - ns) : tag ? (size_t)(tag - ns) + 1 : 0;
+    if (n >= cap) n = cap - 1;
+    memcpy(out, ns, n);
+    out[n] = '\0';
+}
+
 const char *ig_store_ns_untagged(const char *ns)
 {
     const char *t = strchr(ns, IG_WH_TAG);

@@ -334,6 +334,9 @@ ig_set_by_t ig_set_by_role(ig_role_t role);
 /* The errors every back end and the catalog word the same way (Iceberg's Java catalogs' texts, which the
  * REST compatibility kit matches).  Namespaces are shown with '.' between levels.  Each returns -1. */
 const char *ig_store_ns_shown(const char *ns, char *buf, size_t cap);
+/* The parent of namespace key ns into out: its levels but the last, or the warehouse tag alone (with its
+ * IG_WH_TAG) for a top level ("" for a top level of the first warehouse).  For the back ends. */
+void ig_store_ns_parent(const char *ns, char *out, size_t cap);
 /* ns past its warehouse tag, if it has one. */
 const char *ig_store_ns_untagged(const char *ns);
 int ig_store_err_no_ns(ig_error_t *err, const char *ns);
