@@ -54,6 +54,7 @@ typedef struct {
     ig_changes_t *changes; /* token changes announced to and heard from other nodes (NULL: no Redis) */
     ig_members_t *members; /* this node's heartbeat, and the list of live nodes */
     pthread_t main_thread; /* runs the housekeeping loop; SIGUSR2 to it means "sync the tokens now" */
+    sigset_t stop;         /* the signals main waits for (SIGTERM, SIGINT, SIGUSR2), blocked in every thread */
 } server_t;
 
 static int64_t mono_ms(void)
@@ -81,10 +82,31 @@ static void report_self(void *ud, ig_member_self_t *out)
     out->confirmed_ms = ig_token_table_confirmed_ms(ud);
 }
 
+/* The store.  Nodes start in any order: a PostgreSQL that does not answer yet is tried again every second for
+ * up to a minute (a SIGTERM or SIGINT ends the wait); then the start fails and the service manager's restart
+ * takes over. */
+static ig_store_t *open_store(server_t *s, ig_error_t *err)
+{
+    static const char down[] = "cannot connect to PostgreSQL";
+    for (int waited = 0;; waited++) {
+        ig_store_t *st = ig_store_open(&s->cfg, err);
+        if (st || strcmp(s->cfg.storage_driver, "postgres") != 0 || strncmp(err->message, down, sizeof down - 1) != 0 ||
+            waited == 60)
+            return st;
+        if (waited == 0) ig_warn("store: %s; trying again every second for up to 60 s", err->message);
+        struct timespec one = {1, 0};
+        int sig = sigtimedwait(&s->stop, NULL, &one);
+        if (sig == SIGTERM || sig == SIGINT) {
+            ig_info("received %s while waiting for the store: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return NULL;
+        }
+    }
+}
+
 static int open_parts(server_t *s)
 {
     ig_error_t err;
-    s->store = ig_store_open(&s->cfg, &err);
+    s->store = open_store(s, &err);
     if (!s->store) {
         ig_error("cannot open the store: %s", err.message);
         return -1;
@@ -292,12 +314,12 @@ int ig_server_run(const ig_config_t *cfg)
     mallopt(M_ARENA_MAX, cpus > 2 ? (int)cpus : 2);
 
     /* Block the stop signals in every thread (the HTTP threads inherit this mask); main waits for them. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGUSR2); /* not a stop: wake_sync's "tokens changed elsewhere" */
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    sigset_t *stop = &srv.stop;
+    sigemptyset(stop);
+    sigaddset(stop, SIGTERM);
+    sigaddset(stop, SIGINT);
+    sigaddset(stop, SIGUSR2); /* not a stop: wake_sync's "tokens changed elsewhere" */
+    pthread_sigmask(SIG_BLOCK, stop, NULL);
     srv.main_thread = pthread_self();
     signal(SIGPIPE, SIG_IGN);
 
@@ -307,7 +329,7 @@ int ig_server_run(const ig_config_t *cfg)
     }
     if (open_parts(&srv) || start_http(&srv)) goto out;
     log_started(&srv);
-    housekeeping_loop(&srv, &stop);
+    housekeeping_loop(&srv, stop);
     drain(&srv);
     ig_token_table_flush_usage(srv.tokens);
     code = 0;

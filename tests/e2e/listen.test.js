@@ -1,12 +1,12 @@
 // Start-up refusals that protect a running deployment: a port another icegate already listens on, and
-// back ends that are not built into this binary.  Also the OAuth2 error shape of /v1/oauth/tokens.
+// a store that is not up yet, a driver that does not exist.  Also the OAuth2 error shape of /v1/oauth/tokens.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
 
-import { BIN, Server, binEnv, tempDir } from './lib/harness.js';
+import { BIN, Server, binEnv, tempDir, sleep } from './lib/harness.js';
 
 // Runs `icegate serve` until it exits (it must, within 10 s) and returns {status, stderr}.
 function serveMustExit(args, env = {}) {
@@ -67,13 +67,21 @@ test('server.reuse_port: true on both lets two processes share a port', async ()
   }
 });
 
-test('a store that cannot be reached stops the start, naming it and never its password', () => {
+test('a PostgreSQL that is not up yet is waited for (nodes start in any order), never naming its password', async () => {
   const env = { ICEGATE_STORAGE_DRIVER: 'postgres',
     ICEGATE_STORAGE_POSTGRES_DSN: 'host=127.0.0.1 port=1 dbname=x user=u password=pg-secret-Xq7' };
-  const r = serveMustExit(['--listen', '127.0.0.1:0'], env);
-  assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stderr, /cannot open the store: cannot connect to PostgreSQL/);
-  assert.ok(!r.stderr.includes('pg-secret-Xq7'), r.stderr);
+  const d = tempDir();
+  const p = spawn(BIN, ['serve', '--data-dir', d, '--listen', '127.0.0.1:0'], { env: binEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  p.stderr.on('data', (b) => { stderr += b; });
+  const exited = new Promise((resolve) => p.on('exit', (code) => resolve(code)));
+  for (let i = 0; i < 100 && !/trying again every second/.test(stderr); i++) await sleep(50);
+  assert.match(stderr, /warn +store: cannot connect to PostgreSQL: .*; trying again every second for up to 60 s/);
+  assert.equal(p.exitCode, null, 'still waiting, not exited');
+  p.kill('SIGTERM'); // a stop ends the wait at once
+  assert.equal(await exited, 1, stderr);
+  assert.match(stderr, /received SIGTERM while waiting for the store: stopping/);
+  assert.ok(!stderr.includes('pg-secret-Xq7'), stderr);
   // a driver that does not exist is a configuration error (exit 2) naming the key
   const bad = serveMustExit(['--listen', '127.0.0.1:0'], { ICEGATE_STORAGE_DRIVER: 'mysql' });
   assert.equal(bad.status, 2, bad.stderr);
